@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { describe, test } from 'node:test'
+import * as yaml from 'js-yaml'
+import type { InputName } from '../src/config.ts'
+import { INPUT_DEFAULTS, INPUT_NAMES, readConfig, releaseKey, s3Url } from '../src/config.ts'
+import { InputError } from '../src/errors.ts'
+
+const env = {
+  GITHUB_REPOSITORY: 'acme/web',
+  GITHUB_SHA: '3f9c2ab1e0d94c7a8b6f5e4d3c2b1a0f9e8d7c6b',
+  GITHUB_RUN_ID: '12345678901',
+  GITHUB_RUN_ATTEMPT: '1',
+  GITHUB_WORKSPACE: '/work/space',
+  GITHUB_SERVER_URL: 'https://github.com',
+  AWS_REGION: 'eu-west-1'
+}
+
+function config(inputs: Partial<Record<InputName, string>>, extraEnv: Record<string, string> = {}) {
+  return readConfig(
+    (name) => inputs[name] ?? '',
+    { ...env, ...extraEnv },
+    new Date('2026-11-22T02:14:41Z')
+  )
+}
+
+interface ActionYml {
+  inputs: Record<string, { default?: string; required?: boolean; description: string }>
+  outputs: Record<string, { description: string }>
+  runs: { using: string; main: string }
+}
+const action = yaml.load(
+  readFileSync(new URL('../action.yml', import.meta.url), 'utf8')
+) as ActionYml
+
+describe('action.yml and the code agree', () => {
+  test('the inputs the code reads are exactly the inputs action.yml declares', () => {
+    assert.deepEqual(Object.keys(action.inputs).sort(), [...INPUT_NAMES].sort())
+  })
+  test("action.yml's defaults are the ones the code applies when an input is empty (CLI)", () => {
+    for (const [name, spec] of Object.entries(action.inputs)) {
+      if (spec.default === undefined || spec.default.includes('${{')) continue
+      assert.equal(INPUT_DEFAULTS[name as InputName], spec.default, name)
+    }
+  })
+  test('every input and output has a one-line description; runs on node24 from dist', () => {
+    for (const [name, spec] of [
+      ...Object.entries(action.inputs),
+      ...Object.entries(action.outputs)
+    ]) {
+      assert.ok(spec.description.length > 10 && !spec.description.includes('\n'), name)
+    }
+    assert.deepEqual(action.runs, { using: 'node24', main: 'dist/index.js' })
+  })
+})
+
+describe('readConfig', () => {
+  test('fills defaults from the repository and the environment', () => {
+    const c = config({ 's3-url': 's3://acme-releases/web/' })
+    assert.equal(c.app, 'web')
+    assert.equal(c.path, '/work/space')
+    assert.deepEqual(c.s3, {
+      bucket: 'acme-releases',
+      prefix: 'web',
+      region: 'eu-west-1',
+      endpoint: undefined
+    })
+    assert.equal(c.kvPrefix, 'stretcher/web')
+    assert.equal(c.eventName, 'deploy')
+    assert.equal(c.timeoutMs, 600_000)
+    assert.equal(c.wait, true)
+    assert.equal(c.maxFailures, 0)
+    assert.equal(c.deployIdFile, 'DEPLOY_ID')
+    assert.equal(c.consul.addr, 'http://127.0.0.1:8500')
+    assert.equal(c.github.checkName, 'stretcher / web')
+    assert.equal(c.deployId, '20261122-021441-3f9c2ab-r12345678901.1')
+    assert.equal(c.run.runUrl, 'https://github.com/acme/web/actions/runs/12345678901/attempts/1')
+  })
+
+  test('CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN / AWS_DEFAULT_REGION are honoured, inputs win', () => {
+    const fromEnv = config(
+      { 's3-url': 's3://b-1/p' },
+      {
+        AWS_REGION: '',
+        AWS_DEFAULT_REGION: 'us-west-2',
+        CONSUL_HTTP_ADDR: 'consul.internal:8500',
+        CONSUL_HTTP_TOKEN: 'tok'
+      }
+    )
+    assert.equal(fromEnv.s3.region, 'us-west-2')
+    assert.equal(fromEnv.consul.addr, 'http://consul.internal:8500')
+    assert.equal(fromEnv.consul.token, 'tok')
+    const fromInputs = config(
+      { 's3-url': 's3://b-1/p', 'consul-addr': 'https://c:8501', 'consul-token': 'in' },
+      { CONSUL_HTTP_ADDR: 'x:1', CONSUL_HTTP_TOKEN: 'env' }
+    )
+    assert.equal(fromInputs.consul.addr, 'https://c:8501')
+    assert.equal(fromInputs.consul.token, 'in')
+  })
+
+  test('an S3 endpoint needs no region and keeps the release keys short', () => {
+    const c = config(
+      { 's3-url': 's3://releases', 's3-endpoint': 'http://127.0.0.1:4568/' },
+      { AWS_REGION: '' }
+    )
+    assert.equal(c.s3.region, 'us-east-1')
+    assert.equal(c.s3.endpoint, 'http://127.0.0.1:4568')
+    assert.equal(c.s3.prefix, '')
+    const key = releaseKey(c, c.deployId, 'yml')
+    assert.equal(key, `web/${c.deployId}.yml`)
+    const typical = config({
+      's3-url': 's3://acme-production-releases/releases',
+      app: 'storefront-web'
+    })
+    const url = s3Url(typical.s3.bucket, releaseKey(typical, typical.deployId, 'yml'))
+    assert.ok(url.length < 100, `${url} is ${url.length} bytes`)
+  })
+
+  test('exclude is newline separated, trimmed, blank lines and # comments dropped', () => {
+    assert.deepEqual(
+      config({ 's3-url': 's3://b-1', exclude: ' *.map \n\n# tests\nnode_modules/**\r\n' }).exclude,
+      ['*.map', 'node_modules/**']
+    )
+  })
+
+  test('rollback-to becomes the deploy ID', () => {
+    const c = config({ 's3-url': 's3://b-1', 'rollback-to': '20261101-000000-abcdef0-r1.1' })
+    assert.equal(c.deployId, '20261101-000000-abcdef0-r1.1')
+    assert.equal(c.rollbackTo, c.deployId)
+  })
+
+  test('Go durations for timeout', () => {
+    assert.equal(config({ 's3-url': 's3://b-1', timeout: '1h30m' }).timeoutMs, 5_400_000)
+    assert.equal(config({ 's3-url': 's3://b-1', timeout: '90s' }).timeoutMs, 90_000)
+  })
+})
+
+// Each bad input fails with one line that names the input.
+const badInputs: Array<
+  [string, Partial<Record<InputName, string>>, RegExp, Record<string, string>?]
+> = [
+  ['s3-url missing', {}, /^s3-url is required/],
+  [
+    's3-url without scheme',
+    { 's3-url': 'releases/web' },
+    /^s3-url must look like s3:\/\/bucket\/prefix \(got "releases\/web"\)$/
+  ],
+  ['s3-url https', { 's3-url': 'https://bucket/x' }, /^s3-url must look like/],
+  [
+    's3-url bad bucket',
+    { 's3-url': 's3://Bad_Bucket/x' },
+    /^s3-url has an invalid bucket name "Bad_Bucket"/
+  ],
+  ['s3-url prefix with space', { 's3-url': 's3://bucket/my prefix' }, /^s3-url prefix must be/],
+  ['s3-url prefix with ..', { 's3-url': 's3://bucket/a/../b' }, /^s3-url prefix must be/],
+  ['s3-url prefix with {{', { 's3-url': 's3://bucket/{{x}}' }, /^s3-url prefix must be/],
+  [
+    'aws-region missing',
+    { 's3-url': 's3://bucket' },
+    /^aws-region is required/,
+    { AWS_REGION: '' }
+  ],
+  [
+    'aws-region malformed',
+    { 's3-url': 's3://bucket', 'aws-region': 'Europe' },
+    /^aws-region must look like us-east-1 \(got "Europe"\)/
+  ],
+  [
+    's3-endpoint not a URL',
+    { 's3-url': 's3://bucket', 's3-endpoint': 'localhost:9000' },
+    /^s3-endpoint must be an http:\/\/ or https:\/\/ URL/
+  ],
+  ['app with slash', { 's3-url': 's3://bucket', app: 'a/b' }, /^app must be letters, digits/],
+  [
+    'app missing outside GitHub',
+    { 's3-url': 's3://bucket' },
+    /^app is required outside GitHub Actions/,
+    { GITHUB_REPOSITORY: '' }
+  ],
+  [
+    'dest relative',
+    { 's3-url': 's3://bucket', dest: 'srv/app' },
+    /^dest must be an absolute directory on the nodes \(got "srv\/app"\)/
+  ],
+  ['dest root', { 's3-url': 's3://bucket', dest: '/' }, /^dest must not be "\/"/],
+  [
+    'dest template',
+    { 's3-url': 's3://bucket', dest: '/srv/{{ env "X" }}' },
+    /^dest must not contain "\{\{"/
+  ],
+  [
+    'deploy-id-file absolute',
+    { 's3-url': 's3://bucket', 'deploy-id-file': '/etc/passwd' },
+    /^deploy-id-file must be a relative path/
+  ],
+  [
+    'deploy-id-file escaping',
+    { 's3-url': 's3://bucket', 'deploy-id-file': '../DEPLOY_ID' },
+    /^deploy-id-file must be a relative path/
+  ],
+  [
+    'deploy-id bad chars',
+    { 's3-url': 's3://bucket', 'deploy-id': 'v1 final' },
+    /^deploy-id may hold only letters/
+  ],
+  [
+    'deploy-id too long',
+    { 's3-url': 's3://bucket', 'deploy-id': 'x'.repeat(60) },
+    /^deploy-id must be at most 48 characters \(got 60\)/
+  ],
+  [
+    'rollback-to bad',
+    { 's3-url': 's3://bucket', 'rollback-to': '../x' },
+    /^rollback-to may hold only letters/
+  ],
+  [
+    'rollback-to with other deploy-id',
+    { 's3-url': 's3://bucket', 'rollback-to': 'a1', 'deploy-id': 'b2' },
+    /^rollback-to cannot be combined/
+  ],
+  [
+    'compression-level 0',
+    { 's3-url': 's3://bucket', 'compression-level': '0' },
+    /^compression-level must be a whole number from 1 to 9 \(got "0"\)/
+  ],
+  [
+    'consul-addr scheme',
+    { 's3-url': 's3://bucket', 'consul-addr': 'ftp://c:8500' },
+    /^consul-addr must use http or https/
+  ],
+  [
+    'consul-addr path',
+    { 's3-url': 's3://bucket', 'consul-addr': 'http://c:8500/v1' },
+    /^consul-addr must be only scheme, host and port/
+  ],
+  [
+    'consul-addr credentials',
+    { 's3-url': 's3://bucket', 'consul-addr': 'http://u:p@c:8500' },
+    /^consul-addr must not carry credentials/
+  ],
+  [
+    'kv-prefix bad',
+    { 's3-url': 's3://bucket', 'kv-prefix': 'a//b' },
+    /^kv-prefix must be path segments/
+  ],
+  [
+    'event-name reserved _',
+    { 's3-url': 's3://bucket', 'event-name': '_rexec' },
+    /^event-name must be letters/
+  ],
+  [
+    'node-filter bad regex',
+    { 's3-url': 's3://bucket', 'node-filter': 'web-(' },
+    /^node-filter is not a valid regular expression/
+  ],
+  [
+    'service-filter lookahead',
+    { 's3-url': 's3://bucket', 'service-filter': '(?!db)' },
+    /^service-filter uses lookaround/
+  ],
+  [
+    'tag-filter without service',
+    { 's3-url': 's3://bucket', 'tag-filter': 'blue' },
+    /^tag-filter needs service-filter/
+  ],
+  [
+    'wait not boolean',
+    { 's3-url': 's3://bucket', wait: 'yes' },
+    /^wait must be true or false \(got "yes"\)/
+  ],
+  [
+    'timeout without unit',
+    { 's3-url': 's3://bucket', timeout: '600' },
+    /^timeout must be a Go duration such as 90s, 10m or 1h30m \(got "600"\)/
+  ],
+  [
+    'timeout too short',
+    { 's3-url': 's3://bucket', timeout: '10ms' },
+    /^timeout must be between 1s and 24h/
+  ],
+  [
+    'max-failures negative',
+    { 's3-url': 's3://bucket', 'max-failures': '-1' },
+    /^max-failures must be a whole number/
+  ],
+  [
+    'check-name multi-line',
+    { 's3-url': 's3://bucket', 'check-name': 'a\nb' },
+    /^check-name must be one line/
+  ]
+]
+
+describe('bad input: one line naming the input', () => {
+  for (const [name, inputs, expected, extraEnv] of badInputs) {
+    test(name, () => {
+      assert.throws(
+        () => config(inputs, extraEnv),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError, `not an InputError: ${String(error)}`)
+          assert.match(error.message, expected)
+          assert.ok(!error.message.includes('\n'), 'one line')
+          assert.ok(error.message.startsWith(error.input), 'names the input first')
+          return true
+        }
+      )
+    })
+  }
+
+  test('a bad consul-token never appears in the error', () => {
+    assert.throws(
+      () => config({ 's3-url': 's3://bucket', 'consul-token': 's3cr3t-token\nsecond' }),
+      (error: Error) =>
+        !error.message.includes('s3cr3t') &&
+        /^consul-token must be a single line$/.test(error.message)
+    )
+  })
+})

@@ -1,0 +1,405 @@
+// Every input is read and checked here, once, into one typed Config, before the
+// run touches S3 or Consul. Each error is one line naming the input (contract 2b).
+import { isAbsolute, normalize, resolve } from 'node:path'
+import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from './deploy-id.ts'
+import { formatGoDuration, parseGoDuration } from './duration.ts'
+import { InputError, quote } from './errors.ts'
+
+/** Every input of action.yml; a test keeps this list and action.yml identical. */
+export const INPUT_NAMES = [
+  'path',
+  'app',
+  's3-url',
+  'aws-region',
+  's3-endpoint',
+  'manifest',
+  'dest',
+  'exclude',
+  'deploy-id-file',
+  'deploy-id',
+  'compression-level',
+  'consul-addr',
+  'consul-token',
+  'kv-prefix',
+  'event-name',
+  'node-filter',
+  'service-filter',
+  'tag-filter',
+  'wait',
+  'timeout',
+  'max-failures',
+  'rollback-to',
+  'github-token',
+  'check-name',
+  'environment'
+] as const
+export type InputName = (typeof INPUT_NAMES)[number]
+
+/** Defaults applied when an input is empty (the runner applies action.yml's; the CLI does not). */
+export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
+  path: '.',
+  'deploy-id-file': 'DEPLOY_ID',
+  'compression-level': '6',
+  'event-name': 'deploy',
+  wait: 'true',
+  timeout: '10m',
+  'max-failures': '0'
+}
+
+export interface S3Location {
+  bucket: string
+  /** key prefix without leading or trailing slash; may be empty */
+  prefix: string
+  region: string
+  /** S3-compatible endpoint; path-style addressing is used with it */
+  endpoint?: string
+}
+
+export interface EventFilters {
+  node?: string
+  service?: string
+  tag?: string
+}
+
+export interface Config {
+  /** absolute directory to package */
+  path: string
+  app: string
+  s3: S3Location
+  /** absolute path of the manifest template, if any */
+  manifestFile?: string
+  dest?: string
+  exclude: string[]
+  deployIdFile: string
+  deployId: string
+  /** true when the deploy ID came from the `deploy-id` input */
+  deployIdGiven: boolean
+  compressionLevel: number
+  consul: { addr: string; token?: string }
+  kvPrefix: string
+  eventName: string
+  filters: EventFilters
+  wait: boolean
+  timeoutMs: number
+  maxFailures: number
+  rollbackTo?: string
+  github: { token?: string; checkName: string; environment?: string }
+  /** facts about the run, from the runner's environment */
+  run: { sha?: string; repository?: string; runUrl?: string }
+}
+
+export type InputReader = (name: InputName) => string
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/
+const APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/
+
+function parseS3Url(raw: string): { bucket: string; prefix: string } {
+  const bad = () =>
+    new InputError('s3-url', `must look like s3://bucket/prefix (got ${quote(raw)})`)
+  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw)
+  if (!match) throw bad()
+  const bucket = match[1] as string
+  if (!BUCKET.test(bucket) || bucket.includes('..'))
+    throw new InputError(
+      's3-url',
+      `has an invalid bucket name ${quote(bucket)} (3-63 lower-case letters, digits, dots, hyphens)`
+    )
+  const prefix = (match[2] ?? '').replace(/\/+$/, '')
+  if (prefix !== '') {
+    for (const segment of prefix.split('/')) {
+      // stretcher URL-decodes the key and the event payload must stay small:
+      // keep keys to characters that need no escaping anywhere.
+      if (!KEY_SEGMENT.test(segment) || segment === '.' || segment === '..')
+        throw new InputError(
+          's3-url',
+          `prefix must be path segments of letters, digits and !_.*'()- (got ${quote(raw)})`
+        )
+    }
+  }
+  return { bucket, prefix }
+}
+
+function parseConsulAddr(raw: string): string {
+  // The Consul CLI accepts a bare host:port and reads it as http (contract 1).
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`
+  let url: URL
+  try {
+    url = new URL(withScheme)
+  } catch {
+    throw new InputError(
+      'consul-addr',
+      `must be http://host:port, https://host:port or host:port (got ${quote(raw)})`
+    )
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InputError('consul-addr', `must use http or https (got ${quote(raw)})`)
+  if (url.username || url.password)
+    throw new InputError('consul-addr', 'must not carry credentials; use consul-token')
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash)
+    throw new InputError('consul-addr', `must be only scheme, host and port (got ${quote(raw)})`)
+  return `${url.protocol}//${url.host}`
+}
+
+function parseRegexFilter(name: InputName, raw: string): string | undefined {
+  if (raw === '') return undefined
+  // Consul compiles filters with Go's RE2: no lookaround, no backreferences.
+  if (/\(\?[=!<]|\\[1-9]/.test(raw))
+    throw new InputError(
+      name,
+      `uses lookaround or a backreference, which Consul's Go regexp does not support (got ${quote(raw)})`
+    )
+  try {
+    new RegExp(raw)
+  } catch (error) {
+    throw new InputError(
+      name,
+      `is not a valid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`
+    )
+  }
+  return raw
+}
+
+function parseBoolean(name: InputName, raw: string): boolean {
+  // The YAML 1.2 core schema booleans, as core.getBooleanInput accepts them.
+  if (['true', 'True', 'TRUE'].includes(raw)) return true
+  if (['false', 'False', 'FALSE'].includes(raw)) return false
+  throw new InputError(name, `must be true or false (got ${quote(raw)})`)
+}
+
+function parseInteger(name: InputName, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new InputError(name, `must be a whole number from ${min} to ${max} (got ${quote(raw)})`)
+  return Number(raw)
+}
+
+function parseRelativePath(name: InputName, raw: string): string {
+  const path = raw.replace(/\\/g, '/')
+  if (
+    isAbsolute(path) ||
+    path.split('/').some((s) => s === '..' || s === '') ||
+    path.includes('\0')
+  )
+    throw new InputError(
+      name,
+      `must be a relative path inside the archive, without "..", "//" or a leading "/" (got ${quote(raw)})`
+    )
+  return normalize(path)
+}
+
+function parseKvPrefix(raw: string): string {
+  const prefix = raw.replace(/^\/+|\/+$/g, '')
+  if (
+    prefix === '' ||
+    prefix
+      .split('/')
+      .some((s) => s === '' || s === '.' || s === '..' || !/^[A-Za-z0-9._-]+$/.test(s))
+  )
+    throw new InputError(
+      'kv-prefix',
+      `must be path segments of letters, digits and ._- (got ${quote(raw)})`
+    )
+  return prefix
+}
+
+function parseDest(raw: string): string | undefined {
+  if (raw === '') return undefined
+  if (!raw.startsWith('/') || /[\0\r\n]/.test(raw))
+    throw new InputError('dest', `must be an absolute directory on the nodes (got ${quote(raw)})`)
+  if (raw.includes('{{'))
+    throw new InputError(
+      'dest',
+      `must not contain "{{": stretcher would evaluate it as a template (got ${quote(raw)})`
+    )
+  if (normalize(raw) === '/')
+    throw new InputError('dest', 'must not be "/": rsync --delete would empty the root')
+  return raw
+}
+
+/**
+ * Read every input once. `input` returns '' for an unset input (as core.getInput
+ * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
+ */
+export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
+  const get = (name: InputName): string => {
+    const value = input(name).trim()
+    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value
+  }
+
+  const workspace = env.GITHUB_WORKSPACE || process.cwd()
+  const path = resolve(workspace, get('path'))
+
+  const repository = env.GITHUB_REPOSITORY
+  const app = get('app') || repository?.split('/')[1] || ''
+  if (app === '')
+    throw new InputError(
+      'app',
+      'is required outside GitHub Actions (no GITHUB_REPOSITORY to take the name from)'
+    )
+  if (!APP.test(app))
+    throw new InputError(
+      'app',
+      `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`
+    )
+
+  const s3Url = get('s3-url')
+  if (s3Url === '') throw new InputError('s3-url', 'is required (s3://bucket/prefix)')
+  const { bucket, prefix } = parseS3Url(s3Url)
+
+  const endpointRaw = get('s3-endpoint')
+  let endpoint: string | undefined
+  if (endpointRaw !== '') {
+    let url: URL | undefined
+    try {
+      url = new URL(endpointRaw)
+    } catch {
+      url = undefined
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new InputError(
+        's3-endpoint',
+        `must be an http:// or https:// URL (got ${quote(endpointRaw)})`
+      )
+    endpoint = endpointRaw.replace(/\/+$/, '')
+  }
+  const region =
+    get('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : '')
+  if (region === '')
+    throw new InputError(
+      'aws-region',
+      'is required (set the input, AWS_REGION or AWS_DEFAULT_REGION)'
+    )
+  if (!REGION.test(region))
+    throw new InputError('aws-region', `must look like us-east-1 (got ${quote(region)})`)
+
+  const manifestRaw = get('manifest')
+  const manifestFile = manifestRaw === '' ? undefined : resolve(workspace, manifestRaw)
+
+  const exclude = get('exclude')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+
+  const deployIdFile = parseRelativePath('deploy-id-file', get('deploy-id-file'))
+
+  const deployIdRaw = get('deploy-id')
+  if (deployIdRaw !== '') {
+    const problem = deployIdProblem(deployIdRaw)
+    if (problem) throw new InputError('deploy-id', `${problem} (got ${quote(deployIdRaw)})`)
+  }
+  const rollbackRaw = get('rollback-to')
+  if (rollbackRaw !== '') {
+    const problem = deployIdProblem(rollbackRaw)
+    if (problem) throw new InputError('rollback-to', `${problem} (got ${quote(rollbackRaw)})`)
+    if (deployIdRaw !== '' && deployIdRaw !== rollbackRaw)
+      throw new InputError('rollback-to', 'cannot be combined with a different deploy-id')
+  }
+  const sha = env.GITHUB_SHA || undefined
+  const deployId =
+    rollbackRaw ||
+    deployIdRaw ||
+    generateDeployId({ now, sha, runId: env.GITHUB_RUN_ID, runAttempt: env.GITHUB_RUN_ATTEMPT })
+  if (!DEPLOY_ID_PATTERN.test(deployId))
+    throw new Error(`generated deploy ID ${quote(deployId)} is malformed`)
+
+  const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9)
+
+  const consulAddr = parseConsulAddr(
+    get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500'
+  )
+  const consulToken = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined
+  if (consulToken !== undefined && /[\r\n]/.test(consulToken))
+    // Never quote a token's value, not even in an error.
+    throw new InputError('consul-token', 'must be a single line')
+
+  const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
+
+  const eventName = get('event-name')
+  if (!EVENT_NAME.test(eventName))
+    throw new InputError(
+      'event-name',
+      `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(eventName)})`
+    )
+
+  const filters: EventFilters = {
+    node: parseRegexFilter('node-filter', get('node-filter')),
+    service: parseRegexFilter('service-filter', get('service-filter')),
+    tag: parseRegexFilter('tag-filter', get('tag-filter'))
+  }
+  if (filters.tag !== undefined && filters.service === undefined)
+    // Consul refuses it: "Cannot provide tag filter without service filter".
+    throw new InputError(
+      'tag-filter',
+      'needs service-filter (Consul filters tags within a service)'
+    )
+
+  const wait = parseBoolean('wait', get('wait'))
+
+  const timeoutRaw = get('timeout')
+  const timeoutMs = parseGoDuration(timeoutRaw)
+  if (timeoutMs === undefined)
+    throw new InputError(
+      'timeout',
+      `must be a Go duration such as 90s, 10m or 1h30m (got ${quote(timeoutRaw)})`
+    )
+  if (timeoutMs < 1000 || timeoutMs > 24 * 3_600_000)
+    throw new InputError(
+      'timeout',
+      `must be between 1s and 24h (got ${quote(timeoutRaw)} = ${formatGoDuration(timeoutMs)})`
+    )
+
+  const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000)
+
+  const githubToken = get('github-token') || undefined
+  const checkName = get('check-name') || `stretcher / ${app}`
+  if (checkName.length > 100 || /[\r\n]/.test(checkName))
+    throw new InputError(
+      'check-name',
+      `must be one line of at most 100 characters (got ${quote(checkName)})`
+    )
+  const environment = get('environment') || undefined
+
+  const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com'
+  const runUrl =
+    repository && env.GITHUB_RUN_ID
+      ? `${serverUrl}/${repository}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
+      : undefined
+
+  return {
+    path,
+    app,
+    s3: { bucket, prefix, region, endpoint },
+    manifestFile,
+    dest: parseDest(get('dest')),
+    exclude,
+    deployIdFile,
+    deployId,
+    deployIdGiven: deployIdRaw !== '',
+    compressionLevel,
+    consul: { addr: consulAddr, token: consulToken },
+    kvPrefix,
+    eventName,
+    filters,
+    wait,
+    timeoutMs,
+    maxFailures,
+    rollbackTo: rollbackRaw || undefined,
+    github: { token: githubToken, checkName, environment },
+    run: { sha, repository, runUrl }
+  }
+}
+
+/** S3 key of a release object: `<prefix>/<app>/<deploy-id>.<ext>`. Short, so the manifest URL stays a small event payload. */
+export function releaseKey(
+  config: Pick<Config, 's3' | 'app'>,
+  deployId: string,
+  ext: 'tgz' | 'yml'
+): string {
+  return [config.s3.prefix, config.app, `${deployId}.${ext}`].filter((s) => s !== '').join('/')
+}
+
+export function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`
+}

@@ -1,0 +1,141 @@
+// Pack the build, upload the archive, render and upload the manifest.
+// The archive streams from tar straight into the multipart upload, hashed on the
+// way; the manifest (which carries the checksum) is written only after the
+// archive is complete, so no manifest ever points at a partial release.
+import type { Config } from './config.ts'
+import { releaseKey, s3Url } from './config.ts'
+import type { Log } from './log.ts'
+import { formatBytes, formatRate, throttle } from './log.ts'
+import type { ManifestTemplate } from './manifest.ts'
+import { renderManifest } from './manifest.ts'
+import { pack } from './pack.ts'
+import type { ReleaseStore } from './store.ts'
+
+export interface Release {
+  deployId: string
+  srcUrl: string
+  manifestUrl: string
+  checksum: string
+  archiveBytes: number
+  files: number
+}
+
+export interface ReportingCommands {
+  success: string[]
+  failure: string[]
+}
+
+export interface PublishInput {
+  config: Config
+  template: ManifestTemplate | undefined
+  commands: ReportingCommands
+  store: ReleaseStore
+  log: Log
+  /** called as soon as each fact is known, so outputs survive a later failure */
+  onFact?: (name: 'deploy-id' | 'src-url' | 'manifest-url' | 'checksum', value: string) => void
+}
+
+/** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
+export function checkManifestRenders(
+  config: Config,
+  template: ManifestTemplate | undefined,
+  commands: ReportingCommands
+): void {
+  renderManifest(template, {
+    src: s3Url(config.s3.bucket, releaseKey(config, config.deployId, 'tgz')),
+    checksum: '0'.repeat(64),
+    dest: config.dest,
+    successCommands: commands.success,
+    failureCommands: commands.failure
+  })
+}
+
+export async function publish({
+  config,
+  template,
+  commands,
+  store,
+  log,
+  onFact
+}: PublishInput): Promise<Release> {
+  const deployId = config.deployId
+  const srcKey = releaseKey(config, deployId, 'tgz')
+  const manifestKey = releaseKey(config, deployId, 'yml')
+  const srcUrl = s3Url(store.bucket, srcKey)
+  const manifestUrl = s3Url(store.bucket, manifestKey)
+  onFact?.('deploy-id', deployId)
+
+  const { checksum, archiveBytes, files } = await log.group(
+    `Pack and upload ${srcUrl}`,
+    async () => {
+      const started = Date.now()
+      let uploaded = 0
+      const progress = throttle<{ bytesIn: number; totalIn: number; bytesOut: number }>(
+        2000,
+        (p) => {
+          const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : ''
+          log.info(
+            `packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
+              `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`
+          )
+        }
+      )
+      const archive = await pack({
+        root: config.path,
+        exclude: config.exclude,
+        deployIdFile: config.deployIdFile,
+        deployId,
+        compressionLevel: config.compressionLevel,
+        onProgress: (p) => progress.update(p)
+      })
+      log.info(
+        `packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`
+      )
+      // A pack failure after the last byte (tar exiting non-zero) must not leave an archive behind.
+      const packed = archive.result
+      packed.catch(() => undefined)
+      try {
+        await store.uploadStream(
+          srcKey,
+          archive.stream as import('node:stream').Readable,
+          'application/gzip',
+          (p) => {
+            uploaded = p.loaded
+          }
+        )
+      } catch (error) {
+        // When pack failed, its error explains the failed upload better.
+        await packed
+        throw error
+      }
+      let result
+      try {
+        result = await packed
+      } catch (error) {
+        await store.delete(srcKey).catch(() => undefined)
+        throw error
+      }
+      progress.flush()
+      const ms = Date.now() - started
+      log.info(
+        `archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
+          `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`
+      )
+      return { checksum: result.sha256, archiveBytes: result.size, files: result.files }
+    }
+  )
+  onFact?.('src-url', srcUrl)
+  onFact?.('checksum', checksum)
+
+  const manifest = renderManifest(template, {
+    src: srcUrl,
+    checksum,
+    dest: config.dest,
+    successCommands: commands.success,
+    failureCommands: commands.failure
+  })
+  await store.putText(manifestKey, manifest, 'application/yaml')
+  log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`)
+  onFact?.('manifest-url', manifestUrl)
+  return { deployId, srcUrl, manifestUrl, checksum, archiveBytes, files }
+}

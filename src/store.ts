@@ -1,0 +1,194 @@
+// S3: the release archive (streamed multipart upload) and the manifest.
+// @aws-sdk/lib-storage's Upload does multipart from a stream of unknown length,
+// bounds memory to partSize × queueSize and aborts the multipart upload on error,
+// which is exactly what a streamed tar.gz needs.
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException
+} from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import type { Readable } from 'node:stream'
+import type { S3Location } from './config.ts'
+
+export interface UploadProgress {
+  /** bytes the store has acknowledged so far */
+  loaded: number
+}
+
+export interface ReleaseStore {
+  readonly bucket: string
+  uploadStream(
+    key: string,
+    body: Readable,
+    contentType: string,
+    onProgress?: (p: UploadProgress) => void
+  ): Promise<void>
+  putText(key: string, body: string, contentType: string): Promise<void>
+  /** size in bytes, or undefined when the object does not exist */
+  head(key: string): Promise<number | undefined>
+  getText(key: string): Promise<string>
+  getStream(key: string): Promise<Readable>
+  delete(key: string): Promise<void>
+  destroy(): void
+}
+
+const PART_SIZE = 8 * 1024 * 1024
+const QUEUE_SIZE = 4
+
+/** Say in one line what went wrong with S3, for the run's failure message. */
+export function describeS3Error(
+  error: unknown,
+  location: { bucket: string; key?: string; region: string; endpoint?: string }
+): string {
+  const where = `s3://${location.bucket}${location.key ? `/${location.key}` : ''}`
+  const err = error as {
+    name?: string
+    Code?: string
+    code?: string
+    message?: string
+    $metadata?: { httpStatusCode?: number }
+    cause?: { code?: string }
+  }
+  const code = err.Code ?? err.name ?? ''
+  const status = err.$metadata?.httpStatusCode
+  const netCode = err.code ?? err.cause?.code
+  if (
+    netCode === 'ECONNREFUSED' ||
+    netCode === 'ENOTFOUND' ||
+    netCode === 'EAI_AGAIN' ||
+    netCode === 'ECONNRESET' ||
+    netCode === 'ETIMEDOUT'
+  )
+    return `cannot reach S3 ${location.endpoint ? `endpoint ${location.endpoint}` : `in ${location.region}`} (${netCode}) while writing ${where}`
+  if (code === 'NoSuchBucket')
+    return `s3-url bucket "${location.bucket}" does not exist${location.endpoint ? ` at ${location.endpoint}` : ` in ${location.region}`}`
+  if (code === 'AccessDenied' || code === 'Forbidden' || status === 403)
+    return `S3 denied access to ${where}: the credentials need s3:PutObject, s3:GetObject and s3:AbortMultipartUpload on it`
+  if (
+    code === 'PermanentRedirect' ||
+    code === 'AuthorizationHeaderMalformed' ||
+    code === 'IllegalLocationConstraintException' ||
+    status === 301
+  )
+    return `aws-region "${location.region}" is not the region of bucket "${location.bucket}" (S3 answered ${code || status})`
+  if (
+    code === 'InvalidAccessKeyId' ||
+    code === 'SignatureDoesNotMatch' ||
+    code === 'ExpiredToken' ||
+    code === 'CredentialsProviderError' ||
+    err.name === 'CredentialsProviderError'
+  )
+    return `S3 refused the AWS credentials (${code}): check the credentials step (e.g. aws-actions/configure-aws-credentials)`
+  const message = (err.message ?? String(error)).split('\n')[0]
+  return `S3 request for ${where} failed: ${code && !message?.includes(code) ? `${code}: ` : ''}${message}`
+}
+
+export class S3Error extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'S3Error'
+  }
+}
+
+export function createS3Store(
+  location: S3Location,
+  credentials?: { accessKeyId: string; secretAccessKey: string }
+): ReleaseStore {
+  const client = new S3Client({
+    region: location.region,
+    endpoint: location.endpoint,
+    // S3-compatible stores are addressed path-style: no DNS per bucket.
+    forcePathStyle: location.endpoint !== undefined,
+    credentials,
+    // The SDK's default aws-chunked trailing checksums are stored verbatim by some
+    // S3-compatible servers (silent corruption, research/performance.md); only
+    // send checksums where the API requires them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 5
+  })
+  const bucket = location.bucket
+  const fail = (error: unknown, key?: string): never => {
+    throw new S3Error(describeS3Error(error, { ...location, key }), { cause: error })
+  }
+
+  return {
+    bucket,
+    async uploadStream(key, body, contentType, onProgress) {
+      const upload = new Upload({
+        client,
+        params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
+        partSize: PART_SIZE,
+        queueSize: QUEUE_SIZE,
+        // On any error lib-storage aborts the multipart upload: no parts linger.
+        leavePartsOnError: false
+      })
+      if (onProgress) upload.on('httpUploadProgress', (p) => onProgress({ loaded: p.loaded ?? 0 }))
+      // A failing body stream must fail the upload rather than complete a short object.
+      const bodyFailed = new Promise<never>((_, reject) => body.once('error', reject))
+      bodyFailed.catch(() => undefined)
+      try {
+        await Promise.race([upload.done(), bodyFailed])
+      } catch (error) {
+        await upload.abort().catch(() => undefined)
+        if (
+          error instanceof S3ServiceException ||
+          (error as { $metadata?: unknown }).$metadata ||
+          (error as { code?: string }).code
+        )
+          fail(error, key)
+        throw error
+      }
+    },
+    async putText(key, text, contentType) {
+      try {
+        await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType })
+        )
+      } catch (error) {
+        fail(error, key)
+      }
+    },
+    async head(key) {
+      try {
+        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+        return out.ContentLength ?? 0
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
+          ?.httpStatusCode
+        if (status === 404 || (error as { name?: string }).name === 'NotFound') return undefined
+        return fail(error, key)
+      }
+    },
+    async getText(key) {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+        return (await out.Body?.transformToString('utf8')) ?? ''
+      } catch (error) {
+        return fail(error, key)
+      }
+    },
+    async getStream(key) {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+        return out.Body as Readable
+      } catch (error) {
+        return fail(error, key)
+      }
+    },
+    async delete(key) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))
+      } catch (error) {
+        fail(error, key)
+      }
+    },
+    destroy() {
+      client.destroy()
+    }
+  }
+}
