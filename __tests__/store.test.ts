@@ -1,0 +1,126 @@
+// The S3 store against a real S3-protocol server on loopback (s3rver), no mocks.
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdir } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import { after, before, describe, test } from 'node:test'
+import type { LocalS3 } from '../fleet/s3.ts'
+import { S3RVER_CREDENTIALS, startLocalS3 } from '../fleet/s3.ts'
+import { createS3Store, S3Error } from '../src/store.ts'
+
+let s3: LocalS3
+before(async () => {
+  s3 = await startLocalS3()
+})
+after(async () => {
+  await s3.stop()
+})
+
+const store = () =>
+  createS3Store(
+    { bucket: s3.bucket, prefix: '', region: 'us-east-1', endpoint: s3.endpoint },
+    S3RVER_CREDENTIALS
+  )
+
+/** A stream of `total` pseudo-random bytes in 1 MiB chunks that fails after `failAfter` bytes. */
+function randomStream(total: number, failAfter = Infinity): Readable {
+  let sent = 0
+  return new Readable({
+    read() {
+      if (sent >= failAfter) {
+        this.destroy(new Error('pack failed: tar exited 2'))
+        return
+      }
+      if (sent >= total) {
+        this.push(null)
+        return
+      }
+      const chunk = randomBytes(Math.min(1 << 20, total - sent))
+      sent += chunk.length
+      this.push(chunk)
+    }
+  })
+}
+
+describe('S3 store', () => {
+  test('streams a multi-part object (> part size) intact, reporting progress', async () => {
+    const s = store()
+    const hash = createHash('sha256')
+    const source = randomStream(20 * 1024 * 1024)
+    source.on('data', (c: Buffer) => hash.update(c))
+    const seen: number[] = []
+    await s.uploadStream('app/big.tgz', source, 'application/gzip', (p) => seen.push(p.loaded))
+    const expected = hash.digest('hex')
+    assert.equal(await s.head('app/big.tgz'), 20 * 1024 * 1024)
+    const back = createHash('sha256')
+    for await (const chunk of await s.getStream('app/big.tgz')) back.update(chunk as Buffer)
+    assert.equal(back.digest('hex'), expected)
+    assert.ok(seen.length >= 2 && seen.at(-1) === 20 * 1024 * 1024, `progress ${seen.join(',')}`)
+    s.destroy()
+  })
+
+  test('a body that fails mid-way fails the upload and leaves no object', async () => {
+    const s = store()
+    await assert.rejects(
+      s.uploadStream('app/broken.tgz', randomStream(30 << 20, 12 << 20), 'application/gzip'),
+      /pack failed: tar exited 2/
+    )
+    assert.equal(await s.head('app/broken.tgz'), undefined)
+    // s3rver keeps multipart parts under the bucket's directory until completed or aborted.
+    const leftovers = (await readdir(s3.directory, { recursive: true })).filter((f) =>
+      f.includes('broken')
+    )
+    assert.deepEqual(leftovers, [])
+    s.destroy()
+  })
+
+  test('text objects round-trip; head of a missing key is undefined', async () => {
+    const s = store()
+    await s.putText('app/m.yml', 'src: s3://x\n', 'application/yaml')
+    assert.equal(await s.getText('app/m.yml'), 'src: s3://x\n')
+    assert.equal(await s.head('app/none.yml'), undefined)
+    s.destroy()
+  })
+
+  test('a missing bucket fails with one line naming s3-url and the bucket', async () => {
+    const s = createS3Store(
+      { bucket: 'no-such-bucket', prefix: '', region: 'us-east-1', endpoint: s3.endpoint },
+      S3RVER_CREDENTIALS
+    )
+    await assert.rejects(s.putText('k', 'v', 'text/plain'), (e: Error) => {
+      assert.ok(e instanceof S3Error)
+      assert.match(
+        e.message,
+        /^s3-url bucket "no-such-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+$/
+      )
+      return true
+    })
+    s.destroy()
+  })
+
+  // s3rver checks the access key but not v4 signatures, so an unknown key stands for bad credentials.
+  test('wrong credentials fail clearly, without printing the secret', async () => {
+    const s = createS3Store(
+      { bucket: s3.bucket, prefix: '', region: 'us-east-1', endpoint: s3.endpoint },
+      { accessKeyId: 'S3RVER', secretAccessKey: 'wrong-secret-value' }
+    )
+    await assert.rejects(s.putText('k', 'v', 'text/plain'), (e: Error) => {
+      assert.match(e.message, /^S3 refused the AWS credentials \(InvalidAccessKeyId\)/)
+      assert.ok(!e.message.includes('wrong-secret-value'))
+      return true
+    })
+    s.destroy()
+  })
+
+  test('an unreachable endpoint fails naming the endpoint', async () => {
+    const s = createS3Store(
+      { bucket: 'b', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9' },
+      S3RVER_CREDENTIALS
+    )
+    await assert.rejects(
+      s.putText('k', 'v', 'text/plain'),
+      /^Error: cannot reach S3 endpoint http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)|cannot reach S3 endpoint http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/
+    )
+    s.destroy()
+  })
+})
