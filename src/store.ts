@@ -66,6 +66,14 @@ export function describeS3Error(
     return `cannot reach S3 ${location.endpoint ? `endpoint ${location.endpoint}` : `in ${location.region}`} (${netCode}) while writing ${where}`
   if (code === 'NoSuchBucket')
     return `s3-url bucket "${location.bucket}" does not exist${location.endpoint ? ` at ${location.endpoint}` : ` in ${location.region}`}`
+  if (
+    code === 'InvalidAccessKeyId' ||
+    code === 'SignatureDoesNotMatch' ||
+    code === 'ExpiredToken' ||
+    code === 'CredentialsProviderError' ||
+    err.name === 'CredentialsProviderError'
+  )
+    return `S3 refused the AWS credentials (${code}): check the credentials step (e.g. aws-actions/configure-aws-credentials)`
   if (code === 'AccessDenied' || code === 'Forbidden' || status === 403)
     return `S3 denied access to ${where}: the credentials need s3:PutObject, s3:GetObject and s3:AbortMultipartUpload on it`
   if (
@@ -75,14 +83,6 @@ export function describeS3Error(
     status === 301
   )
     return `aws-region "${location.region}" is not the region of bucket "${location.bucket}" (S3 answered ${code || status})`
-  if (
-    code === 'InvalidAccessKeyId' ||
-    code === 'SignatureDoesNotMatch' ||
-    code === 'ExpiredToken' ||
-    code === 'CredentialsProviderError' ||
-    err.name === 'CredentialsProviderError'
-  )
-    return `S3 refused the AWS credentials (${code}): check the credentials step (e.g. aws-actions/configure-aws-credentials)`
   const message = (err.message ?? String(error)).split('\n')[0]
   return `S3 request for ${where} failed: ${code && !message?.includes(code) ? `${code}: ` : ''}${message}`
 }
