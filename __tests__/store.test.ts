@@ -102,7 +102,7 @@ describe('S3 store', () => {
   test('wrong credentials fail clearly, without printing the secret', async () => {
     const s = createS3Store(
       { bucket: s3.bucket, prefix: '', region: 'us-east-1', endpoint: s3.endpoint },
-      { accessKeyId: 'S3RVER', secretAccessKey: 'wrong-secret-value' }
+      { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'wrong-secret-value' }
     )
     await assert.rejects(s.putText('k', 'v', 'text/plain'), (e: Error) => {
       assert.match(e.message, /^S3 refused the AWS credentials \(InvalidAccessKeyId\)/)
