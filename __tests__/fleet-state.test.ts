@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type { ResultEntry } from '../src/fleet-state.ts'
+import { FleetState } from '../src/fleet-state.ts'
+
+const ID = '20261122-021441-3f9c2ab-r1.1'
+const result = (node: string, status: string, modifyIndex: number, deployId = ID): ResultEntry => ({
+  node,
+  modifyIndex,
+  value: JSON.stringify({ deploy_id: deployId, status, node, at: 1_790_000_000 })
+})
+const fleet = (targets: string[], maxFailures = 0, untargeted: string[] = []) =>
+  new FleetState({ deployId: ID, baselineIndex: 100, maxFailures, targets, untargeted })
+
+describe('FleetState', () => {
+  test('converges when every target reports success for this deploy', () => {
+    const f = fleet(['a', 'b'])
+    f.applyResults([result('a', 'success', 101)])
+    assert.deepEqual(f.verdict(), { done: false })
+    assert.deepEqual(f.counts(), { total: 2, succeeded: 1, failed: 0, pending: 1 })
+    f.applyResults([result('b', 'success', 102)], 1500)
+    assert.deepEqual(f.verdict(), { done: true, ok: true, reason: 'converged' })
+    assert.equal(f.list()[1]?.noticedMs, 1500)
+  })
+
+  test('a result written before the event (index at or below the baseline) does not count, even with this ID', () => {
+    const f = fleet(['a'])
+    f.applyResults([result('a', 'success', 100)])
+    assert.deepEqual(f.verdict(), { done: false })
+    f.applyResults([result('a', 'success', 101)])
+    assert.equal(f.verdict().done, true)
+  })
+
+  test('another deploy ID or garbage is noted, not counted', () => {
+    const f = fleet(['a', 'b', 'c'])
+    f.applyResults([
+      result('a', 'success', 150, 'older-deploy'),
+      { node: 'b', modifyIndex: 151, value: '<script>not json' },
+      { node: 'c', modifyIndex: 152, value: JSON.stringify({ deploy_id: ID, status: 'maybe' }) }
+    ])
+    assert.deepEqual(f.counts(), { total: 3, succeeded: 0, failed: 0, pending: 3 })
+    assert.deepEqual(
+      f.list().map((s) => s.note),
+      [
+        'reported deploy older-deploy',
+        'result is not JSON',
+        'result status is neither success nor failure'
+      ]
+    )
+  })
+
+  test('fails fast once failures exceed max-failures, before silent nodes time out', () => {
+    const f = fleet(['a', 'b', 'c'], 1)
+    f.applyResults([result('a', 'failure', 101)])
+    assert.deepEqual(f.verdict(), { done: false })
+    f.applyResults([result('b', 'failure', 102)])
+    assert.deepEqual(f.verdict(), { done: true, ok: false, reason: 'failures' })
+  })
+
+  test('max-failures tolerates a failed node', () => {
+    const f = fleet(['a', 'b'], 1)
+    f.applyResults([result('a', 'failure', 101), result('b', 'success', 102)])
+    assert.deepEqual(f.verdict(), { done: true, ok: true, reason: 'tolerated' })
+    assert.deepEqual(f.counts(), { total: 2, succeeded: 1, failed: 1, pending: 0 })
+  })
+
+  test('at the deadline the silent nodes are named and fail the run', () => {
+    const f = fleet(['a', 'b', 'c'])
+    f.applyResults([result('a', 'success', 101)])
+    f.expire()
+    assert.deepEqual(f.verdict(), { done: true, ok: false, reason: 'timed_out' })
+    assert.deepEqual(f.nodesByStatus('silent'), ['b', 'c'])
+  })
+
+  test('a node that goes critical is lost, counts as failed, is not waited for', () => {
+    const f = fleet(['a', 'b'], 1)
+    f.applyResults([result('a', 'success', 101)])
+    assert.equal(f.markLost('b')?.status, 'lost')
+    assert.equal(f.markLost('a'), undefined, 'a node that already reported stays reported')
+    assert.deepEqual(f.verdict(), { done: true, ok: true, reason: 'tolerated' })
+    assert.deepEqual(fleet(['x']).verdict().done, false)
+  })
+
+  test('a node that joined and reports this deploy is counted; a filtered-out node is ignored', () => {
+    const f = fleet(['a'], 0, ['db-1'])
+    f.applyResults([
+      result('a', 'success', 101),
+      result('late-1', 'success', 102),
+      result('db-1', 'failure', 103)
+    ])
+    assert.deepEqual(f.counts(), { total: 2, succeeded: 2, failed: 0, pending: 0 })
+    assert.equal(f.list().find((s) => s.node === 'late-1')?.joined, true)
+    assert.equal(f.isTarget('db-1'), false)
+  })
+
+  test('the first counted answer stands: a later rewrite does not flip it', () => {
+    const f = fleet(['a', 'b'])
+    f.applyResults([result('a', 'failure', 101)])
+    f.applyResults([result('a', 'success', 105)])
+    assert.equal(f.list()[0]?.status, 'failure')
+  })
+
+  test('no targets is a failed verdict, not an empty success', () => {
+    assert.deepEqual(fleet([]).verdict(), { done: true, ok: false, reason: 'no_targets' })
+  })
+})

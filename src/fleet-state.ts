@@ -1,0 +1,177 @@
+// The fleet as the action sees it while it waits: which nodes it waits for, what
+// each has reported for this deploy, and the verdict. Pure: the await loop feeds
+// it KV results and health changes; nothing here talks to the network.
+
+export type NodeStatus = 'pending' | 'success' | 'failure' | 'lost' | 'silent'
+
+export interface NodeState {
+  node: string
+  status: NodeStatus
+  /** deploy ID of the counted result (this deploy's) */
+  deployId?: string
+  /** unix seconds the node wrote in its result */
+  at?: number
+  /** ms since the event when the action noticed the result */
+  noticedMs?: number
+  /** a result the action saw but did not count, and why */
+  note?: string
+  /** the node was not targeted at the start: it joined and reported this deploy */
+  joined?: boolean
+}
+
+export interface ResultEntry {
+  /** node name, from the KV key `<prefix>/results/<node>` */
+  node: string
+  value: string | null
+  modifyIndex: number
+}
+
+export type Verdict =
+  | { done: false }
+  | { done: true; ok: true; reason: 'converged' | 'tolerated' }
+  | { done: true; ok: false; reason: 'failures' | 'timed_out' | 'no_targets' }
+
+export interface FleetCounts {
+  total: number
+  succeeded: number
+  /** failed or lost */
+  failed: number
+  /** not reported (yet, or by the deadline) */
+  pending: number
+}
+
+/** What a node writes (contract 5); anything else is not a result. */
+function parseResult(
+  value: string | null
+): { deployId: string; status: 'success' | 'failure'; at?: number } | string {
+  if (value === null || value === '') return 'empty result'
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    return 'result is not JSON'
+  }
+  if (typeof parsed !== 'object' || parsed === null) return 'result is not a JSON object'
+  const r = parsed as Record<string, unknown>
+  if (typeof r.deploy_id !== 'string') return 'result has no deploy_id'
+  if (r.status !== 'success' && r.status !== 'failure')
+    return 'result status is neither success nor failure'
+  const at = typeof r.at === 'number' && Number.isFinite(r.at) ? r.at : undefined
+  return { deployId: r.deploy_id, status: r.status, at }
+}
+
+export class FleetState {
+  readonly deployId: string
+  /** KV index read before the event was fired: results at or below it are old */
+  readonly baselineIndex: number
+  readonly maxFailures: number
+  private readonly nodes = new Map<string, NodeState>()
+  /** nodes the catalog listed at the start but the filters left out */
+  private readonly untargeted: Set<string>
+  private timedOut = false
+
+  constructor(opts: {
+    deployId: string
+    baselineIndex: number
+    maxFailures: number
+    targets: Iterable<string>
+    untargeted?: Iterable<string>
+  }) {
+    this.deployId = opts.deployId
+    this.baselineIndex = opts.baselineIndex
+    this.maxFailures = opts.maxFailures
+    for (const node of opts.targets) this.nodes.set(node, { node, status: 'pending' })
+    this.untargeted = new Set(opts.untargeted ?? [])
+  }
+
+  /** Feed the current results/ entries (all, or only changed ones). Returns the nodes whose state changed. */
+  applyResults(entries: Iterable<ResultEntry>, elapsedMs = 0): NodeState[] {
+    const changed: NodeState[] = []
+    for (const entry of entries) {
+      let state = this.nodes.get(entry.node)
+      if (!state && this.untargeted.has(entry.node)) continue // filtered out: not this run's business
+      if (state && state.status !== 'pending' && state.status !== 'lost') continue // first counted answer stands
+      // A result written before the event belongs to an earlier deploy or attempt.
+      if (entry.modifyIndex <= this.baselineIndex) continue
+      const result = parseResult(entry.value)
+      if (typeof result === 'string' || result.deployId !== this.deployId) {
+        if (state) {
+          const note = typeof result === 'string' ? result : `reported deploy ${result.deployId}`
+          if (state.note !== note) {
+            state.note = note
+            changed.push(state)
+          }
+        }
+        continue
+      }
+      if (!state) {
+        // Not in the catalog at the start: it joined and caught up to this deploy.
+        state = { node: entry.node, status: 'pending', joined: true }
+        this.nodes.set(entry.node, state)
+      }
+      state.status = result.status
+      state.deployId = result.deployId
+      state.at = result.at
+      state.noticedMs = elapsedMs
+      state.note = undefined
+      changed.push(state)
+    }
+    return changed
+  }
+
+  /** A target whose serfHealth went critical before it reported is lost, not waited for. */
+  markLost(node: string): NodeState | undefined {
+    const state = this.nodes.get(node)
+    if (!state || state.status !== 'pending') return undefined
+    state.status = 'lost'
+    return state
+  }
+
+  /** The deadline passed: whoever has not reported is silent. */
+  expire(): void {
+    this.timedOut = true
+    for (const state of this.nodes.values()) if (state.status === 'pending') state.status = 'silent'
+  }
+
+  counts(): FleetCounts {
+    let succeeded = 0
+    let failed = 0
+    let pending = 0
+    for (const s of this.nodes.values()) {
+      if (s.status === 'success') succeeded++
+      else if (s.status === 'failure' || s.status === 'lost') failed++
+      else pending++
+    }
+    return { total: this.nodes.size, succeeded, failed, pending }
+  }
+
+  verdict(): Verdict {
+    if (this.nodes.size === 0) return { done: true, ok: false, reason: 'no_targets' }
+    const { failed, pending } = this.counts()
+    if (failed > this.maxFailures) return { done: true, ok: false, reason: 'failures' }
+    const reason = failed + pending === 0 ? 'converged' : 'tolerated'
+    if (this.timedOut) {
+      return failed + pending > this.maxFailures
+        ? { done: true, ok: false, reason: 'timed_out' }
+        : { done: true, ok: true, reason }
+    }
+    if (pending === 0) return { done: true, ok: true, reason }
+    return { done: false }
+  }
+
+  isTarget(node: string): boolean {
+    return this.nodes.has(node)
+  }
+
+  nodesByStatus(status: NodeStatus): string[] {
+    return [...this.nodes.values()]
+      .filter((s) => s.status === status)
+      .map((s) => s.node)
+      .sort()
+  }
+
+  /** Every node, sorted by name. */
+  list(): NodeState[] {
+    return [...this.nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+  }
+}
