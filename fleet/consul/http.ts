@@ -1,0 +1,260 @@
+// One agent's HTTP API: routing, common headers and error shapes (agent/http.go).
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { AclSystem } from './acl.ts'
+import type { Authorizer } from './acl.ts'
+import { HttpError } from './errors.ts'
+import type { FaultSpec, FaultSwitches } from './faults.ts'
+import { goJson } from './json.ts'
+import type { ClusterState } from './state.ts'
+import type { UserEvent } from './events.ts'
+
+export interface AgentRuntime {
+  node: string
+  url: string | null
+  listening: Promise<string> | null
+  close: (() => Promise<void>) | null
+  sockets: Set<Socket>
+  // agent/agent.go: eventBuf is a 256-slot ring, oldest first when read.
+  events: UserEvent[]
+  eventWatchers: Set<() => void>
+}
+
+export interface RequestLogEntry {
+  method: string
+  path: string
+  agent: string
+  status: number
+  bytes: number
+}
+
+export interface Cluster {
+  state: ClusterState
+  acl: AclSystem
+  agents: Map<string, AgentRuntime>
+  faults: FaultSwitches
+  requests: RequestLogEntry[]
+  fireBodyLimit: number | undefined
+  lamportTime: number
+  aborters: Set<() => void>
+  stopped: boolean
+}
+
+export interface Ctx {
+  cluster: Cluster
+  agent: AgentRuntime
+  req: IncomingMessage
+  res: ServerResponse
+  method: string
+  // Decoded path, as Go's req.URL.Path.
+  path: string
+  params: URLSearchParams
+  // -1 when unknown (chunked), as Go's req.ContentLength.
+  contentLength: number
+  auth(): Authorizer
+  body(): Promise<Buffer>
+  onAbort(abort: () => void): void
+}
+
+export interface Meta {
+  index: number | bigint
+  filtered?: boolean
+}
+
+type Handler = (ctx: Ctx) => Promise<void> | void
+interface Route {
+  prefix: boolean
+  path: string
+  methods: string[]
+  handler: Handler
+}
+
+const routes: Route[] = []
+
+export function route(path: string, methods: string[], handler: Handler): void {
+  routes.push({ prefix: path.endsWith('/'), path, methods, handler })
+}
+
+// agent/http.go setMeta → setIndex / setKnownLeader / setLastContact; the
+// emulated agent always hears from the leader, so LastContact is 0.
+export function setMeta(ctx: Ctx, meta: Meta): void {
+  const index = BigInt(meta.index)
+  ctx.res.setHeader('X-Consul-Index', (index < 1n ? 1n : index).toString())
+  ctx.res.setHeader('X-Consul-KnownLeader', 'true')
+  ctx.res.setHeader('X-Consul-LastContact', '0')
+  if (meta.filtered) ctx.res.setHeader('X-Consul-Results-Filtered-By-ACLs', 'true')
+}
+
+// agent/http.go wrap: JSON via json.Marshal, Content-Type application/json.
+export function sendJson(ctx: Ctx, value: unknown, status = 200, meta?: Meta): void {
+  if (meta) setMeta(ctx, meta)
+  const body = ctx.params.has('pretty')
+    ? JSON.stringify(value, jsonReplacer, 4) + '\n'
+    : goJson(value)
+  write(ctx, status, 'application/json', Buffer.from(body))
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value
+}
+
+// Go's Fprint + content sniffing: plain text.
+export function sendText(ctx: Ctx, status: number, text: string): void {
+  write(ctx, status, text === '' ? undefined : 'text/plain; charset=utf-8', Buffer.from(text))
+}
+
+export function sendRaw(
+  ctx: Ctx,
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer
+): void {
+  for (const [name, value] of Object.entries(headers)) ctx.res.setHeader(name, value)
+  write(ctx, status, undefined, body)
+}
+
+function write(ctx: Ctx, status: number, contentType: string | undefined, body: Buffer): void {
+  const { res } = ctx
+  if (res.headersSent || res.destroyed) return
+  if (contentType && !res.hasHeader('Content-Type')) res.setHeader('Content-Type', contentType)
+  res.setHeader('Content-Length', String(body.length))
+  res.statusCode = status
+  res.end(body)
+  ctx.cluster.requests.push({
+    method: ctx.method,
+    path: ctx.req.url ?? '',
+    agent: ctx.agent.node,
+    status,
+    bytes: body.length
+  })
+}
+
+export async function handleRequest(
+  cluster: Cluster,
+  agent: AgentRuntime,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
+  const target = req.url ?? '/'
+  const method = (req.method ?? 'GET').toUpperCase()
+  const url = new URL(target, 'http://agent')
+  let path: string
+  try {
+    path = decodeURIComponent(url.pathname)
+  } catch {
+    path = url.pathname
+  }
+  const aborters: Array<() => void> = []
+  const abortAll = (): void => {
+    for (const abort of aborters.splice(0)) abort()
+  }
+  res.on('close', abortAll)
+  cluster.aborters.add(abortAll)
+  res.on('close', () => cluster.aborters.delete(abortAll))
+  const lengthHeader = req.headers['content-length']
+  let bodyPromise: Promise<Buffer> | undefined
+  let authz: Authorizer | undefined
+  const ctx: Ctx = {
+    cluster,
+    agent,
+    req,
+    res,
+    method,
+    path,
+    params: url.searchParams,
+    contentLength:
+      lengthHeader === undefined
+        ? req.headers['transfer-encoding']
+          ? -1
+          : 0
+        : Number(lengthHeader),
+    auth() {
+      authz ??= cluster.acl.resolve(AclSystem.tokenFrom(url.searchParams, req.headers))
+      return authz
+    },
+    body() {
+      bodyPromise ??= readBody(req)
+      return bodyPromise
+    },
+    onAbort(abort) {
+      aborters.push(abort)
+    }
+  }
+  // agent/http.go: X-Consul-Default-ACL-Policy on every response.
+  res.setHeader('X-Consul-Default-ACL-Policy', cluster.acl.defaultPolicy)
+  const { latencyMs, terminal } = cluster.faults.take(method, target, agent.node)
+  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs))
+  if (terminal) {
+    applyFault(ctx, terminal)
+    return
+  }
+  try {
+    const found = routes.find((r) => (r.prefix ? path.startsWith(r.path) : path === r.path))
+    if (!found) {
+      // agent/http.go: unknown API paths.
+      throw new HttpError(404, 'Invalid URL path: not a recognized HTTP API endpoint\n')
+    }
+    const allow = [...found.methods, 'OPTIONS'].join(',')
+    if (method === 'OPTIONS') {
+      // agent/http.go wrap: OPTIONS answers 200 with the Allow header.
+      res.setHeader('Allow', allow)
+      sendText(ctx, 200, '')
+      return
+    }
+    if (!found.methods.includes(method)) {
+      // agent/http.go MethodNotAllowedError → 405 with Allow.
+      res.setHeader('Allow', allow)
+      throw new HttpError(405, `method ${method} not allowed`)
+    }
+    await found.handler(ctx)
+  } catch (err) {
+    if (err instanceof HttpError) {
+      if (err.status === 429 && err.message === '') sendText(ctx, 429, '')
+      else sendText(ctx, err.status, err.message)
+    } else {
+      // agent/http.go handleErr default: 500 with err.Error().
+      sendText(ctx, 500, err instanceof Error ? err.message : String(err))
+    }
+  }
+}
+
+function applyFault(ctx: Ctx, fault: FaultSpec): void {
+  switch (fault.kind) {
+    case 'no-leader':
+      // agent/structs/errors.go ErrNoLeader; the client RPC pool prefixes "rpc error making call: ".
+      sendText(
+        ctx,
+        500,
+        fault.viaClient ? 'rpc error making call: No cluster leader' : 'No cluster leader'
+      )
+      return
+    case 'rate-limit':
+      // agent/http.go: ErrRPCRateExceeded → 429 with an empty body.
+      sendText(ctx, 429, '')
+      return
+    case 'error':
+      sendText(ctx, fault.status ?? 500, fault.body ?? '')
+      return
+    case 'drop':
+      ctx.cluster.requests.push({
+        method: ctx.method,
+        path: ctx.req.url ?? '',
+        agent: ctx.agent.node,
+        status: 0,
+        bytes: 0
+      })
+      ctx.req.socket.destroy()
+      return
+    default:
+      return
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
