@@ -207,7 +207,7 @@ describe('sessions and locks', () => {
       assert.equal(await (await acquire(sid)).json(), true)
       let [entry] = (await (await fetch(`${emu.url}/v1/kv/app/lock`)).json()) as Array<{
         LockIndex: number
-        Session: string
+        Session?: string
       }>
       assert.deepEqual([entry!.LockIndex, entry!.Session], [1, sid])
       assert.equal(await (await acquire(sid)).json(), true) // re-acquire while held
