@@ -5,6 +5,7 @@ import { parseQueryOptions, MAX_QUERY_TIME_MS } from './blocking.ts'
 import { HttpError } from './errors.ts'
 import type { AgentRuntime, Cluster } from './http.ts'
 import { route, sendJson } from './http.ts'
+import { bytes } from './json.ts'
 
 export interface UserEvent {
   id: string
@@ -29,7 +30,7 @@ export function userEventJson(event: UserEvent): Record<string, unknown> {
   return {
     ID: event.id,
     Name: event.name,
-    Payload: event.payload && event.payload.length > 0 ? event.payload : null,
+    Payload: bytes(event.payload),
     NodeFilter: event.nodeFilter,
     ServiceFilter: event.serviceFilter,
     TagFilter: event.tagFilter,

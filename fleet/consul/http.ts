@@ -88,14 +88,8 @@ export function setMeta(ctx: Ctx, meta: Meta): void {
 // agent/http.go wrap: JSON via json.Marshal, Content-Type application/json.
 export function sendJson(ctx: Ctx, value: unknown, status = 200, meta?: Meta): void {
   if (meta) setMeta(ctx, meta)
-  const body = ctx.params.has('pretty')
-    ? JSON.stringify(value, jsonReplacer, 4) + '\n'
-    : goJson(value)
+  const body = ctx.params.has('pretty') ? JSON.stringify(value, null, 4) + '\n' : goJson(value)
   write(ctx, status, 'application/json', Buffer.from(body))
-}
-
-function jsonReplacer(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? Number(value) : value
 }
 
 // Go's Fprint + content sniffing: plain text.

@@ -1,39 +1,23 @@
-// Go-compatible JSON encoding: field order as given, uint64 as bigint, and
-// encoding/json's HTML escaping (<, >, & become \u003c, \u003e, \u0026).
+// Go-compatible JSON encoding: encoding/json's HTML escaping (<, >, & become
+// \u003c, \u003e, \u0026, plus U+2028/U+2029). Those characters can only occur
+// inside JSON strings, so escaping the whole text is safe. Field order is the
+// object's insertion order; undefined fields are omitted (Go's omitempty).
+
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON
 
 export function goJson(value: unknown): string {
-  return encode(value)
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0')
+  )
 }
 
-function encode(value: unknown): string {
-  if (value === null || value === undefined) return 'null'
-  switch (typeof value) {
-    case 'string':
-      return goString(value)
-    case 'number':
-      return Number.isFinite(value) ? String(value) : 'null'
-    case 'bigint':
-      return value.toString()
-    case 'boolean':
-      return value ? 'true' : 'false'
-    case 'object': {
-      if (Buffer.isBuffer(value)) return goString(value.toString('base64'))
-      if (Array.isArray(value)) return '[' + value.map((item) => encode(item)).join(',') + ']'
-      const parts: string[] = []
-      for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
-        if (field === undefined) continue // stands for Go's `json:",omitempty"`
-        parts.push(goString(key) + ':' + encode(field))
-      }
-      return '{' + parts.join(',') + '}'
-    }
-    default:
-      return 'null'
-  }
+// A uint64 that may exceed 2^53, emitted as an exact JSON number.
+export function uint64(value: bigint): unknown {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : rawJSON(value.toString())
 }
 
-// encoding/json escapes HTML-significant characters and U+2028/U+2029 by default.
-function goString(text: string): string {
-  return JSON.stringify(text).replace(/[<>&\u2028\u2029]/g, (ch) => {
-    return '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0')
-  })
+// Go marshals []byte as base64, and a nil/empty slice as null.
+export function bytes(value: Buffer | null): string | null {
+  return value && value.length > 0 ? value.toString('base64') : null
 }

@@ -3,6 +3,7 @@ import { blockingQuery, parseQueryOptions } from './blocking.ts'
 import { HttpError } from './errors.ts'
 import type { Ctx } from './http.ts'
 import { route, sendJson, sendRaw, sendText, setMeta } from './http.ts'
+import { bytes, uint64 } from './json.ts'
 import type { DirEntry } from './state.ts'
 
 // agent/config default kv_max_value_size: 512 KiB (raft's suggested max entry size).
@@ -13,8 +14,8 @@ export function dirEntryJson(entry: DirEntry, withValue = true): Record<string, 
   return {
     LockIndex: entry.lockIndex,
     Key: entry.key,
-    Flags: entry.flags,
-    Value: withValue && entry.value && entry.value.length > 0 ? entry.value : null,
+    Flags: uint64(entry.flags),
+    Value: withValue ? bytes(entry.value) : null,
     Session: entry.session === '' ? undefined : entry.session,
     CreateIndex: entry.createIndex,
     ModifyIndex: entry.modifyIndex
