@@ -279,6 +279,8 @@ describe('sessions and locks', () => {
       assert.equal(emu.kv('l/1')!.session, undefined)
       assert.ok(emu.kv('l/1')!.modifyIndex > before)
       assert.deepEqual(await (await fetch(`${emu.url}/v1/session/info/${sid}`)).json(), [])
+      const refused = await createSession(emu, {}, emu.agentUrl('web-1'))
+      assert.deepEqual(refused, { status: 500, text: "Check 'serfHealth' is in critical state" })
       const other = (
         JSON.parse((await createSession(emu, { LockDelay: 0 })).text) as { ID: string }
       ).ID

@@ -186,7 +186,8 @@ describe('blocking queries', () => {
     const started = Date.now()
     const res = await get(`/v1/kv/b2?index=${i}&wait=200ms`)
     const took = Date.now() - started
-    assert.ok(took >= 190 && took < 1000, `took ${took}`)
+    // 200ms + at most 12.5ms jitter, plus scheduling slack.
+    assert.ok(took >= 190 && took < 400, `took ${took}`)
     assert.equal(index(res), i)
   })
 

@@ -200,6 +200,14 @@ export class ClusterState {
     })
   }
 
+  private bumpKvTableIndex(idx: number): void {
+    const previous = this.kvTableIndex
+    this.kvTableIndex = Math.max(previous, idx)
+    this.record(() => {
+      this.kvTableIndex = previous
+    })
+  }
+
   private setTombstone(key: string, idx: number): void {
     const previousTombstone = this.tombstones.get(key)
     const previousTableIndex = this.kvTableIndex
@@ -333,7 +341,7 @@ export class ClusterState {
     if (doomed.length === 0) return
     for (const entry of doomed) this.removeEntry(entry.key)
     if (prefix !== '') this.setTombstone(prefix, idx)
-    else this.kvTableIndex = Math.max(this.kvTableIndex, idx) // no tombstone for the whole tree
+    else this.bumpKvTableIndex(idx) // no tombstone for the whole tree
     this.wakeKv(prefix, true)
   }
 
