@@ -7,16 +7,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { parse } from 'yaml'
+import type { ConsulEmulator } from '../fleet/consul/index.ts'
+import { startConsulEmulator } from '../fleet/consul/index.ts'
 import type { LocalS3 } from '../fleet/s3.ts'
 import { startLocalS3 } from '../fleet/s3.ts'
 import { runAction } from './helpers/run-action.ts'
 import { describeTree, makeSampleBuild, untar } from './helpers/trees.ts'
 
 let s3: LocalS3
+let consul: ConsulEmulator
 let work: string
 
 before(async () => {
   s3 = await startLocalS3()
+  consul = await startConsulEmulator({ nodes: [{ name: 'web-1', services: [{ name: 'web' }] }] })
   work = await mkdtemp(join(tmpdir(), 'stretcher-e2e-'))
   await makeSampleBuild(join(work, 'build'))
   await writeFile(
@@ -26,6 +30,7 @@ before(async () => {
 })
 after(async () => {
   await s3.stop()
+  await consul.stop()
   await rm(work, { recursive: true, force: true })
 })
 
@@ -65,6 +70,8 @@ describe('publish end to end (dist/index.js)', () => {
         manifest: 'stretcher.yml',
         dest: '/srv/web',
         exclude: '*.map\nnode_modules/**',
+        'consul-addr': consul.url,
+        'service-filter': '^web$',
         wait: 'false'
       },
       runnerEnv()
@@ -109,6 +116,12 @@ describe('publish end to end (dist/index.js)', () => {
     assert.deepEqual(commands.pre, ['echo "pre {{ env \\"HOME\\" \\"/\\" }}"'])
     assert.deepEqual(commands.post, ['systemctl reload web'])
 
+    // Announced without waiting: latest and deploy-id point at this release.
+    assert.equal(consul.kv('stretcher/web/latest')?.value?.toString(), outputs['manifest-url'])
+    assert.equal(consul.kv('stretcher/web/deploy-id')?.value?.toString(), id)
+    assert.equal(outputs['nodes-total'], '1')
+    assert.equal(outputs['nodes-pending'], '1')
+
     // Progress was logged in a group.
     assert.match(run.stdout, /::group::Pack and upload s3:\/\//)
     assert.match(run.stdout, /sha256 [0-9a-f]{64}/)
@@ -132,7 +145,7 @@ describe('publish end to end (dist/index.js)', () => {
     [
       'manifest not YAML',
       { manifest: 'broken.yml' },
-      /^manifest broken\.yml:2:\d+: /,
+      /^manifest broken\.yml:\d+:\d+: /,
       async () => writeFile(join(work, 'broken.yml'), 'dest: /srv\ncommands: [a, {b\n')
     ],
     [
@@ -152,6 +165,8 @@ describe('publish end to end (dist/index.js)', () => {
           path: 'build',
           's3-url': `s3://${s3.bucket}/bad`,
           's3-endpoint': s3.endpoint,
+          'consul-addr': consul.url,
+          'kv-prefix': 'bad/web',
           dest: '/srv/web',
           ...inputs
         },
@@ -161,6 +176,7 @@ describe('publish end to end (dist/index.js)', () => {
       assert.equal(run.errors.length, 1, run.stdout)
       assert.match(run.errors[0] as string, expected)
       assert.deepEqual(await bucketKeys(), before)
+      assert.equal(consul.kv('bad/web/latest'), undefined)
     })
   }
 })

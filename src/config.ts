@@ -68,6 +68,8 @@ export interface Config {
   s3: S3Location
   /** absolute path of the manifest template, if any */
   manifestFile?: string
+  /** the manifest input as given, for messages */
+  manifestName?: string
   dest?: string
   exclude: string[]
   deployIdFile: string
@@ -372,6 +374,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     app,
     s3: { bucket, prefix, region, endpoint },
     manifestFile,
+    manifestName: manifestRaw || undefined,
     dest: parseDest(get('dest')),
     exclude,
     deployIdFile,

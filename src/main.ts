@@ -1,6 +1,7 @@
 // The action's entry: read inputs, run the pipeline, set outputs or the failure.
 import * as core from '@actions/core'
 import { readConfig } from './config.ts'
+import { ConsulClient } from './consul.ts'
 import type { Log } from './log.ts'
 import { runPipeline } from './pipeline.ts'
 import { createS3Store } from './store.ts'
@@ -27,19 +28,39 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   ]) {
     if (secret) core.setSecret(secret)
   }
+  const cancel = new AbortController()
+  const onSignal = () => cancel.abort(new Error('cancelled'))
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     const config = readConfig((name) => core.getInput(name), env)
     const store = createS3Store(config.s3)
+    const consul = new ConsulClient({
+      addr: config.consul.addr,
+      token: config.consul.token,
+      onRetry: (what, attempt, delayMs) =>
+        core.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
+    })
     try {
-      await runPipeline(config, {
+      const result = await runPipeline(config, {
         store,
+        consul,
         log: coreLog,
-        setOutput: (name, value) => core.setOutput(name, value)
+        setOutput: (name, value) => core.setOutput(name, value),
+        writeSummary: env.GITHUB_STEP_SUMMARY
+          ? async (markdown) => void (await core.summary.addRaw(markdown).write())
+          : undefined,
+        signal: cancel.signal
       })
+      if (result.failed) core.setFailed(result.message)
+      else core.info(result.message)
     } finally {
       store.destroy()
     }
   } catch (error) {
     core.setFailed(failureLine(error))
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   }
 }

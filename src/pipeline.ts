@@ -1,15 +1,25 @@
-// The stages of one run, wired together. Every client is passed in, so tests run
-// the whole pipeline against local servers.
+// The stages of one run, wired together: plan → pack/publish → announce →
+// await → report. Every client is passed in, so tests run the whole pipeline
+// against local servers.
 import { readFile } from 'node:fs/promises'
-import { relative } from 'node:path'
+import { announce, kvKeys } from './announce.ts'
+import type { HistoryRecord } from './announce.ts'
+import { awaitFleet, readCatalog } from './await.ts'
 import type { Config } from './config.ts'
+import type { ConsulClient } from './consul.ts'
 import { InputError, quote } from './errors.ts'
+import type { Verdict } from './fleet-state.ts'
+import { FleetState } from './fleet-state.ts'
 import type { Log } from './log.ts'
+import { throttle } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
 import { parseManifestTemplate } from './manifest.ts'
+import { failureCommands, successCommands } from './node-report.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkManifestRenders, publish } from './publish.ts'
+import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
 import type { ReleaseStore } from './store.ts'
+import { selectTargets } from './targets.ts'
 
 export type OutputName =
   | 'deploy-id'
@@ -24,13 +34,29 @@ export type OutputName =
 
 export interface PipelineDeps {
   store: ReleaseStore
+  consul: ConsulClient
   log: Log
   setOutput: (name: OutputName, value: string) => void
+  /** the job summary (markdown); absent outside GitHub Actions */
+  writeSummary?: (markdown: string) => Promise<void>
+  /** aborts the wait (SIGINT/SIGTERM) */
+  signal?: AbortSignal
 }
 
 export interface PipelineResult {
   release: Release
+  fleet?: FleetState
+  verdict?: Verdict
+  /** true when the run must fail; `message` says why in one line */
+  failed: boolean
+  message: string
 }
+
+/** How long the plan stage retries an unreachable Consul before saying so. */
+const PLAN_RETRY_MS = 15_000
+
+/** Log lines longer than this are cut from a failed node's log excerpt. */
+const EXCERPT_LINES = 40
 
 async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate | undefined> {
   if (!config.manifestFile) return undefined
@@ -41,27 +67,143 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable'
     throw new InputError('manifest', `cannot be read: ${quote(config.manifestFile)} (${code})`)
   }
-  const template = parseManifestTemplate(
-    text,
-    relative(process.cwd(), config.manifestFile) || config.manifestFile
-  )
-  for (const warning of template.warnings ?? []) log.warning(warning)
+  const template = parseManifestTemplate(text, config.manifestName ?? config.manifestFile)
+  for (const warning of template.warnings) log.warning(warning)
   return template
 }
 
-/** Reporting commands the nodes run after a deploy; issue #3 fills these in. */
-export function reportingCommands(_config: Config): ReportingCommands {
-  return { success: [], failure: [] }
+export function reportingCommands(config: Config): ReportingCommands {
+  const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId }
+  return { success: successCommands(opts), failure: failureCommands(opts) }
+}
+
+function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']): void {
+  const c = fleet.counts()
+  setOutput('nodes-total', String(c.total))
+  setOutput('nodes-succeeded', String(c.succeeded))
+  setOutput('nodes-failed', String(c.failed))
+  setOutput('nodes-pending', String(c.pending))
+  setOutput('results', JSON.stringify(resultRows(fleet)))
+}
+
+/** The tail of a failed node's stretcher log, as plain text. */
+async function logExcerpt(consul: ConsulClient, key: string): Promise<string | undefined> {
+  const read = await consul.kvGet(key).catch(() => undefined)
+  const value = read?.entries[0]?.value
+  if (!value) return undefined
+  return value
+    .split('\n')
+    .slice(-EXCERPT_LINES)
+    .map((l) => plainText(l, 400))
+    .join('\n')
 }
 
 export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
-  const { log, store, setOutput } = deps
-  // Plan: everything that can be wrong with the inputs is found before any upload.
+  const { log, store, consul, setOutput } = deps
+  const keys = kvKeys(config.kvPrefix)
+
+  // Plan: every input problem, and whether Consul answers at all, is found
+  // before anything is uploaded or written to Consul.
   const template = await loadTemplate(config, log)
   const commands = reportingCommands(config)
   checkManifestRenders(config, template, commands)
-  log.info(`deploy ${config.deployId} of ${config.app} from ${config.path}`)
+  const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
+  const selection = selectTargets(catalog, config.filters)
+  if (Object.values(config.filters).every((f) => f === undefined))
+    log.info(
+      'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
+    )
+  if (selection.targets.length === 0)
+    throw new Error(
+      `no live node matches the filters (${catalog.length} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`
+    )
+  log.info(
+    `deploy ${config.deployId} of ${config.app} to ${selection.targets.length} nodes: ${selection.targets.slice(0, 50).join(', ')}${selection.targets.length > 50 ? ', …' : ''}`
+  )
 
   const release = await publish({ config, template, commands, store, log, onFact: setOutput })
-  return { release }
+  const history: HistoryRecord = {
+    deploy_id: release.deployId,
+    manifest_url: release.manifestUrl,
+    src_url: release.srcUrl,
+    checksum: release.checksum,
+    commit: config.run.sha,
+    run_url: config.run.runUrl,
+    published_at: new Date().toISOString()
+  }
+
+  const fleet = await log.group(
+    `Announce and wait for ${selection.targets.length} nodes`,
+    async () => {
+      const announced = await announce(
+        consul,
+        config,
+        { manifestUrl: release.manifestUrl, history },
+        log,
+        deps.signal
+      )
+      const fleet = new FleetState({
+        deployId: config.deployId,
+        baselineIndex: announced.baselineIndex,
+        maxFailures: config.maxFailures,
+        targets: selection.targets,
+        untargeted: selection.filteredOut
+      })
+      setFleetOutputs(fleet, setOutput)
+      if (!config.wait) return fleet
+      const progress = throttle<string>(5000, (line) => log.info(line))
+      await awaitFleet({
+        consul,
+        fleet,
+        resultsPrefix: keys.results,
+        firedAt: announced.firedAt,
+        deadline: announced.firedAt + config.timeoutMs,
+        baselineIndex: announced.baselineIndex,
+        signal: deps.signal,
+        onChange: (changed) => {
+          for (const s of changed) {
+            if (s.status === 'failure' || s.status === 'lost')
+              log.info(`${plainText(s.node, 80)}: ${s.status}`)
+            else if (s.note)
+              log.info(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`)
+          }
+          progress.update(progressLine(fleet.counts()))
+        }
+      })
+      progress.flush()
+      return fleet
+    }
+  )
+
+  setFleetOutputs(fleet, setOutput)
+  if (!config.wait) {
+    const message = `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`
+    log.info(message)
+    return { release, fleet, failed: false, message }
+  }
+  const verdict = fleet.verdict()
+  const message = deps.signal?.aborted
+    ? `cancelled while waiting: ${progressLine(fleet.counts())}`
+    : verdictLine(fleet, verdict)
+
+  let markdown = summaryMarkdown(fleet, verdict, {
+    manifestUrl: release.manifestUrl,
+    checksum: release.checksum,
+    commit: config.run.sha
+  })
+  // Logs are read only for nodes that failed this deploy (contract 5).
+  for (const node of fleet.nodesByStatus('failure').slice(0, 10)) {
+    const excerpt = await logExcerpt(consul, keys.log(node))
+    if (!excerpt) continue
+    log.info(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${excerpt}`)
+    markdown += `\n<details><summary>${plainText(node, 80).replace(/[<>&]/g, '')}: log</summary>\n\n\`\`\`text\n${excerpt.replace(/```/g, "'''")}\n\`\`\`\n</details>\n`
+  }
+  await deps.writeSummary?.(markdown)
+  return {
+    release,
+    fleet,
+    verdict,
+    failed: !(verdict.done && verdict.ok) || deps.signal?.aborted === true,
+    message
+  }
 }

@@ -1,0 +1,352 @@
+// The few Consul HTTP API calls the action makes, on Node's own fetch.
+// Not the npm `consul` client: the await loop needs each response's
+// X-Consul-Index (also on a 404), the exact error body to name a missing ACL
+// permission, AbortSignal cancellation and per-call timeouts, none of which it
+// exposes cleanly (its typings even reject index/wait/token: research §8).
+
+export interface KvEntry {
+  key: string
+  /** the value decoded as UTF-8; null when empty */
+  value: string | null
+  flags: number
+  createIndex: number
+  modifyIndex: number
+  lockIndex: number
+  session?: string
+}
+
+export interface KvRead {
+  entries: KvEntry[]
+  /** X-Consul-Index of the answer (present on a 404 too) */
+  index: number
+}
+
+export interface ConsulClientOptions {
+  addr: string
+  token?: string
+  /** how long transient failures are retried before giving up */
+  retryForMs?: number
+  /** told about each retry, for the log */
+  onRetry?: (what: string, attempt: number, delayMs: number) => void
+  /** for tests: a faster backoff */
+  backoffBaseMs?: number
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>
+  body?: string
+  signal?: AbortSignal
+  /** the ACL permission this call needs, named in a 403 error */
+  permission: string
+  /** per-attempt timeout; blocking reads pass wait + margin */
+  timeoutMs?: number
+  /** give up retrying at this epoch ms (defaults to now + retryForMs) */
+  retryUntil?: number
+  /** statuses that are answers, not errors (e.g. 404 on a KV read) */
+  accept?: number[]
+}
+
+export interface ConsulResponse {
+  status: number
+  body: string
+  index: number
+  knownLeader: boolean
+}
+
+export class ConsulError extends Error {
+  readonly status: number | undefined
+  readonly transient: boolean
+  constructor(message: string, status: number | undefined, transient: boolean) {
+    super(message)
+    this.name = 'ConsulError'
+    this.status = status
+    this.transient = transient
+  }
+}
+
+/** Node's fetch wraps socket errors as `TypeError: fetch failed` with the code in `cause`. */
+function networkCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { code?: string } }).cause
+  return cause?.code ?? (error as { code?: string }).code
+}
+
+const TRANSIENT_NETWORK = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ENOTFOUND'
+])
+
+function firstLine(text: string): string {
+  return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 300)
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/')
+}
+
+export function decodeKvEntries(body: string): KvEntry[] {
+  const raw = JSON.parse(body) as Array<{
+    Key: string
+    Value: string | null
+    Flags?: number
+    CreateIndex: number
+    ModifyIndex: number
+    LockIndex?: number
+    Session?: string
+  }>
+  return raw.map((e) => ({
+    key: e.Key,
+    value:
+      e.Value === null || e.Value === undefined
+        ? null
+        : Buffer.from(e.Value, 'base64').toString('utf8'),
+    flags: e.Flags ?? 0,
+    createIndex: e.CreateIndex,
+    modifyIndex: e.ModifyIndex,
+    lockIndex: e.LockIndex ?? 0,
+    session: e.Session || undefined
+  }))
+}
+
+export interface TxnKvOp {
+  Verb:
+    | 'set'
+    | 'cas'
+    | 'get'
+    | 'check-index'
+    | 'check-not-exists'
+    | 'delete'
+    | 'lock'
+    | 'unlock'
+    | 'check-session'
+  Key: string
+  Value?: string
+  Index?: number
+  Session?: string
+}
+
+export class ConsulClient {
+  readonly addr: string
+  private readonly token: string | undefined
+  private readonly retryForMs: number
+  private readonly onRetry: ConsulClientOptions['onRetry']
+  private readonly backoffBaseMs: number
+
+  constructor(options: ConsulClientOptions) {
+    this.addr = options.addr.replace(/\/+$/, '')
+    this.token = options.token
+    this.retryForMs = options.retryForMs ?? 60_000
+    this.onRetry = options.onRetry
+    this.backoffBaseMs = options.backoffBaseMs ?? 250
+  }
+
+  /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
+  async request(method: string, path: string, options: RequestOptions): Promise<ConsulResponse> {
+    const url = new URL(`${this.addr}/v1/${path}`)
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v === undefined || v === false) continue
+      url.searchParams.set(k, v === true ? '' : String(v))
+    }
+    // Consul reads flags by presence (`?recurse`), so drop the `=` of empty values.
+    const href = url.href.replace(/=(&|$)/g, '$1')
+    const retryUntil = options.retryUntil ?? Date.now() + this.retryForMs
+    const what = `${method} /v1/${path.split('?')[0]}`
+    for (let attempt = 1; ; attempt++) {
+      let failure: ConsulError
+      try {
+        const headers: Record<string, string> = {}
+        if (this.token) headers['X-Consul-Token'] = this.token
+        const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000)
+        const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+        const res = await fetch(href, { method, headers, body: options.body, signal })
+        const body = await res.text()
+        const index = Number(res.headers.get('x-consul-index') ?? 0)
+        const knownLeader = res.headers.get('x-consul-knownleader') !== 'false'
+        if (res.ok || options.accept?.includes(res.status))
+          return { status: res.status, body, index, knownLeader }
+        failure = this.statusError(what, res.status, body, options.permission)
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason ?? error
+        if (error instanceof ConsulError) throw error
+        const code = networkCode(error)
+        const timedOut = (error as Error).name === 'TimeoutError'
+        const transient = timedOut || (code !== undefined && TRANSIENT_NETWORK.has(code))
+        failure = new ConsulError(
+          `Consul at ${this.addr} did not answer ${what}: ${timedOut ? 'timed out' : (code ?? (error as Error).message)}`,
+          undefined,
+          transient
+        )
+      }
+      if (!failure.transient) throw failure
+      // Exponential backoff with full jitter, as Consul's client guidance suggests.
+      const delay =
+        Math.min(this.backoffBaseMs * 2 ** Math.min(attempt - 1, 6), 10_000) *
+        (0.5 + Math.random() / 2)
+      if (Date.now() + delay > retryUntil) throw failure
+      this.onRetry?.(`${failure.message}`, attempt, delay)
+      await sleep(delay, options.signal)
+    }
+  }
+
+  private statusError(what: string, status: number, body: string, permission: string): ConsulError {
+    const text = firstLine(body)
+    if (status === 403) {
+      // "Permission denied" or "ACL not found" (acl/errors.go): not worth retrying.
+      const reason = /ACL not found/i.test(text)
+        ? 'the token is unknown to Consul (ACL not found)'
+        : `the token lacks ${permission}`
+      return new ConsulError(`Consul refused ${what}: ${reason}`, status, false)
+    }
+    const transient = status >= 500 || status === 429
+    return new ConsulError(
+      `Consul answered ${what} with ${status}${text ? `: ${text}` : ''}`,
+      status,
+      transient
+    )
+  }
+
+  /** A KV read; a missing key or prefix is an empty list with the index still set. */
+  async kvGet(
+    key: string,
+    opts: {
+      recurse?: boolean
+      index?: number
+      waitMs?: number
+      signal?: AbortSignal
+      permission?: string
+      retryUntil?: number
+    } = {}
+  ): Promise<KvRead> {
+    const blocking = opts.index !== undefined && opts.index > 0
+    const res = await this.request('GET', `kv/${encodeKey(key)}`, {
+      query: {
+        recurse: opts.recurse,
+        index: blocking ? opts.index : undefined,
+        wait:
+          blocking && opts.waitMs ? `${Math.max(1, Math.round(opts.waitMs / 1000))}s` : undefined
+      },
+      signal: opts.signal,
+      permission: opts.permission ?? `key:read on "${key}"`,
+      // Consul adds up to wait/16 of jitter to a blocking wait.
+      timeoutMs: blocking && opts.waitMs ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000,
+      retryUntil: opts.retryUntil,
+      accept: [404]
+    })
+    return { entries: res.status === 404 ? [] : decodeKvEntries(res.body), index: res.index }
+  }
+
+  /** An atomic transaction; throws with Consul's reasons when it rolled back. */
+  async txn(ops: TxnKvOp[], permission: string, signal?: AbortSignal): Promise<KvEntry[]> {
+    const body = JSON.stringify(
+      ops.map((op) => ({
+        KV: {
+          ...op,
+          Value: op.Value === undefined ? undefined : Buffer.from(op.Value).toString('base64')
+        }
+      }))
+    )
+    const res = await this.request('PUT', 'txn', { body, signal, permission, accept: [409] })
+    const parsed = JSON.parse(res.body) as {
+      Results: Array<{ KV: unknown }> | null
+      Errors: Array<{ OpIndex: number; What: string }> | null
+    }
+    if (res.status === 409) {
+      const reasons = (parsed.Errors ?? [])
+        .map((e) => `${ops[e.OpIndex]?.Key ?? e.OpIndex}: ${e.What}`)
+        .join('; ')
+      if (/Permission denied/i.test(reasons))
+        throw new ConsulError(
+          `Consul refused the KV transaction: the token lacks ${permission}`,
+          403,
+          false
+        )
+      throw new ConsulError(`Consul rolled back the KV transaction: ${reasons}`, 409, false)
+    }
+    return decodeKvEntries(JSON.stringify((parsed.Results ?? []).map((r) => r.KV)))
+  }
+
+  async kvPut(
+    key: string,
+    value: string,
+    opts: {
+      acquire?: string
+      release?: string
+      cas?: number
+      permission?: string
+      signal?: AbortSignal
+    } = {}
+  ): Promise<boolean> {
+    const res = await this.request('PUT', `kv/${encodeKey(key)}`, {
+      query: { acquire: opts.acquire, release: opts.release, cas: opts.cas },
+      body: value,
+      signal: opts.signal,
+      permission: opts.permission ?? `key:write on "${key}"`
+    })
+    return res.body.trim() === 'true'
+  }
+
+  /** Fire a user event; the payload goes verbatim (stretcher uses it untrimmed). */
+  async fireEvent(
+    name: string,
+    payload: string,
+    filters: { node?: string; service?: string; tag?: string },
+    signal?: AbortSignal
+  ): Promise<{ id: string }> {
+    const res = await this.request('PUT', `event/fire/${encodeURIComponent(name)}`, {
+      query: { node: filters.node, service: filters.service, tag: filters.tag },
+      body: payload,
+      signal,
+      permission: `event:write on "${name}"`
+    })
+    return { id: (JSON.parse(res.body) as { ID: string }).ID }
+  }
+
+  async getJson<T>(
+    path: string,
+    permission: string,
+    opts: {
+      query?: RequestOptions['query']
+      signal?: AbortSignal
+      index?: number
+      waitMs?: number
+      retryUntil?: number
+    } = {}
+  ): Promise<{ value: T; index: number }> {
+    const blocking = opts.index !== undefined && opts.index > 0
+    const res = await this.request('GET', path, {
+      query: {
+        ...opts.query,
+        index: blocking ? opts.index : undefined,
+        wait:
+          blocking && opts.waitMs ? `${Math.max(1, Math.round(opts.waitMs / 1000))}s` : undefined
+      },
+      signal: opts.signal,
+      permission,
+      retryUntil: opts.retryUntil,
+      timeoutMs: blocking && opts.waitMs ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000
+    })
+    return { value: JSON.parse(res.body) as T, index: res.index }
+  }
+}
