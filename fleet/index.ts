@@ -1,0 +1,242 @@
+// The whole local fleet in one call: s3rver, the Consul emulator, and one
+// simulated stretcher node per Consul node. For tests, `npm run demo`,
+// benchmarks and scripts/fleet.ts (CI). Never bundled into the action.
+//
+// The emulator's server, consul-server-1, runs stretcher too (fleet.server) unless
+// `serverRunsStretcher: false`: a run with no filter targets every live node,
+// servers included (contract 6), and still converges. With
+// `service-filter: ^web$` only node-1..N are targeted and the server sees no event.
+import type { AclRules, AclToken, ConsulEmulator, EmulatedService } from './consul/index.ts'
+import { startConsulEmulator } from './consul/index.ts'
+import { startLocalS3 } from './s3.ts'
+import type { LocalS3 } from './s3.ts'
+import { startStretcherNode } from './stretcher-node.ts'
+import type { SimulatedNode } from './stretcher-node.ts'
+
+export type { RunRecord, RunStatus, SimulatedNode } from './stretcher-node.ts'
+
+export const SERVER_NODE = 'consul-server-1'
+export const DEFAULT_DEST = '/srv/app'
+
+export interface FleetNodeSpec {
+  name: string
+  /** default: [{ name: <service> }] */
+  services?: EmulatedService[]
+  deaf?: boolean
+  fail?: boolean
+  delayMs?: number
+  /** extra environment for this node's stretcher */
+  env?: Record<string, string>
+}
+
+export interface LocalFleetOptions {
+  /** a count (node-1..node-N) or explicit nodes; default 3 */
+  nodes?: number | FleetNodeSpec[]
+  /** the service every default node registers; default 'web' */
+  service?: string
+  /** consul watch -name; default 'deploy' */
+  eventName?: string
+  /** the application's KV prefix: nodes boot from <kvPrefix>/latest, ACL rules use it */
+  kvPrefix?: string
+  /** ACLs on (default policy deny), with the action's, the nodes' and a management token */
+  acl?: {
+    defaultPolicy?: 'allow' | 'deny'
+    /** names addNode() will use: the emulator's token table is fixed at start */
+    lateNodes?: string[]
+    extraTokens?: AclToken[]
+  }
+  /** consul-server-1 runs a stretcher node too (default true) */
+  serverRunsStretcher?: boolean
+  /** s3rver bucket; default 'releases' */
+  bucket?: string
+  /** Consul 1.22+ fire body cap, passed to the emulator */
+  fireBodyLimit?: number
+  /** dest the fleet suggests in env.FLEET_DEST; default /srv/app */
+  dest?: string
+}
+
+export interface FleetTokens {
+  /** everything allowed */
+  management: string
+  /** contract 6 "The action's token" */
+  action: string
+  /** per node: contract 6 "Each node's token" */
+  nodes: Map<string, string>
+}
+
+export interface LocalFleet {
+  s3: LocalS3
+  consul: ConsulEmulator
+  /** the stretcher nodes other than the server, by name */
+  nodes: Map<string, SimulatedNode>
+  /** consul-server-1's stretcher node, unless serverRunsStretcher is false */
+  server: SimulatedNode | undefined
+  /** set when acl is on */
+  tokens: FleetTokens | undefined
+  /** AWS_* for s3rver, FLEET_S3_ENDPOINT, FLEET_S3_BUCKET, FLEET_CONSUL_ADDR, FLEET_DEST, ... */
+  env: Record<string, string>
+  /** joins late (no old events) and boots from <kvPrefix>/latest */
+  addNode(spec: FleetNodeSpec | string): Promise<SimulatedNode>
+  /** <node root><dest> */
+  nodeTree(name: string, dest?: string): string
+  /** stops every node, then Consul and S3; removes every temp dir */
+  stop(): Promise<void>
+}
+
+function nodeRules(name: string, kvPrefix: string, eventName: string): AclRules {
+  return {
+    key_prefix: { [`${kvPrefix}/results/`]: 'write', [`${kvPrefix}/logs/`]: 'write' },
+    // The boot recipe reads latest; the contract's node token leaves it out.
+    key: { [`${kvPrefix}/latest`]: 'read' },
+    agent: { [name]: 'read' },
+    event: { [eventName]: 'read' }
+  }
+}
+
+export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<LocalFleet> {
+  const service = opts.service ?? 'web'
+  const eventName = opts.eventName ?? 'deploy'
+  const dest = opts.dest ?? DEFAULT_DEST
+  const specs: FleetNodeSpec[] =
+    typeof opts.nodes === 'object'
+      ? opts.nodes
+      : Array.from({ length: opts.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}` }))
+  if (opts.acl && opts.kvPrefix === undefined)
+    throw new Error('startLocalFleet: acl needs kvPrefix (the node tokens are scoped to it)')
+  const serverRunsStretcher = opts.serverRunsStretcher ?? true
+
+  let tokens: FleetTokens | undefined
+  let acl: { defaultPolicy: 'allow' | 'deny'; tokens: AclToken[] } | undefined
+  if (opts.acl) {
+    const prefix = opts.kvPrefix!
+    tokens = { management: 'fleet-management', action: 'fleet-action', nodes: new Map() }
+    const names = [
+      ...(serverRunsStretcher ? [SERVER_NODE] : []),
+      ...specs.map((s) => s.name),
+      ...(opts.acl.lateNodes ?? [])
+    ]
+    for (const name of names) tokens.nodes.set(name, `fleet-node-${name}`)
+    acl = {
+      defaultPolicy: opts.acl.defaultPolicy ?? 'deny',
+      tokens: [
+        { secretId: tokens.management, rules: { management: true } },
+        {
+          secretId: tokens.action,
+          rules: {
+            key_prefix: { [`${prefix}/`]: 'write' },
+            event: { [eventName]: 'write' },
+            session_prefix: { '': 'write' },
+            node_prefix: { '': 'read' },
+            service_prefix: { '': 'read' }
+          }
+        },
+        ...names.map((name) => ({
+          secretId: tokens!.nodes.get(name)!,
+          rules: nodeRules(name, prefix, eventName)
+        })),
+        ...(opts.acl.extraTokens ?? [])
+      ]
+    }
+  }
+
+  const started: Array<{ stop(): Promise<void> }> = []
+  const nodes = new Map<string, SimulatedNode>()
+  let server: SimulatedNode | undefined
+  try {
+    const s3 = await startLocalS3(opts.bucket)
+    started.push(s3)
+    const consul = await startConsulEmulator({
+      nodes: specs.map((spec) => ({
+        name: spec.name,
+        services: spec.services ?? [{ name: service }]
+      })),
+      ...(acl ? { acl } : {}),
+      ...(opts.fireBodyLimit === undefined ? {} : { fireBodyLimit: opts.fireBodyLimit })
+    })
+    started.push(consul)
+
+    const startNode = async (spec: FleetNodeSpec, agentUrl: string): Promise<SimulatedNode> => {
+      const token = tokens?.nodes.get(spec.name)
+      const node = await startStretcherNode({
+        name: spec.name,
+        agentUrl,
+        s3Endpoint: s3.endpoint,
+        eventName,
+        ...(token ? { token } : {}),
+        ...(spec.deaf ? { deaf: true } : {}),
+        ...(spec.fail ? { fail: true } : {}),
+        ...(spec.delayMs ? { delayMs: spec.delayMs } : {}),
+        ...(spec.env ? { env: spec.env } : {}),
+        ...(opts.kvPrefix === undefined ? {} : { bootKvPrefix: opts.kvPrefix })
+      })
+      started.push(node)
+      return node
+    }
+
+    if (serverRunsStretcher)
+      server = await startNode({ name: SERVER_NODE }, await consul.openAgent(SERVER_NODE))
+    await Promise.all(
+      specs.map(async (spec) =>
+        nodes.set(spec.name, await startNode(spec, await consul.openAgent(spec.name)))
+      )
+    )
+
+    const env: Record<string, string> = {
+      ...s3.env,
+      FLEET_S3_ENDPOINT: s3.endpoint,
+      FLEET_S3_BUCKET: s3.bucket,
+      FLEET_CONSUL_ADDR: consul.url,
+      FLEET_DEST: dest,
+      FLEET_SERVICE: service,
+      FLEET_EVENT_NAME: eventName,
+      ...(opts.kvPrefix === undefined ? {} : { FLEET_KV_PREFIX: opts.kvPrefix }),
+      ...(tokens ? { FLEET_CONSUL_TOKEN: tokens.action } : {})
+    }
+
+    let stopping: Promise<void> | undefined
+    return {
+      s3,
+      consul,
+      nodes,
+      server,
+      tokens,
+      env,
+      async addNode(input) {
+        const spec = typeof input === 'string' ? { name: input } : input
+        if (tokens && !tokens.nodes.has(spec.name)) {
+          // The emulator's ACL table is fixed at start: late joiners need a token declared then.
+          throw new Error(
+            `addNode(${spec.name}): with ACLs on, late nodes must be named in opts.acl.lateNodes`
+          )
+        }
+        const agentUrl = await consul.addNode({
+          name: spec.name,
+          services: spec.services ?? [{ name: service }]
+        })
+        const node = await startNode(spec, agentUrl)
+        nodes.set(spec.name, node)
+        return node
+      },
+      nodeTree(name, path = dest) {
+        const node = name === SERVER_NODE ? server : nodes.get(name)
+        if (!node) throw new Error(`no stretcher node ${name}`)
+        return node.path(path)
+      },
+      stop() {
+        stopping ??= stopAll(started)
+        return stopping
+      }
+    }
+  } catch (err) {
+    await stopAll(started)
+    throw err
+  }
+}
+
+// Nodes first (their long polls end), then Consul, then S3: reverse start order.
+async function stopAll(started: Array<{ stop(): Promise<void> }>): Promise<void> {
+  const [s3, consul, ...nodes] = started
+  await Promise.all(nodes.map((node) => node.stop()))
+  await consul?.stop()
+  await s3?.stop()
+}
