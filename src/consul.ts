@@ -178,7 +178,7 @@ export class ConsulClient {
       try {
         const headers: Record<string, string> = {}
         if (this.token) headers['X-Consul-Token'] = this.token
-        const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000)
+        const timeout = AbortSignal.timeout(Math.ceil(options.timeoutMs ?? 30_000))
         const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
         const res = await fetch(href, { method, headers, body: options.body, signal })
         const body = await res.text()
