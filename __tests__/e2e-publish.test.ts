@@ -11,7 +11,7 @@ import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
 import type { LocalS3 } from '../fleet/s3.ts'
 import { startLocalS3 } from '../fleet/s3.ts'
-import { runAction } from './helpers/run-action.ts'
+import { runAction } from '../fleet/run-action.ts'
 import { describeTree, makeSampleBuild, untar } from './helpers/trees.ts'
 
 let s3: LocalS3

@@ -95,14 +95,9 @@ export async function publish({
       const packed = archive.result
       packed.catch(() => undefined)
       try {
-        await store.uploadStream(
-          srcKey,
-          archive.stream as import('node:stream').Readable,
-          'application/gzip',
-          (p) => {
-            uploaded = p.loaded
-          }
-        )
+        await store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+          uploaded = p.loaded
+        })
       } catch (error) {
         // When pack failed, its error explains the failed upload better.
         await packed

@@ -5,8 +5,8 @@ import type { FleetCounts, FleetState, NodeState, Verdict } from './fleet-state.
 
 /** Strip terminal control sequences and control characters; bound the length. */
 export function plainText(text: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(
+    // eslint-disable-next-line no-control-regex
     /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f\x9b]/g,
     ''
   )
@@ -40,11 +40,14 @@ export function verdictLine(fleet: FleetState, verdict: Verdict): string {
     return 'no live node matches the filters: nothing would receive the deploy'
   const failed = fleet.nodesByStatus('failure')
   const lost = fleet.nodesByStatus('lost')
-  const silent = [...fleet.nodesByStatus('silent'), ...fleet.nodesByStatus('pending')]
+  const silent = fleet.nodesByStatus('silent')
+  // Failing fast leaves nodes that were still deploying: they are not silent.
+  const waiting = fleet.nodesByStatus('pending')
   const parts = [
     failed.length ? `failed: ${nameList(failed)}` : '',
     lost.length ? `lost: ${nameList(lost)}` : '',
-    silent.length ? `silent: ${nameList(silent)}` : ''
+    silent.length ? `silent: ${nameList(silent)}` : '',
+    waiting.length ? `still waiting: ${nameList(waiting)}` : ''
   ].filter(Boolean)
   const head = `${c.succeeded}/${c.total} nodes on ${fleet.deployId}`
   if (verdict.ok)

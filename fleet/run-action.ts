@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url))
+export const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
 export interface ActionRun {
   code: number | null
