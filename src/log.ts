@@ -38,13 +38,16 @@ export function formatRate(bytes: number, ms: number): string {
   return `${(bytes / 1e6 / Math.max(ms / 1000, 0.001)).toFixed(1)} MB/s`
 }
 
-/** Calls `emit` at most once per `intervalMs`; `flush` emits the last value regardless. */
+/**
+ * Calls `emit` at most once per `intervalMs`, the first time one interval after
+ * creation (a quick job logs only its final line); `flush` emits the last value.
+ */
 export function throttle<T>(
   intervalMs: number,
   emit: (value: T) => void,
   now: () => number = Date.now
 ) {
-  let last = -Infinity
+  let last = now()
   let pending: T | undefined
   return {
     update(value: T) {
