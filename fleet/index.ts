@@ -101,6 +101,12 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     typeof opts.nodes === 'object'
       ? opts.nodes
       : Array.from({ length: opts.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}` }))
+  // The emulator would refuse a duplicate only after opening some listeners.
+  const seen = new Set([SERVER_NODE])
+  for (const spec of specs) {
+    if (seen.has(spec.name)) throw new Error(`startLocalFleet: node ${spec.name} listed twice`)
+    seen.add(spec.name)
+  }
   if (opts.acl && opts.kvPrefix === undefined)
     throw new Error('startLocalFleet: acl needs kvPrefix (the node tokens are scoped to it)')
   const serverRunsStretcher = opts.serverRunsStretcher ?? true
@@ -175,11 +181,16 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
 
     if (serverRunsStretcher)
       server = await startNode({ name: SERVER_NODE }, await consul.openAgent(SERVER_NODE))
-    await Promise.all(
-      specs.map(async (spec) =>
-        nodes.set(spec.name, await startNode(spec, await consul.openAgent(spec.name)))
-      )
+    // Started together, listed in spec order.
+    // Started together, listed in spec order; all settle before a failure is
+    // thrown, so that every node that did start is stopped.
+    const settled = await Promise.allSettled(
+      specs.map(async (spec) => startNode(spec, await consul.openAgent(spec.name)))
     )
+    const failed = settled.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
+    const initial = settled.map((r) => (r as PromiseFulfilledResult<SimulatedNode>).value)
+    for (const node of initial) nodes.set(node.name, node)
 
     const env: Record<string, string> = {
       ...s3.env,
