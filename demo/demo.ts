@@ -61,7 +61,7 @@ const fleet = await startLocalFleet({
   serverRunsStretcher: false
 })
 const work = await mkdtemp(join(tmpdir(), 'stretcher-demo-'))
-let code: number | null = 1
+let code: number | null = null
 try {
   await buildSampleApp(join(work, 'build'))
   await writeFile(

@@ -16,10 +16,16 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 export function renderTables(actionYml: string): string {
   const action = yaml.load(actionYml) as ActionYml
   const inputs = Object.entries(action.inputs).map(([name, spec]) => {
-    const def = spec.required ? '**required**' : spec.default !== undefined ? `\`${cell(spec.default)}\`` : ''
+    const def = spec.required
+      ? '**required**'
+      : spec.default !== undefined
+        ? `\`${cell(spec.default)}\``
+        : ''
     return `| \`${name}\` | ${def} | ${cell(spec.description)} |`
   })
-  const outputs = Object.entries(action.outputs).map(([name, spec]) => `| \`${name}\` | ${cell(spec.description)} |`)
+  const outputs = Object.entries(action.outputs).map(
+    ([name, spec]) => `| \`${name}\` | ${cell(spec.description)} |`
+  )
   return [
     BEGIN,
     '### Inputs',
@@ -46,5 +52,8 @@ export function replaceTables(readme: string, tables: string): string {
 
 if (import.meta.main) {
   const readme = readFileSync('README.md', 'utf8')
-  writeFileSync('README.md', replaceTables(readme, renderTables(readFileSync('action.yml', 'utf8'))))
+  writeFileSync(
+    'README.md',
+    replaceTables(readme, renderTables(readFileSync('action.yml', 'utf8')))
+  )
 }
