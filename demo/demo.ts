@@ -61,7 +61,7 @@ const fleet = await startLocalFleet({
   serverRunsStretcher: false
 })
 const work = await mkdtemp(join(tmpdir(), 'stretcher-demo-'))
-let code: number | null = null
+let code: number | null
 try {
   await buildSampleApp(join(work, 'build'))
   await writeFile(
