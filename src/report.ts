@@ -20,7 +20,8 @@ export function plainText(text: string, max = 200): string {
 export function markdownText(text: string, max = 200): string {
   return plainText(text, max)
     .replace(/[\r\n]+/g, ' ')
-    .replace(/[\\`*_{}[\]()<>#+!|~&:@"'=]/g, (c) => `&#${c.charCodeAt(0)};`)
+    .replace(/[\\`*_{}[\]()<>#+!|~&@"'=]/g, (c) => `&#${c.charCodeAt(0)};`)
+    .replace(/:(?=\/)/g, '&#58;')
     .replace(/(www)\./gi, '$1&#46;')
 }
 

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type { FleetReport } from '../src/check-report.ts'
+import {
+  CHECK_FIELD_MAX,
+  checkConclusion,
+  checkOutput,
+  checkTitle,
+  commitState,
+  statusDescription
+} from '../src/check-report.ts'
+import type { ResultEntry } from '../src/fleet-state.ts'
+import { FleetState } from '../src/fleet-state.ts'
+
+const ID = '20261122-021441-3f9c2ab-r1.1'
+const result = (node: string, status: string, index: number): ResultEntry => ({
+  node,
+  modifyIndex: index,
+  value: JSON.stringify({ deploy_id: ID, status, node, at: 1_790_000_000 })
+})
+function fleetOf(
+  succeeded: string[],
+  failed: string[] = [],
+  pending: string[] = [],
+  maxFailures = 0
+) {
+  const f = new FleetState({
+    deployId: ID,
+    baselineIndex: 1,
+    maxFailures,
+    targets: [...succeeded, ...failed, ...pending]
+  })
+  let i = 10
+  for (const n of succeeded) f.applyResults([result(n, 'success', i++)], i * 100)
+  for (const n of failed) f.applyResults([result(n, 'failure', i++)], i * 100)
+  return f
+}
+const names = (n: number, prefix = 'node-') => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+const reportOf = (fleet: FleetState, extra: Partial<FleetReport> = {}): FleetReport => ({
+  fleet,
+  verdict: fleet.verdict(),
+  facts: {
+    manifestUrl: 's3://bucket/app/x.yml',
+    checksum: 'f'.repeat(64),
+    commit: 'a'.repeat(40),
+    durationMs: 42_000
+  },
+  ...extra
+})
+
+describe('conclusion and title', () => {
+  test('success: 48/50 tolerated within max-failures', () => {
+    const r = reportOf(fleetOf(names(48), ['bad-1', 'bad-2'], [], 2))
+    assert.equal(checkConclusion(r), 'success')
+    assert.equal(checkTitle(r), `48/50 nodes on ${ID}, 2 failed`)
+  })
+
+  test('all converged', () => {
+    const r = reportOf(fleetOf(names(50)))
+    assert.equal(checkConclusion(r), 'success')
+    assert.equal(checkTitle(r), `50/50 nodes on ${ID}`)
+  })
+
+  test('failure', () => {
+    const r = reportOf(fleetOf(names(3), ['bad']))
+    assert.equal(checkConclusion(r), 'failure')
+    assert.equal(commitState(checkConclusion(r)), 'failure')
+  })
+
+  test('timed out', () => {
+    const f = fleetOf(names(3), [], ['slow'])
+    f.expire()
+    const r = reportOf(f)
+    assert.equal(checkConclusion(r), 'timed_out')
+    assert.equal(checkTitle(r), `3/4 nodes on ${ID}, timed out`)
+    assert.equal(commitState('timed_out'), 'failure')
+  })
+
+  test('cancelled', () => {
+    const f = fleetOf(names(1), [], ['x'])
+    const r = reportOf(f, { facts: { cancelled: true } })
+    assert.equal(checkConclusion(r), 'cancelled')
+    assert.match(checkTitle(r), /^cancelled: 1\/2 nodes/)
+    assert.equal(commitState('cancelled'), 'error')
+  })
+
+  test('an error while waiting fails the check', () => {
+    const r = reportOf(fleetOf(names(1), [], ['x']), { facts: { error: 'consul unreachable' } })
+    assert.equal(checkConclusion(r), 'failure')
+    assert.match(statusDescription(r), /^stopped waiting: consul unreachable/)
+  })
+
+  test('not waited for: neutral', () => {
+    const r = reportOf(fleetOf([], [], names(5)), { verdict: { done: false }, notWaiting: true })
+    assert.equal(checkConclusion(r), 'neutral')
+    assert.equal(statusDescription(r), `announced ${ID} to 5 nodes; not waiting`)
+  })
+
+  test('in progress', () => {
+    const r = reportOf(fleetOf(names(2), ['b'], names(7, 'p')), { verdict: { done: false } })
+    assert.equal(checkTitle(r), `2/10 nodes on ${ID} so far, 1 failed`)
+    assert.equal(commitState('in_progress'), 'pending')
+  })
+})
+
+describe('output', () => {
+  test('summary has the facts and the per-node table; text the failed logs', () => {
+    const r = reportOf(fleetOf(['web-1'], ['web-2']), {
+      excerpts: [{ node: 'web-2', text: 'E: disk full\nstretcher: failure' }]
+    })
+    const out = checkOutput(r)
+    assert.match(out.summary, /Deploy ID:\*\* `20261122-021441-3f9c2ab-r1.1`/)
+    assert.match(out.summary, /Commit:\*\* `a{40}`/)
+    assert.match(out.summary, /Manifest:\*\* `s3:\/\/bucket\/app\/x.yml`/)
+    assert.match(out.summary, /Checksum \(sha256\):\*\* `f{64}`/)
+    assert.match(out.summary, /Duration:\*\* 42\.0s/)
+    assert.match(out.summary, /\| web-2 \| ❌ failure \| \d+\.\ds \|/)
+    assert.match(out.text ?? '', /web-2: log[\s\S]*E: disk full\nstretcher: failure/)
+  })
+
+  test('no text when no node failed', () => {
+    assert.equal(checkOutput(reportOf(fleetOf(['a']))).text, undefined)
+  })
+
+  test('every field within 65,535 characters, with a note of the nodes and lines left out', () => {
+    const hostile = names(5000, `${'|'.repeat(60)}<b>`)
+    const failed = hostile.slice(0, 50)
+    const r = reportOf(fleetOf(hostile.slice(50), failed), {
+      excerpts: failed.map((node) => ({
+        node,
+        text: Array.from({ length: 200 }, (_, i) => `line ${i} ${'z'.repeat(390)}`).join('\n')
+      }))
+    })
+    const out = checkOutput(r)
+    assert.ok(out.summary.length <= CHECK_FIELD_MAX, String(out.summary.length))
+    assert.ok((out.text ?? '').length <= CHECK_FIELD_MAX, String(out.text?.length))
+    const nodesNote = /and (\d+) more nodes left out of this table/.exec(out.summary)
+    assert.ok(nodesNote)
+    const rows = out.summary
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| node |') && !l.startsWith('| --- '))
+    assert.equal(rows.length + Number(nodesNote[1]), 5000)
+    assert.match(out.text ?? '', /… \d+ log lines from \d+ more failed nodes left out/)
+    // A smaller limit is honoured too.
+    const small = checkOutput(r, 10_000)
+    assert.ok(small.summary.length <= 10_000 && (small.text ?? '').length <= 10_000)
+  })
+
+  test('hostile node names and logs render inert', () => {
+    const evil = [
+      '[x](https://evil.example)',
+      '<script>alert(1)</script>',
+      '\x1b[2J\x1b[31mred',
+      'a|b'
+    ]
+    const r = reportOf(fleetOf([], evil), {
+      excerpts: evil.map((node) => ({
+        node,
+        text: '```\n</details><img src=x onerror=alert(1)>\n\x1b[31mboom'
+      }))
+    })
+    const out = checkOutput(r)
+    for (const field of [out.title, out.summary, out.text ?? '']) {
+      assert.doesNotMatch(field, /\]\(https|<script|\x1b/)
+    }
+    assert.doesNotMatch(out.summary, /<img|<script/)
+    for (const row of out.summary.split('\n').filter((l) => l.includes('❌ failure')))
+      assert.equal(row.split('|').length, 6, row)
+  })
+})
+
+describe('status description', () => {
+  test('at most 140 characters, one line, whatever the fleet', () => {
+    const r = reportOf(fleetOf([], names(300, `very-long-node-name-${'x'.repeat(60)}-`)))
+    const d = statusDescription(r)
+    assert.ok(d.length <= 140, String(d.length))
+    assert.doesNotMatch(d, /\n/)
+    assert.match(d, /^0\/300 nodes on /)
+  })
+})
