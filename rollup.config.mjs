@@ -1,18 +1,20 @@
-// Rollup turns src/ into one ESM file the runner can start with no node_modules,
+// Rollup turns src/ into ESM files the runner can start with no node_modules,
 // as actions/typescript-action does (ncc cannot bundle the ESM-only @actions/*).
+// Three entries share chunks under dist/lib: the action, its post step, the CLI.
 import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
 import { nodeResolve } from '@rollup/plugin-node-resolve'
 import typescript from '@rollup/plugin-typescript'
 
 export default {
-  input: 'src/index.ts',
+  input: { index: 'src/index.ts', post: 'src/post-entry.ts', cli: 'src/cli-entry.ts' },
   output: {
     esModule: true,
-    file: 'dist/index.js',
+    dir: 'dist',
     format: 'es',
     sourcemap: false,
-    inlineDynamicImports: true
+    entryFileNames: '[name].js',
+    chunkFileNames: 'lib/[name].js'
   },
   onwarn(warning, warn) {
     // The AWS SDK and @actions/* use `this` at module top level in their CJS builds.

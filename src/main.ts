@@ -3,7 +3,9 @@ import * as core from '@actions/core'
 import { readConfig } from './config.ts'
 import { ConsulClient } from './consul.ts'
 import type { Log } from './log.ts'
+import { kvKeys } from './announce.ts'
 import { runPipeline } from './pipeline.ts'
+import { STATE } from './post.ts'
 import { createS3Store } from './store.ts'
 
 const coreLog: Log = {
@@ -50,7 +52,12 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
         writeSummary: env.GITHUB_STEP_SUMMARY
           ? async (markdown) => void (await core.summary.addRaw(markdown).write())
           : undefined,
-        signal: cancel.signal
+        signal: cancel.signal,
+        onLockSession: (id) => {
+          core.saveState(STATE.lockSession, id)
+          core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
+        },
+        onLockReleased: () => core.saveState(STATE.lockReleased, 'true')
       })
       if (result.failed) core.setFailed(result.message)
       else core.info(result.message)

@@ -18,6 +18,9 @@ import { failureCommands, successCommands } from './node-report.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkManifestRenders, publish } from './publish.ts'
 import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
+import type { HeldLock } from './lock.ts'
+import { acquireLock } from './lock.ts'
+import { findRelease } from './rollback.ts'
 import type { ReleaseStore } from './store.ts'
 import { selectTargets } from './targets.ts'
 
@@ -41,22 +44,34 @@ export interface PipelineDeps {
   writeSummary?: (markdown: string) => Promise<void>
   /** aborts the wait (SIGINT/SIGTERM) */
   signal?: AbortSignal
+  /** the lock's session, so the post step can release it if this process dies */
+  onLockSession?: (sessionId: string) => void
+  onLockReleased?: () => void
+  /** after the event is fired (for the PR check) */
+  onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
+  /** on each change while waiting */
+  onProgress?: (fleet: FleetState) => void
 }
 
 export interface PipelineResult {
   release: Release
   fleet?: FleetState
   verdict?: Verdict
+  /** failed nodes' log tails */
+  excerpts?: Array<{ node: string; text: string }>
   /** true when the run must fail; `message` says why in one line */
   failed: boolean
+  /** stopped by SIGINT/SIGTERM */
+  cancelled: boolean
   message: string
 }
 
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000
 
-/** Log lines longer than this are cut from a failed node's log excerpt. */
+/** How many of a failed node's last log lines are shown, and for how many nodes. */
 const EXCERPT_LINES = 40
+const MAX_EXCERPTS = 10
 
 async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate | undefined> {
   if (!config.manifestFile) return undefined
@@ -98,15 +113,19 @@ async function logExcerpt(consul: ConsulClient, key: string): Promise<string | u
     .join('\n')
 }
 
+function isCancelled(deps: PipelineDeps): boolean {
+  return deps.signal?.aborted === true
+}
+
 export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
   const { log, store, consul, setOutput } = deps
   const keys = kvKeys(config.kvPrefix)
 
   // Plan: every input problem, and whether Consul answers at all, is found
   // before anything is uploaded or written to Consul.
-  const template = await loadTemplate(config, log)
+  const template = config.rollbackTo ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config)
-  checkManifestRenders(config, template, commands)
+  if (!config.rollbackTo) checkManifestRenders(config, template, commands)
   const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
   const selection = selectTargets(catalog, config.filters)
   if (Object.values(config.filters).every((f) => f === undefined))
@@ -117,24 +136,77 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     throw new Error(
       `no live node matches the filters (${catalog.length} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`
     )
+  const verb = config.rollbackTo ? 'roll back to' : 'deploy'
+  const shown = selection.targets.slice(0, 50).join(', ')
   log.info(
-    `deploy ${config.deployId} of ${config.app} to ${selection.targets.length} nodes: ${selection.targets.slice(0, 50).join(', ')}${selection.targets.length > 50 ? ', …' : ''}`
+    `${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`
   )
 
-  const release = await publish({ config, template, commands, store, log, onFact: setOutput })
-  const history: HistoryRecord = {
-    deploy_id: release.deployId,
-    manifest_url: release.manifestUrl,
-    src_url: release.srcUrl,
-    checksum: release.checksum,
-    commit: config.run.sha,
-    run_url: config.run.runUrl,
-    published_at: new Date().toISOString()
+  let release: Release
+  let history: HistoryRecord | undefined
+  if (config.rollbackTo) {
+    // A rollback re-announces a verified earlier release; its history stays as written.
+    release = await findRelease(consul, store, config, log)
+    setOutput('deploy-id', release.deployId)
+    setOutput('src-url', release.srcUrl)
+    setOutput('checksum', release.checksum)
+    setOutput('manifest-url', release.manifestUrl)
+  } else {
+    release = await publish({ config, template, commands, store, log, onFact: setOutput })
+    history = {
+      deploy_id: release.deployId,
+      manifest_url: release.manifestUrl,
+      src_url: release.srcUrl,
+      checksum: release.checksum,
+      commit: config.run.sha,
+      run_url: config.run.runUrl,
+      published_at: new Date().toISOString()
+    }
   }
 
-  const fleet = await log.group(
-    `Announce and wait for ${selection.targets.length} nodes`,
-    async () => {
+  let fleet = new FleetState({
+    deployId: config.deployId,
+    baselineIndex: 0,
+    maxFailures: config.maxFailures,
+    targets: selection.targets,
+    untargeted: selection.filteredOut
+  })
+  const cancelled = (): PipelineResult => {
+    setFleetOutputs(fleet, setOutput)
+    return {
+      release,
+      fleet,
+      failed: true,
+      cancelled: true,
+      message: `cancelled: ${progressLine(fleet.counts())}`
+    }
+  }
+
+  // The lock keeps two runs of this app from interleaving latest; waiting for
+  // it counts against timeout.
+  let lock: HeldLock
+  try {
+    lock = await acquireLock(consul, {
+      key: keys.lock,
+      holder: {
+        deploy_id: config.deployId,
+        run_url: config.run.runUrl,
+        repository: config.run.repository,
+        sha: config.run.sha,
+        started_at: new Date().toISOString()
+      },
+      deadline: Date.now() + config.timeoutMs,
+      log,
+      signal: deps.signal,
+      onSession: deps.onLockSession
+    })
+  } catch (error) {
+    if (isCancelled(deps)) return cancelled()
+    throw error
+  }
+
+  try {
+    await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
       const announced = await announce(
         consul,
         config,
@@ -142,7 +214,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         log,
         deps.signal
       )
-      const fleet = new FleetState({
+      fleet = new FleetState({
         deployId: config.deployId,
         baselineIndex: announced.baselineIndex,
         maxFailures: config.maxFailures,
@@ -150,11 +222,13 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         untargeted: selection.filteredOut
       })
       setFleetOutputs(fleet, setOutput)
-      if (!config.wait) return fleet
+      await deps.onAnnounced?.({ release, fleet })
+      if (!config.wait) return
       const progress = throttle<string>(5000, (line) => log.info(line))
+      const watched = fleet
       await awaitFleet({
         consul,
-        fleet,
+        fleet: watched,
         resultsPrefix: keys.results,
         firedAt: announced.firedAt,
         deadline: announced.firedAt + config.timeoutMs,
@@ -167,43 +241,63 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
             else if (s.note)
               log.info(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`)
           }
-          progress.update(progressLine(fleet.counts()))
+          progress.update(progressLine(watched.counts()))
+          deps.onProgress?.(watched)
         }
       })
       progress.flush()
-      return fleet
-    }
-  )
+    })
+  } catch (error) {
+    if (isCancelled(deps)) return cancelled()
+    throw error
+  } finally {
+    // Released on success, failure and cancel; a killed runner's lock lapses with its session.
+    await lock
+      .release()
+      .catch((error: Error) =>
+        log.warning(`could not release the deploy lock ${keys.lock}: ${error.message}`)
+      )
+    deps.onLockReleased?.()
+  }
 
   setFleetOutputs(fleet, setOutput)
+  if (isCancelled(deps)) return cancelled()
   if (!config.wait) {
     const message = `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`
     log.info(message)
-    return { release, fleet, failed: false, message }
+    return { release, fleet, failed: false, cancelled: false, message }
   }
   const verdict = fleet.verdict()
-  const message = deps.signal?.aborted
-    ? `cancelled while waiting: ${progressLine(fleet.counts())}`
-    : verdictLine(fleet, verdict)
-
-  let markdown = summaryMarkdown(fleet, verdict, {
-    manifestUrl: release.manifestUrl,
-    checksum: release.checksum,
-    commit: config.run.sha
-  })
   // Logs are read only for nodes that failed this deploy (contract 5).
-  for (const node of fleet.nodesByStatus('failure').slice(0, 10)) {
-    const excerpt = await logExcerpt(consul, keys.log(node))
-    if (!excerpt) continue
-    log.info(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${excerpt}`)
-    markdown += `\n<details><summary>${plainText(node, 80).replace(/[<>&]/g, '')}: log</summary>\n\n\`\`\`text\n${excerpt.replace(/```/g, "'''")}\n\`\`\`\n</details>\n`
+  const excerpts: Array<{ node: string; text: string }> = []
+  for (const node of fleet.nodesByStatus('failure').slice(0, MAX_EXCERPTS)) {
+    const text = await logExcerpt(consul, keys.log(node))
+    if (!text) continue
+    excerpts.push({ node, text })
+    log.info(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`)
   }
-  await deps.writeSummary?.(markdown)
+  await deps.writeSummary?.(
+    summaryMarkdown(
+      fleet,
+      verdict,
+      {
+        manifestUrl: release.manifestUrl,
+        srcUrl: release.srcUrl,
+        checksum: release.checksum,
+        commit: config.run.sha,
+        runUrl: config.run.runUrl
+      },
+      500,
+      { excerpts }
+    )
+  )
   return {
     release,
     fleet,
     verdict,
-    failed: !(verdict.done && verdict.ok) || deps.signal?.aborted === true,
-    message
+    excerpts,
+    failed: !(verdict.done && verdict.ok),
+    cancelled: false,
+    message: verdictLine(fleet, verdict)
   }
 }

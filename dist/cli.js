@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { I as INPUT_NAMES, r as readConfig, C as ConsulClient, a as InputError } from './lib/lock.js';
+import { g as createS3Store, r as runPipeline } from './lib/store.js';
+import 'node:path';
+import 'node:crypto';
+import 'node:fs/promises';
+import 'node:os';
+import 'node:stream';
+import 'node:zlib';
+import './lib/loadSharedConfigFiles.js';
+import './lib/readFile.js';
+import './lib/configLoader.js';
+import './lib/chain.js';
+import './lib/CredentialsProviderError.js';
+import './lib/hex-encoding.js';
+import 'events';
+import 'buffer';
+import 'node:fs';
+import 'stream';
+import './lib/node-http-handler.js';
+import 'node:https';
+import './lib/EventStreamSerdeConfig.js';
+import './lib/setCredentialFeature.js';
+import 'node:process';
+
+// The same pipeline for any CI: `stretcher-action deploy --path build --s3-url …`.
+// Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
+// and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
+// converged, 1 the deploy failed, 2 bad input.
+const EXIT = { ok: 0, failed: 1, badInput: 2 };
+const USAGE = `usage: stretcher-action deploy --s3-url s3://bucket/prefix --app NAME [--path DIR] [--dest DIR]
+                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--json] [...]
+Every input of the GitHub Action is a flag of the same name (see README).
+Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.`;
+/** The commit being deployed, from the CI's own variables or git. */
+function commitSha(env) {
+    const fromEnv = env.GITHUB_SHA || env.CI_COMMIT_SHA || env.GIT_COMMIT || env.BUILDKITE_COMMIT || env.CIRCLE_SHA1;
+    if (fromEnv)
+        return fromEnv;
+    try {
+        return execFileSync('git', ['rev-parse', 'HEAD'], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore']
+        }).trim();
+    }
+    catch {
+        return undefined;
+    }
+}
+function redact(text, secrets) {
+    return secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text);
+}
+async function cli(argv, env, io, signal) {
+    const options = Object.fromEntries(INPUT_NAMES.map((name) => [name, { type: 'string' }]));
+    let parsed;
+    try {
+        parsed = parseArgs({
+            args: argv,
+            options: { ...options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+            allowPositionals: true
+        });
+    }
+    catch (error) {
+        io.stderr(`error: ${error.message}\n${USAGE}\n`);
+        return EXIT.badInput;
+    }
+    const { positionals } = parsed;
+    const values = parsed.values;
+    if (values.help) {
+        io.stdout(`${USAGE}\n`);
+        return EXIT.ok;
+    }
+    if (positionals.length !== 1 || positionals[0] !== 'deploy') {
+        io.stderr(`error: expected the command "deploy"\n${USAGE}\n`);
+        return EXIT.badInput;
+    }
+    const json = values.json === true;
+    const secrets = [values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN].filter((s) => typeof s === 'string' && s !== '');
+    // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
+    const say = (line) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`);
+    const log = {
+        info: say,
+        warning: (m) => say(`warning: ${m}`),
+        debug: () => undefined,
+        async group(name, body) {
+            say(io.isTTY && !json ? `\x1b[1m▸ ${name}\x1b[0m` : `▸ ${name}`);
+            return body();
+        }
+    };
+    const outputs = {};
+    const finish = (code, message) => {
+        if (json)
+            io.stdout(`${JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined } })}\n`);
+        else
+            (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${redact(message, secrets)}\n`);
+        return code;
+    };
+    try {
+        const input = (name) => values[name] ?? '';
+        const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
+        const store = createS3Store(config.s3);
+        const consul = new ConsulClient({
+            addr: config.consul.addr,
+            token: config.consul.token,
+            onRetry: (what, attempt, delayMs) => say(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
+        });
+        try {
+            const result = await runPipeline(config, {
+                store,
+                consul,
+                log,
+                setOutput: (name, value) => (outputs[name] = value),
+                signal
+            });
+            return finish(result.failed ? EXIT.failed : EXIT.ok, result.message);
+        }
+        finally {
+            store.destroy();
+        }
+    }
+    catch (error) {
+        const message = error.message.split('\n')[0] ?? 'failed';
+        return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message);
+    }
+}
+
+// `stretcher-action` on the PATH (package.json bin), for CI systems other than GitHub Actions.
+const cancel = new AbortController();
+process.once('SIGINT', () => cancel.abort(new Error('cancelled')));
+process.once('SIGTERM', () => cancel.abort(new Error('cancelled')));
+process.exitCode = await cli(process.argv.slice(2), process.env, {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    isTTY: process.stdout.isTTY === true
+}, cancel.signal);

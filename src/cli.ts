@@ -1,0 +1,129 @@
+// The same pipeline for any CI: `stretcher-action deploy --path build --s3-url …`.
+// Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
+// and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
+// converged, 1 the deploy failed, 2 bad input.
+import { execFileSync } from 'node:child_process'
+import { parseArgs } from 'node:util'
+import type { InputName } from './config.ts'
+import { INPUT_NAMES, readConfig } from './config.ts'
+import { ConsulClient } from './consul.ts'
+import { InputError } from './errors.ts'
+import type { Log } from './log.ts'
+import type { OutputName } from './pipeline.ts'
+import { runPipeline } from './pipeline.ts'
+import { createS3Store } from './store.ts'
+
+export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const
+
+const USAGE = `usage: stretcher-action deploy --s3-url s3://bucket/prefix --app NAME [--path DIR] [--dest DIR]
+                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--json] [...]
+Every input of the GitHub Action is a flag of the same name (see README).
+Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.`
+
+export interface CliIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  isTTY: boolean
+}
+
+/** The commit being deployed, from the CI's own variables or git. */
+function commitSha(env: NodeJS.ProcessEnv): string | undefined {
+  const fromEnv =
+    env.GITHUB_SHA || env.CI_COMMIT_SHA || env.GIT_COMMIT || env.BUILDKITE_COMMIT || env.CIRCLE_SHA1
+  if (fromEnv) return fromEnv
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore']
+    }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+function redact(text: string, secrets: string[]): string {
+  return secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text)
+}
+
+export async function cli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  signal?: AbortSignal
+): Promise<number> {
+  const options = Object.fromEntries(INPUT_NAMES.map((name) => [name, { type: 'string' as const }]))
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true
+    })
+  } catch (error) {
+    io.stderr(`error: ${(error as Error).message}\n${USAGE}\n`)
+    return EXIT.badInput
+  }
+  const { positionals } = parsed
+  const values = parsed.values as Record<string, string | boolean | undefined>
+  if (values.help) {
+    io.stdout(`${USAGE}\n`)
+    return EXIT.ok
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'deploy') {
+    io.stderr(`error: expected the command "deploy"\n${USAGE}\n`)
+    return EXIT.badInput
+  }
+  const json = values.json === true
+  const secrets = [values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN].filter(
+    (s): s is string => typeof s === 'string' && s !== ''
+  )
+  // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
+  const say = (line: string) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`)
+  const log: Log = {
+    info: say,
+    warning: (m) => say(`warning: ${m}`),
+    debug: () => undefined,
+    async group(name, body) {
+      say(io.isTTY && !json ? `\x1b[1m▸ ${name}\x1b[0m` : `▸ ${name}`)
+      return body()
+    }
+  }
+  const outputs: Partial<Record<OutputName, string>> = {}
+  const finish = (code: number, message: string) => {
+    if (json)
+      io.stdout(
+        `${JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined } })}\n`
+      )
+    else
+      (code === EXIT.ok ? io.stdout : io.stderr)(
+        `${code === EXIT.ok ? '✔' : '✖'} ${redact(message, secrets)}\n`
+      )
+    return code
+  }
+  try {
+    const input = (name: InputName) => (values[name] as string | undefined) ?? ''
+    const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
+    const store = createS3Store(config.s3)
+    const consul = new ConsulClient({
+      addr: config.consul.addr,
+      token: config.consul.token,
+      onRetry: (what, attempt, delayMs) =>
+        say(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
+    })
+    try {
+      const result = await runPipeline(config, {
+        store,
+        consul,
+        log,
+        setOutput: (name, value) => (outputs[name] = value),
+        signal
+      })
+      return finish(result.failed ? EXIT.failed : EXIT.ok, result.message)
+    } finally {
+      store.destroy()
+    }
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? 'failed'
+    return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)
+  }
+}

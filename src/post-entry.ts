@@ -1,0 +1,4 @@
+// The runner starts this file for the post step (action.yml: runs.post).
+import { post } from './post.ts'
+
+await post()

@@ -1,0 +1,35 @@
+// The action's post step (runs.post): clean up what the main step could not,
+// e.g. when the runner killed it mid-wait. State comes from core.saveState.
+import * as core from '@actions/core'
+import { readConfig } from './config.ts'
+import { ConsulClient } from './consul.ts'
+import { releaseLock } from './lock.ts'
+
+export const STATE = {
+  lockSession: 'lock-session',
+  lockKey: 'lock-key',
+  lockReleased: 'lock-released'
+} as const
+
+export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const session = core.getState(STATE.lockSession)
+  const key = core.getState(STATE.lockKey)
+  if (!session || !key || core.getState(STATE.lockReleased) === 'true') return
+  const token = core.getInput('consul-token') || env.CONSUL_HTTP_TOKEN
+  if (token) core.setSecret(token)
+  try {
+    const config = readConfig((name) => core.getInput(name), env)
+    const consul = new ConsulClient({
+      addr: config.consul.addr,
+      token: config.consul.token,
+      retryForMs: 10_000
+    })
+    await releaseLock(consul, key, session)
+    core.info(`released the deploy lock ${key} the main step left behind`)
+  } catch (error) {
+    // The session's TTL frees the lock anyway; the post step must not fail the job.
+    core.warning(
+      `could not release the deploy lock ${key} (it frees itself when its session expires): ${(error as Error).message}`
+    )
+  }
+}
