@@ -326,6 +326,28 @@ describe('pack', () => {
   })
 })
 
+describe('pack: mtime', () => {
+  it('stamps every entry with the given time, so rsync on the node never skips a same-size file', async () => {
+    const root = sampleTree()
+    const stamp = new Date('2026-11-22T03:00:00Z')
+    const { bytes } = await packAll({ root, mtime: stamp })
+    const dest = unpack(bytes)
+    for (const name of ['index.html', 'bin/run', 'DEPLOY_ID']) {
+      assert.equal(lstatSync(join(dest, name)).mtimeMs, stamp.getTime(), name)
+    }
+  })
+
+  it('keeps the files own times when no time is given', async () => {
+    const root = sampleTree()
+    const { bytes } = await packAll({ root })
+    const dest = unpack(bytes)
+    assert.equal(
+      Math.floor(lstatSync(join(dest, 'index.html')).mtimeMs / 1000),
+      Math.floor(lstatSync(join(root, 'index.html')).mtimeMs / 1000)
+    )
+  })
+})
+
 describe('pack: the deploy ID file', () => {
   it('replaces a file already at that path, with one entry only', async () => {
     const root = freshDir('tree')

@@ -38,6 +38,13 @@ export interface PackOptions {
   compressionLevel?: number
   /** called for every chunk; throttling is the caller's business */
   onProgress?: (p: PackProgress) => void
+  /**
+   * Stamp every entry with this time instead of its own. Stretcher syncs with
+   * `rsync -a`, whose quick check skips a file whose size and mtime are unchanged:
+   * a rebuilt file of the same size with a kept (or reproducible-build) mtime would
+   * never reach the node. A time unique to the deploy makes every file differ.
+   */
+  mtime?: Date
 }
 
 export interface PackResult {
@@ -127,6 +134,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     // 1.29+ implies that); --no-unquote keeps `\n` in a name from being an escape
     '--null',
     '--no-unquote',
+    ...(opts.mtime ? [`--mtime=@${Math.floor(opts.mtime.getTime() / 1000)}`] : []),
     '-C',
     root,
     '-T',

@@ -86,6 +86,8 @@ export async function publish({
         deployIdFile: config.deployIdFile,
         deployId,
         compressionLevel: config.compressionLevel,
+        // Every file gets the deploy's time, so rsync on the node never skips one.
+        mtime: new Date(),
         onProgress: (p) => progress.update(p)
       })
       log.info(

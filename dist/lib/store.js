@@ -7117,6 +7117,7 @@ async function pack(opts) {
         // 1.29+ implies that); --no-unquote keeps `\n` in a name from being an escape
         '--null',
         '--no-unquote',
+        ...(opts.mtime ? [`--mtime=@${Math.floor(opts.mtime.getTime() / 1000)}`] : []),
         '-C',
         root,
         '-T',
@@ -7313,6 +7314,8 @@ async function publish({ config, template, commands, store, log, onFact }) {
             deployIdFile: config.deployIdFile,
             deployId,
             compressionLevel: config.compressionLevel,
+            // Every file gets the deploy's time, so rsync on the node never skips one.
+            mtime: new Date(),
             onProgress: (p) => progress.update(p)
         });
         log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
