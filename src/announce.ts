@@ -2,7 +2,7 @@
 // record the release's history once, read the index the results must beat,
 // then fire the event whose payload is the manifest URL.
 import type { Config } from './config.ts'
-import type { ConsulClient, TxnKvOp } from './consul.ts'
+import type { ConsulClient, KvEntry, TxnKvOp } from './consul.ts'
 import { ConsulError } from './consul.ts'
 import type { Log } from './log.ts'
 
@@ -42,6 +42,43 @@ export function payloadAdvice(manifestUrl: string): string {
   return `the event payload (the manifest URL) is ${Buffer.byteLength(manifestUrl)} bytes; Consul 1.22+ accepts about ${SAFE_PAYLOAD_BYTES}: shorten the s3-url bucket or prefix, or the app name`
 }
 
+/**
+ * Put latest and deploy-id back as they were, unless someone changed them since
+ * (check-index on what this run wrote). Best effort: the failure being reported
+ * matters more than a failed restore, which is only logged.
+ */
+async function restoreLatest(
+  consul: ConsulClient,
+  config: Config,
+  before: KvEntry[],
+  written: KvEntry[],
+  log: Log
+): Promise<void> {
+  const keys = kvKeys(config.kvPrefix)
+  const ops: TxnKvOp[] = []
+  for (const key of [keys.latest, keys.deployId]) {
+    const mine = written.find((e) => e.key === key)
+    const old = before.find((e) => e.key === key)
+    if (!mine) continue
+    ops.push({ Verb: 'check-index', Key: key, Index: mine.modifyIndex })
+    ops.push(
+      old && old.value !== null
+        ? { Verb: 'set', Key: key, Value: old.value }
+        : { Verb: 'delete', Key: key }
+    )
+  }
+  try {
+    await consul.txn(ops, `key:write on "${config.kvPrefix}/"`)
+    log.info(
+      `restored ${keys.latest} to ${before.find((e) => e.key === keys.latest)?.value ?? '(none)'}`
+    )
+  } catch (error) {
+    log.warning(
+      `could not restore ${keys.latest} after the refused event: ${(error as Error).message}`
+    )
+  }
+}
+
 export async function announce(
   consul: ConsulClient,
   config: Config,
@@ -61,7 +98,14 @@ export async function announce(
       Key: keys.history(config.deployId),
       Value: JSON.stringify(release.history)
     })
-  await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, signal)
+  // What latest and deploy-id held before, to put back if the event is refused.
+  // (Not a txn get-or-empty: Consul blanks the value of every txn verb but get.)
+  const before: KvEntry[] = []
+  for (const key of [keys.latest, keys.deployId]) {
+    const read = await consul.kvGet(key, { signal, permission: `key:read on "${key}"` })
+    if (read.entries[0]) before.push(read.entries[0])
+  }
+  const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, signal)
   log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`)
 
   // X-Consul-Index of a recurse read is the highest ModifyIndex under the prefix
@@ -80,6 +124,8 @@ export async function announce(
       await consul.fireEvent(config.eventName, release.manifestUrl, config.filters, signal)
     ).id
   } catch (error) {
+    // The fleet was not told: new nodes must not boot into this release either.
+    await restoreLatest(consul, config, before, written, log)
     if (
       error instanceof ConsulError &&
       (error.status === 413 || /exceeds|too large|limit/i.test(error.message))

@@ -34,6 +34,32 @@ const kvKeys = (prefix) => ({
 function payloadAdvice(manifestUrl) {
     return `the event payload (the manifest URL) is ${Buffer.byteLength(manifestUrl)} bytes; Consul 1.22+ accepts about ${SAFE_PAYLOAD_BYTES}: shorten the s3-url bucket or prefix, or the app name`;
 }
+/**
+ * Put latest and deploy-id back as they were, unless someone changed them since
+ * (check-index on what this run wrote). Best effort: the failure being reported
+ * matters more than a failed restore, which is only logged.
+ */
+async function restoreLatest(consul, config, before, written, log) {
+    const keys = kvKeys(config.kvPrefix);
+    const ops = [];
+    for (const key of [keys.latest, keys.deployId]) {
+        const mine = written.find((e) => e.key === key);
+        const old = before.find((e) => e.key === key);
+        if (!mine)
+            continue;
+        ops.push({ Verb: 'check-index', Key: key, Index: mine.modifyIndex });
+        ops.push(old && old.value !== null
+            ? { Verb: 'set', Key: key, Value: old.value }
+            : { Verb: 'delete', Key: key });
+    }
+    try {
+        await consul.txn(ops, `key:write on "${config.kvPrefix}/"`);
+        log.info(`restored ${keys.latest} to ${before.find((e) => e.key === keys.latest)?.value ?? '(none)'}`);
+    }
+    catch (error) {
+        log.warning(`could not restore ${keys.latest} after the refused event: ${error.message}`);
+    }
+}
 async function announce(consul, config, release, log, signal) {
     const keys = kvKeys(config.kvPrefix);
     const ops = [
@@ -47,7 +73,15 @@ async function announce(consul, config, release, log, signal) {
             Key: keys.history(config.deployId),
             Value: JSON.stringify(release.history)
         });
-    await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, signal);
+    // What latest and deploy-id held before, to put back if the event is refused.
+    // (Not a txn get-or-empty: Consul blanks the value of every txn verb but get.)
+    const before = [];
+    for (const key of [keys.latest, keys.deployId]) {
+        const read = await consul.kvGet(key, { signal, permission: `key:read on "${key}"` });
+        if (read.entries[0])
+            before.push(read.entries[0]);
+    }
+    const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, signal);
     log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
     // X-Consul-Index of a recurse read is the highest ModifyIndex under the prefix
     // (tombstones included): every result already there is at or below it.
@@ -64,6 +98,8 @@ async function announce(consul, config, release, log, signal) {
         eventId = (await consul.fireEvent(config.eventName, release.manifestUrl, config.filters, signal)).id;
     }
     catch (error) {
+        // The fleet was not told: new nodes must not boot into this release either.
+        await restoreLatest(consul, config, before, written, log);
         if (error instanceof ConsulError &&
             (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
             throw new ConsulError(`Consul refused the ${config.eventName} event: ${payloadAdvice(release.manifestUrl)} (${error.message})`, error.status, false);
