@@ -27,7 +27,7 @@ function config(inputs: Partial<Record<InputName, string>>, extraEnv: Record<str
 interface ActionYml {
   inputs: Record<string, { default?: string; required?: boolean; description: string }>
   outputs: Record<string, { description: string }>
-  runs: { using: string; main: string }
+  runs: { using: string; main: string; post?: string }
 }
 const action = yaml.load(
   readFileSync(new URL('../action.yml', import.meta.url), 'utf8')
@@ -50,7 +50,7 @@ describe('action.yml and the code agree', () => {
     ]) {
       assert.ok(spec.description.length > 10 && !spec.description.includes('\n'), name)
     }
-    assert.deepEqual(action.runs, { using: 'node24', main: 'dist/index.js' })
+    assert.deepEqual(action.runs, { using: 'node24', main: 'dist/index.js', post: 'dist/post.js' })
   })
 })
 

@@ -10,10 +10,12 @@ test('parses Go durations as time.ParseDuration does', () => {
   assert.equal(parseGoDuration('250ms'), 250)
   assert.equal(parseGoDuration('2m3.5s'), 123_500)
   assert.equal(parseGoDuration('0'), 0)
+  assert.equal(parseGoDuration('-1.5s'), -1500)
+  assert.equal(parseGoDuration('+2m'), 120_000)
 })
 
-test('refuses what Go refuses: no unit, unknown unit, spaces, signs, empty', () => {
-  for (const bad of ['', '10', '10 m', '5d', 'm', '1h 30m', '-1s', '1hh', 's10', '1.2.3s']) {
+test('refuses what Go refuses: no unit, unknown unit, spaces, doubled signs, empty', () => {
+  for (const bad of ['', '10', '10 m', '5d', 'm', '1h 30m', '--1s', '1hh', 's10', '1.2.3s', '-']) {
     assert.equal(parseGoDuration(bad), undefined, bad)
   }
 })

@@ -13,21 +13,26 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000
 }
 
-const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y
+const PART = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/
 
-/** Milliseconds, or undefined when `text` is not a Go duration. */
+/** Milliseconds, or undefined when Go's time.ParseDuration would refuse `text`. */
 export function parseGoDuration(text: string): number | undefined {
-  if (text === '0') return 0
-  if (text.length === 0) return undefined
-  let total = 0
-  PART.lastIndex = 0
-  while (PART.lastIndex < text.length) {
-    const start = PART.lastIndex
-    const match = PART.exec(text)
-    if (!match || match.index !== start) return undefined
-    total += Number(match[1]) * (UNIT_MS[match[2] as string] as number)
+  let rest = text
+  let sign = 1
+  if (rest.startsWith('-') || rest.startsWith('+')) {
+    if (rest.startsWith('-')) sign = -1
+    rest = rest.slice(1)
   }
-  return total
+  if (rest === '0') return 0 // time.ParseDuration special-cases "0"
+  if (rest === '') return undefined
+  let total = 0
+  while (rest !== '') {
+    const match = PART.exec(rest)
+    if (!match) return undefined
+    total += Number(match[1]) * (UNIT_MS[match[2] as string] as number)
+    rest = rest.slice(match[0].length)
+  }
+  return sign * total
 }
 
 /** The shortest Go duration text for whole milliseconds: 90000 → `1m30s`. */

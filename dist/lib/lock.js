@@ -50,23 +50,29 @@ const UNIT_MS = {
     m: 60_000,
     h: 3_600_000
 };
-const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-/** Milliseconds, or undefined when `text` is not a Go duration. */
+const PART = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
+/** Milliseconds, or undefined when Go's time.ParseDuration would refuse `text`. */
 function parseGoDuration(text) {
-    if (text === '0')
-        return 0;
-    if (text.length === 0)
+    let rest = text;
+    let sign = 1;
+    if (rest.startsWith('-') || rest.startsWith('+')) {
+        if (rest.startsWith('-'))
+            sign = -1;
+        rest = rest.slice(1);
+    }
+    if (rest === '0')
+        return 0; // time.ParseDuration special-cases "0"
+    if (rest === '')
         return undefined;
     let total = 0;
-    PART.lastIndex = 0;
-    while (PART.lastIndex < text.length) {
-        const start = PART.lastIndex;
-        const match = PART.exec(text);
-        if (!match || match.index !== start)
+    while (rest !== '') {
+        const match = PART.exec(rest);
+        if (!match)
             return undefined;
         total += Number(match[1]) * UNIT_MS[match[2]];
+        rest = rest.slice(match[0].length);
     }
-    return total;
+    return sign * total;
 }
 /** The shortest Go duration text for whole milliseconds: 90000 → `1m30s`. */
 function formatGoDuration(ms) {

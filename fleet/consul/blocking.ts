@@ -7,37 +7,9 @@ export const DEFAULT_QUERY_TIME_MS = 300_000
 // agent/structs: JitterFraction = 16, applied as lib.RandomStagger(timeout / 16).
 const JITTER_FRACTION = 16
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000
-}
-
-// Go's time.ParseDuration, in milliseconds; undefined when Go would refuse it.
-export function parseGoDuration(text: string): number | undefined {
-  let rest = text
-  let sign = 1
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest.startsWith('-')) sign = -1
-    rest = rest.slice(1)
-  }
-  if (rest === '0') return 0 // time.ParseDuration special-cases "0"
-  if (rest === '') return undefined
-  let total = 0
-  const part = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/
-  while (rest !== '') {
-    const match = part.exec(rest)
-    if (!match) return undefined
-    total += Number(match[1]) * UNIT_MS[match[2]!]!
-    rest = rest.slice(match[0].length)
-  }
-  return sign * total
-}
+// Go's time.ParseDuration, shared with the action (which reads `timeout` the same way).
+export { parseGoDuration } from '../../src/duration.ts'
+import { parseGoDuration } from '../../src/duration.ts'
 
 export interface QueryOptions {
   minIndex: bigint
