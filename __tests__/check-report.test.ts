@@ -161,6 +161,7 @@ describe('output', () => {
     })
     const out = checkOutput(r)
     for (const field of [out.title, out.summary, out.text ?? '']) {
+      // eslint-disable-next-line no-control-regex
       assert.doesNotMatch(field, /\]\(https|<script|\x1b/)
     }
     assert.doesNotMatch(out.summary, /<img|<script/)

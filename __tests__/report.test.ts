@@ -115,6 +115,7 @@ describe('failedLogsMarkdown', () => {
     // The only closing fence is the last one.
     assert.equal(md.split('\n').filter((l) => l === fence).length, 1)
     assert.match(md, /<summary>web-&#60;b&#62;1&#60;\/b&#62;: log<\/summary>/)
+    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(md, /\x1b/)
     assert.match(md, /error: boom/)
   })

@@ -157,7 +157,7 @@ function createClient(
   token: string,
   baseUrl: string,
   opts: RetryOptions,
-  log: Log,
+  log: Pick<Log, 'info'>,
   now: () => number
 ): Octokit {
   // @actions/github 9 bundles no retry or throttling plugin: retries live here.
@@ -224,7 +224,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
     warning: (m: string) => opts.log.warning(scrub(m))
   }
   const baseUrl = (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '')
-  const octokit = createClient(token, baseUrl, retry, opts.log, now)
+  const octokit = createClient(token, baseUrl, retry, log, now)
   const interval = opts.progressIntervalMs ?? 10_000
 
   let mode: Mode = 'checks'
