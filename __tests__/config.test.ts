@@ -315,3 +315,41 @@ describe('bad input: one line naming the input', () => {
     )
   })
 })
+
+describe('a secret placed in an address never appears in the error', () => {
+  const cases: Array<[string, Partial<Record<InputName, string>>, RegExp]> = [
+    [
+      'consul-addr with ?token=',
+      { 'consul-addr': 'http://127.0.0.1:8500/?token=s3cr3t-token' },
+      /^consul-addr must be only scheme, host and port \(got "http:\/\/127\.0\.0\.1:8500\/\?…"\)$/
+    ],
+    [
+      'consul-addr with credentials and another scheme',
+      { 'consul-addr': 'ftp://admin:s3cr3t-token@c:8500' },
+      /^consul-addr must not carry credentials; use consul-token$/
+    ],
+    [
+      's3-endpoint with credentials',
+      { 's3-endpoint': 'http://AKIAEXAMPLE:s3cr3t-token@127.0.0.1:9000' },
+      /^s3-endpoint must not carry credentials/
+    ],
+    [
+      's3-endpoint with a signed query',
+      { 's3-endpoint': 'https://minio.example/?X-Amz-Signature=s3cr3t-token' },
+      /^s3-endpoint must be only scheme, host, port and path \(got "https:\/\/minio\.example\/\?…"\)$/
+    ]
+  ]
+  for (const [name, inputs, expected] of cases) {
+    test(name, () => {
+      assert.throws(
+        () => config({ 's3-url': 's3://bucket', ...inputs }),
+        (error: Error) => {
+          assert.ok(error instanceof InputError)
+          assert.match(error.message, expected)
+          assert.ok(!error.message.includes('s3cr3t'), error.message)
+          return true
+        }
+      )
+    })
+  }
+})

@@ -136,12 +136,16 @@ function parseConsulAddr(raw: string): string {
       `must be http://host:port, https://host:port or host:port (got ${quote(raw)})`
     )
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new InputError('consul-addr', `must use http or https (got ${quote(raw)})`)
   if (url.username || url.password)
     throw new InputError('consul-addr', 'must not carry credentials; use consul-token')
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InputError('consul-addr', `must use http or https (got ${quote(raw)})`)
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash)
-    throw new InputError('consul-addr', `must be only scheme, host and port (got ${quote(raw)})`)
+    // Consul reads ?token= too: never quote a query or fragment, which may carry one.
+    throw new InputError(
+      'consul-addr',
+      `must be only scheme, host and port (got ${quote(`${url.protocol}//${url.host}${url.pathname}${url.search || url.hash ? '?…' : ''}`)})`
+    )
   return `${url.protocol}//${url.host}`
 }
 
@@ -259,10 +263,21 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     } catch {
       url = undefined
     }
+    // The endpoint appears in error messages: it must not carry a secret.
+    if (url && (url.username || url.password))
+      throw new InputError(
+        's3-endpoint',
+        'must not carry credentials; the AWS SDK takes them from the environment'
+      )
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
       throw new InputError(
         's3-endpoint',
         `must be an http:// or https:// URL (got ${quote(endpointRaw)})`
+      )
+    if (url.search || url.hash)
+      throw new InputError(
+        's3-endpoint',
+        `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`
       )
     endpoint = endpointRaw.replace(/\/+$/, '')
   }
