@@ -1,9 +1,14 @@
-// The action's entry: read inputs, run the pipeline, set outputs or the failure.
+// The action's entry: read inputs, run the pipeline, set outputs or the failure,
+// and tell the pull request (check run, commit status, deployment).
 import * as core from '@actions/core'
+import { kvKeys } from './announce.ts'
+import type { Config } from './config.ts'
 import { readConfig } from './config.ts'
 import { ConsulClient } from './consul.ts'
+import type { FleetState } from './fleet-state.ts'
+import type { FleetOutcome } from './github.ts'
+import { createGitHubReporter } from './github.ts'
 import type { Log } from './log.ts'
-import { kvKeys } from './announce.ts'
 import { runPipeline } from './pipeline.ts'
 import { STATE } from './post.ts'
 import { createS3Store } from './store.ts'
@@ -15,10 +20,104 @@ const coreLog: Log = {
   group: (name, body) => core.group(name, body)
 }
 
+/** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
+const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 }
+
 /** One line, for core.setFailed: the annotation shows the first line only. */
 export function failureLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
   return message.split('\n').find((l) => l.trim() !== '') ?? 'failed'
+}
+
+/** Resolve when `work` does or when `ms` pass, whichever is first. */
+function within(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      coreLog.warning(`gave up updating the pull request after ${ms / 1000}s`)
+      resolve()
+    }, ms)
+  })
+  return Promise.race([work, limit]).finally(() => clearTimeout(timer))
+}
+
+async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<void> {
+  const store = createS3Store(config.s3)
+  const consul = new ConsulClient({
+    addr: config.consul.addr,
+    token: config.consul.token,
+    onRetry: (what, attempt, delayMs) =>
+      core.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
+  })
+  const reporter = createGitHubReporter({
+    token: config.github.token,
+    env,
+    checkName: config.github.checkName,
+    environment: config.github.environment,
+    log: coreLog
+  })
+  // The check run exists from the event on; whatever happens after, it is completed.
+  let announced: { at: number; fleet: FleetState } | undefined
+  const finish = (outcome: Omit<FleetOutcome, 'durationMs'>) =>
+    announced
+      ? within(
+          reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }),
+          signal.aborted ? REPORT_DEADLINE_MS.cancelled : REPORT_DEADLINE_MS.normal
+        )
+      : Promise.resolve()
+  try {
+    const result = await runPipeline(config, {
+      store,
+      consul,
+      log: coreLog,
+      setOutput: (name, value) => core.setOutput(name, value),
+      writeSummary: env.GITHUB_STEP_SUMMARY
+        ? async (markdown) => void (await core.summary.addRaw(markdown).write())
+        : undefined,
+      signal,
+      onLockSession: (id) => {
+        core.saveState(STATE.lockSession, id)
+        core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
+      },
+      onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
+      onAnnounced: async ({ release, fleet }) => {
+        announced = { at: Date.now(), fleet }
+        await reporter.started({
+          fleet,
+          notWaiting: !config.wait,
+          facts: {
+            manifestUrl: release.manifestUrl,
+            srcUrl: release.srcUrl,
+            checksum: release.checksum,
+            commit: config.run.sha,
+            runUrl: config.run.runUrl
+          }
+        })
+      },
+      onProgress: (fleet) => void reporter.progress({ fleet })
+    })
+    if (result.fleet) {
+      await finish({
+        fleet: result.fleet,
+        verdict: result.verdict ?? { done: false },
+        excerpts: result.excerpts,
+        cancelled: result.cancelled
+      })
+    }
+    // The verdict is the pipeline's alone: reporting never changes it.
+    if (result.failed) core.setFailed(result.message)
+    else core.info(result.message)
+  } catch (error) {
+    if (announced)
+      await finish({
+        fleet: announced.fleet,
+        verdict: announced.fleet.verdict(),
+        error: failureLine(error)
+      })
+    throw error
+  } finally {
+    store.destroy()
+  }
 }
 
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -35,35 +134,11 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    const config = readConfig((name) => core.getInput(name), env)
-    const store = createS3Store(config.s3)
-    const consul = new ConsulClient({
-      addr: config.consul.addr,
-      token: config.consul.token,
-      onRetry: (what, attempt, delayMs) =>
-        core.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
-    })
-    try {
-      const result = await runPipeline(config, {
-        store,
-        consul,
-        log: coreLog,
-        setOutput: (name, value) => core.setOutput(name, value),
-        writeSummary: env.GITHUB_STEP_SUMMARY
-          ? async (markdown) => void (await core.summary.addRaw(markdown).write())
-          : undefined,
-        signal: cancel.signal,
-        onLockSession: (id) => {
-          core.saveState(STATE.lockSession, id)
-          core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
-        },
-        onLockReleased: () => core.saveState(STATE.lockReleased, 'true')
-      })
-      if (result.failed) core.setFailed(result.message)
-      else core.info(result.message)
-    } finally {
-      store.destroy()
-    }
+    await deploy(
+      readConfig((name) => core.getInput(name), env),
+      env,
+      cancel.signal
+    )
   } catch (error) {
     core.setFailed(failureLine(error))
   } finally {

@@ -1,0 +1,148 @@
+// The fleet on the pull request, end to end: dist/index.js against the local
+// fleet and a stand-in GitHub API, as a pull_request workflow runs it.
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { FakeGitHub } from '../fleet/github-api.ts'
+import { startFakeGitHub } from '../fleet/github-api.ts'
+import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
+import { startLocalFleet } from '../fleet/index.ts'
+import { runAction } from '../fleet/run-action.ts'
+
+const HEAD_SHA = '1111111111111111111111111111111111111111'
+const MERGE_SHA = '2222222222222222222222222222222222222222'
+const TOKEN = 'ghs_e2eTokenThatMustNeverBePrinted0001'
+let work: string
+let github: FakeGitHub
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'stretcher-e2e-github-'))
+  await mkdir(join(work, 'build'))
+  await writeFile(join(work, 'build/index.html'), 'hello\n')
+  await writeFile(
+    join(work, 'event.json'),
+    JSON.stringify({ pull_request: { number: 7, head: { sha: HEAD_SHA } } })
+  )
+  github = await startFakeGitHub()
+})
+after(async () => {
+  await github.stop()
+  await rm(work, { recursive: true, force: true })
+})
+
+async function deployOnPr(nodes: FleetNodeSpec[], inputs: Record<string, string> = {}) {
+  const fleet: LocalFleet = await startLocalFleet({
+    nodes,
+    kvPrefix: 'stretcher/web',
+    serverRunsStretcher: false
+  })
+  github.calls.length = 0
+  try {
+    return await runAction(
+      {
+        path: 'build',
+        's3-url': `s3://${fleet.s3.bucket}/releases`,
+        's3-endpoint': fleet.s3.endpoint,
+        'consul-addr': fleet.consul.url,
+        dest: '/srv/web',
+        'service-filter': '^web$',
+        timeout: '20s',
+        'github-token': TOKEN,
+        ...inputs
+      },
+      {
+        ...fleet.s3.env,
+        GITHUB_WORKSPACE: work,
+        GITHUB_REPOSITORY: 'acme/web',
+        GITHUB_SHA: MERGE_SHA,
+        GITHUB_EVENT_NAME: 'pull_request',
+        GITHUB_EVENT_PATH: join(work, 'event.json'),
+        GITHUB_RUN_ID: '99',
+        GITHUB_RUN_ATTEMPT: '1',
+        GITHUB_API_URL: github.url,
+        GITHUB_SERVER_URL: 'https://github.example.com'
+      },
+      { timeoutMs: 90_000 }
+    )
+  } finally {
+    await fleet.stop()
+  }
+}
+
+describe('the fleet on the pull request (dist/index.js)', () => {
+  test('the check run lands on the PR head SHA, completes failure, and carries the failed node excerpt', async () => {
+    const run = await deployOnPr([{ name: 'node-1' }, { name: 'node-2', fail: true }], {
+      'max-failures': '0'
+    })
+    assert.equal(run.code, 1)
+    const created = github.calls.find(
+      (c) => c.method === 'POST' && c.path === '/repos/acme/web/check-runs'
+    )
+    assert.ok(created, JSON.stringify(github.calls.map((c) => `${c.method} ${c.path}`)))
+    assert.equal(created.body.head_sha, HEAD_SHA, 'the PR head, not the merge commit')
+    assert.equal(created.body.name, 'stretcher / web')
+    assert.equal(created.body.status, 'in_progress')
+    assert.equal(
+      created.body.details_url,
+      'https://github.example.com/acme/web/actions/runs/99/attempts/1'
+    )
+    assert.equal(created.authorization, `token ${TOKEN}`)
+    const completed = github.calls.filter((c) => c.method === 'PATCH').at(-1)
+    assert.equal(completed?.body.conclusion, 'failure')
+    const output = completed?.body.output as { title: string; summary: string; text: string }
+    assert.match(output.title, /^\d\/2 nodes on \S+/)
+    assert.match(output.text, /simulated failure on node-2/)
+    // The job summary carries the picture and the log.
+    assert.match(run.summary, /```mermaid/)
+    assert.match(run.summary, /simulated failure on node-2/)
+    // `::add-mask::` is how a secret is handed to the runner to mask; it never reaches the log.
+    assert.ok(run.stdout.includes(`::add-mask::${TOKEN}`), 'the token is masked')
+    const printed = run.stdout.replace(/^::add-mask::.*$/gm, '')
+    const sent = JSON.stringify(github.calls.map((c) => c.body))
+    for (const text of [printed, run.stderr, run.summary, JSON.stringify(run.outputs), sent])
+      assert.ok(!text.includes(TOKEN))
+  })
+
+  test('a token that may not write checks falls back to a commit status; the verdict stands', async () => {
+    github.refuseChecks = true
+    try {
+      const run = await deployOnPr([{ name: 'node-1' }])
+      assert.equal(run.code, 0, run.stdout)
+      const status = github.calls
+        .filter((c) => c.method === 'POST' && c.path === `/repos/acme/web/statuses/${HEAD_SHA}`)
+        .at(-1)
+      assert.ok(status, JSON.stringify(github.calls.map((c) => `${c.method} ${c.path}`)))
+      assert.equal(status.body.state, 'success')
+      assert.equal(status.body.context, 'stretcher / web')
+      assert.ok(String(status.body.description).length <= 140)
+      assert.equal(
+        status.body.target_url,
+        'https://github.example.com/acme/web/actions/runs/99/attempts/1'
+      )
+    } finally {
+      github.refuseChecks = false
+    }
+  })
+
+  test('with environment: a deployment (auto_merge false, no required contexts) and its statuses', async () => {
+    const run = await deployOnPr([{ name: 'node-1' }], { environment: 'production' })
+    assert.equal(run.code, 0, run.stdout)
+    const deployment = github.calls.find(
+      (c) => c.method === 'POST' && c.path === '/repos/acme/web/deployments'
+    )
+    assert.ok(deployment)
+    assert.equal(deployment.body.environment, 'production')
+    assert.equal(deployment.body.auto_merge, false)
+    assert.deepEqual(deployment.body.required_contexts, [])
+    assert.equal(
+      (deployment.body.payload as Record<string, string>).deploy_id,
+      run.outputs['deploy-id']
+    )
+    const states = github.calls
+      .filter((c) => /\/deployments\/\d+\/statuses$/.test(c.path))
+      .map((c) => c.body.state)
+    assert.deepEqual(states, ['in_progress', 'success'])
+  })
+})
