@@ -32,7 +32,11 @@ after(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
-async function deployOnPr(nodes: FleetNodeSpec[], inputs: Record<string, string> = {}) {
+async function deployOnPr(
+  nodes: FleetNodeSpec[],
+  inputs: Record<string, string> = {},
+  options: Parameters<typeof runAction>[2] = {}
+) {
   const fleet: LocalFleet = await startLocalFleet({
     nodes,
     kvPrefix: 'stretcher/web',
@@ -64,7 +68,7 @@ async function deployOnPr(nodes: FleetNodeSpec[], inputs: Record<string, string>
         GITHUB_API_URL: github.url,
         GITHUB_SERVER_URL: 'https://github.example.com'
       },
-      { timeoutMs: 90_000 }
+      { timeoutMs: 90_000, ...options }
     )
   } finally {
     await fleet.stop()
@@ -124,6 +128,33 @@ describe('the fleet on the pull request (dist/index.js)', () => {
     } finally {
       github.refuseChecks = false
     }
+  })
+
+  test('a main step killed mid-wait: the post step completes its check run and deployment as cancelled', async () => {
+    const run = await deployOnPr(
+      [{ name: 'node-1', deaf: true }],
+      { timeout: '5m', environment: 'staging' },
+      {
+        post: true,
+        onChild: (child) =>
+          child.stdout?.on('data', (c: Buffer) => {
+            if (c.toString().includes('fired event')) setTimeout(() => child.kill('SIGKILL'), 300)
+          })
+      }
+    )
+    assert.equal(run.signal, 'SIGKILL')
+    assert.equal(run.post?.code, 0, run.post?.stderr)
+    const checkRunId = run.state['check-run-id']
+    assert.ok(checkRunId, 'the main step saved its check run')
+    const closing = github.calls
+      .filter((c) => c.method === 'PATCH' && c.path === `/repos/acme/web/check-runs/${checkRunId}`)
+      .at(-1)
+    assert.equal(closing?.body.status, 'completed')
+    assert.equal(closing?.body.conclusion, 'cancelled')
+    const states = github.calls
+      .filter((c) => /\/deployments\/\d+\/statuses$/.test(c.path))
+      .map((c) => c.body.state)
+    assert.deepEqual(states, ['in_progress', 'error'])
   })
 
   test('with environment: a deployment (auto_merge false, no required contexts) and its statuses', async () => {

@@ -68,6 +68,8 @@ export interface GitHubReporterOptions {
   /** ms between progress updates */
   progressIntervalMs?: number
   retry?: Partial<RetryOptions>
+  /** told the IDs it creates, so the post step can complete them if this process dies */
+  onCreated?: (what: 'check-run' | 'deployment', id: number) => void
 }
 
 const NO_OP: FleetReporter = {
@@ -283,6 +285,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
             ...completed
           })
           checkRunId = created.data.id
+          opts.onCreated?.('check-run', checkRunId)
         } else {
           await octokit.rest.checks.update({
             owner: owner as string,
@@ -342,6 +345,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
           return
         }
         deploymentId = id
+        opts.onCreated?.('deployment', id)
       }
       await octokit.rest.repos.createDeploymentStatus({
         owner: owner as string,
@@ -425,5 +429,66 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
         await deployment(state, statusDescription(r))
       })
     }
+  }
+}
+
+/**
+ * For the post step: complete a check run and a deployment the main step left
+ * open (it was killed before its verdict). Never throws.
+ */
+export async function completeAbandoned(opts: {
+  token?: string
+  env: NodeJS.ProcessEnv
+  checkRunId?: number
+  deploymentId?: number
+  log: Log
+}): Promise<void> {
+  const [owner, repo] = (opts.env.GITHUB_REPOSITORY ?? '').split('/')
+  if (!opts.token || !owner || !repo || (!opts.checkRunId && !opts.deploymentId)) return
+  const token = opts.token
+  const scrub = (m: string) => m.split(token).join('***')
+  const baseUrl = (opts.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '')
+  const retry: RetryOptions = {
+    retries: 2,
+    baseDelayMs: 500,
+    maxWaitMs: 5000,
+    timeoutMs: 10_000,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+  }
+  const octokit = createClient(
+    token,
+    baseUrl,
+    retry,
+    { info: (m) => opts.log.info(scrub(m)) },
+    Date.now
+  )
+  const summary =
+    'The deploy step stopped before the fleet gave its verdict (cancelled or killed). The fleet may be part-way through this release: see the run log.'
+  try {
+    if (opts.checkRunId) {
+      await octokit.rest.checks.update({
+        owner,
+        repo,
+        check_run_id: opts.checkRunId,
+        status: 'completed',
+        conclusion: 'cancelled',
+        completed_at: new Date().toISOString(),
+        output: { title: 'cancelled before the fleet converged', summary }
+      })
+      opts.log.info(`completed the check run left open as cancelled`)
+    }
+    if (opts.deploymentId) {
+      await octokit.rest.repos.createDeploymentStatus({
+        owner,
+        repo,
+        deployment_id: opts.deploymentId,
+        state: 'error',
+        description: 'cancelled before the fleet converged'
+      })
+    }
+  } catch (error) {
+    opts.log.warning(
+      scrub(`could not complete the check run or deployment left open: ${describe(error)}`)
+    )
   }
 }

@@ -29,16 +29,16 @@ export function failureLine(error: unknown): string {
   return message.split('\n').find((l) => l.trim() !== '') ?? 'failed'
 }
 
-/** Resolve when `work` does or when `ms` pass, whichever is first. */
-function within(work: Promise<void>, ms: number): Promise<void> {
+/** True when `work` finished within `ms`; false when the time ran out first. */
+function within(work: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<void>((resolve) => {
+  const limit = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => {
       coreLog.warning(`gave up updating the pull request after ${ms / 1000}s`)
-      resolve()
+      resolve(false)
     }, ms)
   })
-  return Promise.race([work, limit]).finally(() => clearTimeout(timer))
+  return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer))
 }
 
 async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<void> {
@@ -54,17 +54,21 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
     env,
     checkName: config.github.checkName,
     environment: config.github.environment,
-    log: coreLog
+    log: coreLog,
+    onCreated: (what, id) =>
+      core.saveState(what === 'check-run' ? STATE.checkRunId : STATE.deploymentId, String(id))
   })
   // The check run exists from the event on; whatever happens after, it is completed.
   let announced: { at: number; fleet: FleetState } | undefined
-  const finish = (outcome: Omit<FleetOutcome, 'durationMs'>) =>
-    announced
-      ? within(
-          reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }),
-          signal.aborted ? REPORT_DEADLINE_MS.cancelled : REPORT_DEADLINE_MS.normal
-        )
-      : Promise.resolve()
+  const finish = async (outcome: Omit<FleetOutcome, 'durationMs'>) => {
+    if (!announced) return
+    const done = await within(
+      reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }),
+      signal.aborted ? REPORT_DEADLINE_MS.cancelled : REPORT_DEADLINE_MS.normal
+    )
+    // Otherwise the post step completes what is left open.
+    if (done) core.saveState(STATE.reported, 'true')
+  }
   try {
     const result = await runPipeline(config, {
       store,

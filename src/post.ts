@@ -3,15 +3,35 @@
 import * as core from '@actions/core'
 import { readConfig } from './config.ts'
 import { ConsulClient } from './consul.ts'
+import { completeAbandoned } from './github.ts'
 import { releaseLock } from './lock.ts'
 
 export const STATE = {
   lockSession: 'lock-session',
   lockKey: 'lock-key',
-  lockReleased: 'lock-released'
+  lockReleased: 'lock-released',
+  checkRunId: 'check-run-id',
+  deploymentId: 'deployment-id',
+  /** the main step completed its check run and deployment */
+  reported: 'reported'
 } as const
 
 export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  await releaseLeftLock(env)
+  if (core.getState(STATE.reported) !== 'true') {
+    const token = core.getInput('github-token')
+    if (token) core.setSecret(token)
+    await completeAbandoned({
+      token,
+      env,
+      checkRunId: Number(core.getState(STATE.checkRunId)) || undefined,
+      deploymentId: Number(core.getState(STATE.deploymentId)) || undefined,
+      log: { info: core.info, warning: core.warning, debug: core.debug, group: core.group }
+    })
+  }
+}
+
+async function releaseLeftLock(env: NodeJS.ProcessEnv): Promise<void> {
   const session = core.getState(STATE.lockSession)
   const key = core.getState(STATE.lockKey)
   if (!session || !key || core.getState(STATE.lockReleased) === 'true') return
