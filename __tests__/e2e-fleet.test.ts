@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
-import { startLocalFleet } from '../fleet/index.ts'
+import { withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
 import { describeTree, makeSampleBuild } from './helpers/trees.ts'
 
@@ -23,21 +23,15 @@ before(async () => {
 })
 after(() => rm(work, { recursive: true, force: true }))
 
-async function withFleet(
+function withFleet(
   nodes: number | FleetNodeSpec[],
   body: (fleet: LocalFleet) => Promise<void>,
   options: { serverRunsStretcher?: boolean } = {}
 ) {
-  const fleet = await startLocalFleet({
-    nodes,
-    kvPrefix: 'stretcher/web',
-    serverRunsStretcher: options.serverRunsStretcher ?? false
-  })
-  try {
-    await body(fleet)
-  } finally {
-    await fleet.stop()
-  }
+  return withLocalFleet(
+    { nodes, kvPrefix: 'stretcher/web', serverRunsStretcher: options.serverRunsStretcher ?? false },
+    body
+  )
 }
 
 function deploy(

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
-import { startLocalFleet } from '../fleet/index.ts'
+import { withLocalFleet } from '../fleet/index.ts'
 import { CLI, runAction } from '../fleet/run-action.ts'
 
 let work: string
@@ -27,16 +27,8 @@ async function build(name: string, version: string): Promise<string> {
   return name
 }
 
-async function withFleet(
-  nodes: number | FleetNodeSpec[],
-  body: (fleet: LocalFleet) => Promise<void>
-) {
-  const fleet = await startLocalFleet({ nodes, kvPrefix: KV, serverRunsStretcher: false })
-  try {
-    await body(fleet)
-  } finally {
-    await fleet.stop()
-  }
+function withFleet(nodes: number | FleetNodeSpec[], body: (fleet: LocalFleet) => Promise<void>) {
+  return withLocalFleet({ nodes, kvPrefix: KV, serverRunsStretcher: false }, body)
 }
 
 let attempt = 0
@@ -72,7 +64,6 @@ async function bucketObjects(fleet: LocalFleet): Promise<string[]> {
 
 const versionOn = (fleet: LocalFleet, node: string) =>
   readFile(join(fleet.nodeTree(node, '/srv/web'), 'public/version.txt'), 'utf8')
-
 
 describe('operating the fleet', () => {
   test('rollback-to an earlier ID: nothing built or uploaded, nodes back on the old tree', async () => {

@@ -251,3 +251,16 @@ async function stopAll(started: Array<{ stop(): Promise<void> }>): Promise<void>
   await consul?.stop()
   await s3?.stop()
 }
+
+/** Start a fleet, run `body` with it, and stop it whatever happens. */
+export async function withLocalFleet<T>(
+  opts: LocalFleetOptions,
+  body: (fleet: LocalFleet) => Promise<T>
+): Promise<T> {
+  const fleet = await startLocalFleet(opts)
+  try {
+    return await body(fleet)
+  } finally {
+    await fleet.stop()
+  }
+}
