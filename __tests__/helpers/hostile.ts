@@ -86,7 +86,18 @@ export interface FakeGitHub {
   stop(): Promise<void>
 }
 
-export async function startFakeGitHub(status = 201): Promise<FakeGitHub> {
+let shared: Promise<FakeGitHub> | undefined
+
+/** One stand-in GitHub API per test process, answering 201; it never keeps the process alive. */
+export function sharedGitHub(): Promise<FakeGitHub> {
+  shared ??= startFakeGitHub(201, { unref: true })
+  return shared
+}
+
+export async function startFakeGitHub(
+  status = 201,
+  opts: { unref?: boolean } = {}
+): Promise<FakeGitHub> {
   const requests: RecordedRequest[] = []
   const state = { status }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -112,6 +123,7 @@ export async function startFakeGitHub(status = 201): Promise<FakeGitHub> {
   })
   server.keepAliveTimeout = 100
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  if (opts.unref) server.unref()
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     url,
@@ -245,7 +257,7 @@ export function deployInputs(
   }
 }
 
-export function deploy(
+export async function deploy(
   fleet: HostileFleet,
   workspace: string,
   inputs: Record<string, string> = {},
@@ -256,15 +268,12 @@ export function deploy(
     onStdout?: (chunk: string) => void
   } = {}
 ): Promise<ActionRun> {
-  return runAction(
-    deployInputs(fleet, inputs),
-    runnerEnv(fleet, workspace, opts.github, opts.env),
-    {
-      timeoutMs: opts.timeoutMs ?? 60_000,
-      post: true,
-      ...(opts.onStdout ? { onStdout: opts.onStdout } : {})
-    }
-  )
+  const github = opts.github ?? (await sharedGitHub())
+  return runAction(deployInputs(fleet, inputs), runnerEnv(fleet, workspace, github, opts.env), {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    post: true,
+    ...(opts.onStdout ? { onStdout: opts.onStdout } : {})
+  })
 }
 
 // --- the checks every scenario ends with ---------------------------------------
@@ -326,6 +335,7 @@ export async function assertNoSecrets(
   github?: FakeGitHub,
   extraSecrets: string[] = []
 ): Promise<{ places: number }> {
+  github ??= shared ? await shared : undefined
   const secrets = [SECRETS.consul, SECRETS.github, ...extraSecrets]
   if (fleet.tokens) secrets.push(...fleet.tokens.nodes.values(), fleet.tokens.management)
   const places: Array<[string, string]> = [
