@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import type { LocalS3 } from '../fleet/s3.ts'
 import { S3RVER_CREDENTIALS, startLocalS3 } from '../fleet/s3.ts'
-import { createS3Store, S3Error } from '../src/store.ts'
+import { createS3Store, describeS3Error, S3Error } from '../src/store.ts'
 
 let s3: LocalS3
 before(async () => {
@@ -123,4 +123,55 @@ describe('S3 store', () => {
     )
     s.destroy()
   })
+})
+
+describe('describeS3Error: one line for each way S3 says no', () => {
+  const where = { bucket: 'acme-releases', key: 'web/1.tgz', region: 'eu-west-1' }
+  const sdkError = (name: string, status: number) =>
+    Object.assign(new Error(`${name} message`), { name, $metadata: { httpStatusCode: status } })
+  for (const [name, error, expected] of [
+    [
+      'access denied',
+      sdkError('AccessDenied', 403),
+      /^S3 denied access to s3:\/\/acme-releases\/web\/1\.tgz: the credentials need s3:PutObject/
+    ],
+    [
+      'wrong region (redirect)',
+      sdkError('PermanentRedirect', 301),
+      /^aws-region "eu-west-1" is not the region of bucket "acme-releases" \(S3 answered PermanentRedirect\)$/
+    ],
+    [
+      'wrong region (signature)',
+      sdkError('AuthorizationHeaderMalformed', 400),
+      /^aws-region "eu-west-1" is not the region of bucket "acme-releases"/
+    ],
+    [
+      'expired credentials',
+      sdkError('ExpiredToken', 400),
+      /^S3 refused the AWS credentials \(ExpiredToken\)/
+    ],
+    [
+      'no credentials at all',
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError'
+      }),
+      /^S3 refused the AWS credentials \(CredentialsProviderError\)/
+    ],
+    [
+      'DNS failure',
+      Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }),
+      /^cannot reach S3 in eu-west-1 \(ENOTFOUND\) while writing s3:\/\/acme-releases\/web\/1\.tgz$/
+    ],
+    [
+      'anything else',
+      sdkError('InternalError', 500),
+      /^S3 request for s3:\/\/acme-releases\/web\/1\.tgz failed: InternalError message$/
+    ]
+  ] as const) {
+    test(name, () => {
+      const line = describeS3Error(error, where)
+      assert.match(line, expected)
+      assert.ok(!line.includes('\n'))
+    })
+  }
 })
