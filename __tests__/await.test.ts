@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { awaitFleet, nextIndex, tokenBucket } from '../src/await.ts'
+import { PACING, awaitFleet, nextIndex, readSpacingMs, tokenBucket } from '../src/await.ts'
 import { ConsulClient } from '../src/consul.ts'
 import { FleetState } from '../src/fleet-state.ts'
 
@@ -204,5 +204,65 @@ describe('blocking-query rules', () => {
     assert.equal(bucket.take(), 500)
     now = 5000
     assert.equal(bucket.take(), 0)
+  })
+})
+
+describe('read pacing', () => {
+  test('a bucket can start with fewer tokens than it banks', () => {
+    let now = 0
+    const bucket = tokenBucket(2, 8, () => now, 2)
+    assert.equal(bucket.take(), 0)
+    assert.equal(bucket.take(), 0)
+    assert.equal(bucket.take(), 500)
+    now = 10_000 // idle: the bank fills to 8, no further
+    for (let i = 0; i < 8; i++) assert.equal(bucket.take(), 0)
+    assert.equal(bucket.take(), 500)
+  })
+
+  test('the plain budget until there is an arrival rate to go by', () => {
+    assert.equal(readSpacingMs(2, { pending: 1000, reported: 0, reportingMs: 0 }), 500)
+    assert.equal(readSpacingMs(2, { pending: 999, reported: 1, reportingMs: 5000 }), 500)
+    assert.equal(readSpacingMs(2, { pending: 900, reported: 100, reportingMs: 200 }), 500)
+  })
+
+  test('slow while the verdict is far off, fast when the last reports are due', () => {
+    // 100 reports a second, 800 to come: 8 s away
+    assert.equal(readSpacingMs(2, { pending: 800, reported: 200, reportingMs: 2000 }), 1500)
+    // 1 s away: inside the near window
+    assert.equal(
+      readSpacingMs(2, { pending: 100, reported: 900, reportingMs: 9000 }),
+      500 * PACING.nearSpacing
+    )
+    // 2 s away: the next read lands as the near window opens, not 1.5 s later
+    assert.equal(
+      readSpacingMs(2, { pending: 200, reported: 800, reportingMs: 8000 }),
+      2000 - PACING.nearMs
+    )
+    // scales with the configured rate
+    assert.equal(readSpacingMs(1, { pending: 800, reported: 200, reportingMs: 2000 }), 3000)
+  })
+
+  test('1,000 reports over 10 s: at most 2 reads a second, the last noticed fast', () => {
+    // a simulation of the loop's schedule (reads return at once while reports flow)
+    let now = 0
+    const bucket = tokenBucket(2, PACING.bankSeconds * 2, () => now, PACING.initialReads)
+    const reportedBy = (t: number) => Math.min(1000, Math.floor(t / 10))
+    let reads = 0
+    let lastReadAt = -Infinity
+    let seen = 0
+    while (seen < 1000) {
+      const spacing = readSpacingMs(2, {
+        pending: 1000 - seen,
+        reported: seen,
+        reportingMs: seen > 0 ? now : 0
+      })
+      now = Math.max(now, lastReadAt + spacing)
+      now += bucket.take()
+      lastReadAt = now
+      reads++
+      seen = reportedBy(now)
+    }
+    assert.ok(reads <= 2 * (now / 1000), `${reads} reads in ${now} ms`)
+    assert.ok(now - 10_000 <= 250, `last report noticed ${now - 10_000} ms late`)
   })
 })

@@ -58,9 +58,18 @@ export async function readCatalog(
   return [...byName.values()]
 }
 
-/** A token bucket (burst 2), as Consul's docs advise for blocking-query loops. */
-export function tokenBucket(ratePerSecond: number, burst: number, now: () => number = Date.now) {
-  let tokens = burst
+/**
+ * A token bucket, as Consul's docs advise for blocking-query loops: `burst`
+ * requests may go at once, then `ratePerSecond`. `initial` tokens at the start
+ * (default: a full bucket), so a bucket can bank more than it starts with.
+ */
+export function tokenBucket(
+  ratePerSecond: number,
+  burst: number,
+  now: () => number = Date.now,
+  initial = burst
+) {
+  let tokens = Math.min(burst, initial)
   let last = now()
   return {
     /** ms to wait before the next request may go */
@@ -78,6 +87,48 @@ export function tokenBucket(ratePerSecond: number, burst: number, now: () => num
       return wait
     }
   }
+}
+
+/**
+ * How the results loop spends its read budget. A parked blocking read costs
+ * nothing, so reads are spent only while reports arrive faster than the budget.
+ * Then the loop reads slowly while the verdict is far off (the fleet's progress
+ * is logged every few seconds anyway), banks the saved reads, and spends them
+ * when the last reports are due, which is when a late notice delays the verdict.
+ * The bucket stays the hard limit: at most INITIAL_READS + rate × seconds.
+ */
+export const PACING = {
+  /** reads at the start, as the old burst of 2 */
+  initialReads: 2,
+  /** reads the loop may bank, in seconds of budget */
+  bankSeconds: 4,
+  /** spacing while the verdict is far off, in budget intervals (3 → 1.5 s at 2/s) */
+  farSpacing: 3,
+  /** spacing near the end, in budget intervals (1/3 → 167 ms at 2/s) */
+  nearSpacing: 1 / 3,
+  /** "near": the pending nodes are due within this, at the rate reports came so far */
+  nearMs: 1500
+}
+
+export interface FleetProgress {
+  /** nodes still to report */
+  pending: number
+  /** nodes that have reported (or were lost) */
+  reported: number
+  /** ms since the first report was seen (0 when none yet) */
+  reportingMs: number
+}
+
+/** Least ms between the starts of two results reads, given how the fleet is doing. */
+export function readSpacingMs(ratePerSecond: number, p: FleetProgress): number {
+  const interval = 1000 / ratePerSecond
+  const near = interval * PACING.nearSpacing
+  // no arrival rate to go by yet: the plain budget
+  if (p.reported <= 1 || p.reportingMs < interval) return interval
+  const etaMs = (p.pending * p.reportingMs) / p.reported
+  if (etaMs <= PACING.nearMs) return near
+  // far off: read slowly, but never so late that the near phase starts after its time
+  return Math.max(near, Math.min(interval * PACING.farSpacing, etaMs - PACING.nearMs))
 }
 
 /** Next index per Consul's rules: reset to 0 if it went backwards, never below 1 (features/blocking.mdx). */
@@ -129,11 +180,24 @@ export async function awaitFleet(options: AwaitOptions): Promise<void> {
   const finish = () => stop.abort()
 
   const watchResults = async () => {
-    const bucket = tokenBucket(options.readsPerSecond ?? 2, 2)
+    const rate = options.readsPerSecond ?? 2
+    const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads)
     let index = options.baselineIndex
+    let lastReadAt = -Infinity
+    /** when a read first brought a report back (a blocking read returns at the first change) */
+    let firstReportAt: number | undefined
     while (!signal.aborted) {
+      const { pending, total } = fleet.counts()
+      if (firstReportAt === undefined && pending < total) firstReportAt = Date.now()
+      const spacing = readSpacingMs(rate, {
+        pending,
+        reported: total - pending,
+        reportingMs: firstReportAt === undefined ? 0 : Date.now() - firstReportAt
+      })
+      await delay(lastReadAt + spacing - Date.now(), signal)
       await delay(bucket.take(), signal)
       if (signal.aborted) return
+      lastReadAt = Date.now()
       const remaining = options.deadline - Date.now()
       const read = await consul.kvGet(options.resultsPrefix, {
         recurse: true,
