@@ -1,6 +1,6 @@
-import { g as getInput, s as setSecret, i as info, a as saveState, S as STATE, b as summary, c as setOutput, d as setFailed, e as group, f as debug, w as warning } from './lib/post.js';
-import { r as readConfig, C as ConsulClient } from './lib/lock.js';
+import { g as getInput, s as setSecret, a as setFailed, i as info, c as createGitHubReporter, b as saveState, S as STATE, d as summary, e as setOutput, f as group, h as debug, w as warning } from './lib/post.js';
 import { g as createS3Store, r as runPipeline, k as kvKeys } from './lib/store.js';
+import { r as readConfig, C as ConsulClient } from './lib/lock.js';
 import 'os';
 import 'crypto';
 import 'fs';
@@ -33,11 +33,12 @@ import 'node:dns';
 import 'string_decoder';
 import 'child_process';
 import 'timers';
-import 'node:path';
-import 'node:crypto';
+import 'node:fs';
 import 'node:fs/promises';
 import 'node:child_process';
+import 'node:crypto';
 import 'node:os';
+import 'node:path';
 import './lib/loadSharedConfigFiles.js';
 import './lib/readFile.js';
 import './lib/configLoader.js';
@@ -45,7 +46,6 @@ import './lib/chain.js';
 import './lib/CredentialsProviderError.js';
 import './lib/hex-encoding.js';
 import 'buffer';
-import 'node:fs';
 import 'stream';
 import './lib/node-http-handler.js';
 import 'node:https';
@@ -53,17 +53,114 @@ import './lib/EventStreamSerdeConfig.js';
 import './lib/setCredentialFeature.js';
 import 'node:process';
 
-// The action's entry: read inputs, run the pipeline, set outputs or the failure.
+// The action's entry: read inputs, run the pipeline, set outputs or the failure,
+// and tell the pull request (check run, commit status, deployment).
 const coreLog = {
     info: (m) => info(m),
     warning: (m) => warning(m),
     debug: (m) => debug(m),
     group: (name, body) => group(name, body)
 };
+/** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
+const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 };
 /** One line, for core.setFailed: the annotation shows the first line only. */
 function failureLine(error) {
     const message = error instanceof Error ? error.message : String(error);
     return message.split('\n').find((l) => l.trim() !== '') ?? 'failed';
+}
+/** True when `work` finished within `ms`; false when the time ran out first. */
+function within(work, ms) {
+    let timer;
+    const limit = new Promise((resolve) => {
+        timer = setTimeout(() => {
+            coreLog.warning(`gave up updating the pull request after ${ms / 1000}s`);
+            resolve(false);
+        }, ms);
+    });
+    return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
+}
+async function deploy(config, env, signal) {
+    const store = createS3Store(config.s3);
+    const consul = new ConsulClient({
+        addr: config.consul.addr,
+        token: config.consul.token,
+        onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
+    });
+    const reporter = createGitHubReporter({
+        token: config.github.token,
+        env,
+        checkName: config.github.checkName,
+        environment: config.github.environment,
+        log: coreLog,
+        onCreated: (what, id) => saveState(what === 'check-run' ? STATE.checkRunId : STATE.deploymentId, String(id))
+    });
+    // The check run exists from the event on; whatever happens after, it is completed.
+    let announced;
+    const finish = async (outcome) => {
+        if (!announced)
+            return;
+        const done = await within(reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }), signal.aborted ? REPORT_DEADLINE_MS.cancelled : REPORT_DEADLINE_MS.normal);
+        // Otherwise the post step completes what is left open.
+        if (done)
+            saveState(STATE.reported, 'true');
+    };
+    try {
+        const result = await runPipeline(config, {
+            store,
+            consul,
+            log: coreLog,
+            setOutput: (name, value) => setOutput(name, value),
+            writeSummary: env.GITHUB_STEP_SUMMARY
+                ? async (markdown) => void (await summary.addRaw(markdown).write())
+                : undefined,
+            signal,
+            onLockSession: (id) => {
+                saveState(STATE.lockSession, id);
+                saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock);
+            },
+            onLockReleased: () => saveState(STATE.lockReleased, 'true'),
+            onAnnounced: async ({ release, fleet }) => {
+                announced = { at: Date.now(), fleet };
+                await reporter.started({
+                    fleet,
+                    notWaiting: !config.wait,
+                    facts: {
+                        manifestUrl: release.manifestUrl,
+                        srcUrl: release.srcUrl,
+                        checksum: release.checksum,
+                        commit: config.run.sha,
+                        runUrl: config.run.runUrl
+                    }
+                });
+            },
+            onProgress: (fleet) => void reporter.progress({ fleet })
+        });
+        if (result.fleet) {
+            await finish({
+                fleet: result.fleet,
+                verdict: result.verdict ?? { done: false },
+                excerpts: result.excerpts,
+                cancelled: result.cancelled
+            });
+        }
+        // The verdict is the pipeline's alone: reporting never changes it.
+        if (result.failed)
+            setFailed(result.message);
+        else
+            info(result.message);
+    }
+    catch (error) {
+        if (announced)
+            await finish({
+                fleet: announced.fleet,
+                verdict: announced.fleet.verdict(),
+                error: failureLine(error)
+            });
+        throw error;
+    }
+    finally {
+        store.destroy();
+    }
 }
 async function run(env = process.env) {
     // Mask secrets before anything could print them, even an input error.
@@ -80,37 +177,7 @@ async function run(env = process.env) {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-        const config = readConfig((name) => getInput(name), env);
-        const store = createS3Store(config.s3);
-        const consul = new ConsulClient({
-            addr: config.consul.addr,
-            token: config.consul.token,
-            onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
-        });
-        try {
-            const result = await runPipeline(config, {
-                store,
-                consul,
-                log: coreLog,
-                setOutput: (name, value) => setOutput(name, value),
-                writeSummary: env.GITHUB_STEP_SUMMARY
-                    ? async (markdown) => void (await summary.addRaw(markdown).write())
-                    : undefined,
-                signal: cancel.signal,
-                onLockSession: (id) => {
-                    saveState(STATE.lockSession, id);
-                    saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock);
-                },
-                onLockReleased: () => saveState(STATE.lockReleased, 'true')
-            });
-            if (result.failed)
-                setFailed(result.message);
-            else
-                info(result.message);
-        }
-        finally {
-            store.destroy();
-        }
+        await deploy(readConfig((name) => getInput(name), env), env, cancel.signal);
     }
     catch (error) {
         setFailed(failureLine(error));

@@ -34,6 +34,7 @@ import 'node:dns';
 import 'string_decoder';
 import 'child_process';
 import 'timers';
+import 'node:fs';
 
 // The runner starts this file for the post step (action.yml: runs.post).
 await post();

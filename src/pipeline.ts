@@ -113,6 +113,16 @@ async function logExcerpt(consul: ConsulClient, key: string): Promise<string | u
     .join('\n')
 }
 
+/**
+ * Text from the fleet (node names, logs) printed to the job log must never be
+ * read by the runner as a workflow command: it trims each line and obeys
+ * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
+ * text. Such lines get a visible `> ` in front.
+ */
+export function inert(text: string): string {
+  return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2')
+}
+
 function isCancelled(deps: PipelineDeps): boolean {
   return deps.signal?.aborted === true
 }
@@ -237,9 +247,9 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         onChange: (changed) => {
           for (const s of changed) {
             if (s.status === 'failure' || s.status === 'lost')
-              log.info(`${plainText(s.node, 80)}: ${s.status}`)
+              log.info(inert(`${plainText(s.node, 80)}: ${s.status}`))
             else if (s.note)
-              log.info(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`)
+              log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
           }
           progress.update(progressLine(watched.counts()))
           deps.onProgress?.(watched)
@@ -274,7 +284,9 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     const text = await logExcerpt(consul, keys.log(node))
     if (!text) continue
     excerpts.push({ node, text })
-    log.info(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`)
+    log.info(
+      inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`)
+    )
   }
   await deps.writeSummary?.(
     summaryMarkdown(

@@ -1000,4 +1000,4 @@ async function acquireLock(consul, opts) {
     }
 }
 
-export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, releaseLock as b, commonjsGlobal as c, ConsulError as d, releaseKey as e, acquireLock as f, getDefaultExportFromCjs as g, progressLine as h, summaryMarkdown as i, resultRows as j, plainText as p, quote as q, readConfig as r, s3Url as s, verdictLine as v };
+export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, headlineMark as b, commonjsGlobal as c, fleetChartMarkdown as d, failedLogsMarkdown as e, factsMarkdown as f, releaseLock as g, headline as h, ConsulError as i, getDefaultExportFromCjs as j, releaseKey as k, acquireLock as l, markdownText as m, nodeTableMarkdown as n, progressLine as o, plainText as p, quote as q, readConfig as r, s3Url as s, summaryMarkdown as t, resultRows as u, verdictLine as v };

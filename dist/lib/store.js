@@ -1,5 +1,5 @@
 import { access, constants as constants$1, stat, readdir, lstat, readlink, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
-import { d as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, s as s3Url, e as releaseKey, f as acquireLock, p as plainText, h as progressLine, i as summaryMarkdown, v as verdictLine, j as resultRows } from './lock.js';
+import { i as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, j as getDefaultExportFromCjs, s as s3Url, k as releaseKey, l as acquireLock, p as plainText, o as progressLine, t as summaryMarkdown, v as verdictLine, u as resultRows } from './lock.js';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, getRandomValues, createHmac } from 'node:crypto';
 import { tmpdir, platform, release } from 'node:os';
@@ -141,9 +141,13 @@ async function readCatalog(consul, filters, signal, retryUntil) {
     }
     return [...byName.values()];
 }
-/** A token bucket (burst 2), as Consul's docs advise for blocking-query loops. */
-function tokenBucket(ratePerSecond, burst, now = Date.now) {
-    let tokens = burst;
+/**
+ * A token bucket, as Consul's docs advise for blocking-query loops: `burst`
+ * requests may go at once, then `ratePerSecond`. `initial` tokens at the start
+ * (default: a full bucket), so a bucket can bank more than it starts with.
+ */
+function tokenBucket(ratePerSecond, burst, now = Date.now, initial = burst) {
+    let tokens = Math.min(burst, initial);
     let last = now();
     return {
         /** ms to wait before the next request may go */
@@ -161,6 +165,39 @@ function tokenBucket(ratePerSecond, burst, now = Date.now) {
             return wait;
         }
     };
+}
+/**
+ * How the results loop spends its read budget. A parked blocking read costs
+ * nothing, so reads are spent only while reports arrive faster than the budget.
+ * Then the loop reads slowly while the verdict is far off (the fleet's progress
+ * is logged every few seconds anyway), banks the saved reads, and spends them
+ * when the last reports are due, which is when a late notice delays the verdict.
+ * The bucket stays the hard limit: at most INITIAL_READS + rate × seconds.
+ */
+const PACING = {
+    /** reads at the start, as the old burst of 2 */
+    initialReads: 2,
+    /** reads the loop may bank, in seconds of budget */
+    bankSeconds: 4,
+    /** spacing while the verdict is far off, in budget intervals (3 → 1.5 s at 2/s) */
+    farSpacing: 3,
+    /** spacing near the end, in budget intervals (1/3 → 167 ms at 2/s) */
+    nearSpacing: 1 / 3,
+    /** "near": the pending nodes are due within this, at the rate reports came so far */
+    nearMs: 1500
+};
+/** Least ms between the starts of two results reads, given how the fleet is doing. */
+function readSpacingMs(ratePerSecond, p) {
+    const interval = 1000 / ratePerSecond;
+    const near = interval * PACING.nearSpacing;
+    // no arrival rate to go by yet: the plain budget
+    if (p.reported <= 1 || p.reportingMs < interval)
+        return interval;
+    const etaMs = (p.pending * p.reportingMs) / p.reported;
+    if (etaMs <= PACING.nearMs)
+        return near;
+    // far off: read slowly, but never so late that the near phase starts after its time
+    return Math.max(near, Math.min(interval * PACING.farSpacing, etaMs - PACING.nearMs));
 }
 /** Next index per Consul's rules: reset to 0 if it went backwards, never below 1 (features/blocking.mdx). */
 function nextIndex(previous, answered) {
@@ -194,12 +231,26 @@ async function awaitFleet(options) {
     const deadlineTimer = setTimeout(() => stop.abort(), Math.max(0, options.deadline - Date.now()));
     const finish = () => stop.abort();
     const watchResults = async () => {
-        const bucket = tokenBucket(options.readsPerSecond ?? 2, 2);
+        const rate = options.readsPerSecond ?? 2;
+        const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads);
         let index = options.baselineIndex;
+        let lastReadAt = -Infinity;
+        /** when a read first brought a report back (a blocking read returns at the first change) */
+        let firstReportAt;
         while (!signal.aborted) {
+            const { pending, total } = fleet.counts();
+            if (firstReportAt === undefined && pending < total)
+                firstReportAt = Date.now();
+            const spacing = readSpacingMs(rate, {
+                pending,
+                reported: total - pending,
+                reportingMs: firstReportAt === undefined ? 0 : Date.now() - firstReportAt
+            });
+            await delay(lastReadAt + spacing - Date.now(), signal);
             await delay(bucket.take(), signal);
             if (signal.aborted)
                 return;
+            lastReadAt = Date.now();
             const remaining = options.deadline - Date.now();
             const read = await consul.kvGet(options.resultsPrefix, {
                 recurse: true,
@@ -7553,6 +7604,15 @@ async function logExcerpt(consul, key) {
         .map((l) => plainText(l, 400))
         .join('\n');
 }
+/**
+ * Text from the fleet (node names, logs) printed to the job log must never be
+ * read by the runner as a workflow command: it trims each line and obeys
+ * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
+ * text. Such lines get a visible `> ` in front.
+ */
+function inert(text) {
+    return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2');
+}
 function isCancelled(deps) {
     return deps.signal?.aborted === true;
 }
@@ -7664,9 +7724,9 @@ async function runPipeline(config, deps) {
                 onChange: (changed) => {
                     for (const s of changed) {
                         if (s.status === 'failure' || s.status === 'lost')
-                            log.info(`${plainText(s.node, 80)}: ${s.status}`);
+                            log.info(inert(`${plainText(s.node, 80)}: ${s.status}`));
                         else if (s.note)
-                            log.info(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`);
+                            log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`));
                     }
                     progress.update(progressLine(watched.counts()));
                     deps.onProgress?.(watched);
@@ -7703,7 +7763,7 @@ async function runPipeline(config, deps) {
         if (!text)
             continue;
         excerpts.push({ node, text });
-        log.info(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`);
+        log.info(inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`));
     }
     await deps.writeSummary?.(summaryMarkdown(fleet, verdict, {
         manifestUrl: release.manifestUrl,
