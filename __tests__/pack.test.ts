@@ -531,6 +531,26 @@ describe('pack: compressors', { timeout: 10_000 }, () => {
   })
 })
 
+describe('pack: progress while tar writes straight into pigz', () => {
+  it('counts tar output from its checkpoints, in order, and never shows them as errors', async () => {
+    const root = freshDir('progress')
+    write(root, 'a.bin', randomBytes(3 * 1024 * 1024))
+    write(root, 'b.txt', 'b\n')
+    const packed = await packAll({ root })
+    assert.equal(packed.compressor, 'pigz')
+    const inputs = packed.progress.map((p) => p.bytesIn)
+    const between = inputs.filter((b) => b > 0 && b < packed.totalBytes)
+    assert.ok(between.length >= 2, `progress before the end: ${between.join(', ')}`)
+    for (const b of between) assert.equal(b % (100 * 10240), 0, 'whole checkpoints of 100 records')
+    assert.deepEqual(
+      inputs,
+      [...inputs].sort((x, y) => x - y),
+      'never goes backwards'
+    )
+    assert.equal(inputs.at(-1), packed.totalBytes)
+  })
+})
+
 describe('pack: failures and cleanup', { timeout: 10_000 }, () => {
   /** big enough (incompressible) that tar blocks on the pipe until someone reads */
   function bigTree(): string {

@@ -1,7 +1,8 @@
 // The build tree as it will go into the archive: walked, filtered, validated and
 // sorted here, so that tar only packs a list we already checked (pack.ts).
-import { lstat, readdir, readlink, stat } from 'node:fs/promises'
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import type { Stats } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import picomatch from 'picomatch'
 import { InputError, quote } from './errors.ts'
@@ -104,6 +105,8 @@ function kindOf(stats: Stats): EntryKind | string {
   return 'special file'
 }
 
+const YIELD_EVERY = 2000
+
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** Walks `root` without following symlinks; refuses what tar xf could not recreate faithfully. */
@@ -130,13 +133,20 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
   let excludedAny = false
   let hadDeployIdFile = false
 
+  // Synchronous calls: on a warm tree (a build just made) they measured 3-4x
+  // faster than fs/promises, even with a directory's lstats in parallel (20k
+  // files: ~110 ms vs ~400 ms; bench/README.md). The loop is given back every
+  // YIELD_EVERY entries so timers (the lock's session renewal) still run.
+  let sinceYield = 0
   const visit = async (relDir: string): Promise<void> => {
-    const names = (await readdir(join(root, relDir))).sort(byName)
-    // lstat a directory's children together: the walk is I/O-latency bound
-    const stats = await Promise.all(names.map((name) => lstat(join(root, relDir, name))))
-    for (const [i, name] of names.entries()) {
+    const names = readdirSync(join(root, relDir)).sort(byName)
+    for (const name of names) {
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
       const path = relDir === '' ? name : `${relDir}/${name}`
-      const st = stats[i] as Stats
+      const st = lstatSync(join(root, path))
       if (isExcluded(path, st.isDirectory())) {
         excludedAny = true
         continue
@@ -166,7 +176,7 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
       }
       newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs)
       const entry: TreeEntry = { path, kind, size: kind === 'file' ? st.size : 0 }
-      if (kind === 'symlink') entry.target = await readlink(join(root, path))
+      if (kind === 'symlink') entry.target = readlinkSync(join(root, path))
       if (kind === 'file') {
         // tar stores later names of a multiply-linked inode as links to the first
         const inode = `${st.dev}:${st.ino}`

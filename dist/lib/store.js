@@ -1,4 +1,4 @@
-import { access, constants as constants$1, stat, readdir, lstat, readlink, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
+import { access, constants as constants$1, stat, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { i as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, j as getDefaultExportFromCjs, s as s3Url, k as releaseKey, l as acquireLock, p as plainText, o as progressLine, t as summaryMarkdown, v as verdictLine, u as resultRows } from './lock.js';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, getRandomValues, createHmac } from 'node:crypto';
@@ -6,12 +6,12 @@ import { tmpdir, platform, release } from 'node:os';
 import { delimiter, join, posix, resolve, dirname } from 'node:path';
 import { Transform, Readable, Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
+import { readdirSync, lstatSync, readlinkSync, ReadStream, fstatSync, statSync } from 'node:fs';
 import { C as CONFIG_PREFIX_SEPARATOR, E as ENV_PROFILE } from './loadSharedConfigFiles.js';
 import { p as parseUrl, m as memoize, l as loadConfig } from './configLoader.js';
 import { f as fromString, a as fromArrayBuffer, h as hasOwn, i as isArrayBuffer, b as fromHex, t as toHex } from './hex-encoding.js';
 import { EventEmitter } from 'events';
 import { Buffer as Buffer$1 } from 'buffer';
-import { ReadStream, lstatSync, fstatSync, statSync } from 'node:fs';
 import { Readable as Readable$1 } from 'stream';
 import { f as HttpResponse, i as isReadableStream, t as toBase64$1, H as HttpRequest, s as sdkStreamMixin, d as dateToUtcString, b as parseRfc7231DateTime, g as escapeUri, e as streamCollector, N as NodeHttpHandler } from './node-http-handler.js';
 import { f as fromUtf8, t as toUtf8, T as TypeRegistry, C as Crc32Node, e as eventStreamSerdeProvider, r as resolveEventStreamSerdeConfig } from './EventStreamSerdeConfig.js';
@@ -7055,6 +7055,7 @@ function kindOf(stats) {
         return 'character device';
     return 'special file';
 }
+const YIELD_EVERY = 2000;
 const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 /** Walks `root` without following symlinks; refuses what tar xf could not recreate faithfully. */
 async function walkTree(opts) {
@@ -7080,13 +7081,20 @@ async function walkTree(opts) {
     let newestMtimeMs = 0;
     let excludedAny = false;
     let hadDeployIdFile = false;
+    // Synchronous calls: on a warm tree (a build just made) they measured 3-4x
+    // faster than fs/promises, even with a directory's lstats in parallel (20k
+    // files: ~110 ms vs ~400 ms; bench/README.md). The loop is given back every
+    // YIELD_EVERY entries so timers (the lock's session renewal) still run.
+    let sinceYield = 0;
     const visit = async (relDir) => {
-        const names = (await readdir(join(root, relDir))).sort(byName);
-        // lstat a directory's children together: the walk is I/O-latency bound
-        const stats = await Promise.all(names.map((name) => lstat(join(root, relDir, name))));
-        for (const [i, name] of names.entries()) {
+        const names = readdirSync(join(root, relDir)).sort(byName);
+        for (const name of names) {
+            if (++sinceYield >= YIELD_EVERY) {
+                sinceYield = 0;
+                await new Promise((resolve) => setImmediate(resolve));
+            }
             const path = relDir === '' ? name : `${relDir}/${name}`;
-            const st = stats[i];
+            const st = lstatSync(join(root, path));
             if (isExcluded(path, st.isDirectory())) {
                 excludedAny = true;
                 continue;
@@ -7108,7 +7116,7 @@ async function walkTree(opts) {
             newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs);
             const entry = { path, kind, size: kind === 'file' ? st.size : 0 };
             if (kind === 'symlink')
-                entry.target = await readlink(join(root, path));
+                entry.target = readlinkSync(join(root, path));
             if (kind === 'file') {
                 // tar stores later names of a multiply-linked inode as links to the first
                 const inode = `${st.dev}:${st.ino}`;
@@ -7174,6 +7182,7 @@ async function pack(opts) {
     const files = members.length;
     // The deploy-ID file and its missing parents come from a temp dir of their own,
     // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
+    let bytesIn = 0;
     const tmp = await mkdtemp(join(tmpdir(), 'stretcher-pack-'));
     const extraRoot = join(tmp, 'extra');
     const extraList = join(tmp, 'extra.list');
@@ -7205,6 +7214,10 @@ async function pack(opts) {
         '--null',
         '--no-unquote',
         ...(opts.mtime ? [`--mtime=@${Math.floor(opts.mtime.getTime() / 1000)}`] : []),
+        // Progress without reading tar's output in Node: a stderr line every
+        // CHECKPOINT_RECORDS records of RECORD_BYTES (exitOf keeps these out of errors)
+        `--checkpoint=${CHECKPOINT_RECORDS}`,
+        `--checkpoint-action=echo=${PROGRESS_MARK}%u`,
         '-C',
         root,
         '-T',
@@ -7214,9 +7227,11 @@ async function pack(opts) {
         '-T',
         extraList
     ];
-    // argv0: so stderr says "tar: ...", not "/usr/bin/tar: ..."
-    const tar = spawn(tools.tar, tarArgs, { argv0: 'tar', stdio: ['pipe', 'pipe', 'pipe'] });
-    const children = [tar];
+    // With pigz, tar writes straight into pigz's stdin (the fd is handed over, as a
+    // shell pipe does): Node never copies the uncompressed bytes, which on a 2-core
+    // machine is CPU taken from the compressor. pigz is spawned first so that
+    // the pipe Node keeps open is a write end it can close at once, never a read
+    // end it might read from.
     const compressor = tools.compressorPath === undefined
         ? undefined
         : // -n: no name or time in the gzip header, so the same tree gives the same bytes
@@ -7224,12 +7239,22 @@ async function pack(opts) {
                 argv0: tools.compressor,
                 stdio: ['pipe', 'pipe', 'pipe']
             });
-    if (compressor)
-        children.push(compressor);
+    // argv0: so stderr says "tar: ...", not "/usr/bin/tar: ..."
+    const tar = spawn(tools.tar, tarArgs, {
+        argv0: 'tar',
+        stdio: ['pipe', compressor ? compressor.stdin : 'pipe', 'pipe']
+    });
+    // tar has its own copy of the write end now; ours would keep pigz from seeing EOF
+    compressor?.stdin?.destroy();
+    const children = compressor ? [tar, compressor] : [tar];
     const gzip = compressor ? undefined : createGzip({ level });
     gzip?.on('error', (err) => fail(err));
-    const exits = children.map((child, i) => exitOf(child, i === 0 ? 'tar' : tools.compressor));
-    let bytesIn = 0;
+    const exits = children.map((child, i) => i === 0
+        ? exitOf(child, 'tar', (records) => {
+            bytesIn = Math.min(totalIn, records * RECORD_BYTES);
+            report();
+        })
+        : exitOf(child, tools.compressor));
     let bytesOut = 0;
     const report = () => opts.onProgress?.({ bytesIn, bytesOut, totalIn });
     const hash = createHash('sha256');
@@ -7288,6 +7313,8 @@ async function pack(opts) {
                 if (bad)
                     return callback(bad);
                 finished = true;
+                bytesIn = totalIn;
+                report();
                 await rm(tmp, { recursive: true, force: true }).catch(() => { });
                 settle.resolve({ sha256: hash.digest('hex'), size: bytesOut, files });
                 callback();
@@ -7305,16 +7332,15 @@ async function pack(opts) {
         child.stdin?.on('error', () => { });
     }
     tar.stdin?.end(nulList(tree.entries.map((e) => e.path)));
-    const tarOut = tar.stdout;
-    tarOut.on('data', (chunk) => {
-        bytesIn += chunk.length;
-        report();
-    });
     if (compressor) {
-        tarOut.pipe(compressor.stdin);
         compressor.stdout.pipe(output);
     }
     else if (gzip) {
+        const tarOut = tar.stdout;
+        tarOut.on('data', (chunk) => {
+            bytesIn += chunk.length;
+            report();
+        });
         tarOut.pipe(gzip).pipe(output);
     }
     return {
@@ -7326,17 +7352,36 @@ async function pack(opts) {
         compressor: tools.compressor
     };
 }
+/** GNU tar's record: 20 blocks of 512 bytes (its default blocking factor) */
+const RECORD_BYTES = 10240;
+/** a progress line every 100 records (1,024,000 bytes) of tar output */
+const CHECKPOINT_RECORDS = 100;
+/** what tar's checkpoint echo prints, after "tar: " */
+const PROGRESS_MARK = '#stretcher-progress ';
 function nulList(paths) {
     return Buffer.from(paths.map((p) => `${p}\0`).join(''));
 }
-function exitOf(child, name) {
+function exitOf(child, name, onCheckpoint) {
     const tail = [];
     let tailBytes = 0;
-    child.stderr?.on('data', (chunk) => {
-        tail.push(chunk);
-        tailBytes += chunk.length;
+    let partial = '';
+    const keep = (line) => {
+        if (onCheckpoint) {
+            const at = line.indexOf(PROGRESS_MARK);
+            if (at !== -1)
+                return onCheckpoint(Number(line.slice(at + PROGRESS_MARK.length)));
+        }
+        tail.push(line);
+        tailBytes += line.length;
         while (tailBytes > 8192 && tail.length > 1)
             tailBytes -= tail.shift().length;
+    };
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines)
+            keep(line);
     });
     const stderrDone = new Promise((resolve) => {
         if (!child.stderr)
@@ -7348,7 +7393,7 @@ function exitOf(child, name) {
     // which stays open while its reader is paused (a destroyed consumer)
     return new Promise((resolve) => {
         child.on('exit', (code, signal) => {
-            void stderrDone.then(() => resolve({ name, code, signal, stderr: Buffer.concat(tail).toString('utf8') }));
+            void stderrDone.then(() => resolve({ name, code, signal, stderr: [...tail, partial].join('\n') }));
         });
         child.on('error', () => resolve({ name, code: null, signal: null, stderr: '' }));
     });

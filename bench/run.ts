@@ -1,0 +1,463 @@
+// npm run bench [-- --quick] [-- --large] [-- --fleet-10k] [-- --only=publish,await,startup]
+//
+// Every case runs next to its baseline in the same run (interleaved, so drift
+// hits both); figures are medians; ratios are case / baseline. Prints Markdown
+// tables (bench/README.md keeps the latest). Benchmarks, not tests: nothing here
+// fails on a number.
+import { GetObjectCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { createInterface } from 'node:readline'
+import { startConsulEmulator } from '../fleet/consul/index.ts'
+import { startLocalS3 } from '../fleet/s3.ts'
+import { ConsulClient } from '../src/consul.ts'
+import { generateBuild } from './build.ts'
+import type { BuildFacts } from './build.ts'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const large = args.includes('--large')
+const fleet10k = args.includes('--fleet-10k')
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+const wants = (part: string): boolean => !only || only.includes(part)
+const here = new URL('.', import.meta.url).pathname
+const node = process.execPath
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const sec = (ms: number): string => (ms / 1000).toFixed(2)
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(1)
+const log = (line: string): void => void process.stderr.write(`${line}\n`)
+const out: string[] = []
+const print = (line = ''): void => {
+  out.push(line)
+  process.stdout.write(`${line}\n`)
+}
+
+function sh(command: string, cwd?: string): string {
+  return execFileSync('sh', ['-c', command], { cwd, encoding: 'utf8', maxBuffer: 1 << 26 })
+}
+
+function timeShell(command: string, cwd: string): number {
+  const started = performance.now()
+  execFileSync('sh', ['-c', command], { cwd, stdio: ['ignore', 'ignore', 'inherit'] })
+  return performance.now() - started
+}
+
+function runChild(script: string, childArgs: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [join(here, script), ...childArgs], {
+      stdio: ['ignore', 'pipe', 'inherit']
+    })
+    let text = ''
+    child.stdout.on('data', (c: Buffer) => (text += c.toString()))
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(text.trim().split('\n').at(-1)!) as Record<string, unknown>)
+        : reject(new Error(`${script} exited with ${code}`))
+    )
+  })
+}
+
+function machine(): void {
+  print('## Machine')
+  print()
+  print(`- ${cpus().length} cores (\`nproc\`: ${sh('nproc').trim()}), ${cpus()[0]?.model ?? '?'}`)
+  print(
+    `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB (\`free -h\`: ${sh('free -h | sed -n 2p').replace(/\s+/g, ' ').trim()})`
+  )
+  print(
+    `- Node ${process.version}; ${sh('tar --version | head -1').trim()}; pigz ${sh(
+      'pigz --version 2>&1'
+    )
+      .trim()
+      .replace(/^pigz /, '')}`
+  )
+  print(`- load average at start: ${sh('cat /proc/loadavg').split(' ').slice(0, 3).join(' ')}`)
+  print()
+}
+
+// ---------------------------------------------------------------- publish
+
+interface PublishRow {
+  label: string
+  ms: number[]
+  rss: number[]
+}
+
+async function verify(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  sha256: string,
+  build: BuildFacts
+): Promise<string> {
+  const obj = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+  const dir = mkdtempSync(join(tmpdir(), 'bench-untar-'))
+  try {
+    const hash = createHash('sha256')
+    const tar = spawn('tar', ['xzf', '-', '-C', dir], { stdio: ['pipe', 'inherit', 'inherit'] })
+    const done = new Promise<number | null>((r) => tar.on('exit', r))
+    for await (const chunk of obj.Body as Readable) {
+      hash.update(chunk as Buffer)
+      if (!tar.stdin.write(chunk)) await new Promise((r) => tar.stdin.once('drain', r))
+    }
+    tar.stdin.end()
+    if ((await done) !== 0) return 'tar xf failed'
+    if (hash.digest('hex') !== sha256) return 'sha256 differs'
+    const list = (root: string): string =>
+      sh(`find . -path ./DEPLOY_ID -prune -o -printf '%P %y %m %s\\n' | sort`, root)
+    if (list(dir) !== list(build.dir)) return 'tree differs (names, types, modes or sizes)'
+    sh(`diff -r --exclude=DEPLOY_ID ${build.dir} ${dir}`)
+    return 'unpacks with tar xf to the exact tree'
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function publishBench(): Promise<void> {
+  const s3 = await startLocalS3()
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+  })
+  const sizes = quick ? [0.25] : [0.25, 1, ...(large ? [5] : [])]
+  const scaling: string[] = []
+  try {
+    for (const scale of sizes) {
+      const dir = mkdtempSync(join(tmpdir(), 'bench-build-'))
+      try {
+        log(`generating a ${scale * 200} MB build…`)
+        const build = generateBuild(dir, scale)
+        const headline = scale === 1 || (quick && scale === sizes[0])
+        const runs = quick ? 3 : scale === 1 ? 5 : 3
+        const levels = headline ? [1, 6] : [1]
+        // warm the page cache
+        timeShell('tar -cf - . | cat > /dev/null', dir)
+        const shell: Array<[string, string]> = headline
+          ? [
+              ['`tar -cf - | sha256sum` (floor: no compression)', 'tar -cf - . | sha256sum'],
+              ['`tar | gzip -1 | sha256sum`', 'tar -cf - . | gzip -1 | sha256sum'],
+              ['`tar | pigz -1 | sha256sum`', 'tar -cf - . | pigz -1 | sha256sum'],
+              ['`tar | pigz -6 | sha256sum`', 'tar -cf - . | pigz -6 | sha256sum']
+            ]
+          : []
+        const rows = new Map<string, PublishRow>()
+        const row = (label: string): PublishRow => {
+          let r = rows.get(label)
+          if (!r) rows.set(label, (r = { label, ms: [], rss: [] }))
+          return r
+        }
+        const sizesOut = new Map<number, number>()
+        const verified = new Map<number, string>()
+        for (let i = 0; i < runs; i++) {
+          log(`  ${mb(build.bytes)} MB, run ${i + 1}/${runs}`)
+          for (const [label, command] of shell) row(label).ms.push(timeShell(command, dir))
+          for (const level of levels) {
+            for (const mode of ['pipeline', 'action'] as const) {
+              const key = `bench/${mode}-${level}-${i}.tgz`
+              const r = await runChild('publish-child.ts', [
+                mode,
+                dir,
+                s3.endpoint,
+                s3.bucket,
+                key,
+                String(level)
+              ])
+              const label =
+                mode === 'action'
+                  ? `**action publish** (pack.ts + store.ts), level ${level}`
+                  : `baseline: spawned \`tar | pigz -${level}\`, hashed in Node, into \`Upload\` 16 MiB × 4`
+              row(label).ms.push(r.ms as number)
+              row(label).rss.push(r.rssMB as number)
+              if (mode === 'action') {
+                sizesOut.set(level, r.size as number)
+                if (!verified.has(level))
+                  verified.set(
+                    level,
+                    await verify(client, s3.bucket, key, r.sha256 as string, build)
+                  )
+              }
+              await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }))
+            }
+          }
+        }
+        const title = `${mb(build.bytes)} MB build (${build.files} files, ${build.dirs} dirs)`
+        print(`### Publish: ${title}, median of ${runs}`)
+        print()
+        print('| pipeline | median s | ratio to baseline | peak RSS MB (max) |')
+        print('|---|---|---|---|')
+        for (const r of rows.values()) {
+          const level = /level (\d)/.exec(r.label)?.[1]
+          const base = level
+            ? rows.get(
+                `baseline: spawned \`tar | pigz -${level}\`, hashed in Node, into \`Upload\` 16 MiB × 4`
+              )
+            : undefined
+          const ratio =
+            base && r.label.startsWith('**action')
+              ? `${(median(r.ms) / median(base.ms)).toFixed(2)}×`
+              : ''
+          const rss = r.rss.length ? Math.max(...r.rss).toFixed(0) : ''
+          print(`| ${r.label.replaceAll('|', '\\|')} | ${sec(median(r.ms))} | ${ratio} | ${rss} |`)
+        }
+        print()
+        for (const [level, size] of sizesOut)
+          print(`- level ${level}: archive ${mb(size)} MB; ${verified.get(level)}`)
+        print()
+        const action1 = rows.get('**action publish** (pack.ts + store.ts), level 1')!
+        const base1 = rows.get(
+          'baseline: spawned `tar | pigz -1`, hashed in Node, into `Upload` 16 MiB × 4'
+        )!
+        scaling.push(
+          `| ${mb(build.bytes)} MB, ${build.files} files | ${sec(median(action1.ms))} | ${(build.bytes / 1e6 / (median(action1.ms) / 1000)).toFixed(0)} | ${(median(action1.ms) / median(base1.ms)).toFixed(2)}× | ${Math.max(...action1.rss).toFixed(0)} |`
+        )
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+    print('### Publish scaling (level 1)')
+    print()
+    print('| build | median s | input MB/s | ratio to baseline | peak RSS MB |')
+    print('|---|---|---|---|---|')
+    for (const line of scaling) print(line)
+    print()
+  } finally {
+    client.destroy()
+    await s3.stop()
+  }
+}
+
+// ---------------------------------------------------------------- await
+
+/** deterministic shuffle, so the order nodes report in does not follow their names */
+function shuffled(n: number): string[] {
+  const names = Array.from({ length: n }, (_, i) => `n-${i}`)
+  let x = 0x9e3779b9
+  for (let i = n - 1; i > 0; i--) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    const j = (x >>> 0) % (i + 1)
+    ;[names[i], names[j]] = [names[j]!, names[i]!]
+  }
+  return names
+}
+
+interface AwaitRun {
+  latencyMs: number
+  reads: number
+  readsPerSecond: number
+  bytesRatio: number
+  bytesRead: number
+  finalBytes: number
+  rssMB: number
+  seconds: number
+  converged: boolean
+}
+
+async function awaitOnce(n: number, spreadMs: number, stale: boolean): Promise<AwaitRun> {
+  const emu = await startConsulEmulator({ nodes: [], eagerListenerLimit: 0 })
+  try {
+    const consul = new ConsulClient({ addr: emu.url })
+    const prefix = 'stretcher/bench/results/'
+    const deployId = '20261122-000000-bench00-r1.1'
+    const names = shuffled(n)
+    if (stale) {
+      // every node already holds a result of the previous deploy (a re-deploy)
+      for (let i = 0; i < n; i += 64) {
+        await consul.txn(
+          names.slice(i, i + 64).map((node) => ({
+            Verb: 'set' as const,
+            Key: `${prefix}${node}`,
+            Value: JSON.stringify({ deploy_id: 'previous-deploy', status: 'success', node, at: 1 })
+          })),
+          'key:write'
+        )
+      }
+    }
+    const baseline = (await consul.kvGet(prefix, { recurse: true })).index
+    const lastNode = names.at(-1)!
+    const child = spawn(
+      node,
+      [
+        join(here, 'await-child.ts'),
+        emu.url,
+        prefix,
+        String(baseline),
+        String(n),
+        deployId,
+        lastNode
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] }
+    )
+    const lines = createInterface({ input: child.stdout })
+    const iterator = lines[Symbol.asyncIterator]()
+    await iterator.next() // ready
+    const firstRequest = emu.requests.length
+    child.stdin.write('go\n')
+    // A random phase, so the last report does not fall on the wait loop's own
+    // rhythm (which starts at the same instant): reports begin 0-1 s after "go".
+    const started = Date.now() + Math.random() * 1000
+    let lastWriteAt = 0
+    const writes = names.map(
+      (nodeName, i) =>
+        new Promise<void>((resolve, reject) => {
+          setTimeout(
+            () => {
+              const at = Math.floor(Date.now() / 1000)
+              if (i === n - 1) lastWriteAt = Date.now()
+              fetch(`${emu.url}/v1/kv/${prefix}${nodeName}`, {
+                method: 'PUT',
+                body: JSON.stringify({ deploy_id: deployId, status: 'success', node: nodeName, at })
+              })
+                .then((res) => res.text())
+                .then(() => resolve(), reject)
+            },
+            started + ((i + 1) * spreadMs) / n - Date.now()
+          )
+        })
+    )
+    const result = JSON.parse(((await iterator.next()).value as string) ?? '{}') as {
+      firedAt: number
+      endedAt: number
+      lastNoticedAt: number | null
+      verdict: { done: boolean; ok?: boolean }
+      rssMB: number
+    }
+    await Promise.all(writes)
+    lines.close()
+    const reads = emu.requests
+      .slice(firstRequest)
+      .filter((r) => r.method === 'GET' && r.path.startsWith(`/v1/kv/${prefix}`))
+    const bytesRead = reads.reduce((sum, r) => sum + r.bytes, 0)
+    const finalBytes = (await (await fetch(`${emu.url}/v1/kv/${prefix}?recurse`)).arrayBuffer())
+      .byteLength
+    const seconds = (result.endedAt - result.firedAt) / 1000
+    return {
+      latencyMs: (result.lastNoticedAt ?? NaN) - lastWriteAt,
+      reads: reads.length,
+      readsPerSecond: reads.length / seconds,
+      bytesRead,
+      finalBytes,
+      bytesRatio: bytesRead / finalBytes,
+      rssMB: result.rssMB,
+      seconds,
+      converged: result.verdict.done && result.verdict.ok === true
+    }
+  } finally {
+    await emu.stop()
+  }
+}
+
+async function awaitBench(): Promise<void> {
+  const sizes = [100, 1000, ...(fleet10k ? [10_000] : [])]
+  const runs = quick ? 3 : 5
+  for (const stale of [true, false]) {
+    print(
+      `### Await: N nodes reporting evenly over 10 s (starting 0-1 s after the event), ${stale ? 're-deploy (every node holds an older result)' : 'first deploy (results/ empty)'}; median of ${runs}`
+    )
+    print()
+    print(
+      '| nodes | converged | last report noticed after (ms) | KV reads | reads/s | bytes read | final result set | bytes ratio | action RSS MB |'
+    )
+    print('|---|---|---|---|---|---|---|---|---|')
+    for (const n of sizes) {
+      if (!stale && n !== 1000) continue
+      const all: AwaitRun[] = []
+      for (let i = 0; i < runs; i++) {
+        log(`await: ${n} nodes, ${stale ? 're-deploy' : 'first deploy'}, run ${i + 1}/${runs}`)
+        all.push(await awaitOnce(n, 10_000, stale))
+      }
+      const m = (f: (r: AwaitRun) => number): number => median(all.map(f))
+      print(
+        `| ${n} | ${all.filter((r) => r.converged).length}/${runs} | ${m((r) => r.latencyMs).toFixed(0)} (${all.map((r) => r.latencyMs.toFixed(0)).join(', ')}) | ${m((r) => r.reads)} | ${m((r) => r.readsPerSecond).toFixed(2)} | ${mb(m((r) => r.bytesRead))} MB | ${mb(m((r) => r.finalBytes))} MB | ${m((r) => r.bytesRatio).toFixed(1)}× | ${Math.max(...all.map((r) => r.rssMB)).toFixed(0)} |`
+      )
+    }
+    print()
+  }
+}
+
+// ---------------------------------------------------------------- start-up
+
+async function startupBench(): Promise<void> {
+  const dist = join(here, '..', 'dist')
+  const tiny = mkdtempSync(join(tmpdir(), 'bench-tiny-'))
+  const sizeOf = (d: string): number =>
+    readdirSync(d, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0)
+  const env = {
+    PATH: process.env.PATH ?? '',
+    'INPUT_S3-URL': 's3://releases/app',
+    INPUT_PATH: tiny,
+    INPUT_DEST: '/srv/app',
+    INPUT_APP: 'bench',
+    'INPUT_AWS-REGION': 'us-east-1',
+    'INPUT_S3-ENDPOINT': 'http://127.0.0.1:9',
+    'INPUT_CONSUL-ADDR': 'http://127.0.0.1:9',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_RUN_ID: '1',
+    GITHUB_RUN_ATTEMPT: '1'
+  }
+  const firstLine = (extraEnv: Record<string, string>): Promise<number> =>
+    new Promise((resolve) => {
+      const started = performance.now()
+      const child = spawn(node, [join(dist, 'index.js')], {
+        env: extraEnv,
+        stdio: ['ignore', 'pipe', 'ignore']
+      })
+      child.stdout.once('data', () => {
+        resolve(performance.now() - started)
+        child.kill()
+      })
+    })
+  const bare: number[] = []
+  const configured: number[] = []
+  for (let i = 0; i < 7; i++) {
+    bare.push(await firstLine({ PATH: env.PATH }))
+    configured.push(await firstLine(env))
+  }
+  const nodeAlone: number[] = []
+  for (let i = 0; i < 7; i++) {
+    const started = performance.now()
+    execFileSync(node, ['-e', 'console.log(1)'])
+    nodeAlone.push(performance.now() - started)
+  }
+  rmSync(tiny, { recursive: true, force: true })
+  print('### Start-up: `node dist/index.js` to its first log line, median of 7')
+  print()
+  print('| case | median ms |')
+  print('|---|---|')
+  print(`| \`node -e 'console.log(1)'\` (Node itself) | ${median(nodeAlone).toFixed(0)} |`)
+  print(`| no inputs (first line: the input error) | ${median(bare).toFixed(0)} |`)
+  print(
+    `| full inputs, Consul unreachable (first line: the Consul error) | ${median(configured).toFixed(0)} |`
+  )
+  print()
+  print(
+    `- bundle: \`dist/index.js\` ${(statSync(join(dist, 'index.js')).size / 1024).toFixed(1)} KiB; all of \`dist/\` ${(sizeOf(dist) / 1024).toFixed(0)} KiB (chunks shared with \`cli.js\`/\`post.js\`; AWS credential providers load lazily)`
+  )
+  print()
+}
+
+const begun = Date.now()
+machine()
+if (wants('publish')) await publishBench()
+if (wants('await')) await awaitBench()
+if (wants('startup')) await startupBench()
+print(
+  `_bench took ${((Date.now() - begun) / 1000).toFixed(0)} s; args: ${args.join(' ') || '(none)'}_`
+)
