@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
 import { announce, SAFE_PAYLOAD_BYTES } from '../src/announce.ts'
+import { nextFileTime } from '../src/publish.ts'
 import { readConfig } from '../src/config.ts'
 import { ConsulClient } from '../src/consul.ts'
 import { memoryLog } from '../src/log.ts'
@@ -133,6 +134,46 @@ describe('announce', () => {
       )
       assert.equal(fresh.kv('stretcher/web/latest'), undefined)
       assert.equal(fresh.kv('stretcher/web/deploy-id'), undefined)
+    } finally {
+      await fresh.stop()
+    }
+  })
+})
+
+describe('nextFileTime', () => {
+  test('now when nothing was released; always after the current release stamp', async () => {
+    const fresh = await startConsulEmulator({ nodes: [{ name: 'web-1' }] })
+    try {
+      const consul = new ConsulClient({ addr: fresh.url })
+      const now = Date.parse('2026-11-22T03:00:00.700Z')
+      assert.equal(
+        (await nextFileTime(consul, 'app', now)).toISOString(),
+        '2026-11-22T03:00:00.000Z'
+      )
+      // The current release stamped this very second: the next one goes one later.
+      await consul.kvPut('app/deploy-id', 'r1')
+      await consul.kvPut(
+        'app/history/r1',
+        JSON.stringify({
+          deploy_id: 'r1',
+          published_at: '2026-11-22T02:59:00Z',
+          mtime: now / 1000 - 0.7
+        })
+      )
+      assert.equal(
+        (await nextFileTime(consul, 'app', now)).toISOString(),
+        '2026-11-22T03:00:01.000Z'
+      )
+      // A record without mtime (written by an older version) falls back to its publish time.
+      await consul.kvPut('app/deploy-id', 'r0')
+      await consul.kvPut(
+        'app/history/r0',
+        JSON.stringify({ deploy_id: 'r0', published_at: '2026-11-22T03:00:00.200Z' })
+      )
+      assert.equal(
+        (await nextFileTime(consul, 'app', now)).toISOString(),
+        '2026-11-22T03:00:01.000Z'
+      )
     } finally {
       await fresh.stop()
     }

@@ -4,7 +4,14 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { PACING, awaitFleet, nextIndex, readSpacingMs, tokenBucket } from '../src/await.ts'
+import {
+  PACING,
+  awaitFleet,
+  catalogJoinerCheck,
+  nextIndex,
+  readSpacingMs,
+  tokenBucket
+} from '../src/await.ts'
 import { ConsulClient } from '../src/consul.ts'
 import { FleetState } from '../src/fleet-state.ts'
 
@@ -264,5 +271,51 @@ describe('read pacing', () => {
     }
     assert.ok(reads <= 2 * (now / 1000), `${reads} reads in ${now} ms`)
     assert.ok(now - 10_000 <= 250, `last report noticed ${now - 10_000} ms late`)
+  })
+})
+
+describe('late joiners', () => {
+  test('a fresh result under a name the check refuses is ignored; an admitted joiner counts', async () => {
+    const { prefix, baseline, fleet, report } = await setup(['web-1'])
+    const asked: string[] = []
+    const firedAt = Date.now()
+    setTimeout(() => void report('ghost', 'failure'), 50)
+    setTimeout(() => void report('late-1', 'success'), 100)
+    setTimeout(() => void report('web-1', 'success'), 400)
+    await awaitFleet({
+      consul,
+      fleet,
+      resultsPrefix: prefix,
+      firedAt,
+      deadline: firedAt + 10_000,
+      baselineIndex: baseline,
+      admitJoiner: async (node) => {
+        asked.push(node)
+        return node === 'late-1'
+      }
+    })
+    assert.deepEqual(fleet.verdict(), { done: true, ok: true, reason: 'converged' })
+    assert.deepEqual(
+      fleet.list().map((s) => [s.node, s.status, s.joined ?? false]),
+      [
+        ['late-1', 'success', true],
+        ['web-1', 'success', false]
+      ]
+    )
+    assert.deepEqual([...new Set(asked)].sort(), ['ghost', 'late-1'])
+    assert.equal(asked.filter((n) => n === 'ghost').length, 1, 'a refused name is looked up once')
+  })
+
+  test('the catalog check admits a live node matching the filters and nothing else', async () => {
+    const check = catalogJoinerCheck(consul, { service: '^web$' })
+    assert.equal(await check('web-2'), true)
+    assert.equal(await check('no-such-node'), false)
+    emu.setHealth('web-3', 'critical')
+    try {
+      assert.equal(await check('web-3'), false)
+    } finally {
+      emu.setHealth('web-3', 'passing')
+    }
+    assert.equal(await catalogJoinerCheck(consul, { service: '^db$' })('web-2'), false)
   })
 })

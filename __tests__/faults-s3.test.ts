@@ -18,7 +18,7 @@ import {
   allObjects,
   assertLatestComplete,
   assertNoSecrets,
-  consulWrites,
+  consulWritesBesidesLock,
   deploy,
   startHostileFleet
 } from './helpers/hostile.ts'
@@ -81,7 +81,12 @@ async function assertNothingPublished(deployId: string, writesBefore: number): P
     'no archive and no manifest of the failed deploy'
   )
   await assertLatestComplete(fleet, good)
-  assert.deepEqual(consulWrites(fleet, writesBefore), [], 'nothing written to Consul')
+  assert.deepEqual(
+    consulWritesBesidesLock(fleet, writesBefore),
+    [],
+    'nothing written to Consul but the lock'
+  )
+  assert.equal(fleet.consul.kv(`${KV}/lock`)?.session, undefined, 'the lock was released')
   assert.equal(
     (await allKv(fleet)).some((e) => e.key === `${KV}/history/${deployId}`),
     false
@@ -166,7 +171,7 @@ describe('S3 faults (dist/index.js)', { timeout: 120_000 }, () => {
           []
         )
         await assertLatestComplete(fleet, good)
-        assert.deepEqual(consulWrites(fleet, writes), [])
+        assert.deepEqual(consulWritesBesidesLock(fleet, writes), [])
       })
     }
   )
@@ -197,7 +202,7 @@ describe('S3 faults (dist/index.js)', { timeout: 120_000 }, () => {
       'S3 refused the AWS credentials (InvalidAccessKeyId): check the credentials step (e.g. aws-actions/configure-aws-credentials)'
     ])
     assert.deepEqual([...(await allObjects(fleet)).keys()], before)
-    assert.deepEqual(consulWrites(fleet, writes), [])
+    assert.deepEqual(consulWritesBesidesLock(fleet, writes), [])
     await assertLatestComplete(fleet, good)
     await assertNoSecrets(run, fleet, undefined, [secretKey])
   })

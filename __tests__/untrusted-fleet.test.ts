@@ -157,6 +157,7 @@ describe(
           assert.notEqual(status['node-2'], 'success', 'garbage never counts')
           assert.notEqual(status['node-3'], 'success', "another deploy's result never counts")
           assert.equal(status['node-4'], 'success', 'the first counted answer stands')
+          assert.equal(status[GHOST], undefined, 'a name Consul does not know is not a node')
           assert.ok(Number(run.outputs['nodes-succeeded']) <= 2)
 
           // The excerpt: at most 40 lines of at most 400 characters, inert.

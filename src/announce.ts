@@ -18,6 +18,8 @@ export interface HistoryRecord {
   run_url?: string
   /** ISO time the release was published */
   published_at: string
+  /** unix seconds stamped on every file of the archive (see publish.ts nextFileTime) */
+  mtime?: number
 }
 
 export interface Announcement {

@@ -5,6 +5,7 @@ import type { EventFilters } from './config.ts'
 import type { ConsulClient } from './consul.ts'
 import type { FleetState, NodeState } from './fleet-state.ts'
 import type { CatalogNode } from './targets.ts'
+import { matchesFilters } from './targets.ts'
 
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. */
 const MAX_WAIT_MS = 5 * 60_000
@@ -151,6 +152,41 @@ export interface AwaitOptions {
   /** KV reads per second, on average, at most */
   readsPerSecond?: number
   onChange?: (changed: NodeState[]) => void
+  /**
+   * Whether a reporter that was not targeted at the start is a real node that
+   * joined (in the catalog, matching the filters, live). Without it, such a
+   * reporter is ignored: a result under a made-up name never counts.
+   */
+  admitJoiner?: (node: string) => Promise<boolean>
+}
+
+/** Catalog check for late joiners: the node exists, matches the filters and its serfHealth passes. */
+export function catalogJoinerCheck(
+  consul: ConsulClient,
+  filters: EventFilters,
+  signal?: AbortSignal
+) {
+  return async (node: string): Promise<boolean> => {
+    const { value } = await consul.getJson<{
+      Node: { Node: string } | null
+      Services: Record<string, { Service: string; Tags: string[] | null }> | null
+    } | null>(`catalog/node/${encodeURIComponent(node)}`, 'node:read', { signal })
+    if (!value?.Node) return false
+    const { value: checks } = await consul.getJson<HealthCheck[]>(
+      `health/node/${encodeURIComponent(node)}`,
+      'node:read',
+      { signal }
+    )
+    const serf = checks.find((c) => c.CheckID === 'serfHealth')
+    const services = Object.values(value.Services ?? {}).map((s) => ({
+      name: s.Service,
+      tags: s.Tags ?? []
+    }))
+    return (
+      matchesFilters({ node, services, serfHealth: serf?.Status }, filters) &&
+      serf?.Status === 'passing'
+    )
+  }
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
@@ -206,14 +242,18 @@ export async function awaitFleet(options: AwaitOptions): Promise<void> {
         signal,
         retryUntil: options.deadline
       })
-      const changed = fleet.applyResults(
-        read.entries.map((e) => ({
-          node: e.key.slice(options.resultsPrefix.length),
-          value: e.value,
-          modifyIndex: e.modifyIndex
-        })),
-        Date.now() - options.firedAt
-      )
+      const entries = read.entries.map((e) => ({
+        node: e.key.slice(options.resultsPrefix.length),
+        value: e.value,
+        modifyIndex: e.modifyIndex
+      }))
+      // A fresh result from a node nobody knows: a late joiner, or a forgery.
+      for (const entry of entries) {
+        if (fleet.isKnown(entry.node) || !fleet.isFresh(entry)) continue
+        const admitted = options.admitJoiner ? await options.admitJoiner(entry.node) : false
+        if (!admitted) fleet.markUntargeted(entry.node)
+      }
+      const changed = fleet.applyResults(entries, Date.now() - options.firedAt)
       if (changed.length) options.onChange?.(changed)
       if (fleet.verdict().done) return finish()
       index = nextIndex(index, read.index)

@@ -163,6 +163,21 @@ export class FleetState {
     return this.nodes.has(node)
   }
 
+  /** A target, or a node known to be left out: either way no catalog look-up is needed. */
+  isKnown(node: string): boolean {
+    return this.nodes.has(node) || this.untargeted.has(node)
+  }
+
+  /** A reporter that is not a node the filters pick (not in the catalog, or not matching): ignore it. */
+  markUntargeted(node: string): void {
+    if (!this.nodes.has(node)) this.untargeted.add(node)
+  }
+
+  /** Would this entry be counted (or noted) if its node were a target? Cheap pre-check for look-ups. */
+  isFresh(entry: ResultEntry): boolean {
+    return entry.modifyIndex > this.baselineIndex
+  }
+
   nodesByStatus(status: NodeStatus): string[] {
     return [...this.nodes.values()]
       .filter((s) => s.status === status)

@@ -17,6 +17,7 @@ import { createGzip } from 'node:zlib'
 import { findPackTools } from './pack-tools.ts'
 import type { Compressor } from './pack-tools.ts'
 import { memberOf, tarBytes } from './tar-size.ts'
+import type { Tree } from './tree.ts'
 import { normalizeDeployIdFile, walkTree } from './tree.ts'
 
 export interface PackProgress {
@@ -45,6 +46,8 @@ export interface PackOptions {
    * never reach the node. A time unique to the deploy makes every file differ.
    */
   mtime?: Date
+  /** the tree as walkTree found it, when the caller walked it already (to check it early) */
+  tree?: Tree
 }
 
 export interface PackResult {
@@ -88,7 +91,8 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   }
   const root = resolve(opts.root)
   const deployIdFile = normalizeDeployIdFile(opts.deployIdFile)
-  const tree = await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile })
+  const tree =
+    opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }))
   const tools = await findPackTools()
 
   const deployIdContent = `${opts.deployId}\n`

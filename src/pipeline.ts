@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import { announce, kvKeys } from './announce.ts'
 import type { HistoryRecord } from './announce.ts'
-import { awaitFleet, readCatalog } from './await.ts'
+import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
 import type { Config } from './config.ts'
 import type { ConsulClient } from './consul.ts'
 import { InputError, quote } from './errors.ts'
@@ -16,7 +16,7 @@ import type { ManifestTemplate } from './manifest.ts'
 import { parseManifestTemplate } from './manifest.ts'
 import { failureCommands, successCommands } from './node-report.ts'
 import type { Release, ReportingCommands } from './publish.ts'
-import { checkManifestRenders, publish } from './publish.ts'
+import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
 import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
 import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
@@ -54,7 +54,8 @@ export interface PipelineDeps {
 }
 
 export interface PipelineResult {
-  release: Release
+  /** undefined when cancelled before the release was published or found */
+  release?: Release
   fleet?: FleetState
   verdict?: Verdict
   /** failed nodes' log tails */
@@ -136,6 +137,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   const template = config.rollbackTo ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config)
   if (!config.rollbackTo) checkManifestRenders(config, template, commands)
+  const tree = config.rollbackTo ? undefined : await checkBuild(config)
   const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
   const selection = selectTargets(catalog, config.filters)
   if (Object.values(config.filters).every((f) => f === undefined))
@@ -152,28 +154,8 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     `${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`
   )
 
-  let release: Release
+  let release: Release | undefined
   let history: HistoryRecord | undefined
-  if (config.rollbackTo) {
-    // A rollback re-announces a verified earlier release; its history stays as written.
-    release = await findRelease(consul, store, config, log)
-    setOutput('deploy-id', release.deployId)
-    setOutput('src-url', release.srcUrl)
-    setOutput('checksum', release.checksum)
-    setOutput('manifest-url', release.manifestUrl)
-  } else {
-    release = await publish({ config, template, commands, store, log, onFact: setOutput })
-    history = {
-      deploy_id: release.deployId,
-      manifest_url: release.manifestUrl,
-      src_url: release.srcUrl,
-      checksum: release.checksum,
-      commit: config.run.sha,
-      run_url: config.run.runUrl,
-      published_at: new Date().toISOString()
-    }
-  }
-
   let fleet = new FleetState({
     deployId: config.deployId,
     baselineIndex: 0,
@@ -192,8 +174,8 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     }
   }
 
-  // The lock keeps two runs of this app from interleaving latest; waiting for
-  // it counts against timeout.
+  // The lock keeps two runs of this app from interleaving latest (and from
+  // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
   try {
     lock = await acquireLock(consul, {
@@ -216,11 +198,44 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   }
 
   try {
+    if (config.rollbackTo) {
+      // A rollback re-announces a verified earlier release; its history stays as written.
+      release = await findRelease(consul, store, config, log)
+      setOutput('deploy-id', release.deployId)
+      setOutput('src-url', release.srcUrl)
+      setOutput('checksum', release.checksum)
+      setOutput('manifest-url', release.manifestUrl)
+    } else {
+      // Every file gets a time no earlier release used, so rsync -a on the nodes
+      // (which skips files whose size and mtime match) never keeps an old file.
+      const stamp = await nextFileTime(consul, config.kvPrefix)
+      release = await publish({
+        config,
+        template,
+        commands,
+        store,
+        log,
+        onFact: setOutput,
+        mtime: stamp,
+        tree
+      })
+      history = {
+        deploy_id: release.deployId,
+        manifest_url: release.manifestUrl,
+        src_url: release.srcUrl,
+        checksum: release.checksum,
+        commit: config.run.sha,
+        run_url: config.run.runUrl,
+        published_at: new Date().toISOString(),
+        mtime: Math.floor(stamp.getTime() / 1000)
+      }
+    }
+    const published = release
     await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
       const announced = await announce(
         consul,
         config,
-        { manifestUrl: release.manifestUrl, history },
+        { manifestUrl: published.manifestUrl, history },
         log,
         deps.signal
       )
@@ -232,9 +247,12 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         untargeted: selection.filteredOut
       })
       setFleetOutputs(fleet, setOutput)
-      await deps.onAnnounced?.({ release, fleet })
+      await deps.onAnnounced?.({ release: published, fleet })
       if (!config.wait) return
       const progress = throttle<string>(5000, (line) => log.info(line))
+      // A reporter not targeted at the start counts only if Consul knows it as a matching live node.
+      const joinerCheck = catalogJoinerCheck(consul, config.filters, deps.signal)
+      const admitJoiner = (node: string) => joinerCheck(node).catch(() => false)
       const watched = fleet
       await awaitFleet({
         consul,
@@ -244,6 +262,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         deadline: announced.firedAt + config.timeoutMs,
         baselineIndex: announced.baselineIndex,
         signal: deps.signal,
+        admitJoiner,
         onChange: (changed) => {
           for (const s of changed) {
             if (s.status === 'failure' || s.status === 'lost')

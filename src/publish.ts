@@ -9,6 +9,11 @@ import { formatBytes, formatRate, throttle } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
 import { renderManifest } from './manifest.ts'
 import { pack } from './pack.ts'
+import type { Tree } from './tree.ts'
+import { normalizeDeployIdFile, walkTree } from './tree.ts'
+import type { HistoryRecord } from './announce.ts'
+import { kvKeys } from './announce.ts'
+import type { ConsulClient } from './consul.ts'
 import type { ReleaseStore } from './store.ts'
 
 export interface Release {
@@ -33,6 +38,45 @@ export interface PublishInput {
   log: Log
   /** called as soon as each fact is known, so outputs survive a later failure */
   onFact?: (name: 'deploy-id' | 'src-url' | 'manifest-url' | 'checksum', value: string) => void
+  /** the time stamped on every archive entry (see nextFileTime) */
+  mtime: Date
+  /** the build tree, walked and checked in the plan stage */
+  tree?: Tree
+}
+
+/**
+ * The file time for a new release: now, but always later than the time the
+ * current release stamped (from its history record). Stretcher syncs with
+ * `rsync -a`, whose quick check skips a file whose size and mtime are
+ * unchanged; two releases stamped in the same second, or a rebuilt file with a
+ * reproducible-build mtime, would otherwise leave old content on the nodes.
+ * Read under the deploy lock, so two runs cannot pick the same time.
+ */
+export async function nextFileTime(
+  consul: ConsulClient,
+  kvPrefix: string,
+  now = Date.now()
+): Promise<Date> {
+  const keys = kvKeys(kvPrefix)
+  let previous = 0
+  const current = (await consul.kvGet(keys.deployId)).entries[0]?.value
+  if (current) {
+    const record = (await consul.kvGet(keys.history(current))).entries[0]?.value
+    try {
+      const history = record ? (JSON.parse(record) as Partial<HistoryRecord>) : {}
+      previous = history.mtime ?? Math.floor(Date.parse(history.published_at ?? '') / 1000)
+    } catch {
+      previous = 0
+    }
+  }
+  const seconds = Math.max(Math.floor(now / 1000), (Number.isFinite(previous) ? previous : 0) + 1)
+  return new Date(seconds * 1000)
+}
+
+/** Walk and check the build tree (path, exclude, deploy-id-file) before anything is written. */
+export function checkBuild(config: Config): Promise<Tree> {
+  const deployIdFile = normalizeDeployIdFile(config.deployIdFile)
+  return walkTree({ root: config.path, exclude: config.exclude, deployIdFile })
 }
 
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
@@ -56,7 +100,9 @@ export async function publish({
   commands,
   store,
   log,
-  onFact
+  onFact,
+  mtime,
+  tree
 }: PublishInput): Promise<Release> {
   const deployId = config.deployId
   const srcKey = releaseKey(config, deployId, 'tgz')
@@ -87,7 +133,8 @@ export async function publish({
         deployId,
         compressionLevel: config.compressionLevel,
         // Every file gets the deploy's time, so rsync on the node never skips one.
-        mtime: new Date(),
+        mtime,
+        tree,
         onProgress: (p) => progress.update(p)
       })
       log.info(

@@ -404,3 +404,15 @@ export function consulWrites(fleet: LocalFleet, since = 0): string[] {
     .filter((r) => r.agent === SERVER_NODE && r.method !== 'GET' && r.status !== 0)
     .map((r) => `${r.method} ${r.path}`)
 }
+
+/**
+ * Consul writes other than the deploy lock's own (session create/destroy, lock
+ * acquire/release): what a failed publish must leave at none, since the lock is
+ * taken before publishing and released on the way out.
+ */
+export function consulWritesBesidesLock(fleet: LocalFleet, since = 0): string[] {
+  return consulWrites(fleet, since).filter(
+    (w) =>
+      !/^PUT \/v1\/session\/(create|destroy\/)|^PUT \/v1\/kv\/.*\/lock\?(acquire|release)=/.test(w)
+  )
+}
