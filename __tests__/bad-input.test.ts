@@ -237,16 +237,9 @@ const cases: Case[] = [
     'tree with a name that is not UTF-8',
     { path: 'non-utf8' },
     /^path has a name that is not UTF-8 /,
-    {
-      todo: 'src/tree.ts: readdir decodes the name lossily and lstat fails with ENOENT (fix described in the #7 report)'
-    }
+    {}
   ],
-  [
-    'tree with a path longer than PATH_MAX',
-    { path: 'too-long' },
-    /^path has a path too long/,
-    { todo: 'src/tree.ts: lstat fails with a bare ENAMETOOLONG (fix described in the #7 report)' }
-  ]
+  ['tree with a path longer than PATH_MAX', { path: 'too-long' }, /^path has a path too long/, {}]
 ]
 
 describe(

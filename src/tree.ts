@@ -139,14 +139,36 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
   // YIELD_EVERY entries so timers (the lock's session renewal) still run.
   let sinceYield = 0
   const visit = async (relDir: string): Promise<void> => {
-    const names = readdirSync(join(root, relDir)).sort(byName)
+    const names = readdirSync(join(root, relDir), { encoding: 'buffer' }).map((raw) => {
+      const name = raw.toString('utf8')
+      // A lossily decoded name names no file: refuse it rather than fail on lstat.
+      if (!Buffer.from(name, 'utf8').equals(raw)) {
+        const shown = relDir === '' ? name : `${relDir}/${name}`
+        throw new InputError(
+          'path',
+          `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`
+        )
+      }
+      return name
+    })
+    names.sort(byName)
     for (const name of names) {
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0
         await new Promise<void>((resolve) => setImmediate(resolve))
       }
       const path = relDir === '' ? name : `${relDir}/${name}`
-      const st = lstatSync(join(root, path))
+      let st: Stats
+      try {
+        st = lstatSync(join(root, path))
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENAMETOOLONG')
+          throw new InputError(
+            'path',
+            `has a path too long at ${quote(path, 80)}: shorten it (the system refuses it)`
+          )
+        throw error
+      }
       if (isExcluded(path, st.isDirectory())) {
         excludedAny = true
         continue
