@@ -152,9 +152,7 @@ describe('S3 faults (dist/index.js)', { timeout: 120_000 }, () => {
 
   test(
     'an abort that is refused too: the error still names the part failure, not the abort',
-    {
-      todo: 'src/store.ts: lib-storage throws the AbortMultipartUpload error in place of the part error (fix described in the #7 report)'
-    },
+    {},
     async () => {
       await withProxy(async () => {
         proxy.inject({ kind: 'slow-down', code: 'ServiceUnavailable', partNumber: 2 })
@@ -164,6 +162,10 @@ describe('S3 faults (dist/index.js)', { timeout: 120_000 }, () => {
         assert.equal(run.code, 1, run.stdout)
         assert.equal(run.errors.length, 1)
         assert.match(run.errors[0] as string, /ServiceUnavailable/)
+        assert.match(
+          run.errors[0] as string,
+          /its incomplete multipart upload could not be aborted either \(AccessDenied: allow s3:AbortMultipartUpload/
+        )
         assert.deepEqual(
           [...(await allObjects(fleet)).keys()].filter((k) =>
             k.includes(run.outputs['deploy-id'] as string)

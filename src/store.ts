@@ -3,6 +3,7 @@
 // bounds memory to partSize × queueSize and aborts the multipart upload on error,
 // which is exactly what a streamed tar.gz needs.
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -124,8 +125,9 @@ export function createS3Store(
         params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
         partSize: PART_SIZE,
         queueSize: QUEUE_SIZE,
-        // On any error lib-storage aborts the multipart upload: no parts linger.
-        leavePartsOnError: false
+        // The abort is ours (below): lib-storage's own would replace the part's
+        // error with the abort's when the abort is refused too.
+        leavePartsOnError: true
       })
       if (onProgress) upload.on('httpUploadProgress', (p) => onProgress({ loaded: p.loaded ?? 0 }))
       // A failing body stream must fail the upload rather than complete a short object.
@@ -135,12 +137,32 @@ export function createS3Store(
         await Promise.race([upload.done(), bodyFailed])
       } catch (error) {
         await upload.abort().catch(() => undefined)
+        // No parts may linger (they are billed): abort the multipart upload.
+        let abortProblem = ''
+        if (upload.uploadId) {
+          try {
+            await client.send(
+              new AbortMultipartUploadCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: upload.uploadId
+              })
+            )
+          } catch (abortError) {
+            const e = abortError as { name?: string; message?: string }
+            abortProblem = `; its incomplete multipart upload could not be aborted either (${e.name ?? e.message}: allow s3:AbortMultipartUpload, or expire incomplete uploads with a lifecycle rule)`
+          }
+        }
         if (
           error instanceof S3ServiceException ||
           (error as { $metadata?: unknown }).$metadata ||
           (error as { code?: string }).code
         )
-          fail(error, key)
+          throw new S3Error(describeS3Error(error, { ...location, key }) + abortProblem, {
+            cause: error
+          })
+        if (abortProblem)
+          throw new Error(`${(error as Error).message}${abortProblem}`, { cause: error })
         throw error
       }
     },
