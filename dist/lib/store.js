@@ -113,6 +113,45 @@ async function announce(consul, config, release, log, signal) {
     return { baselineIndex: Math.max(1, baseline.index), eventId, firedAt };
 }
 
+/**
+ * Go's regexp.MatchString semantics: unanchored search. The config already
+ * refused syntax RE2 lacks, so JS RegExp finds the same matches for the rest.
+ */
+function matcher(pattern) {
+    if (pattern === undefined)
+        return () => true;
+    const re = new RegExp(pattern);
+    return (text) => re.test(text);
+}
+/**
+ * A node matches when its name matches the node filter and, with a service
+ * filter, one of its services matches it and (with a tag filter) one of that
+ * service's tags matches too: agent/user_event.go `shouldProcessUserEvent`.
+ */
+function matchesFilters(node, filters) {
+    if (!matcher(filters.node)(node.node))
+        return false;
+    if (filters.service === undefined)
+        return true;
+    const service = matcher(filters.service);
+    const tag = matcher(filters.tag);
+    return node.services.some((s) => service(s.name) && (filters.tag === undefined || s.tags.some(tag)));
+}
+function selectTargets(catalog, filters) {
+    const targets = [];
+    const filteredOut = [];
+    const notLive = [];
+    for (const node of catalog) {
+        if (!matchesFilters(node, filters))
+            filteredOut.push(node.node);
+        else if (node.serfHealth !== 'passing')
+            notLive.push(node.node);
+        else
+            targets.push(node.node);
+    }
+    return { targets: targets.sort(), filteredOut: filteredOut.sort(), notLive: notLive.sort() };
+}
+
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. */
 const MAX_WAIT_MS = 5 * 60_000;
 /** Catalog nodes with their services and serfHealth, as the targets need them. */
@@ -205,6 +244,22 @@ function nextIndex(previous, answered) {
         return 0;
     return Math.max(1, answered);
 }
+/** Catalog check for late joiners: the node exists, matches the filters and its serfHealth passes. */
+function catalogJoinerCheck(consul, filters, signal) {
+    return async (node) => {
+        const { value } = await consul.getJson(`catalog/node/${encodeURIComponent(node)}`, 'node:read', { signal });
+        if (!value?.Node)
+            return false;
+        const { value: checks } = await consul.getJson(`health/node/${encodeURIComponent(node)}`, 'node:read', { signal });
+        const serf = checks.find((c) => c.CheckID === 'serfHealth');
+        const services = Object.values(value.Services ?? {}).map((s) => ({
+            name: s.Service,
+            tags: s.Tags ?? []
+        }));
+        return (matchesFilters({ node, services, serfHealth: serf?.Status }, filters) &&
+            serf?.Status === 'passing');
+    };
+}
 function delay(ms, signal) {
     return new Promise((resolve) => {
         if (signal.aborted || ms <= 0)
@@ -259,11 +314,20 @@ async function awaitFleet(options) {
                 signal,
                 retryUntil: options.deadline
             });
-            const changed = fleet.applyResults(read.entries.map((e) => ({
+            const entries = read.entries.map((e) => ({
                 node: e.key.slice(options.resultsPrefix.length),
                 value: e.value,
                 modifyIndex: e.modifyIndex
-            })), Date.now() - options.firedAt);
+            }));
+            // A fresh result from a node nobody knows: a late joiner, or a forgery.
+            for (const entry of entries) {
+                if (fleet.isKnown(entry.node) || !fleet.isFresh(entry))
+                    continue;
+                const admitted = options.admitJoiner ? await options.admitJoiner(entry.node) : false;
+                if (!admitted)
+                    fleet.markUntargeted(entry.node);
+            }
+            const changed = fleet.applyResults(entries, Date.now() - options.firedAt);
             if (changed.length)
                 options.onChange?.(changed);
             if (fleet.verdict().done)
@@ -441,6 +505,19 @@ class FleetState {
     }
     isTarget(node) {
         return this.nodes.has(node);
+    }
+    /** A target, or a node known to be left out: either way no catalog look-up is needed. */
+    isKnown(node) {
+        return this.nodes.has(node) || this.untargeted.has(node);
+    }
+    /** A reporter that is not a node the filters pick (not in the catalog, or not matching): ignore it. */
+    markUntargeted(node) {
+        if (!this.nodes.has(node))
+            this.untargeted.add(node);
+    }
+    /** Would this entry be counted (or noted) if its node were a target? Cheap pre-check for look-ups. */
+    isFresh(entry) {
+        return entry.modifyIndex > this.baselineIndex;
     }
     nodesByStatus(status) {
         return [...this.nodes.values()]
@@ -7087,14 +7164,31 @@ async function walkTree(opts) {
     // YIELD_EVERY entries so timers (the lock's session renewal) still run.
     let sinceYield = 0;
     const visit = async (relDir) => {
-        const names = readdirSync(join(root, relDir)).sort(byName);
+        const names = readdirSync(join(root, relDir), { encoding: 'buffer' }).map((raw) => {
+            const name = raw.toString('utf8');
+            // A lossily decoded name names no file: refuse it rather than fail on lstat.
+            if (!Buffer.from(name, 'utf8').equals(raw)) {
+                const shown = relDir === '' ? name : `${relDir}/${name}`;
+                throw new InputError('path', `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`);
+            }
+            return name;
+        });
+        names.sort(byName);
         for (const name of names) {
             if (++sinceYield >= YIELD_EVERY) {
                 sinceYield = 0;
                 await new Promise((resolve) => setImmediate(resolve));
             }
             const path = relDir === '' ? name : `${relDir}/${name}`;
-            const st = lstatSync(join(root, path));
+            let st;
+            try {
+                st = lstatSync(join(root, path));
+            }
+            catch (error) {
+                if (error.code === 'ENAMETOOLONG')
+                    throw new InputError('path', `has a path too long at ${quote(path, 80)}: shorten it (the system refuses it)`);
+                throw error;
+            }
             if (isExcluded(path, st.isDirectory())) {
                 excludedAny = true;
                 continue;
@@ -7169,7 +7263,7 @@ async function pack(opts) {
     }
     const root = resolve(opts.root);
     const deployIdFile = normalizeDeployIdFile(opts.deployIdFile);
-    const tree = await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile });
+    const tree = opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
     const tools = await findPackTools();
     const deployIdContent = `${opts.deployId}\n`;
     const members = [
@@ -7415,6 +7509,36 @@ function exitError(culprit) {
     return new Error(`${culprit.name} ${how}${lastLine ? `: ${lastLine}` : ''}`);
 }
 
+/**
+ * The file time for a new release: now, but always later than the time the
+ * current release stamped (from its history record). Stretcher syncs with
+ * `rsync -a`, whose quick check skips a file whose size and mtime are
+ * unchanged; two releases stamped in the same second, or a rebuilt file with a
+ * reproducible-build mtime, would otherwise leave old content on the nodes.
+ * Read under the deploy lock, so two runs cannot pick the same time.
+ */
+async function nextFileTime(consul, kvPrefix, now = Date.now()) {
+    const keys = kvKeys(kvPrefix);
+    let previous = 0;
+    const current = (await consul.kvGet(keys.deployId)).entries[0]?.value;
+    if (current) {
+        const record = (await consul.kvGet(keys.history(current))).entries[0]?.value;
+        try {
+            const history = record ? JSON.parse(record) : {};
+            previous = history.mtime ?? Math.floor(Date.parse(history.published_at ?? '') / 1000);
+        }
+        catch {
+            previous = 0;
+        }
+    }
+    const seconds = Math.max(Math.floor(now / 1000), (Number.isFinite(previous) ? previous : 0) + 1);
+    return new Date(seconds * 1000);
+}
+/** Walk and check the build tree (path, exclude, deploy-id-file) before anything is written. */
+function checkBuild(config) {
+    const deployIdFile = normalizeDeployIdFile(config.deployIdFile);
+    return walkTree({ root: config.path, exclude: config.exclude, deployIdFile });
+}
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
 function checkManifestRenders(config, template, commands) {
     renderManifest(template, {
@@ -7425,7 +7549,7 @@ function checkManifestRenders(config, template, commands) {
         failureCommands: commands.failure
     });
 }
-async function publish({ config, template, commands, store, log, onFact }) {
+async function publish({ config, template, commands, store, log, onFact, mtime, tree }) {
     const deployId = config.deployId;
     const srcKey = releaseKey(config, deployId, 'tgz');
     const manifestKey = releaseKey(config, deployId, 'yml');
@@ -7447,7 +7571,8 @@ async function publish({ config, template, commands, store, log, onFact }) {
             deployId,
             compressionLevel: config.compressionLevel,
             // Every file gets the deploy's time, so rsync on the node never skips one.
-            mtime: new Date(),
+            mtime,
+            tree,
             onProgress: (p) => progress.update(p)
         });
         log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
@@ -7562,45 +7687,6 @@ async function findRelease(consul, store, config, log) {
     };
 }
 
-/**
- * Go's regexp.MatchString semantics: unanchored search. The config already
- * refused syntax RE2 lacks, so JS RegExp finds the same matches for the rest.
- */
-function matcher(pattern) {
-    if (pattern === undefined)
-        return () => true;
-    const re = new RegExp(pattern);
-    return (text) => re.test(text);
-}
-/**
- * A node matches when its name matches the node filter and, with a service
- * filter, one of its services matches it and (with a tag filter) one of that
- * service's tags matches too: agent/user_event.go `shouldProcessUserEvent`.
- */
-function matchesFilters(node, filters) {
-    if (!matcher(filters.node)(node.node))
-        return false;
-    if (filters.service === undefined)
-        return true;
-    const service = matcher(filters.service);
-    const tag = matcher(filters.tag);
-    return node.services.some((s) => service(s.name) && (filters.tag === undefined || s.tags.some(tag)));
-}
-function selectTargets(catalog, filters) {
-    const targets = [];
-    const filteredOut = [];
-    const notLive = [];
-    for (const node of catalog) {
-        if (!matchesFilters(node, filters))
-            filteredOut.push(node.node);
-        else if (node.serfHealth !== 'passing')
-            notLive.push(node.node);
-        else
-            targets.push(node.node);
-    }
-    return { targets: targets.sort(), filteredOut: filteredOut.sort(), notLive: notLive.sort() };
-}
-
 // The stages of one run, wired together: plan → pack/publish → announce →
 // await → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
@@ -7670,6 +7756,7 @@ async function runPipeline(config, deps) {
     const commands = reportingCommands(config);
     if (!config.rollbackTo)
         checkManifestRenders(config, template, commands);
+    const tree = config.rollbackTo ? undefined : await checkBuild(config);
     const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS);
     const selection = selectTargets(catalog, config.filters);
     if (Object.values(config.filters).every((f) => f === undefined))
@@ -7681,26 +7768,6 @@ async function runPipeline(config, deps) {
     log.info(`${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`);
     let release;
     let history;
-    if (config.rollbackTo) {
-        // A rollback re-announces a verified earlier release; its history stays as written.
-        release = await findRelease(consul, store, config, log);
-        setOutput('deploy-id', release.deployId);
-        setOutput('src-url', release.srcUrl);
-        setOutput('checksum', release.checksum);
-        setOutput('manifest-url', release.manifestUrl);
-    }
-    else {
-        release = await publish({ config, template, commands, store, log, onFact: setOutput });
-        history = {
-            deploy_id: release.deployId,
-            manifest_url: release.manifestUrl,
-            src_url: release.srcUrl,
-            checksum: release.checksum,
-            commit: config.run.sha,
-            run_url: config.run.runUrl,
-            published_at: new Date().toISOString()
-        };
-    }
     let fleet = new FleetState({
         deployId: config.deployId,
         baselineIndex: 0,
@@ -7718,8 +7785,8 @@ async function runPipeline(config, deps) {
             message: `cancelled: ${progressLine(fleet.counts())}`
         };
     };
-    // The lock keeps two runs of this app from interleaving latest; waiting for
-    // it counts against timeout.
+    // The lock keeps two runs of this app from interleaving latest (and from
+    // publishing at once); waiting for it counts against timeout.
     let lock;
     try {
         lock = await acquireLock(consul, {
@@ -7743,8 +7810,42 @@ async function runPipeline(config, deps) {
         throw error;
     }
     try {
+        if (config.rollbackTo) {
+            // A rollback re-announces a verified earlier release; its history stays as written.
+            release = await findRelease(consul, store, config, log);
+            setOutput('deploy-id', release.deployId);
+            setOutput('src-url', release.srcUrl);
+            setOutput('checksum', release.checksum);
+            setOutput('manifest-url', release.manifestUrl);
+        }
+        else {
+            // Every file gets a time no earlier release used, so rsync -a on the nodes
+            // (which skips files whose size and mtime match) never keeps an old file.
+            const stamp = await nextFileTime(consul, config.kvPrefix);
+            release = await publish({
+                config,
+                template,
+                commands,
+                store,
+                log,
+                onFact: setOutput,
+                mtime: stamp,
+                tree
+            });
+            history = {
+                deploy_id: release.deployId,
+                manifest_url: release.manifestUrl,
+                src_url: release.srcUrl,
+                checksum: release.checksum,
+                commit: config.run.sha,
+                run_url: config.run.runUrl,
+                published_at: new Date().toISOString(),
+                mtime: Math.floor(stamp.getTime() / 1000)
+            };
+        }
+        const published = release;
         await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
-            const announced = await announce(consul, config, { manifestUrl: release.manifestUrl, history }, log, deps.signal);
+            const announced = await announce(consul, config, { manifestUrl: published.manifestUrl, history }, log, deps.signal);
             fleet = new FleetState({
                 deployId: config.deployId,
                 baselineIndex: announced.baselineIndex,
@@ -7753,10 +7854,13 @@ async function runPipeline(config, deps) {
                 untargeted: selection.filteredOut
             });
             setFleetOutputs(fleet, setOutput);
-            await deps.onAnnounced?.({ release, fleet });
+            await deps.onAnnounced?.({ release: published, fleet });
             if (!config.wait)
                 return;
             const progress = throttle(5000, (line) => log.info(line));
+            // A reporter not targeted at the start counts only if Consul knows it as a matching live node.
+            const joinerCheck = catalogJoinerCheck(consul, config.filters, deps.signal);
+            const admitJoiner = (node) => joinerCheck(node).catch(() => false);
             const watched = fleet;
             await awaitFleet({
                 consul,
@@ -7766,6 +7870,7 @@ async function runPipeline(config, deps) {
                 deadline: announced.firedAt + config.timeoutMs,
                 baselineIndex: announced.baselineIndex,
                 signal: deps.signal,
+                admitJoiner,
                 onChange: (changed) => {
                     for (const s of changed) {
                         if (s.status === 'failure' || s.status === 'lost')
@@ -20432,8 +20537,9 @@ function createS3Store(location, credentials) {
                 params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
                 partSize: PART_SIZE,
                 queueSize: QUEUE_SIZE,
-                // On any error lib-storage aborts the multipart upload: no parts linger.
-                leavePartsOnError: false
+                // The abort is ours (below): lib-storage's own would replace the part's
+                // error with the abort's when the abort is refused too.
+                leavePartsOnError: true
             });
             if (onProgress)
                 upload.on('httpUploadProgress', (p) => onProgress({ loaded: p.loaded ?? 0 }));
@@ -20445,10 +20551,29 @@ function createS3Store(location, credentials) {
             }
             catch (error) {
                 await upload.abort().catch(() => undefined);
+                // No parts may linger (they are billed): abort the multipart upload.
+                let abortProblem = '';
+                if (upload.uploadId) {
+                    try {
+                        await client.send(new AbortMultipartUploadCommand({
+                            Bucket: bucket,
+                            Key: key,
+                            UploadId: upload.uploadId
+                        }));
+                    }
+                    catch (abortError) {
+                        const e = abortError;
+                        abortProblem = `; its incomplete multipart upload could not be aborted either (${e.name ?? e.message}: allow s3:AbortMultipartUpload, or expire incomplete uploads with a lifecycle rule)`;
+                    }
+                }
                 if (error instanceof S3ServiceException ||
                     error.$metadata ||
                     error.code)
-                    fail(error, key);
+                    throw new S3Error(describeS3Error(error, { ...location, key }) + abortProblem, {
+                        cause: error
+                    });
+                if (abortProblem)
+                    throw new Error(`${error.message}${abortProblem}`, { cause: error });
                 throw error;
             }
         },
