@@ -15,9 +15,9 @@ import {
   assertLatestComplete,
   assertNoSecrets,
   deploy,
-  startFakeGitHub,
   withHostileFleet
 } from './helpers/hostile.ts'
+import { startFakeGitHub } from '../fleet/github-api.ts'
 import { makeSampleBuild } from './helpers/trees.ts'
 
 let work: string
@@ -83,7 +83,7 @@ describe(
         { name: 'node-5', delayMs: 1500 }
       ]
       await withHostileFleet(nodes, async (fleet) => {
-        const github = await startFakeGitHub(201)
+        const github = await startFakeGitHub()
         let forging: Promise<void> | undefined
         let out = ''
         const result = (n: string) => fleet.consul.kv(`${KV}/results/${n}`)
@@ -172,9 +172,8 @@ describe(
             /.{0,60}(<script|<img|onerror=|\]\(http).{0,60}/i.exec(
               text.replace(/^(`{3,})text\n[\s\S]*?\n\1$/gm, '')
             )?.[0]
-          const outputs = github.requests
-            .filter((r) => r.body !== '')
-            .map((r) => (JSON.parse(r.body) as { output?: Record<string, string> }).output)
+          const outputs = github.calls
+            .map((r) => (r.body as { output?: Record<string, string> }).output)
             .filter((o) => o !== undefined)
           assert.ok(outputs.length > 0, 'the check run was reported')
           const shown: Array<[string, string]> = [
@@ -206,11 +205,11 @@ describe(
       await withHostileFleet(
         [{ name: 'node-1' }, { name: 'node-2', fail: true }],
         async (fleet) => {
-          const github = await startFakeGitHub(500)
+          const github = await startFakeGitHub({ status: 500 })
           try {
             const run = await deploy(fleet, work, {}, { github })
             assert.equal(run.code, 1, run.stdout)
-            assert.ok(github.requests.length > 0, 'the reporter tried')
+            assert.ok(github.calls.length > 0, 'the reporter tried')
             assert.equal(run.errors.length, 1, run.errors.join('\n'))
             assert.match(
               run.errors[0] as string,

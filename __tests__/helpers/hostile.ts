@@ -9,6 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readdir, readFile } from 'node:fs/promises'
 import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
+import type { FakeGitHub } from '../../fleet/github-api.ts'
+import { startFakeGitHub } from '../../fleet/github-api.ts'
 import type { FleetNodeSpec, LocalFleet } from '../../fleet/index.ts'
 import { SERVER_NODE, startLocalFleet } from '../../fleet/index.ts'
 import type { ActionRun } from '../../fleet/run-action.ts'
@@ -71,74 +73,12 @@ export async function withHostileFleet(
 
 // --- a stand-in GitHub API ----------------------------------------------------
 
-export interface RecordedRequest {
-  method: string
-  url: string
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-export interface FakeGitHub {
-  readonly url: string
-  readonly requests: RecordedRequest[]
-  /** status for every answer (default 201 with an id) */
-  status: number
-  stop(): Promise<void>
-}
-
 let shared: Promise<FakeGitHub> | undefined
 
-/** One stand-in GitHub API per test process, answering 201; it never keeps the process alive. */
+/** One stand-in GitHub API per test process; it never keeps the process alive. */
 export function sharedGitHub(): Promise<FakeGitHub> {
-  shared ??= startFakeGitHub(201, { unref: true })
+  shared ??= startFakeGitHub({ unref: true })
   return shared
-}
-
-export async function startFakeGitHub(
-  status = 201,
-  opts: { unref?: boolean } = {}
-): Promise<FakeGitHub> {
-  const requests: RecordedRequest[] = []
-  const state = { status }
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      requests.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: { ...req.headers },
-        body: Buffer.concat(chunks).toString('utf8')
-      })
-      const s = state.status
-      res.writeHead(s, { 'content-type': 'application/json' })
-      res.end(
-        s < 300
-          ? JSON.stringify({ id: 1, html_url: 'http://example.invalid/check' })
-          : JSON.stringify({
-              message: s === 403 ? 'Resource not accessible by integration' : 'boom'
-            })
-      )
-    })
-  })
-  server.keepAliveTimeout = 100
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  if (opts.unref) server.unref()
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return {
-    url,
-    requests,
-    get status() {
-      return state.status
-    },
-    set status(s: number) {
-      state.status = s
-    },
-    async stop() {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    }
-  }
 }
 
 // --- a Consul proxy -----------------------------------------------------------
@@ -351,8 +291,8 @@ export async function assertNoSecrets(
   for (const { key, value } of await allKv(fleet)) places.push([`KV ${key}`, key + value])
   for (const { name, data } of await allS3Files(fleet))
     places.push([`S3 ${name}`, data.toString('latin1')])
-  for (const r of github?.requests ?? []) {
-    places.push([`GitHub ${r.method} ${r.url} body`, r.url + r.body])
+  for (const r of github?.calls ?? []) {
+    places.push([`GitHub ${r.method} ${r.url} body`, r.url + r.rawBody])
     const { authorization, ...headers } = r.headers
     places.push([`GitHub ${r.method} ${r.url} headers`, JSON.stringify(headers)])
     // The GitHub token belongs in Authorization; the Consul token nowhere.
