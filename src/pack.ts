@@ -96,16 +96,16 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   const tools = await findPackTools()
 
   const deployIdContent = `${opts.deployId}\n`
-  const members = [
-    ...tree.entries.map(memberOf),
-    ...tree.deployIdEntries.map((path) =>
-      path === deployIdFile
+  // A generator, not an array: a 100k-file tree would hold 100k more objects
+  const members = function* () {
+    for (const entry of tree.entries) yield memberOf(entry)
+    for (const path of tree.deployIdEntries)
+      yield path === deployIdFile
         ? { name: path, dataBytes: Buffer.byteLength(deployIdContent) }
         : { name: `${path}/`, dataBytes: 0 }
-    )
-  ]
-  const totalIn = tarBytes(members)
-  const files = members.length
+  }
+  const totalIn = tarBytes(members())
+  const files = tree.entries.length + tree.deployIdEntries.length
 
   // The deploy-ID file and its missing parents come from a temp dir of their own,
   // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
@@ -261,7 +261,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     // EPIPE when the other end died: the exit codes tell the story
     child.stdin?.on('error', () => {})
   }
-  tar.stdin?.end(nulList(tree.entries.map((e) => e.path)))
+  tar.stdin?.end(nulList(tree.entries, (e) => e.path))
   if (compressor) {
     ;(compressor.stdout as Readable).pipe(output)
   } else if (gzip) {
@@ -290,8 +290,17 @@ const CHECKPOINT_RECORDS = 100
 /** what tar's checkpoint echo prints, after "tar: " */
 const PROGRESS_MARK = '#stretcher-progress '
 
-function nulList(paths: readonly string[]): Buffer {
-  return Buffer.from(paths.map((p) => `${p}\0`).join(''))
+/** NUL-terminated names in one buffer, written in place (no string per name) */
+function nulList<T>(items: readonly T[], name: (item: T) => string = String): Buffer {
+  let bytes = 0
+  for (const item of items) bytes += Buffer.byteLength(name(item)) + 1
+  const buf = Buffer.allocUnsafe(bytes)
+  let at = 0
+  for (const item of items) {
+    at += buf.write(name(item), at)
+    buf[at++] = 0
+  }
+  return buf
 }
 
 function exitOf(

@@ -7266,14 +7266,17 @@ async function pack(opts) {
     const tree = opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
     const tools = await findPackTools();
     const deployIdContent = `${opts.deployId}\n`;
-    const members = [
-        ...tree.entries.map(memberOf),
-        ...tree.deployIdEntries.map((path) => path === deployIdFile
-            ? { name: path, dataBytes: Buffer.byteLength(deployIdContent) }
-            : { name: `${path}/`, dataBytes: 0 })
-    ];
-    const totalIn = tarBytes(members);
-    const files = members.length;
+    // A generator, not an array: a 100k-file tree would hold 100k more objects
+    const members = function* () {
+        for (const entry of tree.entries)
+            yield memberOf(entry);
+        for (const path of tree.deployIdEntries)
+            yield path === deployIdFile
+                ? { name: path, dataBytes: Buffer.byteLength(deployIdContent) }
+                : { name: `${path}/`, dataBytes: 0 };
+    };
+    const totalIn = tarBytes(members());
+    const files = tree.entries.length + tree.deployIdEntries.length;
     // The deploy-ID file and its missing parents come from a temp dir of their own,
     // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
     let bytesIn = 0;
@@ -7425,7 +7428,7 @@ async function pack(opts) {
         // EPIPE when the other end died: the exit codes tell the story
         child.stdin?.on('error', () => { });
     }
-    tar.stdin?.end(nulList(tree.entries.map((e) => e.path)));
+    tar.stdin?.end(nulList(tree.entries, (e) => e.path));
     if (compressor) {
         compressor.stdout.pipe(output);
     }
@@ -7452,8 +7455,18 @@ const RECORD_BYTES = 10240;
 const CHECKPOINT_RECORDS = 100;
 /** what tar's checkpoint echo prints, after "tar: " */
 const PROGRESS_MARK = '#stretcher-progress ';
-function nulList(paths) {
-    return Buffer.from(paths.map((p) => `${p}\0`).join(''));
+/** NUL-terminated names in one buffer, written in place (no string per name) */
+function nulList(items, name = String) {
+    let bytes = 0;
+    for (const item of items)
+        bytes += Buffer.byteLength(name(item)) + 1;
+    const buf = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (const item of items) {
+        at += buf.write(name(item), at);
+        buf[at++] = 0;
+    }
+    return buf;
 }
 function exitOf(child, name, onCheckpoint) {
     const tail = [];
