@@ -39,7 +39,7 @@ export type InputName = (typeof INPUT_NAMES)[number]
 export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
   path: '.',
   'deploy-id-file': 'DEPLOY_ID',
-  'compression-level': '6',
+  'compression-level': '1',
   'event-name': 'deploy',
   wait: 'true',
   timeout: '10m',

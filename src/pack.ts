@@ -35,7 +35,7 @@ export interface PackOptions {
   exclude: readonly string[]
   deployIdFile: string
   deployId: string
-  /** gzip level 1..9, default 6 */
+  /** gzip level 1..9, default 1 (the action input's default; bench/README.md) */
   compressionLevel?: number
   /** called for every chunk; throttling is the caller's business */
   onProgress?: (p: PackProgress) => void
@@ -85,7 +85,7 @@ interface Exit {
 
 /** Validation errors reject here, before any byte flows. */
 export async function pack(opts: PackOptions): Promise<PackedArchive> {
-  const level = opts.compressionLevel ?? 6
+  const level = opts.compressionLevel ?? 1
   if (!Number.isInteger(level) || level < 1 || level > 9) {
     throw new RangeError(`compressionLevel must be an integer from 1 to 9 (got ${level})`)
   }

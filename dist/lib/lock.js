@@ -138,7 +138,7 @@ const INPUT_NAMES = [
 const INPUT_DEFAULTS = {
     path: '.',
     'deploy-id-file': 'DEPLOY_ID',
-    'compression-level': '6',
+    'compression-level': '1',
     'event-name': 'deploy',
     wait: 'true',
     timeout: '10m',

@@ -7257,7 +7257,7 @@ function parentsOf(path) {
 // that exact list (`--null --no-recursion -T -`), never a directory to recurse.
 /** Validation errors reject here, before any byte flows. */
 async function pack(opts) {
-    const level = opts.compressionLevel ?? 6;
+    const level = opts.compressionLevel ?? 1;
     if (!Number.isInteger(level) || level < 1 || level > 9) {
         throw new RangeError(`compressionLevel must be an integer from 1 to 9 (got ${level})`);
     }
