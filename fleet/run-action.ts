@@ -3,7 +3,7 @@
 // GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,9 +51,14 @@ async function runStep(
     timeoutMs?: number
     onStdout?: (chunk: string) => void
     onChild?: (child: ChildProcess) => void
+    user?: { uid: number; gid: number }
   }
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [entry], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.user ?? {})
+  })
   options.onChild?.(child)
   let stdout = ''
   let stderr = ''
@@ -79,6 +84,8 @@ export async function runAction(
     onChild?: (child: ChildProcess) => void
     /** then run the post step (runs.post) as the runner does, with the saved state */
     post?: boolean
+    /** run the steps as this user (root only): a runner's user, who cannot read everything */
+    user?: { uid: number; gid: number }
   } = {}
 ): Promise<ActionRun> {
   const dir = await mkdtemp(join(tmpdir(), 'stretcher-runner-'))
@@ -86,6 +93,10 @@ export async function runAction(
   const summaryFile = join(dir, 'summary')
   const stateFile = join(dir, 'state')
   for (const file of [outputFile, summaryFile, stateFile]) await writeFile(file, '')
+  if (options.user) {
+    await chmod(dir, 0o777)
+    for (const file of [outputFile, summaryFile, stateFile]) await chmod(file, 0o666)
+  }
   const inputEnv = Object.fromEntries(
     Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])
   )
@@ -108,7 +119,7 @@ export async function runAction(
     post = await runStep(
       POST,
       { ...base, ...inputEnv, ...env, ...stateEnv },
-      { timeoutMs: options.timeoutMs }
+      { timeoutMs: options.timeoutMs, user: options.user }
     )
   }
   const outputs = parseOutputFile(await readFile(outputFile, 'utf8'))

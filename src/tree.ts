@@ -1,6 +1,6 @@
 // The build tree as it will go into the archive: walked, filtered, validated and
 // sorted here, so that tar only packs a list we already checked (pack.ts).
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
+import { accessSync, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join, posix } from 'node:path'
@@ -137,6 +137,24 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
   // faster than fs/promises, even with a directory's lstats in parallel (20k
   // files: ~110 ms vs ~400 ms; bench/README.md). The loop is given back every
   // YIELD_EVERY entries so timers (the lock's session renewal) still run.
+  // tar would stop half-way on a file it cannot open, after the lock is taken
+  // and the upload begun: find it in the plan stage instead.
+  const readable = (path: string, kind: 'file' | 'directory') => {
+    try {
+      accessSync(
+        join(root, path),
+        kind === 'file' ? constants.R_OK : constants.R_OK | constants.X_OK
+      )
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM')
+        throw new InputError(
+          'path',
+          `has a ${kind} it may not read at ${quote(path)} (permission denied): fix its mode or exclude it`
+        )
+      throw error
+    }
+  }
   let sinceYield = 0
   const visit = async (relDir: string): Promise<void> => {
     const names = readdirSync(join(root, relDir), { encoding: 'buffer' }).map((raw) => {
@@ -199,6 +217,7 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
       newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs)
       const entry: TreeEntry = { path, kind, size: kind === 'file' ? st.size : 0 }
       if (kind === 'symlink') entry.target = readlinkSync(join(root, path))
+      if (kind === 'file' || kind === 'directory') readable(path, kind)
       if (kind === 'file') {
         // tar stores later names of a multiply-linked inode as links to the first
         const inode = `${st.dev}:${st.ino}`

@@ -206,12 +206,14 @@ export async function deploy(
     env?: Record<string, string>
     timeoutMs?: number
     onStdout?: (chunk: string) => void
+    user?: { uid: number; gid: number }
   } = {}
 ): Promise<ActionRun> {
   const github = opts.github ?? (await sharedGitHub())
   return runAction(deployInputs(fleet, inputs), runnerEnv(fleet, workspace, github, opts.env), {
     timeoutMs: opts.timeoutMs ?? 60_000,
     post: true,
+    user: opts.user,
     ...(opts.onStdout ? { onStdout: opts.onStdout } : {})
   })
 }

@@ -6,7 +6,7 @@ import { tmpdir, platform, release } from 'node:os';
 import { delimiter, join, posix, resolve, dirname } from 'node:path';
 import { Transform, Readable, Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { readdirSync, lstatSync, readlinkSync, ReadStream, fstatSync, statSync } from 'node:fs';
+import { readdirSync, lstatSync, readlinkSync, accessSync, constants as constants$2, ReadStream, fstatSync, statSync } from 'node:fs';
 import { C as CONFIG_PREFIX_SEPARATOR, E as ENV_PROFILE } from './loadSharedConfigFiles.js';
 import { p as parseUrl, m as memoize, l as loadConfig } from './configLoader.js';
 import { f as fromString, a as fromArrayBuffer, h as hasOwn, i as isArrayBuffer, b as fromHex, t as toHex } from './hex-encoding.js';
@@ -7162,6 +7162,19 @@ async function walkTree(opts) {
     // faster than fs/promises, even with a directory's lstats in parallel (20k
     // files: ~110 ms vs ~400 ms; bench/README.md). The loop is given back every
     // YIELD_EVERY entries so timers (the lock's session renewal) still run.
+    // tar would stop half-way on a file it cannot open, after the lock is taken
+    // and the upload begun: find it in the plan stage instead.
+    const readable = (path, kind) => {
+        try {
+            accessSync(join(root, path), kind === 'file' ? constants$2.R_OK : constants$2.R_OK | constants$2.X_OK);
+        }
+        catch (error) {
+            const code = error.code;
+            if (code === 'EACCES' || code === 'EPERM')
+                throw new InputError('path', `has a ${kind} it may not read at ${quote(path)} (permission denied): fix its mode or exclude it`);
+            throw error;
+        }
+    };
     let sinceYield = 0;
     const visit = async (relDir) => {
         const names = readdirSync(join(root, relDir), { encoding: 'buffer' }).map((raw) => {
@@ -7211,6 +7224,8 @@ async function walkTree(opts) {
             const entry = { path, kind, size: kind === 'file' ? st.size : 0 };
             if (kind === 'symlink')
                 entry.target = readlinkSync(join(root, path));
+            if (kind === 'file' || kind === 'directory')
+                readable(path, kind);
             if (kind === 'file') {
                 // tar stores later names of a multiply-linked inode as links to the first
                 const inode = `${st.dev}:${st.ino}`;
