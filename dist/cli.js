@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { I as INPUT_NAMES, r as readConfig, C as ConsulClient, a as InputError } from './lib/lock.js';
-import { g as createS3Store, r as runPipeline } from './lib/store.js';
+import { r as runPipeline } from './lib/pipeline.js';
 import 'node:path';
 import 'node:crypto';
 import 'node:fs/promises';
@@ -10,20 +10,6 @@ import 'node:os';
 import 'node:stream';
 import 'node:zlib';
 import 'node:fs';
-import './lib/loadSharedConfigFiles.js';
-import './lib/readFile.js';
-import './lib/configLoader.js';
-import './lib/chain.js';
-import './lib/CredentialsProviderError.js';
-import './lib/hex-encoding.js';
-import 'events';
-import 'buffer';
-import 'stream';
-import './lib/node-http-handler.js';
-import 'node:https';
-import './lib/EventStreamSerdeConfig.js';
-import './lib/setCredentialFeature.js';
-import 'node:process';
 
 // The same pipeline for any CI: `stretcher-action deploy --path build --s3-url …`.
 // Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
@@ -100,6 +86,9 @@ async function cli(argv, env, io, signal) {
     try {
         const input = (name) => values[name] ?? '';
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
+        // The AWS SDK is most of the bundle: load it once the inputs are known good,
+        // so an input error is reported at once.
+        const { createS3Store } = await import('./lib/store.js').then(function (n) { return n.b5; });
         const store = createS3Store(config.s3);
         const consul = new ConsulClient({
             addr: config.consul.addr,

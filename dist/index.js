@@ -1,5 +1,5 @@
 import { g as getInput, s as setSecret, a as setFailed, i as info, c as createGitHubReporter, b as saveState, S as STATE, d as summary, e as setOutput, f as group, h as debug, w as warning } from './lib/post.js';
-import { g as createS3Store, r as runPipeline, k as kvKeys } from './lib/store.js';
+import { r as runPipeline, k as kvKeys } from './lib/pipeline.js';
 import { r as readConfig, C as ConsulClient } from './lib/lock.js';
 import 'os';
 import 'crypto';
@@ -39,19 +39,6 @@ import 'node:child_process';
 import 'node:crypto';
 import 'node:os';
 import 'node:path';
-import './lib/loadSharedConfigFiles.js';
-import './lib/readFile.js';
-import './lib/configLoader.js';
-import './lib/chain.js';
-import './lib/CredentialsProviderError.js';
-import './lib/hex-encoding.js';
-import 'buffer';
-import 'stream';
-import './lib/node-http-handler.js';
-import 'node:https';
-import './lib/EventStreamSerdeConfig.js';
-import './lib/setCredentialFeature.js';
-import 'node:process';
 
 // The action's entry: read inputs, run the pipeline, set outputs or the failure,
 // and tell the pull request (check run, commit status, deployment).
@@ -80,6 +67,9 @@ function within(work, ms) {
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
 async function deploy(config, env, signal) {
+    // The AWS SDK is most of the bundle: load it once the inputs are known good,
+    // so an input error is reported at once.
+    const { createS3Store } = await import('./lib/store.js').then(function (n) { return n.b5; });
     const store = createS3Store(config.s3);
     const consul = new ConsulClient({
         addr: config.consul.addr,

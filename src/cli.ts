@@ -11,7 +11,6 @@ import { InputError } from './errors.ts'
 import type { Log } from './log.ts'
 import type { OutputName } from './pipeline.ts'
 import { runPipeline } from './pipeline.ts'
-import { createS3Store } from './store.ts'
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const
 
@@ -103,6 +102,9 @@ export async function cli(
   try {
     const input = (name: InputName) => (values[name] as string | undefined) ?? ''
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
+    // The AWS SDK is most of the bundle: load it once the inputs are known good,
+    // so an input error is reported at once.
+    const { createS3Store } = await import('./store.ts')
     const store = createS3Store(config.s3)
     const consul = new ConsulClient({
       addr: config.consul.addr,

@@ -11,7 +11,6 @@ import { createGitHubReporter } from './github.ts'
 import type { Log } from './log.ts'
 import { runPipeline } from './pipeline.ts'
 import { STATE } from './post.ts'
-import { createS3Store } from './store.ts'
 
 const coreLog: Log = {
   info: (m) => core.info(m),
@@ -42,6 +41,9 @@ function within(work: Promise<void>, ms: number): Promise<boolean> {
 }
 
 async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<void> {
+  // The AWS SDK is most of the bundle: load it once the inputs are known good,
+  // so an input error is reported at once.
+  const { createS3Store } = await import('./store.ts')
   const store = createS3Store(config.s3)
   const consul = new ConsulClient({
     addr: config.consul.addr,

@@ -1,8 +1,5 @@
-import { N as NumericValue, h as NormalizedSchema, i as collectBody, w as writeKey, j as fromBase64, L as LazyJsonString, l as determineTimestampFormat, m as generateIdempotencyToken, t as toBase64, H as HttpBindingProtocol, P as ProtocolLib, n as HttpInterceptingShapeSerializer, o as HttpInterceptingShapeDeserializer } from './store.js';
+import { B as NumericValue, D as NormalizedSchema, F as collectBody, t as toUtf8, h as hasOwn, G as writeKey, J as fromBase64, L as LazyJsonString, K as determineTimestampFormat, O as parseEpochTimestamp, P as parseRfc7231DateTime, Q as parseRfc3339DateTimeWithOffset, R as generateIdempotencyToken, U as toBase64, V as dateToUtcString, W as HttpBindingProtocol, X as ProtocolLib, Y as HttpInterceptingShapeSerializer, Z as HttpInterceptingShapeDeserializer } from './store.js';
 import 'node:crypto';
-import { a as parseEpochTimestamp, b as parseRfc7231DateTime, c as parseRfc3339DateTimeWithOffset, d as dateToUtcString } from './node-http-handler.js';
-import { h as hasOwn } from './hex-encoding.js';
-import { t as toUtf8 } from './EventStreamSerdeConfig.js';
 
 class SerdeContextConfig {
     serdeContext;

@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { C as CredentialsProviderError } from './CredentialsProviderError.js';
+import { C as CredentialsProviderError, u as setCredentialFeature } from './store.js';
 import { e as externalDataInterceptor } from './externalDataInterceptor.js';
-import { s as setCredentialFeature } from './setCredentialFeature.js';
-import './getSSOTokenFromFile.js';
-import 'node:fs/promises';
-import 'node:crypto';
 import 'node:path';
-import './readFile.js';
 import 'node:os';
+import 'node:fs/promises';
+import 'events';
+import 'buffer';
+import 'stream';
+import 'node:stream';
+import 'node:zlib';
+import 'node:crypto';
+import 'node:https';
+import 'node:process';
+import './getSSOTokenFromFile.js';
 
 const fromWebToken = (init) => async (awsIdentityProperties) => {
     init.logger?.debug("@aws-sdk/credential-provider-web-identity - fromWebToken");

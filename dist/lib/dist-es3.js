@@ -2,16 +2,16 @@ import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto
 import { promises } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { C as CredentialsProviderError } from './CredentialsProviderError.js';
-import { H as HttpRequest } from './node-http-handler.js';
+import { C as CredentialsProviderError, w as HttpRequest, x as getProfileName, u as setCredentialFeature } from './store.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';
-import { g as getProfileName } from './loadSharedConfigFiles.js';
-import { s as setCredentialFeature } from './setCredentialFeature.js';
-import 'node:stream';
-import './hex-encoding.js';
-import 'node:https';
-import './readFile.js';
 import 'node:fs/promises';
+import 'events';
+import 'buffer';
+import 'stream';
+import 'node:stream';
+import 'node:zlib';
+import 'node:https';
+import 'node:process';
 
 class LoginCredentialsFetcher {
     profileData;

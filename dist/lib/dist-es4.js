@@ -1,16 +1,21 @@
 import { exec } from 'node:child_process';
 import { promisify } from 'node:util';
-import { s as setCredentialFeature } from './setCredentialFeature.js';
+import { u as setCredentialFeature, C as CredentialsProviderError, x as getProfileName } from './store.js';
 import { e as externalDataInterceptor } from './externalDataInterceptor.js';
-import { C as CredentialsProviderError } from './CredentialsProviderError.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';
-import { g as getProfileName } from './loadSharedConfigFiles.js';
-import './getSSOTokenFromFile.js';
-import 'node:fs/promises';
-import 'node:crypto';
 import 'node:path';
-import './readFile.js';
 import 'node:os';
+import 'node:fs/promises';
+import 'events';
+import 'buffer';
+import 'node:fs';
+import 'stream';
+import 'node:stream';
+import 'node:zlib';
+import 'node:crypto';
+import 'node:https';
+import 'node:process';
+import './getSSOTokenFromFile.js';
 
 const getValidatedProcessCredentials = (profileName, data, profiles) => {
     if (data.Version !== 1) {

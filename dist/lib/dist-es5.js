@@ -1,10 +1,16 @@
 import fs from 'node:fs/promises';
-import { C as CredentialsProviderError } from './CredentialsProviderError.js';
-import { H as HttpRequest, s as sdkStreamMixin, p as parseRfc3339DateTime, N as NodeHttpHandler } from './node-http-handler.js';
-import { s as setCredentialFeature } from './setCredentialFeature.js';
+import { C as CredentialsProviderError, w as HttpRequest, y as sdkStreamMixin, z as parseRfc3339DateTime, N as NodeHttpHandler, u as setCredentialFeature } from './store.js';
+import 'node:path';
+import 'node:os';
+import 'events';
+import 'buffer';
+import 'node:fs';
+import 'stream';
 import 'node:stream';
-import './hex-encoding.js';
+import 'node:zlib';
+import 'node:crypto';
 import 'node:https';
+import 'node:process';
 
 const ECS_CONTAINER_HOST = "169.254.170.2";
 const EKS_CONTAINER_HOST_IPv4 = "169.254.170.23";

@@ -1,12 +1,17 @@
-import { C as CredentialsProviderError } from './CredentialsProviderError.js';
-import { c as chain } from './chain.js';
-import { s as setCredentialFeature } from './setCredentialFeature.js';
-import { g as getProfileName } from './loadSharedConfigFiles.js';
+import { C as CredentialsProviderError, A as chain, u as setCredentialFeature, x as getProfileName } from './store.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';
 import 'node:path';
-import './readFile.js';
 import 'node:os';
 import 'node:fs/promises';
+import 'events';
+import 'buffer';
+import 'node:fs';
+import 'stream';
+import 'node:stream';
+import 'node:zlib';
+import 'node:crypto';
+import 'node:https';
+import 'node:process';
 
 const resolveCredentialSource = (credentialSource, profileName, logger) => {
     const sourceProvidersMap = {

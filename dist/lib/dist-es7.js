@@ -1,12 +1,17 @@
 import require$$2 from 'node:http';
-import { P as ProviderError, C as CredentialsProviderError } from './CredentialsProviderError.js';
-import { p as parseUrl, l as loadConfig } from './configLoader.js';
-import './chain.js';
-import './loadSharedConfigFiles.js';
+import { _ as ProviderError, C as CredentialsProviderError, a4 as parseUrl, a5 as loadConfig } from './store.js';
 import 'node:path';
-import './readFile.js';
 import 'node:os';
 import 'node:fs/promises';
+import 'events';
+import 'buffer';
+import 'node:fs';
+import 'stream';
+import 'node:stream';
+import 'node:zlib';
+import 'node:crypto';
+import 'node:https';
+import 'node:process';
 
 const isImdsCredentials = (arg) => Boolean(arg) &&
     typeof arg === "object" &&

@@ -1,14 +1,18 @@
-import { P as ProviderError, C as CredentialsProviderError } from './CredentialsProviderError.js';
+import { _ as ProviderError, $ as IniSectionType, a0 as CONFIG_PREFIX_SEPARATOR, a1 as readFile, a2 as getConfigFilepath, a3 as parseIni, x as getProfileName, C as CredentialsProviderError, u as setCredentialFeature } from './store.js';
 import { promises } from 'node:fs';
 import { g as getSSOTokenFilepath, a as getSSOTokenFromFile } from './getSSOTokenFromFile.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';
-import { I as IniSectionType, C as CONFIG_PREFIX_SEPARATOR, a as getConfigFilepath, p as parseIni, g as getProfileName } from './loadSharedConfigFiles.js';
-import { r as readFile } from './readFile.js';
-import { s as setCredentialFeature } from './setCredentialFeature.js';
-import 'node:fs/promises';
-import 'node:crypto';
 import 'node:path';
 import 'node:os';
+import 'node:fs/promises';
+import 'events';
+import 'buffer';
+import 'stream';
+import 'node:stream';
+import 'node:zlib';
+import 'node:crypto';
+import 'node:https';
+import 'node:process';
 
 class TokenProviderError extends ProviderError {
     name = "TokenProviderError";

@@ -1,9 +1,17 @@
-import { t as toUtf8, T as TypeRegistry, f as fromUtf8, e as eventStreamSerdeProvider } from './EventStreamSerdeConfig.js';
-export { E as EventStreamCodec, a as EventStreamMarshaller, H as HeaderMarshaller, I as Int64, M as MessageDecoderStream, b as MessageEncoderStream, S as SmithyMessageDecoderStream, c as SmithyMessageEncoderStream, d as UniversalEventStreamMarshaller, g as getChunkedStream, h as getMessageUnmarshaller, r as resolveEventStreamSerdeConfig } from './EventStreamSerdeConfig.js';
-import { h as hasOwn } from './hex-encoding.js';
+import { h as hasOwn, t as toUtf8, T as TypeRegistry, i as fromUtf8, j as eventStreamSerdeProvider } from './store.js';
+export { k as EventStreamCodec, l as EventStreamMarshaller, H as HeaderMarshaller, I as Int64, M as MessageDecoderStream, m as MessageEncoderStream, S as SmithyMessageDecoderStream, n as SmithyMessageEncoderStream, o as UniversalEventStreamMarshaller, p as getChunkedStream, q as getMessageUnmarshaller, r as resolveEventStreamSerdeConfig } from './store.js';
 import 'node:crypto';
+import 'node:path';
+import 'node:os';
+import 'node:fs/promises';
+import 'events';
+import 'buffer';
+import 'node:fs';
+import 'stream';
 import 'node:stream';
 import 'node:zlib';
+import 'node:https';
+import 'node:process';
 
 class EventStreamSerde {
     marshaller;

@@ -1,5 +1,5 @@
 import { t as tokenIntercept } from './getSSOTokenFromFile.js';
-import { f as fileIntercept } from './readFile.js';
+import { g as fileIntercept } from './store.js';
 
 const externalDataInterceptor = {
     getFileRecord() {

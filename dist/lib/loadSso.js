@@ -1,29 +1,18 @@
-import { p as resolveAwsSdkSigV4Config, q as normalizeProvider, s as getSmithyContext, B as BinaryDecisionDiagram, u as EndpointCache, v as decideEndpoint, x as awsEndpointFunctions, y as customEndpointFunctions, S as ServiceException, z as Sha256Node, A as NoOpLogger, C as AwsSdkSigV4Signer, t as toBase64, j as fromBase64, D as emitWarningIfUnsupportedVersion, F as resolveDefaultsModeConfig, G as emitWarningIfUnsupportedVersion$1, I as calculateBodyLength, J as NODE_APP_ID_CONFIG_OPTIONS, K as NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, M as NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, O as NODE_RETRY_MODE_CONFIG_OPTIONS, Q as DEFAULT_RETRY_MODE, R as NODE_REGION_CONFIG_FILE_OPTIONS, T as NODE_REGION_CONFIG_OPTIONS, U as NODE_MAX_ATTEMPT_CONFIG_OPTIONS, V as createDefaultUserAgentProvider, W as NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, X as loadConfigsForDefaultMode, Y as getAwsRegionExtensionConfiguration, Z as getDefaultExtensionConfiguration, _ as getHttpHandlerExtensionConfiguration, $ as resolveAwsRegionExtensionConfiguration, a0 as resolveDefaultRuntimeConfig, a1 as resolveHttpHandlerRuntimeConfig, a2 as Client, a3 as resolveUserAgentConfig, a4 as resolveRetryConfig, a5 as resolveRegionConfig, a6 as resolveEndpointConfig, a7 as getSchemaSerdePlugin, a8 as getUserAgentPlugin, a9 as getRetryPlugin, aa as getContentLengthPlugin, ab as getHostHeaderPlugin, ac as getLoggerPlugin, ad as getRecursionDetectionPlugin, ae as getHttpAuthSchemeEndpointRuleSetPlugin, af as DefaultIdentityProviderConfig, ag as getHttpSigningPlugin, ah as resolveHostHeaderConfig, ai as makeBuilder, aj as getEndpointPlugin } from './store.js';
+import { a6 as resolveAwsSdkSigV4Config, a7 as normalizeProvider, a8 as getSmithyContext, a9 as BinaryDecisionDiagram, aa as EndpointCache, ab as decideEndpoint, ac as awsEndpointFunctions, ad as customEndpointFunctions, ae as ServiceException, T as TypeRegistry, t as toUtf8, i as fromUtf8, a4 as parseUrl, af as Sha256Node, ag as NoOpLogger, ah as AwsSdkSigV4Signer, U as toBase64, J as fromBase64, ai as emitWarningIfUnsupportedVersion, aj as resolveDefaultsModeConfig, ak as emitWarningIfUnsupportedVersion$1, al as streamCollector, am as calculateBodyLength, a5 as loadConfig, an as NODE_APP_ID_CONFIG_OPTIONS, ao as NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, ap as NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, aq as NODE_RETRY_MODE_CONFIG_OPTIONS, ar as DEFAULT_RETRY_MODE, N as NodeHttpHandler, as as NODE_REGION_CONFIG_FILE_OPTIONS, at as NODE_REGION_CONFIG_OPTIONS, au as NODE_MAX_ATTEMPT_CONFIG_OPTIONS, av as createDefaultUserAgentProvider, aw as NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, ax as loadConfigsForDefaultMode, ay as getAwsRegionExtensionConfiguration, az as getDefaultExtensionConfiguration, aA as getHttpHandlerExtensionConfiguration, aB as resolveAwsRegionExtensionConfiguration, aC as resolveDefaultRuntimeConfig, aD as resolveHttpHandlerRuntimeConfig, aE as Client, aF as resolveUserAgentConfig, aG as resolveRetryConfig, aH as resolveRegionConfig, aI as resolveEndpointConfig, aJ as getSchemaSerdePlugin, aK as getUserAgentPlugin, aL as getRetryPlugin, aM as getContentLengthPlugin, aN as getHostHeaderPlugin, aO as getLoggerPlugin, aP as getRecursionDetectionPlugin, aQ as getHttpAuthSchemeEndpointRuleSetPlugin, aR as DefaultIdentityProviderConfig, aS as getHttpSigningPlugin, aT as resolveHostHeaderConfig, aU as makeBuilder, aV as getEndpointPlugin } from './store.js';
 import { N as NoAuthSigner, p as packageInfo, g as getDefaultSocketTimeout } from './package.js';
 import 'node:crypto';
-import { T as TypeRegistry, t as toUtf8, f as fromUtf8 } from './EventStreamSerdeConfig.js';
-import { p as parseUrl, l as loadConfig } from './configLoader.js';
 import { A as AwsRestJsonProtocol } from './AwsRestJsonProtocol.js';
-import { e as streamCollector, N as NodeHttpHandler } from './node-http-handler.js';
-import 'node:fs/promises';
-import './lock.js';
 import 'node:path';
-import 'node:child_process';
 import 'node:os';
-import 'node:stream';
-import 'node:zlib';
-import 'node:fs';
-import './loadSharedConfigFiles.js';
-import './readFile.js';
-import './hex-encoding.js';
+import 'node:fs/promises';
 import 'events';
 import 'buffer';
+import 'node:fs';
 import 'stream';
-import './setCredentialFeature.js';
-import './CredentialsProviderError.js';
-import './chain.js';
-import 'node:process';
+import 'node:stream';
+import 'node:zlib';
 import 'node:https';
+import 'node:process';
 
 const defaultSSOHttpAuthSchemeParametersProvider = async (config, context, input) => {
     return {

@@ -1000,4 +1000,4 @@ async function acquireLock(consul, opts) {
     }
 }
 
-export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, headlineMark as b, commonjsGlobal as c, fleetChartMarkdown as d, failedLogsMarkdown as e, factsMarkdown as f, releaseLock as g, headline as h, ConsulError as i, getDefaultExportFromCjs as j, releaseKey as k, acquireLock as l, markdownText as m, nodeTableMarkdown as n, progressLine as o, plainText as p, quote as q, readConfig as r, s3Url as s, summaryMarkdown as t, resultRows as u, verdictLine as v };
+export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, ConsulError as b, releaseKey as c, acquireLock as d, progressLine as e, summaryMarkdown as f, getDefaultExportFromCjs as g, resultRows as h, commonjsGlobal as i, headline as j, headlineMark as k, factsMarkdown as l, markdownText as m, fleetChartMarkdown as n, nodeTableMarkdown as o, plainText as p, quote as q, readConfig as r, s3Url as s, failedLogsMarkdown as t, releaseLock as u, verdictLine as v };

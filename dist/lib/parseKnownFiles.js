@@ -1,4 +1,4 @@
-import { l as loadSharedConfigFiles } from './loadSharedConfigFiles.js';
+import { s as loadSharedConfigFiles } from './store.js';
 
 const mergeConfigFiles = (...files) => {
     const merged = {};

@@ -20,7 +20,7 @@ import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8 from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
-import { c as commonjsGlobal, h as headline, p as plainText, b as headlineMark, m as markdownText, f as factsMarkdown, d as fleetChartMarkdown, n as nodeTableMarkdown, e as failedLogsMarkdown, r as readConfig, C as ConsulClient, g as releaseLock } from './lock.js';
+import { i as commonjsGlobal, j as headline, p as plainText, k as headlineMark, m as markdownText, l as factsMarkdown, n as fleetChartMarkdown, o as nodeTableMarkdown, t as failedLogsMarkdown, r as readConfig, C as ConsulClient, u as releaseLock } from './lock.js';
 import require$$5 from 'node:tls';
 import zlib__default from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
