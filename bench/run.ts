@@ -144,6 +144,9 @@ async function publishBench(): Promise<void> {
         const headline = scale === 1 || (quick && scale === sizes[0])
         const runs = quick ? 3 : scale === 1 ? 5 : 3
         const levels = headline ? [1, 6] : [1]
+        // archiver 8 at its default level (zlib's 6) is issue #6's "≥ 5× faster
+        // than" reference: slow (~15 s a run), so 200 MB only, 3 runs, not --quick
+        const archiverRuns = scale === 1 && !quick ? 3 : 0
         // warm the page cache
         timeShell('tar -cf - . | cat > /dev/null', dir)
         const shell: Array<[string, string]> = headline
@@ -162,6 +165,9 @@ async function publishBench(): Promise<void> {
         }
         const sizesOut = new Map<number, number>()
         const verified = new Map<number, string>()
+        const archiverLabel =
+          "archiver 8 `TarArchive` gzip at its default level (6), hashed in Node, into the action's `Upload` 8 MiB × 4"
+        let archiverFacts = ''
         for (let i = 0; i < runs; i++) {
           log(`  ${mb(build.bytes)} MB, run ${i + 1}/${runs}`)
           for (const [label, command] of shell) row(label).ms.push(timeShell(command, dir))
@@ -193,9 +199,27 @@ async function publishBench(): Promise<void> {
               await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }))
             }
           }
+          if (i < archiverRuns) {
+            const key = `bench/archiver-${i}.tgz`
+            const r = await runChild('publish-child.ts', [
+              'archiver',
+              dir,
+              s3.endpoint,
+              s3.bucket,
+              key,
+              '6'
+            ])
+            row(archiverLabel).ms.push(r.ms as number)
+            row(archiverLabel).rss.push(r.rssMB as number)
+            if (!archiverFacts)
+              archiverFacts = `archiver: archive ${mb(r.size as number)} MB; ${await verify(client, s3.bucket, key, r.sha256 as string, build)}`
+            await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }))
+          }
         }
         const title = `${mb(build.bytes)} MB build (${build.files} files, ${build.dirs} dirs)`
-        print(`### Publish: ${title}, median of ${runs}`)
+        print(
+          `### Publish: ${title}, median of ${runs}${archiverRuns ? ` (archiver: ${archiverRuns}, in runs 1-${archiverRuns})` : ''}`
+        )
         print()
         print('| pipeline | median s | ratio to baseline | peak RSS MB (max) |')
         print('|---|---|---|---|')
@@ -216,7 +240,30 @@ async function publishBench(): Promise<void> {
         print()
         for (const [level, size] of sizesOut)
           print(`- level ${level}: archive ${mb(size)} MB; ${verified.get(level)}`)
+        if (archiverFacts) print(`- ${archiverFacts}`)
         print()
+        const arch = rows.get(archiverLabel)
+        if (arch) {
+          const m = median(arch.ms)
+          const vs = (label: string): string => {
+            const r = rows.get(label)
+            return r ? `${(m / median(r.ms)).toFixed(2)}×` : 'n/a'
+          }
+          print(
+            'Archiver / case (median / median, same run; issue #6 target: ≥ 5× for the action):'
+          )
+          print()
+          print(
+            `- archiver / **action publish**, level 1 (the action's default): **${vs('**action publish** (pack.ts + store.ts), level 1')}**`
+          )
+          print(
+            `- archiver / action publish, level 6 (archiver's level): ${vs('**action publish** (pack.ts + store.ts), level 6')}`
+          )
+          print(
+            `- archiver / hand-written \`tar | pigz -1\` pipeline: ${vs('baseline: spawned `tar | pigz -1`, hashed in Node, into `Upload` 16 MiB × 4')}`
+          )
+          print()
+        }
         const action1 = rows.get('**action publish** (pack.ts + store.ts), level 1')!
         const base1 = rows.get(
           'baseline: spawned `tar | pigz -1`, hashed in Node, into `Upload` 16 MiB × 4'
