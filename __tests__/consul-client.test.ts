@@ -64,6 +64,17 @@ describe('ConsulClient', () => {
     )
   })
 
+  test('kvKeys lists key names under a prefix; a missing prefix is an empty list', async () => {
+    const c = client()
+    assert.deepEqual(await c.kvKeys('keys-test/history/'), [])
+    await c.kvPut('keys-test/history/b', '1')
+    await c.kvPut('keys-test/history/a', '1')
+    assert.deepEqual(await c.kvKeys('keys-test/history/'), [
+      'keys-test/history/a',
+      'keys-test/history/b'
+    ])
+  })
+
   test('a rolled-back txn changes nothing and says why', async () => {
     const c = client()
     await c.txn([{ Verb: 'set', Key: 'cas/k', Value: 'v1' }], 'x')

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { I as INPUT_NAMES, r as readConfig, C as ConsulClient, a as InputError } from './lib/lock.js';
-import { r as runPipeline } from './lib/pipeline.js';
+import { I as INPUT_NAMES, r as readConfig, a as InputError } from './lib/lock.js';
+import { c as connect, r as runPipeline } from './lib/pipeline.js';
 import 'node:path';
 import 'node:crypto';
 import 'node:fs/promises';
@@ -86,15 +86,7 @@ async function cli(argv, env, io, signal) {
     try {
         const input = (name) => values[name] ?? '';
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
-        // The AWS SDK is most of the bundle: load it once the inputs are known good,
-        // so an input error is reported at once.
-        const { createS3Store } = await import('./lib/store.js').then(function (n) { return n.b5; });
-        const store = createS3Store(config.s3);
-        const consul = new ConsulClient({
-            addr: config.consul.addr,
-            token: config.consul.token,
-            onRetry: (what, attempt, delayMs) => say(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
-        });
+        const { store, consul } = await connect(config, say);
         try {
             const result = await runPipeline(config, {
                 store,

@@ -1,6 +1,6 @@
 import { g as getInput, s as setSecret, a as setFailed, i as info, c as createGitHubReporter, b as saveState, S as STATE, d as summary, e as setOutput, f as group, h as debug, w as warning } from './lib/post.js';
-import { r as runPipeline, k as kvKeys } from './lib/pipeline.js';
-import { r as readConfig, C as ConsulClient } from './lib/lock.js';
+import { c as connect, r as runPipeline, k as kvKeys } from './lib/pipeline.js';
+import { r as readConfig } from './lib/lock.js';
 import 'os';
 import 'crypto';
 import 'fs';
@@ -67,15 +67,7 @@ function within(work, ms) {
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
 async function deploy(config, env, signal) {
-    // The AWS SDK is most of the bundle: load it once the inputs are known good,
-    // so an input error is reported at once.
-    const { createS3Store } = await import('./lib/store.js').then(function (n) { return n.b5; });
-    const store = createS3Store(config.s3);
-    const consul = new ConsulClient({
-        addr: config.consul.addr,
-        token: config.consul.token,
-        onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
-    });
+    const { store, consul } = await connect(config, (line) => info(line));
     const reporter = createGitHubReporter({
         token: config.github.token,
         env,

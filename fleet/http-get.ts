@@ -11,32 +11,17 @@ export interface HttpResponse {
   body: Buffer
 }
 
-export function httpGet(
+export async function httpGet(
   url: string,
   opts: { headers?: Record<string, string>; signal?: AbortSignal } = {}
 ): Promise<HttpResponse> {
-  return new Promise((resolve, reject) => {
-    const send = url.startsWith('https:') ? httpsRequest : request
-    const req = send(url, {
-      method: 'GET',
-      agent: false,
-      headers: opts.headers,
-      signal: opts.signal
-    })
-    req.on('error', reject)
-    req.on('response', (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('error', reject)
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
-      )
-    })
-    req.end()
-  })
+  const res = await httpGetStream(url, opts)
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }
 }
 
-/** The same GET, but the body is handed over as a stream (archives can be large). */
+/** The GET itself, the body handed over as a stream (archives can be large). */
 export function httpGetStream(
   url: string,
   opts: { headers?: Record<string, string>; signal?: AbortSignal } = {}

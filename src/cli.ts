@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { InputName } from './config.ts'
 import { INPUT_NAMES, readConfig } from './config.ts'
-import { ConsulClient } from './consul.ts'
+import { connect } from './clients.ts'
 import { InputError } from './errors.ts'
 import type { Log } from './log.ts'
 import type { OutputName } from './pipeline.ts'
@@ -102,16 +102,7 @@ export async function cli(
   try {
     const input = (name: InputName) => (values[name] as string | undefined) ?? ''
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
-    // The AWS SDK is most of the bundle: load it once the inputs are known good,
-    // so an input error is reported at once.
-    const { createS3Store } = await import('./store.ts')
-    const store = createS3Store(config.s3)
-    const consul = new ConsulClient({
-      addr: config.consul.addr,
-      token: config.consul.token,
-      onRetry: (what, attempt, delayMs) =>
-        say(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
-    })
+    const { store, consul } = await connect(config, say)
     try {
       const result = await runPipeline(config, {
         store,

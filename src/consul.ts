@@ -307,6 +307,20 @@ export class ConsulClient {
     return res.body.trim() === 'true'
   }
 
+  /** Key names under a prefix (`?keys`); a missing prefix is an empty list. */
+  async kvKeys(
+    prefix: string,
+    opts: { permission?: string; signal?: AbortSignal } = {}
+  ): Promise<string[]> {
+    const res = await this.request('GET', `kv/${encodeKey(prefix)}`, {
+      query: { keys: true },
+      signal: opts.signal,
+      permission: opts.permission ?? `key:read on "${prefix}"`,
+      accept: [404]
+    })
+    return res.status === 404 ? [] : (JSON.parse(res.body) as string[])
+  }
+
   /** Fire a user event; the payload goes verbatim (stretcher uses it untrimmed). */
   async fireEvent(
     name: string,

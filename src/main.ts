@@ -4,7 +4,7 @@ import * as core from '@actions/core'
 import { kvKeys } from './announce.ts'
 import type { Config } from './config.ts'
 import { readConfig } from './config.ts'
-import { ConsulClient } from './consul.ts'
+import { connect } from './clients.ts'
 import type { FleetState } from './fleet-state.ts'
 import type { FleetOutcome } from './github.ts'
 import { createGitHubReporter } from './github.ts'
@@ -41,16 +41,8 @@ function within(work: Promise<void>, ms: number): Promise<boolean> {
 }
 
 async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<void> {
-  // The AWS SDK is most of the bundle: load it once the inputs are known good,
-  // so an input error is reported at once.
-  const { createS3Store } = await import('./store.ts')
-  const store = createS3Store(config.s3)
-  const consul = new ConsulClient({
-    addr: config.consul.addr,
-    token: config.consul.token,
-    onRetry: (what, attempt, delayMs) =>
-      core.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
-  })
+  const { store, consul } = await connect(config, (line) => core.info(line))
+
   const reporter = createGitHubReporter({
     token: config.github.token,
     env,

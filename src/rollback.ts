@@ -18,17 +18,7 @@ export async function recentDeployIds(
   count = 5
 ): Promise<string[]> {
   const prefix = `${kvPrefix}/history/`
-  const res = await consul.request(
-    'GET',
-    `kv/${prefix.split('/').map(encodeURIComponent).join('/')}`,
-    {
-      query: { keys: true },
-      permission: `key:read on "${prefix}"`,
-      accept: [404]
-    }
-  )
-  if (res.status === 404) return []
-  const keys = JSON.parse(res.body) as string[]
+  const keys = await consul.kvKeys(prefix)
   return keys
     .map((k) => k.slice(prefix.length))
     .filter((id) => id !== '' && !id.includes('/'))

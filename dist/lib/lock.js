@@ -569,6 +569,16 @@ class ConsulClient {
         });
         return res.body.trim() === 'true';
     }
+    /** Key names under a prefix (`?keys`); a missing prefix is an empty list. */
+    async kvKeys(prefix, opts = {}) {
+        const res = await this.request('GET', `kv/${encodeKey(prefix)}`, {
+            query: { keys: true },
+            signal: opts.signal,
+            permission: opts.permission ?? `key:read on "${prefix}"`,
+            accept: [404]
+        });
+        return res.status === 404 ? [] : JSON.parse(res.body);
+    }
     /** Fire a user event; the payload goes verbatim (stretcher uses it untrimmed). */
     async fireEvent(name, payload, filters, signal) {
         const res = await this.request('PUT', `event/fire/${encodeURIComponent(name)}`, {

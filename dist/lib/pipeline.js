@@ -1,5 +1,5 @@
+import { C as ConsulClient, b as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, s as s3Url, c as releaseKey, d as acquireLock, p as plainText, e as progressLine, f as summaryMarkdown, v as verdictLine, h as resultRows } from './lock.js';
 import { access, constants as constants$1, stat, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
-import { b as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, s as s3Url, c as releaseKey, d as acquireLock, p as plainText, e as progressLine, f as summaryMarkdown, v as verdictLine, h as resultRows } from './lock.js';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,19 @@ import { delimiter, join, posix, resolve, dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { readdirSync, lstatSync, readlinkSync, accessSync, constants as constants$2 } from 'node:fs';
+
+async function connect(config, info) {
+    // The AWS SDK is most of the bundle: load it once the inputs are known good,
+    // so an input error is reported at once.
+    const { createS3Store } = await import('./store.js').then(function (n) { return n.b5; });
+    const store = createS3Store(config.s3);
+    const consul = new ConsulClient({
+        addr: config.consul.addr,
+        token: config.consul.token,
+        onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
+    });
+    return { store, consul };
+}
 
 /** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
 const SAFE_PAYLOAD_BYTES = 100;
@@ -7640,14 +7653,7 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
 /** The most recent deploy IDs under history/, newest first (IDs sort by time). */
 async function recentDeployIds(consul, kvPrefix, count = 5) {
     const prefix = `${kvPrefix}/history/`;
-    const res = await consul.request('GET', `kv/${prefix.split('/').map(encodeURIComponent).join('/')}`, {
-        query: { keys: true },
-        permission: `key:read on "${prefix}"`,
-        accept: [404]
-    });
-    if (res.status === 404)
-        return [];
-    const keys = JSON.parse(res.body);
+    const keys = await consul.kvKeys(prefix);
     return keys
         .map((k) => k.slice(prefix.length))
         .filter((id) => id !== '' && !id.includes('/'))
@@ -7949,4 +7955,4 @@ async function runPipeline(config, deps) {
     };
 }
 
-export { kvKeys as k, runPipeline as r };
+export { connect as c, kvKeys as k, runPipeline as r };
