@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { pack } from '../src/pack.ts'
-import { memberOf, tarBytes } from '../src/tar-size.ts'
+import { archiveBytes } from '../src/tar-size.ts'
 import { walkTree } from '../src/tree.ts'
 import type { PackOptions, PackProgress } from '../src/pack.ts'
 
@@ -623,13 +623,14 @@ describe('tarBytes', () => {
     const root = sampleTree()
     linkSync(join(root, `edge/${'o'.repeat(96)}`), join(root, `edge/${'q'.repeat(120)}`))
     write(root, `edge/${'r'.repeat(251)}/${'s'.repeat(255)}`, '512 bytes of name\n')
-    const { entries } = await walkTree({ root, exclude: [], deployIdFile: 'DEPLOY_ID' })
+    const tree = await walkTree({ root, exclude: [], deployIdFile: 'DEPLOY_ID' })
     // -b1: records of one block, so no padding hides an error in the sum
     const tar = execFileSync(
       'tar',
       ['-c', '-b1', '--format=gnu', '--no-recursion', '--null', '-C', root, '-T', '-'],
-      { input: entries.map((e) => `${e.path}\0`).join(''), maxBuffer: 1 << 24 }
+      { input: tree.list, maxBuffer: 1 << 24 }
     )
-    assert.equal(tarBytes(entries.map(memberOf), 512), tar.length)
+    assert.equal(archiveBytes(tree.membersBytes, 512), tar.length)
+    assert.equal(tree.list.toString().split('\0').length - 1, tree.count)
   })
 })

@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import { findPackTools } from './pack-tools.ts'
 import type { Compressor } from './pack-tools.ts'
-import { memberOf, tarBytes } from './tar-size.ts'
+import { archiveBytes, memberBytes } from './tar-size.ts'
 import type { Tree } from './tree.ts'
 import { normalizeDeployIdFile, walkTree } from './tree.ts'
 
@@ -96,16 +96,15 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   const tools = await findPackTools()
 
   const deployIdContent = `${opts.deployId}\n`
-  // A generator, not an array: a 100k-file tree would hold 100k more objects
-  const members = function* () {
-    for (const entry of tree.entries) yield memberOf(entry)
-    for (const path of tree.deployIdEntries)
-      yield path === deployIdFile
-        ? { name: path, dataBytes: Buffer.byteLength(deployIdContent) }
-        : { name: `${path}/`, dataBytes: 0 }
+  let membersBytes = tree.membersBytes
+  for (const path of tree.deployIdEntries) {
+    membersBytes +=
+      path === deployIdFile
+        ? memberBytes(Buffer.byteLength(path), Buffer.byteLength(deployIdContent))
+        : memberBytes(Buffer.byteLength(path) + 1, 0)
   }
-  const totalIn = tarBytes(members())
-  const files = tree.entries.length + tree.deployIdEntries.length
+  const totalIn = archiveBytes(membersBytes)
+  const files = tree.count + tree.deployIdEntries.length
 
   // The deploy-ID file and its missing parents come from a temp dir of their own,
   // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
@@ -121,7 +120,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     for (const path of tree.deployIdEntries) {
       await utimes(join(extraRoot, path), tree.newestMtime, tree.newestMtime)
     }
-    await writeFile(extraList, nulList(tree.deployIdEntries))
+    await writeFile(extraList, tree.deployIdEntries.map((path) => `${path}\0`).join(''))
   } catch (err) {
     await rm(tmp, { recursive: true, force: true })
     throw err
@@ -261,7 +260,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     // EPIPE when the other end died: the exit codes tell the story
     child.stdin?.on('error', () => {})
   }
-  tar.stdin?.end(nulList(tree.entries, (e) => e.path))
+  tar.stdin?.end(tree.list)
   if (compressor) {
     ;(compressor.stdout as Readable).pipe(output)
   } else if (gzip) {
@@ -289,19 +288,6 @@ const RECORD_BYTES = 10240
 const CHECKPOINT_RECORDS = 100
 /** what tar's checkpoint echo prints, after "tar: " */
 const PROGRESS_MARK = '#stretcher-progress '
-
-/** NUL-terminated names in one buffer, written in place (no string per name) */
-function nulList<T>(items: readonly T[], name: (item: T) => string = String): Buffer {
-  let bytes = 0
-  for (const item of items) bytes += Buffer.byteLength(name(item)) + 1
-  const buf = Buffer.allocUnsafe(bytes)
-  let at = 0
-  for (const item of items) {
-    at += buf.write(name(item), at)
-    buf[at++] = 0
-  }
-  return buf
-}
 
 function exitOf(
   child: ChildProcess,

@@ -3,28 +3,27 @@
 import { accessSync, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { join, posix } from 'node:path'
+import { posix, resolve, sep } from 'node:path'
 import picomatch from 'picomatch'
 import { InputError, quote } from './errors.ts'
+import { memberBytes } from './tar-size.ts'
 
 export type EntryKind = 'file' | 'directory' | 'symlink'
 
-export interface TreeEntry {
-  /** relative to the root, `/`-separated, no leading `./` */
-  path: string
-  kind: EntryKind
-  /** bytes of content (files only; 0 otherwise) */
-  size: number
-  /** symlink target as stored (symlinks only) */
-  target?: string
-  /** path of an earlier entry this file is a hard link of (tar stores no data for it) */
-  hardLinkOf?: string
-}
-
+/**
+ * The build tree as one list and its totals, not an object per entry: a 100k-file
+ * build would otherwise keep ~100k objects and strings alive through the upload
+ * (bench/README.md, memory).
+ */
 export interface Tree {
-  /** pre-order, children sorted by name: parents come before their contents */
-  entries: TreeEntry[]
-  /** sum of file sizes */
+  /** every entry's path (relative, `/`-separated) followed by a NUL, pre-order,
+   * children sorted by name: what tar is handed (`--null -T -`) */
+  list: Buffer
+  /** entries in `list` */
+  count: number
+  /** bytes those entries take in a GNU tar (tar-size.ts memberBytes, summed) */
+  membersBytes: number
+  /** sum of file sizes (a hard link's data counted once) */
   fileBytes: number
   /** newest mtime in the tree: given to the generated entries so that the same
    * tree and deploy ID give the same bytes */
@@ -109,6 +108,58 @@ const YIELD_EVERY = 2000
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
+/** NUL-terminated paths appended into one growing buffer */
+class PathList {
+  private buf = Buffer.allocUnsafe(1 << 16)
+  private at = 0
+  count = 0
+
+  /** appends `path` and its NUL; returns the path's UTF-8 length */
+  push(path: string): number {
+    // a UTF-16 unit is at most 3 UTF-8 bytes
+    const room = path.length * 3 + 1
+    if (this.at + room > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + room))
+      this.buf.copy(grown, 0, 0, this.at)
+      this.buf = grown
+    }
+    const bytes = this.buf.write(path, this.at)
+    this.at += bytes
+    this.buf[this.at++] = 0
+    this.count++
+    return bytes
+  }
+
+  /** the list, copied to its exact size (the spare capacity is let go) */
+  toBuffer(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.at))
+  }
+}
+
+/**
+ * Whether this process may read a file (r) or list a directory (r+x), from the
+ * mode bits: an access() per entry cost a quarter of the walk (bench/README.md).
+ * Undefined: the bits say no, or there is no uid to compare (Windows); ask access(),
+ * which also knows ACLs. (An ACL that denies what the bits allow is left to tar.)
+ */
+function mayRead(st: Stats, kind: 'file' | 'directory', ids: Ids | undefined): true | undefined {
+  if (!ids) return undefined
+  if (ids.uid === 0) return true // root reads and searches regardless of mode
+  const need = kind === 'file' ? 4 : 5
+  const bits = st.uid === ids.uid ? st.mode >> 6 : ids.gids.has(st.gid) ? st.mode >> 3 : st.mode
+  return (bits & need) === need ? true : undefined
+}
+
+interface Ids {
+  uid: number
+  gids: Set<number>
+}
+
+function processIds(): Ids | undefined {
+  if (!process.getuid || !process.getgid || !process.getgroups) return undefined
+  return { uid: process.getuid(), gids: new Set([process.getgid(), ...process.getgroups()]) }
+}
+
 /** Walks `root` without following symlinks; refuses what tar xf could not recreate faithfully. */
 export async function walkTree(opts: WalkOptions): Promise<Tree> {
   const { root, deployIdFile } = opts
@@ -126,8 +177,15 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
 
   const isExcluded = compileExcludes(opts.exclude)
   const deployIdParents = parentsOf(deployIdFile)
-  const entries: TreeEntry[] = []
-  const firstPathOfInode = new Map<string, string>()
+  const presentParents = new Set<string>()
+  const list = new PathList()
+  // UTF-8 length of the first path of each multiply-linked inode (tar links later ones to it)
+  const firstPathBytes = new Map<string, number>()
+  const ids = processIds()
+  // string concatenation, not path.join: join's normalising was a tenth of the walk
+  const absoluteRoot = resolve(root)
+  const prefix = absoluteRoot.endsWith(sep) ? absoluteRoot : absoluteRoot + sep
+  let membersBytes = 0
   let fileBytes = 0
   let newestMtimeMs = 0
   let excludedAny = false
@@ -139,12 +197,10 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
   // YIELD_EVERY entries so timers (the lock's session renewal) still run.
   // tar would stop half-way on a file it cannot open, after the lock is taken
   // and the upload begun: find it in the plan stage instead.
-  const readable = (path: string, kind: 'file' | 'directory') => {
+  const readable = (path: string, kind: 'file' | 'directory', st: Stats): void => {
+    if (mayRead(st, kind, ids)) return
     try {
-      accessSync(
-        join(root, path),
-        kind === 'file' ? constants.R_OK : constants.R_OK | constants.X_OK
-      )
+      accessSync(prefix + path, kind === 'file' ? constants.R_OK : constants.R_OK | constants.X_OK)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EACCES' || code === 'EPERM')
@@ -155,22 +211,28 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
       throw error
     }
   }
+  const namesIn = (relDir: string): string[] => {
+    const dir = relDir === '' ? absoluteRoot : prefix + relDir
+    const names = readdirSync(dir)
+    // A name that is not UTF-8 decodes with U+FFFD and names no file: refuse it
+    // rather than fail on lstat. (Names only as Buffers cost a third of readdir.)
+    if (names.some((name) => name.includes('\uFFFD'))) {
+      for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+        const name = raw.toString('utf8')
+        if (!Buffer.from(name, 'utf8').equals(raw)) {
+          const shown = relDir === '' ? name : `${relDir}/${name}`
+          throw new InputError(
+            'path',
+            `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`
+          )
+        }
+      }
+    }
+    return names.sort(byName)
+  }
   let sinceYield = 0
   const visit = async (relDir: string): Promise<void> => {
-    const names = readdirSync(join(root, relDir), { encoding: 'buffer' }).map((raw) => {
-      const name = raw.toString('utf8')
-      // A lossily decoded name names no file: refuse it rather than fail on lstat.
-      if (!Buffer.from(name, 'utf8').equals(raw)) {
-        const shown = relDir === '' ? name : `${relDir}/${name}`
-        throw new InputError(
-          'path',
-          `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`
-        )
-      }
-      return name
-    })
-    names.sort(byName)
-    for (const name of names) {
+    for (const name of namesIn(relDir)) {
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0
         await new Promise<void>((resolve) => setImmediate(resolve))
@@ -178,7 +240,7 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
       const path = relDir === '' ? name : `${relDir}/${name}`
       let st: Stats
       try {
-        st = lstatSync(join(root, path))
+        st = lstatSync(prefix + path)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENAMETOOLONG')
           throw new InputError(
@@ -208,35 +270,41 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
         hadDeployIdFile = true
         continue // replaced by the generated file
       }
-      if (kind !== 'directory' && deployIdParents.includes(path)) {
-        throw new InputError(
-          'deploy-id-file',
-          `needs ${quote(path)} to be a directory, but path has a ${kind} there`
-        )
+      if (deployIdParents.includes(path)) {
+        if (kind !== 'directory') {
+          throw new InputError(
+            'deploy-id-file',
+            `needs ${quote(path)} to be a directory, but path has a ${kind} there`
+          )
+        }
+        presentParents.add(path)
       }
       newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs)
-      const entry: TreeEntry = { path, kind, size: kind === 'file' ? st.size : 0 }
-      if (kind === 'symlink') entry.target = readlinkSync(join(root, path))
-      if (kind === 'file' || kind === 'directory') readable(path, kind)
-      if (kind === 'file') {
+      if (kind !== 'symlink') readable(path, kind, st)
+      const nameBytes = list.push(path)
+      if (kind === 'directory') {
+        membersBytes += memberBytes(nameBytes + 1, 0)
+        await visit(path)
+      } else if (kind === 'symlink') {
+        const target = readlinkSync(prefix + path)
+        membersBytes += memberBytes(nameBytes, 0, Buffer.byteLength(target))
+      } else {
         // tar stores later names of a multiply-linked inode as links to the first
-        const inode = `${st.dev}:${st.ino}`
-        const first = st.nlink > 1 ? firstPathOfInode.get(inode) : undefined
+        const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined
+        const first = inode === undefined ? undefined : firstPathBytes.get(inode)
         if (first !== undefined) {
-          entry.hardLinkOf = first
-          entry.size = 0
+          membersBytes += memberBytes(nameBytes, 0, first)
         } else {
-          if (st.nlink > 1) firstPathOfInode.set(inode, path)
+          if (inode !== undefined) firstPathBytes.set(inode, nameBytes)
+          membersBytes += memberBytes(nameBytes, st.size)
           fileBytes += st.size
         }
       }
-      entries.push(entry)
-      if (kind === 'directory') await visit(path)
     }
   }
   await visit('')
 
-  if (entries.length === 0) {
+  if (list.count === 0) {
     throw new InputError(
       'path',
       excludedAny
@@ -246,9 +314,15 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
           : `has nothing to deploy: ${quote(root)} is empty`
     )
   }
-  const present = new Set(entries.filter((e) => e.kind === 'directory').map((e) => e.path))
-  const deployIdEntries = [...deployIdParents.filter((p) => !present.has(p)), deployIdFile]
-  return { entries, fileBytes, newestMtime: new Date(newestMtimeMs), deployIdEntries }
+  const deployIdEntries = [...deployIdParents.filter((p) => !presentParents.has(p)), deployIdFile]
+  return {
+    list: list.toBuffer(),
+    count: list.count,
+    membersBytes,
+    fileBytes,
+    newestMtime: new Date(newestMtimeMs),
+    deployIdEntries
+  }
 }
 
 /** `a/b/c` → [`a`, `a/b`] */

@@ -3,10 +3,10 @@ import { access, constants as constants$1, stat, mkdtemp, mkdir, chmod, writeFil
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { delimiter, join, posix, resolve, dirname } from 'node:path';
+import { delimiter, join, posix, resolve, sep, dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { readdirSync, lstatSync, readlinkSync, accessSync, constants as constants$2 } from 'node:fs';
+import { lstatSync, readlinkSync, readdirSync, accessSync, constants as constants$2 } from 'node:fs';
 
 async function connect(config, info) {
     // The AWS SDK is most of the bundle: load it once the inputs are known good,
@@ -4523,33 +4523,34 @@ async function findPackTools() {
         : { tar, compressorPath: pigz, compressor: 'pigz' };
 }
 
+// The exact length of the uncompressed tar that GNU tar writes for a tree in
+// `--format=gnu`, so progress can say "x of y bytes" before tar has started.
+// Summed member by member during the walk (tree.ts), so no entry list is kept.
 const BLOCK = 512;
 /** GNU tar's default blocking factor 20: the archive is a whole number of these */
 const RECORD = 20 * BLOCK;
 /** longer names and link targets go into an extra ././@LongLink member */
 const NAME_FIELD = 100;
 const blocks = (bytes) => Math.ceil(bytes / BLOCK) * BLOCK;
-function longNameBytes(name) {
-    const length = Buffer.byteLength(name);
-    return length > NAME_FIELD ? BLOCK + blocks(length + 1) : 0;
+function longNameBytes(nameBytes) {
+    return nameBytes > NAME_FIELD ? BLOCK + blocks(nameBytes + 1) : 0;
 }
-function memberOf(entry) {
-    return {
-        name: entry.kind === 'directory' ? `${entry.path}/` : entry.path,
-        dataBytes: entry.kind === 'file' ? entry.size : 0,
-        link: entry.hardLinkOf ?? entry.target
-    };
+/**
+ * Bytes one member takes: its header, a ././@LongLink member for a long name or
+ * link target, and its data padded to whole blocks.
+ * @param nameBytes UTF-8 length of the name as stored (directories end in `/`)
+ * @param linkBytes UTF-8 length of the symlink target or hard-link name, if any
+ */
+function memberBytes(nameBytes, dataBytes, linkBytes) {
+    return (BLOCK +
+        longNameBytes(nameBytes) +
+        blocks(dataBytes) +
+        (linkBytes === undefined ? 0 : longNameBytes(linkBytes)));
 }
-/** `record`: tar's record size (its -b times 512); a parameter so tests can check with -b1 */
-function tarBytes(members, record = RECORD) {
-    let total = 0;
-    for (const m of members) {
-        total += BLOCK + longNameBytes(m.name) + blocks(m.dataBytes);
-        if (m.link !== undefined)
-            total += longNameBytes(m.link);
-    }
-    total += 2 * BLOCK; // end-of-archive marker
-    return Math.ceil(total / record) * record;
+/** The members' sum plus the end-of-archive marker, padded to whole records.
+ * `record`: tar's record size (its -b times 512); a parameter so tests can check with -b1 */
+function archiveBytes(membersBytes, record = RECORD) {
+    return Math.ceil((membersBytes + 2 * BLOCK) / record) * record;
 }
 
 var utils = {};
@@ -7135,6 +7136,51 @@ function kindOf(stats) {
 }
 const YIELD_EVERY = 2000;
 const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+/** NUL-terminated paths appended into one growing buffer */
+class PathList {
+    buf = Buffer.allocUnsafe(1 << 16);
+    at = 0;
+    count = 0;
+    /** appends `path` and its NUL; returns the path's UTF-8 length */
+    push(path) {
+        // a UTF-16 unit is at most 3 UTF-8 bytes
+        const room = path.length * 3 + 1;
+        if (this.at + room > this.buf.length) {
+            const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + room));
+            this.buf.copy(grown, 0, 0, this.at);
+            this.buf = grown;
+        }
+        const bytes = this.buf.write(path, this.at);
+        this.at += bytes;
+        this.buf[this.at++] = 0;
+        this.count++;
+        return bytes;
+    }
+    /** the list, copied to its exact size (the spare capacity is let go) */
+    toBuffer() {
+        return Buffer.from(this.buf.subarray(0, this.at));
+    }
+}
+/**
+ * Whether this process may read a file (r) or list a directory (r+x), from the
+ * mode bits: an access() per entry cost a quarter of the walk (bench/README.md).
+ * Undefined: the bits say no, or there is no uid to compare (Windows); ask access(),
+ * which also knows ACLs. (An ACL that denies what the bits allow is left to tar.)
+ */
+function mayRead(st, kind, ids) {
+    if (!ids)
+        return undefined;
+    if (ids.uid === 0)
+        return true; // root reads and searches regardless of mode
+    const need = kind === 'file' ? 4 : 5;
+    const bits = st.uid === ids.uid ? st.mode >> 6 : ids.gids.has(st.gid) ? st.mode >> 3 : st.mode;
+    return (bits & need) === need ? true : undefined;
+}
+function processIds() {
+    if (!process.getuid || !process.getgid || !process.getgroups)
+        return undefined;
+    return { uid: process.getuid(), gids: new Set([process.getgid(), ...process.getgroups()]) };
+}
 /** Walks `root` without following symlinks; refuses what tar xf could not recreate faithfully. */
 async function walkTree(opts) {
     const { root, deployIdFile } = opts;
@@ -7153,8 +7199,15 @@ async function walkTree(opts) {
     }
     const isExcluded = compileExcludes(opts.exclude);
     const deployIdParents = parentsOf(deployIdFile);
-    const entries = [];
-    const firstPathOfInode = new Map();
+    const presentParents = new Set();
+    const list = new PathList();
+    // UTF-8 length of the first path of each multiply-linked inode (tar links later ones to it)
+    const firstPathBytes = new Map();
+    const ids = processIds();
+    // string concatenation, not path.join: join's normalising was a tenth of the walk
+    const absoluteRoot = resolve(root);
+    const prefix = absoluteRoot.endsWith(sep) ? absoluteRoot : absoluteRoot + sep;
+    let membersBytes = 0;
     let fileBytes = 0;
     let newestMtimeMs = 0;
     let excludedAny = false;
@@ -7165,9 +7218,11 @@ async function walkTree(opts) {
     // YIELD_EVERY entries so timers (the lock's session renewal) still run.
     // tar would stop half-way on a file it cannot open, after the lock is taken
     // and the upload begun: find it in the plan stage instead.
-    const readable = (path, kind) => {
+    const readable = (path, kind, st) => {
+        if (mayRead(st, kind, ids))
+            return;
         try {
-            accessSync(join(root, path), kind === 'file' ? constants$2.R_OK : constants$2.R_OK | constants$2.X_OK);
+            accessSync(prefix + path, kind === 'file' ? constants$2.R_OK : constants$2.R_OK | constants$2.X_OK);
         }
         catch (error) {
             const code = error.code;
@@ -7176,19 +7231,25 @@ async function walkTree(opts) {
             throw error;
         }
     };
+    const namesIn = (relDir) => {
+        const dir = relDir === '' ? absoluteRoot : prefix + relDir;
+        const names = readdirSync(dir);
+        // A name that is not UTF-8 decodes with U+FFFD and names no file: refuse it
+        // rather than fail on lstat. (Names only as Buffers cost a third of readdir.)
+        if (names.some((name) => name.includes('\uFFFD'))) {
+            for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+                const name = raw.toString('utf8');
+                if (!Buffer.from(name, 'utf8').equals(raw)) {
+                    const shown = relDir === '' ? name : `${relDir}/${name}`;
+                    throw new InputError('path', `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`);
+                }
+            }
+        }
+        return names.sort(byName);
+    };
     let sinceYield = 0;
     const visit = async (relDir) => {
-        const names = readdirSync(join(root, relDir), { encoding: 'buffer' }).map((raw) => {
-            const name = raw.toString('utf8');
-            // A lossily decoded name names no file: refuse it rather than fail on lstat.
-            if (!Buffer.from(name, 'utf8').equals(raw)) {
-                const shown = relDir === '' ? name : `${relDir}/${name}`;
-                throw new InputError('path', `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`);
-            }
-            return name;
-        });
-        names.sort(byName);
-        for (const name of names) {
+        for (const name of namesIn(relDir)) {
             if (++sinceYield >= YIELD_EVERY) {
                 sinceYield = 0;
                 await new Promise((resolve) => setImmediate(resolve));
@@ -7196,7 +7257,7 @@ async function walkTree(opts) {
             const path = relDir === '' ? name : `${relDir}/${name}`;
             let st;
             try {
-                st = lstatSync(join(root, path));
+                st = lstatSync(prefix + path);
             }
             catch (error) {
                 if (error.code === 'ENAMETOOLONG')
@@ -7218,45 +7279,57 @@ async function walkTree(opts) {
                 hadDeployIdFile = true;
                 continue; // replaced by the generated file
             }
-            if (kind !== 'directory' && deployIdParents.includes(path)) {
-                throw new InputError('deploy-id-file', `needs ${quote(path)} to be a directory, but path has a ${kind} there`);
+            if (deployIdParents.includes(path)) {
+                if (kind !== 'directory') {
+                    throw new InputError('deploy-id-file', `needs ${quote(path)} to be a directory, but path has a ${kind} there`);
+                }
+                presentParents.add(path);
             }
             newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs);
-            const entry = { path, kind, size: kind === 'file' ? st.size : 0 };
-            if (kind === 'symlink')
-                entry.target = readlinkSync(join(root, path));
-            if (kind === 'file' || kind === 'directory')
-                readable(path, kind);
-            if (kind === 'file') {
+            if (kind !== 'symlink')
+                readable(path, kind, st);
+            const nameBytes = list.push(path);
+            if (kind === 'directory') {
+                membersBytes += memberBytes(nameBytes + 1, 0);
+                await visit(path);
+            }
+            else if (kind === 'symlink') {
+                const target = readlinkSync(prefix + path);
+                membersBytes += memberBytes(nameBytes, 0, Buffer.byteLength(target));
+            }
+            else {
                 // tar stores later names of a multiply-linked inode as links to the first
-                const inode = `${st.dev}:${st.ino}`;
-                const first = st.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
+                const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
+                const first = inode === undefined ? undefined : firstPathBytes.get(inode);
                 if (first !== undefined) {
-                    entry.hardLinkOf = first;
-                    entry.size = 0;
+                    membersBytes += memberBytes(nameBytes, 0, first);
                 }
                 else {
-                    if (st.nlink > 1)
-                        firstPathOfInode.set(inode, path);
+                    if (inode !== undefined)
+                        firstPathBytes.set(inode, nameBytes);
+                    membersBytes += memberBytes(nameBytes, st.size);
                     fileBytes += st.size;
                 }
             }
-            entries.push(entry);
-            if (kind === 'directory')
-                await visit(path);
         }
     };
     await visit('');
-    if (entries.length === 0) {
+    if (list.count === 0) {
         throw new InputError('path', excludedAny
             ? `has nothing to deploy: everything in ${quote(root)} is excluded`
             : hadDeployIdFile
                 ? `has nothing to deploy: ${quote(root)} holds only the deploy-ID file`
                 : `has nothing to deploy: ${quote(root)} is empty`);
     }
-    const present = new Set(entries.filter((e) => e.kind === 'directory').map((e) => e.path));
-    const deployIdEntries = [...deployIdParents.filter((p) => !present.has(p)), deployIdFile];
-    return { entries, fileBytes, newestMtime: new Date(newestMtimeMs), deployIdEntries };
+    const deployIdEntries = [...deployIdParents.filter((p) => !presentParents.has(p)), deployIdFile];
+    return {
+        list: list.toBuffer(),
+        count: list.count,
+        membersBytes,
+        fileBytes,
+        newestMtime: new Date(newestMtimeMs),
+        deployIdEntries
+    };
 }
 /** `a/b/c` → [`a`, `a/b`] */
 function parentsOf(path) {
@@ -7282,17 +7355,15 @@ async function pack(opts) {
     const tree = opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
     const tools = await findPackTools();
     const deployIdContent = `${opts.deployId}\n`;
-    // A generator, not an array: a 100k-file tree would hold 100k more objects
-    const members = function* () {
-        for (const entry of tree.entries)
-            yield memberOf(entry);
-        for (const path of tree.deployIdEntries)
-            yield path === deployIdFile
-                ? { name: path, dataBytes: Buffer.byteLength(deployIdContent) }
-                : { name: `${path}/`, dataBytes: 0 };
-    };
-    const totalIn = tarBytes(members());
-    const files = tree.entries.length + tree.deployIdEntries.length;
+    let membersBytes = tree.membersBytes;
+    for (const path of tree.deployIdEntries) {
+        membersBytes +=
+            path === deployIdFile
+                ? memberBytes(Buffer.byteLength(path), Buffer.byteLength(deployIdContent))
+                : memberBytes(Buffer.byteLength(path) + 1, 0);
+    }
+    const totalIn = archiveBytes(membersBytes);
+    const files = tree.count + tree.deployIdEntries.length;
     // The deploy-ID file and its missing parents come from a temp dir of their own,
     // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
     let bytesIn = 0;
@@ -7308,7 +7379,7 @@ async function pack(opts) {
         for (const path of tree.deployIdEntries) {
             await utimes(join(extraRoot, path), tree.newestMtime, tree.newestMtime);
         }
-        await writeFile(extraList, nulList(tree.deployIdEntries));
+        await writeFile(extraList, tree.deployIdEntries.map((path) => `${path}\0`).join(''));
     }
     catch (err) {
         await rm(tmp, { recursive: true, force: true });
@@ -7444,7 +7515,7 @@ async function pack(opts) {
         // EPIPE when the other end died: the exit codes tell the story
         child.stdin?.on('error', () => { });
     }
-    tar.stdin?.end(nulList(tree.entries, (e) => e.path));
+    tar.stdin?.end(tree.list);
     if (compressor) {
         compressor.stdout.pipe(output);
     }
@@ -7471,19 +7542,6 @@ const RECORD_BYTES = 10240;
 const CHECKPOINT_RECORDS = 100;
 /** what tar's checkpoint echo prints, after "tar: " */
 const PROGRESS_MARK = '#stretcher-progress ';
-/** NUL-terminated names in one buffer, written in place (no string per name) */
-function nulList(items, name = String) {
-    let bytes = 0;
-    for (const item of items)
-        bytes += Buffer.byteLength(name(item)) + 1;
-    const buf = Buffer.allocUnsafe(bytes);
-    let at = 0;
-    for (const item of items) {
-        at += buf.write(name(item), at);
-        buf[at++] = 0;
-    }
-    return buf;
-}
 function exitOf(child, name, onCheckpoint) {
     const tail = [];
     let tailBytes = 0;
