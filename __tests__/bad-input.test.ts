@@ -126,7 +126,7 @@ const cases: Case[] = [
   [
     'deploy-id-file escaping',
     { 'deploy-id-file': '../DEPLOY_ID' },
-    /^deploy-id-file must be a relative path inside the archive/
+    /^deploy-id-file must be a relative file path inside the archive/
   ],
   ['deploy-id with a space', { 'deploy-id': 'v1 final' }, /^deploy-id may hold only letters/],
   [

@@ -77,6 +77,13 @@ describe('readConfig', () => {
     assert.equal(c.run.runUrl, 'https://github.com/acme/web/actions/runs/12345678901/attempts/1')
   })
 
+  test('deploy-id-file is normalised to the archive path it will have', () => {
+    const of = (v: string) => config({ 's3-url': 's3://bucket', 'deploy-id-file': v }).deployIdFile
+    assert.equal(of('./meta/DEPLOY_ID'), 'meta/DEPLOY_ID')
+    assert.equal(of('.\\meta\\DEPLOY_ID'), 'meta/DEPLOY_ID')
+    assert.equal(of('meta/./rel/ID'), 'meta/rel/ID')
+  })
+
   test('CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN / AWS_DEFAULT_REGION are honoured, inputs win', () => {
     const fromEnv = config(
       { 's3-url': 's3://b-1/p' },
@@ -191,12 +198,32 @@ const badInputs: Array<
   [
     'deploy-id-file absolute',
     { 's3-url': 's3://bucket', 'deploy-id-file': '/etc/passwd' },
-    /^deploy-id-file must be a relative path/
+    /^deploy-id-file must be a relative file path inside the archive/
   ],
   [
     'deploy-id-file escaping',
     { 's3-url': 's3://bucket', 'deploy-id-file': '../DEPLOY_ID' },
-    /^deploy-id-file must be a relative path/
+    /^deploy-id-file must be a relative file path inside the archive/
+  ],
+  [
+    'deploy-id-file the archive root',
+    { 's3-url': 's3://bucket', 'deploy-id-file': './' },
+    /^deploy-id-file must be a relative file path inside the archive/
+  ],
+  [
+    'deploy-id-file "."',
+    { 's3-url': 's3://bucket', 'deploy-id-file': '.' },
+    /^deploy-id-file must be a relative file path inside the archive/
+  ],
+  [
+    'deploy-id-file naming a directory',
+    { 's3-url': 's3://bucket', 'deploy-id-file': 'meta/' },
+    /^deploy-id-file must be a relative file path inside the archive/
+  ],
+  [
+    'deploy-id-file escaping through backslashes',
+    { 's3-url': 's3://bucket', 'deploy-id-file': 'meta\\..\\..\\x' },
+    /^deploy-id-file must be a relative file path inside the archive/
   ],
   [
     'deploy-id bad chars',

@@ -380,7 +380,7 @@ describe('pack: the deploy ID file', () => {
     await assert.rejects(packAll({ root, deployIdFile: '../DEPLOY_ID' }), {
       name: 'InputError',
       message:
-        'deploy-id-file must be a file path inside the archive, like "DEPLOY_ID" or "meta/DEPLOY_ID" (got "../DEPLOY_ID")'
+        'deploy-id-file must be a relative file path inside the archive, like "DEPLOY_ID" or "meta/DEPLOY_ID", without "..", "//" or a leading "/" (got "../DEPLOY_ID")'
     })
   })
 

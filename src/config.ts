@@ -1,6 +1,7 @@
 // Every input is read and checked here, once, into one typed Config, before the
 // run touches S3 or Consul. Each error is one line naming the input (contract 2b).
-import { isAbsolute, normalize, resolve } from 'node:path'
+import { normalize, resolve } from 'node:path'
+import { parseDeployIdFile } from './deploy-id-file.ts'
 import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from './deploy-id.ts'
 import { formatGoDuration, parseGoDuration } from './duration.ts'
 import { InputError, quote } from './errors.ts'
@@ -181,20 +182,6 @@ function parseInteger(name: InputName, raw: string, min: number, max: number): n
   return Number(raw)
 }
 
-function parseRelativePath(name: InputName, raw: string): string {
-  const path = raw.replace(/\\/g, '/')
-  if (
-    isAbsolute(path) ||
-    path.split('/').some((s) => s === '..' || s === '') ||
-    path.includes('\0')
-  )
-    throw new InputError(
-      name,
-      `must be a relative path inside the archive, without "..", "//" or a leading "/" (got ${quote(raw)})`
-    )
-  return normalize(path)
-}
-
 function parseKvPrefix(raw: string): string {
   const prefix = raw.replace(/^\/+|\/+$/g, '')
   if (
@@ -299,7 +286,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'))
 
-  const deployIdFile = parseRelativePath('deploy-id-file', get('deploy-id-file'))
+  const deployIdFile = parseDeployIdFile(get('deploy-id-file'))
 
   const deployIdRaw = get('deploy-id')
   if (deployIdRaw !== '') {

@@ -18,7 +18,8 @@ import { findPackTools } from './pack-tools.ts'
 import type { Compressor } from './pack-tools.ts'
 import { archiveBytes, memberBytes } from './tar-size.ts'
 import type { Tree } from './tree.ts'
-import { normalizeDeployIdFile, walkTree } from './tree.ts'
+import { parseDeployIdFile } from './deploy-id-file.ts'
+import { walkTree } from './tree.ts'
 
 export interface PackProgress {
   /** uncompressed tar bytes produced so far */
@@ -90,7 +91,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     throw new RangeError(`compressionLevel must be an integer from 1 to 9 (got ${level})`)
   }
   const root = resolve(opts.root)
-  const deployIdFile = normalizeDeployIdFile(opts.deployIdFile)
+  const deployIdFile = parseDeployIdFile(opts.deployIdFile)
   const tree =
     opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }))
   const tools = await findPackTools()

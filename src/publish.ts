@@ -10,7 +10,8 @@ import type { ManifestTemplate } from './manifest.ts'
 import { renderManifest } from './manifest.ts'
 import { pack } from './pack.ts'
 import type { Tree } from './tree.ts'
-import { normalizeDeployIdFile, walkTree } from './tree.ts'
+import { parseDeployIdFile } from './deploy-id-file.ts'
+import { walkTree } from './tree.ts'
 import type { HistoryRecord } from './announce.ts'
 import { kvKeys } from './announce.ts'
 import type { ConsulClient } from './consul.ts'
@@ -75,7 +76,7 @@ export async function nextFileTime(
 
 /** Walk and check the build tree (path, exclude, deploy-id-file) before anything is written. */
 export function checkBuild(config: Config): Promise<Tree> {
-  const deployIdFile = normalizeDeployIdFile(config.deployIdFile)
+  const deployIdFile = parseDeployIdFile(config.deployIdFile)
   return walkTree({ root: config.path, exclude: config.exclude, deployIdFile })
 }
 

@@ -35,7 +35,7 @@ export interface Tree {
 export interface WalkOptions {
   root: string
   exclude: readonly string[]
-  /** already checked with {@link normalizeDeployIdFile} */
+  /** already checked with deploy-id-file.ts parseDeployIdFile */
   deployIdFile: string
 }
 
@@ -72,25 +72,6 @@ export function compileExcludes(
         (isDirectory || !directoriesOnly) && isMatch(byName ? posix.basename(path) : path)
     })
   return (path, isDirectory) => matchers.some((m) => m(path, isDirectory))
-}
-
-/** `meta/DEPLOY_ID` stays, `./meta//DEPLOY_ID` becomes it; escaping or empty paths are refused. */
-export function normalizeDeployIdFile(value: string): string {
-  const normalized = posix.normalize(value.trim())
-  if (
-    normalized === '.' ||
-    normalized === '' ||
-    normalized.startsWith('/') ||
-    normalized === '..' ||
-    normalized.startsWith('../') ||
-    normalized.endsWith('/')
-  ) {
-    throw new InputError(
-      'deploy-id-file',
-      `must be a file path inside the archive, like "DEPLOY_ID" or "meta/DEPLOY_ID" (got ${quote(value)})`
-    )
-  }
-  return normalized
 }
 
 function kindOf(stats: Stats): EntryKind | string {
