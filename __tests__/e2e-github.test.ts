@@ -157,6 +157,32 @@ describe('the fleet on the pull request (dist/index.js)', () => {
     assert.deepEqual(states, ['in_progress', 'error'])
   })
 
+  test('a main step killed mid-wait with checks refused: the post step turns its pending commit status to error', async () => {
+    github.refuseChecks = true
+    try {
+      const run = await deployOnPr(
+        [{ name: 'node-1', deaf: true }],
+        { timeout: '5m' },
+        {
+          post: true,
+          onChild: (child) =>
+            child.stdout?.on('data', (c: Buffer) => {
+              if (c.toString().includes('fired event')) setTimeout(() => child.kill('SIGKILL'), 300)
+            })
+        }
+      )
+      assert.equal(run.signal, 'SIGKILL')
+      assert.equal(run.post?.code, 0, run.post?.stderr)
+      const statuses = github.calls
+        .filter((c) => c.method === 'POST' && c.path === `/repos/acme/web/statuses/${HEAD_SHA}`)
+        .map((c) => `${c.body.context}: ${c.body.state}`)
+      assert.deepEqual(statuses, ['stretcher / web: pending', 'stretcher / web: error'])
+      assert.match(run.post?.stdout ?? '', /completed the commit status left pending/)
+    } finally {
+      github.refuseChecks = false
+    }
+  })
+
   test('with environment: a deployment (auto_merge false, no required contexts) and its statuses', async () => {
     const run = await deployOnPr([{ name: 'node-1' }], { environment: 'production' })
     assert.equal(run.code, 0, run.stdout)

@@ -74,7 +74,11 @@ async function deploy(config, env, signal) {
         checkName: config.github.checkName,
         environment: config.github.environment,
         log: coreLog,
-        onCreated: (what, id) => saveState(what === 'check-run' ? STATE.checkRunId : STATE.deploymentId, String(id))
+        onCreated: (what, id) => saveState(what === 'check-run' ? STATE.checkRunId : STATE.deploymentId, String(id)),
+        onStatusPending: (sha, context) => {
+            saveState(STATE.statusSha, sha);
+            saveState(STATE.statusContext, context);
+        }
     });
     // The check run exists from the event on; whatever happens after, it is completed.
     let announced;

@@ -70,6 +70,8 @@ export interface GitHubReporterOptions {
   retry?: Partial<RetryOptions>
   /** told the IDs it creates, so the post step can complete them if this process dies */
   onCreated?: (what: 'check-run' | 'deployment', id: number) => void
+  /** a commit status (the fallback) now says pending on `sha`: left so if the run is killed */
+  onStatusPending?: (sha: string, context: string) => void
 }
 
 const NO_OP: FleetReporter = {
@@ -240,6 +242,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
 
   const detailsUrl = () => facts.runUrl || undefined
 
+  let pendingPosted = false
   async function postStatus(report: FleetReport, state: ReturnType<typeof commitState>) {
     try {
       await octokit.rest.repos.createCommitStatus({
@@ -251,6 +254,10 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
         description: statusDescription(report),
         target_url: detailsUrl()
       })
+      if (state === 'pending' && !pendingPosted) {
+        pendingPosted = true
+        opts.onStatusPending?.(sha as string, opts.checkName)
+      }
     } catch (error) {
       mode = 'off'
       log.warning(
@@ -441,10 +448,18 @@ export async function completeAbandoned(opts: {
   env: NodeJS.ProcessEnv
   checkRunId?: number
   deploymentId?: number
+  /** a commit status the main step left pending (the fallback when checks were refused) */
+  pendingStatus?: { sha: string; context: string }
   log: Log
 }): Promise<void> {
   const [owner, repo] = (opts.env.GITHUB_REPOSITORY ?? '').split('/')
-  if (!opts.token || !owner || !repo || (!opts.checkRunId && !opts.deploymentId)) return
+  if (
+    !opts.token ||
+    !owner ||
+    !repo ||
+    (!opts.checkRunId && !opts.deploymentId && !opts.pendingStatus)
+  )
+    return
   const token = opts.token
   const scrub = (m: string) => m.split(token).join('***')
   const baseUrl = (opts.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '')
@@ -477,6 +492,17 @@ export async function completeAbandoned(opts: {
       })
       opts.log.info(`completed the check run left open as cancelled`)
     }
+    if (opts.pendingStatus) {
+      await octokit.rest.repos.createCommitStatus({
+        owner,
+        repo,
+        sha: opts.pendingStatus.sha,
+        context: opts.pendingStatus.context,
+        state: 'error',
+        description: 'cancelled before the fleet converged'
+      })
+      opts.log.info(`completed the commit status left pending as error (cancelled)`)
+    }
     if (opts.deploymentId) {
       await octokit.rest.repos.createDeploymentStatus({
         owner,
@@ -488,7 +514,9 @@ export async function completeAbandoned(opts: {
     }
   } catch (error) {
     opts.log.warning(
-      scrub(`could not complete the check run or deployment left open: ${describe(error)}`)
+      scrub(
+        `could not complete the check run, commit status or deployment left open: ${describe(error)}`
+      )
     )
   }
 }

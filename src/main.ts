@@ -50,7 +50,11 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
     environment: config.github.environment,
     log: coreLog,
     onCreated: (what, id) =>
-      core.saveState(what === 'check-run' ? STATE.checkRunId : STATE.deploymentId, String(id))
+      core.saveState(what === 'check-run' ? STATE.checkRunId : STATE.deploymentId, String(id)),
+    onStatusPending: (sha, context) => {
+      core.saveState(STATE.statusSha, sha)
+      core.saveState(STATE.statusContext, context)
+    }
   })
   // The check run exists from the event on; whatever happens after, it is completed.
   let announced: { at: number; fleet: FleetState } | undefined

@@ -12,6 +12,9 @@ export const STATE = {
   lockReleased: 'lock-released',
   checkRunId: 'check-run-id',
   deploymentId: 'deployment-id',
+  /** a commit status left pending: its SHA and context */
+  statusSha: 'status-sha',
+  statusContext: 'status-context',
   /** the main step completed its check run and deployment */
   reported: 'reported'
 } as const
@@ -26,6 +29,9 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       env,
       checkRunId: Number(core.getState(STATE.checkRunId)) || undefined,
       deploymentId: Number(core.getState(STATE.deploymentId)) || undefined,
+      pendingStatus: core.getState(STATE.statusSha)
+        ? { sha: core.getState(STATE.statusSha), context: core.getState(STATE.statusContext) }
+        : undefined,
       log: { info: core.info, warning: core.warning, debug: core.debug, group: core.group }
     })
   }

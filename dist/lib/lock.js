@@ -1,5 +1,38 @@
-import { resolve, isAbsolute, normalize } from 'node:path';
+import { posix, resolve, normalize } from 'node:path';
 import { randomBytes } from 'node:crypto';
+
+/**
+ * An input the user gave is wrong. The message is one line that names the
+ * input and what was wrong with it; main.ts prints it with core.setFailed.
+ */
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(`${input} ${message}`.replace(/\s*\n\s*/g, ' '));
+        this.name = 'InputError';
+        this.input = input;
+    }
+}
+/** Quote a user value for an error message, bounded so one line stays one line. */
+function quote(value, max = 120) {
+    const oneLine = value.replace(/[\r\n\t]/g, ' ');
+    return JSON.stringify(oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine);
+}
+
+// Where the deploy ID is written inside the archive: one rule, used by the input
+// parser (config.ts) and by pack for direct callers, so both say the same thing.
+/** `meta/DEPLOY_ID` stays, `.\meta\DEPLOY_ID` and `./meta/DEPLOY_ID` become it; a path that
+ * is empty, absolute, escaping, names a directory or holds a NUL is refused. */
+function parseDeployIdFile(raw) {
+    const path = raw.replace(/\\/g, '/');
+    const normalized = posix.normalize(path);
+    if (path.startsWith('/') ||
+        path.split('/').some((s) => s === '..' || s === '') ||
+        path.includes('\0') ||
+        normalized === '.')
+        throw new InputError('deploy-id-file', `must be a relative file path inside the archive, like "DEPLOY_ID" or "meta/DEPLOY_ID", without "..", "//" or a leading "/" (got ${quote(raw)})`);
+    return normalized;
+}
 
 // Deploy IDs (contract 2a): unique per run attempt, sortable by time, carrying the
 // short commit SHA, only [0-9A-Za-z._-], at most 48 characters.
@@ -84,24 +117,6 @@ function formatGoDuration(ms) {
     const m = Math.floor(rest / 60);
     const s = rest - m * 60;
     return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
-}
-
-/**
- * An input the user gave is wrong. The message is one line that names the
- * input and what was wrong with it; main.ts prints it with core.setFailed.
- */
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(`${input} ${message}`.replace(/\s*\n\s*/g, ' '));
-        this.name = 'InputError';
-        this.input = input;
-    }
-}
-/** Quote a user value for an error message, bounded so one line stays one line. */
-function quote(value, max = 120) {
-    const oneLine = value.replace(/[\r\n\t]/g, ' ');
-    return JSON.stringify(oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine);
 }
 
 // Every input is read and checked here, once, into one typed Config, before the
@@ -214,14 +229,6 @@ function parseInteger(name, raw, min, max) {
         throw new InputError(name, `must be a whole number from ${min} to ${max} (got ${quote(raw)})`);
     return Number(raw);
 }
-function parseRelativePath(name, raw) {
-    const path = raw.replace(/\\/g, '/');
-    if (isAbsolute(path) ||
-        path.split('/').some((s) => s === '..' || s === '') ||
-        path.includes('\0'))
-        throw new InputError(name, `must be a relative path inside the archive, without "..", "//" or a leading "/" (got ${quote(raw)})`);
-    return normalize(path);
-}
 function parseKvPrefix(raw) {
     const prefix = raw.replace(/^\/+|\/+$/g, '');
     if (prefix === '' ||
@@ -293,7 +300,7 @@ function readConfig(input, env, now = new Date()) {
         .split(/\r?\n/)
         .map((line) => line.trim())
         .filter((line) => line !== '' && !line.startsWith('#'));
-    const deployIdFile = parseRelativePath('deploy-id-file', get('deploy-id-file'));
+    const deployIdFile = parseDeployIdFile(get('deploy-id-file'));
     const deployIdRaw = get('deploy-id');
     if (deployIdRaw !== '') {
         const problem = deployIdProblem(deployIdRaw);
@@ -1010,4 +1017,4 @@ async function acquireLock(consul, opts) {
     }
 }
 
-export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, ConsulError as b, releaseKey as c, acquireLock as d, progressLine as e, summaryMarkdown as f, getDefaultExportFromCjs as g, resultRows as h, commonjsGlobal as i, headline as j, headlineMark as k, factsMarkdown as l, markdownText as m, fleetChartMarkdown as n, nodeTableMarkdown as o, plainText as p, quote as q, readConfig as r, s3Url as s, failedLogsMarkdown as t, releaseLock as u, verdictLine as v };
+export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, ConsulError as b, releaseKey as c, acquireLock as d, plainText as e, progressLine as f, getDefaultExportFromCjs as g, summaryMarkdown as h, resultRows as i, commonjsGlobal as j, headline as k, headlineMark as l, markdownText as m, factsMarkdown as n, fleetChartMarkdown as o, parseDeployIdFile as p, quote as q, readConfig as r, s3Url as s, nodeTableMarkdown as t, failedLogsMarkdown as u, verdictLine as v, releaseLock as w };

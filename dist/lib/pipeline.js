@@ -1,9 +1,9 @@
-import { C as ConsulClient, b as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, s as s3Url, c as releaseKey, d as acquireLock, p as plainText, e as progressLine, f as summaryMarkdown, v as verdictLine, h as resultRows } from './lock.js';
+import { C as ConsulClient, b as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, p as parseDeployIdFile, s as s3Url, c as releaseKey, d as acquireLock, e as plainText, f as progressLine, h as summaryMarkdown, v as verdictLine, i as resultRows } from './lock.js';
 import { access, constants as constants$1, stat, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { delimiter, join, posix, resolve, sep, dirname } from 'node:path';
+import { delimiter, join, resolve, sep, posix, dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { lstatSync, readlinkSync, readdirSync, accessSync, constants as constants$2 } from 'node:fs';
@@ -7104,19 +7104,6 @@ function compileExcludes(patterns) {
     });
     return (path, isDirectory) => matchers.some((m) => m(path, isDirectory));
 }
-/** `meta/DEPLOY_ID` stays, `./meta//DEPLOY_ID` becomes it; escaping or empty paths are refused. */
-function normalizeDeployIdFile(value) {
-    const normalized = posix.normalize(value.trim());
-    if (normalized === '.' ||
-        normalized === '' ||
-        normalized.startsWith('/') ||
-        normalized === '..' ||
-        normalized.startsWith('../') ||
-        normalized.endsWith('/')) {
-        throw new InputError('deploy-id-file', `must be a file path inside the archive, like "DEPLOY_ID" or "meta/DEPLOY_ID" (got ${quote(value)})`);
-    }
-    return normalized;
-}
 function kindOf(stats) {
     if (stats.isFile())
         return 'file';
@@ -7351,7 +7338,7 @@ async function pack(opts) {
         throw new RangeError(`compressionLevel must be an integer from 1 to 9 (got ${level})`);
     }
     const root = resolve(opts.root);
-    const deployIdFile = normalizeDeployIdFile(opts.deployIdFile);
+    const deployIdFile = parseDeployIdFile(opts.deployIdFile);
     const tree = opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
     const tools = await findPackTools();
     const deployIdContent = `${opts.deployId}\n`;
@@ -7623,7 +7610,7 @@ async function nextFileTime(consul, kvPrefix, now = Date.now()) {
 }
 /** Walk and check the build tree (path, exclude, deploy-id-file) before anything is written. */
 function checkBuild(config) {
-    const deployIdFile = normalizeDeployIdFile(config.deployIdFile);
+    const deployIdFile = parseDeployIdFile(config.deployIdFile);
     return walkTree({ root: config.path, exclude: config.exclude, deployIdFile });
 }
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */

@@ -20,7 +20,7 @@ import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8 from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
-import { i as commonjsGlobal, j as headline, p as plainText, k as headlineMark, m as markdownText, l as factsMarkdown, n as fleetChartMarkdown, o as nodeTableMarkdown, t as failedLogsMarkdown, r as readConfig, C as ConsulClient, u as releaseLock } from './lock.js';
+import { j as commonjsGlobal, k as headline, e as plainText, l as headlineMark, m as markdownText, n as factsMarkdown, o as fleetChartMarkdown, t as nodeTableMarkdown, u as failedLogsMarkdown, r as readConfig, C as ConsulClient, w as releaseLock } from './lock.js';
 import require$$5 from 'node:tls';
 import zlib__default from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
@@ -34726,6 +34726,7 @@ function createGitHubReporter(opts) {
     let inflight = Promise.resolve();
     let busy = false;
     const detailsUrl = () => facts.runUrl || undefined;
+    let pendingPosted = false;
     async function postStatus(report, state) {
         try {
             await octokit.rest.repos.createCommitStatus({
@@ -34737,6 +34738,10 @@ function createGitHubReporter(opts) {
                 description: statusDescription(report),
                 target_url: detailsUrl()
             });
+            if (state === 'pending' && !pendingPosted) {
+                pendingPosted = true;
+                opts.onStatusPending?.(sha, opts.checkName);
+            }
         }
         catch (error) {
             mode = 'off';
@@ -34913,7 +34918,10 @@ function createGitHubReporter(opts) {
  */
 async function completeAbandoned(opts) {
     const [owner, repo] = (opts.env.GITHUB_REPOSITORY ?? '').split('/');
-    if (!opts.token || !owner || !repo || (!opts.checkRunId && !opts.deploymentId))
+    if (!opts.token ||
+        !owner ||
+        !repo ||
+        (!opts.checkRunId && !opts.deploymentId && !opts.pendingStatus))
         return;
     const token = opts.token;
     const scrub = (m) => m.split(token).join('***');
@@ -34940,6 +34948,17 @@ async function completeAbandoned(opts) {
             });
             opts.log.info(`completed the check run left open as cancelled`);
         }
+        if (opts.pendingStatus) {
+            await octokit.rest.repos.createCommitStatus({
+                owner,
+                repo,
+                sha: opts.pendingStatus.sha,
+                context: opts.pendingStatus.context,
+                state: 'error',
+                description: 'cancelled before the fleet converged'
+            });
+            opts.log.info(`completed the commit status left pending as error (cancelled)`);
+        }
         if (opts.deploymentId) {
             await octokit.rest.repos.createDeploymentStatus({
                 owner,
@@ -34951,7 +34970,7 @@ async function completeAbandoned(opts) {
         }
     }
     catch (error) {
-        opts.log.warning(scrub(`could not complete the check run or deployment left open: ${describe(error)}`));
+        opts.log.warning(scrub(`could not complete the check run, commit status or deployment left open: ${describe(error)}`));
     }
 }
 
@@ -34963,6 +34982,9 @@ const STATE = {
     lockReleased: 'lock-released',
     checkRunId: 'check-run-id',
     deploymentId: 'deployment-id',
+    /** a commit status left pending: its SHA and context */
+    statusSha: 'status-sha',
+    statusContext: 'status-context',
     /** the main step completed its check run and deployment */
     reported: 'reported'
 };
@@ -34977,6 +34999,9 @@ async function post(env = process.env) {
             env,
             checkRunId: Number(getState(STATE.checkRunId)) || undefined,
             deploymentId: Number(getState(STATE.deploymentId)) || undefined,
+            pendingStatus: getState(STATE.statusSha)
+                ? { sha: getState(STATE.statusSha), context: getState(STATE.statusContext) }
+                : undefined,
             log: { info: info, warning: warning, debug: debug, group: group }
         });
     }
