@@ -207,4 +207,14 @@ describe('ConsulClient', () => {
     const events = emu.events('web-1')
     assert.equal(events.at(-1)?.payload, 's3://releases/web/1.yml')
   })
+
+  test('a fire refused before Consul handled it is fired again, even when the same payload was fired before (rollback)', async () => {
+    const payload = 's3://releases/web/rollback-target.yml'
+    const count = () => emu.events('web-1').filter((e) => e.payload === payload).length
+    await client().fireEvent('deploy', payload, {})
+    emu.faults.inject({ kind: 'error', status: 500, count: 1, path: /^\/v1\/event\/fire\// })
+    const { id } = await client().fireEvent('deploy', payload, {})
+    assert.equal(count(), 2, 'the earlier event with this payload is not taken for this one')
+    assert.equal(emu.events('web-1').at(-1)?.id, id)
+  })
 })

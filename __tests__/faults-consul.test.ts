@@ -113,6 +113,38 @@ describe('Consul faults (dist/index.js, ACLs on)', { concurrency: 2, timeout: 12
     })
   })
 
+  test('answers lost after Consul handled the request: the txn is replayed safely, the event is not fired twice', async () => {
+    await withHostileFleet(2, async (fleet) => {
+      // The agent addressed must receive the event to list it: a web node's own agent
+      // does (the server agent runs no web service, so the filter keeps it from it)
+      const proxy = await startConsulProxy(fleet.consul.agentUrl('node-1'))
+      try {
+        const lost = { txn: 1, fire: 1 }
+        proxy.loseAnswer = (method, target) => {
+          if (method === 'PUT' && target.startsWith('/v1/txn') && lost.txn > 0) return !!lost.txn--
+          if (method === 'PUT' && target.startsWith('/v1/event/fire/') && lost.fire > 0)
+            return !!lost.fire--
+          return false
+        }
+        const run = await deploy(fleet, work, { 'consul-addr': proxy.url })
+        assert.equal(run.code, 0, run.stdout + run.stderr)
+        assert.deepEqual(lost, { txn: 0, fire: 0 }, 'both answers were lost')
+        assert.equal(proxy.targets.filter((t) => t.startsWith('PUT /v1/event/fire/')).length, 1)
+        assert.match(
+          run.stdout,
+          /the event was fired after all \([0-9a-f-]{36} is in the agent's event list\)/
+        )
+        for (const node of ['node-1', 'node-2'])
+          assert.equal(fleet.consul.events(node).filter((e) => e.name === 'deploy').length, 1, node)
+        assert.equal(run.outputs['nodes-succeeded'], '2')
+        await assertLatestComplete(fleet, run.outputs['manifest-url'])
+        await assertNoSecrets(run, fleet)
+      } finally {
+        await proxy.stop()
+      }
+    })
+  })
+
   test('answers slower than the wait: the run fails at its timeout and claims no node', async () => {
     await withHostileFleet(2, async (fleet) => {
       const proxy = await startConsulProxy(fleet.consul.url)

@@ -16,7 +16,8 @@ export async function connect(
     addr: config.consul.addr,
     token: config.consul.token,
     onRetry: (what, attempt, delayMs) =>
-      info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`)
+      info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+    onNotice: info
   })
   return { store, consul }
 }

@@ -28,6 +28,8 @@ export interface ConsulClientOptions {
   retryForMs?: number
   /** told about each retry, for the log */
   onRetry?: (what: string, attempt: number, delayMs: number) => void
+  /** told about other decisions worth a log line */
+  onNotice?: (line: string) => void
   /** for tests: a faster backoff */
   backoffBaseMs?: number
 }
@@ -44,6 +46,12 @@ export interface RequestOptions {
   retryUntil?: number
   /** statuses that are answers, not errors (e.g. 404 on a KV read) */
   accept?: number[]
+  /**
+   * For a request that is not safe to repeat: asked after a transient failure,
+   * before trying again, whether the failed attempt took effect after all (its
+   * answer lost). An answer returned here ends the request as if it had succeeded.
+   */
+  tookEffect?: () => Promise<ConsulResponse | undefined>
 }
 
 export interface ConsulResponse {
@@ -152,6 +160,7 @@ export class ConsulClient {
   private readonly token: string | undefined
   private readonly retryForMs: number
   private readonly onRetry: ConsulClientOptions['onRetry']
+  private readonly onNotice: ConsulClientOptions['onNotice']
   private readonly backoffBaseMs: number
 
   constructor(options: ConsulClientOptions) {
@@ -159,6 +168,7 @@ export class ConsulClient {
     this.token = options.token
     this.retryForMs = options.retryForMs ?? 60_000
     this.onRetry = options.onRetry
+    this.onNotice = options.onNotice
     this.backoffBaseMs = options.backoffBaseMs ?? 250
   }
 
@@ -200,6 +210,8 @@ export class ConsulClient {
         )
       }
       if (!failure.transient) throw failure
+      const effect = await options.tookEffect?.()
+      if (effect) return effect
       // Exponential backoff with full jitter, as Consul's client guidance suggests.
       const delay =
         Math.min(this.backoffBaseMs * 2 ** Math.min(attempt - 1, 6), 10_000) *
@@ -328,13 +340,47 @@ export class ConsulClient {
     filters: { node?: string; service?: string; tag?: string },
     signal?: AbortSignal
   ): Promise<{ id: string }> {
+    // A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
+    // handled, and firing again would deploy every node twice: the agent's event list
+    // is read before and, after such a failure, again; an event with this payload that
+    // is new there was ours. (The agent lists only events it received itself: when the
+    // filters keep it from the event, or the list cannot be read, it is fired again.)
+    const seenBefore = await this.eventIdsWithPayload(name, payload, signal).catch(() => undefined)
     const res = await this.request('PUT', `event/fire/${encodeURIComponent(name)}`, {
       query: { node: filters.node, service: filters.service, tag: filters.tag },
       body: payload,
       signal,
-      permission: `event:write on "${name}"`
+      permission: `event:write on "${name}"`,
+      tookEffect:
+        seenBefore &&
+        (async () => {
+          const ids = await this.eventIdsWithPayload(name, payload, signal).catch(() => [])
+          const fired = ids.find((id) => !seenBefore.includes(id))
+          if (fired === undefined) return undefined
+          this.onNotice?.(
+            `the event was fired after all (${fired} is in the agent's event list): not firing it again`
+          )
+          return { status: 200, body: JSON.stringify({ ID: fired }), index: 0, knownLeader: true }
+        })
     })
     return { id: (JSON.parse(res.body) as { ID: string }).ID }
+  }
+
+  /** IDs of the events named `name` carrying `payload` in the agent's event buffer */
+  private async eventIdsWithPayload(
+    name: string,
+    payload: string,
+    signal?: AbortSignal
+  ): Promise<string[]> {
+    const res = await this.request('GET', 'event/list', {
+      query: { name },
+      signal,
+      permission: `event:read on "${name}"`,
+      retryUntil: Date.now() + 5_000
+    })
+    const events = JSON.parse(res.body) as Array<{ ID: string; Payload: string | null }>
+    const wanted = Buffer.from(payload).toString('base64')
+    return events.filter((e) => e.Payload === wanted).map((e) => e.ID)
   }
 
   async getJson<T>(

@@ -91,6 +91,8 @@ export interface ConsulProxy {
   rewriteIndex?: (target: string, index: number) => number | undefined
   /** hold the answer to this request for so many ms (0: none) */
   delay?: (target: string) => number
+  /** let Consul handle this request, then reset the connection instead of answering */
+  loseAnswer?: (method: string, target: string) => boolean
   stop(): Promise<void>
 }
 
@@ -113,6 +115,11 @@ export async function startConsulProxy(upstream: string): Promise<ConsulProxy> {
         headers: req.headers
       },
       (answer) => {
+        if (proxy.loseAnswer?.(req.method ?? '', req.url ?? '')) {
+          answer.resume()
+          answer.on('end', () => req.socket.destroy())
+          return
+        }
         const headers = { ...answer.headers }
         const index = Number(headers['x-consul-index'])
         const rewritten =

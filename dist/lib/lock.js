@@ -460,12 +460,14 @@ class ConsulClient {
     token;
     retryForMs;
     onRetry;
+    onNotice;
     backoffBaseMs;
     constructor(options) {
         this.addr = options.addr.replace(/\/+$/, '');
         this.token = options.token;
         this.retryForMs = options.retryForMs ?? 60_000;
         this.onRetry = options.onRetry;
+        this.onNotice = options.onNotice;
         this.backoffBaseMs = options.backoffBaseMs ?? 250;
     }
     /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
@@ -508,6 +510,9 @@ class ConsulClient {
             }
             if (!failure.transient)
                 throw failure;
+            const effect = await options.tookEffect?.();
+            if (effect)
+                return effect;
             // Exponential backoff with full jitter, as Consul's client guidance suggests.
             const delay = Math.min(this.backoffBaseMs * 2 ** Math.min(attempt - 1, 6), 10_000) *
                 (0.5 + Math.random() / 2);
@@ -588,13 +593,40 @@ class ConsulClient {
     }
     /** Fire a user event; the payload goes verbatim (stretcher uses it untrimmed). */
     async fireEvent(name, payload, filters, signal) {
+        // A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
+        // handled, and firing again would deploy every node twice: the agent's event list
+        // is read before and, after such a failure, again; an event with this payload that
+        // is new there was ours. (The agent lists only events it received itself: when the
+        // filters keep it from the event, or the list cannot be read, it is fired again.)
+        const seenBefore = await this.eventIdsWithPayload(name, payload, signal).catch(() => undefined);
         const res = await this.request('PUT', `event/fire/${encodeURIComponent(name)}`, {
             query: { node: filters.node, service: filters.service, tag: filters.tag },
             body: payload,
             signal,
-            permission: `event:write on "${name}"`
+            permission: `event:write on "${name}"`,
+            tookEffect: seenBefore &&
+                (async () => {
+                    const ids = await this.eventIdsWithPayload(name, payload, signal).catch(() => []);
+                    const fired = ids.find((id) => !seenBefore.includes(id));
+                    if (fired === undefined)
+                        return undefined;
+                    this.onNotice?.(`the event was fired after all (${fired} is in the agent's event list): not firing it again`);
+                    return { status: 200, body: JSON.stringify({ ID: fired }), index: 0, knownLeader: true };
+                })
         });
         return { id: JSON.parse(res.body).ID };
+    }
+    /** IDs of the events named `name` carrying `payload` in the agent's event buffer */
+    async eventIdsWithPayload(name, payload, signal) {
+        const res = await this.request('GET', 'event/list', {
+            query: { name },
+            signal,
+            permission: `event:read on "${name}"`,
+            retryUntil: Date.now() + 5_000
+        });
+        const events = JSON.parse(res.body);
+        const wanted = Buffer.from(payload).toString('base64');
+        return events.filter((e) => e.Payload === wanted).map((e) => e.ID);
     }
     async getJson(path, permission, opts = {}) {
         const blocking = opts.index !== undefined && opts.index > 0;
