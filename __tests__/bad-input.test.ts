@@ -266,6 +266,19 @@ describe(
       })
     }
     test(`at least 25 cases`, () => assert.ok(cases.length >= 25))
+
+    test('no GNU tar on PATH: the plan stage says so before the lock, an upload or a Consul write', async () => {
+      const emptyBin = join(work, 'empty-bin')
+      await mkdir(emptyBin, { recursive: true })
+      const run = await deploy(fleet, work, {}, { timeoutMs: 30_000, env: { PATH: emptyBin } })
+      assert.equal(run.code, 1, run.stdout)
+      assert.deepEqual(run.errors, [
+        'GNU tar is needed to pack the archive and was not found on PATH as gtar or tar (on macOS: brew install gnu-tar)'
+      ])
+      assert.doesNotMatch(run.stdout, /deploy lock/i)
+      assert.equal((await allObjects(fleet)).size, 0, 'nothing in S3')
+      assert.deepEqual(consulWrites(fleet), [], 'nothing written to Consul')
+    })
   }
 )
 

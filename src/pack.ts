@@ -15,7 +15,7 @@ import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import { findPackTools } from './pack-tools.ts'
-import type { Compressor } from './pack-tools.ts'
+import type { Compressor, PackTools } from './pack-tools.ts'
 import { archiveBytes, memberBytes } from './tar-size.ts'
 import type { Tree } from './tree.ts'
 import { parseDeployIdFile } from './deploy-id-file.ts'
@@ -49,6 +49,8 @@ export interface PackOptions {
   mtime?: Date
   /** the tree as walkTree found it, when the caller walked it already (to check it early) */
   tree?: Tree
+  /** the programs findPackTools found, when the caller looked already (to fail early) */
+  tools?: PackTools
 }
 
 export interface PackResult {
@@ -92,9 +94,12 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   }
   const root = resolve(opts.root)
   const deployIdFile = parseDeployIdFile(opts.deployIdFile)
+  // `tar --version` runs while the tree is walked
+  const toolsFound = opts.tools ? Promise.resolve(opts.tools) : findPackTools()
+  toolsFound.catch(() => {}) // a walk error is the one to report
   const tree =
     opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }))
-  const tools = await findPackTools()
+  const tools = await toolsFound
 
   const deployIdContent = `${opts.deployId}\n`
   let membersBytes = tree.membersBytes

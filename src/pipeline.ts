@@ -137,7 +137,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   const template = config.rollbackTo ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config)
   if (!config.rollbackTo) checkManifestRenders(config, template, commands)
-  const tree = config.rollbackTo ? undefined : await checkBuild(config)
+  const build = config.rollbackTo ? undefined : await checkBuild(config)
   const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
   const selection = selectTargets(catalog, config.filters)
   if (Object.values(config.filters).every((f) => f === undefined))
@@ -217,7 +217,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         log,
         onFact: setOutput,
         mtime: stamp,
-        tree
+        build
       })
       history = {
         deploy_id: release.deployId,

@@ -9,6 +9,8 @@ import { formatBytes, formatRate, throttle } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
 import { renderManifest } from './manifest.ts'
 import { pack } from './pack.ts'
+import { findPackTools } from './pack-tools.ts'
+import type { PackTools } from './pack-tools.ts'
 import type { Tree } from './tree.ts'
 import { parseDeployIdFile } from './deploy-id-file.ts'
 import { walkTree } from './tree.ts'
@@ -41,8 +43,8 @@ export interface PublishInput {
   onFact?: (name: 'deploy-id' | 'src-url' | 'manifest-url' | 'checksum', value: string) => void
   /** the time stamped on every archive entry (see nextFileTime) */
   mtime: Date
-  /** the build tree, walked and checked in the plan stage */
-  tree?: Tree
+  /** the build tree walked and checked, and the programs found, in the plan stage */
+  build?: CheckedBuild
 }
 
 /**
@@ -74,10 +76,22 @@ export async function nextFileTime(
   return new Date(seconds * 1000)
 }
 
-/** Walk and check the build tree (path, exclude, deploy-id-file) before anything is written. */
-export function checkBuild(config: Config): Promise<Tree> {
+export interface CheckedBuild {
+  tree: Tree
+  tools: PackTools
+}
+
+/**
+ * Walk and check the build tree (path, exclude, deploy-id-file) and find GNU tar
+ * (and pigz) before anything is written: a missing tar fails here, not after the
+ * lock is taken. `tar --version` runs while the tree is walked.
+ */
+export async function checkBuild(config: Config): Promise<CheckedBuild> {
   const deployIdFile = parseDeployIdFile(config.deployIdFile)
-  return walkTree({ root: config.path, exclude: config.exclude, deployIdFile })
+  const toolsFound = findPackTools()
+  toolsFound.catch(() => {}) // a tree error is the one to report first
+  const tree = await walkTree({ root: config.path, exclude: config.exclude, deployIdFile })
+  return { tree, tools: await toolsFound }
 }
 
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
@@ -103,7 +117,7 @@ export async function publish({
   log,
   onFact,
   mtime,
-  tree
+  build
 }: PublishInput): Promise<Release> {
   const deployId = config.deployId
   const srcKey = releaseKey(config, deployId, 'tgz')
@@ -135,7 +149,8 @@ export async function publish({
         compressionLevel: config.compressionLevel,
         // Every file gets the deploy's time, so rsync on the node never skips one.
         mtime,
-        tree,
+        tree: build?.tree,
+        tools: build?.tools,
         onProgress: (p) => progress.update(p)
       })
       log.info(

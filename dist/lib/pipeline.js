@@ -7340,8 +7340,11 @@ async function pack(opts) {
     }
     const root = resolve(opts.root);
     const deployIdFile = parseDeployIdFile(opts.deployIdFile);
+    // `tar --version` runs while the tree is walked
+    const toolsFound = opts.tools ? Promise.resolve(opts.tools) : findPackTools();
+    toolsFound.catch(() => { }); // a walk error is the one to report
     const tree = opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
-    const tools = await findPackTools();
+    const tools = await toolsFound;
     const deployIdContent = `${opts.deployId}\n`;
     let membersBytes = tree.membersBytes;
     for (const path of tree.deployIdEntries) {
@@ -7609,10 +7612,17 @@ async function nextFileTime(consul, kvPrefix, now = Date.now()) {
     const seconds = Math.max(Math.floor(now / 1000), (Number.isFinite(previous) ? previous : 0) + 1);
     return new Date(seconds * 1000);
 }
-/** Walk and check the build tree (path, exclude, deploy-id-file) before anything is written. */
-function checkBuild(config) {
+/**
+ * Walk and check the build tree (path, exclude, deploy-id-file) and find GNU tar
+ * (and pigz) before anything is written: a missing tar fails here, not after the
+ * lock is taken. `tar --version` runs while the tree is walked.
+ */
+async function checkBuild(config) {
     const deployIdFile = parseDeployIdFile(config.deployIdFile);
-    return walkTree({ root: config.path, exclude: config.exclude, deployIdFile });
+    const toolsFound = findPackTools();
+    toolsFound.catch(() => { }); // a tree error is the one to report first
+    const tree = await walkTree({ root: config.path, exclude: config.exclude, deployIdFile });
+    return { tree, tools: await toolsFound };
 }
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
 function checkManifestRenders(config, template, commands) {
@@ -7624,7 +7634,7 @@ function checkManifestRenders(config, template, commands) {
         failureCommands: commands.failure
     });
 }
-async function publish({ config, template, commands, store, log, onFact, mtime, tree }) {
+async function publish({ config, template, commands, store, log, onFact, mtime, build }) {
     const deployId = config.deployId;
     const srcKey = releaseKey(config, deployId, 'tgz');
     const manifestKey = releaseKey(config, deployId, 'yml');
@@ -7647,7 +7657,8 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
             compressionLevel: config.compressionLevel,
             // Every file gets the deploy's time, so rsync on the node never skips one.
             mtime,
-            tree,
+            tree: build?.tree,
+            tools: build?.tools,
             onProgress: (p) => progress.update(p)
         });
         log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
@@ -7824,7 +7835,7 @@ async function runPipeline(config, deps) {
     const commands = reportingCommands(config);
     if (!config.rollbackTo)
         checkManifestRenders(config, template, commands);
-    const tree = config.rollbackTo ? undefined : await checkBuild(config);
+    const build = config.rollbackTo ? undefined : await checkBuild(config);
     const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS);
     const selection = selectTargets(catalog, config.filters);
     if (Object.values(config.filters).every((f) => f === undefined))
@@ -7898,7 +7909,7 @@ async function runPipeline(config, deps) {
                 log,
                 onFact: setOutput,
                 mtime: stamp,
-                tree
+                build
             });
             history = {
                 deploy_id: release.deployId,
