@@ -33,7 +33,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'stretcher-faults-s3-'))
   await mkdir(join(work, 'small'), { recursive: true })
   await writeFile(join(work, 'small/index.html'), 'v1\n')
-  // 20 MiB that gzip cannot shrink: three parts of the 8 MiB multipart upload.
+  // 20 MiB that gzip cannot shrink: four parts of the 6 MiB multipart upload.
   await mkdir(join(work, 'big'), { recursive: true })
   await writeFile(join(work, 'big/blob.bin'), randomBytes(20 * 1024 * 1024))
   fleet = await startHostileFleet(2)

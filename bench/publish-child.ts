@@ -14,7 +14,7 @@
 //                  gzipOptions: zlib's default, 6), the build added with
 //                  directory(dir, false), hashed in Node in the same pass and
 //                  streamed into the action's own upload (store.ts: lib-storage
-//                  Upload, 8 MiB x 4 parts), so against `action` only the packer
+//                  Upload, 6 MiB x 4 parts), so against `action` only the packer
 //                  differs. <level> is ignored.
 import { S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
