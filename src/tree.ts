@@ -13,7 +13,7 @@ export type EntryKind = 'file' | 'directory' | 'symlink'
 /**
  * The build tree as one list and its totals, not an object per entry: a 100k-file
  * build would otherwise keep ~100k objects and strings alive through the upload
- * (bench/README.md, memory).
+ * (bench/README.md, Notes: the plan-stage walk).
  */
 export interface Tree {
   /** every entry's path (relative, `/`-separated) followed by a NUL, pre-order,
@@ -119,7 +119,7 @@ class PathList {
 
 /**
  * Whether this process may read a file (r) or list a directory (r+x), from the
- * mode bits: an access() per entry cost a quarter of the walk (bench/README.md).
+ * mode bits: an access() per entry cost a sixth of the walk (bench/README.md, Notes).
  * Undefined: the bits say no, or there is no uid to compare (Windows); ask access(),
  * which also knows ACLs. (An ACL that denies what the bits allow is left to tar.)
  */
@@ -174,7 +174,7 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
 
   // Synchronous calls: on a warm tree (a build just made) they measured 3-4x
   // faster than fs/promises, even with a directory's lstats in parallel (20k
-  // files: ~110 ms vs ~400 ms; bench/README.md). The loop is given back every
+  // files: ~110 ms vs ~400 ms, session 1). The loop is given back every
   // YIELD_EVERY entries so timers (the lock's session renewal) still run.
   // tar would stop half-way on a file it cannot open, after the lock is taken
   // and the upload begun: find it in the plan stage instead.
