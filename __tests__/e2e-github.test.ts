@@ -75,6 +75,24 @@ async function deployOnPr(
   }
 }
 
+/** A deaf node keeps the run waiting; SIGKILL 300 ms after the event, then the post step runs. */
+async function deployKilledMidWait(inputs: Record<string, string>) {
+  const run = await deployOnPr(
+    [{ name: 'node-1', deaf: true }],
+    { timeout: '5m', ...inputs },
+    {
+      post: true,
+      onChild: (child) =>
+        child.stdout?.on('data', (c: Buffer) => {
+          if (c.toString().includes('fired event')) setTimeout(() => child.kill('SIGKILL'), 300)
+        })
+    }
+  )
+  assert.equal(run.signal, 'SIGKILL')
+  assert.equal(run.post?.code, 0, run.post?.stderr)
+  return run
+}
+
 describe('the fleet on the pull request (dist/index.js)', () => {
   test('the check run lands on the PR head SHA, completes failure, and carries the failed node excerpt', async () => {
     const run = await deployOnPr([{ name: 'node-1' }, { name: 'node-2', fail: true }], {
@@ -131,19 +149,7 @@ describe('the fleet on the pull request (dist/index.js)', () => {
   })
 
   test('a main step killed mid-wait: the post step completes its check run and deployment as cancelled', async () => {
-    const run = await deployOnPr(
-      [{ name: 'node-1', deaf: true }],
-      { timeout: '5m', environment: 'staging' },
-      {
-        post: true,
-        onChild: (child) =>
-          child.stdout?.on('data', (c: Buffer) => {
-            if (c.toString().includes('fired event')) setTimeout(() => child.kill('SIGKILL'), 300)
-          })
-      }
-    )
-    assert.equal(run.signal, 'SIGKILL')
-    assert.equal(run.post?.code, 0, run.post?.stderr)
+    const run = await deployKilledMidWait({ environment: 'staging' })
     const checkRunId = run.state['check-run-id']
     assert.ok(checkRunId, 'the main step saved its check run')
     const closing = github.calls
@@ -160,19 +166,7 @@ describe('the fleet on the pull request (dist/index.js)', () => {
   test('a main step killed mid-wait with checks refused: the post step turns its pending commit status to error', async () => {
     github.refuseChecks = true
     try {
-      const run = await deployOnPr(
-        [{ name: 'node-1', deaf: true }],
-        { timeout: '5m' },
-        {
-          post: true,
-          onChild: (child) =>
-            child.stdout?.on('data', (c: Buffer) => {
-              if (c.toString().includes('fired event')) setTimeout(() => child.kill('SIGKILL'), 300)
-            })
-        }
-      )
-      assert.equal(run.signal, 'SIGKILL')
-      assert.equal(run.post?.code, 0, run.post?.stderr)
+      const run = await deployKilledMidWait({})
       const statuses = github.calls
         .filter((c) => c.method === 'POST' && c.path === `/repos/acme/web/statuses/${HEAD_SHA}`)
         .map((c) => `${c.body.context}: ${c.body.state}`)
