@@ -208,6 +208,14 @@ describe('ConsulClient', () => {
     assert.equal(events.at(-1)?.payload, 's3://releases/web/1.yml')
   })
 
+  test('an event list that does not answer holds the fire back ~2 s at most, then the event is fired', async () => {
+    emu.faults.inject({ kind: 'latency', latencyMs: 10_000, path: /^\/v1\/event\/list/ })
+    const started = Date.now()
+    const { id } = await client().fireEvent('deploy', 's3://releases/web/slow-list.yml', {})
+    assert.ok(Date.now() - started < 4_000, `${Date.now() - started} ms`)
+    assert.equal(emu.events('web-1').at(-1)?.id, id)
+  })
+
   test('a fire refused before Consul handled it is fired again, even when the same payload was fired before (rollback)', async () => {
     const payload = 's3://releases/web/rollback-target.yml'
     const count = () => emu.events('web-1').filter((e) => e.payload === payload).length

@@ -622,7 +622,9 @@ class ConsulClient {
             query: { name },
             signal,
             permission: `event:read on "${name}"`,
-            retryUntil: Date.now() + 5_000
+            // a check, not the deploy: a slow agent must not hold the event back for long
+            timeoutMs: 2_000,
+            retryUntil: Date.now() + 2_000
         });
         const events = JSON.parse(res.body);
         const wanted = Buffer.from(payload).toString('base64');
