@@ -55,8 +55,7 @@ async function action(): Promise<{ sha256: string; size: number }> {
   planMs = performance.now() - planStarted
   started = performance.now()
   const archive = await pack({
-    tree: build.tree,
-    tools: build.tools,
+    checked: build,
     root: dir!,
     exclude: [],
     deployIdFile: 'DEPLOY_ID',

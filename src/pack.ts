@@ -16,8 +16,8 @@ import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import { findPackTools } from './pack-tools.ts'
 import type { Compressor, PackTools } from './pack-tools.ts'
-import { archiveBytes, memberBytes } from './tar-size.ts'
-import type { Tree } from './tree.ts'
+import { RECORD, archiveBytes, memberBytes } from './tar-size.ts'
+import type { Tree, WalkOptions } from './tree.ts'
 import { parseDeployIdFile } from './deploy-id-file.ts'
 import { walkTree } from './tree.ts'
 
@@ -47,10 +47,25 @@ export interface PackOptions {
    * never reach the node. A time unique to the deploy makes every file differ.
    */
   mtime?: Date
-  /** the tree as walkTree found it, when the caller walked it already (to check it early) */
-  tree?: Tree
-  /** the programs findPackTools found, when the caller looked already (to fail early) */
-  tools?: PackTools
+  /** what checkTree found, when the caller checked already (to fail before writing anything) */
+  checked?: CheckedBuild
+}
+
+export interface CheckedBuild {
+  tree: Tree
+  tools: PackTools
+}
+
+/**
+ * The tree walked and checked (tree.ts), and GNU tar (and pigz) found: everything
+ * pack needs that can fail on bad input. `tar --version` runs while the tree is
+ * walked; a tree error is the one reported when both fail.
+ */
+export async function checkTree(opts: WalkOptions): Promise<CheckedBuild> {
+  const toolsFound = findPackTools()
+  toolsFound.catch(() => {})
+  const tree = await walkTree(opts)
+  return { tree, tools: await toolsFound }
 }
 
 export interface PackResult {
@@ -94,12 +109,8 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   }
   const root = resolve(opts.root)
   const deployIdFile = parseDeployIdFile(opts.deployIdFile)
-  // `tar --version` runs while the tree is walked
-  const toolsFound = opts.tools ? Promise.resolve(opts.tools) : findPackTools()
-  toolsFound.catch(() => {}) // a walk error is the one to report
-  const tree =
-    opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }))
-  const tools = await toolsFound
+  const { tree, tools } =
+    opts.checked ?? (await checkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }))
 
   const deployIdContent = `${opts.deployId}\n`
   let membersBytes = tree.membersBytes
@@ -146,7 +157,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     '--no-unquote',
     ...(opts.mtime ? [`--mtime=@${Math.floor(opts.mtime.getTime() / 1000)}`] : []),
     // Progress without reading tar's output in Node: a stderr line every
-    // CHECKPOINT_RECORDS records of RECORD_BYTES (exitOf keeps these out of errors)
+    // CHECKPOINT_RECORDS records of RECORD bytes (exitOf keeps these out of errors)
     `--checkpoint=${CHECKPOINT_RECORDS}`,
     `--checkpoint-action=echo=${PROGRESS_MARK}%u`,
     '-C',
@@ -184,7 +195,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   const exits = children.map((child, i) =>
     i === 0
       ? exitOf(child, 'tar', (records) => {
-          bytesIn = Math.min(totalIn, records * RECORD_BYTES)
+          bytesIn = Math.min(totalIn, records * RECORD)
           report()
         })
       : exitOf(child, tools.compressor)
@@ -288,8 +299,6 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   }
 }
 
-/** GNU tar's record: 20 blocks of 512 bytes (its default blocking factor) */
-const RECORD_BYTES = 10240
 /** a progress line every 100 records (1,024,000 bytes) of tar output */
 const CHECKPOINT_RECORDS = 100
 /** what tar's checkpoint echo prints, after "tar: " */

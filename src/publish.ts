@@ -8,12 +8,9 @@ import type { Log } from './log.ts'
 import { formatBytes, formatRate, throttle } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
 import { renderManifest } from './manifest.ts'
-import { pack } from './pack.ts'
-import { findPackTools } from './pack-tools.ts'
-import type { PackTools } from './pack-tools.ts'
-import type { Tree } from './tree.ts'
+import { checkTree, pack } from './pack.ts'
+import type { CheckedBuild } from './pack.ts'
 import { parseDeployIdFile } from './deploy-id-file.ts'
-import { walkTree } from './tree.ts'
 import type { HistoryRecord } from './announce.ts'
 import { kvKeys } from './announce.ts'
 import type { ConsulClient } from './consul.ts'
@@ -76,22 +73,14 @@ export async function nextFileTime(
   return new Date(seconds * 1000)
 }
 
-export interface CheckedBuild {
-  tree: Tree
-  tools: PackTools
-}
-
 /**
  * Walk and check the build tree (path, exclude, deploy-id-file) and find GNU tar
  * (and pigz) before anything is written: a missing tar fails here, not after the
- * lock is taken. `tar --version` runs while the tree is walked.
+ * lock is taken.
  */
-export async function checkBuild(config: Config): Promise<CheckedBuild> {
+export function checkBuild(config: Config): Promise<CheckedBuild> {
   const deployIdFile = parseDeployIdFile(config.deployIdFile)
-  const toolsFound = findPackTools()
-  toolsFound.catch(() => {}) // a tree error is the one to report first
-  const tree = await walkTree({ root: config.path, exclude: config.exclude, deployIdFile })
-  return { tree, tools: await toolsFound }
+  return checkTree({ root: config.path, exclude: config.exclude, deployIdFile })
 }
 
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
@@ -149,8 +138,7 @@ export async function publish({
         compressionLevel: config.compressionLevel,
         // Every file gets the deploy's time, so rsync on the node never skips one.
         mtime,
-        tree: build?.tree,
-        tools: build?.tools,
+        checked: build,
         onProgress: (p) => progress.update(p)
       })
       log.info(

@@ -7332,6 +7332,17 @@ function parentsOf(path) {
 // GNU tar on many small files, and pigz uses every core. So the tree is walked and
 // validated here (tree.ts: excludes, refusals, sort order), and GNU tar is handed
 // that exact list (`--null --no-recursion -T -`), never a directory to recurse.
+/**
+ * The tree walked and checked (tree.ts), and GNU tar (and pigz) found: everything
+ * pack needs that can fail on bad input. `tar --version` runs while the tree is
+ * walked; a tree error is the one reported when both fail.
+ */
+async function checkTree(opts) {
+    const toolsFound = findPackTools();
+    toolsFound.catch(() => { });
+    const tree = await walkTree(opts);
+    return { tree, tools: await toolsFound };
+}
 /** Validation errors reject here, before any byte flows. */
 async function pack(opts) {
     const level = opts.compressionLevel ?? 1;
@@ -7340,11 +7351,7 @@ async function pack(opts) {
     }
     const root = resolve(opts.root);
     const deployIdFile = parseDeployIdFile(opts.deployIdFile);
-    // `tar --version` runs while the tree is walked
-    const toolsFound = opts.tools ? Promise.resolve(opts.tools) : findPackTools();
-    toolsFound.catch(() => { }); // a walk error is the one to report
-    const tree = opts.tree ?? (await walkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
-    const tools = await toolsFound;
+    const { tree, tools } = opts.checked ?? (await checkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
     const deployIdContent = `${opts.deployId}\n`;
     let membersBytes = tree.membersBytes;
     for (const path of tree.deployIdEntries) {
@@ -7390,7 +7397,7 @@ async function pack(opts) {
         '--no-unquote',
         ...(opts.mtime ? [`--mtime=@${Math.floor(opts.mtime.getTime() / 1000)}`] : []),
         // Progress without reading tar's output in Node: a stderr line every
-        // CHECKPOINT_RECORDS records of RECORD_BYTES (exitOf keeps these out of errors)
+        // CHECKPOINT_RECORDS records of RECORD bytes (exitOf keeps these out of errors)
         `--checkpoint=${CHECKPOINT_RECORDS}`,
         `--checkpoint-action=echo=${PROGRESS_MARK}%u`,
         '-C',
@@ -7426,7 +7433,7 @@ async function pack(opts) {
     gzip?.on('error', (err) => fail(err));
     const exits = children.map((child, i) => i === 0
         ? exitOf(child, 'tar', (records) => {
-            bytesIn = Math.min(totalIn, records * RECORD_BYTES);
+            bytesIn = Math.min(totalIn, records * RECORD);
             report();
         })
         : exitOf(child, tools.compressor));
@@ -7527,8 +7534,6 @@ async function pack(opts) {
         compressor: tools.compressor
     };
 }
-/** GNU tar's record: 20 blocks of 512 bytes (its default blocking factor) */
-const RECORD_BYTES = 10240;
 /** a progress line every 100 records (1,024,000 bytes) of tar output */
 const CHECKPOINT_RECORDS = 100;
 /** what tar's checkpoint echo prints, after "tar: " */
@@ -7615,14 +7620,11 @@ async function nextFileTime(consul, kvPrefix, now = Date.now()) {
 /**
  * Walk and check the build tree (path, exclude, deploy-id-file) and find GNU tar
  * (and pigz) before anything is written: a missing tar fails here, not after the
- * lock is taken. `tar --version` runs while the tree is walked.
+ * lock is taken.
  */
-async function checkBuild(config) {
+function checkBuild(config) {
     const deployIdFile = parseDeployIdFile(config.deployIdFile);
-    const toolsFound = findPackTools();
-    toolsFound.catch(() => { }); // a tree error is the one to report first
-    const tree = await walkTree({ root: config.path, exclude: config.exclude, deployIdFile });
-    return { tree, tools: await toolsFound };
+    return checkTree({ root: config.path, exclude: config.exclude, deployIdFile });
 }
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
 function checkManifestRenders(config, template, commands) {
@@ -7657,8 +7659,7 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
             compressionLevel: config.compressionLevel,
             // Every file gets the deploy's time, so rsync on the node never skips one.
             mtime,
-            tree: build?.tree,
-            tools: build?.tools,
+            checked: build,
             onProgress: (p) => progress.update(p)
         });
         log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
