@@ -44,6 +44,11 @@ export interface RequestOptions {
   timeoutMs?: number
   /** give up retrying at this epoch ms (defaults to now + retryForMs) */
   retryUntil?: number
+  /**
+   * Once aborted, a failed attempt is not tried again. Unlike `signal` it never
+   * cuts a request short: a write already sent is let finish, so its outcome is known.
+   */
+  stopRetrying?: AbortSignal
   /** statuses that are answers, not errors (e.g. 404 on a KV read) */
   accept?: number[]
   /**
@@ -212,13 +217,21 @@ export class ConsulClient {
       if (!failure.transient) throw failure
       const effect = await options.tookEffect?.()
       if (effect) return effect
+      if (options.stopRetrying?.aborted) throw failure
       // Exponential backoff with full jitter, as Consul's client guidance suggests.
       const delay =
         Math.min(this.backoffBaseMs * 2 ** Math.min(attempt - 1, 6), 10_000) *
         (0.5 + Math.random() / 2)
       if (Date.now() + delay > retryUntil) throw failure
       this.onRetry?.(`${failure.message}`, attempt, delay)
-      await sleep(delay, options.signal)
+      await sleep(
+        delay,
+        options.stopRetrying && options.signal
+          ? AbortSignal.any([options.signal, options.stopRetrying])
+          : (options.stopRetrying ?? options.signal)
+      ).catch((reason: unknown) => {
+        throw options.signal?.aborted ? reason : failure
+      })
     }
   }
 
@@ -270,7 +283,11 @@ export class ConsulClient {
   }
 
   /** An atomic transaction; throws with Consul's reasons when it rolled back. */
-  async txn(ops: TxnKvOp[], permission: string, signal?: AbortSignal): Promise<KvEntry[]> {
+  async txn(
+    ops: TxnKvOp[],
+    permission: string,
+    opts: Pick<RequestOptions, 'signal' | 'stopRetrying' | 'retryUntil'> = {}
+  ): Promise<KvEntry[]> {
     const body = JSON.stringify(
       ops.map((op) => ({
         KV: {
@@ -279,7 +296,7 @@ export class ConsulClient {
         }
       }))
     )
-    const res = await this.request('PUT', 'txn', { body, signal, permission, accept: [409] })
+    const res = await this.request('PUT', 'txn', { ...opts, body, permission, accept: [409] })
     const parsed = JSON.parse(res.body) as {
       Results: Array<{ KV: unknown }> | null
       Errors: Array<{ OpIndex: number; What: string }> | null
@@ -308,12 +325,14 @@ export class ConsulClient {
       cas?: number
       permission?: string
       signal?: AbortSignal
+      retryUntil?: number
     } = {}
   ): Promise<boolean> {
     const res = await this.request('PUT', `kv/${encodeKey(key)}`, {
       query: { acquire: opts.acquire, release: opts.release, cas: opts.cas },
       body: value,
       signal: opts.signal,
+      retryUntil: opts.retryUntil,
       permission: opts.permission ?? `key:write on "${key}"`
     })
     return res.body.trim() === 'true'
@@ -333,29 +352,37 @@ export class ConsulClient {
     return res.status === 404 ? [] : (JSON.parse(res.body) as string[])
   }
 
-  /** Fire a user event; the payload goes verbatim (stretcher uses it untrimmed). */
+  /**
+   * Fire a user event; the payload goes verbatim (stretcher uses it untrimmed).
+   * A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
+   * handled, and firing again would deploy every node twice: `seenBefore` (the IDs
+   * of events with this payload already in the agent's list; read here when not
+   * given) is compared with the list after such a failure, and an event new there
+   * was ours. (The agent lists only events it received itself: when the filters
+   * keep it from the event, or the list cannot be read, it is fired again.)
+   */
   async fireEvent(
     name: string,
     payload: string,
     filters: { node?: string; service?: string; tag?: string },
-    signal?: AbortSignal
+    opts: Pick<RequestOptions, 'signal' | 'stopRetrying'> & { seenBefore?: string[] } = {}
   ): Promise<{ id: string }> {
-    // A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
-    // handled, and firing again would deploy every node twice: the agent's event list
-    // is read before and, after such a failure, again; an event with this payload that
-    // is new there was ours. (The agent lists only events it received itself: when the
-    // filters keep it from the event, or the list cannot be read, it is fired again.)
-    const seenBefore = await this.eventIdsWithPayload(name, payload, signal).catch(() => undefined)
+    const seenBefore =
+      'seenBefore' in opts
+        ? opts.seenBefore
+        : await this.eventIds(name, payload, opts.signal).catch(() => undefined)
     const res = await this.request('PUT', `event/fire/${encodeURIComponent(name)}`, {
       query: { node: filters.node, service: filters.service, tag: filters.tag },
       body: payload,
-      signal,
+      signal: opts.signal,
+      stopRetrying: opts.stopRetrying,
       permission: `event:write on "${name}"`,
       tookEffect:
         seenBefore &&
         (async () => {
-          const ids = await this.eventIdsWithPayload(name, payload, signal).catch(() => [])
-          const fired = ids.find((id) => !seenBefore.includes(id))
+          const fired = await this.newEventId(name, payload, seenBefore, opts.signal).catch(
+            () => undefined
+          )
           if (fired === undefined) return undefined
           this.onNotice?.(
             `the event was fired after all (${fired} is in the agent's event list): not firing it again`
@@ -367,11 +394,7 @@ export class ConsulClient {
   }
 
   /** IDs of the events named `name` carrying `payload` in the agent's event buffer */
-  private async eventIdsWithPayload(
-    name: string,
-    payload: string,
-    signal?: AbortSignal
-  ): Promise<string[]> {
+  async eventIds(name: string, payload: string, signal?: AbortSignal): Promise<string[]> {
     const res = await this.request('GET', 'event/list', {
       query: { name },
       signal,
@@ -383,6 +406,27 @@ export class ConsulClient {
     const events = JSON.parse(res.body) as Array<{ ID: string; Payload: string | null }>
     const wanted = Buffer.from(payload).toString('base64')
     return events.filter((e) => e.Payload === wanted).map((e) => e.ID)
+  }
+
+  /** The ID of an event with this payload that is in the agent's list and not in `seenBefore`. */
+  async newEventId(
+    name: string,
+    payload: string,
+    seenBefore: string[],
+    signal?: AbortSignal
+  ): Promise<string | undefined> {
+    const ids = await this.eventIds(name, payload, signal)
+    return ids.find((id) => !seenBefore.includes(id))
+  }
+
+  /** The node name of the agent this client talks to (`Config.NodeName` of /v1/agent/self). */
+  async agentNodeName(signal?: AbortSignal): Promise<string> {
+    const { value } = await this.getJson<{ Config?: { NodeName?: string } }>(
+      'agent/self',
+      'agent:read',
+      { signal }
+    )
+    return value.Config?.NodeName ?? ''
   }
 
   async getJson<T>(

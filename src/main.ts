@@ -22,6 +22,24 @@ const coreLog: Log = {
 /** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
 const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 }
 
+/**
+ * The runner kills a step 7.5 s after SIGINT. Whatever is still running this long
+ * after the signal is dropped and the process exits by itself; what it did not
+ * finish (settling latest, the lock, the check run) is the post step's.
+ */
+const CANCEL_EXIT_MS = 6_500
+/** Time kept back at the end of the grace for the failure line and the exit. */
+const CANCEL_MARGIN_MS = 500
+
+let cancelledAt: number | undefined
+
+/** How much of a cancelled run's grace is left for cleanup, in ms. */
+function cancelBudget(): number {
+  return cancelledAt === undefined
+    ? Infinity
+    : Math.max(0, cancelledAt + CANCEL_EXIT_MS - CANCEL_MARGIN_MS - Date.now())
+}
+
 /** One line, for core.setFailed: the annotation shows the first line only. */
 export function failureLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
@@ -62,7 +80,9 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
     if (!announced) return
     const done = await within(
       reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }),
-      signal.aborted ? REPORT_DEADLINE_MS.cancelled : REPORT_DEADLINE_MS.normal
+      signal.aborted
+        ? Math.min(REPORT_DEADLINE_MS.cancelled, cancelBudget())
+        : REPORT_DEADLINE_MS.normal
     )
     // Otherwise the post step completes what is left open.
     if (done) core.saveState(STATE.reported, 'true')
@@ -82,6 +102,7 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
         core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
       },
       onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
+      onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
       onAnnounced: async ({ release, fleet }) => {
         announced = { at: Date.now(), fleet }
         await reporter.started({
@@ -132,7 +153,16 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     if (secret) core.setSecret(secret)
   }
   const cancel = new AbortController()
-  const onSignal = () => cancel.abort(new Error('cancelled'))
+  const onSignal = () => {
+    cancelledAt = Date.now()
+    cancel.abort(new Error('cancelled'))
+    setTimeout(() => {
+      core.setFailed(
+        `cancelled: clean-up did not finish within ${CANCEL_EXIT_MS / 1000}s of the signal; the post step finishes it`
+      )
+      process.exit(1)
+    }, CANCEL_EXIT_MS).unref()
+  }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {

@@ -2,8 +2,8 @@
 // await → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
 import { readFile } from 'node:fs/promises'
-import { announce, kvKeys } from './announce.ts'
-import type { HistoryRecord } from './announce.ts'
+import { announce, isSettled, kvKeys } from './announce.ts'
+import type { AnnounceJournal, HistoryRecord } from './announce.ts'
 import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
 import type { Config } from './config.ts'
 import type { ConsulClient } from './consul.ts'
@@ -47,6 +47,8 @@ export interface PipelineDeps {
   /** the lock's session, so the post step can release it if this process dies */
   onLockSession?: (sessionId: string) => void
   onLockReleased?: () => void
+  /** each step of the announcement, so the post step can finish an interrupted one */
+  onAnnounceJournal?: (journal: AnnounceJournal) => void
   /** after the event is fired (for the PR check) */
   onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
   /** on each change while waiting */
@@ -66,6 +68,9 @@ export interface PipelineResult {
   cancelled: boolean
   message: string
 }
+
+/** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
+const CANCELLED_LOCK_RELEASE_MS = 1_500
 
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000
@@ -177,6 +182,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   // The lock keeps two runs of this app from interleaving latest (and from
   // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
+  let journal: AnnounceJournal | undefined
   try {
     lock = await acquireLock(consul, {
       key: keys.lock,
@@ -237,7 +243,14 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         config,
         { manifestUrl: published.manifestUrl, history },
         log,
-        deps.signal
+        {
+          signal: deps.signal,
+          targets: selection.targets,
+          onJournal: (step) => {
+            journal = step
+            deps.onAnnounceJournal?.(step)
+          }
+        }
       )
       fleet = new FleetState({
         deployId: config.deployId,
@@ -280,13 +293,21 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     if (isCancelled(deps)) return cancelled()
     throw error
   } finally {
-    // Released on success, failure and cancel; a killed runner's lock lapses with its session.
-    await lock
-      .release()
-      .catch((error: Error) =>
-        log.warning(`could not release the deploy lock ${keys.lock}: ${error.message}`)
-      )
-    deps.onLockReleased?.()
+    // Released on success, failure and cancel; a killed runner's lock lapses with its
+    // session. While an interrupted announcement is unsettled the lock stays held, so
+    // no other run moves latest before the post step has put it right.
+    if (journal && !isSettled(journal))
+      log.warning(`left the deploy lock ${keys.lock} to the post step`)
+    else {
+      await lock
+        .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
+        .catch((error: Error) =>
+          log.warning(
+            `could not release the deploy lock ${keys.lock} (it frees itself when its session expires): ${error.message}`
+          )
+        )
+      deps.onLockReleased?.()
+    }
   }
 
   setFleetOutputs(fleet, setOutput)
