@@ -28,12 +28,22 @@ export interface RequestLogEntry {
   bytes: number
 }
 
+/** A request as it arrived, before any fault or latency: when a test must act on a write in flight. */
+export interface ArrivalLogEntry {
+  method: string
+  path: string
+  agent: string
+  /** epoch ms */
+  at: number
+}
+
 export interface Cluster {
   state: ClusterState
   acl: AclSystem
   agents: Map<string, AgentRuntime>
   faults: FaultSwitches
   requests: RequestLogEntry[]
+  arrivals: ArrivalLogEntry[]
   fireBodyLimit: number | undefined
   lamportTime: number
   aborters: Set<() => void>
@@ -131,6 +141,7 @@ export async function handleRequest(
 ): Promise<void> {
   const target = req.url ?? '/'
   const method = (req.method ?? 'GET').toUpperCase()
+  cluster.arrivals.push({ method, path: target, agent: agent.node, at: Date.now() })
   const url = new URL(target, 'http://agent')
   let path: string
   try {
@@ -177,7 +188,13 @@ export async function handleRequest(
   // agent/http.go: X-Consul-Default-ACL-Policy on every response.
   res.setHeader('X-Consul-Default-ACL-Policy', cluster.acl.defaultPolicy)
   const { latencyMs, terminal } = cluster.faults.take(method, target, agent.node)
-  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs))
+  if (latencyMs > 0) {
+    // The latency stands for Consul's own work (the RPC to the servers, the Raft
+    // apply), which starts once the body is in and runs to the end even if the
+    // client hangs up meanwhile: net/http only fails the write of the answer.
+    if (ctx.contentLength !== 0) await ctx.body().catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, latencyMs))
+  }
   if (terminal) {
     applyFault(ctx, terminal)
     return

@@ -7,7 +7,7 @@ import type { AclRules, AclToken } from './acl.ts'
 import { FaultSwitches } from './faults.ts'
 import type { FaultHandle, FaultSpec } from './faults.ts'
 import { handleRequest } from './http.ts'
-import type { AgentRuntime, Cluster, RequestLogEntry } from './http.ts'
+import type { AgentRuntime, ArrivalLogEntry, Cluster, RequestLogEntry } from './http.ts'
 import { ClusterState } from './state.ts'
 // Routes register themselves on import.
 import './kv.ts'
@@ -16,7 +16,7 @@ import './sessions.ts'
 import './events.ts'
 import './catalog.ts'
 
-export type { AclRules, AclToken, FaultHandle, FaultSpec, RequestLogEntry }
+export type { AclRules, AclToken, ArrivalLogEntry, FaultHandle, FaultSpec, RequestLogEntry }
 
 export interface EmulatedService {
   name: string
@@ -64,6 +64,8 @@ export interface ConsulEmulator {
   // One entry per answered request; `path` is the raw target (with query),
   // `bytes` the response body size; dropped connections are logged with status 0.
   requests: RequestLogEntry[]
+  /** every request as it arrived, before faults and latency */
+  arrivals: ArrivalLogEntry[]
   stop(): Promise<void>
 }
 
@@ -76,6 +78,7 @@ export async function startConsulEmulator(opts: ConsulEmulatorOptions): Promise<
     agents: new Map(),
     faults,
     requests: [],
+    arrivals: [],
     fireBodyLimit: opts.fireBodyLimit,
     // serf's Lamport clock for user events.
     lamportTime: 0,
@@ -205,6 +208,7 @@ export async function startConsulEmulator(opts: ConsulEmulatorOptions): Promise<
       }))
     },
     requests: cluster.requests,
+    arrivals: cluster.arrivals,
     async stop() {
       cluster.stopped = true
       for (const abort of [...cluster.aborters]) abort()
