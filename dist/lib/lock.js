@@ -513,13 +513,19 @@ class ConsulClient {
             const effect = await options.tookEffect?.();
             if (effect)
                 return effect;
+            if (options.stopRetrying?.aborted)
+                throw failure;
             // Exponential backoff with full jitter, as Consul's client guidance suggests.
             const delay = Math.min(this.backoffBaseMs * 2 ** Math.min(attempt - 1, 6), 10_000) *
                 (0.5 + Math.random() / 2);
             if (Date.now() + delay > retryUntil)
                 throw failure;
             this.onRetry?.(`${failure.message}`, attempt, delay);
-            await sleep(delay, options.signal);
+            await sleep(delay, options.stopRetrying && options.signal
+                ? AbortSignal.any([options.signal, options.stopRetrying])
+                : (options.stopRetrying ?? options.signal)).catch((reason) => {
+                throw options.signal?.aborted ? reason : failure;
+            });
         }
     }
     statusError(what, status, body, permission) {
@@ -553,14 +559,14 @@ class ConsulClient {
         return { entries: res.status === 404 ? [] : decodeKvEntries(res.body), index: res.index };
     }
     /** An atomic transaction; throws with Consul's reasons when it rolled back. */
-    async txn(ops, permission, signal) {
+    async txn(ops, permission, opts = {}) {
         const body = JSON.stringify(ops.map((op) => ({
             KV: {
                 ...op,
                 Value: op.Value === undefined ? undefined : Buffer.from(op.Value).toString('base64')
             }
         })));
-        const res = await this.request('PUT', 'txn', { body, signal, permission, accept: [409] });
+        const res = await this.request('PUT', 'txn', { ...opts, body, permission, accept: [409] });
         const parsed = JSON.parse(res.body);
         if (res.status === 409) {
             const reasons = (parsed.Errors ?? [])
@@ -577,6 +583,7 @@ class ConsulClient {
             query: { acquire: opts.acquire, release: opts.release, cas: opts.cas },
             body: value,
             signal: opts.signal,
+            retryUntil: opts.retryUntil,
             permission: opts.permission ?? `key:write on "${key}"`
         });
         return res.body.trim() === 'true';
@@ -591,23 +598,28 @@ class ConsulClient {
         });
         return res.status === 404 ? [] : JSON.parse(res.body);
     }
-    /** Fire a user event; the payload goes verbatim (stretcher uses it untrimmed). */
-    async fireEvent(name, payload, filters, signal) {
-        // A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
-        // handled, and firing again would deploy every node twice: the agent's event list
-        // is read before and, after such a failure, again; an event with this payload that
-        // is new there was ours. (The agent lists only events it received itself: when the
-        // filters keep it from the event, or the list cannot be read, it is fired again.)
-        const seenBefore = await this.eventIdsWithPayload(name, payload, signal).catch(() => undefined);
+    /**
+     * Fire a user event; the payload goes verbatim (stretcher uses it untrimmed).
+     * A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
+     * handled, and firing again would deploy every node twice: `seenBefore` (the IDs
+     * of events with this payload already in the agent's list; read here when not
+     * given) is compared with the list after such a failure, and an event new there
+     * was ours. (The agent lists only events it received itself: when the filters
+     * keep it from the event, or the list cannot be read, it is fired again.)
+     */
+    async fireEvent(name, payload, filters, opts = {}) {
+        const seenBefore = 'seenBefore' in opts
+            ? opts.seenBefore
+            : await this.eventIds(name, payload, opts.signal).catch(() => undefined);
         const res = await this.request('PUT', `event/fire/${encodeURIComponent(name)}`, {
             query: { node: filters.node, service: filters.service, tag: filters.tag },
             body: payload,
-            signal,
+            signal: opts.signal,
+            stopRetrying: opts.stopRetrying,
             permission: `event:write on "${name}"`,
             tookEffect: seenBefore &&
                 (async () => {
-                    const ids = await this.eventIdsWithPayload(name, payload, signal).catch(() => []);
-                    const fired = ids.find((id) => !seenBefore.includes(id));
+                    const fired = await this.newEventId(name, payload, seenBefore, opts.signal).catch(() => undefined);
                     if (fired === undefined)
                         return undefined;
                     this.onNotice?.(`the event was fired after all (${fired} is in the agent's event list): not firing it again`);
@@ -617,7 +629,7 @@ class ConsulClient {
         return { id: JSON.parse(res.body).ID };
     }
     /** IDs of the events named `name` carrying `payload` in the agent's event buffer */
-    async eventIdsWithPayload(name, payload, signal) {
+    async eventIds(name, payload, signal) {
         const res = await this.request('GET', 'event/list', {
             query: { name },
             signal,
@@ -629,6 +641,16 @@ class ConsulClient {
         const events = JSON.parse(res.body);
         const wanted = Buffer.from(payload).toString('base64');
         return events.filter((e) => e.Payload === wanted).map((e) => e.ID);
+    }
+    /** The ID of an event with this payload that is in the agent's list and not in `seenBefore`. */
+    async newEventId(name, payload, seenBefore, signal) {
+        const ids = await this.eventIds(name, payload, signal);
+        return ids.find((id) => !seenBefore.includes(id));
+    }
+    /** The node name of the agent this client talks to (`Config.NodeName` of /v1/agent/self). */
+    async agentNodeName(signal) {
+        const { value } = await this.getJson('agent/self', 'agent:read', { signal });
+        return value.Config?.NodeName ?? '';
     }
     async getJson(path, permission, opts = {}) {
         const blocking = opts.index !== undefined && opts.index > 0;
@@ -645,6 +667,282 @@ class ConsulClient {
         });
         return { value: JSON.parse(res.body), index: res.index };
     }
+}
+
+/** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
+const SAFE_PAYLOAD_BYTES = 100;
+/**
+ * How long after a cancel a write already sent (the txn, the fire) may still
+ * take to answer before it is cut short: letting it answer is what makes its
+ * outcome known. The runner allows 7.5 s from SIGINT in all.
+ */
+const CANCEL_GRACE_MS = 1_500;
+/**
+ * How long a write cut short may still take effect inside Consul: a server holds
+ * an RPC through a leader election for up to rpc_hold_timeout (7 s, Consul's
+ * agent configuration docs), plus a margin. Only after it is a read conclusive.
+ */
+const WRITE_SETTLES_MS = 8_000;
+const kvKeys = (prefix) => ({
+    latest: `${prefix}/latest`,
+    deployId: `${prefix}/deploy-id`,
+    history: (id) => `${prefix}/history/${id}`,
+    results: `${prefix}/results/`,
+    result: (node) => `${prefix}/results/${node}`,
+    log: (node) => `${prefix}/logs/${node}`,
+    lock: `${prefix}/lock`
+});
+function isSettled(journal) {
+    return journal.phase === 'fired' || journal.phase === 'settled';
+}
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+};
+function payloadAdvice(manifestUrl) {
+    return `the event payload (the manifest URL) is ${Buffer.byteLength(manifestUrl)} bytes; Consul 1.22+ accepts about ${SAFE_PAYLOAD_BYTES}: shorten the s3-url bucket or prefix, or the app name`;
+}
+/** Consul answered no: the write did not take effect. Anything else leaves it unknown. */
+function refusedByConsul(error) {
+    return error instanceof ConsulError && error.status !== undefined && !error.transient;
+}
+/** A signal that aborts `ms` after `signal` does: writes in flight get that long to answer. */
+function graceAfter(signal, ms) {
+    if (!signal)
+        return undefined;
+    const grace = new AbortController();
+    const start = () => setTimeout(() => grace.abort(signal.reason), ms).unref();
+    if (signal.aborted)
+        start();
+    else
+        signal.addEventListener('abort', start, { once: true });
+    return grace.signal;
+}
+async function announce(consul, config, release, log, opts = {}) {
+    const { signal } = opts;
+    const clock = opts.clock ?? systemClock;
+    const keys = kvKeys(config.kvPrefix);
+    const ops = [
+        { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
+        { Verb: 'set', Key: keys.deployId, Value: config.deployId }
+    ];
+    // history/<id> is written when the release is published, never by a rollback.
+    if (release.history)
+        ops.push({
+            Verb: 'set',
+            Key: keys.history(config.deployId),
+            Value: JSON.stringify(release.history)
+        });
+    // Every read first, while nothing is written: a cancel here leaves nothing to undo.
+    // What latest and deploy-id hold, to put back (not a txn get-or-empty: Consul
+    // blanks the value of every txn verb but get). X-Consul-Index of the recurse read
+    // is the highest ModifyIndex under results/: every result already there is at or
+    // below it. The agent's event list, to tell later whether a lost fire went out.
+    const [latestNow, deployIdNow, baseline, seenBefore, agentNode] = await Promise.all([
+        consul.kvGet(keys.latest, { signal, permission: `key:read on "${keys.latest}"` }),
+        consul.kvGet(keys.deployId, { signal, permission: `key:read on "${keys.deployId}"` }),
+        consul.kvGet(keys.results, {
+            recurse: true,
+            signal,
+            permission: `key:read on "${keys.results}"`
+        }),
+        consul.eventIds(config.eventName, release.manifestUrl, signal).catch(() => undefined),
+        opts.targets?.length ? consul.agentNodeName(signal).catch(() => '') : ''
+    ]);
+    signal?.throwIfAborted();
+    const journal = {
+        kvPrefix: config.kvPrefix,
+        deployId: config.deployId,
+        manifestUrl: release.manifestUrl,
+        eventName: config.eventName,
+        filters: config.filters,
+        phase: 'writing',
+        before: [...latestNow.entries, ...deployIdNow.entries].map((e) => ({
+            key: e.key,
+            value: e.value
+        })),
+        seenBefore,
+        agentReceives: agentNode !== '' && (opts.targets ?? []).includes(agentNode)
+    };
+    const step = (phase, sent = false) => {
+        journal.phase = phase;
+        journal.sentAt = sent ? clock.now() : undefined;
+        opts.onJournal?.({ ...journal });
+    };
+    // Writes are not cut short by a cancel (their outcome would be unknown), only
+    // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
+    const inFlight = graceAfter(signal, CANCEL_GRACE_MS);
+    const bytes = Buffer.byteLength(release.manifestUrl);
+    try {
+        step('writing', true);
+        const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
+            signal: inFlight,
+            stopRetrying: signal
+        });
+        journal.written = writtenIndexes(written, keys);
+        step('written');
+        log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
+        signal?.throwIfAborted();
+        if (bytes > SAFE_PAYLOAD_BYTES)
+            log.warning(payloadAdvice(release.manifestUrl));
+        step('firing', true);
+        const { id } = await consul.fireEvent(config.eventName, release.manifestUrl, config.filters, {
+            signal: inFlight,
+            stopRetrying: signal,
+            seenBefore
+        });
+        journal.eventId = id;
+        step('fired');
+    }
+    catch (error) {
+        const refused = refusedByConsul(error);
+        // A write retried or cut short may have been sent again until now.
+        if (!refused && (journal.phase === 'writing' || journal.phase === 'firing'))
+            journal.sentAt = clock.now();
+        const outcome = await settle(consul, journal, log, {
+            refused,
+            clock,
+            deadline: clock.now() + (signal?.aborted ? (opts.settleAfterCancelMs ?? 2_500) : 20_000),
+            onJournal: opts.onJournal
+        });
+        if (!outcome.fired) {
+            if (error instanceof ConsulError &&
+                journal.written &&
+                (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
+                throw new ConsulError(`Consul refused the ${config.eventName} event: ${payloadAdvice(release.manifestUrl)} (${error.message})`, error.status, false);
+            throw error;
+        }
+    }
+    const firedAt = clock.now();
+    const filters = Object.entries(config.filters)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${v}`);
+    log.info(`fired event "${config.eventName}" (${journal.eventId})${filters.length ? ` with ${filters.join(', ')}` : ''}, payload ${bytes} bytes`);
+    return { baselineIndex: Math.max(1, baseline.index), eventId: journal.eventId ?? '', firedAt };
+}
+function writtenIndexes(entries, keys) {
+    return entries
+        .filter((e) => e.key === keys.latest || e.key === keys.deployId)
+        .map((e) => ({ key: e.key, modifyIndex: e.modifyIndex }));
+}
+/**
+ * Bring an interrupted announcement to one of its two allowed ends: the event
+ * went out and latest names this release, or latest and deploy-id hold what they
+ * held before. Used by the announce step itself and by the post step.
+ */
+async function settle(consul, journal, log, opts) {
+    const clock = opts.clock ?? systemClock;
+    const keys = kvKeys(journal.kvPrefix);
+    const save = (phase) => {
+        journal.phase = phase;
+        journal.sentAt = undefined;
+        opts.onJournal?.({ ...journal });
+    };
+    const leave = (why) => {
+        log.warning(`${why}: left to the post step, which puts ${keys.latest} back unless the event went out`);
+        return { fired: false, settled: false };
+    };
+    const remaining = () => opts.deadline - clock.now();
+    // A write whose answer was lost may still take effect: wait that out before reading.
+    const waitForLostWrite = async () => {
+        if (opts.refused || journal.sentAt === undefined)
+            return true;
+        const settlesAt = journal.sentAt + WRITE_SETTLES_MS;
+        if (settlesAt > opts.deadline)
+            return false;
+        if (settlesAt > clock.now())
+            await clock.sleep(settlesAt - clock.now());
+        return true;
+    };
+    const request = () => ({
+        signal: AbortSignal.timeout(Math.max(1, remaining())),
+        retryUntil: opts.deadline
+    });
+    try {
+        if (isSettled(journal))
+            return { fired: journal.phase === 'fired', settled: true };
+        if (journal.phase === 'writing') {
+            if (opts.refused) {
+                save('settled');
+                return { fired: false, settled: true };
+            }
+            if (!(await waitForLostWrite()))
+                return leave(`the ${keys.latest} transaction's outcome is not known yet`);
+            // deploy-id is unique to this run: holding it means the transaction took effect.
+            const [latest, deployId] = await Promise.all([keys.latest, keys.deployId].map((key) => consul.kvGet(key, request())));
+            const mine = deployId?.entries[0];
+            if (mine?.value !== journal.deployId || latest?.entries[0]?.value !== journal.manifestUrl) {
+                save('settled');
+                return { fired: false, settled: true };
+            }
+            journal.written = [latest.entries[0], mine].map((e) => ({
+                key: e.key,
+                modifyIndex: e.modifyIndex
+            }));
+            save('written');
+        }
+        if (journal.phase === 'firing' && !opts.refused) {
+            if (!(await waitForLostWrite()))
+                return leave(`whether the ${journal.eventName} event went out is not known yet`);
+            if (journal.seenBefore && journal.agentReceives) {
+                const id = await consul.newEventId(journal.eventName, journal.manifestUrl, journal.seenBefore, request().signal);
+                if (id !== undefined) {
+                    log.info(`the ${journal.eventName} event went out after all (${id})`);
+                    journal.eventId = id;
+                    save('fired');
+                    return { fired: true, settled: true };
+                }
+            }
+            else {
+                // The agent is not sent the event (or its list cannot be read), so nothing
+                // can tell whether it went out. Sending it again makes it certain; a node
+                // given the same manifest twice deploys the same tree.
+                const { id } = await consul.fireEvent(journal.eventName, journal.manifestUrl, journal.filters, {
+                    ...request(),
+                    seenBefore: journal.seenBefore
+                });
+                log.info(`whether the ${journal.eventName} event went out could not be told (the agent is not one of its targets): sent it again (${id}) so ${keys.latest} and the fleet agree`);
+                journal.eventId = id;
+                save('fired');
+                return { fired: true, settled: true };
+            }
+        }
+        await restore(consul, journal, log, request());
+        save('settled');
+        return { fired: false, settled: true };
+    }
+    catch (error) {
+        return leave(`could not settle ${keys.latest}: ${error.message}`);
+    }
+}
+/**
+ * Put latest and deploy-id back as they were, unless someone changed them since
+ * (check-index on what this run wrote: a later run's release is left alone).
+ */
+async function restore(consul, journal, log, request) {
+    const keys = kvKeys(journal.kvPrefix);
+    const ops = [];
+    for (const mine of journal.written ?? []) {
+        const old = journal.before.find((e) => e.key === mine.key);
+        ops.push({ Verb: 'check-index', Key: mine.key, Index: mine.modifyIndex });
+        ops.push(old && old.value !== null
+            ? { Verb: 'set', Key: mine.key, Value: old.value }
+            : { Verb: 'delete', Key: mine.key });
+    }
+    if (ops.length === 0)
+        return;
+    try {
+        await consul.txn(ops, `key:write on "${journal.kvPrefix}/"`, request);
+    }
+    catch (error) {
+        if (error instanceof ConsulError && error.status === 409) {
+            log.info(`${keys.latest} was changed by another run since: left as it is`);
+            return;
+        }
+        throw error;
+    }
+    const old = journal.before.find((e) => e.key === keys.latest)?.value;
+    log.info(`restored ${keys.latest} to ${old ?? '(none)'}`);
 }
 
 var commonjsGlobal = typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : typeof global !== 'undefined' ? global : typeof self !== 'undefined' ? self : {};
@@ -948,12 +1246,24 @@ function describeHolder(value) {
     }
 }
 /** Release and destroy a session's lock; used by release() and by the post step. */
-async function releaseLock(consul, key, sessionId) {
+async function releaseLock(consul, key, sessionId, 
+/** give up at this epoch ms (a cancelled run has little time; the TTL frees it anyway) */
+deadline) {
+    const bounded = () => deadline === undefined
+        ? {}
+        : { retryUntil: deadline, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) };
     try {
-        await consul.kvPut(key, '', { release: sessionId, permission: `key:write on "${key}"` });
+        await consul.kvPut(key, '', {
+            release: sessionId,
+            permission: `key:write on "${key}"`,
+            ...bounded()
+        });
     }
     finally {
-        await consul.request('PUT', `session/destroy/${sessionId}`, { permission: 'session:write' });
+        await consul.request('PUT', `session/destroy/${sessionId}`, {
+            permission: 'session:write',
+            ...bounded()
+        });
     }
 }
 /**
@@ -980,12 +1290,12 @@ async function acquireLock(consul, opts) {
         get held() {
             return held;
         },
-        async release() {
+        async release(deadline) {
             if (renewTimer)
                 clearInterval(renewTimer);
             renewTimer = undefined;
             held = false;
-            await releaseLock(consul, key, sessionId);
+            await releaseLock(consul, key, sessionId, deadline);
         }
     };
     const renew = async () => {
@@ -1051,4 +1361,4 @@ async function acquireLock(consul, opts) {
     }
 }
 
-export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, ConsulError as b, releaseKey as c, acquireLock as d, plainText as e, progressLine as f, getDefaultExportFromCjs as g, summaryMarkdown as h, resultRows as i, commonjsGlobal as j, headline as k, headlineMark as l, markdownText as m, factsMarkdown as n, fleetChartMarkdown as o, parseDeployIdFile as p, quote as q, readConfig as r, s3Url as s, nodeTableMarkdown as t, failedLogsMarkdown as u, verdictLine as v, releaseLock as w };
+export { ConsulClient as C, DEPLOY_ID_PATTERN as D, INPUT_NAMES as I, InputError as a, releaseKey as b, acquireLock as c, announce as d, plainText as e, progressLine as f, getDefaultExportFromCjs as g, summaryMarkdown as h, isSettled as i, resultRows as j, kvKeys as k, commonjsGlobal as l, headline as m, headlineMark as n, markdownText as o, parseDeployIdFile as p, quote as q, readConfig as r, s3Url as s, factsMarkdown as t, fleetChartMarkdown as u, verdictLine as v, nodeTableMarkdown as w, failedLogsMarkdown as x, settle as y, releaseLock as z };

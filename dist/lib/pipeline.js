@@ -1,4 +1,4 @@
-import { C as ConsulClient, b as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, p as parseDeployIdFile, s as s3Url, c as releaseKey, d as acquireLock, e as plainText, f as progressLine, h as summaryMarkdown, v as verdictLine, i as resultRows } from './lock.js';
+import { C as ConsulClient, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, p as parseDeployIdFile, s as s3Url, b as releaseKey, k as kvKeys, c as acquireLock, d as announce, e as plainText, f as progressLine, i as isSettled, h as summaryMarkdown, v as verdictLine, j as resultRows } from './lock.js';
 import { access, constants as constants$1, stat, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,99 +20,6 @@ async function connect(config, info) {
         onNotice: info
     });
     return { store, consul };
-}
-
-/** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
-const SAFE_PAYLOAD_BYTES = 100;
-const kvKeys = (prefix) => ({
-    latest: `${prefix}/latest`,
-    deployId: `${prefix}/deploy-id`,
-    history: (id) => `${prefix}/history/${id}`,
-    results: `${prefix}/results/`,
-    result: (node) => `${prefix}/results/${node}`,
-    log: (node) => `${prefix}/logs/${node}`,
-    lock: `${prefix}/lock`
-});
-function payloadAdvice(manifestUrl) {
-    return `the event payload (the manifest URL) is ${Buffer.byteLength(manifestUrl)} bytes; Consul 1.22+ accepts about ${SAFE_PAYLOAD_BYTES}: shorten the s3-url bucket or prefix, or the app name`;
-}
-/**
- * Put latest and deploy-id back as they were, unless someone changed them since
- * (check-index on what this run wrote). Best effort: the failure being reported
- * matters more than a failed restore, which is only logged.
- */
-async function restoreLatest(consul, config, before, written, log) {
-    const keys = kvKeys(config.kvPrefix);
-    const ops = [];
-    for (const key of [keys.latest, keys.deployId]) {
-        const mine = written.find((e) => e.key === key);
-        const old = before.find((e) => e.key === key);
-        if (!mine)
-            continue;
-        ops.push({ Verb: 'check-index', Key: key, Index: mine.modifyIndex });
-        ops.push(old && old.value !== null
-            ? { Verb: 'set', Key: key, Value: old.value }
-            : { Verb: 'delete', Key: key });
-    }
-    try {
-        await consul.txn(ops, `key:write on "${config.kvPrefix}/"`);
-        log.info(`restored ${keys.latest} to ${before.find((e) => e.key === keys.latest)?.value ?? '(none)'}`);
-    }
-    catch (error) {
-        log.warning(`could not restore ${keys.latest} after the refused event: ${error.message}`);
-    }
-}
-async function announce(consul, config, release, log, signal) {
-    const keys = kvKeys(config.kvPrefix);
-    const ops = [
-        { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
-        { Verb: 'set', Key: keys.deployId, Value: config.deployId }
-    ];
-    // history/<id> is written when the release is published, never by a rollback.
-    if (release.history)
-        ops.push({
-            Verb: 'set',
-            Key: keys.history(config.deployId),
-            Value: JSON.stringify(release.history)
-        });
-    // What latest and deploy-id held before, to put back if the event is refused.
-    // (Not a txn get-or-empty: Consul blanks the value of every txn verb but get.)
-    const before = [];
-    for (const key of [keys.latest, keys.deployId]) {
-        const read = await consul.kvGet(key, { signal, permission: `key:read on "${key}"` });
-        if (read.entries[0])
-            before.push(read.entries[0]);
-    }
-    const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, signal);
-    log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
-    // X-Consul-Index of a recurse read is the highest ModifyIndex under the prefix
-    // (tombstones included): every result already there is at or below it.
-    const baseline = await consul.kvGet(keys.results, {
-        recurse: true,
-        signal,
-        permission: `key:read on "${keys.results}"`
-    });
-    const bytes = Buffer.byteLength(release.manifestUrl);
-    if (bytes > SAFE_PAYLOAD_BYTES)
-        log.warning(payloadAdvice(release.manifestUrl));
-    let eventId;
-    try {
-        eventId = (await consul.fireEvent(config.eventName, release.manifestUrl, config.filters, signal)).id;
-    }
-    catch (error) {
-        // The fleet was not told: new nodes must not boot into this release either.
-        await restoreLatest(consul, config, before, written, log);
-        if (error instanceof ConsulError &&
-            (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
-            throw new ConsulError(`Consul refused the ${config.eventName} event: ${payloadAdvice(release.manifestUrl)} (${error.message})`, error.status, false);
-        throw error;
-    }
-    const firedAt = Date.now();
-    const filters = Object.entries(config.filters)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}=${v}`);
-    log.info(`fired event "${config.eventName}" (${eventId})${filters.length ? ` with ${filters.join(', ')}` : ''}, payload ${bytes} bytes`);
-    return { baselineIndex: Math.max(1, baseline.index), eventId, firedAt };
 }
 
 /**
@@ -7770,6 +7677,8 @@ async function findRelease(consul, store, config, log) {
 // The stages of one run, wired together: plan → pack/publish → announce →
 // await → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
+/** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
+const CANCELLED_LOCK_RELEASE_MS = 1_500;
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000;
 /** How many of a failed node's last log lines are shown, and for how many nodes. */
@@ -7868,6 +7777,7 @@ async function runPipeline(config, deps) {
     // The lock keeps two runs of this app from interleaving latest (and from
     // publishing at once); waiting for it counts against timeout.
     let lock;
+    let journal;
     try {
         lock = await acquireLock(consul, {
             key: keys.lock,
@@ -7925,7 +7835,14 @@ async function runPipeline(config, deps) {
         }
         const published = release;
         await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
-            const announced = await announce(consul, config, { manifestUrl: published.manifestUrl, history }, log, deps.signal);
+            const announced = await announce(consul, config, { manifestUrl: published.manifestUrl, history }, log, {
+                signal: deps.signal,
+                targets: selection.targets,
+                onJournal: (step) => {
+                    journal = step;
+                    deps.onAnnounceJournal?.(step);
+                }
+            });
             fleet = new FleetState({
                 deployId: config.deployId,
                 baselineIndex: announced.baselineIndex,
@@ -7971,11 +7888,17 @@ async function runPipeline(config, deps) {
         throw error;
     }
     finally {
-        // Released on success, failure and cancel; a killed runner's lock lapses with its session.
-        await lock
-            .release()
-            .catch((error) => log.warning(`could not release the deploy lock ${keys.lock}: ${error.message}`));
-        deps.onLockReleased?.();
+        // Released on success, failure and cancel; a killed runner's lock lapses with its
+        // session. While an interrupted announcement is unsettled the lock stays held, so
+        // no other run moves latest before the post step has put it right.
+        if (journal && !isSettled(journal))
+            log.warning(`left the deploy lock ${keys.lock} to the post step`);
+        else {
+            await lock
+                .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
+                .catch((error) => log.warning(`could not release the deploy lock ${keys.lock} (it frees itself when its session expires): ${error.message}`));
+            deps.onLockReleased?.();
+        }
     }
     setFleetOutputs(fleet, setOutput);
     if (isCancelled(deps))
@@ -8013,4 +7936,4 @@ async function runPipeline(config, deps) {
     };
 }
 
-export { connect as c, kvKeys as k, runPipeline as r };
+export { connect as c, runPipeline as r };

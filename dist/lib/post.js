@@ -20,7 +20,7 @@ import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8 from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
-import { j as commonjsGlobal, k as headline, e as plainText, l as headlineMark, m as markdownText, n as factsMarkdown, o as fleetChartMarkdown, t as nodeTableMarkdown, u as failedLogsMarkdown, r as readConfig, C as ConsulClient, w as releaseLock } from './lock.js';
+import { l as commonjsGlobal, m as headline, e as plainText, n as headlineMark, o as markdownText, t as factsMarkdown, u as fleetChartMarkdown, w as nodeTableMarkdown, x as failedLogsMarkdown, i as isSettled, y as settle, z as releaseLock, r as readConfig, C as ConsulClient } from './lock.js';
 import require$$5 from 'node:tls';
 import zlib__default from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
@@ -34986,9 +34986,15 @@ const STATE = {
     statusSha: 'status-sha',
     statusContext: 'status-context',
     /** the main step completed its check run and deployment */
-    reported: 'reported'
+    reported: 'reported',
+    /** the last step of the announcement (AnnounceJournal as JSON) */
+    announce: 'announce-journal'
 };
+/** How long the post step may take to settle an interrupted announcement. */
+const SETTLE_MS = 30_000;
 async function post(env = process.env) {
+    // latest first: the lock keeps other runs out until it is settled.
+    await settleLeftAnnouncement(env);
     await releaseLeftLock(env);
     if (getState(STATE.reported) !== 'true') {
         const token = getInput('github-token');
@@ -35006,22 +35012,48 @@ async function post(env = process.env) {
         });
     }
 }
+function consulFromInputs(env, retryForMs) {
+    const token = getInput('consul-token') || env.CONSUL_HTTP_TOKEN;
+    if (token)
+        setSecret(token);
+    const config = readConfig((name) => getInput(name), env);
+    return new ConsulClient({ addr: config.consul.addr, token: config.consul.token, retryForMs });
+}
+/** A main step cancelled or killed inside the announcement leaves its journal unsettled. */
+async function settleLeftAnnouncement(env) {
+    const saved = getState(STATE.announce);
+    if (!saved)
+        return;
+    let journal;
+    try {
+        journal = JSON.parse(saved);
+    }
+    catch {
+        return;
+    }
+    if (isSettled(journal))
+        return;
+    const log = { info: info, warning: warning, debug: debug, group: group };
+    try {
+        const outcome = await settle(consulFromInputs(env, SETTLE_MS), journal, log, {
+            deadline: Date.now() + SETTLE_MS
+        });
+        if (outcome.settled)
+            info(outcome.fired
+                ? `settled the announcement the main step left: its event went out, latest names ${journal.deployId}`
+                : `settled the announcement the main step left: latest is as it was before the run`);
+    }
+    catch (error) {
+        warning(`could not settle the announcement the main step left: ${error.message}`);
+    }
+}
 async function releaseLeftLock(env) {
     const session = getState(STATE.lockSession);
     const key = getState(STATE.lockKey);
     if (!session || !key || getState(STATE.lockReleased) === 'true')
         return;
-    const token = getInput('consul-token') || env.CONSUL_HTTP_TOKEN;
-    if (token)
-        setSecret(token);
     try {
-        const config = readConfig((name) => getInput(name), env);
-        const consul = new ConsulClient({
-            addr: config.consul.addr,
-            token: config.consul.token,
-            retryForMs: 10_000
-        });
-        await releaseLock(consul, key, session);
+        await releaseLock(consulFromInputs(env, 10_000), key, session);
         info(`released the deploy lock ${key} the main step left behind`);
     }
     catch (error) {
