@@ -10,20 +10,30 @@ import type { AclRules, AclToken, ConsulEmulator, EmulatedService } from './cons
 import { startConsulEmulator } from './consul/index.ts'
 import { startLocalS3 } from './s3.ts'
 import type { LocalS3 } from './s3.ts'
-import { startStretcherNode } from './stretcher-node.ts'
-import type { SimulatedNode } from './stretcher-node.ts'
+import { runMatches, startStretcherNode } from './stretcher-node.ts'
+import type { RunMatch, RunRecord, SimulatedNode } from './stretcher-node.ts'
 
-export type { RunRecord, RunStatus, SimulatedNode } from './stretcher-node.ts'
+export type { RunMatch, RunRecord, RunStatus, SimulatedNode } from './stretcher-node.ts'
+export { deployIdOf } from './stretcher-node.ts'
 
 export const SERVER_NODE = 'consul-server-1'
 export const DEFAULT_DEST = '/srv/app'
 
 export interface FleetNodeSpec {
   name: string
-  /** default: [{ name: <service> }] */
+  /** default: [{ name: <service>, check: 'passing' }] (the service check `service:<service>`) */
   services?: EmulatedService[]
   deaf?: boolean
-  fail?: boolean
+  /** deploys fail (every one, or the matching ones: a deploy ID or a predicate on it) */
+  fail?: RunMatch
+  /**
+   * The app crashes after a successful deploy of a matching release: the
+   * node's service checks turn critical (output `simulated crash after
+   * deploying <id>`) once the node has reported success, as a crashing app's
+   * health check would. A later successful deploy that does not match brings
+   * them back to passing (a good release, or the rollback, runs fine).
+   */
+  crashAfterDeploy?: RunMatch
   delayMs?: number
   /** extra environment for this node's stretcher */
   env?: Record<string, string>
@@ -81,6 +91,33 @@ export interface LocalFleet {
   nodeTree(name: string, dest?: string): string
   /** stops every node, then Consul and S3; removes every temp dir */
   stop(): Promise<void>
+}
+
+function servicesOf(spec: FleetNodeSpec, service: string): EmulatedService[] {
+  return spec.services ?? [{ name: service, check: 'passing' }]
+}
+
+// FleetNodeSpec.crashAfterDeploy: after a successful run, the service checks
+// go critical when the release matches, back to passing when it does not.
+function crashSwitch(
+  consul: ConsulEmulator,
+  spec: FleetNodeSpec,
+  services: EmulatedService[]
+): (record: RunRecord) => void {
+  const checked = services.filter((s) => s.check !== undefined).map((s) => s.name)
+  if (checked.length === 0)
+    throw new Error(`startLocalFleet: ${spec.name} has crashAfterDeploy but no service check`)
+  return (record) => {
+    if (record.status !== 'success') return
+    const crash = runMatches(spec.crashAfterDeploy, record.manifestUrl)
+    for (const name of checked)
+      consul.setServiceHealth(
+        spec.name,
+        name,
+        crash ? 'critical' : 'passing',
+        crash ? `simulated crash after deploying ${record.deployId ?? record.manifestUrl}` : ''
+      )
+  }
 }
 
 function nodeRules(name: string, kvPrefix: string, eventName: string): AclRules {
@@ -154,7 +191,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     const consul = await startConsulEmulator({
       nodes: specs.map((spec) => ({
         name: spec.name,
-        services: spec.services ?? [{ name: service }]
+        services: servicesOf(spec, service)
       })),
       ...(acl ? { acl } : {}),
       ...(opts.fireBodyLimit === undefined ? {} : { fireBodyLimit: opts.fireBodyLimit })
@@ -170,9 +207,12 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         eventName,
         ...(token ? { token } : {}),
         ...(spec.deaf ? { deaf: true } : {}),
-        ...(spec.fail ? { fail: true } : {}),
+        ...(spec.fail === undefined ? {} : { fail: spec.fail }),
         ...(spec.delayMs ? { delayMs: spec.delayMs } : {}),
         ...(spec.env ? { env: spec.env } : {}),
+        ...(spec.crashAfterDeploy === undefined
+          ? {}
+          : { afterRun: crashSwitch(consul, spec, servicesOf(spec, service)) }),
         ...(opts.kvPrefix === undefined ? {} : { bootKvPrefix: opts.kvPrefix })
       })
       started.push(node)
@@ -222,7 +262,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         }
         const agentUrl = await consul.addNode({
           name: spec.name,
-          services: spec.services ?? [{ name: service }]
+          services: servicesOf(spec, service)
         })
         const node = await startNode(spec, agentUrl)
         nodes.set(spec.name, node)
