@@ -8,8 +8,11 @@ import { InputError } from '../src/errors.ts'
 import {
   DEFAULT_NODE_FILTER_BYTES,
   addJoiners,
+  canaryNodes,
   compareNatural,
   escapeRe2,
+  gateFailures,
+  gateWatches,
   isPartial,
   nodeFilterBudget,
   nodeFilterFor,
@@ -20,7 +23,7 @@ import {
   planRollout,
   waveCounts
 } from '../src/rollout-plan.ts'
-import type { PlanInput, Step, WaveSpec } from '../src/rollout-plan.ts'
+import type { Filters, PlanInput, Step, WaveSpec } from '../src/rollout-plan.ts'
 
 /** Go's regexp.MatchString: an unanchored search, RE2 semantics (agent/user_event.go). */
 function matches(filter: string, name: string): boolean {
@@ -411,6 +414,70 @@ describe('planRollout (examples)', () => {
         ['switch', 'b,j', true]
       ]
     )
+  })
+})
+
+describe('canaries and the bake gate', () => {
+  const catalog = [
+    { node: 'web-1', services: [{ name: 'web', tags: ['canary'] }] },
+    {
+      node: 'web-2',
+      services: [
+        { name: 'web', tags: [] },
+        { name: 'metrics', tags: ['canary'] }
+      ]
+    },
+    { node: 'web-3', services: [{ name: 'web', tags: ['v2', 'canary'] }] },
+    { node: 'db-1', services: [{ name: 'db', tags: ['canary'] }] }
+  ]
+
+  test('canaryNodes: the targeted service carries the tag canary', () => {
+    assert.deepEqual(canaryNodes(catalog, { service: '^web$' }), ['web-1', 'web-3'])
+    assert.deepEqual(canaryNodes(catalog, { service: '^web$', tag: '^v2$' }), ['web-3'])
+    // No service filter: every service of the node is targeted.
+    assert.deepEqual(canaryNodes(catalog, {}), ['web-1', 'web-2', 'web-3', 'db-1'])
+  })
+
+  const check = (
+    Node: string,
+    CheckID: string,
+    Status: string,
+    ServiceName = '',
+    ServiceTags: string[] = []
+  ) => ({
+    Node,
+    CheckID,
+    Name: `${CheckID} check`,
+    Status,
+    Output: 'out',
+    ServiceName,
+    ServiceTags
+  })
+
+  test('gateWatches: the targeted service’s checks; all but serfHealth without a service filter', () => {
+    const web = check('web-1', 'service:web', 'critical', 'web', ['v2'])
+    const metrics = check('web-1', 'service:metrics', 'critical', 'metrics')
+    const disk = check('web-1', 'disk', 'critical')
+    const serf = check('web-1', 'serfHealth', 'critical')
+    const on = (filters: Filters) =>
+      [web, metrics, disk, serf].filter((c) => gateWatches(c, filters)).map((c) => c.CheckID)
+    assert.deepEqual(on({ service: '^web$' }), ['service:web'])
+    assert.deepEqual(on({ service: 'web|metrics' }), ['service:web', 'service:metrics'])
+    assert.deepEqual(on({ service: '^web$', tag: '^v1$' }), [])
+    assert.deepEqual(on({ node: '^web-' }), ['service:web', 'service:metrics', 'disk'])
+  })
+
+  test('gateFailures: critical watched checks of the wave’s nodes, naming node and check; warning passes', () => {
+    const checks = [
+      check('web-1', 'service:web', 'passing', 'web'),
+      check('web-2', 'service:web', 'critical', 'web'),
+      check('web-3', 'service:web', 'warning', 'web'),
+      check('web-4', 'service:web', 'critical', 'web'),
+      check('web-2', 'serfHealth', 'critical')
+    ]
+    assert.deepEqual(gateFailures(['web-1', 'web-2', 'web-3'], checks, { service: '^web$' }), [
+      { node: 'web-2', checkId: 'service:web', name: 'service:web check', output: 'out' }
+    ])
   })
 })
 

@@ -2,6 +2,7 @@
 // of steps"): the `waves` and `bake-time` inputs parsed, the targets ordered,
 // and planRollout() turning targets per datacenter into the list of events the
 // executor fires, in order. Pure: no I/O, no clock, no Consul.
+import { RE2JS } from 're2js'
 import { parseGoDuration } from './duration.ts'
 import { InputError, quote } from './errors.ts'
 
@@ -419,4 +420,99 @@ export function addJoiners(
     })
   out.push(updated, ...steps.slice(at + 1))
   return out
+}
+
+// ---------------------------------------------------------------- canaries and the gate
+
+/** What the plan needs of a catalog node: its name and its services' names and tags. */
+export interface NodeServices {
+  node: string
+  services: ReadonlyArray<{ name: string; tags: readonly string[] }>
+}
+
+/** The event filters (config.ts EventFilters), read as Consul reads them: Go RE2, unanchored. */
+export interface Filters {
+  node?: string
+  service?: string
+  tag?: string
+}
+
+function re2(pattern: string | undefined): (text: string) => boolean {
+  if (pattern === undefined) return () => true
+  const compiled = RE2JS.compile(pattern)
+  return (text) => compiled.test(text)
+}
+
+/**
+ * Services a deploy targets on a node, as agent/user_event.go matches them: with
+ * a service filter, the services it matches (and, with a tag filter, that have
+ * a matching tag); without one, every service of the node.
+ */
+function targetedServices(node: NodeServices, filters: Filters): NodeServices['services'] {
+  if (filters.service === undefined) return node.services
+  const service = re2(filters.service)
+  const tag = re2(filters.tag)
+  return node.services.filter(
+    (s) => service(s.name) && (filters.tag === undefined || s.tags.some(tag))
+  )
+}
+
+/** Contract 8: nodes whose targeted service carries the tag `canary` (pass to orderTargets). */
+export function canaryNodes(nodes: readonly NodeServices[], filters: Filters): string[] {
+  return nodes
+    .filter((node) => targetedServices(node, filters).some((s) => s.tags.includes('canary')))
+    .map((node) => node.node)
+}
+
+/** A check as /v1/health/* return it (api-docs/health.mdx), the fields the gate reads. */
+export interface HealthCheckView {
+  Node: string
+  CheckID: string
+  Name?: string
+  Status: string
+  Output?: string
+  ServiceName?: string
+  ServiceTags?: readonly string[] | null
+}
+
+/**
+ * Whether the bake gate watches this check (contract 8): the targeted
+ * service's checks with a service filter (by ServiceName, and ServiceTags with
+ * a tag filter); without one, every check of the node but `serfHealth` (a node
+ * whose serfHealth fails is lost, contract 6, not a gate failure).
+ */
+export function gateWatches(check: HealthCheckView, filters: Filters): boolean {
+  if (check.CheckID === 'serfHealth') return false
+  if (filters.service === undefined) return true
+  const name = check.ServiceName ?? ''
+  if (name === '' || !re2(filters.service)(name)) return false
+  return filters.tag === undefined || (check.ServiceTags ?? []).some(re2(filters.tag))
+}
+
+export interface GateFailure {
+  node: string
+  checkId: string
+  name: string
+  output: string
+}
+
+/**
+ * The watched checks of `nodes` that are critical (a warning does not fail the
+ * gate): contract 8 "a check seen critical fails the wave at once, naming node
+ * and check". In the order of `checks`.
+ */
+export function gateFailures(
+  nodes: readonly string[],
+  checks: readonly HealthCheckView[],
+  filters: Filters
+): GateFailure[] {
+  const wave = new Set(nodes)
+  return checks
+    .filter((c) => wave.has(c.Node) && c.Status === 'critical' && gateWatches(c, filters))
+    .map((c) => ({
+      node: c.Node,
+      checkId: c.CheckID,
+      name: c.Name ?? c.CheckID,
+      output: c.Output ?? ''
+    }))
 }
