@@ -34,6 +34,8 @@ export interface FleetNodeSpec {
    * them back to passing (a good release, or the rollback, runs fine).
    */
   crashAfterDeploy?: RunMatch
+  /** how long after the success report the crash comes (default 0: at once) */
+  crashDelayMs?: number
   delayMs?: number
   /** extra environment for this node's stretcher */
   env?: Record<string, string>
@@ -98,25 +100,40 @@ function servicesOf(spec: FleetNodeSpec, service: string): EmulatedService[] {
 }
 
 // FleetNodeSpec.crashAfterDeploy: after a successful run, the service checks
-// go critical when the release matches, back to passing when it does not.
+// go critical when the release matches (after crashDelayMs), back to passing
+// at once when it does not (which also cancels a crash still pending).
 function crashSwitch(
   consul: ConsulEmulator,
   spec: FleetNodeSpec,
-  services: EmulatedService[]
+  services: EmulatedService[],
+  timers: Set<NodeJS.Timeout>
 ): (record: RunRecord) => void {
   const checked = services.filter((s) => s.check !== undefined).map((s) => s.name)
   if (checked.length === 0)
     throw new Error(`startLocalFleet: ${spec.name} has crashAfterDeploy but no service check`)
+  let pending: NodeJS.Timeout | undefined
+  const set = (status: 'critical' | 'passing', output: string): void => {
+    for (const name of checked) consul.setServiceHealth(spec.name, name, status, output)
+  }
   return (record) => {
     if (record.status !== 'success') return
-    const crash = runMatches(spec.crashAfterDeploy, record.manifestUrl)
-    for (const name of checked)
-      consul.setServiceHealth(
-        spec.name,
-        name,
-        crash ? 'critical' : 'passing',
-        crash ? `simulated crash after deploying ${record.deployId ?? record.manifestUrl}` : ''
-      )
+    if (pending) {
+      clearTimeout(pending)
+      timers.delete(pending)
+      pending = undefined
+    }
+    if (!runMatches(spec.crashAfterDeploy, record.manifestUrl)) return set('passing', '')
+    const crash = (): void =>
+      set('critical', `simulated crash after deploying ${record.deployId ?? record.manifestUrl}`)
+    if (!spec.crashDelayMs) return crash()
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      pending = undefined
+      crash()
+    }, spec.crashDelayMs)
+    timer.unref()
+    timers.add(timer)
+    pending = timer
   }
 }
 
@@ -183,6 +200,12 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
   }
 
   const started: Array<{ stop(): Promise<void> }> = []
+  // crashDelayMs timers still pending: cleared by stop().
+  const crashTimers = new Set<NodeJS.Timeout>()
+  const clearCrashTimers = (): void => {
+    for (const timer of crashTimers) clearTimeout(timer)
+    crashTimers.clear()
+  }
   const nodes = new Map<string, SimulatedNode>()
   let server: SimulatedNode | undefined
   try {
@@ -212,7 +235,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         ...(spec.env ? { env: spec.env } : {}),
         ...(spec.crashAfterDeploy === undefined
           ? {}
-          : { afterRun: crashSwitch(consul, spec, servicesOf(spec, service)) }),
+          : { afterRun: crashSwitch(consul, spec, servicesOf(spec, service), crashTimers) }),
         ...(opts.kvPrefix === undefined ? {} : { bootKvPrefix: opts.kvPrefix })
       })
       started.push(node)
@@ -274,12 +297,14 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         return node.path(path)
       },
       stop() {
-        stopping ??= stopAll(started)
+        clearCrashTimers()
+        stopping ??= stopAll(started).then(clearCrashTimers)
         return stopping
       }
     }
   } catch (err) {
     await stopAll(started)
+    clearCrashTimers()
     throw err
   }
 }

@@ -56,6 +56,27 @@ describe('per-run switches', () => {
   })
 })
 
+/** A release of `build` with the action's reporting commands, published by hand; its manifest URL. */
+async function publishRelease(
+  fleet: LocalFleet,
+  build: string,
+  kvPrefix: string,
+  deployId: string
+): Promise<string> {
+  await writeFile(join(build, 'DEPLOY_ID'), `${deployId}\n`)
+  const archive = await uploadTree(fleet, build, `app/${deployId}.tar.gz`)
+  const manifest = manifestYaml({
+    src: archive.url,
+    checksum: archive.sha256,
+    dest: '/srv/app',
+    commands: {
+      success: successCommands({ kvPrefix, deployId }),
+      failure: failureCommands({ kvPrefix, deployId })
+    }
+  })
+  return putObject(fleet, `app/${deployId}.yml`, manifest)
+}
+
 describe('a fleet whose app crashes after one release', () => {
   const PREFIX = 'stretcher/app'
   let fleet: LocalFleet
@@ -77,20 +98,7 @@ describe('a fleet whose app crashes after one release', () => {
     await rm(build, { recursive: true, force: true })
   })
 
-  async function publish(deployId: string): Promise<string> {
-    await writeFile(join(build, 'DEPLOY_ID'), `${deployId}\n`)
-    const archive = await uploadTree(fleet, build, `app/${deployId}.tar.gz`)
-    const manifest = manifestYaml({
-      src: archive.url,
-      checksum: archive.sha256,
-      dest: '/srv/app',
-      commands: {
-        success: successCommands({ kvPrefix: PREFIX, deployId }),
-        failure: failureCommands({ kvPrefix: PREFIX, deployId })
-      }
-    })
-    return putObject(fleet, `app/${deployId}.yml`, manifest)
-  }
+  const publish = (deployId: string) => publishRelease(fleet, build, PREFIX, deployId)
 
   const serviceCheck = (node: string) =>
     fetch(`${fleet.consul.url}/v1/health/node/${node}`)
@@ -150,5 +158,40 @@ describe('a fleet whose app crashes after one release', () => {
     assert.deepEqual([healed.Status, healed.Output], ['passing', ''])
     assert.equal((await serviceCheck('node-3')).Status, 'critical')
     assert.deepEqual(await passingNodes(), ['node-1', 'node-2'])
+  })
+})
+
+describe('a crash that comes during the bake (crashDelayMs)', () => {
+  const PREFIX = 'stretcher/app'
+  let fleet: LocalFleet
+  let build: string
+  before(async () => {
+    build = await mkdtemp(join(tmpdir(), 'stretcher-health-test-'))
+    fleet = await startLocalFleet({
+      kvPrefix: PREFIX,
+      serverRunsStretcher: false,
+      nodes: [{ name: 'node-1', crashAfterDeploy: true, crashDelayMs: 1000 }]
+    })
+  })
+  after(async () => {
+    await fleet.stop()
+    await rm(build, { recursive: true, force: true })
+  })
+
+  test('passing at the report, critical later: a blocking health/checks query wakes for it', async () => {
+    const url = `${fleet.consul.url}/v1/health/checks/web`
+    await fireEvent(fleet, await publishRelease(fleet, build, PREFIX, 'slow-1'))
+    const run = await fleet.nodes.get('node-1')!.waitForRuns(1)
+    assert.equal(run.status, 'success')
+    const first = await fetch(url)
+    const index = first.headers.get('x-consul-index')!
+    assert.equal(((await first.json()) as Check[])[0]!.Status, 'passing')
+    const woke = await fetch(`${url}?index=${index}&wait=5s`)
+    assert.ok(BigInt(woke.headers.get('x-consul-index')!) > BigInt(index))
+    const [check] = (await woke.json()) as Check[]
+    assert.deepEqual(
+      [check!.Status, check!.Output],
+      ['critical', 'simulated crash after deploying slow-1']
+    )
   })
 })
