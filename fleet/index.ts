@@ -10,20 +10,32 @@ import type { AclRules, AclToken, ConsulEmulator, EmulatedService } from './cons
 import { startConsulEmulator } from './consul/index.ts'
 import { startLocalS3 } from './s3.ts'
 import type { LocalS3 } from './s3.ts'
-import { startStretcherNode } from './stretcher-node.ts'
-import type { SimulatedNode } from './stretcher-node.ts'
+import { runMatches, startStretcherNode } from './stretcher-node.ts'
+import type { RunMatch, RunRecord, SimulatedNode } from './stretcher-node.ts'
 
-export type { RunRecord, RunStatus, SimulatedNode } from './stretcher-node.ts'
+export type { RunMatch, RunRecord, RunStatus, SimulatedNode } from './stretcher-node.ts'
+export { deployIdOf } from './stretcher-node.ts'
 
 export const SERVER_NODE = 'consul-server-1'
 export const DEFAULT_DEST = '/srv/app'
 
 export interface FleetNodeSpec {
   name: string
-  /** default: [{ name: <service> }] */
+  /** default: [{ name: <service>, check: 'passing' }] (the service check `service:<service>`) */
   services?: EmulatedService[]
   deaf?: boolean
-  fail?: boolean
+  /** deploys fail (every one, or the matching ones: a deploy ID or a predicate on it) */
+  fail?: RunMatch
+  /**
+   * The app crashes after a successful deploy of a matching release: the
+   * node's service checks turn critical (output `simulated crash after
+   * deploying <id>`) once the node has reported success, as a crashing app's
+   * health check would. A later successful deploy that does not match brings
+   * them back to passing (a good release, or the rollback, runs fine).
+   */
+  crashAfterDeploy?: RunMatch
+  /** how long after the success report the crash comes (default 0: at once) */
+  crashDelayMs?: number
   delayMs?: number
   /** extra environment for this node's stretcher */
   env?: Record<string, string>
@@ -81,6 +93,48 @@ export interface LocalFleet {
   nodeTree(name: string, dest?: string): string
   /** stops every node, then Consul and S3; removes every temp dir */
   stop(): Promise<void>
+}
+
+function servicesOf(spec: FleetNodeSpec, service: string): EmulatedService[] {
+  return spec.services ?? [{ name: service, check: 'passing' }]
+}
+
+// FleetNodeSpec.crashAfterDeploy: after a successful run, the service checks
+// go critical when the release matches (after crashDelayMs), back to passing
+// at once when it does not (which also cancels a crash still pending).
+function crashSwitch(
+  consul: ConsulEmulator,
+  spec: FleetNodeSpec,
+  services: EmulatedService[],
+  timers: Set<NodeJS.Timeout>
+): (record: RunRecord) => void {
+  const checked = services.filter((s) => s.check !== undefined).map((s) => s.name)
+  if (checked.length === 0)
+    throw new Error(`startLocalFleet: ${spec.name} has crashAfterDeploy but no service check`)
+  let pending: NodeJS.Timeout | undefined
+  const set = (status: 'critical' | 'passing', output: string): void => {
+    for (const name of checked) consul.setServiceHealth(spec.name, name, status, output)
+  }
+  return (record) => {
+    if (record.status !== 'success') return
+    if (pending) {
+      clearTimeout(pending)
+      timers.delete(pending)
+      pending = undefined
+    }
+    if (!runMatches(spec.crashAfterDeploy, record.manifestUrl)) return set('passing', '')
+    const crash = (): void =>
+      set('critical', `simulated crash after deploying ${record.deployId ?? record.manifestUrl}`)
+    if (!spec.crashDelayMs) return crash()
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      pending = undefined
+      crash()
+    }, spec.crashDelayMs)
+    timer.unref()
+    timers.add(timer)
+    pending = timer
+  }
 }
 
 function nodeRules(name: string, kvPrefix: string, eventName: string): AclRules {
@@ -146,6 +200,12 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
   }
 
   const started: Array<{ stop(): Promise<void> }> = []
+  // crashDelayMs timers still pending: cleared by stop().
+  const crashTimers = new Set<NodeJS.Timeout>()
+  const clearCrashTimers = (): void => {
+    for (const timer of crashTimers) clearTimeout(timer)
+    crashTimers.clear()
+  }
   const nodes = new Map<string, SimulatedNode>()
   let server: SimulatedNode | undefined
   try {
@@ -154,7 +214,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     const consul = await startConsulEmulator({
       nodes: specs.map((spec) => ({
         name: spec.name,
-        services: spec.services ?? [{ name: service }]
+        services: servicesOf(spec, service)
       })),
       ...(acl ? { acl } : {}),
       ...(opts.fireBodyLimit === undefined ? {} : { fireBodyLimit: opts.fireBodyLimit })
@@ -170,9 +230,12 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         eventName,
         ...(token ? { token } : {}),
         ...(spec.deaf ? { deaf: true } : {}),
-        ...(spec.fail ? { fail: true } : {}),
+        ...(spec.fail === undefined ? {} : { fail: spec.fail }),
         ...(spec.delayMs ? { delayMs: spec.delayMs } : {}),
         ...(spec.env ? { env: spec.env } : {}),
+        ...(spec.crashAfterDeploy === undefined
+          ? {}
+          : { afterRun: crashSwitch(consul, spec, servicesOf(spec, service), crashTimers) }),
         ...(opts.kvPrefix === undefined ? {} : { bootKvPrefix: opts.kvPrefix })
       })
       started.push(node)
@@ -222,7 +285,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         }
         const agentUrl = await consul.addNode({
           name: spec.name,
-          services: spec.services ?? [{ name: service }]
+          services: servicesOf(spec, service)
         })
         const node = await startNode(spec, agentUrl)
         nodes.set(spec.name, node)
@@ -234,12 +297,14 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         return node.path(path)
       },
       stop() {
-        stopping ??= stopAll(started)
+        clearCrashTimers()
+        stopping ??= stopAll(started).then(clearCrashTimers)
         return stopping
       }
     }
   } catch (err) {
     await stopAll(started)
+    clearCrashTimers()
     throw err
   }
 }

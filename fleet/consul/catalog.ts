@@ -1,5 +1,7 @@
 // Catalog, health, agent and status endpoints: agent/catalog_endpoint.go,
 // agent/health_endpoint.go, agent/agent_endpoint.go, agent/status_endpoint.go.
+// Health rules follow website/content/api-docs/health.mdx ("health.mdx" below);
+// its `filter` (bexpr) parameter is not emulated.
 import type { Authorizer } from './acl.ts'
 import { blockingQuery, parseQueryOptions } from './blocking.ts'
 import { HttpError } from './errors.ts'
@@ -42,7 +44,11 @@ function agentServiceJson(service: ServiceRecord): Record<string, unknown> {
   }
 }
 
+// health.mdx "List Checks for Node" sample: a node-level check (serfHealth) has
+// empty ServiceID/ServiceName and ServiceTags []; a service check names its
+// service instance and carries that service's tags.
 function checkJson(node: NodeRecord, check: CheckRecord): Record<string, unknown> {
+  const service = check.serviceId === '' ? undefined : node.services.get(check.serviceId)
   return {
     Node: node.name,
     CheckID: check.checkId,
@@ -50,9 +56,9 @@ function checkJson(node: NodeRecord, check: CheckRecord): Record<string, unknown
     Status: check.status,
     Notes: '',
     Output: check.output,
-    ServiceID: '',
-    ServiceName: '',
-    ServiceTags: [],
+    ServiceID: check.serviceId,
+    ServiceName: check.serviceName,
+    ServiceTags: service ? service.tags : [],
     Type: '',
     Interval: '',
     Timeout: '',
@@ -210,10 +216,15 @@ route('/v1/health/node/', ['GET'], (ctx) => {
     if (!node) return { index: state.checksIndex, value: [], filtered: false }
     if (!authz.allowed('node', name, 'read'))
       return { index: state.checksIndex, value: [], filtered: true }
+    // health.mdx: node:read,service:read; a service's checks need service:read on it.
+    const all = [...node.checks.values()]
+    const visible = all.filter(
+      (check) => check.serviceName === '' || authz.allowed('service', check.serviceName, 'read')
+    )
     return {
       index: state.checksIndex,
-      value: [...node.checks.values()].map((check) => checkJson(node, check)),
-      filtered: false
+      value: visible.map((check) => checkJson(node, check)),
+      filtered: visible.length !== all.length
     }
   })
 })
@@ -240,6 +251,32 @@ route('/v1/health/state/', ['GET'], (ctx) => {
   })
 })
 
+// health.mdx "List Checks for Service": the checks of every instance of the
+// service (never node-level checks such as serfHealth); blocking; node:read and
+// service:read (ACL-filtered, never a 403). Its index is the checks table's
+// (state/catalog.go ServiceChecks: catalogChecksMaxIndex).
+route('/v1/health/checks/', ['GET'], (ctx) => {
+  const name = ctx.path.slice('/v1/health/checks/'.length)
+  if (name === '') throw new HttpError(400, 'Missing service name')
+  catalogQuery(ctx, (authz) => {
+    const { state } = ctx.cluster
+    const index = state.checksIndex
+    if (!authz.allowed('service', name, 'read')) return { index, value: [], filtered: true }
+    const value: Array<Record<string, unknown>> = []
+    let filtered = false
+    for (const node of [...state.nodes.values()].filter((n) => matchesNodeMeta(ctx, n))) {
+      const checks = [...node.checks.values()].filter((check) => check.serviceName === name)
+      if (checks.length === 0) continue
+      if (!authz.allowed('node', node.name, 'read')) {
+        filtered = true
+        continue
+      }
+      for (const check of checks) value.push(checkJson(node, check))
+    }
+    return { index, value, filtered }
+  })
+})
+
 route('/v1/health/service/', ['GET'], (ctx) => {
   const name = ctx.path.slice('/v1/health/service/'.length)
   if (name === '') throw new HttpError(400, 'Missing service name')
@@ -255,8 +292,13 @@ route('/v1/health/service/', ['GET'], (ctx) => {
         filtered = true
         continue
       }
-      const checks = [...node.checks.values()]
-      // health_endpoint.go filterNonPassing: ?passing drops entries with any non-passing check.
+      // health.mdx sample: an instance's Checks are the node's own checks
+      // (serfHealth) and that service instance's checks, not other services'.
+      const checks = [...node.checks.values()].filter(
+        (check) => check.serviceId === '' || check.serviceId === service.id
+      )
+      // health.mdx `passing`: "only nodes with all checks in the passing state"
+      // (health_endpoint.go filterNonPassing: warning counts as not passing).
       if (passingOnly && checks.some((check) => check.status !== 'passing')) continue
       value.push({
         Node: nodeJson(ctx, node),

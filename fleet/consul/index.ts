@@ -8,7 +8,8 @@ import { FaultSwitches } from './faults.ts'
 import type { FaultHandle, FaultSpec } from './faults.ts'
 import { handleRequest } from './http.ts'
 import type { AgentRuntime, ArrivalLogEntry, Cluster, RequestLogEntry } from './http.ts'
-import { ClusterState } from './state.ts'
+import { ClusterState, serviceCheckId } from './state.ts'
+import type { CheckStatus } from './state.ts'
 // Routes register themselves on import.
 import './kv.ts'
 import './txn.ts'
@@ -16,12 +17,22 @@ import './sessions.ts'
 import './events.ts'
 import './catalog.ts'
 
-export type { AclRules, AclToken, ArrivalLogEntry, FaultHandle, FaultSpec, RequestLogEntry }
+export type {
+  AclRules,
+  AclToken,
+  ArrivalLogEntry,
+  CheckStatus,
+  FaultHandle,
+  FaultSpec,
+  RequestLogEntry
+}
 
 export interface EmulatedService {
   name: string
   tags?: string[]
   port?: number
+  /** a check `service:<name>` on this instance, in this state (true: passing); none by default */
+  check?: CheckStatus | true
 }
 
 export interface EmulatedNode {
@@ -53,6 +64,10 @@ export interface ConsulEmulator {
   addNode(node: EmulatedNode): Promise<string>
   removeNode(name: string): Promise<void>
   setHealth(name: string, status: 'passing' | 'critical'): void
+  // Any check of a node (e.g. 'serfHealth', 'service:web'); throws for an unknown node or check.
+  setCheck(node: string, checkId: string, status: CheckStatus, output?: string): void
+  // The check `service:<service>` of that node's instance (registered with `check`).
+  setServiceHealth(node: string, service: string, status: CheckStatus, output?: string): void
   // Event buffer lost, open connections dropped; the listener keeps its port.
   restartAgent(name: string): void
   faults: {
@@ -98,7 +113,8 @@ export async function startConsulEmulator(opts: ConsulEmulatorOptions): Promise<
       services: (spec.services ?? []).map((s) => ({
         name: s.name,
         tags: s.tags ?? [],
-        port: s.port ?? 0
+        port: s.port ?? 0,
+        ...(s.check === undefined ? {} : { check: s.check === true ? 'passing' : s.check })
       }))
     })
     const agent: AgentRuntime = {
@@ -180,6 +196,16 @@ export async function startConsulEmulator(opts: ConsulEmulatorOptions): Promise<
     setHealth(name, status) {
       agentFor(name)
       state.setSerfHealth(name, status)
+    },
+    setCheck(name, checkId, status, output) {
+      agentFor(name)
+      if (!state.setCheck(name, checkId, status, output))
+        throw new Error(`node ${name} has no check ${checkId}`)
+    },
+    setServiceHealth(name, service, status, output) {
+      agentFor(name)
+      if (!state.setCheck(name, serviceCheckId(service), status, output))
+        throw new Error(`node ${name} has no check for service ${service} (register it with check)`)
     },
     restartAgent(name) {
       const agent = agentFor(name)
