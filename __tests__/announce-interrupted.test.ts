@@ -30,7 +30,12 @@ const NEW_URL = 's3://releases/web/new.yml'
 
 class StandInConsul implements AnnounceConsul {
   kv = new Map<string, { value: string; modifyIndex: number }>()
-  events: Array<{ id: string; name: string; payload: string }> = []
+  events: Array<{
+    id: string
+    name: string
+    payload: string
+    filters: Record<string, string | undefined>
+  }> = []
   index = 10
   calls: string[] = []
   faults = new Map<Call, Fault>()
@@ -109,10 +114,10 @@ class StandInConsul implements AnnounceConsul {
     })
   }
 
-  async fireEvent(name: string, payload: string) {
+  async fireEvent(name: string, payload: string, filters: Record<string, string | undefined>) {
     return this.through('fire', () => {
       const id = `ev-${this.events.length + 1}`
-      this.events.push({ id, name, payload })
+      this.events.push({ id, name, payload, filters })
       return { id }
     })
   }
@@ -412,5 +417,46 @@ describe('announce interrupted', () => {
     assert.equal(r.left?.phase, 'written')
     assert.deepEqual(r.postOutcome, { fired: false, settled: true })
     assertRule(snapshot(r.consul), true)
+  })
+})
+
+describe('announce a wave before the last (movesLatest: false)', () => {
+  test('fires with the wave filter only; latest, deploy-id and history stay; no journal', async () => {
+    const cancel = new AbortController()
+    const consul = new StandInConsul(cancel, true)
+    consul.kv.set(LATEST, { value: OLD_URL, modifyIndex: 5 })
+    consul.kv.set(DEPLOY_ID, { value: 'old', modifyIndex: 5 })
+    const journals: AnnounceJournal[] = []
+    const log = memoryLog()
+    const result = await announce(consul, config, { manifestUrl: NEW_URL }, log, {
+      signal: cancel.signal,
+      filters: { node: '^(web\\-1)$' },
+      movesLatest: false,
+      onJournal: (j) => journals.push(j)
+    })
+    assert.equal(result.eventId, 'ev-1')
+    assert.deepEqual(
+      consul.events.map((e) => e.filters),
+      [{ node: '^(web\\-1)$' }]
+    )
+    assert.deepEqual(snapshot(consul), { latest: OLD_URL, deployId: 'old', lastEvent: NEW_URL })
+    assert.deepEqual(consul.calls, ['fire'], 'no txn')
+    assert.deepEqual(journals, [])
+    assert.ok(log.lines.some((l) => l.includes('with node=^(web\\-1)$')))
+  })
+
+  test('a refused wave event fails the step and writes nothing', async () => {
+    const cancel = new AbortController()
+    const consul = new StandInConsul(cancel, true)
+    consul.faults.set('fire', 'refuse')
+    await assert.rejects(
+      announce(consul, config, { manifestUrl: NEW_URL }, memoryLog(), {
+        movesLatest: false,
+        filters: { node: '^(web\\-1)$' }
+      }),
+      /answered fire with 413/
+    )
+    assert.equal(consul.kv.size, 0)
+    assert.equal(consul.events.length, 0)
   })
 })

@@ -117,6 +117,13 @@ export interface AnnounceOptions {
   clock?: Clock
   /** after a cancel, how long settling may take before it is left to the post step */
   settleAfterCancelMs?: number
+  /** the event's filters, when not the configured ones (a wave's exact node filter) */
+  filters?: Config['filters']
+  /**
+   * false: only the event (a wave before the last, contract 8); latest and
+   * deploy-id stay, so there is nothing to undo and no journal
+   */
+  movesLatest?: boolean
 }
 
 export function payloadAdvice(manifestUrl: string): string {
@@ -148,6 +155,9 @@ export async function announce(
   const { signal } = opts
   const clock = opts.clock ?? systemClock
   const keys = kvKeys(config.kvPrefix)
+  const filters = opts.filters ?? config.filters
+  if (opts.movesLatest === false)
+    return fireOnly(consul, config, release.manifestUrl, filters, log, opts, clock)
   const ops: TxnKvOp[] = [
     { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
     { Verb: 'set', Key: keys.deployId, Value: config.deployId }
@@ -182,7 +192,7 @@ export async function announce(
     deployId: config.deployId,
     manifestUrl: release.manifestUrl,
     eventName: config.eventName,
-    filters: config.filters,
+    filters,
     phase: 'writing',
     before: [...latestNow.entries, ...deployIdNow.entries].map((e) => ({
       key: e.key,
@@ -213,7 +223,7 @@ export async function announce(
 
     if (bytes > SAFE_PAYLOAD_BYTES) log.warning(payloadAdvice(release.manifestUrl))
     step('firing', true)
-    const { id } = await consul.fireEvent(config.eventName, release.manifestUrl, config.filters, {
+    const { id } = await consul.fireEvent(config.eventName, release.manifestUrl, filters, {
       signal: inFlight,
       stopRetrying: signal,
       seenBefore
@@ -246,13 +256,55 @@ export async function announce(
     }
   }
   const firedAt = clock.now()
-  const filters = Object.entries(config.filters)
+  logFired(log, config.eventName, journal.eventId ?? '', filters, bytes)
+  return { baselineIndex: Math.max(1, baseline.index), eventId: journal.eventId ?? '', firedAt }
+}
+
+function logFired(
+  log: Log,
+  eventName: string,
+  eventId: string,
+  filters: Config['filters'],
+  bytes: number
+): void {
+  const shown = Object.entries(filters)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`)
   log.info(
-    `fired event "${config.eventName}" (${journal.eventId})${filters.length ? ` with ${filters.join(', ')}` : ''}, payload ${bytes} bytes`
+    `fired event "${eventName}" (${eventId})${shown.length ? ` with ${shown.join(', ')}` : ''}, payload ${bytes} bytes`
   )
-  return { baselineIndex: Math.max(1, baseline.index), eventId: journal.eventId ?? '', firedAt }
+}
+
+/** The event alone, latest left where it is: a refusal or a lost answer fails the step. */
+async function fireOnly(
+  consul: AnnounceConsul,
+  config: Config,
+  manifestUrl: string,
+  filters: Config['filters'],
+  log: Log,
+  opts: AnnounceOptions,
+  clock: Clock
+): Promise<Announcement> {
+  const { signal } = opts
+  const keys = kvKeys(config.kvPrefix)
+  const [baseline, seenBefore] = await Promise.all([
+    consul.kvGet(keys.results, {
+      recurse: true,
+      signal,
+      permission: `key:read on "${keys.results}"`
+    }),
+    consul.eventIds(config.eventName, manifestUrl, signal).catch(() => undefined)
+  ])
+  signal?.throwIfAborted()
+  const bytes = Buffer.byteLength(manifestUrl)
+  if (bytes > SAFE_PAYLOAD_BYTES) log.warning(payloadAdvice(manifestUrl))
+  const { id } = await consul.fireEvent(config.eventName, manifestUrl, filters, {
+    signal: graceAfter(signal, CANCEL_GRACE_MS),
+    stopRetrying: signal,
+    seenBefore
+  })
+  logFired(log, config.eventName, id, filters, bytes)
+  return { baselineIndex: Math.max(1, baseline.index), eventId: id, firedAt: clock.now() }
 }
 
 function writtenIndexes(
