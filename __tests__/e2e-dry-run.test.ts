@@ -114,6 +114,8 @@ describe('dry-run (dist/index.js)', () => {
       const id = dry.outputs['deploy-id'] as string
       assert.notEqual(id, previous)
       assert.equal(dry.outputs['nodes-total'], '3')
+      assert.equal(dry.outputs.conclusion, 'success')
+      assert.equal(dry.outputs['check-run-url'], '')
       assert.equal(dry.outputs['manifest-url'], undefined, 'no URL of an object that is not there')
       const out = dry.stdout
       assert.match(out, new RegExp(`dry run: would deploy ${id} of web`))
@@ -206,6 +208,7 @@ describe('dry-run (dist/index.js)', () => {
         )
       )
       assert.equal(unknown.code, 1)
+      assert.equal(unknown.outputs.conclusion, 'failure')
       assert.match(
         unknown.errors[0] ?? '',
         /^rollback-to "20200101-000000-0000000-r1\.1" is not a release of web/
@@ -271,6 +274,7 @@ describe('dry-run (dist/index.js)', () => {
       }
       assert.equal(result.ok, true)
       assert.match(result.message, /^dry run: deploying \S+-feedfac-\S+ could go ahead on 3 nodes/)
+      assert.equal(result.outputs.conclusion, 'success')
       assert.deepEqual(result.dry_run.targets, ['node-1', 'node-2', 'node-3'])
       assert.equal(
         result.dry_run.archive.files,

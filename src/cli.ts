@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { InputName } from './config.ts'
 import { INPUT_NAMES, readConfig } from './config.ts'
+import { runConclusion } from './check-report.ts'
 import { connect } from './clients.ts'
 import type { DryRunPlan } from './dry-run.ts'
 import { InputError } from './errors.ts'
@@ -93,7 +94,8 @@ export async function cli(
       return body()
     }
   }
-  const outputs: Partial<Record<OutputName, string>> = {}
+  // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
+  const outputs: Partial<Record<OutputName | 'conclusion', string>> = {}
   const finish = (code: number, message: string, dryRun?: DryRunPlan) => {
     if (json)
       io.stdout(
@@ -120,12 +122,14 @@ export async function cli(
         setOutput: (name, value) => (outputs[name] = value),
         signal
       })
+      outputs.conclusion = runConclusion(result)
       return finish(result.failed ? EXIT.failed : EXIT.ok, result.message, result.dryRun)
     } finally {
       store.destroy()
     }
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? 'failed'
+    outputs.conclusion = runConclusion({ failed: true, cancelled: signal?.aborted === true })
     return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)
   }
 }
