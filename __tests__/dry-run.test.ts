@@ -41,7 +41,7 @@ describe('dry run report', () => {
       `dry run: would deploy ${ID} of web`,
       `archive: 4 entries, 20.5 kB as tar (1.2 kB of file data) before gzip, to s3://releases/app/web/${ID}.tgz`,
       `manifest: s3://releases/app/web/${ID}.yml (54 bytes as the event payload)`,
-      'targets: 2 nodes (event "deploy"): web-1, web-2; 1 live nodes filtered out',
+      'targets: 2 nodes (event "deploy"): web-1, web-2; 1 other nodes filtered out',
       `previous release: ${PREVIOUS} (latest s3://releases/app/web/${PREVIOUS}.yml), commit 1234567, published 2026-11-29T09:00:00.000Z, by https://github.com/acme/web/actions/runs/6/attempts/1`,
       'deploy lock stretcher/web/lock: free',
       'nothing was written: no S3 object, no Consul key, event or session'

@@ -99,7 +99,7 @@ export async function cli(
   const finish = (code: number, message: string, dryRun?: DryRunPlan) => {
     if (json)
       io.stdout(
-        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message, outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`
+        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`
       )
     else
       (code === EXIT.ok ? io.stdout : io.stderr)(

@@ -42,7 +42,7 @@ export interface DryRunPlan {
     Partial<Pick<Release, 'checksum' | 'archiveBytes'>>
   eventName: string
   targets: string[]
-  /** live nodes the filters leave out, and matching nodes that are not live */
+  /** catalog nodes the filters leave out, and matching nodes that are not live */
   filteredOut: number
   notLive: number
   previous: PreviousRelease
@@ -153,7 +153,7 @@ export function dryRunLines(plan: DryRunPlan): string[] {
     `manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`
   )
   const left = [
-    plan.filteredOut && `${plan.filteredOut} live nodes filtered out`,
+    plan.filteredOut && `${plan.filteredOut} other nodes filtered out`,
     plan.notLive && `${plan.notLive} matching but not live`
   ].filter(Boolean)
   lines.push(

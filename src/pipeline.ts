@@ -155,7 +155,8 @@ async function dryRun(
     setOutput('src-url', release.srcUrl)
     setOutput('checksum', release.checksum)
     setOutput('manifest-url', release.manifestUrl)
-    plan = { release }
+    const { srcUrl, manifestUrl, checksum, archiveBytes } = release
+    plan = { release: { srcUrl, manifestUrl, checksum, archiveBytes } }
   } else {
     // The URLs it would publish to; not outputs, as nothing is there.
     const url = (ext: 'tgz' | 'yml') =>
