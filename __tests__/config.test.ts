@@ -136,6 +136,12 @@ describe('readConfig', () => {
     assert.equal(c.rollbackTo, c.deployId)
   })
 
+  test('dry-run is off unless set; a boolean like wait', () => {
+    assert.equal(config({ 's3-url': 's3://b-1' }).dryRun, false)
+    assert.equal(config({ 's3-url': 's3://b-1', 'dry-run': 'true' }).dryRun, true)
+    assert.equal(config({ 's3-url': 's3://b-1', 'dry-run': 'False' }).dryRun, false)
+  })
+
   test('Go durations for timeout', () => {
     assert.equal(config({ 's3-url': 's3://b-1', timeout: '1h30m' }).timeoutMs, 5_400_000)
     assert.equal(config({ 's3-url': 's3://b-1', timeout: '90s' }).timeoutMs, 90_000)
@@ -294,6 +300,11 @@ const badInputs: Array<
     'wait not boolean',
     { 's3-url': 's3://bucket', wait: 'yes' },
     /^wait must be true or false \(got "yes"\)/
+  ],
+  [
+    'dry-run not boolean',
+    { 's3-url': 's3://bucket', 'dry-run': 'maybe' },
+    /^dry-run must be true or false \(got "maybe"\)/
   ],
   [
     'timeout without unit',

@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { InputName } from './config.ts'
 import { INPUT_NAMES, readConfig } from './config.ts'
+import { runConclusion } from './check-report.ts'
 import { connect } from './clients.ts'
+import type { DryRunPlan } from './dry-run.ts'
 import { InputError } from './errors.ts'
 import type { Log } from './log.ts'
 import type { OutputName } from './pipeline.ts'
@@ -15,8 +17,10 @@ import { runPipeline } from './pipeline.ts'
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const
 
 const USAGE = `usage: stretcher-action deploy --s3-url s3://bucket/prefix --app NAME [--path DIR] [--dest DIR]
-                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--json] [...]
+                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--dry-run]
+                        [--json] [...]
 Every input of the GitHub Action is a flag of the same name (see README).
+--dry-run checks everything and says what the deploy would do, writing nothing.
 Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.`
 
 export interface CliIo {
@@ -50,7 +54,10 @@ export async function cli(
   io: CliIo,
   signal?: AbortSignal
 ): Promise<number> {
-  const options = Object.fromEntries(INPUT_NAMES.map((name) => [name, { type: 'string' as const }]))
+  // `--dry-run` is a switch; every other input takes a value.
+  const options = Object.fromEntries(
+    INPUT_NAMES.map((name) => [name, { type: name === 'dry-run' ? 'boolean' : 'string' } as const])
+  )
   let parsed
   try {
     parsed = parseArgs({
@@ -87,11 +94,12 @@ export async function cli(
       return body()
     }
   }
-  const outputs: Partial<Record<OutputName, string>> = {}
-  const finish = (code: number, message: string) => {
+  // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
+  const outputs: Partial<Record<OutputName | 'conclusion', string>> = {}
+  const finish = (code: number, message: string, dryRun?: DryRunPlan) => {
     if (json)
       io.stdout(
-        `${JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined } })}\n`
+        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`
       )
     else
       (code === EXIT.ok ? io.stdout : io.stderr)(
@@ -100,7 +108,10 @@ export async function cli(
     return code
   }
   try {
-    const input = (name: InputName) => (values[name] as string | undefined) ?? ''
+    const input = (name: InputName) => {
+      const value = values[name]
+      return typeof value === 'boolean' ? String(value) : (value ?? '')
+    }
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
     const { store, consul } = await connect(config, say)
     try {
@@ -111,12 +122,14 @@ export async function cli(
         setOutput: (name, value) => (outputs[name] = value),
         signal
       })
-      return finish(result.failed ? EXIT.failed : EXIT.ok, result.message)
+      outputs.conclusion = runConclusion(result)
+      return finish(result.failed ? EXIT.failed : EXIT.ok, result.message, result.dryRun)
     } finally {
       store.destroy()
     }
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? 'failed'
+    outputs.conclusion = runConclusion({ failed: true, cancelled: signal?.aborted === true })
     return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)
   }
 }

@@ -30,6 +30,7 @@ export const INPUT_NAMES = [
   'timeout',
   'max-failures',
   'rollback-to',
+  'dry-run',
   'github-token',
   'check-name',
   'environment'
@@ -44,7 +45,8 @@ export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
   'event-name': 'deploy',
   wait: 'true',
   timeout: '10m',
-  'max-failures': '0'
+  'max-failures': '0',
+  'dry-run': 'false'
 }
 
 export interface S3Location {
@@ -86,6 +88,8 @@ export interface Config {
   timeoutMs: number
   maxFailures: number
   rollbackTo?: string
+  /** plan stage only: say what a deploy would do, write nothing */
+  dryRun: boolean
   github: { token?: string; checkName: string; environment?: string }
   /** facts about the run, from the runner's environment */
   run: { sha?: string; repository?: string; runUrl?: string }
@@ -356,6 +360,8 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
 
   const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000)
 
+  const dryRun = parseBoolean('dry-run', get('dry-run'))
+
   const githubToken = get('github-token') || undefined
   const checkName = get('check-name') || `stretcher / ${app}`
   if (checkName.length > 100 || /[\r\n]/.test(checkName))
@@ -391,6 +397,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     timeoutMs,
     maxFailures,
     rollbackTo: rollbackRaw || undefined,
+    dryRun,
     github: { token: githubToken, checkName, environment },
     run: { sha, repository, runUrl }
   }

@@ -2,6 +2,8 @@
 // and tell the pull request (check run, commit status, deployment).
 import * as core from '@actions/core'
 import { kvKeys } from './announce.ts'
+import type { RunConclusion } from './check-report.ts'
+import { runConclusion } from './check-report.ts'
 import type { Config } from './config.ts'
 import { readConfig } from './config.ts'
 import { connect } from './clients.ts'
@@ -58,7 +60,18 @@ function within(work: Promise<void>, ms: number): Promise<boolean> {
   return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer))
 }
 
-async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<void> {
+/** How the run ended, for the `conclusion` and `check-run-url` outputs. */
+interface RunEnd {
+  conclusion: RunConclusion
+  checkRunUrl: string
+}
+
+async function deploy(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+  end: RunEnd
+): Promise<void> {
   const { store, consul } = await connect(config, (line) => core.info(line))
 
   const reporter = createGitHubReporter({
@@ -127,6 +140,7 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
         cancelled: result.cancelled
       })
     }
+    end.conclusion = runConclusion(result)
     // The verdict is the pipeline's alone: reporting never changes it.
     if (result.failed) core.setFailed(result.message)
     else core.info(result.message)
@@ -139,6 +153,7 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
       })
     throw error
   } finally {
+    end.checkRunUrl = reporter.checkRunUrl() ?? ''
     store.destroy()
   }
 }
@@ -165,15 +180,21 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  const end: RunEnd = { conclusion: 'failure', checkRunUrl: '' }
   try {
     await deploy(
       readConfig((name) => core.getInput(name), env),
       env,
-      cancel.signal
+      cancel.signal,
+      end
     )
   } catch (error) {
+    end.conclusion = runConclusion({ failed: true, cancelled: cancel.signal.aborted })
     core.setFailed(failureLine(error))
   } finally {
+    // Set on every path, bad input included, so a notification step can read them.
+    core.setOutput('conclusion', end.conclusion)
+    core.setOutput('check-run-url', end.checkRunUrl)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

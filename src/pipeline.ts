@@ -6,7 +6,10 @@ import { announce, isSettled, kvKeys } from './announce.ts'
 import type { AnnounceJournal, HistoryRecord } from './announce.ts'
 import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
 import type { Config } from './config.ts'
+import { releaseKey, s3Url } from './config.ts'
 import type { ConsulClient } from './consul.ts'
+import type { DryRunPlan } from './dry-run.ts'
+import { dryRunLines, dryRunMarkdown, dryRunMessage, readLock, readPrevious } from './dry-run.ts'
 import { InputError, quote } from './errors.ts'
 import type { Verdict } from './fleet-state.ts'
 import { FleetState } from './fleet-state.ts'
@@ -14,6 +17,8 @@ import type { Log } from './log.ts'
 import { throttle } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
 import { parseManifestTemplate } from './manifest.ts'
+import type { CheckedBuild } from './pack.ts'
+import { archiveShape } from './pack.ts'
 import { failureCommands, successCommands } from './node-report.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
@@ -22,6 +27,7 @@ import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
 import { findRelease } from './rollback.ts'
 import type { ReleaseStore } from './store.ts'
+import type { TargetSelection } from './targets.ts'
 import { selectTargets } from './targets.ts'
 
 export type OutputName =
@@ -67,6 +73,8 @@ export interface PipelineResult {
   /** stopped by SIGINT/SIGTERM */
   cancelled: boolean
   message: string
+  /** `dry-run`: what a deploy would have done */
+  dryRun?: DryRunPlan
 }
 
 /** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
@@ -133,6 +141,65 @@ function isCancelled(deps: PipelineDeps): boolean {
   return deps.signal?.aborted === true
 }
 
+/**
+ * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
+ * S3 object, KV write, event or lock session; a rollback's release is verified.
+ */
+async function dryRun(
+  config: Config,
+  deps: PipelineDeps,
+  selection: TargetSelection,
+  build: CheckedBuild | undefined
+): Promise<PipelineResult> {
+  const { consul, store, log, setOutput, signal } = deps
+  const keys = kvKeys(config.kvPrefix)
+  let release: Release | undefined
+  let plan: Pick<DryRunPlan, 'release' | 'archive'>
+  if (config.rollbackTo) {
+    release = await findRelease(consul, store, config, log)
+    setOutput('src-url', release.srcUrl)
+    setOutput('checksum', release.checksum)
+    setOutput('manifest-url', release.manifestUrl)
+    const { srcUrl, manifestUrl, checksum, archiveBytes } = release
+    plan = { release: { srcUrl, manifestUrl, checksum, archiveBytes } }
+  } else {
+    // The URLs it would publish to; not outputs, as nothing is there.
+    const url = (ext: 'tgz' | 'yml') =>
+      s3Url(config.s3.bucket, releaseKey(config, config.deployId, ext))
+    plan = {
+      release: { srcUrl: url('tgz'), manifestUrl: url('yml') },
+      archive: build && {
+        ...archiveShape(build.tree, config.deployIdFile, config.deployId),
+        fileBytes: build.tree.fileBytes
+      }
+    }
+  }
+  setOutput('deploy-id', config.deployId)
+  setOutput('nodes-total', String(selection.targets.length))
+  const report: DryRunPlan = {
+    ...plan,
+    app: config.app,
+    deployId: config.deployId,
+    rollback: config.rollbackTo !== undefined,
+    eventName: config.eventName,
+    targets: selection.targets,
+    filteredOut: selection.filteredOut.length,
+    notLive: selection.notLive.length,
+    previous: await readPrevious(consul, config.kvPrefix, signal),
+    lock: await readLock(consul, keys.lock, signal),
+    lockKey: keys.lock
+  }
+  for (const line of dryRunLines(report)) log.info(inert(line))
+  await deps.writeSummary?.(dryRunMarkdown(report))
+  return {
+    release,
+    failed: false,
+    cancelled: false,
+    message: dryRunMessage(report),
+    dryRun: report
+  }
+}
+
 export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
   const { log, store, consul, setOutput } = deps
   const keys = kvKeys(config.kvPrefix)
@@ -158,6 +225,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   log.info(
     `${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`
   )
+  if (config.dryRun) return dryRun(config, deps, selection, build)
 
   let release: Release | undefined
   let history: HistoryRecord | undefined
