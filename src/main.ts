@@ -168,10 +168,13 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     if (secret) core.setSecret(secret)
   }
   const cancel = new AbortController()
+  const end: RunEnd = { conclusion: 'failure', checkRunUrl: '' }
   const onSignal = () => {
     cancelledAt = Date.now()
     cancel.abort(new Error('cancelled'))
     setTimeout(() => {
+      core.setOutput('conclusion', 'cancelled')
+      core.setOutput('check-run-url', end.checkRunUrl)
       core.setFailed(
         `cancelled: clean-up did not finish within ${CANCEL_EXIT_MS / 1000}s of the signal; the post step finishes it`
       )
@@ -180,7 +183,6 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
-  const end: RunEnd = { conclusion: 'failure', checkRunUrl: '' }
   try {
     await deploy(
       readConfig((name) => core.getInput(name), env),
