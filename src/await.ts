@@ -5,7 +5,7 @@ import type { EventFilters } from './config.ts'
 import type { ConsulClient } from './consul.ts'
 import type { FleetState, NodeState } from './fleet-state.ts'
 import type { CatalogNode } from './targets.ts'
-import { matchesFilters } from './targets.ts'
+import { compileFilter, matchesFilters } from './targets.ts'
 
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. */
 const MAX_WAIT_MS = 5 * 60_000
@@ -38,7 +38,7 @@ export async function readCatalog(
       'service:read',
       { signal, retryUntil }
     )
-    const re = new RegExp(filters.service)
+    const re = compileFilter(filters.service)
     for (const name of Object.keys(services).filter((s) => re.test(s))) {
       const { value: instances } = await consul.getJson<
         Array<{ Node: string; ServiceName: string; ServiceTags: string[] | null }>
