@@ -3,7 +3,7 @@
 // then fire the event whose payload is the manifest URL.
 import type { Config } from './config.ts'
 import type { ConsulClient, KvEntry, TxnKvOp } from './consul.ts'
-import { ConsulError } from './consul.ts'
+import { ConsulError, raftIndex } from './consul.ts'
 import type { Log } from './log.ts'
 
 /** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
@@ -146,5 +146,5 @@ export async function announce(
   log.info(
     `fired event "${config.eventName}" (${eventId})${filters.length ? ` with ${filters.join(', ')}` : ''}, payload ${bytes} bytes`
   )
-  return { baselineIndex: Math.max(1, baseline.index), eventId, firedAt }
+  return { baselineIndex: Math.max(1, raftIndex(baseline.index)), eventId, firedAt }
 }

@@ -132,10 +132,13 @@ export function readSpacingMs(ratePerSecond: number, p: FleetProgress): number {
   return Math.max(near, Math.min(interval * PACING.farSpacing, etaMs - PACING.nearMs))
 }
 
-/** Next index per Consul's rules: reset to 0 if it went backwards, never below 1 (features/blocking.mdx). */
-export function nextIndex(previous: number, answered: number): number {
-  if (answered < previous) return 0
-  return Math.max(1, answered)
+/**
+ * Next index per Consul's rules: reset to 0 if it went backwards, never below 1
+ * (features/blocking.mdx). BigInt: an index is a uint64 and is sent back exactly.
+ */
+export function nextIndex(previous: bigint, answered: bigint): bigint {
+  if (answered < previous) return 0n
+  return answered < 1n ? 1n : answered
 }
 
 export interface AwaitOptions {
@@ -218,7 +221,7 @@ export async function awaitFleet(options: AwaitOptions): Promise<void> {
   const watchResults = async () => {
     const rate = options.readsPerSecond ?? 2
     const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads)
-    let index = options.baselineIndex
+    let index = BigInt(options.baselineIndex)
     let lastReadAt = -Infinity
     /** when a read first brought a report back (a blocking read returns at the first change) */
     let firstReportAt: number | undefined
@@ -261,7 +264,7 @@ export async function awaitFleet(options: AwaitOptions): Promise<void> {
   }
 
   const watchHealth = async () => {
-    let index = 0
+    let index = 0n
     const bucket = tokenBucket(1, 2)
     while (!signal.aborted) {
       await delay(bucket.take(), signal)

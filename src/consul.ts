@@ -17,8 +17,8 @@ export interface KvEntry {
 
 export interface KvRead {
   entries: KvEntry[]
-  /** X-Consul-Index of the answer (present on a 404 too) */
-  index: number
+  /** X-Consul-Index of the answer (present on a 404 too), exact */
+  index: bigint
 }
 
 export interface ConsulClientOptions {
@@ -35,7 +35,7 @@ export interface ConsulClientOptions {
 }
 
 export interface RequestOptions {
-  query?: Record<string, string | number | boolean | undefined>
+  query?: Record<string, string | number | bigint | boolean | undefined>
   body?: string
   signal?: AbortSignal
   /** the ACL permission this call needs, named in a 403 error */
@@ -57,8 +57,32 @@ export interface RequestOptions {
 export interface ConsulResponse {
   status: number
   body: string
-  index: number
+  /** X-Consul-Index, exact (0n when absent) */
+  index: bigint
   knownLeader: boolean
+}
+
+/**
+ * X-Consul-Index is a decimal uint64. An event list's is a hash of the last
+ * event's ID (agent/event_endpoint.go uuidToUint64), so usually above 2^53:
+ * as a Number it would be rounded (18446744073709551557 → …552000), sent back
+ * as another `?index=`, and the list would answer at once, forever. Kept exact.
+ */
+export function parseIndex(header: string | null): bigint {
+  return header !== null && /^\d{1,20}$/.test(header) ? BigInt(header) : 0n
+}
+
+/**
+ * A KV index as a number, to compare with the ModifyIndex values that
+ * JSON.parse reads from KV bodies (FleetState). KV, catalog and health indexes
+ * are Raft log indexes, one per committed write: 2^53 is 285 years away even
+ * at a million writes a second, so a number holds them exactly. (Only the event
+ * list's hash index goes above; it never comes here.) Refuses rather than round.
+ */
+export function raftIndex(index: bigint): number {
+  if (index > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ConsulError(`Consul sent a KV index above 2^53 (${index})`, undefined, false)
+  return Number(index)
 }
 
 export class ConsulError extends Error {
@@ -114,6 +138,7 @@ function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/')
 }
 
+/** ModifyIndex and the like are Raft indexes: exact as numbers (see raftIndex). */
 export function decodeKvEntries(body: string): KvEntry[] {
   const raw = JSON.parse(body) as Array<{
     Key: string
@@ -192,7 +217,7 @@ export class ConsulClient {
         const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
         const res = await fetch(href, { method, headers, body: options.body, signal })
         const body = await res.text()
-        const index = Number(res.headers.get('x-consul-index') ?? 0)
+        const index = parseIndex(res.headers.get('x-consul-index'))
         const knownLeader = res.headers.get('x-consul-knownleader') !== 'false'
         if (res.ok || options.accept?.includes(res.status))
           return { status: res.status, body, index, knownLeader }
@@ -244,14 +269,14 @@ export class ConsulClient {
     key: string,
     opts: {
       recurse?: boolean
-      index?: number
+      index?: bigint
       waitMs?: number
       signal?: AbortSignal
       permission?: string
       retryUntil?: number
     } = {}
   ): Promise<KvRead> {
-    const blocking = opts.index !== undefined && opts.index > 0
+    const blocking = opts.index !== undefined && opts.index > 0n
     const res = await this.request('GET', `kv/${encodeKey(key)}`, {
       query: {
         recurse: opts.recurse,
@@ -360,7 +385,7 @@ export class ConsulClient {
           this.onNotice?.(
             `the event was fired after all (${fired} is in the agent's event list): not firing it again`
           )
-          return { status: 200, body: JSON.stringify({ ID: fired }), index: 0, knownLeader: true }
+          return { status: 200, body: JSON.stringify({ ID: fired }), index: 0n, knownLeader: true }
         })
     })
     return { id: (JSON.parse(res.body) as { ID: string }).ID }
@@ -391,12 +416,12 @@ export class ConsulClient {
     opts: {
       query?: RequestOptions['query']
       signal?: AbortSignal
-      index?: number
+      index?: bigint
       waitMs?: number
       retryUntil?: number
     } = {}
-  ): Promise<{ value: T; index: number }> {
-    const blocking = opts.index !== undefined && opts.index > 0
+  ): Promise<{ value: T; index: bigint }> {
+    const blocking = opts.index !== undefined && opts.index > 0n
     const res = await this.request('GET', path, {
       query: {
         ...opts.query,
