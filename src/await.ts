@@ -7,7 +7,8 @@ import type { FleetState, NodeState } from './fleet-state.ts'
 import type { CatalogNode } from './targets.ts'
 import { compileFilter, matchesFilters } from './targets.ts'
 
-/** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. */
+/** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
+ * asks less, to stay under fetch's header timeout (consul.ts blockingBudget). */
 const MAX_WAIT_MS = 5 * 60_000
 
 interface HealthCheck {

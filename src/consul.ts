@@ -32,6 +32,8 @@ export interface ConsulClientOptions {
   onNotice?: (line: string) => void
   /** for tests: a faster backoff */
   backoffBaseMs?: number
+  /** the fetch's response-header timeout that blocking reads must stay under (default: Node's) */
+  headersTimeoutMs?: number
 }
 
 export interface RequestOptions {
@@ -83,6 +85,40 @@ export function raftIndex(index: bigint): number {
   if (index > BigInt(Number.MAX_SAFE_INTEGER))
     throw new ConsulError(`Consul sent a KV index above 2^53 (${index})`, undefined, false)
   return Number(index)
+}
+
+/**
+ * Node's fetch (undici) fails a request whose response headers take longer than
+ * this (headersTimeout, UND_ERR_HEADERS_TIMEOUT); bodyTimeout is the same.
+ */
+export const FETCH_HEADERS_TIMEOUT_MS = 300_000
+/** rpc.go blockingQuery: a blocking read is held up to wait + wait/16 (lib.RandomStagger). */
+const JITTER_FRACTION = 16
+
+/**
+ * The `wait` to ask for and the per-attempt timeout of a blocking read. Consul
+ * holds the read for wait plus up to wait/16 of jitter, so a 5-minute wait could
+ * last 318.75 s, past fetch's 300 s header timeout: every idle read of a long
+ * deploy failed and was retried. The wait is capped so that the longest hold
+ * stays a tenth under the header timeout (254 s of 300 s), and the client's own
+ * timeout falls between the longest hold and the header timeout.
+ */
+export function blockingBudget(
+  requestedMs: number | undefined,
+  headersTimeoutMs = FETCH_HEADERS_TIMEOUT_MS
+): { waitMs: number; timeoutMs: number } {
+  // undici keeps its header timer on a half-second tick, so it may fire up to
+  // that much early: a tenth of the timeout, and never under a second.
+  const margin = Math.max(headersTimeoutMs / 10, 1000)
+  const cap = Math.floor(((headersTimeoutMs - margin) * JITTER_FRACTION) / (JITTER_FRACTION + 1))
+  // No wait would be Consul's default of 5 minutes: ask for the cap instead.
+  const waitMs = Math.max(1, Math.floor(Math.min(requestedMs ?? cap, cap)))
+  return { waitMs, timeoutMs: Math.ceil(waitMs + waitMs / JITTER_FRACTION + margin / 2) }
+}
+
+/** A Go duration for `?wait=` (time.ParseDuration reads `254117ms`). */
+function goDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
 
 export class ConsulError extends Error {
@@ -187,6 +223,7 @@ export class ConsulClient {
   private readonly onRetry: ConsulClientOptions['onRetry']
   private readonly onNotice: ConsulClientOptions['onNotice']
   private readonly backoffBaseMs: number
+  private readonly headersTimeoutMs: number | undefined
 
   constructor(options: ConsulClientOptions) {
     this.addr = options.addr.replace(/\/+$/, '')
@@ -195,6 +232,14 @@ export class ConsulClient {
     this.onRetry = options.onRetry
     this.onNotice = options.onNotice
     this.backoffBaseMs = options.backoffBaseMs ?? 250
+    this.headersTimeoutMs = options.headersTimeoutMs
+  }
+
+  /** `?index=&wait=` and the attempt's timeout; Consul's rules plus fetch's header timeout. */
+  private blocking(index: bigint | undefined, waitMs: number | undefined) {
+    if (index === undefined || index <= 0n) return { query: {}, timeoutMs: 30_000 } // index 0 never blocks
+    const budget = blockingBudget(waitMs, this.headersTimeoutMs)
+    return { query: { index, wait: goDuration(budget.waitMs) }, timeoutMs: budget.timeoutMs }
   }
 
   /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
@@ -276,18 +321,12 @@ export class ConsulClient {
       retryUntil?: number
     } = {}
   ): Promise<KvRead> {
-    const blocking = opts.index !== undefined && opts.index > 0n
+    const blocking = this.blocking(opts.index, opts.waitMs)
     const res = await this.request('GET', `kv/${encodeKey(key)}`, {
-      query: {
-        recurse: opts.recurse,
-        index: blocking ? opts.index : undefined,
-        wait:
-          blocking && opts.waitMs ? `${Math.max(1, Math.round(opts.waitMs / 1000))}s` : undefined
-      },
+      query: { recurse: opts.recurse, ...blocking.query },
       signal: opts.signal,
       permission: opts.permission ?? `key:read on "${key}"`,
-      // Consul adds up to wait/16 of jitter to a blocking wait.
-      timeoutMs: blocking && opts.waitMs ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000,
+      timeoutMs: blocking.timeoutMs,
       retryUntil: opts.retryUntil,
       accept: [404]
     })
@@ -421,18 +460,13 @@ export class ConsulClient {
       retryUntil?: number
     } = {}
   ): Promise<{ value: T; index: bigint }> {
-    const blocking = opts.index !== undefined && opts.index > 0n
+    const blocking = this.blocking(opts.index, opts.waitMs)
     const res = await this.request('GET', path, {
-      query: {
-        ...opts.query,
-        index: blocking ? opts.index : undefined,
-        wait:
-          blocking && opts.waitMs ? `${Math.max(1, Math.round(opts.waitMs / 1000))}s` : undefined
-      },
+      query: { ...opts.query, ...blocking.query },
       signal: opts.signal,
       permission,
       retryUntil: opts.retryUntil,
-      timeoutMs: blocking && opts.waitMs ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000
+      timeoutMs: blocking.timeoutMs
     })
     return { value: JSON.parse(res.body) as T, index: res.index }
   }
