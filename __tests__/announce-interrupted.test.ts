@@ -93,7 +93,7 @@ class StandInConsul implements AnnounceConsul {
     opts.signal?.throwIfAborted()
     const keys = opts.recurse ? [...this.kv.keys()].filter((k) => k.startsWith(key)) : [key]
     const entries = keys.map((k) => this.entry(k)).filter((e) => e !== undefined)
-    return { entries, index: this.index }
+    return { entries, index: BigInt(this.index) }
   }
 
   async txn(ops: TxnKvOp[]): Promise<KvEntry[]> {

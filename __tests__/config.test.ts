@@ -284,12 +284,23 @@ const badInputs: Array<
   [
     'node-filter bad regex',
     { 's3-url': 's3://bucket', 'node-filter': 'web-(' },
-    /^node-filter is not a valid regular expression/
+    /^node-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: missing closing \): `web-\(`$/
   ],
   [
     'service-filter lookahead',
     { 's3-url': 's3://bucket', 'service-filter': '(?!db)' },
-    /^service-filter uses lookaround/
+    // Go's own message (regexp.Compile), as Consul would answer the fire
+    /^service-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: invalid or unsupported Perl syntax: `\(\?!` \(RE2 has no lookaround or backreferences\)$/
+  ],
+  [
+    'node-filter lookbehind',
+    { 's3-url': 's3://bucket', 'node-filter': '(?<=web)-1' },
+    /^node-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: invalid named capture: `\(\?<=web\)-1` \(RE2 has no lookaround/
+  ],
+  [
+    'tag-filter backreference',
+    { 's3-url': 's3://bucket', 'service-filter': 'web', 'tag-filter': '(v)\\1' },
+    /^tag-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: invalid escape sequence: `\\1` \(RE2 has no lookaround/
   ],
   [
     'tag-filter without service',
@@ -390,4 +401,13 @@ describe('a secret placed in an address never appears in the error', () => {
       )
     })
   }
+})
+
+describe('event filters are RE2, as Consul compiles them', () => {
+  test('RE2 syntax JavaScript refuses is accepted: (?i), POSIX classes, \\pL, \\z', () => {
+    for (const filter of ['(?i)^web', '^[[:alpha:]]+-[[:digit:]]+$', '^\\pL+$', '-1\\z']) {
+      const c = config({ 's3-url': 's3://bucket', 'node-filter': filter })
+      assert.equal(c.filters.node, filter, 'passed to Consul verbatim')
+    }
+  })
 })

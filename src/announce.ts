@@ -7,7 +7,7 @@
 // cancelled run could not.
 import type { Config } from './config.ts'
 import type { ConsulClient, KvEntry, TxnKvOp } from './consul.ts'
-import { ConsulError } from './consul.ts'
+import { ConsulError, raftIndex } from './consul.ts'
 import type { Log } from './log.ts'
 
 /** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
@@ -257,7 +257,11 @@ export async function announce(
   }
   const firedAt = clock.now()
   logFired(log, config.eventName, journal.eventId ?? '', filters, bytes)
-  return { baselineIndex: Math.max(1, baseline.index), eventId: journal.eventId ?? '', firedAt }
+  return {
+    baselineIndex: Math.max(1, raftIndex(baseline.index)),
+    eventId: journal.eventId ?? '',
+    firedAt
+  }
 }
 
 function logFired(
@@ -304,7 +308,11 @@ async function fireOnly(
     seenBefore
   })
   logFired(log, config.eventName, id, filters, bytes)
-  return { baselineIndex: Math.max(1, baseline.index), eventId: id, firedAt: clock.now() }
+  return {
+    baselineIndex: Math.max(1, raftIndex(baseline.index)),
+    eventId: id,
+    firedAt: clock.now()
+  }
 }
 
 function writtenIndexes(

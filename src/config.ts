@@ -5,6 +5,7 @@ import { parseDeployIdFile } from './deploy-id-file.ts'
 import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from './deploy-id.ts'
 import { formatGoDuration, parseGoDuration } from './duration.ts'
 import { InputError, quote } from './errors.ts'
+import { compileFilter } from './targets.ts'
 
 /** Every input of action.yml; a test keeps this list and action.yml identical. */
 export const INPUT_NAMES = [
@@ -156,18 +157,19 @@ function parseConsulAddr(raw: string): string {
 
 function parseRegexFilter(name: InputName, raw: string): string | undefined {
   if (raw === '') return undefined
-  // Consul compiles filters with Go's RE2: no lookaround, no backreferences.
-  if (/\(\?[=!<]|\\[1-9]/.test(raw))
-    throw new InputError(
-      name,
-      `uses lookaround or a backreference, which Consul's Go regexp does not support (got ${quote(raw)})`
-    )
+  // Consul compiles filters with Go's RE2 and refuses the event otherwise: say so
+  // here, in Go's words, before anything is written (contract 2b).
   try {
-    new RegExp(raw)
+    compileFilter(raw)
   } catch (error) {
+    const why = (error as Error).message
+    const perlOnly =
+      /unsupported Perl syntax|invalid named capture: `\(\?<[=!]|invalid escape sequence: `\\[1-9]/.test(
+        why
+      )
     throw new InputError(
       name,
-      `is not a valid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`
+      `is not a valid regular expression for Consul (Go's RE2): ${why}${perlOnly ? ' (RE2 has no lookaround or backreferences)' : ''}`
     )
   }
   return raw

@@ -17,8 +17,8 @@ export interface KvEntry {
 
 export interface KvRead {
   entries: KvEntry[]
-  /** X-Consul-Index of the answer (present on a 404 too) */
-  index: number
+  /** X-Consul-Index of the answer (present on a 404 too), exact */
+  index: bigint
 }
 
 export interface ConsulClientOptions {
@@ -32,10 +32,12 @@ export interface ConsulClientOptions {
   onNotice?: (line: string) => void
   /** for tests: a faster backoff */
   backoffBaseMs?: number
+  /** the fetch's response-header timeout that blocking reads must stay under (default: Node's) */
+  headersTimeoutMs?: number
 }
 
 export interface RequestOptions {
-  query?: Record<string, string | number | boolean | undefined>
+  query?: Record<string, string | number | bigint | boolean | undefined>
   body?: string
   signal?: AbortSignal
   /** the ACL permission this call needs, named in a 403 error */
@@ -62,8 +64,66 @@ export interface RequestOptions {
 export interface ConsulResponse {
   status: number
   body: string
-  index: number
+  /** X-Consul-Index, exact (0n when absent) */
+  index: bigint
   knownLeader: boolean
+}
+
+/**
+ * X-Consul-Index is a decimal uint64. An event list's is a hash of the last
+ * event's ID (agent/event_endpoint.go uuidToUint64), so usually above 2^53:
+ * as a Number it would be rounded (18446744073709551557 → …552000), sent back
+ * as another `?index=`, and the list would answer at once, forever. Kept exact.
+ */
+export function parseIndex(header: string | null): bigint {
+  return header !== null && /^\d{1,20}$/.test(header) ? BigInt(header) : 0n
+}
+
+/**
+ * A KV index as a number, to compare with the ModifyIndex values that
+ * JSON.parse reads from KV bodies (FleetState). KV, catalog and health indexes
+ * are Raft log indexes, one per committed write: 2^53 is 285 years away even
+ * at a million writes a second, so a number holds them exactly. (Only the event
+ * list's hash index goes above; it never comes here.) Refuses rather than round.
+ */
+export function raftIndex(index: bigint): number {
+  if (index > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ConsulError(`Consul sent a KV index above 2^53 (${index})`, undefined, false)
+  return Number(index)
+}
+
+/**
+ * Node's fetch (undici) fails a request whose response headers take longer than
+ * this (headersTimeout, UND_ERR_HEADERS_TIMEOUT); bodyTimeout is the same.
+ */
+export const FETCH_HEADERS_TIMEOUT_MS = 300_000
+/** rpc.go blockingQuery: a blocking read is held up to wait + wait/16 (lib.RandomStagger). */
+const JITTER_FRACTION = 16
+
+/**
+ * The `wait` to ask for and the per-attempt timeout of a blocking read. Consul
+ * holds the read for wait plus up to wait/16 of jitter, so a 5-minute wait could
+ * last 318.75 s, past fetch's 300 s header timeout: every idle read of a long
+ * deploy failed and was retried. The wait is capped so that the longest hold
+ * stays a tenth under the header timeout (254 s of 300 s), and the client's own
+ * timeout falls between the longest hold and the header timeout.
+ */
+export function blockingBudget(
+  requestedMs: number | undefined,
+  headersTimeoutMs = FETCH_HEADERS_TIMEOUT_MS
+): { waitMs: number; timeoutMs: number } {
+  // undici keeps its header timer on a half-second tick, so it may fire up to
+  // that much early: a tenth of the timeout, and never under a second.
+  const margin = Math.max(headersTimeoutMs / 10, 1000)
+  const cap = Math.floor(((headersTimeoutMs - margin) * JITTER_FRACTION) / (JITTER_FRACTION + 1))
+  // No wait would be Consul's default of 5 minutes: ask for the cap instead.
+  const waitMs = Math.max(1, Math.floor(Math.min(requestedMs ?? cap, cap)))
+  return { waitMs, timeoutMs: Math.ceil(waitMs + waitMs / JITTER_FRACTION + margin / 2) }
+}
+
+/** A Go duration for `?wait=` (time.ParseDuration reads `254117ms`). */
+function goDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
 
 export class ConsulError extends Error {
@@ -119,6 +179,7 @@ function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/')
 }
 
+/** ModifyIndex and the like are Raft indexes: exact as numbers (see raftIndex). */
 export function decodeKvEntries(body: string): KvEntry[] {
   const raw = JSON.parse(body) as Array<{
     Key: string
@@ -167,6 +228,7 @@ export class ConsulClient {
   private readonly onRetry: ConsulClientOptions['onRetry']
   private readonly onNotice: ConsulClientOptions['onNotice']
   private readonly backoffBaseMs: number
+  private readonly headersTimeoutMs: number | undefined
 
   constructor(options: ConsulClientOptions) {
     this.addr = options.addr.replace(/\/+$/, '')
@@ -175,6 +237,14 @@ export class ConsulClient {
     this.onRetry = options.onRetry
     this.onNotice = options.onNotice
     this.backoffBaseMs = options.backoffBaseMs ?? 250
+    this.headersTimeoutMs = options.headersTimeoutMs
+  }
+
+  /** `?index=&wait=` and the attempt's timeout; Consul's rules plus fetch's header timeout. */
+  private blocking(index: bigint | undefined, waitMs: number | undefined) {
+    if (index === undefined || index <= 0n) return { query: {}, timeoutMs: 30_000 } // index 0 never blocks
+    const budget = blockingBudget(waitMs, this.headersTimeoutMs)
+    return { query: { index, wait: goDuration(budget.waitMs) }, timeoutMs: budget.timeoutMs }
   }
 
   /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
@@ -197,7 +267,7 @@ export class ConsulClient {
         const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
         const res = await fetch(href, { method, headers, body: options.body, signal })
         const body = await res.text()
-        const index = Number(res.headers.get('x-consul-index') ?? 0)
+        const index = parseIndex(res.headers.get('x-consul-index'))
         const knownLeader = res.headers.get('x-consul-knownleader') !== 'false'
         if (res.ok || options.accept?.includes(res.status))
           return { status: res.status, body, index, knownLeader }
@@ -257,25 +327,19 @@ export class ConsulClient {
     key: string,
     opts: {
       recurse?: boolean
-      index?: number
+      index?: bigint
       waitMs?: number
       signal?: AbortSignal
       permission?: string
       retryUntil?: number
     } = {}
   ): Promise<KvRead> {
-    const blocking = opts.index !== undefined && opts.index > 0
+    const blocking = this.blocking(opts.index, opts.waitMs)
     const res = await this.request('GET', `kv/${encodeKey(key)}`, {
-      query: {
-        recurse: opts.recurse,
-        index: blocking ? opts.index : undefined,
-        wait:
-          blocking && opts.waitMs ? `${Math.max(1, Math.round(opts.waitMs / 1000))}s` : undefined
-      },
+      query: { recurse: opts.recurse, ...blocking.query },
       signal: opts.signal,
       permission: opts.permission ?? `key:read on "${key}"`,
-      // Consul adds up to wait/16 of jitter to a blocking wait.
-      timeoutMs: blocking && opts.waitMs ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000,
+      timeoutMs: blocking.timeoutMs,
       retryUntil: opts.retryUntil,
       accept: [404]
     })
@@ -387,7 +451,7 @@ export class ConsulClient {
           this.onNotice?.(
             `the event was fired after all (${fired} is in the agent's event list): not firing it again`
           )
-          return { status: 200, body: JSON.stringify({ ID: fired }), index: 0, knownLeader: true }
+          return { status: 200, body: JSON.stringify({ ID: fired }), index: 0n, knownLeader: true }
         })
     })
     return { id: (JSON.parse(res.body) as { ID: string }).ID }
@@ -435,23 +499,18 @@ export class ConsulClient {
     opts: {
       query?: RequestOptions['query']
       signal?: AbortSignal
-      index?: number
+      index?: bigint
       waitMs?: number
       retryUntil?: number
     } = {}
-  ): Promise<{ value: T; index: number }> {
-    const blocking = opts.index !== undefined && opts.index > 0
+  ): Promise<{ value: T; index: bigint }> {
+    const blocking = this.blocking(opts.index, opts.waitMs)
     const res = await this.request('GET', path, {
-      query: {
-        ...opts.query,
-        index: blocking ? opts.index : undefined,
-        wait:
-          blocking && opts.waitMs ? `${Math.max(1, Math.round(opts.waitMs / 1000))}s` : undefined
-      },
+      query: { ...opts.query, ...blocking.query },
       signal: opts.signal,
       permission,
       retryUntil: opts.retryUntil,
-      timeoutMs: blocking && opts.waitMs ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000
+      timeoutMs: blocking.timeoutMs
     })
     return { value: JSON.parse(res.body) as T, index: res.index }
   }

@@ -1,6 +1,7 @@
 // User events: agent/event_endpoint.go (HTTP), agent/user_event.go (validation,
 // receiver filters, ring buffer), hashicorp/serf serf/serf.go (size limit).
 import { randomUUID } from 'node:crypto'
+import { RE2JS } from 're2js'
 import { parseQueryOptions, MAX_QUERY_TIME_MS } from './blocking.ts'
 import { HttpError } from './errors.ts'
 import type { AgentRuntime, Cluster } from './http.ts'
@@ -46,15 +47,18 @@ export function uuidToUint64(id: string): bigint {
   return lower ^ upper
 }
 
-// Go's regexp is RE2: unanchored MatchString ≈ JS RegExp#test for the patterns fleets use.
-function compileFilter(kind: string, pattern: string): RegExp {
+// Go's regexp.Compile is RE2 with Perl flags (agent/user_event.go validates each
+// filter with it and each receiver compiles it again), so the emulator compiles
+// with re2js, RE2's semantics: `(?i)`, `[[:alpha:]]`, `\pL` and `\z` mean what
+// they mean to Consul, and lookaround or backreferences are refused. (Its own
+// copy, not the action's: the emulator stands for Consul.)
+function compileFilter(kind: string, pattern: string): RE2JS {
   try {
-    return new RegExp(pattern)
+    return RE2JS.compile(pattern)
   } catch (err) {
-    // agent/user_event.go validateUserEventParams: "Invalid node filter: %v" (Go says "error parsing regexp: ...").
-    throw new Error(`Invalid ${kind} filter: error parsing regexp: ${(err as Error).message}`, {
-      cause: err
-    })
+    // validateUserEventParams: "Invalid node filter: %v", %v being Go's
+    // "error parsing regexp: <code>: `<expr>`", which re2js reproduces.
+    throw new Error(`Invalid ${kind} filter: ${(err as Error).message}`, { cause: err })
   }
 }
 
@@ -129,9 +133,10 @@ route('/v1/event/fire/', ['PUT'], async (ctx) => {
 // Gossip: every live agent gets the event and applies the filters itself
 // (user_event.go shouldProcessUserEvent), then ingestUserEvent stores it.
 export function broadcast(cluster: Cluster, event: UserEvent): void {
-  const nodeRe = event.nodeFilter ? new RegExp(event.nodeFilter) : undefined
-  const serviceRe = event.serviceFilter ? new RegExp(event.serviceFilter) : undefined
-  const tagRe = event.tagFilter ? new RegExp(event.tagFilter) : undefined
+  // regexp.MatchString: an unanchored search, as RE2JS#test.
+  const nodeRe = event.nodeFilter ? compileFilter('node', event.nodeFilter) : undefined
+  const serviceRe = event.serviceFilter ? compileFilter('service', event.serviceFilter) : undefined
+  const tagRe = event.tagFilter ? compileFilter('tag', event.tagFilter) : undefined
   for (const node of cluster.state.nodes.values()) {
     if (!cluster.state.isLive(node.name)) continue
     if (nodeRe && !nodeRe.test(node.name)) continue
