@@ -20,6 +20,7 @@ import { parseManifestTemplate } from './manifest.ts'
 import type { CheckedBuild } from './pack.ts'
 import { archiveShape } from './pack.ts'
 import { failureCommands, successCommands } from './node-report.ts'
+import { checkPlatform } from './pack-tools.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
 import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
@@ -59,6 +60,8 @@ export interface PipelineDeps {
   onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
   /** on each change while waiting */
   onProgress?: (fleet: FleetState) => void
+  /** the runner's platform (process.platform); a seam for the tests */
+  platform?: NodeJS.Platform
 }
 
 export interface PipelineResult {
@@ -206,6 +209,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
 
   // Plan: every input problem, and whether Consul answers at all, is found
   // before anything is uploaded or written to Consul.
+  checkPlatform(deps.platform)
   const template = config.rollbackTo ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config)
   if (!config.rollbackTo) checkManifestRenders(config, template, commands)
