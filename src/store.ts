@@ -4,7 +4,6 @@
 // which is exactly what a streamed tar.gz needs.
 import {
   AbortMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -33,7 +32,6 @@ export interface ReleaseStore {
   head(key: string): Promise<number | undefined>
   getText(key: string): Promise<string>
   getStream(key: string): Promise<Readable>
-  delete(key: string): Promise<void>
   destroy(): void
 }
 
@@ -204,13 +202,6 @@ export function createS3Store(
         return out.Body as Readable
       } catch (error) {
         return fail(error, key)
-      }
-    },
-    async delete(key) {
-      try {
-        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))
-      } catch (error) {
-        fail(error, key)
       }
     },
     destroy() {
