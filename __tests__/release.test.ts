@@ -89,6 +89,8 @@ before(async () => {
   work = join(dir, 'work')
   git(dir, 'init', '-q', '--bare', '-b', 'main', origin)
   git(dir, 'clone', '-q', origin, work)
+  // main whatever the machine's init.defaultBranch says
+  git(work, 'symbolic-ref', 'HEAD', 'refs/heads/main')
   git(work, 'config', 'user.name', 'Release Test')
   git(work, 'config', 'user.email', 'release@test.invalid')
   git(work, 'config', 'commit.gpgsign', 'false')
