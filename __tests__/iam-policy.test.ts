@@ -6,6 +6,7 @@
 // (an abort too, never a delete) and a rollback (HeadObject, GetObject). Every request must be
 // allowed by the policy parsed from the README (action and resource), and every
 // action the policy grants must be used by one of them: no extra grants.
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -15,6 +16,7 @@ import { after, before, describe, test } from 'node:test'
 import type { LocalFleet } from '../fleet/index.ts'
 import { startLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
+import { S3RVER_CREDENTIALS } from '../fleet/s3.ts'
 import { allObjects } from './helpers/hostile.ts'
 import type { ActionRun } from '../fleet/run-action.ts'
 import { startS3FaultProxy } from '../fleet/s3-faults.ts'
@@ -305,8 +307,29 @@ describe(
       )
     })
 
+    test('without s3:ListBucket, a rollback to a deleted release says the object is missing or unreadable', async () => {
+      const client = new S3Client({
+        endpoint: fleet.s3.endpoint,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        credentials: S3RVER_CREDENTIALS
+      })
+      const id = first.outputs['deploy-id'] as string
+      await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `releases/web/${id}.yml` }))
+      client.destroy()
+      // S3 answers a HEAD of a missing object with 403 to credentials without s3:ListBucket.
+      actionS3.inject({ kind: 'no-list-bucket' })
+      const run = await scenario('rollback to a deleted release', { 'rollback-to': id })
+      actionS3.clear()
+      assert.equal(run.code, 1, run.stdout)
+      assert.deepEqual(run.errors, [
+        `S3 answered 403 to a HEAD of s3://${BUCKET}/releases/web/${id}.yml: the object does not exist (S3's answer when the credentials lack s3:ListBucket) or the credentials may not s3:GetObject it`
+      ])
+      assert.deepEqual(operations(recorded.at(-1)!.action), ['HeadObject'])
+    })
+
     test('the deploy role policy allows every request of the action and grants nothing else', async () => {
-      assert.equal(recorded.length, 5, 'every scenario ran')
+      assert.equal(recorded.length, 6, 'every scenario ran')
       const { deploy } = await readmePolicies()
       const requests = recorded.flatMap((r) => r.action)
       assert.ok(requests.every((r) => r.bucket === BUCKET))

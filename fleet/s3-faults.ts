@@ -12,10 +12,14 @@ import { createServer, request as httpRequest } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
-export type S3FaultKind = 'slow-down' | 'drop-mid-body' | 'deny-abort'
+export type S3FaultKind = 'slow-down' | 'drop-mid-body' | 'deny-abort' | 'no-list-bucket'
 
 export interface S3FaultSpec {
-  /** slow-down and drop-mid-body apply to UploadPart, deny-abort to AbortMultipartUpload */
+  /**
+   * slow-down and drop-mid-body apply to UploadPart, deny-abort to AbortMultipartUpload;
+   * no-list-bucket to HeadObject and GetObject: a missing object is answered 403, as S3
+   * answers credentials without s3:ListBucket
+   */
   kind: S3FaultKind
   /** UploadPart requests with this part number (any part when omitted) */
   partNumber?: number
@@ -139,8 +143,10 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
         f.remaining > 0 &&
         (f.kind === 'deny-abort'
           ? operation === 'AbortMultipartUpload'
-          : operation === 'UploadPart' &&
-            (f.partNumber === undefined || f.partNumber === partNumber))
+          : f.kind === 'no-list-bucket'
+            ? operation === 'HeadObject' || operation === 'GetObject'
+            : operation === 'UploadPart' &&
+              (f.partNumber === undefined || f.partNumber === partNumber))
     )
     if (!fault) return undefined
     fault.remaining -= 1
@@ -224,6 +230,14 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
         headers: req.headers
       },
       (upstreamRes) => {
+        if (fault?.kind === 'no-list-bucket' && upstreamRes.statusCode === 404) {
+          upstreamRes.resume()
+          entry.fault = 'no-list-bucket'
+          entry.status = 403
+          res.writeHead(403, { 'Content-Type': 'application/xml' })
+          res.end(method === 'HEAD' ? undefined : ACCESS_DENIED_XML)
+          return
+        }
         entry.status = upstreamRes.statusCode ?? 0
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers)
         upstreamRes.pipe(res)

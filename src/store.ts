@@ -185,6 +185,14 @@ export function createS3Store(
         const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
           ?.httpStatusCode
         if (status === 404 || (error as { name?: string }).name === 'NotFound') return undefined
+        // A HEAD answer has no body to say why: S3 answers 403 both when the object
+        // is missing and the credentials may not s3:ListBucket (the README's least
+        // policy), and when they may not s3:GetObject it.
+        if (status === 403)
+          throw new S3Error(
+            `S3 answered 403 to a HEAD of s3://${bucket}/${key}: the object does not exist (S3's answer when the credentials lack s3:ListBucket) or the credentials may not s3:GetObject it`,
+            { cause: error }
+          )
         return fail(error, key)
       }
     },
