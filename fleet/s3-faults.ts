@@ -12,13 +12,15 @@ import { createServer, request as httpRequest } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
-export type S3FaultKind = 'slow-down' | 'drop-mid-body' | 'deny-abort' | 'no-list-bucket'
+export type S3FaultKind =
+  'slow-down' | 'drop-mid-body' | 'deny-abort' | 'no-list-bucket' | 'slow-create'
 
 export interface S3FaultSpec {
   /**
    * slow-down and drop-mid-body apply to UploadPart, deny-abort to AbortMultipartUpload;
    * no-list-bucket to HeadObject and GetObject: a missing object is answered 403, as S3
-   * answers credentials without s3:ListBucket
+   * answers credentials without s3:ListBucket; slow-create to CreateMultipartUpload,
+   * answered after delayMs
    */
   kind: S3FaultKind
   /** UploadPart requests with this part number (any part when omitted) */
@@ -27,6 +29,8 @@ export interface S3FaultSpec {
   count?: number
   /** slow-down: the 503's error code (S3 sends SlowDown, sometimes ServiceUnavailable) */
   code?: 'SlowDown' | 'ServiceUnavailable'
+  /** slow-create: how long S3's answer is held back (default 500 ms) */
+  delayMs?: number
 }
 
 export interface S3RequestLogEntry {
@@ -145,8 +149,10 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
           ? operation === 'AbortMultipartUpload'
           : f.kind === 'no-list-bucket'
             ? operation === 'HeadObject' || operation === 'GetObject'
-            : operation === 'UploadPart' &&
-              (f.partNumber === undefined || f.partNumber === partNumber))
+            : f.kind === 'slow-create'
+              ? operation === 'CreateMultipartUpload'
+              : operation === 'UploadPart' &&
+                (f.partNumber === undefined || f.partNumber === partNumber))
     )
     if (!fault) return undefined
     fault.remaining -= 1
@@ -239,8 +245,14 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
           return
         }
         entry.status = upstreamRes.statusCode ?? 0
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers)
-        upstreamRes.pipe(res)
+        const answer = (): void => {
+          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers)
+          upstreamRes.pipe(res)
+        }
+        if (fault?.kind === 'slow-create') {
+          entry.fault = 'slow-create'
+          setTimeout(answer, fault.delayMs ?? 500)
+        } else answer()
       }
     )
     upstreamReq.on('error', () => req.socket.destroy())
