@@ -122,8 +122,6 @@ export interface ReleaseOptions {
   remote?: string
   /** the command that rebuilds dist/; default npm run package */
   build?: string[]
-  /** the commit to release; default HEAD */
-  commit?: string
   /** creates the GitHub release (skipping one that exists) */
   publish: (release: GitHubRelease) => Promise<void>
   log?: (line: string) => void
@@ -216,9 +214,8 @@ export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
     )
 
   // 3. dist/ is what the committed source builds to.
-  const commit = git(cwd, ['rev-parse', `${options.commit ?? 'HEAD'}^{commit}`])
-  const head = git(cwd, ['rev-parse', 'HEAD'])
-  if (commit !== head) throw new ReleaseError(`check out ${commit} to release it (HEAD is ${head})`)
+  // The commit released is the one checked out (the tag's, or the branch's head).
+  const commit = git(cwd, ['rev-parse', 'HEAD^{commit}'])
   if (git(cwd, ['status', '--porcelain', '--', 'dist']) !== '')
     throw new ReleaseError('dist/ has uncommitted changes before the build')
   const [program, ...args] = options.build ?? ['npm', 'run', 'package']
