@@ -65,6 +65,11 @@ export interface LocalFleetOptions {
   fireBodyLimit?: number
   /** dest the fleet suggests in env.FLEET_DEST; default /srv/app */
   dest?: string
+  /**
+   * where the nodes fetch s3:// URLs from, given s3rver's endpoint (default: s3rver
+   * itself); e.g. a recording proxy in front of it, which the caller stops
+   */
+  nodeS3Endpoint?: (s3Endpoint: string) => string | Promise<string>
 }
 
 export interface FleetTokens {
@@ -211,6 +216,9 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
   try {
     const s3 = await startLocalS3(opts.bucket)
     started.push(s3)
+    const nodeS3Endpoint = opts.nodeS3Endpoint
+      ? await opts.nodeS3Endpoint(s3.endpoint)
+      : s3.endpoint
     const consul = await startConsulEmulator({
       nodes: specs.map((spec) => ({
         name: spec.name,
@@ -226,7 +234,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
       const node = await startStretcherNode({
         name: spec.name,
         agentUrl,
-        s3Endpoint: s3.endpoint,
+        s3Endpoint: nodeS3Endpoint,
         eventName,
         ...(token ? { token } : {}),
         ...(spec.deaf ? { deaf: true } : {}),
