@@ -1,5 +1,5 @@
-import { g as getInput, s as setSecret, a as setFailed, i as info, c as createGitHubReporter, b as saveState, S as STATE, d as summary, e as setOutput, f as group, h as debug, w as warning } from './lib/post.js';
-import { r as readConfig, k as kvKeys } from './lib/lock.js';
+import { g as getInput, s as setSecret, a as setFailed, b as setOutput, i as info, c as createGitHubReporter, d as saveState, S as STATE, e as summary, f as group, h as debug, w as warning } from './lib/post.js';
+import { r as readConfig, a as runConclusion, k as kvKeys } from './lib/lock.js';
 import { c as connect, r as runPipeline } from './lib/pipeline.js';
 import 'os';
 import 'crypto';
@@ -81,7 +81,7 @@ function within(work, ms) {
     });
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
-async function deploy(config, env, signal) {
+async function deploy(config, env, signal, end) {
     const { store, consul } = await connect(config, (line) => info(line));
     const reporter = createGitHubReporter({
         token: config.github.token,
@@ -147,6 +147,7 @@ async function deploy(config, env, signal) {
                 cancelled: result.cancelled
             });
         }
+        end.conclusion = runConclusion(result);
         // The verdict is the pipeline's alone: reporting never changes it.
         if (result.failed)
             setFailed(result.message);
@@ -163,6 +164,7 @@ async function deploy(config, env, signal) {
         throw error;
     }
     finally {
+        end.checkRunUrl = reporter.checkRunUrl() ?? '';
         store.destroy();
     }
 }
@@ -177,10 +179,13 @@ async function run(env = process.env) {
             setSecret(secret);
     }
     const cancel = new AbortController();
+    const end = { conclusion: 'failure', checkRunUrl: '' };
     const onSignal = () => {
         cancelledAt = Date.now();
         cancel.abort(new Error('cancelled'));
         setTimeout(() => {
+            setOutput('conclusion', 'cancelled');
+            setOutput('check-run-url', end.checkRunUrl);
             setFailed(`cancelled: clean-up did not finish within ${CANCEL_EXIT_MS / 1000}s of the signal; the post step finishes it`);
             process.exit(1);
         }, CANCEL_EXIT_MS).unref();
@@ -188,12 +193,16 @@ async function run(env = process.env) {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-        await deploy(readConfig((name) => getInput(name), env), env, cancel.signal);
+        await deploy(readConfig((name) => getInput(name), env), env, cancel.signal, end);
     }
     catch (error) {
+        end.conclusion = runConclusion({ failed: true, cancelled: cancel.signal.aborted });
         setFailed(failureLine(error));
     }
     finally {
+        // Set on every path, bad input included, so a notification step can read them.
+        setOutput('conclusion', end.conclusion);
+        setOutput('check-run-url', end.checkRunUrl);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
     }
