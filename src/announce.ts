@@ -55,7 +55,8 @@ export const kvKeys = (prefix: string) => ({
   results: `${prefix}/results/`,
   result: (node: string) => `${prefix}/results/${node}`,
   log: (node: string) => `${prefix}/logs/${node}`,
-  lock: `${prefix}/lock`
+  lock: `${prefix}/lock`,
+  rollout: `${prefix}/rollout`
 })
 
 /** The Consul calls the announce step makes (a stand-in implements them in tests). */

@@ -3,6 +3,8 @@
 import { normalize, resolve } from 'node:path'
 import { parseDeployIdFile } from './deploy-id-file.ts'
 import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from './deploy-id.ts'
+import type { WaveSpec } from './rollout-plan.ts'
+import { parseBakeTime, parseWaves } from './rollout-plan.ts'
 import { formatGoDuration, parseGoDuration } from './duration.ts'
 import { InputError, quote } from './errors.ts'
 import { compileFilter } from './targets.ts'
@@ -31,6 +33,10 @@ export const INPUT_NAMES = [
   'timeout',
   'max-failures',
   'rollback-to',
+  'waves',
+  'bake-time',
+  'auto-rollback',
+  'promote',
   'dry-run',
   'github-token',
   'check-name',
@@ -47,6 +53,8 @@ export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
   wait: 'true',
   timeout: '10m',
   'max-failures': '0',
+  'bake-time': '0s',
+  'auto-rollback': 'false',
   'dry-run': 'false'
 }
 
@@ -89,6 +97,13 @@ export interface Config {
   timeoutMs: number
   maxFailures: number
   rollbackTo?: string
+  /** staged rollout (contract 8): cumulative wave sizes; undefined: one wave, today's event */
+  waves?: WaveSpec[]
+  /** how long a wave's health checks must stay passing before the next (ms; 0: no gate) */
+  bakeMs: number
+  autoRollback: boolean
+  /** deploy ID of a published release to roll out to the targets not yet on it */
+  promote?: string
   /** plan stage only: say what a deploy would do, write nothing */
   dryRun: boolean
   github: { token?: string; checkName: string; environment?: string }
@@ -306,9 +321,19 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     if (deployIdRaw !== '' && deployIdRaw !== rollbackRaw)
       throw new InputError('rollback-to', 'cannot be combined with a different deploy-id')
   }
+  const promoteRaw = get('promote')
+  if (promoteRaw !== '') {
+    const problem = deployIdProblem(promoteRaw)
+    if (problem) throw new InputError('promote', `${problem} (got ${quote(promoteRaw)})`)
+    if (rollbackRaw !== '')
+      throw new InputError('promote', 'cannot be combined with rollback-to: choose one release')
+    if (deployIdRaw !== '' && deployIdRaw !== promoteRaw)
+      throw new InputError('promote', 'cannot be combined with a different deploy-id')
+  }
   const sha = env.GITHUB_SHA || undefined
   const deployId =
     rollbackRaw ||
+    promoteRaw ||
     deployIdRaw ||
     generateDeployId({ now, sha, runId: env.GITHUB_RUN_ID, runAttempt: env.GITHUB_RUN_ATTEMPT })
   if (!DEPLOY_ID_PATTERN.test(deployId))
@@ -362,6 +387,18 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
 
   const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000)
 
+  const waves = parseWaves(get('waves'))
+  const bakeMs = parseBakeTime(get('bake-time'))
+  const autoRollback = parseBoolean('auto-rollback', get('auto-rollback'))
+  // A wave starts when the one before has reported: nothing of it works without waiting.
+  if (!wait)
+    for (const [name, used] of [
+      ['waves', waves !== undefined],
+      ['bake-time', bakeMs > 0],
+      ['auto-rollback', autoRollback]
+    ] as const)
+      if (used) throw new InputError(name, 'needs wait: true (it acts on what the nodes report)')
+
   const dryRun = parseBoolean('dry-run', get('dry-run'))
 
   const githubToken = get('github-token') || undefined
@@ -399,6 +436,10 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     timeoutMs,
     maxFailures,
     rollbackTo: rollbackRaw || undefined,
+    waves,
+    bakeMs,
+    autoRollback,
+    promote: promoteRaw || undefined,
     dryRun,
     github: { token: githubToken, checkName, environment },
     run: { sha, repository, runUrl }

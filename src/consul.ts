@@ -402,6 +402,17 @@ export class ConsulClient {
     return res.body.trim() === 'true'
   }
 
+  /** Delete a key (a missing key is no error: Consul answers true). */
+  async kvDelete(
+    key: string,
+    opts: { signal?: AbortSignal; permission?: string } = {}
+  ): Promise<void> {
+    await this.request('DELETE', `kv/${encodeKey(key)}`, {
+      signal: opts.signal,
+      permission: opts.permission ?? `key:write on "${key}"`
+    })
+  }
+
   /** Key names under a prefix (`?keys`); a missing prefix is an empty list. */
   async kvKeys(
     prefix: string,

@@ -17,6 +17,8 @@ export interface NodeState {
   note?: string
   /** the node was not targeted at the start: it joined and reported this deploy */
   joined?: boolean
+  /** the wave (1-based) of a staged rollout the node was in */
+  wave?: number
 }
 
 export interface ResultEntry {
@@ -117,6 +119,21 @@ export class FleetState {
       changed.push(state)
     }
     return changed
+  }
+
+  /**
+   * Take over another state's nodes (a wave's, in a staged rollout), as they are,
+   * marked with their wave; a node of this fleet that no wave reached keeps its
+   * state here (pending, with a note saying why).
+   */
+  absorb(part: FleetState, wave?: number): void {
+    for (const state of part.nodes.values()) this.nodes.set(state.node, { ...state, wave })
+  }
+
+  /** Say why a node still pending here was never sent the release. */
+  noteNotSent(node: string, note: string, wave?: number): void {
+    const state = this.nodes.get(node)
+    if (state?.status === 'pending') Object.assign(state, { note, wave })
   }
 
   /** A target whose serfHealth went critical before it reported is lost, not waited for. */

@@ -1,10 +1,10 @@
-// The stages of one run, wired together: plan → pack/publish → announce →
-// await → report. Every client is passed in, so tests run the whole pipeline
+// The stages of one run, wired together: plan → publish (or find) → rollout
+// (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
 import { readFile } from 'node:fs/promises'
-import { announce, isSettled, kvKeys } from './announce.ts'
+import { isSettled, kvKeys } from './announce.ts'
 import type { AnnounceJournal, HistoryRecord } from './announce.ts'
-import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
+import { readCatalog } from './await.ts'
 import type { Config } from './config.ts'
 import { releaseKey, s3Url } from './config.ts'
 import type { ConsulClient } from './consul.ts'
@@ -14,7 +14,7 @@ import { InputError, quote } from './errors.ts'
 import type { Verdict } from './fleet-state.ts'
 import { FleetState } from './fleet-state.ts'
 import type { Log } from './log.ts'
-import { throttle } from './log.ts'
+import { inert } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
 import { parseManifestTemplate } from './manifest.ts'
 import type { CheckedBuild } from './pack.ts'
@@ -27,6 +27,10 @@ import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } fro
 import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
 import { findRelease } from './rollback.ts'
+import type { RolloutResult } from './rollout.ts'
+import { runRollout } from './rollout.ts'
+import type { Step } from './rollout-plan.ts'
+import { canaryNodes, isPartial, planRollout } from './rollout-plan.ts'
 import type { ReleaseStore } from './store.ts'
 import type { TargetSelection } from './targets.ts'
 import { selectTargets } from './targets.ts'
@@ -41,6 +45,8 @@ export type OutputName =
   | 'nodes-failed'
   | 'nodes-pending'
   | 'results'
+  | 'waves-completed'
+  | 'rolled-back'
 
 export interface PipelineDeps {
   store: ReleaseStore
@@ -69,6 +75,8 @@ export interface PipelineResult {
   release?: Release
   fleet?: FleetState
   verdict?: Verdict
+  /** the staged rollout's waves and rollback, once it ran */
+  rollout?: RolloutResult
   /** failed nodes' log tails */
   excerpts?: Array<{ node: string; text: string }>
   /** true when the run must fail; `message` says why in one line */
@@ -128,16 +136,6 @@ async function logExcerpt(consul: ConsulClient, key: string): Promise<string | u
     .slice(-EXCERPT_LINES)
     .map((l) => plainText(l, 400))
     .join('\n')
-}
-
-/**
- * Text from the fleet (node names, logs) printed to the job log must never be
- * read by the runner as a workflow command: it trims each line and obeys
- * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
- * text. Such lines get a visible `> ` in front.
- */
-export function inert(text: string): string {
-  return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2')
 }
 
 function isCancelled(deps: PipelineDeps): boolean {
@@ -203,17 +201,32 @@ async function dryRun(
   }
 }
 
-export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
-  const { log, store, consul, setOutput } = deps
-  const keys = kvKeys(config.kvPrefix)
+/** What the plan stage found: everything a deploy needs, read before anything is written. */
+interface Plan {
+  template?: ManifestTemplate
+  commands: ReportingCommands
+  build?: CheckedBuild
+  selection: TargetSelection
+  steps: Step[]
+}
 
-  // Plan: every input problem, and whether Consul answers at all, is found
-  // before anything is uploaded or written to Consul.
+/** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
+function existingRelease(config: Config): string | undefined {
+  return config.rollbackTo ?? config.promote
+}
+
+/**
+ * Plan: every input problem, and whether Consul answers at all, is found before
+ * anything is uploaded or written to Consul; the rollout's steps come out of it.
+ */
+async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
+  const { log, consul } = deps
   checkPlatform(deps.platform)
-  const template = config.rollbackTo ? undefined : await loadTemplate(config, log)
+  const existing = existingRelease(config)
+  const template = existing ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config)
-  if (!config.rollbackTo) checkManifestRenders(config, template, commands)
-  const build = config.rollbackTo ? undefined : await checkBuild(config)
+  if (!existing) checkManifestRenders(config, template, commands)
+  const build = existing ? undefined : await checkBuild(config)
   const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
   const selection = selectTargets(catalog, config.filters)
   if (Object.values(config.filters).every((f) => f === undefined))
@@ -224,27 +237,97 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     throw new Error(
       `no live node matches the filters (${catalog.length} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`
     )
-  const verb = config.rollbackTo ? 'roll back to' : 'deploy'
-  const shown = selection.targets.slice(0, 50).join(', ')
-  log.info(
-    `${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`
+  let targets = selection.targets
+  if (config.promote) {
+    // Promote goes on over the targets not on the release yet (contract 8).
+    const on = await nodesOnRelease(consul, config.kvPrefix, config.promote, deps.signal)
+    targets = targets.filter((node) => !on.has(node))
+    log.info(
+      `promote ${config.promote}: ${on.size} of the ${selection.targets.length} targets already run it`
+    )
+    if (targets.length === 0)
+      throw new InputError(
+        'promote',
+        `every target already runs ${config.promote}: nothing to promote it to`
+      )
+  }
+  const targetSet = new Set(targets)
+  const canaries = canaryNodes(
+    catalog.filter((node) => targetSet.has(node.node)),
+    config.filters
   )
-  if (config.dryRun) return dryRun(config, deps, selection, build)
+  const steps = planRollout({
+    datacenters: [{ targets, canaries }],
+    waves: config.waves,
+    bakeMs: config.bakeMs,
+    release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
+  })
+  const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
+  const shown = steps
+    .flatMap((s) => s.nodes)
+    .slice(0, 50)
+    .join(', ')
+  const planned = steps.reduce((n, s) => n + s.nodes.length, 0)
+  log.info(
+    `${verb} ${config.deployId} of ${config.app} on ${planned} nodes${steps.length > 1 ? ` in ${steps.length} waves (${steps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${planned > 50 ? ', …' : ''}`
+  )
+  if (isPartial(steps))
+    log.info(
+      `a partial rollout: ${targets.length - planned} targets stay on the current release; latest does not move`
+    )
+  return { template, commands, build, selection: { ...selection, targets }, steps }
+}
+
+/** Nodes whose results/<node> holds `deployId` with success. */
+async function nodesOnRelease(
+  consul: ConsulClient,
+  kvPrefix: string,
+  deployId: string,
+  signal?: AbortSignal
+): Promise<Set<string>> {
+  const prefix = kvKeys(kvPrefix).results
+  const read = await consul.kvGet(prefix, { recurse: true, signal })
+  const on = new Set<string>()
+  for (const entry of read.entries) {
+    try {
+      const result = JSON.parse(entry.value ?? '') as { deploy_id?: unknown; status?: unknown }
+      if (result.deploy_id === deployId && result.status === 'success')
+        on.add(entry.key.slice(prefix.length))
+    } catch {
+      // not a result: the node is not on it
+    }
+  }
+  return on
+}
+
+export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
+  const { log, store, consul, setOutput } = deps
+  const keys = kvKeys(config.kvPrefix)
+
+  const plan = await planStage(config, deps)
+  const { selection, steps } = plan
+  if (config.dryRun) return dryRun(config, deps, selection, plan.build)
 
   let release: Release | undefined
   let history: HistoryRecord | undefined
-  let fleet = new FleetState({
-    deployId: config.deployId,
-    baselineIndex: 0,
-    maxFailures: config.maxFailures,
-    targets: selection.targets,
-    untargeted: selection.filteredOut
-  })
+  let rollout: RolloutResult | undefined
+  const waitingFleet = () =>
+    rollout?.fleet ??
+    new FleetState({
+      deployId: config.deployId,
+      baselineIndex: 0,
+      maxFailures: config.maxFailures,
+      targets: steps.flatMap((s) => s.nodes),
+      untargeted: selection.filteredOut
+    })
   const cancelled = (): PipelineResult => {
+    const fleet = rollout?.fleet ?? waitingFleet()
     setFleetOutputs(fleet, setOutput)
+    if (rollout) setRolloutOutputs(rollout, setOutput)
     return {
       release,
       fleet,
+      rollout,
       failed: true,
       cancelled: true,
       message: `cancelled: ${progressLine(fleet.counts())}`
@@ -276,8 +359,9 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   }
 
   try {
-    if (config.rollbackTo) {
-      // A rollback re-announces a verified earlier release; its history stays as written.
+    if (existingRelease(config)) {
+      // rollback-to and promote announce a verified, already published release;
+      // its history stays as written.
       release = await findRelease(consul, store, config, log)
       setOutput('deploy-id', release.deployId)
       setOutput('src-url', release.srcUrl)
@@ -289,13 +373,13 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       const stamp = await nextFileTime(consul, config.kvPrefix)
       release = await publish({
         config,
-        template,
-        commands,
+        template: plan.template,
+        commands: plan.commands,
         store,
         log,
         onFact: setOutput,
         mtime: stamp,
-        build
+        build: plan.build
       })
       history = {
         deploy_id: release.deployId,
@@ -309,57 +393,36 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       }
     }
     const published = release
-    await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
-      const announced = await announce(
-        consul,
-        config,
-        { manifestUrl: published.manifestUrl, history },
-        log,
+    // What latest names now: auto-rollback's target.
+    const before = config.autoRollback
+      ? await readPrevious(consul, config.kvPrefix, deps.signal)
+      : undefined
+    const nodeCount = steps.reduce((n, s) => n + s.nodes.length, 0)
+    await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
+      rollout = await runRollout(
+        steps,
+        { deployId: config.deployId, manifestUrl: published.manifestUrl, history },
         {
+          consul,
+          config,
+          log,
           signal: deps.signal,
-          targets: selection.targets,
+          filteredOut: selection.filteredOut,
+          previous:
+            before?.deployId && before.manifestUrl && before.deployId !== config.deployId
+              ? { deployId: before.deployId, manifestUrl: before.manifestUrl }
+              : undefined,
           onJournal: (step) => {
             journal = step
             deps.onAnnounceJournal?.(step)
-          }
+          },
+          onAnnounced: async (fleet) => {
+            setFleetOutputs(fleet, setOutput)
+            await deps.onAnnounced?.({ release: published, fleet })
+          },
+          onProgress: deps.onProgress
         }
       )
-      fleet = new FleetState({
-        deployId: config.deployId,
-        baselineIndex: announced.baselineIndex,
-        maxFailures: config.maxFailures,
-        targets: selection.targets,
-        untargeted: selection.filteredOut
-      })
-      setFleetOutputs(fleet, setOutput)
-      await deps.onAnnounced?.({ release: published, fleet })
-      if (!config.wait) return
-      const progress = throttle<string>(5000, (line) => log.info(line))
-      // A reporter not targeted at the start counts only if Consul knows it as a matching live node.
-      const joinerCheck = catalogJoinerCheck(consul, config.filters, deps.signal)
-      const admitJoiner = (node: string) => joinerCheck(node).catch(() => false)
-      const watched = fleet
-      await awaitFleet({
-        consul,
-        fleet: watched,
-        resultsPrefix: keys.results,
-        firedAt: announced.firedAt,
-        deadline: announced.firedAt + config.timeoutMs,
-        baselineIndex: announced.baselineIndex,
-        signal: deps.signal,
-        admitJoiner,
-        onChange: (changed) => {
-          for (const s of changed) {
-            if (s.status === 'failure' || s.status === 'lost')
-              log.info(inert(`${plainText(s.node, 80)}: ${s.status}`))
-            else if (s.note)
-              log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
-          }
-          progress.update(progressLine(watched.counts()))
-          deps.onProgress?.(watched)
-        }
-      })
-      progress.flush()
     })
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
@@ -382,14 +445,16 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     }
   }
 
+  const done = rollout as RolloutResult | undefined
+  if (!done || isCancelled(deps)) return cancelled()
+  const { fleet } = done
   setFleetOutputs(fleet, setOutput)
-  if (isCancelled(deps)) return cancelled()
+  setRolloutOutputs(done, setOutput)
   if (!config.wait) {
-    const message = `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`
-    log.info(message)
-    return { release, fleet, failed: false, cancelled: false, message }
+    log.info(done.message)
+    return { release, fleet, rollout: done, failed: false, cancelled: false, message: done.message }
   }
-  const verdict = fleet.verdict()
+  const verdict = done.verdict
   // Logs are read only for nodes that failed this deploy (contract 5).
   const excerpts: Array<{ node: string; text: string }> = []
   for (const node of fleet.nodesByStatus('failure').slice(0, MAX_EXCERPTS)) {
@@ -419,9 +484,28 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     release,
     fleet,
     verdict,
+    rollout: done,
     excerpts,
     failed: !(verdict.done && verdict.ok),
     cancelled: false,
-    message: verdictLine(fleet, verdict)
+    message: rolloutMessage(fleet, verdict, done)
   }
+}
+
+/** The verdict line, with what stopped a staged rollout and what its rollback did. */
+function rolloutMessage(fleet: FleetState, verdict: Verdict, rollout: RolloutResult): string {
+  const parts = [verdictLine(fleet, verdict)]
+  if (rollout.staged)
+    parts.push(
+      rollout.ok
+        ? `${rollout.wavesCompleted}/${rollout.waves.length} waves passed`
+        : `stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`
+    )
+  if (rollout.rollback) parts.push(rollout.rollback.message)
+  return parts.join('; ')
+}
+
+function setRolloutOutputs(rollout: RolloutResult, setOutput: PipelineDeps['setOutput']): void {
+  setOutput('waves-completed', String(rollout.wavesCompleted))
+  setOutput('rolled-back', rollout.rollback?.outcome === 'rolled_back' ? 'true' : 'false')
 }

@@ -35,6 +35,8 @@ export interface ArrivalLogEntry {
   agent: string
   /** epoch ms */
   at: number
+  /** the raft index when it arrived: every write before it has an index at or below this */
+  raftIndex: number
 }
 
 export interface Cluster {
@@ -141,7 +143,13 @@ export async function handleRequest(
 ): Promise<void> {
   const target = req.url ?? '/'
   const method = (req.method ?? 'GET').toUpperCase()
-  cluster.arrivals.push({ method, path: target, agent: agent.node, at: Date.now() })
+  cluster.arrivals.push({
+    method,
+    path: target,
+    agent: agent.node,
+    at: Date.now(),
+    raftIndex: cluster.state.raftIndex
+  })
   const url = new URL(target, 'http://agent')
   let path: string
   try {
