@@ -142,6 +142,15 @@ describe('readConfig', () => {
     assert.equal(config({ 's3-url': 's3://b-1', 'dry-run': 'False' }).dryRun, false)
   })
 
+  test('dashboard is off unless set; one KV path segment, kept as given', () => {
+    assert.equal(config({ 's3-url': 's3://b-1' }).dashboard, undefined)
+    assert.equal(config({ 's3-url': 's3://b-1', dashboard: ' dashboard ' }).dashboard, 'dashboard')
+    assert.equal(
+      config({ 's3-url': 's3://b-1', dashboard: 'ops_dash-2.x' }).dashboard,
+      'ops_dash-2.x'
+    )
+  })
+
   test('Go durations for timeout', () => {
     assert.equal(config({ 's3-url': 's3://b-1', timeout: '1h30m' }).timeoutMs, 5_400_000)
     assert.equal(config({ 's3-url': 's3://b-1', timeout: '90s' }).timeoutMs, 90_000)
@@ -331,6 +340,21 @@ const badInputs: Array<
     'max-failures negative',
     { 's3-url': 's3://bucket', 'max-failures': '-1' },
     /^max-failures must be a whole number/
+  ],
+  [
+    'dashboard with a slash',
+    { 's3-url': 's3://bucket', dashboard: 'dash/board' },
+    /^dashboard must be one KV path segment \(the consul-kv-dashboard namespace, e\.g\. dashboard\) of letters, digits and \._- \(got "dash\/board"\)$/
+  ],
+  [
+    'dashboard with a space or a query',
+    { 's3-url': 's3://bucket', dashboard: 'dash?flags=1' },
+    /^dashboard must be one KV path segment/
+  ],
+  [
+    'dashboard ..',
+    { 's3-url': 's3://bucket', dashboard: '..' },
+    /^dashboard must be one KV path segment/
   ],
   [
     'check-name multi-line',

@@ -34,7 +34,8 @@ export const INPUT_NAMES = [
   'dry-run',
   'github-token',
   'check-name',
-  'environment'
+  'environment',
+  'dashboard'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -92,6 +93,8 @@ export interface Config {
   /** plan stage only: say what a deploy would do, write nothing */
   dryRun: boolean
   github: { token?: string; checkName: string; environment?: string }
+  /** consul-kv-dashboard namespace the nodes also report to (contract 11); off when undefined */
+  dashboard?: string
   /** facts about the run, from the runner's environment */
   run: { sha?: string; repository?: string; runUrl?: string }
 }
@@ -201,6 +204,18 @@ function parseKvPrefix(raw: string): string {
       `must be path segments of letters, digits and ._- (got ${quote(raw)})`
     )
   return prefix
+}
+
+// consul-kv-dashboard splits a key on "/" and reads the part after the namespace
+// as the category (dashboard.go NewItem): the namespace must be one segment.
+function parseDashboard(raw: string): string | undefined {
+  if (raw === '') return undefined
+  if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
+    throw new InputError(
+      'dashboard',
+      `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`
+    )
+  return raw
 }
 
 function parseDest(raw: string): string | undefined {
@@ -401,6 +416,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     rollbackTo: rollbackRaw || undefined,
     dryRun,
     github: { token: githubToken, checkName, environment },
+    dashboard: parseDashboard(get('dashboard')),
     run: { sha, repository, runUrl }
   }
 }
