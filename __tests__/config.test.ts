@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import * as yaml from 'js-yaml'
 import type { InputName } from '../src/config.ts'
-import { INPUT_DEFAULTS, INPUT_NAMES, readConfig, releaseKey, s3Url } from '../src/config.ts'
+import {
+  INPUT_DEFAULTS,
+  INPUT_NAMES,
+  readConfig,
+  readOperateConfig,
+  releaseKey,
+  s3Url
+} from '../src/config.ts'
 import { InputError } from '../src/errors.ts'
 
 const env = {
@@ -433,5 +440,42 @@ describe('event filters are RE2, as Consul compiles them', () => {
       const c = config({ 's3-url': 's3://bucket', 'node-filter': filter })
       assert.equal(c.filters.node, filter, 'passed to Consul verbatim')
     }
+  })
+})
+
+describe('operator commands (status, history): connection and filters only', () => {
+  const operate = (inputs: Record<string, string>, extraEnv: Record<string, string> = {}) =>
+    readOperateConfig((name) => inputs[name] ?? '', extraEnv)
+
+  test('app, kv-prefix, Consul and filters, with the deploy defaults; no s3-url needed', () => {
+    assert.deepEqual(
+      operate(
+        { app: 'web', 'service-filter': '^web$' },
+        { CONSUL_HTTP_ADDR: 'consul.internal:8500', CONSUL_HTTP_TOKEN: 't0k' }
+      ),
+      {
+        app: 'web',
+        kvPrefix: 'stretcher/web',
+        consul: { addr: 'http://consul.internal:8500', token: 't0k' },
+        filters: { node: undefined, service: '^web$', tag: undefined }
+      }
+    )
+    assert.equal(operate({}, { GITHUB_REPOSITORY: 'acme/api' }).kvPrefix, 'stretcher/api')
+    assert.equal(operate({ app: 'web', 'kv-prefix': '/apps/web/' }).kvPrefix, 'apps/web')
+  })
+
+  test('bad input: the same one-line errors as a deploy', () => {
+    for (const [inputs, expected] of [
+      [{}, /^app is required outside GitHub Actions/],
+      [{ app: 'w b' }, /^app must be letters/],
+      [{ app: 'web', 'consul-addr': 'ftp://x' }, /^consul-addr must use http or https/],
+      [{ app: 'web', 'kv-prefix': 'a//b' }, /^kv-prefix must be path segments/],
+      [{ app: 'web', 'tag-filter': 'blue' }, /^tag-filter needs service-filter/],
+      [{ app: 'web', 'node-filter': 'web-(' }, /^node-filter is not a valid regular expression/]
+    ] as const)
+      assert.throws(
+        () => operate(inputs),
+        (error: unknown) => error instanceof InputError && expected.test(error.message)
+      )
   })
 })
