@@ -113,7 +113,10 @@ describe('fleetStatus', () => {
     assert.ok(none.rows.every((r) => r.standing !== 'current'))
     const empty = fleetStatus(input({ filters: { service: '^api$' } }))
     assert.equal(empty.ok, false)
-    assert.equal(empty.message, 'no node matching service-filter ^api$')
+    assert.equal(
+      empty.message,
+      'no node matching service-filter ^api$ (a token without node:read sees none)'
+    )
     const down = fleetStatus(input({ catalog: [web('node-1', 'critical')] }))
     assert.equal(down.message, 'none of the 1 matching node is live')
   })

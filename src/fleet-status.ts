@@ -133,7 +133,8 @@ export function fleetStatus(input: StatusInput): FleetStatus {
   let message: string
   if (input.current === undefined)
     message = `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`
-  else if (rows.length === 0) message = `no node ${describeFilters(input.filters)}`
+  else if (rows.length === 0)
+    message = `no node ${describeFilters(input.filters)} (a token without node:read sees none)`
   else if (live.length === 0)
     message = `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`
   else if (ok)
