@@ -139,7 +139,7 @@ test('status and history after two deploys, a failed node, a node left out and a
         ['node-1', 'current', second, 'success']
       ]
     )
-    assert.match(rows[0]![4]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+s ago\)$/)
+    assert.match(rows[0]![4]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \((\d+[hms])+ ago\)$/)
     assert.equal(rows[1]![4], 'never')
     assert.equal(
       status.stderr,
