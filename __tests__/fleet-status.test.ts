@@ -134,6 +134,39 @@ describe('fleetStatus', () => {
     assert.match(statusText(s, NOW), /node-1 +silent +- +- +result is not JSON/)
   })
 
+  test('ahead and behind in natural order of deploy IDs: attempt .10 is after .9', () => {
+    const nine = '20261130-120000-2222222-r2.9'
+    const s = fleetStatus(
+      input({
+        current: nine,
+        catalog: [web('node-1'), web('node-2')],
+        results: [
+          { node: 'node-1', value: result('20261130-120000-2222222-r2.10', 'success') },
+          { node: 'node-2', value: result('20261130-120000-2222222-r2.8', 'success') }
+        ]
+      })
+    )
+    assert.deepEqual(
+      s.rows.map((r) => [r.node, r.standing]),
+      [
+        ['node-2', 'behind'],
+        ['node-1', 'ahead']
+      ]
+    )
+    const h = releaseHistory({
+      app: 'web',
+      kvPrefix: 'stretcher/web',
+      entries: ['r2.9', 'r2.10', 'r2.8'].map((a) => ({
+        deployId: `20261130-120000-2222222-${a}`,
+        value: '{}'
+      }))
+    })
+    assert.deepEqual(
+      h.rows.map((r) => r.deployId.slice(-5)),
+      ['r2.10', '-r2.9', '-r2.8']
+    )
+  })
+
   test('no filter: every catalog node, and the heading says so', () => {
     const s = fleetStatus(input({ filters: {} }))
     assert.equal(s.counts.total, 7)

@@ -16,7 +16,8 @@ import { matchesFilters } from './targets.ts'
  * - `behind`: succeeded on a release older than the current one;
  * - `ahead`: succeeded on a newer one (a rollback that did not reach it);
  * - `current`: succeeded on the release `deploy-id` names.
- * Older and newer compare deploy IDs, which sort by time (contract 2a).
+ * Older and newer compare deploy IDs, which sort by time (contract 2a), in
+ * natural order (attempt `.10` after `.9`).
  */
 export type NodeStanding = 'failed' | 'silent' | 'behind' | 'ahead' | 'current'
 export const STANDINGS: readonly NodeStanding[] = ['failed', 'silent', 'behind', 'ahead', 'current']
@@ -70,7 +71,7 @@ function standingOf(
   if (result.status === 'failure') return 'failed'
   if (current !== undefined && result.deployId === current) return 'current'
   if (current === undefined) return 'behind'
-  return result.deployId > current ? 'ahead' : 'behind'
+  return compareNatural(result.deployId, current) > 0 ? 'ahead' : 'behind'
 }
 
 function describeFilters(filters: EventFilters): string {

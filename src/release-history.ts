@@ -4,6 +4,7 @@
 import type { HistoryRecord } from './announce.ts'
 import { formatUtc, table } from './fleet-status.ts'
 import { plainText } from './report.ts'
+import { compareNatural } from './rollout-plan.ts'
 
 export interface HistoryRow {
   deployId: string
@@ -69,11 +70,7 @@ export function releaseHistory(input: {
 }): ReleaseHistory {
   const rows = input.entries
     .map((e) => rowOf(e.deployId, e.value, input.current))
-    .sort(
-      (a, b) =>
-        publishedMs(b) - publishedMs(a) ||
-        (a.deployId < b.deployId ? 1 : a.deployId > b.deployId ? -1 : 0)
-    )
+    .sort((a, b) => publishedMs(b) - publishedMs(a) || compareNatural(b.deployId, a.deployId))
   return {
     app: input.app,
     kvPrefix: input.kvPrefix,
