@@ -359,6 +359,16 @@ const badInputs: Array<
     /^dashboard must be one KV path segment/
   ],
   [
+    'dashboard over kv-prefix',
+    { 's3-url': 's3://bucket', dashboard: 'stretcher', app: 'deploy' },
+    /^dashboard must be a namespace apart from kv-prefix "stretcher\/deploy": the dashboard would show every key under it \(got "stretcher"\)$/
+  ],
+  [
+    'dashboard equal to kv-prefix',
+    { 's3-url': 's3://bucket', dashboard: 'web', 'kv-prefix': 'web' },
+    /^dashboard must be a namespace apart from kv-prefix "web"/
+  ],
+  [
     'dashboard ..',
     { 's3-url': 's3://bucket', dashboard: '..' },
     /^dashboard must be one KV path segment/

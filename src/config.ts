@@ -208,12 +208,19 @@ function parseKvPrefix(raw: string): string {
 
 // consul-kv-dashboard splits a key on "/" and reads the part after the namespace
 // as the category (dashboard.go NewItem): the namespace must be one segment.
-function parseDashboard(raw: string): string | undefined {
+function parseDashboard(raw: string, kvPrefix: string): string | undefined {
   if (raw === '') return undefined
   if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
     throw new InputError(
       'dashboard',
       `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`
+    )
+  // consul-kv-dashboard shows every key under its namespace as a category: the
+  // app's own keys must not be among them, nor the dashboard's among the app's.
+  if (`${kvPrefix}/`.startsWith(`${raw}/`))
+    throw new InputError(
+      'dashboard',
+      `must be a namespace apart from kv-prefix ${quote(kvPrefix)}: the dashboard would show every key under it (got ${quote(raw)})`
     )
   return raw
 }
@@ -465,7 +472,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     rollbackTo: rollbackRaw || undefined,
     dryRun,
     github: { token: githubToken, checkName, environment },
-    dashboard: parseDashboard(get('dashboard')),
+    dashboard: parseDashboard(get('dashboard'), kvPrefix),
     run: { sha, repository, runUrl }
   }
 }
