@@ -71,9 +71,9 @@ function resultCommand(opts: NodeReportOptions, status: 'success' | 'failure'): 
  *   or + 2. Flags is an int64 there, a uint64 in Consul: ~1.8e12 fits both.
  * - the value: shown as text (`Data: string(kv.Value)`), one line here.
  * It is written after the result, as its own command: stretcher ends a list at
- * a failing command and logs it, so a token without `key:write` on
- * `<namespace>/deploy/` loses the dashboard entry (saying so in stretcher's
- * log), never the result the action waits for.
+ * a failing command, so a token without `key:write` on `<namespace>/deploy/`
+ * loses the dashboard entry (saying so on stderr, which stretcher's
+ * InvokePipe copies to its own), never the result the action waits for.
  */
 function dashboardCommand(opts: NodeReportOptions, status: 'success' | 'failure'): string[] {
   if (!opts.dashboard) return []
