@@ -5,13 +5,14 @@
 // category, and the catalog to keep only known nodes (dashboard.go kvApiProxy,
 // itemInCatalog).
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { LocalFleet } from '../fleet/index.ts'
 import { withLocalFleet } from '../fleet/index.ts'
-import { runAction } from '../fleet/run-action.ts'
+import { CLI, runAction } from '../fleet/run-action.ts'
 
 const KV = 'stretcher/web'
 let work: string
@@ -78,13 +79,26 @@ async function dashboardTab(fleet: LocalFleet, token?: string) {
     .filter((item) => known.has(item.node ?? ''))
 }
 
-test('node tokens with key:write on dashboard/deploy/: every node shows on the dashboard, green or red', async () => {
+test('node tokens with key:write on dashboard/deploy/: every node shows on the dashboard, green or red; status and history with a read-only token', async () => {
   await withLocalFleet(
     {
       nodes: [{ name: 'node-1' }, { name: 'node-2', fail: true }],
       kvPrefix: KV,
       serverRunsStretcher: false,
-      acl: { dashboard: 'dashboard' }
+      acl: {
+        dashboard: 'dashboard',
+        // README "Status and history": what an operator's token needs, and no more
+        extraTokens: [
+          {
+            secretId: 'ops-read',
+            rules: {
+              key_prefix: { [`${KV}/`]: 'read' },
+              node_prefix: { '': 'read' },
+              service_prefix: { '': 'read' }
+            }
+          }
+        ]
+      }
     },
     async (fleet) => {
       const t0 = Math.floor(Date.now() / 1000)
@@ -114,6 +128,41 @@ test('node tokens with key:write on dashboard/deploy/: every node shows on the d
             data: `deploy ${id}: failure (log in ${KV}/logs/node-2)`
           }
         ]
+      )
+
+      // status and history with the read-only token the README documents
+      const cli = (...args: string[]) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          execFile(
+            process.execPath,
+            [CLI, ...args, '--app', 'web', '--consul-addr', fleet.consul.url, '--json'],
+            { env: { PATH: process.env.PATH ?? '', CONSUL_HTTP_TOKEN: 'ops-read' } },
+            (error, stdout, stderr) =>
+              resolve({
+                code: error ? ((error.code as number | undefined) ?? 1) : 0,
+                stdout,
+                stderr
+              })
+          )
+        })
+      const status = await cli('status', '--service-filter', '^web$')
+      assert.equal(status.code, 1, status.stderr)
+      assert.deepEqual(
+        (
+          JSON.parse(status.stdout) as { nodes: Array<{ node: string; standing: string }> }
+        ).nodes.map((n) => [n.node, n.standing]),
+        [
+          ['node-2', 'failed'],
+          ['node-1', 'current']
+        ]
+      )
+      const history = await cli('history')
+      assert.equal(history.code, 0, history.stderr)
+      assert.deepEqual(
+        (
+          JSON.parse(history.stdout) as { releases: Array<{ deploy_id: string; current: boolean }> }
+        ).releases.map((r) => [r.deploy_id, r.current]),
+        [[id, true]]
       )
     }
   )
