@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import * as yaml from 'js-yaml'
 import type { InputName } from '../src/config.ts'
-import { INPUT_DEFAULTS, INPUT_NAMES, readConfig, releaseKey, s3Url } from '../src/config.ts'
+import {
+  INPUT_DEFAULTS,
+  INPUT_NAMES,
+  readConfig,
+  readOperateConfig,
+  releaseKey,
+  s3Url
+} from '../src/config.ts'
 import { InputError } from '../src/errors.ts'
 
 const env = {
@@ -140,6 +147,15 @@ describe('readConfig', () => {
     assert.equal(config({ 's3-url': 's3://b-1' }).dryRun, false)
     assert.equal(config({ 's3-url': 's3://b-1', 'dry-run': 'true' }).dryRun, true)
     assert.equal(config({ 's3-url': 's3://b-1', 'dry-run': 'False' }).dryRun, false)
+  })
+
+  test('dashboard is off unless set; one KV path segment, kept as given', () => {
+    assert.equal(config({ 's3-url': 's3://b-1' }).dashboard, undefined)
+    assert.equal(config({ 's3-url': 's3://b-1', dashboard: ' dashboard ' }).dashboard, 'dashboard')
+    assert.equal(
+      config({ 's3-url': 's3://b-1', dashboard: 'ops_dash-2.x' }).dashboard,
+      'ops_dash-2.x'
+    )
   })
 
   test('Go durations for timeout', () => {
@@ -333,6 +349,31 @@ const badInputs: Array<
     /^max-failures must be a whole number/
   ],
   [
+    'dashboard with a slash',
+    { 's3-url': 's3://bucket', dashboard: 'dash/board' },
+    /^dashboard must be one KV path segment \(the consul-kv-dashboard namespace, e\.g\. dashboard\) of letters, digits and \._- \(got "dash\/board"\)$/
+  ],
+  [
+    'dashboard with a space or a query',
+    { 's3-url': 's3://bucket', dashboard: 'dash?flags=1' },
+    /^dashboard must be one KV path segment/
+  ],
+  [
+    'dashboard over kv-prefix',
+    { 's3-url': 's3://bucket', dashboard: 'stretcher', app: 'deploy' },
+    /^dashboard must be a namespace apart from kv-prefix "stretcher\/deploy": the dashboard would show every key under it \(got "stretcher"\)$/
+  ],
+  [
+    'dashboard equal to kv-prefix',
+    { 's3-url': 's3://bucket', dashboard: 'web', 'kv-prefix': 'web' },
+    /^dashboard must be a namespace apart from kv-prefix "web"/
+  ],
+  [
+    'dashboard ..',
+    { 's3-url': 's3://bucket', dashboard: '..' },
+    /^dashboard must be one KV path segment/
+  ],
+  [
     'check-name multi-line',
     { 's3-url': 's3://bucket', 'check-name': 'a\nb' },
     /^check-name must be one line/
@@ -409,5 +450,42 @@ describe('event filters are RE2, as Consul compiles them', () => {
       const c = config({ 's3-url': 's3://bucket', 'node-filter': filter })
       assert.equal(c.filters.node, filter, 'passed to Consul verbatim')
     }
+  })
+})
+
+describe('operator commands (status, history): connection and filters only', () => {
+  const operate = (inputs: Record<string, string>, extraEnv: Record<string, string> = {}) =>
+    readOperateConfig((name) => inputs[name] ?? '', extraEnv)
+
+  test('app, kv-prefix, Consul and filters, with the deploy defaults; no s3-url needed', () => {
+    assert.deepEqual(
+      operate(
+        { app: 'web', 'service-filter': '^web$' },
+        { CONSUL_HTTP_ADDR: 'consul.internal:8500', CONSUL_HTTP_TOKEN: 't0k' }
+      ),
+      {
+        app: 'web',
+        kvPrefix: 'stretcher/web',
+        consul: { addr: 'http://consul.internal:8500', token: 't0k' },
+        filters: { node: undefined, service: '^web$', tag: undefined }
+      }
+    )
+    assert.equal(operate({}, { GITHUB_REPOSITORY: 'acme/api' }).kvPrefix, 'stretcher/api')
+    assert.equal(operate({ app: 'web', 'kv-prefix': '/apps/web/' }).kvPrefix, 'apps/web')
+  })
+
+  test('bad input: the same one-line errors as a deploy', () => {
+    for (const [inputs, expected] of [
+      [{}, /^app is required outside GitHub Actions/],
+      [{ app: 'w b' }, /^app must be letters/],
+      [{ app: 'web', 'consul-addr': 'ftp://x' }, /^consul-addr must use http or https/],
+      [{ app: 'web', 'kv-prefix': 'a//b' }, /^kv-prefix must be path segments/],
+      [{ app: 'web', 'tag-filter': 'blue' }, /^tag-filter needs service-filter/],
+      [{ app: 'web', 'node-filter': 'web-(' }, /^node-filter is not a valid regular expression/]
+    ] as const)
+      assert.throws(
+        () => operate(inputs),
+        (error: unknown) => error instanceof InputError && expected.test(error.message)
+      )
   })
 })

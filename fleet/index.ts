@@ -56,6 +56,12 @@ export interface LocalFleetOptions {
     /** names addNode() will use: the emulator's token table is fixed at start */
     lateNodes?: string[]
     extraTokens?: AclToken[]
+    /**
+     * a consul-kv-dashboard namespace: node tokens get `key:write` on
+     * `<dashboard>/deploy/` (README, contract 11) and the anonymous token reads
+     * `<dashboard>/` and the catalog, as the dashboard (which sends no token) needs
+     */
+    dashboard?: string
   }
   /** consul-server-1 runs a stretcher node too (default true) */
   serverRunsStretcher?: boolean
@@ -142,9 +148,18 @@ function crashSwitch(
   }
 }
 
-function nodeRules(name: string, kvPrefix: string, eventName: string): AclRules {
+function nodeRules(
+  name: string,
+  kvPrefix: string,
+  eventName: string,
+  dashboard: string | undefined
+): AclRules {
   return {
-    key_prefix: { [`${kvPrefix}/results/`]: 'write', [`${kvPrefix}/logs/`]: 'write' },
+    key_prefix: {
+      [`${kvPrefix}/results/`]: 'write',
+      [`${kvPrefix}/logs/`]: 'write',
+      ...(dashboard === undefined ? {} : { [`${dashboard}/deploy/`]: 'write' as const })
+    },
     // The boot recipe reads latest; the contract's node token leaves it out.
     key: { [`${kvPrefix}/latest`]: 'read' },
     agent: { [name]: 'read' },
@@ -197,8 +212,19 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         },
         ...names.map((name) => ({
           secretId: tokens!.nodes.get(name)!,
-          rules: nodeRules(name, prefix, eventName)
+          rules: nodeRules(name, prefix, eventName, opts.acl?.dashboard)
         })),
+        ...(opts.acl.dashboard === undefined
+          ? []
+          : [
+              {
+                secretId: 'anonymous',
+                rules: {
+                  key_prefix: { [`${opts.acl.dashboard}/`]: 'read' as const },
+                  node_prefix: { '': 'read' as const }
+                }
+              }
+            ]),
         ...(opts.acl.extraTokens ?? [])
       ]
     }

@@ -40,7 +40,8 @@ export const INPUT_NAMES = [
   'dry-run',
   'github-token',
   'check-name',
-  'environment'
+  'environment',
+  'dashboard'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -107,6 +108,8 @@ export interface Config {
   /** plan stage only: say what a deploy would do, write nothing */
   dryRun: boolean
   github: { token?: string; checkName: string; environment?: string }
+  /** consul-kv-dashboard namespace the nodes also report to (contract 11); off when undefined */
+  dashboard?: string
   /** facts about the run, from the runner's environment */
   run: { sha?: string; repository?: string; runUrl?: string }
 }
@@ -218,6 +221,25 @@ function parseKvPrefix(raw: string): string {
   return prefix
 }
 
+// consul-kv-dashboard splits a key on "/" and reads the part after the namespace
+// as the category (dashboard.go NewItem): the namespace must be one segment.
+function parseDashboard(raw: string, kvPrefix: string): string | undefined {
+  if (raw === '') return undefined
+  if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
+    throw new InputError(
+      'dashboard',
+      `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`
+    )
+  // consul-kv-dashboard shows every key under its namespace as a category: the
+  // app's own keys must not be among them, nor the dashboard's among the app's.
+  if (`${kvPrefix}/`.startsWith(`${raw}/`))
+    throw new InputError(
+      'dashboard',
+      `must be a namespace apart from kv-prefix ${quote(kvPrefix)}: the dashboard would show every key under it (got ${quote(raw)})`
+    )
+  return raw
+}
+
 function parseDest(raw: string): string | undefined {
   if (raw === '') return undefined
   if (!raw.startsWith('/') || /[\0\r\n]/.test(raw))
@@ -232,21 +254,10 @@ function parseDest(raw: string): string | undefined {
   return raw
 }
 
-/**
- * Read every input once. `input` returns '' for an unset input (as core.getInput
- * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
- */
-export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
-  const get = (name: InputName): string => {
-    const value = input(name).trim()
-    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value
-  }
+type Getter = (name: InputName) => string
 
-  const workspace = env.GITHUB_WORKSPACE || process.cwd()
-  const path = resolve(workspace, get('path'))
-
-  const repository = env.GITHUB_REPOSITORY
-  const app = get('app') || repository?.split('/')[1] || ''
+function readApp(get: Getter, env: NodeJS.ProcessEnv): string {
+  const app = get('app') || env.GITHUB_REPOSITORY?.split('/')[1] || ''
   if (app === '')
     throw new InputError(
       'app',
@@ -257,6 +268,82 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
       'app',
       `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`
     )
+  return app
+}
+
+function readConsul(get: Getter, env: NodeJS.ProcessEnv): Config['consul'] {
+  const addr = parseConsulAddr(
+    get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500'
+  )
+  const token = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined
+  if (token !== undefined && /[\r\n]/.test(token))
+    // Never quote a token's value, not even in an error.
+    throw new InputError('consul-token', 'must be a single line')
+  return { addr, token }
+}
+
+function readFilters(get: Getter): EventFilters {
+  const filters: EventFilters = {
+    node: parseRegexFilter('node-filter', get('node-filter')),
+    service: parseRegexFilter('service-filter', get('service-filter')),
+    tag: parseRegexFilter('tag-filter', get('tag-filter'))
+  }
+  if (filters.tag !== undefined && filters.service === undefined)
+    // Consul refuses it: "Cannot provide tag filter without service filter".
+    throw new InputError(
+      'tag-filter',
+      'needs service-filter (Consul filters tags within a service)'
+    )
+  return filters
+}
+
+const getter =
+  (input: InputReader): Getter =>
+  (name) => {
+    const value = input(name).trim()
+    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value
+  }
+
+/** The inputs the operator commands take (contract 12): where the fleet is, and which nodes. */
+export const OPERATE_INPUTS = [
+  'app',
+  'kv-prefix',
+  'consul-addr',
+  'consul-token',
+  'node-filter',
+  'service-filter',
+  'tag-filter'
+] as const satisfies readonly InputName[]
+export type OperateInputName = (typeof OPERATE_INPUTS)[number]
+
+/** What `status` and `history` need: the app, its KV prefix, Consul, the filters. */
+export type OperateConfig = Pick<Config, 'app' | 'kvPrefix' | 'consul' | 'filters'>
+
+/** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
+export function readOperateConfig(
+  input: (name: OperateInputName) => string,
+  env: NodeJS.ProcessEnv
+): OperateConfig {
+  const only = new Set<InputName>(OPERATE_INPUTS)
+  const get = getter((name) => (only.has(name) ? input(name as OperateInputName) : ''))
+  const app = readApp(get, env)
+  const consul = readConsul(get, env)
+  const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
+  return { app, kvPrefix, consul, filters: readFilters(get) }
+}
+
+/**
+ * Read every input once. `input` returns '' for an unset input (as core.getInput
+ * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
+ */
+export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
+  const get = getter(input)
+
+  const workspace = env.GITHUB_WORKSPACE || process.cwd()
+  const path = resolve(workspace, get('path'))
+
+  const repository = env.GITHUB_REPOSITORY
+  const app = readApp(get, env)
 
   const s3Url = get('s3-url')
   if (s3Url === '') throw new InputError('s3-url', 'is required (s3://bucket/prefix)')
@@ -341,13 +428,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
 
   const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9)
 
-  const consulAddr = parseConsulAddr(
-    get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500'
-  )
-  const consulToken = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined
-  if (consulToken !== undefined && /[\r\n]/.test(consulToken))
-    // Never quote a token's value, not even in an error.
-    throw new InputError('consul-token', 'must be a single line')
+  const consul = readConsul(get, env)
 
   const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
 
@@ -358,17 +439,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
       `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(eventName)})`
     )
 
-  const filters: EventFilters = {
-    node: parseRegexFilter('node-filter', get('node-filter')),
-    service: parseRegexFilter('service-filter', get('service-filter')),
-    tag: parseRegexFilter('tag-filter', get('tag-filter'))
-  }
-  if (filters.tag !== undefined && filters.service === undefined)
-    // Consul refuses it: "Cannot provide tag filter without service filter".
-    throw new InputError(
-      'tag-filter',
-      'needs service-filter (Consul filters tags within a service)'
-    )
+  const filters = readFilters(get)
 
   const wait = parseBoolean('wait', get('wait'))
 
@@ -428,7 +499,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     deployId,
     deployIdGiven: deployIdRaw !== '',
     compressionLevel,
-    consul: { addr: consulAddr, token: consulToken },
+    consul,
     kvPrefix,
     eventName,
     filters,
@@ -442,6 +513,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     promote: promoteRaw || undefined,
     dryRun,
     github: { token: githubToken, checkName, environment },
+    dashboard: parseDashboard(get('dashboard'), kvPrefix),
     run: { sha, repository, runUrl }
   }
 }

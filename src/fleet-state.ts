@@ -42,8 +42,8 @@ export interface FleetCounts {
   pending: number
 }
 
-/** What a node writes (contract 5); anything else is not a result. */
-function parseResult(
+/** What a node writes (contract 5); anything else is not a result (its reason, as a string). */
+export function parseResult(
   value: string | null
 ): { deployId: string; status: 'success' | 'failure'; at?: number } | string {
   if (value === null || value === '') return 'empty result'

@@ -113,7 +113,8 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
 }
 
 export function reportingCommands(config: Config): ReportingCommands {
-  const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId }
+  const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined
+  const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard }
   return { success: successCommands(opts), failure: failureCommands(opts) }
 }
 
