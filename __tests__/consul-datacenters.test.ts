@@ -190,3 +190,32 @@ describe('a datacenter Consul has no route to', () => {
     }
   })
 })
+
+describe('a session in another datacenter', () => {
+  test('without a Node of that datacenter: refused at once, saying why', async () => {
+    const dc2 = client().inDatacenter('dc2')
+    const from = emu.requests.length
+    await assert.rejects(
+      dc2.request('PUT', 'session/create', { body: '{"TTL":"15s"}', permission: 'session:write' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConsulError)
+        assert.equal(error.transient, false)
+        assert.equal(
+          error.message,
+          'Consul refused PUT /v1/session/create in datacenter "dc2": Missing node registration (a session in datacenter "dc2" must name one of its nodes: Node defaults to the agent\'s own)'
+        )
+        return true
+      }
+    )
+    assert.equal(emu.requests.length - from, 1)
+    // Named, it is created there.
+    const res = await dc2.request('PUT', 'session/create', {
+      body: JSON.stringify({ TTL: '15s', Node: 'consul-server-1-dc2' }),
+      permission: 'session:write'
+    })
+    const { ID } = JSON.parse(res.body) as { ID: string }
+    assert.equal(await dc2.kvPut('stretcher/web/lock', 'me', { acquire: ID }), true)
+    assert.equal(emu.datacenter('dc2').kv('stretcher/web/lock')?.session, ID)
+    await dc2.request('PUT', `session/destroy/${ID}`, { permission: 'session:write' })
+  })
+})

@@ -152,6 +152,8 @@ export class ConsulError extends Error {
 // substring, as Consul's own structs.IsErrNoDCPath does.
 const NO_DC_PATH = 'No path to datacenter'
 const DC_NOT_AVAILABLE = 'Remote DC has no server currently reachable'
+// agent/consul/state/catalog.go ErrMissingNode, e.g. for a session whose node is not registered.
+const MISSING_NODE = 'Missing node registration'
 
 /** Node's fetch wraps socket errors as `TypeError: fetch failed` with the code in `cause`. */
 function networkCode(error: unknown): string | undefined {
@@ -409,6 +411,20 @@ export class ConsulClient {
         status,
         false,
         dc
+      )
+    }
+    if (
+      status === 500 &&
+      text.includes(MISSING_NODE) &&
+      what.startsWith('PUT /v1/session/create')
+    ) {
+      // Not transient either: a session belongs to a node of the datacenter it is
+      // created in, and Node defaults to the agent's own (session_endpoint.go),
+      // which another datacenter's catalog does not have.
+      return new ConsulError(
+        `Consul refused ${what}: ${text}${dc === undefined ? '' : ` (a session in datacenter "${dc}" must name one of its nodes: Node defaults to the agent's own)`}`,
+        status,
+        false
       )
     }
     if (status === 500 && text.includes(DC_NOT_AVAILABLE)) {
