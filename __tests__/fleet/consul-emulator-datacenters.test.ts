@@ -333,6 +333,20 @@ describe('a datacenter with no route', () => {
   })
 })
 
+describe('faults', () => {
+  test('a fault can target the datacenter a request is answered from', async () => {
+    emu.faults.inject({ kind: 'error', status: 500, body: 'boom', datacenter: 'dc2' })
+    try {
+      assert.equal((await req(dc1(), '/v1/kv/app/latest?dc=dc2')).status, 500)
+      assert.equal((await req(emu.agentUrl('eu-web-1'), '/v1/kv/app/latest')).status, 500)
+      assert.equal((await req(dc1(), '/v1/kv/app/latest')).status, 404)
+      assert.equal((await req(dc1(), '/v1/kv/app/latest?dc=dc3')).status, 404)
+    } finally {
+      emu.faults.clear()
+    }
+  })
+})
+
 describe('ACLs across datacenters', () => {
   let secured: ConsulEmulator
   before(async () => {

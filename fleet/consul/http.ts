@@ -271,7 +271,12 @@ export async function handleRequest(
   }
   // agent/http.go: X-Consul-Default-ACL-Policy on every response.
   res.setHeader('X-Consul-Default-ACL-Policy', cluster.acl.defaultPolicy)
-  const { latencyMs, terminal } = cluster.faults.take(method, target, agent.node)
+  const { latencyMs, terminal } = cluster.faults.take(
+    method,
+    target,
+    agent.node,
+    url.searchParams.get('dc') || agent.datacenter.name
+  )
   if (latencyMs > 0) {
     // The latency stands for Consul's own work (the RPC to the servers, the Raft
     // apply), which starts once the body is in and runs to the end even if the
