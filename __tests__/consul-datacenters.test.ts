@@ -150,6 +150,16 @@ describe('datacentersList and agentDatacenter', () => {
   })
 })
 
+describe('a slow agent', () => {
+  test('an agent/self that does not answer holds a bound fire back ~2 s at most', async () => {
+    emu.faults.inject({ kind: 'latency', latencyMs: 10_000, path: /^\/v1\/agent\/self/ })
+    const started = Date.now()
+    const { id } = await client().inDatacenter('dc2').fireEvent('deploy', 's3://r/web/4.yml', {})
+    assert.ok(Date.now() - started < 4_000, `${Date.now() - started} ms`)
+    assert.equal(emu.events('eu-web-1').at(-1)?.id, id)
+  })
+})
+
 describe('a datacenter Consul has no route to', () => {
   for (const [agent, addr] of [
     ['a server agent', () => emu.url],
@@ -166,7 +176,7 @@ describe('a datacenter Consul has no route to', () => {
           assert.equal(error.status, 500)
           assert.match(
             error.message,
-            /^Consul has no path to datacenter "dc9" \(GET \/v1\/kv\/stretcher\/web\/latest in datacenter "dc9"\): it is not one of the datacenters its servers know/
+            /^Consul has no path to datacenter "dc9" \(GET \/v1\/kv\/stretcher\/web\/latest\): it is not one of the datacenters its servers know/
           )
           return true
         }

@@ -407,7 +407,7 @@ export class ConsulClient {
     if (status === 500 && text.includes(NO_DC_PATH)) {
       // Retrying does not help: the agent's servers know no such datacenter.
       return new ConsulError(
-        `Consul has no path to datacenter "${dc ?? '?'}" (${what}): it is not one of the datacenters its servers know over the WAN (GET /v1/catalog/datacenters lists them)`,
+        `Consul has no path to datacenter "${dc ?? '?'}" (${what.replace(/ in datacenter ".*"$/, '')}): it is not one of the datacenters its servers know over the WAN (GET /v1/catalog/datacenters lists them)`,
         status,
         false,
         dc
@@ -593,12 +593,21 @@ export class ConsulClient {
    * treat an unreadable list as "cannot tell", and fire again).
    */
   async eventIds(name: string, payload: string, signal?: AbortSignal): Promise<string[]> {
-    if (this.datacenter !== undefined && this.datacenter !== (await this.agentDatacenter(signal)))
-      throw new ConsulError(
-        `the agent's event list holds only its own datacenter's events, not "${this.datacenter}"'s`,
-        undefined,
-        false
-      )
+    if (this.datacenter !== undefined) {
+      // Asked once; like the list itself, never allowed to hold the fire back long.
+      const own = await Promise.race([
+        this.agentDatacenter(signal),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref())
+      ])
+      if (own === undefined)
+        throw new ConsulError("the agent's datacenter is not known yet", undefined, true)
+      if (own !== this.datacenter)
+        throw new ConsulError(
+          `the agent's event list holds only its own datacenter's events, not "${this.datacenter}"'s`,
+          undefined,
+          false
+        )
+    }
     const res = await this.request('GET', 'event/list', {
       query: { name },
       signal,
