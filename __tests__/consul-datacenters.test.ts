@@ -218,9 +218,12 @@ describe('a session in another datacenter', () => {
       }
     )
     assert.equal(emu.requests.length - from, 1)
-    // Named, it is created there.
+    // Named (one of its servers), it is created there.
+    const [server] = await dc2.serverNodes()
+    assert.equal(server, 'consul-server-1-dc2')
+    assert.deepEqual(await client().serverNodes(), ['consul-server-1'])
     const res = await dc2.request('PUT', 'session/create', {
-      body: JSON.stringify({ TTL: '15s', Node: 'consul-server-1-dc2' }),
+      body: JSON.stringify({ TTL: '15s', Node: server }),
       permission: 'session:write'
     })
     const { ID } = JSON.parse(res.body) as { ID: string }

@@ -323,6 +323,23 @@ export class ConsulClient {
     return asked
   }
 
+  /**
+   * The Consul servers' node names in the client's datacenter: the nodes of the
+   * `consul` service, which every server registers on itself (leader.go
+   * reconcileMember). A session created with `?dc=` in another datacenter than
+   * the agent's must name a node there (session/create defaults Node to the
+   * agent's own): a server is one that is always there. Needs service:read on
+   * "consul" and node:read.
+   */
+  async serverNodes(signal?: AbortSignal): Promise<string[]> {
+    const { value } = await this.getJson<Array<{ Node: string }>>(
+      'catalog/service/consul',
+      'service:read on "consul"',
+      { signal }
+    )
+    return value.map((entry) => entry.Node).sort()
+  }
+
   private unbound(): ConsulClient {
     const { dc: _dc, ...options } = this.options
     return new ConsulClient(options, this.shared)
