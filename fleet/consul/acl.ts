@@ -17,7 +17,8 @@ export interface AclToken {
    * A local token (Consul's `Local: true`) created in this datacenter: it is not
    * replicated, so any other datacenter answers "ACL not found". Unset: a global
    * token, replicated from the primary datacenter and valid in every one
-   * (docs/security/acl/tokens: "Local ... Global").
+   * (docs/reference/acl/token, Local: "false to replicate globally across all
+   * reachable datacenters", true: "functional in the local datacenter only").
    */
   local?: string
 }
