@@ -489,3 +489,44 @@ describe('operator commands (status, history): connection and filters only', () 
       )
   })
 })
+
+describe('datacenters (contract 10)', () => {
+  const base = { 's3-url': 's3://acme-releases/web' }
+  const dcs = (raw: string) => config({ ...base, datacenters: raw }).datacenters
+
+  test('unset: the agent own datacenter; all; names in the order given', () => {
+    assert.deepEqual(config(base).datacenters, { kind: 'agent' })
+    assert.deepEqual(dcs('all'), { kind: 'all' })
+    assert.deepEqual(dcs('us-east, eu-west'), { kind: 'named', names: ['us-east', 'eu-west'] })
+    assert.deepEqual(dcs('dc2,dc1'), { kind: 'named', names: ['dc2', 'dc1'] })
+    assert.deepEqual(dcs('dc_3\n dc-4 ,'), { kind: 'named', names: ['dc_3', 'dc-4'] })
+    assert.deepEqual(dcs('dc1'), { kind: 'named', names: ['dc1'] })
+  })
+
+  for (const [raw, expected] of [
+    [
+      'DC1',
+      /^datacenters names "DC1": Consul datacenter names are lower case \(did you mean "dc1"\?\)$/
+    ],
+    [
+      'dc1, eu west',
+      /^datacenters names "eu west": a Consul datacenter name is lower-case letters, digits, - and _$/
+    ],
+    ['dc.1', /names "dc\.1": a Consul datacenter name/],
+    ['dc1, dc2, dc1', /^datacenters names "dc1" twice$/],
+    ['all, dc2', /^datacenters is either all or a list of datacenter names, not both/],
+    ['All', /did you mean "all"/]
+  ] as const)
+    test(`bad: ${JSON.stringify(raw)}`, () => {
+      assert.throws(
+        () => dcs(raw),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError)
+          assert.equal(error.input, 'datacenters')
+          assert.match(error.message, expected)
+          assert.ok(!error.message.includes('\n'))
+          return true
+        }
+      )
+    })
+})

@@ -7,7 +7,7 @@
 // servers included (contract 6), and still converges. With
 // `service-filter: ^web$` only node-1..N are targeted and the server sees no event.
 import type { AclRules, AclToken, ConsulEmulator, EmulatedService } from './consul/index.ts'
-import { startConsulEmulator } from './consul/index.ts'
+import { defaultServerName, startConsulEmulator } from './consul/index.ts'
 import { startLocalS3 } from './s3.ts'
 import type { LocalS3 } from './s3.ts'
 import { runMatches, startStretcherNode } from './stretcher-node.ts'
@@ -39,11 +39,31 @@ export interface FleetNodeSpec {
   delayMs?: number
   /** extra environment for this node's stretcher */
   env?: Record<string, string>
+  /** its Consul datacenter (default: the first); set by `datacenters` for their nodes */
+  datacenter?: string
+}
+
+export interface FleetDatacenterSpec {
+  /** a Consul datacenter name, e.g. dc2 */
+  name: string
+  /** a count (<name>-node-1..N) or explicit nodes; default 3 */
+  nodes?: number | FleetNodeSpec[]
+  /** its servers' network coordinate in ms (WAN RTT = distance); default [10 × position, 0] */
+  coordinate?: [number, number]
 }
 
 export interface LocalFleetOptions {
-  /** a count (node-1..node-N) or explicit nodes; default 3 */
+  /** a count (node-1..node-N) or explicit nodes; default 3. Not with `datacenters`. */
   nodes?: number | FleetNodeSpec[]
+  /**
+   * Several Consul datacenters, each with its nodes (node names unique across the
+   * fleet) and its own server (consul-server-1 in the first, consul-server-1-<dc>
+   * in the others), running stretcher too unless serverRunsStretcher is false.
+   * The action talks to the first datacenter's server (FLEET_CONSUL_ADDR); every
+   * node's stretcher talks to its own agent, so it hears its datacenter's events
+   * and writes its results to its datacenter's KV.
+   */
+  datacenters?: FleetDatacenterSpec[]
   /** the service every default node registers; default 'web' */
   service?: string
   /** consul watch -name; default 'deploy' */
@@ -94,9 +114,15 @@ export interface LocalFleet {
   nodes: Map<string, SimulatedNode>
   /** consul-server-1's stretcher node, unless serverRunsStretcher is false */
   server: SimulatedNode | undefined
+  /** the datacenters' names, the action's first (one: the emulator's default, dc1) */
+  datacenters: string[]
+  /** each datacenter's server stretcher node, by datacenter (when the servers run stretcher) */
+  servers: Map<string, SimulatedNode>
+  /** the datacenter a node (server or not) is in */
+  datacenterOf(node: string): string
   /** set when acl is on */
   tokens: FleetTokens | undefined
-  /** AWS_* for s3rver, FLEET_S3_ENDPOINT, FLEET_S3_BUCKET, FLEET_CONSUL_ADDR, FLEET_DEST, ... */
+  /** AWS_* for s3rver, FLEET_S3_ENDPOINT, FLEET_S3_BUCKET, FLEET_CONSUL_ADDR, FLEET_DEST, FLEET_DATACENTERS, ... */
   env: Record<string, string>
   /** joins late (no old events) and boots from <kvPrefix>/latest */
   addNode(spec: FleetNodeSpec | string): Promise<SimulatedNode>
@@ -171,16 +197,29 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
   const service = opts.service ?? 'web'
   const eventName = opts.eventName ?? 'deploy'
   const dest = opts.dest ?? DEFAULT_DEST
-  const specs: FleetNodeSpec[] =
-    typeof opts.nodes === 'object'
-      ? opts.nodes
-      : Array.from({ length: opts.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}` }))
+  if (opts.datacenters && opts.nodes !== undefined)
+    throw new Error('startLocalFleet: give nodes per datacenter (datacenters[].nodes), not nodes')
+  if (opts.datacenters?.length === 0) throw new Error('startLocalFleet: datacenters is empty')
+  const countOf = (n: number, prefix: string): FleetNodeSpec[] =>
+    Array.from({ length: n }, (_, i) => ({ name: `${prefix}node-${i + 1}` }))
+  const dcSpecs: FleetDatacenterSpec[] = opts.datacenters ?? [{ name: 'dc1', nodes: opts.nodes }]
+  const multi = opts.datacenters !== undefined
+  const specs: FleetNodeSpec[] = dcSpecs.flatMap((dc) =>
+    (typeof dc.nodes === 'object'
+      ? dc.nodes
+      : countOf(dc.nodes ?? 3, multi ? `${dc.name}-` : '')
+    ).map((spec) => (multi ? { ...spec, datacenter: dc.name } : spec))
+  )
+  const serverNames = dcSpecs.map((dc, i) => defaultServerName(dc.name, i === 0))
   // The emulator would refuse a duplicate only after opening some listeners.
-  const seen = new Set([SERVER_NODE])
+  const seen = new Set(serverNames)
   for (const spec of specs) {
     if (seen.has(spec.name)) throw new Error(`startLocalFleet: node ${spec.name} listed twice`)
     seen.add(spec.name)
   }
+  const dcByNode = new Map<string, string>()
+  dcSpecs.forEach((dc, i) => dcByNode.set(serverNames[i]!, dc.name))
+  for (const spec of specs) dcByNode.set(spec.name, spec.datacenter ?? dcSpecs[0]!.name)
   if (opts.acl && opts.kvPrefix === undefined)
     throw new Error('startLocalFleet: acl needs kvPrefix (the node tokens are scoped to it)')
   const serverRunsStretcher = opts.serverRunsStretcher ?? true
@@ -191,7 +230,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     const prefix = opts.kvPrefix!
     tokens = { management: 'fleet-management', action: 'fleet-action', nodes: new Map() }
     const names = [
-      ...(serverRunsStretcher ? [SERVER_NODE] : []),
+      ...(serverRunsStretcher ? serverNames : []),
       ...specs.map((s) => s.name),
       ...(opts.acl.lateNodes ?? [])
     ]
@@ -238,7 +277,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     crashTimers.clear()
   }
   const nodes = new Map<string, SimulatedNode>()
-  let server: SimulatedNode | undefined
+  const servers = new Map<string, SimulatedNode>()
   try {
     const s3 = await startLocalS3(opts.bucket)
     started.push(s3)
@@ -246,9 +285,18 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
       ? await opts.nodeS3Endpoint(s3.endpoint)
       : s3.endpoint
     const consul = await startConsulEmulator({
+      ...(multi
+        ? {
+            datacenters: dcSpecs.map((dc) => ({
+              name: dc.name,
+              ...(dc.coordinate ? { coordinate: dc.coordinate } : {})
+            }))
+          }
+        : {}),
       nodes: specs.map((spec) => ({
         name: spec.name,
-        services: servicesOf(spec, service)
+        services: servicesOf(spec, service),
+        ...(spec.datacenter ? { datacenter: spec.datacenter } : {})
       })),
       ...(acl ? { acl } : {}),
       ...(opts.fireBodyLimit === undefined ? {} : { fireBodyLimit: opts.fireBodyLimit })
@@ -277,8 +325,12 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     }
 
     if (serverRunsStretcher)
-      server = await startNode({ name: SERVER_NODE }, await consul.openAgent(SERVER_NODE))
-    // Started together, listed in spec order.
+      for (const [i, dc] of dcSpecs.entries()) {
+        const name = serverNames[i]!
+        const agentUrl = await consul.datacenter(dc.name).openAgent(name)
+        servers.set(dc.name, await startNode({ name }, agentUrl))
+      }
+    const server = servers.get(dcSpecs[0]!.name)
     // Started together, listed in spec order; all settle before a failure is
     // thrown, so that every node that did start is stopped.
     const settled = await Promise.allSettled(
@@ -297,6 +349,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
       FLEET_DEST: dest,
       FLEET_SERVICE: service,
       FLEET_EVENT_NAME: eventName,
+      ...(multi ? { FLEET_DATACENTERS: dcSpecs.map((dc) => dc.name).join(',') } : {}),
       ...(opts.kvPrefix === undefined ? {} : { FLEET_KV_PREFIX: opts.kvPrefix }),
       ...(tokens ? { FLEET_CONSUL_TOKEN: tokens.action } : {})
     }
@@ -307,26 +360,37 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
       consul,
       nodes,
       server,
+      datacenters: dcSpecs.map((dc) => dc.name),
+      servers,
+      datacenterOf(name) {
+        const dc = dcByNode.get(name)
+        if (!dc) throw new Error(`no node ${name} in the fleet`)
+        return dc
+      },
       tokens,
       env,
       async addNode(input) {
-        const spec = typeof input === 'string' ? { name: input } : input
+        const spec: FleetNodeSpec = typeof input === 'string' ? { name: input } : input
+        if (dcByNode.has(spec.name)) throw new Error(`addNode: node ${spec.name} exists`)
         if (tokens && !tokens.nodes.has(spec.name)) {
           // The emulator's ACL table is fixed at start: late joiners need a token declared then.
           throw new Error(
             `addNode(${spec.name}): with ACLs on, late nodes must be named in opts.acl.lateNodes`
           )
         }
+        const datacenter = spec.datacenter ?? dcSpecs[0]!.name
         const agentUrl = await consul.addNode({
           name: spec.name,
-          services: servicesOf(spec, service)
+          services: servicesOf(spec, service),
+          datacenter
         })
+        dcByNode.set(spec.name, datacenter)
         const node = await startNode(spec, agentUrl)
         nodes.set(spec.name, node)
         return node
       },
       nodeTree(name, path = dest) {
-        const node = name === SERVER_NODE ? server : nodes.get(name)
+        const node = nodes.get(name) ?? [...servers.values()].find((s) => s.name === name)
         if (!node) throw new Error(`no stretcher node ${name}`)
         return node.path(path)
       },

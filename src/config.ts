@@ -29,6 +29,7 @@ export const INPUT_NAMES = [
   'node-filter',
   'service-filter',
   'tag-filter',
+  'datacenters',
   'wait',
   'timeout',
   'max-failures',
@@ -74,6 +75,16 @@ export interface EventFilters {
   tag?: string
 }
 
+/**
+ * The `datacenters` input (contract 10), checked but not yet resolved against
+ * what Consul lists (plan stage: resolveDatacenters in datacenters.ts).
+ * `agent`: unset, the agent's own datacenter, requests without `?dc` (as before);
+ * `all`: every datacenter /v1/catalog/datacenters lists, in its order;
+ * `named`: these, in this order.
+ */
+export type DatacenterSelection =
+  { kind: 'agent' } | { kind: 'all' } | { kind: 'named'; names: string[] }
+
 export interface Config {
   /** absolute directory to package */
   path: string
@@ -94,6 +105,7 @@ export interface Config {
   kvPrefix: string
   eventName: string
   filters: EventFilters
+  datacenters: DatacenterSelection
   wait: boolean
   timeoutMs: number
   maxFailures: number
@@ -121,6 +133,11 @@ const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/
 const APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/
+// agent/config/builder.go: validateBasicName("datacenter", ...) with reBasicName
+// `^[a-z0-9_-]+$` ("datacenter can only contain lowercase alphanumeric, - or _
+// characters."), after the builder lowercased the setting (strings.ToLower): a
+// datacenter is always named in lower case, and `?dc=DC1` finds no route.
+const DATACENTER = /^[a-z0-9_-]+$/
 
 function parseS3Url(raw: string): { bucket: string; prefix: string } {
   const bad = () =>
@@ -191,6 +208,36 @@ function parseRegexFilter(name: InputName, raw: string): string | undefined {
     )
   }
   return raw
+}
+
+/** `datacenters`: comma- (or newline-) separated Consul datacenter names, or `all`. */
+export function parseDatacenters(raw: string): DatacenterSelection {
+  const names = raw
+    .split(/[,\r\n]/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  if (names.length === 0) return { kind: 'agent' }
+  if (names.includes('all')) {
+    if (names.length > 1)
+      throw new InputError(
+        'datacenters',
+        `is either all or a list of datacenter names, not both (got ${quote(raw)})`
+      )
+    return { kind: 'all' }
+  }
+  for (const name of names) {
+    if (DATACENTER.test(name)) continue
+    const lower = name.toLowerCase()
+    throw new InputError(
+      'datacenters',
+      DATACENTER.test(lower)
+        ? `names ${quote(name)}: Consul datacenter names are lower case (did you mean ${quote(lower)}?)`
+        : `names ${quote(name)}: a Consul datacenter name is lower-case letters, digits, - and _`
+    )
+  }
+  const twice = names.find((name, i) => names.indexOf(name) !== i)
+  if (twice !== undefined) throw new InputError('datacenters', `names ${quote(twice)} twice`)
+  return { kind: 'named', names }
 }
 
 function parseBoolean(name: InputName, raw: string): boolean {
@@ -441,6 +488,8 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
 
   const filters = readFilters(get)
 
+  const datacenters = parseDatacenters(get('datacenters'))
+
   const wait = parseBoolean('wait', get('wait'))
 
   const timeoutRaw = get('timeout')
@@ -503,6 +552,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     kvPrefix,
     eventName,
     filters,
+    datacenters,
     wait,
     timeoutMs,
     maxFailures,

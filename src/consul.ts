@@ -24,6 +24,11 @@ export interface KvRead {
 export interface ConsulClientOptions {
   addr: string
   token?: string
+  /**
+   * The Consul datacenter every request is answered from (`?dc=` on each call);
+   * unset: the agent's own. See ConsulClient.inDatacenter.
+   */
+  dc?: string
   /** how long transient failures are retried before giving up */
   retryForMs?: number
   /** told about each retry, for the log */
@@ -129,13 +134,26 @@ function goDuration(ms: number): string {
 export class ConsulError extends Error {
   readonly status: number | undefined
   readonly transient: boolean
-  constructor(message: string, status: number | undefined, transient: boolean) {
+  /** set when Consul has no route to the datacenter the request named (`No path to datacenter`) */
+  readonly noPathTo: string | undefined
+  constructor(message: string, status: number | undefined, transient: boolean, noPathTo?: string) {
     super(message)
     this.name = 'ConsulError'
     this.status = status
     this.transient = transient
+    this.noPathTo = noPathTo
   }
 }
+
+// agent/structs/errors.go errNoDCPath / errDCNotAvailable: what agent/consul/rpc.go
+// forwardDC answers for a datacenter it has no route to / none of whose servers
+// it can reach. agent/http.go sends either as a 500 with the text, which a
+// client agent's RPC pool prefixes ("rpc error making call: "): matched by
+// substring, as Consul's own structs.IsErrNoDCPath does.
+const NO_DC_PATH = 'No path to datacenter'
+const DC_NOT_AVAILABLE = 'Remote DC has no server currently reachable'
+// agent/consul/state/catalog.go ErrMissingNode, e.g. for a session whose node is not registered.
+const MISSING_NODE = 'Missing node registration'
 
 /** Node's fetch wraps socket errors as `TypeError: fetch failed` with the code in `cause`. */
 function networkCode(error: unknown): string | undefined {
@@ -221,8 +239,17 @@ export interface TxnKvOp {
   Session?: string
 }
 
+/** What the clients made by inDatacenter() share with the one they came from. */
+interface SharedState {
+  agentDatacenter?: Promise<string>
+}
+
 export class ConsulClient {
   readonly addr: string
+  /** the datacenter every request names (`?dc=`); undefined: the agent's own */
+  readonly datacenter: string | undefined
+  private readonly options: ConsulClientOptions
+  private readonly shared: SharedState
   private readonly token: string | undefined
   private readonly retryForMs: number
   private readonly onRetry: ConsulClientOptions['onRetry']
@@ -230,7 +257,10 @@ export class ConsulClient {
   private readonly backoffBaseMs: number
   private readonly headersTimeoutMs: number | undefined
 
-  constructor(options: ConsulClientOptions) {
+  constructor(options: ConsulClientOptions, shared: SharedState = {}) {
+    this.options = options
+    this.shared = shared
+    this.datacenter = options.dc === '' ? undefined : options.dc
     this.addr = options.addr.replace(/\/+$/, '')
     this.token = options.token
     this.retryForMs = options.retryForMs ?? 60_000
@@ -238,6 +268,81 @@ export class ConsulClient {
     this.onNotice = options.onNotice
     this.backoffBaseMs = options.backoffBaseMs ?? 250
     this.headersTimeoutMs = options.headersTimeoutMs
+  }
+
+  /**
+   * The same client with every request answered from `datacenter` (`?dc=` on
+   * each call: Consul's agent forwards it there, agent/http.go parseDC). Cheap:
+   * a new object over the same options, nothing is fetched; the agent's
+   * datacenter, once known, is shared.
+   */
+  inDatacenter(datacenter: string): ConsulClient {
+    if (datacenter === this.datacenter) return this
+    return new ConsulClient({ ...this.options, dc: datacenter }, this.shared)
+  }
+
+  /**
+   * GET /v1/catalog/datacenters: every datacenter the agent's servers know over
+   * the WAN, nearest first (catalog.mdx: "sorted in ascending order based on the
+   * estimated median round trip time"; agent/router/router.go
+   * GetDatacentersByDistance puts the agent's own at RTT 0, so first). Needs no
+   * ACL permission and no leader.
+   */
+  async datacentersList(signal?: AbortSignal): Promise<string[]> {
+    const { value } = await this.getJson<string[] | null>('catalog/datacenters', 'no permission', {
+      signal
+    })
+    return value ?? []
+  }
+
+  /**
+   * The datacenter of the agent at `addr`: /v1/agent/self `Config.Datacenter`
+   * (agent:read), else, when the token may not read the agent, the first of
+   * datacentersList() (the agent's own is at RTT 0). Asked once per client family.
+   */
+  agentDatacenter(signal?: AbortSignal): Promise<string> {
+    const root = this.datacenter === undefined ? this : this.unbound()
+    this.shared.agentDatacenter ??= root
+      .getJson<{ Config?: { Datacenter?: string } }>('agent/self', 'agent:read', { signal })
+      .then(
+        ({ value }) => value.Config?.Datacenter ?? '',
+        async (error: unknown) => {
+          if (!(error instanceof ConsulError) || error.status !== 403) throw error
+          return (await root.datacentersList(signal))[0] ?? ''
+        }
+      )
+      .then((dc) => {
+        if (dc === '') throw new ConsulError('Consul did not say its datacenter', undefined, false)
+        return dc
+      })
+    // A failed lookup is not kept: the next call asks again.
+    const asked = this.shared.agentDatacenter
+    asked.catch(() => {
+      if (this.shared.agentDatacenter === asked) this.shared.agentDatacenter = undefined
+    })
+    return asked
+  }
+
+  /**
+   * The Consul servers' node names in the client's datacenter: the nodes of the
+   * `consul` service, which every server registers on itself (leader.go
+   * reconcileMember). A session created with `?dc=` in another datacenter than
+   * the agent's must name a node there (session/create defaults Node to the
+   * agent's own): a server is one that is always there. Needs service:read on
+   * "consul" and node:read.
+   */
+  async serverNodes(signal?: AbortSignal): Promise<string[]> {
+    const { value } = await this.getJson<Array<{ Node: string }>>(
+      'catalog/service/consul',
+      'service:read on "consul"',
+      { signal }
+    )
+    return value.map((entry) => entry.Node).sort()
+  }
+
+  private unbound(): ConsulClient {
+    const { dc: _dc, ...options } = this.options
+    return new ConsulClient(options, this.shared)
   }
 
   /** `?index=&wait=` and the attempt's timeout; Consul's rules plus fetch's header timeout. */
@@ -250,14 +355,17 @@ export class ConsulClient {
   /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
   async request(method: string, path: string, options: RequestOptions): Promise<ConsulResponse> {
     const url = new URL(`${this.addr}/v1/${path}`)
-    for (const [k, v] of Object.entries(options.query ?? {})) {
+    const query =
+      this.datacenter === undefined ? options.query : { dc: this.datacenter, ...options.query }
+    for (const [k, v] of Object.entries(query ?? {})) {
       if (v === undefined || v === false) continue
       url.searchParams.set(k, v === true ? '' : String(v))
     }
     // Consul reads flags by presence (`?recurse`), so drop the `=` of empty values.
     const href = url.href.replace(/=(&|$)/g, '$1')
     const retryUntil = options.retryUntil ?? Date.now() + this.retryForMs
-    const what = `${method} /v1/${path.split('?')[0]}`
+    const dc = url.searchParams.get('dc') || undefined
+    const what = `${method} /v1/${path.split('?')[0]}${dc === undefined ? '' : ` in datacenter "${dc}"`}`
     for (let attempt = 1; ; attempt++) {
       let failure: ConsulError
       try {
@@ -271,7 +379,7 @@ export class ConsulClient {
         const knownLeader = res.headers.get('x-consul-knownleader') !== 'false'
         if (res.ok || options.accept?.includes(res.status))
           return { status: res.status, body, index, knownLeader }
-        failure = this.statusError(what, res.status, body, options.permission)
+        failure = this.statusError(what, res.status, body, options.permission, dc)
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason ?? error
         if (error instanceof ConsulError) throw error
@@ -305,8 +413,45 @@ export class ConsulClient {
     }
   }
 
-  private statusError(what: string, status: number, body: string, permission: string): ConsulError {
+  private statusError(
+    what: string,
+    status: number,
+    body: string,
+    permission: string,
+    dc: string | undefined
+  ): ConsulError {
     const text = firstLine(body)
+    if (status === 500 && text.includes(NO_DC_PATH)) {
+      // Retrying does not help: the agent's servers know no such datacenter.
+      return new ConsulError(
+        `Consul has no path to datacenter "${dc ?? '?'}" (${what.replace(/ in datacenter ".*"$/, '')}): it is not one of the datacenters its servers know over the WAN (GET /v1/catalog/datacenters lists them)`,
+        status,
+        false,
+        dc
+      )
+    }
+    if (
+      status === 500 &&
+      text.includes(MISSING_NODE) &&
+      what.startsWith('PUT /v1/session/create')
+    ) {
+      // Not transient either: a session belongs to a node of the datacenter it is
+      // created in, and Node defaults to the agent's own (session_endpoint.go),
+      // which another datacenter's catalog does not have.
+      return new ConsulError(
+        `Consul refused ${what}: ${text}${dc === undefined ? '' : ` (a session in datacenter "${dc}" must name one of its nodes: Node defaults to the agent's own)`}`,
+        status,
+        false
+      )
+    }
+    if (status === 500 && text.includes(DC_NOT_AVAILABLE)) {
+      // Known, its servers unreachable for now: worth retrying.
+      return new ConsulError(
+        `Consul cannot reach any server of datacenter "${dc ?? '?'}" (${what}): ${text}`,
+        status,
+        true
+      )
+    }
     if (status === 403) {
       // "Permission denied" or "ACL not found" (acl/errors.go): not worth retrying.
       const reason = /ACL not found/i.test(text)
@@ -468,8 +613,29 @@ export class ConsulClient {
     return { id: (JSON.parse(res.body) as { ID: string }).ID }
   }
 
-  /** IDs of the events named `name` carrying `payload` in the agent's event buffer */
+  /**
+   * IDs of the events named `name` carrying `payload` in the agent's event buffer.
+   * The buffer is the agent's own (agent/event_endpoint.go EventList reads no
+   * `?dc`): it only ever holds events of the agent's datacenter, so in a client
+   * bound to another datacenter this throws rather than say "not fired" (callers
+   * treat an unreadable list as "cannot tell", and fire again).
+   */
   async eventIds(name: string, payload: string, signal?: AbortSignal): Promise<string[]> {
+    if (this.datacenter !== undefined) {
+      // Asked once; like the list itself, never allowed to hold the fire back long.
+      const own = await Promise.race([
+        this.agentDatacenter(signal),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref())
+      ])
+      if (own === undefined)
+        throw new ConsulError("the agent's datacenter is not known yet", undefined, true)
+      if (own !== this.datacenter)
+        throw new ConsulError(
+          `the agent's event list holds only its own datacenter's events, not "${this.datacenter}"'s`,
+          undefined,
+          false
+        )
+    }
     const res = await this.request('GET', 'event/list', {
       query: { name },
       signal,

@@ -107,8 +107,10 @@ export class ClusterState {
 
   readonly datacenter: string
 
-  constructor(datacenter: string) {
+  /** `addressBlock`: node addresses are 10.<block>.x.y, so datacenters do not share addresses */
+  constructor(datacenter: string, addressBlock = 0) {
     this.datacenter = datacenter
+    this.nodeSeq = (addressBlock & 255) << 16
   }
 
   nextIndex(): number {
