@@ -19,6 +19,8 @@ export interface NodeState {
   joined?: boolean
   /** the wave (1-based) of a staged rollout the node was in */
   wave?: number
+  /** the Consul datacenter of the node, when the run names datacenters */
+  datacenter?: string
 }
 
 export interface ResultEntry {
@@ -126,8 +128,9 @@ export class FleetState {
    * marked with their wave; a node of this fleet that no wave reached keeps its
    * state here (pending, with a note saying why).
    */
-  absorb(part: FleetState, wave?: number): void {
-    for (const state of part.nodes.values()) this.nodes.set(state.node, { ...state, wave })
+  absorb(part: FleetState, wave?: number, datacenter?: string): void {
+    for (const state of part.nodes.values())
+      this.nodes.set(state.node, { ...state, wave, ...(datacenter ? { datacenter } : {}) })
   }
 
   /** Say why a node still pending here was never sent the release. */

@@ -75,6 +75,8 @@ export async function acquireLock(
   opts: {
     key: string
     holder: LockHolder
+    /** the node the session is attached to, when not the agent's own (a lock in another datacenter) */
+    node?: string
     deadline: number
     log: Log
     signal?: AbortSignal
@@ -86,7 +88,8 @@ export async function acquireLock(
     body: JSON.stringify({
       Name: `stretcher-action ${key}`,
       TTL: `${LOCK_TTL_S}s`,
-      Behavior: 'release'
+      Behavior: 'release',
+      ...(opts.node ? { Node: opts.node } : {})
     }),
     permission: 'session:write',
     signal: opts.signal

@@ -31,6 +31,8 @@ import type { RolloutResult } from './rollout.ts'
 import { runRollout } from './rollout.ts'
 import type { Step } from './rollout-plan.ts'
 import { canaryNodes, isPartial, planRollout } from './rollout-plan.ts'
+import type { DatacenterTargets } from './rollout-plan.ts'
+import { resolveDatacenters } from './datacenters.ts'
 import type { ReleaseStore } from './store.ts'
 import type { TargetSelection } from './targets.ts'
 import { selectTargets } from './targets.ts'
@@ -209,6 +211,8 @@ interface Plan {
   build?: CheckedBuild
   selection: TargetSelection
   steps: Step[]
+  /** in rollout order; [undefined]: the agent's own, no `?dc` */
+  datacenters: Array<string | undefined>
 }
 
 /** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
@@ -228,37 +232,58 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   const commands = reportingCommands(config)
   if (!existing) checkManifestRenders(config, template, commands)
   const build = existing ? undefined : await checkBuild(config)
-  const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
-  const selection = selectTargets(catalog, config.filters)
   if (Object.values(config.filters).every((f) => f === undefined))
     log.info(
       'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
     )
-  if (selection.targets.length === 0)
-    throw new Error(
-      `no live node matches the filters (${catalog.length} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`
+  // Several datacenters (contract 10): each one's catalog, in order; an unknown one
+  // fails here. Unset: the agent's own, with no `?dc` at all, as always.
+  const datacenters: Array<string | undefined> =
+    config.datacenters.kind === 'agent'
+      ? [undefined]
+      : resolveDatacenters(config.datacenters, await consul.datacentersList(deps.signal))
+  const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
+  const planned: DatacenterTargets[] = []
+  for (const datacenter of datacenters) {
+    const client = datacenter ? consul.inDatacenter(datacenter) : consul
+    const where = datacenter ? ` in datacenter ${datacenter}` : ''
+    const catalog = await readCatalog(
+      client,
+      config.filters,
+      deps.signal,
+      Date.now() + PLAN_RETRY_MS
     )
-  let targets = selection.targets
-  if (config.promote) {
-    // Promote goes on over the targets not on the release yet (contract 8).
-    const on = await nodesOnRelease(consul, config.kvPrefix, config.promote, deps.signal)
-    targets = targets.filter((node) => !on.has(node))
-    log.info(
-      `promote ${config.promote}: ${on.size} of the ${selection.targets.length} targets already run it`
-    )
-    if (targets.length === 0)
-      throw new InputError(
-        'promote',
-        `every target already runs ${config.promote}: nothing to promote it to`
+    const found = selectTargets(catalog, config.filters)
+    if (found.targets.length === 0)
+      throw new Error(
+        `no live node${where} matches the filters (${catalog.length} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`
       )
+    let targets = found.targets
+    if (config.promote) {
+      // Promote goes on over the targets not on the release yet (contract 8).
+      const on = await nodesOnRelease(client, config.kvPrefix, config.promote, deps.signal)
+      targets = targets.filter((node) => !on.has(node))
+      log.info(
+        `promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`
+      )
+    }
+    const targetSet = new Set(targets)
+    const canaries = canaryNodes(
+      catalog.filter((node) => targetSet.has(node.node)),
+      config.filters
+    )
+    planned.push({ datacenter, targets, canaries })
+    selection.targets.push(...targets)
+    selection.filteredOut.push(...found.filteredOut)
+    selection.notLive.push(...found.notLive)
   }
-  const targetSet = new Set(targets)
-  const canaries = canaryNodes(
-    catalog.filter((node) => targetSet.has(node.node)),
-    config.filters
-  )
+  if (config.promote && selection.targets.length === 0)
+    throw new InputError(
+      'promote',
+      `every target already runs ${config.promote}: nothing to promote it to`
+    )
   const steps = planRollout({
-    datacenters: [{ targets, canaries }],
+    datacenters: planned.filter((dc) => dc.targets.length > 0),
     waves: config.waves,
     bakeMs: config.bakeMs,
     release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
@@ -268,15 +293,15 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
     .flatMap((s) => s.nodes)
     .slice(0, 50)
     .join(', ')
-  const planned = steps.reduce((n, s) => n + s.nodes.length, 0)
+  const count = steps.reduce((n, s) => n + s.nodes.length, 0)
   log.info(
-    `${verb} ${config.deployId} of ${config.app} on ${planned} nodes${steps.length > 1 ? ` in ${steps.length} waves (${steps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${planned > 50 ? ', …' : ''}`
+    `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${steps.length > 1 ? ` in ${steps.length} waves (${steps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
   )
   if (isPartial(steps))
     log.info(
-      `a partial rollout: ${targets.length - planned} targets stay on the current release; latest does not move`
+      `a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`
     )
-  return { template, commands, build, selection: { ...selection, targets }, steps }
+  return { template, commands, build, selection, steps, datacenters }
 }
 
 /** Nodes whose results/<node> holds `deployId` with success. */
@@ -339,9 +364,20 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
   let journal: AnnounceJournal | undefined
+  const at = (datacenter: string | undefined) =>
+    datacenter ? consul.inDatacenter(datacenter) : consul
+  // The lock is taken in the first datacenter listed (contract 10); its session hangs
+  // off a server there when that is not the agent's own datacenter.
+  const first = plan.datacenters[0]
+  const lockConsul = at(first)
   try {
-    lock = await acquireLock(consul, {
+    const lockNode =
+      first && first !== (await consul.agentDatacenter(deps.signal))
+        ? (await lockConsul.serverNodes(deps.signal))[0]
+        : undefined
+    lock = await acquireLock(lockConsul, {
       key: keys.lock,
+      node: lockNode,
       holder: {
         deploy_id: config.deployId,
         run_url: config.run.runUrl,
@@ -371,7 +407,10 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     } else {
       // Every file gets a time no earlier release used, so rsync -a on the nodes
       // (which skips files whose size and mtime match) never keeps an old file.
-      const stamp = await nextFileTime(consul, config.kvPrefix)
+      const stamps = await Promise.all(
+        plan.datacenters.map((dc) => nextFileTime(at(dc), config.kvPrefix))
+      )
+      const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())))
       release = await publish({
         config,
         template: plan.template,
@@ -395,9 +434,13 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     }
     const published = release
     // What latest names now: auto-rollback's target.
-    const before = config.autoRollback
-      ? await readPrevious(consul, config.kvPrefix, deps.signal)
-      : undefined
+    const previous = new Map<string | undefined, { deployId: string; manifestUrl: string }>()
+    if (config.autoRollback)
+      for (const dc of plan.datacenters) {
+        const before = await readPrevious(at(dc), config.kvPrefix, deps.signal)
+        if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
+          previous.set(dc, { deployId: before.deployId, manifestUrl: before.manifestUrl })
+      }
     const nodeCount = steps.reduce((n, s) => n + s.nodes.length, 0)
     await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
       rollout = await runRollout(
@@ -409,10 +452,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
           log,
           signal: deps.signal,
           filteredOut: selection.filteredOut,
-          previous:
-            before?.deployId && before.manifestUrl && before.deployId !== config.deployId
-              ? { deployId: before.deployId, manifestUrl: before.manifestUrl }
-              : undefined,
+          previous,
           onJournal: (step) => {
             journal = step
             deps.onAnnounceJournal?.(step)

@@ -70,6 +70,8 @@ export interface ResultRow {
   at: number | null
   /** the wave of a staged rollout (contract 8); absent with one wave */
   wave?: number
+  /** the node's datacenter (contract 10); absent when the run names none */
+  datacenter?: string
 }
 
 /** The `results` output: one row per node, sorted by name. */
@@ -79,7 +81,8 @@ export function resultRows(fleet: FleetState): ResultRow[] {
     status: s.status,
     deploy_id: s.deployId ?? null,
     at: s.at ?? null,
-    ...(s.wave !== undefined ? { wave: s.wave } : {})
+    ...(s.wave !== undefined ? { wave: s.wave } : {}),
+    ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {})
   }))
 }
 

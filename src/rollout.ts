@@ -64,8 +64,8 @@ export interface RolloutDeps {
   signal?: AbortSignal
   /** nodes in the catalog the filters leave out */
   filteredOut: readonly string[]
-  /** what latest and deploy-id named when the run started: auto-rollback's target */
-  previous?: { deployId: string; manifestUrl: string }
+  /** per datacenter (undefined: the agent's own), what latest and deploy-id named when the run started: auto-rollback's target */
+  previous?: ReadonlyMap<string | undefined, { deployId: string; manifestUrl: string }>
   onJournal?: (journal: AnnounceJournal) => void
   /** after the first event (the PR check starts then) */
   onAnnounced?: (fleet: FleetState) => Promise<void>
@@ -108,39 +108,56 @@ export async function runRollout(
   })
   const isStaged = staged(config, steps)
   let failures = 0
-  let latestMoved = false
-  let historyWritten = release.history === undefined
   let firstFiredAt: number | undefined
   let stopReason = ''
+  // Consul KV is per datacenter (contract 10): history, latest and the rollout record too.
+  const perDc = new Map<string | undefined, { historyWritten: boolean; latestMoved: boolean }>()
+  const dcState = (dc: string | undefined) => {
+    let state = perDc.get(dc)
+    if (!state)
+      perDc.set(dc, (state = { historyWritten: release.history === undefined, latestMoved: false }))
+    return state
+  }
+  const at = (dc: string | undefined) => (dc ? consul.inDatacenter(dc) : consul)
 
   // While a staged rollout runs (and after a partial one) <kv-prefix>/rollout names
   // the release, so a node's start-up check accepts it beside deploy-id (contract 5).
-  const rolloutRecord = (completed: number) =>
-    JSON.stringify({
+  const rolloutRecord = (dc: string | undefined, completed: number) => {
+    const own = steps.filter((s) => s.datacenter === dc)
+    return JSON.stringify({
       deploy_id: release.deployId,
-      waves: steps.map((s) => s.nodes.length),
+      waves: own.map((s) => s.nodes.length),
       completed,
-      nodes: allNodes
+      nodes: own.flatMap((s) => s.nodes)
     })
+  }
 
   for (const [i, run] of waves.entries()) {
     const { step } = run
     if (signal?.aborted) break
-    const label = isStaged ? `wave ${step.wave}/${step.waves}` : ''
+    const client = at(step.datacenter)
+    const dc = dcState(step.datacenter)
+    const label = [
+      step.datacenter && `${step.datacenter}`,
+      isStaged && `wave ${step.wave}/${step.waves}`
+    ]
+      .filter(Boolean)
+      .join(' ')
     if (isStaged)
       log.info(
         `${label}: ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'}: ${step.nodes.slice(0, 20).join(', ')}${step.nodes.length > 20 ? ', …' : ''}`
       )
-    if (isStaged && i === 0) {
+    const firstOfDc = steps.findIndex((s) => s.datacenter === step.datacenter) === i
+    if (isStaged && firstOfDc) {
       // history/<id> before any event: a partial rollout never moves latest, and
       // promote finds the release by it.
-      if (!historyWritten && !step.movesLatest) {
-        await consul.kvPut(keys.history(release.deployId), JSON.stringify(release.history), {
+      if (!dc.historyWritten && !step.movesLatest) {
+        await client.kvPut(keys.history(release.deployId), JSON.stringify(release.history), {
           signal
         })
-        historyWritten = true
+        dc.historyWritten = true
       }
-      await consul.kvPut(keys.rollout, rolloutRecord(0), { signal })
+      await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal })
     }
 
     const filterSets = eventFilters(config, step)
@@ -148,11 +165,11 @@ export async function runRollout(
     for (const [n, filters] of filterSets.entries()) {
       const moves = step.movesLatest && n === 0
       const announced = await announce(
-        consul,
+        client,
         config,
         {
           manifestUrl: release.manifestUrl,
-          history: moves && !historyWritten ? release.history : undefined
+          history: moves && !dc.historyWritten ? release.history : undefined
         },
         log,
         {
@@ -164,8 +181,8 @@ export async function runRollout(
         }
       )
       if (moves) {
-        latestMoved = true
-        historyWritten = true
+        dc.latestMoved = true
+        dc.historyWritten = true
       }
       first ??= announced
     }
@@ -184,13 +201,13 @@ export async function runRollout(
     run.fleet = waveFleet
     if (i === 0) await deps.onAnnounced?.(fleet)
     if (!config.wait) {
-      fleet.absorb(waveFleet, isStaged ? step.wave : undefined)
+      fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
       return {
         waves,
         ok: true,
         cancelled: false,
         staged: isStaged,
-        fleet: isStaged ? fleet : waveFleet,
+        fleet: isStaged || step.datacenter ? fleet : waveFleet,
         verdict: { done: false },
         wavesCompleted: 0,
         message: `announced ${release.deployId} to ${step.nodes.length} nodes; not waiting (wait: false)`,
@@ -199,9 +216,9 @@ export async function runRollout(
     }
 
     const progress = throttle<string>(5000, (line) => log.info(line))
-    const joinerCheck = catalogJoinerCheck(consul, config.filters, signal)
+    const joinerCheck = catalogJoinerCheck(client, config.filters, signal)
     await awaitFleet({
-      consul,
+      consul: client,
       fleet: waveFleet,
       resultsPrefix: keys.results,
       firedAt: first.firedAt,
@@ -217,13 +234,13 @@ export async function runRollout(
           else if (s.note)
             log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
         }
-        fleet.absorb(waveFleet, isStaged ? step.wave : undefined)
+        fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
         progress.update(`${label ? `${label}: ` : ''}${progressLine(waveFleet.counts())}`)
         deps.onProgress?.(fleet)
       }
     })
     progress.flush()
-    fleet.absorb(waveFleet, isStaged ? step.wave : undefined)
+    fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
     if (signal?.aborted) {
       run.outcome = 'cancelled'
       break
@@ -241,7 +258,7 @@ export async function runRollout(
         `${label ? `${label}: ` : ''}baking ${Math.round(step.bakeMs / 1000)}s: health checks must stay passing`
       )
       const found = await bake({
-        consul,
+        consul: client,
         nodes: waveFleet.list().map((s) => s.node),
         filters: config.filters,
         bakeMs: step.bakeMs,
@@ -266,9 +283,10 @@ export async function runRollout(
     run.outcome = 'passed'
     run.endedAt = Date.now()
     if (isStaged) {
-      const completed = waves.filter((w) => w.outcome === 'passed').length
-      if (completed === steps.length && step.movesLatest) await consul.kvDelete(keys.rollout)
-      else await consul.kvPut(keys.rollout, rolloutRecord(completed), { signal })
+      const own = waves.filter((w) => w.step.datacenter === step.datacenter)
+      const completed = own.filter((w) => w.outcome === 'passed').length
+      if (completed === own.length && step.movesLatest) await client.kvDelete(keys.rollout)
+      else await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, completed), { signal })
     }
   }
 
@@ -280,7 +298,7 @@ export async function runRollout(
       for (const node of run.step.nodes)
         fleet.noteNotSent(node, `not sent: wave ${run.step.wave} did not start`, run.step.wave)
   // One wave is today's run exactly: its fleet and verdict are the run's.
-  const only = !isStaged ? waves[0]?.fleet : undefined
+  const only = !isStaged && waves[0]?.step.datacenter === undefined ? waves[0]?.fleet : undefined
   const result: RolloutResult = {
     waves,
     ok,
@@ -293,7 +311,7 @@ export async function runRollout(
     firstFiredAt
   }
   if (!ok && !cancelled && config.autoRollback)
-    result.rollback = await rollBack(waves, latestMoved, deps)
+    result.rollback = await rollBack(waves, (d) => perDc.get(d)?.latestMoved === true, deps)
   if (!ok && !cancelled && isStaged && !config.autoRollback)
     log.info(
       `${keys.rollout} keeps naming ${release.deployId}: the nodes sent it run it until a rollback or a new release`
@@ -319,20 +337,49 @@ function overallVerdict(waves: readonly WaveRun[], fleet: FleetState, ok: boolea
  */
 async function rollBack(
   waves: readonly WaveRun[],
+  latestMoved: (datacenter: string | undefined) => boolean,
+  deps: RolloutDeps
+): Promise<RollbackRun> {
+  const { log } = deps
+  // Every datacenter sent the release goes back (contract 10), in the order it was sent.
+  const sent = waves.filter((w) => w.firedAt !== undefined)
+  const datacenters = [...new Set(sent.map((w) => w.step.datacenter))]
+  const runs: RollbackRun[] = []
+  for (const dc of datacenters) {
+    const nodes = sent
+      .filter((w) => w.step.datacenter === dc)
+      .flatMap((w) => w.fleet?.list() ?? [])
+      .map((s) => s.node)
+    const previous = deps.previous?.get(dc)
+    if (!previous) {
+      const message = `auto-rollback: there is no previous release to roll back to${dc ? ` in ${dc}` : ''}`
+      log.warning(message)
+      runs.push({ outcome: 'nothing_to_roll_back_to', message })
+      continue
+    }
+    runs.push(await rollBackDatacenter(dc, nodes, previous, latestMoved(dc), deps))
+  }
+  if (runs.length === 1) return runs[0] as RollbackRun
+  const failed = runs.find((r) => r.outcome !== 'rolled_back')
+  return {
+    deployId: runs.find((r) => r.deployId)?.deployId,
+    outcome: failed ? failed.outcome : 'rolled_back',
+    message: runs.map((r) => r.message).join('; ')
+  }
+}
+
+async function rollBackDatacenter(
+  datacenter: string | undefined,
+  nodes: string[],
+  previous: { deployId: string; manifestUrl: string },
   latestMoved: boolean,
   deps: RolloutDeps
 ): Promise<RollbackRun> {
-  const { consul, config, log, signal } = deps
-  const sent = waves.filter((w) => w.firedAt !== undefined).flatMap((w) => w.fleet?.list() ?? [])
-  const nodes = sent.map((s) => s.node)
-  if (!deps.previous) {
-    const message = 'auto-rollback: there is no previous release to roll back to'
-    log.warning(message)
-    return { outcome: 'nothing_to_roll_back_to', message }
-  }
-  const previous = deps.previous
+  const { config, log, signal } = deps
+  const consul = datacenter ? deps.consul.inDatacenter(datacenter) : deps.consul
+  const where = datacenter ? ` in ${datacenter}` : ''
   log.info(
-    `auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release`
+    `auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release${where}`
   )
   const rollbackConfig: Config = { ...config, deployId: previous.deployId }
   const filterSets = nodeFilters(nodes).map((node) => ({ node }))
@@ -377,12 +424,12 @@ async function rollBack(
     const c = fleet.counts()
     const done = verdict.done && verdict.ok
     const message = done
-      ? `rolled back to ${previous.deployId}: ${c.succeeded}/${c.total} nodes back on it`
-      : `auto-rollback to ${previous.deployId} incomplete: ${progressLine(c)}`
+      ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
+      : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`
     log.info(message)
     return { deployId: previous.deployId, outcome: done ? 'rolled_back' : 'failed', fleet, message }
   } catch (error) {
-    const message = `auto-rollback to ${previous.deployId} failed: ${(error as Error).message}`
+    const message = `auto-rollback to ${previous.deployId}${where} failed: ${(error as Error).message}`
     log.warning(message)
     return { deployId: previous.deployId, outcome: 'failed', message }
   }
