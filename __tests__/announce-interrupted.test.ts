@@ -460,3 +460,22 @@ describe('announce a wave before the last (movesLatest: false)', () => {
     assert.equal(consul.events.length, 0)
   })
 })
+
+test('the journal names the datacenter it was written to, so the post step settles it there', async () => {
+  const cancel = new AbortController()
+  const consul = new StandInConsul(cancel, true)
+  const journals: AnnounceJournal[] = []
+  await announce(consul, config, { manifestUrl: NEW_URL }, memoryLog(), {
+    datacenter: 'dc2',
+    onJournal: (j) => journals.push(j)
+  })
+  assert.deepEqual(
+    journals.map((j) => [j.phase, j.datacenter]),
+    [
+      ['writing', 'dc2'],
+      ['written', 'dc2'],
+      ['firing', 'dc2'],
+      ['fired', 'dc2']
+    ]
+  )
+})

@@ -71,6 +71,8 @@ export type AnnounceConsul = Pick<
  */
 export interface AnnounceJournal {
   kvPrefix: string
+  /** the Consul datacenter it was written to (contract 10); absent: the agent's own */
+  datacenter?: string
   deployId: string
   manifestUrl: string
   eventName: string
@@ -118,6 +120,8 @@ export interface AnnounceOptions {
   clock?: Clock
   /** after a cancel, how long settling may take before it is left to the post step */
   settleAfterCancelMs?: number
+  /** the datacenter `consul` is bound to, recorded in the journal for the post step */
+  datacenter?: string
   /** the event's filters, when not the configured ones (a wave's exact node filter) */
   filters?: Config['filters']
   /**
@@ -190,6 +194,7 @@ export async function announce(
   signal?.throwIfAborted()
   const journal: AnnounceJournal = {
     kvPrefix: config.kvPrefix,
+    ...(opts.datacenter ? { datacenter: opts.datacenter } : {}),
     deployId: config.deployId,
     manifestUrl: release.manifestUrl,
     eventName: config.eventName,

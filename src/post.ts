@@ -67,7 +67,9 @@ async function settleLeftAnnouncement(env: NodeJS.ProcessEnv): Promise<void> {
   if (isSettled(journal)) return
   const log: Log = { info: core.info, warning: core.warning, debug: core.debug, group: core.group }
   try {
-    const outcome = await settle(consulFromInputs(env, SETTLE_MS), journal, log, {
+    const consul = consulFromInputs(env, SETTLE_MS)
+    const bound = journal.datacenter ? consul.inDatacenter(journal.datacenter) : consul
+    const outcome = await settle(bound, journal, log, {
       deadline: Date.now() + SETTLE_MS
     })
     if (outcome.settled)

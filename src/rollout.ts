@@ -177,6 +177,7 @@ export async function runRollout(
           targets: step.nodes,
           filters,
           movesLatest: moves,
+          datacenter: step.datacenter,
           onJournal: moves ? deps.onJournal : undefined
         }
       )
@@ -397,6 +398,7 @@ async function rollBackDatacenter(
           targets: nodes,
           filters,
           movesLatest: moves,
+          datacenter,
           onJournal: moves ? deps.onJournal : undefined
         }
       )
