@@ -312,4 +312,48 @@ describe('staged rollout (dist/index.js)', () => {
       }
     )
   })
+
+  test('a wave that cannot be sent after the canary went out fails the rollout, and auto-rollback puts the canary back', async () => {
+    await withFleet(sixNodes(), async (fleet) => {
+      const first = await runAction(
+        inputsFor(fleet, { path: 'v1', 'deploy-id': 'v1-base' }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const from = fleet.consul.arrivals.length
+      const run = await runAction(
+        inputsFor(fleet, {
+          path: 'v2',
+          'deploy-id': 'v2-stuck',
+          waves: '1, 100%',
+          'auto-rollback': 'true'
+        }),
+        envFor(fleet),
+        {
+          onChild: (child) => {
+            // Once the canary's event is out, Consul refuses the next fire (an ACL change, say).
+            const poll = setInterval(() => {
+              if (fires(fleet, from).length < 1) return
+              clearInterval(poll)
+              fleet.consul.faults.inject({
+                kind: 'error',
+                status: 403,
+                body: 'Permission denied',
+                path: '^/v1/event/fire',
+                count: 1
+              })
+            }, 2)
+            child.once('exit', () => clearInterval(poll))
+          }
+        }
+      )
+      assert.equal(run.code, 1, run.stdout)
+      assert.match(run.errors[0] ?? '', /stopped at wave 2\/2 could not be sent: .*event:write/)
+      assert.equal(run.outputs['rolled-back'], 'true')
+      assert.equal(run.outputs['waves-completed'], '1')
+      assert.equal(await versionOn(fleet, 'node-5'), 'one\n', 'the canary is back on v1')
+      assert.equal(result(fleet, 'node-5')?.deploy_id, 'v1-base')
+      assert.equal(kv(fleet, 'deploy-id')?.value, 'v1-base')
+    })
+  })
 })

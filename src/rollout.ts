@@ -162,34 +162,54 @@ export async function runRollout(
 
     const filterSets = eventFilters(config, step)
     let first: Announcement | undefined
-    for (const [n, filters] of filterSets.entries()) {
-      const moves = step.movesLatest && n === 0
-      const announced = await announce(
-        client,
-        config,
-        {
-          manifestUrl: release.manifestUrl,
-          history: moves && !dc.historyWritten ? release.history : undefined
-        },
-        log,
-        {
-          signal,
-          targets: step.nodes,
-          filters,
-          movesLatest: moves,
-          datacenter: step.datacenter,
-          onJournal: moves ? deps.onJournal : undefined
+    try {
+      for (const [n, filters] of filterSets.entries()) {
+        const moves = step.movesLatest && n === 0
+        const announced = await announce(
+          client,
+          config,
+          {
+            manifestUrl: release.manifestUrl,
+            history: moves && !dc.historyWritten ? release.history : undefined
+          },
+          log,
+          {
+            signal,
+            targets: step.nodes,
+            filters,
+            movesLatest: moves,
+            datacenter: step.datacenter,
+            onJournal: moves ? deps.onJournal : undefined
+          }
+        )
+        if (moves) {
+          dc.latestMoved = true
+          dc.historyWritten = true
         }
-      )
-      if (moves) {
-        dc.latestMoved = true
-        dc.historyWritten = true
+        first ??= announced
       }
-      first ??= announced
+    } catch (error) {
+      // Nothing sent yet: the error is the run's, as without waves. Once a wave went
+      // out, a wave that cannot be sent fails the rollout (and auto-rollback runs).
+      if (signal?.aborted || firstFiredAt === undefined) throw error
+      run.firedAt = first?.firedAt
+      run.outcome = 'failed'
+      run.endedAt = Date.now()
+      stopReason = `${label} could not be sent: ${(error as Error).message}`
+      log.warning(stopReason)
+      if (first)
+        run.fleet = new FleetState({
+          deployId: release.deployId,
+          baselineIndex: first.baselineIndex,
+          maxFailures: 0,
+          targets: step.nodes
+        })
+      break
     }
     if (!first) continue
     run.firedAt = first.firedAt
     firstFiredAt ??= first.firedAt
+    const inStep = new Set(step.nodes)
     const waveFleet = new FleetState({
       deployId: release.deployId,
       baselineIndex: first.baselineIndex,
@@ -197,7 +217,7 @@ export async function runRollout(
       targets: step.nodes,
       // Nodes of the other waves are not this wave's business (a replayed event must
       // not make one a "joiner" here).
-      untargeted: [...deps.filteredOut, ...allNodes.filter((n) => !step.nodes.includes(n))]
+      untargeted: [...deps.filteredOut, ...allNodes.filter((n) => !inStep.has(n))]
     })
     run.fleet = waveFleet
     if (i === 0) await deps.onAnnounced?.(fleet)
