@@ -157,7 +157,8 @@ export async function runRollout(
         })
         dc.historyWritten = true
       }
-      await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal })
+      if (config.waves !== undefined)
+        await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal })
     }
 
     const filterSets = eventFilters(config, step)
@@ -303,7 +304,7 @@ export async function runRollout(
     }
     run.outcome = 'passed'
     run.endedAt = Date.now()
-    if (isStaged) {
+    if (config.waves !== undefined) {
       const own = waves.filter((w) => w.step.datacenter === step.datacenter)
       const completed = own.filter((w) => w.outcome === 'passed').length
       if (completed === own.length && step.movesLatest) await client.kvDelete(keys.rollout)
