@@ -17,6 +17,15 @@ import { startLocalS3 } from '../fleet/s3.ts'
 import { ConsulClient } from '../src/consul.ts'
 import { generateBuild } from './build.ts'
 import type { BuildFacts } from './build.ts'
+import {
+  actionPublishProcess,
+  makeWork,
+  PUBLISH_MARKS,
+  pipelineProcess,
+  spread,
+  startFakeGitHub,
+  verdictOnce
+} from './process.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -26,6 +35,7 @@ const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',')
+// process and verdict run dist/index.js: `npm run package` first
 const wants = (part: string): boolean => !only || only.includes(part)
 const here = new URL('.', import.meta.url).pathname
 const node = process.execPath
@@ -506,11 +516,137 @@ async function startupBench(): Promise<void> {
   print()
 }
 
+// ---------------------------------------------------------------- as a user sees it
+
+async function processBench(): Promise<void> {
+  const s3 = await startLocalS3()
+  const emu = await startConsulEmulator({ nodes: [{ name: 'web-1', services: [{ name: 'web' }] }] })
+  const github = await startFakeGitHub()
+  const { work, cleanup } = makeWork()
+  const dir = mkdtempSync(join(tmpdir(), 'bench-build-'))
+  const scale = quick ? 0.25 : large ? 5 : 1
+  const runs = quick ? 3 : 5
+  try {
+    log(`generating a ${scale * 200} MB build…`)
+    const build = generateBuild(dir, scale)
+    timeShell('tar -cf - . | cat > /dev/null', dir)
+    const action: Array<Awaited<ReturnType<typeof actionPublishProcess>>> = []
+    const pipeline: number[] = []
+    for (let i = 0; i < runs; i++) {
+      log(`  process publish, ${mb(build.bytes)} MB, run ${i + 1}/${runs}`)
+      const key = `bench/process-pipeline-${i}.tgz`
+      // alternate which goes first, so neither always follows the other
+      const one = async (): Promise<void> =>
+        void action.push(await actionPublishProcess(s3, emu, work, dir, github.url, 1))
+      const two = async (): Promise<void> => {
+        pipeline.push(await pipelineProcess(s3, dir, key, 1))
+        await client(s3).send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }))
+      }
+      if (i % 2) {
+        await two()
+        await one()
+      } else {
+        await one()
+        await two()
+      }
+    }
+    const ms = action.map((r) => r.ms)
+    const ratios = ms.map((m, i) => m / pipeline[i]!)
+    print(
+      `### Publish as a process: \`node dist/index.js\` (\`wait: false\`) from spawn to exit, ${mb(build.bytes)} MB build (${build.files} files); median of ${runs}`
+    )
+    print()
+    print(
+      '| process | median s | runs (s) | ratio to baseline (median of medians) | per-run ratios |'
+    )
+    print('|---|---|---|---|---|')
+    print(
+      `| baseline: \`node bench/publish-child.ts pipeline\` (\`tar \\| pigz -1\`, hashed, into \`Upload\` 16 MiB × 4) | ${sec(median(pipeline))} | ${pipeline.map(sec).join(', ')} |  |  |`
+    )
+    print(
+      `| **action**: \`node dist/index.js\`, level 1, plan + lock + publish + KV + event + lock release | ${sec(median(ms))} | ${ms.map(sec).join(', ')} | **${(median(ms) / median(pipeline)).toFixed(2)}×** | ${ratios.map((r) => r.toFixed(2)).join(', ')} |`
+    )
+    print()
+    print("Where the action's time went (ms from spawn to the line on stdout, median of the runs):")
+    print()
+    print(`| ${PUBLISH_MARKS.join(' | ')} |`)
+    print(`|${PUBLISH_MARKS.map(() => '---').join('|')}|`)
+    print(
+      `| ${PUBLISH_MARKS.map((m) => median(action.map((r) => r.marks[m] ?? NaN)).toFixed(0)).join(' | ')} |`
+    )
+    print()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    cleanup()
+    await github.stop()
+    await emu.stop()
+    await s3.stop()
+  }
+}
+
+const clients = new Map<string, S3Client>()
+function client(s3: { endpoint: string }): S3Client {
+  let c = clients.get(s3.endpoint)
+  if (!c)
+    clients.set(
+      s3.endpoint,
+      (c = new S3Client({
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+      }))
+    )
+  return c
+}
+
+async function verdictBench(): Promise<void> {
+  const s3 = await startLocalS3()
+  const github = await startFakeGitHub()
+  const { work, tiny, cleanup } = makeWork()
+  const n = 1000
+  const runs = quick ? 3 : 7
+  try {
+    const all: Array<Awaited<ReturnType<typeof verdictOnce>>> = []
+    for (let i = 0; i < runs; i++) {
+      log(`verdict: ${n} nodes, run ${i + 1}/${runs}`)
+      all.push(await verdictOnce(s3, work, tiny, github.url, n, 10_000))
+    }
+    const v = all.map((r) => r.verdictMs)
+    const e = all.map((r) => r.exitMs)
+    print(
+      `### Verdict from outside: \`node dist/index.js\` (\`wait: true\`, job summary and check run on), ${n} nodes reporting over 10 s (re-deploy); median of ${runs}`
+    )
+    print()
+    print(
+      "| measured from the start of the last node's PUT (taken by the fleet) to | median ms | spread ms | runs (ms) |"
+    )
+    print('|---|---|---|---|')
+    print(
+      `| the verdict line read from the action's stdout | **${median(v).toFixed(0)}** | ${spread(v)} | ${v.map((x) => x.toFixed(0)).join(', ')} |`
+    )
+    print(
+      `| the action's process exit | ${median(e).toFixed(0)} | ${spread(e)} | ${e.map((x) => x.toFixed(0)).join(', ')} |`
+    )
+    print()
+    print(
+      `- converged (exit 0, verdict line seen): ${all.filter((r) => r.converged).length}/${runs}`
+    )
+    print()
+  } finally {
+    cleanup()
+    await github.stop()
+    await s3.stop()
+  }
+}
+
 const begun = Date.now()
 machine()
 if (wants('publish')) await publishBench()
 if (wants('await')) await awaitBench()
 if (wants('startup')) await startupBench()
+if (wants('process')) await processBench()
+if (wants('verdict')) await verdictBench()
 print(
   `_bench took ${((Date.now() - begun) / 1000).toFixed(0)} s; args: ${args.join(' ') || '(none)'}_`
 )
