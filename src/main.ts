@@ -67,6 +67,14 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
     // Otherwise the post step completes what is left open.
     if (done) core.saveState(STATE.reported, 'true')
   }
+  // The verdict line is printed the moment the pipeline knows it; the lock
+  // release, the summary and the check run follow (they never change it).
+  let said = false
+  const say = (outcome: { failed: boolean; message: string }): void => {
+    said = true
+    if (outcome.failed) core.setFailed(outcome.message)
+    else core.info(outcome.message)
+  }
   try {
     const result = await runPipeline(config, {
       store,
@@ -74,7 +82,14 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
       log: coreLog,
       setOutput: (name, value) => core.setOutput(name, value),
       writeSummary: env.GITHUB_STEP_SUMMARY
-        ? async (markdown) => void (await core.summary.addRaw(markdown).write())
+        ? (markdown) =>
+            core.summary
+              .addRaw(markdown)
+              .write()
+              .then(
+                () => undefined,
+                (error: Error) => core.warning(`could not write the job summary: ${error.message}`)
+              )
         : undefined,
       signal,
       onLockSession: (id) => {
@@ -96,7 +111,8 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
           }
         })
       },
-      onProgress: (fleet) => void reporter.progress({ fleet })
+      onProgress: (fleet) => void reporter.progress({ fleet }),
+      onVerdict: say
     })
     if (result.fleet) {
       await finish({
@@ -107,8 +123,7 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
       })
     }
     // The verdict is the pipeline's alone: reporting never changes it.
-    if (result.failed) core.setFailed(result.message)
-    else core.info(result.message)
+    if (!said) say(result)
   } catch (error) {
     if (announced)
       await finish({

@@ -51,6 +51,12 @@ export interface PipelineDeps {
   onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
   /** on each change while waiting */
   onProgress?: (fleet: FleetState) => void
+  /**
+   * Once, as soon as the run's outcome is known: right after the wait (or the
+   * event, with `wait: false`), before the lock is released, failed nodes' logs
+   * are read and the summary is written. Not called when cancelled or on an error.
+   */
+  onVerdict?: (outcome: { failed: boolean; message: string }) => void
 }
 
 export interface PipelineResult {
@@ -163,6 +169,16 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     targets: selection.targets,
     untargeted: selection.filteredOut
   })
+  // The run's verdict in one line (and whether it fails), once the wait is over.
+  const outcome = (): { failed: boolean; message: string } => {
+    if (!config.wait)
+      return {
+        failed: false,
+        message: `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`
+      }
+    const verdict = fleet.verdict()
+    return { failed: !(verdict.done && verdict.ok), message: verdictLine(fleet, verdict) }
+  }
   const cancelled = (): PipelineResult => {
     setFleetOutputs(fleet, setOutput)
     return {
@@ -276,6 +292,8 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       })
       progress.flush()
     })
+    // What the user waits for: said before the lock release and the reporting.
+    if (!isCancelled(deps)) deps.onVerdict?.(outcome())
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
     throw error
@@ -291,11 +309,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
 
   setFleetOutputs(fleet, setOutput)
   if (isCancelled(deps)) return cancelled()
-  if (!config.wait) {
-    const message = `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`
-    log.info(message)
-    return { release, fleet, failed: false, cancelled: false, message }
-  }
+  if (!config.wait) return { release, fleet, cancelled: false, ...outcome() }
   const verdict = fleet.verdict()
   // Logs are read only for nodes that failed this deploy (contract 5).
   const excerpts: Array<{ node: string; text: string }> = []
@@ -322,13 +336,5 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       { excerpts }
     )
   )
-  return {
-    release,
-    fleet,
-    verdict,
-    excerpts,
-    failed: !(verdict.done && verdict.ok),
-    cancelled: false,
-    message: verdictLine(fleet, verdict)
-  }
+  return { release, fleet, verdict, excerpts, cancelled: false, ...outcome() }
 }
