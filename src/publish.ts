@@ -1,7 +1,9 @@
 // Pack the build, upload the archive, render and upload the manifest.
 // The archive streams from tar straight into the multipart upload, hashed on the
-// way; the manifest (which carries the checksum) is written only after the
-// archive is complete, so no manifest ever points at a partial release.
+// way; the manifest (which carries the checksum) is uploaded as soon as the last
+// byte is hashed, beside the archive's last part and its completion, and deleted
+// when the archive fails: publish() resolves only once both are complete, and
+// nothing names the manifest (latest, the event) before that.
 import type { Config } from './config.ts'
 import { releaseKey, s3Url } from './config.ts'
 import type { Log } from './log.ts'
@@ -115,6 +117,21 @@ export async function publish({
   const manifestUrl = s3Url(store.bucket, manifestKey)
   onFact?.('deploy-id', deployId)
 
+  const manifestOf = (checksum: string): string =>
+    renderManifest(template, {
+      src: srcUrl,
+      checksum,
+      dest: config.dest,
+      successCommands: commands.success,
+      failureCommands: commands.failure
+    })
+  let manifestPut: Promise<void> | undefined
+  // An archive that failed leaves no manifest behind (best effort, as its parts).
+  const dropManifest = async (): Promise<void> => {
+    if (!manifestPut) return
+    await manifestPut.catch(() => undefined)
+    await store.delete(manifestKey).catch(() => undefined)
+  }
   const { checksum, archiveBytes, files } = await log.group(
     `Pack and upload ${srcUrl}`,
     async () => {
@@ -147,13 +164,27 @@ export async function publish({
       // A pack failure after the last byte (tar exiting non-zero) must not leave an archive behind.
       const packed = archive.result
       packed.catch(() => undefined)
+      const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+        uploaded = p.loaded
+      })
+      let uploadFailed = false
+      upload.catch(() => (uploadFailed = true))
+      // The checksum is known once the last byte went through the hash, while the
+      // upload still sends its last part and completes: the manifest goes meanwhile.
+      void packed.then(
+        (r) => {
+          if (uploadFailed) return
+          manifestPut = store.putText(manifestKey, manifestOf(r.sha256), 'application/yaml')
+          manifestPut.catch(() => undefined)
+        },
+        () => undefined
+      )
       try {
-        await store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
-          uploaded = p.loaded
-        })
+        await upload
       } catch (error) {
         // When pack failed, its error explains the failed upload better.
         await packed
+        await dropManifest()
         throw error
       }
       let result
@@ -175,14 +206,7 @@ export async function publish({
   onFact?.('src-url', srcUrl)
   onFact?.('checksum', checksum)
 
-  const manifest = renderManifest(template, {
-    src: srcUrl,
-    checksum,
-    dest: config.dest,
-    successCommands: commands.success,
-    failureCommands: commands.failure
-  })
-  await store.putText(manifestKey, manifest, 'application/yaml')
+  await (manifestPut ?? store.putText(manifestKey, manifestOf(checksum), 'application/yaml'))
   log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`)
   onFact?.('manifest-url', manifestUrl)
   return { deployId, srcUrl, manifestUrl, checksum, archiveBytes, files }
