@@ -143,8 +143,22 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   const template = config.rollbackTo ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config)
   if (!config.rollbackTo) checkManifestRenders(config, template, commands)
-  const build = config.rollbackTo ? undefined : await checkBuild(config)
-  const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
+  // The catalog is read while the tree is walked; an error in the build is still said first.
+  const reading = new AbortController()
+  const catalogRead = readCatalog(
+    consul,
+    config.filters,
+    deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal,
+    Date.now() + PLAN_RETRY_MS
+  )
+  catalogRead.catch(() => undefined)
+  const build = config.rollbackTo
+    ? undefined
+    : await checkBuild(config).catch((error: unknown) => {
+        reading.abort()
+        throw error
+      })
+  const catalog = await catalogRead
   const selection = selectTargets(catalog, config.filters)
   if (Object.values(config.filters).every((f) => f === undefined))
     log.info(
