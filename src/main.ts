@@ -99,7 +99,9 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
       onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
       onAnnounced: async ({ release, fleet }) => {
         announced = { at: Date.now(), fleet }
-        await reporter.started({
+        // Not awaited: the wait (or, with wait: false, the lock release) goes on
+        // meanwhile; the reporter runs its calls in order, so finish() comes after.
+        void reporter.started({
           fleet,
           notWaiting: !config.wait,
           facts: {
