@@ -7,14 +7,14 @@
 //                  tree walked and checked, tar and pigz found (the plan stage,
 //                  checkBuild; `planMs`), then packed and uploaded (the publish
 //                  stage; `ms`)
-// mode `pipeline`: the best hand-written pipeline of research/performance.md:
+// mode `pipeline`: the best hand-written pipeline measured for this project:
 //                  `sh -c 'tar -cf - . | pigz -<level>'`, hashed in Node,
 //                  streamed into lib-storage Upload (16 MiB x 4 parts)
 // mode `archiver`: archiver 8's TarArchive with gzip at its default level (no
 //                  gzipOptions: zlib's default, 6), the build added with
 //                  directory(dir, false), hashed in Node in the same pass and
-//                  streamed into the action's own upload (store.ts: lib-storage
-//                  Upload, 6 MiB x 4 parts), so against `action` only the packer
+//                  streamed into the action's own upload (store.ts uploadParts,
+//                  6 MiB x 4 parts in flight), so against `action` only the packer
 //                  differs. <level> is ignored.
 import { S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'

@@ -183,7 +183,7 @@ async function publishBench(): Promise<void> {
         const sizesOut = new Map<number, number>()
         const verified = new Map<number, string>()
         const archiverLabel =
-          "archiver 8 `TarArchive` gzip at its default level (6), hashed in Node, into the action's `Upload` 6 MiB × 4"
+          "archiver 8 `TarArchive` gzip at its default level (6), hashed in Node, into the action's upload (6 MiB × 4)"
         let archiverFacts = ''
         const checks: number[] = []
         for (let i = 0; i < runs; i++) {
