@@ -21,6 +21,21 @@ import { ConsulClient } from '../src/consul.ts'
 
 const here = new URL('.', import.meta.url).pathname
 
+/**
+ * A node's KV PUT, once more if the connection was reset: on a loaded machine a
+ * pooled keep-alive connection can be closed by the server as it is reused.
+ */
+export async function putReport(url: string, body: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await (await fetch(url, { method: 'PUT', body })).text()
+      return
+    } catch (error) {
+      if (attempt >= 3) throw error
+    }
+  }
+}
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = Math.floor(s.length / 2)
@@ -211,17 +226,15 @@ export async function verdictOnce(
             setTimeout(
               () => {
                 if (i === n - 1) lastWriteAt = performance.now()
-                fetch(`${emu.url}/v1/kv/${prefix}${node}`, {
-                  method: 'PUT',
-                  body: JSON.stringify({
+                putReport(
+                  `${emu.url}/v1/kv/${prefix}${node}`,
+                  JSON.stringify({
                     deploy_id: deployId,
                     status: 'success',
                     node,
                     at: Math.floor(Date.now() / 1000)
                   })
-                })
-                  .then((res) => res.text())
-                  .then(() => resolve(), reject)
+                ).then(resolve, reject)
               },
               begin + ((i + 1) * spreadMs) / n - performance.now()
             )

@@ -22,6 +22,7 @@ import {
   makeWork,
   PUBLISH_MARKS,
   pipelineProcess,
+  putReport,
   spread,
   startFakeGitHub,
   verdictOnce
@@ -239,8 +240,8 @@ async function publishBench(): Promise<void> {
           `### Publish: ${title}, median of ${runs}${archiverRuns ? ` (archiver: ${archiverRuns}, in runs 1-${archiverRuns})` : ''}`
         )
         print()
-        print('| pipeline | median s | ratio to baseline | peak RSS MB (max) |')
-        print('|---|---|---|---|')
+        print('| pipeline | median s | runs (s) | ratio to baseline | peak RSS MB (max) |')
+        print('|---|---|---|---|---|')
         for (const r of rows.values()) {
           const level = /level (\d)/.exec(r.label)?.[1]
           const base = level ? rows.get(baselineLabel(Number(level))) : undefined
@@ -249,7 +250,9 @@ async function publishBench(): Promise<void> {
               ? `${(median(r.ms) / median(base.ms)).toFixed(2)}×`
               : ''
           const rss = r.rss.length ? Math.max(...r.rss).toFixed(0) : ''
-          print(`| ${r.label.replaceAll('|', '\\|')} | ${sec(median(r.ms))} | ${ratio} | ${rss} |`)
+          print(
+            `| ${r.label.replaceAll('|', '\\|')} | ${sec(median(r.ms))} | ${r.ms.map(sec).join(', ')} | ${ratio} | ${rss} |`
+          )
         }
         print()
         print(
@@ -257,6 +260,21 @@ async function publishBench(): Promise<void> {
         )
         for (const [level, size] of sizesOut)
           print(`- level ${level}: archive ${mb(size)} MB; ${verified.get(level)}`)
+        for (const level of levels) {
+          // each action run against the baseline run just before it
+          const base = rows.get(baselineLabel(level))!
+          const pair = (label: string): string =>
+            rows
+              .get(label)!
+              .ms.map((m, i) => `${(m / base.ms[i]!).toFixed(2)}×`)
+              .join(', ')
+          print(
+            `- level ${level}, run by run (against the baseline of the same run): publish stage ${pair(actionLabel(level))}; check + publish ${pair(checkedLabel(level))}; action peak RSS ${rows
+              .get(actionLabel(level))!
+              .rss.map((r) => r.toFixed(0))
+              .join(', ')} MB`
+          )
+        }
         if (archiverFacts) print(`- ${archiverFacts}`)
         print()
         const arch = rows.get(archiverLabel)
@@ -382,12 +400,10 @@ async function awaitOnce(n: number, spreadMs: number, stale: boolean): Promise<A
             () => {
               const at = Math.floor(Date.now() / 1000)
               if (i === n - 1) lastWriteAt = Date.now()
-              fetch(`${emu.url}/v1/kv/${prefix}${nodeName}`, {
-                method: 'PUT',
-                body: JSON.stringify({ deploy_id: deployId, status: 'success', node: nodeName, at })
-              })
-                .then((res) => res.text())
-                .then(() => resolve(), reject)
+              putReport(
+                `${emu.url}/v1/kv/${prefix}${nodeName}`,
+                JSON.stringify({ deploy_id: deployId, status: 'success', node: nodeName, at })
+              ).then(resolve, reject)
             },
             started + ((i + 1) * spreadMs) / n - Date.now()
           )
