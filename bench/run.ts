@@ -32,6 +32,13 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const large = args.includes('--large')
 const fleet10k = args.includes('--fleet-10k')
+const noArchiver = args.includes('--no-archiver')
+// --scales=1,5: only these builds (0.25 is 50 MB, 1 is 200 MB, 5 is 1 GB)
+const scales = args
+  .find((a) => a.startsWith('--scales='))
+  ?.slice('--scales='.length)
+  .split(',')
+  .map(Number)
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -151,7 +158,7 @@ async function publishBench(): Promise<void> {
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
   })
-  const sizes = quick ? [0.25] : [0.25, 1, ...(large ? [5] : [])]
+  const sizes = scales ?? (quick ? [0.25] : [0.25, 1, ...(large ? [5] : [])])
   const scaling: string[] = []
   try {
     for (const scale of sizes) {
@@ -164,7 +171,7 @@ async function publishBench(): Promise<void> {
         const levels = headline ? [1, 6] : [1]
         // archiver 8 at its default level (zlib's 6) is issue #6's "≥ 5× faster
         // than" reference: slow (~15 s a run), so 200 MB only, 3 runs, not --quick
-        const archiverRuns = scale === 1 && !quick ? 3 : 0
+        const archiverRuns = scale === 1 && !quick && !noArchiver ? 3 : 0
         // warm the page cache
         timeShell('tar -cf - . | cat > /dev/null', dir)
         const shell: Array<[string, string]> = headline
