@@ -33,6 +33,8 @@ const quick = args.includes('--quick')
 const large = args.includes('--large')
 const fleet10k = args.includes('--fleet-10k')
 const noArchiver = args.includes('--no-archiver')
+// --runs=N: runs of the process and verdict cases (default 5 and 7; 3 with --quick)
+const runsArg = Number(args.find((a) => a.startsWith('--runs='))?.slice('--runs='.length))
 // --scales=1,5: only these builds (0.25 is 50 MB, 1 is 200 MB, 5 is 1 GB)
 const scales = args
   .find((a) => a.startsWith('--scales='))
@@ -548,7 +550,7 @@ async function processBench(): Promise<void> {
   const { work, cleanup } = makeWork()
   const dir = mkdtempSync(join(tmpdir(), 'bench-build-'))
   const scale = quick ? 0.25 : large ? 5 : 1
-  const runs = quick ? 3 : 5
+  const runs = runsArg || (quick ? 3 : 5)
   try {
     log(`generating a ${scale * 200} MB build…`)
     const build = generateBuild(dir, scale)
@@ -628,7 +630,7 @@ async function verdictBench(): Promise<void> {
   const github = await startFakeGitHub()
   const { work, tiny, cleanup } = makeWork()
   const n = 1000
-  const runs = quick ? 3 : 7
+  const runs = runsArg || (quick ? 3 : 7)
   try {
     const all: Array<Awaited<ReturnType<typeof verdictOnce>>> = []
     for (let i = 0; i < runs; i++) {
