@@ -100,6 +100,14 @@ async function deploy(
     // Otherwise the post step completes what is left open.
     if (done) core.saveState(STATE.reported, 'true')
   }
+  // The verdict line is printed the moment the pipeline knows it; the lock
+  // release, the summary and the check run follow (they never change it).
+  let said = false
+  const say = (outcome: { failed: boolean; message: string }): void => {
+    said = true
+    if (outcome.failed) core.setFailed(outcome.message)
+    else core.info(outcome.message)
+  }
   try {
     const result = await runPipeline(config, {
       store,
@@ -107,7 +115,14 @@ async function deploy(
       log: coreLog,
       setOutput: (name, value) => core.setOutput(name, value),
       writeSummary: env.GITHUB_STEP_SUMMARY
-        ? async (markdown) => void (await core.summary.addRaw(markdown).write())
+        ? (markdown) =>
+            core.summary
+              .addRaw(markdown)
+              .write()
+              .then(
+                () => undefined,
+                (error: Error) => core.warning(`could not write the job summary: ${error.message}`)
+              )
         : undefined,
       signal,
       onLockSession: (id) => {
@@ -118,7 +133,9 @@ async function deploy(
       onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
       onAnnounced: async ({ release, fleet }) => {
         announced = { at: Date.now(), fleet }
-        await reporter.started({
+        // Not awaited: the wait (or, with wait: false, the lock release) goes on
+        // meanwhile; the reporter runs its calls in order, so finish() comes after.
+        void reporter.started({
           fleet,
           notWaiting: !config.wait,
           facts: {
@@ -130,7 +147,8 @@ async function deploy(
           }
         })
       },
-      onProgress: (fleet) => void reporter.progress({ fleet })
+      onProgress: (fleet) => void reporter.progress({ fleet }),
+      onVerdict: say
     })
     if (result.fleet) {
       await finish({
@@ -142,8 +160,7 @@ async function deploy(
     }
     end.conclusion = runConclusion(result)
     // The verdict is the pipeline's alone: reporting never changes it.
-    if (result.failed) core.setFailed(result.message)
-    else core.info(result.message)
+    if (!said) say(result)
   } catch (error) {
     if (announced)
       await finish({

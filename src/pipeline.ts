@@ -70,6 +70,12 @@ export interface PipelineDeps {
   onProgress?: (fleet: FleetState) => void
   /** the runner's platform (process.platform); a seam for the tests */
   platform?: NodeJS.Platform
+  /**
+   * Once, as soon as the run's outcome is known: right after the wait (or the
+   * event, with `wait: false`), before the lock is released, failed nodes' logs
+   * are read and the summary is written. Not called when cancelled or on an error.
+   */
+  onVerdict?: (outcome: { failed: boolean; message: string }) => void
 }
 
 export interface PipelineResult {
@@ -231,28 +237,46 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   const template = existing ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config)
   if (!existing) checkManifestRenders(config, template, commands)
-  const build = existing ? undefined : await checkBuild(config)
+  // Consul is read while the tree is walked; an error in the build is still said first.
+  // Several datacenters (contract 10): each one's catalog, in order; an unknown one
+  // fails here. Unset: the agent's own, with no `?dc` at all, as always.
+  const reading = new AbortController()
+  const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal
+  const catalogsRead = (async () => {
+    const datacenters: Array<string | undefined> =
+      config.datacenters.kind === 'agent'
+        ? [undefined]
+        : resolveDatacenters(config.datacenters, await consul.datacentersList(signal))
+    const catalogs = await Promise.all(
+      datacenters.map((dc) =>
+        readCatalog(
+          dc ? consul.inDatacenter(dc) : consul,
+          config.filters,
+          signal,
+          Date.now() + PLAN_RETRY_MS
+        )
+      )
+    )
+    return datacenters.map((datacenter, i) => ({ datacenter, catalog: catalogs[i] ?? [] }))
+  })()
+  catalogsRead.catch(() => undefined)
+  const build = existing
+    ? undefined
+    : await checkBuild(config).catch((error: unknown) => {
+        reading.abort()
+        throw error
+      })
+  const catalogs = await catalogsRead
+  const datacenters = catalogs.map((c) => c.datacenter)
   if (Object.values(config.filters).every((f) => f === undefined))
     log.info(
       'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
     )
-  // Several datacenters (contract 10): each one's catalog, in order; an unknown one
-  // fails here. Unset: the agent's own, with no `?dc` at all, as always.
-  const datacenters: Array<string | undefined> =
-    config.datacenters.kind === 'agent'
-      ? [undefined]
-      : resolveDatacenters(config.datacenters, await consul.datacentersList(deps.signal))
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
-  for (const datacenter of datacenters) {
+  for (const { datacenter, catalog } of catalogs) {
     const client = datacenter ? consul.inDatacenter(datacenter) : consul
     const where = datacenter ? ` in datacenter ${datacenter}` : ''
-    const catalog = await readCatalog(
-      client,
-      config.filters,
-      deps.signal,
-      Date.now() + PLAN_RETRY_MS
-    )
     const found = selectTargets(catalog, config.filters)
     if (found.targets.length === 0)
       throw new Error(
@@ -465,6 +489,9 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         }
       )
     })
+    // What the user waits for: said before the lock release and the reporting.
+    const finished = rollout as RolloutResult | undefined
+    if (!isCancelled(deps) && finished) deps.onVerdict?.(outcome(finished))
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
     throw error
@@ -491,10 +518,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   const { fleet } = done
   setFleetOutputs(fleet, setOutput)
   setRolloutOutputs(done, setOutput)
-  if (!config.wait) {
-    log.info(done.message)
-    return { release, fleet, rollout: done, failed: false, cancelled: false, message: done.message }
-  }
+  if (!config.wait) return { release, fleet, rollout: done, cancelled: false, ...outcome(done) }
   const verdict = done.verdict
   // Logs are read only for nodes that failed this deploy (contract 5).
   const excerpts: Array<{ node: string; text: string }> = []
@@ -521,15 +545,16 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       { excerpts }
     )
   )
+  return { release, fleet, verdict, rollout: done, excerpts, cancelled: false, ...outcome(done) }
+}
+
+/** The run's verdict in one line (and whether it fails), once the rollout is over. */
+function outcome(rollout: RolloutResult): { failed: boolean; message: string } {
+  if (!rollout.fleet || rollout.verdict.done === false)
+    return { failed: false, message: rollout.message }
   return {
-    release,
-    fleet,
-    verdict,
-    rollout: done,
-    excerpts,
-    failed: !(verdict.done && verdict.ok),
-    cancelled: false,
-    message: rolloutMessage(fleet, verdict, done)
+    failed: !rollout.verdict.ok,
+    message: rolloutMessage(rollout.fleet, rollout.verdict, rollout)
   }
 }
 

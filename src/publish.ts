@@ -1,7 +1,8 @@
 // Pack the build, upload the archive, render and upload the manifest.
 // The archive streams from tar straight into the multipart upload, hashed on the
-// way; the manifest (which carries the checksum) is written only after the
-// archive is complete, so no manifest ever points at a partial release.
+// way; the manifest (which carries the checksum) goes once the archive is
+// complete, so a failed archive leaves no manifest and nothing is ever deleted
+// (the deploy role needs no s3:DeleteObject).
 import type { Config } from './config.ts'
 import { releaseKey, s3Url } from './config.ts'
 import type { Log } from './log.ts'
@@ -115,6 +116,14 @@ export async function publish({
   const manifestUrl = s3Url(store.bucket, manifestKey)
   onFact?.('deploy-id', deployId)
 
+  const manifestOf = (checksum: string): string =>
+    renderManifest(template, {
+      src: srcUrl,
+      checksum,
+      dest: config.dest,
+      successCommands: commands.success,
+      failureCommands: commands.failure
+    })
   const { checksum, archiveBytes, files } = await log.group(
     `Pack and upload ${srcUrl}`,
     async () => {
@@ -150,10 +159,11 @@ export async function publish({
       // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
       const packed = archive.result
       packed.catch(() => undefined)
+      const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+        uploaded = p.loaded
+      })
       try {
-        await store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
-          uploaded = p.loaded
-        })
+        await upload
       } catch (error) {
         // When pack failed, its error explains the failed upload better.
         await packed
@@ -172,14 +182,7 @@ export async function publish({
   onFact?.('src-url', srcUrl)
   onFact?.('checksum', checksum)
 
-  const manifest = renderManifest(template, {
-    src: srcUrl,
-    checksum,
-    dest: config.dest,
-    successCommands: commands.success,
-    failureCommands: commands.failure
-  })
-  await store.putText(manifestKey, manifest, 'application/yaml')
+  await store.putText(manifestKey, manifestOf(checksum), 'application/yaml')
   log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`)
   onFact?.('manifest-url', manifestUrl)
   return { deployId, srcUrl, manifestUrl, checksum, archiveBytes, files }
