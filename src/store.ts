@@ -70,6 +70,7 @@ async function uploadParts(
   const parts: CompletedPart[] = []
   const inFlight = new Set<Promise<void>>()
   let created: Promise<string> | undefined
+  let stopped = false
 
   const send = (buffer: Buffer, length: number): void => {
     const PartNumber = ++partNumber
@@ -80,18 +81,22 @@ async function uploadParts(
     })
     const part = created
       .then((UploadId) =>
-        client.send(
-          new UploadPartCommand({
-            Bucket: target.Bucket,
-            Key: target.Key,
-            UploadId,
-            PartNumber,
-            Body: buffer.subarray(0, length),
-            ContentLength: length
-          })
-        )
+        // A body that failed meanwhile: the part is not worth sending (it is aborted).
+        stopped
+          ? undefined
+          : client.send(
+              new UploadPartCommand({
+                Bucket: target.Bucket,
+                Key: target.Key,
+                UploadId,
+                PartNumber,
+                Body: buffer.subarray(0, length),
+                ContentLength: length
+              })
+            )
       )
       .then((out) => {
+        if (!out) return
         parts[PartNumber - 1] = { PartNumber, ETag: out.ETag }
         free.push(buffer)
         loaded += length
@@ -125,6 +130,7 @@ async function uploadParts(
     }
   } catch (error) {
     // the body failed: no part may still be on its way when the caller aborts
+    stopped = true
     await settle().catch(() => undefined)
     throw error
   }
