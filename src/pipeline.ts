@@ -401,19 +401,18 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     )
   }
   await deps.writeSummary?.(
-    summaryMarkdown(
+    summaryMarkdown({
       fleet,
       verdict,
-      {
+      excerpts,
+      facts: {
         manifestUrl: release.manifestUrl,
         srcUrl: release.srcUrl,
         checksum: release.checksum,
         commit: config.run.sha,
         runUrl: config.run.runUrl
-      },
-      500,
-      { excerpts }
-    )
+      }
+    })
   )
   return {
     release,
