@@ -116,19 +116,9 @@ async function deploy(
       },
       onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
       onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
-      onAnnounced: async ({ release, fleet }) => {
+      onAnnounced: async ({ fleet, facts }) => {
         announced = { at: Date.now(), fleet }
-        await reporter.started({
-          fleet,
-          notWaiting: !config.wait,
-          facts: {
-            manifestUrl: release.manifestUrl,
-            srcUrl: release.srcUrl,
-            checksum: release.checksum,
-            commit: config.run.sha,
-            runUrl: config.run.runUrl
-          }
-        })
+        await reporter.started({ fleet, notWaiting: !config.wait, facts })
       },
       onProgress: (fleet) => void reporter.progress({ fleet })
     })

@@ -23,7 +23,9 @@ import { failureCommands, successCommands } from './node-report.ts'
 import { checkPlatform } from './pack-tools.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
+import type { DeployFacts, FleetReport } from './report.ts'
 import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
+import { runFacts } from './run-facts.ts'
 import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
 import { findRelease } from './rollback.ts'
@@ -57,7 +59,11 @@ export interface PipelineDeps {
   /** each step of the announcement, so the post step can finish an interrupted one */
   onAnnounceJournal?: (journal: AnnounceJournal) => void
   /** after the event is fired (for the PR check) */
-  onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
+  onAnnounced?: (state: {
+    release: Release
+    fleet: FleetState
+    facts: DeployFacts
+  }) => Promise<void>
   /** on each change while waiting */
   onProgress?: (fleet: FleetState) => void
   /** the runner's platform (process.platform); a seam for the tests */
@@ -86,9 +92,11 @@ const CANCELLED_LOCK_RELEASE_MS = 1_500
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000
 
-/** How many of a failed node's last log lines are shown, and for how many nodes. */
+/** How many of a failed node's last log lines are printed, and for how many nodes. */
 const EXCERPT_LINES = 40
 const MAX_EXCERPTS = 10
+/** Failed nodes whose logs are read for the report (grouped by cause), 8 at a time. */
+const MAX_LOGS_READ = 200
 
 async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate | undefined> {
   if (!config.manifestFile) return undefined
@@ -118,12 +126,15 @@ function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']
   setOutput('results', JSON.stringify(resultRows(fleet)))
 }
 
-/** The tail of a failed node's stretcher log, as plain text. */
-async function logExcerpt(consul: ConsulClient, key: string): Promise<string | undefined> {
+/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
+async function readLog(consul: ConsulClient, key: string): Promise<string | undefined> {
   const read = await consul.kvGet(key).catch(() => undefined)
-  const value = read?.entries[0]?.value
-  if (!value) return undefined
-  return value
+  return read === undefined ? undefined : (read.entries[0]?.value ?? '')
+}
+
+/** The last lines of a log, as plain text, for the job log. */
+function logTail(text: string): string {
+  return text
     .split('\n')
     .slice(-EXCERPT_LINES)
     .map((l) => plainText(l, 400))
@@ -232,7 +243,6 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   if (config.dryRun) return dryRun(config, deps, selection, build)
 
   let release: Release | undefined
-  let history: HistoryRecord | undefined
   let fleet = new FleetState({
     deployId: config.deployId,
     baselineIndex: 0,
@@ -240,8 +250,26 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     targets: selection.targets,
     untargeted: selection.filteredOut
   })
-  const cancelled = (): PipelineResult => {
+  // Every run that gets this far leaves a job summary, however it ends.
+  let history: HistoryRecord | undefined
+  let journal: AnnounceJournal | undefined
+  let firedAt: number | undefined
+  const summarize = (extra: Partial<FleetReport>, facts: DeployFacts = {}) =>
+    deps.writeSummary?.(
+      summaryMarkdown({
+        fleet,
+        verdict: { done: false },
+        ...extra,
+        facts: {
+          ...runFacts(config, { release, history, journal, firedAt }),
+          durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
+          ...facts
+        }
+      })
+    )
+  const cancelled = async (): Promise<PipelineResult> => {
     setFleetOutputs(fleet, setOutput)
+    await summarize({}, { cancelled: true })?.catch(() => {})
     return {
       release,
       fleet,
@@ -254,7 +282,6 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   // The lock keeps two runs of this app from interleaving latest (and from
   // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
-  let journal: AnnounceJournal | undefined
   try {
     lock = await acquireLock(consul, {
       key: keys.lock,
@@ -324,6 +351,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
           }
         }
       )
+      firedAt = announced.firedAt
       fleet = new FleetState({
         deployId: config.deployId,
         baselineIndex: announced.baselineIndex,
@@ -332,7 +360,11 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         untargeted: selection.filteredOut
       })
       setFleetOutputs(fleet, setOutput)
-      await deps.onAnnounced?.({ release: published, fleet })
+      await deps.onAnnounced?.({
+        release: published,
+        fleet,
+        facts: runFacts(config, { release, history, journal, firedAt })
+      })
       if (!config.wait) return
       const progress = throttle<string>(5000, (line) => log.info(line))
       // A reporter not targeted at the start counts only if Consul knows it as a matching live node.
@@ -363,6 +395,11 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     })
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
+    if (release)
+      await summarize(
+        {},
+        { error: plainText(String((error as Error).message ?? error), 300) }
+      )?.catch(() => {})
     throw error
   } finally {
     // Released on success, failure and cancel; a killed runner's lock lapses with its
@@ -387,33 +424,29 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   if (!config.wait) {
     const message = `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`
     log.info(message)
+    await summarize({ notWaiting: true }, { durationMs: undefined })
     return { release, fleet, failed: false, cancelled: false, message }
   }
   const verdict = fleet.verdict()
+  const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt
   // Logs are read only for nodes that failed this deploy (contract 5).
   const excerpts: Array<{ node: string; text: string }> = []
-  for (const node of fleet.nodesByStatus('failure').slice(0, MAX_EXCERPTS)) {
-    const text = await logExcerpt(consul, keys.log(node))
-    if (!text) continue
-    excerpts.push({ node, text })
-    log.info(
-      inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`)
-    )
-  }
-  await deps.writeSummary?.(
-    summaryMarkdown({
-      fleet,
-      verdict,
-      excerpts,
-      facts: {
-        manifestUrl: release.manifestUrl,
-        srcUrl: release.srcUrl,
-        checksum: release.checksum,
-        commit: config.run.sha,
-        runUrl: config.run.runUrl
-      }
+  const failedNodes = fleet.nodesByStatus('failure').slice(0, MAX_LOGS_READ)
+  for (let i = 0; i < failedNodes.length; i += 8) {
+    const batch = failedNodes.slice(i, i + 8)
+    const texts = await Promise.all(batch.map((node) => readLog(consul, keys.log(node))))
+    batch.forEach((node, j) => {
+      const text = texts[j]
+      if (text !== undefined) excerpts.push({ node, text })
     })
-  )
+  }
+  for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
+    log.info(
+      inert(
+        `--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`
+      )
+    )
+  await summarize({ verdict, excerpts }, { durationMs })
   return {
     release,
     fleet,
