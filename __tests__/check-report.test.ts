@@ -76,7 +76,7 @@ describe('conclusion and title', () => {
     f.expire()
     const r = reportOf(f)
     assert.equal(checkConclusion(r), 'timed_out')
-    assert.equal(checkTitle(r), 'timed out: 1 of 4 nodes silent (slow: no report for this deploy)')
+    assert.equal(checkTitle(r), 'timed out: 1 of 4 nodes silent (slow)')
     assert.equal(commitState('timed_out'), 'failure')
   })
 

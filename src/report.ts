@@ -187,10 +187,10 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 function silentCause(state: NodeState | undefined, r: FleetReport): string {
-  const note = state?.note ? `; a result was not counted: ${state.note}` : ''
+  const note = state?.note ? ` (not counted: ${state.note})` : ''
   const within =
     r.facts.timeoutMs !== undefined ? ` within ${formatDuration(r.facts.timeoutMs)}` : ''
-  return `no report for this deploy${within}${note}`
+  return `no report${within}${note}`
 }
 
 function pendingCause(r: FleetReport): string {
@@ -313,12 +313,19 @@ export function headlineMarkdown(text: string): string {
 function causeBrief(a: Analysis, max = 160): string {
   const first = a.groups[0]
   if (!first) return ''
+  const more = a.groups.length - 1
+  const also = more > 0 ? `; ${plural(more, 'more cause')}` : ''
+  if (first.status !== 'failure') {
+    // No failure, only lost, silent or waiting nodes: their names say more than "no report".
+    const nodes = a.groups.flatMap((g) => g.nodes)
+    const named = nodes.slice(0, 3).map((n) => plainText(n, 60))
+    const rest = nodes.length - named.length
+    return `${named.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`
+  }
   const who =
     first.nodes.length > 1 ? `${first.nodes[0]} and ${first.nodes.length - 1} more` : first.nodes[0]
-  const more = a.groups.length - 1
   // The cause between CODE marks: markdown shows it as code, plain text drops the marks.
-  const [open, close] = first.status === 'failure' ? CODE : ['', '']
-  return `${plainText(who ?? '', 100)}: ${open}${middleCut(plainText(first.cause, 400), max)}${close}${more > 0 ? `; ${plural(more, 'more cause')}` : ''}`
+  return `${plainText(who ?? '', 100)}: ${CODE[0]}${middleCut(plainText(first.cause, 400), max)}${CODE[1]}${also}`
 }
 
 export type Mark = '✅' | '❌' | '⌛' | '⛔' | '📣' | '⏳'
