@@ -258,6 +258,30 @@ describe('check run', () => {
     })
   }
 
+  test('waves handed to finished() reach the check run as a table (no Mermaid)', async () => {
+    const sent = sentTo(
+      nock(API).post(CHECKS).reply(201, { id: 9 }).patch(`${CHECKS}/9`).reply(200, {})
+    )
+    const { reporter } = setup()
+    const fleet = newFleet()
+    await reporter.started({ fleet, facts })
+    fleet.applyResults([result('web-1', 'success', 5), result('web-2', 'success', 6)])
+    await reporter.finished({
+      fleet,
+      verdict: fleet.verdict(),
+      waves: [
+        { wave: 1, nodes: ['web-1'], startedAt: 0, endedAt: 1000, passed: true },
+        { wave: 2, nodes: ['web-2'], startedAt: 2000, endedAt: 3500, passed: true }
+      ]
+    })
+    const body = bodiesOf(sent, 'PATCH', `${CHECKS}/9`)[0] as { output: { summary: string } }
+    assert.match(
+      body.output.summary,
+      /^\| 2 \| ✅ passed \| 1: web-2 \| 1 \| 0 \| 0 \| [^|]* \| 1\.5s \|/m
+    )
+    assert.doesNotMatch(body.output.summary, /mermaid/)
+  })
+
   test('finished without a created run (create failed earlier) creates it completed', async () => {
     const scope = nock(API)
       .post(CHECKS)
