@@ -7,7 +7,8 @@ import {
   causeLogsMarkdown,
   headline,
   problemTableMarkdown,
-  summaryMarkdown
+  summaryMarkdown,
+  verdictMessage
 } from '../src/report.ts'
 import { reportTimeChart } from '../src/report-charts.ts'
 import {
@@ -255,6 +256,37 @@ describe('the verdict first, with its cause', () => {
       headline(r),
       `1 of 2 nodes on ${ID}; 1 did not, within max-failures 1 (b: E: disk full)`
     )
+  })
+})
+
+describe('the run’s failure message', () => {
+  test('the verdict line, then the first cause', () => {
+    const r = report('nodes-1000')
+    const m = verdictMessage(r)
+    assert.match(m, /^968\/1000 nodes on \S+, more than 0 failed: failed: node-8, node-48, /)
+    assert.match(m, / \(cause: node-8 and 24 more: sh -c "systemctl restart web .*exit status 1\)$/)
+    assert.doesNotMatch(m, /\n/)
+    assert.equal(verdictMessage(report('happy-5')), `5/5 nodes on ${ID}`)
+    assert.doesNotMatch(verdictMessage(report('timed-out')), /cause:/)
+  })
+})
+
+describe('nodes that joined during the deploy', () => {
+  test('are said to have joined, among the successes', () => {
+    const fleet = fleetOf([{ node: 'node-1', outcome: 'success', ms: 900 }])
+    fleet.applyResults(
+      [
+        {
+          node: 'node-late',
+          modifyIndex: 99,
+          value: JSON.stringify({ deploy_id: ID, status: 'success', node: 'node-late', at: 1 })
+        }
+      ],
+      2000
+    )
+    const md = summaryMarkdown({ fleet, verdict: fleet.verdict(), facts: {} })
+    assert.match(md, /✅ 2 nodes succeeded, 1 node of them joined during the deploy \(node-late\)/)
+    assert.match(md, /^\| node-late \| 2s \| joined during the deploy \|$/m)
   })
 })
 

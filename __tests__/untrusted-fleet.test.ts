@@ -213,7 +213,7 @@ describe(
             assert.equal(run.errors.length, 1, run.errors.join('\n'))
             assert.match(
               run.errors[0] as string,
-              /^1\/2 nodes on \S+, more than 0 failed: failed: node-2$/
+              /^1\/2 nodes on \S+, more than 0 failed: failed: node-2 \(cause: node-2: simulated failure on node-2\)$/
             )
             assert.equal(run.outputs['nodes-failed'], '1')
             await assertNoSecrets(run, fleet, github)

@@ -24,7 +24,7 @@ import { checkPlatform } from './pack-tools.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
 import type { DeployFacts, FleetReport } from './report.ts'
-import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
+import { plainText, progressLine, resultRows, summaryMarkdown, verdictMessage } from './report.ts'
 import { runFacts } from './run-facts.ts'
 import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
@@ -454,6 +454,6 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     excerpts,
     failed: !(verdict.done && verdict.ok),
     cancelled: false,
-    message: verdictLine(fleet, verdict)
+    message: verdictMessage({ fleet, verdict, excerpts, facts: {} })
   }
 }

@@ -150,6 +150,21 @@ export interface FleetReport {
   waves?: readonly WaveReport[]
 }
 
+/**
+ * The run's failure message (its annotation, one line): the verdict line, and
+ * when nodes failed, the first cause: `1/5 nodes on <id>, more than 0 failed:
+ * failed: node-3 (cause: node-3: test -z "$SIM_FAIL": exit status 1)`.
+ */
+export function verdictMessage(r: FleetReport): string {
+  const line = verdictLine(r.fleet, r.verdict)
+  if (!r.verdict.done) return line
+  const first = analyse(r).groups.find((g) => g.status === 'failure')
+  if (!first || first.nodes.length === 0) return line
+  const who =
+    first.nodes.length > 1 ? `${first.nodes[0]} and ${first.nodes.length - 1} more` : first.nodes[0]
+  return `${line} (cause: ${plainText(who ?? '', 80)}: ${middleCut(plainText(first.cause, 400), 120)})`
+}
+
 /** One line of the causes table: nodes that did not succeed for the same reason. */
 export interface Group extends CauseGroup {
   status: NodeState['status']
@@ -655,16 +670,21 @@ export function succeededMarkdown(
   const n = a.succeeded.length
   if (n === 0) return ''
   const states = new Map(fleet.list().map((s) => [s.node, s]))
-  const summary = `<details><summary>✅ ${plural(n, 'node')} succeeded</summary>\n\n`
+  const joined = a.succeeded.filter((node) => states.get(node)?.joined)
+  const joinedNote = joined.length
+    ? `, ${plural(joined.length, 'node')} of them joined during the deploy (${namesWithin(joined, 400).text})`
+    : ''
+  const summary = `<details><summary>✅ ${plural(n, 'node')} succeeded${joinedNote}</summary>\n\n`
   if (n <= tableMax) {
     const rows = a.succeeded.map((node) => {
-      const ms = states.get(node)?.noticedMs
-      return `| ${markdownText(node, 80)} | ${ms !== undefined ? formatDuration(ms) : ''} |`
+      const s = states.get(node)
+      const ms = s?.noticedMs
+      return `| ${markdownText(node, 80)} | ${ms !== undefined ? formatDuration(ms) : ''} | ${s?.joined ? 'joined during the deploy' : ''} |`
     })
-    const md = `${summary}| node | after the event |\n| --- | --- |\n${rows.join('\n')}\n\n</details>\n`
+    const md = `${summary}| node | after the event | note |\n| --- | --- | --- |\n${rows.join('\n')}\n\n</details>\n`
     if (md.length <= budget) return md
   }
-  if (budget < 400) return `✅ ${plural(n, 'node')} succeeded.\n`
+  if (budget < 400 + summary.length) return `✅ ${plural(n, 'node')} succeeded${joinedNote}.\n`
   const names = namesWithin(a.succeeded, budget - summary.length - 40)
   return `${summary}${names.text}\n\n</details>\n`
 }
