@@ -99,6 +99,24 @@ describe('every run leaves a job summary (dist/index.js)', { concurrency: 2 }, (
     assert.match(run.summary, /\*\*Nodes then:\*\* 0 succeeded, 0 failed, 1 not reported \(of 1\)/)
   })
 
+  test('killed mid-wait: the post step writes what it knows', async () => {
+    const run = await deploy([{ name: 'node-1', deaf: true }], { timeout: '5m' }, () => ({
+      post: true,
+      onChild: (child) =>
+        child.stdout?.on('data', (c: Buffer) => {
+          if (c.toString().includes('fired event')) setTimeout(() => child.kill('SIGKILL'), 300)
+        })
+    }))
+    assert.equal(run.signal, 'SIGKILL')
+    assert.equal(run.post?.code, 0, run.post?.stderr)
+    assert.match(
+      run.summary,
+      /^### ⛔ web → staging: the deploy step stopped before its verdict &#40;cancelled or killed&#41;$/m
+    )
+    assert.match(run.summary, /\*\*`latest` moved:\*\* yes: it names `/)
+    assert.match(run.summary, /\*\*Event fired:\*\* yes/)
+  })
+
   test('an error after announcing', async () => {
     let injected = false
     const run = await deploy([{ name: 'node-1', deaf: true }], { timeout: '30s' }, (fleet) => ({

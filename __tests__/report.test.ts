@@ -3,6 +3,7 @@ import { describe, test } from 'node:test'
 import { causeKey, digestLog, groupByCause } from '../src/log-digest.ts'
 import type { FleetReport } from '../src/report.ts'
 import {
+  abandonedMarkdown,
   analyse,
   causeLogsMarkdown,
   headline,
@@ -484,6 +485,36 @@ describe('every run leaves a summary', () => {
     )
     assert.match(md, /\*\*Nodes then:\*\* 3 succeeded, 0 failed, 2 not reported/)
     assert.match(md, /\*\*To roll back:\*\* re-run with `rollback-to: /)
+  })
+})
+
+describe('a step killed before its verdict: the post step’s summary', () => {
+  test('what the announcement left and the rollback line', () => {
+    const md = abandonedMarkdown({
+      app: 'web',
+      environment: 'production',
+      deployId: ID,
+      manifestUrl: `s3://releases/web/${ID}.yml`,
+      previousDeployId: PREVIOUS,
+      latestMoved: true,
+      eventFired: true
+    })
+    assert.match(md, /^### ⛔ web → production: the deploy step stopped before its verdict/)
+    assert.match(md, new RegExp(`\\*\\*\`latest\` moved:\\*\\* yes: it names \`${ID}\``))
+    assert.match(md, /\*\*Event fired:\*\* yes/)
+    assert.match(md, /\*\*Still applying:\*\* the nodes that got the event may still be applying/)
+    assert.match(
+      md,
+      new RegExp(`\\*\\*To roll back:\\*\\* re-run with \`rollback-to: ${PREVIOUS}\``)
+    )
+    const undone = abandonedMarkdown({
+      deployId: ID,
+      previousDeployId: PREVIOUS,
+      latestMoved: false,
+      eventFired: false
+    })
+    assert.match(undone, new RegExp(`moved:\\*\\* no: it still names \`${PREVIOUS}\``))
+    assert.match(undone, /Still applying:\*\* no: the event was not fired/)
   })
 })
 

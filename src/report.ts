@@ -815,6 +815,34 @@ export function factsMarkdown(r: FleetReport): string {
 }
 
 /**
+ * The post step's summary when the main step stopped before its verdict
+ * (killed, or cancelled past its grace): what the announcement left, as the
+ * post step settled it. Node states are not known here.
+ */
+export function abandonedMarkdown(f: DeployFacts & { deployId: string }): string {
+  const who = subject(f)
+  const id = codeSpan(f.deployId, 100)
+  const head = `the deploy step stopped before its verdict (cancelled or killed)`
+  const r: FleetReport = {
+    fleet: { deployId: f.deployId } as FleetState,
+    verdict: { done: false },
+    facts: f
+  }
+  const lines = [
+    `### ⛔ ${markdownText(who ? `${who}: ${head}` : head, 300)}`,
+    '',
+    `- **Release:** ${id}${f.manifestUrl ? ` (${codeSpan(f.manifestUrl)})` : ''}`,
+    `- **\`latest\` moved:** ${f.latestMoved === true ? `yes: it names ${id}` : f.latestMoved === false ? `no${f.previousDeployId ? `: it still names ${codeSpan(f.previousDeployId, 100)}` : ''}` : 'not known'}`,
+    `- **Event fired:** ${f.eventFired === true ? 'yes' : f.eventFired === false ? 'no' : 'not known'}`,
+    `- **Nodes:** not known: the step stopped before it read them; each node's result is under \`<kv-prefix>/results/<node>\``,
+    `- **Still applying:** ${f.eventFired === false ? 'no: the event was not fired' : `the nodes that got the event may still be applying ${id}`}`,
+    `- **To roll back:** ${rollbackHint(r)}`,
+    ''
+  ]
+  return lines.join('\n')
+}
+
+/**
  * Well under GitHub's 1 MiB per step summary: a UTF-16 unit is at most 3 bytes
  * of UTF-8, so 200,000 characters are at most 600,000 bytes, and in practice
  * (ASCII entities for anything untrusted) about 200 KB.
