@@ -107,7 +107,10 @@ async function deploy(
       log: coreLog,
       setOutput: (name, value) => core.setOutput(name, value),
       writeSummary: env.GITHUB_STEP_SUMMARY
-        ? async (markdown) => void (await core.summary.addRaw(markdown).write())
+        ? async (markdown) => {
+            await core.summary.addRaw(markdown).write()
+            core.saveState(STATE.summarized, 'true')
+          }
         : undefined,
       signal,
       onLockSession: (id) => {
