@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { checkTitle } from '../src/check-report.ts'
 import { causeKey, digestLog, groupByCause } from '../src/log-digest.ts'
 import type { FleetReport } from '../src/report.ts'
 import {
@@ -530,6 +531,10 @@ describe('rollbacks named', () => {
       )
     )
     assert.doesNotMatch(md, /3f9c2ab7/, 'not the commit of the run')
+    assert.match(
+      checkTitle(report('rollback')),
+      new RegExp(`^production: ↩ all 5 nodes back on ${ID}$`)
+    )
   })
 })
 

@@ -403,7 +403,7 @@ function markedHeadline(r: FleetReport, a: Analysis, short: boolean): string {
     ].filter(Boolean)
     text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})`
   }
-  if (facts.rollback && !short) text = `↩ ${text}`
+  if (facts.rollback) text = `↩ ${text}`
   const who = short ? (facts.environment ? plainText(facts.environment, 40) : '') : subject(facts)
   return who ? `${who}: ${text}` : text
 }
