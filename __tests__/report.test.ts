@@ -472,6 +472,11 @@ describe('every run leaves a summary', () => {
       )
     )
     assert.match(md, /What this run left behind/)
+    assert.doesNotMatch(
+      md,
+      /```mermaid|Nodes that did not succeed/,
+      'no empty pie, no table repeating the causes'
+    )
     assert.match(
       md,
       /\| ⏳ 5 \| not waited for &#40;wait: false&#41; \| node-1, node-2, node-3, node-4, node-5 \|/

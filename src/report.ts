@@ -860,15 +860,17 @@ export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: b
     ''
   ].join('\n')
   const state = endedEarly(r) ? stateMarkdown(r, a) : ''
-  const pictures = opts.mermaid
-    ? [
-        outcomePie(
-          slices(a),
-          `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`
-        ),
-        reportTimeChart(a.reported)
-      ].join('\n')
-    : ''
+  // Nothing reported yet (wait: false, an early cancel): a one-colour pie says nothing.
+  const pictures =
+    opts.mermaid && a.counts.succeeded + a.counts.failed > 0
+      ? [
+          outcomePie(
+            slices(a),
+            `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`
+          ),
+          reportTimeChart(a.reported)
+        ].join('\n')
+      : ''
   const waves = r.waves?.length
     ? `${opts.mermaid ? wavesPicture(r) : ''}\n${wavesTableMarkdown(r, 20_000)}`
     : ''
@@ -880,7 +882,11 @@ export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: b
   const causes = causesMarkdown(a, Math.floor(room * 0.45))
   const logs = opts.mermaid ? causeLogsMarkdown(r, a, Math.floor(room * 0.25)) : ''
   const left = room - causes.length - logs.length
-  const table = problemTableMarkdown(a, r.fleet, Math.floor(left * 0.7))
+  // Only nodes not heard from yet: the causes table names them all already.
+  const onlyPending = a.groups.every((g) => g.status === 'pending')
+  const table = onlyPending
+    ? { markdown: '', shown: 0, omitted: 0 }
+    : problemTableMarkdown(a, r.fleet, Math.floor(left * 0.7))
   const succeeded = succeededMarkdown(a, r.fleet, left - table.markdown.length - 100)
   return { a, mark, head, state, causes, logs, pictures, timing, waves, table, succeeded, facts }
 }
