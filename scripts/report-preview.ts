@@ -2,7 +2,8 @@
 // fleets, rendered as GitHub shows them (GFM with GitHub's markdown CSS, Mermaid
 // in GitHub's light and dark themes) to .tmp/report-preview/*.html, and
 // screenshotted with headless Chromium (Debian's; CHROMIUM=path to use another).
-// `--no-shots` writes the HTML only. Nothing here is bundled.
+// `--no-shots` writes the HTML only; `--only=a,b` picks fixtures. Emoji need a colour
+// emoji font (Debian: fonts-noto-color-emoji), or they show as boxes. Nothing here is bundled.
 import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Marked } from 'marked'
