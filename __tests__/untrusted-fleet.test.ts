@@ -215,7 +215,7 @@ describe(
             // reported by then: the wait starts at the event, not after GitHub answered.
             assert.match(
               run.errors[0] as string,
-              /^[01]\/2 nodes on \S+, more than 0 failed: failed: node-2(; still waiting: node-1)?$/
+              /^[01]\/2 nodes on \S+, more than 0 failed: failed: node-2(; still waiting: node-1)? \(cause: node-2: simulated failure on node-2\)$/
             )
             assert.equal(run.outputs['nodes-failed'], '1')
             await assertNoSecrets(run, fleet, github)

@@ -179,6 +179,11 @@ export class FleetState {
     return { done: false }
   }
 
+  /** The datacenter a node was recorded in (undefined: the agent's own, or not named). */
+  datacenterOf(node: string): string | undefined {
+    return this.nodes.get(node)?.datacenter
+  }
+
   isTarget(node: string): boolean {
     return this.nodes.has(node)
   }

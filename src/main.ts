@@ -120,7 +120,7 @@ async function deploy(
               .addRaw(markdown)
               .write()
               .then(
-                () => undefined,
+                () => core.saveState(STATE.summarized, 'true'),
                 (error: Error) => core.warning(`could not write the job summary: ${error.message}`)
               )
         : undefined,
@@ -131,21 +131,11 @@ async function deploy(
       },
       onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
       onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
-      onAnnounced: async ({ release, fleet }) => {
+      onAnnounced: async ({ fleet, facts }) => {
         announced = { at: Date.now(), fleet }
         // Not awaited: the wait (or, with wait: false, the lock release) goes on
         // meanwhile; the reporter runs its calls in order, so finish() comes after.
-        void reporter.started({
-          fleet,
-          notWaiting: !config.wait,
-          facts: {
-            manifestUrl: release.manifestUrl,
-            srcUrl: release.srcUrl,
-            checksum: release.checksum,
-            commit: config.run.sha,
-            runUrl: config.run.runUrl
-          }
-        })
+        void reporter.started({ fleet, notWaiting: !config.wait, facts })
       },
       onProgress: (fleet) => void reporter.progress({ fleet }),
       onVerdict: say

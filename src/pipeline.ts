@@ -23,7 +23,11 @@ import { failureCommands, successCommands } from './node-report.ts'
 import { checkPlatform } from './pack-tools.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
-import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
+import type { DeployFacts, FleetReport, WaveReport } from './report.ts'
+import { formatGoDuration } from './duration.ts'
+import { gateFailureLine } from './gate.ts'
+import { plainText, progressLine, resultRows, summaryMarkdown, verdictMessage } from './report.ts'
+import { runFacts } from './run-facts.ts'
 import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
 import { findRelease } from './rollback.ts'
@@ -65,7 +69,11 @@ export interface PipelineDeps {
   /** each step of the announcement, so the post step can finish an interrupted one */
   onAnnounceJournal?: (journal: AnnounceJournal) => void
   /** after the event is fired (for the PR check) */
-  onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
+  onAnnounced?: (state: {
+    release: Release
+    fleet: FleetState
+    facts: DeployFacts
+  }) => Promise<void>
   /** on each change while waiting */
   onProgress?: (fleet: FleetState) => void
   /** the runner's platform (process.platform); a seam for the tests */
@@ -102,9 +110,11 @@ const CANCELLED_LOCK_RELEASE_MS = 1_500
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000
 
-/** How many of a failed node's last log lines are shown, and for how many nodes. */
+/** How many of a failed node's last log lines are printed, and for how many nodes. */
 const EXCERPT_LINES = 40
 const MAX_EXCERPTS = 10
+/** Failed nodes whose logs are read for the report (grouped by cause), 8 at a time. */
+const MAX_LOGS_READ = 200
 
 async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate | undefined> {
   if (!config.manifestFile) return undefined
@@ -135,12 +145,15 @@ function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']
   setOutput('results', JSON.stringify(resultRows(fleet)))
 }
 
-/** The tail of a failed node's stretcher log, as plain text. */
-async function logExcerpt(consul: ConsulClient, key: string): Promise<string | undefined> {
+/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
+async function readLog(consul: ConsulClient, key: string): Promise<string | undefined> {
   const read = await consul.kvGet(key).catch(() => undefined)
-  const value = read?.entries[0]?.value
-  if (!value) return undefined
-  return value
+  return read === undefined ? undefined : (read.entries[0]?.value ?? '')
+}
+
+/** The last lines of a log, as plain text, for the job log. */
+function logTail(text: string): string {
+  return text
     .split('\n')
     .slice(-EXCERPT_LINES)
     .map((l) => plainText(l, 400))
@@ -361,7 +374,11 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   let release: Release | undefined
   let history: HistoryRecord | undefined
   let rollout: RolloutResult | undefined
-  const waitingFleet = () =>
+  let journal: AnnounceJournal | undefined
+  let firedAt: number | undefined
+  let excerpts: Array<{ node: string; text: string }> = []
+  // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
+  let fleet =
     rollout?.fleet ??
     new FleetState({
       deployId: config.deployId,
@@ -370,10 +387,25 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       targets: steps.flatMap((s) => s.nodes),
       untargeted: selection.filteredOut
     })
-  const cancelled = (): PipelineResult => {
-    const fleet = rollout?.fleet ?? waitingFleet()
+  // Every run that gets this far leaves a job summary, however it ends.
+  const summarize = (extra: Partial<FleetReport>, facts: DeployFacts = {}) =>
+    deps.writeSummary?.(
+      summaryMarkdown({
+        fleet,
+        verdict: { done: false },
+        waves: rollout?.staged ? waveReports(rollout) : undefined,
+        ...extra,
+        facts: {
+          ...runFacts(config, { release, history, journal, firedAt }),
+          durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
+          ...facts
+        }
+      })
+    )
+  const cancelled = async (): Promise<PipelineResult> => {
     setFleetOutputs(fleet, setOutput)
     if (rollout) setRolloutOutputs(rollout, setOutput)
+    await summarize({}, { cancelled: true })?.catch(() => {})
     return {
       release,
       fleet,
@@ -387,7 +419,6 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   // The lock keeps two runs of this app from interleaving latest (and from
   // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
-  let journal: AnnounceJournal | undefined
   const at = (datacenter: string | undefined) =>
     datacenter ? consul.inDatacenter(datacenter) : consul
   // The lock is taken in the first datacenter listed (contract 10); its session hangs
@@ -457,7 +488,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       }
     }
     const published = release
-    // What latest names now: auto-rollback's target.
+    // What latest names now, per datacenter: auto-rollback's target.
     const previous = new Map<string | undefined, { deployId: string; manifestUrl: string }>()
     if (config.autoRollback)
       for (const dc of plan.datacenters) {
@@ -481,19 +512,37 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
             journal = step
             deps.onAnnounceJournal?.(step)
           },
-          onAnnounced: async (fleet) => {
-            setFleetOutputs(fleet, setOutput)
-            await deps.onAnnounced?.({ release: published, fleet })
+          onAnnounced: async (announced) => {
+            fleet = announced
+            firedAt ??= Date.now()
+            setFleetOutputs(announced, setOutput)
+            await deps.onAnnounced?.({
+              release: published,
+              fleet: announced,
+              facts: runFacts(config, { release, history, journal, firedAt })
+            })
           },
           onProgress: deps.onProgress
         }
       )
+      fleet = rollout.fleet
+      firedAt = rollout.firstFiredAt ?? firedAt
     })
-    // What the user waits for: said before the lock release and the reporting.
+    // What the user waits for: said before the lock release and the reporting (after
+    // failed nodes' logs, only when some failed: the cause ends the line).
     const finished = rollout as RolloutResult | undefined
-    if (!isCancelled(deps) && finished) deps.onVerdict?.(outcome(finished))
+    if (!isCancelled(deps) && finished) {
+      if (config.wait)
+        excerpts = await readFailedLogs(fleet, (node) => at(fleet.datacenterOf(node)), keys)
+      deps.onVerdict?.(outcome(finished, excerpts))
+    }
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
+    if (release)
+      await summarize(
+        {},
+        { error: plainText(String((error as Error).message ?? error), 300) }
+      )?.catch(() => {})
     throw error
   } finally {
     // Released on success, failure and cancel; a killed runner's lock lapses with its
@@ -515,52 +564,96 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
 
   const done = rollout as RolloutResult | undefined
   if (!done || isCancelled(deps)) return cancelled()
-  const { fleet } = done
   setFleetOutputs(fleet, setOutput)
   setRolloutOutputs(done, setOutput)
-  if (!config.wait) return { release, fleet, rollout: done, cancelled: false, ...outcome(done) }
-  const verdict = done.verdict
-  // Logs are read only for nodes that failed this deploy (contract 5).
-  const excerpts: Array<{ node: string; text: string }> = []
-  for (const node of fleet.nodesByStatus('failure').slice(0, MAX_EXCERPTS)) {
-    const text = await logExcerpt(consul, keys.log(node))
-    if (!text) continue
-    excerpts.push({ node, text })
-    log.info(
-      inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`)
-    )
+  if (!config.wait) {
+    await summarize({ notWaiting: true }, { durationMs: undefined })
+    return { release, fleet, rollout: done, cancelled: false, ...outcome(done) }
   }
-  await deps.writeSummary?.(
-    summaryMarkdown(
-      fleet,
-      verdict,
-      {
-        manifestUrl: release.manifestUrl,
-        srcUrl: release.srcUrl,
-        checksum: release.checksum,
-        commit: config.run.sha,
-        runUrl: config.run.runUrl
-      },
-      500,
-      { excerpts }
+  const verdict = done.verdict
+  const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt
+  for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
+    log.info(
+      inert(
+        `--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`
+      )
     )
-  )
-  return { release, fleet, verdict, rollout: done, excerpts, cancelled: false, ...outcome(done) }
+  await summarize({ verdict, excerpts }, { durationMs })
+  return {
+    release,
+    fleet,
+    verdict,
+    rollout: done,
+    excerpts,
+    cancelled: false,
+    ...outcome(done, excerpts)
+  }
+}
+
+/** Logs are read only for nodes that failed this deploy (contract 5), 8 at a time. */
+async function readFailedLogs(
+  fleet: FleetState,
+  consulFor: (node: string) => ConsulClient,
+  keys: ReturnType<typeof kvKeys>
+): Promise<Array<{ node: string; text: string }>> {
+  const excerpts: Array<{ node: string; text: string }> = []
+  const failedNodes = fleet.nodesByStatus('failure').slice(0, MAX_LOGS_READ)
+  for (let i = 0; i < failedNodes.length; i += 8) {
+    const batch = failedNodes.slice(i, i + 8)
+    const texts = await Promise.all(batch.map((node) => readLog(consulFor(node), keys.log(node))))
+    batch.forEach((node, j) => {
+      const text = texts[j]
+      if (text !== undefined) excerpts.push({ node, text })
+    })
+  }
+  return excerpts
+}
+
+/** The waves of a staged rollout, for the report. */
+function waveReports(rollout: RolloutResult): WaveReport[] {
+  return rollout.waves.map((w) => ({
+    wave: w.step.wave,
+    nodes: w.step.nodes,
+    startedAt: w.firedAt,
+    endedAt: w.endedAt,
+    gate:
+      w.gateFailures && w.gateFailures.length > 0
+        ? plainText(gateFailureLine(w.gateFailures), 200)
+        : w.step.bakeMs > 0 && w.outcome === 'passed'
+          ? `bake ${formatGoDuration(w.step.bakeMs)}`
+          : undefined,
+    passed:
+      w.outcome === 'passed'
+        ? true
+        : w.outcome === 'not_started'
+          ? undefined
+          : w.outcome === 'cancelled'
+            ? undefined
+            : false
+  }))
 }
 
 /** The run's verdict in one line (and whether it fails), once the rollout is over. */
-function outcome(rollout: RolloutResult): { failed: boolean; message: string } {
+function outcome(
+  rollout: RolloutResult,
+  excerpts: Array<{ node: string; text: string }> = []
+): { failed: boolean; message: string } {
   if (!rollout.fleet || rollout.verdict.done === false)
     return { failed: false, message: rollout.message }
   return {
     failed: !rollout.verdict.ok,
-    message: rolloutMessage(rollout.fleet, rollout.verdict, rollout)
+    message: rolloutMessage(rollout, excerpts)
   }
 }
 
 /** The verdict line, with what stopped a staged rollout and what its rollback did. */
-function rolloutMessage(fleet: FleetState, verdict: Verdict, rollout: RolloutResult): string {
-  const parts = [verdictLine(fleet, verdict)]
+function rolloutMessage(
+  rollout: RolloutResult,
+  excerpts: Array<{ node: string; text: string }>
+): string {
+  const parts = [
+    verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
+  ]
   if (rollout.staged)
     parts.push(
       rollout.ok

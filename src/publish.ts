@@ -24,6 +24,10 @@ export interface Release {
   checksum: string
   archiveBytes: number
   files: number
+  /** an earlier release's (rollback-to): the commit it was built from, from its history */
+  commit?: string
+  /** an earlier release's (rollback-to): when it was published (ISO), from its history */
+  publishedAt?: string
 }
 
 export interface ReportingCommands {

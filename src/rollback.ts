@@ -88,6 +88,8 @@ export async function findRelease(
     manifestUrl: history.manifest_url,
     checksum,
     archiveBytes: size,
-    files: 0
+    files: 0,
+    commit: history.commit,
+    publishedAt: history.published_at
   }
 }
