@@ -3,6 +3,7 @@
 // `curl`, and write this deploy's result (and on failure the log tail) into
 // Consul KV under the node's own NodeName.
 import { DEPLOY_ID_PATTERN } from './deploy-id.ts'
+import { keptReleasesCommand } from './release-layout.ts'
 
 /** Most of stretcher's log a failed node keeps in KV (contract 5: at most 64 KiB). */
 export const LOG_TAIL_BYTES = 64 * 1024
@@ -10,6 +11,13 @@ export const LOG_TAIL_BYTES = 64 * 1024
 export interface NodeReportOptions {
   kvPrefix: string
   deployId: string
+  /**
+   * `layout: releases` (contract 9): the phase this manifest runs (`switch` for
+   * the combined one: the node ends on the release), written as `"phase"`, and
+   * the base directory whose releases/ the node lists as `"releases"` (the
+   * releases it keeps, so a rollback to one of them is a switch only).
+   */
+  layout?: { phase: 'prepare' | 'switch'; dest: string }
 }
 
 // Shared prologue: the agent address as the Consul CLI reads CONSUL_HTTP_ADDR
@@ -35,6 +43,14 @@ function checkSafe(opts: NodeReportOptions): void {
 }
 
 function resultCommand(opts: NodeReportOptions, status: 'success' | 'failure'): string {
+  if (opts.layout) {
+    const json = `{"deploy_id":"${opts.deployId}","status":"${status}","phase":"${opts.layout.phase}","node":"%s","at":%s,"releases":[%s]}`
+    return [
+      PROLOGUE,
+      `k=$( ${keptReleasesCommand(opts.layout.dest)} )`,
+      `printf '${json}' "$n" "$(date +%s)" "\${k%,}" | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/results/$n" >/dev/null`
+    ].join('; ')
+  }
   const json = `{"deploy_id":"${opts.deployId}","status":"${status}","node":"%s","at":%s}`
   return [
     PROLOGUE,
