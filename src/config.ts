@@ -466,7 +466,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
 export function releaseKey(
   config: Pick<Config, 's3' | 'app'>,
   deployId: string,
-  ext: 'tgz' | 'yml'
+  ext: 'tgz' | 'yml' | 'prepare.yml' | 'switch.yml'
 ): string {
   return [config.s3.prefix, config.app, `${deployId}.${ext}`].filter((s) => s !== '').join('/')
 }

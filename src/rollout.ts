@@ -55,6 +55,19 @@ export interface RolloutResult {
   rollback?: RollbackRun
   /** the first event's announcement (for the timeline) */
   firstFiredAt?: number
+  /** layout: releases (contract 9): how the two phases went */
+  phases?: PhaseFigures
+}
+
+export interface PhaseFigures {
+  /** nodes sent the prepare manifest (0: every target kept the release: a switch only) */
+  prepared: number
+  /** from the prepare event to the last node's prepare report (ms) */
+  prepareMs?: number
+  /** nodes that switched */
+  switched: number
+  /** first to last node's switch report, as the action noticed them (ms) */
+  switchSpreadMs?: number
 }
 
 export interface RolloutDeps {
@@ -64,8 +77,11 @@ export interface RolloutDeps {
   signal?: AbortSignal
   /** nodes in the catalog the filters leave out */
   filteredOut: readonly string[]
-  /** what latest and deploy-id named when the run started: auto-rollback's target */
-  previous?: { deployId: string; manifestUrl: string }
+  /**
+   * what latest and deploy-id named when the run started: auto-rollback's
+   * target; with layout: releases its switch manifest, when it has one
+   */
+  previous?: { deployId: string; manifestUrl: string; switchUrl?: string }
   onJournal?: (journal: AnnounceJournal) => void
   /** after the first event (the PR check starts then) */
   onAnnounced?: (fleet: FleetState) => Promise<void>
@@ -74,7 +90,11 @@ export interface RolloutDeps {
 
 export interface RolloutRelease {
   deployId: string
+  /** the whole manifest: what `latest` names (with layout: releases the combined one) */
   manifestUrl: string
+  /** layout: releases: the manifests a `prepare` and a `switch` step send */
+  prepareUrl?: string
+  switchUrl?: string
   /** written once, before the first event, when this run published the release */
   history?: HistoryRecord
 }
@@ -90,6 +110,51 @@ function staged(config: Config, steps: readonly Step[]): boolean {
   return config.waves !== undefined || steps.length > 1
 }
 
+/** The manifest a step's event sends (contract 9: prepare, switch, or the whole one). */
+function stepUrl(step: Step, release: RolloutRelease): string {
+  if (step.kind === 'deploy') return release.manifestUrl
+  const url = step.kind === 'prepare' ? release.prepareUrl : release.switchUrl
+  if (!url) throw new Error(`release ${release.deployId} has no ${step.kind} manifest`)
+  return url
+}
+
+function stepLabel(step: Step): string {
+  if (step.kind === 'prepare') return 'prepare'
+  const wave = `wave ${step.wave}/${step.waves}`
+  return step.kind === 'switch' ? (step.waves > 1 ? `switch ${wave}` : 'switch') : wave
+}
+
+/** Prepare time and switch spread (contract 9, issue 13: the summary reports both). */
+function phaseFigures(waves: readonly WaveRun[]): PhaseFigures | undefined {
+  if (!waves.some((w) => w.step.kind !== 'deploy')) return undefined
+  const prepare = waves.filter((w) => w.step.kind === 'prepare')
+  const switches = waves.filter((w) => w.step.kind === 'switch' && w.firedAt !== undefined)
+  const lastPrepared = prepare
+    .flatMap((w) => w.fleet?.list() ?? [])
+    .filter((s) => s.noticedMs !== undefined)
+  const prepareStart = prepare[0]?.firedAt
+  const preparedAt = prepare.flatMap((w) =>
+    (w.fleet?.list() ?? [])
+      .filter((s) => s.status === 'success' && s.noticedMs !== undefined)
+      .map((s) => w.firedAt! + s.noticedMs!)
+  )
+  const switchedAt = switches.flatMap((w) =>
+    (w.fleet?.list() ?? [])
+      .filter((s) => s.status === 'success' && s.noticedMs !== undefined)
+      .map((s) => w.firedAt! + s.noticedMs!)
+  )
+  return {
+    prepared: prepare.reduce((n, w) => n + w.step.nodes.length, 0),
+    prepareMs:
+      prepareStart !== undefined && lastPrepared.length > 0 && preparedAt.length > 0
+        ? Math.max(...preparedAt) - prepareStart
+        : undefined,
+    switched: switchedAt.length,
+    switchSpreadMs:
+      switchedAt.length > 0 ? Math.max(...switchedAt) - Math.min(...switchedAt) : undefined
+  }
+}
+
 export async function runRollout(
   steps: readonly Step[],
   release: RolloutRelease,
@@ -97,7 +162,10 @@ export async function runRollout(
 ): Promise<RolloutResult> {
   const { consul, config, log, signal } = deps
   const keys = kvKeys(config.kvPrefix)
-  const allNodes = steps.flatMap((s) => s.nodes)
+  // Every node once (a prepare step names the nodes its switch steps name again).
+  const allNodes = [...new Set(steps.flatMap((s) => s.nodes))]
+  // The waves of the rollout: deploy or switch steps (prepare comes before them).
+  const waveSteps = steps.filter((s) => s.kind !== 'prepare')
   const waves: WaveRun[] = steps.map((step) => ({ step, outcome: 'not_started' }))
   const fleet = new FleetState({
     deployId: release.deployId,
@@ -118,7 +186,7 @@ export async function runRollout(
   const rolloutRecord = (completed: number) =>
     JSON.stringify({
       deploy_id: release.deployId,
-      waves: steps.map((s) => s.nodes.length),
+      waves: waveSteps.map((s) => s.nodes.length),
       completed,
       nodes: allNodes
     })
@@ -126,7 +194,7 @@ export async function runRollout(
   for (const [i, run] of waves.entries()) {
     const { step } = run
     if (signal?.aborted) break
-    const label = isStaged ? `wave ${step.wave}/${step.waves}` : ''
+    const label = isStaged ? stepLabel(step) : ''
     if (isStaged)
       log.info(
         `${label}: ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'}: ${step.nodes.slice(0, 20).join(', ')}${step.nodes.length > 20 ? ', …' : ''}`
@@ -152,6 +220,7 @@ export async function runRollout(
         config,
         {
           manifestUrl: release.manifestUrl,
+          eventUrl: stepUrl(step, release),
           history: moves && !historyWritten ? release.history : undefined
         },
         log,
@@ -177,6 +246,7 @@ export async function runRollout(
       baselineIndex: first.baselineIndex,
       maxFailures: config.maxFailures - failures,
       targets: step.nodes,
+      ...(step.kind === 'deploy' ? {} : { phase: step.kind }),
       // Nodes of the other waves are not this wave's business (a replayed event must
       // not make one a "joiner" here).
       untargeted: [...deps.filteredOut, ...allNodes.filter((n) => !step.nodes.includes(n))]
@@ -184,7 +254,7 @@ export async function runRollout(
     run.fleet = waveFleet
     if (i === 0) await deps.onAnnounced?.(fleet)
     if (!config.wait) {
-      fleet.absorb(waveFleet, isStaged ? step.wave : undefined)
+      fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined)
       return {
         waves,
         ok: true,
@@ -217,19 +287,35 @@ export async function runRollout(
           else if (s.note)
             log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
         }
-        fleet.absorb(waveFleet, isStaged ? step.wave : undefined)
+        fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined)
         progress.update(`${label ? `${label}: ` : ''}${progressLine(waveFleet.counts())}`)
         deps.onProgress?.(fleet)
       }
     })
     progress.flush()
-    fleet.absorb(waveFleet, isStaged ? step.wave : undefined)
+    fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined)
     if (signal?.aborted) {
       run.outcome = 'cancelled'
       break
     }
     const verdict = waveFleet.verdict()
+    // A node that failed to prepare is not switched: its failure counts once.
     failures += waveFleet.counts().failed
+    if (step.kind === 'prepare' && verdict.done && verdict.ok) {
+      const unprepared = new Set(
+        waveFleet
+          .list()
+          .filter((s) => s.status !== 'success')
+          .map((s) => s.node)
+      )
+      if (unprepared.size > 0)
+        for (const later of waves.slice(i + 1))
+          later.step = {
+            ...later.step,
+            nodes: later.step.nodes.filter((n) => !unprepared.has(n)),
+            nodeFilters: nodeFilters(later.step.nodes.filter((n) => !unprepared.has(n)))
+          }
+    }
     if (!(verdict.done && verdict.ok)) {
       run.outcome = verdict.done && verdict.reason === 'timed_out' ? 'timed_out' : 'failed'
       run.endedAt = Date.now()
@@ -265,20 +351,36 @@ export async function runRollout(
     }
     run.outcome = 'passed'
     run.endedAt = Date.now()
-    if (isStaged) {
-      const completed = waves.filter((w) => w.outcome === 'passed').length
-      if (completed === steps.length && step.movesLatest) await consul.kvDelete(keys.rollout)
+    if (step.kind === 'prepare') {
+      const c = waveFleet.counts()
+      log.info(
+        `prepare: ${c.succeeded}/${c.total} nodes prepared ${release.deployId} in ${((run.endedAt - (run.firedAt ?? run.endedAt)) / 1000).toFixed(1)}s; switching`
+      )
+    }
+    if (isStaged && step.kind !== 'prepare') {
+      const completed = waves.filter(
+        (w) => w.outcome === 'passed' && w.step.kind !== 'prepare'
+      ).length
+      if (completed === waveSteps.length && step.movesLatest) await consul.kvDelete(keys.rollout)
       else await consul.kvPut(keys.rollout, rolloutRecord(completed), { signal })
     }
   }
 
   const cancelled = signal?.aborted === true
-  const wavesCompleted = waves.filter((w) => w.outcome === 'passed').length
-  const ok = !cancelled && wavesCompleted === steps.length
+  const wavesCompleted = waves.filter(
+    (w) => w.outcome === 'passed' && w.step.kind !== 'prepare'
+  ).length
+  const ok = !cancelled && waves.every((w) => w.outcome === 'passed')
   for (const run of waves)
     if (run.outcome === 'not_started')
       for (const node of run.step.nodes)
-        fleet.noteNotSent(node, `not sent: wave ${run.step.wave} did not start`, run.step.wave)
+        fleet.noteNotSent(
+          node,
+          run.step.kind === 'switch'
+            ? `not switched: ${stepLabel(run.step)} did not start`
+            : `not sent: wave ${run.step.wave} did not start`,
+          run.step.wave
+        )
   // One wave is today's run exactly: its fleet and verdict are the run's.
   const only = !isStaged ? waves[0]?.fleet : undefined
   const result: RolloutResult = {
@@ -291,6 +393,14 @@ export async function runRollout(
     wavesCompleted,
     message: stopReason,
     firstFiredAt
+  }
+  const figures = phaseFigures(waves)
+  if (figures) {
+    result.phases = figures
+    if (figures.switched > 0)
+      log.info(
+        `switch: ${figures.switched} node${figures.switched === 1 ? '' : 's'} switched to ${release.deployId}; spread ${figures.switchSpreadMs ?? 0} ms (first to last node switched)${figures.prepared === 0 ? '; a switch only: every node still kept the release, nothing was downloaded' : ''}`
+      )
   }
   if (!ok && !cancelled && config.autoRollback)
     result.rollback = await rollBack(waves, latestMoved, deps)
@@ -323,8 +433,16 @@ async function rollBack(
   deps: RolloutDeps
 ): Promise<RollbackRun> {
   const { consul, config, log, signal } = deps
-  const sent = waves.filter((w) => w.firedAt !== undefined).flatMap((w) => w.fleet?.list() ?? [])
+  // A node only prepared still runs the previous release (current was not touched).
+  const sent = waves
+    .filter((w) => w.firedAt !== undefined && w.step.kind !== 'prepare')
+    .flatMap((w) => w.fleet?.list() ?? [])
   const nodes = sent.map((s) => s.node)
+  if (nodes.length === 0) {
+    const message = 'auto-rollback: no node was switched to this release: nothing to roll back'
+    log.info(message)
+    return { deployId: deps.previous?.deployId, outcome: 'rolled_back', message }
+  }
   if (!deps.previous) {
     const message = 'auto-rollback: there is no previous release to roll back to'
     log.warning(message)
@@ -335,6 +453,9 @@ async function rollBack(
     `auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release`
   )
   const rollbackConfig: Config = { ...config, deployId: previous.deployId }
+  // layout: releases: the nodes keep the release they switched from (the switch
+  // never deletes it): switching back downloads nothing.
+  const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined
   const filterSets = nodeFilters(nodes).map((node) => ({ node }))
   let first: Announcement | undefined
   try {
@@ -343,7 +464,10 @@ async function rollBack(
       const announced = await announce(
         consul,
         rollbackConfig,
-        { manifestUrl: previous.manifestUrl },
+        {
+          manifestUrl: previous.manifestUrl,
+          ...(switchBack ? { eventUrl: previous.switchUrl } : {})
+        },
         log,
         {
           signal,
@@ -361,7 +485,8 @@ async function rollBack(
       baselineIndex: first.baselineIndex,
       maxFailures: 0,
       targets: nodes,
-      untargeted: deps.filteredOut
+      untargeted: deps.filteredOut,
+      ...(switchBack ? { phase: 'switch' as const } : {})
     })
     await awaitFleet({
       consul,
