@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { LocalFleet } from '../fleet/index.ts'
+import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
 import { SERVER_NODE, withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
 import type { S3FaultProxy } from '../fleet/s3-faults.ts'
@@ -43,12 +43,16 @@ before(async () => {
 after(() => rm(work, { recursive: true, force: true }))
 
 function withFleet(
-  body: (fleet: LocalFleet, s3: { requests: S3FaultProxy['requests'] }) => Promise<void>
+  body: (fleet: LocalFleet, s3: { requests: S3FaultProxy['requests'] }) => Promise<void>,
+  crashAfterDeploy?: FleetNodeSpec['crashAfterDeploy']
 ) {
   let proxy: S3FaultProxy | undefined
   return withLocalFleet(
     {
-      nodes: NODES.map((name) => ({ name })),
+      nodes: NODES.map((name) => ({
+        name,
+        ...(crashAfterDeploy ? { services: [{ name: 'web', check: true }], crashAfterDeploy } : {})
+      })),
       kvPrefix: KV,
       serverRunsStretcher: false,
       // Every GET the nodes make, logged.
@@ -249,5 +253,50 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
       assert.equal(rows.find((r) => r.node === 'node-3')?.status, 'failure')
       assert.match(run.stdout + run.stderr, /node-3/)
     })
+  })
+
+  test('waves with a bake: prepare everywhere, switch the canary wave; its health fails, auto-rollback switches it back without a download', async () => {
+    let firstId = ''
+    await withFleet(
+      async (fleet, s3) => {
+        const first = await runAction(inputsFor(fleet, { path: 'v1' }), envFor(fleet))
+        assert.equal(first.code, 0, first.stdout + first.stderr)
+        firstId = first.outputs['deploy-id'] as string
+        const latest = kv(fleet, 'latest')
+        const from = fleet.consul.arrivals.length
+        const getsBefore = s3.requests.length
+        const run = await runAction(
+          inputsFor(fleet, {
+            path: 'v2',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            'auto-rollback': 'true'
+          }),
+          envFor(fleet)
+        )
+        assert.notEqual(run.code, 0, run.stdout)
+        const id2 = run.outputs['deploy-id'] as string
+        assert.equal(run.outputs['rolled-back'], 'true', run.stdout)
+        assert.equal(run.outputs['waves-completed'], '0')
+        const events = fires(fleet, from)
+        // prepare (all), switch wave 1 (node-1), the switch back (node-1)
+        assert.deepEqual(
+          events.map((e) => new URL(e.path, 'http://x').searchParams.get('node')),
+          ['^(node-1|node-2|node-3|node-4|node-5)$', '^(node-1)$', '^(node-1)$']
+        )
+        for (const node of NODES) {
+          assert.equal(current(fleet, node), `releases/${firstId}`, node)
+          assert.deepEqual(kept(fleet, node), [firstId, id2].sort(), node)
+        }
+        const gets = s3.requests
+          .slice(getsBefore)
+          .filter((r) => r.method === 'GET')
+          .map((r) => r.key.split('/').pop())
+        assert.equal(gets.filter((k) => k === `${firstId}.tgz`).length, 0, 'no download of v1')
+        assert.equal(gets.filter((k) => k === `${firstId}.switch.yml`).length, 1)
+        assert.equal(kv(fleet, 'latest'), latest)
+      },
+      (id, url) => id !== firstId && url.endsWith('.switch.yml')
+    )
   })
 })

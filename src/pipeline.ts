@@ -381,7 +381,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       deployId: config.deployId,
       baselineIndex: 0,
       maxFailures: config.maxFailures,
-      targets: steps.flatMap((s) => s.nodes),
+      targets: new Set(steps.flatMap((s) => s.nodes)),
       untargeted: selection.filteredOut
     })
   const cancelled = (): PipelineResult => {
@@ -470,7 +470,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       config.layout === 'releases' && before?.deployId
         ? await previousSwitch(consul, config.kvPrefix, before.deployId, deps.signal)
         : undefined
-    const nodeCount = steps.reduce((n, s) => n + s.nodes.length, 0)
+    const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size
     await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
       rollout = await runRollout(
         steps,

@@ -194,6 +194,15 @@ export async function runRollout(
   for (const [i, run] of waves.entries()) {
     const { step } = run
     if (signal?.aborted) break
+    if (step.nodes.length === 0) {
+      // Every node of this switch wave failed to prepare (within max-failures).
+      run.outcome = 'passed'
+      if (step.movesLatest)
+        log.warning(
+          `${stepLabel(step)}: no node of it prepared ${release.deployId}; ${keys.latest} stays where it is`
+        )
+      continue
+    }
     const label = isStaged ? stepLabel(step) : ''
     if (isStaged)
       log.info(
