@@ -299,4 +299,35 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
       (id, url) => id !== firstId && url.endsWith('.switch.yml')
     )
   })
+
+  test('a partial rollout prepares every target and switches the canary; promote is then a switch only for the rest', async () => {
+    await withFleet(async (fleet, s3) => {
+      const first = await runAction(inputsFor(fleet, { path: 'v1' }), envFor(fleet))
+      assert.equal(first.code, 0, first.stdout + first.stderr)
+      const id1 = first.outputs['deploy-id'] as string
+      const partial = await runAction(inputsFor(fleet, { path: 'v2', waves: '1' }), envFor(fleet))
+      assert.equal(partial.code, 0, partial.stdout + partial.stderr)
+      const id2 = partial.outputs['deploy-id'] as string
+      assert.equal(current(fleet, 'node-1'), `releases/${id2}`)
+      for (const node of NODES.slice(1)) {
+        assert.equal(current(fleet, node), `releases/${id1}`, node)
+        assert.ok(kept(fleet, node).includes(id2), `${node} prepared ${id2}`)
+      }
+      assert.equal(kv(fleet, 'deploy-id'), id1, 'a partial rollout leaves latest')
+      const getsBefore = s3.requests.length
+      const promote = await runAction(inputsFor(fleet, { promote: id2 }), envFor(fleet))
+      assert.equal(promote.code, 0, promote.stdout + promote.stderr)
+      assert.match(promote.stdout, /4 of 4 targets still keep it \(switch only, no download\)/)
+      for (const node of NODES) assert.equal(current(fleet, node), `releases/${id2}`, node)
+      const gets = s3.requests
+        .slice(getsBefore)
+        .filter((r) => r.method === 'GET')
+        .map((r) => r.key.split('/').pop())
+      assert.deepEqual(
+        gets,
+        NODES.slice(1).map(() => `${id2}.switch.yml`)
+      )
+      assert.equal(kv(fleet, 'deploy-id'), id2)
+    })
+  })
 })
