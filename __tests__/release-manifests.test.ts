@@ -5,13 +5,16 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   readlinkSync,
-  rmSync
+  rmSync,
+  writeFileSync
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -243,6 +246,53 @@ describe('the commands run under sh with any deploy ID and dest', () => {
     assert.notEqual(r.code, 0)
     assert.match(r.output, /is a directory, not a symlink/)
     assert.ok(lstatSync(join(base, 'current')).isDirectory())
+  })
+})
+
+describe('the result a node writes (sh, with a stand-in curl)', () => {
+  it('is JSON with the phase and the releases kept (names outside the deploy-ID alphabet left out)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'release-report-'))
+    try {
+      const bin = join(root, 'bin')
+      mkdirSync(bin)
+      // curl: answers /v1/agent/self, records the body of the PUT.
+      writeFileSync(
+        join(bin, 'curl'),
+        '#!/bin/sh\nfor a in "$@"; do case "$a" in */v1/agent/self) echo \'{"Config":{"Datacenter":"dc1","NodeName":"web-1"}}\'; exit 0;; esac; done\ncat > "$OUT"\n'
+      )
+      chmodSync(join(bin, 'curl'), 0o755)
+      const base = join(root, "it's app")
+      for (const dir of ['20261130-a', '20261130-b', 'not a release', '.hidden'])
+        mkdirSync(join(base, 'releases', dir), { recursive: true })
+      writeFileSync(join(base, 'releases', 'a-file'), '')
+      for (const phase of ['prepare', 'switch'] as const) {
+        const [success] = successCommands({
+          kvPrefix: 'stretcher/web',
+          deployId: '20261130-b',
+          layout: { phase, dest: base }
+        })
+        const out = join(root, `${phase}.json`)
+        const r = spawnSync('sh', ['-c', success!], {
+          env: { PATH: `${bin}:${process.env.PATH}`, OUT: out },
+          encoding: 'utf8'
+        })
+        assert.equal(r.status, 0, r.stderr)
+        const result = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>
+        assert.deepEqual(
+          { ...result, at: typeof result.at },
+          {
+            deploy_id: '20261130-b',
+            status: 'success',
+            phase,
+            node: 'web-1',
+            at: 'number',
+            releases: ['20261130-a', '20261130-b']
+          }
+        )
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })
 
