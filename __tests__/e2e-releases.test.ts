@@ -223,7 +223,7 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
     })
   })
 
-  test('a node whose prepare fails (a failing pre): nobody switches, current and latest unchanged', async () => {
+  test('a node whose prepare fails (a failing pre): nobody switches, current and latest unchanged, auto-rollback has nothing to do', async () => {
     await withFleet(async (fleet) => {
       const first = await runAction(inputsFor(fleet, { path: 'v1' }), envFor(fleet))
       assert.equal(first.code, 0, first.stdout + first.stderr)
@@ -233,13 +233,15 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
       await writeFile(join(fleet.nodes.get('node-3')!.root, 'disk-full'), '')
       const from = fleet.consul.arrivals.length
       const run = await runAction(
-        inputsFor(fleet, { path: 'v2', 'max-failures': '0' }),
+        inputsFor(fleet, { path: 'v2', 'max-failures': '0', 'auto-rollback': 'true' }),
         envFor(fleet)
       )
       assert.notEqual(run.code, 0, run.stdout)
       const id2 = run.outputs['deploy-id'] as string
       const events = fires(fleet, from)
-      assert.equal(events.length, 1, 'the prepare event only: no switch')
+      assert.equal(events.length, 1, 'the prepare event only: no switch, nothing to switch back')
+      assert.equal(run.outputs['rolled-back'], 'false')
+      assert.match(run.stdout, /no node was switched to this release: nothing to roll back/)
       for (const node of NODES) {
         assert.equal(current(fleet, node), `releases/${id1}`, node)
         assert.equal(runsOf(fleet, node, (u) => u.endsWith(`${id2}.switch.yml`)).length, 0)

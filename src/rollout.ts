@@ -448,9 +448,10 @@ async function rollBack(
     .flatMap((w) => w.fleet?.list() ?? [])
   const nodes = sent.map((s) => s.node)
   if (nodes.length === 0) {
-    const message = 'auto-rollback: no node was switched to this release: nothing to roll back'
+    // layout: releases, the prepare failed: current was never touched anywhere.
+    const message = `auto-rollback: no node was switched to this release: nothing to roll back${deps.previous ? ` (the fleet still runs ${deps.previous.deployId})` : ''}`
     log.info(message)
-    return { deployId: deps.previous?.deployId, outcome: 'rolled_back', message }
+    return { deployId: deps.previous?.deployId, outcome: 'nothing_to_roll_back_to', message }
   }
   if (!deps.previous) {
     const message = 'auto-rollback: there is no previous release to roll back to'
