@@ -184,7 +184,12 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
       assert.ok(spread, stdouts[2])
       const prepare = /prepare: 5\/5 nodes prepared \S+ in ([\d.]+)s/.exec(stdouts[2]!)
       assert.ok(prepare, stdouts[2])
-      console.log(`switch spread ${spread[1]} ms; prepare ${prepare[1]} s (5 nodes)`)
+      const ended = NODES.flatMap((n) =>
+        runsOf(fleet, n, (u) => u.endsWith(`${third}.switch.yml`)).map((r) => r.endedAt.getTime())
+      )
+      console.log(
+        `switch spread ${spread[1]} ms as the action noticed it (${Math.max(...ended) - Math.min(...ended)} ms between the nodes' switch runs ending); prepare ${prepare[1]} s (5 nodes)`
+      )
       void first
 
       // rollback-to the second release, which every node keeps: a switch only.
