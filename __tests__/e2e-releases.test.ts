@@ -215,6 +215,16 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
         assert.deepEqual(kept(fleet, node), [second, third].sort(), node)
       }
       assert.match(kv(fleet, 'latest') ?? '', new RegExp(`/${second}\\.yml$`))
+      // The same release in place would send its combined manifest: refused, naming layout.
+      const inPlace = await runAction(
+        inputsFor(fleet, { 'rollback-to': third, layout: 'in-place' }),
+        envFor(fleet)
+      )
+      assert.notEqual(inPlace.code, 0)
+      assert.match(
+        inPlace.stdout + inPlace.stderr,
+        /was published with layout: releases; set layout: releases to roll back to it/
+      )
 
       // A node that boots now runs latest (the combined manifest) and ends on it.
       const late = await fleet.addNode('node-6')

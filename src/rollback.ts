@@ -81,6 +81,13 @@ export async function findRelease(
     )
   // layout: releases announces the release's prepare and switch manifests (contract 9).
   let phases: { prepareUrl: string; switchUrl: string } | undefined
+  if (config.layout !== 'releases' && history.switch_manifest_url)
+    // Its <id>.yml is the combined manifest: in place it would switch the nodes to
+    // <dest>/current under a dest they serve from directly.
+    throw new InputError(
+      input,
+      `${id} was published with layout: releases; set layout: releases to ${verb} it`
+    )
   if (config.layout === 'releases') {
     const prepareUrl = history.prepare_manifest_url
     const switchUrl = history.switch_manifest_url
