@@ -122,6 +122,7 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
     await withFleet(async (fleet, s3) => {
       const ids: string[] = []
       const stdouts: string[] = []
+      const summaries: string[] = []
       // A reader on node-1 loops on readlink current through every switch.
       let reads = 0
       let missing = 0
@@ -143,12 +144,15 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
           assert.equal(run.code, 0, run.stdout + run.stderr)
           ids.push(run.outputs['deploy-id'] as string)
           stdouts.push(run.stdout)
+          summaries.push(run.summary)
         }
       } finally {
         reading = false
         await reader
       }
       const [first, second, third] = ids as [string, string, string]
+      assert.match(summaries[2]!, /\*\*Prepare\*\*: 5 nodes, [\d.]+ s from the prepare event/)
+      assert.match(summaries[2]!, /\*\*Switch\*\*: 5 nodes; spread \d+ ms/)
       for (const node of NODES) {
         assert.equal(current(fleet, node), `releases/${third}`, node)
         assert.ok(lstatSync(join(app(fleet, node), 'current')).isSymbolicLink())
@@ -202,6 +206,9 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
         back.stdout,
         /a switch only: every node still kept the release, nothing was downloaded/
       )
+      assert.match(back.summary, /### Two-phase release/)
+      assert.match(back.summary, /this was a switch only \(no download\)/)
+      assert.match(back.summary, /\*\*Switch\*\*: 5 nodes; spread \d+ ms/)
       const events = fires(fleet, from)
       assert.equal(events.length, 1, 'one switch event')
       const gets = s3.requests.slice(getsBefore).filter((r) => r.method === 'GET')
