@@ -467,9 +467,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     // layout: releases switches back to the previous release, which every node sent
     // this one still keeps (the switch spares the release it replaced).
     const previousSwitchUrl =
-      config.layout === 'releases' && before?.deployId
-        ? await previousSwitch(consul, config.kvPrefix, before.deployId, deps.signal)
-        : undefined
+      config.layout === 'releases' ? before?.history?.switch_manifest_url || undefined : undefined
     const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size
     await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
       rollout = await runRollout(
@@ -572,24 +570,6 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     failed: !(verdict.done && verdict.ok),
     cancelled: false,
     message: rolloutMessage(fleet, verdict, done)
-  }
-}
-
-/** The switch manifest of a release, from its history record (absent: published in place). */
-async function previousSwitch(
-  consul: ConsulClient,
-  kvPrefix: string,
-  deployId: string,
-  signal?: AbortSignal
-): Promise<string | undefined> {
-  const read = await consul
-    .kvGet(kvKeys(kvPrefix).history(deployId), { signal })
-    .catch(() => undefined)
-  try {
-    const record = JSON.parse(read?.entries[0]?.value ?? '') as Partial<HistoryRecord>
-    return record.switch_manifest_url || undefined
-  } catch {
-    return undefined
   }
 }
 
