@@ -12,7 +12,7 @@ import type { DryRunPlan } from './dry-run.ts'
 import { dryRunLines, dryRunMarkdown, dryRunMessage, readLock, readPrevious } from './dry-run.ts'
 import { InputError, quote } from './errors.ts'
 import type { Verdict } from './fleet-state.ts'
-import { FleetState } from './fleet-state.ts'
+import { FleetState, parseResult } from './fleet-state.ts'
 import type { Log } from './log.ts'
 import { inert } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
@@ -130,10 +130,17 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
   return template
 }
 
-export function reportingCommands(config: Config): ReportingCommands {
+export function reportingCommands(config: Config, template?: ManifestTemplate): ReportingCommands {
   const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined
   const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard }
-  return { success: successCommands(opts), failure: failureCommands(opts) }
+  const commands = { success: successCommands(opts), failure: failureCommands(opts) }
+  const dest = config.dest ?? template?.dest
+  if (config.layout !== 'releases' || dest === undefined) return commands
+  const phase = (name: 'prepare' | 'switch') => {
+    const layout = { ...opts, layout: { phase: name, dest } }
+    return { success: successCommands(layout), failure: failureCommands(layout) }
+  }
+  return { ...commands, phases: { prepare: phase('prepare'), switch: phase('switch') } }
 }
 
 function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']): void {
@@ -248,7 +255,7 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   checkPlatform(deps.platform)
   const existing = existingRelease(config)
   const template = existing ? undefined : await loadTemplate(config, log)
-  const commands = reportingCommands(config)
+  const commands = reportingCommands(config, template)
   if (!existing) checkManifestRenders(config, template, commands)
   // Consul is read while the tree is walked; an error in the build is still said first.
   // Several datacenters (contract 10): each one's catalog, in order; an unknown one
@@ -309,7 +316,17 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
       catalog.filter((node) => targetSet.has(node.node)),
       config.filters
     )
-    planned.push({ datacenter, targets, canaries })
+    // layout: releases: a published release the nodes still keep needs only the switch.
+    const existingId = existingRelease(config)
+    const prepared =
+      config.layout === 'releases' && existingId
+        ? await nodesKeeping(client, config.kvPrefix, existingId, deps.signal)
+        : undefined
+    if (prepared)
+      log.info(
+        `${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`
+      )
+    planned.push({ datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined })
     selection.targets.push(...targets)
     selection.filteredOut.push(...found.filteredOut)
     selection.notLive.push(...found.notLive)
@@ -323,22 +340,61 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
     datacenters: planned.filter((dc) => dc.targets.length > 0),
     waves: config.waves,
     bakeMs: config.bakeMs,
+    layout: config.layout,
     release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
   })
   const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
-  const shown = steps
+  const waveSteps = steps.filter((s) => s.kind !== 'prepare')
+  const shown = waveSteps
     .flatMap((s) => s.nodes)
     .slice(0, 50)
     .join(', ')
-  const count = steps.reduce((n, s) => n + s.nodes.length, 0)
+  const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0)
+  const prepareStep = steps.find((s) => s.kind === 'prepare')
   log.info(
-    `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${steps.length > 1 ? ` in ${steps.length} waves (${steps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
+    `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
   )
+  if (config.layout === 'releases')
+    log.info(
+      `layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`
+    )
   if (isPartial(steps))
     log.info(
       `a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`
     )
   return { template, commands, build, selection, steps, datacenters }
+}
+
+function templateDest(template: ManifestTemplate | undefined): string {
+  return template?.dest ?? '<dest>'
+}
+
+/**
+ * layout: releases (contract 9): the nodes that still keep `deployId` under
+ * <dest>/releases. Each node's last result lists the releases it keeps
+ * (`"releases"`, written by the reporting commands after every prepare and
+ * switch), and a node whose last result is this release's prepare or switch
+ * success has it too. A node with no such record is sent prepare and switch.
+ */
+async function nodesKeeping(
+  consul: ConsulClient,
+  kvPrefix: string,
+  deployId: string,
+  signal?: AbortSignal
+): Promise<Set<string>> {
+  const prefix = kvKeys(kvPrefix).results
+  const read = await consul.kvGet(prefix, { recurse: true, signal })
+  const keeping = new Set<string>()
+  for (const entry of read.entries) {
+    const result = parseResult(entry.value)
+    if (typeof result === 'string') continue
+    const has =
+      result.releases !== undefined
+        ? result.releases.includes(deployId)
+        : result.deployId === deployId && result.status === 'success' && result.phase !== undefined
+    if (has) keeping.add(entry.key.slice(prefix.length))
+  }
+  return keeping
 }
 
 /** Nodes whose results/<node> holds `deployId` with success. */
@@ -353,8 +409,17 @@ async function nodesOnRelease(
   const on = new Set<string>()
   for (const entry of read.entries) {
     try {
-      const result = JSON.parse(entry.value ?? '') as { deploy_id?: unknown; status?: unknown }
-      if (result.deploy_id === deployId && result.status === 'success')
+      const result = JSON.parse(entry.value ?? '') as {
+        deploy_id?: unknown
+        status?: unknown
+        phase?: unknown
+      }
+      // A node that only prepared it (layout: releases) does not run it yet.
+      if (
+        result.deploy_id === deployId &&
+        result.status === 'success' &&
+        result.phase !== 'prepare'
+      )
         on.add(entry.key.slice(prefix.length))
     } catch {
       // not a result: the node is not on it
@@ -384,7 +449,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       deployId: config.deployId,
       baselineIndex: 0,
       maxFailures: config.maxFailures,
-      targets: steps.flatMap((s) => s.nodes),
+      targets: new Set(steps.flatMap((s) => s.nodes)),
       untargeted: selection.filteredOut
     })
   // Every run that gets this far leaves a job summary, however it ends.
@@ -400,7 +465,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
           durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
           ...facts
         }
-      })
+      }) + (rollout ? phasesMarkdown(rollout) : '')
     )
   const cancelled = async (): Promise<PipelineResult> => {
     setFleetOutputs(fleet, setOutput)
@@ -484,23 +549,45 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         commit: config.run.sha,
         run_url: config.run.runUrl,
         published_at: new Date().toISOString(),
-        mtime: Math.floor(stamp.getTime() / 1000)
+        mtime: Math.floor(stamp.getTime() / 1000),
+        ...(release.prepareUrl && release.switchUrl
+          ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
+          : {})
       }
     }
     const published = release
-    // What latest names now, per datacenter: auto-rollback's target.
-    const previous = new Map<string | undefined, { deployId: string; manifestUrl: string }>()
+    // What latest names now, per datacenter: auto-rollback's target. With layout:
+    // releases it is switched back to: every node sent this one still keeps it (the
+    // switch spares the release it replaced).
+    const previous = new Map<
+      string | undefined,
+      { deployId: string; manifestUrl: string; switchUrl?: string }
+    >()
     if (config.autoRollback)
       for (const dc of plan.datacenters) {
         const before = await readPrevious(at(dc), config.kvPrefix, deps.signal)
+        const switchUrl =
+          config.layout === 'releases'
+            ? before.history?.switch_manifest_url || undefined
+            : undefined
         if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
-          previous.set(dc, { deployId: before.deployId, manifestUrl: before.manifestUrl })
+          previous.set(dc, {
+            deployId: before.deployId,
+            manifestUrl: before.manifestUrl,
+            ...(switchUrl ? { switchUrl } : {})
+          })
       }
-    const nodeCount = steps.reduce((n, s) => n + s.nodes.length, 0)
+    const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size
     await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
       rollout = await runRollout(
         steps,
-        { deployId: config.deployId, manifestUrl: published.manifestUrl, history },
+        {
+          deployId: config.deployId,
+          manifestUrl: published.manifestUrl,
+          prepareUrl: published.prepareUrl,
+          switchUrl: published.switchUrl,
+          history
+        },
         {
           consul,
           config,
@@ -644,6 +731,27 @@ function outcome(
     failed: !rollout.verdict.ok,
     message: rolloutMessage(rollout, excerpts)
   }
+}
+
+/** layout: releases: both phases in the job summary (issue 13). */
+function phasesMarkdown(rollout: RolloutResult): string {
+  const p = rollout.phases
+  if (!p) return ''
+  const seconds = (ms: number | undefined) =>
+    ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`
+  const lines = [
+    '',
+    '### Two-phase release',
+    '',
+    p.prepared === 0
+      ? '- **Prepare**: none: every target still kept the release, so this was a switch only (no download).'
+      : `- **Prepare**: ${p.prepared} node${p.prepared === 1 ? '' : 's'}, ${seconds(p.prepareMs)} from the prepare event to the last node prepared.`,
+    p.switched > 0
+      ? `- **Switch**: ${p.switched} node${p.switched === 1 ? '' : 's'}; spread ${p.switchSpreadMs ?? 0} ms from the first node switched to the last.`
+      : '- **Switch**: no node switched.',
+    ''
+  ]
+  return lines.join('\n')
 }
 
 /** The verdict line, with what stopped a staged rollout and what its rollback did. */
