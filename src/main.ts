@@ -11,7 +11,7 @@ import type { FleetState } from './fleet-state.ts'
 import type { FleetOutcome } from './github.ts'
 import { createGitHubReporter } from './github.ts'
 import type { Log } from './log.ts'
-import { runPipeline } from './pipeline.ts'
+import { runPipeline, waveReports } from './pipeline.ts'
 import { STATE } from './post.ts'
 
 const coreLog: Log = {
@@ -145,7 +145,8 @@ async function deploy(
         fleet: result.fleet,
         verdict: result.verdict ?? { done: false },
         excerpts: result.excerpts,
-        cancelled: result.cancelled
+        cancelled: result.cancelled,
+        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined
       })
     }
     end.conclusion = runConclusion(result)

@@ -697,7 +697,7 @@ async function readFailedLogs(
 }
 
 /** The waves of a staged rollout, for the report. */
-function waveReports(rollout: RolloutResult): WaveReport[] {
+export function waveReports(rollout: RolloutResult): WaveReport[] {
   return rollout.waves.map((w) => ({
     wave: w.step.wave,
     nodes: w.step.nodes,
