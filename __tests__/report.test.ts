@@ -557,3 +557,60 @@ describe('hostile text stays inert', () => {
         assert.ok(run.length < (m[1] as string).length)
   })
 })
+
+describe('several datacenters (contract 10)', () => {
+  test('the summary and the check break the fleet down by datacenter, in rollout order', async () => {
+    const { FleetState } = await import('../src/fleet-state.ts')
+    const { checkOutput } = await import('../src/check-report.ts')
+    const { summaryMarkdown, datacentersMarkdown } = await import('../src/report.ts')
+    const part = (dc: string, nodes: string[], failing: string[]) => {
+      const f = new FleetState({ deployId: 'r1', baselineIndex: 1, maxFailures: 0, targets: nodes })
+      f.applyResults(
+        nodes.map((node, i) => ({
+          node,
+          modifyIndex: 10 + i,
+          value: JSON.stringify({
+            deploy_id: 'r1',
+            status: failing.includes(node) ? 'failure' : 'success',
+            node,
+            at: 1
+          })
+        }))
+      )
+      return { dc, f }
+    }
+    const all = new FleetState({
+      deployId: 'r1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: ['us-1', 'us-2', 'eu-1', 'eu-2', 'eu-3']
+    })
+    for (const { dc, f } of [
+      part('us-east', ['us-1', 'us-2'], []),
+      part('eu-west', ['eu-1', 'eu-2'], ['eu-2'])
+    ])
+      all.absorb(f, undefined, dc)
+    all.noteNotSent('eu-3', 'not sent', undefined)
+    // eu-3 was never absorbed: it has no datacenter and is left out of the breakdown.
+    const table = datacentersMarkdown(all)
+    assert.deepEqual(table.split('\n').slice(2), [
+      '| us-east | 2 | 2 | 0 | 0 |',
+      '| eu-west | 2 | 1 | 1 | 0 |'
+    ])
+    const report: FleetReport = { fleet: all, verdict: all.verdict(), facts: { app: 'web' } }
+    assert.match(summaryMarkdown(report), /#### Datacenters\n\n\| datacenter \| nodes \|/)
+    assert.match(checkOutput(report).summary, /### Datacenters\n\n\| datacenter \| nodes \|/)
+    // Without datacenters there is no such section.
+    const plain = new FleetState({
+      deployId: 'r1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: ['a']
+    })
+    assert.equal(datacentersMarkdown(plain), '')
+    assert.doesNotMatch(
+      summaryMarkdown({ fleet: plain, verdict: plain.verdict(), facts: {} }),
+      /Datacenters/
+    )
+  })
+})

@@ -77,6 +77,7 @@ export function checkOutput(report: FleetReport, limit = CHECK_FIELD_MAX): Check
   if (p.state) parts.push(`### What this run left behind\n\n${p.state}`)
   if (p.causes) parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`)
   if (p.timing) parts.push(p.timing)
+  if (p.datacenters) parts.push(`### Datacenters\n\n${p.datacenters}`)
   if (p.waves) parts.push(`### Waves\n\n${p.waves}`)
   if (p.table.markdown) parts.push(`### Nodes that did not succeed\n\n${p.table.markdown}`)
   if (p.succeeded) parts.push(p.succeeded)

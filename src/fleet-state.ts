@@ -214,6 +214,13 @@ export class FleetState {
     return { done: false }
   }
 
+  /** The datacenters nodes were recorded in, in the order of the targets (rollout order). */
+  datacenters(): string[] {
+    const seen = new Set<string>()
+    for (const s of this.nodes.values()) if (s.datacenter !== undefined) seen.add(s.datacenter)
+    return [...seen]
+  }
+
   /** The datacenter a node was recorded in (undefined: the agent's own, or not named). */
   datacenterOf(node: string): string | undefined {
     return this.nodes.get(node)?.datacenter

@@ -856,6 +856,33 @@ export function abandonedMarkdown(f: DeployFacts & { deployId: string }): string
 export const SUMMARY_MAX_CHARS = 200_000
 
 /** The parts of a report, each within its own budget, for the summary or the check run. */
+/**
+ * One row per datacenter (contract 10: summary and check break the fleet down by
+ * datacenter), in the order they were rolled out; empty when no node names one.
+ */
+export function datacentersMarkdown(fleet: FleetState): string {
+  const rows = new Map<string, { total: number; ok: number; bad: number; quiet: number }>(
+    fleet.datacenters().map((dc) => [dc, { total: 0, ok: 0, bad: 0, quiet: 0 }])
+  )
+  for (const s of fleet.list()) {
+    if (s.datacenter === undefined) continue
+    const row = rows.get(s.datacenter) ?? { total: 0, ok: 0, bad: 0, quiet: 0 }
+    row.total++
+    if (s.status === 'success') row.ok++
+    else if (s.status === 'failure' || s.status === 'lost') row.bad++
+    else row.quiet++
+    rows.set(s.datacenter, row)
+  }
+  if (rows.size === 0) return ''
+  return [
+    '| datacenter | nodes | succeeded | failed | not reported |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...[...rows].map(
+      ([dc, c]) => `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} |`
+    )
+  ].join('\n')
+}
+
 export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: boolean }) {
   const a = analyse(r)
   const mark = headlineMark(r.verdict, r.facts, r.notWaiting)
@@ -882,8 +909,16 @@ export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: b
     : ''
   const facts = factsMarkdown(r)
   const timing = timingLine(a)
+  const datacenters = datacentersMarkdown(r.fleet)
   const fixed =
-    head.length + state.length + pictures.length + waves.length + facts.length + timing.length + 600
+    head.length +
+    state.length +
+    pictures.length +
+    waves.length +
+    datacenters.length +
+    facts.length +
+    timing.length +
+    600
   const room = Math.max(2000, maxChars - fixed)
   const causes = causesMarkdown(a, Math.floor(room * 0.45))
   const logs = opts.mermaid ? causeLogsMarkdown(r, a, Math.floor(room * 0.25)) : ''
@@ -894,7 +929,21 @@ export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: b
     ? { markdown: '', shown: 0, omitted: 0 }
     : problemTableMarkdown(a, r.fleet, Math.floor(left * 0.7))
   const succeeded = succeededMarkdown(a, r.fleet, left - table.markdown.length - 100)
-  return { a, mark, head, state, causes, logs, pictures, timing, waves, table, succeeded, facts }
+  return {
+    a,
+    mark,
+    head,
+    state,
+    causes,
+    logs,
+    pictures,
+    timing,
+    datacenters,
+    waves,
+    table,
+    succeeded,
+    facts
+  }
 }
 
 /** `3 nodes did not succeed, by cause`, or `5 nodes had not reported` when none failed. */
@@ -918,6 +967,7 @@ export function summaryMarkdown(r: FleetReport, maxChars = SUMMARY_MAX_CHARS): s
   if (p.causes) out.push(`#### ${causesHeading(p.a)}\n\n${p.causes}`)
   if (p.logs) out.push(p.logs)
   if (p.pictures || p.timing) out.push(`#### The fleet\n\n${p.pictures}${p.timing}`)
+  if (p.datacenters) out.push(`#### Datacenters\n\n${p.datacenters}`)
   if (p.waves) out.push(`#### Waves\n\n${p.waves}`)
   if (p.table.markdown) out.push(`#### Nodes that did not succeed\n\n${p.table.markdown}`)
   if (p.succeeded) out.push(p.succeeded)
