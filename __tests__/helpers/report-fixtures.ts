@@ -242,8 +242,33 @@ export function fixtures(): Record<string, FleetReport> {
       }),
       { durationMs: 600_000 }
     ),
-    'waves-3': wavesFixture()
+    'waves-3': wavesFixture(),
+    'datacenters-2': datacentersFixture()
   }
+}
+
+/** Two datacenters (3 + 3 nodes): us-east converged, eu-west has one failure. */
+export function datacentersFixture(): FleetReport {
+  const specs: NodeSpec[] = [
+    ...names(3, 'us-east-').map((n, i) => ok(n, i)),
+    ...names(3, 'eu-west-').map((n, i): NodeSpec =>
+      n === 'eu-west-2'
+        ? { node: n, outcome: 'failure', ms: 5_000 + timeOf(i), log: stretcherLog(n) }
+        : { node: n, outcome: 'success', ms: 5_000 + timeOf(i) }
+    )
+  ]
+  const r = report(specs, { durationMs: 9_000 })
+  const all = new FleetState({
+    deployId: r.fleet.deployId,
+    baselineIndex: 0,
+    maxFailures: 0,
+    targets: specs.map((s) => s.node)
+  })
+  for (const dc of ['us-east', 'eu-west']) {
+    const part = fleetOf(specs.filter((s) => s.node.startsWith(dc)))
+    all.absorb(part, undefined, dc)
+  }
+  return { ...r, fleet: all, verdict: all.verdict() }
 }
 
 /** A staged rollout (1, 3, 6 nodes): waves 1 and 2 passed, wave 3 failed on one node. */
