@@ -212,7 +212,8 @@ export interface RunRecord {
   outcome: Outcome
   error?: string
   durationMs: number
-  /** events this run's iteration fired (payloads) */
+  /** epoch ms the main step exited */
+  closedAt: number
   postCode: number | null
 }
 
@@ -426,7 +427,32 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     github = await startFakeGitHub({ unref: true })
     const agents = [SERVER_NODE, RUNNER_B, ...NODE_SPECS.map((n) => n.name)]
 
+    // Every write of results/<node> seen, so that a run's exit 0 is judged on the
+    // reports made while it ran (a concurrent run overwrites them afterwards).
+    const reports = new Map<
+      string,
+      Array<{ index: number; deployId?: string; status?: string; at: number }>
+    >()
     const pollEvents = (): void => {
+      for (const n of NODE_SPECS) {
+        const r = kvValue(f, `${KV}/results/${n.name}`)
+        if (!r) continue
+        const seen = reports.get(n.name) ?? []
+        if (seen[seen.length - 1]?.index === r.modifyIndex) continue
+        let parsed: { deploy_id?: string; status?: string } = {}
+        try {
+          parsed = JSON.parse(r.value ?? '{}') as typeof parsed
+        } catch {
+          /* not JSON: counted as not reported */
+        }
+        seen.push({
+          index: r.modifyIndex,
+          deployId: parsed.deploy_id,
+          status: parsed.status,
+          at: Date.now()
+        })
+        reports.set(n.name, seen)
+      }
       for (const agent of agents) {
         for (const e of f.consul.events(agent)) {
           if (e.name !== EVENT || eventIds.has(e.id)) continue
@@ -532,13 +558,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       iterations++
       const before = {
         latest: kvValue(f, `${KV}/latest`)?.value ?? null,
-        deployId: kvValue(f, `${KV}/deploy-id`)?.value ?? null,
-        results: new Map(
-          NODE_SPECS.map((n) => [n.name, kvValue(f, `${KV}/results/${n.name}`)?.modifyIndex ?? 0])
-        )
+        deployId: kvValue(f, `${KV}/deploy-id`)?.value ?? null
       }
       pollEvents()
       const eventsBefore = events.length
+      const startIndex = new Map<'a' | 'b', Map<string, number>>()
       const history = (await kvPrefix(f, `${KV}/history/`, management)).map((k) =>
         k.slice(`${KV}/history/`.length)
       )
@@ -574,10 +598,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           exitSignal: null,
           outcome: 'no-run',
           durationMs: 0,
+          closedAt: 0,
           postCode: null
         }
         if (p.rollbackPick !== undefined && !rollbackTo) return { rec }
         const t0 = Date.now()
+        pollEvents()
+        startIndex.set(
+          p.label,
+          new Map(
+            NODE_SPECS.map((n) => [n.name, kvValue(f, `${KV}/results/${n.name}`)?.modifyIndex ?? 0])
+          )
+        )
         let child: ChildProcess | undefined
         let closedAt = 0
         let timer: NodeJS.Timeout | undefined
@@ -614,6 +646,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         rec.exitSignal = action.signal
         rec.postCode = action.post?.code ?? null
         rec.durationMs = Date.now() - t0
+        rec.closedAt = closedAt || Date.now()
         rec.error = action.errors[0]
         if (rec.signal?.sent && rec.signal.sentAt) rec.signal.exitMs = closedAt - rec.signal.sentAt
         if (action.signal === 'SIGKILL' && rec.signal?.signal !== 'SIGKILL') rec.outcome = 'hung'
@@ -645,25 +678,19 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
             rec.label
           )
         if (action.code === 0) {
+          // Each target reported this deploy ID with success between the run's start and its exit.
           const bad: string[] = []
           for (const node of rec.targets) {
-            const r = kvValue(f, `${KV}/results/${node}`)
-            let parsed: { deploy_id?: string; status?: string } = {}
-            try {
-              parsed = JSON.parse(r?.value ?? '{}') as typeof parsed
-            } catch {
-              /* not JSON: counted as not reported */
-            }
-            if (
-              !r ||
-              r.modifyIndex <= (before.results.get(node) ?? 0) ||
-              parsed.deploy_id !== rec.deployId ||
-              parsed.status !== 'success'
+            const during = (reports.get(node) ?? []).filter(
+              (r) => r.index > (startIndex.get(rec.label)?.get(node) ?? 0) && r.at <= rec.closedAt
             )
-              bad.push(`${node}=${parsed.deploy_id ?? '-'}/${parsed.status ?? '-'}`)
+            if (!during.some((r) => r.deployId === rec.deployId && r.status === 'success'))
+              bad.push(
+                `${node}: ${during.map((r) => `${r.deployId ?? '-'}/${r.status ?? '-'}`).join(', ') || 'no report'}`
+              )
           }
           if (bad.length)
-            v('false-success', `exit 0 for ${rec.deployId} but ${bad.join(', ')}`, rec.label)
+            v('false-success', `exit 0 for ${rec.deployId} but ${bad.join('; ')}`, rec.label)
         }
         const places: Array<[string, string]> = [
           ['stdout', withoutMasks(action.stdout)],
