@@ -225,7 +225,9 @@ export interface Violation {
     | 'false-success'
     /** latest names a release no event ever carried (a cancel between the txn and the event) */
     | 'latest-never-announced'
-    /** an event went out, latest names an earlier release (restored although the event was fired) */
+    /** an event went out, yet latest is what it was before the run (put back after the event) */
+    | 'latest-restored-after-event'
+    /** an event went out, latest names another release announced earlier */
     | 'latest-behind-last-event'
     /** no event fired, yet latest changed (to a release announced before) */
     | 'latest-moved-without-event'
@@ -742,7 +744,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           : `no event fired, before: ${before.latest} (${before.deployId})`
       } [${signals}]`
       if (latest !== expected) {
-        if (latest !== null && !events.some((e) => e.payload === latest))
+        if (last && latest === before.latest) v('latest-restored-after-event', what)
+        else if (latest !== null && !events.some((e) => e.payload === latest))
           v('latest-never-announced', what)
         else if (last) v('latest-behind-last-event', what)
         else v('latest-moved-without-event', what)
