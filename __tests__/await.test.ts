@@ -12,7 +12,7 @@ import {
   readSpacingMs,
   tokenBucket
 } from '../src/await.ts'
-import { ConsulClient } from '../src/consul.ts'
+import { ConsulClient, raftIndex } from '../src/consul.ts'
 import { FleetState } from '../src/fleet-state.ts'
 
 const ID = '20261122-021441-3f9c2ab-r9.1'
@@ -36,7 +36,7 @@ async function setup(targets: string[], maxFailures = 0) {
     `${prefix}web-1`,
     JSON.stringify({ deploy_id: ID, status: 'success', node: 'web-1', at: 1 })
   )
-  const baseline = (await consul.kvGet(prefix, { recurse: true })).index
+  const baseline = raftIndex((await consul.kvGet(prefix, { recurse: true })).index)
   const fleet = new FleetState({ deployId: ID, baselineIndex: baseline, maxFailures, targets })
   const report = (node: string, status: string, deployId = ID) =>
     consul.kvPut(
@@ -195,10 +195,13 @@ describe('awaitFleet', () => {
 
 describe('blocking-query rules', () => {
   test('index resets to 0 when it goes backwards, never below 1 otherwise', () => {
-    assert.equal(nextIndex(100, 120), 120)
-    assert.equal(nextIndex(100, 100), 100)
-    assert.equal(nextIndex(100, 50), 0)
-    assert.equal(nextIndex(0, 0), 1)
+    assert.equal(nextIndex(100n, 120n), 120n)
+    assert.equal(nextIndex(100n, 100n), 100n)
+    assert.equal(nextIndex(100n, 50n), 0n)
+    assert.equal(nextIndex(0n, 0n), 1n)
+    // exact above 2^53: 18446744073709551557 is not rounded to …552000
+    assert.equal(nextIndex(1n, 18446744073709551557n), 18446744073709551557n)
+    assert.equal(nextIndex(18446744073709551557n, 18446744073709551556n), 0n)
   })
 
   test('token bucket: a burst of 2, then the rate', () => {

@@ -7,6 +7,7 @@ import {
   checkOutput,
   checkTitle,
   commitState,
+  runConclusion,
   statusDescription
 } from '../src/check-report.ts'
 import type { ResultEntry } from '../src/fleet-state.ts'
@@ -100,6 +101,56 @@ describe('conclusion and title', () => {
     const r = reportOf(fleetOf(names(2), ['b'], names(7, 'p')), { verdict: { done: false } })
     assert.equal(checkTitle(r), `2/10 nodes on ${ID} so far, 1 failed`)
     assert.equal(commitState('in_progress'), 'pending')
+  })
+})
+
+describe('the conclusion output', () => {
+  test("is the check run's conclusion on every end of a run (neutral, not waiting, is success)", () => {
+    const timedOut = (maxFailures: number) => {
+      const f = fleetOf(names(3), [], ['slow'], maxFailures)
+      f.expire()
+      return f
+    }
+    const ends: Array<[string, FleetReport, string]> = [
+      ['converged', reportOf(fleetOf(names(3))), 'success'],
+      ['tolerated', reportOf(fleetOf(names(3), ['bad'], [], 1)), 'success'],
+      ['failed nodes', reportOf(fleetOf(names(3), ['bad'])), 'failure'],
+      ['silent nodes at the timeout', reportOf(timedOut(0)), 'timed_out'],
+      ['silent node within max-failures', reportOf(timedOut(1)), 'success'],
+      ['no live target', reportOf(fleetOf([])), 'failure'],
+      [
+        'cancelled',
+        reportOf(fleetOf(names(1), [], ['x']), { facts: { cancelled: true } }),
+        'cancelled'
+      ],
+      [
+        'an error after announcing',
+        reportOf(fleetOf(names(1), [], ['x']), { facts: { error: 'consul unreachable' } }),
+        'failure'
+      ],
+      [
+        'not waiting',
+        reportOf(fleetOf([], [], names(2)), { verdict: { done: false }, notWaiting: true }),
+        'success'
+      ]
+    ]
+    for (const [name, r, expected] of ends) {
+      // As the pipeline and main.ts decide whether the run fails.
+      const cancelled = r.facts.cancelled === true
+      const failed =
+        cancelled ||
+        r.facts.error !== undefined ||
+        (!r.notWaiting && !(r.verdict.done && r.verdict.ok))
+      const conclusion = runConclusion({ failed, cancelled, verdict: r.verdict })
+      assert.equal(conclusion, expected, name)
+      const check = checkConclusion(r)
+      assert.equal(conclusion, check === 'neutral' ? 'success' : check, name)
+    }
+  })
+
+  test('an error before anything is announced (bad input, plan stage) is failure', () => {
+    assert.equal(runConclusion({ failed: true, cancelled: false }), 'failure')
+    assert.equal(runConclusion({ failed: true, cancelled: true }), 'cancelled')
   })
 })
 

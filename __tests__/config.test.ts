@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import * as yaml from 'js-yaml'
 import type { InputName } from '../src/config.ts'
-import { INPUT_DEFAULTS, INPUT_NAMES, readConfig, releaseKey, s3Url } from '../src/config.ts'
+import {
+  INPUT_DEFAULTS,
+  INPUT_NAMES,
+  readConfig,
+  readOperateConfig,
+  releaseKey,
+  s3Url
+} from '../src/config.ts'
 import { InputError } from '../src/errors.ts'
 
 const env = {
@@ -134,6 +141,21 @@ describe('readConfig', () => {
     const c = config({ 's3-url': 's3://b-1', 'rollback-to': '20261101-000000-abcdef0-r1.1' })
     assert.equal(c.deployId, '20261101-000000-abcdef0-r1.1')
     assert.equal(c.rollbackTo, c.deployId)
+  })
+
+  test('dry-run is off unless set; a boolean like wait', () => {
+    assert.equal(config({ 's3-url': 's3://b-1' }).dryRun, false)
+    assert.equal(config({ 's3-url': 's3://b-1', 'dry-run': 'true' }).dryRun, true)
+    assert.equal(config({ 's3-url': 's3://b-1', 'dry-run': 'False' }).dryRun, false)
+  })
+
+  test('dashboard is off unless set; one KV path segment, kept as given', () => {
+    assert.equal(config({ 's3-url': 's3://b-1' }).dashboard, undefined)
+    assert.equal(config({ 's3-url': 's3://b-1', dashboard: ' dashboard ' }).dashboard, 'dashboard')
+    assert.equal(
+      config({ 's3-url': 's3://b-1', dashboard: 'ops_dash-2.x' }).dashboard,
+      'ops_dash-2.x'
+    )
   })
 
   test('Go durations for timeout', () => {
@@ -278,12 +300,23 @@ const badInputs: Array<
   [
     'node-filter bad regex',
     { 's3-url': 's3://bucket', 'node-filter': 'web-(' },
-    /^node-filter is not a valid regular expression/
+    /^node-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: missing closing \): `web-\(`$/
   ],
   [
     'service-filter lookahead',
     { 's3-url': 's3://bucket', 'service-filter': '(?!db)' },
-    /^service-filter uses lookaround/
+    // Go's own message (regexp.Compile), as Consul would answer the fire
+    /^service-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: invalid or unsupported Perl syntax: `\(\?!` \(RE2 has no lookaround or backreferences\)$/
+  ],
+  [
+    'node-filter lookbehind',
+    { 's3-url': 's3://bucket', 'node-filter': '(?<=web)-1' },
+    /^node-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: invalid named capture: `\(\?<=web\)-1` \(RE2 has no lookaround/
+  ],
+  [
+    'tag-filter backreference',
+    { 's3-url': 's3://bucket', 'service-filter': 'web', 'tag-filter': '(v)\\1' },
+    /^tag-filter is not a valid regular expression for Consul \(Go's RE2\): error parsing regexp: invalid escape sequence: `\\1` \(RE2 has no lookaround/
   ],
   [
     'tag-filter without service',
@@ -294,6 +327,11 @@ const badInputs: Array<
     'wait not boolean',
     { 's3-url': 's3://bucket', wait: 'yes' },
     /^wait must be true or false \(got "yes"\)/
+  ],
+  [
+    'dry-run not boolean',
+    { 's3-url': 's3://bucket', 'dry-run': 'maybe' },
+    /^dry-run must be true or false \(got "maybe"\)/
   ],
   [
     'timeout without unit',
@@ -309,6 +347,31 @@ const badInputs: Array<
     'max-failures negative',
     { 's3-url': 's3://bucket', 'max-failures': '-1' },
     /^max-failures must be a whole number/
+  ],
+  [
+    'dashboard with a slash',
+    { 's3-url': 's3://bucket', dashboard: 'dash/board' },
+    /^dashboard must be one KV path segment \(the consul-kv-dashboard namespace, e\.g\. dashboard\) of letters, digits and \._- \(got "dash\/board"\)$/
+  ],
+  [
+    'dashboard with a space or a query',
+    { 's3-url': 's3://bucket', dashboard: 'dash?flags=1' },
+    /^dashboard must be one KV path segment/
+  ],
+  [
+    'dashboard over kv-prefix',
+    { 's3-url': 's3://bucket', dashboard: 'stretcher', app: 'deploy' },
+    /^dashboard must be a namespace apart from kv-prefix "stretcher\/deploy": the dashboard would show every key under it \(got "stretcher"\)$/
+  ],
+  [
+    'dashboard equal to kv-prefix',
+    { 's3-url': 's3://bucket', dashboard: 'web', 'kv-prefix': 'web' },
+    /^dashboard must be a namespace apart from kv-prefix "web"/
+  ],
+  [
+    'dashboard ..',
+    { 's3-url': 's3://bucket', dashboard: '..' },
+    /^dashboard must be one KV path segment/
   ],
   [
     'check-name multi-line',
@@ -379,4 +442,91 @@ describe('a secret placed in an address never appears in the error', () => {
       )
     })
   }
+})
+
+describe('event filters are RE2, as Consul compiles them', () => {
+  test('RE2 syntax JavaScript refuses is accepted: (?i), POSIX classes, \\pL, \\z', () => {
+    for (const filter of ['(?i)^web', '^[[:alpha:]]+-[[:digit:]]+$', '^\\pL+$', '-1\\z']) {
+      const c = config({ 's3-url': 's3://bucket', 'node-filter': filter })
+      assert.equal(c.filters.node, filter, 'passed to Consul verbatim')
+    }
+  })
+})
+
+describe('operator commands (status, history): connection and filters only', () => {
+  const operate = (inputs: Record<string, string>, extraEnv: Record<string, string> = {}) =>
+    readOperateConfig((name) => inputs[name] ?? '', extraEnv)
+
+  test('app, kv-prefix, Consul and filters, with the deploy defaults; no s3-url needed', () => {
+    assert.deepEqual(
+      operate(
+        { app: 'web', 'service-filter': '^web$' },
+        { CONSUL_HTTP_ADDR: 'consul.internal:8500', CONSUL_HTTP_TOKEN: 't0k' }
+      ),
+      {
+        app: 'web',
+        kvPrefix: 'stretcher/web',
+        consul: { addr: 'http://consul.internal:8500', token: 't0k' },
+        filters: { node: undefined, service: '^web$', tag: undefined }
+      }
+    )
+    assert.equal(operate({}, { GITHUB_REPOSITORY: 'acme/api' }).kvPrefix, 'stretcher/api')
+    assert.equal(operate({ app: 'web', 'kv-prefix': '/apps/web/' }).kvPrefix, 'apps/web')
+  })
+
+  test('bad input: the same one-line errors as a deploy', () => {
+    for (const [inputs, expected] of [
+      [{}, /^app is required outside GitHub Actions/],
+      [{ app: 'w b' }, /^app must be letters/],
+      [{ app: 'web', 'consul-addr': 'ftp://x' }, /^consul-addr must use http or https/],
+      [{ app: 'web', 'kv-prefix': 'a//b' }, /^kv-prefix must be path segments/],
+      [{ app: 'web', 'tag-filter': 'blue' }, /^tag-filter needs service-filter/],
+      [{ app: 'web', 'node-filter': 'web-(' }, /^node-filter is not a valid regular expression/]
+    ] as const)
+      assert.throws(
+        () => operate(inputs),
+        (error: unknown) => error instanceof InputError && expected.test(error.message)
+      )
+  })
+})
+
+describe('datacenters (contract 10)', () => {
+  const base = { 's3-url': 's3://acme-releases/web' }
+  const dcs = (raw: string) => config({ ...base, datacenters: raw }).datacenters
+
+  test('unset: the agent own datacenter; all; names in the order given', () => {
+    assert.deepEqual(config(base).datacenters, { kind: 'agent' })
+    assert.deepEqual(dcs('all'), { kind: 'all' })
+    assert.deepEqual(dcs('us-east, eu-west'), { kind: 'named', names: ['us-east', 'eu-west'] })
+    assert.deepEqual(dcs('dc2,dc1'), { kind: 'named', names: ['dc2', 'dc1'] })
+    assert.deepEqual(dcs('dc_3\n dc-4 ,'), { kind: 'named', names: ['dc_3', 'dc-4'] })
+    assert.deepEqual(dcs('dc1'), { kind: 'named', names: ['dc1'] })
+  })
+
+  for (const [raw, expected] of [
+    [
+      'DC1',
+      /^datacenters names "DC1": Consul datacenter names are lower case \(did you mean "dc1"\?\)$/
+    ],
+    [
+      'dc1, eu west',
+      /^datacenters names "eu west": a Consul datacenter name is lower-case letters, digits, - and _$/
+    ],
+    ['dc.1', /names "dc\.1": a Consul datacenter name/],
+    ['dc1, dc2, dc1', /^datacenters names "dc1" twice$/],
+    ['all, dc2', /^datacenters is either all or a list of datacenter names, not both/],
+    ['All', /did you mean "all"/]
+  ] as const)
+    test(`bad: ${JSON.stringify(raw)}`, () => {
+      assert.throws(
+        () => dcs(raw),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError)
+          assert.equal(error.input, 'datacenters')
+          assert.match(error.message, expected)
+          assert.ok(!error.message.includes('\n'))
+          return true
+        }
+      )
+    })
 })

@@ -183,6 +183,28 @@ describe('deploy to the local fleet (dist/index.js)', () => {
     })
   })
 
+  test('RE2-only filters ((?i), [[:digit:]], \\z, \\pL): the nodes waited for are the nodes Consul told', async () => {
+    const nodes: FleetNodeSpec[] = [
+      { name: 'web-1', services: [{ name: 'Web', tags: ['canary'] }] },
+      { name: 'WEB-2', services: [{ name: 'web', tags: ['blue'] }] },
+      { name: 'web-10', services: [{ name: 'web', tags: ['blue'] }] },
+      { name: 'web-3z', services: [{ name: 'web', tags: ['blue'] }] },
+      { name: 'web-4', services: [{ name: 'web', tags: ['42'] }] }
+    ]
+    await withFleet(nodes, async (fleet) => {
+      const run = await deploy(fleet, {
+        'node-filter': '(?i)^web-[[:digit:]]\\z',
+        'service-filter': '(?i)^web$',
+        'tag-filter': '^\\pL+$'
+      })
+      assert.equal(run.code, 0, run.stdout)
+      const waited = JSON.parse(run.outputs.results as string).map((r: { node: string }) => r.node)
+      assert.deepEqual(waited.sort(), ['WEB-2', 'web-1'])
+      for (const [name, node] of fleet.nodes)
+        assert.equal(node.runs, waited.includes(name) ? 1 : 0, `${name} ran`)
+    })
+  })
+
   test('Consul answering No cluster leader right after the event: the run still succeeds', async () => {
     await withFleet(2, async (fleet) => {
       // Only the wait loop's blocking reads of results/ carry index=.

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { FakeGitHub } from '../fleet/github-api.ts'
-import { startFakeGitHub } from '../fleet/github-api.ts'
+import { HTML_URL, startFakeGitHub } from '../fleet/github-api.ts'
 import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
 import { startLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
@@ -35,7 +35,7 @@ after(async () => {
 async function deployOnPr(
   nodes: FleetNodeSpec[],
   inputs: Record<string, string> = {},
-  options: Parameters<typeof runAction>[2] = {}
+  options: RunOptions | ((fleet: LocalFleet) => RunOptions) = {}
 ) {
   const fleet: LocalFleet = await startLocalFleet({
     nodes,
@@ -68,11 +68,20 @@ async function deployOnPr(
         GITHUB_API_URL: github.url,
         GITHUB_SERVER_URL: 'https://github.example.com'
       },
-      { timeoutMs: 90_000, ...options }
+      { timeoutMs: 90_000, ...(typeof options === 'function' ? options(fleet) : options) }
     )
   } finally {
     await fleet.stop()
   }
+}
+
+type RunOptions = Parameters<typeof runAction>[2]
+
+/** The check run's html_url as the stand-in API answers it, from the PATCHes the run sent. */
+function checkRunUrlOf(run: { state: Record<string, string> }): string {
+  const id = run.state['check-run-id']
+  assert.ok(id, 'the run saved its check run ID')
+  return `${HTML_URL}/acme/web/runs/${id}`
 }
 
 /** A deaf node keeps the run waiting; SIGKILL 300 ms after the event, then the post step runs. */
@@ -113,6 +122,9 @@ describe('the fleet on the pull request (dist/index.js)', () => {
     assert.equal(created.authorization, `token ${TOKEN}`)
     const completed = github.calls.filter((c) => c.method === 'PATCH').at(-1)
     assert.equal(completed?.body.conclusion, 'failure')
+    assert.equal(run.outputs.conclusion, 'failure')
+    assert.equal(run.outputs['check-run-url'], checkRunUrlOf(run))
+    assert.equal(completed?.path, `/repos/acme/web/check-runs/${run.state['check-run-id']}`)
     const output = completed?.body.output as { title: string; summary: string; text: string }
     assert.match(output.title, /^\d\/2 nodes on \S+/)
     assert.match(output.text, /simulated failure on node-2/)
@@ -137,6 +149,8 @@ describe('the fleet on the pull request (dist/index.js)', () => {
         .at(-1)
       assert.ok(status, JSON.stringify(github.calls.map((c) => `${c.method} ${c.path}`)))
       assert.equal(status.body.state, 'success')
+      assert.equal(run.outputs.conclusion, 'success')
+      assert.equal(run.outputs['check-run-url'], '', 'a commit status, not a check run')
       assert.equal(status.body.context, 'stretcher / web')
       assert.ok(String(status.body.description).length <= 140)
       assert.equal(
@@ -180,6 +194,8 @@ describe('the fleet on the pull request (dist/index.js)', () => {
   test('with environment: a deployment (auto_merge false, no required contexts) and its statuses', async () => {
     const run = await deployOnPr([{ name: 'node-1' }], { environment: 'production' })
     assert.equal(run.code, 0, run.stdout)
+    assert.equal(run.outputs.conclusion, 'success')
+    assert.equal(run.outputs['check-run-url'], checkRunUrlOf(run))
     const deployment = github.calls.find(
       (c) => c.method === 'POST' && c.path === '/repos/acme/web/deployments'
     )
@@ -195,5 +211,80 @@ describe('the fleet on the pull request (dist/index.js)', () => {
       .filter((c) => /\/deployments\/\d+\/statuses$/.test(c.path))
       .map((c) => c.body.state)
     assert.deepEqual(states, ['in_progress', 'success'])
+  })
+})
+
+describe('the conclusion and check-run-url outputs (dist/index.js)', () => {
+  /** The check run's last conclusion, as the run itself sent it. */
+  const lastConclusion = () =>
+    github.calls.filter((c) => c.method === 'PATCH' && c.body.conclusion).at(-1)?.body.conclusion
+
+  test('SIGTERM mid-wait: cancelled, like the check run the step completed itself', async () => {
+    const run = await deployOnPr(
+      [{ name: 'node-1', deaf: true }],
+      { timeout: '5m' },
+      {
+        onChild: (child) =>
+          child.stdout?.on('data', (c: Buffer) => {
+            if (c.toString().includes('fired event')) setTimeout(() => child.kill('SIGTERM'), 300)
+          })
+      }
+    )
+    assert.equal(run.code, 1, run.stdout)
+    assert.equal(run.outputs.conclusion, 'cancelled')
+    assert.equal(lastConclusion(), 'cancelled')
+    assert.equal(run.outputs['check-run-url'], checkRunUrlOf(run))
+  })
+
+  test('silent nodes at the timeout: timed_out', async () => {
+    const run = await deployOnPr([{ name: 'node-1' }, { name: 'node-2', deaf: true }], {
+      timeout: '2s'
+    })
+    assert.equal(run.code, 1, run.stdout)
+    assert.equal(run.outputs.conclusion, 'timed_out')
+    assert.equal(lastConclusion(), 'timed_out')
+    assert.equal(run.outputs['check-run-url'], checkRunUrlOf(run))
+  })
+
+  test('an error after announcing: failure, the check run completed with it', async () => {
+    let injected = false
+    const run = await deployOnPr(
+      [
+        { name: 'node-1', delayMs: 500 },
+        { name: 'node-2', deaf: true }
+      ],
+      { timeout: '30s' },
+      (fleet) => ({
+        onStdout: (c) => {
+          // Once the event is out, reading results/ is refused: the wait breaks off.
+          if (injected || !c.includes('fired event')) return
+          injected = true
+          fleet.consul.faults.inject({
+            kind: 'error',
+            status: 403,
+            body: 'Permission denied',
+            method: 'GET',
+            path: /^\/v1\/kv\/stretcher\/web\/results\//
+          })
+        }
+      })
+    )
+    assert.equal(run.code, 1, run.stdout)
+    assert.match(run.errors[0] ?? '', /403|Permission denied|key:read/)
+    assert.equal(run.outputs.conclusion, 'failure')
+    assert.equal(lastConclusion(), 'failure')
+    assert.equal(run.outputs['check-run-url'], checkRunUrlOf(run))
+  })
+
+  test('bad input and dry run: set too, with no check run', async () => {
+    const bad = await deployOnPr([{ name: 'node-1' }], { timeout: '10' })
+    assert.equal(bad.code, 1)
+    assert.equal(bad.outputs.conclusion, 'failure')
+    assert.equal(bad.outputs['check-run-url'], '')
+    const dry = await deployOnPr([{ name: 'node-1' }], { 'dry-run': 'true' })
+    assert.equal(dry.code, 0, dry.stdout)
+    assert.equal(dry.outputs.conclusion, 'success')
+    assert.equal(dry.outputs['check-run-url'], '')
+    assert.deepEqual(github.calls, [], 'a dry run tells GitHub nothing')
   })
 })

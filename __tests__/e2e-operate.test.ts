@@ -128,13 +128,20 @@ describe('operating the fleet', () => {
   test('two concurrent runs: the second waits for the lock, then deploys; latest never interleaves', async () => {
     await withFleet([{ name: 'node-1', delayMs: 1500 }, { name: 'node-2' }], async (fleet) => {
       const events: Array<[string, number]> = []
+      let holding: () => void = () => {}
+      const firstHolds = new Promise<void>((resolve) => (holding = resolve))
       const firstRun = runAction(inputsFor(fleet, { path: 'v1' }), envFor(fleet), {
-        onStdout: (c) => c.includes('fired event') && events.push(['first fired', Date.now()])
+        onStdout: (c) => {
+          if (c.includes('holding the deploy lock')) holding()
+          if (c.includes('fired event')) events.push(['first fired', Date.now()])
+        }
       }).then((r) => {
         events.push(['first done', Date.now()])
+        holding()
         return r
       })
-      await new Promise((r) => setTimeout(r, 300))
+      // The second run starts once the first holds the lock (a fixed pause raced a loaded machine).
+      await firstHolds
       const second = await runAction(inputsFor(fleet, { path: 'v2' }), envFor(fleet), {
         onStdout: (c) => c.includes('fired event') && events.push(['second fired', Date.now()])
       })

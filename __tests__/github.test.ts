@@ -143,6 +143,21 @@ describe('check run', () => {
     assert.deepEqual(warnings(log.lines), [])
   })
 
+  test("checkRunUrl: the created run's html_url, undefined before", async () => {
+    nock(API)
+      .post(CHECKS)
+      .reply(201, { id: 99, html_url: 'https://github.com/octo/app/runs/99' })
+      .patch(`${CHECKS}/99`)
+      .reply(200, { id: 99, html_url: 'https://github.com/octo/app/runs/99' })
+    const { reporter } = setup()
+    const fleet = newFleet()
+    assert.equal(reporter.checkRunUrl(), undefined)
+    await reporter.started({ fleet, facts })
+    assert.equal(reporter.checkRunUrl(), 'https://github.com/octo/app/runs/99')
+    await reporter.finished({ fleet, verdict: fleet.verdict(), cancelled: true })
+    assert.equal(reporter.checkRunUrl(), 'https://github.com/octo/app/runs/99')
+  })
+
   test('on a push: GITHUB_SHA', async () => {
     const sent = sentTo(nock(API).post(CHECKS).reply(201, { id: 1 }))
     await setup().reporter.started({ fleet: newFleet(), facts })
@@ -309,6 +324,7 @@ describe('fallback to a commit status', () => {
       assert.ok((b?.description ?? '').length <= 140, b?.description)
     }
     assert.match(done?.description ?? '', /^0\/200 nodes on /)
+    assert.equal(reporter.checkRunUrl(), undefined, 'a commit status has no check run URL')
     assert.deepEqual(warnings(log.lines), [])
     assert.ok(
       log.lines.some((l) => /reporting as the commit status "stretcher \/ app" instead/.test(l))
@@ -340,7 +356,7 @@ describe('fallback to a commit status', () => {
   test('an update refused after creation falls back too', async () => {
     const scope = nock(API)
       .post(CHECKS)
-      .reply(201, { id: 8 })
+      .reply(201, { id: 8, html_url: 'https://github.com/octo/app/runs/8' })
       .patch(`${CHECKS}/8`)
       .reply(403, { message: 'Resource not accessible by integration' })
       .post(STATUSES)
@@ -353,6 +369,8 @@ describe('fallback to a commit status', () => {
     await reporter.finished({ fleet, verdict: fleet.verdict() })
     assert.ok(scope.isDone())
     assert.equal(bodiesOf(sent, 'POST', STATUSES)[0]?.state, 'success')
+    // The run left in_progress is not where the result is: no URL.
+    assert.equal(reporter.checkRunUrl(), undefined)
   })
 })
 
@@ -551,6 +569,7 @@ describe('environment', () => {
       await reporter.started({ fleet, facts })
       await reporter.progress({ fleet })
       await reporter.finished({ fleet, verdict: fleet.verdict() })
+      assert.equal(reporter.checkRunUrl(), undefined)
       assert.deepEqual(warnings(log.lines), [])
     }
     assert.deepEqual(nock.pendingMocks(), [])

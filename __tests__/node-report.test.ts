@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
 import { failureCommands, LOG_TAIL_BYTES, successCommands } from '../src/node-report.ts'
+import type { NodeReportOptions } from '../src/node-report.ts'
 
 const ID = '20261122-021441-3f9c2ab-r7.1'
 const PREFIX = 'stretcher/web'
@@ -178,5 +179,179 @@ describe('reporting commands (sh + curl)', () => {
   test('refuses a deploy ID or prefix that could escape the shell', () => {
     assert.throws(() => successCommands({ kvPrefix: PREFIX, deployId: "x'; rm -rf /" }), /not safe/)
     assert.throws(() => failureCommands({ kvPrefix: 'a b', deployId: ID }), /not safe/)
+  })
+})
+
+// consul-kv-dashboard (contract 11). The dashboard reads `/v1/kv/<ns>/<category>?recurse`
+// with no token (dashboard.go kvApiProxy, callConsulAPI) and turns each pair into an
+// item in KVPair.NewItem (dashboard.go:67-84): this is that function, line for line.
+const STATUS_NAMES = ['success', 'warning', 'danger', 'info']
+function dashboardItem(kv: { Key: string; Flags: number; Value: string | null }) {
+  const path = kv.Key.split('/')
+  const status = kv.Flags % 1000
+  return {
+    category: path[1],
+    node: path.length >= 3 ? path[2] : '',
+    key: path.length >= 4 ? path[3] : '',
+    // time.Unix(kv.Flags/1000, 0): integer division
+    timestamp: Math.trunc(kv.Flags / 1000),
+    status: STATUS_NAMES[status] ?? String(status),
+    data: Buffer.from(kv.Value ?? '', 'base64').toString('utf8')
+  }
+}
+
+describe('consul-kv-dashboard entries (dashboard: dashboard), with ACLs on', () => {
+  const DASH_TOKEN = 'node-token-dash'
+  const DASHBOARD = { namespace: 'dashboard', app: 'web' }
+  const opts: NodeReportOptions = { kvPrefix: PREFIX, deployId: ID, dashboard: DASHBOARD }
+  let consul: ConsulEmulator
+  before(async () => {
+    consul = await startConsulEmulator({
+      nodes: [
+        { name: 'web-1', services: [{ name: 'web' }] },
+        { name: 'web-2', services: [{ name: 'web' }] }
+      ],
+      acl: {
+        defaultPolicy: 'deny',
+        tokens: [
+          {
+            // README: the node token grows key:write on <dashboard>/deploy/
+            secretId: DASH_TOKEN,
+            rules: {
+              key_prefix: {
+                [`${PREFIX}/results/`]: 'write',
+                [`${PREFIX}/logs/`]: 'write',
+                'dashboard/deploy/': 'write'
+              },
+              agent_prefix: { '': 'read' },
+              event_prefix: { '': 'read' }
+            }
+          },
+          {
+            // the contract's node token as it was, without the dashboard rule
+            secretId: NODE_TOKEN,
+            rules: {
+              key_prefix: { [`${PREFIX}/results/`]: 'write', [`${PREFIX}/logs/`]: 'write' },
+              agent_prefix: { '': 'read' },
+              event_prefix: { '': 'read' }
+            }
+          },
+          // README: the dashboard sends no token, so anonymous reads its namespace
+          { secretId: 'anonymous', rules: { key_prefix: { 'dashboard/': 'read' } } }
+        ]
+      }
+    })
+  })
+  after(() => consul.stop())
+
+  /** What the dashboard shows for category `deploy`, read as it reads it. */
+  async function dashboardShows() {
+    const res = await fetch(`${consul.url}/v1/kv/dashboard/deploy?recurse`)
+    if (res.status === 404) return []
+    assert.equal(res.status, 200, await res.clone().text())
+    const pairs = (await res.json()) as Array<{ Key: string; Flags: number; Value: string | null }>
+    return pairs.map((kv) => ({ raw: kv, item: dashboardItem(kv) }))
+  }
+
+  test('success: <dashboard>/deploy/<node>/<app>, flags = unix seconds × 1000 + 0, a one-line value', async () => {
+    const t0 = Math.floor(Date.now() / 1000)
+    const r = await runAll(successCommands(opts), {
+      CONSUL_HTTP_ADDR: consul.agentUrl('web-1'),
+      CONSUL_HTTP_TOKEN: DASH_TOKEN
+    })
+    assert.equal(r.code, 0, r.stderr)
+    const t1 = Math.floor(Date.now() / 1000)
+    const shown = await dashboardShows()
+    assert.equal(shown.length, 1)
+    const { raw, item } = shown[0]!
+    assert.equal(raw.Key, 'dashboard/deploy/web-1/web')
+    assert.equal(raw.Flags % 1000, 0)
+    assert.deepEqual(
+      { ...item, timestamp: undefined },
+      {
+        category: 'deploy',
+        node: 'web-1',
+        key: 'web',
+        timestamp: undefined,
+        status: 'success',
+        data: `deploy ${ID}: success`
+      }
+    )
+    assert.ok(item.timestamp >= t0 && item.timestamp <= t1, `${item.timestamp} in [${t0}, ${t1}]`)
+    // the result the action waits for is there too, first
+    assert.equal(
+      JSON.parse(consul.kv(`${PREFIX}/results/web-1`)?.value?.toString() ?? '{}').status,
+      'success'
+    )
+  })
+
+  test('failure: flags = unix seconds × 1000 + 2 (danger); the value names the log key', async () => {
+    const t0 = Math.floor(Date.now() / 1000)
+    const r = await runAll(
+      failureCommands(opts),
+      { CONSUL_HTTP_ADDR: consul.agentUrl('web-2'), CONSUL_HTTP_TOKEN: DASH_TOKEN },
+      'rsync: failed\n'
+    )
+    assert.equal(r.code, 0, r.stderr)
+    const shown = await dashboardShows()
+    const web2 = shown.find((s) => s.raw.Key === 'dashboard/deploy/web-2/web')
+    assert.ok(web2, JSON.stringify(shown))
+    assert.equal(web2.raw.Flags % 1000, 2)
+    assert.equal(web2.item.status, 'danger')
+    assert.equal(web2.item.node, 'web-2')
+    assert.equal(web2.item.key, 'web')
+    assert.ok(web2.item.timestamp >= t0 && web2.item.timestamp <= t0 + 60)
+    assert.equal(web2.item.data, `deploy ${ID}: failure (log in ${PREFIX}/logs/web-2)`)
+    assert.ok(!web2.item.data.includes('\n'), 'one line')
+    assert.equal(consul.kv(`${PREFIX}/logs/web-2`)?.value?.toString(), 'rsync: failed\n')
+  })
+
+  test('a node token without key:write on <dashboard>/deploy/: the result is written, the dashboard command fails saying what the token needs', async () => {
+    // Run the lists as stretcher does (command.go: a failing command ends the list, logged).
+    for (const [lines, node] of [
+      [successCommands(opts), 'web-1'],
+      [failureCommands(opts), 'web-2']
+    ] as const) {
+      const before = consul.kv(`dashboard/deploy/${node}/web`)?.modifyIndex
+      // Start from no result: a write repeating the last one byte for byte (the same
+      // second) keeps its index in Consul, and would look like no write at all.
+      const cleared = await fetch(`${consul.agentUrl(node)}/v1/kv/${PREFIX}/results/${node}`, {
+        method: 'DELETE',
+        headers: { 'X-Consul-Token': DASH_TOKEN }
+      })
+      assert.equal(cleared.status, 200)
+      assert.equal(consul.kv(`${PREFIX}/results/${node}`), undefined)
+      const env = { CONSUL_HTTP_ADDR: consul.agentUrl(node), CONSUL_HTTP_TOKEN: NODE_TOKEN }
+      const results: Array<{ code: number | null; stderr: string }> = []
+      for (const line of lines) results.push(await sh(line, env, 'log\n'))
+      const last = results.pop()!
+      for (const r of results) assert.equal(r.code, 0, r.stderr)
+      assert.notEqual(last.code, 0, 'the dashboard command is the one that fails, and the last')
+      assert.match(
+        last.stderr,
+        new RegExp(
+          `stretcher-action: could not write dashboard/deploy/${node}/web for consul-kv-dashboard \\(the node token needs key:write on dashboard/deploy/\\)`
+        )
+      )
+      assert.equal(consul.kv(`dashboard/deploy/${node}/web`)?.modifyIndex, before, 'not written')
+      const result = consul.kv(`${PREFIX}/results/${node}`)
+      assert.ok(result, 'the result was written')
+      assert.equal(JSON.parse(result?.value?.toString() ?? '{}').deploy_id, ID)
+    }
+  })
+
+  test('without dashboard, nothing is appended; namespace and app must be one safe segment', () => {
+    assert.equal(successCommands({ kvPrefix: PREFIX, deployId: ID }).length, 1)
+    assert.equal(failureCommands({ kvPrefix: PREFIX, deployId: ID }).length, 2)
+    assert.equal(successCommands(opts).length, 2)
+    assert.equal(failureCommands(opts).length, 3)
+    for (const line of [...successCommands(opts), ...failureCommands(opts)])
+      assert.ok(!line.includes('{{'), line)
+    for (const dashboard of [
+      { namespace: 'a/b', app: 'web' },
+      { namespace: 'dashboard', app: "w'eb" },
+      { namespace: '..', app: 'web' }
+    ])
+      assert.throws(() => successCommands({ ...opts, dashboard }), /not one safe KV path segment/)
   })
 })

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import type { LocalS3 } from '../fleet/s3.ts'
 import { S3RVER_CREDENTIALS, startLocalS3 } from '../fleet/s3.ts'
+import { startS3FaultProxy } from '../fleet/s3-faults.ts'
 import { createS3Store, describeS3Error, S3Error } from '../src/store.ts'
 
 let s3: LocalS3
@@ -72,6 +73,30 @@ describe('S3 store', () => {
     )
     assert.deepEqual(leftovers, [])
     s.destroy()
+  })
+
+  test('a body that fails while the multipart upload is being created: that upload is aborted too', async () => {
+    // lib-storage learns the upload ID only from S3's answer; the body fails before it.
+    const proxy = await startS3FaultProxy(s3.endpoint)
+    try {
+      proxy.inject({ kind: 'slow-create', delayMs: 400 })
+      const s = createS3Store(
+        { bucket: s3.bucket, prefix: '', region: 'us-east-1', endpoint: proxy.endpoint },
+        S3RVER_CREDENTIALS
+      )
+      await assert.rejects(
+        s.uploadStream('app/early.tgz', randomStream(30 << 20, 8 << 20), 'application/gzip'),
+        /pack failed: tar exited 2/
+      )
+      const creates = proxy.requests.filter((r) => r.operation === 'CreateMultipartUpload')
+      assert.equal(creates.length, 1)
+      assert.equal(creates[0]?.fault, 'slow-create')
+      assert.equal(proxy.aborted.length, 1, 'the upload created after the failure is aborted')
+      assert.ok(!proxy.requests.some((r) => r.operation === 'UploadPart'))
+      s.destroy()
+    } finally {
+      await proxy.stop()
+    }
   })
 
   test('text objects round-trip; head of a missing key is undefined', async () => {

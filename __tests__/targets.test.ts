@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { describe, test } from 'node:test'
+import type { EventFilters } from '../src/config.ts'
 import type { CatalogNode } from '../src/targets.ts'
-import { matchesFilters, selectTargets } from '../src/targets.ts'
+import { compileFilter, matchesFilters, selectTargets } from '../src/targets.ts'
 
 const catalog: CatalogNode[] = [
   { node: 'consul-server-1', services: [{ name: 'consul', tags: [] }], serfHealth: 'passing' },
@@ -59,4 +60,57 @@ test('a node with no services never matches a service filter', () => {
     false
   )
   assert.equal(matchesFilters({ node: 'bare', services: [], serfHealth: 'passing' }, {}), true)
+})
+
+describe('filters match as Go RE2 matches (regexp.MatchString), not as JavaScript RegExp', () => {
+  const node = (name: string, services: CatalogNode['services'] = []): CatalogNode => ({
+    node: name,
+    services,
+    serfHealth: 'passing'
+  })
+  const fleet: CatalogNode[] = [
+    node('web-1', [{ name: 'Web', tags: ['Canary'] }]),
+    node('WEB-2', [{ name: 'web', tags: ['blue'] }]),
+    node('web-10', [{ name: 'api', tags: ['z'] }]),
+    node('db', [{ name: 'postgres', tags: ['primary'] }]),
+    node('café', [{ name: 'web', tags: ['v2'] }]),
+    // names that the JavaScript reading of the same patterns would match
+    node('pL'),
+    node('a]'),
+    node('web-1z')
+  ]
+  const targets = (filters: EventFilters) => selectTargets(fleet, filters).targets
+
+  test('(?i) makes the rest of the pattern case-insensitive', () => {
+    const pattern = '(?i)^web'
+    assert.throws(() => new RegExp(pattern), SyntaxError, 'JavaScript refuses it')
+    assert.deepEqual(targets({ node: pattern }), ['WEB-2', 'web-1', 'web-10', 'web-1z'])
+    assert.deepEqual(targets({ service: '(?i)^web$', tag: '(?i)^canary$' }), ['web-1'])
+  })
+
+  test('POSIX classes [[:alpha:]] are classes, not a "[" set followed by "]"', () => {
+    assert.ok(new RegExp('^[[:alpha:]]+$').test('a]'), 'JavaScript reads another pattern')
+    assert.deepEqual(targets({ node: '^[[:alpha:]]+$' }), ['db', 'pL'])
+    assert.deepEqual(targets({ node: '^[[:alpha:]]+-[[:digit:]]$' }), ['WEB-2', 'web-1'])
+  })
+
+  test('\\pL is a Unicode letter, not "pL"', () => {
+    assert.ok(new RegExp('^\\pL$').test('pL'), 'JavaScript reads "pL"')
+    assert.deepEqual(targets({ node: '^\\pL+$' }), ['café', 'db', 'pL'])
+  })
+
+  test('\\z is the end of the text, not "z"', () => {
+    assert.ok(new RegExp('-1\\z').test('web-1z'), 'JavaScript reads "z"')
+    assert.deepEqual(targets({ node: '-1\\z' }), ['web-1'])
+    assert.deepEqual(targets({ service: 'api', tag: '\\Az\\z' }), ['web-10'])
+  })
+
+  test('lookaround and backreferences are refused with Go regexp.Compile messages', () => {
+    const refuses = (pattern: string, message: string) =>
+      assert.throws(() => compileFilter(pattern), { message })
+    refuses('^(?!db)', 'error parsing regexp: invalid or unsupported Perl syntax: `(?!`')
+    refuses('(?=x)', 'error parsing regexp: invalid or unsupported Perl syntax: `(?=`')
+    refuses('(?<=x)y', 'error parsing regexp: invalid named capture: `(?<=x)y`')
+    refuses('(a)\\1', 'error parsing regexp: invalid escape sequence: `\\1`')
+  })
 })

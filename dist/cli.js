@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { I as INPUT_NAMES, r as readConfig, a as InputError } from './lib/lock.js';
+import { I as INPUT_NAMES, r as readConfig, a as runConclusion, b as InputError } from './lib/lock.js';
 import { c as connect, r as runPipeline } from './lib/pipeline.js';
 import 'node:path';
 import 'node:crypto';
@@ -17,8 +17,10 @@ import 'node:fs';
 // converged, 1 the deploy failed, 2 bad input.
 const EXIT = { ok: 0, failed: 1, badInput: 2 };
 const USAGE = `usage: stretcher-action deploy --s3-url s3://bucket/prefix --app NAME [--path DIR] [--dest DIR]
-                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--json] [...]
+                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--dry-run]
+                        [--json] [...]
 Every input of the GitHub Action is a flag of the same name (see README).
+--dry-run checks everything and says what the deploy would do, writing nothing.
 Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.`;
 /** The commit being deployed, from the CI's own variables or git. */
 function commitSha(env) {
@@ -39,7 +41,8 @@ function redact(text, secrets) {
     return secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text);
 }
 async function cli(argv, env, io, signal) {
-    const options = Object.fromEntries(INPUT_NAMES.map((name) => [name, { type: 'string' }]));
+    // `--dry-run` is a switch; every other input takes a value.
+    const options = Object.fromEntries(INPUT_NAMES.map((name) => [name, { type: name === 'dry-run' ? 'boolean' : 'string' }]));
     let parsed;
     try {
         parsed = parseArgs({
@@ -75,16 +78,20 @@ async function cli(argv, env, io, signal) {
             return body();
         }
     };
+    // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
     const outputs = {};
-    const finish = (code, message) => {
+    const finish = (code, message, dryRun) => {
         if (json)
-            io.stdout(`${JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined } })}\n`);
+            io.stdout(`${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`);
         else
             (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${redact(message, secrets)}\n`);
         return code;
     };
     try {
-        const input = (name) => values[name] ?? '';
+        const input = (name) => {
+            const value = values[name];
+            return typeof value === 'boolean' ? String(value) : (value ?? '');
+        };
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
         const { store, consul } = await connect(config, say);
         try {
@@ -95,7 +102,8 @@ async function cli(argv, env, io, signal) {
                 setOutput: (name, value) => (outputs[name] = value),
                 signal
             });
-            return finish(result.failed ? EXIT.failed : EXIT.ok, result.message);
+            outputs.conclusion = runConclusion(result);
+            return finish(result.failed ? EXIT.failed : EXIT.ok, result.message, result.dryRun);
         }
         finally {
             store.destroy();
@@ -103,6 +111,7 @@ async function cli(argv, env, io, signal) {
     }
     catch (error) {
         const message = error.message.split('\n')[0] ?? 'failed';
+        outputs.conclusion = runConclusion({ failed: true, cancelled: signal?.aborted === true });
         return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message);
     }
 }

@@ -1,6 +1,6 @@
-import { g as getInput, s as setSecret, a as setFailed, i as info, c as createGitHubReporter, b as saveState, S as STATE, d as summary, e as setOutput, f as group, h as debug, w as warning } from './lib/post.js';
-import { c as connect, r as runPipeline, k as kvKeys } from './lib/pipeline.js';
-import { r as readConfig } from './lib/lock.js';
+import { g as getInput, s as setSecret, a as setFailed, b as setOutput, i as info, c as createGitHubReporter, d as saveState, S as STATE, e as summary, f as group, h as debug, w as warning } from './lib/post.js';
+import { r as readConfig, a as runConclusion, k as kvKeys } from './lib/lock.js';
+import { c as connect, r as runPipeline } from './lib/pipeline.js';
 import 'os';
 import 'crypto';
 import 'fs';
@@ -34,11 +34,11 @@ import 'string_decoder';
 import 'child_process';
 import 'timers';
 import 'node:fs';
+import 'node:path';
+import 'node:crypto';
 import 'node:fs/promises';
 import 'node:child_process';
-import 'node:crypto';
 import 'node:os';
-import 'node:path';
 
 // The action's entry: read inputs, run the pipeline, set outputs or the failure,
 // and tell the pull request (check run, commit status, deployment).
@@ -50,6 +50,21 @@ const coreLog = {
 };
 /** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
 const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 };
+/**
+ * The runner kills a step 7.5 s after SIGINT. Whatever is still running this long
+ * after the signal is dropped and the process exits by itself; what it did not
+ * finish (settling latest, the lock, the check run) is the post step's.
+ */
+const CANCEL_EXIT_MS = 6_500;
+/** Time kept back at the end of the grace for the failure line and the exit. */
+const CANCEL_MARGIN_MS = 500;
+let cancelledAt;
+/** How much of a cancelled run's grace is left for cleanup, in ms. */
+function cancelBudget() {
+    return cancelledAt === undefined
+        ? Infinity
+        : Math.max(0, cancelledAt + CANCEL_EXIT_MS - CANCEL_MARGIN_MS - Date.now());
+}
 /** One line, for core.setFailed: the annotation shows the first line only. */
 function failureLine(error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -66,7 +81,7 @@ function within(work, ms) {
     });
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
-async function deploy(config, env, signal) {
+async function deploy(config, env, signal, end) {
     const { store, consul } = await connect(config, (line) => info(line));
     const reporter = createGitHubReporter({
         token: config.github.token,
@@ -85,7 +100,9 @@ async function deploy(config, env, signal) {
     const finish = async (outcome) => {
         if (!announced)
             return;
-        const done = await within(reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }), signal.aborted ? REPORT_DEADLINE_MS.cancelled : REPORT_DEADLINE_MS.normal);
+        const done = await within(reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }), signal.aborted
+            ? Math.min(REPORT_DEADLINE_MS.cancelled, cancelBudget())
+            : REPORT_DEADLINE_MS.normal);
         // Otherwise the post step completes what is left open.
         if (done)
             saveState(STATE.reported, 'true');
@@ -105,6 +122,7 @@ async function deploy(config, env, signal) {
                 saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock);
             },
             onLockReleased: () => saveState(STATE.lockReleased, 'true'),
+            onAnnounceJournal: (journal) => saveState(STATE.announce, JSON.stringify(journal)),
             onAnnounced: async ({ release, fleet }) => {
                 announced = { at: Date.now(), fleet };
                 await reporter.started({
@@ -129,6 +147,7 @@ async function deploy(config, env, signal) {
                 cancelled: result.cancelled
             });
         }
+        end.conclusion = runConclusion(result);
         // The verdict is the pipeline's alone: reporting never changes it.
         if (result.failed)
             setFailed(result.message);
@@ -145,6 +164,7 @@ async function deploy(config, env, signal) {
         throw error;
     }
     finally {
+        end.checkRunUrl = reporter.checkRunUrl() ?? '';
         store.destroy();
     }
 }
@@ -159,16 +179,30 @@ async function run(env = process.env) {
             setSecret(secret);
     }
     const cancel = new AbortController();
-    const onSignal = () => cancel.abort(new Error('cancelled'));
+    const end = { conclusion: 'failure', checkRunUrl: '' };
+    const onSignal = () => {
+        cancelledAt = Date.now();
+        cancel.abort(new Error('cancelled'));
+        setTimeout(() => {
+            setOutput('conclusion', 'cancelled');
+            setOutput('check-run-url', end.checkRunUrl);
+            setFailed(`cancelled: clean-up did not finish within ${CANCEL_EXIT_MS / 1000}s of the signal; the post step finishes it`);
+            process.exit(1);
+        }, CANCEL_EXIT_MS).unref();
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-        await deploy(readConfig((name) => getInput(name), env), env, cancel.signal);
+        await deploy(readConfig((name) => getInput(name), env), env, cancel.signal, end);
     }
     catch (error) {
+        end.conclusion = runConclusion({ failed: true, cancelled: cancel.signal.aborted });
         setFailed(failureLine(error));
     }
     finally {
+        // Set on every path, bad input included, so a notification step can read them.
+        setOutput('conclusion', end.conclusion);
+        setOutput('check-run-url', end.checkRunUrl);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
     }

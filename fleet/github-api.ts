@@ -30,6 +30,9 @@ export interface FakeGitHub {
   stop(): Promise<void>
 }
 
+/** The web host of the check runs' html_url (github.com in real life). */
+export const HTML_URL = 'https://github.example.com'
+
 function parse(raw: string): Record<string, unknown> {
   try {
     const value = JSON.parse(raw) as unknown
@@ -71,7 +74,14 @@ export async function startFakeGitHub(
         if (api.refuseChecks)
           return send(403, { message: 'Resource not accessible by integration', status: '403' })
         const id = /\/check-runs\/(\d+)$/.exec(path)?.[1]
-        return send(id ? 200 : 201, { id: id ? Number(id) : nextId++, ...body })
+        const runId = id ? Number(id) : nextId++
+        // As GitHub answers: the run's page under the repository (HTML_URL below).
+        const repo = /^\/repos\/([^/]+\/[^/]+)\//.exec(path)?.[1] ?? 'unknown/unknown'
+        return send(id ? 200 : 201, {
+          ...body,
+          id: runId,
+          html_url: `${HTML_URL}/${repo}/runs/${runId}`
+        })
       }
       if (/\/statuses\/[0-9a-f]+$/.test(path)) return send(201, { id: nextId++, ...body })
       if (/\/deployments\/\d+\/statuses$/.test(path)) return send(201, { id: nextId++, ...body })

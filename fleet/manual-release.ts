@@ -70,15 +70,19 @@ export async function uploadTree(
   }
 }
 
-/** PUT /v1/event/fire/<name> on the server's agent; the payload is the URL, no newline. */
+/**
+ * PUT /v1/event/fire/<name> on the (first datacenter's) server's agent; the
+ * payload is the URL, no newline. `dc`: fired in that datacenter (`?dc=`).
+ */
 export async function fireEvent(
   fleet: LocalFleet,
   payload: string,
-  opts: { name?: string; service?: string; node?: string; token?: string } = {}
+  opts: { name?: string; service?: string; node?: string; token?: string; dc?: string } = {}
 ): Promise<{ ID: string }> {
   const params = new URLSearchParams()
   if (opts.service) params.set('service', opts.service)
   if (opts.node) params.set('node', opts.node)
+  if (opts.dc) params.set('dc', opts.dc)
   const query = params.size > 0 ? `?${params}` : ''
   const res = await fetch(
     `${fleet.consul.url}/v1/event/fire/${opts.name ?? fleet.env.FLEET_EVENT_NAME}${query}`,
@@ -92,7 +96,8 @@ export async function fireEvent(
   return (await res.json()) as { ID: string }
 }
 
-/** A KV value as the emulator holds it (no ACL check), as UTF-8, or undefined. */
-export function kvText(fleet: LocalFleet, key: string): string | undefined {
-  return fleet.consul.kv(key)?.value?.toString('utf8')
+/** A KV value as the emulator holds it (no ACL check), as UTF-8, or undefined; `dc`: that datacenter's KV. */
+export function kvText(fleet: LocalFleet, key: string, dc?: string): string | undefined {
+  const kv = dc === undefined ? fleet.consul : fleet.consul.datacenter(dc)
+  return kv.kv(key)?.value?.toString('utf8')
 }

@@ -68,11 +68,18 @@ async function runStep(
   })
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('close', (c, s) => resolve([c, s]))
-  )
-  clearTimeout(timer)
-  return { code, signal, stdout, stderr }
+  try {
+    // 'error' without 'close' when Node cannot be started at all (EACCES as another user)
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
+      (resolve, reject) => {
+        child.on('error', reject)
+        child.on('close', (c, s) => resolve([c, s]))
+      }
+    )
+    return { code, signal, stdout, stderr }
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 export async function runAction(

@@ -4,16 +4,24 @@
 // with 503 SlowDown, or destroys the client's socket halfway through a part's
 // body. s3rver 3.7 has no AbortMultipartUpload (it answers 405), so the proxy
 // answers it as S3 does (204, recorded in `aborted`), or with 403 AccessDenied
-// to stand for credentials without s3:AbortMultipartUpload.
+// to stand for credentials without s3:AbortMultipartUpload. Every request is
+// logged with the S3 operation it is (operationOf), which makes the proxy a
+// recorder too: the IAM policy test lists what a deploy really asks of S3.
 // Loopback only. For tests; never bundled into the action.
 import { createServer, request as httpRequest } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
-export type S3FaultKind = 'slow-down' | 'drop-mid-body' | 'deny-abort'
+export type S3FaultKind =
+  'slow-down' | 'drop-mid-body' | 'deny-abort' | 'no-list-bucket' | 'slow-create'
 
 export interface S3FaultSpec {
-  /** slow-down and drop-mid-body apply to UploadPart, deny-abort to AbortMultipartUpload */
+  /**
+   * slow-down and drop-mid-body apply to UploadPart, deny-abort to AbortMultipartUpload;
+   * no-list-bucket to HeadObject and GetObject: a missing object is answered 403, as S3
+   * answers credentials without s3:ListBucket; slow-create to CreateMultipartUpload,
+   * answered after delayMs
+   */
   kind: S3FaultKind
   /** UploadPart requests with this part number (any part when omitted) */
   partNumber?: number
@@ -21,14 +29,19 @@ export interface S3FaultSpec {
   count?: number
   /** slow-down: the 503's error code (S3 sends SlowDown, sometimes ServiceUnavailable) */
   code?: 'SlowDown' | 'ServiceUnavailable'
+  /** slow-create: how long S3's answer is held back (default 500 ms) */
+  delayMs?: number
 }
 
 export interface S3RequestLogEntry {
   method: string
   /** path and query as received */
   target: string
-  /** 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload' | 'AbortMultipartUpload' | 'PutObject' | 'other' */
+  /** the S3 API operation (operationOf): 'PutObject', 'UploadPart', 'HeadObject', ... or 'other' */
   operation: string
+  /** path-style: the bucket and the object key ('' for a bucket-level request) */
+  bucket: string
+  key: string
   partNumber?: number
   /** status sent to the client; 0 when the socket was destroyed */
   status: number
@@ -51,14 +64,67 @@ export interface S3FaultProxy {
   stop(): Promise<void>
 }
 
-function operationOf(method: string, url: URL): { operation: string; partNumber?: number } {
+// Query keys that only shape a bucket listing; any other subresource on a bucket
+// GET is an operation this table does not know ('other').
+const LISTING_KEYS = new Set([
+  'prefix',
+  'delimiter',
+  'max-keys',
+  'marker',
+  'encoding-type',
+  'list-type',
+  'continuation-token',
+  'start-after',
+  'fetch-owner',
+  'x-id'
+])
+
+/**
+ * The S3 API operation of a path-style request (/bucket/key?query), as S3 names it;
+ * 'other' for anything not listed here, so a recorder can refuse what it cannot name.
+ */
+export function operationOf(
+  method: string,
+  url: URL,
+  headers: Record<string, string | string[] | undefined> = {}
+): { operation: string; partNumber?: number } {
   const q = url.searchParams
+  const [, bucket = '', ...rest] = url.pathname.split('/')
+  const key = rest.join('/')
   if (method === 'POST' && q.has('uploads')) return { operation: 'CreateMultipartUpload' }
   if (method === 'PUT' && q.has('partNumber') && q.has('uploadId'))
-    return { operation: 'UploadPart', partNumber: Number(q.get('partNumber')) }
+    return {
+      operation: headers['x-amz-copy-source'] ? 'UploadPartCopy' : 'UploadPart',
+      partNumber: Number(q.get('partNumber'))
+    }
   if (method === 'POST' && q.has('uploadId')) return { operation: 'CompleteMultipartUpload' }
   if (method === 'DELETE' && q.has('uploadId')) return { operation: 'AbortMultipartUpload' }
-  if (method === 'PUT') return { operation: 'PutObject' }
+  if (bucket === '') return { operation: method === 'GET' ? 'ListBuckets' : 'other' }
+  const sub = [...q.keys()].filter((k) => k !== 'x-id')
+  if (key !== '') {
+    if (method === 'GET' && q.has('uploadId')) return { operation: 'ListParts' }
+    if (sub.length > 0) {
+      const name = sub[0] === 'tagging' ? 'Tagging' : sub[0] === 'acl' ? 'Acl' : undefined
+      if (!name || (method !== 'GET' && method !== 'PUT' && method !== 'DELETE'))
+        return { operation: 'other' }
+      const verb = method === 'GET' ? 'Get' : method === 'PUT' ? 'Put' : 'Delete'
+      return { operation: `${verb}Object${name}` }
+    }
+    if (method === 'GET') return { operation: 'GetObject' }
+    if (method === 'HEAD') return { operation: 'HeadObject' }
+    if (method === 'DELETE') return { operation: 'DeleteObject' }
+    if (method === 'PUT')
+      return { operation: headers['x-amz-copy-source'] ? 'CopyObject' : 'PutObject' }
+    return { operation: 'other' }
+  }
+  if (method === 'HEAD' && sub.length === 0) return { operation: 'HeadBucket' }
+  if (method === 'POST' && q.has('delete')) return { operation: 'DeleteObjects' }
+  if (method !== 'GET') return { operation: 'other' }
+  if (q.has('location')) return { operation: 'GetBucketLocation' }
+  if (q.has('uploads')) return { operation: 'ListMultipartUploads' }
+  if (q.has('versions')) return { operation: 'ListObjectVersions' }
+  if (sub.every((k) => LISTING_KEYS.has(k)))
+    return { operation: q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects' }
   return { operation: 'other' }
 }
 
@@ -81,8 +147,12 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
         f.remaining > 0 &&
         (f.kind === 'deny-abort'
           ? operation === 'AbortMultipartUpload'
-          : operation === 'UploadPart' &&
-            (f.partNumber === undefined || f.partNumber === partNumber))
+          : f.kind === 'no-list-bucket'
+            ? operation === 'HeadObject' || operation === 'GetObject'
+            : f.kind === 'slow-create'
+              ? operation === 'CreateMultipartUpload'
+              : operation === 'UploadPart' &&
+                (f.partNumber === undefined || f.partNumber === partNumber))
     )
     if (!fault) return undefined
     fault.remaining -= 1
@@ -93,11 +163,14 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://proxy')
     const method = req.method ?? 'GET'
-    const { operation, partNumber } = operationOf(method, url)
+    const { operation, partNumber } = operationOf(method, url, req.headers)
+    const [, bucket = '', ...rest] = url.pathname.split('/')
     const entry: S3RequestLogEntry = {
       method,
       target: req.url ?? '/',
       operation,
+      bucket: decodeURIComponent(bucket),
+      key: decodeURIComponent(rest.join('/')),
       ...(partNumber === undefined ? {} : { partNumber }),
       status: 0,
       bodyBytes: 0,
@@ -163,9 +236,23 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
         headers: req.headers
       },
       (upstreamRes) => {
+        if (fault?.kind === 'no-list-bucket' && upstreamRes.statusCode === 404) {
+          upstreamRes.resume()
+          entry.fault = 'no-list-bucket'
+          entry.status = 403
+          res.writeHead(403, { 'Content-Type': 'application/xml' })
+          res.end(method === 'HEAD' ? undefined : ACCESS_DENIED_XML)
+          return
+        }
         entry.status = upstreamRes.statusCode ?? 0
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers)
-        upstreamRes.pipe(res)
+        const answer = (): void => {
+          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers)
+          upstreamRes.pipe(res)
+        }
+        if (fault?.kind === 'slow-create') {
+          entry.fault = 'slow-create'
+          setTimeout(answer, fault.delayMs ?? 500)
+        } else answer()
       }
     )
     upstreamReq.on('error', () => req.socket.destroy())

@@ -12,6 +12,31 @@ import type { RunResult } from './stretcher-deploy.ts'
 
 export type { RunResult, RunStatus } from './stretcher-deploy.ts'
 
+/**
+ * Which runs a per-run switch applies to: every run (true), none (false), the
+ * run of one deploy ID, or a predicate on the deploy ID (undefined when the
+ * manifest URL does not name one). "Fail this release, not the next."
+ */
+export type RunMatch =
+  boolean | string | ((deployId: string | undefined, manifestUrl: string) => boolean)
+
+/**
+ * The deploy ID a manifest URL names: the action's keys end in `<id>.yml`
+ * (config.ts releaseKey), or `<id>.prepare.yml` / `<id>.switch.yml` with
+ * `layout: releases` (contract 9).
+ */
+export function deployIdOf(manifestUrl: string): string | undefined {
+  const base = manifestUrl.split(/[?#]/)[0]!.split('/').pop() ?? ''
+  const match = /^(.+?)(?:\.prepare|\.switch)?\.yml$/.exec(base)
+  return match ? match[1] : undefined
+}
+
+export function runMatches(match: RunMatch | undefined, manifestUrl: string): boolean {
+  if (match === undefined || typeof match === 'boolean') return match ?? false
+  const deployId = deployIdOf(manifestUrl)
+  return typeof match === 'string' ? deployId === match : match(deployId, manifestUrl)
+}
+
 export interface StretcherNodeOptions {
   /** the Consul node name (its agent answers /v1/agent/self with it) */
   name: string
@@ -25,17 +50,25 @@ export interface StretcherNodeOptions {
   token?: string
   /** never sees events (no watch runs); boot catch-up still does */
   deaf?: boolean
-  /** every deploy fails at a simulated broken step, logged as `simulated failure on <name>` */
-  fail?: boolean
+  /** deploys fail at a simulated broken step, logged as `simulated failure on <name>`: every one (true) or the matching ones */
+  fail?: RunMatch
   /** sleep this long before each run (a slow node, like --random-delay) */
   delayMs?: number
   /** boot catch-up: run stretcher on `<bootKvPrefix>/latest` before watching events */
   bootKvPrefix?: string
   /** extra environment for stretcher (templates and commands) */
   env?: Record<string, string>
+  /**
+   * Called after each run, before the run is counted (waitForRuns resolves
+   * after it): the fleet uses it to turn service checks critical as a
+   * crashing app would. An error it throws is ignored.
+   */
+  afterRun?: (record: RunRecord) => void | Promise<void>
 }
 
 export interface RunRecord extends RunResult {
+  /** the deploy ID the manifest URL names (deployIdOf) */
+  deployId?: string
   /** 'event' (consul watch), 'boot' (catch-up from KV) or 'manual' (run()) */
   trigger: 'event' | 'boot' | 'manual'
   /** CONSUL_INDEX of an event run */
@@ -128,15 +161,19 @@ export async function startStretcherNode(opts: StretcherNodeOptions): Promise<Si
             tmpDir,
             env,
             s3Endpoint: opts.s3Endpoint,
-            fail: opts.fail ?? false
+            fail: runMatches(opts.fail, manifestUrl)
           })
+      const deployId = deployIdOf(manifestUrl)
       const record: RunRecord = {
         ...result,
+        ...(deployId === undefined ? {} : { deployId }),
         trigger,
         ...(index === undefined ? {} : { index }),
         startedAt,
         endedAt: new Date()
       }
+      const afterRun = opts.afterRun
+      if (afterRun) await (async () => afterRun(record))().catch(() => undefined)
       history.push(record)
       for (const waiter of [...waiters]) waiter.wake()
       return record

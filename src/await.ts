@@ -5,9 +5,10 @@ import type { EventFilters } from './config.ts'
 import type { ConsulClient } from './consul.ts'
 import type { FleetState, NodeState } from './fleet-state.ts'
 import type { CatalogNode } from './targets.ts'
-import { matchesFilters } from './targets.ts'
+import { compileFilter, matchesFilters } from './targets.ts'
 
-/** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. */
+/** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
+ * asks less, to stay under fetch's header timeout (consul.ts blockingBudget). */
 const MAX_WAIT_MS = 5 * 60_000
 
 interface HealthCheck {
@@ -38,7 +39,7 @@ export async function readCatalog(
       'service:read',
       { signal, retryUntil }
     )
-    const re = new RegExp(filters.service)
+    const re = compileFilter(filters.service)
     for (const name of Object.keys(services).filter((s) => re.test(s))) {
       const { value: instances } = await consul.getJson<
         Array<{ Node: string; ServiceName: string; ServiceTags: string[] | null }>
@@ -132,10 +133,13 @@ export function readSpacingMs(ratePerSecond: number, p: FleetProgress): number {
   return Math.max(near, Math.min(interval * PACING.farSpacing, etaMs - PACING.nearMs))
 }
 
-/** Next index per Consul's rules: reset to 0 if it went backwards, never below 1 (features/blocking.mdx). */
-export function nextIndex(previous: number, answered: number): number {
-  if (answered < previous) return 0
-  return Math.max(1, answered)
+/**
+ * Next index per Consul's rules: reset to 0 if it went backwards, never below 1
+ * (features/blocking.mdx). BigInt: an index is a uint64 and is sent back exactly.
+ */
+export function nextIndex(previous: bigint, answered: bigint): bigint {
+  if (answered < previous) return 0n
+  return answered < 1n ? 1n : answered
 }
 
 export interface AwaitOptions {
@@ -218,7 +222,7 @@ export async function awaitFleet(options: AwaitOptions): Promise<void> {
   const watchResults = async () => {
     const rate = options.readsPerSecond ?? 2
     const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads)
-    let index = options.baselineIndex
+    let index = BigInt(options.baselineIndex)
     let lastReadAt = -Infinity
     /** when a read first brought a report back (a blocking read returns at the first change) */
     let firstReportAt: number | undefined
@@ -261,7 +265,7 @@ export async function awaitFleet(options: AwaitOptions): Promise<void> {
   }
 
   const watchHealth = async () => {
-    let index = 0
+    let index = 0n
     const bucket = tokenBucket(1, 2)
     while (!signal.aborted) {
       await delay(bucket.take(), signal)

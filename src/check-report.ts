@@ -44,6 +44,24 @@ export function checkConclusion(report: FleetReport): CheckConclusion {
   return verdict.reason === 'timed_out' ? 'timed_out' : 'failure'
 }
 
+/** The `conclusion` output: how the run ended, in the words of a check run's conclusion. */
+export type RunConclusion = 'success' | 'failure' | 'cancelled' | 'timed_out'
+
+/**
+ * `cancelled` on SIGINT/SIGTERM; `success` when the run succeeds (`wait: false`
+ * included, whose check run is neutral); `timed_out` when silent nodes at the
+ * timeout failed it; `failure` otherwise (failed nodes, an error, bad input).
+ */
+export function runConclusion(run: {
+  failed: boolean
+  cancelled: boolean
+  verdict?: Verdict
+}): RunConclusion {
+  if (run.cancelled) return 'cancelled'
+  if (!run.failed) return 'success'
+  return run.verdict?.done === true && run.verdict.reason === 'timed_out' ? 'timed_out' : 'failure'
+}
+
 /** `48/50 nodes on <deploy-id>`, and what is still open or went wrong. */
 export function checkTitle(report: FleetReport): string {
   const { fleet, verdict, facts } = report

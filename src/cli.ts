@@ -2,22 +2,48 @@
 // Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
 // and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
 // converged, 1 the deploy failed, 2 bad input.
+// The operator commands `status` and `history` (contract 12) read the fleet and
+// write nothing; `status` exits 1 when a live matching node is not on the current release.
 import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { InputName } from './config.ts'
-import { INPUT_NAMES, readConfig } from './config.ts'
+import { INPUT_NAMES, OPERATE_INPUTS, readConfig, readOperateConfig } from './config.ts'
+import { runConclusion } from './check-report.ts'
 import { connect } from './clients.ts'
+import type { DryRunPlan } from './dry-run.ts'
 import { InputError } from './errors.ts'
+import { statusJson, statusText } from './fleet-status.ts'
 import type { Log } from './log.ts'
+import { operateConsul, readFleetStatus, readReleaseHistory } from './operate.ts'
 import type { OutputName } from './pipeline.ts'
 import { runPipeline } from './pipeline.ts'
+import { historyJson, historyText } from './release-history.ts'
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const
 
 const USAGE = `usage: stretcher-action deploy --s3-url s3://bucket/prefix --app NAME [--path DIR] [--dest DIR]
-                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--json] [...]
+                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--dry-run]
+                        [--json] [...]
 Every input of the GitHub Action is a flag of the same name (see README).
-Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.`
+--dry-run checks everything and says what the deploy would do, writing nothing.
+Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.
+
+       stretcher-action status --app NAME [--consul-addr ADDR] [--kv-prefix P]
+                        [--node-filter RE] [--service-filter RE] [--tag-filter RE] [--json]
+The release each matching node runs (its last result), failed, silent and behind first.
+Exit codes: 0 every live matching node is on the release deploy-id names, 1 not (or
+Consul could not be read), 2 bad input.
+
+       stretcher-action history --app NAME [--consul-addr ADDR] [--kv-prefix P] [--json]
+The published releases, newest first, with commit, time and which one is current.
+Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.`
+
+/** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
+const OPERATE_FLAGS = {
+  status: OPERATE_INPUTS,
+  history: OPERATE_INPUTS.filter((name) => !name.endsWith('-filter'))
+} as const
+type OperateCommand = keyof typeof OPERATE_FLAGS
 
 export interface CliIo {
   stdout: (text: string) => void
@@ -50,7 +76,10 @@ export async function cli(
   io: CliIo,
   signal?: AbortSignal
 ): Promise<number> {
-  const options = Object.fromEntries(INPUT_NAMES.map((name) => [name, { type: 'string' as const }]))
+  // `--dry-run` is a switch; every other input takes a value.
+  const options = Object.fromEntries(
+    INPUT_NAMES.map((name) => [name, { type: name === 'dry-run' ? 'boolean' : 'string' } as const])
+  )
   let parsed
   try {
     parsed = parseArgs({
@@ -68,10 +97,12 @@ export async function cli(
     io.stdout(`${USAGE}\n`)
     return EXIT.ok
   }
-  if (positionals.length !== 1 || positionals[0] !== 'deploy') {
-    io.stderr(`error: expected the command "deploy"\n${USAGE}\n`)
+  const command = positionals[0]
+  if (positionals.length !== 1 || !['deploy', 'status', 'history'].includes(command ?? '')) {
+    io.stderr(`error: expected the command "deploy", "status" or "history"\n${USAGE}\n`)
     return EXIT.badInput
   }
+  if (command === 'status' || command === 'history') return operate(command, values, env, io)
   const json = values.json === true
   const secrets = [values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN].filter(
     (s): s is string => typeof s === 'string' && s !== ''
@@ -87,11 +118,12 @@ export async function cli(
       return body()
     }
   }
-  const outputs: Partial<Record<OutputName, string>> = {}
-  const finish = (code: number, message: string) => {
+  // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
+  const outputs: Partial<Record<OutputName | 'conclusion', string>> = {}
+  const finish = (code: number, message: string, dryRun?: DryRunPlan) => {
     if (json)
       io.stdout(
-        `${JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined } })}\n`
+        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`
       )
     else
       (code === EXIT.ok ? io.stdout : io.stderr)(
@@ -100,7 +132,10 @@ export async function cli(
     return code
   }
   try {
-    const input = (name: InputName) => (values[name] as string | undefined) ?? ''
+    const input = (name: InputName) => {
+      const value = values[name]
+      return typeof value === 'boolean' ? String(value) : (value ?? '')
+    }
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
     const { store, consul } = await connect(config, say)
     try {
@@ -111,10 +146,66 @@ export async function cli(
         setOutput: (name, value) => (outputs[name] = value),
         signal
       })
-      return finish(result.failed ? EXIT.failed : EXIT.ok, result.message)
+      outputs.conclusion = runConclusion(result)
+      return finish(result.failed ? EXIT.failed : EXIT.ok, result.message, result.dryRun)
     } finally {
       store.destroy()
     }
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? 'failed'
+    outputs.conclusion = runConclusion({ failed: true, cancelled: signal?.aborted === true })
+    return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)
+  }
+}
+
+/** `status` and `history`: read Consul, print a table (or --json), write nothing. */
+async function operate(
+  command: OperateCommand,
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  io: CliIo
+): Promise<number> {
+  const json = values.json === true
+  const takes: readonly string[] = OPERATE_FLAGS[command]
+  const secrets = [values['consul-token'], env.CONSUL_HTTP_TOKEN].filter(
+    (s): s is string => typeof s === 'string' && s !== ''
+  )
+  const finish = (code: number, message: string, body: object = {}) => {
+    const line = redact(message, secrets)
+    if (json)
+      io.stdout(
+        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: line, ...body }), secrets)}\n`
+      )
+    else (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${line}\n`)
+    return code
+  }
+  const foreign = Object.keys(values).filter(
+    (name) => values[name] !== undefined && name !== 'json' && !takes.includes(name)
+  )
+  if (foreign.length > 0)
+    return finish(
+      EXIT.badInput,
+      `${foreign.map((f) => `--${f}`).join(', ')}: not ${foreign.length === 1 ? 'a flag' : 'flags'} of ${command}, which takes ${takes.map((f) => `--${f}`).join(', ')} and --json`
+    )
+  try {
+    const config = readOperateConfig((name) => {
+      const value = values[name]
+      return typeof value === 'string' ? value : ''
+    }, env)
+    const consul = operateConsul(config, (line) => io.stderr(`${redact(line, secrets)}\n`))
+    if (command === 'status') {
+      const status = await readFleetStatus(consul, config)
+      const code = status.ok ? EXIT.ok : EXIT.failed
+      if (!json) io.stdout(redact(statusText(status, Date.now()), secrets))
+      return finish(code, status.message, statusJson(status))
+    }
+    const history = await readReleaseHistory(consul, config)
+    if (!json) {
+      io.stdout(redact(historyText(history), secrets))
+      return EXIT.ok
+    }
+    const n = history.rows.length
+    return finish(EXIT.ok, `${n} release${n === 1 ? '' : 's'}`, historyJson(history))
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? 'failed'
     return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)

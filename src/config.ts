@@ -3,8 +3,11 @@
 import { normalize, resolve } from 'node:path'
 import { parseDeployIdFile } from './deploy-id-file.ts'
 import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from './deploy-id.ts'
+import type { WaveSpec } from './rollout-plan.ts'
+import { parseBakeTime, parseWaves } from './rollout-plan.ts'
 import { formatGoDuration, parseGoDuration } from './duration.ts'
 import { InputError, quote } from './errors.ts'
+import { compileFilter } from './targets.ts'
 
 /** Every input of action.yml; a test keeps this list and action.yml identical. */
 export const INPUT_NAMES = [
@@ -26,13 +29,20 @@ export const INPUT_NAMES = [
   'node-filter',
   'service-filter',
   'tag-filter',
+  'datacenters',
   'wait',
   'timeout',
   'max-failures',
   'rollback-to',
+  'waves',
+  'bake-time',
+  'auto-rollback',
+  'promote',
+  'dry-run',
   'github-token',
   'check-name',
-  'environment'
+  'environment',
+  'dashboard'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -44,7 +54,10 @@ export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
   'event-name': 'deploy',
   wait: 'true',
   timeout: '10m',
-  'max-failures': '0'
+  'max-failures': '0',
+  'bake-time': '0s',
+  'auto-rollback': 'false',
+  'dry-run': 'false'
 }
 
 export interface S3Location {
@@ -61,6 +74,16 @@ export interface EventFilters {
   service?: string
   tag?: string
 }
+
+/**
+ * The `datacenters` input (contract 10), checked but not yet resolved against
+ * what Consul lists (plan stage: resolveDatacenters in datacenters.ts).
+ * `agent`: unset, the agent's own datacenter, requests without `?dc` (as before);
+ * `all`: every datacenter /v1/catalog/datacenters lists, in its order;
+ * `named`: these, in this order.
+ */
+export type DatacenterSelection =
+  { kind: 'agent' } | { kind: 'all' } | { kind: 'named'; names: string[] }
 
 export interface Config {
   /** absolute directory to package */
@@ -82,11 +105,23 @@ export interface Config {
   kvPrefix: string
   eventName: string
   filters: EventFilters
+  datacenters: DatacenterSelection
   wait: boolean
   timeoutMs: number
   maxFailures: number
   rollbackTo?: string
+  /** staged rollout (contract 8): cumulative wave sizes; undefined: one wave, today's event */
+  waves?: WaveSpec[]
+  /** how long a wave's health checks must stay passing before the next (ms; 0: no gate) */
+  bakeMs: number
+  autoRollback: boolean
+  /** deploy ID of a published release to roll out to the targets not yet on it */
+  promote?: string
+  /** plan stage only: say what a deploy would do, write nothing */
+  dryRun: boolean
   github: { token?: string; checkName: string; environment?: string }
+  /** consul-kv-dashboard namespace the nodes also report to (contract 11); off when undefined */
+  dashboard?: string
   /** facts about the run, from the runner's environment */
   run: { sha?: string; repository?: string; runUrl?: string }
 }
@@ -98,6 +133,11 @@ const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/
 const APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/
+// agent/config/builder.go: validateBasicName("datacenter", ...) with reBasicName
+// `^[a-z0-9_-]+$` ("datacenter can only contain lowercase alphanumeric, - or _
+// characters."), after the builder lowercased the setting (strings.ToLower): a
+// datacenter is always named in lower case, and `?dc=DC1` finds no route.
+const DATACENTER = /^[a-z0-9_-]+$/
 
 function parseS3Url(raw: string): { bucket: string; prefix: string } {
   const bad = () =>
@@ -152,21 +192,52 @@ function parseConsulAddr(raw: string): string {
 
 function parseRegexFilter(name: InputName, raw: string): string | undefined {
   if (raw === '') return undefined
-  // Consul compiles filters with Go's RE2: no lookaround, no backreferences.
-  if (/\(\?[=!<]|\\[1-9]/.test(raw))
-    throw new InputError(
-      name,
-      `uses lookaround or a backreference, which Consul's Go regexp does not support (got ${quote(raw)})`
-    )
+  // Consul compiles filters with Go's RE2 and refuses the event otherwise: say so
+  // here, in Go's words, before anything is written (contract 2b).
   try {
-    new RegExp(raw)
+    compileFilter(raw)
   } catch (error) {
+    const why = (error as Error).message
+    const perlOnly =
+      /unsupported Perl syntax|invalid named capture: `\(\?<[=!]|invalid escape sequence: `\\[1-9]/.test(
+        why
+      )
     throw new InputError(
       name,
-      `is not a valid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`
+      `is not a valid regular expression for Consul (Go's RE2): ${why}${perlOnly ? ' (RE2 has no lookaround or backreferences)' : ''}`
     )
   }
   return raw
+}
+
+/** `datacenters`: comma- (or newline-) separated Consul datacenter names, or `all`. */
+export function parseDatacenters(raw: string): DatacenterSelection {
+  const names = raw
+    .split(/[,\r\n]/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  if (names.length === 0) return { kind: 'agent' }
+  if (names.includes('all')) {
+    if (names.length > 1)
+      throw new InputError(
+        'datacenters',
+        `is either all or a list of datacenter names, not both (got ${quote(raw)})`
+      )
+    return { kind: 'all' }
+  }
+  for (const name of names) {
+    if (DATACENTER.test(name)) continue
+    const lower = name.toLowerCase()
+    throw new InputError(
+      'datacenters',
+      DATACENTER.test(lower)
+        ? `names ${quote(name)}: Consul datacenter names are lower case (did you mean ${quote(lower)}?)`
+        : `names ${quote(name)}: a Consul datacenter name is lower-case letters, digits, - and _`
+    )
+  }
+  const twice = names.find((name, i) => names.indexOf(name) !== i)
+  if (twice !== undefined) throw new InputError('datacenters', `names ${quote(twice)} twice`)
+  return { kind: 'named', names }
 }
 
 function parseBoolean(name: InputName, raw: string): boolean {
@@ -197,6 +268,25 @@ function parseKvPrefix(raw: string): string {
   return prefix
 }
 
+// consul-kv-dashboard splits a key on "/" and reads the part after the namespace
+// as the category (dashboard.go NewItem): the namespace must be one segment.
+function parseDashboard(raw: string, kvPrefix: string): string | undefined {
+  if (raw === '') return undefined
+  if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
+    throw new InputError(
+      'dashboard',
+      `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`
+    )
+  // consul-kv-dashboard shows every key under its namespace as a category: the
+  // app's own keys must not be among them, nor the dashboard's among the app's.
+  if (`${kvPrefix}/`.startsWith(`${raw}/`))
+    throw new InputError(
+      'dashboard',
+      `must be a namespace apart from kv-prefix ${quote(kvPrefix)}: the dashboard would show every key under it (got ${quote(raw)})`
+    )
+  return raw
+}
+
 function parseDest(raw: string): string | undefined {
   if (raw === '') return undefined
   if (!raw.startsWith('/') || /[\0\r\n]/.test(raw))
@@ -211,21 +301,10 @@ function parseDest(raw: string): string | undefined {
   return raw
 }
 
-/**
- * Read every input once. `input` returns '' for an unset input (as core.getInput
- * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
- */
-export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
-  const get = (name: InputName): string => {
-    const value = input(name).trim()
-    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value
-  }
+type Getter = (name: InputName) => string
 
-  const workspace = env.GITHUB_WORKSPACE || process.cwd()
-  const path = resolve(workspace, get('path'))
-
-  const repository = env.GITHUB_REPOSITORY
-  const app = get('app') || repository?.split('/')[1] || ''
+function readApp(get: Getter, env: NodeJS.ProcessEnv): string {
+  const app = get('app') || env.GITHUB_REPOSITORY?.split('/')[1] || ''
   if (app === '')
     throw new InputError(
       'app',
@@ -236,6 +315,82 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
       'app',
       `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`
     )
+  return app
+}
+
+function readConsul(get: Getter, env: NodeJS.ProcessEnv): Config['consul'] {
+  const addr = parseConsulAddr(
+    get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500'
+  )
+  const token = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined
+  if (token !== undefined && /[\r\n]/.test(token))
+    // Never quote a token's value, not even in an error.
+    throw new InputError('consul-token', 'must be a single line')
+  return { addr, token }
+}
+
+function readFilters(get: Getter): EventFilters {
+  const filters: EventFilters = {
+    node: parseRegexFilter('node-filter', get('node-filter')),
+    service: parseRegexFilter('service-filter', get('service-filter')),
+    tag: parseRegexFilter('tag-filter', get('tag-filter'))
+  }
+  if (filters.tag !== undefined && filters.service === undefined)
+    // Consul refuses it: "Cannot provide tag filter without service filter".
+    throw new InputError(
+      'tag-filter',
+      'needs service-filter (Consul filters tags within a service)'
+    )
+  return filters
+}
+
+const getter =
+  (input: InputReader): Getter =>
+  (name) => {
+    const value = input(name).trim()
+    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value
+  }
+
+/** The inputs the operator commands take (contract 12): where the fleet is, and which nodes. */
+export const OPERATE_INPUTS = [
+  'app',
+  'kv-prefix',
+  'consul-addr',
+  'consul-token',
+  'node-filter',
+  'service-filter',
+  'tag-filter'
+] as const satisfies readonly InputName[]
+export type OperateInputName = (typeof OPERATE_INPUTS)[number]
+
+/** What `status` and `history` need: the app, its KV prefix, Consul, the filters. */
+export type OperateConfig = Pick<Config, 'app' | 'kvPrefix' | 'consul' | 'filters'>
+
+/** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
+export function readOperateConfig(
+  input: (name: OperateInputName) => string,
+  env: NodeJS.ProcessEnv
+): OperateConfig {
+  const only = new Set<InputName>(OPERATE_INPUTS)
+  const get = getter((name) => (only.has(name) ? input(name as OperateInputName) : ''))
+  const app = readApp(get, env)
+  const consul = readConsul(get, env)
+  const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
+  return { app, kvPrefix, consul, filters: readFilters(get) }
+}
+
+/**
+ * Read every input once. `input` returns '' for an unset input (as core.getInput
+ * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
+ */
+export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
+  const get = getter(input)
+
+  const workspace = env.GITHUB_WORKSPACE || process.cwd()
+  const path = resolve(workspace, get('path'))
+
+  const repository = env.GITHUB_REPOSITORY
+  const app = readApp(get, env)
 
   const s3Url = get('s3-url')
   if (s3Url === '') throw new InputError('s3-url', 'is required (s3://bucket/prefix)')
@@ -300,9 +455,19 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     if (deployIdRaw !== '' && deployIdRaw !== rollbackRaw)
       throw new InputError('rollback-to', 'cannot be combined with a different deploy-id')
   }
+  const promoteRaw = get('promote')
+  if (promoteRaw !== '') {
+    const problem = deployIdProblem(promoteRaw)
+    if (problem) throw new InputError('promote', `${problem} (got ${quote(promoteRaw)})`)
+    if (rollbackRaw !== '')
+      throw new InputError('promote', 'cannot be combined with rollback-to: choose one release')
+    if (deployIdRaw !== '' && deployIdRaw !== promoteRaw)
+      throw new InputError('promote', 'cannot be combined with a different deploy-id')
+  }
   const sha = env.GITHUB_SHA || undefined
   const deployId =
     rollbackRaw ||
+    promoteRaw ||
     deployIdRaw ||
     generateDeployId({ now, sha, runId: env.GITHUB_RUN_ID, runAttempt: env.GITHUB_RUN_ATTEMPT })
   if (!DEPLOY_ID_PATTERN.test(deployId))
@@ -310,13 +475,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
 
   const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9)
 
-  const consulAddr = parseConsulAddr(
-    get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500'
-  )
-  const consulToken = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined
-  if (consulToken !== undefined && /[\r\n]/.test(consulToken))
-    // Never quote a token's value, not even in an error.
-    throw new InputError('consul-token', 'must be a single line')
+  const consul = readConsul(get, env)
 
   const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
 
@@ -327,17 +486,9 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
       `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(eventName)})`
     )
 
-  const filters: EventFilters = {
-    node: parseRegexFilter('node-filter', get('node-filter')),
-    service: parseRegexFilter('service-filter', get('service-filter')),
-    tag: parseRegexFilter('tag-filter', get('tag-filter'))
-  }
-  if (filters.tag !== undefined && filters.service === undefined)
-    // Consul refuses it: "Cannot provide tag filter without service filter".
-    throw new InputError(
-      'tag-filter',
-      'needs service-filter (Consul filters tags within a service)'
-    )
+  const filters = readFilters(get)
+
+  const datacenters = parseDatacenters(get('datacenters'))
 
   const wait = parseBoolean('wait', get('wait'))
 
@@ -355,6 +506,20 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     )
 
   const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000)
+
+  const waves = parseWaves(get('waves'))
+  const bakeMs = parseBakeTime(get('bake-time'))
+  const autoRollback = parseBoolean('auto-rollback', get('auto-rollback'))
+  // A wave starts when the one before has reported: nothing of it works without waiting.
+  if (!wait)
+    for (const [name, used] of [
+      ['waves', waves !== undefined],
+      ['bake-time', bakeMs > 0],
+      ['auto-rollback', autoRollback]
+    ] as const)
+      if (used) throw new InputError(name, 'needs wait: true (it acts on what the nodes report)')
+
+  const dryRun = parseBoolean('dry-run', get('dry-run'))
 
   const githubToken = get('github-token') || undefined
   const checkName = get('check-name') || `stretcher / ${app}`
@@ -383,15 +548,22 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     deployId,
     deployIdGiven: deployIdRaw !== '',
     compressionLevel,
-    consul: { addr: consulAddr, token: consulToken },
+    consul,
     kvPrefix,
     eventName,
     filters,
+    datacenters,
     wait,
     timeoutMs,
     maxFailures,
     rollbackTo: rollbackRaw || undefined,
+    waves,
+    bakeMs,
+    autoRollback,
+    promote: promoteRaw || undefined,
+    dryRun,
     github: { token: githubToken, checkName, environment },
+    dashboard: parseDashboard(get('dashboard'), kvPrefix),
     run: { sha, repository, runUrl }
   }
 }

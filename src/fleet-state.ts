@@ -17,6 +17,10 @@ export interface NodeState {
   note?: string
   /** the node was not targeted at the start: it joined and reported this deploy */
   joined?: boolean
+  /** the wave (1-based) of a staged rollout the node was in */
+  wave?: number
+  /** the Consul datacenter of the node, when the run names datacenters */
+  datacenter?: string
 }
 
 export interface ResultEntry {
@@ -40,8 +44,8 @@ export interface FleetCounts {
   pending: number
 }
 
-/** What a node writes (contract 5); anything else is not a result. */
-function parseResult(
+/** What a node writes (contract 5); anything else is not a result (its reason, as a string). */
+export function parseResult(
   value: string | null
 ): { deployId: string; status: 'success' | 'failure'; at?: number } | string {
   if (value === null || value === '') return 'empty result'
@@ -117,6 +121,22 @@ export class FleetState {
       changed.push(state)
     }
     return changed
+  }
+
+  /**
+   * Take over another state's nodes (a wave's, in a staged rollout), as they are,
+   * marked with their wave; a node of this fleet that no wave reached keeps its
+   * state here (pending, with a note saying why).
+   */
+  absorb(part: FleetState, wave?: number, datacenter?: string): void {
+    for (const state of part.nodes.values())
+      this.nodes.set(state.node, { ...state, wave, ...(datacenter ? { datacenter } : {}) })
+  }
+
+  /** Say why a node still pending here was never sent the release. */
+  noteNotSent(node: string, note: string, wave?: number): void {
+    const state = this.nodes.get(node)
+    if (state?.status === 'pending') Object.assign(state, { note, wave })
   }
 
   /** A target whose serfHealth went critical before it reported is lost, not waited for. */

@@ -42,6 +42,8 @@ export interface FleetReporter {
   progress(snapshot: FleetSnapshot): Promise<void>
   /** Completes the check run, the commit status and the deployment. Never throws. */
   finished(outcome: FleetOutcome): Promise<void>
+  /** The check run's html_url; undefined when none was created or reporting fell back to a commit status. */
+  checkRunUrl(): string | undefined
 }
 
 export interface RetryOptions {
@@ -77,7 +79,8 @@ export interface GitHubReporterOptions {
 const NO_OP: FleetReporter = {
   started: async () => {},
   progress: async () => {},
-  finished: async () => {}
+  finished: async () => {},
+  checkRunUrl: () => undefined
 }
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/
@@ -233,6 +236,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
 
   let mode: Mode = 'checks'
   let checkRunId: number | undefined
+  let checkRunHtmlUrl: string | undefined
   let deploymentId: number | undefined
   let facts: DeployFacts = {}
   let notWaiting = false
@@ -292,6 +296,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
             ...completed
           })
           checkRunId = created.data.id
+          checkRunHtmlUrl = created.data.html_url ?? undefined
           opts.onCreated?.('check-run', checkRunId)
         } else {
           await octokit.rest.checks.update({
@@ -435,6 +440,10 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
                 : 'failure'
         await deployment(state, statusDescription(r))
       })
+    },
+
+    checkRunUrl() {
+      return mode === 'checks' && checkRunId !== undefined ? checkRunHtmlUrl : undefined
     }
   }
 }

@@ -23,7 +23,8 @@ export interface HeldLock {
   readonly sessionId: string
   /** the lock is held and being renewed */
   readonly held: boolean
-  release(): Promise<void>
+  /** `deadline`: give up at this epoch ms */
+  release(deadline?: number): Promise<void>
 }
 
 function describeHolder(value: string | null): string {
@@ -43,12 +44,25 @@ function describeHolder(value: string | null): string {
 export async function releaseLock(
   consul: ConsulClient,
   key: string,
-  sessionId: string
+  sessionId: string,
+  /** give up at this epoch ms (a cancelled run has little time; the TTL frees it anyway) */
+  deadline?: number
 ): Promise<void> {
+  const bounded = () =>
+    deadline === undefined
+      ? {}
+      : { retryUntil: deadline, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) }
   try {
-    await consul.kvPut(key, '', { release: sessionId, permission: `key:write on "${key}"` })
+    await consul.kvPut(key, '', {
+      release: sessionId,
+      permission: `key:write on "${key}"`,
+      ...bounded()
+    })
   } finally {
-    await consul.request('PUT', `session/destroy/${sessionId}`, { permission: 'session:write' })
+    await consul.request('PUT', `session/destroy/${sessionId}`, {
+      permission: 'session:write',
+      ...bounded()
+    })
   }
 }
 
@@ -61,6 +75,8 @@ export async function acquireLock(
   opts: {
     key: string
     holder: LockHolder
+    /** the node the session is attached to, when not the agent's own (a lock in another datacenter) */
+    node?: string
     deadline: number
     log: Log
     signal?: AbortSignal
@@ -72,7 +88,8 @@ export async function acquireLock(
     body: JSON.stringify({
       Name: `stretcher-action ${key}`,
       TTL: `${LOCK_TTL_S}s`,
-      Behavior: 'release'
+      Behavior: 'release',
+      ...(opts.node ? { Node: opts.node } : {})
     }),
     permission: 'session:write',
     signal: opts.signal
@@ -86,11 +103,11 @@ export async function acquireLock(
     get held() {
       return held
     },
-    async release() {
+    async release(deadline?: number) {
       if (renewTimer) clearInterval(renewTimer)
       renewTimer = undefined
       held = false
-      await releaseLock(consul, key, sessionId)
+      await releaseLock(consul, key, sessionId, deadline)
     }
   }
   const renew = async () => {

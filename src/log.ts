@@ -65,3 +65,13 @@ export function throttle<T>(
     }
   }
 }
+
+/**
+ * Text from the fleet (node names, logs) printed to the job log must never be
+ * read by the runner as a workflow command: it trims each line and obeys
+ * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
+ * text. Such lines get a visible `> ` in front.
+ */
+export function inert(text: string): string {
+  return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2')
+}

@@ -2,6 +2,8 @@
 // and tell the pull request (check run, commit status, deployment).
 import * as core from '@actions/core'
 import { kvKeys } from './announce.ts'
+import type { RunConclusion } from './check-report.ts'
+import { runConclusion } from './check-report.ts'
 import type { Config } from './config.ts'
 import { readConfig } from './config.ts'
 import { connect } from './clients.ts'
@@ -22,6 +24,24 @@ const coreLog: Log = {
 /** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
 const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 }
 
+/**
+ * The runner kills a step 7.5 s after SIGINT. Whatever is still running this long
+ * after the signal is dropped and the process exits by itself; what it did not
+ * finish (settling latest, the lock, the check run) is the post step's.
+ */
+const CANCEL_EXIT_MS = 6_500
+/** Time kept back at the end of the grace for the failure line and the exit. */
+const CANCEL_MARGIN_MS = 500
+
+let cancelledAt: number | undefined
+
+/** How much of a cancelled run's grace is left for cleanup, in ms. */
+function cancelBudget(): number {
+  return cancelledAt === undefined
+    ? Infinity
+    : Math.max(0, cancelledAt + CANCEL_EXIT_MS - CANCEL_MARGIN_MS - Date.now())
+}
+
 /** One line, for core.setFailed: the annotation shows the first line only. */
 export function failureLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
@@ -40,7 +60,18 @@ function within(work: Promise<void>, ms: number): Promise<boolean> {
   return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer))
 }
 
-async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<void> {
+/** How the run ended, for the `conclusion` and `check-run-url` outputs. */
+interface RunEnd {
+  conclusion: RunConclusion
+  checkRunUrl: string
+}
+
+async function deploy(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+  end: RunEnd
+): Promise<void> {
   const { store, consul } = await connect(config, (line) => core.info(line))
 
   const reporter = createGitHubReporter({
@@ -62,7 +93,9 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
     if (!announced) return
     const done = await within(
       reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }),
-      signal.aborted ? REPORT_DEADLINE_MS.cancelled : REPORT_DEADLINE_MS.normal
+      signal.aborted
+        ? Math.min(REPORT_DEADLINE_MS.cancelled, cancelBudget())
+        : REPORT_DEADLINE_MS.normal
     )
     // Otherwise the post step completes what is left open.
     if (done) core.saveState(STATE.reported, 'true')
@@ -82,6 +115,7 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
         core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
       },
       onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
+      onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
       onAnnounced: async ({ release, fleet }) => {
         announced = { at: Date.now(), fleet }
         await reporter.started({
@@ -106,6 +140,7 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
         cancelled: result.cancelled
       })
     }
+    end.conclusion = runConclusion(result)
     // The verdict is the pipeline's alone: reporting never changes it.
     if (result.failed) core.setFailed(result.message)
     else core.info(result.message)
@@ -118,6 +153,7 @@ async function deploy(config: Config, env: NodeJS.ProcessEnv, signal: AbortSigna
       })
     throw error
   } finally {
+    end.checkRunUrl = reporter.checkRunUrl() ?? ''
     store.destroy()
   }
 }
@@ -132,18 +168,35 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     if (secret) core.setSecret(secret)
   }
   const cancel = new AbortController()
-  const onSignal = () => cancel.abort(new Error('cancelled'))
+  const end: RunEnd = { conclusion: 'failure', checkRunUrl: '' }
+  const onSignal = () => {
+    cancelledAt = Date.now()
+    cancel.abort(new Error('cancelled'))
+    setTimeout(() => {
+      core.setOutput('conclusion', 'cancelled')
+      core.setOutput('check-run-url', end.checkRunUrl)
+      core.setFailed(
+        `cancelled: clean-up did not finish within ${CANCEL_EXIT_MS / 1000}s of the signal; the post step finishes it`
+      )
+      process.exit(1)
+    }, CANCEL_EXIT_MS).unref()
+  }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
     await deploy(
       readConfig((name) => core.getInput(name), env),
       env,
-      cancel.signal
+      cancel.signal,
+      end
     )
   } catch (error) {
+    end.conclusion = runConclusion({ failed: true, cancelled: cancel.signal.aborted })
     core.setFailed(failureLine(error))
   } finally {
+    // Set on every path, bad input included, so a notification step can read them.
+    core.setOutput('conclusion', end.conclusion)
+    core.setOutput('check-run-url', end.checkRunUrl)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

@@ -3,8 +3,8 @@
 // (50 MB tree, level 6: zlib 2.1-2.5 s, gzip 2.6-3.6 s; level 1: 1.2 s vs 1.6 s),
 // as zlib runs on libuv's threads and spares a pipe hop through Node.
 import { execFile } from 'node:child_process'
-import { access, constants } from 'node:fs/promises'
-import { delimiter, join } from 'node:path'
+import { access, constants, stat } from 'node:fs/promises'
+import { delimiter, resolve } from 'node:path'
 
 export type Compressor = 'pigz' | 'zlib'
 
@@ -15,16 +15,44 @@ export interface PackTools {
   compressor: Compressor
 }
 
-/** Looked up on each call (PATH may change between calls, tests rely on that). */
-async function which(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+/**
+ * Runners this action packs on. Windows runners have no GNU tar on PATH (their
+ * tar is bsdtar) and no POSIX file modes to put in the archive: refused in the plan
+ * stage, before anything is written. Linux runners have GNU tar (and pigz on
+ * GitHub's images); macOS needs `brew install gnu-tar` (gtar), and compresses with
+ * Node's zlib when pigz is absent.
+ */
+export function checkPlatform(platform: NodeJS.Platform = process.platform): void {
+  if (platform === 'win32')
+    throw new Error(
+      'Windows runners are not supported: packing needs GNU tar on PATH and POSIX file modes (executables stay executable), which Windows has not; run this step on ubuntu-latest, or macos-latest with brew install gnu-tar'
+    )
+}
+
+/**
+ * The first executable `name` on PATH, by @actions/io's `which` rules: PATH's
+ * entries in order, empty ones skipped (never the current directory), the
+ * candidate followed through symlinks and taken only if it is a regular file and
+ * executable. Executable is the kernel's answer (access X_OK), where @actions/io
+ * computes it from the mode bits, the owner and the primary group only (so it
+ * misses supplementary groups and root). Windows (PATHEXT) is refused before this
+ * runs (checkPlatform). Looked up on each call: PATH may change between calls,
+ * tests rely on that.
+ */
+export async function which(
+  name: string,
+  path: string | undefined = process.env.PATH
+): Promise<string | undefined> {
+  for (const dir of (path ?? '').split(delimiter)) {
     if (dir === '') continue
-    const candidate = join(dir, name)
+    // absolute, so that a relative PATH entry still names it after a change of cwd
+    const candidate = resolve(dir, name)
     try {
+      if (!(await stat(candidate)).isFile()) continue
       await access(candidate, constants.X_OK)
       return candidate
     } catch {
-      // not here
+      // not here, or not executable
     }
   }
   return undefined

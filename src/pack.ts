@@ -101,6 +101,29 @@ interface Exit {
   stderr: string
 }
 
+/**
+ * The uncompressed tar's length and entry count for a checked tree: the tree's
+ * members plus the deploy-ID file and its added parent directories. Known before
+ * tar runs (progress, and what a dry run reports).
+ */
+export function archiveShape(
+  tree: Pick<Tree, 'membersBytes' | 'count' | 'deployIdEntries'>,
+  deployIdFile: string,
+  deployId: string
+): { tarBytes: number; files: number } {
+  let membersBytes = tree.membersBytes
+  for (const path of tree.deployIdEntries) {
+    membersBytes +=
+      path === deployIdFile
+        ? memberBytes(Buffer.byteLength(path), Buffer.byteLength(`${deployId}\n`))
+        : memberBytes(Buffer.byteLength(path) + 1, 0)
+  }
+  return {
+    tarBytes: archiveBytes(membersBytes),
+    files: tree.count + tree.deployIdEntries.length
+  }
+}
+
 /** Validation errors reject here, before any byte flows. */
 export async function pack(opts: PackOptions): Promise<PackedArchive> {
   const level = opts.compressionLevel ?? 1
@@ -113,15 +136,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     opts.checked ?? (await checkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }))
 
   const deployIdContent = `${opts.deployId}\n`
-  let membersBytes = tree.membersBytes
-  for (const path of tree.deployIdEntries) {
-    membersBytes +=
-      path === deployIdFile
-        ? memberBytes(Buffer.byteLength(path), Buffer.byteLength(deployIdContent))
-        : memberBytes(Buffer.byteLength(path) + 1, 0)
-  }
-  const totalIn = archiveBytes(membersBytes)
-  const files = tree.count + tree.deployIdEntries.length
+  const { tarBytes: totalIn, files } = archiveShape(tree, deployIdFile, opts.deployId)
 
   // The deploy-ID file and its missing parents come from a temp dir of their own,
   // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).

@@ -1,27 +1,40 @@
-// The stages of one run, wired together: plan → pack/publish → announce →
-// await → report. Every client is passed in, so tests run the whole pipeline
+// The stages of one run, wired together: plan → publish (or find) → rollout
+// (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
 import { readFile } from 'node:fs/promises'
-import { announce, kvKeys } from './announce.ts'
-import type { HistoryRecord } from './announce.ts'
-import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
+import { isSettled, kvKeys } from './announce.ts'
+import type { AnnounceJournal, HistoryRecord } from './announce.ts'
+import { readCatalog } from './await.ts'
 import type { Config } from './config.ts'
+import { releaseKey, s3Url } from './config.ts'
 import type { ConsulClient } from './consul.ts'
+import type { DryRunPlan } from './dry-run.ts'
+import { dryRunLines, dryRunMarkdown, dryRunMessage, readLock, readPrevious } from './dry-run.ts'
 import { InputError, quote } from './errors.ts'
 import type { Verdict } from './fleet-state.ts'
 import { FleetState } from './fleet-state.ts'
 import type { Log } from './log.ts'
-import { throttle } from './log.ts'
+import { inert } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
 import { parseManifestTemplate } from './manifest.ts'
+import type { CheckedBuild } from './pack.ts'
+import { archiveShape } from './pack.ts'
 import { failureCommands, successCommands } from './node-report.ts'
+import { checkPlatform } from './pack-tools.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
 import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
 import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
 import { findRelease } from './rollback.ts'
+import type { RolloutResult } from './rollout.ts'
+import { runRollout } from './rollout.ts'
+import type { Step } from './rollout-plan.ts'
+import { canaryNodes, isPartial, planRollout } from './rollout-plan.ts'
+import type { DatacenterTargets } from './rollout-plan.ts'
+import { resolveDatacenters } from './datacenters.ts'
 import type { ReleaseStore } from './store.ts'
+import type { TargetSelection } from './targets.ts'
 import { selectTargets } from './targets.ts'
 
 export type OutputName =
@@ -34,6 +47,8 @@ export type OutputName =
   | 'nodes-failed'
   | 'nodes-pending'
   | 'results'
+  | 'waves-completed'
+  | 'rolled-back'
 
 export interface PipelineDeps {
   store: ReleaseStore
@@ -47,10 +62,14 @@ export interface PipelineDeps {
   /** the lock's session, so the post step can release it if this process dies */
   onLockSession?: (sessionId: string) => void
   onLockReleased?: () => void
+  /** each step of the announcement, so the post step can finish an interrupted one */
+  onAnnounceJournal?: (journal: AnnounceJournal) => void
   /** after the event is fired (for the PR check) */
   onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
   /** on each change while waiting */
   onProgress?: (fleet: FleetState) => void
+  /** the runner's platform (process.platform); a seam for the tests */
+  platform?: NodeJS.Platform
 }
 
 export interface PipelineResult {
@@ -58,6 +77,8 @@ export interface PipelineResult {
   release?: Release
   fleet?: FleetState
   verdict?: Verdict
+  /** the staged rollout's waves and rollback, once it ran */
+  rollout?: RolloutResult
   /** failed nodes' log tails */
   excerpts?: Array<{ node: string; text: string }>
   /** true when the run must fail; `message` says why in one line */
@@ -65,7 +86,12 @@ export interface PipelineResult {
   /** stopped by SIGINT/SIGTERM */
   cancelled: boolean
   message: string
+  /** `dry-run`: what a deploy would have done */
+  dryRun?: DryRunPlan
 }
+
+/** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
+const CANCELLED_LOCK_RELEASE_MS = 1_500
 
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000
@@ -89,7 +115,8 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
 }
 
 export function reportingCommands(config: Config): ReportingCommands {
-  const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId }
+  const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined
+  const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard }
   return { success: successCommands(opts), failure: failureCommands(opts) }
 }
 
@@ -114,60 +141,219 @@ async function logExcerpt(consul: ConsulClient, key: string): Promise<string | u
     .join('\n')
 }
 
-/**
- * Text from the fleet (node names, logs) printed to the job log must never be
- * read by the runner as a workflow command: it trims each line and obeys
- * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
- * text. Such lines get a visible `> ` in front.
- */
-export function inert(text: string): string {
-  return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2')
-}
-
 function isCancelled(deps: PipelineDeps): boolean {
   return deps.signal?.aborted === true
+}
+
+/**
+ * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
+ * S3 object, KV write, event or lock session; a rollback's release is verified.
+ */
+async function dryRun(
+  config: Config,
+  deps: PipelineDeps,
+  selection: TargetSelection,
+  build: CheckedBuild | undefined
+): Promise<PipelineResult> {
+  const { consul, store, log, setOutput, signal } = deps
+  const keys = kvKeys(config.kvPrefix)
+  let release: Release | undefined
+  let plan: Pick<DryRunPlan, 'release' | 'archive'>
+  if (config.rollbackTo) {
+    release = await findRelease(consul, store, config, log)
+    setOutput('src-url', release.srcUrl)
+    setOutput('checksum', release.checksum)
+    setOutput('manifest-url', release.manifestUrl)
+    const { srcUrl, manifestUrl, checksum, archiveBytes } = release
+    plan = { release: { srcUrl, manifestUrl, checksum, archiveBytes } }
+  } else {
+    // The URLs it would publish to; not outputs, as nothing is there.
+    const url = (ext: 'tgz' | 'yml') =>
+      s3Url(config.s3.bucket, releaseKey(config, config.deployId, ext))
+    plan = {
+      release: { srcUrl: url('tgz'), manifestUrl: url('yml') },
+      archive: build && {
+        ...archiveShape(build.tree, config.deployIdFile, config.deployId),
+        fileBytes: build.tree.fileBytes
+      }
+    }
+  }
+  setOutput('deploy-id', config.deployId)
+  setOutput('nodes-total', String(selection.targets.length))
+  const report: DryRunPlan = {
+    ...plan,
+    app: config.app,
+    deployId: config.deployId,
+    rollback: config.rollbackTo !== undefined,
+    eventName: config.eventName,
+    targets: selection.targets,
+    filteredOut: selection.filteredOut.length,
+    notLive: selection.notLive.length,
+    previous: await readPrevious(consul, config.kvPrefix, signal),
+    lock: await readLock(consul, keys.lock, signal),
+    lockKey: keys.lock
+  }
+  for (const line of dryRunLines(report)) log.info(inert(line))
+  await deps.writeSummary?.(dryRunMarkdown(report))
+  return {
+    release,
+    failed: false,
+    cancelled: false,
+    message: dryRunMessage(report),
+    dryRun: report
+  }
+}
+
+/** What the plan stage found: everything a deploy needs, read before anything is written. */
+interface Plan {
+  template?: ManifestTemplate
+  commands: ReportingCommands
+  build?: CheckedBuild
+  selection: TargetSelection
+  steps: Step[]
+  /** in rollout order; [undefined]: the agent's own, no `?dc` */
+  datacenters: Array<string | undefined>
+}
+
+/** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
+function existingRelease(config: Config): string | undefined {
+  return config.rollbackTo ?? config.promote
+}
+
+/**
+ * Plan: every input problem, and whether Consul answers at all, is found before
+ * anything is uploaded or written to Consul; the rollout's steps come out of it.
+ */
+async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
+  const { log, consul } = deps
+  checkPlatform(deps.platform)
+  const existing = existingRelease(config)
+  const template = existing ? undefined : await loadTemplate(config, log)
+  const commands = reportingCommands(config)
+  if (!existing) checkManifestRenders(config, template, commands)
+  const build = existing ? undefined : await checkBuild(config)
+  if (Object.values(config.filters).every((f) => f === undefined))
+    log.info(
+      'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
+    )
+  // Several datacenters (contract 10): each one's catalog, in order; an unknown one
+  // fails here. Unset: the agent's own, with no `?dc` at all, as always.
+  const datacenters: Array<string | undefined> =
+    config.datacenters.kind === 'agent'
+      ? [undefined]
+      : resolveDatacenters(config.datacenters, await consul.datacentersList(deps.signal))
+  const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
+  const planned: DatacenterTargets[] = []
+  for (const datacenter of datacenters) {
+    const client = datacenter ? consul.inDatacenter(datacenter) : consul
+    const where = datacenter ? ` in datacenter ${datacenter}` : ''
+    const catalog = await readCatalog(
+      client,
+      config.filters,
+      deps.signal,
+      Date.now() + PLAN_RETRY_MS
+    )
+    const found = selectTargets(catalog, config.filters)
+    if (found.targets.length === 0)
+      throw new Error(
+        `no live node${where} matches the filters (${catalog.length} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`
+      )
+    let targets = found.targets
+    if (config.promote) {
+      // Promote goes on over the targets not on the release yet (contract 8).
+      const on = await nodesOnRelease(client, config.kvPrefix, config.promote, deps.signal)
+      targets = targets.filter((node) => !on.has(node))
+      log.info(
+        `promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`
+      )
+    }
+    const targetSet = new Set(targets)
+    const canaries = canaryNodes(
+      catalog.filter((node) => targetSet.has(node.node)),
+      config.filters
+    )
+    planned.push({ datacenter, targets, canaries })
+    selection.targets.push(...targets)
+    selection.filteredOut.push(...found.filteredOut)
+    selection.notLive.push(...found.notLive)
+  }
+  if (config.promote && selection.targets.length === 0)
+    throw new InputError(
+      'promote',
+      `every target already runs ${config.promote}: nothing to promote it to`
+    )
+  const steps = planRollout({
+    datacenters: planned.filter((dc) => dc.targets.length > 0),
+    waves: config.waves,
+    bakeMs: config.bakeMs,
+    release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
+  })
+  const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
+  const shown = steps
+    .flatMap((s) => s.nodes)
+    .slice(0, 50)
+    .join(', ')
+  const count = steps.reduce((n, s) => n + s.nodes.length, 0)
+  log.info(
+    `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${steps.length > 1 ? ` in ${steps.length} waves (${steps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
+  )
+  if (isPartial(steps))
+    log.info(
+      `a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`
+    )
+  return { template, commands, build, selection, steps, datacenters }
+}
+
+/** Nodes whose results/<node> holds `deployId` with success. */
+async function nodesOnRelease(
+  consul: ConsulClient,
+  kvPrefix: string,
+  deployId: string,
+  signal?: AbortSignal
+): Promise<Set<string>> {
+  const prefix = kvKeys(kvPrefix).results
+  const read = await consul.kvGet(prefix, { recurse: true, signal })
+  const on = new Set<string>()
+  for (const entry of read.entries) {
+    try {
+      const result = JSON.parse(entry.value ?? '') as { deploy_id?: unknown; status?: unknown }
+      if (result.deploy_id === deployId && result.status === 'success')
+        on.add(entry.key.slice(prefix.length))
+    } catch {
+      // not a result: the node is not on it
+    }
+  }
+  return on
 }
 
 export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
   const { log, store, consul, setOutput } = deps
   const keys = kvKeys(config.kvPrefix)
 
-  // Plan: every input problem, and whether Consul answers at all, is found
-  // before anything is uploaded or written to Consul.
-  const template = config.rollbackTo ? undefined : await loadTemplate(config, log)
-  const commands = reportingCommands(config)
-  if (!config.rollbackTo) checkManifestRenders(config, template, commands)
-  const build = config.rollbackTo ? undefined : await checkBuild(config)
-  const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS)
-  const selection = selectTargets(catalog, config.filters)
-  if (Object.values(config.filters).every((f) => f === undefined))
-    log.info(
-      'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
-    )
-  if (selection.targets.length === 0)
-    throw new Error(
-      `no live node matches the filters (${catalog.length} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`
-    )
-  const verb = config.rollbackTo ? 'roll back to' : 'deploy'
-  const shown = selection.targets.slice(0, 50).join(', ')
-  log.info(
-    `${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`
-  )
+  const plan = await planStage(config, deps)
+  const { selection, steps } = plan
+  if (config.dryRun) return dryRun(config, deps, selection, plan.build)
 
   let release: Release | undefined
   let history: HistoryRecord | undefined
-  let fleet = new FleetState({
-    deployId: config.deployId,
-    baselineIndex: 0,
-    maxFailures: config.maxFailures,
-    targets: selection.targets,
-    untargeted: selection.filteredOut
-  })
+  let rollout: RolloutResult | undefined
+  const waitingFleet = () =>
+    rollout?.fleet ??
+    new FleetState({
+      deployId: config.deployId,
+      baselineIndex: 0,
+      maxFailures: config.maxFailures,
+      targets: steps.flatMap((s) => s.nodes),
+      untargeted: selection.filteredOut
+    })
   const cancelled = (): PipelineResult => {
+    const fleet = rollout?.fleet ?? waitingFleet()
     setFleetOutputs(fleet, setOutput)
+    if (rollout) setRolloutOutputs(rollout, setOutput)
     return {
       release,
       fleet,
+      rollout,
       failed: true,
       cancelled: true,
       message: `cancelled: ${progressLine(fleet.counts())}`
@@ -177,9 +363,21 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   // The lock keeps two runs of this app from interleaving latest (and from
   // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
+  let journal: AnnounceJournal | undefined
+  const at = (datacenter: string | undefined) =>
+    datacenter ? consul.inDatacenter(datacenter) : consul
+  // The lock is taken in the first datacenter listed (contract 10); its session hangs
+  // off a server there when that is not the agent's own datacenter.
+  const first = plan.datacenters[0]
+  const lockConsul = at(first)
   try {
-    lock = await acquireLock(consul, {
+    const lockNode =
+      first && first !== (await consul.agentDatacenter(deps.signal))
+        ? (await lockConsul.serverNodes(deps.signal))[0]
+        : undefined
+    lock = await acquireLock(lockConsul, {
       key: keys.lock,
+      node: lockNode,
       holder: {
         deploy_id: config.deployId,
         run_url: config.run.runUrl,
@@ -198,8 +396,9 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   }
 
   try {
-    if (config.rollbackTo) {
-      // A rollback re-announces a verified earlier release; its history stays as written.
+    if (existingRelease(config)) {
+      // rollback-to and promote announce a verified, already published release;
+      // its history stays as written.
       release = await findRelease(consul, store, config, log)
       setOutput('deploy-id', release.deployId)
       setOutput('src-url', release.srcUrl)
@@ -208,16 +407,19 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     } else {
       // Every file gets a time no earlier release used, so rsync -a on the nodes
       // (which skips files whose size and mtime match) never keeps an old file.
-      const stamp = await nextFileTime(consul, config.kvPrefix)
+      const stamps = await Promise.all(
+        plan.datacenters.map((dc) => nextFileTime(at(dc), config.kvPrefix))
+      )
+      const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())))
       release = await publish({
         config,
-        template,
-        commands,
+        template: plan.template,
+        commands: plan.commands,
         store,
         log,
         onFact: setOutput,
         mtime: stamp,
-        build
+        build: plan.build
       })
       history = {
         deploy_id: release.deployId,
@@ -231,72 +433,69 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       }
     }
     const published = release
-    await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
-      const announced = await announce(
-        consul,
-        config,
-        { manifestUrl: published.manifestUrl, history },
-        log,
-        deps.signal
-      )
-      fleet = new FleetState({
-        deployId: config.deployId,
-        baselineIndex: announced.baselineIndex,
-        maxFailures: config.maxFailures,
-        targets: selection.targets,
-        untargeted: selection.filteredOut
-      })
-      setFleetOutputs(fleet, setOutput)
-      await deps.onAnnounced?.({ release: published, fleet })
-      if (!config.wait) return
-      const progress = throttle<string>(5000, (line) => log.info(line))
-      // A reporter not targeted at the start counts only if Consul knows it as a matching live node.
-      const joinerCheck = catalogJoinerCheck(consul, config.filters, deps.signal)
-      const admitJoiner = (node: string) => joinerCheck(node).catch(() => false)
-      const watched = fleet
-      await awaitFleet({
-        consul,
-        fleet: watched,
-        resultsPrefix: keys.results,
-        firedAt: announced.firedAt,
-        deadline: announced.firedAt + config.timeoutMs,
-        baselineIndex: announced.baselineIndex,
-        signal: deps.signal,
-        admitJoiner,
-        onChange: (changed) => {
-          for (const s of changed) {
-            if (s.status === 'failure' || s.status === 'lost')
-              log.info(inert(`${plainText(s.node, 80)}: ${s.status}`))
-            else if (s.note)
-              log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
-          }
-          progress.update(progressLine(watched.counts()))
-          deps.onProgress?.(watched)
+    // What latest names now: auto-rollback's target.
+    const previous = new Map<string | undefined, { deployId: string; manifestUrl: string }>()
+    if (config.autoRollback)
+      for (const dc of plan.datacenters) {
+        const before = await readPrevious(at(dc), config.kvPrefix, deps.signal)
+        if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
+          previous.set(dc, { deployId: before.deployId, manifestUrl: before.manifestUrl })
+      }
+    const nodeCount = steps.reduce((n, s) => n + s.nodes.length, 0)
+    await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
+      rollout = await runRollout(
+        steps,
+        { deployId: config.deployId, manifestUrl: published.manifestUrl, history },
+        {
+          consul,
+          config,
+          log,
+          signal: deps.signal,
+          filteredOut: selection.filteredOut,
+          previous,
+          onJournal: (step) => {
+            journal = step
+            deps.onAnnounceJournal?.(step)
+          },
+          onAnnounced: async (fleet) => {
+            setFleetOutputs(fleet, setOutput)
+            await deps.onAnnounced?.({ release: published, fleet })
+          },
+          onProgress: deps.onProgress
         }
-      })
-      progress.flush()
+      )
     })
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
     throw error
   } finally {
-    // Released on success, failure and cancel; a killed runner's lock lapses with its session.
-    await lock
-      .release()
-      .catch((error: Error) =>
-        log.warning(`could not release the deploy lock ${keys.lock}: ${error.message}`)
-      )
-    deps.onLockReleased?.()
+    // Released on success, failure and cancel; a killed runner's lock lapses with its
+    // session. While an interrupted announcement is unsettled the lock stays held, so
+    // no other run moves latest before the post step has put it right.
+    if (journal && !isSettled(journal))
+      log.warning(`left the deploy lock ${keys.lock} to the post step`)
+    else {
+      await lock
+        .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
+        .catch((error: Error) =>
+          log.warning(
+            `could not release the deploy lock ${keys.lock} (it frees itself when its session expires): ${error.message}`
+          )
+        )
+      deps.onLockReleased?.()
+    }
   }
 
+  const done = rollout as RolloutResult | undefined
+  if (!done || isCancelled(deps)) return cancelled()
+  const { fleet } = done
   setFleetOutputs(fleet, setOutput)
-  if (isCancelled(deps)) return cancelled()
+  setRolloutOutputs(done, setOutput)
   if (!config.wait) {
-    const message = `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`
-    log.info(message)
-    return { release, fleet, failed: false, cancelled: false, message }
+    log.info(done.message)
+    return { release, fleet, rollout: done, failed: false, cancelled: false, message: done.message }
   }
-  const verdict = fleet.verdict()
+  const verdict = done.verdict
   // Logs are read only for nodes that failed this deploy (contract 5).
   const excerpts: Array<{ node: string; text: string }> = []
   for (const node of fleet.nodesByStatus('failure').slice(0, MAX_EXCERPTS)) {
@@ -326,9 +525,28 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     release,
     fleet,
     verdict,
+    rollout: done,
     excerpts,
     failed: !(verdict.done && verdict.ok),
     cancelled: false,
-    message: verdictLine(fleet, verdict)
+    message: rolloutMessage(fleet, verdict, done)
   }
+}
+
+/** The verdict line, with what stopped a staged rollout and what its rollback did. */
+function rolloutMessage(fleet: FleetState, verdict: Verdict, rollout: RolloutResult): string {
+  const parts = [verdictLine(fleet, verdict)]
+  if (rollout.staged)
+    parts.push(
+      rollout.ok
+        ? `${rollout.wavesCompleted}/${rollout.waves.length} waves passed`
+        : `stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`
+    )
+  if (rollout.rollback) parts.push(rollout.rollback.message)
+  return parts.join('; ')
+}
+
+function setRolloutOutputs(rollout: RolloutResult, setOutput: PipelineDeps['setOutput']): void {
+  setOutput('waves-completed', String(rollout.wavesCompleted))
+  setOutput('rolled-back', rollout.rollback?.outcome === 'rolled_back' ? 'true' : 'false')
 }

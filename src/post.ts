@@ -5,6 +5,9 @@ import { readConfig } from './config.ts'
 import { ConsulClient } from './consul.ts'
 import { completeAbandoned } from './github.ts'
 import { releaseLock } from './lock.ts'
+import type { AnnounceJournal } from './announce.ts'
+import { isSettled, settle } from './announce.ts'
+import type { Log } from './log.ts'
 
 export const STATE = {
   lockSession: 'lock-session',
@@ -16,10 +19,17 @@ export const STATE = {
   statusSha: 'status-sha',
   statusContext: 'status-context',
   /** the main step completed its check run and deployment */
-  reported: 'reported'
+  reported: 'reported',
+  /** the last step of the announcement (AnnounceJournal as JSON) */
+  announce: 'announce-journal'
 } as const
 
+/** How long the post step may take to settle an interrupted announcement. */
+const SETTLE_MS = 30_000
+
 export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // latest first: the lock keeps other runs out until it is settled.
+  await settleLeftAnnouncement(env)
   await releaseLeftLock(env)
   if (core.getState(STATE.reported) !== 'true') {
     const token = core.getInput('github-token')
@@ -37,20 +47,50 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   }
 }
 
+function consulFromInputs(env: NodeJS.ProcessEnv, retryForMs: number): ConsulClient {
+  const token = core.getInput('consul-token') || env.CONSUL_HTTP_TOKEN
+  if (token) core.setSecret(token)
+  const config = readConfig((name) => core.getInput(name), env)
+  return new ConsulClient({ addr: config.consul.addr, token: config.consul.token, retryForMs })
+}
+
+/** A main step cancelled or killed inside the announcement leaves its journal unsettled. */
+async function settleLeftAnnouncement(env: NodeJS.ProcessEnv): Promise<void> {
+  const saved = core.getState(STATE.announce)
+  if (!saved) return
+  let journal: AnnounceJournal
+  try {
+    journal = JSON.parse(saved) as AnnounceJournal
+  } catch {
+    return
+  }
+  if (isSettled(journal)) return
+  const log: Log = { info: core.info, warning: core.warning, debug: core.debug, group: core.group }
+  try {
+    const consul = consulFromInputs(env, SETTLE_MS)
+    const bound = journal.datacenter ? consul.inDatacenter(journal.datacenter) : consul
+    const outcome = await settle(bound, journal, log, {
+      deadline: Date.now() + SETTLE_MS
+    })
+    if (outcome.settled)
+      core.info(
+        outcome.fired
+          ? `settled the announcement the main step left: its event went out, latest names ${journal.deployId}`
+          : `settled the announcement the main step left: latest is as it was before the run`
+      )
+  } catch (error) {
+    core.warning(
+      `could not settle the announcement the main step left: ${(error as Error).message}`
+    )
+  }
+}
+
 async function releaseLeftLock(env: NodeJS.ProcessEnv): Promise<void> {
   const session = core.getState(STATE.lockSession)
   const key = core.getState(STATE.lockKey)
   if (!session || !key || core.getState(STATE.lockReleased) === 'true') return
-  const token = core.getInput('consul-token') || env.CONSUL_HTTP_TOKEN
-  if (token) core.setSecret(token)
   try {
-    const config = readConfig((name) => core.getInput(name), env)
-    const consul = new ConsulClient({
-      addr: config.consul.addr,
-      token: config.consul.token,
-      retryForMs: 10_000
-    })
-    await releaseLock(consul, key, session)
+    await releaseLock(consulFromInputs(env, 10_000), key, session)
     core.info(`released the deploy lock ${key} the main step left behind`)
   } catch (error) {
     // The session's TTL frees the lock anyway; the post step must not fail the job.

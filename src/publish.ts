@@ -144,7 +144,10 @@ export async function publish({
       log.info(
         `packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`
       )
-      // A pack failure after the last byte (tar exiting non-zero) must not leave an archive behind.
+      // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
+      // a pack failure, even after the last byte, fails the stream and so the upload,
+      // which is aborted. An archive object exists only complete; nothing is ever
+      // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
       const packed = archive.result
       packed.catch(() => undefined)
       try {
@@ -156,13 +159,7 @@ export async function publish({
         await packed
         throw error
       }
-      let result
-      try {
-        result = await packed
-      } catch (error) {
-        await store.delete(srcKey).catch(() => undefined)
-        throw error
-      }
+      const result = await packed
       progress.flush()
       const ms = Date.now() - started
       log.info(

@@ -68,6 +68,10 @@ export interface ResultRow {
   status: NodeState['status']
   deploy_id: string | null
   at: number | null
+  /** the wave of a staged rollout (contract 8); absent with one wave */
+  wave?: number
+  /** the node's datacenter (contract 10); absent when the run names none */
+  datacenter?: string
 }
 
 /** The `results` output: one row per node, sorted by name. */
@@ -76,7 +80,9 @@ export function resultRows(fleet: FleetState): ResultRow[] {
     node: s.node,
     status: s.status,
     deploy_id: s.deployId ?? null,
-    at: s.at ?? null
+    at: s.at ?? null,
+    ...(s.wave !== undefined ? { wave: s.wave } : {}),
+    ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {})
   }))
 }
 

@@ -39,14 +39,17 @@ export async function findRelease(
   config: Config,
   log: Log
 ): Promise<Release> {
-  const id = config.rollbackTo as string
+  const id = (config.rollbackTo ?? config.promote) as string
+  // promote announces a published release the same way (contract 8).
+  const input = config.rollbackTo ? 'rollback-to' : 'promote'
+  const verb = config.rollbackTo ? 'roll back to' : 'promote'
   const keys = kvKeys(config.kvPrefix)
   const read = await consul.kvGet(keys.history(id))
   const value = read.entries[0]?.value
   if (!value) {
     const recent = await recentDeployIds(consul, config.kvPrefix)
     throw new InputError(
-      'rollback-to',
+      input,
       `${JSON.stringify(id)} is not a release of ${config.app} (no ${keys.history(id)}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`
     )
   }
@@ -60,26 +63,24 @@ export async function findRelease(
   const manifestKey = keyOf(store.bucket, history.manifest_url)
   if (!srcKey || !manifestKey)
     throw new InputError(
-      'rollback-to',
+      input,
       `${id} was published to another bucket (${history.manifest_url}); set s3-url to its bucket`
     )
   if ((await store.head(manifestKey)) === undefined)
-    throw new Error(
-      `cannot roll back to ${id}: its manifest ${history.manifest_url} is gone from S3`
-    )
+    throw new Error(`cannot ${verb} ${id}: its manifest ${history.manifest_url} is gone from S3`)
   const size = await store.head(srcKey)
   if (size === undefined)
-    throw new Error(`cannot roll back to ${id}: its archive ${history.src_url} is gone from S3`)
+    throw new Error(`cannot ${verb} ${id}: its archive ${history.src_url} is gone from S3`)
   // Hash the archive as the nodes will: a changed object would fail on every node.
   const hash = createHash('sha256')
   for await (const chunk of await store.getStream(srcKey)) hash.update(chunk as Buffer)
   const checksum = hash.digest('hex')
   if (checksum !== history.checksum)
     throw new Error(
-      `cannot roll back to ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`
+      `cannot ${verb} ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`
     )
   log.info(
-    `rolling back to ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`
+    `release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`
   )
   return {
     deployId: id,

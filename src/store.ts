@@ -4,7 +4,6 @@
 // which is exactly what a streamed tar.gz needs.
 import {
   AbortMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -33,7 +32,6 @@ export interface ReleaseStore {
   head(key: string): Promise<number | undefined>
   getText(key: string): Promise<string>
   getStream(key: string): Promise<Readable>
-  delete(key: string): Promise<void>
   destroy(): void
 }
 
@@ -117,6 +115,26 @@ export function createS3Store(
     maxAttempts: 5
   })
   const bucket = location.bucket
+  // The upload IDs every CreateMultipartUpload returns, by key, answered or still in
+  // flight. lib-storage sets upload.uploadId only once S3 has answered, so a body
+  // that fails while the create is on its way (a pack failing, or a cancel, a few
+  // MiB into the archive) left an open multipart upload that nobody aborted.
+  const creates = new Map<string, Array<Promise<string | undefined>>>()
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = next(args)
+      if (context.commandName === 'CreateMultipartUploadCommand') {
+        const key = (args.input as { Key?: string }).Key ?? ''
+        const id = result.then(
+          (r) => (r.output as { UploadId?: string }).UploadId,
+          () => undefined
+        )
+        creates.set(key, [...(creates.get(key) ?? []), id])
+      }
+      return result
+    },
+    { step: 'initialize', name: 'stretcherMultipartCreates' }
+  )
   const fail = (error: unknown, key?: string): never => {
     throw new S3Error(describeS3Error(error, { ...location, key }), { cause: error })
   }
@@ -139,18 +157,19 @@ export function createS3Store(
       bodyFailed.catch(() => undefined)
       try {
         await Promise.race([upload.done(), bodyFailed])
+        creates.delete(key)
       } catch (error) {
         await upload.abort().catch(() => undefined)
-        // No parts may linger (they are billed): abort the multipart upload.
+        // No parts may linger (they are billed): abort every multipart upload created
+        // for this key, once its create is answered.
+        const uploadIds = new Set(upload.uploadId ? [upload.uploadId] : [])
+        for (const id of await Promise.all(creates.get(key) ?? [])) if (id) uploadIds.add(id)
+        creates.delete(key)
         let abortProblem = ''
-        if (upload.uploadId) {
+        for (const uploadId of uploadIds) {
           try {
             await client.send(
-              new AbortMultipartUploadCommand({
-                Bucket: bucket,
-                Key: key,
-                UploadId: upload.uploadId
-              })
+              new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })
             )
           } catch (abortError) {
             const e = abortError as { name?: string; message?: string }
@@ -187,6 +206,14 @@ export function createS3Store(
         const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
           ?.httpStatusCode
         if (status === 404 || (error as { name?: string }).name === 'NotFound') return undefined
+        // A HEAD answer has no body to say why: S3 answers 403 both when the object
+        // is missing and the credentials may not s3:ListBucket (the README's least
+        // policy), and when they may not s3:GetObject it.
+        if (status === 403)
+          throw new S3Error(
+            `S3 answered 403 to a HEAD of s3://${bucket}/${key}: the object does not exist (S3's answer when the credentials lack s3:ListBucket) or the credentials may not s3:GetObject it`,
+            { cause: error }
+          )
         return fail(error, key)
       }
     },
@@ -204,13 +231,6 @@ export function createS3Store(
         return out.Body as Readable
       } catch (error) {
         return fail(error, key)
-      }
-    },
-    async delete(key) {
-      try {
-        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))
-      } catch (error) {
-        fail(error, key)
       }
     },
     destroy() {

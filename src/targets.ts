@@ -1,5 +1,6 @@
 // Which nodes a deploy waits for (contract 6): catalog nodes matching the event
 // filters the way Consul's receivers match them, with serfHealth passing.
+import { RE2JS } from 're2js'
 import type { EventFilters } from './config.ts'
 
 export interface CatalogNode {
@@ -17,13 +18,29 @@ export interface TargetSelection {
   notLive: string[]
 }
 
+const compiled = new Map<string, RE2JS>()
+
 /**
- * Go's regexp.MatchString semantics: unanchored search. The config already
- * refused syntax RE2 lacks, so JS RegExp finds the same matches for the rest.
+ * Compile a filter as Consul does: Go's regexp.Compile, which is RE2 with Perl
+ * flags (agent/user_event.go validateUserEventParams, shouldProcessUserEvent).
+ * JavaScript's RegExp is another dialect: it refuses `(?i)`, and reads
+ * `[[:alpha:]]`, `\pL` or `\z` as something else, so its matches are not the
+ * nodes Consul delivers the event to. Throws Go's own message
+ * ("error parsing regexp: invalid or unsupported Perl syntax: `(?=`").
  */
+export function compileFilter(pattern: string): RE2JS {
+  let re = compiled.get(pattern)
+  if (re === undefined) {
+    re = RE2JS.compile(pattern)
+    compiled.set(pattern, re)
+  }
+  return re
+}
+
+/** Go's regexp.MatchString: an unanchored search. */
 function matcher(pattern: string | undefined): (text: string) => boolean {
   if (pattern === undefined) return () => true
-  const re = new RegExp(pattern)
+  const re = compileFilter(pattern)
   return (text) => re.test(text)
 }
 

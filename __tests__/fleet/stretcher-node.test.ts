@@ -329,3 +329,30 @@ describe('late joiners', () => {
     }
   })
 })
+
+describe('event watch index', () => {
+  test('the watch parks on the uint64 list index (above 2^53): no spin, each event run once', async () => {
+    const fleet = await startLocalFleet({ nodes: 1 })
+    try {
+      const [name, node] = [...fleet.nodes][0]!
+      // an event list's index is a hash of the last event's ID: above 2^53 15 times in 16
+      let runs = 0
+      do {
+        await fireEvent(fleet, `s3://nowhere/${runs}.yml`)
+        await node.waitForRuns(++runs)
+      } while (BigInt(node.lastRun!.index!) <= 2n ** 53n)
+      const lists = () =>
+        fleet.consul.requests.filter((r) => r.agent === name && r.path.startsWith('/v1/event/list'))
+          .length
+      const before = lists()
+      await new Promise((r) => setTimeout(r, 500))
+      assert.ok(lists() - before <= 1, `${lists() - before} list reads while idle`)
+      assert.equal(node.runs, runs, 'one run per event')
+      await fireEvent(fleet, 's3://nowhere/last.yml')
+      await node.waitForRuns(runs + 1)
+      assert.equal(node.lastRun!.manifestUrl, 's3://nowhere/last.yml')
+    } finally {
+      await fleet.stop()
+    }
+  })
+})

@@ -1,9 +1,9 @@
-import { C as ConsulClient, b as ConsulError, q as quote, a as InputError, D as DEPLOY_ID_PATTERN, g as getDefaultExportFromCjs, p as parseDeployIdFile, s as s3Url, c as releaseKey, d as acquireLock, e as plainText, f as progressLine, h as summaryMarkdown, v as verdictLine, i as resultRows } from './lock.js';
-import { access, constants as constants$1, stat, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
+import { C as ConsulClient, c as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, d as markdownText, e as codeSpan, k as kvKeys, p as plainText, q as quote, b as InputError, g as getDefaultExportFromCjs, f as parseDeployIdFile, D as DEPLOY_ID_PATTERN, s as s3Url, h as releaseKey, i as selectTargets, j as acquireLock, l as announce, o as progressLine, t as isSettled, u as summaryMarkdown, v as verdictLine, w as resultRows } from './lock.js';
+import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve, sep, posix, dirname } from 'node:path';
+import { delimiter, resolve, sep, posix, join, dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { lstatSync, readlinkSync, readdirSync, accessSync, constants as constants$2 } from 'node:fs';
@@ -22,139 +22,8 @@ async function connect(config, info) {
     return { store, consul };
 }
 
-/** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
-const SAFE_PAYLOAD_BYTES = 100;
-const kvKeys = (prefix) => ({
-    latest: `${prefix}/latest`,
-    deployId: `${prefix}/deploy-id`,
-    history: (id) => `${prefix}/history/${id}`,
-    results: `${prefix}/results/`,
-    result: (node) => `${prefix}/results/${node}`,
-    log: (node) => `${prefix}/logs/${node}`,
-    lock: `${prefix}/lock`
-});
-function payloadAdvice(manifestUrl) {
-    return `the event payload (the manifest URL) is ${Buffer.byteLength(manifestUrl)} bytes; Consul 1.22+ accepts about ${SAFE_PAYLOAD_BYTES}: shorten the s3-url bucket or prefix, or the app name`;
-}
-/**
- * Put latest and deploy-id back as they were, unless someone changed them since
- * (check-index on what this run wrote). Best effort: the failure being reported
- * matters more than a failed restore, which is only logged.
- */
-async function restoreLatest(consul, config, before, written, log) {
-    const keys = kvKeys(config.kvPrefix);
-    const ops = [];
-    for (const key of [keys.latest, keys.deployId]) {
-        const mine = written.find((e) => e.key === key);
-        const old = before.find((e) => e.key === key);
-        if (!mine)
-            continue;
-        ops.push({ Verb: 'check-index', Key: key, Index: mine.modifyIndex });
-        ops.push(old && old.value !== null
-            ? { Verb: 'set', Key: key, Value: old.value }
-            : { Verb: 'delete', Key: key });
-    }
-    try {
-        await consul.txn(ops, `key:write on "${config.kvPrefix}/"`);
-        log.info(`restored ${keys.latest} to ${before.find((e) => e.key === keys.latest)?.value ?? '(none)'}`);
-    }
-    catch (error) {
-        log.warning(`could not restore ${keys.latest} after the refused event: ${error.message}`);
-    }
-}
-async function announce(consul, config, release, log, signal) {
-    const keys = kvKeys(config.kvPrefix);
-    const ops = [
-        { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
-        { Verb: 'set', Key: keys.deployId, Value: config.deployId }
-    ];
-    // history/<id> is written when the release is published, never by a rollback.
-    if (release.history)
-        ops.push({
-            Verb: 'set',
-            Key: keys.history(config.deployId),
-            Value: JSON.stringify(release.history)
-        });
-    // What latest and deploy-id held before, to put back if the event is refused.
-    // (Not a txn get-or-empty: Consul blanks the value of every txn verb but get.)
-    const before = [];
-    for (const key of [keys.latest, keys.deployId]) {
-        const read = await consul.kvGet(key, { signal, permission: `key:read on "${key}"` });
-        if (read.entries[0])
-            before.push(read.entries[0]);
-    }
-    const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, signal);
-    log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
-    // X-Consul-Index of a recurse read is the highest ModifyIndex under the prefix
-    // (tombstones included): every result already there is at or below it.
-    const baseline = await consul.kvGet(keys.results, {
-        recurse: true,
-        signal,
-        permission: `key:read on "${keys.results}"`
-    });
-    const bytes = Buffer.byteLength(release.manifestUrl);
-    if (bytes > SAFE_PAYLOAD_BYTES)
-        log.warning(payloadAdvice(release.manifestUrl));
-    let eventId;
-    try {
-        eventId = (await consul.fireEvent(config.eventName, release.manifestUrl, config.filters, signal)).id;
-    }
-    catch (error) {
-        // The fleet was not told: new nodes must not boot into this release either.
-        await restoreLatest(consul, config, before, written, log);
-        if (error instanceof ConsulError &&
-            (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
-            throw new ConsulError(`Consul refused the ${config.eventName} event: ${payloadAdvice(release.manifestUrl)} (${error.message})`, error.status, false);
-        throw error;
-    }
-    const firedAt = Date.now();
-    const filters = Object.entries(config.filters)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}=${v}`);
-    log.info(`fired event "${config.eventName}" (${eventId})${filters.length ? ` with ${filters.join(', ')}` : ''}, payload ${bytes} bytes`);
-    return { baselineIndex: Math.max(1, baseline.index), eventId, firedAt };
-}
-
-/**
- * Go's regexp.MatchString semantics: unanchored search. The config already
- * refused syntax RE2 lacks, so JS RegExp finds the same matches for the rest.
- */
-function matcher(pattern) {
-    if (pattern === undefined)
-        return () => true;
-    const re = new RegExp(pattern);
-    return (text) => re.test(text);
-}
-/**
- * A node matches when its name matches the node filter and, with a service
- * filter, one of its services matches it and (with a tag filter) one of that
- * service's tags matches too: agent/user_event.go `shouldProcessUserEvent`.
- */
-function matchesFilters(node, filters) {
-    if (!matcher(filters.node)(node.node))
-        return false;
-    if (filters.service === undefined)
-        return true;
-    const service = matcher(filters.service);
-    const tag = matcher(filters.tag);
-    return node.services.some((s) => service(s.name) && (filters.tag === undefined || s.tags.some(tag)));
-}
-function selectTargets(catalog, filters) {
-    const targets = [];
-    const filteredOut = [];
-    const notLive = [];
-    for (const node of catalog) {
-        if (!matchesFilters(node, filters))
-            filteredOut.push(node.node);
-        else if (node.serfHealth !== 'passing')
-            notLive.push(node.node);
-        else
-            targets.push(node.node);
-    }
-    return { targets: targets.sort(), filteredOut: filteredOut.sort(), notLive: notLive.sort() };
-}
-
-/** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. */
+/** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
+ * asks less, to stay under fetch's header timeout (consul.ts blockingBudget). */
 const MAX_WAIT_MS = 5 * 60_000;
 /** Catalog nodes with their services and serfHealth, as the targets need them. */
 async function readCatalog(consul, filters, signal, retryUntil) {
@@ -163,7 +32,7 @@ async function readCatalog(consul, filters, signal, retryUntil) {
     if (filters.service !== undefined) {
         // Only services whose name can match are listed node by node.
         const { value: services } = await consul.getJson('catalog/services', 'service:read', { signal, retryUntil });
-        const re = new RegExp(filters.service);
+        const re = compileFilter(filters.service);
         for (const name of Object.keys(services).filter((s) => re.test(s))) {
             const { value: instances } = await consul.getJson(`catalog/service/${encodeURIComponent(name)}`, 'service:read', { signal, retryUntil });
             for (const i of instances)
@@ -240,11 +109,14 @@ function readSpacingMs(ratePerSecond, p) {
     // far off: read slowly, but never so late that the near phase starts after its time
     return Math.max(near, Math.min(interval * PACING.farSpacing, etaMs - PACING.nearMs));
 }
-/** Next index per Consul's rules: reset to 0 if it went backwards, never below 1 (features/blocking.mdx). */
+/**
+ * Next index per Consul's rules: reset to 0 if it went backwards, never below 1
+ * (features/blocking.mdx). BigInt: an index is a uint64 and is sent back exactly.
+ */
 function nextIndex(previous, answered) {
     if (answered < previous)
-        return 0;
-    return Math.max(1, answered);
+        return 0n;
+    return answered < 1n ? 1n : answered;
 }
 /** Catalog check for late joiners: the node exists, matches the filters and its serfHealth passes. */
 function catalogJoinerCheck(consul, filters, signal) {
@@ -290,7 +162,7 @@ async function awaitFleet(options) {
     const watchResults = async () => {
         const rate = options.readsPerSecond ?? 2;
         const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads);
-        let index = options.baselineIndex;
+        let index = BigInt(options.baselineIndex);
         let lastReadAt = -Infinity;
         /** when a read first brought a report back (a blocking read returns at the first change) */
         let firstReportAt;
@@ -338,7 +210,7 @@ async function awaitFleet(options) {
         }
     };
     const watchHealth = async () => {
-        let index = 0;
+        let index = 0n;
         const bucket = tokenBucket(1, 2);
         while (!signal.aborted) {
             await delay(bucket.take(), signal);
@@ -380,6 +252,166 @@ async function awaitFleet(options) {
     }
     if (!fleet.verdict().done && Date.now() >= options.deadline && !options.signal?.aborted)
         fleet.expire();
+}
+
+// The log the pipeline writes to: @actions/core in the action, a terminal or
+// JSON lines in the CLI, an array in tests.
+/** A log that keeps every line, for tests. */
+function formatBytes(bytes) {
+    if (bytes < 1000)
+        return `${bytes} B`;
+    if (bytes < 1e6)
+        return `${(bytes / 1e3).toFixed(1)} kB`;
+    if (bytes < 1e9)
+        return `${(bytes / 1e6).toFixed(1)} MB`;
+    return `${(bytes / 1e9).toFixed(2)} GB`;
+}
+function formatRate(bytes, ms) {
+    return `${(bytes / 1e6 / Math.max(ms / 1000, 0.001)).toFixed(1)} MB/s`;
+}
+/**
+ * Calls `emit` at most once per `intervalMs`, the first time one interval after
+ * creation (a quick job logs only its final line); `flush` emits the last value.
+ */
+function throttle(intervalMs, emit, now = Date.now) {
+    let last = now();
+    let pending;
+    return {
+        update(value) {
+            pending = value;
+            const t = now();
+            if (t - last >= intervalMs) {
+                last = t;
+                pending = undefined;
+                emit(value);
+            }
+        },
+        flush() {
+            if (pending !== undefined)
+                emit(pending);
+            pending = undefined;
+        }
+    };
+}
+
+/** What `latest` and `deploy-id` name now, and the history record of that ID. */
+async function readPrevious(consul, kvPrefix, signal) {
+    const keys = kvKeys(kvPrefix);
+    const latest = (await consul.kvGet(keys.latest, { signal })).entries[0]?.value ?? undefined;
+    const deployId = (await consul.kvGet(keys.deployId, { signal })).entries[0]?.value ?? undefined;
+    let history;
+    if (deployId) {
+        const record = (await consul.kvGet(keys.history(deployId), { signal })).entries[0]?.value;
+        try {
+            const parsed = record ? JSON.parse(record) : undefined;
+            if (parsed && typeof parsed === 'object')
+                history = parsed;
+        }
+        catch {
+            history = undefined;
+        }
+    }
+    return { manifestUrl: latest, deployId, history };
+}
+/** Who holds the deploy lock, read without taking it (no session is created). */
+async function readLock(consul, key, signal) {
+    const entry = (await consul.kvGet(key, { signal })).entries[0];
+    if (!entry?.session)
+        return { held: false };
+    let holder;
+    try {
+        const parsed = entry.value ? JSON.parse(entry.value) : undefined;
+        if (parsed && typeof parsed === 'object')
+            holder = parsed;
+    }
+    catch {
+        holder = undefined;
+    }
+    // The session's node and name say more when the holder wrote nothing readable;
+    // a token without session:read only loses that detail.
+    const info = await consul
+        .getJson(`session/info/${encodeURIComponent(entry.session)}`, 'session:read', { signal })
+        .then((r) => r.value?.[0])
+        .catch(() => undefined);
+    return { held: true, session: entry.session, holder, node: info?.Node, name: info?.Name };
+}
+function text(value, max = 120) {
+    return typeof value === 'string' && value !== '' ? plainText(value, max) : undefined;
+}
+function previousLine(p) {
+    if (!p.deployId && !p.manifestUrl)
+        return 'previous release: none (no latest, no deploy-id yet)';
+    const h = p.history;
+    const commit = text(h?.commit, 40);
+    const facts = [
+        commit && `commit ${commit.slice(0, 7)}`,
+        text(h?.published_at, 40) && `published ${text(h?.published_at, 40)}`,
+        text(h?.run_url, 200) && `by ${text(h?.run_url, 200)}`
+    ].filter(Boolean);
+    const where = p.manifestUrl ? ` (latest ${plainText(p.manifestUrl, 200)})` : ' (no latest)';
+    const record = facts.length ? `, ${facts.join(', ')}` : h ? '' : ', no history record';
+    return `previous release: ${text(p.deployId) ?? '(no deploy-id)'}${where}${record}`;
+}
+function lockLine(lock, key) {
+    if (!lock.held)
+        return `deploy lock ${key}: free`;
+    const h = lock.holder;
+    const who = [
+        text(h?.run_url, 200),
+        text(h?.deploy_id) && `deploy ${text(h?.deploy_id)}`,
+        text(h?.started_at, 40) && `since ${text(h?.started_at, 40)}`
+    ].filter(Boolean);
+    const session = [
+        `session ${plainText(lock.session, 40)}`,
+        lock.node && `on ${plainText(lock.node, 80)}`
+    ]
+        .filter(Boolean)
+        .join(' ');
+    return `deploy lock ${key}: held by ${who.length ? who.join(', ') : 'another run'} (${session}); a deploy now would wait for it`;
+}
+/** The dry run's report, one line each, for the log (already plain text). */
+function dryRunLines(plan) {
+    const lines = [
+        `dry run: would ${plan.rollback ? 'roll back to' : 'deploy'} ${plan.deployId} of ${plan.app}`
+    ];
+    if (plan.archive)
+        lines.push(`archive: ${plan.archive.files} entries, ${formatBytes(plan.archive.tarBytes)} as tar (${formatBytes(plan.archive.fileBytes)} of file data) before gzip, to ${plan.release.srcUrl}`);
+    else if (plan.release.checksum)
+        lines.push(`archive: ${plan.release.srcUrl}${plan.release.archiveBytes !== undefined ? `, ${formatBytes(plan.release.archiveBytes)}` : ''}, sha256 ${plan.release.checksum} (verified)`);
+    const bytes = Buffer.byteLength(plan.release.manifestUrl);
+    lines.push(`manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`);
+    const left = [
+        plan.filteredOut && `${plan.filteredOut} other nodes filtered out`,
+        plan.notLive && `${plan.notLive} matching but not live`
+    ].filter(Boolean);
+    lines.push(`targets: ${plan.targets.length} nodes (event "${plan.eventName}"): ${nameList(plan.targets, 50)}${left.length ? `; ${left.join(', ')}` : ''}`);
+    lines.push(previousLine(plan.previous));
+    lines.push(lockLine(plan.lock, plan.lockKey));
+    lines.push('nothing was written: no S3 object, no Consul key, event or session');
+    return lines;
+}
+/** The run's last line (the CLI's exit message). */
+function dryRunMessage(plan) {
+    return `dry run: ${plan.rollback ? 'rolling back to' : 'deploying'} ${plan.deployId} could go ahead on ${plan.targets.length} nodes${plan.lock.held ? ' (after the run holding the lock)' : ''}; nothing written`;
+}
+/** The job summary of a dry run. */
+function dryRunMarkdown(plan) {
+    const rows = dryRunLines(plan)
+        .slice(1, -1)
+        .map((line) => {
+        const [head, ...rest] = line.split(': ');
+        return `| ${markdownText(head ?? '', 40)} | ${markdownText(rest.join(': '), 2000)} |`;
+    });
+    return [
+        `## 🔍 Dry run: ${plan.rollback ? 'roll back to' : 'deploy'} ${codeSpan(plan.deployId, 100)}`,
+        '',
+        '| | |',
+        '| --- | --- |',
+        ...rows,
+        '',
+        'Nothing was written: no S3 object, no Consul key, event or lock session.',
+        ''
+    ].join('\n');
 }
 
 // The fleet as the action sees it while it waits: which nodes it waits for, what
@@ -531,46 +563,6 @@ class FleetState {
     list() {
         return [...this.nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
     }
-}
-
-// The log the pipeline writes to: @actions/core in the action, a terminal or
-// JSON lines in the CLI, an array in tests.
-/** A log that keeps every line, for tests. */
-function formatBytes(bytes) {
-    if (bytes < 1000)
-        return `${bytes} B`;
-    if (bytes < 1e6)
-        return `${(bytes / 1e3).toFixed(1)} kB`;
-    if (bytes < 1e9)
-        return `${(bytes / 1e6).toFixed(1)} MB`;
-    return `${(bytes / 1e9).toFixed(2)} GB`;
-}
-function formatRate(bytes, ms) {
-    return `${(bytes / 1e6 / Math.max(ms / 1000, 0.001)).toFixed(1)} MB/s`;
-}
-/**
- * Calls `emit` at most once per `intervalMs`, the first time one interval after
- * creation (a quick job logs only its final line); `flush` emits the last value.
- */
-function throttle(intervalMs, emit, now = Date.now) {
-    let last = now();
-    let pending;
-    return {
-        update(value) {
-            pending = value;
-            const t = now();
-            if (t - last >= intervalMs) {
-                last = t;
-                pending = undefined;
-                emit(value);
-            }
-        },
-        flush() {
-            if (pending !== undefined)
-                emit(pending);
-            pending = undefined;
-        }
-    };
 }
 
 /*! js-yaml 5.5.0 https://github.com/nodeca/js-yaml @license MIT */
@@ -4415,75 +4407,45 @@ function quoted(value) {
     return { kind: 'scalar', tag: STR_TAG, tagged: false, style: DOUBLE_QUOTED, value };
 }
 
-// The commands the action appends to the manifest's `success` and `failure`
-// lists (contract 6). They run on the node with `sh -c`, need only `sh` and
-// `curl`, and write this deploy's result (and on failure the log tail) into
-// Consul KV under the node's own NodeName.
-/** Most of stretcher's log a failed node keeps in KV (contract 5: at most 64 KiB). */
-const LOG_TAIL_BYTES = 64 * 1024;
-// Shared prologue: the agent address as the Consul CLI reads CONSUL_HTTP_ADDR
-// (bare host:port means http), the token header only when a token is set, and
-// the node name from the agent itself. NodeName is the first one in
-// /v1/agent/self (Config.NodeName); node names carry no quotes.
-const PROLOGUE = [
-    'a="${CONSUL_HTTP_ADDR:-http://127.0.0.1:8500}"',
-    'case "$a" in http://*|https://*) ;; *) a="http://$a" ;; esac',
-    'set -- -sS --fail --max-time 20 --retry 3 --retry-delay 1',
-    'if [ -n "${CONSUL_HTTP_TOKEN:-}" ]; then set -- "$@" -H "X-Consul-Token: $CONSUL_HTTP_TOKEN"; fi',
-    `n=$(curl "$@" "$a/v1/agent/self" | tr ',' '\\n' | grep -m1 '"NodeName":' | cut -d'"' -f4)`,
-    'if [ -z "$n" ]; then echo "stretcher-action: cannot read NodeName from $a/v1/agent/self" >&2; exit 1; fi'
-].join('; ');
-function checkSafe(opts) {
-    // These values are spliced into shell and into a Go template on the node:
-    // only a closed alphabet may reach them.
-    if (!DEPLOY_ID_PATTERN.test(opts.deployId))
-        throw new Error(`deploy ID ${JSON.stringify(opts.deployId)} is not safe in a shell command`);
-    if (!/^[A-Za-z0-9._/-]+$/.test(opts.kvPrefix))
-        throw new Error(`KV prefix ${JSON.stringify(opts.kvPrefix)} is not safe in a shell command`);
-}
-function resultCommand(opts, status) {
-    const json = `{"deploy_id":"${opts.deployId}","status":"${status}","node":"%s","at":%s}`;
-    return [
-        PROLOGUE,
-        `printf '${json}' "$n" "$(date +%s)" | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/results/$n" >/dev/null`
-    ].join('; ');
-}
-/** Appended to `commands.success`. */
-function successCommands(opts) {
-    checkSafe(opts);
-    return [resultCommand(opts, 'success')];
-}
-/**
- * Appended to `commands.failure`: first the log tail (stretcher passes its whole
- * log on stdin), then the result, so a reader who sees the failure finds the log.
- * stretcher skips the rest of the list after a failing command, so the log
- * command never fails: a lost log must not also lose the result.
- */
-function failureCommands(opts) {
-    checkSafe(opts);
-    const logCommand = [
-        PROLOGUE,
-        `tail -c ${LOG_TAIL_BYTES} | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/logs/$n" >/dev/null || echo "stretcher-action: could not store the log in Consul" >&2`
-    ].join('; ');
-    return [logCommand, resultCommand(opts, 'failure')];
-}
-
 // Which programs pack.ts runs: GNU tar (required) and pigz when installed.
 // Without pigz, Node's zlib compresses: measured here it beat a spawned `gzip`
 // (50 MB tree, level 6: zlib 2.1-2.5 s, gzip 2.6-3.6 s; level 1: 1.2 s vs 1.6 s),
 // as zlib runs on libuv's threads and spares a pipe hop through Node.
-/** Looked up on each call (PATH may change between calls, tests rely on that). */
-async function which(name) {
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+/**
+ * Runners this action packs on. Windows runners have no GNU tar on PATH (their
+ * tar is bsdtar) and no POSIX file modes to put in the archive: refused in the plan
+ * stage, before anything is written. Linux runners have GNU tar (and pigz on
+ * GitHub's images); macOS needs `brew install gnu-tar` (gtar), and compresses with
+ * Node's zlib when pigz is absent.
+ */
+function checkPlatform(platform = process.platform) {
+    if (platform === 'win32')
+        throw new Error('Windows runners are not supported: packing needs GNU tar on PATH and POSIX file modes (executables stay executable), which Windows has not; run this step on ubuntu-latest, or macos-latest with brew install gnu-tar');
+}
+/**
+ * The first executable `name` on PATH, by @actions/io's `which` rules: PATH's
+ * entries in order, empty ones skipped (never the current directory), the
+ * candidate followed through symlinks and taken only if it is a regular file and
+ * executable. Executable is the kernel's answer (access X_OK), where @actions/io
+ * computes it from the mode bits, the owner and the primary group only (so it
+ * misses supplementary groups and root). Windows (PATHEXT) is refused before this
+ * runs (checkPlatform). Looked up on each call: PATH may change between calls,
+ * tests rely on that.
+ */
+async function which(name, path = process.env.PATH) {
+    for (const dir of (path ?? '').split(delimiter)) {
         if (dir === '')
             continue;
-        const candidate = join(dir, name);
+        // absolute, so that a relative PATH entry still names it after a change of cwd
+        const candidate = resolve(dir, name);
         try {
+            if (!(await stat(candidate)).isFile())
+                continue;
             await access(candidate, constants$1.X_OK);
             return candidate;
         }
         catch {
-            // not here
+            // not here, or not executable
         }
     }
     return undefined;
@@ -7343,6 +7305,24 @@ async function checkTree(opts) {
     const tree = await walkTree(opts);
     return { tree, tools: await toolsFound };
 }
+/**
+ * The uncompressed tar's length and entry count for a checked tree: the tree's
+ * members plus the deploy-ID file and its added parent directories. Known before
+ * tar runs (progress, and what a dry run reports).
+ */
+function archiveShape(tree, deployIdFile, deployId) {
+    let membersBytes = tree.membersBytes;
+    for (const path of tree.deployIdEntries) {
+        membersBytes +=
+            path === deployIdFile
+                ? memberBytes(Buffer.byteLength(path), Buffer.byteLength(`${deployId}\n`))
+                : memberBytes(Buffer.byteLength(path) + 1, 0);
+    }
+    return {
+        tarBytes: archiveBytes(membersBytes),
+        files: tree.count + tree.deployIdEntries.length
+    };
+}
 /** Validation errors reject here, before any byte flows. */
 async function pack(opts) {
     const level = opts.compressionLevel ?? 1;
@@ -7353,15 +7333,7 @@ async function pack(opts) {
     const deployIdFile = parseDeployIdFile(opts.deployIdFile);
     const { tree, tools } = opts.checked ?? (await checkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
     const deployIdContent = `${opts.deployId}\n`;
-    let membersBytes = tree.membersBytes;
-    for (const path of tree.deployIdEntries) {
-        membersBytes +=
-            path === deployIdFile
-                ? memberBytes(Buffer.byteLength(path), Buffer.byteLength(deployIdContent))
-                : memberBytes(Buffer.byteLength(path) + 1, 0);
-    }
-    const totalIn = archiveBytes(membersBytes);
-    const files = tree.count + tree.deployIdEntries.length;
+    const { tarBytes: totalIn, files } = archiveShape(tree, deployIdFile, opts.deployId);
     // The deploy-ID file and its missing parents come from a temp dir of their own,
     // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
     let bytesIn = 0;
@@ -7592,6 +7564,59 @@ function exitError(culprit) {
     return new Error(`${culprit.name} ${how}${lastLine ? `: ${lastLine}` : ''}`);
 }
 
+// The commands the action appends to the manifest's `success` and `failure`
+// lists (contract 6). They run on the node with `sh -c`, need only `sh` and
+// `curl`, and write this deploy's result (and on failure the log tail) into
+// Consul KV under the node's own NodeName.
+/** Most of stretcher's log a failed node keeps in KV (contract 5: at most 64 KiB). */
+const LOG_TAIL_BYTES = 64 * 1024;
+// Shared prologue: the agent address as the Consul CLI reads CONSUL_HTTP_ADDR
+// (bare host:port means http), the token header only when a token is set, and
+// the node name from the agent itself. NodeName is the first one in
+// /v1/agent/self (Config.NodeName); node names carry no quotes.
+const PROLOGUE = [
+    'a="${CONSUL_HTTP_ADDR:-http://127.0.0.1:8500}"',
+    'case "$a" in http://*|https://*) ;; *) a="http://$a" ;; esac',
+    'set -- -sS --fail --max-time 20 --retry 3 --retry-delay 1',
+    'if [ -n "${CONSUL_HTTP_TOKEN:-}" ]; then set -- "$@" -H "X-Consul-Token: $CONSUL_HTTP_TOKEN"; fi',
+    `n=$(curl "$@" "$a/v1/agent/self" | tr ',' '\\n' | grep -m1 '"NodeName":' | cut -d'"' -f4)`,
+    'if [ -z "$n" ]; then echo "stretcher-action: cannot read NodeName from $a/v1/agent/self" >&2; exit 1; fi'
+].join('; ');
+function checkSafe(opts) {
+    // These values are spliced into shell and into a Go template on the node:
+    // only a closed alphabet may reach them.
+    if (!DEPLOY_ID_PATTERN.test(opts.deployId))
+        throw new Error(`deploy ID ${JSON.stringify(opts.deployId)} is not safe in a shell command`);
+    if (!/^[A-Za-z0-9._/-]+$/.test(opts.kvPrefix))
+        throw new Error(`KV prefix ${JSON.stringify(opts.kvPrefix)} is not safe in a shell command`);
+}
+function resultCommand(opts, status) {
+    const json = `{"deploy_id":"${opts.deployId}","status":"${status}","node":"%s","at":%s}`;
+    return [
+        PROLOGUE,
+        `printf '${json}' "$n" "$(date +%s)" | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/results/$n" >/dev/null`
+    ].join('; ');
+}
+/** Appended to `commands.success`. */
+function successCommands(opts) {
+    checkSafe(opts);
+    return [resultCommand(opts, 'success')];
+}
+/**
+ * Appended to `commands.failure`: first the log tail (stretcher passes its whole
+ * log on stdin), then the result, so a reader who sees the failure finds the log.
+ * stretcher skips the rest of the list after a failing command, so the log
+ * command never fails: a lost log must not also lose the result.
+ */
+function failureCommands(opts) {
+    checkSafe(opts);
+    const logCommand = [
+        PROLOGUE,
+        `tail -c ${LOG_TAIL_BYTES} | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/logs/$n" >/dev/null || echo "stretcher-action: could not store the log in Consul" >&2`
+    ].join('; ');
+    return [logCommand, resultCommand(opts, 'failure')];
+}
+
 /**
  * The file time for a new release: now, but always later than the time the
  * current release stamped (from its history record). Stretcher syncs with
@@ -7663,7 +7688,10 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
             onProgress: (p) => progress.update(p)
         });
         log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
-        // A pack failure after the last byte (tar exiting non-zero) must not leave an archive behind.
+        // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
+        // a pack failure, even after the last byte, fails the stream and so the upload,
+        // which is aborted. An archive object exists only complete; nothing is ever
+        // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
         const packed = archive.result;
         packed.catch(() => undefined);
         try {
@@ -7676,14 +7704,7 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
             await packed;
             throw error;
         }
-        let result;
-        try {
-            result = await packed;
-        }
-        catch (error) {
-            await store.delete(srcKey).catch(() => undefined);
-            throw error;
-        }
+        const result = await packed;
         progress.flush();
         const ms = Date.now() - started;
         log.info(`archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
@@ -7756,7 +7777,7 @@ async function findRelease(consul, store, config, log) {
     const checksum = hash.digest('hex');
     if (checksum !== history.checksum)
         throw new Error(`cannot roll back to ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`);
-    log.info(`rolling back to ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`);
+    log.info(`release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`);
     return {
         deployId: id,
         srcUrl: history.src_url,
@@ -7770,6 +7791,8 @@ async function findRelease(consul, store, config, log) {
 // The stages of one run, wired together: plan → pack/publish → announce →
 // await → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
+/** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
+const CANCELLED_LOCK_RELEASE_MS = 1_500;
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000;
 /** How many of a failed node's last log lines are shown, and for how many nodes. */
@@ -7827,11 +7850,66 @@ function inert(text) {
 function isCancelled(deps) {
     return deps.signal?.aborted === true;
 }
+/**
+ * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
+ * S3 object, KV write, event or lock session; a rollback's release is verified.
+ */
+async function dryRun(config, deps, selection, build) {
+    const { consul, store, log, setOutput, signal } = deps;
+    const keys = kvKeys(config.kvPrefix);
+    let release;
+    let plan;
+    if (config.rollbackTo) {
+        release = await findRelease(consul, store, config, log);
+        setOutput('src-url', release.srcUrl);
+        setOutput('checksum', release.checksum);
+        setOutput('manifest-url', release.manifestUrl);
+        const { srcUrl, manifestUrl, checksum, archiveBytes } = release;
+        plan = { release: { srcUrl, manifestUrl, checksum, archiveBytes } };
+    }
+    else {
+        // The URLs it would publish to; not outputs, as nothing is there.
+        const url = (ext) => s3Url(config.s3.bucket, releaseKey(config, config.deployId, ext));
+        plan = {
+            release: { srcUrl: url('tgz'), manifestUrl: url('yml') },
+            archive: build && {
+                ...archiveShape(build.tree, config.deployIdFile, config.deployId),
+                fileBytes: build.tree.fileBytes
+            }
+        };
+    }
+    setOutput('deploy-id', config.deployId);
+    setOutput('nodes-total', String(selection.targets.length));
+    const report = {
+        ...plan,
+        app: config.app,
+        deployId: config.deployId,
+        rollback: config.rollbackTo !== undefined,
+        eventName: config.eventName,
+        targets: selection.targets,
+        filteredOut: selection.filteredOut.length,
+        notLive: selection.notLive.length,
+        previous: await readPrevious(consul, config.kvPrefix, signal),
+        lock: await readLock(consul, keys.lock, signal),
+        lockKey: keys.lock
+    };
+    for (const line of dryRunLines(report))
+        log.info(inert(line));
+    await deps.writeSummary?.(dryRunMarkdown(report));
+    return {
+        release,
+        failed: false,
+        cancelled: false,
+        message: dryRunMessage(report),
+        dryRun: report
+    };
+}
 async function runPipeline(config, deps) {
     const { log, store, consul, setOutput } = deps;
     const keys = kvKeys(config.kvPrefix);
     // Plan: every input problem, and whether Consul answers at all, is found
     // before anything is uploaded or written to Consul.
+    checkPlatform(deps.platform);
     const template = config.rollbackTo ? undefined : await loadTemplate(config, log);
     const commands = reportingCommands(config);
     if (!config.rollbackTo)
@@ -7846,6 +7924,8 @@ async function runPipeline(config, deps) {
     const verb = config.rollbackTo ? 'roll back to' : 'deploy';
     const shown = selection.targets.slice(0, 50).join(', ');
     log.info(`${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`);
+    if (config.dryRun)
+        return dryRun(config, deps, selection, build);
     let release;
     let history;
     let fleet = new FleetState({
@@ -7868,6 +7948,7 @@ async function runPipeline(config, deps) {
     // The lock keeps two runs of this app from interleaving latest (and from
     // publishing at once); waiting for it counts against timeout.
     let lock;
+    let journal;
     try {
         lock = await acquireLock(consul, {
             key: keys.lock,
@@ -7925,7 +8006,14 @@ async function runPipeline(config, deps) {
         }
         const published = release;
         await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
-            const announced = await announce(consul, config, { manifestUrl: published.manifestUrl, history }, log, deps.signal);
+            const announced = await announce(consul, config, { manifestUrl: published.manifestUrl, history }, log, {
+                signal: deps.signal,
+                targets: selection.targets,
+                onJournal: (step) => {
+                    journal = step;
+                    deps.onAnnounceJournal?.(step);
+                }
+            });
             fleet = new FleetState({
                 deployId: config.deployId,
                 baselineIndex: announced.baselineIndex,
@@ -7971,11 +8059,17 @@ async function runPipeline(config, deps) {
         throw error;
     }
     finally {
-        // Released on success, failure and cancel; a killed runner's lock lapses with its session.
-        await lock
-            .release()
-            .catch((error) => log.warning(`could not release the deploy lock ${keys.lock}: ${error.message}`));
-        deps.onLockReleased?.();
+        // Released on success, failure and cancel; a killed runner's lock lapses with its
+        // session. While an interrupted announcement is unsettled the lock stays held, so
+        // no other run moves latest before the post step has put it right.
+        if (journal && !isSettled(journal))
+            log.warning(`left the deploy lock ${keys.lock} to the post step`);
+        else {
+            await lock
+                .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
+                .catch((error) => log.warning(`could not release the deploy lock ${keys.lock} (it frees itself when its session expires): ${error.message}`));
+            deps.onLockReleased?.();
+        }
     }
     setFleetOutputs(fleet, setOutput);
     if (isCancelled(deps))
@@ -8013,4 +8107,4 @@ async function runPipeline(config, deps) {
     };
 }
 
-export { connect as c, kvKeys as k, runPipeline as r };
+export { connect as c, runPipeline as r };

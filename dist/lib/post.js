@@ -20,7 +20,7 @@ import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8 from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
-import { j as commonjsGlobal, k as headline, e as plainText, l as headlineMark, m as markdownText, n as factsMarkdown, o as fleetChartMarkdown, t as nodeTableMarkdown, u as failedLogsMarkdown, r as readConfig, C as ConsulClient, w as releaseLock } from './lock.js';
+import { x as commonjsGlobal, y as checkConclusion, p as plainText, z as statusDescription, A as checkOutput, B as commitState, t as isSettled, E as settle, F as releaseLock, r as readConfig, C as ConsulClient } from './lock.js';
 import require$$5 from 'node:tls';
 import zlib__default from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
@@ -34503,89 +34503,6 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
-/** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
-const CHECK_FIELD_MAX = 65_535;
-/** Commit and deployment status descriptions: over 140 is a 422. */
-const STATUS_DESCRIPTION_MAX = 140;
-/** Check run titles are one line; kept short so the PR's checks list shows them whole. */
-const TITLE_MAX = 200;
-function checkConclusion(report) {
-    const { verdict, facts } = report;
-    if (facts.cancelled)
-        return 'cancelled';
-    if (facts.error)
-        return 'failure';
-    // Not waited for: GitHub learns nothing about the fleet, so it neither passes nor fails.
-    if (!verdict.done)
-        return 'neutral';
-    if (verdict.ok)
-        return 'success';
-    return verdict.reason === 'timed_out' ? 'timed_out' : 'failure';
-}
-/** `48/50 nodes on <deploy-id>`, and what is still open or went wrong. */
-function checkTitle(report) {
-    const { fleet, verdict, facts } = report;
-    const c = fleet.counts();
-    const base = `${c.succeeded}/${c.total} nodes on ${fleet.deployId}`;
-    let title;
-    if (facts.cancelled)
-        title = `cancelled: ${base}`;
-    else if (facts.error)
-        title = `${base}, stopped waiting`;
-    else if (report.notWaiting)
-        title = `announced to ${c.total} nodes: ${fleet.deployId} (not waiting)`;
-    else if (!verdict.done)
-        title = `${base} so far${c.failed ? `, ${c.failed} failed` : ''}`;
-    else if (verdict.reason === 'no_targets')
-        title = `no live node for ${fleet.deployId}`;
-    else if (verdict.reason === 'timed_out')
-        title = `${base}, timed out`;
-    else
-        title = c.failed ? `${base}, ${c.failed} failed` : base;
-    return plainText(title, TITLE_MAX);
-}
-/** The check run's `output`: each field within `limit` characters. */
-function checkOutput(report, limit = CHECK_FIELD_MAX) {
-    const { fleet, verdict, facts } = report;
-    const head = [
-        `## ${headlineMark(verdict, facts)} ${markdownText(headline(fleet, verdict, facts), 400)}`,
-        '',
-        factsMarkdown(fleet.deployId, facts),
-        fleetChartMarkdown(fleet)
-    ].join('\n');
-    // The head is bounded by construction (a 60-bar chart at most); the table takes the rest.
-    const table = nodeTableMarkdown(fleet, limit - head.length - 1);
-    let summary = `${head}\n${table.markdown}`;
-    if (summary.length > limit)
-        summary = `${summary.slice(0, limit - 40)}\n\n… (cut to GitHub's limit)\n`;
-    const excerpts = report.excerpts ?? [];
-    const text = excerpts.length
-        ? `## Failed nodes' logs\n\n${failedLogsMarkdown(excerpts, limit - 30)}`
-        : undefined;
-    return { title: checkTitle(report), summary, text };
-}
-/** The one line a commit status or deployment status carries (at most 140 characters). */
-function statusDescription(report) {
-    const { fleet, verdict, facts } = report;
-    const line = report.notWaiting
-        ? `announced ${fleet.deployId} to ${fleet.counts().total} nodes; not waiting`
-        : headline(fleet, verdict, facts);
-    return plainText(line.replace(/\s+/g, ' '), STATUS_DESCRIPTION_MAX);
-}
-function commitState(conclusion) {
-    switch (conclusion) {
-        case 'in_progress':
-            return 'pending';
-        case 'success':
-        case 'neutral':
-            return 'success';
-        case 'cancelled':
-            return 'error';
-        default:
-            return 'failure';
-    }
-}
-
 // The fleet on the pull request: a check run on the commit the PR shows (or a
 // commit status when the token may not write checks), a deployment when an
 // environment is set. Reporting never changes the verdict: every failure here
@@ -34593,7 +34510,8 @@ function commitState(conclusion) {
 const NO_OP = {
     started: async () => { },
     progress: async () => { },
-    finished: async () => { }
+    finished: async () => { },
+    checkRunUrl: () => undefined
 };
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 function readEventPayload(env) {
@@ -34719,6 +34637,7 @@ function createGitHubReporter(opts) {
     const interval = opts.progressIntervalMs ?? 10_000;
     let mode = 'checks';
     let checkRunId;
+    let checkRunHtmlUrl;
     let deploymentId;
     let facts = {};
     let notWaiting = false;
@@ -34773,6 +34692,7 @@ function createGitHubReporter(opts) {
                         ...completed
                     });
                     checkRunId = created.data.id;
+                    checkRunHtmlUrl = created.data.html_url ?? undefined;
                     opts.onCreated?.('check-run', checkRunId);
                 }
                 else {
@@ -34909,6 +34829,9 @@ function createGitHubReporter(opts) {
                             : 'failure';
                 await deployment(state, statusDescription(r));
             });
+        },
+        checkRunUrl() {
+            return mode === 'checks' && checkRunId !== undefined ? checkRunHtmlUrl : undefined;
         }
     };
 }
@@ -34986,9 +34909,15 @@ const STATE = {
     statusSha: 'status-sha',
     statusContext: 'status-context',
     /** the main step completed its check run and deployment */
-    reported: 'reported'
+    reported: 'reported',
+    /** the last step of the announcement (AnnounceJournal as JSON) */
+    announce: 'announce-journal'
 };
+/** How long the post step may take to settle an interrupted announcement. */
+const SETTLE_MS = 30_000;
 async function post(env = process.env) {
+    // latest first: the lock keeps other runs out until it is settled.
+    await settleLeftAnnouncement(env);
     await releaseLeftLock(env);
     if (getState(STATE.reported) !== 'true') {
         const token = getInput('github-token');
@@ -35006,22 +34935,48 @@ async function post(env = process.env) {
         });
     }
 }
+function consulFromInputs(env, retryForMs) {
+    const token = getInput('consul-token') || env.CONSUL_HTTP_TOKEN;
+    if (token)
+        setSecret(token);
+    const config = readConfig((name) => getInput(name), env);
+    return new ConsulClient({ addr: config.consul.addr, token: config.consul.token, retryForMs });
+}
+/** A main step cancelled or killed inside the announcement leaves its journal unsettled. */
+async function settleLeftAnnouncement(env) {
+    const saved = getState(STATE.announce);
+    if (!saved)
+        return;
+    let journal;
+    try {
+        journal = JSON.parse(saved);
+    }
+    catch {
+        return;
+    }
+    if (isSettled(journal))
+        return;
+    const log = { info: info, warning: warning, debug: debug, group: group };
+    try {
+        const outcome = await settle(consulFromInputs(env, SETTLE_MS), journal, log, {
+            deadline: Date.now() + SETTLE_MS
+        });
+        if (outcome.settled)
+            info(outcome.fired
+                ? `settled the announcement the main step left: its event went out, latest names ${journal.deployId}`
+                : `settled the announcement the main step left: latest is as it was before the run`);
+    }
+    catch (error) {
+        warning(`could not settle the announcement the main step left: ${error.message}`);
+    }
+}
 async function releaseLeftLock(env) {
     const session = getState(STATE.lockSession);
     const key = getState(STATE.lockKey);
     if (!session || !key || getState(STATE.lockReleased) === 'true')
         return;
-    const token = getInput('consul-token') || env.CONSUL_HTTP_TOKEN;
-    if (token)
-        setSecret(token);
     try {
-        const config = readConfig((name) => getInput(name), env);
-        const consul = new ConsulClient({
-            addr: config.consul.addr,
-            token: config.consul.token,
-            retryForMs: 10_000
-        });
-        await releaseLock(consul, key, session);
+        await releaseLock(consulFromInputs(env, 10_000), key, session);
         info(`released the deploy lock ${key} the main step left behind`);
     }
     catch (error) {
@@ -35030,4 +34985,4 @@ async function releaseLeftLock(env) {
     }
 }
 
-export { STATE as S, setFailed as a, saveState as b, createGitHubReporter as c, summary as d, setOutput as e, group as f, getInput as g, debug as h, info as i, post as p, setSecret as s, warning as w };
+export { STATE as S, setFailed as a, setOutput as b, createGitHubReporter as c, saveState as d, summary as e, group as f, getInput as g, debug as h, info as i, post as p, setSecret as s, warning as w };

@@ -12645,7 +12645,6 @@ const _AT = "AccessTier";
 const _B = "Bucket";
 const _BAE = "BucketAlreadyExists";
 const _BAOBY = "BucketAlreadyOwnedByYou";
-const _BGR = "BypassGovernanceRetention";
 const _BKE = "BucketKeyEnabled";
 const _Bo = "Body";
 const _CA = "ChecksumAlgorithm";
@@ -12693,9 +12692,6 @@ const _CXXHASHh = "ChecksumXXHASH3";
 const _CXXHASHhe = "ChecksumXXHASH128";
 const _Cr = "Credentials";
 const _DM = "DeleteMarker";
-const _DOO = "DeleteObjectOutput";
-const _DOR = "DeleteObjectRequest";
-const _DOel = "DeleteObject";
 const _EBO = "ExpectedBucketOwner";
 const _ES = "ExpiresString";
 const _ET = "ETag";
@@ -12715,8 +12711,6 @@ const _HOR = "HeadObjectRequest";
 const _IAN = "InvalidAnnotationName";
 const _IM = "IfMatch";
 const _IMIT = "IfMatchInitiatedTime";
-const _IMLMT = "IfMatchLastModifiedTime";
-const _IMS = "IfMatchSize";
 const _IMS_ = "If-Modified-Since";
 const _IMSf = "IfModifiedSince";
 const _IMUR = "InitiateMultipartUploadResult";
@@ -12735,7 +12729,6 @@ const _L = "Location";
 const _LM = "LastModified";
 const _LM_ = "Last-Modified";
 const _M = "Metadata";
-const _MFA = "MFA";
 const _MM = "MissingMeta";
 const _MOS = "MpuObjectSize";
 const _MU = "MultipartUpload";
@@ -12828,7 +12821,6 @@ const _xaa = "x-amz-acl";
 const _xaad = "x-amz-abort-date";
 const _xaari = "x-amz-abort-rule-id";
 const _xaas = "x-amz-archive-status";
-const _xabgr = "x-amz-bypass-governance-retention";
 const _xaca = "x-amz-checksum-algorithm";
 const _xacc = "x-amz-checksum-crc32";
 const _xacc_ = "x-amz-checksum-crc32c";
@@ -12851,10 +12843,7 @@ const _xagr = "x-amz-grant-read";
 const _xagra = "x-amz-grant-read-acp";
 const _xagwa = "x-amz-grant-write-acp";
 const _xaimit = "x-amz-if-match-initiated-time";
-const _xaimlmt = "x-amz-if-match-last-modified-time";
-const _xaims = "x-amz-if-match-size";
 const _xam = "x-amz-meta-";
-const _xam_ = "x-amz-mfa";
 const _xamm = "x-amz-missing-meta";
 const _xamos = "x-amz-mp-object-size";
 const _xampc = "x-amz-mp-parts-count";
@@ -13073,16 +13062,6 @@ var CreateSessionRequest$ = [3, n0, _CSRr,
     [_B, _SM, _SSE, _SSEKMSKI, _SSEKMSEC, _BKE],
     [[0, 1], [0, { [_hH]: _xacsm }], [0, { [_hH]: _xasse }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [() => SSEKMSEncryptionContext, { [_hH]: _xassec }], [2, { [_hH]: _xassebke }]], 1
 ];
-var DeleteObjectOutput$ = [3, n0, _DOO,
-    0,
-    [_DM, _VI, _RC],
-    [[2, { [_hH]: _xadm }], [0, { [_hH]: _xavi }], [0, { [_hH]: _xarc }]]
-];
-var DeleteObjectRequest$ = [3, n0, _DOR,
-    0,
-    [_B, _K, _MFA, _VI, _RP, _BGR, _EBO, _IM, _IMLMT, _IMS],
-    [[0, 1], [0, 1], [0, { [_hH]: _xam_ }], [0, { [_hQ]: _vI }], [0, { [_hH]: _xarp }], [2, { [_hH]: _xabgr }], [0, { [_hH]: _xaebo }], [0, { [_hH]: _IM_ }], [6, { [_hH]: _xaimlmt }], [1, { [_hH]: _xaims }]], 2
-];
 var GetObjectOutput$ = [3, n0, _GOO,
     0,
     [_Bo, _DM, _AR, _Ex, _Re, _LM, _CLo, _ET, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _CT, _MM, _VI, _CC, _CDo, _CEo, _CL, _CR, _CTo, _Exp, _ES, _WRL, _SSE, _M, _SSECA, _SSECKMD, _SSEKMSKI, _BKE, _SC, _RC, _RS, _PC, _TC, _OLM, _OLRUD, _OLLHS, _OLEH, _OLEHDD, _OLEHDY],
@@ -13166,9 +13145,6 @@ var CreateMultipartUpload$ = [9, n0, _CMUr,
 ];
 var CreateSession$ = [9, n0, _CSr,
     { [_h]: ["GET", "/?session", 200] }, () => CreateSessionRequest$, () => CreateSessionOutput$
-];
-var DeleteObject$ = [9, n0, _DOel,
-    { [_h]: ["DELETE", "/{Key+}?x-id=DeleteObject", 204] }, () => DeleteObjectRequest$, () => DeleteObjectOutput$
 ];
 var GetObject$ = [9, n0, _GO,
     { [_hC]: "-", [_h]: ["GET", "/{Key+}?x-id=GetObject", 200] }, () => GetObjectRequest$, () => GetObjectOutput$
@@ -14269,9 +14245,6 @@ class CompleteMultipartUploadCommand extends command(_ep0, _mw1, "CompleteMultip
 class CreateMultipartUploadCommand extends command(_ep0, _mw1, "CreateMultipartUpload", CreateMultipartUpload$) {
 }
 
-class DeleteObjectCommand extends command(_ep0, _mw0, "DeleteObject", DeleteObject$) {
-}
-
 class GetObjectCommand extends command(_ep0, _mw7, "GetObject", GetObject$) {
 }
 
@@ -14879,6 +14852,20 @@ function createS3Store(location, credentials) {
         maxAttempts: 5
     });
     const bucket = location.bucket;
+    // The upload IDs every CreateMultipartUpload returns, by key, answered or still in
+    // flight. lib-storage sets upload.uploadId only once S3 has answered, so a body
+    // that fails while the create is on its way (a pack failing, or a cancel, a few
+    // MiB into the archive) left an open multipart upload that nobody aborted.
+    const creates = new Map();
+    client.middlewareStack.add((next, context) => async (args) => {
+        const result = next(args);
+        if (context.commandName === 'CreateMultipartUploadCommand') {
+            const key = args.input.Key ?? '';
+            const id = result.then((r) => r.output.UploadId, () => undefined);
+            creates.set(key, [...(creates.get(key) ?? []), id]);
+        }
+        return result;
+    }, { step: 'initialize', name: 'stretcherMultipartCreates' });
     const fail = (error, key) => {
         throw new S3Error(describeS3Error(error, { ...location, key }), { cause: error });
     };
@@ -14901,18 +14888,21 @@ function createS3Store(location, credentials) {
             bodyFailed.catch(() => undefined);
             try {
                 await Promise.race([upload.done(), bodyFailed]);
+                creates.delete(key);
             }
             catch (error) {
                 await upload.abort().catch(() => undefined);
-                // No parts may linger (they are billed): abort the multipart upload.
+                // No parts may linger (they are billed): abort every multipart upload created
+                // for this key, once its create is answered.
+                const uploadIds = new Set(upload.uploadId ? [upload.uploadId] : []);
+                for (const id of await Promise.all(creates.get(key) ?? []))
+                    if (id)
+                        uploadIds.add(id);
+                creates.delete(key);
                 let abortProblem = '';
-                if (upload.uploadId) {
+                for (const uploadId of uploadIds) {
                     try {
-                        await client.send(new AbortMultipartUploadCommand({
-                            Bucket: bucket,
-                            Key: key,
-                            UploadId: upload.uploadId
-                        }));
+                        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
                     }
                     catch (abortError) {
                         const e = abortError;
@@ -14948,6 +14938,11 @@ function createS3Store(location, credentials) {
                     ?.httpStatusCode;
                 if (status === 404 || error.name === 'NotFound')
                     return undefined;
+                // A HEAD answer has no body to say why: S3 answers 403 both when the object
+                // is missing and the credentials may not s3:ListBucket (the README's least
+                // policy), and when they may not s3:GetObject it.
+                if (status === 403)
+                    throw new S3Error(`S3 answered 403 to a HEAD of s3://${bucket}/${key}: the object does not exist (S3's answer when the credentials lack s3:ListBucket) or the credentials may not s3:GetObject it`, { cause: error });
                 return fail(error, key);
             }
         },
@@ -14967,14 +14962,6 @@ function createS3Store(location, credentials) {
             }
             catch (error) {
                 return fail(error, key);
-            }
-        },
-        async delete(key) {
-            try {
-                await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-            }
-            catch (error) {
-                fail(error, key);
             }
         },
         destroy() {

@@ -13,6 +13,14 @@ export interface AclToken {
   secretId: string
   accessorId?: string
   rules: AclRules
+  /**
+   * A local token (Consul's `Local: true`) created in this datacenter: it is not
+   * replicated, so any other datacenter answers "ACL not found". Unset: a global
+   * token, replicated from the primary datacenter and valid in every one
+   * (docs/reference/acl/token, Local: "false to replicate globally across all
+   * reachable datacenters", true: "functional in the local datacenter only").
+   */
+  local?: string
 }
 
 export interface AclConfig {
@@ -50,11 +58,13 @@ export class AclSystem {
     let anonymous: Required<AclToken> = {
       secretId: 'anonymous',
       accessorId: ANONYMOUS_ACCESSOR_ID,
-      rules: {}
+      rules: {},
+      local: ''
     }
     for (const token of config?.tokens ?? []) {
       const full = {
         accessorId: token.accessorId ?? accessorFor(token.secretId),
+        local: '',
         ...token
       } as Required<AclToken>
       // A token with secretId "anonymous" sets the rules of the anonymous token.
@@ -86,11 +96,14 @@ export class AclSystem {
     return ''
   }
 
-  resolve(secret: string): Authorizer {
+  /** The token as the servers of `datacenter` resolve it (the request is forwarded there first). */
+  resolve(secret: string, datacenter?: string): Authorizer {
     if (!this.config) return ALLOW_ALL
     const token = secret === '' ? this.anonymous : this.bySecret.get(secret)
-    // acl/errors.go ErrNotFound: "ACL not found" → 403 (agent/http.go isForbidden).
-    if (!token) throw new HttpError(403, 'ACL not found')
+    // acl/errors.go ErrNotFound: "ACL not found" → 403 (agent/http.go isForbidden);
+    // a local token is only known where it was created.
+    const elsewhere = token?.local && datacenter !== undefined && token.local !== datacenter
+    if (!token || elsewhere) throw new HttpError(403, 'ACL not found')
     const defaultAllow = this.config.defaultPolicy === 'allow'
     const allowed = (resource: AclResource, name: string, need: 'read' | 'write'): boolean => {
       if (token.rules.management) return true

@@ -1,9 +1,11 @@
 // Catalog, health, agent and status endpoints: agent/catalog_endpoint.go,
 // agent/health_endpoint.go, agent/agent_endpoint.go, agent/status_endpoint.go.
+// Health rules follow website/content/api-docs/health.mdx ("health.mdx" below);
+// its `filter` (bexpr) parameter is not emulated.
 import type { Authorizer } from './acl.ts'
 import { blockingQuery, parseQueryOptions } from './blocking.ts'
 import { HttpError } from './errors.ts'
-import type { Ctx } from './http.ts'
+import type { Ctx, DatacenterRuntime } from './http.ts'
 import { route, sendJson } from './http.ts'
 import type { CheckRecord, NodeRecord, ServiceRecord } from './state.ts'
 
@@ -19,7 +21,7 @@ function nodeJson(ctx: Ctx, node: NodeRecord): Record<string, unknown> {
     ID: node.id,
     Node: node.name,
     Address: node.address,
-    Datacenter: ctx.cluster.state.datacenter,
+    Datacenter: ctx.dc().state.datacenter,
     TaggedAddresses: taggedAddresses(node),
     Meta: node.meta,
     CreateIndex: node.createIndex,
@@ -42,7 +44,11 @@ function agentServiceJson(service: ServiceRecord): Record<string, unknown> {
   }
 }
 
+// health.mdx "List Checks for Node" sample: a node-level check (serfHealth) has
+// empty ServiceID/ServiceName and ServiceTags []; a service check names its
+// service instance and carries that service's tags.
 function checkJson(node: NodeRecord, check: CheckRecord): Record<string, unknown> {
+  const service = check.serviceId === '' ? undefined : node.services.get(check.serviceId)
   return {
     Node: node.name,
     CheckID: check.checkId,
@@ -50,9 +56,9 @@ function checkJson(node: NodeRecord, check: CheckRecord): Record<string, unknown
     Status: check.status,
     Notes: '',
     Output: check.output,
-    ServiceID: '',
-    ServiceName: '',
-    ServiceTags: [],
+    ServiceID: check.serviceId,
+    ServiceName: check.serviceName,
+    ServiceTags: service ? service.tags : [],
     Type: '',
     Interval: '',
     Timeout: '',
@@ -70,7 +76,7 @@ function catalogQuery<T>(
 ): void {
   const options = parseQueryOptions(ctx.params)
   const authz = ctx.auth()
-  const { state } = ctx.cluster
+  const { state } = ctx.dc()
   blockingQuery({
     options,
     run: () => run(authz),
@@ -94,7 +100,7 @@ function matchesNodeMeta(ctx: Ctx, node: NodeRecord): boolean {
 
 route('/v1/catalog/nodes', ['GET'], (ctx) => {
   catalogQuery(ctx, (authz) => {
-    const { state } = ctx.cluster
+    const { state } = ctx.dc()
     const all = [...state.nodes.values()].filter((node) => matchesNodeMeta(ctx, node))
     // Failed nodes stay listed (with serfHealth critical) until reaped; node:read filters.
     const visible = all.filter((node) => authz.allowed('node', node.name, 'read'))
@@ -109,7 +115,7 @@ route('/v1/catalog/nodes', ['GET'], (ctx) => {
 
 route('/v1/catalog/services', ['GET'], (ctx) => {
   catalogQuery(ctx, (authz) => {
-    const { state } = ctx.cluster
+    const { state } = ctx.dc()
     const services = new Map<string, Set<string>>()
     let filtered = false
     for (const node of state.nodes.values()) {
@@ -135,7 +141,7 @@ function serviceInstances(
 ): Array<{ node: NodeRecord; service: ServiceRecord }> {
   const tags = ctx.params.getAll('tag')
   const out: Array<{ node: NodeRecord; service: ServiceRecord }> = []
-  for (const node of ctx.cluster.state.nodes.values()) {
+  for (const node of ctx.dc().state.nodes.values()) {
     for (const service of node.services.values()) {
       // catalog_endpoint.go: repeated ?tag= must all match (AND).
       if (service.name === name && tags.every((tag) => service.tags.includes(tag)))
@@ -149,7 +155,7 @@ route('/v1/catalog/service/', ['GET'], (ctx) => {
   const name = ctx.path.slice('/v1/catalog/service/'.length)
   if (name === '') throw new HttpError(400, 'Missing service name')
   catalogQuery(ctx, (authz) => {
-    const { state } = ctx.cluster
+    const { state } = ctx.dc()
     const index = state.serviceIndexes.get(name) ?? state.servicesIndex
     if (!authz.allowed('service', name, 'read')) return { index, value: [], filtered: true }
     const all = serviceInstances(ctx, name)
@@ -180,7 +186,7 @@ route('/v1/catalog/service/', ['GET'], (ctx) => {
 route('/v1/catalog/node/', ['GET'], (ctx) => {
   const name = ctx.path.slice('/v1/catalog/node/'.length)
   catalogQuery(ctx, (authz) => {
-    const { state } = ctx.cluster
+    const { state } = ctx.dc()
     const node = state.nodes.get(name)
     // catalog_endpoint.go CatalogNodeServices: an unknown node is JSON null.
     if (!node || !authz.allowed('node', name, 'read'))
@@ -204,16 +210,21 @@ route('/v1/health/node/', ['GET'], (ctx) => {
   const name = ctx.path.slice('/v1/health/node/'.length)
   if (name === '') throw new HttpError(400, 'Missing node name')
   catalogQuery(ctx, (authz) => {
-    const { state } = ctx.cluster
+    const { state } = ctx.dc()
     const node = state.nodes.get(name)
     // health_endpoint.go: "Use empty list instead of nil" → [] for an unknown node.
     if (!node) return { index: state.checksIndex, value: [], filtered: false }
     if (!authz.allowed('node', name, 'read'))
       return { index: state.checksIndex, value: [], filtered: true }
+    // health.mdx: node:read,service:read; a service's checks need service:read on it.
+    const all = [...node.checks.values()]
+    const visible = all.filter(
+      (check) => check.serviceName === '' || authz.allowed('service', check.serviceName, 'read')
+    )
     return {
       index: state.checksIndex,
-      value: [...node.checks.values()].map((check) => checkJson(node, check)),
-      filtered: false
+      value: visible.map((check) => checkJson(node, check)),
+      filtered: visible.length !== all.length
     }
   })
 })
@@ -223,7 +234,7 @@ route('/v1/health/state/', ['GET'], (ctx) => {
   // health_endpoint.go HealthChecksInState: 400 "Missing check state".
   if (wanted === '') throw new HttpError(400, 'Missing check state')
   catalogQuery(ctx, (authz) => {
-    const { state } = ctx.cluster
+    const { state } = ctx.dc()
     const checks: Array<Record<string, unknown>> = []
     let filtered = false
     for (const node of state.nodes.values()) {
@@ -240,11 +251,37 @@ route('/v1/health/state/', ['GET'], (ctx) => {
   })
 })
 
+// health.mdx "List Checks for Service": the checks of every instance of the
+// service (never node-level checks such as serfHealth); blocking; node:read and
+// service:read (ACL-filtered, never a 403). Its index is the checks table's
+// (state/catalog.go ServiceChecks: catalogChecksMaxIndex).
+route('/v1/health/checks/', ['GET'], (ctx) => {
+  const name = ctx.path.slice('/v1/health/checks/'.length)
+  if (name === '') throw new HttpError(400, 'Missing service name')
+  catalogQuery(ctx, (authz) => {
+    const { state } = ctx.dc()
+    const index = state.checksIndex
+    if (!authz.allowed('service', name, 'read')) return { index, value: [], filtered: true }
+    const value: Array<Record<string, unknown>> = []
+    let filtered = false
+    for (const node of [...state.nodes.values()].filter((n) => matchesNodeMeta(ctx, n))) {
+      const checks = [...node.checks.values()].filter((check) => check.serviceName === name)
+      if (checks.length === 0) continue
+      if (!authz.allowed('node', node.name, 'read')) {
+        filtered = true
+        continue
+      }
+      for (const check of checks) value.push(checkJson(node, check))
+    }
+    return { index, value, filtered }
+  })
+})
+
 route('/v1/health/service/', ['GET'], (ctx) => {
   const name = ctx.path.slice('/v1/health/service/'.length)
   if (name === '') throw new HttpError(400, 'Missing service name')
   catalogQuery(ctx, (authz) => {
-    const { state } = ctx.cluster
+    const { state } = ctx.dc()
     const index = Math.max(state.serviceIndexes.get(name) ?? state.servicesIndex, 1)
     if (!authz.allowed('service', name, 'read')) return { index, value: [], filtered: true }
     const passingOnly = ctx.params.has('passing')
@@ -255,8 +292,13 @@ route('/v1/health/service/', ['GET'], (ctx) => {
         filtered = true
         continue
       }
-      const checks = [...node.checks.values()]
-      // health_endpoint.go filterNonPassing: ?passing drops entries with any non-passing check.
+      // health.mdx sample: an instance's Checks are the node's own checks
+      // (serfHealth) and that service instance's checks, not other services'.
+      const checks = [...node.checks.values()].filter(
+        (check) => check.serviceId === '' || check.serviceId === service.id
+      )
+      // health.mdx `passing`: "only nodes with all checks in the passing state"
+      // (health_endpoint.go filterNonPassing: warning counts as not passing).
       if (passingOnly && checks.some((check) => check.status !== 'passing')) continue
       value.push({
         Node: nodeJson(ctx, node),
@@ -268,45 +310,55 @@ route('/v1/health/service/', ['GET'], (ctx) => {
   })
 })
 
-// agent_endpoint.go AgentSelf: the answering agent's own config; needs agent:read on its node.
-route('/v1/agent/self', ['GET'], (ctx) => {
-  const { state } = ctx.cluster
-  const node = state.nodes.get(ctx.agent.node)
-  if (!node) throw new Error('agent is not registered')
-  ctx.auth().require('agent', node.name, 'read')
-  const config = {
-    Datacenter: state.datacenter,
-    PrimaryDatacenter: state.datacenter,
-    NodeName: node.name,
-    NodeID: node.id,
-    Revision: 'emulated',
-    Server: node.server,
-    Version: CONSUL_VERSION,
-    BuildDate: '2025-01-01T00:00:00Z'
-  }
-  sendJson(ctx, {
-    Config: config,
-    DebugConfig: { NodeName: node.name, Datacenter: state.datacenter, ServerMode: node.server },
-    Coord: { Vec: [0, 0, 0, 0, 0, 0, 0, 0], Error: 1.5, Adjustment: 0, Height: 0.00001 },
-    Member: memberJson(ctx, node),
-    Stats: {},
-    Meta: node.meta
-  })
-})
+// agent_endpoint.go AgentSelf: the answering agent's own config; needs agent:read
+// on its node. Agent endpoints are answered by the agent itself: `?dc` is not read.
+route(
+  '/v1/agent/self',
+  ['GET'],
+  (ctx) => {
+    const { state } = ctx.agent.datacenter
+    const node = state.nodes.get(ctx.agent.node)
+    if (!node) throw new Error('agent is not registered')
+    ctx.auth().require('agent', node.name, 'read')
+    // The first datacenter is the primary one (ACLs are replicated from it).
+    const primary = ctx.cluster.datacenters.keys().next().value ?? state.datacenter
+    const config = {
+      Datacenter: state.datacenter,
+      PrimaryDatacenter: primary,
+      NodeName: node.name,
+      NodeID: node.id,
+      Revision: 'emulated',
+      Server: node.server,
+      Version: CONSUL_VERSION,
+      BuildDate: '2025-01-01T00:00:00Z'
+    }
+    sendJson(ctx, {
+      Config: config,
+      DebugConfig: { NodeName: node.name, Datacenter: state.datacenter, ServerMode: node.server },
+      Coord: { Vec: [0, 0, 0, 0, 0, 0, 0, 0], Error: 1.5, Adjustment: 0, Height: 0.00001 },
+      Member: memberJson(ctx, node),
+      Stats: {},
+      Meta: node.meta
+    })
+  },
+  { agentLocal: true }
+)
 
-// agent_endpoint.go AgentMembers: serf members; Status 1 alive, 4 failed.
+// agent_endpoint.go AgentMembers: the agent's LAN serf members (its own
+// datacenter; `?wan` is not emulated); Status 1 alive, 4 failed.
 function memberJson(ctx: Ctx, node: NodeRecord): Record<string, unknown> {
+  const { state } = ctx.agent.datacenter
   return {
     Name: node.name,
     Addr: node.address,
     Port: 8301,
     Tags: {
-      dc: ctx.cluster.state.datacenter,
+      dc: state.datacenter,
       id: node.id,
       role: node.server ? 'consul' : 'node',
       vsn: '2'
     },
-    Status: ctx.cluster.state.isLive(node.name) ? 1 : 4,
+    Status: state.isLive(node.name) ? 1 : 4,
     ProtocolMin: 1,
     ProtocolMax: 5,
     ProtocolCur: 2,
@@ -316,27 +368,60 @@ function memberJson(ctx: Ctx, node: NodeRecord): Record<string, unknown> {
   }
 }
 
-route('/v1/agent/members', ['GET'], (ctx) => {
-  const authz = ctx.auth()
-  const members = [...ctx.cluster.state.nodes.values()]
-    .filter((node) => authz.allowed('node', node.name, 'read'))
-    .map((node) => memberJson(ctx, node))
-  sendJson(ctx, members)
-})
+route(
+  '/v1/agent/members',
+  ['GET'],
+  (ctx) => {
+    const authz = ctx.auth()
+    const members = [...ctx.agent.datacenter.state.nodes.values()]
+      .filter((node) => authz.allowed('node', node.name, 'read'))
+      .map((node) => memberJson(ctx, node))
+    sendJson(ctx, members)
+  },
+  { agentLocal: true }
+)
 
-// status_endpoint.go: the leader's RPC address as a JSON string; no ACL.
+// status_endpoint.go: the leader's RPC address as a JSON string; no ACL. An
+// RPC (Status.Leader / Status.Peers), so `?dc` is forwarded.
 route('/v1/status/leader', ['GET'], (ctx) => {
-  const leader = [...ctx.cluster.state.nodes.values()].find(
-    (node) => node.server && ctx.cluster.state.isLive(node.name)
-  )
+  const { state } = ctx.dc()
+  const leader = [...state.nodes.values()].find((node) => node.server && state.isLive(node.name))
   sendJson(ctx, leader ? `${leader.address}:8300` : '')
 })
 
 route('/v1/status/peers', ['GET'], (ctx) => {
   sendJson(
     ctx,
-    [...ctx.cluster.state.nodes.values()]
+    [...ctx.dc().state.nodes.values()]
       .filter((node) => node.server)
       .map((node) => `${node.address}:8300`)
   )
 })
+
+// catalog_endpoint.go CatalogDatacenters → Catalog.ListDatacenters, answered
+// by a server of the agent's own datacenter (no `?dc`, no ACL, no index:
+// catalog.mdx "ACL Required: none", "Blocking Queries: NO"). Order:
+// agent/router/router.go GetDatacentersByDistance: "Everything in the local
+// datacenter looks like zero RTT", others the RTT to their servers; the names
+// are sorted first, then stable-sorted by RTT, so ties go by name.
+route(
+  '/v1/catalog/datacenters',
+  ['GET'],
+  (ctx) => {
+    const own = ctx.agent.datacenter
+    const rtt = (dc: DatacenterRuntime): number =>
+      dc === own
+        ? 0
+        : Math.hypot(dc.coordinate[0] - own.coordinate[0], dc.coordinate[1] - own.coordinate[1])
+    const names = [...ctx.cluster.datacenters.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    )
+    const sorted = names.map((dc) => ({ name: dc.name, rtt: rtt(dc) }))
+    sorted.sort((a, b) => a.rtt - b.rtt) // Array#sort is stable
+    sendJson(
+      ctx,
+      sorted.map((dc) => dc.name)
+    )
+  },
+  { agentLocal: true }
+)

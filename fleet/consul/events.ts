@@ -1,9 +1,10 @@
 // User events: agent/event_endpoint.go (HTTP), agent/user_event.go (validation,
 // receiver filters, ring buffer), hashicorp/serf serf/serf.go (size limit).
 import { randomUUID } from 'node:crypto'
+import { RE2JS } from 're2js'
 import { parseQueryOptions, MAX_QUERY_TIME_MS } from './blocking.ts'
 import { HttpError } from './errors.ts'
-import type { AgentRuntime, Cluster } from './http.ts'
+import type { AgentRuntime, DatacenterRuntime } from './http.ts'
 import { route, sendJson } from './http.ts'
 import { bytes } from './json.ts'
 
@@ -46,15 +47,18 @@ export function uuidToUint64(id: string): bigint {
   return lower ^ upper
 }
 
-// Go's regexp is RE2: unanchored MatchString ≈ JS RegExp#test for the patterns fleets use.
-function compileFilter(kind: string, pattern: string): RegExp {
+// Go's regexp.Compile is RE2 with Perl flags (agent/user_event.go validates each
+// filter with it and each receiver compiles it again), so the emulator compiles
+// with re2js, RE2's semantics: `(?i)`, `[[:alpha:]]`, `\pL` and `\z` mean what
+// they mean to Consul, and lookaround or backreferences are refused. (Its own
+// copy, not the action's: the emulator stands for Consul.)
+function compileFilter(kind: string, pattern: string): RE2JS {
   try {
-    return new RegExp(pattern)
+    return RE2JS.compile(pattern)
   } catch (err) {
-    // agent/user_event.go validateUserEventParams: "Invalid node filter: %v" (Go says "error parsing regexp: ...").
-    throw new Error(`Invalid ${kind} filter: error parsing regexp: ${(err as Error).message}`, {
-      cause: err
-    })
+    // validateUserEventParams: "Invalid node filter: %v", %v being Go's
+    // "error parsing regexp: <code>: `<expr>`", which re2js reproduces.
+    throw new Error(`Invalid ${kind} filter: ${(err as Error).message}`, { cause: err })
   }
 }
 
@@ -107,7 +111,11 @@ route('/v1/event/fire/', ['PUT'], async (ctx) => {
   if (nodeFilter !== '') compileFilter('node', nodeFilter)
   if (serviceFilter !== '') compileFilter('service', serviceFilter)
   if (tagFilter !== '') compileFilter('tag', tagFilter)
-  // internal_endpoint.go EventFire: event:write, denial answered as exactly "Permission denied".
+  // agent/user_event.go UserEvent: the RPC Internal.EventFire goes to the `?dc`
+  // datacenter ("Any server can process in the remote DC, since the gossip will
+  // take over anyways"), which checks event:write there; event_endpoint.go
+  // answers a denial as exactly "Permission denied".
+  const dc = ctx.dc()
   if (!ctx.auth().allowed('event', name, 'write')) throw new HttpError(403, 'Permission denied')
   const event: UserEvent = {
     id: randomUUID(),
@@ -119,21 +127,23 @@ route('/v1/event/fire/', ['PUT'], async (ctx) => {
     version: USER_EVENT_VERSION,
     ltime: 0
   }
-  checkSerfLimit(name, event.payload?.length ?? 0, cluster.lamportTime + 1)
-  cluster.lamportTime += 1
-  broadcast(cluster, { ...event, ltime: cluster.lamportTime })
+  checkSerfLimit(name, event.payload?.length ?? 0, dc.lamportTime + 1)
+  dc.lamportTime += 1
+  broadcast(dc, { ...event, ltime: dc.lamportTime })
   // The fire response carries LTime 0: the clock is assigned by serf later.
   sendJson(ctx, userEventJson(event))
 })
 
-// Gossip: every live agent gets the event and applies the filters itself
-// (user_event.go shouldProcessUserEvent), then ingestUserEvent stores it.
-export function broadcast(cluster: Cluster, event: UserEvent): void {
-  const nodeRe = event.nodeFilter ? new RegExp(event.nodeFilter) : undefined
-  const serviceRe = event.serviceFilter ? new RegExp(event.serviceFilter) : undefined
-  const tagRe = event.tagFilter ? new RegExp(event.tagFilter) : undefined
-  for (const node of cluster.state.nodes.values()) {
-    if (!cluster.state.isLive(node.name)) continue
+// Gossip: every live agent of the datacenter's LAN pool gets the event (it never
+// crosses to another datacenter) and applies the filters itself (user_event.go
+// shouldProcessUserEvent), then ingestUserEvent stores it.
+export function broadcast(dc: DatacenterRuntime, event: UserEvent): void {
+  // regexp.MatchString: an unanchored search, as RE2JS#test.
+  const nodeRe = event.nodeFilter ? compileFilter('node', event.nodeFilter) : undefined
+  const serviceRe = event.serviceFilter ? compileFilter('service', event.serviceFilter) : undefined
+  const tagRe = event.tagFilter ? compileFilter('tag', event.tagFilter) : undefined
+  for (const node of dc.state.nodes.values()) {
+    if (!dc.state.isLive(node.name)) continue
     if (nodeRe && !nodeRe.test(node.name)) continue
     if (serviceRe) {
       let found = false
@@ -146,7 +156,7 @@ export function broadcast(cluster: Cluster, event: UserEvent): void {
       }
       if (!found) continue
     }
-    const agent = cluster.agents.get(node.name)
+    const agent = dc.agents.get(node.name)
     if (agent) ingest(agent, event)
   }
 }
@@ -157,61 +167,68 @@ function ingest(agent: AgentRuntime, event: UserEvent): void {
   for (const wake of [...agent.eventWatchers]) wake()
 }
 
-// event_endpoint.go EventList: its own blocking loop, not rpc.go's.
-route('/v1/event/list', ['GET'], (ctx) => {
-  const options = parseQueryOptions(ctx.params)
-  const authz = ctx.auth()
-  const nameFilter = ctx.params.get('name') ?? ''
-  const { agent } = ctx
-  const run = (): { events: UserEvent[]; index: bigint; filtered: boolean } => {
-    // Only `name` is honoured; ACL filtering drops events silently.
-    const readable = agent.events.filter((event) => authz.allowed('event', event.name, 'read'))
-    const events = readable.filter((event) => nameFilter === '' || event.name === nameFilter)
-    // "Return a non-zero index to prevent a hot query loop".
-    const last = events[events.length - 1]
-    return {
-      events,
-      index: last ? uuidToUint64(last.id) : 1n,
-      filtered: readable.length !== agent.events.length
-    }
-  }
-  const send = (result: ReturnType<typeof run>): void => {
-    // Only X-Consul-Index; the filtered header only when a token was sent (research §3).
-    ctx.res.setHeader('X-Consul-Index', result.index.toString())
-    if (result.filtered && authz.tokenSent)
-      ctx.res.setHeader('X-Consul-Results-Filtered-By-ACLs', 'true')
-    sendJson(ctx, result.events.map(userEventJson))
-  }
-  const first = run()
-  // "Check for exact match on the query value. Because the index value is not monotonic".
-  if (options.minIndex === 0n || first.index !== options.minIndex) {
-    send(first)
-    return
-  }
-  // Wait capped at maxQueryTime and defaulting to it (600s) when index is given without wait; no jitter.
-  let waitMs = options.waitMs ?? 0
-  if (waitMs > MAX_QUERY_TIME_MS || waitMs <= 0) waitMs = MAX_QUERY_TIME_MS
-  let done = false
-  const stop = (): void => {
-    done = true
-    clearTimeout(timer)
-    agent.eventWatchers.delete(onEvent)
-  }
-  const onEvent = (): void => {
-    queueMicrotask(() => {
-      if (done) return
-      const next = run()
-      if (next.index !== options.minIndex) {
-        stop()
-        send(next)
+// event_endpoint.go EventList: its own blocking loop, not rpc.go's. The agent's
+// own ring buffer, never an RPC: no parseDC, so `?dc` is not read (an event fired
+// into another datacenter is never in this list).
+route(
+  '/v1/event/list',
+  ['GET'],
+  (ctx) => {
+    const options = parseQueryOptions(ctx.params)
+    const authz = ctx.auth()
+    const nameFilter = ctx.params.get('name') ?? ''
+    const { agent } = ctx
+    const run = (): { events: UserEvent[]; index: bigint; filtered: boolean } => {
+      // Only `name` is honoured; ACL filtering drops events silently.
+      const readable = agent.events.filter((event) => authz.allowed('event', event.name, 'read'))
+      const events = readable.filter((event) => nameFilter === '' || event.name === nameFilter)
+      // "Return a non-zero index to prevent a hot query loop".
+      const last = events[events.length - 1]
+      return {
+        events,
+        index: last ? uuidToUint64(last.id) : 1n,
+        filtered: readable.length !== agent.events.length
       }
-    })
-  }
-  const timer = setTimeout(() => {
-    if (done) return
-    stop()
-    send(run())
-  }, waitMs)
-  agent.eventWatchers.add(onEvent)
-  ctx.onAbort(stop)
-})
+    }
+    const send = (result: ReturnType<typeof run>): void => {
+      // Only X-Consul-Index; the filtered header only when a token was sent (research §3).
+      ctx.res.setHeader('X-Consul-Index', result.index.toString())
+      if (result.filtered && authz.tokenSent)
+        ctx.res.setHeader('X-Consul-Results-Filtered-By-ACLs', 'true')
+      sendJson(ctx, result.events.map(userEventJson))
+    }
+    const first = run()
+    // "Check for exact match on the query value. Because the index value is not monotonic".
+    if (options.minIndex === 0n || first.index !== options.minIndex) {
+      send(first)
+      return
+    }
+    // Wait capped at maxQueryTime and defaulting to it (600s) when index is given without wait; no jitter.
+    let waitMs = options.waitMs ?? 0
+    if (waitMs > MAX_QUERY_TIME_MS || waitMs <= 0) waitMs = MAX_QUERY_TIME_MS
+    let done = false
+    const stop = (): void => {
+      done = true
+      clearTimeout(timer)
+      agent.eventWatchers.delete(onEvent)
+    }
+    const onEvent = (): void => {
+      queueMicrotask(() => {
+        if (done) return
+        const next = run()
+        if (next.index !== options.minIndex) {
+          stop()
+          send(next)
+        }
+      })
+    }
+    const timer = setTimeout(() => {
+      if (done) return
+      stop()
+      send(run())
+    }, waitMs)
+    agent.eventWatchers.add(onEvent)
+    ctx.onAbort(stop)
+  },
+  { agentLocal: true }
+)

@@ -12,6 +12,8 @@ export interface FaultSpec {
   method?: string
   // Only requests to this node's agent.
   agent?: string
+  // Only requests answered from this datacenter: the one `?dc=` names, else the agent's own.
+  datacenter?: string
   // kind 'latency': extra delay before the request is handled.
   latencyMs?: number
   // kind 'no-leader': answer as a client agent would, "rpc error making call: No cluster leader".
@@ -65,7 +67,8 @@ export class FaultSwitches {
   take(
     method: string,
     target: string,
-    agent: string
+    agent: string,
+    datacenter?: string
   ): { latencyMs: number; terminal: FaultSpec | undefined } {
     let latencyMs = 0
     let terminal: FaultSpec | undefined
@@ -74,6 +77,7 @@ export class FaultSwitches {
       const { spec } = fault
       if (spec.method && spec.method.toUpperCase() !== method) continue
       if (spec.agent && spec.agent !== agent) continue
+      if (spec.datacenter && spec.datacenter !== datacenter) continue
       if (fault.pattern) {
         fault.pattern.lastIndex = 0
         if (!fault.pattern.test(target)) continue

@@ -11,6 +11,10 @@ import type { UserEvent } from './events.ts'
 
 export interface AgentRuntime {
   node: string
+  /** the datacenter the agent belongs to (its LAN pool) */
+  datacenter: DatacenterRuntime
+  /** a server agent answers RPC errors as they are; a client agent's come through its RPC pool */
+  server: boolean
   url: string | null
   listening: Promise<string> | null
   close: (() => Promise<void>) | null
@@ -20,22 +24,52 @@ export interface AgentRuntime {
   eventWatchers: Set<() => void>
 }
 
+/**
+ * One Consul datacenter: its own servers' replicated state (KV, catalog,
+ * sessions, health: one raft log, so its own X-Consul-Index), its LAN pool of
+ * agents (user events are LAN gossip: they never leave it) and its serf clock.
+ */
+export interface DatacenterRuntime {
+  name: string
+  state: ClusterState
+  agents: Map<string, AgentRuntime>
+  lamportTime: number
+  /** a network coordinate (ms): the WAN round-trip time between two datacenters is their distance */
+  coordinate: [number, number]
+  /** false: its servers cannot be reached over the WAN (ErrDCNotAvailable for forwarded requests) */
+  reachable: boolean
+}
+
 export interface RequestLogEntry {
   method: string
   path: string
   agent: string
+  /** the answering agent's own datacenter */
+  datacenter: string
   status: number
   bytes: number
 }
 
+/** A request as it arrived, before any fault or latency: when a test must act on a write in flight. */
+export interface ArrivalLogEntry {
+  method: string
+  path: string
+  agent: string
+  datacenter: string
+  /** epoch ms */
+  at: number
+  /** the raft index of the agent's datacenter when it arrived: every write before it is at or below */
+  raftIndex: number
+}
+
 export interface Cluster {
-  state: ClusterState
+  /** WAN-joined datacenters, the primary (ACL authority) first */
+  datacenters: Map<string, DatacenterRuntime>
   acl: AclSystem
-  agents: Map<string, AgentRuntime>
   faults: FaultSwitches
   requests: RequestLogEntry[]
+  arrivals: ArrivalLogEntry[]
   fireBodyLimit: number | undefined
-  lamportTime: number
   aborters: Set<() => void>
   stopped: boolean
 }
@@ -51,6 +85,15 @@ export interface Ctx {
   params: URLSearchParams
   // -1 when unknown (chunked), as Go's req.ContentLength.
   contentLength: number
+  /**
+   * The datacenter the request is answered from: `?dc=` (agent/http.go parseDC:
+   * an empty value means the agent's own), or the agent's own on agent-local
+   * endpoints. Throws as the RPC forwarding does (agent/consul/rpc.go forwardDC)
+   * for a datacenter with no route: call it where Consul makes the RPC, after the
+   * HTTP-level checks.
+   */
+  dc(): DatacenterRuntime
+  /** the token resolved in the answering datacenter (after dc(): the RPC is forwarded first) */
   auth(): Authorizer
   body(): Promise<Buffer>
   onAbort(abort: () => void): void
@@ -67,12 +110,52 @@ interface Route {
   path: string
   methods: string[]
   handler: Handler
+  agentLocal: boolean
 }
 
 const routes: Route[] = []
 
-export function route(path: string, methods: string[], handler: Handler): void {
-  routes.push({ prefix: path.endsWith('/'), path, methods, handler })
+/**
+ * `agentLocal`: answered by the agent itself, never an RPC, so `?dc=` is not
+ * read (agent/event_endpoint.go EventList, agent/agent_endpoint.go: no parseDC).
+ */
+export function route(
+  path: string,
+  methods: string[],
+  handler: Handler,
+  opts: { agentLocal?: boolean } = {}
+): void {
+  routes.push({
+    prefix: path.endsWith('/'),
+    path,
+    methods,
+    handler,
+    agentLocal: opts.agentLocal ?? false
+  })
+}
+
+// agent/structs/errors.go: errNoDCPath and errDCNotAvailable.
+export const NO_DC_PATH = 'No path to datacenter'
+export const DC_NOT_AVAILABLE = 'Remote DC has no server currently reachable'
+
+/**
+ * agent/consul/rpc.go forwardDC: an unknown datacenter is ErrNoDCPath, a known
+ * one whose servers cannot be reached ErrDCNotAvailable. agent/http.go has no
+ * case for either: 500 with err.Error(). A client agent gets the error back from
+ * a server through its RPC pool, which wraps it (agent/pool/pool.go: "rpc error
+ * making call: %w"); a server agent forwards itself and answers it bare.
+ */
+export function resolveDatacenter(
+  cluster: Cluster,
+  agent: AgentRuntime,
+  name: string
+): DatacenterRuntime {
+  const dc = cluster.datacenters.get(name)
+  let reason: string | undefined
+  if (!dc) reason = NO_DC_PATH
+  else if (dc !== agent.datacenter && !dc.reachable) reason = DC_NOT_AVAILABLE
+  if (reason) throw new HttpError(500, agent.server ? reason : `rpc error making call: ${reason}`)
+  return dc!
 }
 
 // agent/http.go setMeta → setIndex / setKnownLeader / setLastContact; the
@@ -118,6 +201,7 @@ function write(ctx: Ctx, status: number, contentType: string | undefined, body: 
     method: ctx.method,
     path: ctx.req.url ?? '',
     agent: ctx.agent.node,
+    datacenter: ctx.agent.datacenter.name,
     status,
     bytes: body.length
   })
@@ -131,6 +215,14 @@ export async function handleRequest(
 ): Promise<void> {
   const target = req.url ?? '/'
   const method = (req.method ?? 'GET').toUpperCase()
+  cluster.arrivals.push({
+    method,
+    path: target,
+    agent: agent.node,
+    datacenter: agent.datacenter.name,
+    at: Date.now(),
+    raftIndex: agent.datacenter.state.raftIndex
+  })
   const url = new URL(target, 'http://agent')
   let path: string
   try {
@@ -148,6 +240,7 @@ export async function handleRequest(
   const lengthHeader = req.headers['content-length']
   let bodyPromise: Promise<Buffer> | undefined
   let authz: Authorizer | undefined
+  let agentLocal = false
   const ctx: Ctx = {
     cluster,
     agent,
@@ -162,8 +255,13 @@ export async function handleRequest(
           ? -1
           : 0
         : Number(lengthHeader),
+    dc() {
+      const wanted = agentLocal ? '' : (url.searchParams.get('dc') ?? '')
+      return wanted === '' ? agent.datacenter : resolveDatacenter(cluster, agent, wanted)
+    },
     auth() {
-      authz ??= cluster.acl.resolve(AclSystem.tokenFrom(url.searchParams, req.headers))
+      const dc = ctx.dc()
+      authz ??= cluster.acl.resolve(AclSystem.tokenFrom(url.searchParams, req.headers), dc.name)
       return authz
     },
     body() {
@@ -176,8 +274,19 @@ export async function handleRequest(
   }
   // agent/http.go: X-Consul-Default-ACL-Policy on every response.
   res.setHeader('X-Consul-Default-ACL-Policy', cluster.acl.defaultPolicy)
-  const { latencyMs, terminal } = cluster.faults.take(method, target, agent.node)
-  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs))
+  const { latencyMs, terminal } = cluster.faults.take(
+    method,
+    target,
+    agent.node,
+    url.searchParams.get('dc') || agent.datacenter.name
+  )
+  if (latencyMs > 0) {
+    // The latency stands for Consul's own work (the RPC to the servers, the Raft
+    // apply), which starts once the body is in and runs to the end even if the
+    // client hangs up meanwhile: net/http only fails the write of the answer.
+    if (ctx.contentLength !== 0) await ctx.body().catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, latencyMs))
+  }
   if (terminal) {
     applyFault(ctx, terminal)
     return
@@ -200,6 +309,7 @@ export async function handleRequest(
       res.setHeader('Allow', allow)
       throw new HttpError(405, `method ${method} not allowed`)
     }
+    agentLocal = found.agentLocal
     await found.handler(ctx)
   } catch (err) {
     if (err instanceof HttpError) {
@@ -234,6 +344,7 @@ function applyFault(ctx: Ctx, fault: FaultSpec): void {
         method: ctx.method,
         path: ctx.req.url ?? '',
         agent: ctx.agent.node,
+        datacenter: ctx.agent.datacenter.name,
         status: 0,
         bytes: 0
       })

@@ -79,7 +79,7 @@ function getKv(ctx: Ctx, key: string): void {
   const authz = ctx.auth()
   // agent/consul/kvs_endpoint.go Get: key:read is required for a single key.
   if (!recurse) authz.require('key', key, 'read')
-  const { state } = ctx.cluster
+  const { state } = ctx.dc()
   blockingQuery({
     options,
     run: () => {
@@ -140,7 +140,7 @@ function getKeys(ctx: Ctx, prefix: string): void {
   if (ctx.params.has('seperator')) separator = ctx.params.get('seperator') ?? ''
   const options = parseQueryOptions(ctx.params)
   const authz = ctx.auth()
-  const { state } = ctx.cluster
+  const { state } = ctx.dc()
   blockingQuery({
     options,
     run: () => {
@@ -183,7 +183,7 @@ function getKeys(ctx: Ctx, prefix: string): void {
 async function putKv(ctx: Ctx, key: string): Promise<void> {
   requireKey(key)
   rejectConflictingFlags(ctx, 'cas', 'acquire', 'release')
-  const { params, cluster } = ctx
+  const { params } = ctx
   const flags = params.has('flags') ? parseUint64(params.get('flags') ?? '') : 0n
   let verb: 'set' | 'cas' | 'lock' | 'unlock' = 'set'
   let casIndex = 0
@@ -207,7 +207,7 @@ async function putKv(ctx: Ctx, key: string): Promise<void> {
   if (body.length > KV_MAX_VALUE_SIZE) throw tooLarge(body.length)
   // agent/consul/kvs_endpoint.go kvsPreApply: every KV write needs key:write.
   ctx.auth().require('key', key, 'write')
-  const { state } = cluster
+  const { state } = ctx.dc()
   const input = { key, value: body.length > 0 ? body : null, flags, lockIndex: 0, session: '' }
   if (verb === 'lock' && state.inLockDelay(key)) {
     // kvsPreApply: "Rejecting lock of key due to lock-delay" → false.
@@ -240,7 +240,7 @@ function deleteKv(ctx: Ctx, key: string): void {
     : undefined
   // kvsPreApply: delete-tree needs write on the prefix, others key:write.
   ctx.auth().require('key', key, 'write')
-  const { state } = ctx.cluster
+  const { state } = ctx.dc()
   const idx = state.nextIndex()
   if (recurse) state.kvDeleteTree(idx, key)
   else if (casIndex !== undefined) {

@@ -105,36 +105,36 @@ route('/v1/session/create', ['PUT'], async (ctx) => {
   }
   // consul/session_endpoint.go Apply: session:write on the session's node.
   ctx.auth().require('session', input.node, 'write')
-  const session = ctx.cluster.state.createSession(input)
-  ctx.cluster.state.armSessionTtl(session, ttlMs)
+  const session = ctx.dc().state.createSession(input)
+  ctx.dc().state.armSessionTtl(session, ttlMs)
   sendJson(ctx, { ID: session.id })
 })
 
 route('/v1/session/destroy/', ['PUT'], (ctx) => {
   const id = ctx.path.slice('/v1/session/destroy/'.length)
   if (id === '') throw new HttpError(400, 'Missing session')
-  const session = ctx.cluster.state.sessions.get(id)
+  const session = ctx.dc().state.sessions.get(id)
   if (session) ctx.auth().require('session', session.node, 'write')
   // Destroying an unknown session is not an error.
-  ctx.cluster.state.destroySession(id)
+  ctx.dc().state.destroySession(id)
   sendJson(ctx, true)
 })
 
 route('/v1/session/renew/', ['PUT'], (ctx) => {
   const id = ctx.path.slice('/v1/session/renew/'.length)
   if (id === '') throw new HttpError(400, 'Missing session')
-  const session = ctx.cluster.state.sessions.get(id)
+  const session = ctx.dc().state.sessions.get(id)
   // session_endpoint.go SessionRenew: 404 "Session id '%s' not found".
   if (!session) throw new HttpError(404, `Session id '${id}' not found`)
   ctx.auth().require('session', session.node, 'write')
-  ctx.cluster.state.armSessionTtl(session, parseGoDuration(session.ttl) ?? 0)
+  ctx.dc().state.armSessionTtl(session, parseGoDuration(session.ttl) ?? 0)
   sendJson(ctx, [sessionJson(session)])
 })
 
 function listSessions(ctx: Ctx, pick: (session: Session) => boolean): void {
   const options = parseQueryOptions(ctx.params)
   const authz = ctx.auth()
-  const { state } = ctx.cluster
+  const { state } = ctx.dc()
   blockingQuery({
     options,
     run: () => {

@@ -35,11 +35,17 @@ export interface ServiceRecord {
   modifyIndex: number
 }
 
+// api-docs/health.mdx: a check's Status is passing, warning or critical.
+export type CheckStatus = 'passing' | 'warning' | 'critical'
+
 export interface CheckRecord {
   checkId: string
   name: string
-  status: 'passing' | 'warning' | 'critical'
+  status: CheckStatus
   output: string
+  /** '' for a node-level check (serfHealth); else the service instance it belongs to */
+  serviceId: string
+  serviceName: string
   createIndex: number
   modifyIndex: number
 }
@@ -67,6 +73,12 @@ export const SERF_CHECK_ID = 'serfHealth'
 export const SERF_CHECK_NAME = 'Serf Health Status'
 export const SERF_ALIVE_OUTPUT = 'Agent alive and reachable'
 export const SERF_FAILED_OUTPUT = 'Agent not live or unreachable'
+// api-docs/health.mdx sample responses: a service's check is `service:<id>`,
+// named "Service '<name>' check" (the agent's default for a check defined in a
+// service definition without a name).
+export function serviceCheckId(serviceId: string): string {
+  return `service:${serviceId}`
+}
 // agent/structs/structs.go: MaxLockDelay caps a session's lock delay at 60s.
 const MAX_LOCK_DELAY_MS = 60_000
 
@@ -95,8 +107,10 @@ export class ClusterState {
 
   readonly datacenter: string
 
-  constructor(datacenter: string) {
+  /** `addressBlock`: node addresses are 10.<block>.x.y, so datacenters do not share addresses */
+  constructor(datacenter: string, addressBlock = 0) {
     this.datacenter = datacenter
+    this.nodeSeq = (addressBlock & 255) << 16
   }
 
   nextIndex(): number {
@@ -401,7 +415,7 @@ export class ClusterState {
     name: string
     server: boolean
     meta: Record<string, string>
-    services: Array<{ name: string; tags: string[]; port: number }>
+    services: Array<{ name: string; tags: string[]; port: number; check?: CheckStatus }>
   }): NodeRecord {
     const idx = this.nextIndex()
     this.nodeSeq += 1
@@ -437,9 +451,25 @@ export class ClusterState {
       name: SERF_CHECK_NAME,
       status: 'passing',
       output: SERF_ALIVE_OUTPUT,
+      serviceId: '',
+      serviceName: '',
       createIndex: idx,
       modifyIndex: idx
     })
+    for (const service of services) {
+      if (!('check' in service) || service.check === undefined) continue
+      const checkId = serviceCheckId(service.name)
+      node.checks.set(checkId, {
+        checkId,
+        name: `Service '${service.name}' check`,
+        status: service.check,
+        output: '',
+        serviceId: service.name,
+        serviceName: service.name,
+        createIndex: idx,
+        modifyIndex: idx
+      })
+    }
     this.nodes.set(node.name, node)
     this.nodesIndex = idx
     this.servicesIndex = idx
@@ -464,25 +494,45 @@ export class ClusterState {
   }
 
   setSerfHealth(name: string, status: 'passing' | 'critical'): void {
+    this.setCheck(
+      name,
+      SERF_CHECK_ID,
+      status,
+      status === 'passing' ? SERF_ALIVE_OUTPUT : SERF_FAILED_OUTPUT
+    )
+  }
+
+  /**
+   * A check's status (and output) changes, as the agent's anti-entropy sync
+   * writes it to the catalog: state/catalog.go ensureCheckTxn. False when the
+   * node or check does not exist; an unchanged status and output is no write.
+   */
+  setCheck(name: string, checkId: string, status: CheckStatus, output?: string): boolean {
     const node = this.nodes.get(name)
-    const check = node?.checks.get(SERF_CHECK_ID)
-    if (!node || !check || check.status === status) return
+    const check = node?.checks.get(checkId)
+    if (!node || !check) return false
+    const nextOutput = output ?? check.output
+    if (check.status === status && check.output === nextOutput) return true
     const idx = this.nextIndex()
     check.status = status
-    check.output = status === 'passing' ? SERF_ALIVE_OUTPUT : SERF_FAILED_OUTPUT
+    check.output = nextOutput
     check.modifyIndex = idx
     this.checksIndex = idx
-    // state/catalog.go ensureCheckTxn: a node-level check bumps every service index of the node.
-    for (const service of node.services.values()) this.serviceIndexes.set(service.name, idx)
+    // state/catalog.go ensureCheckTxn: a node-level check bumps every service
+    // index of the node, a service check that service's index.
+    for (const service of node.services.values())
+      if (check.serviceId === '' || check.serviceId === service.id)
+        this.serviceIndexes.set(service.name, idx)
     this.servicesIndex = Math.max(this.servicesIndex, idx)
     this.notifyCatalog()
     // state/catalog.go ensureCheckTxn: a critical check invalidates the sessions tied to it.
     if (status === 'critical') {
       for (const session of [...this.sessions.values()]) {
-        if (session.node === name && session.nodeChecks.includes(SERF_CHECK_ID))
+        if (session.node === name && session.nodeChecks.includes(checkId))
           this.destroySession(session.id)
       }
     }
+    return true
   }
 
   isLive(name: string): boolean {

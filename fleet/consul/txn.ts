@@ -61,7 +61,7 @@ route('/v1/txn', ['PUT'], async (ctx) => {
     kvOps.push(kv)
   }
   const authz = ctx.auth()
-  const { state } = ctx.cluster
+  const { state } = ctx.dc()
   const errors: Array<{ OpIndex: number; What: string }> = []
   // consul/txn_endpoint.go preCheck → kvsPreApply for each op: ACLs and lock delay.
   kvOps.forEach((op, opIndex) => {
@@ -114,7 +114,7 @@ function permissionText(accessorId: string, key: string, need: string): string {
 
 // state/txn.go txnKVS, verb by verb, with its error texts.
 function applyOp(ctx: Ctx, idx: number, op: TxnKvOp): Array<Record<string, unknown>> {
-  const { state } = ctx.cluster
+  const { state } = ctx.dc()
   const verb = op.Verb ?? ''
   const key = op.Key ?? ''
   const value = op.Value ? Buffer.from(op.Value, 'base64') : null

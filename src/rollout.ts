@@ -1,0 +1,459 @@
+// The rollout executor (DESIGN "The rollout is a plan of steps"): walks the
+// steps of planRollout() — announce, await, gate — stopping at the first step
+// that fails, and with `auto-rollback` runs a second plan that puts every node
+// sent this release back on the previous one. The one-wave default is today's
+// single event with the configured filters.
+import type { AnnounceJournal, Announcement, HistoryRecord } from './announce.ts'
+import { announce, kvKeys } from './announce.ts'
+import { awaitFleet, catalogJoinerCheck } from './await.ts'
+import type { Config, EventFilters } from './config.ts'
+import type { ConsulClient } from './consul.ts'
+import type { Verdict } from './fleet-state.ts'
+import { FleetState } from './fleet-state.ts'
+import { bake, gateFailureLine } from './gate.ts'
+import type { Log } from './log.ts'
+import { inert, throttle } from './log.ts'
+import { plainText, progressLine } from './report.ts'
+import type { GateFailure, Step } from './rollout-plan.ts'
+import { nodeFilters } from './rollout-plan.ts'
+
+export type WaveOutcome = 'passed' | 'failed' | 'timed_out' | 'gate' | 'cancelled' | 'not_started'
+
+export interface WaveRun {
+  step: Step
+  /** the wave's own fleet (its nodes, counted from its event on) */
+  fleet?: FleetState
+  firedAt?: number
+  /** when its verdict (and gate) was known */
+  endedAt?: number
+  gateFailures?: GateFailure[]
+  outcome: WaveOutcome
+}
+
+export interface RollbackRun {
+  /** the release put back */
+  deployId?: string
+  outcome: 'rolled_back' | 'failed' | 'nothing_to_roll_back_to'
+  fleet?: FleetState
+  message: string
+}
+
+export interface RolloutResult {
+  waves: WaveRun[]
+  /** every wave passed (gate included) */
+  ok: boolean
+  /** `waves` was given (or the plan has several steps): the run is reported wave by wave */
+  staged: boolean
+  cancelled: boolean
+  /** every target of the plan, as the waves left them (nodes no wave reached: pending) */
+  fleet: FleetState
+  verdict: Verdict
+  /** waves that passed, gate included */
+  wavesCompleted: number
+  /** one line: why the rollout stopped, or that it converged */
+  message: string
+  rollback?: RollbackRun
+  /** the first event's announcement (for the timeline) */
+  firstFiredAt?: number
+}
+
+export interface RolloutDeps {
+  consul: ConsulClient
+  config: Config
+  log: Log
+  signal?: AbortSignal
+  /** nodes in the catalog the filters leave out */
+  filteredOut: readonly string[]
+  /** per datacenter (undefined: the agent's own), what latest and deploy-id named when the run started: auto-rollback's target */
+  previous?: ReadonlyMap<string | undefined, { deployId: string; manifestUrl: string }>
+  onJournal?: (journal: AnnounceJournal) => void
+  /** after the first event (the PR check starts then) */
+  onAnnounced?: (fleet: FleetState) => Promise<void>
+  onProgress?: (fleet: FleetState) => void
+}
+
+export interface RolloutRelease {
+  deployId: string
+  manifestUrl: string
+  /** written once, before the first event, when this run published the release */
+  history?: HistoryRecord
+}
+
+/** One event per filter set of the step (a wave too large for one node filter is several). */
+function eventFilters(config: Config, step: Step): EventFilters[] {
+  // The one-wave default keeps today's event: the configured filters.
+  if (config.waves === undefined && step.kind === 'deploy') return [config.filters]
+  return step.nodeFilters.map((node) => ({ node }))
+}
+
+function staged(config: Config, steps: readonly Step[]): boolean {
+  return config.waves !== undefined || steps.length > 1
+}
+
+export async function runRollout(
+  steps: readonly Step[],
+  release: RolloutRelease,
+  deps: RolloutDeps
+): Promise<RolloutResult> {
+  const { consul, config, log, signal } = deps
+  const keys = kvKeys(config.kvPrefix)
+  const allNodes = steps.flatMap((s) => s.nodes)
+  const waves: WaveRun[] = steps.map((step) => ({ step, outcome: 'not_started' }))
+  const fleet = new FleetState({
+    deployId: release.deployId,
+    baselineIndex: 0,
+    maxFailures: config.maxFailures,
+    targets: allNodes,
+    untargeted: deps.filteredOut
+  })
+  const isStaged = staged(config, steps)
+  let failures = 0
+  let firstFiredAt: number | undefined
+  let stopReason = ''
+  // Consul KV is per datacenter (contract 10): history, latest and the rollout record too.
+  const perDc = new Map<string | undefined, { historyWritten: boolean; latestMoved: boolean }>()
+  const dcState = (dc: string | undefined) => {
+    let state = perDc.get(dc)
+    if (!state)
+      perDc.set(dc, (state = { historyWritten: release.history === undefined, latestMoved: false }))
+    return state
+  }
+  const at = (dc: string | undefined) => (dc ? consul.inDatacenter(dc) : consul)
+
+  // While a staged rollout runs (and after a partial one) <kv-prefix>/rollout names
+  // the release, so a node's start-up check accepts it beside deploy-id (contract 5).
+  const rolloutRecord = (dc: string | undefined, completed: number) => {
+    const own = steps.filter((s) => s.datacenter === dc)
+    return JSON.stringify({
+      deploy_id: release.deployId,
+      waves: own.map((s) => s.nodes.length),
+      completed,
+      nodes: own.flatMap((s) => s.nodes)
+    })
+  }
+
+  for (const [i, run] of waves.entries()) {
+    const { step } = run
+    if (signal?.aborted) break
+    const client = at(step.datacenter)
+    const dc = dcState(step.datacenter)
+    const label = [
+      step.datacenter && `${step.datacenter}`,
+      isStaged && `wave ${step.wave}/${step.waves}`
+    ]
+      .filter(Boolean)
+      .join(' ')
+    if (isStaged)
+      log.info(
+        `${label}: ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'}: ${step.nodes.slice(0, 20).join(', ')}${step.nodes.length > 20 ? ', …' : ''}`
+      )
+    const firstOfDc = steps.findIndex((s) => s.datacenter === step.datacenter) === i
+    if (isStaged && firstOfDc) {
+      // history/<id> before any event: a partial rollout never moves latest, and
+      // promote finds the release by it.
+      if (!dc.historyWritten && !step.movesLatest) {
+        await client.kvPut(keys.history(release.deployId), JSON.stringify(release.history), {
+          signal
+        })
+        dc.historyWritten = true
+      }
+      if (config.waves !== undefined)
+        await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal })
+    }
+
+    const filterSets = eventFilters(config, step)
+    let first: Announcement | undefined
+    try {
+      for (const [n, filters] of filterSets.entries()) {
+        const moves = step.movesLatest && n === 0
+        const announced = await announce(
+          client,
+          config,
+          {
+            manifestUrl: release.manifestUrl,
+            history: moves && !dc.historyWritten ? release.history : undefined
+          },
+          log,
+          {
+            signal,
+            targets: step.nodes,
+            filters,
+            movesLatest: moves,
+            datacenter: step.datacenter,
+            onJournal: moves ? deps.onJournal : undefined
+          }
+        )
+        if (moves) {
+          dc.latestMoved = true
+          dc.historyWritten = true
+        }
+        first ??= announced
+      }
+    } catch (error) {
+      // Nothing sent yet: the error is the run's, as without waves. Once a wave went
+      // out, a wave that cannot be sent fails the rollout (and auto-rollback runs).
+      if (signal?.aborted || firstFiredAt === undefined) throw error
+      run.firedAt = first?.firedAt
+      run.outcome = 'failed'
+      run.endedAt = Date.now()
+      stopReason = `${label} could not be sent: ${(error as Error).message}`
+      log.warning(stopReason)
+      if (first)
+        run.fleet = new FleetState({
+          deployId: release.deployId,
+          baselineIndex: first.baselineIndex,
+          maxFailures: 0,
+          targets: step.nodes
+        })
+      break
+    }
+    if (!first) continue
+    run.firedAt = first.firedAt
+    firstFiredAt ??= first.firedAt
+    const inStep = new Set(step.nodes)
+    const waveFleet = new FleetState({
+      deployId: release.deployId,
+      baselineIndex: first.baselineIndex,
+      maxFailures: config.maxFailures - failures,
+      targets: step.nodes,
+      // Nodes of the other waves are not this wave's business (a replayed event must
+      // not make one a "joiner" here).
+      untargeted: [...deps.filteredOut, ...allNodes.filter((n) => !inStep.has(n))]
+    })
+    run.fleet = waveFleet
+    if (i === 0) await deps.onAnnounced?.(fleet)
+    if (!config.wait) {
+      fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
+      return {
+        waves,
+        ok: true,
+        cancelled: false,
+        staged: isStaged,
+        fleet: isStaged || step.datacenter ? fleet : waveFleet,
+        verdict: { done: false },
+        wavesCompleted: 0,
+        message: `announced ${release.deployId} to ${step.nodes.length} nodes; not waiting (wait: false)`,
+        firstFiredAt
+      }
+    }
+
+    const progress = throttle<string>(5000, (line) => log.info(line))
+    const joinerCheck = catalogJoinerCheck(client, config.filters, signal)
+    await awaitFleet({
+      consul: client,
+      fleet: waveFleet,
+      resultsPrefix: keys.results,
+      firedAt: first.firedAt,
+      deadline: first.firedAt + config.timeoutMs,
+      baselineIndex: first.baselineIndex,
+      signal,
+      // Joiners go with the last wave (contract 8); they boot from latest, moved just before it.
+      admitJoiner: step.takesJoiners ? (node) => joinerCheck(node).catch(() => false) : undefined,
+      onChange: (changed) => {
+        for (const s of changed) {
+          if (s.status === 'failure' || s.status === 'lost')
+            log.info(inert(`${plainText(s.node, 80)}: ${s.status}`))
+          else if (s.note)
+            log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
+        }
+        fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
+        progress.update(`${label ? `${label}: ` : ''}${progressLine(waveFleet.counts())}`)
+        deps.onProgress?.(fleet)
+      }
+    })
+    progress.flush()
+    fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
+    if (signal?.aborted) {
+      run.outcome = 'cancelled'
+      break
+    }
+    const verdict = waveFleet.verdict()
+    failures += waveFleet.counts().failed
+    if (!(verdict.done && verdict.ok)) {
+      run.outcome = verdict.done && verdict.reason === 'timed_out' ? 'timed_out' : 'failed'
+      run.endedAt = Date.now()
+      stopReason = `${label ? `${label} ` : ''}${run.outcome === 'timed_out' ? 'timed out' : 'failed'}`
+      break
+    }
+    if (step.bakeMs > 0) {
+      log.info(
+        `${label ? `${label}: ` : ''}baking ${Math.round(step.bakeMs / 1000)}s: health checks must stay passing`
+      )
+      const found = await bake({
+        consul: client,
+        nodes: waveFleet.list().map((s) => s.node),
+        filters: config.filters,
+        bakeMs: step.bakeMs,
+        signal
+      }).catch((error: unknown) => {
+        if (signal?.aborted) return undefined
+        throw error
+      })
+      if (found === undefined) {
+        run.outcome = 'cancelled'
+        break
+      }
+      if (found.length > 0) {
+        run.gateFailures = found
+        run.outcome = 'gate'
+        run.endedAt = Date.now()
+        stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(found)}`
+        log.info(inert(stopReason))
+        break
+      }
+    }
+    run.outcome = 'passed'
+    run.endedAt = Date.now()
+    if (config.waves !== undefined) {
+      const own = waves.filter((w) => w.step.datacenter === step.datacenter)
+      const completed = own.filter((w) => w.outcome === 'passed').length
+      if (completed === own.length && step.movesLatest) await client.kvDelete(keys.rollout)
+      else await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, completed), { signal })
+    }
+  }
+
+  const cancelled = signal?.aborted === true
+  const wavesCompleted = waves.filter((w) => w.outcome === 'passed').length
+  const ok = !cancelled && wavesCompleted === steps.length
+  for (const run of waves)
+    if (run.outcome === 'not_started')
+      for (const node of run.step.nodes)
+        fleet.noteNotSent(node, `not sent: wave ${run.step.wave} did not start`, run.step.wave)
+  // One wave is today's run exactly: its fleet and verdict are the run's.
+  const only = !isStaged && waves[0]?.step.datacenter === undefined ? waves[0]?.fleet : undefined
+  const result: RolloutResult = {
+    waves,
+    ok,
+    cancelled,
+    staged: isStaged,
+    fleet: only ?? fleet,
+    verdict: only ? only.verdict() : overallVerdict(waves, fleet, ok),
+    wavesCompleted,
+    message: stopReason,
+    firstFiredAt
+  }
+  if (!ok && !cancelled && config.autoRollback)
+    result.rollback = await rollBack(waves, (d) => perDc.get(d)?.latestMoved === true, deps)
+  if (!ok && !cancelled && isStaged && !config.autoRollback)
+    log.info(
+      `${keys.rollout} keeps naming ${release.deployId}: the nodes sent it run it until a rollback or a new release`
+    )
+  return result
+}
+
+/** The run's verdict over all waves: converged only when every wave passed. */
+function overallVerdict(waves: readonly WaveRun[], fleet: FleetState, ok: boolean): Verdict {
+  if (ok) {
+    const c = fleet.counts()
+    return { done: true, ok: true, reason: c.failed + c.pending === 0 ? 'converged' : 'tolerated' }
+  }
+  if (waves.some((w) => w.outcome === 'timed_out'))
+    return { done: true, ok: false, reason: 'timed_out' }
+  return { done: true, ok: false, reason: 'failures' }
+}
+
+/**
+ * Auto-rollback (contract 8): the previous release to every node that was sent
+ * this one, latest and deploy-id put back on it when this run moved them; waits
+ * (within `timeout`, afresh) for those nodes to report the previous deploy ID.
+ */
+async function rollBack(
+  waves: readonly WaveRun[],
+  latestMoved: (datacenter: string | undefined) => boolean,
+  deps: RolloutDeps
+): Promise<RollbackRun> {
+  const { log } = deps
+  // Every datacenter sent the release goes back (contract 10), in the order it was sent.
+  const sent = waves.filter((w) => w.firedAt !== undefined)
+  const datacenters = [...new Set(sent.map((w) => w.step.datacenter))]
+  const runs: RollbackRun[] = []
+  for (const dc of datacenters) {
+    const nodes = sent
+      .filter((w) => w.step.datacenter === dc)
+      .flatMap((w) => w.fleet?.list() ?? [])
+      .map((s) => s.node)
+    const previous = deps.previous?.get(dc)
+    if (!previous) {
+      const message = `auto-rollback: there is no previous release to roll back to${dc ? ` in ${dc}` : ''}`
+      log.warning(message)
+      runs.push({ outcome: 'nothing_to_roll_back_to', message })
+      continue
+    }
+    runs.push(await rollBackDatacenter(dc, nodes, previous, latestMoved(dc), deps))
+  }
+  if (runs.length === 1) return runs[0] as RollbackRun
+  const failed = runs.find((r) => r.outcome !== 'rolled_back')
+  return {
+    deployId: runs.find((r) => r.deployId)?.deployId,
+    outcome: failed ? failed.outcome : 'rolled_back',
+    message: runs.map((r) => r.message).join('; ')
+  }
+}
+
+async function rollBackDatacenter(
+  datacenter: string | undefined,
+  nodes: string[],
+  previous: { deployId: string; manifestUrl: string },
+  latestMoved: boolean,
+  deps: RolloutDeps
+): Promise<RollbackRun> {
+  const { config, log, signal } = deps
+  const consul = datacenter ? deps.consul.inDatacenter(datacenter) : deps.consul
+  const where = datacenter ? ` in ${datacenter}` : ''
+  log.info(
+    `auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release${where}`
+  )
+  const rollbackConfig: Config = { ...config, deployId: previous.deployId }
+  const filterSets = nodeFilters(nodes).map((node) => ({ node }))
+  let first: Announcement | undefined
+  try {
+    for (const [n, filters] of filterSets.entries()) {
+      const moves = latestMoved && n === 0
+      const announced = await announce(
+        consul,
+        rollbackConfig,
+        { manifestUrl: previous.manifestUrl },
+        log,
+        {
+          signal,
+          targets: nodes,
+          filters,
+          movesLatest: moves,
+          datacenter,
+          onJournal: moves ? deps.onJournal : undefined
+        }
+      )
+      first ??= announced
+    }
+    if (!first) throw new Error('no node to send it to')
+    const fleet = new FleetState({
+      deployId: previous.deployId,
+      baselineIndex: first.baselineIndex,
+      maxFailures: 0,
+      targets: nodes,
+      untargeted: deps.filteredOut
+    })
+    await awaitFleet({
+      consul,
+      fleet,
+      resultsPrefix: kvKeys(config.kvPrefix).results,
+      firedAt: first.firedAt,
+      deadline: first.firedAt + config.timeoutMs,
+      baselineIndex: first.baselineIndex,
+      signal
+    })
+    await consul.kvDelete(kvKeys(config.kvPrefix).rollout).catch(() => undefined)
+    const verdict = fleet.verdict()
+    const c = fleet.counts()
+    const done = verdict.done && verdict.ok
+    const message = done
+      ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
+      : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`
+    log.info(message)
+    return { deployId: previous.deployId, outcome: done ? 'rolled_back' : 'failed', fleet, message }
+  } catch (error) {
+    const message = `auto-rollback to ${previous.deployId}${where} failed: ${(error as Error).message}`
+    log.warning(message)
+    return { deployId: previous.deployId, outcome: 'failed', message }
+  }
+}
