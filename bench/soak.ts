@@ -248,6 +248,8 @@ export interface SoakReport {
   iterations: number
   runs: RunRecord[]
   violations: Violation[]
+  /** not violations: a release announced more than once in one iteration */
+  notes: Array<{ seed: number; run: number; note: string }>
   events: number
   elapsedMs: number
   stoppedBy: 'runs' | 'time'
@@ -389,6 +391,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const bigBlob = randomBytes(7 * 1024 * 1024) // two parts of the 6 MiB multipart upload
   const records: RunRecord[] = []
   const violations: Violation[] = []
+  const notes: SoakReport['notes'] = []
   let fleet: LocalFleet | undefined
   let proxy: S3FaultProxy | undefined
   let github: FakeGitHub | undefined
@@ -734,6 +737,19 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
             : `${rec.label}: no signal`
         )
         .join('; ')
+      // Not a violation, but worth knowing: one release announced more than once
+      // (every node it reached deploys it again).
+      for (const payload of new Set(fired.map((e) => e.payload))) {
+        const n = fired.filter((e) => e.payload === payload).length
+        if (n > 1) {
+          notes.push({
+            seed: opts.seed,
+            run,
+            note: `the event for ${payload} went out ${n} times [${signals}]`
+          })
+          log(`  note: the event for ${payload} went out ${n} times`)
+        }
+      }
       // What latest must name: the last event's release, or what it was before.
       const last = fired[fired.length - 1]
       const expected = last ? last.payload : before.latest
@@ -818,6 +834,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     iterations,
     runs: records,
     violations,
+    notes,
     events: events.length,
     elapsedMs: Date.now() - started,
     stoppedBy
@@ -873,6 +890,7 @@ export function formatReport(report: SoakReport): string {
   lines.push(
     `violations: ${report.violations.length}${byCheck.size ? ` (${[...byCheck].map(([c, n]) => `${c}: ${n}`).join(', ')})` : ''}`
   )
+  for (const n of report.notes) lines.push(`- note, seed ${n.seed} run ${n.run}: ${n.note}`)
   for (const v of report.violations)
     lines.push(
       `- ${v.check} seed ${v.seed} run ${v.run}${v.label ?? ''} (replay: npm run soak -- --seed ${v.seed} --first ${v.run} --runs 1): ${v.detail}`
