@@ -374,11 +374,35 @@ const badInputs: Array<
     /^dashboard must be one KV path segment/
   ],
   [
+    'layout unknown',
+    { 's3-url': 's3://bucket', layout: 'blue-green' },
+    /^layout must be in-place or releases \(got "blue-green"\)/
+  ],
+  [
+    'keep-releases below 2',
+    { 's3-url': 's3://bucket', layout: 'releases', 'keep-releases': '1' },
+    /^keep-releases must be a whole number from 2 to 1000 \(got "1"\)/
+  ],
+  [
+    'layout releases without wait',
+    { 's3-url': 's3://bucket', layout: 'releases', wait: 'false' },
+    /^layout needs wait: true/
+  ],
+  [
     'check-name multi-line',
     { 's3-url': 's3://bucket', 'check-name': 'a\nb' },
     /^check-name must be one line/
   ]
 ]
+
+test('layout: in-place and 5 releases by default; releases and keep-releases as given', () => {
+  const plain = config({ 's3-url': 's3://bucket' })
+  assert.equal(plain.layout, 'in-place')
+  assert.equal(plain.keepReleases, 5)
+  const releases = config({ 's3-url': 's3://bucket', layout: 'releases', 'keep-releases': '2' })
+  assert.equal(releases.layout, 'releases')
+  assert.equal(releases.keepReleases, 2)
+})
 
 describe('bad input: one line naming the input', () => {
   for (const [name, inputs, expected, extraEnv] of badInputs) {

@@ -95,7 +95,8 @@ describe('deploy to the local fleet (dist/index.js)', () => {
         assert.deepEqual(tree, expected, name)
       }
       assert.match(run.stdout, /4\/4 nodes on /)
-      assert.match(run.summary, /\| node-1 \| ✅ success \|/)
+      assert.match(run.summary, /✅ 4 nodes succeeded/)
+      assert.match(run.summary, /^\| node-1 \| [\d.]+m?s \| {2}\|$/m)
       // KV: latest/deploy-id moved together; history recorded.
       assert.equal(fleet.consul.kv('stretcher/web/deploy-id')?.value?.toString(), id)
       assert.equal(
@@ -119,12 +120,12 @@ describe('deploy to the local fleet (dist/index.js)', () => {
         assert.equal(run.errors.length, 1)
         assert.match(
           run.errors[0] as string,
-          /^\d\/3 nodes on \S+, more than 0 failed: failed: node-2(; still waiting: [-\w, ]+)?$/
+          /^\d\/3 nodes on \S+, more than 0 failed: failed: node-2(; still waiting: [-\w, ]+)? \(cause: node-2: simulated failure on node-2\)$/
         )
         assert.match(run.stdout, /simulated failure on node-2/)
         assert.match(
           run.summary,
-          /<details><summary>node-2: log<\/summary>[\s\S]*simulated failure on node-2/
+          /<details open><summary><b>node-2<\/b>: the lines that matter[\s\S]*simulated failure on node-2/
         )
         assert.equal(run.outputs['nodes-failed'], '1')
 

@@ -126,7 +126,7 @@ describe('the fleet on the pull request (dist/index.js)', () => {
     assert.equal(run.outputs['check-run-url'], checkRunUrlOf(run))
     assert.equal(completed?.path, `/repos/acme/web/check-runs/${run.state['check-run-id']}`)
     const output = completed?.body.output as { title: string; summary: string; text: string }
-    assert.match(output.title, /^\d\/2 nodes on \S+/)
+    assert.match(output.title, /^1 of 2 nodes failed \(node-2: simulated failure on node-2\)$/)
     assert.match(output.text, /simulated failure on node-2/)
     // The job summary carries the picture and the log.
     assert.match(run.summary, /```mermaid/)

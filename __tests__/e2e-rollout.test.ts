@@ -157,6 +157,10 @@ describe('staged rollout (dist/index.js)', () => {
         assert.equal(fleet.consul.events(node).length, 2, `${node}: v1 and one v2 event`)
       }
       assert.match(run.stdout, /wave 1\/3: 1 node: node-5/)
+      // The job summary lists the waves with their nodes.
+      assert.match(run.summary, /\| wave \| result \| nodes \|/)
+      assert.match(run.summary, /\| 1 \| [^|]+ \| 1: node-5 \|/)
+      assert.match(run.summary, /\| 3 \| [^|]+ \| 3: node-3, node-4, node-6 \|/)
       assert.match(run.stdout, /6\/6 nodes on .*; 3\/3 waves passed/)
     })
   })
@@ -225,6 +229,8 @@ describe('staged rollout (dist/index.js)', () => {
           run.errors[0] ?? '',
           /stopped at wave 1\/2 failed its health gate: node-5: service:web.*simulated crash after deploying v2-crash/
         )
+        // The summary's wave table names the gate that failed.
+        assert.match(run.summary, /\| 1 \| [^|]+ \| 1: node-5 \|.*node-5: service:web/)
         assert.equal(fires(fleet, from).length, 1, 'wave 2 was never sent')
         assert.equal(result(fleet, 'node-5')?.status, 'success', 'it had reported success')
         assert.equal(kv(fleet, 'latest'), undefined, 'latest never moved')

@@ -104,3 +104,31 @@ describe('FleetState', () => {
     assert.deepEqual(fleet([]).verdict(), { done: true, ok: false, reason: 'no_targets' })
   })
 })
+
+test('layout: releases: a switch step counts only switch results of this deploy, and records what the node keeps', () => {
+  const fleet = new FleetState({
+    deployId: 'd2',
+    baselineIndex: 10,
+    maxFailures: 0,
+    targets: ['a', 'b'],
+    phase: 'switch'
+  })
+  const value = (phase: string, releases: string[] = ['d1', 'd2']) =>
+    JSON.stringify({ deploy_id: 'd2', status: 'success', phase, node: 'a', at: 1, releases })
+  fleet.applyResults([
+    { node: 'a', value: value('prepare'), modifyIndex: 11 },
+    { node: 'b', value: value('switch'), modifyIndex: 12 }
+  ])
+  assert.equal(fleet.list()[0]!.status, 'pending')
+  assert.equal(fleet.list()[0]!.note, 'reported the prepare phase of d2')
+  assert.deepEqual(
+    {
+      status: fleet.list()[1]!.status,
+      phase: fleet.list()[1]!.phase,
+      releases: fleet.list()[1]!.releases
+    },
+    { status: 'success', phase: 'switch', releases: ['d1', 'd2'] }
+  )
+  fleet.applyResults([{ node: 'a', value: value('switch'), modifyIndex: 13 }])
+  assert.deepEqual(fleet.verdict(), { done: true, ok: true, reason: 'converged' })
+})

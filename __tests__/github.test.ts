@@ -138,7 +138,7 @@ describe('check run', () => {
     assert.equal(body.details_url, RUN_URL)
     assert.equal(body.external_id, ID)
     assert.equal(body.conclusion, undefined)
-    assert.equal(body.output.title, `0/2 nodes on ${ID} so far`)
+    assert.equal(body.output.title, `0 of 2 nodes on ${ID} so far`)
     assert.match(body.output.summary, /s3:\/\/bucket\/app\/x.yml/)
     assert.deepEqual(warnings(log.lines), [])
   })
@@ -186,7 +186,7 @@ describe('check run', () => {
     assert.equal(bodies.length, 1)
     const body = bodies[0] as { status: string; output: { title: string } }
     assert.equal(body.status, 'in_progress')
-    assert.equal(body.output.title, `1/2 nodes on ${ID} so far`)
+    assert.equal(body.output.title, `1 of 2 nodes on ${ID} so far`)
     assert.deepEqual(warnings(log.lines), [])
   })
 
@@ -248,12 +248,39 @@ describe('check run', () => {
       assert.match(body.completed_at, /^\d{4}-\d\d-\d\dT/)
       assert.match(body.output.summary, /Duration:\*\* 2\.5s/)
       if (name === 'failure') {
-        assert.equal(body.output.title, `1/2 nodes on ${ID}, 1 failed`)
-        assert.match(body.output.text ?? '', /web-2: log[\s\S]*E: boom on web-2/)
+        assert.match(body.output.title, /^1 of 2 nodes failed \(\S+: /)
+        assert.match(
+          body.output.text ?? '',
+          /<b>web-2<\/b>: the lines that matter[\s\S]*E: boom on web-2/
+        )
       }
       assert.deepEqual(warnings(log.lines), [])
     })
   }
+
+  test('waves handed to finished() reach the check run as a table (no Mermaid)', async () => {
+    const sent = sentTo(
+      nock(API).post(CHECKS).reply(201, { id: 9 }).patch(`${CHECKS}/9`).reply(200, {})
+    )
+    const { reporter } = setup()
+    const fleet = newFleet()
+    await reporter.started({ fleet, facts })
+    fleet.applyResults([result('web-1', 'success', 5), result('web-2', 'success', 6)])
+    await reporter.finished({
+      fleet,
+      verdict: fleet.verdict(),
+      waves: [
+        { wave: 1, nodes: ['web-1'], startedAt: 0, endedAt: 1000, passed: true },
+        { wave: 2, nodes: ['web-2'], startedAt: 2000, endedAt: 3500, passed: true }
+      ]
+    })
+    const body = bodiesOf(sent, 'PATCH', `${CHECKS}/9`)[0] as { output: { summary: string } }
+    assert.match(
+      body.output.summary,
+      /^\| 2 \| ✅ passed \| 1: web-2 \| 1 \| 0 \| 0 \| [^|]* \| 1\.5s \|/m
+    )
+    assert.doesNotMatch(body.output.summary, /mermaid/)
+  })
 
   test('finished without a created run (create failed earlier) creates it completed', async () => {
     const scope = nock(API)
@@ -292,8 +319,10 @@ describe('check run', () => {
       bodiesOf(sent, 'PATCH', `${CHECKS}/5`)[0] as { output: { summary: string; text: string } }
     ).output
     assert.ok(output.summary.length <= 65_535 && output.text.length <= 65_535)
+    // 5,000 failed nodes: the causes table names what fits, the node table is cut; both say so.
+    assert.match(output.summary, /and \d+ more \|/)
     assert.match(output.summary, /more nodes left out of this table/)
-    assert.match(output.text, /more failed nodes left out/)
+    assert.match(output.text, /the lines that matter/)
   })
 })
 
@@ -323,7 +352,10 @@ describe('fallback to a commit status', () => {
       assert.equal(b?.target_url, RUN_URL)
       assert.ok((b?.description ?? '').length <= 140, b?.description)
     }
-    assert.match(done?.description ?? '', /^0\/200 nodes on /)
+    assert.match(
+      done?.description ?? '',
+      /^200 of 200 nodes failed \(a-very-long-node-name-0 and 199 more: /
+    )
     assert.equal(reporter.checkRunUrl(), undefined, 'a commit status has no check run URL')
     assert.deepEqual(warnings(log.lines), [])
     assert.ok(

@@ -1,35 +1,37 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { ResultEntry } from '../src/fleet-state.ts'
-import { FleetState } from '../src/fleet-state.ts'
+import { checkTitle } from '../src/check-report.ts'
+import { causeKey, digestLog, groupByCause } from '../src/log-digest.ts'
+import type { FleetReport } from '../src/report.ts'
+import {
+  abandonedMarkdown,
+  analyse,
+  causeLogsMarkdown,
+  headline,
+  problemTableMarkdown,
+  summaryMarkdown,
+  verdictMessage
+} from '../src/report.ts'
+import { reportTimeChart } from '../src/report-charts.ts'
 import {
   codeSpan,
-  failedLogsMarkdown,
-  fleetChartMarkdown,
+  compareNatural,
+  formatDuration,
   markdownText,
   mermaidLabel,
-  nodeTableMarkdown,
-  summaryMarkdown
-} from '../src/report.ts'
-
-const ID = '20261122-021441-3f9c2ab-r1.1'
-const result = (node: string, status: string, index: number): ResultEntry => ({
-  node,
-  modifyIndex: index,
-  value: JSON.stringify({ deploy_id: ID, status, node, at: 1_790_000_000 })
-})
-function fleetOf(nodes: Array<[string, 'success' | 'failure' | 'pending']>, maxFailures = 0) {
-  const f = new FleetState({
-    deployId: ID,
-    baselineIndex: 1,
-    maxFailures,
-    targets: nodes.map(([n]) => n)
-  })
-  nodes.forEach(([n, s], i) => {
-    if (s !== 'pending') f.applyResults([result(n, s, 10 + i)], 1000 * (i + 1))
-  })
-  return f
-}
+  utcTime
+} from '../src/text.ts'
+import type { NodeSpec } from './helpers/report-fixtures.ts'
+import {
+  FIRED_AT,
+  ID,
+  PREVIOUS,
+  fixtures,
+  fleetOf,
+  names,
+  stretcherLog,
+  timeOf
+} from './helpers/report-fixtures.ts'
 
 const HOSTILE = [
   '<script>alert(1)</script>',
@@ -41,114 +43,347 @@ const HOSTILE = [
   'www.evil.example',
   'admin@evil.example',
   '<img src=x onerror=alert(1)>',
-  'line\nbreak\r\n| injected | row |'
+  'line\nbreak\r\n| injected | row |',
+  '$\\sum$ math'
 ]
 
-/** No raw markup a renderer would act on. */
+/**
+ * No raw markup a renderer would act on outside code: fences and code spans
+ * are cut out first (GitHub shows their content as text).
+ */
 function assertInert(md: string) {
-  assert.doesNotMatch(md, /<script|<img|onerror=|\]\(|https?:\/\/evil|www\.evil|@evil/i)
+  const prose = md
+    .replace(/^(`{3,})text\n[\s\S]*?\n\1$/gm, '')
+    .replace(/(`+)(?!`)[\s\S]*?[^`]\1(?!`)/g, '')
+  assert.doesNotMatch(prose, /<script|<img|onerror=|\]\(|https?:\/\/evil|www\.evil|@evil/i)
   // eslint-disable-next-line no-control-regex
   assert.doesNotMatch(md, /[\x00-\x08\x0b-\x1f\x7f]/)
+  // Only the HTML the report writes itself.
+  for (const tag of prose.match(/<\/?[a-z][^>]*>/gi) ?? [])
+    assert.match(tag, /^<\/?(details|summary|b)( open)?>$/, tag)
 }
 
-describe('markdownText', () => {
-  test('neutralises HTML, links, autolinks, emphasis, pipes and terminal escapes', () => {
+const report = (name: string): FleetReport => fixtures()[name] as FleetReport
+
+describe('text', () => {
+  test('markdownText neutralises HTML, links, autolinks, emphasis, pipes, math and escapes', () => {
     for (const text of HOSTILE) {
       const out = markdownText(text)
       assertInert(out)
-      assert.doesNotMatch(out, /[|<>[\]*_`\n]/)
+      assert.doesNotMatch(out, /[|<>[\]*_`\n$]/)
     }
-  })
-
-  test('is bounded whatever the input', () => {
-    assert.ok(markdownText('|'.repeat(100_000), 80).length <= 80 * 6)
   })
 
   test('codeSpan cannot be closed from inside', () => {
     assert.equal(codeSpan('a`b\nc'), "`a'b c`")
   })
-})
 
-describe('node table', () => {
-  test('hostile node names stay inside one cell of one row', () => {
-    const f = fleetOf(HOSTILE.map((n) => [n, 'failure'] as [string, 'failure']))
-    const { markdown } = nodeTableMarkdown(f, 100_000)
-    assertInert(markdown)
-    const rows = markdown.trim().split('\n')
-    assert.equal(rows.length, 2 + HOSTILE.length)
-    for (const row of rows) assert.equal(row.split('|').length, 6, row)
-  })
-
-  test('cut to the budget, with a note counting the nodes left out', () => {
-    const f = fleetOf(
-      Array.from({ length: 1000 }, (_, i) => [`node-${i}`, 'success'] as [string, 'success'])
+  test('one duration format, Go’s, tenths below a minute', () => {
+    assert.deepEqual(
+      [0, 350, 1000, 4_240, 42_000, 59_990, 65_000, 600_000, 3_723_000].map(formatDuration),
+      ['0s', '350ms', '1s', '4.2s', '42s', '1m0s', '1m5s', '10m0s', '1h2m3s']
     )
-    const { markdown, shown, omitted } = nodeTableMarkdown(f, 5000)
-    assert.ok(markdown.length <= 5000, String(markdown.length))
-    assert.equal(shown + omitted, 1000)
-    assert.ok(omitted > 0)
-    assert.match(markdown, new RegExp(`and ${omitted} more nodes left out`))
   })
 
-  test('failed nodes come first', () => {
-    const f = fleetOf([
-      ['a', 'success'],
-      ['z', 'failure']
+  test('times in UTC with the zone written, whatever TZ says', () => {
+    assert.equal(utcTime(FIRED_AT), '2026-11-30 11:57:30 UTC')
+    assert.equal(utcTime('2026-11-28T16:04:11.000Z'), '2026-11-28 16:04:11 UTC')
+  })
+
+  test('natural sort: node-2 before node-10', () => {
+    assert.deepEqual(['node-10', 'node-2', 'node-1', 'web-03', 'node-100'].sort(compareNatural), [
+      'node-1',
+      'node-2',
+      'node-10',
+      'node-100',
+      'web-03'
     ])
-    const { markdown } = nodeTableMarkdown(f, 10_000)
-    assert.ok(markdown.indexOf('| z |') < markdown.indexOf('| a |'))
   })
 })
 
-describe('failedLogsMarkdown', () => {
-  test('a log cannot close its fence, open HTML or inject a link', () => {
-    const text = [
-      '```',
-      '</details><script>alert(1)</script>',
-      '````',
-      '\x1b[1mbold\x1b[0m',
-      'error: boom'
+describe('log digest', () => {
+  test('the cause is stretcher’s own last word, without the timestamp', () => {
+    const d = digestLog('node-3', stretcherLog('node-3'))
+    assert.equal(d.cause, 'test -z "$SIM_FAIL": exit status 1')
+  })
+
+  test('the lines that matter: the failing command and errors, not rsync’s file list', () => {
+    const log = stretcherLog('node-3', {
+      failing: 'systemctl restart web',
+      output: ['Job for web.service failed because the control process exited with error code.'],
+      files: 300
+    })
+    const d = digestLog('node-3', log)
+    assert.equal(d.listing, 300 + 5) // the files, ./, the blank line and rsync's totals
+    assert.ok(d.useful.length <= 10, d.useful.join('\n'))
+    assert.ok(d.useful.every((l) => !/^app\//.test(l)))
+    assert.match(
+      d.useful.join('\n'),
+      /invoking command: systemctl restart web\n.*Job for web.service failed/
+    )
+    assert.match(d.useful.at(-1) ?? '', /Deploy manifest failed/)
+  })
+
+  test('an error inside rsync’s output is kept', () => {
+    const log = [
+      '2026/11/30 11:57:32 rsync -av --delete /tmp/s/ /srv/web/',
+      'app/a.js',
+      'rsync: mkstemp "/srv/web/.a.js.x" failed: Permission denied (13)',
+      'app/b.js',
+      'rsync error: some files/attrs were not transferred (code 23)',
+      '2026/11/30 11:57:33 Deploy manifest failed: failed: rsync: exit status 23'
     ].join('\n')
-    const md = failedLogsMarkdown([{ node: 'web-<b>1</b>', text }])
-    const fence = /^(`{3,})text$/m.exec(md)?.[1] ?? ''
-    assert.equal(fence.length, 5)
-    // The only closing fence is the last one.
-    assert.equal(md.split('\n').filter((l) => l === fence).length, 1)
-    assert.match(md, /<summary>web-&#60;b&#62;1&#60;\/b&#62;: log<\/summary>/)
-    // eslint-disable-next-line no-control-regex
-    assert.doesNotMatch(md, /\x1b/)
-    assert.match(md, /error: boom/)
+    const d = digestLog('n', log)
+    assert.equal(d.cause, 'rsync: exit status 23')
+    assert.match(d.useful.join('\n'), /Permission denied[\s\S]*code 23/)
+    assert.equal(d.listing, 2)
   })
 
-  test('over the budget: keeps each log tail, then counts nodes and lines left out', () => {
-    const big = Array.from({ length: 200 }, (_, i) => `line ${i} ${'x'.repeat(300)}`).join('\n')
-    const excerpts = Array.from({ length: 10 }, (_, i) => ({ node: `n${i}`, text: big }))
-    const md = failedLogsMarkdown(excerpts, 20_000)
-    assert.ok(md.length <= 20_000, String(md.length))
-    assert.match(md, /line 199 /) // the tail survives
-    assert.match(md, /earlier lines left out/)
-    const note = /… (\d+) log lines from (\d+) more failed nodes left out/.exec(md)
-    assert.ok(note, md.slice(-300))
-    assert.equal(Number(note[1]), Number(note[2]) * 200)
+  test('no stretcher line: the last line that reads as an error; no log: said so', () => {
+    assert.equal(digestLog('n', 'starting\nE: disk full\nbye\n').cause, 'E: disk full')
+    assert.match(digestLog('n', '').cause, /no log in Consul/)
   })
 
-  test('huge single lines are cut to 400 characters', () => {
-    const md = failedLogsMarkdown([{ node: 'n', text: 'y'.repeat(1_000_000) }])
-    assert.ok(md.length < 1000)
+  test('causes that differ only by node name, temp paths or hashes share a key', () => {
+    assert.equal(
+      causeKey('checksum mismatch on node-17: got 0d4c2b1a9e8f7a6b5c4d', 'node-17'),
+      causeKey('checksum mismatch on node-64: got 7f6e5d4c3b2a19080706', 'node-64')
+    )
+    assert.notEqual(causeKey('exit status 1', 'a'), causeKey('exit status 2', 'a'))
+  })
+
+  test('grouping: largest first, nodes in natural order', () => {
+    const digests = new Map(
+      ['n-10', 'n-2', 'n-1', 'n-3'].map((n) => [
+        n,
+        digestLog(n, n === 'n-3' ? stretcherLog(n, { checksumMismatch: true }) : stretcherLog(n))
+      ])
+    )
+    const groups = groupByCause(digests, compareNatural)
+    assert.deepEqual(
+      groups.map((g) => g.nodes),
+      [['n-1', 'n-2', 'n-10'], ['n-3']]
+    )
   })
 })
 
-describe('Mermaid picture', () => {
-  test('outcome pie and a timeline of when each node reported', () => {
-    const f = fleetOf([
-      ['web-1', 'success'],
-      ['web-2', 'failure'],
-      ['web-3', 'pending']
+describe('the verdict first, with its cause', () => {
+  test('app, environment, counts and the first cause in the headline', () => {
+    const r = report('one-failure-5')
+    assert.equal(
+      headline(r),
+      'web → production: 1 of 5 nodes failed (node-3: test -z "$SIM_FAIL": exit status 1)'
+    )
+    const md = summaryMarkdown(r)
+    assert.equal(
+      md.split('\n')[0],
+      '### ❌ web → production: 1 of 5 nodes failed &#40;node-3: `test -z "$SIM_FAIL": exit status 1`&#41;'
+    )
+  })
+
+  test('the cause in the failed node’s row', () => {
+    const r = report('one-failure-5')
+    const { markdown } = problemTableMarkdown(analyse(r), r.fleet, 10_000)
+    assert.match(
+      markdown,
+      /^\| node-3 \| ❌ failed \| 3\.1s \| `test -z "\$SIM_FAIL": exit status 1` \|$/m
+    )
+    assert.doesNotMatch(markdown, /node-1|node-2/, 'succeeded nodes are not rows')
+  })
+
+  test('several failures: grouped by cause with counts and the nodes', () => {
+    const r = report('nodes-1000')
+    const a = analyse(r)
+    assert.deepEqual(
+      a.groups.map((g) => [g.status, g.nodes.length]),
+      [
+        ['failure', 25],
+        ['failure', 2],
+        ['silent', 5]
+      ]
+    )
+    const md = summaryMarkdown(r)
+    assert.match(
+      md,
+      /^\| ❌ 25 \| `sh -c "systemctl restart web && curl -fsS localhost:8080\/health": exit status 1` \| node-8, node-48, node-88, /m
+    )
+    assert.match(md, /^\| ❌ 2 \| `checksum mismatch\. [^`]*` \| node-501, node-502 \|$/m)
+    assert.match(
+      md,
+      /^\| 🔇 5 \| no report within 10m0s \| node-100, node-300, node-500, node-700, node-900 \|$/m
+    )
+    assert.match(
+      headline(r),
+      /^web → production: 27 of 1000 nodes failed, 5 silent \(node-8 and 24 more: sh -c .*exit status 1; 2 more causes\)$/
+    )
+  })
+
+  test('the first group’s log is open, the lines that matter before the whole log', () => {
+    const r = report('nodes-1000')
+    const md = causeLogsMarkdown(r, analyse(r), 100_000)
+    const blocks = md
+      .split(/(?=<details(?: open)?><summary><b>)/)
+      .filter((b) => b.startsWith('<details'))
+    assert.equal(blocks.length, 2)
+    assert.match(
+      blocks[0] ?? '',
+      /^<details open><summary><b>node-8<\/b> \(and 24 other nodes with this cause\): the lines that matter/
+    )
+    assert.match(blocks[1] ?? '', /^<details><summary><b>node-501<\/b>/)
+    const first = blocks[0] ?? ''
+    assert.ok(first.indexOf('Job for web.service failed') < first.indexOf('app/assets/file-0.js'))
+    assert.ok(first.indexOf('app/assets/file-0.js') > first.indexOf('the whole log'))
+  })
+
+  test('timed out, tolerated and converged say so', () => {
+    assert.match(
+      headline(report('timed-out')),
+      /^web → production: timed out after 10m0s: 2 of 5 nodes silent \(node-4, node-5\)$/
+    )
+    assert.equal(headline(report('happy-5')), `web → production: all 5 nodes on ${ID}`)
+    const tolerated = fleetOf(
+      [
+        { node: 'a', outcome: 'success', ms: 100 },
+        { node: 'b', outcome: 'failure', ms: 200 }
+      ],
+      1
+    )
+    const r: FleetReport = {
+      fleet: tolerated,
+      verdict: tolerated.verdict(),
+      facts: {},
+      excerpts: [{ node: 'b', text: 'E: disk full' }]
+    }
+    assert.equal(
+      headline(r),
+      `1 of 2 nodes on ${ID}; 1 did not, within max-failures 1 (b: E: disk full)`
+    )
+  })
+})
+
+describe('the run’s failure message', () => {
+  test('the verdict line, then the first cause', () => {
+    const r = report('nodes-1000')
+    const m = verdictMessage(r)
+    assert.match(m, /^968\/1000 nodes on \S+, more than 0 failed: failed: node-8, node-48, /)
+    assert.match(m, / \(cause: node-8 and 24 more: sh -c "systemctl restart web .*exit status 1\)$/)
+    assert.doesNotMatch(m, /\n/)
+    assert.equal(verdictMessage(report('happy-5')), `5/5 nodes on ${ID}`)
+    assert.doesNotMatch(verdictMessage(report('timed-out')), /cause:/)
+  })
+})
+
+describe('nodes that joined during the deploy', () => {
+  test('are said to have joined, among the successes', () => {
+    const fleet = fleetOf([{ node: 'node-1', outcome: 'success', ms: 900 }])
+    fleet.applyResults(
+      [
+        {
+          node: 'node-late',
+          modifyIndex: 99,
+          value: JSON.stringify({ deploy_id: ID, status: 'success', node: 'node-late', at: 1 })
+        }
+      ],
+      2000
+    )
+    const md = summaryMarkdown({ fleet, verdict: fleet.verdict(), facts: {} })
+    assert.match(md, /✅ 2 nodes succeeded, 1 node of them joined during the deploy \(node-late\)/)
+    assert.match(md, /^\| node-late \| 2s \| joined during the deploy \|$/m)
+  })
+})
+
+describe('large fleets stay short', () => {
+  test('1,000 nodes: every failed and silent node named, successes a count, well under 64 KiB', () => {
+    const r = report('nodes-1000')
+    const md = summaryMarkdown(r)
+    assert.ok(Buffer.byteLength(md) < 64 * 1024, String(Buffer.byteLength(md)))
+    const a = analyse(r)
+    for (const node of [...a.failed, ...a.silent])
+      assert.match(md, new RegExp(`\\b${node}\\b`), `${node} is named`)
+    assert.match(md, /<details><summary>✅ 968 nodes succeeded<\/summary>/)
+    // Succeeded nodes are not table rows.
+    assert.doesNotMatch(md, /^\| node-1 \|/m)
+  })
+
+  test('natural order in every list', () => {
+    const md = summaryMarkdown(report('nodes-1000'))
+    const silent = /\| 🔇 5 \| [^|]* \| ([^|]*) \|/.exec(md)?.[1] ?? ''
+    assert.equal(silent.trim(), 'node-100, node-300, node-500, node-700, node-900')
+    const rows = [...md.matchAll(/^\| (node-\d+) \| ❌ failed/gm)].map((m) => m[1] as string)
+    assert.deepEqual(rows, [...rows].sort(compareNatural))
+    assert.equal(rows.length, 27)
+  })
+
+  test('10,000 nodes, all failed with hostile names and huge logs: under the 200,000-character bound (≤ 600 KB, GitHub allows 1 MiB)', () => {
+    const specs: NodeSpec[] = Array.from({ length: 10_000 }, (_, i) => ({
+      node: `${'|<'.repeat(30)}${i}`,
+      outcome: i % 3 === 0 ? 'failure' : i % 3 === 1 ? 'silent' : 'success',
+      ms: timeOf(i)
+    }))
+    const fleet = fleetOf(specs)
+    const r: FleetReport = {
+      fleet,
+      verdict: fleet.verdict(),
+      facts: { app: 'web', timeoutMs: 60_000 },
+      excerpts: specs
+        .filter((s) => s.outcome === 'failure')
+        .slice(0, 200)
+        .map((s, i) => ({ node: s.node, text: `${'`|<'.repeat(20_000)}\nE: boom ${i % 50}` }))
+    }
+    const md = summaryMarkdown(r)
+    assert.ok(md.length <= 200_000, String(md.length))
+    assert.ok(Buffer.byteLength(md) < 1024 * 1024 * 0.6, String(Buffer.byteLength(md)))
+    assert.match(md, /more cause|more node/)
+    assertInert(md)
+  })
+
+  test('10,000 plain nodes with 3,000 failed: every failed node still named', () => {
+    const specs: NodeSpec[] = names(10_000, 'web-').map((node, i) => ({
+      node,
+      outcome: i % 10 < 3 ? 'failure' : 'success',
+      ms: timeOf(i)
+    }))
+    const fleet = fleetOf(specs)
+    const r: FleetReport = {
+      fleet,
+      verdict: fleet.verdict(),
+      facts: {},
+      excerpts: specs
+        .filter((s) => s.outcome === 'failure')
+        .map((s) => ({ node: s.node, text: 'E: boom' }))
+    }
+    const md = summaryMarkdown(r)
+    assert.ok(md.length <= 200_000, String(md.length))
+    const named = new Set(md.match(/web-\d+/g))
+    for (const s of specs) if (s.outcome === 'failure') assert.ok(named.has(s.node), s.node)
+  })
+})
+
+describe('pictures', () => {
+  test('the pie’s colours follow the meaning, whichever slices are present', () => {
+    const md = summaryMarkdown(report('timed-out'))
+    const pie = /```mermaid\n(%%\{init: .*\}%%)\npie showData title [^\n]*\n([\s\S]*?)```/.exec(md)
+    assert.ok(pie)
+    const vars = JSON.parse((pie[1] as string).slice(8, -3)).themeVariables
+    assert.deepEqual([vars.pie1, vars.pie2, vars.pie3], ['#2da44e', '#6e7781', undefined])
+    assert.match(pie[2] as string, /^ {2}"succeeded" : 3\n {2}"not reported" : 2\n$/)
+  })
+
+  test('time in seconds from the event: bars up to 30 nodes, a cumulative line above', () => {
+    const few = reportTimeChart([
+      { node: 'b', ok: true, ms: 1200 },
+      { node: 'a', ok: false, ms: 3100 }
     ])
-    const md = fleetChartMarkdown(f)
-    assert.match(md, /```mermaid\npie showData title 1\/3 nodes on/)
-    assert.match(md, /"succeeded" : 1\n {2}"failed" : 1\n {2}"waiting" : 1/)
-    assert.match(md, /gantt\n[\s\S]*✔ web-1 :done, 0, 1000\n {2}✘ web-2 :crit, 0, 2000\n```/)
+    assert.match(few, /xychart-beta horizontal/)
+    assert.match(few, /x-axis \["b", "a"\]/)
+    assert.match(few, /y-axis "seconds after the event" 0 --> 4/)
+    assert.match(few, /bar \[1\.2, -4\]\n {2}bar \[-4, 3\.1\]/)
+    assert.doesNotMatch(few, /dateFormat|axisFormat|gantt/)
+    const many = reportTimeChart(
+      Array.from({ length: 500 }, (_, i) => ({ node: `n${i}`, ok: i % 50 !== 0, ms: timeOf(i) }))
+    )
+    assert.match(many, /x-axis "seconds after the event" 0 --> \d+/)
+    assert.match(many, /line \[0, [\d, ]+, 490\]\n {2}line \[[\d, ]+, 10\]/)
   })
 
   test('hostile node names cannot break out of Mermaid syntax', () => {
@@ -159,72 +394,166 @@ describe('Mermaid picture', () => {
       '"quoted"; x --> y'
     ])
       assert.match(mermaidLabel(name), /^[A-Za-z0-9._-]*$/)
-    const f = fleetOf([['section x\ntitle y : done, 0, 5', 'success']])
-    const lines = fleetChartMarkdown(f).split('\n')
-    const task = lines.filter((l) => l.includes(':done'))
-    assert.equal(task.length, 1)
-    assert.match(task[0] ?? '', /^ {2}✔ section_x_title_y___done__0__5 :done, 0, 1000$/)
   })
 
-  test('no timeline for a fleet too big to read', () => {
-    const f = fleetOf(
-      Array.from({ length: 61 }, (_, i) => [`n${i}`, 'success'] as [string, 'success'])
+  test('p50, p90, max time to report and the slowest nodes', () => {
+    const md = summaryMarkdown(report('one-failure-5'))
+    assert.match(
+      md,
+      /\*\*Time to report\*\* \(5 nodes\): p50 1\.6s · p90 3\.1s · max 3\.1s\. Slowest: node-3 3\.1s, node-2 2\.9s, node-4 1\.6s, node-5 1\.2s, node-1 1s\./
     )
-    assert.doesNotMatch(fleetChartMarkdown(f), /gantt/)
+  })
+
+  test('a 3-wave rollout: boxes coloured by result and a table', () => {
+    const md = summaryMarkdown(report('waves-3'))
+    assert.match(
+      md,
+      /flowchart LR\n {2}w1\["wave 1: 1 node<br\/>✔ passed · 1 ok<br\/>\+0s → \+32s<br\/>gate: bake 30s: checks passing"\]:::passed/
+    )
+    assert.match(
+      md,
+      /w3\["wave 3: 6 nodes<br\/>✘ failed · 5 ok, 1 failed<br\/>\+1m25s → \+1m29s"\]:::failed/
+    )
+    assert.match(md, /w1 --> w2\n {2}w2 --> w3/)
+    assert.match(
+      md,
+      /^\| 2 \| ✅ passed \| 3: web-2, web-3, web-4 \| 3 \| 0 \| 0 \| \+40s \| 38s \| bake 30s: checks passing \|$/m
+    )
+    assert.match(
+      md,
+      /^\| 3 \| ❌ failed \| 6: web-5, web-6, web-7, web-8, web-9, web-10 \| 5 \| 1 \| 0 \| \+1m25s \| 4s \| {2}\|$/m
+    )
   })
 })
 
-describe('summaryMarkdown', () => {
-  test('verdict, facts, table and failed logs', () => {
-    const f = fleetOf([
-      ['web-1', 'success'],
-      ['web-2', 'failure']
-    ])
-    const md = summaryMarkdown(
-      f,
-      f.verdict(),
-      {
-        manifestUrl: 's3://b/app/x.yml',
-        checksum: 'ab'.repeat(32),
-        commit: 'c'.repeat(40),
-        durationMs: 61_000,
-        srcUrl: 's3://b/app/x.tgz'
-      },
-      500,
-      { excerpts: [{ node: 'web-2', text: 'simulated failure on web-2' }] }
-    )
-    assert.match(md, /^### ❌ 1\/2 nodes on /)
-    assert.match(md, /\*\*Manifest:\*\* `s3:\/\/b\/app\/x.yml`/)
-    assert.match(md, /\*\*Checksum \(sha256\):\*\* `(ab){32}`/)
-    assert.match(md, /\*\*Commit:\*\* `c{40}`/)
-    assert.match(md, /\*\*Duration:\*\* 1m1s/)
-    assert.match(md, /\| web-1 \| ✅ success \|/)
-    assert.match(md, /<details><summary>web-2: log<\/summary>[\s\S]*simulated failure on web-2/)
-    assert.match(md, /```mermaid/)
-  })
-
-  test('stays under the bound (well under 1 MiB) with a huge hostile fleet and logs', () => {
-    const names = Array.from({ length: 20_000 }, (_, i) => `${'|<'.repeat(100)}${i}`)
-    const f = fleetOf(names.map((n) => [n, 'failure'] as [string, 'failure']))
-    const excerpts = names.slice(0, 10).map((node) => ({ node, text: '`|<'.repeat(50_000) }))
-    const md = summaryMarkdown(f, f.verdict(), {}, 500, { excerpts })
-    assert.ok(Buffer.byteLength(md) < 1024 * 1024 * 0.8, String(Buffer.byteLength(md)))
-    assert.match(md, /more nodes left out of this table/)
-    assertInert(md)
-  })
-
-  test('the old call (three arguments) still works', () => {
-    const f = fleetOf([['a', 'success']])
-    const md = summaryMarkdown(f, f.verdict(), { manifestUrl: 's3://b/k.yml' })
-    assert.match(md, /^### ✅ 1\/1 nodes on /)
-    assert.doesNotMatch(md, /Failed nodes/)
-  })
-
-  test('a cancelled wait says so', () => {
-    const f = fleetOf([['a', 'pending']])
+describe('every run leaves a summary', () => {
+  test('cancelled after the event: what was published, latest, the event, node states, who may still apply it, the rollback', () => {
+    const md = summaryMarkdown(report('cancelled'))
     assert.match(
-      summaryMarkdown(f, f.verdict(), { cancelled: true }),
-      /^### ⛔ cancelled while waiting: 0\/1 done/
+      md,
+      new RegExp(
+        `^### ⛔ web → production: cancelled after the event: 2 of 5 nodes on ${ID}, 3 may still be applying it`
+      )
     )
+    assert.match(md, /\*\*Published:\*\* yes: `s3:\/\/releases\/web\//)
+    assert.match(
+      md,
+      new RegExp(
+        `\\*\\*\`latest\` moved:\\*\\* yes: it names \`${ID}\` \\(it named \`${PREVIOUS}\`\\)`
+      )
+    )
+    assert.match(md, /\*\*Event fired:\*\* yes, 2026-11-30 11:57:30 UTC/)
+    assert.match(md, /\*\*Nodes then:\*\* 2 succeeded, 0 failed, 3 not reported \(of 5\)/)
+    assert.match(
+      md,
+      /\*\*Still applying:\*\* yes: 3 nodes had not reported and may still be applying/
+    )
+    assert.match(
+      md,
+      new RegExp(`\\*\\*To roll back:\\*\\* re-run with \`rollback-to: ${PREVIOUS}\``)
+    )
+  })
+
+  test('cancelled before the event: nothing was sent', () => {
+    const r = report('cancelled')
+    r.facts = { ...r.facts, eventFired: false, latestMoved: false, firedAt: undefined }
+    const md = summaryMarkdown(r)
+    assert.match(md, /cancelled before the event: no node was sent/)
+    assert.match(md, new RegExp(`\`latest\` moved:\\*\\* no: it still names \`${PREVIOUS}\``))
+    assert.match(md, /\*\*Still applying:\*\* no: the event was not fired/)
+  })
+
+  test('wait: false', () => {
+    const md = summaryMarkdown(report('not-waiting'))
+    assert.match(
+      md,
+      new RegExp(
+        `^### 📣 web → production: ${ID} announced to 5 nodes; not waiting &#40;wait: false&#41;`
+      )
+    )
+    assert.match(md, /What this run left behind/)
+    assert.doesNotMatch(
+      md,
+      /```mermaid|Nodes that did not succeed/,
+      'no empty pie, no table repeating the causes'
+    )
+    assert.match(
+      md,
+      /\| ⏳ 5 \| not waited for &#40;wait: false&#41; \| node-1, node-2, node-3, node-4, node-5 \|/
+    )
+  })
+
+  test('an error after publishing', () => {
+    const md = summaryMarkdown(report('error-after-publish'))
+    assert.match(
+      md,
+      /^### ❌ web → production: stopped: Consul at http&#58;\/\/127\.0\.0\.1:8500 unreachable/
+    )
+    assert.match(md, /\*\*Nodes then:\*\* 3 succeeded, 0 failed, 2 not reported/)
+    assert.match(md, /\*\*To roll back:\*\* re-run with `rollback-to: /)
+  })
+})
+
+describe('a step killed before its verdict: the post step’s summary', () => {
+  test('what the announcement left and the rollback line', () => {
+    const md = abandonedMarkdown({
+      app: 'web',
+      environment: 'production',
+      deployId: ID,
+      manifestUrl: `s3://releases/web/${ID}.yml`,
+      previousDeployId: PREVIOUS,
+      latestMoved: true,
+      eventFired: true
+    })
+    assert.match(md, /^### ⛔ web → production: the deploy step stopped before its verdict/)
+    assert.match(md, new RegExp(`\\*\\*\`latest\` moved:\\*\\* yes: it names \`${ID}\``))
+    assert.match(md, /\*\*Event fired:\*\* yes/)
+    assert.match(md, /\*\*Still applying:\*\* the nodes that got the event may still be applying/)
+    assert.match(
+      md,
+      new RegExp(`\\*\\*To roll back:\\*\\* re-run with \`rollback-to: ${PREVIOUS}\``)
+    )
+    const undone = abandonedMarkdown({
+      deployId: ID,
+      previousDeployId: PREVIOUS,
+      latestMoved: false,
+      eventFired: false
+    })
+    assert.match(undone, new RegExp(`moved:\\*\\* no: it still names \`${PREVIOUS}\``))
+    assert.match(undone, /Still applying:\*\* no: the event was not fired/)
+  })
+})
+
+describe('rollbacks named', () => {
+  test('↩ rollback to <id> (commit, published <UTC>), replacing <id>', () => {
+    const md = summaryMarkdown(report('rollback'))
+    assert.match(md, new RegExp(`^### ✅ web → production: ↩ all 5 nodes back on ${ID}$`, 'm'))
+    assert.match(
+      md,
+      new RegExp(
+        `^↩ rollback to \`${ID}\` \\(commit \`1111111\`, published 2026-11-28 16:04:11 UTC\\), replacing \`20261130-101010-9d8c7b6-r1\\.1\``,
+        'm'
+      )
+    )
+    assert.doesNotMatch(md, /3f9c2ab7/, 'not the commit of the run')
+    assert.match(
+      checkTitle(report('rollback')),
+      new RegExp(`^production: ↩ all 5 nodes back on ${ID}$`)
+    )
+  })
+})
+
+describe('hostile text stays inert', () => {
+  test('names, logs, app and environment from anywhere', () => {
+    const r = report('hostile')
+    const md = summaryMarkdown(r)
+    assertInert(md)
+    // One row per node, four cells each.
+    for (const row of md.split('\n').filter((l) => l.includes('❌ failed')))
+      assert.equal(row.replace(/\\\|/g, '').split('|').length, 6, row)
+    // The log's fence is longer than any backtick run inside it.
+    for (const m of md.matchAll(/^(`{3,})text\n([\s\S]*?)\n\1$/gm))
+      for (const run of (m[2] as string).match(/`+/g) ?? [])
+        assert.ok(run.length < (m[1] as string).length)
   })
 })

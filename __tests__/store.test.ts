@@ -60,6 +60,27 @@ describe('S3 store', () => {
     s.destroy()
   })
 
+  test('parts are cut across odd chunk sizes; an exact multiple of the part size and a tiny body round-trip', async () => {
+    const s = store()
+    for (const [key, total] of [
+      ['app/exact.tgz', 12 * 1024 * 1024],
+      ['app/tiny.tgz', 5]
+    ] as const) {
+      const data = randomBytes(total)
+      const chunks: Buffer[] = []
+      for (let at = 0; at < total; at += 100_003) chunks.push(data.subarray(at, at + 100_003))
+      const seen: number[] = []
+      await s.uploadStream(key, Readable.from(chunks), 'application/gzip', (p) =>
+        seen.push(p.loaded)
+      )
+      const back: Buffer[] = []
+      for await (const chunk of await s.getStream(key)) back.push(chunk as Buffer)
+      assert.ok(Buffer.concat(back).equals(data), key)
+      assert.equal(Math.max(...seen), total, key)
+    }
+    s.destroy()
+  })
+
   test('a body that fails mid-way fails the upload and leaves no object', async () => {
     const s = store()
     await assert.rejects(

@@ -1,6 +1,6 @@
 // A deterministic build tree for the benchmarks: many small JS-like text files
 // (~5.9 KB, ~4x compressible) in ~800 directories, plus four half-random large
-// files. `scale` 1 is the 202 MB build of research/performance.md; 0.25 gives
+// files. `scale` 1 is the 202 MB build (bench/README.md describes it); 0.25 gives
 // ~50 MB and 5 gives ~1 GB (file counts and large-file sizes scale together).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

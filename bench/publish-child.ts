@@ -7,27 +7,26 @@
 //                  tree walked and checked, tar and pigz found (the plan stage,
 //                  checkBuild; `planMs`), then packed and uploaded (the publish
 //                  stage; `ms`)
-// mode `pipeline`: the best hand-written pipeline of research/performance.md:
+// mode `pipeline`: the best hand-written pipeline measured for this project:
 //                  `sh -c 'tar -cf - . | pigz -<level>'`, hashed in Node,
 //                  streamed into lib-storage Upload (16 MiB x 4 parts)
 // mode `archiver`: archiver 8's TarArchive with gzip at its default level (no
 //                  gzipOptions: zlib's default, 6), the build added with
 //                  directory(dir, false), hashed in Node in the same pass and
-//                  streamed into the action's own upload (store.ts: lib-storage
-//                  Upload, 6 MiB x 4 parts), so against `action` only the packer
+//                  streamed into the action's own upload (store.ts uploadParts,
+//                  6 MiB x 4 parts in flight), so against `action` only the packer
 //                  differs. <level> is ignored.
 import { S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { TarArchive } from 'archiver'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
-import { pack } from '../src/pack.ts'
-import { createS3Store } from '../src/store.ts'
 import type { Config } from '../src/config.ts'
-import { checkBuild } from '../src/publish.ts'
+// The action's modules and archiver are loaded only by the modes that use them:
+// the `pipeline` process (bench/process.ts times it from spawn to exit) loads the
+// AWS SDK and nothing else.
 
 const [mode, dir, endpoint, bucket, key, levelText] = process.argv.slice(2)
 const level = Number(levelText)
@@ -39,6 +38,9 @@ function hwmMB(): number {
 }
 
 async function action(): Promise<{ sha256: string; size: number }> {
+  const { pack } = await import('../src/pack.ts')
+  const { createS3Store } = await import('../src/store.ts')
+  const { checkBuild } = await import('../src/publish.ts')
   const store = createS3Store(
     { bucket: bucket!, prefix: '', region: 'us-east-1', endpoint },
     credentials
@@ -120,6 +122,8 @@ function hashing(): { stream: Transform; result: () => { sha256: string; size: n
 }
 
 async function archiver(): Promise<{ sha256: string; size: number }> {
+  const { TarArchive } = await import('archiver')
+  const { createS3Store } = await import('../src/store.ts')
   const store = createS3Store(
     { bucket: bucket!, prefix: '', region: 'us-east-1', endpoint },
     credentials

@@ -17,15 +17,35 @@ import { startLocalS3 } from '../fleet/s3.ts'
 import { ConsulClient } from '../src/consul.ts'
 import { generateBuild } from './build.ts'
 import type { BuildFacts } from './build.ts'
+import {
+  actionPublishProcess,
+  makeWork,
+  PUBLISH_MARKS,
+  pipelineProcess,
+  putReport,
+  spread,
+  startFakeGitHub,
+  verdictOnce
+} from './process.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const large = args.includes('--large')
 const fleet10k = args.includes('--fleet-10k')
+const noArchiver = args.includes('--no-archiver')
+// --runs=N: runs of the process and verdict cases (default 5 and 7; 3 with --quick)
+const runsArg = Number(args.find((a) => a.startsWith('--runs='))?.slice('--runs='.length))
+// --scales=1,5: only these builds (0.25 is 50 MB, 1 is 200 MB, 5 is 1 GB)
+const scales = args
+  .find((a) => a.startsWith('--scales='))
+  ?.slice('--scales='.length)
+  .split(',')
+  .map(Number)
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',')
+// process and verdict run dist/index.js: `npm run package` first
 const wants = (part: string): boolean => !only || only.includes(part)
 const here = new URL('.', import.meta.url).pathname
 const node = process.execPath
@@ -140,7 +160,7 @@ async function publishBench(): Promise<void> {
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
   })
-  const sizes = quick ? [0.25] : [0.25, 1, ...(large ? [5] : [])]
+  const sizes = scales ?? (quick ? [0.25] : [0.25, 1, ...(large ? [5] : [])])
   const scaling: string[] = []
   try {
     for (const scale of sizes) {
@@ -153,7 +173,7 @@ async function publishBench(): Promise<void> {
         const levels = headline ? [1, 6] : [1]
         // archiver 8 at its default level (zlib's 6) is issue #6's "≥ 5× faster
         // than" reference: slow (~15 s a run), so 200 MB only, 3 runs, not --quick
-        const archiverRuns = scale === 1 && !quick ? 3 : 0
+        const archiverRuns = scale === 1 && !quick && !noArchiver ? 3 : 0
         // warm the page cache
         timeShell('tar -cf - . | cat > /dev/null', dir)
         const shell: Array<[string, string]> = headline
@@ -173,7 +193,7 @@ async function publishBench(): Promise<void> {
         const sizesOut = new Map<number, number>()
         const verified = new Map<number, string>()
         const archiverLabel =
-          "archiver 8 `TarArchive` gzip at its default level (6), hashed in Node, into the action's `Upload` 6 MiB × 4"
+          "archiver 8 `TarArchive` gzip at its default level (6), hashed in Node, into the action's upload (6 MiB × 4)"
         let archiverFacts = ''
         const checks: number[] = []
         for (let i = 0; i < runs; i++) {
@@ -229,8 +249,8 @@ async function publishBench(): Promise<void> {
           `### Publish: ${title}, median of ${runs}${archiverRuns ? ` (archiver: ${archiverRuns}, in runs 1-${archiverRuns})` : ''}`
         )
         print()
-        print('| pipeline | median s | ratio to baseline | peak RSS MB (max) |')
-        print('|---|---|---|---|')
+        print('| pipeline | median s | runs (s) | ratio to baseline | peak RSS MB (max) |')
+        print('|---|---|---|---|---|')
         for (const r of rows.values()) {
           const level = /level (\d)/.exec(r.label)?.[1]
           const base = level ? rows.get(baselineLabel(Number(level))) : undefined
@@ -239,7 +259,9 @@ async function publishBench(): Promise<void> {
               ? `${(median(r.ms) / median(base.ms)).toFixed(2)}×`
               : ''
           const rss = r.rss.length ? Math.max(...r.rss).toFixed(0) : ''
-          print(`| ${r.label.replaceAll('|', '\\|')} | ${sec(median(r.ms))} | ${ratio} | ${rss} |`)
+          print(
+            `| ${r.label.replaceAll('|', '\\|')} | ${sec(median(r.ms))} | ${r.ms.map(sec).join(', ')} | ${ratio} | ${rss} |`
+          )
         }
         print()
         print(
@@ -247,6 +269,21 @@ async function publishBench(): Promise<void> {
         )
         for (const [level, size] of sizesOut)
           print(`- level ${level}: archive ${mb(size)} MB; ${verified.get(level)}`)
+        for (const level of levels) {
+          // each action run against the baseline run just before it
+          const base = rows.get(baselineLabel(level))!
+          const pair = (label: string): string =>
+            rows
+              .get(label)!
+              .ms.map((m, i) => `${(m / base.ms[i]!).toFixed(2)}×`)
+              .join(', ')
+          print(
+            `- level ${level}, run by run (against the baseline of the same run): publish stage ${pair(actionLabel(level))}; check + publish ${pair(checkedLabel(level))}; action peak RSS ${rows
+              .get(actionLabel(level))!
+              .rss.map((r) => r.toFixed(0))
+              .join(', ')} MB`
+          )
+        }
         if (archiverFacts) print(`- ${archiverFacts}`)
         print()
         const arch = rows.get(archiverLabel)
@@ -372,12 +409,10 @@ async function awaitOnce(n: number, spreadMs: number, stale: boolean): Promise<A
             () => {
               const at = Math.floor(Date.now() / 1000)
               if (i === n - 1) lastWriteAt = Date.now()
-              fetch(`${emu.url}/v1/kv/${prefix}${nodeName}`, {
-                method: 'PUT',
-                body: JSON.stringify({ deploy_id: deployId, status: 'success', node: nodeName, at })
-              })
-                .then((res) => res.text())
-                .then(() => resolve(), reject)
+              putReport(
+                `${emu.url}/v1/kv/${prefix}${nodeName}`,
+                JSON.stringify({ deploy_id: deployId, status: 'success', node: nodeName, at })
+              ).then(resolve, reject)
             },
             started + ((i + 1) * spreadMs) / n - Date.now()
           )
@@ -506,11 +541,137 @@ async function startupBench(): Promise<void> {
   print()
 }
 
+// ---------------------------------------------------------------- as a user sees it
+
+async function processBench(): Promise<void> {
+  const s3 = await startLocalS3()
+  const emu = await startConsulEmulator({ nodes: [{ name: 'web-1', services: [{ name: 'web' }] }] })
+  const github = await startFakeGitHub()
+  const { work, cleanup } = makeWork()
+  const dir = mkdtempSync(join(tmpdir(), 'bench-build-'))
+  const scale = quick ? 0.25 : large ? 5 : 1
+  const runs = runsArg || (quick ? 3 : 5)
+  try {
+    log(`generating a ${scale * 200} MB build…`)
+    const build = generateBuild(dir, scale)
+    timeShell('tar -cf - . | cat > /dev/null', dir)
+    const action: Array<Awaited<ReturnType<typeof actionPublishProcess>>> = []
+    const pipeline: number[] = []
+    for (let i = 0; i < runs; i++) {
+      log(`  process publish, ${mb(build.bytes)} MB, run ${i + 1}/${runs}`)
+      const key = `bench/process-pipeline-${i}.tgz`
+      // alternate which goes first, so neither always follows the other
+      const one = async (): Promise<void> =>
+        void action.push(await actionPublishProcess(s3, emu, work, dir, github.url, 1))
+      const two = async (): Promise<void> => {
+        pipeline.push(await pipelineProcess(s3, dir, key, 1))
+        await client(s3).send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }))
+      }
+      if (i % 2) {
+        await two()
+        await one()
+      } else {
+        await one()
+        await two()
+      }
+    }
+    const ms = action.map((r) => r.ms)
+    const ratios = ms.map((m, i) => m / pipeline[i]!)
+    print(
+      `### Publish as a process: \`node dist/index.js\` (\`wait: false\`) from spawn to exit, ${mb(build.bytes)} MB build (${build.files} files); median of ${runs}`
+    )
+    print()
+    print(
+      '| process | median s | runs (s) | ratio to baseline (median of medians) | per-run ratios |'
+    )
+    print('|---|---|---|---|---|')
+    print(
+      `| baseline: \`node bench/publish-child.ts pipeline\` (\`tar \\| pigz -1\`, hashed, into \`Upload\` 16 MiB × 4) | ${sec(median(pipeline))} | ${pipeline.map(sec).join(', ')} |  |  |`
+    )
+    print(
+      `| **action**: \`node dist/index.js\`, level 1, plan + lock + publish + KV + event + lock release | ${sec(median(ms))} | ${ms.map(sec).join(', ')} | **${(median(ms) / median(pipeline)).toFixed(2)}×** | ${ratios.map((r) => r.toFixed(2)).join(', ')} |`
+    )
+    print()
+    print("Where the action's time went (ms from spawn to the line on stdout, median of the runs):")
+    print()
+    print(`| ${PUBLISH_MARKS.join(' | ')} |`)
+    print(`|${PUBLISH_MARKS.map(() => '---').join('|')}|`)
+    print(
+      `| ${PUBLISH_MARKS.map((m) => median(action.map((r) => r.marks[m] ?? NaN)).toFixed(0)).join(' | ')} |`
+    )
+    print()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    cleanup()
+    await github.stop()
+    await emu.stop()
+    await s3.stop()
+  }
+}
+
+const clients = new Map<string, S3Client>()
+function client(s3: { endpoint: string }): S3Client {
+  let c = clients.get(s3.endpoint)
+  if (!c)
+    clients.set(
+      s3.endpoint,
+      (c = new S3Client({
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+      }))
+    )
+  return c
+}
+
+async function verdictBench(): Promise<void> {
+  const s3 = await startLocalS3()
+  const github = await startFakeGitHub()
+  const { work, tiny, cleanup } = makeWork()
+  const n = 1000
+  const runs = runsArg || (quick ? 3 : 7)
+  try {
+    const all: Array<Awaited<ReturnType<typeof verdictOnce>>> = []
+    for (let i = 0; i < runs; i++) {
+      log(`verdict: ${n} nodes, run ${i + 1}/${runs}`)
+      all.push(await verdictOnce(s3, work, tiny, github.url, n, 10_000))
+    }
+    const v = all.map((r) => r.verdictMs)
+    const e = all.map((r) => r.exitMs)
+    print(
+      `### Verdict from outside: \`node dist/index.js\` (\`wait: true\`, job summary and check run on), ${n} nodes reporting over 10 s (re-deploy); median of ${runs}`
+    )
+    print()
+    print(
+      "| measured from the start of the last node's PUT (taken by the fleet) to | median ms | spread ms | runs (ms) |"
+    )
+    print('|---|---|---|---|')
+    print(
+      `| the verdict line read from the action's stdout | **${median(v).toFixed(0)}** | ${spread(v)} | ${v.map((x) => x.toFixed(0)).join(', ')} |`
+    )
+    print(
+      `| the action's process exit | ${median(e).toFixed(0)} | ${spread(e)} | ${e.map((x) => x.toFixed(0)).join(', ')} |`
+    )
+    print()
+    print(
+      `- converged (exit 0, verdict line seen): ${all.filter((r) => r.converged).length}/${runs}`
+    )
+    print()
+  } finally {
+    cleanup()
+    await github.stop()
+    await s3.stop()
+  }
+}
+
 const begun = Date.now()
 machine()
 if (wants('publish')) await publishBench()
 if (wants('await')) await awaitBench()
 if (wants('startup')) await startupBench()
+if (wants('process')) await processBench()
+if (wants('verdict')) await verdictBench()
 print(
   `_bench took ${((Date.now() - begun) / 1000).toFixed(0)} s; args: ${args.join(' ') || '(none)'}_`
 )

@@ -192,7 +192,10 @@ async function sync(
   ctx: StretcherContext,
   log: StretcherLog
 ): Promise<void> {
-  const dest = join(ctx.root, m.dest)
+  // The node's commands run on the host's filesystem, in the node's root: a
+  // manifest whose dest the node's own template expanded under that root (say
+  // '{{ env "HOME" }}/srv/app', HOME being the root) names it as its commands do.
+  const dest = m.dest.startsWith(`${ctx.root}/`) ? m.dest : join(ctx.root, m.dest)
   // A provisioned server has dest's parent; the simulated node's empty root does not.
   await mkdir(dirname(dest), { recursive: true })
   if (m.syncStrategy === 'mv') {
@@ -218,14 +221,15 @@ async function sync(
 
 // manifest.go Deploy (§5 "Order of a deploy").
 async function deploy(m: Manifest, ctx: StretcherContext, log: StretcherLog): Promise<void> {
-  if (!['', 'rsync', 'mv'].includes(m.syncStrategy))
-    throw new DeployError(`invalid sync strategy: ${m.syncStrategy}`)
   if (m.src === '') {
-    // Commands-only mode (manifest.go:51-64).
+    // Commands-only mode (manifest.go Deploy): pre then post, before the sync
+    // strategy is looked at, so dest and sync_strategy play no part.
     await invoke(m.commands.pre, ctx, log)
     await invoke(m.commands.post, ctx, log)
     return
   }
+  if (!['', 'rsync', 'mv'].includes(m.syncStrategy))
+    throw new DeployError(`invalid sync strategy: ${m.syncStrategy}`)
   const scratch = await mkdtemp(join(ctx.tmpDir, 'stretcher-src'))
   let dir: string | undefined
   try {

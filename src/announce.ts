@@ -38,6 +38,9 @@ export interface HistoryRecord {
   published_at: string
   /** unix seconds stamped on every file of the archive (see publish.ts nextFileTime) */
   mtime?: number
+  /** layout: releases (contract 9): the two halves of manifest_url (the combined one) */
+  prepare_manifest_url?: string
+  switch_manifest_url?: string
 }
 
 export interface Announcement {
@@ -74,7 +77,10 @@ export interface AnnounceJournal {
   /** the Consul datacenter it was written to (contract 10); absent: the agent's own */
   datacenter?: string
   deployId: string
+  /** what latest is set to */
   manifestUrl: string
+  /** the event's payload when it is not manifestUrl (layout: releases: the switch manifest) */
+  eventUrl?: string
   eventName: string
   filters: Config['filters']
   /**
@@ -153,7 +159,7 @@ function graceAfter(signal: AbortSignal | undefined, ms: number): AbortSignal | 
 export async function announce(
   consul: AnnounceConsul,
   config: Config,
-  release: { manifestUrl: string; history?: HistoryRecord },
+  release: { manifestUrl: string; eventUrl?: string; history?: HistoryRecord },
   log: Log,
   opts: AnnounceOptions = {}
 ): Promise<Announcement> {
@@ -161,8 +167,11 @@ export async function announce(
   const clock = opts.clock ?? systemClock
   const keys = kvKeys(config.kvPrefix)
   const filters = opts.filters ?? config.filters
+  // latest names the manifest a booting node runs; the event may send another
+  // (layout: releases: latest the combined manifest, the event the switch).
+  const eventUrl = release.eventUrl ?? release.manifestUrl
   if (opts.movesLatest === false)
-    return fireOnly(consul, config, release.manifestUrl, filters, log, opts, clock)
+    return fireOnly(consul, config, eventUrl, filters, log, opts, clock)
   const ops: TxnKvOp[] = [
     { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
     { Verb: 'set', Key: keys.deployId, Value: config.deployId }
@@ -188,7 +197,7 @@ export async function announce(
       signal,
       permission: `key:read on "${keys.results}"`
     }),
-    consul.eventIds(config.eventName, release.manifestUrl, signal).catch(() => undefined),
+    consul.eventIds(config.eventName, eventUrl, signal).catch(() => undefined),
     opts.targets?.length ? consul.agentNodeName(signal).catch(() => '') : ''
   ])
   signal?.throwIfAborted()
@@ -197,6 +206,7 @@ export async function announce(
     ...(opts.datacenter ? { datacenter: opts.datacenter } : {}),
     deployId: config.deployId,
     manifestUrl: release.manifestUrl,
+    ...(eventUrl === release.manifestUrl ? {} : { eventUrl }),
     eventName: config.eventName,
     filters,
     phase: 'writing',
@@ -215,7 +225,7 @@ export async function announce(
   // Writes are not cut short by a cancel (their outcome would be unknown), only
   // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
   const inFlight = graceAfter(signal, CANCEL_GRACE_MS)
-  const bytes = Buffer.byteLength(release.manifestUrl)
+  const bytes = Buffer.byteLength(eventUrl)
   try {
     step('writing', true)
     const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
@@ -227,9 +237,9 @@ export async function announce(
     log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`)
     signal?.throwIfAborted()
 
-    if (bytes > SAFE_PAYLOAD_BYTES) log.warning(payloadAdvice(release.manifestUrl))
+    if (bytes > SAFE_PAYLOAD_BYTES) log.warning(payloadAdvice(eventUrl))
     step('firing', true)
-    const { id } = await consul.fireEvent(config.eventName, release.manifestUrl, filters, {
+    const { id } = await consul.fireEvent(config.eventName, eventUrl, filters, {
       signal: inFlight,
       stopRetrying: signal,
       seenBefore
@@ -254,7 +264,7 @@ export async function announce(
         (error.status === 413 || /exceeds|too large|limit/i.test(error.message))
       )
         throw new ConsulError(
-          `Consul refused the ${config.eventName} event: ${payloadAdvice(release.manifestUrl)} (${error.message})`,
+          `Consul refused the ${config.eventName} event: ${payloadAdvice(eventUrl)} (${error.message})`,
           error.status,
           false
         )
@@ -410,7 +420,7 @@ export async function settle(
       if (journal.seenBefore && journal.agentReceives) {
         const id = await consul.newEventId(
           journal.eventName,
-          journal.manifestUrl,
+          journal.eventUrl ?? journal.manifestUrl,
           journal.seenBefore,
           request().signal
         )
@@ -426,7 +436,7 @@ export async function settle(
         // given the same manifest twice deploys the same tree.
         const { id } = await consul.fireEvent(
           journal.eventName,
-          journal.manifestUrl,
+          journal.eventUrl ?? journal.manifestUrl,
           journal.filters,
           {
             ...request(),

@@ -17,6 +17,16 @@ interface HealthCheck {
   Status: 'passing' | 'warning' | 'critical'
 }
 
+/** The values of `reads`, all sent at once; a failure is the first in `reads`' order, as if read one by one. */
+async function inOrder<T extends readonly unknown[]>(reads: {
+  [K in keyof T]: Promise<T[K]>
+}): Promise<T> {
+  const settled = await Promise.allSettled(reads)
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
+}
+
 /** Catalog nodes with their services and serfHealth, as the targets need them. */
 export async function readCatalog(
   consul: ConsulClient,
@@ -24,35 +34,41 @@ export async function readCatalog(
   signal?: AbortSignal,
   retryUntil?: number
 ): Promise<CatalogNode[]> {
-  const { value: nodes } = await consul.getJson<Array<{ Node: string }>>(
-    'catalog/nodes',
-    'node:read',
-    { signal, retryUntil }
-  )
+  // Independent reads go out together: one round trip instead of three.
+  const [{ value: nodes }, services, { value: checks }] = await inOrder([
+    consul.getJson<Array<{ Node: string }>>('catalog/nodes', 'node:read', { signal, retryUntil }),
+    filters.service === undefined
+      ? Promise.resolve(undefined)
+      : consul.getJson<Record<string, string[]>>('catalog/services', 'service:read', {
+          signal,
+          retryUntil
+        }),
+    consul.getJson<HealthCheck[]>('health/state/any', 'node:read', {
+      signal,
+      retryUntil,
+      query: { filter: 'CheckID == "serfHealth"' }
+    })
+  ] as const)
   const byName = new Map<string, CatalogNode>(
     nodes.map((n) => [n.Node, { node: n.Node, services: [] }])
   )
-  if (filters.service !== undefined) {
+  if (filters.service !== undefined && services) {
     // Only services whose name can match are listed node by node.
-    const { value: services } = await consul.getJson<Record<string, string[]>>(
-      'catalog/services',
-      'service:read',
-      { signal, retryUntil }
-    )
     const re = compileFilter(filters.service)
-    for (const name of Object.keys(services).filter((s) => re.test(s))) {
-      const { value: instances } = await consul.getJson<
-        Array<{ Node: string; ServiceName: string; ServiceTags: string[] | null }>
-      >(`catalog/service/${encodeURIComponent(name)}`, 'service:read', { signal, retryUntil })
+    const names = Object.keys(services.value).filter((s) => re.test(s))
+    const lists = await inOrder(
+      names.map((name) =>
+        consul.getJson<Array<{ Node: string; ServiceName: string; ServiceTags: string[] | null }>>(
+          `catalog/service/${encodeURIComponent(name)}`,
+          'service:read',
+          { signal, retryUntil }
+        )
+      )
+    )
+    for (const { value: instances } of lists)
       for (const i of instances)
         byName.get(i.Node)?.services.push({ name: i.ServiceName, tags: i.ServiceTags ?? [] })
-    }
   }
-  const { value: checks } = await consul.getJson<HealthCheck[]>('health/state/any', 'node:read', {
-    signal,
-    retryUntil,
-    query: { filter: 'CheckID == "serfHealth"' }
-  })
   for (const check of checks) {
     const node = byName.get(check.Node)
     if (node && check.CheckID === 'serfHealth') node.serfHealth = check.Status

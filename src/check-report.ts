@@ -1,36 +1,25 @@
 // What the PR shows of a deploy: the check run's conclusion and output, the
 // commit status and deployment descriptions. Pure; every field is kept within
 // GitHub's limits, and whatever is cut is counted in a note.
-import type { FleetState, Verdict } from './fleet-state.ts'
-import type { DeployFacts, LogExcerpt } from './report.ts'
+import type { Verdict } from './fleet-state.ts'
+import type { FleetReport } from './report.ts'
 import {
-  factsMarkdown,
-  failedLogsMarkdown,
-  fleetChartMarkdown,
+  analyse,
+  causeLogsMarkdown,
+  causesHeading,
   headline,
-  headlineMark,
-  markdownText,
-  nodeTableMarkdown,
-  plainText
+  plainText,
+  reportParts
 } from './report.ts'
+
+export type { FleetReport } from './report.ts'
 
 /** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
 export const CHECK_FIELD_MAX = 65_535
 /** Commit and deployment status descriptions: over 140 is a 422. */
 export const STATUS_DESCRIPTION_MAX = 140
 /** Check run titles are one line; kept short so the PR's checks list shows them whole. */
-const TITLE_MAX = 200
-
-export interface FleetReport {
-  fleet: FleetState
-  /** `{ done: false }` while waiting, or when the run did not wait */
-  verdict: Verdict
-  facts: DeployFacts
-  /** failed nodes' log tails (untrusted) */
-  excerpts?: readonly LogExcerpt[]
-  /** the run did not wait for the fleet (`wait: false`) */
-  notWaiting?: boolean
-}
+const TITLE_MAX = 160
 
 export type CheckConclusion = 'success' | 'failure' | 'timed_out' | 'cancelled' | 'neutral'
 
@@ -62,21 +51,12 @@ export function runConclusion(run: {
   return run.verdict?.done === true && run.verdict.reason === 'timed_out' ? 'timed_out' : 'failure'
 }
 
-/** `48/50 nodes on <deploy-id>`, and what is still open or went wrong. */
+/**
+ * The check's title: the headline in fewer words (the check's name carries the
+ * app): `production: 1 of 5 nodes failed (node-3: exit status 1)`.
+ */
 export function checkTitle(report: FleetReport): string {
-  const { fleet, verdict, facts } = report
-  const c = fleet.counts()
-  const base = `${c.succeeded}/${c.total} nodes on ${fleet.deployId}`
-  let title: string
-  if (facts.cancelled) title = `cancelled: ${base}`
-  else if (facts.error) title = `${base}, stopped waiting`
-  else if (report.notWaiting)
-    title = `announced to ${c.total} nodes: ${fleet.deployId} (not waiting)`
-  else if (!verdict.done) title = `${base} so far${c.failed ? `, ${c.failed} failed` : ''}`
-  else if (verdict.reason === 'no_targets') title = `no live node for ${fleet.deployId}`
-  else if (verdict.reason === 'timed_out') title = `${base}, timed out`
-  else title = c.failed ? `${base}, ${c.failed} failed` : base
-  return plainText(title, TITLE_MAX)
+  return plainText(headline(report, analyse(report), true), TITLE_MAX)
 }
 
 export interface CheckOutput {
@@ -85,34 +65,33 @@ export interface CheckOutput {
   text?: string
 }
 
-/** The check run's `output`: each field within `limit` characters. */
+/**
+ * The check run's `output`, each field within `limit` characters: text and
+ * tables only (the Checks tab may show Mermaid as code). The summary has the
+ * verdict, what an early end left, the causes, timing, waves and nodes; the
+ * text has each cause's log, the lines that matter first.
+ */
 export function checkOutput(report: FleetReport, limit = CHECK_FIELD_MAX): CheckOutput {
-  const { fleet, verdict, facts } = report
-  const head = [
-    `## ${headlineMark(verdict, facts)} ${markdownText(headline(fleet, verdict, facts), 400)}`,
-    '',
-    factsMarkdown(fleet.deployId, facts),
-    fleetChartMarkdown(fleet)
-  ].join('\n')
-  // The head is bounded by construction (a 60-bar chart at most); the table takes the rest.
-  const table = nodeTableMarkdown(fleet, limit - head.length - 1)
-  let summary = `${head}\n${table.markdown}`
+  const p = reportParts(report, limit - 2000, { mermaid: false })
+  const parts = [`## ${p.head}`]
+  if (p.state) parts.push(`### What this run left behind\n\n${p.state}`)
+  if (p.causes) parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`)
+  if (p.timing) parts.push(p.timing)
+  if (p.waves) parts.push(`### Waves\n\n${p.waves}`)
+  if (p.table.markdown) parts.push(`### Nodes that did not succeed\n\n${p.table.markdown}`)
+  if (p.succeeded) parts.push(p.succeeded)
+  parts.push(`### Release\n\n${p.facts}`)
+  let summary = parts.join('\n')
   if (summary.length > limit)
     summary = `${summary.slice(0, limit - 40)}\n\n… (cut to GitHub's limit)\n`
-  const excerpts = report.excerpts ?? []
-  const text = excerpts.length
-    ? `## Failed nodes' logs\n\n${failedLogsMarkdown(excerpts, limit - 30)}`
-    : undefined
+  const logs = report.excerpts?.length ? causeLogsMarkdown(report, p.a, limit - 40, 10) : ''
+  const text = logs ? `## Failed nodes' logs, by cause\n\n${logs}` : undefined
   return { title: checkTitle(report), summary, text }
 }
 
 /** The one line a commit status or deployment status carries (at most 140 characters). */
 export function statusDescription(report: FleetReport): string {
-  const { fleet, verdict, facts } = report
-  const line = report.notWaiting
-    ? `announced ${fleet.deployId} to ${fleet.counts().total} nodes; not waiting`
-    : headline(fleet, verdict, facts)
-  return plainText(line.replace(/\s+/g, ' '), STATUS_DESCRIPTION_MAX)
+  return plainText(checkTitle(report).replace(/\s+/g, ' '), STATUS_DESCRIPTION_MAX)
 }
 
 export type CommitState = 'success' | 'failure' | 'error' | 'pending'

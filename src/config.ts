@@ -38,6 +38,8 @@ export const INPUT_NAMES = [
   'bake-time',
   'auto-rollback',
   'promote',
+  'layout',
+  'keep-releases',
   'dry-run',
   'github-token',
   'check-name',
@@ -57,6 +59,8 @@ export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
   'max-failures': '0',
   'bake-time': '0s',
   'auto-rollback': 'false',
+  layout: 'in-place',
+  'keep-releases': '5',
   'dry-run': 'false'
 }
 
@@ -117,6 +121,10 @@ export interface Config {
   autoRollback: boolean
   /** deploy ID of a published release to roll out to the targets not yet on it */
   promote?: string
+  /** contract 9: `in-place` syncs into dest; `releases` prepares <dest>/releases/<id>, then switches <dest>/current */
+  layout: 'in-place' | 'releases'
+  /** releases each node keeps with `layout: releases` (at least 2) */
+  keepReleases: number
   /** plan stage only: say what a deploy would do, write nothing */
   dryRun: boolean
   github: { token?: string; checkName: string; environment?: string }
@@ -510,12 +518,18 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
   const waves = parseWaves(get('waves'))
   const bakeMs = parseBakeTime(get('bake-time'))
   const autoRollback = parseBoolean('auto-rollback', get('auto-rollback'))
+  const layoutRaw = get('layout') || 'in-place'
+  if (layoutRaw !== 'in-place' && layoutRaw !== 'releases')
+    throw new InputError('layout', `must be in-place or releases (got ${quote(layoutRaw)})`)
+  const layout: Config['layout'] = layoutRaw
+  const keepReleases = parseInteger('keep-releases', get('keep-releases') || '5', 2, 1000)
   // A wave starts when the one before has reported: nothing of it works without waiting.
   if (!wait)
     for (const [name, used] of [
       ['waves', waves !== undefined],
       ['bake-time', bakeMs > 0],
-      ['auto-rollback', autoRollback]
+      ['auto-rollback', autoRollback],
+      ['layout', layout === 'releases']
     ] as const)
       if (used) throw new InputError(name, 'needs wait: true (it acts on what the nodes report)')
 
@@ -561,6 +575,8 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     bakeMs,
     autoRollback,
     promote: promoteRaw || undefined,
+    layout,
+    keepReleases,
     dryRun,
     github: { token: githubToken, checkName, environment },
     dashboard: parseDashboard(get('dashboard'), kvPrefix),
@@ -572,7 +588,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
 export function releaseKey(
   config: Pick<Config, 's3' | 'app'>,
   deployId: string,
-  ext: 'tgz' | 'yml'
+  ext: 'tgz' | 'yml' | 'prepare.yml' | 'switch.yml'
 ): string {
   return [config.s3.prefix, config.app, `${deployId}.${ext}`].filter((s) => s !== '').join('/')
 }

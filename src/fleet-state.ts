@@ -21,7 +21,13 @@ export interface NodeState {
   wave?: number
   /** the Consul datacenter of the node, when the run names datacenters */
   datacenter?: string
+  /** layout: releases (contract 9): the phase of the counted result */
+  phase?: ResultPhase
+  /** layout: releases: the releases the node said it keeps under <dest>/releases */
+  releases?: string[]
 }
+
+export type ResultPhase = 'prepare' | 'switch'
 
 export interface ResultEntry {
   /** node name, from the KV key `<prefix>/results/<node>` */
@@ -45,9 +51,15 @@ export interface FleetCounts {
 }
 
 /** What a node writes (contract 5); anything else is not a result (its reason, as a string). */
-export function parseResult(
-  value: string | null
-): { deployId: string; status: 'success' | 'failure'; at?: number } | string {
+export function parseResult(value: string | null):
+  | {
+      deployId: string
+      status: 'success' | 'failure'
+      at?: number
+      phase?: ResultPhase
+      releases?: string[]
+    }
+  | string {
   if (value === null || value === '') return 'empty result'
   let parsed: unknown
   try {
@@ -61,7 +73,17 @@ export function parseResult(
   if (r.status !== 'success' && r.status !== 'failure')
     return 'result status is neither success nor failure'
   const at = typeof r.at === 'number' && Number.isFinite(r.at) ? r.at : undefined
-  return { deployId: r.deploy_id, status: r.status, at }
+  const phase = r.phase === 'prepare' || r.phase === 'switch' ? r.phase : undefined
+  const releases = Array.isArray(r.releases)
+    ? r.releases.filter((x): x is string => typeof x === 'string')
+    : undefined
+  return {
+    deployId: r.deploy_id,
+    status: r.status,
+    at,
+    ...(phase ? { phase } : {}),
+    ...(releases ? { releases } : {})
+  }
 }
 
 export class FleetState {
@@ -69,6 +91,8 @@ export class FleetState {
   /** KV index read before the event was fired: results at or below it are old */
   readonly baselineIndex: number
   readonly maxFailures: number
+  /** layout: releases: only results of this phase count (a prepare result does not finish a switch) */
+  readonly phase?: ResultPhase
   private readonly nodes = new Map<string, NodeState>()
   /** nodes the catalog listed at the start but the filters left out */
   private readonly untargeted: Set<string>
@@ -80,8 +104,10 @@ export class FleetState {
     maxFailures: number
     targets: Iterable<string>
     untargeted?: Iterable<string>
+    phase?: ResultPhase
   }) {
     this.deployId = opts.deployId
+    if (opts.phase) this.phase = opts.phase
     this.baselineIndex = opts.baselineIndex
     this.maxFailures = opts.maxFailures
     for (const node of opts.targets) this.nodes.set(node, { node, status: 'pending' })
@@ -98,9 +124,16 @@ export class FleetState {
       // A result written before the event belongs to an earlier deploy or attempt.
       if (entry.modifyIndex <= this.baselineIndex) continue
       const result = parseResult(entry.value)
-      if (typeof result === 'string' || result.deployId !== this.deployId) {
+      const otherPhase =
+        typeof result !== 'string' && this.phase !== undefined && result.phase !== this.phase
+      if (typeof result === 'string' || result.deployId !== this.deployId || otherPhase) {
         if (state) {
-          const note = typeof result === 'string' ? result : `reported deploy ${result.deployId}`
+          const note =
+            typeof result === 'string'
+              ? result
+              : result.deployId !== this.deployId
+                ? `reported deploy ${result.deployId}`
+                : `reported the ${result.phase ?? 'whole'} phase of ${result.deployId}`
           if (state.note !== note) {
             state.note = note
             changed.push(state)
@@ -118,6 +151,8 @@ export class FleetState {
       state.at = result.at
       state.noticedMs = elapsedMs
       state.note = undefined
+      if (result.phase) state.phase = result.phase
+      if (result.releases) state.releases = result.releases
       changed.push(state)
     }
     return changed
@@ -177,6 +212,11 @@ export class FleetState {
     }
     if (pending === 0) return { done: true, ok: true, reason }
     return { done: false }
+  }
+
+  /** The datacenter a node was recorded in (undefined: the agent's own, or not named). */
+  datacenterOf(node: string): string | undefined {
+    return this.nodes.get(node)?.datacenter
   }
 
   isTarget(node: string): boolean {

@@ -8,7 +8,7 @@ import type { CheckConclusion, FleetReport } from './check-report.ts'
 import { checkConclusion, checkOutput, commitState, statusDescription } from './check-report.ts'
 import type { FleetState, Verdict } from './fleet-state.ts'
 import type { Log } from './log.ts'
-import type { DeployFacts, LogExcerpt } from './report.ts'
+import type { DeployFacts, LogExcerpt, WaveReport } from './report.ts'
 import { plainText } from './report.ts'
 
 /** After the event is fired: the fleet to wait for and the release's facts. */
@@ -33,6 +33,8 @@ export interface FleetOutcome {
   error?: string
   /** from the event to the verdict */
   durationMs?: number
+  /** a staged rollout's waves, as far as they got */
+  waves?: readonly WaveReport[]
 }
 
 export interface FleetReporter {
@@ -425,7 +427,8 @@ export function createGitHubReporter(opts: GitHubReporterOptions): FleetReporter
           error: outcome.error
         },
         excerpts: outcome.excerpts,
-        notWaiting
+        notWaiting,
+        waves: outcome.waves
       }
       const conclusion = checkConclusion(r)
       return enqueue(async () => {

@@ -11,7 +11,7 @@ import type { FleetState } from './fleet-state.ts'
 import type { FleetOutcome } from './github.ts'
 import { createGitHubReporter } from './github.ts'
 import type { Log } from './log.ts'
-import { runPipeline } from './pipeline.ts'
+import { runPipeline, waveReports } from './pipeline.ts'
 import { STATE } from './post.ts'
 
 const coreLog: Log = {
@@ -100,6 +100,14 @@ async function deploy(
     // Otherwise the post step completes what is left open.
     if (done) core.saveState(STATE.reported, 'true')
   }
+  // The verdict line is printed the moment the pipeline knows it; the lock
+  // release, the summary and the check run follow (they never change it).
+  let said = false
+  const say = (outcome: { failed: boolean; message: string }): void => {
+    said = true
+    if (outcome.failed) core.setFailed(outcome.message)
+    else core.info(outcome.message)
+  }
   try {
     const result = await runPipeline(config, {
       store,
@@ -107,7 +115,14 @@ async function deploy(
       log: coreLog,
       setOutput: (name, value) => core.setOutput(name, value),
       writeSummary: env.GITHUB_STEP_SUMMARY
-        ? async (markdown) => void (await core.summary.addRaw(markdown).write())
+        ? (markdown) =>
+            core.summary
+              .addRaw(markdown)
+              .write()
+              .then(
+                () => core.saveState(STATE.summarized, 'true'),
+                (error: Error) => core.warning(`could not write the job summary: ${error.message}`)
+              )
         : undefined,
       signal,
       onLockSession: (id) => {
@@ -116,34 +131,27 @@ async function deploy(
       },
       onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
       onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
-      onAnnounced: async ({ release, fleet }) => {
+      onAnnounced: async ({ fleet, facts }) => {
         announced = { at: Date.now(), fleet }
-        await reporter.started({
-          fleet,
-          notWaiting: !config.wait,
-          facts: {
-            manifestUrl: release.manifestUrl,
-            srcUrl: release.srcUrl,
-            checksum: release.checksum,
-            commit: config.run.sha,
-            runUrl: config.run.runUrl
-          }
-        })
+        // Not awaited: the wait (or, with wait: false, the lock release) goes on
+        // meanwhile; the reporter runs its calls in order, so finish() comes after.
+        void reporter.started({ fleet, notWaiting: !config.wait, facts })
       },
-      onProgress: (fleet) => void reporter.progress({ fleet })
+      onProgress: (fleet) => void reporter.progress({ fleet }),
+      onVerdict: say
     })
     if (result.fleet) {
       await finish({
         fleet: result.fleet,
         verdict: result.verdict ?? { done: false },
         excerpts: result.excerpts,
-        cancelled: result.cancelled
+        cancelled: result.cancelled,
+        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined
       })
     }
     end.conclusion = runConclusion(result)
     // The verdict is the pipeline's alone: reporting never changes it.
-    if (result.failed) core.setFailed(result.message)
-    else core.info(result.message)
+    if (!said) say(result)
   } catch (error) {
     if (announced)
       await finish({

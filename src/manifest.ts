@@ -21,6 +21,13 @@ import type {
   SequenceNode
 } from 'js-yaml'
 import { InputError, quote } from './errors.ts'
+import {
+  destWord,
+  prepareCommand,
+  pruneCommand,
+  releaseDir,
+  switchCommand
+} from './release-layout.ts'
 
 /** A parsed manifest template. Treat it as opaque apart from the documented fields. */
 export interface ManifestTemplate {
@@ -51,14 +58,38 @@ export interface ManifestValues {
   readonly successCommands: readonly string[]
   /** Appended after the template's own `commands.failure`. */
   readonly failureCommands: readonly string[]
+  /**
+   * `layout: releases` (contract 9): which of the three manifests. `prepare`
+   * syncs into <dest>/releases/<id> and runs `pre`; `switch` has no src, dest
+   * or sync fields and points <dest>/current at the release, runs `post`, then
+   * prunes; `combined` does both in one run (what `latest` names). The
+   * template's `success` runs at the switch only; `failure` in every phase.
+   * The success/failure commands given are the ones for this phase.
+   */
+  readonly layout?: {
+    readonly phase: 'prepare' | 'switch' | 'combined'
+    readonly deployId: string
+    readonly keepReleases: number
+  }
 }
+
+/** Fields a manifest without src leaves unused: the switch manifest drops them. */
+const SYNC_FIELDS = [
+  'src',
+  'checksum',
+  'dest',
+  'dest_mode',
+  'excludes',
+  'exclude_from',
+  'sync_strategy'
+]
 
 const STR_TAG = 'tag:yaml.org,2002:str'
 const NULL_TAG = 'tag:yaml.org,2002:null'
 const MAP_TAG = 'tag:yaml.org,2002:map'
 const SEQ_TAG = 'tag:yaml.org,2002:seq'
 const MERGE_TAG = 'tag:yaml.org,2002:merge'
-const { PLAIN, DOUBLE_QUOTED } = yaml.SCALAR_STYLE
+const { PLAIN, SINGLE_QUOTED, DOUBLE_QUOTED } = yaml.SCALAR_STYLE
 const { BLOCK } = yaml.COLLECTION_STYLE
 
 const COMMAND_LISTS = ['pre', 'post', 'success', 'failure'] as const
@@ -394,6 +425,8 @@ export function renderManifest(
     if (/\p{Cs}/u.test(value)) throw error(`${what}is not well-formed Unicode`)
   }
   const plainError = (reason: string): Error => new Error(reason)
+  const layout = values.layout
+  const syncs = layout?.phase !== 'switch'
   if (!values.src) throw new Error('manifest src is empty')
   refuseValue(values.src, 'the archive URL ', (reason) => new InputError('s3-url', reason))
   if (
@@ -403,11 +436,17 @@ export function renderManifest(
       `manifest checksum must be hex md5, sha1, sha256 or sha512, not ${quote(values.checksum)}`
     )
   }
+  // With layout: releases the action's commands name dest, whose template actions
+  // (if any) are the template's own: only those may appear in them.
+  const layoutDest = layout ? ((values.dest || undefined) ?? template?.dest) : undefined
+  const layoutWord = layout && layoutDest !== undefined ? destWord(layoutDest) : undefined
+  const ownText = (command: string): string =>
+    layoutWord ? command.split(layoutWord).join('') : command
   values.successCommands.forEach((command, i) =>
-    refuseValue(command, `success command ${i} `, plainError)
+    refuseValue(ownText(command), `success command ${i} `, plainError)
   )
   values.failureCommands.forEach((command, i) =>
-    refuseValue(command, `failure command ${i} `, plainError)
+    refuseValue(ownText(command), `failure command ${i} `, plainError)
   )
   const destInput = values.dest || undefined
   if (destInput !== undefined) {
@@ -430,21 +469,84 @@ export function renderManifest(
     if (index >= 0) items[index] = { key: items[index]!.key, value }
     else items.splice(front, 0, { key: plainKey(name), value })
   }
-  setField('src', quoted(values.src), 0)
-  setField('checksum', quoted(values.checksum), 1)
-  if (destInput !== undefined) setField('dest', quoted(destInput), 2)
+  // Scalars the action writes that carry the template's dest actions, with their style.
+  const generated = new Map<ScalarNode, ActionScalar>()
+  const actionAware = (value: string, style: ScalarNode['style'] = SINGLE_QUOTED): ScalarNode => {
+    const actions = value.match(ACTION)
+    if (!actions) return quoted(value)
+    const node: ScalarNode = { kind: 'scalar', tag: STR_TAG, tagged: false, style, value }
+    generated.set(node, { style, actions })
+    return node
+  }
+  if (syncs) {
+    setField('src', quoted(values.src), 0)
+    setField('checksum', quoted(values.checksum), 1)
+  }
+  if (layout && layoutDest !== undefined) {
+    if (syncs) {
+      const dir = releaseDir(layoutDest, layout.deployId)
+      const destNode = indexOf('dest') >= 0 ? items[indexOf('dest')]!.value : undefined
+      const style =
+        destInput === undefined && destNode?.kind === 'scalar' ? destNode.style : DOUBLE_QUOTED
+      setField('dest', actionAware(dir, style), 2)
+    }
+  } else if (destInput !== undefined) setField('dest', quoted(destInput), 2)
+  if (!syncs)
+    for (const name of SYNC_FIELDS) {
+      const index = indexOf(name)
+      if (index >= 0) items.splice(index, 1)
+    }
 
   const appended: Array<[string, readonly string[]]> = [
     ['success', values.successCommands],
     ['failure', values.failureCommands]
   ]
-  if (appended.some(([, commands]) => commands.length > 0)) {
+  // The lists each phase keeps from the template, and the action's commands around them.
+  const layoutLists = new Map<string, { keep: boolean; before: string[]; after: string[] }>()
+  if (layout && layoutDest !== undefined) {
+    const prepares = layout.phase !== 'switch'
+    const switches = layout.phase !== 'prepare'
+    layoutLists.set('pre', {
+      keep: prepares,
+      before: prepares ? [prepareCommand(layoutDest)] : [],
+      after: []
+    })
+    layoutLists.set('post', {
+      keep: switches,
+      before: switches ? [switchCommand(layoutDest, layout.deployId)] : [],
+      after: switches ? [pruneCommand(layoutDest, layout.keepReleases)] : []
+    })
+    layoutLists.set('success', { keep: switches, before: [], after: [] })
+  }
+  if (layoutLists.size > 0 || appended.some(([, commands]) => commands.length > 0)) {
     const commandsIndex = indexOf('commands')
     const existing = commandsIndex >= 0 ? items[commandsIndex]!.value : undefined
     const commands: MappingNode =
       existing?.kind === 'mapping'
         ? { ...existing, items: [...existing.items] }
         : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK, items: [] }
+    for (const [list, change] of layoutLists) {
+      const index = commands.items.findIndex(
+        ({ key }) => key.kind === 'scalar' && key.value === list
+      )
+      const current = index >= 0 ? commands.items[index]!.value : undefined
+      const kept = change.keep && current?.kind === 'sequence' ? current.items : []
+      const all = [
+        ...change.before.map((c) => actionAware(c)),
+        ...kept,
+        ...change.after.map((c) => actionAware(c))
+      ]
+      if (all.length === 0) {
+        if (index >= 0) commands.items.splice(index, 1)
+        continue
+      }
+      const sequence: SequenceNode =
+        current?.kind === 'sequence'
+          ? { ...current, items: all }
+          : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK, items: all }
+      if (index >= 0) commands.items[index] = { key: commands.items[index]!.key, value: sequence }
+      else commands.items.push({ key: plainKey(list), value: sequence })
+    }
     for (const [list, additions] of appended) {
       if (additions.length === 0) continue
       const index = commands.items.findIndex(
@@ -455,7 +557,7 @@ export function renderManifest(
         current?.kind === 'sequence'
           ? { ...current, items: [...current.items] }
           : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK, items: [] }
-      sequence.items.push(...additions.map(quoted))
+      sequence.items.push(...additions.map((c) => actionAware(c)))
       if (index >= 0) commands.items[index] = { key: commands.items[index]!.key, value: sequence }
       else commands.items.push({ key: plainKey(list), value: sequence })
     }
@@ -485,12 +587,15 @@ export function renderManifest(
 
   const expected: string[] = []
   yaml.visit([document], (node) => {
-    const source = node.kind === 'scalar' ? template?.actionScalars.get(node) : undefined
+    const source =
+      node.kind === 'scalar'
+        ? (template?.actionScalars.get(node) ?? generated.get(node as ScalarNode))
+        : undefined
     if (!source) return
     if (styles.get(node as ScalarNode) !== source.style) {
       throw new InputError(
         'manifest',
-        `${template!.fileName}: a value holding ${quote(source.actions[0]!)} cannot be written back in the same style; quote it on one line`
+        `${template?.fileName ?? '(none)'}: a value holding ${quote(source.actions[0]!)} cannot be written back in the same style; quote it on one line`
       )
     }
     expected.push(...source.actions)

@@ -4,6 +4,7 @@
 // Consul KV under the node's own NodeName; with `dashboard`, an entry for
 // consul-kv-dashboard too.
 import { DEPLOY_ID_PATTERN } from './deploy-id.ts'
+import { keptReleasesCommand } from './release-layout.ts'
 
 /** Most of stretcher's log a failed node keeps in KV (contract 5: at most 64 KiB). */
 export const LOG_TAIL_BYTES = 64 * 1024
@@ -13,6 +14,13 @@ export interface NodeReportOptions {
   deployId: string
   /** consul-kv-dashboard (contract 11): also write `<namespace>/deploy/<node>/<app>` */
   dashboard?: { namespace: string; app: string }
+  /**
+   * `layout: releases` (contract 9): the phase this manifest runs (`switch` for
+   * the combined one: the node ends on the release), written as `"phase"`, and
+   * the base directory whose releases/ the node lists as `"releases"` (the
+   * releases it keeps, so a rollback to one of them is a switch only).
+   */
+  layout?: { phase: 'prepare' | 'switch'; dest: string }
 }
 
 /** consul-kv-dashboard's status codes (dashboard.go: Success, Warning, Danger, Info). */
@@ -49,6 +57,14 @@ function checkSafe(opts: NodeReportOptions): void {
 }
 
 function resultCommand(opts: NodeReportOptions, status: 'success' | 'failure'): string {
+  if (opts.layout) {
+    const json = `{"deploy_id":"${opts.deployId}","status":"${status}","phase":"${opts.layout.phase}","node":"%s","at":%s,"releases":[%s]}`
+    return [
+      PROLOGUE,
+      `k=$( ${keptReleasesCommand(opts.layout.dest)} )`,
+      `printf '${json}' "$n" "$(date +%s)" "\${k%,}" | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/results/$n" >/dev/null`
+    ].join('; ')
+  }
   const json = `{"deploy_id":"${opts.deployId}","status":"${status}","node":"%s","at":%s}`
   return [
     PROLOGUE,

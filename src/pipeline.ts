@@ -12,7 +12,7 @@ import type { DryRunPlan } from './dry-run.ts'
 import { dryRunLines, dryRunMarkdown, dryRunMessage, readLock, readPrevious } from './dry-run.ts'
 import { InputError, quote } from './errors.ts'
 import type { Verdict } from './fleet-state.ts'
-import { FleetState } from './fleet-state.ts'
+import { FleetState, parseResult } from './fleet-state.ts'
 import type { Log } from './log.ts'
 import { inert } from './log.ts'
 import type { ManifestTemplate } from './manifest.ts'
@@ -23,7 +23,11 @@ import { failureCommands, successCommands } from './node-report.ts'
 import { checkPlatform } from './pack-tools.ts'
 import type { Release, ReportingCommands } from './publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish.ts'
-import { plainText, progressLine, resultRows, summaryMarkdown, verdictLine } from './report.ts'
+import type { DeployFacts, FleetReport, WaveReport } from './report.ts'
+import { formatGoDuration } from './duration.ts'
+import { gateFailureLine } from './gate.ts'
+import { plainText, progressLine, resultRows, summaryMarkdown, verdictMessage } from './report.ts'
+import { runFacts } from './run-facts.ts'
 import type { HeldLock } from './lock.ts'
 import { acquireLock } from './lock.ts'
 import { findRelease } from './rollback.ts'
@@ -65,11 +69,21 @@ export interface PipelineDeps {
   /** each step of the announcement, so the post step can finish an interrupted one */
   onAnnounceJournal?: (journal: AnnounceJournal) => void
   /** after the event is fired (for the PR check) */
-  onAnnounced?: (state: { release: Release; fleet: FleetState }) => Promise<void>
+  onAnnounced?: (state: {
+    release: Release
+    fleet: FleetState
+    facts: DeployFacts
+  }) => Promise<void>
   /** on each change while waiting */
   onProgress?: (fleet: FleetState) => void
   /** the runner's platform (process.platform); a seam for the tests */
   platform?: NodeJS.Platform
+  /**
+   * Once, as soon as the run's outcome is known: right after the wait (or the
+   * event, with `wait: false`), before the lock is released, failed nodes' logs
+   * are read and the summary is written. Not called when cancelled or on an error.
+   */
+  onVerdict?: (outcome: { failed: boolean; message: string }) => void
 }
 
 export interface PipelineResult {
@@ -96,9 +110,11 @@ const CANCELLED_LOCK_RELEASE_MS = 1_500
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000
 
-/** How many of a failed node's last log lines are shown, and for how many nodes. */
+/** How many of a failed node's last log lines are printed, and for how many nodes. */
 const EXCERPT_LINES = 40
 const MAX_EXCERPTS = 10
+/** Failed nodes whose logs are read for the report (grouped by cause), 8 at a time. */
+const MAX_LOGS_READ = 200
 
 async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate | undefined> {
   if (!config.manifestFile) return undefined
@@ -114,10 +130,17 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
   return template
 }
 
-export function reportingCommands(config: Config): ReportingCommands {
+export function reportingCommands(config: Config, template?: ManifestTemplate): ReportingCommands {
   const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined
   const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard }
-  return { success: successCommands(opts), failure: failureCommands(opts) }
+  const commands = { success: successCommands(opts), failure: failureCommands(opts) }
+  const dest = config.dest ?? template?.dest
+  if (config.layout !== 'releases' || dest === undefined) return commands
+  const phase = (name: 'prepare' | 'switch') => {
+    const layout = { ...opts, layout: { phase: name, dest } }
+    return { success: successCommands(layout), failure: failureCommands(layout) }
+  }
+  return { ...commands, phases: { prepare: phase('prepare'), switch: phase('switch') } }
 }
 
 function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']): void {
@@ -129,12 +152,15 @@ function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']
   setOutput('results', JSON.stringify(resultRows(fleet)))
 }
 
-/** The tail of a failed node's stretcher log, as plain text. */
-async function logExcerpt(consul: ConsulClient, key: string): Promise<string | undefined> {
+/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
+async function readLog(consul: ConsulClient, key: string): Promise<string | undefined> {
   const read = await consul.kvGet(key).catch(() => undefined)
-  const value = read?.entries[0]?.value
-  if (!value) return undefined
-  return value
+  return read === undefined ? undefined : (read.entries[0]?.value ?? '')
+}
+
+/** The last lines of a log, as plain text, for the job log. */
+function logTail(text: string): string {
+  return text
     .split('\n')
     .slice(-EXCERPT_LINES)
     .map((l) => plainText(l, 400))
@@ -229,30 +255,48 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   checkPlatform(deps.platform)
   const existing = existingRelease(config)
   const template = existing ? undefined : await loadTemplate(config, log)
-  const commands = reportingCommands(config)
+  const commands = reportingCommands(config, template)
   if (!existing) checkManifestRenders(config, template, commands)
-  const build = existing ? undefined : await checkBuild(config)
+  // Consul is read while the tree is walked; an error in the build is still said first.
+  // Several datacenters (contract 10): each one's catalog, in order; an unknown one
+  // fails here. Unset: the agent's own, with no `?dc` at all, as always.
+  const reading = new AbortController()
+  const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal
+  const catalogsRead = (async () => {
+    const datacenters: Array<string | undefined> =
+      config.datacenters.kind === 'agent'
+        ? [undefined]
+        : resolveDatacenters(config.datacenters, await consul.datacentersList(signal))
+    const catalogs = await Promise.all(
+      datacenters.map((dc) =>
+        readCatalog(
+          dc ? consul.inDatacenter(dc) : consul,
+          config.filters,
+          signal,
+          Date.now() + PLAN_RETRY_MS
+        )
+      )
+    )
+    return datacenters.map((datacenter, i) => ({ datacenter, catalog: catalogs[i] ?? [] }))
+  })()
+  catalogsRead.catch(() => undefined)
+  const build = existing
+    ? undefined
+    : await checkBuild(config).catch((error: unknown) => {
+        reading.abort()
+        throw error
+      })
+  const catalogs = await catalogsRead
+  const datacenters = catalogs.map((c) => c.datacenter)
   if (Object.values(config.filters).every((f) => f === undefined))
     log.info(
       'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
     )
-  // Several datacenters (contract 10): each one's catalog, in order; an unknown one
-  // fails here. Unset: the agent's own, with no `?dc` at all, as always.
-  const datacenters: Array<string | undefined> =
-    config.datacenters.kind === 'agent'
-      ? [undefined]
-      : resolveDatacenters(config.datacenters, await consul.datacentersList(deps.signal))
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
-  for (const datacenter of datacenters) {
+  for (const { datacenter, catalog } of catalogs) {
     const client = datacenter ? consul.inDatacenter(datacenter) : consul
     const where = datacenter ? ` in datacenter ${datacenter}` : ''
-    const catalog = await readCatalog(
-      client,
-      config.filters,
-      deps.signal,
-      Date.now() + PLAN_RETRY_MS
-    )
     const found = selectTargets(catalog, config.filters)
     if (found.targets.length === 0)
       throw new Error(
@@ -272,7 +316,17 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
       catalog.filter((node) => targetSet.has(node.node)),
       config.filters
     )
-    planned.push({ datacenter, targets, canaries })
+    // layout: releases: a published release the nodes still keep needs only the switch.
+    const existingId = existingRelease(config)
+    const prepared =
+      config.layout === 'releases' && existingId
+        ? await nodesKeeping(client, config.kvPrefix, existingId, deps.signal)
+        : undefined
+    if (prepared)
+      log.info(
+        `${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`
+      )
+    planned.push({ datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined })
     selection.targets.push(...targets)
     selection.filteredOut.push(...found.filteredOut)
     selection.notLive.push(...found.notLive)
@@ -286,22 +340,61 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
     datacenters: planned.filter((dc) => dc.targets.length > 0),
     waves: config.waves,
     bakeMs: config.bakeMs,
+    layout: config.layout,
     release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
   })
   const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
-  const shown = steps
+  const waveSteps = steps.filter((s) => s.kind !== 'prepare')
+  const shown = waveSteps
     .flatMap((s) => s.nodes)
     .slice(0, 50)
     .join(', ')
-  const count = steps.reduce((n, s) => n + s.nodes.length, 0)
+  const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0)
+  const prepareStep = steps.find((s) => s.kind === 'prepare')
   log.info(
-    `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${steps.length > 1 ? ` in ${steps.length} waves (${steps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
+    `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
   )
+  if (config.layout === 'releases')
+    log.info(
+      `layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`
+    )
   if (isPartial(steps))
     log.info(
       `a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`
     )
   return { template, commands, build, selection, steps, datacenters }
+}
+
+function templateDest(template: ManifestTemplate | undefined): string {
+  return template?.dest ?? '<dest>'
+}
+
+/**
+ * layout: releases (contract 9): the nodes that still keep `deployId` under
+ * <dest>/releases. Each node's last result lists the releases it keeps
+ * (`"releases"`, written by the reporting commands after every prepare and
+ * switch), and a node whose last result is this release's prepare or switch
+ * success has it too. A node with no such record is sent prepare and switch.
+ */
+async function nodesKeeping(
+  consul: ConsulClient,
+  kvPrefix: string,
+  deployId: string,
+  signal?: AbortSignal
+): Promise<Set<string>> {
+  const prefix = kvKeys(kvPrefix).results
+  const read = await consul.kvGet(prefix, { recurse: true, signal })
+  const keeping = new Set<string>()
+  for (const entry of read.entries) {
+    const result = parseResult(entry.value)
+    if (typeof result === 'string') continue
+    const has =
+      result.releases !== undefined
+        ? result.releases.includes(deployId)
+        : result.deployId === deployId && result.status === 'success' && result.phase !== undefined
+    if (has) keeping.add(entry.key.slice(prefix.length))
+  }
+  return keeping
 }
 
 /** Nodes whose results/<node> holds `deployId` with success. */
@@ -316,8 +409,17 @@ async function nodesOnRelease(
   const on = new Set<string>()
   for (const entry of read.entries) {
     try {
-      const result = JSON.parse(entry.value ?? '') as { deploy_id?: unknown; status?: unknown }
-      if (result.deploy_id === deployId && result.status === 'success')
+      const result = JSON.parse(entry.value ?? '') as {
+        deploy_id?: unknown
+        status?: unknown
+        phase?: unknown
+      }
+      // A node that only prepared it (layout: releases) does not run it yet.
+      if (
+        result.deploy_id === deployId &&
+        result.status === 'success' &&
+        result.phase !== 'prepare'
+      )
         on.add(entry.key.slice(prefix.length))
     } catch {
       // not a result: the node is not on it
@@ -337,19 +439,38 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   let release: Release | undefined
   let history: HistoryRecord | undefined
   let rollout: RolloutResult | undefined
-  const waitingFleet = () =>
+  let journal: AnnounceJournal | undefined
+  let firedAt: number | undefined
+  let excerpts: Array<{ node: string; text: string }> = []
+  // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
+  let fleet =
     rollout?.fleet ??
     new FleetState({
       deployId: config.deployId,
       baselineIndex: 0,
       maxFailures: config.maxFailures,
-      targets: steps.flatMap((s) => s.nodes),
+      targets: new Set(steps.flatMap((s) => s.nodes)),
       untargeted: selection.filteredOut
     })
-  const cancelled = (): PipelineResult => {
-    const fleet = rollout?.fleet ?? waitingFleet()
+  // Every run that gets this far leaves a job summary, however it ends.
+  const summarize = (extra: Partial<FleetReport>, facts: DeployFacts = {}) =>
+    deps.writeSummary?.(
+      summaryMarkdown({
+        fleet,
+        verdict: { done: false },
+        waves: rollout?.staged ? waveReports(rollout) : undefined,
+        ...extra,
+        facts: {
+          ...runFacts(config, { release, history, journal, firedAt }),
+          durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
+          ...facts
+        }
+      }) + (rollout ? phasesMarkdown(rollout) : '')
+    )
+  const cancelled = async (): Promise<PipelineResult> => {
     setFleetOutputs(fleet, setOutput)
     if (rollout) setRolloutOutputs(rollout, setOutput)
+    await summarize({}, { cancelled: true })?.catch(() => {})
     return {
       release,
       fleet,
@@ -363,7 +484,6 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   // The lock keeps two runs of this app from interleaving latest (and from
   // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
-  let journal: AnnounceJournal | undefined
   const at = (datacenter: string | undefined) =>
     datacenter ? consul.inDatacenter(datacenter) : consul
   // The lock is taken in the first datacenter listed (contract 10); its session hangs
@@ -429,23 +549,45 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         commit: config.run.sha,
         run_url: config.run.runUrl,
         published_at: new Date().toISOString(),
-        mtime: Math.floor(stamp.getTime() / 1000)
+        mtime: Math.floor(stamp.getTime() / 1000),
+        ...(release.prepareUrl && release.switchUrl
+          ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
+          : {})
       }
     }
     const published = release
-    // What latest names now: auto-rollback's target.
-    const previous = new Map<string | undefined, { deployId: string; manifestUrl: string }>()
+    // What latest names now, per datacenter: auto-rollback's target. With layout:
+    // releases it is switched back to: every node sent this one still keeps it (the
+    // switch spares the release it replaced).
+    const previous = new Map<
+      string | undefined,
+      { deployId: string; manifestUrl: string; switchUrl?: string }
+    >()
     if (config.autoRollback)
       for (const dc of plan.datacenters) {
         const before = await readPrevious(at(dc), config.kvPrefix, deps.signal)
+        const switchUrl =
+          config.layout === 'releases'
+            ? before.history?.switch_manifest_url || undefined
+            : undefined
         if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
-          previous.set(dc, { deployId: before.deployId, manifestUrl: before.manifestUrl })
+          previous.set(dc, {
+            deployId: before.deployId,
+            manifestUrl: before.manifestUrl,
+            ...(switchUrl ? { switchUrl } : {})
+          })
       }
-    const nodeCount = steps.reduce((n, s) => n + s.nodes.length, 0)
+    const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size
     await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
       rollout = await runRollout(
         steps,
-        { deployId: config.deployId, manifestUrl: published.manifestUrl, history },
+        {
+          deployId: config.deployId,
+          manifestUrl: published.manifestUrl,
+          prepareUrl: published.prepareUrl,
+          switchUrl: published.switchUrl,
+          history
+        },
         {
           consul,
           config,
@@ -457,16 +599,37 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
             journal = step
             deps.onAnnounceJournal?.(step)
           },
-          onAnnounced: async (fleet) => {
-            setFleetOutputs(fleet, setOutput)
-            await deps.onAnnounced?.({ release: published, fleet })
+          onAnnounced: async (announced) => {
+            fleet = announced
+            firedAt ??= Date.now()
+            setFleetOutputs(announced, setOutput)
+            await deps.onAnnounced?.({
+              release: published,
+              fleet: announced,
+              facts: runFacts(config, { release, history, journal, firedAt })
+            })
           },
           onProgress: deps.onProgress
         }
       )
+      fleet = rollout.fleet
+      firedAt = rollout.firstFiredAt ?? firedAt
     })
+    // What the user waits for: said before the lock release and the reporting (after
+    // failed nodes' logs, only when some failed: the cause ends the line).
+    const finished = rollout as RolloutResult | undefined
+    if (!isCancelled(deps) && finished) {
+      if (config.wait)
+        excerpts = await readFailedLogs(fleet, (node) => at(fleet.datacenterOf(node)), keys)
+      deps.onVerdict?.(outcome(finished, excerpts))
+    }
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
+    if (release)
+      await summarize(
+        {},
+        { error: plainText(String((error as Error).message ?? error), 300) }
+      )?.catch(() => {})
     throw error
   } finally {
     // Released on success, failure and cancel; a killed runner's lock lapses with its
@@ -488,54 +651,117 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
 
   const done = rollout as RolloutResult | undefined
   if (!done || isCancelled(deps)) return cancelled()
-  const { fleet } = done
   setFleetOutputs(fleet, setOutput)
   setRolloutOutputs(done, setOutput)
   if (!config.wait) {
-    log.info(done.message)
-    return { release, fleet, rollout: done, failed: false, cancelled: false, message: done.message }
+    await summarize({ notWaiting: true }, { durationMs: undefined })
+    return { release, fleet, rollout: done, cancelled: false, ...outcome(done) }
   }
   const verdict = done.verdict
-  // Logs are read only for nodes that failed this deploy (contract 5).
-  const excerpts: Array<{ node: string; text: string }> = []
-  for (const node of fleet.nodesByStatus('failure').slice(0, MAX_EXCERPTS)) {
-    const text = await logExcerpt(consul, keys.log(node))
-    if (!text) continue
-    excerpts.push({ node, text })
+  const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt
+  for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
     log.info(
-      inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`)
+      inert(
+        `--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`
+      )
     )
-  }
-  await deps.writeSummary?.(
-    summaryMarkdown(
-      fleet,
-      verdict,
-      {
-        manifestUrl: release.manifestUrl,
-        srcUrl: release.srcUrl,
-        checksum: release.checksum,
-        commit: config.run.sha,
-        runUrl: config.run.runUrl
-      },
-      500,
-      { excerpts }
-    )
-  )
+  await summarize({ verdict, excerpts }, { durationMs })
   return {
     release,
     fleet,
     verdict,
     rollout: done,
     excerpts,
-    failed: !(verdict.done && verdict.ok),
     cancelled: false,
-    message: rolloutMessage(fleet, verdict, done)
+    ...outcome(done, excerpts)
   }
 }
 
+/** Logs are read only for nodes that failed this deploy (contract 5), 8 at a time. */
+async function readFailedLogs(
+  fleet: FleetState,
+  consulFor: (node: string) => ConsulClient,
+  keys: ReturnType<typeof kvKeys>
+): Promise<Array<{ node: string; text: string }>> {
+  const excerpts: Array<{ node: string; text: string }> = []
+  const failedNodes = fleet.nodesByStatus('failure').slice(0, MAX_LOGS_READ)
+  for (let i = 0; i < failedNodes.length; i += 8) {
+    const batch = failedNodes.slice(i, i + 8)
+    const texts = await Promise.all(batch.map((node) => readLog(consulFor(node), keys.log(node))))
+    batch.forEach((node, j) => {
+      const text = texts[j]
+      if (text !== undefined) excerpts.push({ node, text })
+    })
+  }
+  return excerpts
+}
+
+/** The waves of a staged rollout, for the report. */
+export function waveReports(rollout: RolloutResult): WaveReport[] {
+  return rollout.waves.map((w) => ({
+    wave: w.step.wave,
+    nodes: w.step.nodes,
+    startedAt: w.firedAt,
+    endedAt: w.endedAt,
+    gate:
+      w.gateFailures && w.gateFailures.length > 0
+        ? plainText(gateFailureLine(w.gateFailures), 200)
+        : w.step.bakeMs > 0 && w.outcome === 'passed'
+          ? `bake ${formatGoDuration(w.step.bakeMs)}`
+          : undefined,
+    passed:
+      w.outcome === 'passed'
+        ? true
+        : w.outcome === 'not_started'
+          ? undefined
+          : w.outcome === 'cancelled'
+            ? undefined
+            : false
+  }))
+}
+
+/** The run's verdict in one line (and whether it fails), once the rollout is over. */
+function outcome(
+  rollout: RolloutResult,
+  excerpts: Array<{ node: string; text: string }> = []
+): { failed: boolean; message: string } {
+  if (!rollout.fleet || rollout.verdict.done === false)
+    return { failed: false, message: rollout.message }
+  return {
+    failed: !rollout.verdict.ok,
+    message: rolloutMessage(rollout, excerpts)
+  }
+}
+
+/** layout: releases: both phases in the job summary (issue 13). */
+function phasesMarkdown(rollout: RolloutResult): string {
+  const p = rollout.phases
+  if (!p) return ''
+  const seconds = (ms: number | undefined) =>
+    ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`
+  const lines = [
+    '',
+    '### Two-phase release',
+    '',
+    p.prepared === 0
+      ? '- **Prepare**: none: every target still kept the release, so this was a switch only (no download).'
+      : `- **Prepare**: ${p.prepared} node${p.prepared === 1 ? '' : 's'}, ${seconds(p.prepareMs)} from the prepare event to the last node prepared.`,
+    p.switched > 0
+      ? `- **Switch**: ${p.switched} node${p.switched === 1 ? '' : 's'}; spread ${p.switchSpreadMs ?? 0} ms from the first node switched to the last.`
+      : '- **Switch**: no node switched.',
+    ''
+  ]
+  return lines.join('\n')
+}
+
 /** The verdict line, with what stopped a staged rollout and what its rollback did. */
-function rolloutMessage(fleet: FleetState, verdict: Verdict, rollout: RolloutResult): string {
-  const parts = [verdictLine(fleet, verdict)]
+function rolloutMessage(
+  rollout: RolloutResult,
+  excerpts: Array<{ node: string; text: string }>
+): string {
+  const parts = [
+    verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
+  ]
   if (rollout.staged)
     parts.push(
       rollout.ok

@@ -8,6 +8,8 @@ import { releaseLock } from './lock.ts'
 import type { AnnounceJournal } from './announce.ts'
 import { isSettled, settle } from './announce.ts'
 import type { Log } from './log.ts'
+import { abandonedMarkdown } from './report.ts'
+import { runFacts } from './run-facts.ts'
 
 export const STATE = {
   lockSession: 'lock-session',
@@ -21,7 +23,9 @@ export const STATE = {
   /** the main step completed its check run and deployment */
   reported: 'reported',
   /** the last step of the announcement (AnnounceJournal as JSON) */
-  announce: 'announce-journal'
+  announce: 'announce-journal',
+  /** the main step wrote its job summary */
+  summarized: 'summarized'
 } as const
 
 /** How long the post step may take to settle an interrupted announcement. */
@@ -29,8 +33,9 @@ const SETTLE_MS = 30_000
 
 export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   // latest first: the lock keeps other runs out until it is settled.
-  await settleLeftAnnouncement(env)
+  const left = await settleLeftAnnouncement(env)
   await releaseLeftLock(env)
+  if (core.getState(STATE.summarized) !== 'true') await summarizeLeft(env, left)
   if (core.getState(STATE.reported) !== 'true') {
     const token = core.getInput('github-token')
     if (token) core.setSecret(token)
@@ -54,17 +59,48 @@ function consulFromInputs(env: NodeJS.ProcessEnv, retryForMs: number): ConsulCli
   return new ConsulClient({ addr: config.consul.addr, token: config.consul.token, retryForMs })
 }
 
+interface LeftAnnouncement {
+  journal: AnnounceJournal
+  /** the event went out; undefined: not known */
+  fired?: boolean
+}
+
+/** A main step that stopped with no job summary of its own: the post step writes what it knows. */
+async function summarizeLeft(env: NodeJS.ProcessEnv, left: LeftAnnouncement | undefined) {
+  if (!left || !env.GITHUB_STEP_SUMMARY) return
+  try {
+    const config = readConfig((name) => core.getInput(name), env)
+    const { journal, fired } = left
+    const facts = runFacts(config, { journal })
+    await core.summary
+      .addRaw(
+        abandonedMarkdown({
+          ...facts,
+          deployId: journal.deployId,
+          manifestUrl: journal.manifestUrl,
+          eventFired: fired,
+          latestMoved: fired === undefined ? undefined : fired
+        })
+      )
+      .write()
+  } catch (error) {
+    core.warning(`could not write the job summary: ${(error as Error).message}`)
+  }
+}
+
 /** A main step cancelled or killed inside the announcement leaves its journal unsettled. */
-async function settleLeftAnnouncement(env: NodeJS.ProcessEnv): Promise<void> {
+async function settleLeftAnnouncement(
+  env: NodeJS.ProcessEnv
+): Promise<LeftAnnouncement | undefined> {
   const saved = core.getState(STATE.announce)
-  if (!saved) return
+  if (!saved) return undefined
   let journal: AnnounceJournal
   try {
     journal = JSON.parse(saved) as AnnounceJournal
   } catch {
-    return
+    return undefined
   }
-  if (isSettled(journal)) return
+  if (isSettled(journal)) return { journal, fired: journal.phase === 'fired' }
   const log: Log = { info: core.info, warning: core.warning, debug: core.debug, group: core.group }
   try {
     const consul = consulFromInputs(env, SETTLE_MS)
@@ -78,10 +114,12 @@ async function settleLeftAnnouncement(env: NodeJS.ProcessEnv): Promise<void> {
           ? `settled the announcement the main step left: its event went out, latest names ${journal.deployId}`
           : `settled the announcement the main step left: latest is as it was before the run`
       )
+    return { journal, fired: outcome.settled ? outcome.fired : undefined }
   } catch (error) {
     core.warning(
       `could not settle the announcement the main step left: ${(error as Error).message}`
     )
+    return { journal }
   }
 }
 

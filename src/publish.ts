@@ -1,7 +1,8 @@
 // Pack the build, upload the archive, render and upload the manifest.
 // The archive streams from tar straight into the multipart upload, hashed on the
-// way; the manifest (which carries the checksum) is written only after the
-// archive is complete, so no manifest ever points at a partial release.
+// way; the manifest (which carries the checksum) goes once the archive is
+// complete, so a failed archive leaves no manifest and nothing is ever deleted
+// (the deploy role needs no s3:DeleteObject).
 import type { Config } from './config.ts'
 import { releaseKey, s3Url } from './config.ts'
 import type { Log } from './log.ts'
@@ -19,15 +20,53 @@ import type { ReleaseStore } from './store.ts'
 export interface Release {
   deployId: string
   srcUrl: string
+  /** the whole manifest (`<id>.yml`; with layout: releases the combined one): what latest names */
   manifestUrl: string
+  /** layout: releases (contract 9): `<id>.prepare.yml` and `<id>.switch.yml` */
+  prepareUrl?: string
+  switchUrl?: string
   checksum: string
   archiveBytes: number
   files: number
+  /** an earlier release's (rollback-to): the commit it was built from, from its history */
+  commit?: string
+  /** an earlier release's (rollback-to): when it was published (ISO), from its history */
+  publishedAt?: string
 }
 
 export interface ReportingCommands {
   success: string[]
   failure: string[]
+  /** layout: releases: the reports of each phase (the combined manifest reports as a switch) */
+  phases?: Record<'prepare' | 'switch', { success: string[]; failure: string[] }>
+}
+
+type Phase = 'prepare' | 'switch' | 'combined'
+const PHASES: readonly Phase[] = ['prepare', 'switch', 'combined']
+
+/** The manifest of one phase (or the whole in-place one when `phase` is undefined). */
+function render(
+  config: Config,
+  template: ManifestTemplate | undefined,
+  commands: ReportingCommands,
+  src: string,
+  checksum: string,
+  phase?: Phase
+): string {
+  const reports =
+    phase && commands.phases
+      ? commands.phases[phase === 'prepare' ? 'prepare' : 'switch']
+      : commands
+  return renderManifest(template, {
+    src,
+    checksum,
+    dest: config.dest,
+    successCommands: reports.success,
+    failureCommands: reports.failure,
+    ...(phase
+      ? { layout: { phase, deployId: config.deployId, keepReleases: config.keepReleases } }
+      : {})
+  })
 }
 
 export interface PublishInput {
@@ -89,13 +128,9 @@ export function checkManifestRenders(
   template: ManifestTemplate | undefined,
   commands: ReportingCommands
 ): void {
-  renderManifest(template, {
-    src: s3Url(config.s3.bucket, releaseKey(config, config.deployId, 'tgz')),
-    checksum: '0'.repeat(64),
-    dest: config.dest,
-    successCommands: commands.success,
-    failureCommands: commands.failure
-  })
+  const src = s3Url(config.s3.bucket, releaseKey(config, config.deployId, 'tgz'))
+  if (config.layout !== 'releases') render(config, template, commands, src, '0'.repeat(64))
+  else for (const phase of PHASES) render(config, template, commands, src, '0'.repeat(64), phase)
 }
 
 export async function publish({
@@ -150,10 +185,11 @@ export async function publish({
       // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
       const packed = archive.result
       packed.catch(() => undefined)
+      const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+        uploaded = p.loaded
+      })
       try {
-        await store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
-          uploaded = p.loaded
-        })
+        await upload
       } catch (error) {
         // When pack failed, its error explains the failed upload better.
         await packed
@@ -172,13 +208,39 @@ export async function publish({
   onFact?.('src-url', srcUrl)
   onFact?.('checksum', checksum)
 
-  const manifest = renderManifest(template, {
-    src: srcUrl,
-    checksum,
-    dest: config.dest,
-    successCommands: commands.success,
-    failureCommands: commands.failure
-  })
+  if (config.layout === 'releases') {
+    // The two halves first: the combined manifest (what latest will name) is
+    // written last, so each of the three names a whole release (contract 9).
+    const urls: Partial<Record<Phase, string>> = {}
+    for (const phase of ['prepare', 'switch'] as const) {
+      const key = releaseKey(config, deployId, `${phase}.yml`)
+      await store.putText(
+        key,
+        render(config, template, commands, srcUrl, checksum, phase),
+        'application/yaml'
+      )
+      urls[phase] = s3Url(store.bucket, key)
+      log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`)
+    }
+    await store.putText(
+      manifestKey,
+      render(config, template, commands, srcUrl, checksum, 'combined'),
+      'application/yaml'
+    )
+    log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`)
+    onFact?.('manifest-url', manifestUrl)
+    return {
+      deployId,
+      srcUrl,
+      manifestUrl,
+      prepareUrl: urls.prepare,
+      switchUrl: urls.switch,
+      checksum,
+      archiveBytes,
+      files
+    }
+  }
+  const manifest = render(config, template, commands, srcUrl, checksum)
   await store.putText(manifestKey, manifest, 'application/yaml')
   log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`)
   onFact?.('manifest-url', manifestUrl)

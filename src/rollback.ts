@@ -79,6 +79,30 @@ export async function findRelease(
     throw new Error(
       `cannot ${verb} ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`
     )
+  // layout: releases announces the release's prepare and switch manifests (contract 9).
+  let phases: { prepareUrl: string; switchUrl: string } | undefined
+  if (config.layout !== 'releases' && history.switch_manifest_url)
+    // Its <id>.yml is the combined manifest: in place it would switch the nodes to
+    // <dest>/current under a dest they serve from directly.
+    throw new InputError(
+      input,
+      `${id} was published with layout: releases; set layout: releases to ${verb} it`
+    )
+  if (config.layout === 'releases') {
+    const prepareUrl = history.prepare_manifest_url
+    const switchUrl = history.switch_manifest_url
+    if (!prepareUrl || !switchUrl)
+      throw new InputError(
+        input,
+        `${id} was published with layout: in-place (no prepare or switch manifest in ${keys.history(id)}); with layout: releases ${verb} a release published with it`
+      )
+    for (const url of [prepareUrl, switchUrl]) {
+      const key = keyOf(store.bucket, url)
+      if (!key || (await store.head(key)) === undefined)
+        throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`)
+    }
+    phases = { prepareUrl, switchUrl }
+  }
   log.info(
     `release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`
   )
@@ -86,8 +110,11 @@ export async function findRelease(
     deployId: id,
     srcUrl: history.src_url,
     manifestUrl: history.manifest_url,
+    ...phases,
     checksum,
     archiveBytes: size,
-    files: 0
+    files: 0,
+    commit: history.commit,
+    publishedAt: history.published_at
   }
 }

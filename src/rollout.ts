@@ -55,6 +55,19 @@ export interface RolloutResult {
   rollback?: RollbackRun
   /** the first event's announcement (for the timeline) */
   firstFiredAt?: number
+  /** layout: releases (contract 9): how the two phases went */
+  phases?: PhaseFigures
+}
+
+export interface PhaseFigures {
+  /** nodes sent the prepare manifest (0: every target kept the release: a switch only) */
+  prepared: number
+  /** from the prepare event to the last node's prepare report (ms) */
+  prepareMs?: number
+  /** nodes that switched */
+  switched: number
+  /** first to last node's switch report, as the action noticed them (ms) */
+  switchSpreadMs?: number
 }
 
 export interface RolloutDeps {
@@ -64,8 +77,15 @@ export interface RolloutDeps {
   signal?: AbortSignal
   /** nodes in the catalog the filters leave out */
   filteredOut: readonly string[]
-  /** per datacenter (undefined: the agent's own), what latest and deploy-id named when the run started: auto-rollback's target */
-  previous?: ReadonlyMap<string | undefined, { deployId: string; manifestUrl: string }>
+  /**
+   * per datacenter (undefined: the agent's own), what latest and deploy-id named
+   * when the run started: auto-rollback's target; with layout: releases its switch
+   * manifest, when it has one
+   */
+  previous?: ReadonlyMap<
+    string | undefined,
+    { deployId: string; manifestUrl: string; switchUrl?: string }
+  >
   onJournal?: (journal: AnnounceJournal) => void
   /** after the first event (the PR check starts then) */
   onAnnounced?: (fleet: FleetState) => Promise<void>
@@ -74,7 +94,11 @@ export interface RolloutDeps {
 
 export interface RolloutRelease {
   deployId: string
+  /** the whole manifest: what `latest` names (with layout: releases the combined one) */
   manifestUrl: string
+  /** layout: releases: the manifests a `prepare` and a `switch` step send */
+  prepareUrl?: string
+  switchUrl?: string
   /** written once, before the first event, when this run published the release */
   history?: HistoryRecord
 }
@@ -90,6 +114,47 @@ function staged(config: Config, steps: readonly Step[]): boolean {
   return config.waves !== undefined || steps.length > 1
 }
 
+/** The manifest a step's event sends (contract 9: prepare, switch, or the whole one). */
+function stepUrl(step: Step, release: RolloutRelease): string {
+  if (step.kind === 'deploy') return release.manifestUrl
+  const url = step.kind === 'prepare' ? release.prepareUrl : release.switchUrl
+  if (!url) throw new Error(`release ${release.deployId} has no ${step.kind} manifest`)
+  return url
+}
+
+function stepLabel(step: Step): string {
+  const where = step.datacenter ? `${step.datacenter} ` : ''
+  if (step.kind === 'prepare') return `${where}prepare`
+  const wave = `wave ${step.wave}/${step.waves}`
+  return `${where}${step.kind === 'switch' ? (step.waves > 1 ? `switch ${wave}` : 'switch') : wave}`
+}
+
+/** Prepare time and switch spread (contract 9, issue 13: the summary reports both). */
+function phaseFigures(waves: readonly WaveRun[]): PhaseFigures | undefined {
+  if (!waves.some((w) => w.step.kind !== 'deploy')) return undefined
+  const prepare = waves.filter((w) => w.step.kind === 'prepare')
+  const switches = waves.filter((w) => w.step.kind === 'switch' && w.firedAt !== undefined)
+  const reportedAt = (runs: readonly WaveRun[]) =>
+    runs.flatMap((w) =>
+      (w.fleet?.list() ?? [])
+        .filter((s) => s.status === 'success' && s.noticedMs !== undefined)
+        .map((s) => (w.firedAt ?? 0) + (s.noticedMs ?? 0))
+    )
+  const prepareStart = prepare[0]?.firedAt
+  const preparedAt = reportedAt(prepare)
+  const switchedAt = reportedAt(switches)
+  return {
+    prepared: prepare.reduce((n, w) => n + w.step.nodes.length, 0),
+    prepareMs:
+      prepareStart !== undefined && preparedAt.length > 0
+        ? Math.max(...preparedAt) - prepareStart
+        : undefined,
+    switched: switchedAt.length,
+    switchSpreadMs:
+      switchedAt.length > 0 ? Math.max(...switchedAt) - Math.min(...switchedAt) : undefined
+  }
+}
+
 export async function runRollout(
   steps: readonly Step[],
   release: RolloutRelease,
@@ -97,7 +162,8 @@ export async function runRollout(
 ): Promise<RolloutResult> {
   const { consul, config, log, signal } = deps
   const keys = kvKeys(config.kvPrefix)
-  const allNodes = steps.flatMap((s) => s.nodes)
+  // Every node once (a prepare step names the nodes its switch steps name again).
+  const allNodes = [...new Set(steps.flatMap((s) => s.nodes))]
   const waves: WaveRun[] = steps.map((step) => ({ step, outcome: 'not_started' }))
   const fleet = new FleetState({
     deployId: release.deployId,
@@ -123,7 +189,7 @@ export async function runRollout(
   // While a staged rollout runs (and after a partial one) <kv-prefix>/rollout names
   // the release, so a node's start-up check accepts it beside deploy-id (contract 5).
   const rolloutRecord = (dc: string | undefined, completed: number) => {
-    const own = steps.filter((s) => s.datacenter === dc)
+    const own = steps.filter((s) => s.datacenter === dc && s.kind !== 'prepare')
     return JSON.stringify({
       deploy_id: release.deployId,
       waves: own.map((s) => s.nodes.length),
@@ -135,14 +201,18 @@ export async function runRollout(
   for (const [i, run] of waves.entries()) {
     const { step } = run
     if (signal?.aborted) break
+    if (step.nodes.length === 0) {
+      // Every node of this switch wave failed to prepare (within max-failures).
+      run.outcome = 'passed'
+      if (step.movesLatest)
+        log.warning(
+          `${stepLabel(step)}: no node of it prepared ${release.deployId}; ${keys.latest} stays where it is`
+        )
+      continue
+    }
     const client = at(step.datacenter)
     const dc = dcState(step.datacenter)
-    const label = [
-      step.datacenter && `${step.datacenter}`,
-      isStaged && `wave ${step.wave}/${step.waves}`
-    ]
-      .filter(Boolean)
-      .join(' ')
+    const label = isStaged ? stepLabel(step) : (step.datacenter ?? '')
     if (isStaged)
       log.info(
         `${label}: ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'}: ${step.nodes.slice(0, 20).join(', ')}${step.nodes.length > 20 ? ', …' : ''}`
@@ -171,6 +241,7 @@ export async function runRollout(
           config,
           {
             manifestUrl: release.manifestUrl,
+            eventUrl: stepUrl(step, release),
             history: moves && !dc.historyWritten ? release.history : undefined
           },
           log,
@@ -216,6 +287,7 @@ export async function runRollout(
       baselineIndex: first.baselineIndex,
       maxFailures: config.maxFailures - failures,
       targets: step.nodes,
+      ...(step.kind === 'deploy' ? {} : { phase: step.kind }),
       // Nodes of the other waves are not this wave's business (a replayed event must
       // not make one a "joiner" here).
       untargeted: [...deps.filteredOut, ...allNodes.filter((n) => !inStep.has(n))]
@@ -223,7 +295,11 @@ export async function runRollout(
     run.fleet = waveFleet
     if (i === 0) await deps.onAnnounced?.(fleet)
     if (!config.wait) {
-      fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
+      fleet.absorb(
+        waveFleet,
+        isStaged && step.kind !== 'prepare' ? step.wave : undefined,
+        step.datacenter
+      )
       return {
         waves,
         ok: true,
@@ -256,19 +332,42 @@ export async function runRollout(
           else if (s.note)
             log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
         }
-        fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
+        fleet.absorb(
+          waveFleet,
+          isStaged && step.kind !== 'prepare' ? step.wave : undefined,
+          step.datacenter
+        )
         progress.update(`${label ? `${label}: ` : ''}${progressLine(waveFleet.counts())}`)
         deps.onProgress?.(fleet)
       }
     })
     progress.flush()
-    fleet.absorb(waveFleet, isStaged ? step.wave : undefined, step.datacenter)
+    fleet.absorb(
+      waveFleet,
+      isStaged && step.kind !== 'prepare' ? step.wave : undefined,
+      step.datacenter
+    )
     if (signal?.aborted) {
       run.outcome = 'cancelled'
       break
     }
     const verdict = waveFleet.verdict()
+    // A node that failed to prepare is not switched: its failure counts once.
     failures += waveFleet.counts().failed
+    if (step.kind === 'prepare' && verdict.done && verdict.ok) {
+      const unprepared = new Set(
+        waveFleet
+          .list()
+          .filter((s) => s.status !== 'success')
+          .map((s) => s.node)
+      )
+      if (unprepared.size > 0)
+        for (const later of waves.slice(i + 1)) {
+          if (later.step.datacenter !== step.datacenter) continue
+          const nodes = later.step.nodes.filter((n) => !unprepared.has(n))
+          later.step = { ...later.step, nodes, nodeFilters: nodeFilters(nodes) }
+        }
+    }
     if (!(verdict.done && verdict.ok)) {
       run.outcome = verdict.done && verdict.reason === 'timed_out' ? 'timed_out' : 'failed'
       run.endedAt = Date.now()
@@ -304,8 +403,16 @@ export async function runRollout(
     }
     run.outcome = 'passed'
     run.endedAt = Date.now()
-    if (config.waves !== undefined) {
-      const own = waves.filter((w) => w.step.datacenter === step.datacenter)
+    if (step.kind === 'prepare') {
+      const c = waveFleet.counts()
+      log.info(
+        `${label}: ${c.succeeded}/${c.total} nodes prepared ${release.deployId} in ${((run.endedAt - (run.firedAt ?? run.endedAt)) / 1000).toFixed(1)}s; switching`
+      )
+    }
+    if (config.waves !== undefined && step.kind !== 'prepare') {
+      const own = waves.filter(
+        (w) => w.step.datacenter === step.datacenter && w.step.kind !== 'prepare'
+      )
       const completed = own.filter((w) => w.outcome === 'passed').length
       if (completed === own.length && step.movesLatest) await client.kvDelete(keys.rollout)
       else await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, completed), { signal })
@@ -313,12 +420,20 @@ export async function runRollout(
   }
 
   const cancelled = signal?.aborted === true
-  const wavesCompleted = waves.filter((w) => w.outcome === 'passed').length
-  const ok = !cancelled && wavesCompleted === steps.length
+  const wavesCompleted = waves.filter(
+    (w) => w.outcome === 'passed' && w.step.kind !== 'prepare'
+  ).length
+  const ok = !cancelled && waves.every((w) => w.outcome === 'passed')
   for (const run of waves)
     if (run.outcome === 'not_started')
       for (const node of run.step.nodes)
-        fleet.noteNotSent(node, `not sent: wave ${run.step.wave} did not start`, run.step.wave)
+        fleet.noteNotSent(
+          node,
+          run.step.kind === 'switch'
+            ? `not switched: ${stepLabel(run.step)} did not start`
+            : `not sent: wave ${run.step.wave} did not start`,
+          run.step.wave
+        )
   // One wave is today's run exactly: its fleet and verdict are the run's.
   const only = !isStaged && waves[0]?.step.datacenter === undefined ? waves[0]?.fleet : undefined
   const result: RolloutResult = {
@@ -331,6 +446,14 @@ export async function runRollout(
     wavesCompleted,
     message: stopReason,
     firstFiredAt
+  }
+  const figures = phaseFigures(waves)
+  if (figures) {
+    result.phases = figures
+    if (figures.switched > 0)
+      log.info(
+        `switch: ${figures.switched} node${figures.switched === 1 ? '' : 's'} switched to ${release.deployId}; spread ${figures.switchSpreadMs ?? 0} ms (first to last node switched)${figures.prepared === 0 ? '; a switch only: every node still kept the release, nothing was downloaded' : ''}`
+      )
   }
   if (!ok && !cancelled && config.autoRollback)
     result.rollback = await rollBack(waves, (d) => perDc.get(d)?.latestMoved === true, deps)
@@ -364,7 +487,14 @@ async function rollBack(
 ): Promise<RollbackRun> {
   const { log } = deps
   // Every datacenter sent the release goes back (contract 10), in the order it was sent.
-  const sent = waves.filter((w) => w.firedAt !== undefined)
+  // A node only prepared still runs the previous release (current was not touched).
+  const sent = waves.filter((w) => w.firedAt !== undefined && w.step.kind !== 'prepare')
+  if (sent.length === 0) {
+    // layout: releases, the prepare failed: current was never touched anywhere.
+    const message = 'auto-rollback: no node was switched to this release: nothing to roll back'
+    log.info(message)
+    return { outcome: 'nothing_to_roll_back_to', message }
+  }
   const datacenters = [...new Set(sent.map((w) => w.step.datacenter))]
   const runs: RollbackRun[] = []
   for (const dc of datacenters) {
@@ -393,7 +523,7 @@ async function rollBack(
 async function rollBackDatacenter(
   datacenter: string | undefined,
   nodes: string[],
-  previous: { deployId: string; manifestUrl: string },
+  previous: { deployId: string; manifestUrl: string; switchUrl?: string },
   latestMoved: boolean,
   deps: RolloutDeps
 ): Promise<RollbackRun> {
@@ -404,6 +534,9 @@ async function rollBackDatacenter(
     `auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release${where}`
   )
   const rollbackConfig: Config = { ...config, deployId: previous.deployId }
+  // layout: releases: the nodes keep the release they switched from (the switch
+  // never deletes it): switching back downloads nothing.
+  const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined
   const filterSets = nodeFilters(nodes).map((node) => ({ node }))
   let first: Announcement | undefined
   try {
@@ -412,7 +545,10 @@ async function rollBackDatacenter(
       const announced = await announce(
         consul,
         rollbackConfig,
-        { manifestUrl: previous.manifestUrl },
+        {
+          manifestUrl: previous.manifestUrl,
+          ...(switchBack ? { eventUrl: previous.switchUrl } : {})
+        },
         log,
         {
           signal,
@@ -431,7 +567,8 @@ async function rollBackDatacenter(
       baselineIndex: first.baselineIndex,
       maxFailures: 0,
       targets: nodes,
-      untargeted: deps.filteredOut
+      untargeted: deps.filteredOut,
+      ...(switchBack ? { phase: 'switch' as const } : {})
     })
     await awaitFleet({
       consul,

@@ -1,16 +1,18 @@
 // S3: the release archive (streamed multipart upload) and the manifest.
-// @aws-sdk/lib-storage's Upload does multipart from a stream of unknown length,
-// bounds memory to partSize × queueSize and aborts the multipart upload on error,
-// which is exactly what a streamed tar.gz needs.
+// The archive is a stream of unknown length: uploadParts() cuts it into parts as
+// it arrives, a few in flight, and the multipart upload is aborted on error.
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException
+  S3ServiceException,
+  UploadPartCommand
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
+import type { CompletedPart } from '@aws-sdk/client-s3'
 import type { Readable } from 'node:stream'
 import type { S3Location } from './config.ts'
 
@@ -35,12 +37,121 @@ export interface ReleaseStore {
   destroy(): void
 }
 
-// Parts in flight are held in memory (plus one being filled and its concatenated
-// copy): 6 MiB x 4 kept the publish at 181 MB peak RSS for the 200 MB build and 189 MB
-// for the 1 GB one, where 8 MiB reached 186-193 MB and 207 MB (bench/README.md).
-// S3's 10,000-part limit then caps an archive at 58 GiB.
+// Parts in flight are held in memory, plus the one being filled: QUEUE_SIZE + 1
+// buffers of PART_SIZE, allocated once and reused (bench/README.md has the
+// figures). S3's 10,000-part limit caps an archive at PART_SIZE × 10,000.
 const PART_SIZE = 6 * 1024 * 1024
 const QUEUE_SIZE = 4
+
+/**
+ * Upload `body` as `key`: one PutObject when it fits in a part, else a multipart
+ * upload whose parts are assembled in place. Every byte is copied once, into a
+ * part buffer that is reused once its part is stored: no concatenation (as
+ * lib-storage's Upload does for each part) and no new memory per part, so V8 is
+ * not pushed to collect by a stream of large allocations. Reading the body waits
+ * while QUEUE_SIZE parts are in flight. On failure the body is left unread (the
+ * caller destroys or drains it) and the error is thrown once no part is in
+ * flight; `onUploadId` names the multipart upload to abort.
+ */
+async function uploadParts(
+  client: S3Client,
+  target: { Bucket: string; Key: string; ContentType: string },
+  body: Readable,
+  onProgress: ((p: UploadProgress) => void) | undefined,
+  onUploadId: (id: string) => void
+): Promise<void> {
+  const free: Buffer[] = []
+  const take = (): Buffer => free.pop() ?? Buffer.allocUnsafeSlow(PART_SIZE)
+  let current = take()
+  let filled = 0
+  let partNumber = 0
+  let loaded = 0
+  let failure: { error: unknown } | undefined
+  const parts: CompletedPart[] = []
+  const inFlight = new Set<Promise<void>>()
+  let created: Promise<string> | undefined
+  let stopped = false
+
+  const send = (buffer: Buffer, length: number): void => {
+    const PartNumber = ++partNumber
+    created ??= client.send(new CreateMultipartUploadCommand(target)).then((out) => {
+      if (!out.UploadId) throw new Error('S3 returned no UploadId for the multipart upload')
+      onUploadId(out.UploadId)
+      return out.UploadId
+    })
+    const part = created
+      .then((UploadId) =>
+        // A body that failed meanwhile: the part is not worth sending (it is aborted).
+        stopped
+          ? undefined
+          : client.send(
+              new UploadPartCommand({
+                Bucket: target.Bucket,
+                Key: target.Key,
+                UploadId,
+                PartNumber,
+                Body: buffer.subarray(0, length),
+                ContentLength: length
+              })
+            )
+      )
+      .then((out) => {
+        if (!out) return
+        parts[PartNumber - 1] = { PartNumber, ETag: out.ETag }
+        free.push(buffer)
+        loaded += length
+        onProgress?.({ loaded })
+      })
+      .catch((error: unknown) => void (failure ??= { error }))
+      .finally(() => inFlight.delete(part))
+    inFlight.add(part)
+  }
+
+  const settle = async (): Promise<void> => {
+    while (inFlight.size > 0) await Promise.race(inFlight)
+    if (failure) throw failure.error
+  }
+
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (let offset = 0; offset < chunk.length;) {
+        const n = Math.min(chunk.length - offset, PART_SIZE - filled)
+        chunk.copy(current, filled, offset, offset + n)
+        filled += n
+        offset += n
+        if (filled < PART_SIZE) continue
+        while (inFlight.size >= QUEUE_SIZE && !failure) await Promise.race(inFlight)
+        if (failure) break
+        send(current, filled)
+        current = take()
+        filled = 0
+      }
+      if (failure) break
+    }
+  } catch (error) {
+    // the body failed: no part may still be on its way when the caller aborts
+    stopped = true
+    await settle().catch(() => undefined)
+    throw error
+  }
+  if (!failure && partNumber === 0) {
+    await client.send(
+      new PutObjectCommand({ ...target, Body: current.subarray(0, filled), ContentLength: filled })
+    )
+    onProgress?.({ loaded: filled })
+    return
+  }
+  if (!failure && filled > 0) send(current, filled)
+  await settle()
+  await client.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: target.Bucket,
+      Key: target.Key,
+      UploadId: await created,
+      MultipartUpload: { Parts: parts }
+    })
+  )
+}
 
 /** Say in one line what went wrong with S3, for the run's failure message. */
 export function describeS3Error(
@@ -115,26 +226,6 @@ export function createS3Store(
     maxAttempts: 5
   })
   const bucket = location.bucket
-  // The upload IDs every CreateMultipartUpload returns, by key, answered or still in
-  // flight. lib-storage sets upload.uploadId only once S3 has answered, so a body
-  // that fails while the create is on its way (a pack failing, or a cancel, a few
-  // MiB into the archive) left an open multipart upload that nobody aborted.
-  const creates = new Map<string, Array<Promise<string | undefined>>>()
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const result = next(args)
-      if (context.commandName === 'CreateMultipartUploadCommand') {
-        const key = (args.input as { Key?: string }).Key ?? ''
-        const id = result.then(
-          (r) => (r.output as { UploadId?: string }).UploadId,
-          () => undefined
-        )
-        creates.set(key, [...(creates.get(key) ?? []), id])
-      }
-      return result
-    },
-    { step: 'initialize', name: 'stretcherMultipartCreates' }
-  )
   const fail = (error: unknown, key?: string): never => {
     throw new S3Error(describeS3Error(error, { ...location, key }), { cause: error })
   }
@@ -142,34 +233,30 @@ export function createS3Store(
   return {
     bucket,
     async uploadStream(key, body, contentType, onProgress) {
-      const upload = new Upload({
-        client,
-        params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
-        partSize: PART_SIZE,
-        queueSize: QUEUE_SIZE,
-        // The abort is ours (below): lib-storage's own would replace the part's
-        // error with the abort's when the abort is refused too.
-        leavePartsOnError: true
-      })
-      if (onProgress) upload.on('httpUploadProgress', (p) => onProgress({ loaded: p.loaded ?? 0 }))
-      // A failing body stream must fail the upload rather than complete a short object.
-      const bodyFailed = new Promise<never>((_, reject) => body.once('error', reject))
-      bodyFailed.catch(() => undefined)
+      let uploadId: string | undefined
       try {
-        await Promise.race([upload.done(), bodyFailed])
-        creates.delete(key)
+        // A failing body stream fails the upload (its iteration throws) rather than
+        // completing a short object.
+        await uploadParts(
+          client,
+          { Bucket: bucket, Key: key, ContentType: contentType },
+          body,
+          onProgress,
+          (id) => (uploadId = id)
+        )
       } catch (error) {
-        await upload.abort().catch(() => undefined)
-        // No parts may linger (they are billed): abort every multipart upload created
-        // for this key, once its create is answered.
-        const uploadIds = new Set(upload.uploadId ? [upload.uploadId] : [])
-        for (const id of await Promise.all(creates.get(key) ?? [])) if (id) uploadIds.add(id)
-        creates.delete(key)
+        // Nobody reads the rest of the body now.
+        if (!body.destroyed) body.destroy()
+        // No parts may linger (they are billed): abort the multipart upload.
         let abortProblem = ''
-        for (const uploadId of uploadIds) {
+        if (uploadId) {
           try {
             await client.send(
-              new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })
+              new AbortMultipartUploadCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: uploadId
+              })
             )
           } catch (abortError) {
             const e = abortError as { name?: string; message?: string }

@@ -134,6 +134,32 @@ describe('commands and environment', () => {
     assert.equal((await readFile(node.path('/default'), 'utf8')).trim(), 'dev')
   })
 
+  test('without src only pre and post run: sync_strategy and dest play no part (manifest.go Deploy)', async () => {
+    const run = await deploy({
+      syncStrategy: 'scp',
+      commands: { pre: ['echo pre > only-pre'], post: ['echo post > only-post'] }
+    })
+    assert.equal(run.status, 'success', run.log)
+    assert.equal((await readFile(node.path('/only-pre'), 'utf8')).trim(), 'pre')
+    assert.equal((await readFile(node.path('/only-post'), 'utf8')).trim(), 'post')
+  })
+
+  test('a dest the template expanded under the node root (HOME) is the path its commands see', async () => {
+    seq += 1
+    const manifest = [
+      `src: ${JSON.stringify(archive.url)}`,
+      `checksum: ${JSON.stringify(archive.sha256)}`,
+      'dest: \'{{ env "HOME" "" }}/srv/home-dest\'',
+      'commands:',
+      '  post:',
+      '    - \'cat "$HOME/srv/home-dest/index.html" > seen\'',
+      ''
+    ].join('\n')
+    const run = await node.run(await putObject(fleet, `app/m-${seq}.yml`, manifest))
+    assert.equal(run.status, 'success', run.log)
+    assert.equal(await readFile(node.path('/seen'), 'utf8'), 'v2\n')
+  })
+
   test('an event run sees CONSUL_INDEX; a post failure fails the deploy', async () => {
     seq += 1
     const url = await putObject(
