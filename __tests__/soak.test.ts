@@ -1,0 +1,33 @@
+// A fixed-seed slice of the soak (bench/soak.ts, issue #16) through dist/: a
+// deploy cancelled (SIGINT) just after its `latest` txn, two concurrent deploys
+// of which one is killed (SIGKILL) just after its txn, and a rollback cancelled
+// while its event fire is inside Consul; Consul answers in 100-250 ms, with
+// "No cluster leader" bursts. After each iteration (runs and post steps),
+// `latest` must name the last event's release (or be unchanged when none was
+// fired) and be complete, the lock be free, no token printed, no false success.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { formatReport, planIteration, runSoak } from '../bench/soak.ts'
+
+const SEED = 403
+const FIRST = 13
+const RUNS = 3
+
+describe('soak slice (dist/, seed 403, iterations 13-15)', { timeout: 90_000 }, () => {
+  test('the plans are the seed’s: cancels inside the announce window', () => {
+    const moments = Array.from({ length: RUNS }, (_, i) => planIteration(SEED, FIRST + i)).map(
+      (p) => `${p.kind}:${p.runs.map((r) => r.signal?.moment ?? 'none').join('+')}`
+    )
+    assert.deepEqual(moments, ['deploy:after-txn', 'concurrent:none+after-txn', 'rollback:at-fire'])
+  })
+
+  test('no violation', async () => {
+    const report = await runSoak({ seed: SEED, first: FIRST, runs: RUNS, maxMs: 50_000 })
+    assert.equal(report.iterations, RUNS, formatReport(report))
+    assert.ok(
+      report.runs.filter((r) => r.signal?.sent).length >= 2,
+      `signals were sent\n${formatReport(report)}`
+    )
+    assert.deepEqual(report.violations, [], formatReport(report))
+  })
+})
