@@ -69,11 +69,20 @@ interface Flagged {
   Flags: number
   Value: string
 }
-async function dashboardEntry(fleet: LocalFleet, node: string): Promise<Flagged | undefined> {
-  const res = await fetch(`${fleet.consul.url}/v1/kv/dashboard/deploy/${node}/web`)
-  if (res.status === 404) return undefined
-  const [entry] = (await res.json()) as Flagged[]
-  return entry && { ...entry, Value: Buffer.from(entry.Value, 'base64').toString('utf8') }
+async function dashboardEntry(
+  fleet: LocalFleet,
+  node: string,
+  deployId?: string
+): Promise<Flagged | undefined> {
+  // The dashboard entry is the node's last command, after the result the run waits
+  // for: the run may be over before it is written. Wait for this deploy's (briefly).
+  for (let tries = 0; ; tries++) {
+    const res = await fetch(`${fleet.consul.url}/v1/kv/dashboard/deploy/${node}/web`)
+    const [entry] = res.status === 404 ? [] : ((await res.json()) as Flagged[])
+    const value = entry && { ...entry, Value: Buffer.from(entry.Value, 'base64').toString('utf8') }
+    if (deployId === undefined || value?.Value.includes(deployId) || tries >= 50) return value
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }
 
 test('status and history after two deploys, a failed node, a node left out and a partial rollback', async (t) => {
@@ -103,7 +112,7 @@ test('status and history after two deploys, a failed node, a node left out and a
     const one = await deploy(fleet, { path: 'v1', 'node-filter': '^node-[1-3]$' }, SHA[0]!)
     assert.equal(one.code, 0, one.stdout)
     first = one.outputs['deploy-id']!
-    const dash = await dashboardEntry(fleet, 'node-1')
+    const dash = await dashboardEntry(fleet, 'node-1', first)
     assert.equal(dash?.Flags !== undefined && dash.Flags % 1000, 0)
     assert.ok(Math.abs(Math.trunc(dash!.Flags / 1000) - Date.now() / 1000) < 60)
     assert.equal(dash?.Value, `deploy ${first}: success`)
@@ -112,7 +121,7 @@ test('status and history after two deploys, a failed node, a node left out and a
     const two = await deploy(fleet, { path: 'v2', 'node-filter': '^node-[12]$' }, SHA[1]!)
     assert.equal(two.code, 1, two.stdout)
     const second = two.outputs['deploy-id']!
-    const failedDash = await dashboardEntry(fleet, 'node-2')
+    const failedDash = await dashboardEntry(fleet, 'node-2', second)
     assert.equal(failedDash && failedDash.Flags % 1000, 2)
     assert.equal(failedDash?.Value, `deploy ${second}: failure (log in ${KV}/logs/node-2)`)
     assert.equal(await dashboardEntry(fleet, 'node-10'), undefined)
