@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { I as INPUT_NAMES, r as readConfig, a as runConclusion, b as InputError } from './lib/lock.js';
-import { c as connect, r as runPipeline } from './lib/pipeline.js';
+import { p as plainText, m as matchesFilters, c as compareNatural, f as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, r as readConfig, a as runConclusion, b as readOperateConfig, d as InputError } from './lib/lock.js';
+import { p as parseResult, a as readCatalog, c as connect, r as runPipeline } from './lib/pipeline.js';
 import 'node:path';
 import 'node:crypto';
 import 'node:fs/promises';
@@ -11,17 +11,355 @@ import 'node:stream';
 import 'node:zlib';
 import 'node:fs';
 
+const STANDINGS = ['failed', 'silent', 'behind', 'ahead', 'current'];
+function standingOf(result, current) {
+    if (result === undefined || typeof result === 'string')
+        return 'silent';
+    if (result.status === 'failure')
+        return 'failed';
+    if (current !== undefined && result.deployId === current)
+        return 'current';
+    if (current === undefined)
+        return 'behind';
+    return compareNatural(result.deployId, current) > 0 ? 'ahead' : 'behind';
+}
+function describeFilters(filters) {
+    const parts = [
+        filters.node !== undefined && `node-filter ${filters.node}`,
+        filters.service !== undefined && `service-filter ${filters.service}`,
+        filters.tag !== undefined && `tag-filter ${filters.tag}`
+    ].filter((p) => typeof p === 'string');
+    return parts.length ? `matching ${parts.join(', ')}` : 'in the catalog (no filter)';
+}
+function fleetStatus(input) {
+    const byNode = new Map(input.results.map((r) => [r.node, r.value]));
+    const inCatalog = new Set(input.catalog.map((n) => n.node));
+    const rows = [];
+    for (const node of input.catalog) {
+        if (!matchesFilters(node, input.filters))
+            continue;
+        const value = byNode.get(node.node);
+        const result = byNode.has(node.node) ? parseResult(value ?? null) : undefined;
+        const row = {
+            node: node.node,
+            standing: standingOf(result, input.current),
+            live: node.serfHealth === 'passing'
+        };
+        if (typeof result === 'string')
+            row.note = result;
+        else if (result) {
+            row.deployId = result.deployId;
+            row.status = result.status;
+            if (result.at !== undefined)
+                row.at = result.at;
+        }
+        rows.push(row);
+    }
+    rows.sort((a, b) => STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
+        compareNatural(a.node, b.node));
+    const counts = {
+        total: rows.length,
+        live: 0,
+        down: 0,
+        failed: 0,
+        silent: 0,
+        behind: 0,
+        ahead: 0,
+        current: 0
+    };
+    for (const row of rows) {
+        counts[row.standing]++;
+        if (row.live)
+            counts.live++;
+        else
+            counts.down++;
+    }
+    const gone = input.results
+        .map((r) => r.node)
+        .filter((n) => !inCatalog.has(n))
+        .sort(compareNatural);
+    const live = rows.filter((r) => r.live);
+    const off = live.filter((r) => r.standing !== 'current');
+    const ok = input.current !== undefined && live.length > 0 && off.length === 0;
+    let message;
+    if (input.current === undefined)
+        message = `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`;
+    else if (rows.length === 0)
+        message = `no node ${describeFilters(input.filters)} (a token without node:read sees none)`;
+    else if (live.length === 0)
+        message = `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`;
+    else if (ok)
+        message = `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`;
+    else {
+        const parts = ['failed', 'silent', 'behind', 'ahead']
+            .map((s) => [s, live.filter((r) => r.standing === s).length])
+            .filter(([, n]) => n > 0)
+            .map(([s, n]) => `${n} ${s}`);
+        message = `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`;
+    }
+    return {
+        app: input.app,
+        kvPrefix: input.kvPrefix,
+        filters: input.filters,
+        current: input.current,
+        rows,
+        counts,
+        gone,
+        ok,
+        message
+    };
+}
+/** `2026-11-30 12:01:02 UTC` */
+function formatUtc(unixSeconds) {
+    const d = new Date(unixSeconds * 1000);
+    if (Number.isNaN(d.getTime()))
+        return String(unixSeconds);
+    return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+/** How long ago, in the one duration format (Go's): `2m5s ago`; `in the future` when clocks disagree. */
+function formatAge(unixSeconds, nowMs) {
+    const ms = nowMs - unixSeconds * 1000;
+    if (ms < -2e3)
+        return 'in the future';
+    const rounded = Math.round(ms / 1000) * 1000;
+    return `${rounded < 1000 ? '0s' : formatGoDuration(rounded)} ago`;
+}
+/** Columns padded to their widest cell; the last one is not padded. */
+function table(rows) {
+    const widths = [];
+    for (const row of rows)
+        row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+    return rows.map((row) => row
+        .map((cell, i) => i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length))
+        .join('  ')
+        .trimEnd());
+}
+/** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
+function statusText(status, nowMs) {
+    const lines = [
+        `${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`
+    ];
+    if (status.rows.length > 0) {
+        lines.push('');
+        lines.push(...table([
+            ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'],
+            ...status.rows.map((r) => [
+                plainText(r.node, 80),
+                r.live ? r.standing : `${r.standing} (down)`,
+                r.deployId === undefined ? '-' : plainText(r.deployId, 80),
+                r.status ?? '-',
+                r.at !== undefined
+                    ? `${formatUtc(r.at)} (${formatAge(r.at, nowMs)})`
+                    : r.note !== undefined
+                        ? plainText(r.note, 80)
+                        : r.deployId === undefined
+                            ? 'never'
+                            : '-'
+            ])
+        ]));
+    }
+    if (status.counts.down > 0)
+        lines.push('', `${status.counts.down} matching node${status.counts.down === 1 ? ' is' : 's are'} down (serfHealth not passing): listed, not counted`);
+    if (status.gone.length > 0) {
+        const shown = status.gone.slice(0, 20).map((n) => plainText(n, 80));
+        lines.push('', `results of nodes no longer in the catalog: ${shown.join(', ')}${status.gone.length > 20 ? ` and ${status.gone.length - 20} more` : ''}`);
+    }
+    return `${lines.join('\n')}\n`;
+}
+/** The `--json` form: snake_case like the action's `results` output. */
+function statusJson(status) {
+    return {
+        app: status.app,
+        kv_prefix: status.kvPrefix,
+        current: status.current ?? null,
+        counts: status.counts,
+        nodes: status.rows.map((r) => ({
+            node: r.node,
+            standing: r.standing,
+            deploy_id: r.deployId ?? null,
+            status: r.status ?? null,
+            at: r.at ?? null,
+            live: r.live,
+            ...(r.note !== undefined ? { note: r.note } : {})
+        })),
+        gone: status.gone
+    };
+}
+
+const str = (v) => (typeof v === 'string' && v !== '' ? v : undefined);
+function rowOf(deployId, value, current) {
+    const row = { deployId, current: deployId === current };
+    let parsed;
+    try {
+        parsed = JSON.parse(value ?? '');
+    }
+    catch {
+        return { ...row, note: 'record is not JSON' };
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        return { ...row, note: 'record is not a JSON object' };
+    const r = parsed;
+    const fields = {
+        commit: str(r.commit),
+        publishedAt: str(r.published_at),
+        runUrl: str(r.run_url),
+        manifestUrl: str(r.manifest_url),
+        srcUrl: str(r.src_url),
+        checksum: str(r.checksum)
+    };
+    for (const [k, v] of Object.entries(fields))
+        if (v !== undefined)
+            Object.assign(row, { [k]: v });
+    return row;
+}
+const publishedMs = (row) => {
+    const ms = row.publishedAt === undefined ? NaN : Date.parse(row.publishedAt);
+    return Number.isNaN(ms) ? -Infinity : ms;
+};
+/** Newest first: by publication time, then by deploy ID (which sorts by time too). */
+function releaseHistory(input) {
+    const rows = input.entries
+        .map((e) => rowOf(e.deployId, e.value, input.current))
+        .sort((a, b) => publishedMs(b) - publishedMs(a) || compareNatural(b.deployId, a.deployId));
+    return {
+        app: input.app,
+        kvPrefix: input.kvPrefix,
+        current: input.current,
+        rows,
+        currentUnrecorded: input.current !== undefined && !rows.some((r) => r.current)
+    };
+}
+function historyText(history) {
+    const n = history.rows.length;
+    const current = history.current === undefined
+        ? 'none'
+        : `${plainText(history.current, 80)}${history.currentUnrecorded ? ` (not in ${history.kvPrefix}/history/)` : ''}`;
+    const lines = [
+        `${history.app} (${history.kvPrefix}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`
+    ];
+    if (n > 0) {
+        lines.push('');
+        lines.push(...table([
+            ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'],
+            ...history.rows.map((r) => {
+                const ms = publishedMs(r);
+                return [
+                    r.current ? '*' : '',
+                    plainText(r.deployId, 80),
+                    r.commit === undefined ? '-' : plainText(r.commit.slice(0, 7), 7),
+                    r.note !== undefined
+                        ? plainText(r.note, 80)
+                        : ms === -Infinity
+                            ? '-'
+                            : formatUtc(Math.floor(ms / 1000)),
+                    r.runUrl === undefined ? '' : plainText(r.runUrl, 200)
+                ];
+            })
+        ]));
+    }
+    return `${lines.join('\n')}\n`;
+}
+function historyJson(history) {
+    return {
+        app: history.app,
+        kv_prefix: history.kvPrefix,
+        current: history.current ?? null,
+        releases: history.rows.map((r) => ({
+            deploy_id: r.deployId,
+            current: r.current,
+            commit: r.commit ?? null,
+            published_at: r.publishedAt ?? null,
+            run_url: r.runUrl ?? null,
+            manifest_url: r.manifestUrl ?? null,
+            src_url: r.srcUrl ?? null,
+            checksum: r.checksum ?? null,
+            ...(r.note !== undefined ? { note: r.note } : {})
+        }))
+    };
+}
+
+// The operator commands' reads (contract 12): a few Consul calls, then the pure
+// modules (fleet-status.ts, release-history.ts) make rows of them. Nothing is written.
+/** How long an unreachable Consul is retried before the command says so. */
+const OPERATE_RETRY_MS = 15_000;
+function operateConsul(config, info) {
+    return new ConsulClient({
+        addr: config.consul.addr,
+        token: config.consul.token,
+        retryForMs: OPERATE_RETRY_MS,
+        onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+        onNotice: info
+    });
+}
+/** `<kv-prefix>/deploy-id`, or undefined when unset or empty. */
+async function currentDeployId(consul, kvPrefix) {
+    const read = await consul.kvGet(kvKeys(kvPrefix).deployId);
+    return read.entries[0]?.value?.trim() || undefined;
+}
+/** The direct children of a prefix (`<prefix><name>`), by name. */
+async function children(consul, prefix) {
+    const read = await consul.kvGet(prefix, { recurse: true });
+    return read.entries
+        .map((e) => ({ name: e.key.slice(prefix.length), value: e.value }))
+        .filter((e) => e.name !== '' && !e.name.includes('/'));
+}
+async function readFleetStatus(consul, config) {
+    const keys = kvKeys(config.kvPrefix);
+    const [current, catalog, results] = await Promise.all([
+        currentDeployId(consul, config.kvPrefix),
+        readCatalog(consul, config.filters),
+        children(consul, keys.results)
+    ]);
+    return fleetStatus({
+        app: config.app,
+        kvPrefix: config.kvPrefix,
+        filters: config.filters,
+        current,
+        catalog,
+        results: results.map((r) => ({ node: r.name, value: r.value }))
+    });
+}
+async function readReleaseHistory(consul, config) {
+    const [current, entries] = await Promise.all([
+        currentDeployId(consul, config.kvPrefix),
+        children(consul, `${config.kvPrefix}/history/`)
+    ]);
+    return releaseHistory({
+        app: config.app,
+        kvPrefix: config.kvPrefix,
+        current,
+        entries: entries.map((e) => ({ deployId: e.name, value: e.value }))
+    });
+}
+
 // The same pipeline for any CI: `stretcher-action deploy --path build --s3-url …`.
 // Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
 // and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
 // converged, 1 the deploy failed, 2 bad input.
+// The operator commands `status` and `history` (contract 12) read the fleet and
+// write nothing; `status` exits 1 when a live matching node is not on the current release.
 const EXIT = { ok: 0, failed: 1, badInput: 2 };
 const USAGE = `usage: stretcher-action deploy --s3-url s3://bucket/prefix --app NAME [--path DIR] [--dest DIR]
                         [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--dry-run]
                         [--json] [...]
 Every input of the GitHub Action is a flag of the same name (see README).
 --dry-run checks everything and says what the deploy would do, writing nothing.
-Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.`;
+Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.
+
+       stretcher-action status --app NAME [--consul-addr ADDR] [--kv-prefix P]
+                        [--node-filter RE] [--service-filter RE] [--tag-filter RE] [--json]
+The release each matching node runs (its last result), failed, silent and behind first.
+Exit codes: 0 every live matching node is on the release deploy-id names, 1 not (or
+Consul could not be read), 2 bad input.
+
+       stretcher-action history --app NAME [--consul-addr ADDR] [--kv-prefix P] [--json]
+The published releases, newest first, with commit, time and which one is current.
+Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.`;
+/** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
+const OPERATE_FLAGS = {
+    status: OPERATE_INPUTS,
+    history: OPERATE_INPUTS.filter((name) => !name.endsWith('-filter'))
+};
 /** The commit being deployed, from the CI's own variables or git. */
 function commitSha(env) {
     const fromEnv = env.GITHUB_SHA || env.CI_COMMIT_SHA || env.GIT_COMMIT || env.BUILDKITE_COMMIT || env.CIRCLE_SHA1;
@@ -61,10 +399,13 @@ async function cli(argv, env, io, signal) {
         io.stdout(`${USAGE}\n`);
         return EXIT.ok;
     }
-    if (positionals.length !== 1 || positionals[0] !== 'deploy') {
-        io.stderr(`error: expected the command "deploy"\n${USAGE}\n`);
+    const command = positionals[0];
+    if (positionals.length !== 1 || !['deploy', 'status', 'history'].includes(command ?? '')) {
+        io.stderr(`error: expected the command "deploy", "status" or "history"\n${USAGE}\n`);
         return EXIT.badInput;
     }
+    if (command === 'status' || command === 'history')
+        return operate(command, values, env, io);
     const json = values.json === true;
     const secrets = [values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN].filter((s) => typeof s === 'string' && s !== '');
     // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
@@ -112,6 +453,48 @@ async function cli(argv, env, io, signal) {
     catch (error) {
         const message = error.message.split('\n')[0] ?? 'failed';
         outputs.conclusion = runConclusion({ failed: true, cancelled: signal?.aborted === true });
+        return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message);
+    }
+}
+/** `status` and `history`: read Consul, print a table (or --json), write nothing. */
+async function operate(command, values, env, io) {
+    const json = values.json === true;
+    const takes = OPERATE_FLAGS[command];
+    const secrets = [values['consul-token'], env.CONSUL_HTTP_TOKEN].filter((s) => typeof s === 'string' && s !== '');
+    const finish = (code, message, body = {}) => {
+        const line = redact(message, secrets);
+        if (json)
+            io.stdout(`${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: line, ...body }), secrets)}\n`);
+        else
+            (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${line}\n`);
+        return code;
+    };
+    const foreign = Object.keys(values).filter((name) => values[name] !== undefined && name !== 'json' && !takes.includes(name));
+    if (foreign.length > 0)
+        return finish(EXIT.badInput, `${foreign.map((f) => `--${f}`).join(', ')}: not ${foreign.length === 1 ? 'a flag' : 'flags'} of ${command}, which takes ${takes.map((f) => `--${f}`).join(', ')} and --json`);
+    try {
+        const config = readOperateConfig((name) => {
+            const value = values[name];
+            return typeof value === 'string' ? value : '';
+        }, env);
+        const consul = operateConsul(config, (line) => io.stderr(`${redact(line, secrets)}\n`));
+        if (command === 'status') {
+            const status = await readFleetStatus(consul, config);
+            const code = status.ok ? EXIT.ok : EXIT.failed;
+            if (!json)
+                io.stdout(redact(statusText(status, Date.now()), secrets));
+            return finish(code, status.message, statusJson(status));
+        }
+        const history = await readReleaseHistory(consul, config);
+        if (!json) {
+            io.stdout(redact(historyText(history), secrets));
+            return EXIT.ok;
+        }
+        const n = history.rows.length;
+        return finish(EXIT.ok, `${n} release${n === 1 ? '' : 's'}`, historyJson(history));
+    }
+    catch (error) {
+        const message = error.message.split('\n')[0] ?? 'failed';
         return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message);
     }
 }

@@ -1,6 +1,6 @@
-import { g as getInput, s as setSecret, a as setFailed, b as setOutput, i as info, c as createGitHubReporter, d as saveState, S as STATE, e as summary, f as group, h as debug, w as warning } from './lib/post.js';
+import { g as getInput, s as setSecret, a as setFailed, b as setOutput, i as info, c as createGitHubReporter, d as saveState, S as STATE, e as summary, w as warning, f as group, h as debug } from './lib/post.js';
 import { r as readConfig, a as runConclusion, k as kvKeys } from './lib/lock.js';
-import { c as connect, r as runPipeline } from './lib/pipeline.js';
+import { c as connect, r as runPipeline, w as waveReports } from './lib/pipeline.js';
 import 'os';
 import 'crypto';
 import 'fs';
@@ -107,6 +107,16 @@ async function deploy(config, env, signal, end) {
         if (done)
             saveState(STATE.reported, 'true');
     };
+    // The verdict line is printed the moment the pipeline knows it; the lock
+    // release, the summary and the check run follow (they never change it).
+    let said = false;
+    const say = (outcome) => {
+        said = true;
+        if (outcome.failed)
+            setFailed(outcome.message);
+        else
+            info(outcome.message);
+    };
     try {
         const result = await runPipeline(config, {
             store,
@@ -114,7 +124,10 @@ async function deploy(config, env, signal, end) {
             log: coreLog,
             setOutput: (name, value) => setOutput(name, value),
             writeSummary: env.GITHUB_STEP_SUMMARY
-                ? async (markdown) => void (await summary.addRaw(markdown).write())
+                ? (markdown) => summary
+                    .addRaw(markdown)
+                    .write()
+                    .then(() => saveState(STATE.summarized, 'true'), (error) => warning(`could not write the job summary: ${error.message}`))
                 : undefined,
             signal,
             onLockSession: (id) => {
@@ -123,36 +136,28 @@ async function deploy(config, env, signal, end) {
             },
             onLockReleased: () => saveState(STATE.lockReleased, 'true'),
             onAnnounceJournal: (journal) => saveState(STATE.announce, JSON.stringify(journal)),
-            onAnnounced: async ({ release, fleet }) => {
+            onAnnounced: async ({ fleet, facts }) => {
                 announced = { at: Date.now(), fleet };
-                await reporter.started({
-                    fleet,
-                    notWaiting: !config.wait,
-                    facts: {
-                        manifestUrl: release.manifestUrl,
-                        srcUrl: release.srcUrl,
-                        checksum: release.checksum,
-                        commit: config.run.sha,
-                        runUrl: config.run.runUrl
-                    }
-                });
+                // Not awaited: the wait (or, with wait: false, the lock release) goes on
+                // meanwhile; the reporter runs its calls in order, so finish() comes after.
+                void reporter.started({ fleet, notWaiting: !config.wait, facts });
             },
-            onProgress: (fleet) => void reporter.progress({ fleet })
+            onProgress: (fleet) => void reporter.progress({ fleet }),
+            onVerdict: say
         });
         if (result.fleet) {
             await finish({
                 fleet: result.fleet,
                 verdict: result.verdict ?? { done: false },
                 excerpts: result.excerpts,
-                cancelled: result.cancelled
+                cancelled: result.cancelled,
+                waves: result.rollout?.staged ? waveReports(result.rollout) : undefined
             });
         }
         end.conclusion = runConclusion(result);
         // The verdict is the pipeline's alone: reporting never changes it.
-        if (result.failed)
-            setFailed(result.message);
-        else
-            info(result.message);
+        if (!said)
+            say(result);
     }
     catch (error) {
         if (announced)

@@ -3,13 +3,10 @@ export { E as ENV_ACCOUNT_ID, a as ENV_CREDENTIAL_SCOPE, b as ENV_EXPIRATION, c 
 import 'node:path';
 import 'node:os';
 import 'node:fs/promises';
-import 'events';
-import 'buffer';
-import 'node:fs';
-import 'stream';
 import 'node:stream';
-import 'node:zlib';
 import 'node:crypto';
+import 'node:zlib';
+import 'node:fs';
 import 'node:https';
 import 'node:process';
 

@@ -2,13 +2,10 @@ import fs from 'node:fs/promises';
 import { C as CredentialsProviderError, w as HttpRequest, y as sdkStreamMixin, z as parseRfc3339DateTime, N as NodeHttpHandler, u as setCredentialFeature } from './store.js';
 import 'node:path';
 import 'node:os';
-import 'events';
-import 'buffer';
-import 'node:fs';
-import 'stream';
 import 'node:stream';
-import 'node:zlib';
 import 'node:crypto';
+import 'node:zlib';
+import 'node:fs';
 import 'node:https';
 import 'node:process';
 

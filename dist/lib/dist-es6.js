@@ -3,13 +3,10 @@ import { p as parseKnownFiles } from './parseKnownFiles.js';
 import 'node:path';
 import 'node:os';
 import 'node:fs/promises';
-import 'events';
-import 'buffer';
-import 'node:fs';
-import 'stream';
 import 'node:stream';
-import 'node:zlib';
 import 'node:crypto';
+import 'node:zlib';
+import 'node:fs';
 import 'node:https';
 import 'node:process';
 

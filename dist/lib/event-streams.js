@@ -4,12 +4,9 @@ import 'node:crypto';
 import 'node:path';
 import 'node:os';
 import 'node:fs/promises';
-import 'events';
-import 'buffer';
-import 'node:fs';
-import 'stream';
 import 'node:stream';
 import 'node:zlib';
+import 'node:fs';
 import 'node:https';
 import 'node:process';
 

@@ -70,55 +70,6 @@ function deployIdProblem(id) {
     return undefined;
 }
 
-// Go-style durations (`90s`, `10m`, `1h30m`, `1.5h`, `250ms`), as Go's
-// time.ParseDuration reads them, so the action's `timeout` and Consul's `wait`
-// speak the same language.
-const UNIT_MS = {
-    ns: 1e-6,
-    us: 1e-3,
-    µs: 1e-3,
-    μs: 1e-3,
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000
-};
-const PART = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
-/** Milliseconds, or undefined when Go's time.ParseDuration would refuse `text`. */
-function parseGoDuration(text) {
-    let rest = text;
-    let sign = 1;
-    if (rest.startsWith('-') || rest.startsWith('+')) {
-        if (rest.startsWith('-'))
-            sign = -1;
-        rest = rest.slice(1);
-    }
-    if (rest === '0')
-        return 0; // time.ParseDuration special-cases "0"
-    if (rest === '')
-        return undefined;
-    let total = 0;
-    while (rest !== '') {
-        const match = PART.exec(rest);
-        if (!match)
-            return undefined;
-        total += Number(match[1]) * UNIT_MS[match[2]];
-        rest = rest.slice(match[0].length);
-    }
-    return sign * total;
-}
-/** The shortest Go duration text for whole milliseconds: 90000 → `1m30s`. */
-function formatGoDuration(ms) {
-    if (ms < 1000)
-        return `${Math.max(0, Math.round(ms))}ms`;
-    let rest = Math.round(ms / 1000);
-    const h = Math.floor(rest / 3600);
-    rest -= h * 3600;
-    const m = Math.floor(rest / 60);
-    const s = rest - m * 60;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
-}
-
 /*!
 * re2js
 * RE2JS is the JavaScript port of RE2, a regular expression engine that provides linear time matching
@@ -6812,6 +6763,342 @@ var RE2JS = class RE2JS {
 	}
 };
 
+// Go-style durations (`90s`, `10m`, `1h30m`, `1.5h`, `250ms`), as Go's
+// time.ParseDuration reads them, so the action's `timeout` and Consul's `wait`
+// speak the same language.
+const UNIT_MS = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    μs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000
+};
+const PART = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
+/** Milliseconds, or undefined when Go's time.ParseDuration would refuse `text`. */
+function parseGoDuration(text) {
+    let rest = text;
+    let sign = 1;
+    if (rest.startsWith('-') || rest.startsWith('+')) {
+        if (rest.startsWith('-'))
+            sign = -1;
+        rest = rest.slice(1);
+    }
+    if (rest === '0')
+        return 0; // time.ParseDuration special-cases "0"
+    if (rest === '')
+        return undefined;
+    let total = 0;
+    while (rest !== '') {
+        const match = PART.exec(rest);
+        if (!match)
+            return undefined;
+        total += Number(match[1]) * UNIT_MS[match[2]];
+        rest = rest.slice(match[0].length);
+    }
+    return sign * total;
+}
+/** The shortest Go duration text for whole milliseconds: 90000 → `1m30s`. */
+function formatGoDuration(ms) {
+    if (ms < 1000)
+        return `${Math.max(0, Math.round(ms))}ms`;
+    let rest = Math.round(ms / 1000);
+    const h = Math.floor(rest / 3600);
+    rest -= h * 3600;
+    const m = Math.floor(rest / 60);
+    const s = rest - m * 60;
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
+}
+
+// The staged rollout as data (contract 8, 9, 10; DESIGN "The rollout is a plan
+// of steps"): the `waves` and `bake-time` inputs parsed, the targets ordered,
+// and planRollout() turning targets per datacenter into the list of events the
+// executor fires, in order. Pure: no I/O, no clock, no Consul.
+/**
+ * `waves` (contract 8): `N` or `P%` entries, comma- or newline-separated, kinds
+ * mixed. Blank entries (a trailing comma, an empty line of a YAML block) are
+ * skipped. An empty input is `undefined`: no staged rollout, one wave.
+ */
+function parseWaves(text) {
+    const entries = text
+        .split(/[,\r\n]/)
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+    if (entries.length === 0)
+        return undefined;
+    return entries.map((entry) => {
+        const percent = /^(\d+)\s*%$/.exec(entry);
+        if (percent) {
+            const value = Number(percent[1]);
+            if (value < 1 || value > 100)
+                throw new InputError('waves', `entry ${quote(entry)} is out of range: a percentage must be from 1% to 100% (got ${quote(text)})`);
+            return { kind: 'percent', percent: value };
+        }
+        if (/^\d+$/.test(entry)) {
+            const value = Number(entry);
+            if (value < 1 || !Number.isSafeInteger(value))
+                throw new InputError('waves', `entry ${quote(entry)} is out of range: a node count must be 1 or more (got ${quote(text)})`);
+            return { kind: 'count', count: value };
+        }
+        throw new InputError('waves', `entry ${quote(entry)} is neither N (nodes) nor P% (percent of the targets), e.g. "1, 25%, 100%" (got ${quote(text)})`);
+    });
+}
+/** `bake-time` (contract 8): a Go duration, `0s` by default; milliseconds. */
+function parseBakeTime(text) {
+    const trimmed = text.trim();
+    if (trimmed === '')
+        return 0;
+    const ms = parseGoDuration(trimmed);
+    if (ms === undefined)
+        throw new InputError('bake-time', `must be a Go duration such as 30s, 5m or 1h30m (got ${quote(text)})`);
+    if (ms < 0)
+        throw new InputError('bake-time', `must not be negative (got ${quote(text)})`);
+    return ms;
+}
+function describeWaves(waves) {
+    return waves.map((w) => (w.kind === 'count' ? `${w.count}` : `${w.percent}%`)).join(', ');
+}
+/**
+ * Cumulative node counts of each wave against `targets` nodes: `P%` rounded up
+ * and at least 1, every count capped at `targets`. Each must be larger than
+ * the one before, else an InputError naming `waves` (contract 8). No targets:
+ * no waves.
+ */
+function waveCounts$1(waves, targets) {
+    if (targets <= 0)
+        return [];
+    const counts = waves.map((wave) => Math.min(targets, wave.kind === 'count' ? wave.count : Math.max(1, Math.ceil((wave.percent * targets) / 100))));
+    for (let i = 1; i < counts.length; i += 1) {
+        if (counts[i] <= counts[i - 1])
+            throw new InputError('waves', `"${describeWaves(waves)}" gives ${counts.join(', ')} of ${targets} target node${targets === 1 ? '' : 's'}: wave ${i + 1} must be larger than wave ${i}`);
+    }
+    return counts;
+}
+// ---------------------------------------------------------------- order
+const CHUNK = /(\d+)|(\D+)/g;
+/**
+ * Natural order of node names: digit runs compare as numbers (`web-2` before
+ * `web-10`), the rest by code unit; a full tie (`web-01`, `web-1`) falls back
+ * to plain order so the sort is total.
+ */
+function compareNatural(a, b) {
+    const left = a.match(CHUNK) ?? [];
+    const right = b.match(CHUNK) ?? [];
+    for (let i = 0; i < Math.min(left.length, right.length); i += 1) {
+        const x = left[i];
+        const y = right[i];
+        const xDigits = /^\d/.test(x);
+        const yDigits = /^\d/.test(y);
+        if (xDigits && yDigits) {
+            const byValue = compareDigitRuns(x, y);
+            if (byValue !== 0)
+                return byValue;
+        }
+        else if (x !== y) {
+            return x < y ? -1 : 1;
+        }
+    }
+    if (left.length !== right.length)
+        return left.length - right.length;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+// Numbers of any length, without BigInt: strip leading zeros, longer is larger.
+function compareDigitRuns(x, y) {
+    const a = x.replace(/^0+(?=\d)/, '');
+    const b = y.replace(/^0+(?=\d)/, '');
+    if (a.length !== b.length)
+        return a.length - b.length;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/**
+ * Contract 8 "Order of nodes": targets whose targeted service carries the tag
+ * `canary` first, then the rest, each group in natural order. Duplicates are
+ * dropped; canaries that are not targets are ignored.
+ */
+function orderTargets(targets, canaryNodes) {
+    const canary = new Set(canaryNodes);
+    const unique = [...new Set(targets)];
+    return [
+        ...unique.filter((node) => canary.has(node)).sort(compareNatural),
+        ...unique.filter((node) => !canary.has(node)).sort(compareNatural)
+    ];
+}
+// ---------------------------------------------------------------- node filters
+// Go's regexp.QuoteMeta set: the characters RE2 gives a meaning outside a
+// class. `-` and `_` are literal there, so they stay as they are.
+const RE2_META = /[\\.+*?()|[\]{}^$]/g;
+/** A node name as an RE2 literal, as Go's regexp.QuoteMeta writes it. */
+function escapeRe2(name) {
+    return name.replace(RE2_META, (c) => `\\${c}`);
+}
+/**
+ * Serf caps a user event at 512 bytes (serf UserEventSizeLimit, not raised by
+ * Consul; research/consul-api.md §3), and the node filter travels inside that
+ * event: Consul msgpack-encodes {ID, Name, Payload, NodeFilter, ServiceFilter,
+ * TagFilter, Version} (agent/user_event.go, `nf`/`sf`/`tf`) and serf wraps that
+ * again with the serf name `consul:event:<name>` and its Lamport time. The
+ * query string is not the binding limit (Go's net/http takes 1 MiB of
+ * headers): the event is.
+ *
+ * This default assumes the event name `deploy`, a payload (manifest URL) of at
+ * most 100 bytes (the action warns above that, contract 6), no service or tag
+ * filter on wave events, and keeps a margin for the estimate: see
+ * nodeFilterBudget() for the arithmetic. About 30 names like `web-12` fit.
+ */
+const DEFAULT_NODE_FILTER_BYTES = 256;
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+/**
+ * Anchored filters that together match exactly `names`, each at most
+ * `maxBytes` bytes (UTF-8), names packed in order. Throws when one name alone
+ * does not fit (it could never be sent an event of its own).
+ */
+function nodeFilters(names, maxBytes = DEFAULT_NODE_FILTER_BYTES) {
+    const filters = [];
+    let group = [];
+    let size = 0;
+    const frame = byteLength('^()$');
+    for (const name of names) {
+        const escaped = escapeRe2(name);
+        const bytes = byteLength(escaped);
+        if (frame + bytes > maxBytes)
+            throw new Error(`node ${quote(name)} is too long for an event's node filter (${frame + bytes} bytes, at most ${maxBytes})`);
+        const grown = group.length === 0 ? frame + bytes : size + 1 + bytes;
+        if (group.length > 0 && grown > maxBytes) {
+            filters.push(`^(${group.join('|')})$`);
+            group = [];
+            size = frame + bytes;
+        }
+        else {
+            size = grown;
+        }
+        group.push(escaped);
+    }
+    if (group.length > 0)
+        filters.push(`^(${group.join('|')})$`);
+    return filters;
+}
+const ALL = [{ kind: 'percent', percent: 100 }];
+/** True when the waves stop below all targets in some datacenter (contract 8 "partial rollout"). */
+function isPartial(steps) {
+    return steps.some((step) => step.kind !== 'prepare' && step.wave === step.waves && !step.movesLatest);
+}
+/**
+ * The rollout as steps, datacenter after datacenter (contract 10), each:
+ * with `layout: releases` one `prepare` step to every target that lacks the
+ * release, then one `deploy` (in place) or `switch` step per wave. `latest`
+ * moves once per datacenter, before its last wave, unless the rollout is
+ * partial there (last wave below all targets). Throws InputError (`waves`) when
+ * the waves do not grow in some datacenter.
+ */
+function planRollout(input) {
+    const maxBytes = input.maxFilterBytes ?? DEFAULT_NODE_FILTER_BYTES;
+    const releases = input.layout === 'releases';
+    const steps = [];
+    for (const dc of input.datacenters) {
+        const ordered = orderTargets(dc.targets, dc.canaries);
+        const counts = waveCounts$1(input.waves ?? ALL, ordered.length);
+        if (counts.length === 0)
+            continue;
+        const datacenter = dc.datacenter;
+        const full = counts[counts.length - 1] === ordered.length;
+        if (releases) {
+            const prepared = new Set(input.release === 'new' ? [] : (dc.prepared ?? []));
+            // Contract 9: prepare goes to every target up front, partial rollout or not.
+            const toPrepare = ordered.filter((node) => !prepared.has(node));
+            if (toPrepare.length > 0)
+                steps.push({
+                    datacenter,
+                    kind: 'prepare',
+                    nodes: toPrepare,
+                    wave: 0,
+                    waves: counts.length,
+                    movesLatest: false,
+                    bakeMs: 0,
+                    nodeFilters: nodeFilters(toPrepare, maxBytes),
+                    takesJoiners: false
+                });
+        }
+        let from = 0;
+        counts.forEach((count, i) => {
+            const nodes = ordered.slice(from, count);
+            from = count;
+            const last = i === counts.length - 1;
+            steps.push({
+                datacenter,
+                kind: releases ? 'switch' : 'deploy',
+                nodes,
+                wave: i + 1,
+                waves: counts.length,
+                movesLatest: last && full,
+                bakeMs: input.bakeMs,
+                nodeFilters: nodeFilters(nodes, maxBytes),
+                takesJoiners: last && full
+            });
+        });
+    }
+    return steps;
+}
+function re2(pattern) {
+    if (pattern === undefined)
+        return () => true;
+    const compiled = RE2JS.compile(pattern);
+    return (text) => compiled.test(text);
+}
+/**
+ * Services a deploy targets on a node, as agent/user_event.go matches them: with
+ * a service filter, the services it matches (and, with a tag filter, that have
+ * a matching tag); without one, every service of the node.
+ */
+function targetedServices(node, filters) {
+    if (filters.service === undefined)
+        return node.services;
+    const service = re2(filters.service);
+    const tag = re2(filters.tag);
+    return node.services.filter((s) => service(s.name) && (filters.tag === undefined || s.tags.some(tag)));
+}
+/** Contract 8: nodes whose targeted service carries the tag `canary` (pass to orderTargets). */
+function canaryNodes(nodes, filters) {
+    return nodes
+        .filter((node) => targetedServices(node, filters).some((s) => s.tags.includes('canary')))
+        .map((node) => node.node);
+}
+/**
+ * Whether the bake gate watches this check (contract 8): the targeted
+ * service's checks with a service filter (by ServiceName, and ServiceTags with
+ * a tag filter); without one, every check of the node but `serfHealth` (a node
+ * whose serfHealth fails is lost, contract 6, not a gate failure).
+ */
+function gateWatches(check, filters) {
+    if (check.CheckID === 'serfHealth')
+        return false;
+    if (filters.service === undefined)
+        return true;
+    const name = check.ServiceName ?? '';
+    if (name === '' || !re2(filters.service)(name))
+        return false;
+    return filters.tag === undefined || (check.ServiceTags ?? []).some(re2(filters.tag));
+}
+/**
+ * The watched checks of `nodes` that are critical (a warning does not fail the
+ * gate): contract 8 "a check seen critical fails the wave at once, naming node
+ * and check". In the order of `checks`.
+ */
+function gateFailures(nodes, checks, filters) {
+    const wave = new Set(nodes);
+    return checks
+        .filter((c) => wave.has(c.Node) && c.Status === 'critical' && gateWatches(c, filters))
+        .map((c) => ({
+        node: c.Node,
+        checkId: c.CheckID,
+        name: c.Name ?? c.CheckID,
+        output: c.Output ?? ''
+    }));
+}
+
 // Which nodes a deploy waits for (contract 6): catalog nodes matching the event
 // filters the way Consul's receivers match them, with serfHealth passing.
 const compiled = new Map();
@@ -6889,14 +7176,22 @@ const INPUT_NAMES = [
     'node-filter',
     'service-filter',
     'tag-filter',
+    'datacenters',
     'wait',
     'timeout',
     'max-failures',
     'rollback-to',
+    'waves',
+    'bake-time',
+    'auto-rollback',
+    'promote',
+    'layout',
+    'keep-releases',
     'dry-run',
     'github-token',
     'check-name',
-    'environment'
+    'environment',
+    'dashboard'
 ];
 /** Defaults applied when an input is empty (the runner applies action.yml's; the CLI does not). */
 const INPUT_DEFAULTS = {
@@ -6907,6 +7202,10 @@ const INPUT_DEFAULTS = {
     wait: 'true',
     timeout: '10m',
     'max-failures': '0',
+    'bake-time': '0s',
+    'auto-rollback': 'false',
+    layout: 'in-place',
+    'keep-releases': '5',
     'dry-run': 'false'
 };
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -6914,6 +7213,11 @@ const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
 const APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
+// agent/config/builder.go: validateBasicName("datacenter", ...) with reBasicName
+// `^[a-z0-9_-]+$` ("datacenter can only contain lowercase alphanumeric, - or _
+// characters."), after the builder lowercased the setting (strings.ToLower): a
+// datacenter is always named in lower case, and `?dc=DC1` finds no route.
+const DATACENTER = /^[a-z0-9_-]+$/;
 function parseS3Url(raw) {
     const bad = () => new InputError('s3-url', `must look like s3://bucket/prefix (got ${quote(raw)})`);
     const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw);
@@ -6967,6 +7271,32 @@ function parseRegexFilter(name, raw) {
     }
     return raw;
 }
+/** `datacenters`: comma- (or newline-) separated Consul datacenter names, or `all`. */
+function parseDatacenters(raw) {
+    const names = raw
+        .split(/[,\r\n]/)
+        .map((name) => name.trim())
+        .filter((name) => name !== '');
+    if (names.length === 0)
+        return { kind: 'agent' };
+    if (names.includes('all')) {
+        if (names.length > 1)
+            throw new InputError('datacenters', `is either all or a list of datacenter names, not both (got ${quote(raw)})`);
+        return { kind: 'all' };
+    }
+    for (const name of names) {
+        if (DATACENTER.test(name))
+            continue;
+        const lower = name.toLowerCase();
+        throw new InputError('datacenters', DATACENTER.test(lower)
+            ? `names ${quote(name)}: Consul datacenter names are lower case (did you mean ${quote(lower)}?)`
+            : `names ${quote(name)}: a Consul datacenter name is lower-case letters, digits, - and _`);
+    }
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice !== undefined)
+        throw new InputError('datacenters', `names ${quote(twice)} twice`);
+    return { kind: 'named', names };
+}
 function parseBoolean(name, raw) {
     // The YAML 1.2 core schema booleans, as core.getBooleanInput accepts them.
     if (['true', 'True', 'TRUE'].includes(raw))
@@ -6989,6 +7319,19 @@ function parseKvPrefix(raw) {
         throw new InputError('kv-prefix', `must be path segments of letters, digits and ._- (got ${quote(raw)})`);
     return prefix;
 }
+// consul-kv-dashboard splits a key on "/" and reads the part after the namespace
+// as the category (dashboard.go NewItem): the namespace must be one segment.
+function parseDashboard(raw, kvPrefix) {
+    if (raw === '')
+        return undefined;
+    if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
+        throw new InputError('dashboard', `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`);
+    // consul-kv-dashboard shows every key under its namespace as a category: the
+    // app's own keys must not be among them, nor the dashboard's among the app's.
+    if (`${kvPrefix}/`.startsWith(`${raw}/`))
+        throw new InputError('dashboard', `must be a namespace apart from kv-prefix ${quote(kvPrefix)}: the dashboard would show every key under it (got ${quote(raw)})`);
+    return raw;
+}
 function parseDest(raw) {
     if (raw === '')
         return undefined;
@@ -7000,23 +7343,66 @@ function parseDest(raw) {
         throw new InputError('dest', 'must not be "/": rsync --delete would empty the root');
     return raw;
 }
+function readApp(get, env) {
+    const app = get('app') || env.GITHUB_REPOSITORY?.split('/')[1] || '';
+    if (app === '')
+        throw new InputError('app', 'is required outside GitHub Actions (no GITHUB_REPOSITORY to take the name from)');
+    if (!APP.test(app))
+        throw new InputError('app', `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`);
+    return app;
+}
+function readConsul(get, env) {
+    const addr = parseConsulAddr(get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500');
+    const token = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined;
+    if (token !== undefined && /[\r\n]/.test(token))
+        // Never quote a token's value, not even in an error.
+        throw new InputError('consul-token', 'must be a single line');
+    return { addr, token };
+}
+function readFilters(get) {
+    const filters = {
+        node: parseRegexFilter('node-filter', get('node-filter')),
+        service: parseRegexFilter('service-filter', get('service-filter')),
+        tag: parseRegexFilter('tag-filter', get('tag-filter'))
+    };
+    if (filters.tag !== undefined && filters.service === undefined)
+        // Consul refuses it: "Cannot provide tag filter without service filter".
+        throw new InputError('tag-filter', 'needs service-filter (Consul filters tags within a service)');
+    return filters;
+}
+const getter = (input) => (name) => {
+    const value = input(name).trim();
+    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
+};
+/** The inputs the operator commands take (contract 12): where the fleet is, and which nodes. */
+const OPERATE_INPUTS = [
+    'app',
+    'kv-prefix',
+    'consul-addr',
+    'consul-token',
+    'node-filter',
+    'service-filter',
+    'tag-filter'
+];
+/** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
+function readOperateConfig(input, env) {
+    const only = new Set(OPERATE_INPUTS);
+    const get = getter((name) => (only.has(name) ? input(name) : ''));
+    const app = readApp(get, env);
+    const consul = readConsul(get, env);
+    const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
+    return { app, kvPrefix, consul, filters: readFilters(get) };
+}
 /**
  * Read every input once. `input` returns '' for an unset input (as core.getInput
  * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
  */
 function readConfig(input, env, now = new Date()) {
-    const get = (name) => {
-        const value = input(name).trim();
-        return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
-    };
+    const get = getter(input);
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const path = resolve(workspace, get('path'));
     const repository = env.GITHUB_REPOSITORY;
-    const app = get('app') || repository?.split('/')[1] || '';
-    if (app === '')
-        throw new InputError('app', 'is required outside GitHub Actions (no GITHUB_REPOSITORY to take the name from)');
-    if (!APP.test(app))
-        throw new InputError('app', `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`);
+    const app = readApp(get, env);
     const s3Url = get('s3-url');
     if (s3Url === '')
         throw new InputError('s3-url', 'is required (s3://bucket/prefix)');
@@ -7066,30 +7452,31 @@ function readConfig(input, env, now = new Date()) {
         if (deployIdRaw !== '' && deployIdRaw !== rollbackRaw)
             throw new InputError('rollback-to', 'cannot be combined with a different deploy-id');
     }
+    const promoteRaw = get('promote');
+    if (promoteRaw !== '') {
+        const problem = deployIdProblem(promoteRaw);
+        if (problem)
+            throw new InputError('promote', `${problem} (got ${quote(promoteRaw)})`);
+        if (rollbackRaw !== '')
+            throw new InputError('promote', 'cannot be combined with rollback-to: choose one release');
+        if (deployIdRaw !== '' && deployIdRaw !== promoteRaw)
+            throw new InputError('promote', 'cannot be combined with a different deploy-id');
+    }
     const sha = env.GITHUB_SHA || undefined;
     const deployId = rollbackRaw ||
+        promoteRaw ||
         deployIdRaw ||
         generateDeployId({ now, sha, runId: env.GITHUB_RUN_ID, runAttempt: env.GITHUB_RUN_ATTEMPT });
     if (!DEPLOY_ID_PATTERN.test(deployId))
         throw new Error(`generated deploy ID ${quote(deployId)} is malformed`);
     const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9);
-    const consulAddr = parseConsulAddr(get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500');
-    const consulToken = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined;
-    if (consulToken !== undefined && /[\r\n]/.test(consulToken))
-        // Never quote a token's value, not even in an error.
-        throw new InputError('consul-token', 'must be a single line');
+    const consul = readConsul(get, env);
     const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
     const eventName = get('event-name');
     if (!EVENT_NAME.test(eventName))
         throw new InputError('event-name', `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(eventName)})`);
-    const filters = {
-        node: parseRegexFilter('node-filter', get('node-filter')),
-        service: parseRegexFilter('service-filter', get('service-filter')),
-        tag: parseRegexFilter('tag-filter', get('tag-filter'))
-    };
-    if (filters.tag !== undefined && filters.service === undefined)
-        // Consul refuses it: "Cannot provide tag filter without service filter".
-        throw new InputError('tag-filter', 'needs service-filter (Consul filters tags within a service)');
+    const filters = readFilters(get);
+    const datacenters = parseDatacenters(get('datacenters'));
     const wait = parseBoolean('wait', get('wait'));
     const timeoutRaw = get('timeout');
     const timeoutMs = parseGoDuration(timeoutRaw);
@@ -7098,6 +7485,24 @@ function readConfig(input, env, now = new Date()) {
     if (timeoutMs < 1000 || timeoutMs > 24 * 3_600_000)
         throw new InputError('timeout', `must be between 1s and 24h (got ${quote(timeoutRaw)} = ${formatGoDuration(timeoutMs)})`);
     const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000);
+    const waves = parseWaves(get('waves'));
+    const bakeMs = parseBakeTime(get('bake-time'));
+    const autoRollback = parseBoolean('auto-rollback', get('auto-rollback'));
+    const layoutRaw = get('layout') || 'in-place';
+    if (layoutRaw !== 'in-place' && layoutRaw !== 'releases')
+        throw new InputError('layout', `must be in-place or releases (got ${quote(layoutRaw)})`);
+    const layout = layoutRaw;
+    const keepReleases = parseInteger('keep-releases', get('keep-releases') || '5', 2, 1000);
+    // A wave starts when the one before has reported: nothing of it works without waiting.
+    if (!wait)
+        for (const [name, used] of [
+            ['waves', waves !== undefined],
+            ['bake-time', bakeMs > 0],
+            ['auto-rollback', autoRollback],
+            ['layout', layout === 'releases']
+        ])
+            if (used)
+                throw new InputError(name, 'needs wait: true (it acts on what the nodes report)');
     const dryRun = parseBoolean('dry-run', get('dry-run'));
     const githubToken = get('github-token') || undefined;
     const checkName = get('check-name') || `stretcher / ${app}`;
@@ -7120,16 +7525,24 @@ function readConfig(input, env, now = new Date()) {
         deployId,
         deployIdGiven: deployIdRaw !== '',
         compressionLevel,
-        consul: { addr: consulAddr, token: consulToken },
+        consul,
         kvPrefix,
         eventName,
         filters,
+        datacenters,
         wait,
         timeoutMs,
         maxFailures,
         rollbackTo: rollbackRaw || undefined,
+        waves,
+        bakeMs,
+        autoRollback,
+        promote: promoteRaw || undefined,
+        layout,
+        keepReleases,
         dryRun,
         github: { token: githubToken, checkName, environment },
+        dashboard: parseDashboard(get('dashboard'), kvPrefix),
         run: { sha, repository, runUrl }
     };
 }
@@ -7141,6 +7554,9 @@ function s3Url(bucket, key) {
     return `s3://${bucket}/${key}`;
 }
 
+// Text that a person reads, made safe and uniform: untrusted strings as plain
+// text, markdown or Mermaid labels; one duration format; times in UTC with the
+// zone written; node names in natural order. Pure.
 /** Strip terminal control sequences and control characters; bound the length. */
 function plainText(text, max = 200) {
     const clean = text.replace(
@@ -7155,10 +7571,321 @@ function plainText(text, max = 200) {
 function markdownText(text, max = 200) {
     return plainText(text, max)
         .replace(/[\r\n]+/g, ' ')
-        .replace(/[\\`*_{}[\]()<>#+!|~&@"'=]/g, (c) => `&#${c.charCodeAt(0)};`)
+        .replace(/[\\`*_{}[\]()<>#+!|~&@"'=$]/g, (c) => `&#${c.charCodeAt(0)};`)
         .replace(/:(?=\/)/g, '&#58;')
         .replace(/(www)\./gi, '$1&#46;');
 }
+/** A code span that nothing inside can close or break out of (one line, no backticks). */
+function codeSpan(text, max = 300) {
+    return `\`${plainText(text, max)
+        .replace(/[\r\n]+/g, ' ')
+        .replace(/`/g, "'")}\``;
+}
+/**
+ * A code span inside a GFM table cell: a pipe is escaped (GitHub still shows
+ * `|` in the span); a backslash, which could unescape it, is shown as `∖`.
+ */
+function cellCode(text, max = 300) {
+    return codeSpan(text.replace(/\\/g, '∖'), max).replace(/\|/g, '\\|');
+}
+/** A node name as a Mermaid label: nothing that Mermaid syntax gives a meaning to. */
+function mermaidLabel(name, max = 40) {
+    return plainText(name, max).replace(/[^A-Za-z0-9._-]/g, '_');
+}
+/**
+ * The one duration format of every report, Go's (as the `timeout` input is
+ * written): `350ms`, `4.2s`, `42s`, `1m5s`, `1h2m0s`; tenths below a minute.
+ */
+function formatDuration(ms) {
+    if (!Number.isFinite(ms) || ms < 0)
+        ms = 0;
+    if (Math.round(ms) === 0)
+        return '0s';
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 59_950) {
+        const tenths = Math.round(ms / 100);
+        return tenths % 10 === 0 ? `${tenths / 10}s` : `${(tenths / 10).toFixed(1)}s`;
+    }
+    const total = Math.round(ms / 1000);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    return h > 0 ? `${h}h${m}m${s}s` : `${m}m${s}s`;
+}
+/** `2026-11-30 11:57:30 UTC`: the zone written, whoever reads it. */
+function utcTime(at) {
+    const date = at instanceof Date ? at : new Date(at);
+    if (Number.isNaN(date.getTime()))
+        return plainText(String(at), 40);
+    return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+/** At most `max` characters, cut in the middle: a cause's start and its end (the exit status) both stay. */
+function middleCut(text, max) {
+    if (text.length <= max)
+        return text;
+    const head = Math.ceil((max - 1) * 0.45);
+    return `${text.slice(0, head)}…${text.slice(text.length - (max - 1 - head))}`;
+}
+/** `1 node`, `3 nodes`. */
+function plural(n, word, many = `${word}s`) {
+    return `${n} ${n === 1 ? word : many}`;
+}
+
+// What a failed node's log says, for a person: the cause in one line, the lines
+// that matter (errors, the failing command and its output) apart from the noise
+// (rsync's file list, tar's listing), and a key to group nodes that failed the
+// same way. Pure; the log is untrusted text from the node.
+/** Go's log package stamps each line `2006/01/02 15:04:05 `; stretcher logs with it. */
+const STAMP = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(\.\d+)? /;
+/** A line that tells what went wrong. */
+const ERROR = /\b(error|errors|failed|failure|fatal|panic|denied|mismatch|refused|timed? ?out|cannot|can't|unable|not found|no such file|no space left|exit status \d+|exit code \d+|code \d+\))|^(E|F|ERROR|FATAL)[:!] /i;
+/** At most this many lines are "the lines that matter". */
+const USEFUL_MAX = 30;
+/** Lines of a log as plain text (no control sequences), each at most 400 characters. */
+function logLines(text) {
+    return text
+        .replace(/\r\n?/g, '\n')
+        .replace(/\n+$/, '')
+        .split('\n')
+        .map((l) => plainText(l, 400));
+}
+function unstamped(line) {
+    return line.replace(STAMP, '');
+}
+/** The cause with node-specific parts blanked, so nodes that failed alike share it. */
+function causeKey(cause, node) {
+    let key = cause;
+    if (node.length >= 2)
+        key = key.split(node).join('‹node›');
+    return key
+        .replace(/\/(tmp|var\/tmp)\/[^\s:'"]*/g, '/$1/…')
+        .replace(/\b[0-9a-f]{12,}\b/gi, '…')
+        .replace(/\b\d{5,}\b/g, '…')
+        .replace(/\s+/g, ' ')
+        .trim();
+}
+/**
+ * The digest of one failed node's log (as read from `<kv-prefix>/logs/<node>`).
+ * No log: the cause says so.
+ */
+function digestLog(node, text) {
+    if (text === undefined || text.trim() === '') {
+        const cause = 'no log in Consul (the node failed before it could store one)';
+        return { cause, key: cause, useful: [], total: 0, listing: 0 };
+    }
+    const lines = logLines(text);
+    // Segments: a stamped line and the unstamped lines after it (a command's output,
+    // rsync's file list), as stretcher logs them.
+    const segments = [];
+    for (const [i, line] of lines.entries()) {
+        if (STAMP.test(line) || segments.length === 0)
+            segments.push({ start: i, end: i + 1, head: unstamped(line) });
+        else
+            segments.at(-1).end = i + 1;
+    }
+    const isListing = (head) => /^(rsync\b|Extract archive:|tar\b)/.test(head);
+    // The cause: stretcher's own last word, else the last line that reads as an error.
+    let cause;
+    for (let i = lines.length - 1; i >= 0 && cause === undefined; i--) {
+        const m = /Deploy manifest failed:\s*(.+)$/.exec(lines[i]);
+        if (m)
+            cause = m[1].replace(/^failed:\s*/, '');
+    }
+    if (cause === undefined)
+        for (let i = lines.length - 1; i >= 0 && cause === undefined; i--) {
+            const line = unstamped(lines[i]).trim();
+            if (ERROR.test(line))
+                cause = line;
+        }
+    if (cause === undefined)
+        cause =
+            unstamped([...lines].reverse().find((l) => l.trim() !== '') ?? '').trim() || '(empty log)';
+    cause = plainText(cause, 200);
+    // The lines that matter: from the last command invoked (or the last listing's
+    // end) to the end, plus every error line before it; listings count but are not shown.
+    const keep = new Set();
+    let listing = 0;
+    let lastCommand = -1;
+    for (const [s, seg] of segments.entries())
+        if (/^invoking command:/.test(seg.head))
+            lastCommand = s;
+    for (const [s, seg] of segments.entries()) {
+        const inListing = isListing(seg.head);
+        for (let i = seg.start; i < seg.end; i++) {
+            const body = i === seg.start ? seg.head : lines[i];
+            if (inListing) {
+                if (i === seg.start || ERROR.test(body))
+                    keep.add(i);
+                else
+                    listing++;
+            }
+            else if ((lastCommand >= 0 && s >= lastCommand) || ERROR.test(body))
+                keep.add(i);
+        }
+    }
+    // Stretcher's closing lines are always kept.
+    for (let i = Math.max(0, lines.length - 2); i < lines.length; i++)
+        keep.add(i);
+    let useful = [...keep].sort((a, b) => a - b).map((i) => lines[i]);
+    if (useful.length > USEFUL_MAX)
+        useful = useful.slice(-USEFUL_MAX);
+    return { cause, key: causeKey(cause, node), useful, total: lines.length, listing };
+}
+/** Failed nodes grouped by cause, largest group first (ties: the cause's first node in natural order). */
+function groupByCause(digests, compare) {
+    const groups = new Map();
+    for (const node of [...digests.keys()].sort(compare)) {
+        const d = digests.get(node);
+        const group = groups.get(d.key);
+        if (group)
+            group.nodes.push(node);
+        else
+            groups.set(d.key, { cause: d.cause, key: d.key, nodes: [node] });
+    }
+    return [...groups.values()].sort((a, b) => b.nodes.length - a.nodes.length || compare(a.nodes[0], b.nodes[0]));
+}
+
+// The pictures of the job summary, as Mermaid (GitHub renders it there, not in
+// a check run). Colours are fixed and mean one thing each: green succeeded, red
+// failed, grey not reported; each reads on GitHub's light and dark backgrounds,
+// and labels on them are white. Time is a numeric axis in seconds from the
+// event: no dates, no time zone. Pure; every label is reduced to a safe alphabet.
+/** Contrast of at least 3:1 with both #ffffff and #0d1117 (WCAG's bar for graphics). */
+const COLOURS = {
+    success: '#2da44e',
+    failure: '#cf222e',
+    pending: '#6e7781'
+};
+/** Text inside a quoted Mermaid label: letters, digits and a few harmless marks. */
+function mermaidText(text, max = 60) {
+    const clean = text.replace(/[^A-Za-z0-9 ._:,%/()+→✔✘·-]/g, '_');
+    return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+function init(themeVariables) {
+    // Only themeVariables: GitHub picks the theme (light or dark) and its text colours.
+    return `%%{init: ${JSON.stringify({ themeVariables })}}%%`;
+}
+/** Outcomes as a pie; each slice's colour is its meaning, whatever slices are present. */
+function outcomePie(slices, title) {
+    const shown = slices.filter((s) => s.count > 0);
+    if (shown.length === 0)
+        return '';
+    const colour = (s) => s.label === 'succeeded'
+        ? COLOURS.success
+        : s.label === 'failed'
+            ? COLOURS.failure
+            : COLOURS.pending;
+    const vars = {
+        pieOpacity: '1',
+        pieSectionTextColor: '#ffffff',
+        pieStrokeColor: '#ffffff',
+        pieOuterStrokeColor: '#8c959f'
+    };
+    shown.forEach((s, i) => (vars[`pie${i + 1}`] = colour(s)));
+    return [
+        '```mermaid',
+        init(vars),
+        `pie showData title ${mermaidText(title, 80)}`,
+        ...shown.map((s) => `  "${s.label}" : ${s.count}`),
+        '```',
+        ''
+    ].join('\n');
+}
+/** At most this many bars, one per node; above it the cumulative curve says more. */
+const BARS_MAX = 30;
+/** Seconds with one decimal, as Mermaid reads numbers. */
+const sec = (ms) => Math.round(ms / 100) / 10;
+function axisMax(ms) {
+    const s = Math.max(1, Math.ceil(ms / 1000));
+    const step = s <= 10 ? 1 : s <= 60 ? 5 : s <= 600 ? 30 : 300;
+    return Math.ceil(s / step) * step;
+}
+/**
+ * When the nodes reported, in seconds after the event. Up to BARS_MAX nodes: a
+ * bar per node (green succeeded, red failed), slowest last. More: how many had
+ * reported by each second, one green line for successes and a red one for failures.
+ */
+function reportTimeChart(reported) {
+    if (reported.length === 0)
+        return '';
+    const sorted = [...reported].sort((a, b) => a.ms - b.ms);
+    const max = axisMax(sorted.at(-1)?.ms ?? 0);
+    const anyFailed = sorted.some((r) => !r.ok);
+    const palette = anyFailed ? `${COLOURS.success}, ${COLOURS.failure}` : COLOURS.success;
+    const head = ['```mermaid', init({ xyChart: { plotColorPalette: palette } })];
+    if (sorted.length <= BARS_MAX) {
+        // Each node's bar is in one series; in the other it is below the axis (which
+        // starts at 0), so nothing is drawn for it, not even the sliver a 0 gets.
+        const ok = sorted.map((r) => (r.ok ? sec(r.ms) : -max));
+        const bad = sorted.map((r) => (r.ok ? -max : sec(r.ms)));
+        return [
+            ...head,
+            'xychart-beta horizontal',
+            `  title "Seconds from the event to each node's report"`,
+            `  x-axis [${sorted.map((r) => `"${mermaidLabel(r.node, 30)}"`).join(', ')}]`,
+            `  y-axis "seconds after the event" 0 --> ${max}`,
+            `  bar [${ok.join(', ')}]`,
+            ...(anyFailed ? [`  bar [${bad.join(', ')}]`] : []),
+            '```',
+            ''
+        ].join('\n');
+    }
+    // Cumulative counts at POINTS evenly spaced instants from 0 to max seconds.
+    const POINTS = 31;
+    const okAt = [];
+    const badAt = [];
+    let i = 0;
+    let okN = 0;
+    let badN = 0;
+    for (let p = 0; p < POINTS; p++) {
+        const t = (max * 1000 * p) / (POINTS - 1);
+        while (i < sorted.length && sorted[i].ms <= t) {
+            if (sorted[i].ok)
+                okN++;
+            else
+                badN++;
+            i++;
+        }
+        okAt.push(okN);
+        badAt.push(badN);
+    }
+    return [
+        ...head,
+        'xychart-beta',
+        `  title "Nodes reported by each second after the event"`,
+        `  x-axis "seconds after the event" 0 --> ${max}`,
+        `  y-axis "nodes" 0 --> ${Math.max(1, okN, badN)}`,
+        `  line [${okAt.join(', ')}]`,
+        ...(anyFailed ? [`  line [${badAt.join(', ')}]`] : []),
+        '```',
+        ''
+    ].join('\n');
+}
+/** At most this many waves drawn; the table lists all. */
+const WAVES_DRAWN_MAX = 20;
+/** The staged rollout: one box per wave, in order, coloured by how it went. */
+function wavesChart(waves) {
+    if (waves.length === 0)
+        return '';
+    const shown = waves.slice(0, WAVES_DRAWN_MAX);
+    const id = (w) => `w${Math.max(0, Math.floor(w.wave))}`;
+    const cls = (w) => w.state === 'passed' ? 'passed' : w.state === 'failed' ? 'failed' : 'waiting';
+    const boxes = shown.map((w) => `  ${id(w)}["${w.lines.map((l) => mermaidText(l, 60)).join('<br/>')}"]:::${cls(w)}`);
+    const arrows = shown.slice(1).map((w, i) => `  ${id(shown[i])} --> ${id(w)}`);
+    return [
+        '```mermaid',
+        'flowchart LR',
+        ...boxes,
+        ...arrows,
+        `  classDef passed fill:${COLOURS.success},stroke:${COLOURS.success},color:#ffffff`,
+        `  classDef failed fill:${COLOURS.failure},stroke:${COLOURS.failure},color:#ffffff`,
+        `  classDef waiting fill:${COLOURS.pending},stroke:${COLOURS.pending},color:#ffffff`,
+        '```',
+        ''
+    ].join('\n');
+}
+
 function progressLine(c) {
     const done = c.succeeded + c.failed;
     return `${done}/${c.total} done, ${c.failed} failed, ${c.pending} waiting`;
@@ -7170,17 +7897,21 @@ function nameList(names, max = 20) {
         ? `${shown.join(', ')} and ${names.length - max} more`
         : shown.join(', ');
 }
+function byStatus(fleet, status) {
+    return fleet.nodesByStatus(status).sort(compareNatural);
+}
+/** The run's one-line message (its failure annotation): counts and the nodes named. */
 function verdictLine(fleet, verdict) {
     const c = fleet.counts();
     if (!verdict.done)
         return progressLine(c);
     if (verdict.reason === 'no_targets')
         return 'no live node matches the filters: nothing would receive the deploy';
-    const failed = fleet.nodesByStatus('failure');
-    const lost = fleet.nodesByStatus('lost');
-    const silent = fleet.nodesByStatus('silent');
+    const failed = byStatus(fleet, 'failure');
+    const lost = byStatus(fleet, 'lost');
+    const silent = byStatus(fleet, 'silent');
     // Failing fast leaves nodes that were still deploying: they are not silent.
-    const waiting = fleet.nodesByStatus('pending');
+    const waiting = byStatus(fleet, 'pending');
     const parts = [
         failed.length ? `failed: ${nameList(failed)}` : '',
         lost.length ? `lost: ${nameList(lost)}` : '',
@@ -7201,99 +7932,342 @@ function resultRows(fleet) {
         node: s.node,
         status: s.status,
         deploy_id: s.deployId ?? null,
-        at: s.at ?? null
+        at: s.at ?? null,
+        ...(s.wave !== undefined ? { wave: s.wave } : {}),
+        ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {})
     }));
 }
+/**
+ * The run's failure message (its annotation, one line): the verdict line, and
+ * when nodes failed, the first cause: `1/5 nodes on <id>, more than 0 failed:
+ * failed: node-3 (cause: node-3: test -z "$SIM_FAIL": exit status 1)`.
+ */
+function verdictMessage(r) {
+    const line = verdictLine(r.fleet, r.verdict);
+    if (!r.verdict.done)
+        return line;
+    const first = analyse(r).groups.find((g) => g.status === 'failure');
+    if (!first || first.nodes.length === 0)
+        return line;
+    const who = first.nodes.length > 1 ? `${first.nodes[0]} and ${first.nodes.length - 1} more` : first.nodes[0];
+    return `${line} (cause: ${plainText(who ?? '', 80)}: ${middleCut(plainText(first.cause, 400), 120)})`;
+}
 const STATUS_MARK = {
-    success: '✅ success',
-    failure: '❌ failure',
+    success: '✅ succeeded',
+    failure: '❌ failed',
     lost: '💀 lost',
     silent: '🔇 silent',
-    pending: '⏳ pending'
+    pending: '⏳ not reported'
 };
-function seconds(ms) {
-    return ms === undefined ? '' : `${(ms / 1000).toFixed(1)}s`;
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted, p) {
+    return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
-function formatDuration(ms) {
-    const s = Math.round(ms / 1000);
-    if (s < 60)
-        return `${(ms / 1000).toFixed(1)}s`;
-    const m = Math.floor(s / 60);
-    return m < 60 ? `${m}m${s % 60}s` : `${Math.floor(m / 60)}h${m % 60}m${s % 60}s`;
+function silentCause(state, r) {
+    const note = state?.note ? ` (not counted: ${state.note})` : '';
+    const within = r.facts.timeoutMs !== undefined ? ` within ${formatDuration(r.facts.timeoutMs)}` : '';
+    return `no report${within}${note}`;
 }
-/** A code span that nothing inside can close or break out of (one line, no backticks). */
-function codeSpan(text, max = 300) {
-    return `\`${plainText(text, max)
-        .replace(/[\r\n]+/g, ' ')
-        .replace(/`/g, "'")}\``;
+function pendingCause(r) {
+    if (r.notWaiting)
+        return 'not waited for (wait: false)';
+    if (r.facts.cancelled || r.facts.error)
+        return r.facts.eventFired === false
+            ? 'the event was not fired: nothing was sent'
+            : 'not reported when the run stopped: may still be applying it';
+    if (r.verdict.done)
+        return 'still deploying when the verdict came';
+    return 'not reported yet';
 }
-/** The one-line headline, plain text: the verdict, or why there is none. */
-function headline(fleet, verdict, facts = {}) {
-    if (facts.error)
-        return `stopped waiting: ${plainText(facts.error, 300)}`;
-    if (facts.cancelled)
-        return `cancelled while waiting: ${progressLine(fleet.counts())}`;
-    if (!verdict.done)
-        return `${fleet.deployId}: ${progressLine(fleet.counts())}`;
-    return verdictLine(fleet, verdict);
+const noLog = (cause) => ({
+    cause,
+    key: cause,
+    useful: [],
+    total: 0,
+    listing: 0
+});
+/** The run read no log for this node: not yet (logs are read at the verdict), or beyond the first 200. */
+const NOT_YET = noLog('failed (its log is read when the wait ends)');
+const NOT_READ = noLog('failed (its log was not read: the run reads the first 200 failed nodes’ logs)');
+function analyse(r) {
+    const { fleet } = r;
+    const states = new Map(fleet.list().map((s) => [s.node, s]));
+    const failed = byStatus(fleet, 'failure');
+    const lost = byStatus(fleet, 'lost');
+    const silent = byStatus(fleet, 'silent');
+    const pending = byStatus(fleet, 'pending');
+    const succeeded = byStatus(fleet, 'success');
+    const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]));
+    const digests = new Map();
+    for (const node of failed) {
+        const text = logs.get(node);
+        digests.set(node, text !== undefined ? digestLog(node, text) : r.verdict.done ? NOT_READ : NOT_YET);
+    }
+    const groups = groupByCause(digests, compareNatural).map((g) => ({
+        ...g,
+        status: 'failure'
+    }));
+    if (lost.length)
+        groups.push({
+            cause: 'serfHealth went critical before it reported',
+            key: 'lost',
+            nodes: lost,
+            status: 'lost'
+        });
+    // Silent nodes: by what was seen of them (nothing, or a result not counted).
+    const silentGroups = new Map();
+    for (const node of silent) {
+        const cause = silentCause(states.get(node), r);
+        const g = silentGroups.get(cause);
+        if (g)
+            g.nodes.push(node);
+        else
+            silentGroups.set(cause, { cause, key: cause, nodes: [node], status: 'silent' });
+    }
+    groups.push(...[...silentGroups.values()].sort((a, b) => b.nodes.length - a.nodes.length));
+    if (pending.length)
+        groups.push({ cause: pendingCause(r), key: 'pending', nodes: pending, status: 'pending' });
+    const causeOf = new Map();
+    for (const g of groups)
+        for (const node of g.nodes)
+            causeOf.set(node, g.status === 'failure' ? (digests.get(node)?.cause ?? g.cause) : g.cause);
+    const reported = fleet
+        .list()
+        .filter((s) => s.noticedMs !== undefined && (s.status === 'success' || s.status === 'failure'))
+        .map((s) => ({ node: s.node, ok: s.status === 'success', ms: s.noticedMs }));
+    const times = reported.map((x) => x.ms).sort((a, b) => a - b);
+    const percentiles = times.length
+        ? { p50: percentile(times, 50), p90: percentile(times, 90), max: times.at(-1) }
+        : undefined;
+    const slowest = [...reported]
+        .sort((a, b) => b.ms - a.ms || compareNatural(a.node, b.node))
+        .slice(0, 5);
+    return {
+        counts: fleet.counts(),
+        failed,
+        lost,
+        silent,
+        pending,
+        succeeded,
+        digests,
+        groups,
+        causeOf,
+        reported,
+        percentiles,
+        slowest
+    };
 }
-function headlineMark(verdict, facts = {}) {
+/** `web → production`, or `web`, or nothing. */
+function subject(facts) {
+    const app = facts.app ? plainText(facts.app, 60) : '';
+    const env = facts.environment ? plainText(facts.environment, 60) : '';
+    return app && env ? `${app} → ${env}` : app || env;
+}
+/** Marks around the cause inside a headline (control characters: no fleet text carries them). */
+const CODE = ['\u0001', '\u0002'];
+/** The headline as markdown: escaped text, the cause as code. */
+function headlineMarkdown(text) {
+    return text
+        .split(CODE[0])
+        .map((part, i) => {
+        if (i === 0)
+            return markdownText(part, 600);
+        const [code = '', rest = ''] = part.split(CODE[1]);
+        return `${codeSpan(code, 200)}${markdownText(rest, 200)}`;
+    })
+        .join('');
+}
+/** `node-3: <cause>`, `node-3 and 22 more: <cause>`; `; 2 more causes` when there are. */
+function causeBrief(a, max = 160) {
+    const first = a.groups[0];
+    if (!first)
+        return '';
+    const more = a.groups.length - 1;
+    const also = more > 0 ? `; ${plural(more, 'more cause')}` : '';
+    if (first.status !== 'failure') {
+        // No failure, only lost, silent or waiting nodes: their names say more than "no report".
+        const nodes = a.groups.flatMap((g) => g.nodes);
+        const named = nodes.slice(0, 3).map((n) => plainText(n, 60));
+        const rest = nodes.length - named.length;
+        return `${named.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`;
+    }
+    const who = first.nodes.length > 1 ? `${first.nodes[0]} and ${first.nodes.length - 1} more` : first.nodes[0];
+    // The cause between CODE marks: markdown shows it as code, plain text drops the marks.
+    return `${plainText(who ?? '', 100)}: ${CODE[0]}${middleCut(plainText(first.cause, 400), max)}${CODE[1]}${also}`;
+}
+function headlineMark(verdict, facts = {}, notWaiting = false) {
     if (facts.error)
         return '❌';
     if (facts.cancelled)
         return '⛔';
+    if (notWaiting)
+        return '📣';
     if (!verdict.done)
         return '⏳';
-    return verdict.ok ? '✅' : '❌';
+    if (verdict.ok)
+        return '✅';
+    return verdict.reason === 'timed_out' ? '⌛' : '❌';
 }
-/** Deploy facts as a markdown list; a list (not a table) so a `|` in a URL is harmless. */
-function factsMarkdown(deployId, facts) {
-    const lines = [`- **Deploy ID:** ${codeSpan(deployId, 100)}`];
-    if (facts.commit)
-        lines.push(`- **Commit:** ${codeSpan(facts.commit, 64)}`);
-    if (facts.manifestUrl)
-        lines.push(`- **Manifest:** ${codeSpan(facts.manifestUrl)}`);
-    if (facts.srcUrl)
-        lines.push(`- **Archive:** ${codeSpan(facts.srcUrl)}`);
-    if (facts.checksum)
-        lines.push(`- **Checksum (sha256):** ${codeSpan(facts.checksum, 80)}`);
-    if (facts.durationMs !== undefined)
-        lines.push(`- **Duration:** ${formatDuration(facts.durationMs)} from the event to the verdict`);
+/**
+ * The verdict with its cause, plain text: `web → production: 1 of 5 nodes
+ * failed (node-3: test -z "$SIM_FAIL": exit status 1)`. `short` leaves out the
+ * app (the check's name carries it) and cuts the cause shorter: the check title.
+ */
+function markedHeadline(r, a, short) {
+    const { fleet, verdict, facts } = r;
+    const c = a.counts;
+    const id = fleet.deployId;
+    const on = facts.rollback ? 'back on' : 'on';
+    const bad = a.failed.length + a.lost.length;
+    const cause = causeBrief(a, short ? 60 : 120);
+    const reported = c.succeeded + c.failed;
+    let text;
+    if (facts.error) {
+        const still = facts.eventFired === false
+            ? 'the event was not fired'
+            : `${c.succeeded} of ${c.total} ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}`;
+        text = `stopped: ${plainText(facts.error, short ? 100 : 300)} (${still})`;
+    }
+    else if (facts.cancelled) {
+        text =
+            facts.eventFired === false
+                ? `cancelled before the event: no node was sent ${id}`
+                : facts.eventFired === undefined && reported === 0
+                    ? `cancelled while announcing ${id}: whether the event went out is not known`
+                    : `cancelled after the event: ${c.succeeded} of ${c.total} nodes ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}`;
+    }
+    else if (r.notWaiting) {
+        text = `${id} announced to ${plural(c.total, 'node')}; not waiting (wait: false)`;
+    }
+    else if (!verdict.done) {
+        text = `${c.succeeded} of ${c.total} nodes ${on} ${id} so far${bad ? `, ${bad} failed` : ''}`;
+    }
+    else if (verdict.reason === 'no_targets') {
+        text = 'no live node matches the filters: nothing would receive the deploy';
+    }
+    else if (verdict.ok) {
+        text =
+            c.succeeded === c.total
+                ? `${c.total === 1 ? 'the 1 node' : `all ${c.total} nodes`} ${on} ${id}`
+                : `${c.succeeded} of ${c.total} nodes ${on} ${id}; ${c.total - c.succeeded} did not, within max-failures ${fleet.maxFailures} (${cause})`;
+    }
+    else if (verdict.reason === 'timed_out') {
+        const quiet = a.silent.length + a.pending.length;
+        const after = facts.timeoutMs !== undefined ? ` after ${formatDuration(facts.timeoutMs)}` : '';
+        text = `timed out${after}: ${quiet} of ${c.total} nodes silent${bad ? `, ${bad} failed` : ''} (${cause})`;
+    }
+    else {
+        const also = [
+            a.silent.length ? `${a.silent.length} silent` : '',
+            a.pending.length ? `${a.pending.length} still deploying` : ''
+        ].filter(Boolean);
+        text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})`;
+    }
+    if (facts.rollback)
+        text = `↩ ${text}`;
+    const who = short ? (facts.environment ? plainText(facts.environment, 40) : '') : subject(facts);
+    return who ? `${who}: ${text}` : text;
+}
+/** The headline as plain text (a title, a status description, a log line). */
+function headline(r, a = analyse(r), short = false) {
+    return markedHeadline(r, a, short).split(CODE[0]).join('').split(CODE[1]).join('');
+}
+// ---------------------------------------------------------------- markdown parts
+/** Names, escaped, joined, within `budget` characters; the rest counted. */
+function namesWithin(names, budget) {
+    const parts = [];
+    let size = 0;
+    for (const [i, name] of names.entries()) {
+        const item = markdownText(name, 80);
+        const rest = names.length - i - 1;
+        const reserve = rest > 0 ? 24 : 0;
+        if (size + item.length + 2 + reserve > budget && i > 0) {
+            return { text: `${parts.join(', ')} and ${names.length - i} more`, shown: i };
+        }
+        parts.push(item);
+        size += item.length + 2;
+    }
+    return { text: parts.join(', '), shown: names.length };
+}
+/** The release line: which release, from which commit, when; or the rollback's own line. */
+function releaseLine(r) {
+    const f = r.facts;
+    const id = codeSpan(r.fleet.deployId, 100);
+    const commit = f.commit ? `commit ${codeSpan(f.commit.slice(0, 7), 10)}` : '';
+    const published = f.publishedAt !== undefined ? `published ${utcTime(f.publishedAt)}` : '';
+    const replacing = f.previousDeployId ? `replacing ${codeSpan(f.previousDeployId, 100)}` : '';
+    if (f.rollback) {
+        const what = [commit, published].filter(Boolean).join(', ');
+        return `↩ rollback to ${id}${what ? ` (${what})` : ''}${replacing ? `, ${replacing}` : ''}`;
+    }
+    return `**Release** ${id}${commit ? ` from ${commit}` : ''}${replacing ? `, ${replacing}` : ''}`;
+}
+function timeLine(r) {
+    const f = r.facts;
+    const parts = [
+        f.firedAt !== undefined ? `event fired ${utcTime(f.firedAt)}` : '',
+        f.durationMs !== undefined && !r.notWaiting
+            ? `${r.verdict.done ? 'verdict' : 'stopped'} ${formatDuration(f.durationMs)} after it`
+            : ''
+    ].filter(Boolean);
+    return parts.join(' · ');
+}
+/** The line to paste to undo this run: back to what deploy-id named before. */
+function rollbackHint(r) {
+    const prev = r.facts.previousDeployId;
+    if (!prev)
+        return 'no earlier release is recorded: there is nothing to roll back to';
+    return `re-run with \`rollback-to: ${plainText(prev, 100).replace(/`/g, "'")}\` (CLI: \`--rollback-to ${plainText(prev, 100).replace(/`/g, "'")}\`)`;
+}
+/** Whether the run left its job unfinished: cancelled, an error, or not waiting. */
+function endedEarly(r) {
+    return Boolean(r.facts.cancelled || r.facts.error || r.notWaiting);
+}
+/** A run that ended early: what it left behind, point by point. */
+function stateMarkdown(r, a) {
+    const f = r.facts;
+    const id = codeSpan(r.fleet.deployId, 100);
+    const yesNo = (v, yes, no, unknown) => v === true ? yes : v === false ? no : unknown;
+    const c = a.counts;
+    const mayApply = f.eventFired === false
+        ? 'no: the event was not fired'
+        : c.pending > 0
+            ? `yes: ${plural(c.pending, 'node')} had not reported and may still be applying ${id}`
+            : 'no: every node had reported';
+    const lines = [
+        `- **Published:** ${f.manifestUrl ? `${f.rollback ? 'already (a rollback)' : 'yes'}: ${codeSpan(f.manifestUrl)}` : 'nothing'}`,
+        `- **\`latest\` moved:** ${yesNo(f.latestMoved, `yes: it names ${id}${f.previousDeployId ? ` (it named ${codeSpan(f.previousDeployId, 100)})` : ''}`, `no${f.previousDeployId ? `: it still names ${codeSpan(f.previousDeployId, 100)}` : ''}`, 'not known (the post step settles it)')}`,
+        `- **Event fired:** ${yesNo(f.eventFired, `yes${f.firedAt !== undefined ? `, ${utcTime(f.firedAt)}` : ''}`, 'no', 'not known (the post step settles it)')}`,
+        `- **Nodes then:** ${c.succeeded} succeeded, ${a.failed.length + a.lost.length} failed, ${c.pending} not reported (of ${c.total})`,
+        `- **Still applying:** ${mayApply}`,
+        `- **To roll back:** ${rollbackHint(r)}`
+    ];
     return `${lines.join('\n')}\n`;
 }
-/** Failed and silent nodes first: they are what a reader came for. */
-function nodesForTable(fleet) {
-    const order = ['failure', 'lost', 'silent', 'pending', 'success'];
-    return fleet.list().sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status));
-}
-function nodeRow(s) {
-    const note = `${s.joined ? 'joined during the deploy ' : ''}${s.note ? markdownText(s.note, 120) : ''}`;
-    return `| ${markdownText(s.node, 80)} | ${STATUS_MARK[s.status]} | ${seconds(s.noticedMs)} | ${note} |`;
-}
-/** Room kept for a "left out" note when a part is cut to fit. */
-const NOTE_ROOM = 200;
-/**
- * The per-node table within `budget` characters and `maxRows` rows; the nodes
- * that do not fit are counted in a closing note.
- */
-function nodeTableMarkdown(fleet, budget, maxRows = Infinity) {
-    const rows = nodesForTable(fleet);
-    const lines = ['| node | status | after event | note |', '| --- | --- | --- | --- |'];
-    let size = lines.join('\n').length + 1;
-    let shown = 0;
-    for (const s of rows) {
-        const row = nodeRow(s);
-        const last = shown === rows.length - 1;
-        if (shown >= maxRows || size + row.length + 1 + (last ? 0 : NOTE_ROOM) > budget)
+/** Failures grouped by cause: a count, the cause, the nodes (all named within `budget`). */
+function causesMarkdown(a, budget) {
+    if (a.groups.length === 0)
+        return '';
+    const lines = ['| nodes | cause | which |', '| --- | --- | --- |'];
+    let size = 40;
+    const total = a.groups.reduce((n, g) => n + g.nodes.length, 0);
+    for (const [i, g] of a.groups.entries()) {
+        const rest = a.groups.length - i - 1;
+        const room = budget - size - rest * 300;
+        // Each group's names get a share of what is left, by size, at least 200 characters.
+        const share = Math.max(200, Math.floor((room * g.nodes.length) / Math.max(1, total)));
+        const mark = STATUS_MARK[g.status].split(' ')[0];
+        const names = namesWithin(g.nodes, Math.min(share, room - 400));
+        const row = `| ${mark} ${g.nodes.length} | ${g.status === 'failure' ? cellCode(g.cause, 200) : markdownText(g.cause, 200)} | ${names.text} |`;
+        if (size + row.length + 1 > budget) {
+            const left = a.groups.slice(i).reduce((n, x) => n + x.nodes.length, 0);
+            lines.push('', `… ${plural(a.groups.length - i, 'more cause')} (${plural(left, 'node')}) left out (size limit).`);
             break;
+        }
         lines.push(row);
         size += row.length + 1;
-        shown++;
     }
-    const omitted = rows.length - shown;
-    if (omitted > 0)
-        lines.push('', `… and ${omitted} more node${omitted === 1 ? '' : 's'} left out of this table (the \`results\` output lists every node).`);
-    return { markdown: `${lines.join('\n')}\n`, shown, omitted };
+    return `${lines.join('\n')}\n`;
 }
 /** A fence longer than any backtick run in the text: the text cannot close it. */
 function fenceFor(lines) {
@@ -7303,121 +8277,407 @@ function fenceFor(lines) {
             longest = Math.max(longest, run.length);
     return '`'.repeat(Math.max(3, longest + 1));
 }
-function excerptBlock(node, lines, cut) {
+function fenced(lines) {
     const fence = fenceFor(lines);
-    const note = cut > 0 ? `(${cut} earlier line${cut === 1 ? '' : 's'} left out)\n\n` : '';
-    return `<details><summary>${markdownText(node, 80)}: log</summary>\n\n${note}${fence}text\n${lines.join('\n')}\n${fence}\n\n</details>\n`;
+    return `${fence}text\n${lines.join('\n')}\n${fence}\n`;
+}
+/** Lines (from the end) that fit `budget` characters once fenced. */
+function tailWithin(lines, budget) {
+    const out = [];
+    let size = 20;
+    for (let i = lines.length - 1; i >= 0; i--) {
+        const l = lines[i];
+        if (size + l.length + 1 > budget)
+            break;
+        out.unshift(l);
+        size += l.length + 1;
+    }
+    return out;
 }
 /**
- * Failed nodes' log excerpts as collapsible blocks, within `budget` characters;
- * what does not fit is counted (nodes and lines) in a closing note. Each line is
- * stripped of control sequences and cut to 400 characters.
+ * Each cause's log, its first node's: the lines that matter first (errors, the
+ * failing command and its output), then the whole tail collapsed. The first
+ * group's is open. At most `maxGroups` groups, within `budget` characters.
  */
-function failedLogsMarkdown(excerpts, budget = 60_000, maxLinesPerNode = 200) {
+function causeLogsMarkdown(r, a, budget, maxGroups = 5) {
+    const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]));
     const parts = [];
     let size = 0;
-    let omittedNodes = 0;
-    let omittedLines = 0;
-    for (const [i, excerpt] of excerpts.entries()) {
-        const all = excerpt.text
-            .replace(/\n+$/, '')
-            .split('\n')
-            .map((l) => plainText(l, 400));
-        if (omittedNodes > 0) {
-            omittedNodes++;
-            omittedLines += all.length;
+    const groups = a.groups.filter((g) => g.status === 'failure');
+    let left = 0;
+    for (const [i, g] of groups.entries()) {
+        const node = g.nodes.find((n) => logs.has(n));
+        const d = node === undefined ? undefined : a.digests.get(node);
+        if (node === undefined || d === undefined || i >= maxGroups) {
+            if (node !== undefined)
+                left++;
             continue;
         }
-        const room = budget - size - (i === excerpts.length - 1 ? 0 : NOTE_ROOM);
-        let lines = all.slice(-maxLinesPerNode);
-        let block = excerptBlock(excerpt.node, lines, all.length - lines.length);
-        // Too big: keep the tail (where the error is), dropping lines from the front.
-        while (block.length > room && lines.length > 0) {
-            const over = block.length - room;
-            let drop = 0;
-            for (let freed = 0; freed < over && drop < lines.length; drop++)
-                freed += (lines[drop]?.length ?? 0) + 1;
-            lines = lines.slice(Math.max(1, drop));
-            block = excerptBlock(excerpt.node, lines, all.length - lines.length);
+        const room = budget - size - 200;
+        if (room < 600) {
+            left++;
+            continue;
         }
-        if (lines.length === 0 || block.length > room) {
-            omittedNodes++;
-            omittedLines += all.length;
+        const name = markdownText(node, 80);
+        const others = g.nodes.length > 1 ? ` (and ${plural(g.nodes.length - 1, 'other node')} with this cause)` : '';
+        const useful = tailWithin(d.useful, Math.floor(room * 0.45));
+        const all = logLines(logs.get(node) ?? '');
+        const listing = d.listing ? `; ${plural(d.listing, 'line')} of file listings left out` : '';
+        const build = (tail) => [
+            `<details${i === 0 ? ' open' : ''}><summary><b>${name}</b>${others}: the lines that matter (${useful.length} of ${plural(d.total, 'line')}${listing})</summary>`,
+            '',
+            fenced(useful.length ? useful : ['(nothing)']),
+            `<details><summary>${name}: the whole log${tail.length < all.length ? ` (last ${tail.length} of ${all.length} lines)` : ` (${plural(all.length, 'line')})`}</summary>`,
+            '',
+            fenced(tail),
+            '</details>',
+            '</details>',
+            ''
+        ].join('\n');
+        // The whole log gets what the rest leaves; a long fence can take more: cut again.
+        let tailBudget = room - build([]).length;
+        let tail = tailWithin(all, tailBudget);
+        let block = build(tail);
+        for (let tries = 0; block.length > room && tries < 3; tries++) {
+            tailBudget -= block.length - room + 100;
+            tail = tailWithin(all, tailBudget);
+            block = build(tail);
+        }
+        if (block.length > room) {
+            left++;
             continue;
         }
         parts.push(block);
         size += block.length + 1;
     }
-    if (omittedNodes > 0)
-        parts.push(`… ${omittedLines} log line${omittedLines === 1 ? '' : 's'} from ${omittedNodes} more failed node${omittedNodes === 1 ? '' : 's'} left out (size limit).\n`);
+    if (left > 0)
+        parts.push(`… the logs of ${plural(left, 'more cause')} are left out (size limit); Consul keeps each under \`<kv-prefix>/logs/<node>\`.\n`);
     return parts.join('\n');
 }
-/** A node name as a Mermaid label: nothing that Mermaid syntax gives a meaning to. */
-function mermaidLabel(name, max = 40) {
-    return plainText(name, max).replace(/[^A-Za-z0-9._-]/g, '_');
+/** One row per node that did not succeed, natural order within its status, with its cause. */
+function problemTableMarkdown(a, fleet, budget, maxRows = 500) {
+    const states = new Map(fleet.list().map((s) => [s.node, s]));
+    const nodes = [...a.failed, ...a.lost, ...a.silent, ...a.pending];
+    if (nodes.length === 0)
+        return { markdown: '', shown: 0, omitted: 0 };
+    const lines = ['| node | status | after the event | cause |', '| --- | --- | --- | --- |'];
+    let size = 100;
+    let shown = 0;
+    for (const node of nodes) {
+        const s = states.get(node);
+        const cause = a.causeOf.get(node) ?? '';
+        const row = `| ${markdownText(node, 80)} | ${STATUS_MARK[s?.status ?? 'pending']} | ${s?.noticedMs !== undefined ? formatDuration(s.noticedMs) : ''} | ${s?.status === 'failure' ? cellCode(middleCut(cause, 64), 64) : markdownText(cause, 160)} |`;
+        if (shown >= maxRows || size + row.length + 1 > budget - 200)
+            break;
+        lines.push(row);
+        size += row.length + 1;
+        shown++;
+    }
+    const omitted = nodes.length - shown;
+    if (omitted > 0)
+        lines.push('', `… and ${plural(omitted, 'more node')} left out of this table (the \`results\` output lists every node).`);
+    return { markdown: `${lines.join('\n')}\n`, shown, omitted };
 }
-/** At most this many bars in the timeline: beyond it a chart stops being readable. */
-const TIMELINE_MAX_NODES = 60;
-/**
- * The fleet at a glance, as Mermaid (GitHub renders it): a pie of outcomes and,
- * for fleets small enough to read, a timeline of when each node reported.
- */
-function fleetChartMarkdown(fleet) {
-    const c = fleet.counts();
-    if (c.total === 0)
+/** The succeeded nodes: a count, and their names (with times, for small fleets) collapsed. */
+function succeededMarkdown(a, fleet, budget, tableMax = 50) {
+    const n = a.succeeded.length;
+    if (n === 0)
         return '';
-    const slices = [
-        ['succeeded', c.succeeded],
-        ['failed', fleet.nodesByStatus('failure').length],
-        ['lost', fleet.nodesByStatus('lost').length],
-        ['silent', fleet.nodesByStatus('silent').length],
-        ['waiting', fleet.nodesByStatus('pending').length]
+    const states = new Map(fleet.list().map((s) => [s.node, s]));
+    const joined = a.succeeded.filter((node) => states.get(node)?.joined);
+    const joinedNote = joined.length
+        ? `, ${plural(joined.length, 'node')} of them joined during the deploy (${namesWithin(joined, 400).text})`
+        : '';
+    const summary = `<details><summary>✅ ${plural(n, 'node')} succeeded${joinedNote}</summary>\n\n`;
+    if (n <= tableMax) {
+        const rows = a.succeeded.map((node) => {
+            const s = states.get(node);
+            const ms = s?.noticedMs;
+            return `| ${markdownText(node, 80)} | ${ms !== undefined ? formatDuration(ms) : ''} | ${s?.joined ? 'joined during the deploy' : ''} |`;
+        });
+        const md = `${summary}| node | after the event | note |\n| --- | --- | --- |\n${rows.join('\n')}\n\n</details>\n`;
+        if (md.length <= budget)
+            return md;
+    }
+    if (budget < 400 + summary.length)
+        return `✅ ${plural(n, 'node')} succeeded${joinedNote}.\n`;
+    const names = namesWithin(a.succeeded, budget - summary.length - 40);
+    return `${summary}${names.text}\n\n</details>\n`;
+}
+/** p50/p90/max time to report and the slowest nodes, as one line. */
+function timingLine(a) {
+    if (!a.percentiles)
+        return '';
+    const p = a.percentiles;
+    const slow = a.slowest
+        .map((s) => `${markdownText(s.node, 60)} ${formatDuration(s.ms)}`)
+        .join(', ');
+    return `**Time to report** (${plural(a.reported.length, 'node')}): p50 ${formatDuration(p.p50)} · p90 ${formatDuration(p.p90)} · max ${formatDuration(p.max)}. Slowest: ${slow}.\n`;
+}
+function waveState(w) {
+    if (w.passed === true)
+        return 'passed';
+    if (w.passed === false)
+        return 'failed';
+    return w.startedAt === undefined ? 'not started' : 'running';
+}
+const WAVE_MARK = {
+    passed: '✅ passed',
+    failed: '❌ failed',
+    running: '⏳ running',
+    'not started': '⚪ not started'
+};
+function waveCounts(w, states) {
+    let ok = 0;
+    let bad = 0;
+    for (const node of w.nodes) {
+        const s = states.get(node)?.status;
+        if (s === 'success')
+            ok++;
+        else if (s === 'failure' || s === 'lost')
+            bad++;
+    }
+    return { ok, bad, quiet: w.nodes.length - ok - bad };
+}
+function sinceEvent(at, r) {
+    if (at === undefined)
+        return '';
+    const base = r.facts.firedAt ?? r.waves?.[0]?.startedAt;
+    return base === undefined ? utcTime(at) : `+${formatDuration(at - base)}`;
+}
+/** The waves as a table: nodes, how they did, when, the gate. */
+function wavesTableMarkdown(r, budget) {
+    const waves = r.waves ?? [];
+    if (waves.length === 0)
+        return '';
+    const states = new Map(r.fleet.list().map((s) => [s.node, s]));
+    const lines = [
+        '| wave | result | nodes | succeeded | failed | not reported | started | took | gate |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
     ];
-    const out = [
-        '```mermaid',
-        `pie showData title ${c.succeeded}/${c.total} nodes on ${mermaidLabel(fleet.deployId, 64)}`,
-        ...slices.filter(([, n]) => n > 0).map(([label, n]) => `  "${label}" : ${n}`),
-        '```',
+    let size = 200;
+    for (const [i, w] of waves.entries()) {
+        const c = waveCounts(w, states);
+        const names = namesWithin([...w.nodes].sort(compareNatural), 160);
+        const took = w.startedAt !== undefined && w.endedAt !== undefined
+            ? formatDuration(w.endedAt - w.startedAt)
+            : '';
+        const row = `| ${w.wave} | ${WAVE_MARK[waveState(w)]} | ${w.nodes.length}: ${names.text} | ${c.ok} | ${c.bad} | ${c.quiet} | ${sinceEvent(w.startedAt, r)} | ${took} | ${w.gate ? markdownText(w.gate, 120) : ''} |`;
+        if (size + row.length > budget) {
+            lines.push('', `… ${plural(waves.length - i, 'more wave')} left out (size limit).`);
+            break;
+        }
+        lines.push(row);
+        size += row.length + 1;
+    }
+    return `${lines.join('\n')}\n`;
+}
+/** The waves as boxes in a row, coloured by result (Mermaid). */
+function wavesPicture(r) {
+    const states = new Map(r.fleet.list().map((s) => [s.node, s]));
+    return wavesChart((r.waves ?? []).map((w) => {
+        const c = waveCounts(w, states);
+        const state = waveState(w);
+        const took = w.startedAt !== undefined && w.endedAt !== undefined
+            ? `${sinceEvent(w.startedAt, r)} → ${sinceEvent(w.endedAt, r)}`
+            : w.startedAt !== undefined
+                ? `from ${sinceEvent(w.startedAt, r)}`
+                : '';
+        return {
+            wave: w.wave,
+            state,
+            lines: [
+                `wave ${w.wave}: ${plural(w.nodes.length, 'node')}`,
+                `${state === 'passed' ? '✔ ' : state === 'failed' ? '✘ ' : ''}${state} · ${c.ok} ok${c.bad ? `, ${c.bad} failed` : ''}`,
+                ...(took ? [took] : []),
+                ...(w.gate ? [`gate: ${w.gate}`] : [])
+            ]
+        };
+    }));
+}
+/** The outcome pie's slices: green, red, grey. */
+function slices(a) {
+    return [
+        { label: 'succeeded', count: a.succeeded.length },
+        { label: 'failed', count: a.failed.length + a.lost.length },
+        { label: 'not reported', count: a.silent.length + a.pending.length }
+    ];
+}
+/** Deploy facts as a markdown list; a list (not a table) so a `|` in a URL is harmless. */
+function factsMarkdown(r) {
+    const f = r.facts;
+    const lines = [
+        `- **Deploy ID:** ${codeSpan(r.fleet.deployId, 100)}${f.rollback ? ' (an earlier release, rolled back to)' : ''}`
+    ];
+    if (f.commit)
+        lines.push(`- **Commit:** ${codeSpan(f.commit, 64)}`);
+    if (f.publishedAt !== undefined)
+        lines.push(`- **Published:** ${utcTime(f.publishedAt)}`);
+    if (f.manifestUrl)
+        lines.push(`- **Manifest:** ${codeSpan(f.manifestUrl)}`);
+    if (f.srcUrl)
+        lines.push(`- **Archive:** ${codeSpan(f.srcUrl)}`);
+    if (f.checksum)
+        lines.push(`- **Checksum (sha256):** ${codeSpan(f.checksum, 80)}`);
+    if (f.firedAt !== undefined)
+        lines.push(`- **Event fired:** ${utcTime(f.firedAt)}`);
+    if (f.durationMs !== undefined)
+        lines.push(`- **Duration:** ${formatDuration(f.durationMs)} from the event to the ${r.verdict.done ? 'verdict' : 'end of the run'}`);
+    if (!endedEarly(r) && f.previousDeployId !== undefined)
+        lines.push(`- **To roll back:** ${rollbackHint(r)}`);
+    return `${lines.join('\n')}\n`;
+}
+/**
+ * The post step's summary when the main step stopped before its verdict
+ * (killed, or cancelled past its grace): what the announcement left, as the
+ * post step settled it. Node states are not known here.
+ */
+function abandonedMarkdown(f) {
+    const who = subject(f);
+    const id = codeSpan(f.deployId, 100);
+    const head = `the deploy step stopped before its verdict (cancelled or killed)`;
+    const r = {
+        fleet: { deployId: f.deployId },
+        facts: f
+    };
+    const lines = [
+        `### ⛔ ${markdownText(who ? `${who}: ${head}` : head, 300)}`,
+        '',
+        `- **Release:** ${id}${f.manifestUrl ? ` (${codeSpan(f.manifestUrl)})` : ''}`,
+        `- **\`latest\` moved:** ${f.latestMoved === true ? `yes: it names ${id}` : f.latestMoved === false ? `no${f.previousDeployId ? `: it still names ${codeSpan(f.previousDeployId, 100)}` : ''}` : 'not known'}`,
+        `- **Event fired:** ${f.eventFired === true ? 'yes' : f.eventFired === false ? 'no' : 'not known'}`,
+        `- **Nodes:** not known: the step stopped before it read them; each node's result is under \`<kv-prefix>/results/<node>\``,
+        `- **Still applying:** ${f.eventFired === false ? 'no: the event was not fired' : `the nodes that got the event may still be applying ${id}`}`,
+        `- **To roll back:** ${rollbackHint(r)}`,
         ''
     ];
-    const reported = fleet
-        .list()
-        .filter((s) => s.noticedMs !== undefined && (s.status === 'success' || s.status === 'failure'))
-        .sort((a, b) => (a.noticedMs ?? 0) - (b.noticedMs ?? 0));
-    if (reported.length > 0 && reported.length <= TIMELINE_MAX_NODES) {
-        out.push('```mermaid', 'gantt', '  title When each node reported (mm:ss after the event)', '  dateFormat x', '  axisFormat %M:%S', '  section nodes', 
-        // The mark first: a label can never start with a Mermaid keyword.
-        ...reported.map((s) => `  ${s.status === 'success' ? '✔' : '✘'} ${mermaidLabel(s.node)} :${s.status === 'success' ? 'done' : 'crit'}, 0, ${Math.max(1, Math.round(s.noticedMs ?? 0))}`), '```', '');
-    }
-    return out.join('\n');
+    return lines.join('\n');
 }
-/** Well under GitHub's 1 MiB per step: a UTF-16 unit is at most 3 bytes of UTF-8. */
-const SUMMARY_MAX_CHARS = 200_000;
 /**
- * Markdown for the job summary: the verdict, the fleet at a glance, the deploy
- * facts, the per-node table and the failed nodes' logs, within `maxChars`.
+ * Well under GitHub's 1 MiB per step summary: a UTF-16 unit is at most 3 bytes
+ * of UTF-8, so 200,000 characters are at most 600,000 bytes, and in practice
+ * (ASCII entities for anything untrusted) about 200 KB.
  */
-function summaryMarkdown(fleet, verdict, facts, maxRows = 500, extras = {}) {
-    const maxChars = extras.maxChars ?? SUMMARY_MAX_CHARS;
-    const c = fleet.counts();
-    const head = [
-        `### ${headlineMark(verdict, facts)} ${markdownText(headline(fleet, verdict, facts), 400)}`,
-        '',
-        `| deploy ID | nodes | succeeded | failed | waiting |`,
-        `| --- | --- | --- | --- | --- |`,
-        `| ${codeSpan(fleet.deployId, 100)} | ${c.total} | ${c.succeeded} | ${c.failed} | ${c.pending} |`,
-        '',
-        fleetChartMarkdown(fleet),
-        factsMarkdown(fleet.deployId, facts)
+const SUMMARY_MAX_CHARS = 200_000;
+/** The parts of a report, each within its own budget, for the summary or the check run. */
+/**
+ * One row per datacenter (contract 10: summary and check break the fleet down by
+ * datacenter), in the order they were rolled out; empty when no node names one.
+ */
+function datacentersMarkdown(fleet) {
+    const rows = new Map(fleet.datacenters().map((dc) => [dc, { total: 0, ok: 0, bad: 0, quiet: 0 }]));
+    for (const s of fleet.list()) {
+        if (s.datacenter === undefined)
+            continue;
+        const row = rows.get(s.datacenter) ?? { total: 0, ok: 0, bad: 0, quiet: 0 };
+        row.total++;
+        if (s.status === 'success')
+            row.ok++;
+        else if (s.status === 'failure' || s.status === 'lost')
+            row.bad++;
+        else
+            row.quiet++;
+        rows.set(s.datacenter, row);
+    }
+    if (rows.size === 0)
+        return '';
+    return [
+        '| datacenter | nodes | succeeded | failed | not reported |',
+        '| --- | ---: | ---: | ---: | ---: |',
+        ...[...rows].map(([dc, c]) => `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} |`)
     ].join('\n');
-    // The logs get what the table leaves, but at least a third of the budget.
-    const excerpts = extras.excerpts ?? [];
-    const logsBudget = excerpts.length ? Math.floor((maxChars - head.length) / 3) : 0;
-    const table = nodeTableMarkdown(fleet, maxChars - head.length - logsBudget - 2, maxRows);
-    let markdown = `${head}\n${table.markdown}`;
-    if (excerpts.length)
-        markdown += `\n#### Failed nodes' logs\n\n${failedLogsMarkdown(excerpts, maxChars - markdown.length - 40)}`;
-    return markdown;
+}
+function reportParts(r, maxChars, opts) {
+    const a = analyse(r);
+    const mark = headlineMark(r.verdict, r.facts, r.notWaiting);
+    const head = [
+        `${mark} ${headlineMarkdown(markedHeadline(r, a, false))}`,
+        '',
+        [releaseLine(r), timeLine(r)].filter(Boolean).join(' · '),
+        ''
+    ].join('\n');
+    const state = endedEarly(r) ? stateMarkdown(r, a) : '';
+    // Nothing reported yet (wait: false, an early cancel): a one-colour pie says nothing.
+    const pictures = opts.mermaid && a.counts.succeeded + a.counts.failed > 0
+        ? [
+            outcomePie(slices(a), `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`),
+            reportTimeChart(a.reported)
+        ].join('\n')
+        : '';
+    const waves = r.waves?.length
+        ? `${opts.mermaid ? wavesPicture(r) : ''}\n${wavesTableMarkdown(r, 20_000)}`
+        : '';
+    const facts = factsMarkdown(r);
+    const timing = timingLine(a);
+    const datacenters = datacentersMarkdown(r.fleet);
+    const fixed = head.length +
+        state.length +
+        pictures.length +
+        waves.length +
+        datacenters.length +
+        facts.length +
+        timing.length +
+        600;
+    const room = Math.max(2000, maxChars - fixed);
+    const causes = causesMarkdown(a, Math.floor(room * 0.45));
+    const logs = opts.mermaid ? causeLogsMarkdown(r, a, Math.floor(room * 0.25)) : '';
+    const left = room - causes.length - logs.length;
+    // Only nodes not heard from yet: the causes table names them all already.
+    const onlyPending = a.groups.every((g) => g.status === 'pending');
+    const table = onlyPending
+        ? { markdown: '', shown: 0, omitted: 0 }
+        : problemTableMarkdown(a, r.fleet, Math.floor(left * 0.7));
+    const succeeded = succeededMarkdown(a, r.fleet, left - table.markdown.length - 100);
+    return {
+        a,
+        mark,
+        head,
+        state,
+        causes,
+        logs,
+        pictures,
+        timing,
+        datacenters,
+        waves,
+        table,
+        succeeded,
+        facts
+    };
+}
+/** `3 nodes did not succeed, by cause`, or `5 nodes had not reported` when none failed. */
+function causesHeading(a) {
+    const notOk = a.counts.total - a.counts.succeeded;
+    return a.failed.length + a.lost.length + a.silent.length > 0
+        ? `${notOk} of ${a.counts.total} nodes did not succeed, by cause`
+        : `${notOk} of ${a.counts.total} nodes had not reported`;
+}
+/**
+ * Markdown for the job summary: the verdict with its cause, what an early end
+ * left behind, failures by cause with the first one's log open, the pictures,
+ * the waves, the nodes that did not succeed, the successes as a count, and the
+ * release's facts; within `maxChars`.
+ */
+function summaryMarkdown(r, maxChars = SUMMARY_MAX_CHARS) {
+    const p = reportParts(r, maxChars, { mermaid: true });
+    const out = [`### ${p.head}`];
+    if (p.state)
+        out.push(`#### What this run left behind\n\n${p.state}`);
+    if (p.causes)
+        out.push(`#### ${causesHeading(p.a)}\n\n${p.causes}`);
+    if (p.logs)
+        out.push(p.logs);
+    if (p.pictures || p.timing)
+        out.push(`#### The fleet\n\n${p.pictures}${p.timing}`);
+    if (p.datacenters)
+        out.push(`#### Datacenters\n\n${p.datacenters}`);
+    if (p.waves)
+        out.push(`#### Waves\n\n${p.waves}`);
+    if (p.table.markdown)
+        out.push(`#### Nodes that did not succeed\n\n${p.table.markdown}`);
+    if (p.succeeded)
+        out.push(p.succeeded);
+    out.push(`#### Release\n\n${p.facts}`);
+    return out.join('\n');
 }
 
 /** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
@@ -7425,7 +8685,7 @@ const CHECK_FIELD_MAX = 65_535;
 /** Commit and deployment status descriptions: over 140 is a 422. */
 const STATUS_DESCRIPTION_MAX = 140;
 /** Check run titles are one line; kept short so the PR's checks list shows them whole. */
-const TITLE_MAX = 200;
+const TITLE_MAX = 160;
 function checkConclusion(report) {
     const { verdict, facts } = report;
     if (facts.cancelled)
@@ -7451,55 +8711,47 @@ function runConclusion(run) {
         return 'success';
     return run.verdict?.done === true && run.verdict.reason === 'timed_out' ? 'timed_out' : 'failure';
 }
-/** `48/50 nodes on <deploy-id>`, and what is still open or went wrong. */
+/**
+ * The check's title: the headline in fewer words (the check's name carries the
+ * app): `production: 1 of 5 nodes failed (node-3: exit status 1)`.
+ */
 function checkTitle(report) {
-    const { fleet, verdict, facts } = report;
-    const c = fleet.counts();
-    const base = `${c.succeeded}/${c.total} nodes on ${fleet.deployId}`;
-    let title;
-    if (facts.cancelled)
-        title = `cancelled: ${base}`;
-    else if (facts.error)
-        title = `${base}, stopped waiting`;
-    else if (report.notWaiting)
-        title = `announced to ${c.total} nodes: ${fleet.deployId} (not waiting)`;
-    else if (!verdict.done)
-        title = `${base} so far${c.failed ? `, ${c.failed} failed` : ''}`;
-    else if (verdict.reason === 'no_targets')
-        title = `no live node for ${fleet.deployId}`;
-    else if (verdict.reason === 'timed_out')
-        title = `${base}, timed out`;
-    else
-        title = c.failed ? `${base}, ${c.failed} failed` : base;
-    return plainText(title, TITLE_MAX);
+    return plainText(headline(report, analyse(report), true), TITLE_MAX);
 }
-/** The check run's `output`: each field within `limit` characters. */
+/**
+ * The check run's `output`, each field within `limit` characters: text and
+ * tables only (the Checks tab may show Mermaid as code). The summary has the
+ * verdict, what an early end left, the causes, timing, waves and nodes; the
+ * text has each cause's log, the lines that matter first.
+ */
 function checkOutput(report, limit = CHECK_FIELD_MAX) {
-    const { fleet, verdict, facts } = report;
-    const head = [
-        `## ${headlineMark(verdict, facts)} ${markdownText(headline(fleet, verdict, facts), 400)}`,
-        '',
-        factsMarkdown(fleet.deployId, facts),
-        fleetChartMarkdown(fleet)
-    ].join('\n');
-    // The head is bounded by construction (a 60-bar chart at most); the table takes the rest.
-    const table = nodeTableMarkdown(fleet, limit - head.length - 1);
-    let summary = `${head}\n${table.markdown}`;
+    const p = reportParts(report, limit - 2000, { mermaid: false });
+    const parts = [`## ${p.head}`];
+    if (p.state)
+        parts.push(`### What this run left behind\n\n${p.state}`);
+    if (p.causes)
+        parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`);
+    if (p.timing)
+        parts.push(p.timing);
+    if (p.datacenters)
+        parts.push(`### Datacenters\n\n${p.datacenters}`);
+    if (p.waves)
+        parts.push(`### Waves\n\n${p.waves}`);
+    if (p.table.markdown)
+        parts.push(`### Nodes that did not succeed\n\n${p.table.markdown}`);
+    if (p.succeeded)
+        parts.push(p.succeeded);
+    parts.push(`### Release\n\n${p.facts}`);
+    let summary = parts.join('\n');
     if (summary.length > limit)
         summary = `${summary.slice(0, limit - 40)}\n\n… (cut to GitHub's limit)\n`;
-    const excerpts = report.excerpts ?? [];
-    const text = excerpts.length
-        ? `## Failed nodes' logs\n\n${failedLogsMarkdown(excerpts, limit - 30)}`
-        : undefined;
+    const logs = report.excerpts?.length ? causeLogsMarkdown(report, p.a, limit - 40, 10) : '';
+    const text = logs ? `## Failed nodes' logs, by cause\n\n${logs}` : undefined;
     return { title: checkTitle(report), summary, text };
 }
 /** The one line a commit status or deployment status carries (at most 140 characters). */
 function statusDescription(report) {
-    const { fleet, verdict, facts } = report;
-    const line = report.notWaiting
-        ? `announced ${fleet.deployId} to ${fleet.counts().total} nodes; not waiting`
-        : headline(fleet, verdict, facts);
-    return plainText(line.replace(/\s+/g, ' '), STATUS_DESCRIPTION_MAX);
+    return plainText(checkTitle(report).replace(/\s+/g, ' '), STATUS_DESCRIPTION_MAX);
 }
 function commitState(conclusion) {
     switch (conclusion) {
@@ -7572,13 +8824,25 @@ function goDuration(ms) {
 class ConsulError extends Error {
     status;
     transient;
-    constructor(message, status, transient) {
+    /** set when Consul has no route to the datacenter the request named (`No path to datacenter`) */
+    noPathTo;
+    constructor(message, status, transient, noPathTo) {
         super(message);
         this.name = 'ConsulError';
         this.status = status;
         this.transient = transient;
+        this.noPathTo = noPathTo;
     }
 }
+// agent/structs/errors.go errNoDCPath / errDCNotAvailable: what agent/consul/rpc.go
+// forwardDC answers for a datacenter it has no route to / none of whose servers
+// it can reach. agent/http.go sends either as a 500 with the text, which a
+// client agent's RPC pool prefixes ("rpc error making call: "): matched by
+// substring, as Consul's own structs.IsErrNoDCPath does.
+const NO_DC_PATH = 'No path to datacenter';
+const DC_NOT_AVAILABLE = 'Remote DC has no server currently reachable';
+// agent/consul/state/catalog.go ErrMissingNode, e.g. for a session whose node is not registered.
+const MISSING_NODE = 'Missing node registration';
 /** Node's fetch wraps socket errors as `TypeError: fetch failed` with the code in `cause`. */
 function networkCode(error) {
     const cause = error.cause;
@@ -7634,13 +8898,20 @@ function decodeKvEntries(body) {
 }
 class ConsulClient {
     addr;
+    /** the datacenter every request names (`?dc=`); undefined: the agent's own */
+    datacenter;
+    options;
+    shared;
     token;
     retryForMs;
     onRetry;
     onNotice;
     backoffBaseMs;
     headersTimeoutMs;
-    constructor(options) {
+    constructor(options, shared = {}) {
+        this.options = options;
+        this.shared = shared;
+        this.datacenter = options.dc === '' ? undefined : options.dc;
         this.addr = options.addr.replace(/\/+$/, '');
         this.token = options.token;
         this.retryForMs = options.retryForMs ?? 60_000;
@@ -7648,6 +8919,73 @@ class ConsulClient {
         this.onNotice = options.onNotice;
         this.backoffBaseMs = options.backoffBaseMs ?? 250;
         this.headersTimeoutMs = options.headersTimeoutMs;
+    }
+    /**
+     * The same client with every request answered from `datacenter` (`?dc=` on
+     * each call: Consul's agent forwards it there, agent/http.go parseDC). Cheap:
+     * a new object over the same options, nothing is fetched; the agent's
+     * datacenter, once known, is shared.
+     */
+    inDatacenter(datacenter) {
+        if (datacenter === this.datacenter)
+            return this;
+        return new ConsulClient({ ...this.options, dc: datacenter }, this.shared);
+    }
+    /**
+     * GET /v1/catalog/datacenters: every datacenter the agent's servers know over
+     * the WAN, nearest first (catalog.mdx: "sorted in ascending order based on the
+     * estimated median round trip time"; agent/router/router.go
+     * GetDatacentersByDistance puts the agent's own at RTT 0, so first). Needs no
+     * ACL permission and no leader.
+     */
+    async datacentersList(signal) {
+        const { value } = await this.getJson('catalog/datacenters', 'no permission', {
+            signal
+        });
+        return value ?? [];
+    }
+    /**
+     * The datacenter of the agent at `addr`: /v1/agent/self `Config.Datacenter`
+     * (agent:read), else, when the token may not read the agent, the first of
+     * datacentersList() (the agent's own is at RTT 0). Asked once per client family.
+     */
+    agentDatacenter(signal) {
+        const root = this.datacenter === undefined ? this : this.unbound();
+        this.shared.agentDatacenter ??= root
+            .getJson('agent/self', 'agent:read', { signal })
+            .then(({ value }) => value.Config?.Datacenter ?? '', async (error) => {
+            if (!(error instanceof ConsulError) || error.status !== 403)
+                throw error;
+            return (await root.datacentersList(signal))[0] ?? '';
+        })
+            .then((dc) => {
+            if (dc === '')
+                throw new ConsulError('Consul did not say its datacenter', undefined, false);
+            return dc;
+        });
+        // A failed lookup is not kept: the next call asks again.
+        const asked = this.shared.agentDatacenter;
+        asked.catch(() => {
+            if (this.shared.agentDatacenter === asked)
+                this.shared.agentDatacenter = undefined;
+        });
+        return asked;
+    }
+    /**
+     * The Consul servers' node names in the client's datacenter: the nodes of the
+     * `consul` service, which every server registers on itself (leader.go
+     * reconcileMember). A session created with `?dc=` in another datacenter than
+     * the agent's must name a node there (session/create defaults Node to the
+     * agent's own): a server is one that is always there. Needs service:read on
+     * "consul" and node:read.
+     */
+    async serverNodes(signal) {
+        const { value } = await this.getJson('catalog/service/consul', 'service:read on "consul"', { signal });
+        return value.map((entry) => entry.Node).sort();
+    }
+    unbound() {
+        const { dc: _dc, ...options } = this.options;
+        return new ConsulClient(options, this.shared);
     }
     /** `?index=&wait=` and the attempt's timeout; Consul's rules plus fetch's header timeout. */
     blocking(index, waitMs) {
@@ -7659,7 +8997,8 @@ class ConsulClient {
     /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
     async request(method, path, options) {
         const url = new URL(`${this.addr}/v1/${path}`);
-        for (const [k, v] of Object.entries(options.query ?? {})) {
+        const query = this.datacenter === undefined ? options.query : { dc: this.datacenter, ...options.query };
+        for (const [k, v] of Object.entries(query ?? {})) {
             if (v === undefined || v === false)
                 continue;
             url.searchParams.set(k, v === true ? '' : String(v));
@@ -7667,7 +9006,8 @@ class ConsulClient {
         // Consul reads flags by presence (`?recurse`), so drop the `=` of empty values.
         const href = url.href.replace(/=(&|$)/g, '$1');
         const retryUntil = options.retryUntil ?? Date.now() + this.retryForMs;
-        const what = `${method} /v1/${path.split('?')[0]}`;
+        const dc = url.searchParams.get('dc') || undefined;
+        const what = `${method} /v1/${path.split('?')[0]}${dc === undefined ? '' : ` in datacenter "${dc}"`}`;
         for (let attempt = 1;; attempt++) {
             let failure;
             try {
@@ -7682,7 +9022,7 @@ class ConsulClient {
                 const knownLeader = res.headers.get('x-consul-knownleader') !== 'false';
                 if (res.ok || options.accept?.includes(res.status))
                     return { status: res.status, body, index, knownLeader };
-                failure = this.statusError(what, res.status, body, options.permission);
+                failure = this.statusError(what, res.status, body, options.permission, dc);
             }
             catch (error) {
                 if (options.signal?.aborted)
@@ -7714,8 +9054,24 @@ class ConsulClient {
             });
         }
     }
-    statusError(what, status, body, permission) {
+    statusError(what, status, body, permission, dc) {
         const text = firstLine(body);
+        if (status === 500 && text.includes(NO_DC_PATH)) {
+            // Retrying does not help: the agent's servers know no such datacenter.
+            return new ConsulError(`Consul has no path to datacenter "${dc ?? '?'}" (${what.replace(/ in datacenter ".*"$/, '')}): it is not one of the datacenters its servers know over the WAN (GET /v1/catalog/datacenters lists them)`, status, false, dc);
+        }
+        if (status === 500 &&
+            text.includes(MISSING_NODE) &&
+            what.startsWith('PUT /v1/session/create')) {
+            // Not transient either: a session belongs to a node of the datacenter it is
+            // created in, and Node defaults to the agent's own (session_endpoint.go),
+            // which another datacenter's catalog does not have.
+            return new ConsulError(`Consul refused ${what}: ${text}${dc === undefined ? '' : ` (a session in datacenter "${dc}" must name one of its nodes: Node defaults to the agent's own)`}`, status, false);
+        }
+        if (status === 500 && text.includes(DC_NOT_AVAILABLE)) {
+            // Known, its servers unreachable for now: worth retrying.
+            return new ConsulError(`Consul cannot reach any server of datacenter "${dc ?? '?'}" (${what}): ${text}`, status, true);
+        }
         if (status === 403) {
             // "Permission denied" or "ACL not found" (acl/errors.go): not worth retrying.
             const reason = /ACL not found/i.test(text)
@@ -7769,6 +9125,13 @@ class ConsulClient {
         });
         return res.body.trim() === 'true';
     }
+    /** Delete a key (a missing key is no error: Consul answers true). */
+    async kvDelete(key, opts = {}) {
+        await this.request('DELETE', `kv/${encodeKey(key)}`, {
+            signal: opts.signal,
+            permission: opts.permission ?? `key:write on "${key}"`
+        });
+    }
     /** Key names under a prefix (`?keys`); a missing prefix is an empty list. */
     async kvKeys(prefix, opts = {}) {
         const res = await this.request('GET', `kv/${encodeKey(prefix)}`, {
@@ -7809,8 +9172,25 @@ class ConsulClient {
         });
         return { id: JSON.parse(res.body).ID };
     }
-    /** IDs of the events named `name` carrying `payload` in the agent's event buffer */
+    /**
+     * IDs of the events named `name` carrying `payload` in the agent's event buffer.
+     * The buffer is the agent's own (agent/event_endpoint.go EventList reads no
+     * `?dc`): it only ever holds events of the agent's datacenter, so in a client
+     * bound to another datacenter this throws rather than say "not fired" (callers
+     * treat an unreadable list as "cannot tell", and fire again).
+     */
     async eventIds(name, payload, signal) {
+        if (this.datacenter !== undefined) {
+            // Asked once; like the list itself, never allowed to hold the fire back long.
+            const own = await Promise.race([
+                this.agentDatacenter(signal),
+                new Promise((resolve) => setTimeout(() => resolve(undefined), 2_000).unref())
+            ]);
+            if (own === undefined)
+                throw new ConsulError("the agent's datacenter is not known yet", undefined, true);
+            if (own !== this.datacenter)
+                throw new ConsulError(`the agent's event list holds only its own datacenter's events, not "${this.datacenter}"'s`, undefined, false);
+        }
         const res = await this.request('GET', 'event/list', {
             query: { name },
             signal,
@@ -7867,7 +9247,8 @@ const kvKeys = (prefix) => ({
     results: `${prefix}/results/`,
     result: (node) => `${prefix}/results/${node}`,
     log: (node) => `${prefix}/logs/${node}`,
-    lock: `${prefix}/lock`
+    lock: `${prefix}/lock`,
+    rollout: `${prefix}/rollout`
 });
 function isSettled(journal) {
     return journal.phase === 'fired' || journal.phase === 'settled';
@@ -7900,8 +9281,11 @@ async function announce(consul, config, release, log, opts = {}) {
     const clock = opts.clock ?? systemClock;
     const keys = kvKeys(config.kvPrefix);
     const filters = opts.filters ?? config.filters;
+    // latest names the manifest a booting node runs; the event may send another
+    // (layout: releases: latest the combined manifest, the event the switch).
+    const eventUrl = release.eventUrl ?? release.manifestUrl;
     if (opts.movesLatest === false)
-        return fireOnly(consul, config, release.manifestUrl, filters, log, opts, clock);
+        return fireOnly(consul, config, eventUrl, filters, log, opts, clock);
     const ops = [
         { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
         { Verb: 'set', Key: keys.deployId, Value: config.deployId }
@@ -7926,14 +9310,16 @@ async function announce(consul, config, release, log, opts = {}) {
             signal,
             permission: `key:read on "${keys.results}"`
         }),
-        consul.eventIds(config.eventName, release.manifestUrl, signal).catch(() => undefined),
+        consul.eventIds(config.eventName, eventUrl, signal).catch(() => undefined),
         opts.targets?.length ? consul.agentNodeName(signal).catch(() => '') : ''
     ]);
     signal?.throwIfAborted();
     const journal = {
         kvPrefix: config.kvPrefix,
+        ...(opts.datacenter ? { datacenter: opts.datacenter } : {}),
         deployId: config.deployId,
         manifestUrl: release.manifestUrl,
+        ...(eventUrl === release.manifestUrl ? {} : { eventUrl }),
         eventName: config.eventName,
         filters,
         phase: 'writing',
@@ -7952,7 +9338,7 @@ async function announce(consul, config, release, log, opts = {}) {
     // Writes are not cut short by a cancel (their outcome would be unknown), only
     // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
     const inFlight = graceAfter(signal, CANCEL_GRACE_MS);
-    const bytes = Buffer.byteLength(release.manifestUrl);
+    const bytes = Buffer.byteLength(eventUrl);
     try {
         step('writing', true);
         const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
@@ -7964,9 +9350,9 @@ async function announce(consul, config, release, log, opts = {}) {
         log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
         signal?.throwIfAborted();
         if (bytes > SAFE_PAYLOAD_BYTES)
-            log.warning(payloadAdvice(release.manifestUrl));
+            log.warning(payloadAdvice(eventUrl));
         step('firing', true);
-        const { id } = await consul.fireEvent(config.eventName, release.manifestUrl, filters, {
+        const { id } = await consul.fireEvent(config.eventName, eventUrl, filters, {
             signal: inFlight,
             stopRetrying: signal,
             seenBefore
@@ -7989,7 +9375,7 @@ async function announce(consul, config, release, log, opts = {}) {
             if (error instanceof ConsulError &&
                 journal.written &&
                 (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
-                throw new ConsulError(`Consul refused the ${config.eventName} event: ${payloadAdvice(release.manifestUrl)} (${error.message})`, error.status, false);
+                throw new ConsulError(`Consul refused the ${config.eventName} event: ${payloadAdvice(eventUrl)} (${error.message})`, error.status, false);
             throw error;
         }
     }
@@ -8100,7 +9486,7 @@ async function settle(consul, journal, log, opts) {
             if (!(await waitForLostWrite()))
                 return leave(`whether the ${journal.eventName} event went out is not known yet`);
             if (journal.seenBefore && journal.agentReceives) {
-                const id = await consul.newEventId(journal.eventName, journal.manifestUrl, journal.seenBefore, request().signal);
+                const id = await consul.newEventId(journal.eventName, journal.eventUrl ?? journal.manifestUrl, journal.seenBefore, request().signal);
                 if (id !== undefined) {
                     log.info(`the ${journal.eventName} event went out after all (${id})`);
                     journal.eventId = id;
@@ -8112,7 +9498,7 @@ async function settle(consul, journal, log, opts) {
                 // The agent is not sent the event (or its list cannot be read), so nothing
                 // can tell whether it went out. Sending it again makes it certain; a node
                 // given the same manifest twice deploys the same tree.
-                const { id } = await consul.fireEvent(journal.eventName, journal.manifestUrl, journal.filters, {
+                const { id } = await consul.fireEvent(journal.eventName, journal.eventUrl ?? journal.manifestUrl, journal.filters, {
                     ...request(),
                     seenBefore: journal.seenBefore
                 });
@@ -8166,6 +9552,30 @@ function getDefaultExportFromCjs (x) {
 	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
 }
 
+function runFacts(config, run) {
+    const { release, history, journal } = run;
+    const rollback = config.rollbackTo !== undefined;
+    const previous = journal?.before.find((b) => b.key === kvKeys(config.kvPrefix).deployId)?.value;
+    const phase = journal?.phase;
+    return {
+        app: config.app,
+        environment: config.github.environment,
+        manifestUrl: release?.manifestUrl,
+        srcUrl: release?.srcUrl,
+        checksum: release?.checksum,
+        commit: rollback ? release?.commit : config.run.sha,
+        publishedAt: rollback ? release?.publishedAt : history?.published_at,
+        runUrl: config.run.runUrl,
+        timeoutMs: config.timeoutMs,
+        rollback,
+        previousDeployId: previous ?? undefined,
+        // `writing` and `firing`: sent, outcome not known until the post step settles it.
+        latestMoved: phase === undefined || phase === 'settled' ? false : phase === 'writing' ? undefined : true,
+        eventFired: phase === 'fired' ? true : phase === 'firing' || phase === 'writing' ? undefined : false,
+        firedAt: run.firedAt
+    };
+}
+
 const LOCK_TTL_S = 30;
 function describeHolder(value) {
     if (!value)
@@ -8212,7 +9622,8 @@ async function acquireLock(consul, opts) {
         body: JSON.stringify({
             Name: `stretcher-action ${key}`,
             TTL: `${LOCK_TTL_S}s`,
-            Behavior: 'release'
+            Behavior: 'release',
+            ...(opts.node ? { Node: opts.node } : {})
         }),
         permission: 'session:write',
         signal: opts.signal
@@ -8297,4 +9708,4 @@ async function acquireLock(consul, opts) {
     }
 }
 
-export { checkOutput as A, commitState as B, ConsulClient as C, DEPLOY_ID_PATTERN as D, settle as E, releaseLock as F, INPUT_NAMES as I, SAFE_PAYLOAD_BYTES as S, runConclusion as a, InputError as b, compileFilter as c, markdownText as d, codeSpan as e, parseDeployIdFile as f, getDefaultExportFromCjs as g, releaseKey as h, selectTargets as i, acquireLock as j, kvKeys as k, announce as l, matchesFilters as m, nameList as n, progressLine as o, plainText as p, quote as q, readConfig as r, s3Url as s, isSettled as t, summaryMarkdown as u, verdictLine as v, resultRows as w, commonjsGlobal as x, checkConclusion as y, statusDescription as z };
+export { canaryNodes as A, planRollout as B, ConsulClient as C, DEPLOY_ID_PATTERN as D, isPartial as E, resultRows as F, summaryMarkdown as G, verdictMessage as H, INPUT_NAMES as I, commonjsGlobal as J, checkConclusion as K, statusDescription as L, checkOutput as M, commitState as N, OPERATE_INPUTS as O, settle as P, releaseLock as Q, abandonedMarkdown as R, SAFE_PAYLOAD_BYTES as S, runConclusion as a, readOperateConfig as b, compareNatural as c, InputError as d, compileFilter as e, formatGoDuration as f, markdownText as g, codeSpan as h, getDefaultExportFromCjs as i, parseDeployIdFile as j, kvKeys as k, releaseKey as l, matchesFilters as m, nameList as n, gateFailures as o, plainText as p, quote as q, readConfig as r, s3Url as s, announce as t, nodeFilters as u, progressLine as v, acquireLock as w, runFacts as x, isSettled as y, selectTargets as z };

@@ -15,7 +15,7 @@ class NoAuthSigner {
     }
 }
 
-var version = "3.998.3";
+var version = "3.998.5";
 var packageInfo = {
 	version: version};
 

@@ -1,4 +1,4 @@
-import { C as ConsulClient, c as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, d as markdownText, e as codeSpan, k as kvKeys, p as plainText, q as quote, b as InputError, g as getDefaultExportFromCjs, f as parseDeployIdFile, D as DEPLOY_ID_PATTERN, s as s3Url, h as releaseKey, i as selectTargets, j as acquireLock, l as announce, o as progressLine, t as isSettled, u as summaryMarkdown, v as verdictLine, w as resultRows } from './lock.js';
+import { C as ConsulClient, e as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, g as markdownText, h as codeSpan, k as kvKeys, p as plainText, d as InputError, D as DEPLOY_ID_PATTERN, q as quote, i as getDefaultExportFromCjs, j as parseDeployIdFile, l as releaseKey, s as s3Url, o as gateFailures, t as announce, u as nodeFilters, v as progressLine, w as acquireLock, x as runFacts, y as isSettled, z as selectTargets, A as canaryNodes, B as planRollout, E as isPartial, F as resultRows, G as summaryMarkdown, H as verdictMessage, f as formatGoDuration } from './lock.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,28 +22,245 @@ async function connect(config, info) {
     return { store, consul };
 }
 
+// The fleet as the action sees it while it waits: which nodes it waits for, what
+// each has reported for this deploy, and the verdict. Pure: the await loop feeds
+// it KV results and health changes; nothing here talks to the network.
+/** What a node writes (contract 5); anything else is not a result (its reason, as a string). */
+function parseResult(value) {
+    if (value === null || value === '')
+        return 'empty result';
+    let parsed;
+    try {
+        parsed = JSON.parse(value);
+    }
+    catch {
+        return 'result is not JSON';
+    }
+    if (typeof parsed !== 'object' || parsed === null)
+        return 'result is not a JSON object';
+    const r = parsed;
+    if (typeof r.deploy_id !== 'string')
+        return 'result has no deploy_id';
+    if (r.status !== 'success' && r.status !== 'failure')
+        return 'result status is neither success nor failure';
+    const at = typeof r.at === 'number' && Number.isFinite(r.at) ? r.at : undefined;
+    const phase = r.phase === 'prepare' || r.phase === 'switch' ? r.phase : undefined;
+    const releases = Array.isArray(r.releases)
+        ? r.releases.filter((x) => typeof x === 'string')
+        : undefined;
+    return {
+        deployId: r.deploy_id,
+        status: r.status,
+        at,
+        ...(phase ? { phase } : {}),
+        ...(releases ? { releases } : {})
+    };
+}
+class FleetState {
+    deployId;
+    /** KV index read before the event was fired: results at or below it are old */
+    baselineIndex;
+    maxFailures;
+    /** layout: releases: only results of this phase count (a prepare result does not finish a switch) */
+    phase;
+    nodes = new Map();
+    /** nodes the catalog listed at the start but the filters left out */
+    untargeted;
+    timedOut = false;
+    constructor(opts) {
+        this.deployId = opts.deployId;
+        if (opts.phase)
+            this.phase = opts.phase;
+        this.baselineIndex = opts.baselineIndex;
+        this.maxFailures = opts.maxFailures;
+        for (const node of opts.targets)
+            this.nodes.set(node, { node, status: 'pending' });
+        this.untargeted = new Set(opts.untargeted ?? []);
+    }
+    /** Feed the current results/ entries (all, or only changed ones). Returns the nodes whose state changed. */
+    applyResults(entries, elapsedMs = 0) {
+        const changed = [];
+        for (const entry of entries) {
+            let state = this.nodes.get(entry.node);
+            if (!state && this.untargeted.has(entry.node))
+                continue; // filtered out: not this run's business
+            if (state && state.status !== 'pending' && state.status !== 'lost')
+                continue; // first counted answer stands
+            // A result written before the event belongs to an earlier deploy or attempt.
+            if (entry.modifyIndex <= this.baselineIndex)
+                continue;
+            const result = parseResult(entry.value);
+            const otherPhase = typeof result !== 'string' && this.phase !== undefined && result.phase !== this.phase;
+            if (typeof result === 'string' || result.deployId !== this.deployId || otherPhase) {
+                if (state) {
+                    const note = typeof result === 'string'
+                        ? result
+                        : result.deployId !== this.deployId
+                            ? `reported deploy ${result.deployId}`
+                            : `reported the ${result.phase ?? 'whole'} phase of ${result.deployId}`;
+                    if (state.note !== note) {
+                        state.note = note;
+                        changed.push(state);
+                    }
+                }
+                continue;
+            }
+            if (!state) {
+                // Not in the catalog at the start: it joined and caught up to this deploy.
+                state = { node: entry.node, status: 'pending', joined: true };
+                this.nodes.set(entry.node, state);
+            }
+            state.status = result.status;
+            state.deployId = result.deployId;
+            state.at = result.at;
+            state.noticedMs = elapsedMs;
+            state.note = undefined;
+            if (result.phase)
+                state.phase = result.phase;
+            if (result.releases)
+                state.releases = result.releases;
+            changed.push(state);
+        }
+        return changed;
+    }
+    /**
+     * Take over another state's nodes (a wave's, in a staged rollout), as they are,
+     * marked with their wave; a node of this fleet that no wave reached keeps its
+     * state here (pending, with a note saying why).
+     */
+    absorb(part, wave, datacenter) {
+        for (const state of part.nodes.values())
+            this.nodes.set(state.node, { ...state, wave, ...(datacenter ? { datacenter } : {}) });
+    }
+    /** Say why a node still pending here was never sent the release. */
+    noteNotSent(node, note, wave) {
+        const state = this.nodes.get(node);
+        if (state?.status === 'pending')
+            Object.assign(state, { note, wave });
+    }
+    /** A target whose serfHealth went critical before it reported is lost, not waited for. */
+    markLost(node) {
+        const state = this.nodes.get(node);
+        if (!state || state.status !== 'pending')
+            return undefined;
+        state.status = 'lost';
+        return state;
+    }
+    /** The deadline passed: whoever has not reported is silent. */
+    expire() {
+        this.timedOut = true;
+        for (const state of this.nodes.values())
+            if (state.status === 'pending')
+                state.status = 'silent';
+    }
+    counts() {
+        let succeeded = 0;
+        let failed = 0;
+        let pending = 0;
+        for (const s of this.nodes.values()) {
+            if (s.status === 'success')
+                succeeded++;
+            else if (s.status === 'failure' || s.status === 'lost')
+                failed++;
+            else
+                pending++;
+        }
+        return { total: this.nodes.size, succeeded, failed, pending };
+    }
+    verdict() {
+        if (this.nodes.size === 0)
+            return { done: true, ok: false, reason: 'no_targets' };
+        const { failed, pending } = this.counts();
+        if (failed > this.maxFailures)
+            return { done: true, ok: false, reason: 'failures' };
+        const reason = failed + pending === 0 ? 'converged' : 'tolerated';
+        if (this.timedOut) {
+            return failed + pending > this.maxFailures
+                ? { done: true, ok: false, reason: 'timed_out' }
+                : { done: true, ok: true, reason };
+        }
+        if (pending === 0)
+            return { done: true, ok: true, reason };
+        return { done: false };
+    }
+    /** The datacenters nodes were recorded in, in the order of the targets (rollout order). */
+    datacenters() {
+        const seen = new Set();
+        for (const s of this.nodes.values())
+            if (s.datacenter !== undefined)
+                seen.add(s.datacenter);
+        return [...seen];
+    }
+    /** The datacenter a node was recorded in (undefined: the agent's own, or not named). */
+    datacenterOf(node) {
+        return this.nodes.get(node)?.datacenter;
+    }
+    isTarget(node) {
+        return this.nodes.has(node);
+    }
+    /** A target, or a node known to be left out: either way no catalog look-up is needed. */
+    isKnown(node) {
+        return this.nodes.has(node) || this.untargeted.has(node);
+    }
+    /** A reporter that is not a node the filters pick (not in the catalog, or not matching): ignore it. */
+    markUntargeted(node) {
+        if (!this.nodes.has(node))
+            this.untargeted.add(node);
+    }
+    /** Would this entry be counted (or noted) if its node were a target? Cheap pre-check for look-ups. */
+    isFresh(entry) {
+        return entry.modifyIndex > this.baselineIndex;
+    }
+    nodesByStatus(status) {
+        return [...this.nodes.values()]
+            .filter((s) => s.status === status)
+            .map((s) => s.node)
+            .sort();
+    }
+    /** Every node, sorted by name. */
+    list() {
+        return [...this.nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    }
+}
+
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
  * asks less, to stay under fetch's header timeout (consul.ts blockingBudget). */
 const MAX_WAIT_MS = 5 * 60_000;
+/** The values of `reads`, all sent at once; a failure is the first in `reads`' order, as if read one by one. */
+async function inOrder(reads) {
+    const settled = await Promise.allSettled(reads);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+    return settled.map((r) => r.value);
+}
 /** Catalog nodes with their services and serfHealth, as the targets need them. */
 async function readCatalog(consul, filters, signal, retryUntil) {
-    const { value: nodes } = await consul.getJson('catalog/nodes', 'node:read', { signal, retryUntil });
+    // Independent reads go out together: one round trip instead of three.
+    const [{ value: nodes }, services, { value: checks }] = await inOrder([
+        consul.getJson('catalog/nodes', 'node:read', { signal, retryUntil }),
+        filters.service === undefined
+            ? Promise.resolve(undefined)
+            : consul.getJson('catalog/services', 'service:read', {
+                signal,
+                retryUntil
+            }),
+        consul.getJson('health/state/any', 'node:read', {
+            signal,
+            retryUntil,
+            query: { filter: 'CheckID == "serfHealth"' }
+        })
+    ]);
     const byName = new Map(nodes.map((n) => [n.Node, { node: n.Node, services: [] }]));
-    if (filters.service !== undefined) {
+    if (filters.service !== undefined && services) {
         // Only services whose name can match are listed node by node.
-        const { value: services } = await consul.getJson('catalog/services', 'service:read', { signal, retryUntil });
         const re = compileFilter(filters.service);
-        for (const name of Object.keys(services).filter((s) => re.test(s))) {
-            const { value: instances } = await consul.getJson(`catalog/service/${encodeURIComponent(name)}`, 'service:read', { signal, retryUntil });
+        const names = Object.keys(services.value).filter((s) => re.test(s));
+        const lists = await inOrder(names.map((name) => consul.getJson(`catalog/service/${encodeURIComponent(name)}`, 'service:read', { signal, retryUntil })));
+        for (const { value: instances } of lists)
             for (const i of instances)
                 byName.get(i.Node)?.services.push({ name: i.ServiceName, tags: i.ServiceTags ?? [] });
-        }
     }
-    const { value: checks } = await consul.getJson('health/state/any', 'node:read', {
-        signal,
-        retryUntil,
-        query: { filter: 'CheckID == "serfHealth"' }
-    });
     for (const check of checks) {
         const node = byName.get(check.Node);
         if (node && check.CheckID === 'serfHealth')
@@ -293,6 +510,15 @@ function throttle(intervalMs, emit, now = Date.now) {
         }
     };
 }
+/**
+ * Text from the fleet (node names, logs) printed to the job log must never be
+ * read by the runner as a workflow command: it trims each line and obeys
+ * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
+ * text. Such lines get a visible `> ` in front.
+ */
+function inert(text) {
+    return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2');
+}
 
 /** What `latest` and `deploy-id` name now, and the history record of that ID. */
 async function readPrevious(consul, kvPrefix, signal) {
@@ -412,157 +638,6 @@ function dryRunMarkdown(plan) {
         'Nothing was written: no S3 object, no Consul key, event or lock session.',
         ''
     ].join('\n');
-}
-
-// The fleet as the action sees it while it waits: which nodes it waits for, what
-// each has reported for this deploy, and the verdict. Pure: the await loop feeds
-// it KV results and health changes; nothing here talks to the network.
-/** What a node writes (contract 5); anything else is not a result. */
-function parseResult(value) {
-    if (value === null || value === '')
-        return 'empty result';
-    let parsed;
-    try {
-        parsed = JSON.parse(value);
-    }
-    catch {
-        return 'result is not JSON';
-    }
-    if (typeof parsed !== 'object' || parsed === null)
-        return 'result is not a JSON object';
-    const r = parsed;
-    if (typeof r.deploy_id !== 'string')
-        return 'result has no deploy_id';
-    if (r.status !== 'success' && r.status !== 'failure')
-        return 'result status is neither success nor failure';
-    const at = typeof r.at === 'number' && Number.isFinite(r.at) ? r.at : undefined;
-    return { deployId: r.deploy_id, status: r.status, at };
-}
-class FleetState {
-    deployId;
-    /** KV index read before the event was fired: results at or below it are old */
-    baselineIndex;
-    maxFailures;
-    nodes = new Map();
-    /** nodes the catalog listed at the start but the filters left out */
-    untargeted;
-    timedOut = false;
-    constructor(opts) {
-        this.deployId = opts.deployId;
-        this.baselineIndex = opts.baselineIndex;
-        this.maxFailures = opts.maxFailures;
-        for (const node of opts.targets)
-            this.nodes.set(node, { node, status: 'pending' });
-        this.untargeted = new Set(opts.untargeted ?? []);
-    }
-    /** Feed the current results/ entries (all, or only changed ones). Returns the nodes whose state changed. */
-    applyResults(entries, elapsedMs = 0) {
-        const changed = [];
-        for (const entry of entries) {
-            let state = this.nodes.get(entry.node);
-            if (!state && this.untargeted.has(entry.node))
-                continue; // filtered out: not this run's business
-            if (state && state.status !== 'pending' && state.status !== 'lost')
-                continue; // first counted answer stands
-            // A result written before the event belongs to an earlier deploy or attempt.
-            if (entry.modifyIndex <= this.baselineIndex)
-                continue;
-            const result = parseResult(entry.value);
-            if (typeof result === 'string' || result.deployId !== this.deployId) {
-                if (state) {
-                    const note = typeof result === 'string' ? result : `reported deploy ${result.deployId}`;
-                    if (state.note !== note) {
-                        state.note = note;
-                        changed.push(state);
-                    }
-                }
-                continue;
-            }
-            if (!state) {
-                // Not in the catalog at the start: it joined and caught up to this deploy.
-                state = { node: entry.node, status: 'pending', joined: true };
-                this.nodes.set(entry.node, state);
-            }
-            state.status = result.status;
-            state.deployId = result.deployId;
-            state.at = result.at;
-            state.noticedMs = elapsedMs;
-            state.note = undefined;
-            changed.push(state);
-        }
-        return changed;
-    }
-    /** A target whose serfHealth went critical before it reported is lost, not waited for. */
-    markLost(node) {
-        const state = this.nodes.get(node);
-        if (!state || state.status !== 'pending')
-            return undefined;
-        state.status = 'lost';
-        return state;
-    }
-    /** The deadline passed: whoever has not reported is silent. */
-    expire() {
-        this.timedOut = true;
-        for (const state of this.nodes.values())
-            if (state.status === 'pending')
-                state.status = 'silent';
-    }
-    counts() {
-        let succeeded = 0;
-        let failed = 0;
-        let pending = 0;
-        for (const s of this.nodes.values()) {
-            if (s.status === 'success')
-                succeeded++;
-            else if (s.status === 'failure' || s.status === 'lost')
-                failed++;
-            else
-                pending++;
-        }
-        return { total: this.nodes.size, succeeded, failed, pending };
-    }
-    verdict() {
-        if (this.nodes.size === 0)
-            return { done: true, ok: false, reason: 'no_targets' };
-        const { failed, pending } = this.counts();
-        if (failed > this.maxFailures)
-            return { done: true, ok: false, reason: 'failures' };
-        const reason = failed + pending === 0 ? 'converged' : 'tolerated';
-        if (this.timedOut) {
-            return failed + pending > this.maxFailures
-                ? { done: true, ok: false, reason: 'timed_out' }
-                : { done: true, ok: true, reason };
-        }
-        if (pending === 0)
-            return { done: true, ok: true, reason };
-        return { done: false };
-    }
-    isTarget(node) {
-        return this.nodes.has(node);
-    }
-    /** A target, or a node known to be left out: either way no catalog look-up is needed. */
-    isKnown(node) {
-        return this.nodes.has(node) || this.untargeted.has(node);
-    }
-    /** A reporter that is not a node the filters pick (not in the catalog, or not matching): ignore it. */
-    markUntargeted(node) {
-        if (!this.nodes.has(node))
-            this.untargeted.add(node);
-    }
-    /** Would this entry be counted (or noted) if its node were a target? Cheap pre-check for look-ups. */
-    isFresh(entry) {
-        return entry.modifyIndex > this.baselineIndex;
-    }
-    nodesByStatus(status) {
-        return [...this.nodes.values()]
-            .filter((s) => s.status === status)
-            .map((s) => s.node)
-            .sort();
-    }
-    /** Every node, sorted by name. */
-    list() {
-        return [...this.nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-    }
 }
 
 /*! js-yaml 5.5.0 https://github.com/nodeca/js-yaml @license MIT */
@@ -3995,6 +4070,101 @@ function eventsToAst(events, options) {
 	return state.documents;
 }
 
+// `layout: releases` on the node (contract 9): the shell commands the action
+// adds to the prepare, switch and combined manifests. Pure: strings only.
+//
+//   <dest>/releases/<deploy-id>/   one directory per prepared release (stretcher's dest at prepare)
+//   <dest>/current  -> releases/<deploy-id>   what the app runs; replaced by rename, never missing
+//   <dest>/previous -> releases/<deploy-id>   the release current replaced (kept by the pruning)
+//
+// Every command runs with `sh -c` in stretcher's working directory (research
+// §5), so every path is absolute, built from dest. The deploy ID is from a
+// closed alphabet (DEPLOY_ID_PATTERN); dest is quoted for sh. A dest from the
+// template may hold Go template actions (`{{ env "ROOT" }}/app`): stretcher v2
+// expands them on the node before sh sees the command, so the expansion must
+// not hold a single quote.
+/** The base directory as one sh word. Throws when it cannot be quoted safely. */
+function destWord(dest) {
+    const base = dest.length > 1 ? dest.replace(/\/+$/, '') : dest;
+    if (base === '' || base === '/')
+        throw new InputError('dest', `${JSON.stringify(dest)} cannot hold releases/ and current`);
+    if (/[\0\r\n]/.test(base))
+        throw new InputError('dest', `${JSON.stringify(dest)} spans lines (layout: releases)`);
+    if (base.includes('{{')) {
+        // Expanded on the node before sh runs: the action text is kept as written,
+        // and a single quote around it would end at any quote it holds.
+        if (base.includes("'"))
+            throw new InputError('dest', `${JSON.stringify(dest)} holds a template action and a single quote: with layout: releases it cannot be quoted for sh`);
+        return `'${base}'`;
+    }
+    return `'${base.replace(/'/g, `'\\''`)}'`;
+}
+/** `<dest>/releases/<deploy-id>`: stretcher's dest for the prepare phase. */
+function releaseDir(dest, deployId) {
+    checkId(deployId);
+    return `${dest.length > 1 ? dest.replace(/\/+$/, '') : dest}/releases/${deployId}`;
+}
+function checkId(deployId) {
+    if (!DEPLOY_ID_PATTERN.test(deployId))
+        throw new Error(`deploy ID ${JSON.stringify(deployId)} is not safe in a shell command`);
+}
+/**
+ * Prepare, before the template's `pre`: rsync creates only the last directory
+ * of its destination, so releases/ must exist.
+ */
+function prepareCommand(dest) {
+    return `mkdir -p ${destWord(dest)}/releases`;
+}
+/**
+ * The switch: `current` is replaced by renaming a new symlink over it (rename(2)
+ * is atomic: a reader sees the old link or the new one, never none; GNU
+ * `mv -T` renames onto the link itself instead of into the directory it points
+ * at). The release must be prepared; a `current` that is a real directory (an
+ * in-place fleet moved to releases in the same dest) is refused. `previous`
+ * names the release that was current, unless it is the same one.
+ */
+function switchCommand(dest, deployId) {
+    checkId(deployId);
+    return [
+        `d=${destWord(dest)}`,
+        `r=releases/${deployId}`,
+        `if [ ! -d "$d/$r" ]; then echo "stretcher-action: $d/$r is not prepared on this node" >&2; exit 1; fi`,
+        `if [ -d "$d/current" ] && [ ! -L "$d/current" ]; then echo "stretcher-action: $d/current is a directory, not a symlink: move it away first (README: moving an in-place fleet)" >&2; exit 1; fi`,
+        `o=$(readlink "$d/current" 2>/dev/null || true)`,
+        `rm -f "$d/current.tmp"`,
+        `ln -s "$r" "$d/current.tmp"`,
+        `mv -T "$d/current.tmp" "$d/current"`,
+        `if [ -n "$o" ] && [ "$o" != "$r" ]; then rm -f "$d/previous.tmp" && ln -s "$o" "$d/previous.tmp" && mv -T "$d/previous.tmp" "$d/previous"; fi`,
+        `echo "stretcher-action: $d/current -> $r (was \${o:-none})"`
+    ].join(' && ');
+}
+/**
+ * After the template's `post`: delete the oldest releases (by name: generated
+ * deploy IDs sort by time) until `keep` are left, never the one `current` or
+ * `previous` points at.
+ */
+function pruneCommand(dest, keep) {
+    if (!Number.isSafeInteger(keep) || keep < 2)
+        throw new Error(`keep-releases ${keep} is below 2`);
+    return [
+        'LC_ALL=C; export LC_ALL',
+        `d=${destWord(dest)}`,
+        `cd "$d/releases" || exit 0`,
+        `c=$(readlink "$d/current" 2>/dev/null || true)`,
+        `p=$(readlink "$d/previous" 2>/dev/null || true)`,
+        'n=0',
+        'for r in *; do if [ -d "$r" ]; then n=$((n+1)); fi; done',
+        `for r in *; do if [ "$n" -le ${keep} ]; then break; fi; if [ -d "$r" ] && [ "releases/$r" != "$c" ] && [ "releases/$r" != "$p" ]; then rm -rf -- "$r" && n=$((n-1)) && echo "stretcher-action: deleted $d/releases/$r"; fi; done`
+    ].join('; ');
+}
+/**
+ * A sh command printing the releases the node keeps as a JSON array of
+ * strings (names outside the deploy-ID alphabet left out), for the result.
+ */
+function keptReleasesCommand(dest) {
+    return `(cd ${destWord(dest)}/releases 2>/dev/null && for r in *; do case "$r" in *[!0-9A-Za-z._-]*) ;; *) if [ -d "$r" ]; then printf '"%s",' "$r"; fi ;; esac; done)`;
+}
+
 /**
  * The stretcher manifest: parse the user's template, render the release's
  * manifest. Pure: no I/O.
@@ -4007,12 +4177,22 @@ function eventsToAst(events, options) {
  * for byte, and values from the action are emitted as double-quoted scalars
  * that can neither add a key nor hold an action. Comments are not kept.
  */
+/** Fields a manifest without src leaves unused: the switch manifest drops them. */
+const SYNC_FIELDS = [
+    'src',
+    'checksum',
+    'dest',
+    'dest_mode',
+    'excludes',
+    'exclude_from',
+    'sync_strategy'
+];
 const STR_TAG = 'tag:yaml.org,2002:str';
 const NULL_TAG = 'tag:yaml.org,2002:null';
 const MAP_TAG = 'tag:yaml.org,2002:map';
 const SEQ_TAG = 'tag:yaml.org,2002:seq';
 const MERGE_TAG = 'tag:yaml.org,2002:merge';
-const { PLAIN, DOUBLE_QUOTED } = SCALAR_STYLE;
+const { PLAIN, SINGLE_QUOTED, DOUBLE_QUOTED } = SCALAR_STYLE;
 const { BLOCK: BLOCK$1 } = COLLECTION_STYLE;
 const COMMAND_LISTS = ['pre', 'post', 'success', 'failure'];
 const KNOWN_KEYS = new Set([
@@ -4306,14 +4486,21 @@ function renderManifest(template, values) {
             throw error(`${what}is not well-formed Unicode`);
     };
     const plainError = (reason) => new Error(reason);
+    const layout = values.layout;
+    const syncs = layout?.phase !== 'switch';
     if (!values.src)
         throw new Error('manifest src is empty');
     refuseValue(values.src, 'the archive URL ', (reason) => new InputError('s3-url', reason));
     if (!/^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$/.test(values.checksum)) {
         throw new Error(`manifest checksum must be hex md5, sha1, sha256 or sha512, not ${quote(values.checksum)}`);
     }
-    values.successCommands.forEach((command, i) => refuseValue(command, `success command ${i} `, plainError));
-    values.failureCommands.forEach((command, i) => refuseValue(command, `failure command ${i} `, plainError));
+    // With layout: releases the action's commands name dest, whose template actions
+    // (if any) are the template's own: only those may appear in them.
+    const layoutDest = layout ? ((values.dest || undefined) ?? template?.dest) : undefined;
+    const layoutWord = layout && layoutDest !== undefined ? destWord(layoutDest) : undefined;
+    const ownText = (command) => layoutWord ? command.split(layoutWord).join('') : command;
+    values.successCommands.forEach((command, i) => refuseValue(ownText(command), `success command ${i} `, plainError));
+    values.failureCommands.forEach((command, i) => refuseValue(ownText(command), `failure command ${i} `, plainError));
     const destInput = values.dest || undefined;
     if (destInput !== undefined) {
         refuseValue(destInput, '', (reason) => new InputError('dest', reason));
@@ -4333,20 +4520,85 @@ function renderManifest(template, values) {
         else
             items.splice(front, 0, { key: plainKey(name), value });
     };
-    setField('src', quoted(values.src), 0);
-    setField('checksum', quoted(values.checksum), 1);
-    if (destInput !== undefined)
+    // Scalars the action writes that carry the template's dest actions, with their style.
+    const generated = new Map();
+    const actionAware = (value, style = SINGLE_QUOTED) => {
+        const actions = value.match(ACTION);
+        if (!actions)
+            return quoted(value);
+        const node = { kind: 'scalar', tag: STR_TAG, tagged: false, style, value };
+        generated.set(node, { style, actions });
+        return node;
+    };
+    if (syncs) {
+        setField('src', quoted(values.src), 0);
+        setField('checksum', quoted(values.checksum), 1);
+    }
+    if (layout && layoutDest !== undefined) {
+        if (syncs) {
+            const dir = releaseDir(layoutDest, layout.deployId);
+            const destNode = indexOf('dest') >= 0 ? items[indexOf('dest')].value : undefined;
+            const style = destInput === undefined && destNode?.kind === 'scalar' ? destNode.style : DOUBLE_QUOTED;
+            setField('dest', actionAware(dir, style), 2);
+        }
+    }
+    else if (destInput !== undefined)
         setField('dest', quoted(destInput), 2);
+    if (!syncs)
+        for (const name of SYNC_FIELDS) {
+            const index = indexOf(name);
+            if (index >= 0)
+                items.splice(index, 1);
+        }
     const appended = [
         ['success', values.successCommands],
         ['failure', values.failureCommands]
     ];
-    if (appended.some(([, commands]) => commands.length > 0)) {
+    // The lists each phase keeps from the template, and the action's commands around them.
+    const layoutLists = new Map();
+    if (layout && layoutDest !== undefined) {
+        const prepares = layout.phase !== 'switch';
+        const switches = layout.phase !== 'prepare';
+        layoutLists.set('pre', {
+            keep: prepares,
+            before: prepares ? [prepareCommand(layoutDest)] : [],
+            after: []
+        });
+        layoutLists.set('post', {
+            keep: switches,
+            before: switches ? [switchCommand(layoutDest, layout.deployId)] : [],
+            after: switches ? [pruneCommand(layoutDest, layout.keepReleases)] : []
+        });
+        layoutLists.set('success', { keep: switches, before: [], after: [] });
+    }
+    if (layoutLists.size > 0 || appended.some(([, commands]) => commands.length > 0)) {
         const commandsIndex = indexOf('commands');
         const existing = commandsIndex >= 0 ? items[commandsIndex].value : undefined;
         const commands = existing?.kind === 'mapping'
             ? { ...existing, items: [...existing.items] }
             : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK$1, items: [] };
+        for (const [list, change] of layoutLists) {
+            const index = commands.items.findIndex(({ key }) => key.kind === 'scalar' && key.value === list);
+            const current = index >= 0 ? commands.items[index].value : undefined;
+            const kept = change.keep && current?.kind === 'sequence' ? current.items : [];
+            const all = [
+                ...change.before.map((c) => actionAware(c)),
+                ...kept,
+                ...change.after.map((c) => actionAware(c))
+            ];
+            if (all.length === 0) {
+                if (index >= 0)
+                    commands.items.splice(index, 1);
+                continue;
+            }
+            const sequence = current?.kind === 'sequence'
+                ? { ...current, items: all }
+                : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK$1, items: all };
+            if (index >= 0)
+                commands.items[index] = { key: commands.items[index].key, value: sequence };
+            else
+                commands.items.push({ key: plainKey(list), value: sequence });
+        }
         for (const [list, additions] of appended) {
             if (additions.length === 0)
                 continue;
@@ -4355,7 +4607,7 @@ function renderManifest(template, values) {
             const sequence = current?.kind === 'sequence'
                 ? { ...current, items: [...current.items] }
                 : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK$1, items: [] };
-            sequence.items.push(...additions.map(quoted));
+            sequence.items.push(...additions.map((c) => actionAware(c)));
             if (index >= 0)
                 commands.items[index] = { key: commands.items[index].key, value: sequence };
             else
@@ -4385,11 +4637,13 @@ function renderManifest(template, values) {
     });
     const expected = [];
     visit([document], (node) => {
-        const source = node.kind === 'scalar' ? template?.actionScalars.get(node) : undefined;
+        const source = node.kind === 'scalar'
+            ? (template?.actionScalars.get(node) ?? generated.get(node))
+            : undefined;
         if (!source)
             return;
         if (styles.get(node) !== source.style) {
-            throw new InputError('manifest', `${template.fileName}: a value holding ${quote(source.actions[0])} cannot be written back in the same style; quote it on one line`);
+            throw new InputError('manifest', `${template?.fileName ?? '(none)'}: a value holding ${quote(source.actions[0])} cannot be written back in the same style; quote it on one line`);
         }
         expected.push(...source.actions);
     });
@@ -7567,9 +7821,12 @@ function exitError(culprit) {
 // The commands the action appends to the manifest's `success` and `failure`
 // lists (contract 6). They run on the node with `sh -c`, need only `sh` and
 // `curl`, and write this deploy's result (and on failure the log tail) into
-// Consul KV under the node's own NodeName.
+// Consul KV under the node's own NodeName; with `dashboard`, an entry for
+// consul-kv-dashboard too.
 /** Most of stretcher's log a failed node keeps in KV (contract 5: at most 64 KiB). */
 const LOG_TAIL_BYTES = 64 * 1024;
+/** consul-kv-dashboard's status codes (dashboard.go: Success, Warning, Danger, Info). */
+const DASHBOARD_STATUS = { success: 0, failure: 2 };
 // Shared prologue: the agent address as the Consul CLI reads CONSUL_HTTP_ADDR
 // (bare host:port means http), the token header only when a token is set, and
 // the node name from the agent itself. NodeName is the first one in
@@ -7589,18 +7846,69 @@ function checkSafe(opts) {
         throw new Error(`deploy ID ${JSON.stringify(opts.deployId)} is not safe in a shell command`);
     if (!/^[A-Za-z0-9._/-]+$/.test(opts.kvPrefix))
         throw new Error(`KV prefix ${JSON.stringify(opts.kvPrefix)} is not safe in a shell command`);
+    if (opts.dashboard) {
+        // One segment each: the dashboard reads the key's segments by position.
+        for (const [what, value] of Object.entries(opts.dashboard))
+            if (!/^[A-Za-z0-9._-]+$/.test(value) || value === '.' || value === '..')
+                throw new Error(`dashboard ${what} ${JSON.stringify(value)} is not one safe KV path segment`);
+    }
 }
 function resultCommand(opts, status) {
+    if (opts.layout) {
+        const json = `{"deploy_id":"${opts.deployId}","status":"${status}","phase":"${opts.layout.phase}","node":"%s","at":%s,"releases":[%s]}`;
+        return [
+            PROLOGUE,
+            `k=$( ${keptReleasesCommand(opts.layout.dest)} )`,
+            `printf '${json}' "$n" "$(date +%s)" "\${k%,}" | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/results/$n" >/dev/null`
+        ].join('; ');
+    }
     const json = `{"deploy_id":"${opts.deployId}","status":"${status}","node":"%s","at":%s}`;
     return [
         PROLOGUE,
         `printf '${json}' "$n" "$(date +%s)" | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/results/$n" >/dev/null`
     ].join('; ');
 }
+/**
+ * The consul-kv-dashboard entry (contract 11), checked against
+ * fujiwara/consul-kv-dashboard's own reading of it (dashboard.go at e6a204c):
+ * - the key: `KVPair.NewItem` (dashboard.go:67-84) splits it on "/" into
+ *   {namespace}/{category}/{node}/{key}: category `deploy`, node the node's
+ *   name, key the app. Only segments 1 to 3 are read, so namespace and app
+ *   must be one segment each (config.ts, checkSafe).
+ * - the node: `itemInCatalog` (dashboard.go:384-406) drops an item whose node
+ *   is not a catalog node name (or a service name): the agent's own NodeName is one.
+ * - the flags: `time.Unix(kv.Flags/1000, 0)` is the timestamp and
+ *   `Status(kv.Flags % 1000)` the status (dashboard.go:70-72), with Success 0,
+ *   Warning 1, Danger 2, Info 3 (dashboard.go:42-47): unix seconds × 1000 + 0
+ *   or + 2. Flags is an int64 there, a uint64 in Consul: ~1.8e12 fits both.
+ * - the value: shown as text (`Data: string(kv.Value)`), one line here.
+ * It is written after the result, as its own command: stretcher ends a list at
+ * a failing command, so a token without `key:write` on `<namespace>/deploy/`
+ * loses the dashboard entry (saying so on stderr, which stretcher's
+ * InvokePipe copies to its own), never the result the action waits for.
+ */
+function dashboardCommand(opts, status) {
+    if (!opts.dashboard)
+        return [];
+    const { namespace, app } = opts.dashboard;
+    // printf reuses its format for extra arguments: "$n" only where %s takes it.
+    const value = status === 'success'
+        ? `'deploy ${opts.deployId}: success'`
+        : `'deploy ${opts.deployId}: failure (log in ${opts.kvPrefix}/logs/%s)' "$n"`;
+    const needs = `key:write on ${namespace}/deploy/`;
+    return [
+        [
+            PROLOGUE,
+            `k="${namespace}/deploy/$n/${app}"`,
+            `f=$(( $(date +%s) * 1000 + ${DASHBOARD_STATUS[status]} ))`,
+            `printf ${value} | curl "$@" -X PUT --data-binary @- "$a/v1/kv/$k?flags=$f" >/dev/null || { echo "stretcher-action: could not write $k for consul-kv-dashboard (the node token needs ${needs})" >&2; exit 1; }`
+        ].join('; ')
+    ];
+}
 /** Appended to `commands.success`. */
 function successCommands(opts) {
     checkSafe(opts);
-    return [resultCommand(opts, 'success')];
+    return [resultCommand(opts, 'success'), ...dashboardCommand(opts, 'success')];
 }
 /**
  * Appended to `commands.failure`: first the log tail (stretcher passes its whole
@@ -7614,9 +7922,26 @@ function failureCommands(opts) {
         PROLOGUE,
         `tail -c ${LOG_TAIL_BYTES} | curl "$@" -X PUT --data-binary @- "$a/v1/kv/${opts.kvPrefix}/logs/$n" >/dev/null || echo "stretcher-action: could not store the log in Consul" >&2`
     ].join('; ');
-    return [logCommand, resultCommand(opts, 'failure')];
+    return [logCommand, resultCommand(opts, 'failure'), ...dashboardCommand(opts, 'failure')];
 }
 
+const PHASES = ['prepare', 'switch', 'combined'];
+/** The manifest of one phase (or the whole in-place one when `phase` is undefined). */
+function render(config, template, commands, src, checksum, phase) {
+    const reports = phase && commands.phases
+        ? commands.phases[phase === 'prepare' ? 'prepare' : 'switch']
+        : commands;
+    return renderManifest(template, {
+        src,
+        checksum,
+        dest: config.dest,
+        successCommands: reports.success,
+        failureCommands: reports.failure,
+        ...(phase
+            ? { layout: { phase, deployId: config.deployId, keepReleases: config.keepReleases } }
+            : {})
+    });
+}
 /**
  * The file time for a new release: now, but always later than the time the
  * current release stamped (from its history record). Stretcher syncs with
@@ -7653,13 +7978,12 @@ function checkBuild(config) {
 }
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
 function checkManifestRenders(config, template, commands) {
-    renderManifest(template, {
-        src: s3Url(config.s3.bucket, releaseKey(config, config.deployId, 'tgz')),
-        checksum: '0'.repeat(64),
-        dest: config.dest,
-        successCommands: commands.success,
-        failureCommands: commands.failure
-    });
+    const src = s3Url(config.s3.bucket, releaseKey(config, config.deployId, 'tgz'));
+    if (config.layout !== 'releases')
+        render(config, template, commands, src, '0'.repeat(64));
+    else
+        for (const phase of PHASES)
+            render(config, template, commands, src, '0'.repeat(64), phase);
 }
 async function publish({ config, template, commands, store, log, onFact, mtime, build }) {
     const deployId = config.deployId;
@@ -7694,10 +8018,11 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
         // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
         const packed = archive.result;
         packed.catch(() => undefined);
+        const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+            uploaded = p.loaded;
+        });
         try {
-            await store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
-                uploaded = p.loaded;
-            });
+            await upload;
         }
         catch (error) {
             // When pack failed, its error explains the failed upload better.
@@ -7713,17 +8038,71 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
     });
     onFact?.('src-url', srcUrl);
     onFact?.('checksum', checksum);
-    const manifest = renderManifest(template, {
-        src: srcUrl,
-        checksum,
-        dest: config.dest,
-        successCommands: commands.success,
-        failureCommands: commands.failure
-    });
+    if (config.layout === 'releases') {
+        // The two halves first: the combined manifest (what latest will name) is
+        // written last, so each of the three names a whole release (contract 9).
+        const urls = {};
+        for (const phase of ['prepare', 'switch']) {
+            const key = releaseKey(config, deployId, `${phase}.yml`);
+            await store.putText(key, render(config, template, commands, srcUrl, checksum, phase), 'application/yaml');
+            urls[phase] = s3Url(store.bucket, key);
+            log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`);
+        }
+        await store.putText(manifestKey, render(config, template, commands, srcUrl, checksum, 'combined'), 'application/yaml');
+        log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`);
+        onFact?.('manifest-url', manifestUrl);
+        return {
+            deployId,
+            srcUrl,
+            manifestUrl,
+            prepareUrl: urls.prepare,
+            switchUrl: urls.switch,
+            checksum,
+            archiveBytes,
+            files
+        };
+    }
+    const manifest = render(config, template, commands, srcUrl, checksum);
     await store.putText(manifestKey, manifest, 'application/yaml');
     log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`);
     onFact?.('manifest-url', manifestUrl);
     return { deployId, srcUrl, manifestUrl, checksum, archiveBytes, files };
+}
+
+/**
+ * Watch the wave's checks for `bakeMs`. Resolves with the critical checks that
+ * fail the gate (empty: it passed). Throws on a permanent Consul error and when
+ * `signal` aborts.
+ */
+async function bake(opts) {
+    const until = Date.now() + opts.bakeMs;
+    let index = 0n;
+    for (;;) {
+        const remaining = until - Date.now();
+        const { value, index: answered } = await opts.consul.getJson('health/state/critical', 'node:read and service:read', {
+            signal: opts.signal,
+            // The first read answers at once (the checks as they are now); then block.
+            index: index > 0n ? index : undefined,
+            waitMs: Math.max(1, remaining),
+            retryUntil: until + 30_000
+        });
+        opts.signal?.throwIfAborted();
+        const failures = gateFailures(opts.nodes, value, opts.filters);
+        if (failures.length > 0)
+            return failures;
+        if (Date.now() >= until)
+            return [];
+        index = nextIndex(index, answered);
+    }
+}
+/** One line naming the failing checks, e.g. `node-3: service:web "web" (HTTP 500)`. */
+function gateFailureLine(failures) {
+    return failures
+        .map((f) => {
+        const output = f.output.trim().split('\n')[0]?.slice(0, 120) ?? '';
+        return `${f.node}: ${f.checkId}${f.name && f.name !== f.checkId ? ` "${f.name}"` : ''}${output ? ` (${output})` : ''}`;
+    })
+        .join('; ');
 }
 
 // `rollback-to: <deploy-id>`: no build, no upload. The release must still be
@@ -7746,13 +8125,16 @@ function keyOf(bucket, url) {
 }
 /** Find and verify the release to roll back to; nothing is written. */
 async function findRelease(consul, store, config, log) {
-    const id = config.rollbackTo;
+    const id = (config.rollbackTo ?? config.promote);
+    // promote announces a published release the same way (contract 8).
+    const input = config.rollbackTo ? 'rollback-to' : 'promote';
+    const verb = config.rollbackTo ? 'roll back to' : 'promote';
     const keys = kvKeys(config.kvPrefix);
     const read = await consul.kvGet(keys.history(id));
     const value = read.entries[0]?.value;
     if (!value) {
         const recent = await recentDeployIds(consul, config.kvPrefix);
-        throw new InputError('rollback-to', `${JSON.stringify(id)} is not a release of ${config.app} (no ${keys.history(id)}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`);
+        throw new InputError(input, `${JSON.stringify(id)} is not a release of ${config.app} (no ${keys.history(id)}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`);
     }
     let history;
     try {
@@ -7764,40 +8146,518 @@ async function findRelease(consul, store, config, log) {
     const srcKey = keyOf(store.bucket, history.src_url);
     const manifestKey = keyOf(store.bucket, history.manifest_url);
     if (!srcKey || !manifestKey)
-        throw new InputError('rollback-to', `${id} was published to another bucket (${history.manifest_url}); set s3-url to its bucket`);
+        throw new InputError(input, `${id} was published to another bucket (${history.manifest_url}); set s3-url to its bucket`);
     if ((await store.head(manifestKey)) === undefined)
-        throw new Error(`cannot roll back to ${id}: its manifest ${history.manifest_url} is gone from S3`);
+        throw new Error(`cannot ${verb} ${id}: its manifest ${history.manifest_url} is gone from S3`);
     const size = await store.head(srcKey);
     if (size === undefined)
-        throw new Error(`cannot roll back to ${id}: its archive ${history.src_url} is gone from S3`);
+        throw new Error(`cannot ${verb} ${id}: its archive ${history.src_url} is gone from S3`);
     // Hash the archive as the nodes will: a changed object would fail on every node.
     const hash = createHash('sha256');
     for await (const chunk of await store.getStream(srcKey))
         hash.update(chunk);
     const checksum = hash.digest('hex');
     if (checksum !== history.checksum)
-        throw new Error(`cannot roll back to ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`);
+        throw new Error(`cannot ${verb} ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`);
+    // layout: releases announces the release's prepare and switch manifests (contract 9).
+    let phases;
+    if (config.layout !== 'releases' && history.switch_manifest_url)
+        // Its <id>.yml is the combined manifest: in place it would switch the nodes to
+        // <dest>/current under a dest they serve from directly.
+        throw new InputError(input, `${id} was published with layout: releases; set layout: releases to ${verb} it`);
+    if (config.layout === 'releases') {
+        const prepareUrl = history.prepare_manifest_url;
+        const switchUrl = history.switch_manifest_url;
+        if (!prepareUrl || !switchUrl)
+            throw new InputError(input, `${id} was published with layout: in-place (no prepare or switch manifest in ${keys.history(id)}); with layout: releases ${verb} a release published with it`);
+        for (const url of [prepareUrl, switchUrl]) {
+            const key = keyOf(store.bucket, url);
+            if (!key || (await store.head(key)) === undefined)
+                throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`);
+        }
+        phases = { prepareUrl, switchUrl };
+    }
     log.info(`release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`);
     return {
         deployId: id,
         srcUrl: history.src_url,
         manifestUrl: history.manifest_url,
+        ...phases,
         checksum,
         archiveBytes: size,
-        files: 0
+        files: 0,
+        commit: history.commit,
+        publishedAt: history.published_at
     };
 }
 
-// The stages of one run, wired together: plan → pack/publish → announce →
-// await → report. Every client is passed in, so tests run the whole pipeline
+/** One event per filter set of the step (a wave too large for one node filter is several). */
+function eventFilters(config, step) {
+    // The one-wave default keeps today's event: the configured filters.
+    if (config.waves === undefined && step.kind === 'deploy')
+        return [config.filters];
+    return step.nodeFilters.map((node) => ({ node }));
+}
+function staged(config, steps) {
+    return config.waves !== undefined || steps.length > 1;
+}
+/** The manifest a step's event sends (contract 9: prepare, switch, or the whole one). */
+function stepUrl(step, release) {
+    if (step.kind === 'deploy')
+        return release.manifestUrl;
+    const url = step.kind === 'prepare' ? release.prepareUrl : release.switchUrl;
+    if (!url)
+        throw new Error(`release ${release.deployId} has no ${step.kind} manifest`);
+    return url;
+}
+function stepLabel(step) {
+    const where = step.datacenter ? `${step.datacenter} ` : '';
+    if (step.kind === 'prepare')
+        return `${where}prepare`;
+    const wave = `wave ${step.wave}/${step.waves}`;
+    return `${where}${step.kind === 'switch' ? (step.waves > 1 ? `switch ${wave}` : 'switch') : wave}`;
+}
+/** Prepare time and switch spread (contract 9, issue 13: the summary reports both). */
+function phaseFigures(waves) {
+    if (!waves.some((w) => w.step.kind !== 'deploy'))
+        return undefined;
+    const prepare = waves.filter((w) => w.step.kind === 'prepare');
+    const switches = waves.filter((w) => w.step.kind === 'switch' && w.firedAt !== undefined);
+    const reportedAt = (runs) => runs.flatMap((w) => (w.fleet?.list() ?? [])
+        .filter((s) => s.status === 'success' && s.noticedMs !== undefined)
+        .map((s) => (w.firedAt ?? 0) + (s.noticedMs ?? 0)));
+    const prepareStart = prepare[0]?.firedAt;
+    const preparedAt = reportedAt(prepare);
+    const switchedAt = reportedAt(switches);
+    return {
+        prepared: prepare.reduce((n, w) => n + w.step.nodes.length, 0),
+        prepareMs: prepareStart !== undefined && preparedAt.length > 0
+            ? Math.max(...preparedAt) - prepareStart
+            : undefined,
+        switched: switchedAt.length,
+        switchSpreadMs: switchedAt.length > 0 ? Math.max(...switchedAt) - Math.min(...switchedAt) : undefined
+    };
+}
+async function runRollout(steps, release, deps) {
+    const { consul, config, log, signal } = deps;
+    const keys = kvKeys(config.kvPrefix);
+    // Every node once (a prepare step names the nodes its switch steps name again).
+    const allNodes = [...new Set(steps.flatMap((s) => s.nodes))];
+    const waves = steps.map((step) => ({ step, outcome: 'not_started' }));
+    const fleet = new FleetState({
+        deployId: release.deployId,
+        baselineIndex: 0,
+        maxFailures: config.maxFailures,
+        targets: allNodes,
+        untargeted: deps.filteredOut
+    });
+    const isStaged = staged(config, steps);
+    let failures = 0;
+    let firstFiredAt;
+    let stopReason = '';
+    // Consul KV is per datacenter (contract 10): history, latest and the rollout record too.
+    const perDc = new Map();
+    const dcState = (dc) => {
+        let state = perDc.get(dc);
+        if (!state)
+            perDc.set(dc, (state = { historyWritten: release.history === undefined, latestMoved: false }));
+        return state;
+    };
+    const at = (dc) => (dc ? consul.inDatacenter(dc) : consul);
+    // While a staged rollout runs (and after a partial one) <kv-prefix>/rollout names
+    // the release, so a node's start-up check accepts it beside deploy-id (contract 5).
+    const rolloutRecord = (dc, completed) => {
+        const own = steps.filter((s) => s.datacenter === dc && s.kind !== 'prepare');
+        return JSON.stringify({
+            deploy_id: release.deployId,
+            waves: own.map((s) => s.nodes.length),
+            completed,
+            nodes: own.flatMap((s) => s.nodes)
+        });
+    };
+    for (const [i, run] of waves.entries()) {
+        const { step } = run;
+        if (signal?.aborted)
+            break;
+        if (step.nodes.length === 0) {
+            // Every node of this switch wave failed to prepare (within max-failures).
+            run.outcome = 'passed';
+            if (step.movesLatest)
+                log.warning(`${stepLabel(step)}: no node of it prepared ${release.deployId}; ${keys.latest} stays where it is`);
+            continue;
+        }
+        const client = at(step.datacenter);
+        const dc = dcState(step.datacenter);
+        const label = isStaged ? stepLabel(step) : (step.datacenter ?? '');
+        if (isStaged)
+            log.info(`${label}: ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'}: ${step.nodes.slice(0, 20).join(', ')}${step.nodes.length > 20 ? ', …' : ''}`);
+        const firstOfDc = steps.findIndex((s) => s.datacenter === step.datacenter) === i;
+        if (isStaged && firstOfDc) {
+            // history/<id> before any event: a partial rollout never moves latest, and
+            // promote finds the release by it.
+            if (!dc.historyWritten && !step.movesLatest) {
+                await client.kvPut(keys.history(release.deployId), JSON.stringify(release.history), {
+                    signal
+                });
+                dc.historyWritten = true;
+            }
+            if (config.waves !== undefined)
+                await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal });
+        }
+        const filterSets = eventFilters(config, step);
+        let first;
+        try {
+            for (const [n, filters] of filterSets.entries()) {
+                const moves = step.movesLatest && n === 0;
+                const announced = await announce(client, config, {
+                    manifestUrl: release.manifestUrl,
+                    eventUrl: stepUrl(step, release),
+                    history: moves && !dc.historyWritten ? release.history : undefined
+                }, log, {
+                    signal,
+                    targets: step.nodes,
+                    filters,
+                    movesLatest: moves,
+                    datacenter: step.datacenter,
+                    onJournal: moves ? deps.onJournal : undefined
+                });
+                if (moves) {
+                    dc.latestMoved = true;
+                    dc.historyWritten = true;
+                }
+                first ??= announced;
+            }
+        }
+        catch (error) {
+            // Nothing sent yet: the error is the run's, as without waves. Once a wave went
+            // out, a wave that cannot be sent fails the rollout (and auto-rollback runs).
+            if (signal?.aborted || firstFiredAt === undefined)
+                throw error;
+            run.firedAt = first?.firedAt;
+            run.outcome = 'failed';
+            run.endedAt = Date.now();
+            stopReason = `${label} could not be sent: ${error.message}`;
+            log.warning(stopReason);
+            if (first)
+                run.fleet = new FleetState({
+                    deployId: release.deployId,
+                    baselineIndex: first.baselineIndex,
+                    maxFailures: 0,
+                    targets: step.nodes
+                });
+            break;
+        }
+        if (!first)
+            continue;
+        run.firedAt = first.firedAt;
+        firstFiredAt ??= first.firedAt;
+        const inStep = new Set(step.nodes);
+        const waveFleet = new FleetState({
+            deployId: release.deployId,
+            baselineIndex: first.baselineIndex,
+            maxFailures: config.maxFailures - failures,
+            targets: step.nodes,
+            ...(step.kind === 'deploy' ? {} : { phase: step.kind }),
+            // Nodes of the other waves are not this wave's business (a replayed event must
+            // not make one a "joiner" here).
+            untargeted: [...deps.filteredOut, ...allNodes.filter((n) => !inStep.has(n))]
+        });
+        run.fleet = waveFleet;
+        if (i === 0)
+            await deps.onAnnounced?.(fleet);
+        if (!config.wait) {
+            fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined, step.datacenter);
+            return {
+                waves,
+                ok: true,
+                cancelled: false,
+                staged: isStaged,
+                fleet: isStaged || step.datacenter ? fleet : waveFleet,
+                verdict: { done: false },
+                wavesCompleted: 0,
+                message: `announced ${release.deployId} to ${step.nodes.length} nodes; not waiting (wait: false)`,
+                firstFiredAt
+            };
+        }
+        const progress = throttle(5000, (line) => log.info(line));
+        const joinerCheck = catalogJoinerCheck(client, config.filters, signal);
+        await awaitFleet({
+            consul: client,
+            fleet: waveFleet,
+            resultsPrefix: keys.results,
+            firedAt: first.firedAt,
+            deadline: first.firedAt + config.timeoutMs,
+            baselineIndex: first.baselineIndex,
+            signal,
+            // Joiners go with the last wave (contract 8); they boot from latest, moved just before it.
+            admitJoiner: step.takesJoiners ? (node) => joinerCheck(node).catch(() => false) : undefined,
+            onChange: (changed) => {
+                for (const s of changed) {
+                    if (s.status === 'failure' || s.status === 'lost')
+                        log.info(inert(`${plainText(s.node, 80)}: ${s.status}`));
+                    else if (s.note)
+                        log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`));
+                }
+                fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined, step.datacenter);
+                progress.update(`${label ? `${label}: ` : ''}${progressLine(waveFleet.counts())}`);
+                deps.onProgress?.(fleet);
+            }
+        });
+        progress.flush();
+        fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined, step.datacenter);
+        if (signal?.aborted) {
+            run.outcome = 'cancelled';
+            break;
+        }
+        const verdict = waveFleet.verdict();
+        // A node that failed to prepare is not switched: its failure counts once.
+        failures += waveFleet.counts().failed;
+        if (step.kind === 'prepare' && verdict.done && verdict.ok) {
+            const unprepared = new Set(waveFleet
+                .list()
+                .filter((s) => s.status !== 'success')
+                .map((s) => s.node));
+            if (unprepared.size > 0)
+                for (const later of waves.slice(i + 1)) {
+                    if (later.step.datacenter !== step.datacenter)
+                        continue;
+                    const nodes = later.step.nodes.filter((n) => !unprepared.has(n));
+                    later.step = { ...later.step, nodes, nodeFilters: nodeFilters(nodes) };
+                }
+        }
+        if (!(verdict.done && verdict.ok)) {
+            run.outcome = verdict.done && verdict.reason === 'timed_out' ? 'timed_out' : 'failed';
+            run.endedAt = Date.now();
+            stopReason = `${label ? `${label} ` : ''}${run.outcome === 'timed_out' ? 'timed out' : 'failed'}`;
+            break;
+        }
+        if (step.bakeMs > 0) {
+            log.info(`${label ? `${label}: ` : ''}baking ${Math.round(step.bakeMs / 1000)}s: health checks must stay passing`);
+            const found = await bake({
+                consul: client,
+                nodes: waveFleet.list().map((s) => s.node),
+                filters: config.filters,
+                bakeMs: step.bakeMs,
+                signal
+            }).catch((error) => {
+                if (signal?.aborted)
+                    return undefined;
+                throw error;
+            });
+            if (found === undefined) {
+                run.outcome = 'cancelled';
+                break;
+            }
+            if (found.length > 0) {
+                run.gateFailures = found;
+                run.outcome = 'gate';
+                run.endedAt = Date.now();
+                stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(found)}`;
+                log.info(inert(stopReason));
+                break;
+            }
+        }
+        run.outcome = 'passed';
+        run.endedAt = Date.now();
+        if (step.kind === 'prepare') {
+            const c = waveFleet.counts();
+            log.info(`${label}: ${c.succeeded}/${c.total} nodes prepared ${release.deployId} in ${((run.endedAt - (run.firedAt ?? run.endedAt)) / 1000).toFixed(1)}s; switching`);
+        }
+        if (config.waves !== undefined && step.kind !== 'prepare') {
+            const own = waves.filter((w) => w.step.datacenter === step.datacenter && w.step.kind !== 'prepare');
+            const completed = own.filter((w) => w.outcome === 'passed').length;
+            if (completed === own.length && step.movesLatest)
+                await client.kvDelete(keys.rollout);
+            else
+                await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, completed), { signal });
+        }
+    }
+    const cancelled = signal?.aborted === true;
+    const wavesCompleted = waves.filter((w) => w.outcome === 'passed' && w.step.kind !== 'prepare').length;
+    const ok = !cancelled && waves.every((w) => w.outcome === 'passed');
+    for (const run of waves)
+        if (run.outcome === 'not_started')
+            for (const node of run.step.nodes)
+                fleet.noteNotSent(node, run.step.kind === 'switch'
+                    ? `not switched: ${stepLabel(run.step)} did not start`
+                    : `not sent: wave ${run.step.wave} did not start`, run.step.wave);
+    // One wave is today's run exactly: its fleet and verdict are the run's.
+    const only = !isStaged && waves[0]?.step.datacenter === undefined ? waves[0]?.fleet : undefined;
+    const result = {
+        waves,
+        ok,
+        cancelled,
+        staged: isStaged,
+        fleet: only ?? fleet,
+        verdict: only ? only.verdict() : overallVerdict(waves, fleet, ok),
+        wavesCompleted,
+        message: stopReason,
+        firstFiredAt
+    };
+    const figures = phaseFigures(waves);
+    if (figures) {
+        result.phases = figures;
+        if (figures.switched > 0)
+            log.info(`switch: ${figures.switched} node${figures.switched === 1 ? '' : 's'} switched to ${release.deployId}; spread ${figures.switchSpreadMs ?? 0} ms (first to last node switched)${figures.prepared === 0 ? '; a switch only: every node still kept the release, nothing was downloaded' : ''}`);
+    }
+    if (!ok && !cancelled && config.autoRollback)
+        result.rollback = await rollBack(waves, (d) => perDc.get(d)?.latestMoved === true, deps);
+    if (!ok && !cancelled && isStaged && !config.autoRollback)
+        log.info(`${keys.rollout} keeps naming ${release.deployId}: the nodes sent it run it until a rollback or a new release`);
+    return result;
+}
+/** The run's verdict over all waves: converged only when every wave passed. */
+function overallVerdict(waves, fleet, ok) {
+    if (ok) {
+        const c = fleet.counts();
+        return { done: true, ok: true, reason: c.failed + c.pending === 0 ? 'converged' : 'tolerated' };
+    }
+    if (waves.some((w) => w.outcome === 'timed_out'))
+        return { done: true, ok: false, reason: 'timed_out' };
+    return { done: true, ok: false, reason: 'failures' };
+}
+/**
+ * Auto-rollback (contract 8): the previous release to every node that was sent
+ * this one, latest and deploy-id put back on it when this run moved them; waits
+ * (within `timeout`, afresh) for those nodes to report the previous deploy ID.
+ */
+async function rollBack(waves, latestMoved, deps) {
+    const { log } = deps;
+    // Every datacenter sent the release goes back (contract 10), in the order it was sent.
+    // A node only prepared still runs the previous release (current was not touched).
+    const sent = waves.filter((w) => w.firedAt !== undefined && w.step.kind !== 'prepare');
+    if (sent.length === 0) {
+        // layout: releases, the prepare failed: current was never touched anywhere.
+        const message = 'auto-rollback: no node was switched to this release: nothing to roll back';
+        log.info(message);
+        return { outcome: 'nothing_to_roll_back_to', message };
+    }
+    const datacenters = [...new Set(sent.map((w) => w.step.datacenter))];
+    const runs = [];
+    for (const dc of datacenters) {
+        const nodes = sent
+            .filter((w) => w.step.datacenter === dc)
+            .flatMap((w) => w.fleet?.list() ?? [])
+            .map((s) => s.node);
+        const previous = deps.previous?.get(dc);
+        if (!previous) {
+            const message = `auto-rollback: there is no previous release to roll back to${dc ? ` in ${dc}` : ''}`;
+            log.warning(message);
+            runs.push({ outcome: 'nothing_to_roll_back_to', message });
+            continue;
+        }
+        runs.push(await rollBackDatacenter(dc, nodes, previous, latestMoved(dc), deps));
+    }
+    if (runs.length === 1)
+        return runs[0];
+    const failed = runs.find((r) => r.outcome !== 'rolled_back');
+    return {
+        deployId: runs.find((r) => r.deployId)?.deployId,
+        outcome: failed ? failed.outcome : 'rolled_back',
+        message: runs.map((r) => r.message).join('; ')
+    };
+}
+async function rollBackDatacenter(datacenter, nodes, previous, latestMoved, deps) {
+    const { config, log, signal } = deps;
+    const consul = datacenter ? deps.consul.inDatacenter(datacenter) : deps.consul;
+    const where = datacenter ? ` in ${datacenter}` : '';
+    log.info(`auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release${where}`);
+    const rollbackConfig = { ...config, deployId: previous.deployId };
+    // layout: releases: the nodes keep the release they switched from (the switch
+    // never deletes it): switching back downloads nothing.
+    const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined;
+    const filterSets = nodeFilters(nodes).map((node) => ({ node }));
+    let first;
+    try {
+        for (const [n, filters] of filterSets.entries()) {
+            const moves = latestMoved && n === 0;
+            const announced = await announce(consul, rollbackConfig, {
+                manifestUrl: previous.manifestUrl,
+                ...(switchBack ? { eventUrl: previous.switchUrl } : {})
+            }, log, {
+                signal,
+                targets: nodes,
+                filters,
+                movesLatest: moves,
+                datacenter,
+                onJournal: moves ? deps.onJournal : undefined
+            });
+            first ??= announced;
+        }
+        if (!first)
+            throw new Error('no node to send it to');
+        const fleet = new FleetState({
+            deployId: previous.deployId,
+            baselineIndex: first.baselineIndex,
+            maxFailures: 0,
+            targets: nodes,
+            untargeted: deps.filteredOut,
+            ...(switchBack ? { phase: 'switch' } : {})
+        });
+        await awaitFleet({
+            consul,
+            fleet,
+            resultsPrefix: kvKeys(config.kvPrefix).results,
+            firedAt: first.firedAt,
+            deadline: first.firedAt + config.timeoutMs,
+            baselineIndex: first.baselineIndex,
+            signal
+        });
+        await consul.kvDelete(kvKeys(config.kvPrefix).rollout).catch(() => undefined);
+        const verdict = fleet.verdict();
+        const c = fleet.counts();
+        const done = verdict.done && verdict.ok;
+        const message = done
+            ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
+            : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`;
+        log.info(message);
+        return { deployId: previous.deployId, outcome: done ? 'rolled_back' : 'failed', fleet, message };
+    }
+    catch (error) {
+        const message = `auto-rollback to ${previous.deployId}${where} failed: ${error.message}`;
+        log.warning(message);
+        return { deployId: previous.deployId, outcome: 'failed', message };
+    }
+}
+
+/**
+ * The datacenters to roll out to, in order, from the `datacenters` selection and
+ * what `GET /v1/catalog/datacenters` listed (ConsulClient.datacentersList: the
+ * agent's own first, the others by round-trip time). Call it in the plan stage,
+ * before anything is written: a named datacenter Consul does not know fails the
+ * run there, in one line naming every such datacenter (the `datacenters` input),
+ * rather than later as Consul's "No path to datacenter".
+ *
+ * - `agent` (input unset): the agent's own, `listed[0]` (the caller may skip
+ *   listing altogether and send no `?dc`, as a one-datacenter run always did);
+ * - `all`: every listed datacenter, in Consul's order;
+ * - `named`: the names in the order given.
+ */
+function resolveDatacenters(selection, listed) {
+    if (selection.kind === 'agent')
+        return listed.slice(0, 1);
+    if (listed.length === 0)
+        throw new InputError('datacenters', 'cannot be resolved: Consul lists no datacenters (GET /v1/catalog/datacenters answered [])');
+    if (selection.kind === 'all')
+        return [...listed];
+    const unknown = selection.names.filter((name) => !listed.includes(name));
+    if (unknown.length > 0)
+        throw new InputError('datacenters', `names ${unknown.length === 1 ? 'a datacenter' : 'datacenters'} Consul does not know: ${unknown.map((name) => quote(name)).join(', ')} (it knows ${listed.join(', ')})`);
+    return [...selection.names];
+}
+
+// The stages of one run, wired together: plan → publish (or find) → rollout
+// (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
 /** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
 const CANCELLED_LOCK_RELEASE_MS = 1_500;
 /** How long the plan stage retries an unreachable Consul before saying so. */
 const PLAN_RETRY_MS = 15_000;
-/** How many of a failed node's last log lines are shown, and for how many nodes. */
+/** How many of a failed node's last log lines are printed, and for how many nodes. */
 const EXCERPT_LINES = 40;
 const MAX_EXCERPTS = 10;
+/** Failed nodes whose logs are read for the report (grouped by cause), 8 at a time. */
+const MAX_LOGS_READ = 200;
 async function loadTemplate(config, log) {
     if (!config.manifestFile)
         return undefined;
@@ -7814,9 +8674,18 @@ async function loadTemplate(config, log) {
         log.warning(warning);
     return template;
 }
-function reportingCommands(config) {
-    const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId };
-    return { success: successCommands(opts), failure: failureCommands(opts) };
+function reportingCommands(config, template) {
+    const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined;
+    const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard };
+    const commands = { success: successCommands(opts), failure: failureCommands(opts) };
+    const dest = config.dest ?? template?.dest;
+    if (config.layout !== 'releases' || dest === undefined)
+        return commands;
+    const phase = (name) => {
+        const layout = { ...opts, layout: { phase: name, dest } };
+        return { success: successCommands(layout), failure: failureCommands(layout) };
+    };
+    return { ...commands, phases: { prepare: phase('prepare'), switch: phase('switch') } };
 }
 function setFleetOutputs(fleet, setOutput) {
     const c = fleet.counts();
@@ -7826,26 +8695,18 @@ function setFleetOutputs(fleet, setOutput) {
     setOutput('nodes-pending', String(c.pending));
     setOutput('results', JSON.stringify(resultRows(fleet)));
 }
-/** The tail of a failed node's stretcher log, as plain text. */
-async function logExcerpt(consul, key) {
+/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
+async function readLog(consul, key) {
     const read = await consul.kvGet(key).catch(() => undefined);
-    const value = read?.entries[0]?.value;
-    if (!value)
-        return undefined;
-    return value
+    return read === undefined ? undefined : (read.entries[0]?.value ?? '');
+}
+/** The last lines of a log, as plain text, for the job log. */
+function logTail(text) {
+    return text
         .split('\n')
         .slice(-EXCERPT_LINES)
         .map((l) => plainText(l, 400))
         .join('\n');
-}
-/**
- * Text from the fleet (node names, logs) printed to the job log must never be
- * read by the runner as a workflow command: it trims each line and obeys
- * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
- * text. Such lines get a visible `> ` in front.
- */
-function inert(text) {
-    return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2');
 }
 function isCancelled(deps) {
     return deps.signal?.aborted === true;
@@ -7904,42 +8765,187 @@ async function dryRun(config, deps, selection, build) {
         dryRun: report
     };
 }
+/** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
+function existingRelease(config) {
+    return config.rollbackTo ?? config.promote;
+}
+/**
+ * Plan: every input problem, and whether Consul answers at all, is found before
+ * anything is uploaded or written to Consul; the rollout's steps come out of it.
+ */
+async function planStage(config, deps) {
+    const { log, consul } = deps;
+    checkPlatform(deps.platform);
+    const existing = existingRelease(config);
+    const template = existing ? undefined : await loadTemplate(config, log);
+    const commands = reportingCommands(config, template);
+    if (!existing)
+        checkManifestRenders(config, template, commands);
+    // Consul is read while the tree is walked; an error in the build is still said first.
+    // Several datacenters (contract 10): each one's catalog, in order; an unknown one
+    // fails here. Unset: the agent's own, with no `?dc` at all, as always.
+    const reading = new AbortController();
+    const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal;
+    const catalogsRead = (async () => {
+        const datacenters = config.datacenters.kind === 'agent'
+            ? [undefined]
+            : resolveDatacenters(config.datacenters, await consul.datacentersList(signal));
+        const catalogs = await Promise.all(datacenters.map((dc) => readCatalog(dc ? consul.inDatacenter(dc) : consul, config.filters, signal, Date.now() + PLAN_RETRY_MS)));
+        return datacenters.map((datacenter, i) => ({ datacenter, catalog: catalogs[i] ?? [] }));
+    })();
+    catalogsRead.catch(() => undefined);
+    const build = existing
+        ? undefined
+        : await checkBuild(config).catch((error) => {
+            reading.abort();
+            throw error;
+        });
+    const catalogs = await catalogsRead;
+    const datacenters = catalogs.map((c) => c.datacenter);
+    if (Object.values(config.filters).every((f) => f === undefined))
+        log.info('no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)');
+    const selection = { targets: [], filteredOut: [], notLive: [] };
+    const planned = [];
+    for (const { datacenter, catalog } of catalogs) {
+        const client = datacenter ? consul.inDatacenter(datacenter) : consul;
+        const where = datacenter ? ` in datacenter ${datacenter}` : '';
+        const found = selectTargets(catalog, config.filters);
+        if (found.targets.length === 0)
+            throw new Error(`no live node${where} matches the filters (${catalog.length} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`);
+        let targets = found.targets;
+        if (config.promote) {
+            // Promote goes on over the targets not on the release yet (contract 8).
+            const on = await nodesOnRelease(client, config.kvPrefix, config.promote, deps.signal);
+            targets = targets.filter((node) => !on.has(node));
+            log.info(`promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`);
+        }
+        const targetSet = new Set(targets);
+        const canaries = canaryNodes(catalog.filter((node) => targetSet.has(node.node)), config.filters);
+        // layout: releases: a published release the nodes still keep needs only the switch.
+        const existingId = existingRelease(config);
+        const prepared = config.layout === 'releases' && existingId
+            ? await nodesKeeping(client, config.kvPrefix, existingId, deps.signal)
+            : undefined;
+        if (prepared)
+            log.info(`${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`);
+        planned.push({ datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined });
+        selection.targets.push(...targets);
+        selection.filteredOut.push(...found.filteredOut);
+        selection.notLive.push(...found.notLive);
+    }
+    if (config.promote && selection.targets.length === 0)
+        throw new InputError('promote', `every target already runs ${config.promote}: nothing to promote it to`);
+    const steps = planRollout({
+        datacenters: planned.filter((dc) => dc.targets.length > 0),
+        waves: config.waves,
+        bakeMs: config.bakeMs,
+        layout: config.layout,
+        release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
+    });
+    const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy';
+    const waveSteps = steps.filter((s) => s.kind !== 'prepare');
+    const shown = waveSteps
+        .flatMap((s) => s.nodes)
+        .slice(0, 50)
+        .join(', ');
+    const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0);
+    const prepareStep = steps.find((s) => s.kind === 'prepare');
+    log.info(`${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`);
+    if (config.layout === 'releases')
+        log.info(`layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`);
+    if (isPartial(steps))
+        log.info(`a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`);
+    return { template, commands, build, selection, steps, datacenters };
+}
+function templateDest(template) {
+    return template?.dest ?? '<dest>';
+}
+/**
+ * layout: releases (contract 9): the nodes that still keep `deployId` under
+ * <dest>/releases. Each node's last result lists the releases it keeps
+ * (`"releases"`, written by the reporting commands after every prepare and
+ * switch), and a node whose last result is this release's prepare or switch
+ * success has it too. A node with no such record is sent prepare and switch.
+ */
+async function nodesKeeping(consul, kvPrefix, deployId, signal) {
+    const prefix = kvKeys(kvPrefix).results;
+    const read = await consul.kvGet(prefix, { recurse: true, signal });
+    const keeping = new Set();
+    for (const entry of read.entries) {
+        const result = parseResult(entry.value);
+        if (typeof result === 'string')
+            continue;
+        const has = result.releases !== undefined
+            ? result.releases.includes(deployId)
+            : result.deployId === deployId && result.status === 'success' && result.phase !== undefined;
+        if (has)
+            keeping.add(entry.key.slice(prefix.length));
+    }
+    return keeping;
+}
+/** Nodes whose results/<node> holds `deployId` with success. */
+async function nodesOnRelease(consul, kvPrefix, deployId, signal) {
+    const prefix = kvKeys(kvPrefix).results;
+    const read = await consul.kvGet(prefix, { recurse: true, signal });
+    const on = new Set();
+    for (const entry of read.entries) {
+        try {
+            const result = JSON.parse(entry.value ?? '');
+            // A node that only prepared it (layout: releases) does not run it yet.
+            if (result.deploy_id === deployId &&
+                result.status === 'success' &&
+                result.phase !== 'prepare')
+                on.add(entry.key.slice(prefix.length));
+        }
+        catch {
+            // not a result: the node is not on it
+        }
+    }
+    return on;
+}
 async function runPipeline(config, deps) {
     const { log, store, consul, setOutput } = deps;
     const keys = kvKeys(config.kvPrefix);
-    // Plan: every input problem, and whether Consul answers at all, is found
-    // before anything is uploaded or written to Consul.
-    checkPlatform(deps.platform);
-    const template = config.rollbackTo ? undefined : await loadTemplate(config, log);
-    const commands = reportingCommands(config);
-    if (!config.rollbackTo)
-        checkManifestRenders(config, template, commands);
-    const build = config.rollbackTo ? undefined : await checkBuild(config);
-    const catalog = await readCatalog(consul, config.filters, deps.signal, Date.now() + PLAN_RETRY_MS);
-    const selection = selectTargets(catalog, config.filters);
-    if (Object.values(config.filters).every((f) => f === undefined))
-        log.info('no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)');
-    if (selection.targets.length === 0)
-        throw new Error(`no live node matches the filters (${catalog.length} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`);
-    const verb = config.rollbackTo ? 'roll back to' : 'deploy';
-    const shown = selection.targets.slice(0, 50).join(', ');
-    log.info(`${verb} ${config.deployId} of ${config.app} on ${selection.targets.length} nodes: ${shown}${selection.targets.length > 50 ? ', …' : ''}`);
+    const plan = await planStage(config, deps);
+    const { selection, steps } = plan;
     if (config.dryRun)
-        return dryRun(config, deps, selection, build);
+        return dryRun(config, deps, selection, plan.build);
     let release;
     let history;
-    let fleet = new FleetState({
-        deployId: config.deployId,
-        baselineIndex: 0,
-        maxFailures: config.maxFailures,
-        targets: selection.targets,
-        untargeted: selection.filteredOut
-    });
-    const cancelled = () => {
+    let rollout;
+    let journal;
+    let firedAt;
+    let excerpts = [];
+    // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
+    let fleet = rollout?.fleet ??
+        new FleetState({
+            deployId: config.deployId,
+            baselineIndex: 0,
+            maxFailures: config.maxFailures,
+            targets: new Set(steps.flatMap((s) => s.nodes)),
+            untargeted: selection.filteredOut
+        });
+    // Every run that gets this far leaves a job summary, however it ends.
+    const summarize = (extra, facts = {}) => deps.writeSummary?.(summaryMarkdown({
+        fleet,
+        verdict: { done: false },
+        waves: rollout?.staged ? waveReports(rollout) : undefined,
+        ...extra,
+        facts: {
+            ...runFacts(config, { release, history, journal, firedAt }),
+            durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
+            ...facts
+        }
+    }) + (rollout ? phasesMarkdown(rollout) : ''));
+    const cancelled = async () => {
         setFleetOutputs(fleet, setOutput);
+        if (rollout)
+            setRolloutOutputs(rollout, setOutput);
+        await summarize({}, { cancelled: true })?.catch(() => { });
         return {
             release,
             fleet,
+            rollout,
             failed: true,
             cancelled: true,
             message: `cancelled: ${progressLine(fleet.counts())}`
@@ -7948,10 +8954,18 @@ async function runPipeline(config, deps) {
     // The lock keeps two runs of this app from interleaving latest (and from
     // publishing at once); waiting for it counts against timeout.
     let lock;
-    let journal;
+    const at = (datacenter) => datacenter ? consul.inDatacenter(datacenter) : consul;
+    // The lock is taken in the first datacenter listed (contract 10); its session hangs
+    // off a server there when that is not the agent's own datacenter.
+    const first = plan.datacenters[0];
+    const lockConsul = at(first);
     try {
-        lock = await acquireLock(consul, {
+        const lockNode = first && first !== (await consul.agentDatacenter(deps.signal))
+            ? (await lockConsul.serverNodes(deps.signal))[0]
+            : undefined;
+        lock = await acquireLock(lockConsul, {
             key: keys.lock,
+            node: lockNode,
             holder: {
                 deploy_id: config.deployId,
                 run_url: config.run.runUrl,
@@ -7971,8 +8985,9 @@ async function runPipeline(config, deps) {
         throw error;
     }
     try {
-        if (config.rollbackTo) {
-            // A rollback re-announces a verified earlier release; its history stays as written.
+        if (existingRelease(config)) {
+            // rollback-to and promote announce a verified, already published release;
+            // its history stays as written.
             release = await findRelease(consul, store, config, log);
             setOutput('deploy-id', release.deployId);
             setOutput('src-url', release.srcUrl);
@@ -7982,16 +8997,17 @@ async function runPipeline(config, deps) {
         else {
             // Every file gets a time no earlier release used, so rsync -a on the nodes
             // (which skips files whose size and mtime match) never keeps an old file.
-            const stamp = await nextFileTime(consul, config.kvPrefix);
+            const stamps = await Promise.all(plan.datacenters.map((dc) => nextFileTime(at(dc), config.kvPrefix)));
+            const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())));
             release = await publish({
                 config,
-                template,
-                commands,
+                template: plan.template,
+                commands: plan.commands,
                 store,
                 log,
                 onFact: setOutput,
                 mtime: stamp,
-                build
+                build: plan.build
             });
             history = {
                 deploy_id: release.deployId,
@@ -8001,61 +9017,78 @@ async function runPipeline(config, deps) {
                 commit: config.run.sha,
                 run_url: config.run.runUrl,
                 published_at: new Date().toISOString(),
-                mtime: Math.floor(stamp.getTime() / 1000)
+                mtime: Math.floor(stamp.getTime() / 1000),
+                ...(release.prepareUrl && release.switchUrl
+                    ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
+                    : {})
             };
         }
         const published = release;
-        await log.group(`Announce and wait for ${selection.targets.length} nodes`, async () => {
-            const announced = await announce(consul, config, { manifestUrl: published.manifestUrl, history }, log, {
+        // What latest names now, per datacenter: auto-rollback's target. With layout:
+        // releases it is switched back to: every node sent this one still keeps it (the
+        // switch spares the release it replaced).
+        const previous = new Map();
+        if (config.autoRollback)
+            for (const dc of plan.datacenters) {
+                const before = await readPrevious(at(dc), config.kvPrefix, deps.signal);
+                const switchUrl = config.layout === 'releases'
+                    ? before.history?.switch_manifest_url || undefined
+                    : undefined;
+                if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
+                    previous.set(dc, {
+                        deployId: before.deployId,
+                        manifestUrl: before.manifestUrl,
+                        ...(switchUrl ? { switchUrl } : {})
+                    });
+            }
+        const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size;
+        await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
+            rollout = await runRollout(steps, {
+                deployId: config.deployId,
+                manifestUrl: published.manifestUrl,
+                prepareUrl: published.prepareUrl,
+                switchUrl: published.switchUrl,
+                history
+            }, {
+                consul,
+                config,
+                log,
                 signal: deps.signal,
-                targets: selection.targets,
+                filteredOut: selection.filteredOut,
+                previous,
                 onJournal: (step) => {
                     journal = step;
                     deps.onAnnounceJournal?.(step);
-                }
+                },
+                onAnnounced: async (announced) => {
+                    fleet = announced;
+                    firedAt ??= Date.now();
+                    setFleetOutputs(announced, setOutput);
+                    await deps.onAnnounced?.({
+                        release: published,
+                        fleet: announced,
+                        facts: runFacts(config, { release, history, journal, firedAt })
+                    });
+                },
+                onProgress: deps.onProgress
             });
-            fleet = new FleetState({
-                deployId: config.deployId,
-                baselineIndex: announced.baselineIndex,
-                maxFailures: config.maxFailures,
-                targets: selection.targets,
-                untargeted: selection.filteredOut
-            });
-            setFleetOutputs(fleet, setOutput);
-            await deps.onAnnounced?.({ release: published, fleet });
-            if (!config.wait)
-                return;
-            const progress = throttle(5000, (line) => log.info(line));
-            // A reporter not targeted at the start counts only if Consul knows it as a matching live node.
-            const joinerCheck = catalogJoinerCheck(consul, config.filters, deps.signal);
-            const admitJoiner = (node) => joinerCheck(node).catch(() => false);
-            const watched = fleet;
-            await awaitFleet({
-                consul,
-                fleet: watched,
-                resultsPrefix: keys.results,
-                firedAt: announced.firedAt,
-                deadline: announced.firedAt + config.timeoutMs,
-                baselineIndex: announced.baselineIndex,
-                signal: deps.signal,
-                admitJoiner,
-                onChange: (changed) => {
-                    for (const s of changed) {
-                        if (s.status === 'failure' || s.status === 'lost')
-                            log.info(inert(`${plainText(s.node, 80)}: ${s.status}`));
-                        else if (s.note)
-                            log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`));
-                    }
-                    progress.update(progressLine(watched.counts()));
-                    deps.onProgress?.(watched);
-                }
-            });
-            progress.flush();
+            fleet = rollout.fleet;
+            firedAt = rollout.firstFiredAt ?? firedAt;
         });
+        // What the user waits for: said before the lock release and the reporting (after
+        // failed nodes' logs, only when some failed: the cause ends the line).
+        const finished = rollout;
+        if (!isCancelled(deps) && finished) {
+            if (config.wait)
+                excerpts = await readFailedLogs(fleet, (node) => at(fleet.datacenterOf(node)), keys);
+            deps.onVerdict?.(outcome(finished, excerpts));
+        }
     }
     catch (error) {
         if (isCancelled(deps))
             return cancelled();
+        if (release)
+            await summarize({}, { error: plainText(String(error.message ?? error), 300) })?.catch(() => { });
         throw error;
     }
     finally {
@@ -8071,40 +9104,111 @@ async function runPipeline(config, deps) {
             deps.onLockReleased?.();
         }
     }
-    setFleetOutputs(fleet, setOutput);
-    if (isCancelled(deps))
+    const done = rollout;
+    if (!done || isCancelled(deps))
         return cancelled();
+    setFleetOutputs(fleet, setOutput);
+    setRolloutOutputs(done, setOutput);
     if (!config.wait) {
-        const message = `announced ${config.deployId} to ${selection.targets.length} nodes; not waiting (wait: false)`;
-        log.info(message);
-        return { release, fleet, failed: false, cancelled: false, message };
+        await summarize({ notWaiting: true }, { durationMs: undefined });
+        return { release, fleet, rollout: done, cancelled: false, ...outcome(done) };
     }
-    const verdict = fleet.verdict();
-    // Logs are read only for nodes that failed this deploy (contract 5).
-    const excerpts = [];
-    for (const node of fleet.nodesByStatus('failure').slice(0, MAX_EXCERPTS)) {
-        const text = await logExcerpt(consul, keys.log(node));
-        if (!text)
-            continue;
-        excerpts.push({ node, text });
-        log.info(inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${text}`));
-    }
-    await deps.writeSummary?.(summaryMarkdown(fleet, verdict, {
-        manifestUrl: release.manifestUrl,
-        srcUrl: release.srcUrl,
-        checksum: release.checksum,
-        commit: config.run.sha,
-        runUrl: config.run.runUrl
-    }, 500, { excerpts }));
+    const verdict = done.verdict;
+    const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt;
+    for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
+        log.info(inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`));
+    await summarize({ verdict, excerpts }, { durationMs });
     return {
         release,
         fleet,
         verdict,
+        rollout: done,
         excerpts,
-        failed: !(verdict.done && verdict.ok),
         cancelled: false,
-        message: verdictLine(fleet, verdict)
+        ...outcome(done, excerpts)
     };
 }
+/** Logs are read only for nodes that failed this deploy (contract 5), 8 at a time. */
+async function readFailedLogs(fleet, consulFor, keys) {
+    const excerpts = [];
+    const failedNodes = fleet.nodesByStatus('failure').slice(0, MAX_LOGS_READ);
+    for (let i = 0; i < failedNodes.length; i += 8) {
+        const batch = failedNodes.slice(i, i + 8);
+        const texts = await Promise.all(batch.map((node) => readLog(consulFor(node), keys.log(node))));
+        batch.forEach((node, j) => {
+            const text = texts[j];
+            if (text !== undefined)
+                excerpts.push({ node, text });
+        });
+    }
+    return excerpts;
+}
+/** The waves of a staged rollout, for the report. */
+function waveReports(rollout) {
+    return rollout.waves.map((w) => ({
+        wave: w.step.wave,
+        nodes: w.step.nodes,
+        startedAt: w.firedAt,
+        endedAt: w.endedAt,
+        gate: w.gateFailures && w.gateFailures.length > 0
+            ? plainText(gateFailureLine(w.gateFailures), 200)
+            : w.step.bakeMs > 0 && w.outcome === 'passed'
+                ? `bake ${formatGoDuration(w.step.bakeMs)}`
+                : undefined,
+        passed: w.outcome === 'passed'
+            ? true
+            : w.outcome === 'not_started'
+                ? undefined
+                : w.outcome === 'cancelled'
+                    ? undefined
+                    : false
+    }));
+}
+/** The run's verdict in one line (and whether it fails), once the rollout is over. */
+function outcome(rollout, excerpts = []) {
+    if (!rollout.fleet || rollout.verdict.done === false)
+        return { failed: false, message: rollout.message };
+    return {
+        failed: !rollout.verdict.ok,
+        message: rolloutMessage(rollout, excerpts)
+    };
+}
+/** layout: releases: both phases in the job summary (issue 13). */
+function phasesMarkdown(rollout) {
+    const p = rollout.phases;
+    if (!p)
+        return '';
+    const seconds = (ms) => ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`;
+    const lines = [
+        '',
+        '### Two-phase release',
+        '',
+        p.prepared === 0
+            ? '- **Prepare**: none: every target still kept the release, so this was a switch only (no download).'
+            : `- **Prepare**: ${p.prepared} node${p.prepared === 1 ? '' : 's'}, ${seconds(p.prepareMs)} from the prepare event to the last node prepared.`,
+        p.switched > 0
+            ? `- **Switch**: ${p.switched} node${p.switched === 1 ? '' : 's'}; spread ${p.switchSpreadMs ?? 0} ms from the first node switched to the last.`
+            : '- **Switch**: no node switched.',
+        ''
+    ];
+    return lines.join('\n');
+}
+/** The verdict line, with what stopped a staged rollout and what its rollback did. */
+function rolloutMessage(rollout, excerpts) {
+    const parts = [
+        verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
+    ];
+    if (rollout.staged)
+        parts.push(rollout.ok
+            ? `${rollout.wavesCompleted}/${rollout.waves.length} waves passed`
+            : `stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`);
+    if (rollout.rollback)
+        parts.push(rollout.rollback.message);
+    return parts.join('; ');
+}
+function setRolloutOutputs(rollout, setOutput) {
+    setOutput('waves-completed', String(rollout.wavesCompleted));
+    setOutput('rolled-back', rollout.rollback?.outcome === 'rolled_back' ? 'true' : 'false');
+}
 
-export { connect as c, runPipeline as r };
+export { readCatalog as a, connect as c, parseResult as p, runPipeline as r, waveReports as w };

@@ -20,7 +20,7 @@ import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8 from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
-import { x as commonjsGlobal, y as checkConclusion, p as plainText, z as statusDescription, A as checkOutput, B as commitState, t as isSettled, E as settle, F as releaseLock, r as readConfig, C as ConsulClient } from './lock.js';
+import { J as commonjsGlobal, K as checkConclusion, p as plainText, L as statusDescription, M as checkOutput, N as commitState, y as isSettled, P as settle, Q as releaseLock, r as readConfig, x as runFacts, R as abandonedMarkdown, C as ConsulClient } from './lock.js';
 import require$$5 from 'node:tls';
 import zlib__default from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
@@ -34814,7 +34814,8 @@ function createGitHubReporter(opts) {
                     error: outcome.error
                 },
                 excerpts: outcome.excerpts,
-                notWaiting
+                notWaiting,
+                waves: outcome.waves
             };
             const conclusion = checkConclusion(r);
             return enqueue(async () => {
@@ -34911,14 +34912,18 @@ const STATE = {
     /** the main step completed its check run and deployment */
     reported: 'reported',
     /** the last step of the announcement (AnnounceJournal as JSON) */
-    announce: 'announce-journal'
+    announce: 'announce-journal',
+    /** the main step wrote its job summary */
+    summarized: 'summarized'
 };
 /** How long the post step may take to settle an interrupted announcement. */
 const SETTLE_MS = 30_000;
 async function post(env = process.env) {
     // latest first: the lock keeps other runs out until it is settled.
-    await settleLeftAnnouncement(env);
+    const left = await settleLeftAnnouncement(env);
     await releaseLeftLock(env);
+    if (getState(STATE.summarized) !== 'true')
+        await summarizeLeft(env, left);
     if (getState(STATE.reported) !== 'true') {
         const token = getInput('github-token');
         if (token)
@@ -34942,32 +34947,58 @@ function consulFromInputs(env, retryForMs) {
     const config = readConfig((name) => getInput(name), env);
     return new ConsulClient({ addr: config.consul.addr, token: config.consul.token, retryForMs });
 }
+/** A main step that stopped with no job summary of its own: the post step writes what it knows. */
+async function summarizeLeft(env, left) {
+    if (!left || !env.GITHUB_STEP_SUMMARY)
+        return;
+    try {
+        const config = readConfig((name) => getInput(name), env);
+        const { journal, fired } = left;
+        const facts = runFacts(config, { journal });
+        await summary
+            .addRaw(abandonedMarkdown({
+            ...facts,
+            deployId: journal.deployId,
+            manifestUrl: journal.manifestUrl,
+            eventFired: fired,
+            latestMoved: fired === undefined ? undefined : fired
+        }))
+            .write();
+    }
+    catch (error) {
+        warning(`could not write the job summary: ${error.message}`);
+    }
+}
 /** A main step cancelled or killed inside the announcement leaves its journal unsettled. */
 async function settleLeftAnnouncement(env) {
     const saved = getState(STATE.announce);
     if (!saved)
-        return;
+        return undefined;
     let journal;
     try {
         journal = JSON.parse(saved);
     }
     catch {
-        return;
+        return undefined;
     }
     if (isSettled(journal))
-        return;
+        return { journal, fired: journal.phase === 'fired' };
     const log = { info: info, warning: warning, debug: debug, group: group };
     try {
-        const outcome = await settle(consulFromInputs(env, SETTLE_MS), journal, log, {
+        const consul = consulFromInputs(env, SETTLE_MS);
+        const bound = journal.datacenter ? consul.inDatacenter(journal.datacenter) : consul;
+        const outcome = await settle(bound, journal, log, {
             deadline: Date.now() + SETTLE_MS
         });
         if (outcome.settled)
             info(outcome.fired
                 ? `settled the announcement the main step left: its event went out, latest names ${journal.deployId}`
                 : `settled the announcement the main step left: latest is as it was before the run`);
+        return { journal, fired: outcome.settled ? outcome.fired : undefined };
     }
     catch (error) {
         warning(`could not settle the announcement the main step left: ${error.message}`);
+        return { journal };
     }
 }
 async function releaseLeftLock(env) {

@@ -6,12 +6,9 @@ import { A as AwsRestJsonProtocol } from './AwsRestJsonProtocol.js';
 import 'node:path';
 import 'node:os';
 import 'node:fs/promises';
-import 'events';
-import 'buffer';
-import 'node:fs';
-import 'stream';
 import 'node:stream';
 import 'node:zlib';
+import 'node:fs';
 import 'node:https';
 import 'node:process';
 

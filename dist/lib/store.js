@@ -1,13 +1,10 @@
 import { sep, join } from 'node:path';
 import { homedir, platform, release } from 'node:os';
 import { readFile as readFile$1 } from 'node:fs/promises';
-import { EventEmitter } from 'events';
-import { Buffer as Buffer$1 } from 'buffer';
-import { ReadStream, lstatSync, fstatSync, statSync } from 'node:fs';
-import { Readable as Readable$1 } from 'stream';
 import { Readable, Writable } from 'node:stream';
-import * as zlib from 'node:zlib';
 import { getRandomValues, createHash, createHmac } from 'node:crypto';
+import * as zlib from 'node:zlib';
+import { ReadStream, lstatSync, fstatSync } from 'node:fs';
 import node_https from 'node:https';
 import { versions, env } from 'node:process';
 
@@ -21,7 +18,7 @@ const ResponseChecksumValidation = {
     WHEN_REQUIRED: "WHEN_REQUIRED",
 };
 const DEFAULT_RESPONSE_CHECKSUM_VALIDATION = RequestChecksumCalculation.WHEN_SUPPORTED;
-var ChecksumAlgorithm$1;
+var ChecksumAlgorithm;
 (function (ChecksumAlgorithm) {
     ChecksumAlgorithm["MD5"] = "MD5";
     ChecksumAlgorithm["CRC32"] = "CRC32";
@@ -29,13 +26,13 @@ var ChecksumAlgorithm$1;
     ChecksumAlgorithm["CRC64NVME"] = "CRC64NVME";
     ChecksumAlgorithm["SHA1"] = "SHA1";
     ChecksumAlgorithm["SHA256"] = "SHA256";
-})(ChecksumAlgorithm$1 || (ChecksumAlgorithm$1 = {}));
+})(ChecksumAlgorithm || (ChecksumAlgorithm = {}));
 var ChecksumLocation;
 (function (ChecksumLocation) {
     ChecksumLocation["HEADER"] = "header";
     ChecksumLocation["TRAILER"] = "trailer";
 })(ChecksumLocation || (ChecksumLocation = {}));
-const DEFAULT_CHECKSUM_ALGORITHM = ChecksumAlgorithm$1.CRC32;
+const DEFAULT_CHECKSUM_ALGORITHM = ChecksumAlgorithm.CRC32;
 
 var SelectorType$1;
 (function (SelectorType) {
@@ -3620,7 +3617,6 @@ const decideEndpoint = (bdd, options) => {
     throw new EndpointError(`No matching endpoint.`);
 };
 
-const getEndpointFromInstructions = bindGetEndpointFromInstructions(getEndpointFromConfig);
 const resolveEndpointConfig = bindResolveEndpointConfig(getEndpointFromConfig);
 const getEndpointPlugin = bindGetEndpointPlugin(getEndpointFromConfig);
 
@@ -5399,18 +5395,22 @@ const getHostHeaderPlugin = (options) => ({
 const loggerMiddleware = () => (next, context) => async (args) => {
     try {
         const response = await next(args);
-        const { clientName, commandName, logger, dynamoDbDocumentClientOptions = {} } = context;
-        const { overrideInputFilterSensitiveLog, overrideOutputFilterSensitiveLog } = dynamoDbDocumentClientOptions;
-        const inputFilterSensitiveLog = overrideInputFilterSensitiveLog ?? context.inputFilterSensitiveLog;
-        const outputFilterSensitiveLog = overrideOutputFilterSensitiveLog ?? context.outputFilterSensitiveLog;
-        const { $metadata, ...outputWithoutMetadata } = response.output;
-        logger?.info?.({
-            clientName,
-            commandName,
-            input: inputFilterSensitiveLog(args.input),
-            output: outputFilterSensitiveLog(outputWithoutMetadata),
-            metadata: $metadata,
-        });
+        const { logger } = context;
+        const isNoOpLogger = logger instanceof NoOpLogger;
+        if (logger && !isNoOpLogger) {
+            const { clientName, commandName, dynamoDbDocumentClientOptions = {} } = context;
+            const { overrideInputFilterSensitiveLog, overrideOutputFilterSensitiveLog } = dynamoDbDocumentClientOptions;
+            const inputFilterSensitiveLog = overrideInputFilterSensitiveLog ?? context.inputFilterSensitiveLog;
+            const outputFilterSensitiveLog = overrideOutputFilterSensitiveLog ?? context.outputFilterSensitiveLog;
+            const { $metadata, ...outputWithoutMetadata } = response.output;
+            logger.info?.({
+                clientName,
+                commandName,
+                input: inputFilterSensitiveLog(args.input),
+                output: outputFilterSensitiveLog(outputWithoutMetadata),
+                metadata: $metadata,
+            });
+        }
         return response;
     }
     catch (error) {
@@ -6253,7 +6253,7 @@ const race = (promise, signal) => {
     }
     let cleanup = () => { };
     const aborted = new Promise((_, reject) => {
-        const handler = () => reject(createAbortError());
+        const handler = () => reject(createAbortError(signal));
         if (signal.aborted) {
             handler();
         }
@@ -6267,7 +6267,13 @@ const race = (promise, signal) => {
     });
     return Promise.race([promise, aborted]).finally(cleanup);
 };
-const createAbortError = () => Object.assign(new Error("Request aborted"), { name: "AbortError" });
+const createAbortError = (signal) => {
+    const reason = signal.reason;
+    if (reason instanceof Error) {
+        return Object.assign(new Error("Request aborted"), { name: "AbortError", cause: reason });
+    }
+    return Object.assign(new Error(reason ? String(reason) : "Request aborted"), { name: "AbortError" });
+};
 const isAbortError = (error) => typeof error === "object" && error !== null && "name" in error && error.name === "AbortError";
 
 const MAXIMUM_RETRY_DELAY = 20 * 1000;
@@ -6373,10 +6379,13 @@ function bindRetryMiddleware(isStreamingPayload) {
                         throw lastError;
                     }
                     try {
+                        if (abortSignal?.aborted) {
+                            throw lastError;
+                        }
                         retryToken = await race(retryStrategy.refreshRetryTokenForRetry(retryToken, retryErrorInfo), abortSignal);
                     }
                     catch (refreshError) {
-                        if (abortSignal?.aborted && isAbortError(refreshError)) {
+                        if (refreshError !== lastError && abortSignal?.aborted && isAbortError(refreshError)) {
                             throw refreshError;
                         }
                         if (!lastError.$metadata) {
@@ -7098,7 +7107,7 @@ const getChecksumAlgorithmForRequest = (input, { requestChecksumRequired, reques
     return checksumAlgorithm;
 };
 
-const getChecksumLocationName = (algorithm) => algorithm === ChecksumAlgorithm$1.MD5 ? "content-md5" : `x-amz-checksum-${algorithm.toLowerCase()}`;
+const getChecksumLocationName = (algorithm) => algorithm === ChecksumAlgorithm.MD5 ? "content-md5" : `x-amz-checksum-${algorithm.toLowerCase()}`;
 
 const hasHeader$1 = (header, headers) => {
     const soughtHeader = header.toLowerCase();
@@ -7712,34 +7721,34 @@ function toBuffer$1(data) {
 }
 
 const CLIENT_SUPPORTED_ALGORITHMS = [
-    ChecksumAlgorithm$1.CRC32,
-    ChecksumAlgorithm$1.CRC32C,
-    ChecksumAlgorithm$1.CRC64NVME,
-    ChecksumAlgorithm$1.SHA1,
-    ChecksumAlgorithm$1.SHA256,
+    ChecksumAlgorithm.CRC32,
+    ChecksumAlgorithm.CRC32C,
+    ChecksumAlgorithm.CRC64NVME,
+    ChecksumAlgorithm.SHA1,
+    ChecksumAlgorithm.SHA256,
 ];
 const PRIORITY_ORDER_ALGORITHMS = [
-    ChecksumAlgorithm$1.SHA256,
-    ChecksumAlgorithm$1.SHA1,
-    ChecksumAlgorithm$1.CRC32,
-    ChecksumAlgorithm$1.CRC32C,
-    ChecksumAlgorithm$1.CRC64NVME,
+    ChecksumAlgorithm.SHA256,
+    ChecksumAlgorithm.SHA1,
+    ChecksumAlgorithm.CRC32,
+    ChecksumAlgorithm.CRC32C,
+    ChecksumAlgorithm.CRC64NVME,
 ];
 
 const selectChecksumAlgorithmFunction = (checksumAlgorithm, config) => {
     const { checksumAlgorithms = {} } = config;
     switch (checksumAlgorithm) {
-        case ChecksumAlgorithm$1.MD5:
+        case ChecksumAlgorithm.MD5:
             return checksumAlgorithms?.MD5 ?? config.md5;
-        case ChecksumAlgorithm$1.CRC32:
+        case ChecksumAlgorithm.CRC32:
             return checksumAlgorithms?.CRC32 ?? Crc32Node;
-        case ChecksumAlgorithm$1.CRC32C:
+        case ChecksumAlgorithm.CRC32C:
             return checksumAlgorithms?.CRC32C ?? Crc32cNode;
-        case ChecksumAlgorithm$1.CRC64NVME:
+        case ChecksumAlgorithm.CRC64NVME:
             return checksumAlgorithms?.CRC64NVME ?? Crc64Nvme;
-        case ChecksumAlgorithm$1.SHA1:
+        case ChecksumAlgorithm.SHA1:
             return checksumAlgorithms?.SHA1 ?? config.sha1;
-        case ChecksumAlgorithm$1.SHA256:
+        case ChecksumAlgorithm.SHA256:
             return checksumAlgorithms?.SHA256 ?? config.sha256;
         default:
             if (checksumAlgorithms?.[checksumAlgorithm]) {
@@ -7794,19 +7803,19 @@ const flexibleChecksumsMiddleware = (config, middlewareConfig) => (next, context
     let updatedHeaders = headers;
     if (checksumAlgorithm) {
         switch (checksumAlgorithm) {
-            case ChecksumAlgorithm$1.CRC32:
+            case ChecksumAlgorithm.CRC32:
                 setFeature$1(context, "FLEXIBLE_CHECKSUMS_REQ_CRC32", "U");
                 break;
-            case ChecksumAlgorithm$1.CRC32C:
+            case ChecksumAlgorithm.CRC32C:
                 setFeature$1(context, "FLEXIBLE_CHECKSUMS_REQ_CRC32C", "V");
                 break;
-            case ChecksumAlgorithm$1.CRC64NVME:
+            case ChecksumAlgorithm.CRC64NVME:
                 setFeature$1(context, "FLEXIBLE_CHECKSUMS_REQ_CRC64", "W");
                 break;
-            case ChecksumAlgorithm$1.SHA1:
+            case ChecksumAlgorithm.SHA1:
                 setFeature$1(context, "FLEXIBLE_CHECKSUMS_REQ_SHA1", "X");
                 break;
-            case ChecksumAlgorithm$1.SHA256:
+            case ChecksumAlgorithm.SHA256:
                 setFeature$1(context, "FLEXIBLE_CHECKSUMS_REQ_SHA256", "Y");
                 break;
         }
@@ -7949,8 +7958,8 @@ const validateChecksumFromResponse = async (response, { config, responseAlgorith
                 checksumAlgorithmFn = selectChecksumAlgorithmFunction(algorithm, config);
             }
             catch (error) {
-                if (algorithm === ChecksumAlgorithm$1.CRC64NVME) {
-                    logger?.warn(`Skipping ${ChecksumAlgorithm$1.CRC64NVME} checksum validation: ${error.message}`);
+                if (algorithm === ChecksumAlgorithm.CRC64NVME) {
+                    logger?.warn(`Skipping ${ChecksumAlgorithm.CRC64NVME} checksum validation: ${error.message}`);
                     continue;
                 }
                 throw error;
@@ -12294,22 +12303,12 @@ const _ep4 = {
     DisableS3ExpressSessionAuth: { type: "staticContextParams", value: true },
     Bucket: { type: "contextParams", name: "Bucket" },
 };
-const _ep5 = {
-    Bucket: { type: "contextParams", name: "Bucket" },
-};
 const _mw0 = (Command, cs, config, o) => [
     getThrow200ExceptionsPlugin(config),
 ];
 const _mw1 = (Command, cs, config, o) => [
     getThrow200ExceptionsPlugin(config),
     getSsecPlugin(config),
-];
-const _mw5 = (Command, cs, config, o) => [
-    getFlexibleChecksumsPlugin(config, {
-        requestAlgorithmMember: { "httpHeader": "x-amz-sdk-checksum-algorithm", "name": "ChecksumAlgorithm", },
-        requestChecksumRequired: true,
-    }),
-    getThrow200ExceptionsPlugin(config),
 ];
 const _mw7 = (Command, cs, config, o) => [
     getFlexibleChecksumsPlugin(config, {
@@ -12750,9 +12749,6 @@ const _PN = "PartNumber";
 const _PO = "PutObject";
 const _POO = "PutObjectOutput";
 const _POR = "PutObjectRequest";
-const _POT = "PutObjectTagging";
-const _POTO = "PutObjectTaggingOutput";
-const _POTR = "PutObjectTaggingRequest";
 const _Pa = "Parts";
 const _Par = "Part";
 const _RC = "RequestCharged";
@@ -12782,15 +12778,12 @@ const _ST = "SessionToken";
 const _Si = "Size";
 const _TC = "TagCount";
 const _TMP = "TooManyParts";
-const _TSa = "TagSet";
-const _Ta = "Tag";
 const _Tag = "Tagging";
 const _UI = "UploadId";
 const _UMT = "UnsupportedMediaType";
 const _UP = "UploadPart";
 const _UPO = "UploadPartOutput";
 const _UPR = "UploadPartRequest";
-const _V = "Value";
 const _VI = "VersionId";
 const _WOB = "WriteOffsetBytes";
 const _WRL = "WebsiteRedirectLocation";
@@ -13014,8 +13007,8 @@ var SSEKMSKeyId = [0, n0, _SSEKMSKI, 8, 0];
 var StreamingBlob = [0, n0, _SB, { [_st]: 1 }, 42];
 var AbortMultipartUploadOutput$ = [3, n0, _AMUO,
     0,
-    [_RC],
-    [[0, { [_hH]: _xarc }]]
+    [_RC, _VI],
+    [[0, { [_hH]: _xarc }], [0, { [_hH]: _xavi }]]
 ];
 var AbortMultipartUploadRequest$ = [3, n0, _AMUR,
     0,
@@ -13044,8 +13037,8 @@ var CompleteMultipartUploadRequest$ = [3, n0, _CMURo,
 ];
 var CreateMultipartUploadOutput$ = [3, n0, _CMUOr,
     { [_xN]: _IMUR },
-    [_ADb, _ARI, _B, _K, _UI, _SSE, _SSECA, _SSECKMD, _SSEKMSKI, _SSEKMSEC, _BKE, _RC, _CA, _CT],
-    [[4, { [_hH]: _xaad }], [0, { [_hH]: _xaari }], [0, { [_xN]: _B }], 0, 0, [0, { [_hH]: _xasse }], [0, { [_hH]: _xasseca }], [0, { [_hH]: _xasseckM }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [() => SSEKMSEncryptionContext, { [_hH]: _xassec }], [2, { [_hH]: _xassebke }], [0, { [_hH]: _xarc }], [0, { [_hH]: _xaca }], [0, { [_hH]: _xact }]]
+    [_ADb, _ARI, _B, _K, _UI, _SSE, _SSECA, _SSECKMD, _SSEKMSKI, _SSEKMSEC, _BKE, _RC, _CA, _CT, _VI],
+    [[4, { [_hH]: _xaad }], [0, { [_hH]: _xaari }], [0, { [_xN]: _B }], 0, 0, [0, { [_hH]: _xasse }], [0, { [_hH]: _xasseca }], [0, { [_hH]: _xasseckM }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [() => SSEKMSEncryptionContext, { [_hH]: _xassec }], [2, { [_hH]: _xassebke }], [0, { [_hH]: _xarc }], [0, { [_hH]: _xaca }], [0, { [_hH]: _xact }], [0, { [_hH]: _xavi }]]
 ];
 var CreateMultipartUploadRequest$ = [3, n0, _CMURr,
     0,
@@ -13092,35 +13085,15 @@ var PutObjectRequest$ = [3, n0, _POR,
     [_B, _K, _ACL_, _Bo, _CC, _CDo, _CEo, _CL, _CLo, _CMDo, _CTo, _CA, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _Exp, _IM, _INM, _GFC, _GR, _GRACP, _GWACP, _WOB, _M, _SSE, _SC, _WRL, _SSECA, _SSECK, _SSECKMD, _SSEKMSKI, _SSEKMSEC, _BKE, _RP, _Tag, _OLM, _OLRUD, _OLLHS, _OLEH, _OLEHDD, _OLEHDY, _EBO],
     [[0, 1], [0, 1], [0, { [_hH]: _xaa }], [() => StreamingBlob, 16], [0, { [_hH]: _CC_ }], [0, { [_hH]: _CD_ }], [0, { [_hH]: _CE_ }], [0, { [_hH]: _CL_ }], [1, { [_hH]: _CL__ }], [0, { [_hH]: _CM }], [0, { [_hH]: _CT_ }], [0, { [_hH]: _xasca }], [0, { [_hH]: _xacc }], [0, { [_hH]: _xacc_ }], [0, { [_hH]: _xacc__ }], [0, { [_hH]: _xacs }], [0, { [_hH]: _xacs_ }], [0, { [_hH]: _xacs__ }], [0, { [_hH]: _xacm }], [0, { [_hH]: _xacx }], [0, { [_hH]: _xacx_ }], [0, { [_hH]: _xacx__ }], [4, { [_hH]: _Exp }], [0, { [_hH]: _IM_ }], [0, { [_hH]: _INM_ }], [0, { [_hH]: _xagfc }], [0, { [_hH]: _xagr }], [0, { [_hH]: _xagra }], [0, { [_hH]: _xagwa }], [1, { [_hH]: _xawob }], [128 | 0, { [_hPH]: _xam }], [0, { [_hH]: _xasse }], [0, { [_hH]: _xasc }], [0, { [_hH]: _xawrl }], [0, { [_hH]: _xasseca }], [() => SSECustomerKey, { [_hH]: _xasseck }], [0, { [_hH]: _xasseckM }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [() => SSEKMSEncryptionContext, { [_hH]: _xassec }], [2, { [_hH]: _xassebke }], [0, { [_hH]: _xarp }], [0, { [_hH]: _xat }], [0, { [_hH]: _xaolm }], [5, { [_hH]: _xaolrud }], [0, { [_hH]: _xaollh }], [0, { [_hH]: _xaoleh }], [1, { [_hH]: _xaolehdd }], [1, { [_hH]: _xaolehdy }], [0, { [_hH]: _xaebo }]], 2
 ];
-var PutObjectTaggingOutput$ = [3, n0, _POTO,
-    0,
-    [_VI],
-    [[0, { [_hH]: _xavi }]]
-];
-var PutObjectTaggingRequest$ = [3, n0, _POTR,
-    0,
-    [_B, _K, _Tag, _VI, _CMDo, _CA, _EBO, _RP],
-    [[0, 1], [0, 1], [() => Tagging$, { [_hP]: 1, [_xN]: _Tag }], [0, { [_hQ]: _vI }], [0, { [_hH]: _CM }], [0, { [_hH]: _xasca }], [0, { [_hH]: _xaebo }], [0, { [_hH]: _xarp }]], 3
-];
 var SessionCredentials$ = [3, n0, _SCe,
     0,
     [_AKI, _SAK, _ST, _Ex],
     [[0, { [_xN]: _AKI }], [() => SessionCredentialValue, { [_xN]: _SAK }], [() => SessionCredentialValue, { [_xN]: _ST }], [4, { [_xN]: _Ex }]], 4
 ];
-var Tag$ = [3, n0, _Ta,
-    0,
-    [_K, _V],
-    [0, 0], 2
-];
-var Tagging$ = [3, n0, _Tag,
-    0,
-    [_TSa],
-    [[() => TagSet, 0]], 1
-];
 var UploadPartOutput$ = [3, n0, _UPO,
     0,
-    [_SSE, _ET, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _SSECA, _SSECKMD, _SSEKMSKI, _BKE, _RC],
-    [[0, { [_hH]: _xasse }], [0, { [_hH]: _ET }], [0, { [_hH]: _xacc }], [0, { [_hH]: _xacc_ }], [0, { [_hH]: _xacc__ }], [0, { [_hH]: _xacs }], [0, { [_hH]: _xacs_ }], [0, { [_hH]: _xacs__ }], [0, { [_hH]: _xacm }], [0, { [_hH]: _xacx }], [0, { [_hH]: _xacx_ }], [0, { [_hH]: _xacx__ }], [0, { [_hH]: _xasseca }], [0, { [_hH]: _xasseckM }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [2, { [_hH]: _xassebke }], [0, { [_hH]: _xarc }]]
+    [_SSE, _ET, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _SSECA, _SSECKMD, _SSEKMSKI, _BKE, _RC, _VI],
+    [[0, { [_hH]: _xasse }], [0, { [_hH]: _ET }], [0, { [_hH]: _xacc }], [0, { [_hH]: _xacc_ }], [0, { [_hH]: _xacc__ }], [0, { [_hH]: _xacs }], [0, { [_hH]: _xacs_ }], [0, { [_hH]: _xacs__ }], [0, { [_hH]: _xacm }], [0, { [_hH]: _xacx }], [0, { [_hH]: _xacx_ }], [0, { [_hH]: _xacx__ }], [0, { [_hH]: _xasseca }], [0, { [_hH]: _xasseckM }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [2, { [_hH]: _xassebke }], [0, { [_hH]: _xarc }], [0, { [_hH]: _xavi }]]
 ];
 var UploadPartRequest$ = [3, n0, _UPR,
     0,
@@ -13129,10 +13102,6 @@ var UploadPartRequest$ = [3, n0, _UPR,
 ];
 var CompletedPartList = [1, n0, _CPLo,
     0, () => CompletedPart$
-];
-var TagSet = [1, n0, _TSa,
-    0, [() => Tag$,
-        { [_xN]: _Ta }]
 ];
 var AbortMultipartUpload$ = [9, n0, _AMU,
     { [_h]: ["DELETE", "/{Key+}?x-id=AbortMultipartUpload", 204] }, () => AbortMultipartUploadRequest$, () => AbortMultipartUploadOutput$
@@ -13155,9 +13124,6 @@ var HeadObject$ = [9, n0, _HO,
 var PutObject$ = [9, n0, _PO,
     { [_hC]: "-", [_h]: ["PUT", "/{Key+}?x-id=PutObject", 200] }, () => PutObjectRequest$, () => PutObjectOutput$
 ];
-var PutObjectTagging$ = [9, n0, _POT,
-    { [_hC]: "-", [_h]: ["PUT", "/{Key+}?tagging", 200] }, () => PutObjectTaggingRequest$, () => PutObjectTaggingOutput$
-];
 var UploadPart$ = [9, n0, _UP,
     { [_hC]: "-", [_h]: ["PUT", "/{Key+}?x-id=UploadPart", 200] }, () => UploadPartRequest$, () => UploadPartOutput$
 ];
@@ -13165,7 +13131,7 @@ var UploadPart$ = [9, n0, _UP,
 class CreateSessionCommand extends command(_ep4, _mw0, "CreateSession", CreateSession$) {
 }
 
-var version = "3.1169.0";
+var version = "3.1175.0";
 var packageInfo = {
 	version: version};
 
@@ -14254,552 +14220,120 @@ class HeadObjectCommand extends command(_ep0, _mw8, "HeadObject", HeadObject$) {
 class PutObjectCommand extends command(_ep0, _mw11, "PutObject", PutObject$) {
 }
 
-class PutObjectTaggingCommand extends command(_ep5, _mw5, "PutObjectTagging", PutObjectTagging$) {
-}
-
 class UploadPartCommand extends command(_ep0, _mw13, "UploadPart", UploadPart$) {
 }
 
-const ChecksumAlgorithm = {
-    CRC32: "CRC32"};
-
-const runtimeConfigShared = {
-    statSync: () => { },
-    isFileReadStream(f) {
-        return false;
-    },
-};
-
-const runtimeConfig = {
-    ...runtimeConfigShared,
-    runtime: "node",
-    statSync,
-    isFileReadStream(f) {
-        return f instanceof ReadStream;
-    },
-};
-
-const byteLength = (input) => {
-    if (input == null) {
-        return 0;
-    }
-    if (typeof input === "string") {
-        return Buffer$1.byteLength(input);
-    }
-    if (typeof input.byteLength === "number") {
-        return input.byteLength;
-    }
-    else if (typeof input.length === "number") {
-        return input.length;
-    }
-    else if (typeof input.size === "number") {
-        return input.size;
-    }
-    else if (typeof input.start === "number" && typeof input.end === "number") {
-        return input.end + 1 - input.start;
-    }
-    else if (runtimeConfig.isFileReadStream(input)) {
-        try {
-            return runtimeConfig.statSync(input.path).size;
-        }
-        catch (error) {
-            return undefined;
-        }
-    }
-    return undefined;
-};
-
-var BYTE_LENGTH_SOURCE;
-(function (BYTE_LENGTH_SOURCE) {
-    BYTE_LENGTH_SOURCE["EMPTY_INPUT"] = "a null or undefined Body";
-    BYTE_LENGTH_SOURCE["CONTENT_LENGTH"] = "the ContentLength property of the params set by the caller";
-    BYTE_LENGTH_SOURCE["STRING_LENGTH"] = "the encoded byte length of the Body string";
-    BYTE_LENGTH_SOURCE["TYPED_ARRAY"] = "the byteLength of a typed byte array such as Uint8Array";
-    BYTE_LENGTH_SOURCE["LENGTH"] = "the value of Body.length";
-    BYTE_LENGTH_SOURCE["SIZE"] = "the value of Body.size";
-    BYTE_LENGTH_SOURCE["START_END_DIFF"] = "the numeric difference between Body.start and Body.end";
-    BYTE_LENGTH_SOURCE["STAT"] = "the size of the file given by Body.path on disk as reported by statSync";
-})(BYTE_LENGTH_SOURCE || (BYTE_LENGTH_SOURCE = {}));
-const byteLengthSource = (input, override) => {
-    if (override != null) {
-        return BYTE_LENGTH_SOURCE.CONTENT_LENGTH;
-    }
-    if (input == null) {
-        return BYTE_LENGTH_SOURCE.EMPTY_INPUT;
-    }
-    if (typeof input === "string") {
-        return BYTE_LENGTH_SOURCE.STRING_LENGTH;
-    }
-    if (typeof input.byteLength === "number") {
-        return BYTE_LENGTH_SOURCE.TYPED_ARRAY;
-    }
-    else if (typeof input.length === "number") {
-        return BYTE_LENGTH_SOURCE.LENGTH;
-    }
-    else if (typeof input.size === "number") {
-        return BYTE_LENGTH_SOURCE.SIZE;
-    }
-    else if (typeof input.start === "number" && typeof input.end === "number") {
-        return BYTE_LENGTH_SOURCE.START_END_DIFF;
-    }
-    else if (runtimeConfig.isFileReadStream(input)) {
-        try {
-            runtimeConfig.statSync(input.path).size;
-            return BYTE_LENGTH_SOURCE.STAT;
-        }
-        catch (error) {
-            return undefined;
-        }
-    }
-    return undefined;
-};
-
-async function* getChunkStream(data, partSize, getNextData) {
-    let partNumber = 1;
-    const currentBuffer = { chunks: [], length: 0 };
-    for await (const datum of getNextData(data)) {
-        currentBuffer.chunks.push(datum);
-        currentBuffer.length += datum.byteLength;
-        while (currentBuffer.length > partSize) {
-            const dataChunk = currentBuffer.chunks.length > 1 ? Buffer$1.concat(currentBuffer.chunks) : currentBuffer.chunks[0];
-            yield {
-                partNumber,
-                data: dataChunk.subarray(0, partSize),
-            };
-            currentBuffer.chunks = [dataChunk.subarray(partSize)];
-            currentBuffer.length = currentBuffer.chunks[0].byteLength;
-            partNumber += 1;
-        }
-    }
-    yield {
-        partNumber,
-        data: currentBuffer.chunks.length !== 1 ? Buffer$1.concat(currentBuffer.chunks) : currentBuffer.chunks[0],
-        lastPart: true,
-    };
-}
-
-async function* getChunkUint8Array(data, partSize) {
-    let partNumber = 1;
-    let startByte = 0;
-    let endByte = partSize;
-    while (endByte < data.byteLength) {
-        yield {
-            partNumber,
-            data: data.subarray(startByte, endByte),
-        };
-        partNumber += 1;
-        startByte = endByte;
-        endByte = startByte + partSize;
-    }
-    yield {
-        partNumber,
-        data: data.subarray(startByte),
-        lastPart: true,
-    };
-}
-
-async function* getDataReadable(data) {
-    for await (const chunk of data) {
-        if (Buffer$1.isBuffer(chunk) || chunk instanceof Uint8Array) {
-            yield chunk;
-        }
-        else {
-            yield Buffer$1.from(chunk);
-        }
-    }
-}
-
-async function* getDataReadableStream(data) {
-    const reader = data.getReader();
-    try {
-        while (true) {
-            const { done, value } = await reader.read();
-            if (done) {
-                return;
-            }
-            if (Buffer$1.isBuffer(value) || value instanceof Uint8Array) {
-                yield value;
-            }
-            else {
-                yield Buffer$1.from(value);
-            }
-        }
-    }
-    catch (e) {
-        throw e;
-    }
-    finally {
-        reader.releaseLock();
-    }
-}
-
-const getChunk = (data, partSize) => {
-    if (data instanceof Uint8Array) {
-        return getChunkUint8Array(data, partSize);
-    }
-    if (data instanceof Readable$1) {
-        return getChunkStream(data, partSize, getDataReadable);
-    }
-    if (data instanceof String || typeof data === "string") {
-        return getChunkUint8Array(Buffer$1.from(data), partSize);
-    }
-    if (typeof data.stream === "function") {
-        return getChunkStream(data.stream(), partSize, getDataReadableStream);
-    }
-    if (data instanceof ReadableStream) {
-        return getChunkStream(data, partSize, getDataReadableStream);
-    }
-    throw new Error("Body Data is unsupported format, expected data to be one of: string | Uint8Array | Buffer | Readable | ReadableStream | Blob;.");
-};
-
-class Upload extends EventEmitter {
-    static MIN_PART_SIZE = 1024 * 1024 * 5;
-    MAX_PARTS = 10_000;
-    queueSize = 4;
-    partSize;
-    leavePartsOnError = false;
-    tags = [];
-    client;
-    params;
-    totalBytes;
-    totalBytesSource;
-    bytesUploadedSoFar;
-    abortController;
-    concurrentUploaders = [];
-    createMultiPartPromise;
-    abortMultipartUploadCommand = null;
-    uploadedParts = [];
-    uploadEnqueuedPartsCount = 0;
-    expectedPartsCount;
-    uploadId;
-    uploadEvent;
-    isMultiPart = true;
-    singleUploadResult;
-    sent = false;
-    constructor(options) {
-        super();
-        this.queueSize = options.queueSize || this.queueSize;
-        this.leavePartsOnError = options.leavePartsOnError || this.leavePartsOnError;
-        this.tags = options.tags || this.tags;
-        this.client = options.client;
-        this.params = options.params;
-        if (!this.params) {
-            throw new Error(`InputError: Upload requires params to be passed to upload.`);
-        }
-        this.totalBytes = this.params.ContentLength ?? byteLength(this.params.Body);
-        this.totalBytesSource = byteLengthSource(this.params.Body, this.params.ContentLength);
-        this.bytesUploadedSoFar = 0;
-        this.abortController = options.abortController ?? new AbortController();
-        this.partSize =
-            options.partSize || Math.max(Upload.MIN_PART_SIZE, Math.ceil((this.totalBytes || 0) / this.MAX_PARTS));
-        if (this.totalBytes !== undefined) {
-            this.expectedPartsCount = Math.ceil(this.totalBytes / this.partSize);
-        }
-        this.__validateInput();
-    }
-    async abort() {
-        this.abortController.abort();
-    }
-    async done() {
-        if (this.sent) {
-            throw new Error("@aws-sdk/lib-storage: this instance of Upload has already executed .done(). Create a new instance.");
-        }
-        this.sent = true;
-        return await Promise.race([this.__doMultipartUpload(), this.__abortTimeout(this.abortController.signal)]);
-    }
-    on(event, listener) {
-        this.uploadEvent = event;
-        return super.on(event, listener);
-    }
-    async __uploadUsingPut(dataPart) {
-        this.isMultiPart = false;
-        const params = { ...this.params, Body: dataPart.data };
-        const clientConfig = this.client.config;
-        const requestHandler = clientConfig.requestHandler;
-        const eventEmitter = requestHandler instanceof EventEmitter ? requestHandler : null;
-        const uploadEventListener = (event) => {
-            this.bytesUploadedSoFar = event.loaded;
-            this.totalBytes = event.total;
-            this.__notifyProgress({
-                loaded: this.bytesUploadedSoFar,
-                total: this.totalBytes,
-                part: dataPart.partNumber,
-                Key: this.params.Key,
-                Bucket: this.params.Bucket,
-            });
-        };
-        if (eventEmitter !== null) {
-            eventEmitter.on("xhr.upload.progress", uploadEventListener);
-        }
-        const resolved = await Promise.all([this.client.send(new PutObjectCommand(params)), clientConfig?.endpoint?.()]);
-        const putResult = resolved[0];
-        let endpoint = resolved[1];
-        if (!endpoint) {
-            endpoint = toEndpointV1(await getEndpointFromInstructions(params, PutObjectCommand, {
-                ...clientConfig,
-            }));
-        }
-        if (!endpoint) {
-            throw new Error('Could not resolve endpoint from S3 "client.config.endpoint()" nor EndpointsV2.');
-        }
-        if (eventEmitter !== null) {
-            eventEmitter.off("xhr.upload.progress", uploadEventListener);
-        }
-        const locationKey = this.params
-            .Key.split("/")
-            .map((segment) => extendedEncodeURIComponent(segment))
-            .join("/");
-        const locationBucket = extendedEncodeURIComponent(this.params.Bucket);
-        const Location = (() => {
-            const endpointHostnameIncludesBucket = endpoint.hostname.startsWith(`${locationBucket}.`);
-            const forcePathStyle = this.client.config.forcePathStyle;
-            const optionalPort = endpoint.port ? `:${endpoint.port}` : ``;
-            if (forcePathStyle) {
-                return `${endpoint.protocol}//${endpoint.hostname}${optionalPort}/${locationBucket}/${locationKey}`;
-            }
-            if (endpointHostnameIncludesBucket) {
-                return `${endpoint.protocol}//${endpoint.hostname}${optionalPort}/${locationKey}`;
-            }
-            return `${endpoint.protocol}//${locationBucket}.${endpoint.hostname}${optionalPort}/${locationKey}`;
-        })();
-        this.singleUploadResult = {
-            ...putResult,
-            Bucket: this.params.Bucket,
-            Key: this.params.Key,
-            Location,
-        };
-        const totalSize = byteLength(dataPart.data);
-        this.__notifyProgress({
-            loaded: totalSize,
-            total: totalSize,
-            part: 1,
-            Key: this.params.Key,
-            Bucket: this.params.Bucket,
-        });
-    }
-    async __createMultipartUpload() {
-        const requestChecksumCalculation = await this.client.config.requestChecksumCalculation();
-        if (!this.createMultiPartPromise) {
-            const createCommandParams = { ...this.params, Body: undefined };
-            if (requestChecksumCalculation === "WHEN_SUPPORTED") {
-                createCommandParams.ChecksumAlgorithm = this.params.ChecksumAlgorithm || ChecksumAlgorithm.CRC32;
-            }
-            this.createMultiPartPromise = this.client
-                .send(new CreateMultipartUploadCommand(createCommandParams))
-                .then((createMpuResponse) => {
-                this.abortMultipartUploadCommand = new AbortMultipartUploadCommand({
-                    Bucket: this.params.Bucket,
-                    Key: this.params.Key,
-                    UploadId: createMpuResponse.UploadId,
-                });
-                return createMpuResponse;
-            });
-        }
-        return this.createMultiPartPromise;
-    }
-    async __doConcurrentUpload(dataFeeder) {
-        for await (const dataPart of dataFeeder) {
-            if (this.uploadEnqueuedPartsCount > this.MAX_PARTS) {
-                throw new Error(`Exceeded ${this.MAX_PARTS} parts in multipart upload to Bucket: ${this.params.Bucket} Key: ${this.params.Key}.`);
-            }
-            if (this.abortController.signal.aborted) {
-                return;
-            }
-            if (dataPart.partNumber === 1 && dataPart.lastPart) {
-                return await this.__uploadUsingPut(dataPart);
-            }
-            if (!this.uploadId) {
-                const { UploadId } = await this.__createMultipartUpload();
-                this.uploadId = UploadId;
-                if (this.abortController.signal.aborted) {
-                    return;
-                }
-            }
-            const partSize = byteLength(dataPart.data) || 0;
-            const requestHandler = this.client.config.requestHandler;
-            const eventEmitter = requestHandler instanceof EventEmitter ? requestHandler : null;
-            let lastSeenBytes = 0;
-            const uploadEventListener = (event, request) => {
-                const requestPartSize = Number(request.query["partNumber"]) || -1;
-                if (requestPartSize !== dataPart.partNumber) {
-                    return;
-                }
-                if (event.total && partSize) {
-                    this.bytesUploadedSoFar += event.loaded - lastSeenBytes;
-                    lastSeenBytes = event.loaded;
-                }
-                this.__notifyProgress({
-                    loaded: this.bytesUploadedSoFar,
-                    total: this.totalBytes,
-                    part: dataPart.partNumber,
-                    Key: this.params.Key,
-                    Bucket: this.params.Bucket,
-                });
-            };
-            if (eventEmitter !== null) {
-                eventEmitter.on("xhr.upload.progress", uploadEventListener);
-            }
-            this.uploadEnqueuedPartsCount += 1;
-            this.__validateUploadPart(dataPart);
-            const partResult = await this.client.send(new UploadPartCommand({
-                ...this.params,
-                ContentLength: undefined,
-                UploadId: this.uploadId,
-                Body: dataPart.data,
-                PartNumber: dataPart.partNumber,
-            }));
-            if (eventEmitter !== null) {
-                eventEmitter.off("xhr.upload.progress", uploadEventListener);
-            }
-            if (this.abortController.signal.aborted) {
-                return;
-            }
-            if (!partResult.ETag) {
-                throw new Error(`Part ${dataPart.partNumber} is missing ETag in UploadPart response. Missing Bucket CORS configuration for ETag header?`);
-            }
-            this.uploadedParts.push({
-                PartNumber: dataPart.partNumber,
-                ETag: partResult.ETag,
-                ...(partResult.ChecksumCRC32 && { ChecksumCRC32: partResult.ChecksumCRC32 }),
-                ...(partResult.ChecksumCRC32C && { ChecksumCRC32C: partResult.ChecksumCRC32C }),
-                ...(partResult.ChecksumSHA1 && { ChecksumSHA1: partResult.ChecksumSHA1 }),
-                ...(partResult.ChecksumSHA256 && { ChecksumSHA256: partResult.ChecksumSHA256 }),
-            });
-            if (eventEmitter === null) {
-                this.bytesUploadedSoFar += partSize;
-            }
-            this.__notifyProgress({
-                loaded: this.bytesUploadedSoFar,
-                total: this.totalBytes,
-                part: dataPart.partNumber,
-                Key: this.params.Key,
-                Bucket: this.params.Bucket,
-            });
-        }
-    }
-    async __doMultipartUpload() {
-        const dataFeeder = getChunk(this.params.Body, this.partSize);
-        const concurrentUploaderFailures = [];
-        for (let index = 0; index < this.queueSize; index++) {
-            const currentUpload = this.__doConcurrentUpload(dataFeeder).catch((err) => {
-                concurrentUploaderFailures.push(err);
-            });
-            this.concurrentUploaders.push(currentUpload);
-        }
-        await Promise.all(this.concurrentUploaders);
-        if (concurrentUploaderFailures.length >= 1) {
-            await this.markUploadAsAborted();
-            throw concurrentUploaderFailures[0];
-        }
-        if (this.abortController.signal.aborted) {
-            await this.markUploadAsAborted();
-            throw Object.assign(new Error("Upload aborted."), { name: "AbortError" });
-        }
-        let result;
-        if (this.isMultiPart) {
-            const { expectedPartsCount, uploadedParts, totalBytes, totalBytesSource } = this;
-            if (totalBytes !== undefined && expectedPartsCount !== undefined && uploadedParts.length !== expectedPartsCount) {
-                await this.markUploadAsAborted();
-                throw new Error(`Expected ${expectedPartsCount} part(s) but uploaded ${uploadedParts.length} part(s).
-The expected part count is based on the byte-count of the input.params.Body,
-which was read from ${totalBytesSource} and is ${totalBytes}.
-If this is not correct, provide an override value by setting a number
-to input.params.ContentLength in bytes.
-`);
-            }
-            this.uploadedParts.sort((a, b) => a.PartNumber - b.PartNumber);
-            const uploadCompleteParams = {
-                ...this.params,
-                Body: undefined,
-                UploadId: this.uploadId,
-                MultipartUpload: {
-                    Parts: this.uploadedParts,
-                },
-            };
-            try {
-                result = await this.client.send(new CompleteMultipartUploadCommand(uploadCompleteParams));
-            }
-            catch (e) {
-                await this.markUploadAsAborted().catch((abortError) => {
-                    if (e instanceof Error && e.cause === undefined) {
-                        e.cause = abortError;
-                    }
-                });
-                throw e;
-            }
-            if (typeof result?.Location === "string" && result.Location.includes("%2F")) {
-                result.Location = result.Location.replace(/%2F/g, "/");
-            }
-        }
-        else {
-            result = this.singleUploadResult;
-        }
-        this.abortMultipartUploadCommand = null;
-        if (this.tags.length) {
-            await this.client.send(new PutObjectTaggingCommand({
-                ...this.params,
-                Tagging: {
-                    TagSet: this.tags,
-                },
-            }));
-        }
-        return result;
-    }
-    async markUploadAsAborted() {
-        if (this.uploadId && !this.leavePartsOnError && null !== this.abortMultipartUploadCommand) {
-            await this.client.send(this.abortMultipartUploadCommand);
-            this.abortMultipartUploadCommand = null;
-        }
-    }
-    __notifyProgress(progress) {
-        if (this.uploadEvent) {
-            this.emit(this.uploadEvent, progress);
-        }
-    }
-    async __abortTimeout(abortSignal) {
-        return new Promise((resolve, reject) => {
-            abortSignal.onabort = () => {
-                const abortError = new Error("Upload aborted.");
-                abortError.name = "AbortError";
-                reject(abortError);
-            };
-        });
-    }
-    __validateUploadPart(dataPart) {
-        const actualPartSize = byteLength(dataPart.data);
-        if (actualPartSize === undefined) {
-            throw new Error(`A dataPart was generated without a measurable data chunk size for part number ${dataPart.partNumber}`);
-        }
-        if (dataPart.partNumber === 1 && dataPart.lastPart) {
-            return;
-        }
-        if (!dataPart.lastPart && actualPartSize !== this.partSize) {
-            throw new Error(`The byte size for part number ${dataPart.partNumber}, size ${actualPartSize} does not match expected size ${this.partSize}`);
-        }
-    }
-    __validateInput() {
-        if (!this.client) {
-            throw new Error(`InputError: Upload requires a AWS client to do uploads with.`);
-        }
-        if (this.partSize < Upload.MIN_PART_SIZE) {
-            throw new Error(`EntityTooSmall: Your proposed upload part size [${this.partSize}] is smaller than the minimum allowed size [${Upload.MIN_PART_SIZE}] (5MB)`);
-        }
-        if (this.queueSize < 1) {
-            throw new Error(`Queue size: Must have at least one uploading queue.`);
-        }
-    }
-}
-
 // S3: the release archive (streamed multipart upload) and the manifest.
-// @aws-sdk/lib-storage's Upload does multipart from a stream of unknown length,
-// bounds memory to partSize × queueSize and aborts the multipart upload on error,
-// which is exactly what a streamed tar.gz needs.
-// Parts in flight are held in memory (plus one being filled and its concatenated
-// copy): 6 MiB x 4 kept the publish at 181 MB peak RSS for the 200 MB build and 189 MB
-// for the 1 GB one, where 8 MiB reached 186-193 MB and 207 MB (bench/README.md).
-// S3's 10,000-part limit then caps an archive at 58 GiB.
+// The archive is a stream of unknown length: uploadParts() cuts it into parts as
+// it arrives, a few in flight, and the multipart upload is aborted on error.
+// Parts in flight are held in memory, plus the one being filled: QUEUE_SIZE + 1
+// buffers of PART_SIZE, allocated once and reused (bench/README.md has the
+// figures). S3's 10,000-part limit caps an archive at PART_SIZE × 10,000.
 const PART_SIZE = 6 * 1024 * 1024;
 const QUEUE_SIZE = 4;
+/**
+ * Upload `body` as `key`: one PutObject when it fits in a part, else a multipart
+ * upload whose parts are assembled in place. Every byte is copied once, into a
+ * part buffer that is reused once its part is stored: no concatenation (as
+ * lib-storage's Upload does for each part) and no new memory per part, so V8 is
+ * not pushed to collect by a stream of large allocations. Reading the body waits
+ * while QUEUE_SIZE parts are in flight. On failure the body is left unread (the
+ * caller destroys or drains it) and the error is thrown once no part is in
+ * flight; `onUploadId` names the multipart upload to abort.
+ */
+async function uploadParts(client, target, body, onProgress, onUploadId) {
+    const free = [];
+    const take = () => free.pop() ?? Buffer.allocUnsafeSlow(PART_SIZE);
+    let current = take();
+    let filled = 0;
+    let partNumber = 0;
+    let loaded = 0;
+    let failure;
+    const parts = [];
+    const inFlight = new Set();
+    let created;
+    let stopped = false;
+    const send = (buffer, length) => {
+        const PartNumber = ++partNumber;
+        created ??= client.send(new CreateMultipartUploadCommand(target)).then((out) => {
+            if (!out.UploadId)
+                throw new Error('S3 returned no UploadId for the multipart upload');
+            onUploadId(out.UploadId);
+            return out.UploadId;
+        });
+        const part = created
+            .then((UploadId) => 
+        // A body that failed meanwhile: the part is not worth sending (it is aborted).
+        stopped
+            ? undefined
+            : client.send(new UploadPartCommand({
+                Bucket: target.Bucket,
+                Key: target.Key,
+                UploadId,
+                PartNumber,
+                Body: buffer.subarray(0, length),
+                ContentLength: length
+            })))
+            .then((out) => {
+            if (!out)
+                return;
+            parts[PartNumber - 1] = { PartNumber, ETag: out.ETag };
+            free.push(buffer);
+            loaded += length;
+            onProgress?.({ loaded });
+        })
+            .catch((error) => void (failure ??= { error }))
+            .finally(() => inFlight.delete(part));
+        inFlight.add(part);
+    };
+    const settle = async () => {
+        while (inFlight.size > 0)
+            await Promise.race(inFlight);
+        if (failure)
+            throw failure.error;
+    };
+    try {
+        for await (const chunk of body) {
+            for (let offset = 0; offset < chunk.length;) {
+                const n = Math.min(chunk.length - offset, PART_SIZE - filled);
+                chunk.copy(current, filled, offset, offset + n);
+                filled += n;
+                offset += n;
+                if (filled < PART_SIZE)
+                    continue;
+                while (inFlight.size >= QUEUE_SIZE && !failure)
+                    await Promise.race(inFlight);
+                if (failure)
+                    break;
+                send(current, filled);
+                current = take();
+                filled = 0;
+            }
+            if (failure)
+                break;
+        }
+    }
+    catch (error) {
+        // the body failed: no part may still be on its way when the caller aborts
+        stopped = true;
+        await settle().catch(() => undefined);
+        throw error;
+    }
+    if (!failure && partNumber === 0) {
+        await client.send(new PutObjectCommand({ ...target, Body: current.subarray(0, filled), ContentLength: filled }));
+        onProgress?.({ loaded: filled });
+        return;
+    }
+    if (!failure && filled > 0)
+        send(current, filled);
+    await settle();
+    await client.send(new CompleteMultipartUploadCommand({
+        Bucket: target.Bucket,
+        Key: target.Key,
+        UploadId: await created,
+        MultipartUpload: { Parts: parts }
+    }));
+}
 /** Say in one line what went wrong with S3, for the run's failure message. */
 function describeS3Error(error, location) {
     const where = `s3://${location.bucket}${location.key ? `/${location.key}` : ''}`;
@@ -14852,57 +14386,31 @@ function createS3Store(location, credentials) {
         maxAttempts: 5
     });
     const bucket = location.bucket;
-    // The upload IDs every CreateMultipartUpload returns, by key, answered or still in
-    // flight. lib-storage sets upload.uploadId only once S3 has answered, so a body
-    // that fails while the create is on its way (a pack failing, or a cancel, a few
-    // MiB into the archive) left an open multipart upload that nobody aborted.
-    const creates = new Map();
-    client.middlewareStack.add((next, context) => async (args) => {
-        const result = next(args);
-        if (context.commandName === 'CreateMultipartUploadCommand') {
-            const key = args.input.Key ?? '';
-            const id = result.then((r) => r.output.UploadId, () => undefined);
-            creates.set(key, [...(creates.get(key) ?? []), id]);
-        }
-        return result;
-    }, { step: 'initialize', name: 'stretcherMultipartCreates' });
     const fail = (error, key) => {
         throw new S3Error(describeS3Error(error, { ...location, key }), { cause: error });
     };
     return {
         bucket,
         async uploadStream(key, body, contentType, onProgress) {
-            const upload = new Upload({
-                client,
-                params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
-                partSize: PART_SIZE,
-                queueSize: QUEUE_SIZE,
-                // The abort is ours (below): lib-storage's own would replace the part's
-                // error with the abort's when the abort is refused too.
-                leavePartsOnError: true
-            });
-            if (onProgress)
-                upload.on('httpUploadProgress', (p) => onProgress({ loaded: p.loaded ?? 0 }));
-            // A failing body stream must fail the upload rather than complete a short object.
-            const bodyFailed = new Promise((_, reject) => body.once('error', reject));
-            bodyFailed.catch(() => undefined);
+            let uploadId;
             try {
-                await Promise.race([upload.done(), bodyFailed]);
-                creates.delete(key);
+                // A failing body stream fails the upload (its iteration throws) rather than
+                // completing a short object.
+                await uploadParts(client, { Bucket: bucket, Key: key, ContentType: contentType }, body, onProgress, (id) => (uploadId = id));
             }
             catch (error) {
-                await upload.abort().catch(() => undefined);
-                // No parts may linger (they are billed): abort every multipart upload created
-                // for this key, once its create is answered.
-                const uploadIds = new Set(upload.uploadId ? [upload.uploadId] : []);
-                for (const id of await Promise.all(creates.get(key) ?? []))
-                    if (id)
-                        uploadIds.add(id);
-                creates.delete(key);
+                // Nobody reads the rest of the body now.
+                if (!body.destroyed)
+                    body.destroy();
+                // No parts may linger (they are billed): abort the multipart upload.
                 let abortProblem = '';
-                for (const uploadId of uploadIds) {
+                if (uploadId) {
                     try {
-                        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+                        await client.send(new AbortMultipartUploadCommand({
+                            Bucket: bucket,
+                            Key: key,
+                            UploadId: uploadId
+                        }));
                     }
                     catch (abortError) {
                         const e = abortError;
