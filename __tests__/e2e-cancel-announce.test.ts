@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test'
 import type { LocalFleet } from '../fleet/index.ts'
 import { SERVER_NODE, withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
+import { actionEnv, actionInputs } from './helpers/action-run.ts'
 
 const KV = 'stretcher/web'
 const LATENCY_MS = 200
@@ -42,23 +43,8 @@ function sweep(offsets: number[], seen: Seen, runId: string): Promise<void> {
       let signalledAt = 0
       let exitedAt = 0
       const result = await runAction(
-        {
-          path: 'build',
-          's3-url': `s3://${fleet.s3.bucket}/releases`,
-          's3-endpoint': fleet.s3.endpoint,
-          'consul-addr': fleet.consul.url,
-          dest: '/srv/web',
-          'service-filter': '^web$',
-          timeout: '1m'
-        },
-        {
-          ...fleet.s3.env,
-          GITHUB_WORKSPACE: work,
-          GITHUB_REPOSITORY: 'acme/web',
-          GITHUB_SHA: 'abcdef0123456789abcdef0123456789abcdef01',
-          GITHUB_RUN_ID: runId,
-          GITHUB_RUN_ATTEMPT: String(run + 1)
-        },
+        actionInputs(fleet, { path: 'build', timeout: '1m' }),
+        actionEnv(fleet, work, { id: runId, attempt: run + 1 }),
         {
           post: true,
           onChild: (child) => {
@@ -144,23 +130,8 @@ test('SIGINT while Consul has no leader during the txn: exit within 7.5 s, the l
     let signalledAt = 0
     let exitedAt = 0
     const result = await runAction(
-      {
-        path: 'build',
-        's3-url': `s3://${fleet.s3.bucket}/releases`,
-        's3-endpoint': fleet.s3.endpoint,
-        'consul-addr': fleet.consul.url,
-        dest: '/srv/web',
-        'service-filter': '^web$',
-        timeout: '1m'
-      },
-      {
-        ...fleet.s3.env,
-        GITHUB_WORKSPACE: work,
-        GITHUB_REPOSITORY: 'acme/web',
-        GITHUB_SHA: 'abcdef0123456789abcdef0123456789abcdef01',
-        GITHUB_RUN_ID: '902',
-        GITHUB_RUN_ATTEMPT: '1'
-      },
+      actionInputs(fleet, { path: 'build', timeout: '1m' }),
+      actionEnv(fleet, work, { id: '902', attempt: 1 }),
       {
         post: true,
         onChild: (child) => {

@@ -3,13 +3,14 @@
 // rolled out datacenter by datacenter, each with its own latest, deploy-id,
 // history, event and results; a failing datacenter stops the run.
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { FleetNodeSpec, LocalFleet, LocalFleetOptions } from '../fleet/index.ts'
 import { withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
+import { actionEnv, actionInputs, versionedBuilds } from './helpers/action-run.ts'
 
 const KV = 'stretcher/web'
 let work: string
@@ -17,13 +18,7 @@ let attempt = 0
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'stretcher-e2e-dc-'))
-  for (const [dir, version] of [
-    ['v1', 'one'],
-    ['v2', 'two']
-  ] as const) {
-    await mkdir(join(work, dir, 'public'), { recursive: true })
-    await writeFile(join(work, dir, 'public/version.txt'), `${version}\n`)
-  }
+  await versionedBuilds(work, { v1: 'one', v2: 'two' })
 })
 after(() => rm(work, { recursive: true, force: true }))
 
@@ -49,30 +44,8 @@ function withFleet(
   )
 }
 
-function inputsFor(fleet: LocalFleet, extra: Record<string, string> = {}) {
-  return {
-    path: 'v1',
-    's3-url': `s3://${fleet.s3.bucket}/releases`,
-    's3-endpoint': fleet.s3.endpoint,
-    'consul-addr': fleet.consul.url,
-    dest: '/srv/web',
-    'service-filter': '^web$',
-    timeout: '30s',
-    ...extra
-  }
-}
-
-function envFor(fleet: LocalFleet, extra: Record<string, string> = {}) {
-  return {
-    ...fleet.s3.env,
-    GITHUB_WORKSPACE: work,
-    GITHUB_REPOSITORY: 'acme/web',
-    GITHUB_SHA: 'abcdef0123456789abcdef0123456789abcdef01',
-    GITHUB_RUN_ID: '5151',
-    GITHUB_RUN_ATTEMPT: String(++attempt),
-    ...extra
-  }
-}
+const inputsFor = actionInputs
+const envFor = (fleet: LocalFleet) => actionEnv(fleet, work, { id: '5151', attempt: ++attempt })
 
 const kv = (fleet: LocalFleet, dc: string, key: string) => {
   const entry = fleet.consul.datacenter(dc).kv(`${KV}/${key}`)

@@ -3,13 +3,14 @@
 // reported, latest moved just before the last wave, the health gate,
 // auto-rollback, promotion after a partial rollout, and a cancel mid-rollout.
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
 import { SERVER_NODE, withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
+import { actionEnv, actionInputs, versionedBuilds } from './helpers/action-run.ts'
 
 const KV = 'stretcher/web'
 let work: string
@@ -17,13 +18,7 @@ let attempt = 0
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'stretcher-e2e-rollout-'))
-  for (const [dir, version] of [
-    ['v1', 'one'],
-    ['v2', 'two']
-  ] as const) {
-    await mkdir(join(work, dir, 'public'), { recursive: true })
-    await writeFile(join(work, dir, 'public/version.txt'), `${version}\n`)
-  }
+  await versionedBuilds(work, { v1: 'one', v2: 'two' })
 })
 after(() => rm(work, { recursive: true, force: true }))
 
@@ -43,29 +38,8 @@ function withFleet(nodes: FleetNodeSpec[], body: (fleet: LocalFleet) => Promise<
   return withLocalFleet({ nodes, kvPrefix: KV, serverRunsStretcher: false }, body)
 }
 
-function inputsFor(fleet: LocalFleet, extra: Record<string, string> = {}) {
-  return {
-    path: 'v1',
-    's3-url': `s3://${fleet.s3.bucket}/releases`,
-    's3-endpoint': fleet.s3.endpoint,
-    'consul-addr': fleet.consul.url,
-    dest: '/srv/web',
-    'service-filter': '^web$',
-    timeout: '30s',
-    ...extra
-  }
-}
-
-function envFor(fleet: LocalFleet) {
-  return {
-    ...fleet.s3.env,
-    GITHUB_WORKSPACE: work,
-    GITHUB_REPOSITORY: 'acme/web',
-    GITHUB_SHA: 'abcdef0123456789abcdef0123456789abcdef01',
-    GITHUB_RUN_ID: '4242',
-    GITHUB_RUN_ATTEMPT: String(++attempt)
-  }
-}
+const inputsFor = actionInputs
+const envFor = (fleet: LocalFleet) => actionEnv(fleet, work, { id: '4242', attempt: ++attempt })
 
 const versionOn = (fleet: LocalFleet, node: string) =>
   readFile(join(fleet.nodeTree(node, '/srv/web'), 'public/version.txt'), 'utf8')
