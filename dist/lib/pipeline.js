@@ -1,4 +1,4 @@
-import { C as ConsulClient, e as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, g as markdownText, h as codeSpan, k as kvKeys, p as plainText, d as InputError, D as DEPLOY_ID_PATTERN, q as quote, i as getDefaultExportFromCjs, j as parseDeployIdFile, l as releaseKey, s as s3Url, o as gateFailures, t as announce, u as nodeFilters, v as progressLine, w as acquireLock, x as runFacts, y as isSettled, z as selectTargets, A as canaryNodes, B as planRollout, E as isPartial, F as resultRows, G as summaryMarkdown, H as verdictMessage, f as formatGoDuration } from './lock.js';
+import { C as ConsulClient, e as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, g as markdownText, h as codeSpan, k as kvKeys, p as plainText, d as InputError, D as DEPLOY_ID_PATTERN, q as quote, i as getDefaultExportFromCjs, j as parseDeployIdFile, s as s3Url, l as releaseKey, o as gateFailures, t as announce, u as nodeFilters, v as progressLine, w as runFacts, x as isSettled, y as selectTargets, z as canaryNodes, A as planRollout, B as isPartial, E as acquireLock, F as resultRows, G as summaryMarkdown, H as verdictMessage, f as formatGoDuration } from './lock.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -8903,8 +8903,97 @@ async function nodesOnRelease(consul, kvPrefix, deployId, signal) {
     }
     return on;
 }
+/**
+ * Publish: the build packed and uploaded, with the history record it will get;
+ * or, with rollback-to and promote, the verified release already published (its
+ * history stays as written).
+ */
+async function publishOrFind(config, plan, deps, at) {
+    const { consul, store, log, setOutput } = deps;
+    if (existingRelease(config)) {
+        const release = await findRelease(consul, store, config, log);
+        setOutput('deploy-id', release.deployId);
+        setOutput('src-url', release.srcUrl);
+        setOutput('checksum', release.checksum);
+        setOutput('manifest-url', release.manifestUrl);
+        return { release };
+    }
+    // Every file gets a time no earlier release used (in any datacenter), so rsync -a
+    // on the nodes (which skips files whose size and mtime match) never keeps an old file.
+    const stamps = await Promise.all(plan.datacenters.map((dc) => nextFileTime(at(dc), config.kvPrefix)));
+    const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())));
+    const release = await publish({
+        config,
+        template: plan.template,
+        commands: plan.commands,
+        store,
+        log,
+        onFact: setOutput,
+        mtime: stamp,
+        build: plan.build
+    });
+    const history = {
+        deploy_id: release.deployId,
+        manifest_url: release.manifestUrl,
+        src_url: release.srcUrl,
+        checksum: release.checksum,
+        commit: config.run.sha,
+        run_url: config.run.runUrl,
+        published_at: new Date().toISOString(),
+        mtime: Math.floor(stamp.getTime() / 1000),
+        ...(release.prepareUrl && release.switchUrl
+            ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
+            : {})
+    };
+    return { release, history };
+}
+/**
+ * What latest names now, per datacenter: auto-rollback's target. With layout:
+ * releases it is switched back to: every node sent this one still keeps it (the
+ * switch spares the release it replaced).
+ */
+async function previousReleases(config, datacenters, signal, at) {
+    const previous = new Map();
+    for (const dc of datacenters) {
+        const before = await readPrevious(at(dc), config.kvPrefix, signal);
+        const switchUrl = config.layout === 'releases' ? before.history?.switch_manifest_url || undefined : undefined;
+        if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
+            previous.set(dc, {
+                deployId: before.deployId,
+                manifestUrl: before.manifestUrl,
+                ...(switchUrl ? { switchUrl } : {})
+            });
+    }
+    return previous;
+}
+/**
+ * The deploy lock, in the first datacenter listed (contract 10); its session hangs
+ * off a server there when that is not the agent's own datacenter. Waiting for it
+ * counts against `timeout`.
+ */
+async function takeLock(config, first, deps, at) {
+    const lockConsul = at(first);
+    const node = first && first !== (await deps.consul.agentDatacenter(deps.signal))
+        ? (await lockConsul.serverNodes(deps.signal))[0]
+        : undefined;
+    return acquireLock(lockConsul, {
+        key: kvKeys(config.kvPrefix).lock,
+        node,
+        holder: {
+            deploy_id: config.deployId,
+            run_url: config.run.runUrl,
+            repository: config.run.repository,
+            sha: config.run.sha,
+            started_at: new Date().toISOString()
+        },
+        deadline: Date.now() + config.timeoutMs,
+        log: deps.log,
+        signal: deps.signal,
+        onSession: deps.onLockSession
+    });
+}
 async function runPipeline(config, deps) {
-    const { log, store, consul, setOutput } = deps;
+    const { log, consul, setOutput } = deps;
     const keys = kvKeys(config.kvPrefix);
     const plan = await planStage(config, deps);
     const { selection, steps } = plan;
@@ -8955,29 +9044,8 @@ async function runPipeline(config, deps) {
     // publishing at once); waiting for it counts against timeout.
     let lock;
     const at = (datacenter) => datacenter ? consul.inDatacenter(datacenter) : consul;
-    // The lock is taken in the first datacenter listed (contract 10); its session hangs
-    // off a server there when that is not the agent's own datacenter.
-    const first = plan.datacenters[0];
-    const lockConsul = at(first);
     try {
-        const lockNode = first && first !== (await consul.agentDatacenter(deps.signal))
-            ? (await lockConsul.serverNodes(deps.signal))[0]
-            : undefined;
-        lock = await acquireLock(lockConsul, {
-            key: keys.lock,
-            node: lockNode,
-            holder: {
-                deploy_id: config.deployId,
-                run_url: config.run.runUrl,
-                repository: config.run.repository,
-                sha: config.run.sha,
-                started_at: new Date().toISOString()
-            },
-            deadline: Date.now() + config.timeoutMs,
-            log,
-            signal: deps.signal,
-            onSession: deps.onLockSession
-        });
+        lock = await takeLock(config, plan.datacenters[0], deps, at);
     }
     catch (error) {
         if (isCancelled(deps))
@@ -8985,62 +9053,13 @@ async function runPipeline(config, deps) {
         throw error;
     }
     try {
-        if (existingRelease(config)) {
-            // rollback-to and promote announce a verified, already published release;
-            // its history stays as written.
-            release = await findRelease(consul, store, config, log);
-            setOutput('deploy-id', release.deployId);
-            setOutput('src-url', release.srcUrl);
-            setOutput('checksum', release.checksum);
-            setOutput('manifest-url', release.manifestUrl);
-        }
-        else {
-            // Every file gets a time no earlier release used, so rsync -a on the nodes
-            // (which skips files whose size and mtime match) never keeps an old file.
-            const stamps = await Promise.all(plan.datacenters.map((dc) => nextFileTime(at(dc), config.kvPrefix)));
-            const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())));
-            release = await publish({
-                config,
-                template: plan.template,
-                commands: plan.commands,
-                store,
-                log,
-                onFact: setOutput,
-                mtime: stamp,
-                build: plan.build
-            });
-            history = {
-                deploy_id: release.deployId,
-                manifest_url: release.manifestUrl,
-                src_url: release.srcUrl,
-                checksum: release.checksum,
-                commit: config.run.sha,
-                run_url: config.run.runUrl,
-                published_at: new Date().toISOString(),
-                mtime: Math.floor(stamp.getTime() / 1000),
-                ...(release.prepareUrl && release.switchUrl
-                    ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
-                    : {})
-            };
-        }
-        const published = release;
-        // What latest names now, per datacenter: auto-rollback's target. With layout:
-        // releases it is switched back to: every node sent this one still keeps it (the
-        // switch spares the release it replaced).
-        const previous = new Map();
-        if (config.autoRollback)
-            for (const dc of plan.datacenters) {
-                const before = await readPrevious(at(dc), config.kvPrefix, deps.signal);
-                const switchUrl = config.layout === 'releases'
-                    ? before.history?.switch_manifest_url || undefined
-                    : undefined;
-                if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
-                    previous.set(dc, {
-                        deployId: before.deployId,
-                        manifestUrl: before.manifestUrl,
-                        ...(switchUrl ? { switchUrl } : {})
-                    });
-            }
+        const found = await publishOrFind(config, plan, deps, at);
+        release = found.release;
+        history = found.history;
+        const published = found.release;
+        const previous = config.autoRollback
+            ? await previousReleases(config, plan.datacenters, deps.signal, at)
+            : undefined;
         const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size;
         await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
             rollout = await runRollout(steps, {

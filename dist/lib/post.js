@@ -20,7 +20,7 @@ import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8 from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
-import { J as commonjsGlobal, K as checkConclusion, p as plainText, L as statusDescription, M as checkOutput, N as commitState, y as isSettled, P as settle, Q as releaseLock, r as readConfig, x as runFacts, R as abandonedMarkdown, C as ConsulClient } from './lock.js';
+import { J as commonjsGlobal, K as checkConclusion, p as plainText, L as statusDescription, M as checkOutput, N as commitState, x as isSettled, P as settle, Q as releaseLock, r as readConfig, w as runFacts, R as abandonedMarkdown, C as ConsulClient } from './lock.js';
 import require$$5 from 'node:tls';
 import zlib__default from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
