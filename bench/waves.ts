@@ -219,17 +219,22 @@ export async function rolloutOnce(opts: {
     if (process.env.BENCH_WAVES_DUMP)
       for (const a of emu.arrivals.slice(firstArrival))
         if (!reportOf(a)) process.stderr.write(`${a.at} ${a.method} ${a.path.slice(0, 100)}\n`)
-    const figures = measure(
-      emu.arrivals.slice(firstArrival),
-      stepOf,
-      dcOf,
-      datacenters[0]!,
-      verdictAt || Date.now(),
-      answered
-    )
+    const converged = run.code === 0 && verdictAt > 0 && triggered.size === total
+    // A run that did not converge is counted as such, not measured (a step may lack reports).
+    const figures = converged
+      ? measure(
+          emu.arrivals.slice(firstArrival),
+          stepOf,
+          dcOf,
+          datacenters[0]!,
+          verdictAt,
+          answered
+        )
+      : { steps: [], gaps: [], lastReportAt: NaN }
+    if (!converged) process.stderr.write(`${run.stdout.split('\n').slice(-15).join('\n')}\n`)
     const last = figures.lastReportAt
     return {
-      converged: run.code === 0 && verdictAt > 0 && triggered.size === total,
+      converged,
       code: run.code,
       steps: figures.steps,
       gaps: figures.gaps,
