@@ -47,6 +47,8 @@ const scales = args
 const nodesArg = Number(args.find((a) => a.startsWith('--nodes='))?.slice('--nodes='.length))
 // --spread=S: seconds over which each step's nodes report, waves and datacenters cases (default 3 and 5)
 const spreadArg = Number(args.find((a) => a.startsWith('--spread='))?.slice('--spread='.length))
+// --waves=…: the waves input of the waves case (default 1, 10%, 100%) and of the datacenters case (default none)
+const wavesArg = args.find((a) => a.startsWith('--waves='))?.slice('--waves='.length)
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -679,7 +681,6 @@ async function rolloutBench(opts: {
   datacenters: string[]
   waves?: string
   spreadMs: number
-  stepName: (step: number, dc: string) => string
 }): Promise<void> {
   const s3 = await startLocalS3()
   const github = await startFakeGitHub()
@@ -723,6 +724,14 @@ async function rolloutBench(opts: {
     }
     const stepCount = Math.max(...ok.map((r) => r.steps.length))
     const first = ok.find((r) => r.steps.length === stepCount)!
+    // a step's name: `wave N`, `dcN`, or `dcN wave N` (waves within each datacenter)
+    const stepName = (k: number): string => {
+      const dc = first.steps[k]!.datacenter
+      const ofDc = first.steps.filter((x) => x.datacenter === dc).length
+      const wave = first.steps.slice(0, k + 1).filter((x) => x.datacenter === dc).length
+      if (opts.datacenters.length === 1) return `wave ${wave}`
+      return ofDc > 1 ? `${dc} wave ${wave}` : dc
+    }
     print(
       `### ${opts.title}: ${opts.datacenters.length > 1 ? `${opts.datacenters.length} × ` : ''}${n} nodes${opts.waves ? `, \`waves: ${opts.waves}\`` : ''}${opts.datacenters.length > 1 ? `, \`datacenters: ${opts.datacenters.join(', ')}\`` : ''}; each step's nodes report over ${spreadMs / 1000} s (starting 0-1 s after their event) (re-deploy); median of ${runs}`
     )
@@ -734,9 +743,8 @@ async function rolloutBench(opts: {
     for (let g = 0; g < stepCount - 1; g++) {
       const gaps = ok.map((r) => r.gaps[g]?.ms ?? NaN)
       const from = first.steps[g]!
-      const to = first.steps[g + 1]!
       print(
-        `| ${opts.stepName(g + 1, to.datacenter)}'s first event (after ${opts.stepName(g, from.datacenter)}, ${from.nodes} node${from.nodes === 1 ? '' : 's'}) | **${median(gaps).toFixed(0)}** | ${spread(gaps)} | ${gaps.map((x) => x.toFixed(0)).join(', ')} |`
+        `| ${stepName(g + 1)}'s first event (after ${stepName(g)}, ${from.nodes} node${from.nodes === 1 ? '' : 's'}) | **${median(gaps).toFixed(0)}** | ${spread(gaps)} | ${gaps.map((x) => x.toFixed(0)).join(', ')} |`
       )
     }
     const v = ok.map((r) => r.verdictMs)
@@ -753,7 +761,7 @@ async function rolloutBench(opts: {
       const m = (f: (x: (typeof s)[number]) => number): number => median(s.map(f))
       const rate = s.map((x) => x.loopReads / x.seconds)
       print(
-        `| ${opts.stepName(k, s[0]!.datacenter)} | ${s[0]!.datacenter} | ${s[0]!.nodes} | ${m((x) => x.events)} | ${m((x) => x.sendMs).toFixed(0)} (${spread(s.map((x) => x.sendMs))}) | ${sec(m((x) => x.reportingMs))} | ${m((x) => x.seconds).toFixed(2)} | ${m((x) => x.loopReads)} | **${median(rate).toFixed(2)}** (${Math.min(...rate).toFixed(2)}–${Math.max(...rate).toFixed(2)}) | ${m((x) => x.allReads)} | ${mb(m((x) => x.bytesRead))} |`
+        `| ${stepName(k)} | ${s[0]!.datacenter} | ${s[0]!.nodes} | ${m((x) => x.events)} | ${m((x) => x.sendMs).toFixed(0)} (${spread(s.map((x) => x.sendMs))}) | ${sec(m((x) => x.reportingMs))} | ${m((x) => x.seconds).toFixed(2)} | ${m((x) => x.loopReads)} | **${median(rate).toFixed(2)}** (${Math.min(...rate).toFixed(2)}–${Math.max(...rate).toFixed(2)}) | ${m((x) => x.allReads)} | ${mb(m((x) => x.bytesRead))} |`
       )
     }
     print()
@@ -773,7 +781,7 @@ async function rolloutBench(opts: {
       const byGap = [...ok].sort((a, b) => (a.gaps[g]?.ms ?? 0) - (b.gaps[g]?.ms ?? 0))
       const mid = byGap[Math.floor((byGap.length - 1) / 2)]!.gaps[g]!
       print(
-        `- between ${opts.stepName(g, first.steps[g]!.datacenter)}'s last report and ${opts.stepName(g + 1, first.steps[g + 1]!.datacenter)}'s event (a run of ${mid.ms} ms): ${mid.between.map((b) => `\`${b}\``).join(', ')}`
+        `- between ${stepName(g)}'s last report and ${stepName(g + 1)}'s event (a run of ${mid.ms} ms): ${mid.between.map((b) => `\`${b}\``).join(', ')}`
       )
     }
     print()
@@ -795,16 +803,15 @@ if (wants('waves'))
   await rolloutBench({
     title: 'Waves from outside',
     datacenters: ['dc1'],
-    waves: '1, 10%, 100%',
-    spreadMs: 3000,
-    stepName: (k) => `wave ${k + 1}`
+    waves: wavesArg ?? '1, 10%, 100%',
+    spreadMs: 3000
   })
 if (wants('datacenters'))
   await rolloutBench({
     title: 'Datacenters from outside',
     datacenters: ['dc1', 'dc2'],
-    spreadMs: 5000,
-    stepName: (_k, dc) => dc
+    waves: wavesArg,
+    spreadMs: 5000
   })
 print(
   `_bench took ${((Date.now() - begun) / 1000).toFixed(0)} s; args: ${args.join(' ') || '(none)'}_`
