@@ -49,6 +49,10 @@ const nodesArg = Number(args.find((a) => a.startsWith('--nodes='))?.slice('--nod
 const spreadArg = Number(args.find((a) => a.startsWith('--spread='))?.slice('--spread='.length))
 // --waves=…: the waves input of the waves case (default 1, 10%, 100%) and of the datacenters case (default none)
 const wavesArg = args.find((a) => a.startsWith('--waves='))?.slice('--waves='.length)
+// --await-spread=S: the await case's nodes report over S seconds (default 10)
+const awaitSpreadArg = Number(
+  args.find((a) => a.startsWith('--await-spread='))?.slice('--await-spread='.length)
+)
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -459,11 +463,12 @@ async function awaitOnce(n: number, spreadMs: number, stale: boolean): Promise<A
 }
 
 async function awaitBench(): Promise<void> {
+  const awaitSpreadMs = awaitSpreadArg ? awaitSpreadArg * 1000 : 10_000
   const sizes = [100, 1000, ...(fleet10k ? [10_000] : [])]
   const runs = quick ? 3 : 5
   for (const stale of [true, false]) {
     print(
-      `### Await: N nodes reporting evenly over 10 s (starting 0-1 s after the event), ${stale ? 're-deploy (every node holds an older result)' : 'first deploy (results/ empty)'}; median of ${runs}`
+      `### Await: N nodes reporting evenly over ${awaitSpreadMs / 1000} s (starting 0-1 s after the event), ${stale ? 're-deploy (every node holds an older result)' : 'first deploy (results/ empty)'}; median of ${runs}`
     )
     print()
     print(
@@ -475,7 +480,7 @@ async function awaitBench(): Promise<void> {
       const all: AwaitRun[] = []
       for (let i = 0; i < runs; i++) {
         log(`await: ${n} nodes, ${stale ? 're-deploy' : 'first deploy'}, run ${i + 1}/${runs}`)
-        all.push(await awaitOnce(n, 10_000, stale))
+        all.push(await awaitOnce(n, awaitSpreadMs, stale))
       }
       const m = (f: (r: AwaitRun) => number): number => median(all.map(f))
       print(
