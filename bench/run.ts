@@ -27,6 +27,8 @@ import {
   startFakeGitHub,
   verdictOnce
 } from './process.ts'
+import { rolloutOnce } from './waves.ts'
+import type { RolloutRun } from './waves.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -41,6 +43,16 @@ const scales = args
   ?.slice('--scales='.length)
   .split(',')
   .map(Number)
+// --nodes=N: nodes (per datacenter) of the waves and datacenters cases (default 1000)
+const nodesArg = Number(args.find((a) => a.startsWith('--nodes='))?.slice('--nodes='.length))
+// --spread=S: seconds over which each step's nodes report, waves and datacenters cases (default 3 and 5)
+const spreadArg = Number(args.find((a) => a.startsWith('--spread='))?.slice('--spread='.length))
+// --waves=…: the waves input of the waves case (default 1, 10%, 100%) and of the datacenters case (default none)
+const wavesArg = args.find((a) => a.startsWith('--waves='))?.slice('--waves='.length)
+// --await-spread=S: the await case's nodes report over S seconds (default 10)
+const awaitSpreadArg = Number(
+  args.find((a) => a.startsWith('--await-spread='))?.slice('--await-spread='.length)
+)
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -451,11 +463,12 @@ async function awaitOnce(n: number, spreadMs: number, stale: boolean): Promise<A
 }
 
 async function awaitBench(): Promise<void> {
+  const awaitSpreadMs = awaitSpreadArg ? awaitSpreadArg * 1000 : 10_000
   const sizes = [100, 1000, ...(fleet10k ? [10_000] : [])]
   const runs = quick ? 3 : 5
   for (const stale of [true, false]) {
     print(
-      `### Await: N nodes reporting evenly over 10 s (starting 0-1 s after the event), ${stale ? 're-deploy (every node holds an older result)' : 'first deploy (results/ empty)'}; median of ${runs}`
+      `### Await: N nodes reporting evenly over ${awaitSpreadMs / 1000} s (starting 0-1 s after the event), ${stale ? 're-deploy (every node holds an older result)' : 'first deploy (results/ empty)'}; median of ${runs}`
     )
     print()
     print(
@@ -467,7 +480,7 @@ async function awaitBench(): Promise<void> {
       const all: AwaitRun[] = []
       for (let i = 0; i < runs; i++) {
         log(`await: ${n} nodes, ${stale ? 're-deploy' : 'first deploy'}, run ${i + 1}/${runs}`)
-        all.push(await awaitOnce(n, 10_000, stale))
+        all.push(await awaitOnce(n, awaitSpreadMs, stale))
       }
       const m = (f: (r: AwaitRun) => number): number => median(all.map(f))
       print(
@@ -665,6 +678,125 @@ async function verdictBench(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------- waves, datacenters
+
+/** Runs of a staged or multi-datacenter rollout (bench/waves.ts), and their figures. */
+async function rolloutBench(opts: {
+  title: string
+  datacenters: string[]
+  waves?: string
+  spreadMs: number
+}): Promise<void> {
+  const s3 = await startLocalS3()
+  const github = await startFakeGitHub()
+  const { work, tiny, cleanup } = makeWork()
+  const n = nodesArg || 1000
+  const runs = runsArg || (quick ? 3 : 7)
+  const spreadMs = spreadArg ? spreadArg * 1000 : opts.spreadMs
+  const env = {
+    GITHUB_WORKSPACE: work,
+    GITHUB_REPOSITORY: 'acme/web',
+    GITHUB_SHA: '2222222222222222222222222222222222222222',
+    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_PATH: join(work, 'event.json'),
+    GITHUB_RUN_ID: '99',
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_API_URL: github.url,
+    GITHUB_SERVER_URL: 'https://github.example.com'
+  }
+  const load: string[] = []
+  try {
+    const all: RolloutRun[] = []
+    for (let i = 0; i < runs; i++) {
+      log(`${opts.title}: run ${i + 1}/${runs}`)
+      load.push(sh('cat /proc/loadavg').split(' ')[0]!)
+      const r = await rolloutOnce({
+        s3,
+        env,
+        buildDir: tiny,
+        nodesPerDc: n,
+        datacenters: opts.datacenters,
+        waves: opts.waves,
+        spreadMs
+      })
+      if (!r.converged) log(`  did not converge (exit ${r.code})`)
+      all.push(r)
+    }
+    const ok = all.filter((r) => r.converged)
+    if (ok.length === 0) {
+      print(`### ${opts.title}: no run converged (exits ${all.map((r) => r.code).join(', ')})`)
+      return
+    }
+    const stepCount = Math.max(...ok.map((r) => r.steps.length))
+    const first = ok.find((r) => r.steps.length === stepCount)!
+    // a step's name: `wave N`, `dcN`, or `dcN wave N` (waves within each datacenter)
+    const stepName = (k: number): string => {
+      const dc = first.steps[k]!.datacenter
+      const ofDc = first.steps.filter((x) => x.datacenter === dc).length
+      const wave = first.steps.slice(0, k + 1).filter((x) => x.datacenter === dc).length
+      if (opts.datacenters.length === 1) return `wave ${wave}`
+      return ofDc > 1 ? `${dc} wave ${wave}` : dc
+    }
+    print(
+      `### ${opts.title}: ${opts.datacenters.length > 1 ? `${opts.datacenters.length} × ` : ''}${n} nodes${opts.waves ? `, \`waves: ${opts.waves}\`` : ''}${opts.datacenters.length > 1 ? `, \`datacenters: ${opts.datacenters.join(', ')}\`` : ''}; each step's nodes report over ${spreadMs / 1000} s (starting 0-1 s after their event) (re-deploy); median of ${runs}`
+    )
+    print()
+    print(
+      "| measured in the emulator's arrival log, from the arrival of a step's last node report to | median ms | spread ms | runs (ms) |"
+    )
+    print('|---|---|---|---|')
+    for (let g = 0; g < stepCount - 1; g++) {
+      const gaps = ok.map((r) => r.gaps[g]?.ms ?? NaN)
+      const from = first.steps[g]!
+      print(
+        `| ${stepName(g + 1)}'s first event (after ${stepName(g)}, ${from.nodes} node${from.nodes === 1 ? '' : 's'}) | **${median(gaps).toFixed(0)}** | ${spread(gaps)} | ${gaps.map((x) => x.toFixed(0)).join(', ')} |`
+      )
+    }
+    const v = ok.map((r) => r.verdictMs)
+    print(
+      `| the verdict line on the action's stdout (after the last step) | ${median(v).toFixed(0)} | ${spread(v)} | ${v.map((x) => x.toFixed(0)).join(', ')} |`
+    )
+    print()
+    print(
+      '| step | datacenter | nodes | events | first → last event (ms) | event → last report (s) | in flight (s): event → next event | results reads: wait loop | reads/s: wait loop (spread) | all results reads (with the next baseline read) | MB read |'
+    )
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
+    for (let k = 0; k < stepCount; k++) {
+      const s = ok.map((r) => r.steps[k]!)
+      const m = (f: (x: (typeof s)[number]) => number): number => median(s.map(f))
+      const rate = s.map((x) => x.loopReads / x.seconds)
+      print(
+        `| ${stepName(k)} | ${s[0]!.datacenter} | ${s[0]!.nodes} | ${m((x) => x.events)} | ${m((x) => x.sendMs).toFixed(0)} (${spread(s.map((x) => x.sendMs))}) | ${sec(m((x) => x.reportingMs))} | ${m((x) => x.seconds).toFixed(2)} | ${m((x) => x.loopReads)} | **${median(rate).toFixed(2)}** (${Math.min(...rate).toFixed(2)}–${Math.max(...rate).toFixed(2)}) | ${m((x) => x.allReads)} | ${mb(m((x) => x.bytesRead))} |`
+      )
+    }
+    print()
+    const whole = ok.map(
+      (r) =>
+        r.steps.reduce((a, x) => a + x.loopReads, 0) / r.steps.reduce((a, x) => a + x.seconds, 0)
+    )
+    print(
+      `- the wait loop over the whole rollout (first event to verdict line): **${median(whole).toFixed(2)}** results reads/s (${whole.map((x) => x.toFixed(2)).join(', ')})`
+    )
+    const t = ok.map((r) => r.totalMs)
+    print(
+      `- converged (exit 0, verdict line seen, every node sent its event): ${ok.length}/${runs}; the action's run, spawn to exit: ${sec(median(t))} s median (${t.map(sec).join(', ')}); load average (1 min) at each run's start: ${load.join(', ')}`
+    )
+    // what the action sent between a step's last report and the next step's event, in the median run
+    for (let g = 0; g < stepCount - 1; g++) {
+      const byGap = [...ok].sort((a, b) => (a.gaps[g]?.ms ?? 0) - (b.gaps[g]?.ms ?? 0))
+      const mid = byGap[Math.floor((byGap.length - 1) / 2)]!.gaps[g]!
+      print(
+        `- between ${stepName(g)}'s last report and ${stepName(g + 1)}'s event (a run of ${mid.ms} ms): ${mid.between.map((b) => `\`${b}\``).join(', ')}`
+      )
+    }
+    print()
+  } finally {
+    cleanup()
+    await github.stop()
+    await s3.stop()
+  }
+}
+
 const begun = Date.now()
 machine()
 if (wants('publish')) await publishBench()
@@ -672,6 +804,20 @@ if (wants('await')) await awaitBench()
 if (wants('startup')) await startupBench()
 if (wants('process')) await processBench()
 if (wants('verdict')) await verdictBench()
+if (wants('waves'))
+  await rolloutBench({
+    title: 'Waves from outside',
+    datacenters: ['dc1'],
+    waves: wavesArg ?? '1, 10%, 100%',
+    spreadMs: 3000
+  })
+if (wants('datacenters'))
+  await rolloutBench({
+    title: 'Datacenters from outside',
+    datacenters: ['dc1', 'dc2'],
+    waves: wavesArg,
+    spreadMs: 5000
+  })
 print(
   `_bench took ${((Date.now() - begun) / 1000).toFixed(0)} s; args: ${args.join(' ') || '(none)'}_`
 )
