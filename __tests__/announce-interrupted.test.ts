@@ -479,3 +479,34 @@ test('the journal names the datacenter it was written to, so the post step settl
     ]
   )
 })
+
+test("a wave's later events read nothing again: they count from the first event's baseline", async () => {
+  const cancel = new AbortController()
+  const consul = new StandInConsul(cancel, true)
+  const reads: string[] = []
+  const kvGet = consul.kvGet.bind(consul)
+  const eventIds = consul.eventIds.bind(consul)
+  consul.kvGet = async (key, opts) => (reads.push(`kv ${key}`), kvGet(key, opts))
+  consul.eventIds = async (name, payload) => (reads.push('events'), eventIds(name, payload))
+  const log = memoryLog()
+  const first = await announce(consul, config, { manifestUrl: NEW_URL }, log, {
+    movesLatest: false,
+    filters: { node: '^(web-1)$' }
+  })
+  assert.deepEqual(reads, [`kv ${PREFIX}/results/`, 'events'])
+  assert.deepEqual(first.seenAfter, ['ev-1'])
+  reads.length = 0
+  consul.index += 50 // results written meanwhile must still count from the first baseline
+  const second = await announce(consul, config, { manifestUrl: NEW_URL }, log, {
+    movesLatest: false,
+    filters: { node: '^(web-2)$' },
+    continuing: { baselineIndex: first.baselineIndex, seenAfter: first.seenAfter }
+  })
+  assert.deepEqual(reads, [], 'no read before the second fire')
+  assert.equal(second.baselineIndex, first.baselineIndex)
+  assert.deepEqual(second.seenAfter, ['ev-1', 'ev-2'])
+  assert.deepEqual(
+    consul.events.map((e) => e.filters),
+    [{ node: '^(web-1)$' }, { node: '^(web-2)$' }]
+  )
+})

@@ -49,6 +49,11 @@ export interface Announcement {
   eventId: string
   /** epoch ms the event was fired */
   firedAt: number
+  /**
+   * IDs of the events with this payload in the agent's list once this one went
+   * out (what was there before, and this one); absent when the list was unreadable
+   */
+  seenAfter?: string[]
 }
 
 export const kvKeys = (prefix: string) => ({
@@ -135,6 +140,12 @@ export interface AnnounceOptions {
    * deploy-id stay, so there is nothing to undo and no journal
    */
   movesLatest?: boolean
+  /**
+   * With movesLatest false: the next event of the same step (a wave too large for
+   * one node filter). Its results count from the first event's baseline, and the
+   * agent's list is known from the events just fired: nothing is read again.
+   */
+  continuing?: Pick<Announcement, 'baselineIndex' | 'seenAfter'>
 }
 
 export function payloadAdvice(manifestUrl: string): string {
@@ -276,7 +287,8 @@ export async function announce(
   return {
     baselineIndex: Math.max(1, raftIndex(baseline.index)),
     eventId: journal.eventId ?? '',
-    firedAt
+    firedAt,
+    seenAfter: seenBefore && journal.eventId ? [...seenBefore, journal.eventId] : undefined
   }
 }
 
@@ -305,16 +317,20 @@ async function fireOnly(
   opts: AnnounceOptions,
   clock: Clock
 ): Promise<Announcement> {
-  const { signal } = opts
+  const { signal, continuing } = opts
   const keys = kvKeys(config.kvPrefix)
-  const [baseline, seenBefore] = await Promise.all([
-    consul.kvGet(keys.results, {
-      recurse: true,
-      signal,
-      permission: `key:read on "${keys.results}"`
-    }),
-    consul.eventIds(config.eventName, manifestUrl, signal).catch(() => undefined)
-  ])
+  const [baselineIndex, seenBefore] = continuing
+    ? [continuing.baselineIndex, continuing.seenAfter]
+    : await Promise.all([
+        consul
+          .kvGet(keys.results, {
+            recurse: true,
+            signal,
+            permission: `key:read on "${keys.results}"`
+          })
+          .then((read) => Math.max(1, raftIndex(read.index))),
+        consul.eventIds(config.eventName, manifestUrl, signal).catch(() => undefined)
+      ])
   signal?.throwIfAborted()
   const bytes = Buffer.byteLength(manifestUrl)
   if (bytes > SAFE_PAYLOAD_BYTES) log.warning(payloadAdvice(manifestUrl))
@@ -325,9 +341,10 @@ async function fireOnly(
   })
   logFired(log, config.eventName, id, filters, bytes)
   return {
-    baselineIndex: Math.max(1, raftIndex(baseline.index)),
+    baselineIndex,
     eventId: id,
-    firedAt: clock.now()
+    firedAt: clock.now(),
+    seenAfter: seenBefore ? [...seenBefore, id] : undefined
   }
 }
 

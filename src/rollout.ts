@@ -233,6 +233,7 @@ export async function runRollout(
 
     const filterSets = eventFilters(config, step)
     let first: Announcement | undefined
+    let last: Announcement | undefined
     try {
       for (const [n, filters] of filterSets.entries()) {
         const moves = step.movesLatest && n === 0
@@ -250,6 +251,11 @@ export async function runRollout(
             targets: step.nodes,
             filters,
             movesLatest: moves,
+            // The step's later events: nothing to read again (results count from the first).
+            continuing: last && {
+              baselineIndex: first?.baselineIndex ?? 1,
+              seenAfter: last.seenAfter
+            },
             datacenter: step.datacenter,
             onJournal: moves ? deps.onJournal : undefined
           }
@@ -259,6 +265,7 @@ export async function runRollout(
           dc.historyWritten = true
         }
         first ??= announced
+        last = announced
       }
     } catch (error) {
       // Nothing sent yet: the error is the run's, as without waves. Once a wave went
@@ -539,6 +546,7 @@ async function rollBackDatacenter(
   const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined
   const filterSets = nodeFilters(nodes).map((node) => ({ node }))
   let first: Announcement | undefined
+  let previousEvent: string[] | undefined
   try {
     for (const [n, filters] of filterSets.entries()) {
       const moves = latestMoved && n === 0
@@ -555,11 +563,13 @@ async function rollBackDatacenter(
           targets: nodes,
           filters,
           movesLatest: moves,
+          continuing: first && { baselineIndex: first.baselineIndex, seenAfter: previousEvent },
           datacenter,
           onJournal: moves ? deps.onJournal : undefined
         }
       )
       first ??= announced
+      previousEvent = announced.seenAfter
     }
     if (!first) throw new Error('no node to send it to')
     const fleet = new FleetState({
