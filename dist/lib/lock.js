@@ -9384,7 +9384,8 @@ async function announce(consul, config, release, log, opts = {}) {
     return {
         baselineIndex: Math.max(1, raftIndex(baseline.index)),
         eventId: journal.eventId ?? '',
-        firedAt
+        firedAt,
+        seenAfter: seenBefore && journal.eventId ? [...seenBefore, journal.eventId] : undefined
     };
 }
 function logFired(log, eventName, eventId, filters, bytes) {
@@ -9395,16 +9396,20 @@ function logFired(log, eventName, eventId, filters, bytes) {
 }
 /** The event alone, latest left where it is: a refusal or a lost answer fails the step. */
 async function fireOnly(consul, config, manifestUrl, filters, log, opts, clock) {
-    const { signal } = opts;
+    const { signal, continuing } = opts;
     const keys = kvKeys(config.kvPrefix);
-    const [baseline, seenBefore] = await Promise.all([
-        consul.kvGet(keys.results, {
-            recurse: true,
-            signal,
-            permission: `key:read on "${keys.results}"`
-        }),
-        consul.eventIds(config.eventName, manifestUrl, signal).catch(() => undefined)
-    ]);
+    const [baselineIndex, seenBefore] = continuing
+        ? [continuing.baselineIndex, continuing.seenAfter]
+        : await Promise.all([
+            consul
+                .kvGet(keys.results, {
+                recurse: true,
+                signal,
+                permission: `key:read on "${keys.results}"`
+            })
+                .then((read) => Math.max(1, raftIndex(read.index))),
+            consul.eventIds(config.eventName, manifestUrl, signal).catch(() => undefined)
+        ]);
     signal?.throwIfAborted();
     const bytes = Buffer.byteLength(manifestUrl);
     if (bytes > SAFE_PAYLOAD_BYTES)
@@ -9416,9 +9421,10 @@ async function fireOnly(consul, config, manifestUrl, filters, log, opts, clock) 
     });
     logFired(log, config.eventName, id, filters, bytes);
     return {
-        baselineIndex: Math.max(1, raftIndex(baseline.index)),
+        baselineIndex,
         eventId: id,
-        firedAt: clock.now()
+        firedAt: clock.now(),
+        seenAfter: seenBefore ? [...seenBefore, id] : undefined
     };
 }
 function writtenIndexes(entries, keys) {

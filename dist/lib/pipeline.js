@@ -8306,6 +8306,7 @@ async function runRollout(steps, release, deps) {
         }
         const filterSets = eventFilters(config, step);
         let first;
+        let last;
         try {
             for (const [n, filters] of filterSets.entries()) {
                 const moves = step.movesLatest && n === 0;
@@ -8318,6 +8319,11 @@ async function runRollout(steps, release, deps) {
                     targets: step.nodes,
                     filters,
                     movesLatest: moves,
+                    // The step's later events: nothing to read again (results count from the first).
+                    continuing: last && {
+                        baselineIndex: first?.baselineIndex ?? 1,
+                        seenAfter: last.seenAfter
+                    },
                     datacenter: step.datacenter,
                     onJournal: moves ? deps.onJournal : undefined
                 });
@@ -8326,6 +8332,7 @@ async function runRollout(steps, release, deps) {
                     dc.historyWritten = true;
                 }
                 first ??= announced;
+                last = announced;
             }
         }
         catch (error) {
@@ -8568,6 +8575,7 @@ async function rollBackDatacenter(datacenter, nodes, previous, latestMoved, deps
     const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined;
     const filterSets = nodeFilters(nodes).map((node) => ({ node }));
     let first;
+    let previousEvent;
     try {
         for (const [n, filters] of filterSets.entries()) {
             const moves = latestMoved && n === 0;
@@ -8579,10 +8587,12 @@ async function rollBackDatacenter(datacenter, nodes, previous, latestMoved, deps
                 targets: nodes,
                 filters,
                 movesLatest: moves,
+                continuing: first && { baselineIndex: first.baselineIndex, seenAfter: previousEvent },
                 datacenter,
                 onJournal: moves ? deps.onJournal : undefined
             });
             first ??= announced;
+            previousEvent = announced.seenAfter;
         }
         if (!first)
             throw new Error('no node to send it to');
