@@ -273,8 +273,11 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
       const rows = JSON.parse(run.outputs.results as string) as Array<{
         node: string
         status: string
+        phase?: string
       }>
       assert.equal(rows.find((r) => r.node === 'node-3')?.status, 'failure')
+      // The results output says which phase a node's result was of (contract 9).
+      assert.equal(rows.find((r) => r.node === 'node-3')?.phase, 'prepare')
       assert.match(run.stdout + run.stderr, /node-3/)
     })
   })

@@ -76,6 +76,8 @@ export interface ResultRow {
   wave?: number
   /** the node's datacenter (contract 10); absent when the run names none */
   datacenter?: string
+  /** layout: releases (contract 9): the phase of the counted result, prepare or switch */
+  phase?: string
 }
 
 /** The `results` output: one row per node, sorted by name. */
@@ -86,7 +88,8 @@ export function resultRows(fleet: FleetState): ResultRow[] {
     deploy_id: s.deployId ?? null,
     at: s.at ?? null,
     ...(s.wave !== undefined ? { wave: s.wave } : {}),
-    ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {})
+    ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {}),
+    ...(s.phase !== undefined ? { phase: s.phase } : {})
   }))
 }
 
