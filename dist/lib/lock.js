@@ -7934,7 +7934,8 @@ function resultRows(fleet) {
         deploy_id: s.deployId ?? null,
         at: s.at ?? null,
         ...(s.wave !== undefined ? { wave: s.wave } : {}),
-        ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {})
+        ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {}),
+        ...(s.phase !== undefined ? { phase: s.phase } : {})
     }));
 }
 /**
