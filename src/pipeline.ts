@@ -303,9 +303,15 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
         `no live node${where} matches the filters (${catalog.length} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`
       )
     let targets = found.targets
-    if (config.promote) {
+    const existingId = existingRelease(config)
+    // Read once for promote and for layout: releases (which nodes run or keep it).
+    const results =
+      config.promote || (config.layout === 'releases' && existingId)
+        ? await lastResults(client, config.kvPrefix, deps.signal)
+        : undefined
+    if (config.promote && results) {
       // Promote goes on over the targets not on the release yet (contract 8).
-      const on = await nodesOnRelease(client, config.kvPrefix, config.promote, deps.signal)
+      const on = nodesOnRelease(results, config.promote)
       targets = targets.filter((node) => !on.has(node))
       log.info(
         `promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`
@@ -317,10 +323,9 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
       config.filters
     )
     // layout: releases: a published release the nodes still keep needs only the switch.
-    const existingId = existingRelease(config)
     const prepared =
-      config.layout === 'releases' && existingId
-        ? await nodesKeeping(client, config.kvPrefix, existingId, deps.signal)
+      config.layout === 'releases' && existingId && results
+        ? nodesKeeping(results, existingId)
         : undefined
     if (prepared)
       log.info(
@@ -369,6 +374,36 @@ function templateDest(template: ManifestTemplate | undefined): string {
   return template?.dest ?? '<dest>'
 }
 
+/** Every node's last result (results/, parsed as the wait parses it), by node. */
+async function lastResults(
+  consul: ConsulClient,
+  kvPrefix: string,
+  signal?: AbortSignal
+): Promise<Map<string, Exclude<ReturnType<typeof parseResult>, string>>> {
+  const prefix = kvKeys(kvPrefix).results
+  const read = await consul.kvGet(prefix, { recurse: true, signal })
+  const byNode = new Map<string, Exclude<ReturnType<typeof parseResult>, string>>()
+  for (const entry of read.entries) {
+    const result = parseResult(entry.value)
+    if (typeof result !== 'string') byNode.set(entry.key.slice(prefix.length), result)
+  }
+  return byNode
+}
+
+/**
+ * Nodes that run `deployId`: their last result holds it with success (a node that
+ * only prepared it, layout: releases, does not run it yet).
+ */
+function nodesOnRelease(
+  results: Map<string, Exclude<ReturnType<typeof parseResult>, string>>,
+  deployId: string
+): Set<string> {
+  const on = new Set<string>()
+  for (const [node, r] of results)
+    if (r.deployId === deployId && r.status === 'success' && r.phase !== 'prepare') on.add(node)
+  return on
+}
+
 /**
  * layout: releases (contract 9): the nodes that still keep `deployId` under
  * <dest>/releases. Each node's last result lists the releases it keeps
@@ -376,56 +411,19 @@ function templateDest(template: ManifestTemplate | undefined): string {
  * switch), and a node whose last result is this release's prepare or switch
  * success has it too. A node with no such record is sent prepare and switch.
  */
-async function nodesKeeping(
-  consul: ConsulClient,
-  kvPrefix: string,
-  deployId: string,
-  signal?: AbortSignal
-): Promise<Set<string>> {
-  const prefix = kvKeys(kvPrefix).results
-  const read = await consul.kvGet(prefix, { recurse: true, signal })
+function nodesKeeping(
+  results: Map<string, Exclude<ReturnType<typeof parseResult>, string>>,
+  deployId: string
+): Set<string> {
   const keeping = new Set<string>()
-  for (const entry of read.entries) {
-    const result = parseResult(entry.value)
-    if (typeof result === 'string') continue
+  for (const [node, r] of results) {
     const has =
-      result.releases !== undefined
-        ? result.releases.includes(deployId)
-        : result.deployId === deployId && result.status === 'success' && result.phase !== undefined
-    if (has) keeping.add(entry.key.slice(prefix.length))
+      r.releases !== undefined
+        ? r.releases.includes(deployId)
+        : r.deployId === deployId && r.status === 'success' && r.phase !== undefined
+    if (has) keeping.add(node)
   }
   return keeping
-}
-
-/** Nodes whose results/<node> holds `deployId` with success. */
-async function nodesOnRelease(
-  consul: ConsulClient,
-  kvPrefix: string,
-  deployId: string,
-  signal?: AbortSignal
-): Promise<Set<string>> {
-  const prefix = kvKeys(kvPrefix).results
-  const read = await consul.kvGet(prefix, { recurse: true, signal })
-  const on = new Set<string>()
-  for (const entry of read.entries) {
-    try {
-      const result = JSON.parse(entry.value ?? '') as {
-        deploy_id?: unknown
-        status?: unknown
-        phase?: unknown
-      }
-      // A node that only prepared it (layout: releases) does not run it yet.
-      if (
-        result.deploy_id === deployId &&
-        result.status === 'success' &&
-        result.phase !== 'prepare'
-      )
-        on.add(entry.key.slice(prefix.length))
-    } catch {
-      // not a result: the node is not on it
-    }
-  }
-  return on
 }
 
 /**
