@@ -103,6 +103,51 @@ export interface RolloutRelease {
   history?: HistoryRecord
 }
 
+/**
+ * A step's events, one per filter set (a wave too large for one node filter is
+ * several): latest moves with the first when the step moves it; the later ones
+ * read nothing again (their results count from the first event's baseline).
+ * Resolves with the first event's announcement; `onFired` hears of each.
+ */
+async function sendEvents(
+  consul: ConsulClient,
+  config: Config,
+  release: { manifestUrl: string; eventUrl?: string; history?: HistoryRecord },
+  filterSets: readonly EventFilters[],
+  opts: {
+    movesLatest: boolean
+    targets: readonly string[]
+    datacenter: string | undefined
+    deps: RolloutDeps
+    onFired?: (announced: Announcement) => void
+  }
+): Promise<Announcement | undefined> {
+  let first: Announcement | undefined
+  let last: Announcement | undefined
+  for (const [n, filters] of filterSets.entries()) {
+    const moves = opts.movesLatest && n === 0
+    last = await announce(
+      consul,
+      config,
+      { ...release, history: moves ? release.history : undefined },
+      opts.deps.log,
+      {
+        signal: opts.deps.signal,
+        targets: opts.targets,
+        filters,
+        movesLatest: moves,
+        continuing: first &&
+          last && { baselineIndex: first.baselineIndex, seenAfter: last.seenAfter },
+        datacenter: opts.datacenter,
+        onJournal: moves ? opts.deps.onJournal : undefined
+      }
+    )
+    first ??= last
+    opts.onFired?.(last)
+  }
+  return first
+}
+
 /** One event per filter set of the step (a wave too large for one node filter is several). */
 function eventFilters(config: Config, step: Step): EventFilters[] {
   // The one-wave default keeps today's event: the configured filters.
@@ -231,42 +276,28 @@ export async function runRollout(
         await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal })
     }
 
-    const filterSets = eventFilters(config, step)
     let first: Announcement | undefined
-    let last: Announcement | undefined
     try {
-      for (const [n, filters] of filterSets.entries()) {
-        const moves = step.movesLatest && n === 0
-        const announced = await announce(
-          client,
-          config,
-          {
-            manifestUrl: release.manifestUrl,
-            eventUrl: stepUrl(step, release),
-            history: moves && !dc.historyWritten ? release.history : undefined
-          },
-          log,
-          {
-            signal,
-            targets: step.nodes,
-            filters,
-            movesLatest: moves,
-            // The step's later events: nothing to read again (results count from the first).
-            continuing: last && {
-              baselineIndex: first?.baselineIndex ?? 1,
-              seenAfter: last.seenAfter
-            },
-            datacenter: step.datacenter,
-            onJournal: moves ? deps.onJournal : undefined
+      await sendEvents(
+        client,
+        config,
+        {
+          manifestUrl: release.manifestUrl,
+          eventUrl: stepUrl(step, release),
+          history: step.movesLatest && !dc.historyWritten ? release.history : undefined
+        },
+        eventFilters(config, step),
+        {
+          movesLatest: step.movesLatest,
+          targets: step.nodes,
+          datacenter: step.datacenter,
+          deps,
+          onFired: (announced) => {
+            first ??= announced
+            if (step.movesLatest) dc.latestMoved = dc.historyWritten = true
           }
-        )
-        if (moves) {
-          dc.latestMoved = true
-          dc.historyWritten = true
         }
-        first ??= announced
-        last = announced
-      }
+      )
     } catch (error) {
       // Nothing sent yet: the error is the run's, as without waves. Once a wave went
       // out, a wave that cannot be sent fails the rollout (and auto-rollback runs).
@@ -544,33 +575,17 @@ async function rollBackDatacenter(
   // layout: releases: the nodes keep the release they switched from (the switch
   // never deletes it): switching back downloads nothing.
   const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined
-  const filterSets = nodeFilters(nodes).map((node) => ({ node }))
-  let first: Announcement | undefined
-  let previousEvent: string[] | undefined
   try {
-    for (const [n, filters] of filterSets.entries()) {
-      const moves = latestMoved && n === 0
-      const announced = await announce(
-        consul,
-        rollbackConfig,
-        {
-          manifestUrl: previous.manifestUrl,
-          ...(switchBack ? { eventUrl: previous.switchUrl } : {})
-        },
-        log,
-        {
-          signal,
-          targets: nodes,
-          filters,
-          movesLatest: moves,
-          continuing: first && { baselineIndex: first.baselineIndex, seenAfter: previousEvent },
-          datacenter,
-          onJournal: moves ? deps.onJournal : undefined
-        }
-      )
-      first ??= announced
-      previousEvent = announced.seenAfter
-    }
+    const first = await sendEvents(
+      consul,
+      rollbackConfig,
+      {
+        manifestUrl: previous.manifestUrl,
+        ...(switchBack ? { eventUrl: previous.switchUrl } : {})
+      },
+      nodeFilters(nodes).map((node) => ({ node })),
+      { movesLatest: latestMoved, targets: nodes, datacenter, deps }
+    )
     if (!first) throw new Error('no node to send it to')
     const fleet = new FleetState({
       deployId: previous.deployId,
