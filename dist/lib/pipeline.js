@@ -1,4 +1,4 @@
-import { C as ConsulClient, e as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, g as markdownText, h as codeSpan, k as kvKeys, p as plainText, d as InputError, D as DEPLOY_ID_PATTERN, q as quote, i as getDefaultExportFromCjs, j as parseDeployIdFile, s as s3Url, l as releaseKey, o as gateFailures, t as announce, u as nodeFilters, v as progressLine, w as runFacts, x as isSettled, y as selectTargets, z as canaryNodes, A as planRollout, B as isPartial, E as acquireLock, F as resultRows, G as summaryMarkdown, H as verdictMessage, f as formatGoDuration } from './lock.js';
+import { C as ConsulClient, e as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, g as markdownText, h as codeSpan, k as kvKeys, p as plainText, d as InputError, D as DEPLOY_ID_PATTERN, q as quote, i as getDefaultExportFromCjs, j as parseDeployIdFile, s as s3Url, l as releaseKey, o as gateFailures, t as nodeFilters, u as announce, v as progressLine, w as runFacts, x as isSettled, y as selectTargets, z as canaryNodes, A as planRollout, B as isPartial, E as acquireLock, F as resultRows, G as summaryMarkdown, H as verdictMessage, f as formatGoDuration } from './lock.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -8191,6 +8191,32 @@ async function findRelease(consul, store, config, log) {
     };
 }
 
+/**
+ * A step's events, one per filter set (a wave too large for one node filter is
+ * several): latest moves with the first when the step moves it; the later ones
+ * read nothing again (their results count from the first event's baseline).
+ * Resolves with the first event's announcement; `onFired` hears of each.
+ */
+async function sendEvents(consul, config, release, filterSets, opts) {
+    let first;
+    let last;
+    for (const [n, filters] of filterSets.entries()) {
+        const moves = opts.movesLatest && n === 0;
+        last = await announce(consul, config, { ...release, history: moves ? release.history : undefined }, opts.deps.log, {
+            signal: opts.deps.signal,
+            targets: opts.targets,
+            filters,
+            movesLatest: moves,
+            continuing: first &&
+                last && { baselineIndex: first.baselineIndex, seenAfter: last.seenAfter },
+            datacenter: opts.datacenter,
+            onJournal: moves ? opts.deps.onJournal : undefined
+        });
+        first ??= last;
+        opts.onFired?.(last);
+    }
+    return first;
+}
 /** One event per filter set of the step (a wave too large for one node filter is several). */
 function eventFilters(config, step) {
     // The one-wave default keeps today's event: the configured filters.
@@ -8304,36 +8330,23 @@ async function runRollout(steps, release, deps) {
             if (config.waves !== undefined)
                 await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal });
         }
-        const filterSets = eventFilters(config, step);
         let first;
-        let last;
         try {
-            for (const [n, filters] of filterSets.entries()) {
-                const moves = step.movesLatest && n === 0;
-                const announced = await announce(client, config, {
-                    manifestUrl: release.manifestUrl,
-                    eventUrl: stepUrl(step, release),
-                    history: moves && !dc.historyWritten ? release.history : undefined
-                }, log, {
-                    signal,
-                    targets: step.nodes,
-                    filters,
-                    movesLatest: moves,
-                    // The step's later events: nothing to read again (results count from the first).
-                    continuing: last && {
-                        baselineIndex: first?.baselineIndex ?? 1,
-                        seenAfter: last.seenAfter
-                    },
-                    datacenter: step.datacenter,
-                    onJournal: moves ? deps.onJournal : undefined
-                });
-                if (moves) {
-                    dc.latestMoved = true;
-                    dc.historyWritten = true;
+            await sendEvents(client, config, {
+                manifestUrl: release.manifestUrl,
+                eventUrl: stepUrl(step, release),
+                history: step.movesLatest && !dc.historyWritten ? release.history : undefined
+            }, eventFilters(config, step), {
+                movesLatest: step.movesLatest,
+                targets: step.nodes,
+                datacenter: step.datacenter,
+                deps,
+                onFired: (announced) => {
+                    first ??= announced;
+                    if (step.movesLatest)
+                        dc.latestMoved = dc.historyWritten = true;
                 }
-                first ??= announced;
-                last = announced;
-            }
+            });
         }
         catch (error) {
             // Nothing sent yet: the error is the run's, as without waves. Once a wave went
@@ -8573,27 +8586,11 @@ async function rollBackDatacenter(datacenter, nodes, previous, latestMoved, deps
     // layout: releases: the nodes keep the release they switched from (the switch
     // never deletes it): switching back downloads nothing.
     const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined;
-    const filterSets = nodeFilters(nodes).map((node) => ({ node }));
-    let first;
-    let previousEvent;
     try {
-        for (const [n, filters] of filterSets.entries()) {
-            const moves = latestMoved && n === 0;
-            const announced = await announce(consul, rollbackConfig, {
-                manifestUrl: previous.manifestUrl,
-                ...(switchBack ? { eventUrl: previous.switchUrl } : {})
-            }, log, {
-                signal,
-                targets: nodes,
-                filters,
-                movesLatest: moves,
-                continuing: first && { baselineIndex: first.baselineIndex, seenAfter: previousEvent },
-                datacenter,
-                onJournal: moves ? deps.onJournal : undefined
-            });
-            first ??= announced;
-            previousEvent = announced.seenAfter;
-        }
+        const first = await sendEvents(consul, rollbackConfig, {
+            manifestUrl: previous.manifestUrl,
+            ...(switchBack ? { eventUrl: previous.switchUrl } : {})
+        }, nodeFilters(nodes).map((node) => ({ node })), { movesLatest: latestMoved, targets: nodes, datacenter, deps });
         if (!first)
             throw new Error('no node to send it to');
         const fleet = new FleetState({
@@ -8823,18 +8820,22 @@ async function planStage(config, deps) {
         if (found.targets.length === 0)
             throw new Error(`no live node${where} matches the filters (${catalog.length} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`);
         let targets = found.targets;
-        if (config.promote) {
+        const existingId = existingRelease(config);
+        // Read once for promote and for layout: releases (which nodes run or keep it).
+        const results = config.promote || (config.layout === 'releases' && existingId)
+            ? await lastResults(client, config.kvPrefix, deps.signal)
+            : undefined;
+        if (config.promote && results) {
             // Promote goes on over the targets not on the release yet (contract 8).
-            const on = await nodesOnRelease(client, config.kvPrefix, config.promote, deps.signal);
+            const on = nodesOnRelease(results, config.promote);
             targets = targets.filter((node) => !on.has(node));
             log.info(`promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`);
         }
         const targetSet = new Set(targets);
         const canaries = canaryNodes(catalog.filter((node) => targetSet.has(node.node)), config.filters);
         // layout: releases: a published release the nodes still keep needs only the switch.
-        const existingId = existingRelease(config);
-        const prepared = config.layout === 'releases' && existingId
-            ? await nodesKeeping(client, config.kvPrefix, existingId, deps.signal)
+        const prepared = config.layout === 'releases' && existingId && results
+            ? nodesKeeping(results, existingId)
             : undefined;
         if (prepared)
             log.info(`${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`);
@@ -8870,6 +8871,29 @@ async function planStage(config, deps) {
 function templateDest(template) {
     return template?.dest ?? '<dest>';
 }
+/** Every node's last result (results/, parsed as the wait parses it), by node. */
+async function lastResults(consul, kvPrefix, signal) {
+    const prefix = kvKeys(kvPrefix).results;
+    const read = await consul.kvGet(prefix, { recurse: true, signal });
+    const byNode = new Map();
+    for (const entry of read.entries) {
+        const result = parseResult(entry.value);
+        if (typeof result !== 'string')
+            byNode.set(entry.key.slice(prefix.length), result);
+    }
+    return byNode;
+}
+/**
+ * Nodes that run `deployId`: their last result holds it with success (a node that
+ * only prepared it, layout: releases, does not run it yet).
+ */
+function nodesOnRelease(results, deployId) {
+    const on = new Set();
+    for (const [node, r] of results)
+        if (r.deployId === deployId && r.status === 'success' && r.phase !== 'prepare')
+            on.add(node);
+    return on;
+}
 /**
  * layout: releases (contract 9): the nodes that still keep `deployId` under
  * <dest>/releases. Each node's last result lists the releases it keeps
@@ -8877,41 +8901,16 @@ function templateDest(template) {
  * switch), and a node whose last result is this release's prepare or switch
  * success has it too. A node with no such record is sent prepare and switch.
  */
-async function nodesKeeping(consul, kvPrefix, deployId, signal) {
-    const prefix = kvKeys(kvPrefix).results;
-    const read = await consul.kvGet(prefix, { recurse: true, signal });
+function nodesKeeping(results, deployId) {
     const keeping = new Set();
-    for (const entry of read.entries) {
-        const result = parseResult(entry.value);
-        if (typeof result === 'string')
-            continue;
-        const has = result.releases !== undefined
-            ? result.releases.includes(deployId)
-            : result.deployId === deployId && result.status === 'success' && result.phase !== undefined;
+    for (const [node, r] of results) {
+        const has = r.releases !== undefined
+            ? r.releases.includes(deployId)
+            : r.deployId === deployId && r.status === 'success' && r.phase !== undefined;
         if (has)
-            keeping.add(entry.key.slice(prefix.length));
+            keeping.add(node);
     }
     return keeping;
-}
-/** Nodes whose results/<node> holds `deployId` with success. */
-async function nodesOnRelease(consul, kvPrefix, deployId, signal) {
-    const prefix = kvKeys(kvPrefix).results;
-    const read = await consul.kvGet(prefix, { recurse: true, signal });
-    const on = new Set();
-    for (const entry of read.entries) {
-        try {
-            const result = JSON.parse(entry.value ?? '');
-            // A node that only prepared it (layout: releases) does not run it yet.
-            if (result.deploy_id === deployId &&
-                result.status === 'success' &&
-                result.phase !== 'prepare')
-                on.add(entry.key.slice(prefix.length));
-        }
-        catch {
-            // not a result: the node is not on it
-        }
-    }
-    return on;
 }
 /**
  * Publish: the build packed and uploaded, with the history record it will get;
