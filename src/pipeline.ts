@@ -555,15 +555,13 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   let firedAt: number | undefined
   let excerpts: Array<{ node: string; text: string }> = []
   // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
-  let fleet =
-    rollout?.fleet ??
-    new FleetState({
-      deployId: config.deployId,
-      baselineIndex: 0,
-      maxFailures: config.maxFailures,
-      targets: new Set(steps.flatMap((s) => s.nodes)),
-      untargeted: selection.filteredOut
-    })
+  let fleet = new FleetState({
+    deployId: config.deployId,
+    baselineIndex: 0,
+    maxFailures: config.maxFailures,
+    targets: new Set(steps.flatMap((s) => s.nodes)),
+    untargeted: selection.filteredOut
+  })
   // Every run that gets this far leaves a job summary, however it ends.
   const summarize = (extra: Partial<FleetReport>, facts: DeployFacts = {}) =>
     deps.writeSummary?.(
