@@ -9015,14 +9015,13 @@ async function runPipeline(config, deps) {
     let firedAt;
     let excerpts = [];
     // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
-    let fleet = rollout?.fleet ??
-        new FleetState({
-            deployId: config.deployId,
-            baselineIndex: 0,
-            maxFailures: config.maxFailures,
-            targets: new Set(steps.flatMap((s) => s.nodes)),
-            untargeted: selection.filteredOut
-        });
+    let fleet = new FleetState({
+        deployId: config.deployId,
+        baselineIndex: 0,
+        maxFailures: config.maxFailures,
+        targets: new Set(steps.flatMap((s) => s.nodes)),
+        untargeted: selection.filteredOut
+    });
     // Every run that gets this far leaves a job summary, however it ends.
     const summarize = (extra, facts = {}) => deps.writeSummary?.(summaryMarkdown({
         fleet,
