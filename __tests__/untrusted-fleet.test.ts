@@ -62,6 +62,15 @@ async function put(fleet: HostileFleet, key: string, value: string): Promise<voi
   assert.equal(res.status, 200, await res.text())
 }
 
+/** Whether the action sent a results read blocking at `index` or later (so it holds every write up to it). */
+function actionReadResultsSince(fleet: HostileFleet, index: number): boolean {
+  return fleet.consul.arrivals.some((a) => {
+    if (a.method !== 'GET' || !a.path.startsWith(`/v1/kv/${KV}/results`)) return false
+    const sent = new URL(a.path, 'http://agent').searchParams.get('index')
+    return sent !== null && BigInt(sent) >= BigInt(index)
+  })
+}
+
 async function until(check: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms
   while (!check()) {
@@ -89,6 +98,11 @@ describe(
         const result = (n: string) => fleet.consul.kv(`${KV}/results/${n}`)
         const forge = async (id: string) => {
           await until(() => result('node-1') !== undefined && result('node-4') !== undefined)
+          // Forge only once the action has read node-4's first report: its next
+          // results read carries an index at or above that report's ModifyIndex,
+          // and it sends that index only after applying the answer that held it.
+          const seen = result('node-4')!.modifyIndex
+          await until(() => actionReadResultsSince(fleet, seen))
           await put(fleet, `${KV}/logs/node-1`, hostileLog())
           await put(fleet, `${KV}/results/node-2`, 'not json <b>bold</b>\x1b[2J')
           await put(
