@@ -5,12 +5,12 @@
 // the release of the last event fired, or hold exactly what they held before.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { AnnounceConsul, AnnounceJournal, Clock } from '../src/announce.ts'
-import { announce, isSettled, settle, WRITE_SETTLES_MS } from '../src/announce.ts'
-import { readConfig } from '../src/config.ts'
-import type { KvEntry, TxnKvOp } from '../src/consul.ts'
-import { ConsulError } from '../src/consul.ts'
-import { memoryLog } from '../src/log.ts'
+import type { AnnounceConsul, AnnounceJournal, Clock } from '../src/consul/announce.ts'
+import { announce, isSettled, settle, WRITE_SETTLES_MS } from '../src/consul/announce.ts'
+import { readConfig } from '../src/config/config.ts'
+import type { KvEntry, TxnKvOp } from '../src/consul/client.ts'
+import { ConsulError } from '../src/consul/client.ts'
+import { memoryLog } from '../src/shared/log.ts'
 
 type Call = 'txn' | 'fire' | 'restore'
 /**

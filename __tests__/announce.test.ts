@@ -5,11 +5,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { announce, SAFE_PAYLOAD_BYTES } from '../src/announce.ts'
-import { nextFileTime } from '../src/publish.ts'
-import { readConfig } from '../src/config.ts'
-import { ConsulClient } from '../src/consul.ts'
-import { memoryLog } from '../src/log.ts'
+import { announce, SAFE_PAYLOAD_BYTES } from '../src/consul/announce.ts'
+import { nextFileTime } from '../src/publish/publish.ts'
+import { readConfig } from '../src/config/config.ts'
+import { ConsulClient } from '../src/consul/client.ts'
+import { memoryLog } from '../src/shared/log.ts'
 
 let emu: ConsulEmulator
 let capped: ConsulEmulator

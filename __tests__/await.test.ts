@@ -11,9 +11,9 @@ import {
   nextIndex,
   readSpacingMs,
   tokenBucket
-} from '../src/await.ts'
-import { ConsulClient, raftIndex } from '../src/consul.ts'
-import { FleetState } from '../src/fleet-state.ts'
+} from '../src/consul/await.ts'
+import { ConsulClient, raftIndex } from '../src/consul/client.ts'
+import { FleetState } from '../src/fleet-state/fleet-state.ts'
 
 const ID = '20261122-021441-3f9c2ab-r9.1'
 let emu: ConsulEmulator

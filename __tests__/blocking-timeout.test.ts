@@ -13,10 +13,15 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { Agent } from 'undici'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { parseGoDuration } from '../src/duration.ts'
-import { awaitFleet } from '../src/await.ts'
-import { ConsulClient, FETCH_HEADERS_TIMEOUT_MS, blockingBudget, raftIndex } from '../src/consul.ts'
-import { FleetState } from '../src/fleet-state.ts'
+import { parseGoDuration } from '../src/shared/duration.ts'
+import { awaitFleet } from '../src/consul/await.ts'
+import {
+  ConsulClient,
+  FETCH_HEADERS_TIMEOUT_MS,
+  blockingBudget,
+  raftIndex
+} from '../src/consul/client.ts'
+import { FleetState } from '../src/fleet-state/fleet-state.ts'
 
 // undici runs its header timer on a half-second tick (it may fire that much
 // early or late): the client keeps a margin of at least a second for it.

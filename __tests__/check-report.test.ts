@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { FleetReport } from '../src/check-report.ts'
+import type { FleetReport } from '../src/report/check-report.ts'
 import {
   CHECK_FIELD_MAX,
   checkConclusion,
@@ -9,9 +9,9 @@ import {
   commitState,
   runConclusion,
   statusDescription
-} from '../src/check-report.ts'
-import type { ResultEntry } from '../src/fleet-state.ts'
-import { FleetState } from '../src/fleet-state.ts'
+} from '../src/report/check-report.ts'
+import type { ResultEntry } from '../src/fleet-state/fleet-state.ts'
+import { FleetState } from '../src/fleet-state/fleet-state.ts'
 
 const ID = '20261122-021441-3f9c2ab-r1.1'
 const result = (node: string, status: string, index: number): ResultEntry => ({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import * as yaml from 'js-yaml'
-import type { InputName } from '../src/config.ts'
+import type { InputName } from '../src/config/config.ts'
 import {
   INPUT_DEFAULTS,
   INPUT_NAMES,
@@ -10,8 +10,8 @@ import {
   readOperateConfig,
   releaseKey,
   s3Url
-} from '../src/config.ts'
-import { InputError } from '../src/errors.ts'
+} from '../src/config/config.ts'
+import { InputError } from '../src/shared/errors.ts'
 
 const env = {
   GITHUB_REPOSITORY: 'acme/web',

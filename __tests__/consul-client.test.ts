@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { ConsulClient, ConsulError } from '../src/consul.ts'
+import { ConsulClient, ConsulError } from '../src/consul/client.ts'
 
 const TOKEN = 'action-secret-token-93e1'
 let emu: ConsulEmulator

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { ConsulClient, ConsulError } from '../src/consul.ts'
+import { ConsulClient, ConsulError } from '../src/consul/client.ts'
 
 let emu: ConsulEmulator
 

@@ -10,8 +10,8 @@ import { after, before, describe, test } from 'node:test'
 import { uuidToUint64 } from '../fleet/consul/events.ts'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { nextIndex } from '../src/await.ts'
-import { ConsulClient, parseIndex, raftIndex } from '../src/consul.ts'
+import { nextIndex } from '../src/consul/await.ts'
+import { ConsulClient, parseIndex, raftIndex } from '../src/consul/client.ts'
 
 const BIG = '18446744073709551557'
 

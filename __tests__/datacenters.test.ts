@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { parseDatacenters } from '../src/config.ts'
-import { resolveDatacenters } from '../src/datacenters.ts'
-import { InputError } from '../src/errors.ts'
+import { parseDatacenters } from '../src/config/config.ts'
+import { resolveDatacenters } from '../src/plan/datacenters.ts'
+import { InputError } from '../src/shared/errors.ts'
 
 const listed = ['us-east', 'us-west', 'eu-west']
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from '../src/deploy-id.ts'
+import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from '../src/config/deploy-id.ts'
 
 const sha = '3f9c2ab1e0d94c7a8b6f5e4d3c2b1a0f9e8d7c6b'
 

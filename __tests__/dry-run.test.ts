@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { DryRunPlan } from '../src/dry-run.ts'
-import { dryRunLines, dryRunMarkdown, dryRunMessage } from '../src/dry-run.ts'
+import type { DryRunPlan } from '../src/plan/dry-run.ts'
+import { dryRunLines, dryRunMarkdown, dryRunMessage } from '../src/plan/dry-run.ts'
 
 const ID = '20261130-113000-abcdef0-r7.1'
 const PREVIOUS = '20261129-090000-1234567-r6.1'

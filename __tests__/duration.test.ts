@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { formatGoDuration, parseGoDuration } from '../src/duration.ts'
+import { formatGoDuration, parseGoDuration } from '../src/shared/duration.ts'
 
 test('parses Go durations as time.ParseDuration does', () => {
   assert.equal(parseGoDuration('90s'), 90_000)

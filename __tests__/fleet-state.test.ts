@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { ResultEntry } from '../src/fleet-state.ts'
-import { FleetState } from '../src/fleet-state.ts'
+import type { ResultEntry } from '../src/fleet-state/fleet-state.ts'
+import { FleetState } from '../src/fleet-state/fleet-state.ts'
 
 const ID = '20261122-021441-3f9c2ab-r1.1'
 const result = (node: string, status: string, modifyIndex: number, deployId = ID): ResultEntry => ({

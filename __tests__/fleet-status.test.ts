@@ -2,10 +2,16 @@
 // KV entries, the order, the verdict, the text and the --json form.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { fleetStatus, formatAge, formatUtc, statusJson, statusText } from '../src/fleet-status.ts'
-import type { StatusInput } from '../src/fleet-status.ts'
-import { historyJson, historyText, releaseHistory } from '../src/release-history.ts'
-import type { CatalogNode } from '../src/targets.ts'
+import {
+  fleetStatus,
+  formatAge,
+  formatUtc,
+  statusJson,
+  statusText
+} from '../src/cli/fleet-status.ts'
+import type { StatusInput } from '../src/cli/fleet-status.ts'
+import { historyJson, historyText, releaseHistory } from '../src/cli/release-history.ts'
+import type { CatalogNode } from '../src/consul/targets.ts'
 
 const OLD = '20261130-110000-1111111-r1.1'
 const CUR = '20261130-120000-2222222-r2.1'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { formatBytes, formatRate, throttle } from '../src/log.ts'
+import { formatBytes, formatRate, throttle } from '../src/shared/log.ts'
 
 test('throttle: at most one line per interval, none before the first interval, flush emits the last', () => {
   let now = 0

@@ -7,9 +7,13 @@ import { after, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { parse } from 'yaml'
-import { InputError } from '../src/errors.ts'
-import { manifestDest, parseManifestTemplate, renderManifest } from '../src/manifest.ts'
-import type { ManifestValues } from '../src/manifest.ts'
+import { InputError } from '../src/shared/errors.ts'
+import {
+  manifestDest,
+  parseManifestTemplate,
+  renderManifest
+} from '../src/publish/manifest/manifest.ts'
+import type { ManifestValues } from '../src/publish/manifest/manifest.ts'
 
 /** An independent YAML 1.1 reader (eemeli/yaml), to check what js-yaml wrote. */
 function read(text: string): Record<string, unknown> {

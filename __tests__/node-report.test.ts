@@ -5,8 +5,12 @@ import { spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
-import { failureCommands, LOG_TAIL_BYTES, successCommands } from '../src/node-report.ts'
-import type { NodeReportOptions } from '../src/node-report.ts'
+import {
+  failureCommands,
+  LOG_TAIL_BYTES,
+  successCommands
+} from '../src/publish/manifest/node-report.ts'
+import type { NodeReportOptions } from '../src/publish/manifest/node-report.ts'
 
 const ID = '20261122-021441-3f9c2ab-r7.1'
 const PREFIX = 'stretcher/web'

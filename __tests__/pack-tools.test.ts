@@ -5,8 +5,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { delimiter, join, relative } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { readConfig } from '../src/config.ts'
-import { checkPlatform, findPackTools, which } from '../src/pack-tools.ts'
+import { readConfig } from '../src/config/config.ts'
+import { checkPlatform, findPackTools, which } from '../src/publish/pack-tools.ts'
 import type { PipelineDeps } from '../src/pipeline.ts'
 import { runPipeline } from '../src/pipeline.ts'
 

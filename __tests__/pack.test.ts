@@ -25,10 +25,10 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { pack } from '../src/pack.ts'
-import { archiveBytes } from '../src/tar-size.ts'
-import { walkTree } from '../src/tree.ts'
-import type { PackOptions, PackProgress } from '../src/pack.ts'
+import { pack } from '../src/publish/pack.ts'
+import { archiveBytes } from '../src/publish/tar-size.ts'
+import { walkTree } from '../src/publish/tree.ts'
+import type { PackOptions, PackProgress } from '../src/publish/pack.ts'
 
 const scratch = mkdtempSync(join(tmpdir(), 'pack-test-'))
 after(() => rmSync(scratch, { recursive: true, force: true }))

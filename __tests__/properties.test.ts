@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { parse } from 'yaml'
-import { FleetState } from '../src/fleet-state.ts'
-import { parseManifestTemplate, renderManifest } from '../src/manifest.ts'
+import { FleetState } from '../src/fleet-state/fleet-state.ts'
+import { parseManifestTemplate, renderManifest } from '../src/publish/manifest/manifest.ts'
 
 const ID = 'this-deploy-1'
 const BASELINE = 100

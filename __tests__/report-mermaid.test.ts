@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
 import { JSDOM } from 'jsdom'
-import { checkOutput } from '../src/check-report.ts'
-import { summaryMarkdown } from '../src/report.ts'
+import { checkOutput } from '../src/report/check-report.ts'
+import { summaryMarkdown } from '../src/report/report.ts'
 import type { NodeSpec } from './helpers/report-fixtures.ts'
 import { fixtures, fleetOf, timeOf } from './helpers/report-fixtures.ts'
 

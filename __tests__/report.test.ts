@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { checkTitle } from '../src/check-report.ts'
-import { causeKey, digestLog, groupByCause } from '../src/log-digest.ts'
-import type { FleetReport } from '../src/report.ts'
+import { checkTitle } from '../src/report/check-report.ts'
+import { causeKey, digestLog, groupByCause } from '../src/report/log-digest.ts'
+import type { FleetReport } from '../src/report/report.ts'
 import {
   abandonedMarkdown,
   analyse,
@@ -11,8 +11,8 @@ import {
   problemTableMarkdown,
   summaryMarkdown,
   verdictMessage
-} from '../src/report.ts'
-import { reportTimeChart } from '../src/report-charts.ts'
+} from '../src/report/report.ts'
+import { reportTimeChart } from '../src/report/charts.ts'
 import {
   codeSpan,
   compareNatural,
@@ -20,7 +20,7 @@ import {
   markdownText,
   mermaidLabel,
   utcTime
-} from '../src/text.ts'
+} from '../src/shared/text.ts'
 import type { NodeSpec } from './helpers/report-fixtures.ts'
 import {
   FIRED_AT,
@@ -560,9 +560,9 @@ describe('hostile text stays inert', () => {
 
 describe('several datacenters (contract 10)', () => {
   test('the summary and the check break the fleet down by datacenter, in rollout order', async () => {
-    const { FleetState } = await import('../src/fleet-state.ts')
-    const { checkOutput } = await import('../src/check-report.ts')
-    const { summaryMarkdown, datacentersMarkdown } = await import('../src/report.ts')
+    const { FleetState } = await import('../src/fleet-state/fleet-state.ts')
+    const { checkOutput } = await import('../src/report/check-report.ts')
+    const { summaryMarkdown, datacentersMarkdown } = await import('../src/report/report.ts')
     const part = (dc: string, nodes: string[], failing: string[]) => {
       const f = new FleetState({ deployId: 'r1', baselineIndex: 1, maxFailures: 0, targets: nodes })
       f.applyResults(

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { RE2JS } from 're2js'
-import { InputError } from '../src/errors.ts'
+import { InputError } from '../src/shared/errors.ts'
 import {
   DEFAULT_NODE_FILTER_BYTES,
   addJoiners,
@@ -22,8 +22,8 @@ import {
   parseWaves,
   planRollout,
   waveCounts
-} from '../src/rollout-plan.ts'
-import type { Filters, PlanInput, Step, WaveSpec } from '../src/rollout-plan.ts'
+} from '../src/rollout/plan/rollout-plan.ts'
+import type { Filters, PlanInput, Step, WaveSpec } from '../src/rollout/plan/rollout-plan.ts'
 
 /** Go's regexp.MatchString: an unanchored search, RE2 semantics (agent/user_event.go). */
 function matches(filter: string, name: string): boolean {

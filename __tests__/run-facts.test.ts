@@ -1,10 +1,10 @@
 // What a run tells the report about its release and how far it got.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { AnnounceJournal } from '../src/announce.ts'
-import { readConfig } from '../src/config.ts'
-import type { Release } from '../src/publish.ts'
-import { runFacts } from '../src/run-facts.ts'
+import type { AnnounceJournal } from '../src/consul/announce.ts'
+import { readConfig } from '../src/config/config.ts'
+import type { Release } from '../src/publish/publish.ts'
+import { runFacts } from '../src/report/run-facts.ts'
 
 const env = {
   GITHUB_REPOSITORY: 'acme/web',

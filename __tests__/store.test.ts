@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import type { LocalS3 } from '../fleet/s3.ts'
 import { S3RVER_CREDENTIALS, startLocalS3 } from '../fleet/s3.ts'
 import { startS3FaultProxy } from '../fleet/s3-faults.ts'
-import { createS3Store, describeS3Error, S3Error } from '../src/store.ts'
+import { createS3Store, describeS3Error, S3Error } from '../src/publish/s3-store.ts'
 
 let s3: LocalS3
 before(async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { EventFilters } from '../src/config.ts'
-import type { CatalogNode } from '../src/targets.ts'
-import { compileFilter, matchesFilters, selectTargets } from '../src/targets.ts'
+import type { EventFilters } from '../src/config/config.ts'
+import type { CatalogNode } from '../src/consul/targets.ts'
+import { compileFilter, matchesFilters, selectTargets } from '../src/consul/targets.ts'
 
 const catalog: CatalogNode[] = [
   { node: 'consul-server-1', services: [{ name: 'consul', tags: [] }], serfHealth: 'passing' },

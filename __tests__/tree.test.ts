@@ -9,11 +9,11 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { walkTree } from '../src/tree.ts'
+import { walkTree } from '../src/publish/tree.ts'
 import { NOBODY, nobodyCannotRun } from './helpers/nobody.ts'
 
 const isRoot = process.getuid?.() === 0
-const treeModule = new URL('../src/tree.ts', import.meta.url).pathname
+const treeModule = new URL('../src/publish/tree.ts', import.meta.url).pathname
 
 /** For every `<case>/<dir>` tree: walkTree's verdict and access()'s, seen by uid/gid nobody. */
 const JUDGE = `

@@ -7,9 +7,9 @@
 // then), runs awaitFleet to its verdict and prints one JSON line.
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { awaitFleet } from '../src/await.ts'
-import { ConsulClient } from '../src/consul.ts'
-import { FleetState } from '../src/fleet-state.ts'
+import { awaitFleet } from '../src/consul/await.ts'
+import { ConsulClient } from '../src/consul/client.ts'
+import { FleetState } from '../src/fleet-state/fleet-state.ts'
 
 const [url, prefix, baselineText, nodesText, deployId, lastNode] = process.argv.slice(2)
 const baselineIndex = Number(baselineText)

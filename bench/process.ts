@@ -17,7 +17,7 @@ import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startFakeGitHub } from '../fleet/github-api.ts'
 import { runAction } from '../fleet/run-action.ts'
 import type { LocalS3 } from '../fleet/s3.ts'
-import { ConsulClient } from '../src/consul.ts'
+import { ConsulClient } from '../src/consul/client.ts'
 
 const here = new URL('.', import.meta.url).pathname
 

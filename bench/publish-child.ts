@@ -3,7 +3,7 @@
 //
 //   node bench/publish-child.ts <mode> <dir> <endpoint> <bucket> <key> <level>
 //
-// mode `action`:   src/pack.ts + src/store.ts, exactly what publish.ts runs: the
+// mode `action`:   src/publish/pack.ts + src/store.ts, exactly what publish.ts runs: the
 //                  tree walked and checked, tar and pigz found (the plan stage,
 //                  checkBuild; `planMs`), then packed and uploaded (the publish
 //                  stage; `ms`)
@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
-import type { Config } from '../src/config.ts'
+import type { Config } from '../src/config/config.ts'
 // The action's modules and archiver are loaded only by the modes that use them:
 // the `pipeline` process (bench/process.ts times it from spawn to exit) loads the
 // AWS SDK and nothing else.
@@ -38,9 +38,9 @@ function hwmMB(): number {
 }
 
 async function action(): Promise<{ sha256: string; size: number }> {
-  const { pack } = await import('../src/pack.ts')
-  const { createS3Store } = await import('../src/store.ts')
-  const { checkBuild } = await import('../src/publish.ts')
+  const { pack } = await import('../src/publish/pack.ts')
+  const { createS3Store } = await import('../src/publish/s3-store.ts')
+  const { checkBuild } = await import('../src/publish/publish.ts')
   const store = createS3Store(
     { bucket: bucket!, prefix: '', region: 'us-east-1', endpoint },
     credentials
@@ -123,7 +123,7 @@ function hashing(): { stream: Transform; result: () => { sha256: string; size: n
 
 async function archiver(): Promise<{ sha256: string; size: number }> {
   const { TarArchive } = await import('archiver')
-  const { createS3Store } = await import('../src/store.ts')
+  const { createS3Store } = await import('../src/publish/s3-store.ts')
   const store = createS3Store(
     { bucket: bucket!, prefix: '', region: 'us-east-1', endpoint },
     credentials

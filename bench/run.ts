@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream'
 import { createInterface } from 'node:readline'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
 import { startLocalS3 } from '../fleet/s3.ts'
-import { ConsulClient } from '../src/consul.ts'
+import { ConsulClient } from '../src/consul/client.ts'
 import { generateBuild } from './build.ts'
 import type { BuildFacts } from './build.ts'
 import {

@@ -45,7 +45,7 @@ import { startS3FaultProxy } from '../fleet/s3-faults.ts'
 export const KV = 'stretcher/soak'
 const APP = 'soak'
 const EVENT = 'deploy'
-/** src/lock.ts LOCK_TTL_S; the emulator (as Consul) keeps a session up to 2 x TTL */
+/** src/consul/lock.ts LOCK_TTL_S; the emulator (as Consul) keeps a session up to 2 x TTL */
 const LOCK_TTL_S = 30
 const CANCEL_BOUND_MS = 7500
 /** a second agent for the second of two concurrent runs (no services, no stretcher) */

@@ -13,7 +13,7 @@ import { startConsulEmulator } from '../fleet/consul/index.ts'
 import type { ArrivalLogEntry } from '../fleet/consul/index.ts'
 import { runAction } from '../fleet/run-action.ts'
 import type { LocalS3 } from '../fleet/s3.ts'
-import { ConsulClient } from '../src/consul.ts'
+import { ConsulClient } from '../src/consul/client.ts'
 import { putReport } from './process.ts'
 
 const PREFIX = 'stretcher/bench/'

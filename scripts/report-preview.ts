@@ -7,8 +7,8 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Marked } from 'marked'
-import { checkOutput } from '../src/check-report.ts'
-import { summaryMarkdown } from '../src/report.ts'
+import { checkOutput } from '../src/report/check-report.ts'
+import { summaryMarkdown } from '../src/report/report.ts'
 import { fixtures } from '../__tests__/helpers/report-fixtures.ts'
 
 const OUT = resolve(

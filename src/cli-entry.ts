@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `stretcher-action` on the PATH (package.json bin), for CI systems other than GitHub Actions.
-import { cli } from './cli.ts'
+import { cli } from './cli/cli.ts'
 
 const cancel = new AbortController()
 process.once('SIGINT', () => cancel.abort(new Error('cancelled')))

@@ -1,4 +1,4 @@
 // The runner starts this file (action.yml: runs.main = dist/index.js).
-import { run } from './main.ts'
+import { run } from './action/main.ts'
 
 await run()

@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { startLocalFleet } from '../../fleet/index.ts'
 import { fireEvent, kvText, manifestYaml, putObject } from '../../fleet/manual-release.ts'
-import { successCommands } from '../../src/node-report.ts'
+import { successCommands } from '../../src/publish/manifest/node-report.ts'
 
 test('an event fired with ?dc=dc2 reaches only dc2 nodes; their results land in dc2 KV', async () => {
   const fleet = await startLocalFleet({

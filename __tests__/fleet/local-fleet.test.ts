@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { startLocalFleet } from '../../fleet/index.ts'
 import { fireEvent, manifestYaml, putObject } from '../../fleet/manual-release.ts'
-import { successCommands } from '../../src/node-report.ts'
+import { successCommands } from '../../src/publish/manifest/node-report.ts'
 
 const ours = async (): Promise<string[]> =>
   (await readdir(tmpdir())).filter((n) => /^stretcher-(node|s3|release)-/.test(n)).sort()

@@ -16,7 +16,7 @@ import {
   uploadTree
 } from '../../fleet/manual-release.ts'
 import { runMatches } from '../../fleet/stretcher-node.ts'
-import { failureCommands, successCommands } from '../../src/node-report.ts'
+import { failureCommands, successCommands } from '../../src/publish/manifest/node-report.ts'
 
 interface Check {
   Node: string

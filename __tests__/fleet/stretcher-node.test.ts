@@ -16,7 +16,11 @@ import {
   uploadTree
 } from '../../fleet/manual-release.ts'
 import type { ManifestFields } from '../../fleet/manual-release.ts'
-import { failureCommands, LOG_TAIL_BYTES, successCommands } from '../../src/node-report.ts'
+import {
+  failureCommands,
+  LOG_TAIL_BYTES,
+  successCommands
+} from '../../src/publish/manifest/node-report.ts'
 import { describeTree, makeSampleBuild, untar } from '../helpers/trees.ts'
 
 const PREFIX = 'stretcher/app'

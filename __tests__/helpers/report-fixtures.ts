@@ -1,8 +1,8 @@
 // Fixed fleets for the report's tests and `npm run report:preview`: the same
 // inputs the action would hand the report at the end of a run, built by hand.
-import type { ResultEntry } from '../../src/fleet-state.ts'
-import { FleetState } from '../../src/fleet-state.ts'
-import type { DeployFacts, FleetReport, LogExcerpt, WaveReport } from '../../src/report.ts'
+import type { ResultEntry } from '../../src/fleet-state/fleet-state.ts'
+import { FleetState } from '../../src/fleet-state/fleet-state.ts'
+import type { DeployFacts, FleetReport, LogExcerpt, WaveReport } from '../../src/report/report.ts'
 
 export const ID = '20261130-115730-3f9c2ab-r1.1'
 export const PREVIOUS = '20261129-090102-8e1d4c0-r1.1'

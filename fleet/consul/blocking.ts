@@ -8,8 +8,8 @@ export const DEFAULT_QUERY_TIME_MS = 300_000
 const JITTER_FRACTION = 16
 
 // Go's time.ParseDuration, shared with the action (which reads `timeout` the same way).
-export { parseGoDuration } from '../../src/duration.ts'
-import { parseGoDuration } from '../../src/duration.ts'
+export { parseGoDuration } from '../../src/shared/duration.ts'
+import { parseGoDuration } from '../../src/shared/duration.ts'
 
 export interface QueryOptions {
   minIndex: bigint

@@ -1,0 +1,211 @@
+// The action's entry: read inputs, run the pipeline, set outputs or the failure,
+// and tell the pull request (check run, commit status, deployment).
+import * as core from '@actions/core'
+import { kvKeys } from '../consul/announce.ts'
+import type { RunConclusion } from '../report/check-report.ts'
+import { runConclusion } from '../report/check-report.ts'
+import type { Config } from '../config/config.ts'
+import { readConfig } from '../config/config.ts'
+import { connect } from '../plan/connect.ts'
+import type { FleetState } from '../fleet-state/fleet-state.ts'
+import type { FleetOutcome } from '../github/reporter.ts'
+import { createGitHubReporter } from '../github/reporter.ts'
+import type { Log } from '../shared/log.ts'
+import { runPipeline, waveReports } from '../pipeline.ts'
+import { STATE } from './post.ts'
+
+const coreLog: Log = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  debug: (m) => core.debug(m),
+  group: (name, body) => core.group(name, body)
+}
+
+/** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
+const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 }
+
+/**
+ * The runner kills a step 7.5 s after SIGINT. Whatever is still running this long
+ * after the signal is dropped and the process exits by itself; what it did not
+ * finish (settling latest, the lock, the check run) is the post step's.
+ */
+const CANCEL_EXIT_MS = 6_500
+/** Time kept back at the end of the grace for the failure line and the exit. */
+const CANCEL_MARGIN_MS = 500
+
+let cancelledAt: number | undefined
+
+/** How much of a cancelled run's grace is left for cleanup, in ms. */
+function cancelBudget(): number {
+  return cancelledAt === undefined
+    ? Infinity
+    : Math.max(0, cancelledAt + CANCEL_EXIT_MS - CANCEL_MARGIN_MS - Date.now())
+}
+
+/** One line, for core.setFailed: the annotation shows the first line only. */
+export function failureLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  return message.split('\n').find((l) => l.trim() !== '') ?? 'failed'
+}
+
+/** True when `work` finished within `ms`; false when the time ran out first. */
+function within(work: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => {
+      coreLog.warning(`gave up updating the pull request after ${ms / 1000}s`)
+      resolve(false)
+    }, ms)
+  })
+  return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer))
+}
+
+/** How the run ended, for the `conclusion` and `check-run-url` outputs. */
+interface RunEnd {
+  conclusion: RunConclusion
+  checkRunUrl: string
+}
+
+async function deploy(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+  end: RunEnd
+): Promise<void> {
+  const { store, consul } = await connect(config, (line) => core.info(line))
+
+  const reporter = createGitHubReporter({
+    token: config.github.token,
+    env,
+    checkName: config.github.checkName,
+    environment: config.github.environment,
+    log: coreLog,
+    onCreated: (what, id) =>
+      core.saveState(what === 'check-run' ? STATE.checkRunId : STATE.deploymentId, String(id)),
+    onStatusPending: (sha, context) => {
+      core.saveState(STATE.statusSha, sha)
+      core.saveState(STATE.statusContext, context)
+    }
+  })
+  // The check run exists from the event on; whatever happens after, it is completed.
+  let announced: { at: number; fleet: FleetState } | undefined
+  const finish = async (outcome: Omit<FleetOutcome, 'durationMs'>) => {
+    if (!announced) return
+    const done = await within(
+      reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }),
+      signal.aborted
+        ? Math.min(REPORT_DEADLINE_MS.cancelled, cancelBudget())
+        : REPORT_DEADLINE_MS.normal
+    )
+    // Otherwise the post step completes what is left open.
+    if (done) core.saveState(STATE.reported, 'true')
+  }
+  // The verdict line is printed the moment the pipeline knows it; the lock
+  // release, the summary and the check run follow (they never change it).
+  let said = false
+  const say = (outcome: { failed: boolean; message: string }): void => {
+    said = true
+    if (outcome.failed) core.setFailed(outcome.message)
+    else core.info(outcome.message)
+  }
+  try {
+    const result = await runPipeline(config, {
+      store,
+      consul,
+      log: coreLog,
+      setOutput: (name, value) => core.setOutput(name, value),
+      writeSummary: env.GITHUB_STEP_SUMMARY
+        ? (markdown) =>
+            core.summary
+              .addRaw(markdown)
+              .write()
+              .then(
+                () => core.saveState(STATE.summarized, 'true'),
+                (error: Error) => core.warning(`could not write the job summary: ${error.message}`)
+              )
+        : undefined,
+      signal,
+      onLockSession: (id) => {
+        core.saveState(STATE.lockSession, id)
+        core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
+      },
+      onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
+      onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
+      onAnnounced: async ({ fleet, facts }) => {
+        announced = { at: Date.now(), fleet }
+        // Not awaited: the wait (or, with wait: false, the lock release) goes on
+        // meanwhile; the reporter runs its calls in order, so finish() comes after.
+        void reporter.started({ fleet, notWaiting: !config.wait, facts })
+      },
+      onProgress: (fleet) => void reporter.progress({ fleet }),
+      onVerdict: say
+    })
+    if (result.fleet) {
+      await finish({
+        fleet: result.fleet,
+        verdict: result.verdict ?? { done: false },
+        excerpts: result.excerpts,
+        cancelled: result.cancelled,
+        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined
+      })
+    }
+    end.conclusion = runConclusion(result)
+    // The verdict is the pipeline's alone: reporting never changes it.
+    if (!said) say(result)
+  } catch (error) {
+    if (announced)
+      await finish({
+        fleet: announced.fleet,
+        verdict: announced.fleet.verdict(),
+        error: failureLine(error)
+      })
+    throw error
+  } finally {
+    end.checkRunUrl = reporter.checkRunUrl() ?? ''
+    store.destroy()
+  }
+}
+
+export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // Mask secrets before anything could print them, even an input error.
+  for (const secret of [
+    core.getInput('consul-token'),
+    core.getInput('github-token'),
+    env.CONSUL_HTTP_TOKEN
+  ]) {
+    if (secret) core.setSecret(secret)
+  }
+  const cancel = new AbortController()
+  const end: RunEnd = { conclusion: 'failure', checkRunUrl: '' }
+  const onSignal = () => {
+    cancelledAt = Date.now()
+    cancel.abort(new Error('cancelled'))
+    setTimeout(() => {
+      core.setOutput('conclusion', 'cancelled')
+      core.setOutput('check-run-url', end.checkRunUrl)
+      core.setFailed(
+        `cancelled: clean-up did not finish within ${CANCEL_EXIT_MS / 1000}s of the signal; the post step finishes it`
+      )
+      process.exit(1)
+    }, CANCEL_EXIT_MS).unref()
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    await deploy(
+      readConfig((name) => core.getInput(name), env),
+      env,
+      cancel.signal,
+      end
+    )
+  } catch (error) {
+    end.conclusion = runConclusion({ failed: true, cancelled: cancel.signal.aborted })
+    core.setFailed(failureLine(error))
+  } finally {
+    // Set on every path, bad input included, so a notification step can read them.
+    core.setOutput('conclusion', end.conclusion)
+    core.setOutput('check-run-url', end.checkRunUrl)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,213 @@
+// The same pipeline for any CI: `stretcher-action deploy --path build --s3-url …`.
+// Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
+// and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
+// converged, 1 the deploy failed, 2 bad input.
+// The operator commands `status` and `history` (contract 12) read the fleet and
+// write nothing; `status` exits 1 when a live matching node is not on the current release.
+import { execFileSync } from 'node:child_process'
+import { parseArgs } from 'node:util'
+import type { InputName } from '../config/config.ts'
+import { INPUT_NAMES, OPERATE_INPUTS, readConfig, readOperateConfig } from '../config/config.ts'
+import { runConclusion } from '../report/check-report.ts'
+import { connect } from '../plan/connect.ts'
+import type { DryRunPlan } from '../plan/dry-run.ts'
+import { InputError } from '../shared/errors.ts'
+import { statusJson, statusText } from './fleet-status.ts'
+import type { Log } from '../shared/log.ts'
+import { operateConsul, readFleetStatus, readReleaseHistory } from './operate.ts'
+import type { OutputName } from '../pipeline.ts'
+import { runPipeline } from '../pipeline.ts'
+import { historyJson, historyText } from './release-history.ts'
+
+export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const
+
+const USAGE = `usage: stretcher-action deploy --s3-url s3://bucket/prefix --app NAME [--path DIR] [--dest DIR]
+                        [--consul-addr ADDR] [--service-filter RE] [--timeout 10m] [--dry-run]
+                        [--json] [...]
+Every input of the GitHub Action is a flag of the same name (see README).
+--dry-run checks everything and says what the deploy would do, writing nothing.
+Exit codes: 0 the fleet converged, 1 the deploy failed, 2 bad input.
+
+       stretcher-action status --app NAME [--consul-addr ADDR] [--kv-prefix P]
+                        [--node-filter RE] [--service-filter RE] [--tag-filter RE] [--json]
+The release each matching node runs (its last result), failed, silent and behind first.
+Exit codes: 0 every live matching node is on the release deploy-id names, 1 not (or
+Consul could not be read), 2 bad input.
+
+       stretcher-action history --app NAME [--consul-addr ADDR] [--kv-prefix P] [--json]
+The published releases, newest first, with commit, time and which one is current.
+Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.`
+
+/** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
+const OPERATE_FLAGS = {
+  status: OPERATE_INPUTS,
+  history: OPERATE_INPUTS.filter((name) => !name.endsWith('-filter'))
+} as const
+type OperateCommand = keyof typeof OPERATE_FLAGS
+
+export interface CliIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  isTTY: boolean
+}
+
+/** The commit being deployed, from the CI's own variables or git. */
+function commitSha(env: NodeJS.ProcessEnv): string | undefined {
+  const fromEnv =
+    env.GITHUB_SHA || env.CI_COMMIT_SHA || env.GIT_COMMIT || env.BUILDKITE_COMMIT || env.CIRCLE_SHA1
+  if (fromEnv) return fromEnv
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore']
+    }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+function redact(text: string, secrets: string[]): string {
+  return secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text)
+}
+
+export async function cli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  signal?: AbortSignal
+): Promise<number> {
+  // `--dry-run` is a switch; every other input takes a value.
+  const options = Object.fromEntries(
+    INPUT_NAMES.map((name) => [name, { type: name === 'dry-run' ? 'boolean' : 'string' } as const])
+  )
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true
+    })
+  } catch (error) {
+    io.stderr(`error: ${(error as Error).message}\n${USAGE}\n`)
+    return EXIT.badInput
+  }
+  const { positionals } = parsed
+  const values = parsed.values as Record<string, string | boolean | undefined>
+  if (values.help) {
+    io.stdout(`${USAGE}\n`)
+    return EXIT.ok
+  }
+  const command = positionals[0]
+  if (positionals.length !== 1 || !['deploy', 'status', 'history'].includes(command ?? '')) {
+    io.stderr(`error: expected the command "deploy", "status" or "history"\n${USAGE}\n`)
+    return EXIT.badInput
+  }
+  if (command === 'status' || command === 'history') return operate(command, values, env, io)
+  const json = values.json === true
+  const secrets = [values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN].filter(
+    (s): s is string => typeof s === 'string' && s !== ''
+  )
+  // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
+  const say = (line: string) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`)
+  const log: Log = {
+    info: say,
+    warning: (m) => say(`warning: ${m}`),
+    debug: () => undefined,
+    async group(name, body) {
+      say(io.isTTY && !json ? `\x1b[1m▸ ${name}\x1b[0m` : `▸ ${name}`)
+      return body()
+    }
+  }
+  // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
+  const outputs: Partial<Record<OutputName | 'conclusion', string>> = {}
+  const finish = (code: number, message: string, dryRun?: DryRunPlan) => {
+    if (json)
+      io.stdout(
+        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`
+      )
+    else
+      (code === EXIT.ok ? io.stdout : io.stderr)(
+        `${code === EXIT.ok ? '✔' : '✖'} ${redact(message, secrets)}\n`
+      )
+    return code
+  }
+  try {
+    const input = (name: InputName) => {
+      const value = values[name]
+      return typeof value === 'boolean' ? String(value) : (value ?? '')
+    }
+    const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
+    const { store, consul } = await connect(config, say)
+    try {
+      const result = await runPipeline(config, {
+        store,
+        consul,
+        log,
+        setOutput: (name, value) => (outputs[name] = value),
+        signal
+      })
+      outputs.conclusion = runConclusion(result)
+      return finish(result.failed ? EXIT.failed : EXIT.ok, result.message, result.dryRun)
+    } finally {
+      store.destroy()
+    }
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? 'failed'
+    outputs.conclusion = runConclusion({ failed: true, cancelled: signal?.aborted === true })
+    return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)
+  }
+}
+
+/** `status` and `history`: read Consul, print a table (or --json), write nothing. */
+async function operate(
+  command: OperateCommand,
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  io: CliIo
+): Promise<number> {
+  const json = values.json === true
+  const takes: readonly string[] = OPERATE_FLAGS[command]
+  const secrets = [values['consul-token'], env.CONSUL_HTTP_TOKEN].filter(
+    (s): s is string => typeof s === 'string' && s !== ''
+  )
+  const finish = (code: number, message: string, body: object = {}) => {
+    const line = redact(message, secrets)
+    if (json)
+      io.stdout(
+        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: line, ...body }), secrets)}\n`
+      )
+    else (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${line}\n`)
+    return code
+  }
+  const foreign = Object.keys(values).filter(
+    (name) => values[name] !== undefined && name !== 'json' && !takes.includes(name)
+  )
+  if (foreign.length > 0)
+    return finish(
+      EXIT.badInput,
+      `${foreign.map((f) => `--${f}`).join(', ')}: not ${foreign.length === 1 ? 'a flag' : 'flags'} of ${command}, which takes ${takes.map((f) => `--${f}`).join(', ')} and --json`
+    )
+  try {
+    const config = readOperateConfig((name) => {
+      const value = values[name]
+      return typeof value === 'string' ? value : ''
+    }, env)
+    const consul = operateConsul(config, (line) => io.stderr(`${redact(line, secrets)}\n`))
+    if (command === 'status') {
+      const status = await readFleetStatus(consul, config)
+      const code = status.ok ? EXIT.ok : EXIT.failed
+      if (!json) io.stdout(redact(statusText(status, Date.now()), secrets))
+      return finish(code, status.message, statusJson(status))
+    }
+    const history = await readReleaseHistory(consul, config)
+    if (!json) {
+      io.stdout(redact(historyText(history), secrets))
+      return EXIT.ok
+    }
+    const n = history.rows.length
+    return finish(EXIT.ok, `${n} release${n === 1 ? '' : 's'}`, historyJson(history))
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? 'failed'
+    return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)
+  }
+}

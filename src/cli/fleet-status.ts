@@ -1,0 +1,252 @@
+// `stretcher-action status` (contract 12): which release each of the app's
+// matching nodes runs, from its last result, against the release `deploy-id`
+// names. Pure: the catalog and the KV entries come in, rows and text go out.
+import type { EventFilters } from '../config/config.ts'
+import { formatGoDuration } from '../shared/duration.ts'
+import { parseResult } from '../fleet-state/fleet-state.ts'
+import { plainText } from '../report/report.ts'
+import { compareNatural } from '../rollout/plan/rollout-plan.ts'
+import type { CatalogNode } from '../consul/targets.ts'
+import { matchesFilters } from '../consul/targets.ts'
+
+/**
+ * Where a node stands, worst first:
+ * - `failed`: its last result is a failure (of whichever release);
+ * - `silent`: no result (or one that is not a result);
+ * - `behind`: succeeded on a release older than the current one;
+ * - `ahead`: succeeded on a newer one (a rollback that did not reach it);
+ * - `current`: succeeded on the release `deploy-id` names.
+ * Older and newer compare deploy IDs, which sort by time (contract 2a), in
+ * natural order (attempt `.10` after `.9`).
+ */
+export type NodeStanding = 'failed' | 'silent' | 'behind' | 'ahead' | 'current'
+export const STANDINGS: readonly NodeStanding[] = ['failed', 'silent', 'behind', 'ahead', 'current']
+
+export interface StatusRow {
+  node: string
+  standing: NodeStanding
+  /** the release of its last result */
+  deployId?: string
+  status?: 'success' | 'failure'
+  /** unix seconds the node wrote in its result */
+  at?: number
+  /** serfHealth passing: it would hear the next event */
+  live: boolean
+  /** why a result was not read as one */
+  note?: string
+}
+
+export interface StatusInput {
+  app: string
+  kvPrefix: string
+  filters: EventFilters
+  /** what `<kv-prefix>/deploy-id` holds; undefined when unset */
+  current?: string
+  catalog: readonly CatalogNode[]
+  /** the entries under `<kv-prefix>/results/`, by node name */
+  results: ReadonlyArray<{ node: string; value: string | null }>
+}
+
+export interface FleetStatus {
+  app: string
+  kvPrefix: string
+  filters: EventFilters
+  current?: string
+  /** matching nodes, worst standing first, then in natural order */
+  rows: StatusRow[]
+  counts: Record<NodeStanding, number> & { total: number; live: number; down: number }
+  /** results of nodes the catalog no longer has */
+  gone: string[]
+  /** a current release, at least one live matching node, and every live one on it */
+  ok: boolean
+  /** one line: the verdict */
+  message: string
+}
+
+function standingOf(
+  result: ReturnType<typeof parseResult> | undefined,
+  current: string | undefined
+): NodeStanding {
+  if (result === undefined || typeof result === 'string') return 'silent'
+  if (result.status === 'failure') return 'failed'
+  if (current !== undefined && result.deployId === current) return 'current'
+  if (current === undefined) return 'behind'
+  return compareNatural(result.deployId, current) > 0 ? 'ahead' : 'behind'
+}
+
+function describeFilters(filters: EventFilters): string {
+  const parts = [
+    filters.node !== undefined && `node-filter ${filters.node}`,
+    filters.service !== undefined && `service-filter ${filters.service}`,
+    filters.tag !== undefined && `tag-filter ${filters.tag}`
+  ].filter((p): p is string => typeof p === 'string')
+  return parts.length ? `matching ${parts.join(', ')}` : 'in the catalog (no filter)'
+}
+
+export function fleetStatus(input: StatusInput): FleetStatus {
+  const byNode = new Map(input.results.map((r) => [r.node, r.value]))
+  const inCatalog = new Set(input.catalog.map((n) => n.node))
+  const rows: StatusRow[] = []
+  for (const node of input.catalog) {
+    if (!matchesFilters(node, input.filters)) continue
+    const value = byNode.get(node.node)
+    const result = byNode.has(node.node) ? parseResult(value ?? null) : undefined
+    const row: StatusRow = {
+      node: node.node,
+      standing: standingOf(result, input.current),
+      live: node.serfHealth === 'passing'
+    }
+    if (typeof result === 'string') row.note = result
+    else if (result) {
+      row.deployId = result.deployId
+      row.status = result.status
+      if (result.at !== undefined) row.at = result.at
+    }
+    rows.push(row)
+  }
+  rows.sort(
+    (a, b) =>
+      STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
+      compareNatural(a.node, b.node)
+  )
+  const counts = {
+    total: rows.length,
+    live: 0,
+    down: 0,
+    failed: 0,
+    silent: 0,
+    behind: 0,
+    ahead: 0,
+    current: 0
+  }
+  for (const row of rows) {
+    counts[row.standing]++
+    if (row.live) counts.live++
+    else counts.down++
+  }
+  const gone = input.results
+    .map((r) => r.node)
+    .filter((n) => !inCatalog.has(n))
+    .sort(compareNatural)
+  const live = rows.filter((r) => r.live)
+  const off = live.filter((r) => r.standing !== 'current')
+  const ok = input.current !== undefined && live.length > 0 && off.length === 0
+  let message: string
+  if (input.current === undefined)
+    message = `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`
+  else if (rows.length === 0)
+    message = `no node ${describeFilters(input.filters)} (a token without node:read sees none)`
+  else if (live.length === 0)
+    message = `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`
+  else if (ok)
+    message = `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`
+  else {
+    const parts = (['failed', 'silent', 'behind', 'ahead'] as const)
+      .map((s) => [s, live.filter((r) => r.standing === s).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([s, n]) => `${n} ${s}`)
+    message = `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`
+  }
+  return {
+    app: input.app,
+    kvPrefix: input.kvPrefix,
+    filters: input.filters,
+    current: input.current,
+    rows,
+    counts,
+    gone,
+    ok,
+    message
+  }
+}
+
+/** `2026-11-30 12:01:02 UTC` */
+export function formatUtc(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000)
+  if (Number.isNaN(d.getTime())) return String(unixSeconds)
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`
+}
+
+/** How long ago, in the one duration format (Go's): `2m5s ago`; `in the future` when clocks disagree. */
+export function formatAge(unixSeconds: number, nowMs: number): string {
+  const ms = nowMs - unixSeconds * 1000
+  if (ms < -2000) return 'in the future'
+  const rounded = Math.round(ms / 1000) * 1000
+  return `${rounded < 1000 ? '0s' : formatGoDuration(rounded)} ago`
+}
+
+/** Columns padded to their widest cell; the last one is not padded. */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = []
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)))
+  return rows.map((row) =>
+    row
+      .map((cell, i) =>
+        i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)
+      )
+      .join('  ')
+      .trimEnd()
+  )
+}
+
+/** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
+export function statusText(status: FleetStatus, nowMs: number): string {
+  const lines = [
+    `${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`
+  ]
+  if (status.rows.length > 0) {
+    lines.push('')
+    lines.push(
+      ...table([
+        ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'],
+        ...status.rows.map((r) => [
+          plainText(r.node, 80),
+          r.live ? r.standing : `${r.standing} (down)`,
+          r.deployId === undefined ? '-' : plainText(r.deployId, 80),
+          r.status ?? '-',
+          r.at !== undefined
+            ? `${formatUtc(r.at)} (${formatAge(r.at, nowMs)})`
+            : r.note !== undefined
+              ? plainText(r.note, 80)
+              : r.deployId === undefined
+                ? 'never'
+                : '-'
+        ])
+      ])
+    )
+  }
+  if (status.counts.down > 0)
+    lines.push(
+      '',
+      `${status.counts.down} matching node${status.counts.down === 1 ? ' is' : 's are'} down (serfHealth not passing): listed, not counted`
+    )
+  if (status.gone.length > 0) {
+    const shown = status.gone.slice(0, 20).map((n) => plainText(n, 80))
+    lines.push(
+      '',
+      `results of nodes no longer in the catalog: ${shown.join(', ')}${status.gone.length > 20 ? ` and ${status.gone.length - 20} more` : ''}`
+    )
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** The `--json` form: snake_case like the action's `results` output. */
+export function statusJson(status: FleetStatus) {
+  return {
+    app: status.app,
+    kv_prefix: status.kvPrefix,
+    current: status.current ?? null,
+    counts: status.counts,
+    nodes: status.rows.map((r) => ({
+      node: r.node,
+      standing: r.standing,
+      deploy_id: r.deployId ?? null,
+      status: r.status ?? null,
+      at: r.at ?? null,
+      live: r.live,
+      ...(r.note !== undefined ? { note: r.note } : {})
+    })),
+    gone: status.gone
+  }
+}

@@ -1,0 +1,598 @@
+// Every input is read and checked here, once, into one typed Config, before the
+// run touches S3 or Consul. Each error is one line naming the input (contract 2b).
+import { normalize, resolve } from 'node:path'
+import { parseDeployIdFile } from './deploy-id-file.ts'
+import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from './deploy-id.ts'
+import type { WaveSpec } from '../rollout/plan/rollout-plan.ts'
+import { parseBakeTime, parseWaves } from '../rollout/plan/rollout-plan.ts'
+import { formatGoDuration, parseGoDuration } from '../shared/duration.ts'
+import { InputError, quote } from '../shared/errors.ts'
+import { compileFilter } from '../consul/targets.ts'
+
+/** Every input of action.yml; a test keeps this list and action.yml identical. */
+export const INPUT_NAMES = [
+  'path',
+  'app',
+  's3-url',
+  'aws-region',
+  's3-endpoint',
+  'manifest',
+  'dest',
+  'exclude',
+  'deploy-id-file',
+  'deploy-id',
+  'compression-level',
+  'consul-addr',
+  'consul-token',
+  'kv-prefix',
+  'event-name',
+  'node-filter',
+  'service-filter',
+  'tag-filter',
+  'datacenters',
+  'wait',
+  'timeout',
+  'max-failures',
+  'rollback-to',
+  'waves',
+  'bake-time',
+  'auto-rollback',
+  'promote',
+  'layout',
+  'keep-releases',
+  'dry-run',
+  'github-token',
+  'check-name',
+  'environment',
+  'dashboard'
+] as const
+export type InputName = (typeof INPUT_NAMES)[number]
+
+/** Defaults applied when an input is empty (the runner applies action.yml's; the CLI does not). */
+export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
+  path: '.',
+  'deploy-id-file': 'DEPLOY_ID',
+  'compression-level': '1',
+  'event-name': 'deploy',
+  wait: 'true',
+  timeout: '10m',
+  'max-failures': '0',
+  'bake-time': '0s',
+  'auto-rollback': 'false',
+  layout: 'in-place',
+  'keep-releases': '5',
+  'dry-run': 'false'
+}
+
+export interface S3Location {
+  bucket: string
+  /** key prefix without leading or trailing slash; may be empty */
+  prefix: string
+  region: string
+  /** S3-compatible endpoint; path-style addressing is used with it */
+  endpoint?: string
+}
+
+export interface EventFilters {
+  node?: string
+  service?: string
+  tag?: string
+}
+
+/**
+ * The `datacenters` input (contract 10), checked but not yet resolved against
+ * what Consul lists (plan stage: resolveDatacenters in datacenters.ts).
+ * `agent`: unset, the agent's own datacenter, requests without `?dc` (as before);
+ * `all`: every datacenter /v1/catalog/datacenters lists, in its order;
+ * `named`: these, in this order.
+ */
+export type DatacenterSelection =
+  { kind: 'agent' } | { kind: 'all' } | { kind: 'named'; names: string[] }
+
+export interface Config {
+  /** absolute directory to package */
+  path: string
+  app: string
+  s3: S3Location
+  /** absolute path of the manifest template, if any */
+  manifestFile?: string
+  /** the manifest input as given, for messages */
+  manifestName?: string
+  dest?: string
+  exclude: string[]
+  deployIdFile: string
+  deployId: string
+  /** true when the deploy ID came from the `deploy-id` input */
+  deployIdGiven: boolean
+  compressionLevel: number
+  consul: { addr: string; token?: string }
+  kvPrefix: string
+  eventName: string
+  filters: EventFilters
+  datacenters: DatacenterSelection
+  wait: boolean
+  timeoutMs: number
+  maxFailures: number
+  rollbackTo?: string
+  /** staged rollout (contract 8): cumulative wave sizes; undefined: one wave, today's event */
+  waves?: WaveSpec[]
+  /** how long a wave's health checks must stay passing before the next (ms; 0: no gate) */
+  bakeMs: number
+  autoRollback: boolean
+  /** deploy ID of a published release to roll out to the targets not yet on it */
+  promote?: string
+  /** contract 9: `in-place` syncs into dest; `releases` prepares <dest>/releases/<id>, then switches <dest>/current */
+  layout: 'in-place' | 'releases'
+  /** releases each node keeps with `layout: releases` (at least 2) */
+  keepReleases: number
+  /** plan stage only: say what a deploy would do, write nothing */
+  dryRun: boolean
+  github: { token?: string; checkName: string; environment?: string }
+  /** consul-kv-dashboard namespace the nodes also report to (contract 11); off when undefined */
+  dashboard?: string
+  /** facts about the run, from the runner's environment */
+  run: { sha?: string; repository?: string; runUrl?: string }
+}
+
+export type InputReader = (name: InputName) => string
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/
+const APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/
+// agent/config/builder.go: validateBasicName("datacenter", ...) with reBasicName
+// `^[a-z0-9_-]+$` ("datacenter can only contain lowercase alphanumeric, - or _
+// characters."), after the builder lowercased the setting (strings.ToLower): a
+// datacenter is always named in lower case, and `?dc=DC1` finds no route.
+const DATACENTER = /^[a-z0-9_-]+$/
+
+function parseS3Url(raw: string): { bucket: string; prefix: string } {
+  const bad = () =>
+    new InputError('s3-url', `must look like s3://bucket/prefix (got ${quote(raw)})`)
+  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw)
+  if (!match) throw bad()
+  const bucket = match[1] as string
+  if (!BUCKET.test(bucket) || bucket.includes('..'))
+    throw new InputError(
+      's3-url',
+      `has an invalid bucket name ${quote(bucket)} (3-63 lower-case letters, digits, dots, hyphens)`
+    )
+  const prefix = (match[2] ?? '').replace(/\/+$/, '')
+  if (prefix !== '') {
+    for (const segment of prefix.split('/')) {
+      // stretcher URL-decodes the key and the event payload must stay small:
+      // keep keys to characters that need no escaping anywhere.
+      if (!KEY_SEGMENT.test(segment) || segment === '.' || segment === '..')
+        throw new InputError(
+          's3-url',
+          `prefix must be path segments of letters, digits and !_.*'()- (got ${quote(raw)})`
+        )
+    }
+  }
+  return { bucket, prefix }
+}
+
+function parseConsulAddr(raw: string): string {
+  // The Consul CLI accepts a bare host:port and reads it as http (contract 1).
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`
+  let url: URL
+  try {
+    url = new URL(withScheme)
+  } catch {
+    throw new InputError(
+      'consul-addr',
+      `must be http://host:port, https://host:port or host:port (got ${quote(raw)})`
+    )
+  }
+  if (url.username || url.password)
+    throw new InputError('consul-addr', 'must not carry credentials; use consul-token')
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InputError('consul-addr', `must use http or https (got ${quote(raw)})`)
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash)
+    // Consul reads ?token= too: never quote a query or fragment, which may carry one.
+    throw new InputError(
+      'consul-addr',
+      `must be only scheme, host and port (got ${quote(`${url.protocol}//${url.host}${url.pathname}${url.search || url.hash ? '?…' : ''}`)})`
+    )
+  return `${url.protocol}//${url.host}`
+}
+
+function parseRegexFilter(name: InputName, raw: string): string | undefined {
+  if (raw === '') return undefined
+  // Consul compiles filters with Go's RE2 and refuses the event otherwise: say so
+  // here, in Go's words, before anything is written (contract 2b).
+  try {
+    compileFilter(raw)
+  } catch (error) {
+    const why = (error as Error).message
+    const perlOnly =
+      /unsupported Perl syntax|invalid named capture: `\(\?<[=!]|invalid escape sequence: `\\[1-9]/.test(
+        why
+      )
+    throw new InputError(
+      name,
+      `is not a valid regular expression for Consul (Go's RE2): ${why}${perlOnly ? ' (RE2 has no lookaround or backreferences)' : ''}`
+    )
+  }
+  return raw
+}
+
+/** `datacenters`: comma- (or newline-) separated Consul datacenter names, or `all`. */
+export function parseDatacenters(raw: string): DatacenterSelection {
+  const names = raw
+    .split(/[,\r\n]/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  if (names.length === 0) return { kind: 'agent' }
+  if (names.includes('all')) {
+    if (names.length > 1)
+      throw new InputError(
+        'datacenters',
+        `is either all or a list of datacenter names, not both (got ${quote(raw)})`
+      )
+    return { kind: 'all' }
+  }
+  for (const name of names) {
+    if (DATACENTER.test(name)) continue
+    const lower = name.toLowerCase()
+    throw new InputError(
+      'datacenters',
+      DATACENTER.test(lower)
+        ? `names ${quote(name)}: Consul datacenter names are lower case (did you mean ${quote(lower)}?)`
+        : `names ${quote(name)}: a Consul datacenter name is lower-case letters, digits, - and _`
+    )
+  }
+  const twice = names.find((name, i) => names.indexOf(name) !== i)
+  if (twice !== undefined) throw new InputError('datacenters', `names ${quote(twice)} twice`)
+  return { kind: 'named', names }
+}
+
+function parseBoolean(name: InputName, raw: string): boolean {
+  // The YAML 1.2 core schema booleans, as core.getBooleanInput accepts them.
+  if (['true', 'True', 'TRUE'].includes(raw)) return true
+  if (['false', 'False', 'FALSE'].includes(raw)) return false
+  throw new InputError(name, `must be true or false (got ${quote(raw)})`)
+}
+
+function parseInteger(name: InputName, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new InputError(name, `must be a whole number from ${min} to ${max} (got ${quote(raw)})`)
+  return Number(raw)
+}
+
+function parseKvPrefix(raw: string): string {
+  const prefix = raw.replace(/^\/+|\/+$/g, '')
+  if (
+    prefix === '' ||
+    prefix
+      .split('/')
+      .some((s) => s === '' || s === '.' || s === '..' || !/^[A-Za-z0-9._-]+$/.test(s))
+  )
+    throw new InputError(
+      'kv-prefix',
+      `must be path segments of letters, digits and ._- (got ${quote(raw)})`
+    )
+  return prefix
+}
+
+// consul-kv-dashboard splits a key on "/" and reads the part after the namespace
+// as the category (dashboard.go NewItem): the namespace must be one segment.
+function parseDashboard(raw: string, kvPrefix: string): string | undefined {
+  if (raw === '') return undefined
+  if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
+    throw new InputError(
+      'dashboard',
+      `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`
+    )
+  // consul-kv-dashboard shows every key under its namespace as a category: the
+  // app's own keys must not be among them, nor the dashboard's among the app's.
+  if (`${kvPrefix}/`.startsWith(`${raw}/`))
+    throw new InputError(
+      'dashboard',
+      `must be a namespace apart from kv-prefix ${quote(kvPrefix)}: the dashboard would show every key under it (got ${quote(raw)})`
+    )
+  return raw
+}
+
+function parseDest(raw: string): string | undefined {
+  if (raw === '') return undefined
+  if (!raw.startsWith('/') || /[\0\r\n]/.test(raw))
+    throw new InputError('dest', `must be an absolute directory on the nodes (got ${quote(raw)})`)
+  if (raw.includes('{{'))
+    throw new InputError(
+      'dest',
+      `must not contain "{{": stretcher would evaluate it as a template (got ${quote(raw)})`
+    )
+  if (normalize(raw) === '/')
+    throw new InputError('dest', 'must not be "/": rsync --delete would empty the root')
+  return raw
+}
+
+type Getter = (name: InputName) => string
+
+function readApp(get: Getter, env: NodeJS.ProcessEnv): string {
+  const app = get('app') || env.GITHUB_REPOSITORY?.split('/')[1] || ''
+  if (app === '')
+    throw new InputError(
+      'app',
+      'is required outside GitHub Actions (no GITHUB_REPOSITORY to take the name from)'
+    )
+  if (!APP.test(app))
+    throw new InputError(
+      'app',
+      `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`
+    )
+  return app
+}
+
+function readConsul(get: Getter, env: NodeJS.ProcessEnv): Config['consul'] {
+  const addr = parseConsulAddr(
+    get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500'
+  )
+  const token = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined
+  if (token !== undefined && /[\r\n]/.test(token))
+    // Never quote a token's value, not even in an error.
+    throw new InputError('consul-token', 'must be a single line')
+  return { addr, token }
+}
+
+function readFilters(get: Getter): EventFilters {
+  const filters: EventFilters = {
+    node: parseRegexFilter('node-filter', get('node-filter')),
+    service: parseRegexFilter('service-filter', get('service-filter')),
+    tag: parseRegexFilter('tag-filter', get('tag-filter'))
+  }
+  if (filters.tag !== undefined && filters.service === undefined)
+    // Consul refuses it: "Cannot provide tag filter without service filter".
+    throw new InputError(
+      'tag-filter',
+      'needs service-filter (Consul filters tags within a service)'
+    )
+  return filters
+}
+
+const getter =
+  (input: InputReader): Getter =>
+  (name) => {
+    const value = input(name).trim()
+    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value
+  }
+
+/** The inputs the operator commands take (contract 12): where the fleet is, and which nodes. */
+export const OPERATE_INPUTS = [
+  'app',
+  'kv-prefix',
+  'consul-addr',
+  'consul-token',
+  'node-filter',
+  'service-filter',
+  'tag-filter'
+] as const satisfies readonly InputName[]
+export type OperateInputName = (typeof OPERATE_INPUTS)[number]
+
+/** What `status` and `history` need: the app, its KV prefix, Consul, the filters. */
+export type OperateConfig = Pick<Config, 'app' | 'kvPrefix' | 'consul' | 'filters'>
+
+/** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
+export function readOperateConfig(
+  input: (name: OperateInputName) => string,
+  env: NodeJS.ProcessEnv
+): OperateConfig {
+  const only = new Set<InputName>(OPERATE_INPUTS)
+  const get = getter((name) => (only.has(name) ? input(name as OperateInputName) : ''))
+  const app = readApp(get, env)
+  const consul = readConsul(get, env)
+  const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
+  return { app, kvPrefix, consul, filters: readFilters(get) }
+}
+
+/**
+ * Read every input once. `input` returns '' for an unset input (as core.getInput
+ * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
+ */
+export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
+  const get = getter(input)
+
+  const workspace = env.GITHUB_WORKSPACE || process.cwd()
+  const path = resolve(workspace, get('path'))
+
+  const repository = env.GITHUB_REPOSITORY
+  const app = readApp(get, env)
+
+  const s3Url = get('s3-url')
+  if (s3Url === '') throw new InputError('s3-url', 'is required (s3://bucket/prefix)')
+  const { bucket, prefix } = parseS3Url(s3Url)
+
+  const endpointRaw = get('s3-endpoint')
+  let endpoint: string | undefined
+  if (endpointRaw !== '') {
+    let url: URL | undefined
+    try {
+      url = new URL(endpointRaw)
+    } catch {
+      url = undefined
+    }
+    // The endpoint appears in error messages: it must not carry a secret.
+    if (url && (url.username || url.password))
+      throw new InputError(
+        's3-endpoint',
+        'must not carry credentials; the AWS SDK takes them from the environment'
+      )
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new InputError(
+        's3-endpoint',
+        `must be an http:// or https:// URL (got ${quote(endpointRaw)})`
+      )
+    if (url.search || url.hash)
+      throw new InputError(
+        's3-endpoint',
+        `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`
+      )
+    endpoint = endpointRaw.replace(/\/+$/, '')
+  }
+  const region =
+    get('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : '')
+  if (region === '')
+    throw new InputError(
+      'aws-region',
+      'is required (set the input, AWS_REGION or AWS_DEFAULT_REGION)'
+    )
+  if (!REGION.test(region))
+    throw new InputError('aws-region', `must look like us-east-1 (got ${quote(region)})`)
+
+  const manifestRaw = get('manifest')
+  const manifestFile = manifestRaw === '' ? undefined : resolve(workspace, manifestRaw)
+
+  const exclude = get('exclude')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+
+  const deployIdFile = parseDeployIdFile(get('deploy-id-file'))
+
+  const deployIdRaw = get('deploy-id')
+  if (deployIdRaw !== '') {
+    const problem = deployIdProblem(deployIdRaw)
+    if (problem) throw new InputError('deploy-id', `${problem} (got ${quote(deployIdRaw)})`)
+  }
+  const rollbackRaw = get('rollback-to')
+  if (rollbackRaw !== '') {
+    const problem = deployIdProblem(rollbackRaw)
+    if (problem) throw new InputError('rollback-to', `${problem} (got ${quote(rollbackRaw)})`)
+    if (deployIdRaw !== '' && deployIdRaw !== rollbackRaw)
+      throw new InputError('rollback-to', 'cannot be combined with a different deploy-id')
+  }
+  const promoteRaw = get('promote')
+  if (promoteRaw !== '') {
+    const problem = deployIdProblem(promoteRaw)
+    if (problem) throw new InputError('promote', `${problem} (got ${quote(promoteRaw)})`)
+    if (rollbackRaw !== '')
+      throw new InputError('promote', 'cannot be combined with rollback-to: choose one release')
+    if (deployIdRaw !== '' && deployIdRaw !== promoteRaw)
+      throw new InputError('promote', 'cannot be combined with a different deploy-id')
+  }
+  const sha = env.GITHUB_SHA || undefined
+  const deployId =
+    rollbackRaw ||
+    promoteRaw ||
+    deployIdRaw ||
+    generateDeployId({ now, sha, runId: env.GITHUB_RUN_ID, runAttempt: env.GITHUB_RUN_ATTEMPT })
+  if (!DEPLOY_ID_PATTERN.test(deployId))
+    throw new Error(`generated deploy ID ${quote(deployId)} is malformed`)
+
+  const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9)
+
+  const consul = readConsul(get, env)
+
+  const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
+
+  const eventName = get('event-name')
+  if (!EVENT_NAME.test(eventName))
+    throw new InputError(
+      'event-name',
+      `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(eventName)})`
+    )
+
+  const filters = readFilters(get)
+
+  const datacenters = parseDatacenters(get('datacenters'))
+
+  const wait = parseBoolean('wait', get('wait'))
+
+  const timeoutRaw = get('timeout')
+  const timeoutMs = parseGoDuration(timeoutRaw)
+  if (timeoutMs === undefined)
+    throw new InputError(
+      'timeout',
+      `must be a Go duration such as 90s, 10m or 1h30m (got ${quote(timeoutRaw)})`
+    )
+  if (timeoutMs < 1000 || timeoutMs > 24 * 3_600_000)
+    throw new InputError(
+      'timeout',
+      `must be between 1s and 24h (got ${quote(timeoutRaw)} = ${formatGoDuration(timeoutMs)})`
+    )
+
+  const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000)
+
+  const waves = parseWaves(get('waves'))
+  const bakeMs = parseBakeTime(get('bake-time'))
+  const autoRollback = parseBoolean('auto-rollback', get('auto-rollback'))
+  const layoutRaw = get('layout') || 'in-place'
+  if (layoutRaw !== 'in-place' && layoutRaw !== 'releases')
+    throw new InputError('layout', `must be in-place or releases (got ${quote(layoutRaw)})`)
+  const layout: Config['layout'] = layoutRaw
+  const keepReleases = parseInteger('keep-releases', get('keep-releases') || '5', 2, 1000)
+  // A wave starts when the one before has reported: nothing of it works without waiting.
+  if (!wait)
+    for (const [name, used] of [
+      ['waves', waves !== undefined],
+      ['bake-time', bakeMs > 0],
+      ['auto-rollback', autoRollback],
+      ['layout', layout === 'releases']
+    ] as const)
+      if (used) throw new InputError(name, 'needs wait: true (it acts on what the nodes report)')
+
+  const dryRun = parseBoolean('dry-run', get('dry-run'))
+
+  const githubToken = get('github-token') || undefined
+  const checkName = get('check-name') || `stretcher / ${app}`
+  if (checkName.length > 100 || /[\r\n]/.test(checkName))
+    throw new InputError(
+      'check-name',
+      `must be one line of at most 100 characters (got ${quote(checkName)})`
+    )
+  const environment = get('environment') || undefined
+
+  const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com'
+  const runUrl =
+    repository && env.GITHUB_RUN_ID
+      ? `${serverUrl}/${repository}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
+      : undefined
+
+  return {
+    path,
+    app,
+    s3: { bucket, prefix, region, endpoint },
+    manifestFile,
+    manifestName: manifestRaw || undefined,
+    dest: parseDest(get('dest')),
+    exclude,
+    deployIdFile,
+    deployId,
+    deployIdGiven: deployIdRaw !== '',
+    compressionLevel,
+    consul,
+    kvPrefix,
+    eventName,
+    filters,
+    datacenters,
+    wait,
+    timeoutMs,
+    maxFailures,
+    rollbackTo: rollbackRaw || undefined,
+    waves,
+    bakeMs,
+    autoRollback,
+    promote: promoteRaw || undefined,
+    layout,
+    keepReleases,
+    dryRun,
+    github: { token: githubToken, checkName, environment },
+    dashboard: parseDashboard(get('dashboard'), kvPrefix),
+    run: { sha, repository, runUrl }
+  }
+}
+
+/** S3 key of a release object: `<prefix>/<app>/<deploy-id>.<ext>`. Short, so the manifest URL stays a small event payload. */
+export function releaseKey(
+  config: Pick<Config, 's3' | 'app'>,
+  deployId: string,
+  ext: 'tgz' | 'yml' | 'prepare.yml' | 'switch.yml'
+): string {
+  return [config.s3.prefix, config.app, `${deployId}.${ext}`].filter((s) => s !== '').join('/')
+}
+
+export function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`
+}

@@ -1,0 +1,23 @@
+// The S3 store and the Consul client for one run, as the action and the CLI
+// both make them.
+import type { Config } from '../config/config.ts'
+import { ConsulClient } from '../consul/client.ts'
+import type { ReleaseStore } from '../publish/s3-store.ts'
+
+export async function connect(
+  config: Config,
+  info: (line: string) => void
+): Promise<{ store: ReleaseStore; consul: ConsulClient }> {
+  // The AWS SDK is most of the bundle: load it once the inputs are known good,
+  // so an input error is reported at once.
+  const { createS3Store } = await import('../publish/s3-store.ts')
+  const store = createS3Store(config.s3)
+  const consul = new ConsulClient({
+    addr: config.consul.addr,
+    token: config.consul.token,
+    onRetry: (what, attempt, delayMs) =>
+      info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+    onNotice: info
+  })
+  return { store, consul }
+}

@@ -1,0 +1,248 @@
+// Pack the build, upload the archive, render and upload the manifest.
+// The archive streams from tar straight into the multipart upload, hashed on the
+// way; the manifest (which carries the checksum) goes once the archive is
+// complete, so a failed archive leaves no manifest and nothing is ever deleted
+// (the deploy role needs no s3:DeleteObject).
+import type { Config } from '../config/config.ts'
+import { releaseKey, s3Url } from '../config/config.ts'
+import type { Log } from '../shared/log.ts'
+import { formatBytes, formatRate, throttle } from '../shared/log.ts'
+import type { ManifestTemplate } from './manifest/manifest.ts'
+import { renderManifest } from './manifest/manifest.ts'
+import { checkTree, pack } from './pack.ts'
+import type { CheckedBuild } from './pack.ts'
+import { parseDeployIdFile } from '../config/deploy-id-file.ts'
+import type { HistoryRecord } from '../consul/announce.ts'
+import { kvKeys } from '../consul/announce.ts'
+import type { ConsulClient } from '../consul/client.ts'
+import type { ReleaseStore } from './s3-store.ts'
+
+export interface Release {
+  deployId: string
+  srcUrl: string
+  /** the whole manifest (`<id>.yml`; with layout: releases the combined one): what latest names */
+  manifestUrl: string
+  /** layout: releases (contract 9): `<id>.prepare.yml` and `<id>.switch.yml` */
+  prepareUrl?: string
+  switchUrl?: string
+  checksum: string
+  archiveBytes: number
+  files: number
+  /** an earlier release's (rollback-to): the commit it was built from, from its history */
+  commit?: string
+  /** an earlier release's (rollback-to): when it was published (ISO), from its history */
+  publishedAt?: string
+}
+
+export interface ReportingCommands {
+  success: string[]
+  failure: string[]
+  /** layout: releases: the reports of each phase (the combined manifest reports as a switch) */
+  phases?: Record<'prepare' | 'switch', { success: string[]; failure: string[] }>
+}
+
+type Phase = 'prepare' | 'switch' | 'combined'
+const PHASES: readonly Phase[] = ['prepare', 'switch', 'combined']
+
+/** The manifest of one phase (or the whole in-place one when `phase` is undefined). */
+function render(
+  config: Config,
+  template: ManifestTemplate | undefined,
+  commands: ReportingCommands,
+  src: string,
+  checksum: string,
+  phase?: Phase
+): string {
+  const reports =
+    phase && commands.phases
+      ? commands.phases[phase === 'prepare' ? 'prepare' : 'switch']
+      : commands
+  return renderManifest(template, {
+    src,
+    checksum,
+    dest: config.dest,
+    successCommands: reports.success,
+    failureCommands: reports.failure,
+    ...(phase
+      ? { layout: { phase, deployId: config.deployId, keepReleases: config.keepReleases } }
+      : {})
+  })
+}
+
+export interface PublishInput {
+  config: Config
+  template: ManifestTemplate | undefined
+  commands: ReportingCommands
+  store: ReleaseStore
+  log: Log
+  /** called as soon as each fact is known, so outputs survive a later failure */
+  onFact?: (name: 'deploy-id' | 'src-url' | 'manifest-url' | 'checksum', value: string) => void
+  /** the time stamped on every archive entry (see nextFileTime) */
+  mtime: Date
+  /** the build tree walked and checked, and the programs found, in the plan stage */
+  build?: CheckedBuild
+}
+
+/**
+ * The file time for a new release: now, but always later than the time the
+ * current release stamped (from its history record). Stretcher syncs with
+ * `rsync -a`, whose quick check skips a file whose size and mtime are
+ * unchanged; two releases stamped in the same second, or a rebuilt file with a
+ * reproducible-build mtime, would otherwise leave old content on the nodes.
+ * Read under the deploy lock, so two runs cannot pick the same time.
+ */
+export async function nextFileTime(
+  consul: ConsulClient,
+  kvPrefix: string,
+  now = Date.now()
+): Promise<Date> {
+  const keys = kvKeys(kvPrefix)
+  let previous = 0
+  const current = (await consul.kvGet(keys.deployId)).entries[0]?.value
+  if (current) {
+    const record = (await consul.kvGet(keys.history(current))).entries[0]?.value
+    try {
+      const history = record ? (JSON.parse(record) as Partial<HistoryRecord>) : {}
+      previous = history.mtime ?? Math.floor(Date.parse(history.published_at ?? '') / 1000)
+    } catch {
+      previous = 0
+    }
+  }
+  const seconds = Math.max(Math.floor(now / 1000), (Number.isFinite(previous) ? previous : 0) + 1)
+  return new Date(seconds * 1000)
+}
+
+/**
+ * Walk and check the build tree (path, exclude, deploy-id-file) and find GNU tar
+ * (and pigz) before anything is written: a missing tar fails here, not after the
+ * lock is taken.
+ */
+export function checkBuild(config: Config): Promise<CheckedBuild> {
+  const deployIdFile = parseDeployIdFile(config.deployIdFile)
+  return checkTree({ root: config.path, exclude: config.exclude, deployIdFile })
+}
+
+/** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
+export function checkManifestRenders(
+  config: Config,
+  template: ManifestTemplate | undefined,
+  commands: ReportingCommands
+): void {
+  const src = s3Url(config.s3.bucket, releaseKey(config, config.deployId, 'tgz'))
+  if (config.layout !== 'releases') render(config, template, commands, src, '0'.repeat(64))
+  else for (const phase of PHASES) render(config, template, commands, src, '0'.repeat(64), phase)
+}
+
+export async function publish({
+  config,
+  template,
+  commands,
+  store,
+  log,
+  onFact,
+  mtime,
+  build
+}: PublishInput): Promise<Release> {
+  const deployId = config.deployId
+  const srcKey = releaseKey(config, deployId, 'tgz')
+  const manifestKey = releaseKey(config, deployId, 'yml')
+  const srcUrl = s3Url(store.bucket, srcKey)
+  const manifestUrl = s3Url(store.bucket, manifestKey)
+  onFact?.('deploy-id', deployId)
+
+  const { checksum, archiveBytes, files } = await log.group(
+    `Pack and upload ${srcUrl}`,
+    async () => {
+      const started = Date.now()
+      let uploaded = 0
+      const progress = throttle<{ bytesIn: number; totalIn: number; bytesOut: number }>(
+        2000,
+        (p) => {
+          const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : ''
+          log.info(
+            `packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
+              `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`
+          )
+        }
+      )
+      const archive = await pack({
+        root: config.path,
+        exclude: config.exclude,
+        deployIdFile: config.deployIdFile,
+        deployId,
+        compressionLevel: config.compressionLevel,
+        // Every file gets the deploy's time, so rsync on the node never skips one.
+        mtime,
+        checked: build,
+        onProgress: (p) => progress.update(p)
+      })
+      log.info(
+        `packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`
+      )
+      // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
+      // a pack failure, even after the last byte, fails the stream and so the upload,
+      // which is aborted. An archive object exists only complete; nothing is ever
+      // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
+      const packed = archive.result
+      packed.catch(() => undefined)
+      const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+        uploaded = p.loaded
+      })
+      try {
+        await upload
+      } catch (error) {
+        // When pack failed, its error explains the failed upload better.
+        await packed
+        throw error
+      }
+      const result = await packed
+      progress.flush()
+      const ms = Date.now() - started
+      log.info(
+        `archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
+          `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`
+      )
+      return { checksum: result.sha256, archiveBytes: result.size, files: result.files }
+    }
+  )
+  onFact?.('src-url', srcUrl)
+  onFact?.('checksum', checksum)
+
+  if (config.layout === 'releases') {
+    // The two halves first: the combined manifest (what latest will name) is
+    // written last, so each of the three names a whole release (contract 9).
+    const urls: Partial<Record<Phase, string>> = {}
+    for (const phase of ['prepare', 'switch'] as const) {
+      const key = releaseKey(config, deployId, `${phase}.yml`)
+      await store.putText(
+        key,
+        render(config, template, commands, srcUrl, checksum, phase),
+        'application/yaml'
+      )
+      urls[phase] = s3Url(store.bucket, key)
+      log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`)
+    }
+    await store.putText(
+      manifestKey,
+      render(config, template, commands, srcUrl, checksum, 'combined'),
+      'application/yaml'
+    )
+    log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`)
+    onFact?.('manifest-url', manifestUrl)
+    return {
+      deployId,
+      srcUrl,
+      manifestUrl,
+      prepareUrl: urls.prepare,
+      switchUrl: urls.switch,
+      checksum,
+      archiveBytes,
+      files
+    }
+  }
+  const manifest = render(config, template, commands, srcUrl, checksum)
+  await store.putText(manifestKey, manifest, 'application/yaml')
+  log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`)
+  onFact?.('manifest-url', manifestUrl)
+  return { deployId, srcUrl, manifestUrl, checksum, archiveBytes, files }
+}

@@ -1,0 +1,45 @@
+// What a run knows about its release and how far it got, gathered for the
+// report: which release (a rollback's own commit and publish time), what it
+// replaced, whether latest moved and whether the event went out. Pure.
+import type { AnnounceJournal, HistoryRecord } from '../consul/announce.ts'
+import { kvKeys } from '../consul/announce.ts'
+import type { Config } from '../config/config.ts'
+import type { Release } from '../publish/publish.ts'
+import type { DeployFacts } from './report.ts'
+
+export interface RunProgress {
+  /** published (or, for a rollback, found and verified) */
+  release?: Release
+  /** this run's history record, when it published one */
+  history?: HistoryRecord
+  /** how far the announcement got; absent: it never started */
+  journal?: AnnounceJournal
+  /** epoch ms the event was fired */
+  firedAt?: number
+}
+
+export function runFacts(config: Config, run: RunProgress): DeployFacts {
+  const { release, history, journal } = run
+  const rollback = config.rollbackTo !== undefined
+  const previous = journal?.before.find((b) => b.key === kvKeys(config.kvPrefix).deployId)?.value
+  const phase = journal?.phase
+  return {
+    app: config.app,
+    environment: config.github.environment,
+    manifestUrl: release?.manifestUrl,
+    srcUrl: release?.srcUrl,
+    checksum: release?.checksum,
+    commit: rollback ? release?.commit : config.run.sha,
+    publishedAt: rollback ? release?.publishedAt : history?.published_at,
+    runUrl: config.run.runUrl,
+    timeoutMs: config.timeoutMs,
+    rollback,
+    previousDeployId: previous ?? undefined,
+    // `writing` and `firing`: sent, outcome not known until the post step settles it.
+    latestMoved:
+      phase === undefined || phase === 'settled' ? false : phase === 'writing' ? undefined : true,
+    eventFired:
+      phase === 'fired' ? true : phase === 'firing' || phase === 'writing' ? undefined : false,
+    firedAt: run.firedAt
+  }
+}
