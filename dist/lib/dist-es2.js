@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { C as CredentialsProviderError, u as setCredentialFeature } from './store.js';
+import { C as CredentialsProviderError, u as setCredentialFeature } from './s3-store.js';
 import { e as externalDataInterceptor } from './externalDataInterceptor.js';
 import 'node:path';
 import 'node:os';

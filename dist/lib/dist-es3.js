@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto
 import { promises } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { C as CredentialsProviderError, w as HttpRequest, x as getProfileName, u as setCredentialFeature } from './store.js';
+import { C as CredentialsProviderError, w as HttpRequest, x as getProfileName, u as setCredentialFeature } from './s3-store.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';
 import 'node:fs/promises';
 import 'node:stream';

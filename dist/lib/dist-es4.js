@@ -1,6 +1,6 @@
 import { exec } from 'node:child_process';
 import { promisify } from 'node:util';
-import { u as setCredentialFeature, C as CredentialsProviderError, x as getProfileName } from './store.js';
+import { u as setCredentialFeature, C as CredentialsProviderError, x as getProfileName } from './s3-store.js';
 import { e as externalDataInterceptor } from './externalDataInterceptor.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';
 import 'node:path';

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { C as CredentialsProviderError, w as HttpRequest, y as sdkStreamMixin, z as parseRfc3339DateTime, N as NodeHttpHandler, u as setCredentialFeature } from './store.js';
+import { C as CredentialsProviderError, w as HttpRequest, y as sdkStreamMixin, z as parseRfc3339DateTime, N as NodeHttpHandler, u as setCredentialFeature } from './s3-store.js';
 import 'node:path';
 import 'node:os';
 import 'node:stream';

@@ -1,4 +1,4 @@
-import { C as CredentialsProviderError, A as chain, u as setCredentialFeature, x as getProfileName } from './store.js';
+import { C as CredentialsProviderError, A as chain, u as setCredentialFeature, x as getProfileName } from './s3-store.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';
 import 'node:path';
 import 'node:os';

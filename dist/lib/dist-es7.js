@@ -1,5 +1,5 @@
 import require$$2 from 'node:http';
-import { _ as ProviderError, C as CredentialsProviderError, a4 as parseUrl, a5 as loadConfig } from './store.js';
+import { _ as ProviderError, C as CredentialsProviderError, a4 as parseUrl, a5 as loadConfig } from './s3-store.js';
 import 'node:path';
 import 'node:os';
 import 'node:fs/promises';

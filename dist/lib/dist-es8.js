@@ -1,4 +1,4 @@
-import { _ as ProviderError, $ as IniSectionType, a0 as CONFIG_PREFIX_SEPARATOR, a1 as readFile, a2 as getConfigFilepath, a3 as parseIni, x as getProfileName, C as CredentialsProviderError, u as setCredentialFeature } from './store.js';
+import { _ as ProviderError, $ as IniSectionType, a0 as CONFIG_PREFIX_SEPARATOR, a1 as readFile, a2 as getConfigFilepath, a3 as parseIni, x as getProfileName, C as CredentialsProviderError, u as setCredentialFeature } from './s3-store.js';
 import { promises } from 'node:fs';
 import { g as getSSOTokenFilepath, a as getSSOTokenFromFile } from './getSSOTokenFromFile.js';
 import { p as parseKnownFiles } from './parseKnownFiles.js';

@@ -1,5 +1,5 @@
 import { t as tokenIntercept } from './getSSOTokenFromFile.js';
-import { g as fileIntercept } from './store.js';
+import { g as fileIntercept } from './s3-store.js';
 
 const externalDataInterceptor = {
     getFileRecord() {

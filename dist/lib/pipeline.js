@@ -11,7 +11,7 @@ import { lstatSync, readlinkSync, readdirSync, accessSync, constants as constant
 async function connect(config, info) {
     // The AWS SDK is most of the bundle: load it once the inputs are known good,
     // so an input error is reported at once.
-    const { createS3Store } = await import('./store.js').then(function (n) { return n.b5; });
+    const { createS3Store } = await import('./s3-store.js').then(function (n) { return n.b5; });
     const store = createS3Store(config.s3);
     const consul = new ConsulClient({
         addr: config.consul.addr,
