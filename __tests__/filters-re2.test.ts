@@ -7,7 +7,7 @@
 // both sides, and a filter RE2 refuses is refused by both, in Go's words.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { EventFilters } from '../src/config/config.ts'
+import type { EventFilters } from '../src/shared/filters.ts'
 import { catalogJoinerCheck, readCatalog } from '../src/consul/await.ts'
 import { ConsulClient } from '../src/consul/client.ts'
 import { selectTargets } from '../src/consul/targets.ts'

@@ -15,12 +15,12 @@ import {
 import { reportTimeChart } from '../src/report/charts.ts'
 import {
   codeSpan,
-  compareNatural,
   formatDuration,
   markdownText,
   mermaidLabel,
   utcTime
 } from '../src/shared/text.ts'
+import { compareNatural } from '../src/shared/natural-order.ts'
 import type { NodeSpec } from './helpers/report-fixtures.ts'
 import {
   FIRED_AT,

@@ -7,23 +7,24 @@ import { RE2JS } from 're2js'
 import { InputError } from '../src/shared/errors.ts'
 import {
   DEFAULT_NODE_FILTER_BYTES,
-  addJoiners,
-  canaryNodes,
-  compareNatural,
   escapeRe2,
-  gateFailures,
-  gateWatches,
-  isPartial,
   nodeFilterBudget,
   nodeFilterFor,
-  nodeFilters,
+  nodeFilters
+} from '../src/rollout/plan/node-filter.ts'
+import {
+  addJoiners,
+  canaryNodes,
+  isPartial,
   orderTargets,
-  parseBakeTime,
-  parseWaves,
-  planRollout,
-  waveCounts
-} from '../src/rollout/plan/rollout-plan.ts'
-import type { Filters, PlanInput, Step, WaveSpec } from '../src/rollout/plan/rollout-plan.ts'
+  planRollout
+} from '../src/rollout/plan/plan.ts'
+import { compareNatural } from '../src/shared/natural-order.ts'
+import { gateFailures, gateWatches } from '../src/rollout/plan/gate-checks.ts'
+import { parseBakeTime, parseWaves, waveCounts } from '../src/config/waves.ts'
+import type { EventFilters as Filters } from '../src/shared/filters.ts'
+import type { PlanInput, Step } from '../src/rollout/plan/plan.ts'
+import type { WaveSpec } from '../src/config/waves.ts'
 
 /** Go's regexp.MatchString: an unanchored search, RE2 semantics (agent/user_event.go). */
 function matches(filter: string, name: string): boolean {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { AnnounceJournal } from '../src/consul/announce.ts'
+import { previousDeployId } from '../src/consul/announce.ts'
 import { readConfig } from '../src/config/config.ts'
 import type { Release } from '../src/publish/publish.ts'
 import { runFacts } from '../src/report/run-facts.ts'
@@ -46,7 +47,8 @@ describe('runFacts', () => {
     const f = runFacts(config({ ...base, 'rollback-to': 'old-1' }), {
       release,
       journal: journal('fired'),
-      firedAt: 5
+      firedAt: 5,
+      previousDeployId: previousDeployId(journal('fired'))
     })
     assert.equal(f.rollback, true)
     assert.equal(f.commit, release.commit, 'not the commit of the run')

@@ -2,8 +2,10 @@
 // (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
 import { readFile } from 'node:fs/promises'
-import { isSettled, kvKeys } from './consul/announce.ts'
-import type { AnnounceJournal, HistoryRecord } from './consul/announce.ts'
+import { isSettled, previousDeployId } from './consul/announce.ts'
+import { kvKeys } from './consul/kv-keys.ts'
+import type { AnnounceJournal } from './consul/announce.ts'
+import type { HistoryRecord } from './shared/history-record.ts'
 import { readCatalog } from './consul/await.ts'
 import type { Config } from './config/config.ts'
 import { releaseKey, s3Url } from './config/config.ts'
@@ -32,22 +34,18 @@ import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publi
 import type { DeployFacts, FleetReport, WaveReport } from './report/report.ts'
 import { formatGoDuration } from './shared/duration.ts'
 import { gateFailureLine } from './rollout/gate.ts'
-import {
-  plainText,
-  progressLine,
-  resultRows,
-  summaryMarkdown,
-  verdictMessage
-} from './report/report.ts'
+import { plainText } from './shared/text.ts'
+import { progressLine } from './fleet-state/progress-line.ts'
+import { resultRows, summaryMarkdown, verdictMessage } from './report/report.ts'
 import { runFacts } from './report/run-facts.ts'
 import type { HeldLock } from './consul/lock.ts'
 import { acquireLock } from './consul/lock.ts'
 import { findRelease } from './plan/find-release.ts'
 import type { RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
-import type { Step } from './rollout/plan/rollout-plan.ts'
-import { canaryNodes, isPartial, planRollout } from './rollout/plan/rollout-plan.ts'
-import type { DatacenterTargets } from './rollout/plan/rollout-plan.ts'
+import type { Step } from './rollout/plan/plan.ts'
+import { canaryNodes, isPartial, planRollout } from './rollout/plan/plan.ts'
+import type { DatacenterTargets } from './rollout/plan/plan.ts'
 import { resolveDatacenters } from './plan/datacenters.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
 import type { TargetSelection } from './consul/targets.ts'
@@ -281,12 +279,7 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
         : resolveDatacenters(config.datacenters, await consul.datacentersList(signal))
     const catalogs = await Promise.all(
       datacenters.map((dc) =>
-        readCatalog(
-          dc ? consul.inDatacenter(dc) : consul,
-          config.filters,
-          signal,
-          Date.now() + PLAN_RETRY_MS
-        )
+        readCatalog(consul.inDatacenter(dc), config.filters, signal, Date.now() + PLAN_RETRY_MS)
       )
     )
     return datacenters.map((datacenter, i) => ({ datacenter, catalog: catalogs[i] ?? [] }))
@@ -307,7 +300,7 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
   for (const { datacenter, catalog } of catalogs) {
-    const client = datacenter ? consul.inDatacenter(datacenter) : consul
+    const client = consul.inDatacenter(datacenter)
     const where = datacenter ? ` in datacenter ${datacenter}` : ''
     const found = selectTargets(catalog, config.filters)
     if (found.targets.length === 0)
@@ -583,7 +576,13 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
         waves: rollout?.staged ? waveReports(rollout) : undefined,
         ...extra,
         facts: {
-          ...runFacts(config, { release, history, journal, firedAt }),
+          ...runFacts(config, {
+            release,
+            history,
+            journal,
+            firedAt,
+            previousDeployId: previousDeployId(journal)
+          }),
           durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
           ...facts
         }
@@ -606,8 +605,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   // The lock keeps two runs of this app from interleaving latest (and from
   // publishing at once); waiting for it counts against timeout.
   let lock: HeldLock
-  const at = (datacenter: string | undefined) =>
-    datacenter ? consul.inDatacenter(datacenter) : consul
+  const at = (datacenter: string | undefined) => consul.inDatacenter(datacenter)
   try {
     lock = await takeLock(config, plan.datacenters[0], deps, at)
   } catch (error) {
@@ -652,7 +650,13 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
             await deps.onAnnounced?.({
               release: published,
               fleet: announced,
-              facts: runFacts(config, { release, history, journal, firedAt })
+              facts: runFacts(config, {
+                release,
+                history,
+                journal,
+                firedAt,
+                previousDeployId: previousDeployId(journal)
+              })
             })
           },
           onProgress: deps.onProgress

@@ -1,7 +1,7 @@
 // The action's entry: read inputs, run the pipeline, set outputs or the failure,
 // and tell the pull request (check run, commit status, deployment).
 import * as core from '@actions/core'
-import { kvKeys } from '../consul/announce.ts'
+import { kvKeys } from '../consul/kv-keys.ts'
 import type { RunConclusion } from '../report/check-report.ts'
 import { runConclusion } from '../report/check-report.ts'
 import type { Config } from '../config/config.ts'
@@ -10,16 +10,9 @@ import { connect } from '../plan/connect.ts'
 import type { FleetState } from '../fleet-state/fleet-state.ts'
 import type { FleetOutcome } from '../github/reporter.ts'
 import { createGitHubReporter } from '../github/reporter.ts'
-import type { Log } from '../shared/log.ts'
 import { runPipeline, waveReports } from '../pipeline.ts'
-import { STATE } from './post.ts'
-
-const coreLog: Log = {
-  info: (m) => core.info(m),
-  warning: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  group: (name, body) => core.group(name, body)
-}
+import { coreLog } from './core-log.ts'
+import { STATE } from './state.ts'
 
 /** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
 const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 }

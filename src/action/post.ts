@@ -6,27 +6,11 @@ import { ConsulClient } from '../consul/client.ts'
 import { completeAbandoned } from '../github/reporter.ts'
 import { releaseLock } from '../consul/lock.ts'
 import type { AnnounceJournal } from '../consul/announce.ts'
-import { isSettled, settle } from '../consul/announce.ts'
-import type { Log } from '../shared/log.ts'
+import { isSettled, previousDeployId, settle } from '../consul/announce.ts'
+import { coreLog } from './core-log.ts'
+import { STATE } from './state.ts'
 import { abandonedMarkdown } from '../report/report.ts'
 import { runFacts } from '../report/run-facts.ts'
-
-export const STATE = {
-  lockSession: 'lock-session',
-  lockKey: 'lock-key',
-  lockReleased: 'lock-released',
-  checkRunId: 'check-run-id',
-  deploymentId: 'deployment-id',
-  /** a commit status left pending: its SHA and context */
-  statusSha: 'status-sha',
-  statusContext: 'status-context',
-  /** the main step completed its check run and deployment */
-  reported: 'reported',
-  /** the last step of the announcement (AnnounceJournal as JSON) */
-  announce: 'announce-journal',
-  /** the main step wrote its job summary */
-  summarized: 'summarized'
-} as const
 
 /** How long the post step may take to settle an interrupted announcement. */
 const SETTLE_MS = 30_000
@@ -47,7 +31,7 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       pendingStatus: core.getState(STATE.statusSha)
         ? { sha: core.getState(STATE.statusSha), context: core.getState(STATE.statusContext) }
         : undefined,
-      log: { info: core.info, warning: core.warning, debug: core.debug, group: core.group }
+      log: coreLog
     })
   }
 }
@@ -71,7 +55,10 @@ async function summarizeLeft(env: NodeJS.ProcessEnv, left: LeftAnnouncement | un
   try {
     const config = readConfig((name) => core.getInput(name), env)
     const { journal, fired } = left
-    const facts = runFacts(config, { journal })
+    const facts = runFacts(config, {
+      journal,
+      previousDeployId: previousDeployId(journal)
+    })
     await core.summary
       .addRaw(
         abandonedMarkdown({
@@ -101,10 +88,10 @@ async function settleLeftAnnouncement(
     return undefined
   }
   if (isSettled(journal)) return { journal, fired: journal.phase === 'fired' }
-  const log: Log = { info: core.info, warning: core.warning, debug: core.debug, group: core.group }
+  const log = coreLog
   try {
     const consul = consulFromInputs(env, SETTLE_MS)
-    const bound = journal.datacenter ? consul.inDatacenter(journal.datacenter) : consul
+    const bound = consul.inDatacenter(journal.datacenter)
     const outcome = await settle(bound, journal, log, {
       deadline: Date.now() + SETTLE_MS
     })

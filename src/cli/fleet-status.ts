@@ -1,13 +1,13 @@
 // `stretcher-action status` (contract 12): which release each of the app's
 // matching nodes runs, from its last result, against the release `deploy-id`
 // names. Pure: the catalog and the KV entries come in, rows and text go out.
-import type { EventFilters } from '../config/config.ts'
+import type { EventFilters } from '../shared/filters.ts'
 import { formatGoDuration } from '../shared/duration.ts'
 import { parseResult } from '../fleet-state/fleet-state.ts'
-import { plainText } from '../report/report.ts'
-import { compareNatural } from '../rollout/plan/rollout-plan.ts'
+import { plainText } from '../shared/text.ts'
+import { compareNatural } from '../shared/natural-order.ts'
 import type { CatalogNode } from '../consul/targets.ts'
-import { matchesFilters } from '../consul/targets.ts'
+import { matchesFilters } from '../shared/filters.ts'
 
 /**
  * Where a node stands, worst first:

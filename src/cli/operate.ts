@@ -1,7 +1,7 @@
 // The operator commands' reads (contract 12): a few Consul calls, then the pure
 // modules (fleet-status.ts, release-history.ts) make rows of them. Nothing is written.
 import { readCatalog } from '../consul/await.ts'
-import { kvKeys } from '../consul/announce.ts'
+import { kvKeys } from '../consul/kv-keys.ts'
 import type { OperateConfig } from '../config/config.ts'
 import { ConsulClient } from '../consul/client.ts'
 import type { FleetStatus } from './fleet-status.ts'

@@ -1,10 +1,10 @@
 // `stretcher-action history` (contract 12): the releases recorded under
 // `<kv-prefix>/history/`, newest first, with commit, time and which one is
 // current. Pure: KV entries in, rows and text out.
-import type { HistoryRecord } from '../consul/announce.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
 import { formatUtc, table } from './fleet-status.ts'
-import { plainText } from '../report/report.ts'
-import { compareNatural } from '../rollout/plan/rollout-plan.ts'
+import { plainText } from '../shared/text.ts'
+import { compareNatural } from '../shared/natural-order.ts'
 
 export interface HistoryRow {
   deployId: string

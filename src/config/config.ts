@@ -3,11 +3,12 @@
 import { normalize, resolve } from 'node:path'
 import { parseDeployIdFile } from './deploy-id-file.ts'
 import { DEPLOY_ID_PATTERN, deployIdProblem, generateDeployId } from './deploy-id.ts'
-import type { WaveSpec } from '../rollout/plan/rollout-plan.ts'
-import { parseBakeTime, parseWaves } from '../rollout/plan/rollout-plan.ts'
+import type { WaveSpec } from './waves.ts'
+import { parseBakeTime, parseWaves } from './waves.ts'
 import { formatGoDuration, parseGoDuration } from '../shared/duration.ts'
 import { InputError, quote } from '../shared/errors.ts'
-import { compileFilter } from '../consul/targets.ts'
+import type { EventFilters } from '../shared/filters.ts'
+import { compileFilter } from '../shared/filters.ts'
 
 /** Every input of action.yml; a test keeps this list and action.yml identical. */
 export const INPUT_NAMES = [
@@ -71,12 +72,6 @@ export interface S3Location {
   region: string
   /** S3-compatible endpoint; path-style addressing is used with it */
   endpoint?: string
-}
-
-export interface EventFilters {
-  node?: string
-  service?: string
-  tag?: string
 }
 
 /**

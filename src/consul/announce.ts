@@ -8,7 +8,9 @@
 import type { Config } from '../config/config.ts'
 import type { ConsulClient, KvEntry, TxnKvOp } from './client.ts'
 import { ConsulError, raftIndex } from './client.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Log } from '../shared/log.ts'
+import { kvKeys } from './kv-keys.ts'
 
 /** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
 export const SAFE_PAYLOAD_BYTES = 100
@@ -27,22 +29,6 @@ export const CANCEL_GRACE_MS = 1_500
  */
 export const WRITE_SETTLES_MS = 8_000
 
-export interface HistoryRecord {
-  deploy_id: string
-  manifest_url: string
-  src_url: string
-  checksum: string
-  commit?: string
-  run_url?: string
-  /** ISO time the release was published */
-  published_at: string
-  /** unix seconds stamped on every file of the archive (see publish.ts nextFileTime) */
-  mtime?: number
-  /** layout: releases (contract 9): the two halves of manifest_url (the combined one) */
-  prepare_manifest_url?: string
-  switch_manifest_url?: string
-}
-
 export interface Announcement {
   /** results with a ModifyIndex above this were written after the event */
   baselineIndex: number
@@ -55,17 +41,6 @@ export interface Announcement {
    */
   seenAfter?: string[]
 }
-
-export const kvKeys = (prefix: string) => ({
-  latest: `${prefix}/latest`,
-  deployId: `${prefix}/deploy-id`,
-  history: (id: string) => `${prefix}/history/${id}`,
-  results: `${prefix}/results/`,
-  result: (node: string) => `${prefix}/results/${node}`,
-  log: (node: string) => `${prefix}/logs/${node}`,
-  lock: `${prefix}/lock`,
-  rollout: `${prefix}/rollout`
-})
 
 /** The Consul calls the announce step makes (a stand-in implements them in tests). */
 export type AnnounceConsul = Pick<
@@ -109,6 +84,12 @@ export interface AnnounceJournal {
 
 export function isSettled(journal: AnnounceJournal): boolean {
   return journal.phase === 'fired' || journal.phase === 'settled'
+}
+
+/** What `deploy-id` held before the announcement wrote it, as the journal recorded it. */
+export function previousDeployId(journal: AnnounceJournal | undefined): string | undefined {
+  if (!journal) return undefined
+  return journal.before.find((b) => b.key === kvKeys(journal.kvPrefix).deployId)?.value ?? undefined
 }
 
 export interface Clock {

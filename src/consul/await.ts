@@ -1,11 +1,11 @@
 // Drive FleetState from Consul until a verdict, the deadline or cancellation:
 // blocking queries on results/ (the reports) and on critical health checks
 // (lost nodes), following Consul's client rules for blocking queries.
-import type { EventFilters } from '../config/config.ts'
+import type { EventFilters } from '../shared/filters.ts'
 import type { ConsulClient } from './client.ts'
 import type { FleetState, NodeState } from '../fleet-state/fleet-state.ts'
 import type { CatalogNode } from './targets.ts'
-import { compileFilter, matchesFilters } from './targets.ts'
+import { compileFilter, matchesFilters } from '../shared/filters.ts'
 
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
  * asks less, to stay under fetch's header timeout (consul.ts blockingBudget). */
@@ -202,10 +202,7 @@ export function catalogJoinerCheck(
       name: s.Service,
       tags: s.Tags ?? []
     }))
-    return (
-      matchesFilters({ node, services, serfHealth: serf?.Status }, filters) &&
-      serf?.Status === 'passing'
-    )
+    return matchesFilters({ node, services }, filters) && serf?.Status === 'passing'
   }
 }
 

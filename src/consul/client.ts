@@ -276,8 +276,8 @@ export class ConsulClient {
    * a new object over the same options, nothing is fetched; the agent's
    * datacenter, once known, is shared.
    */
-  inDatacenter(datacenter: string): ConsulClient {
-    if (datacenter === this.datacenter) return this
+  inDatacenter(datacenter: string | undefined): ConsulClient {
+    if (datacenter === undefined || datacenter === this.datacenter) return this
     return new ConsulClient({ ...this.options, dc: datacenter }, this.shared)
   }
 

@@ -7,7 +7,7 @@
 import type { ConsulClient } from './client.ts'
 import { ConsulError } from './client.ts'
 import type { Log } from '../shared/log.ts'
-import { plainText } from '../report/report.ts'
+import { plainText } from '../shared/text.ts'
 
 export const LOCK_TTL_S = 30
 

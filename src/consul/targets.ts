@@ -1,7 +1,7 @@
 // Which nodes a deploy waits for (contract 6): catalog nodes matching the event
 // filters the way Consul's receivers match them, with serfHealth passing.
-import { RE2JS } from 're2js'
-import type { EventFilters } from '../config/config.ts'
+import type { EventFilters } from '../shared/filters.ts'
+import { matchesFilters } from '../shared/filters.ts'
 
 export interface CatalogNode {
   node: string
@@ -16,47 +16,6 @@ export interface TargetSelection {
   filteredOut: string[]
   /** matching, but serfHealth not passing (or absent): they cannot hear the event */
   notLive: string[]
-}
-
-const compiled = new Map<string, RE2JS>()
-
-/**
- * Compile a filter as Consul does: Go's regexp.Compile, which is RE2 with Perl
- * flags (agent/user_event.go validateUserEventParams, shouldProcessUserEvent).
- * JavaScript's RegExp is another dialect: it refuses `(?i)`, and reads
- * `[[:alpha:]]`, `\pL` or `\z` as something else, so its matches are not the
- * nodes Consul delivers the event to. Throws Go's own message
- * ("error parsing regexp: invalid or unsupported Perl syntax: `(?=`").
- */
-export function compileFilter(pattern: string): RE2JS {
-  let re = compiled.get(pattern)
-  if (re === undefined) {
-    re = RE2JS.compile(pattern)
-    compiled.set(pattern, re)
-  }
-  return re
-}
-
-/** Go's regexp.MatchString: an unanchored search. */
-function matcher(pattern: string | undefined): (text: string) => boolean {
-  if (pattern === undefined) return () => true
-  const re = compileFilter(pattern)
-  return (text) => re.test(text)
-}
-
-/**
- * A node matches when its name matches the node filter and, with a service
- * filter, one of its services matches it and (with a tag filter) one of that
- * service's tags matches too: agent/user_event.go `shouldProcessUserEvent`.
- */
-export function matchesFilters(node: CatalogNode, filters: EventFilters): boolean {
-  if (!matcher(filters.node)(node.node)) return false
-  if (filters.service === undefined) return true
-  const service = matcher(filters.service)
-  const tag = matcher(filters.tag)
-  return node.services.some(
-    (s) => service(s.name) && (filters.tag === undefined || s.tags.some(tag))
-  )
 }
 
 export function selectTargets(

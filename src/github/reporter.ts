@@ -14,7 +14,7 @@ import {
 import type { FleetState, Verdict } from '../fleet-state/fleet-state.ts'
 import type { Log } from '../shared/log.ts'
 import type { DeployFacts, LogExcerpt, WaveReport } from '../report/report.ts'
-import { plainText } from '../report/report.ts'
+import { plainText } from '../shared/text.ts'
 
 /** After the event is fired: the fleet to wait for and the release's facts. */
 export interface DeployInfo {

@@ -1,13 +1,15 @@
 // `dry-run: true`: after the plan stage, what a deploy would do, found by reads
 // alone: no S3 object, no KV write, no event, no lock session. Reads here, the
 // rendering below is pure.
-import type { HistoryRecord } from '../consul/announce.ts'
-import { SAFE_PAYLOAD_BYTES, kvKeys } from '../consul/announce.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
+import { SAFE_PAYLOAD_BYTES } from '../consul/announce.ts'
+import { kvKeys } from '../consul/kv-keys.ts'
 import type { ConsulClient } from '../consul/client.ts'
 import type { LockHolder } from '../consul/lock.ts'
 import { formatBytes } from '../shared/log.ts'
 import type { Release } from '../publish/publish.ts'
-import { codeSpan, markdownText, nameList, plainText } from '../report/report.ts'
+import { codeSpan, markdownText, plainText } from '../shared/text.ts'
+import { nameList } from '../shared/text.ts'
 
 export interface PreviousRelease {
   /** what `latest` names now */

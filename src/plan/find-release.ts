@@ -2,8 +2,8 @@
 // whole: its history record in Consul, its manifest and archive in S3, and the
 // archive's sha256 as recorded. Then announce and await run as for a new deploy.
 import { createHash } from 'node:crypto'
-import type { HistoryRecord } from '../consul/announce.ts'
-import { kvKeys } from '../consul/announce.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
+import { kvKeys } from '../consul/kv-keys.ts'
 import type { Config } from '../config/config.ts'
 import type { ConsulClient } from '../consul/client.ts'
 import { InputError } from '../shared/errors.ts'

@@ -3,14 +3,8 @@
 // GitHub's limits, and whatever is cut is counted in a note.
 import type { Verdict } from '../fleet-state/fleet-state.ts'
 import type { FleetReport } from './report.ts'
-import {
-  analyse,
-  causeLogsMarkdown,
-  causesHeading,
-  headline,
-  plainText,
-  reportParts
-} from './report.ts'
+import { analyse, causeLogsMarkdown, causesHeading, headline, reportParts } from './report.ts'
+import { plainText } from '../shared/text.ts'
 
 export type { FleetReport } from './report.ts'
 

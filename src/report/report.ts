@@ -12,30 +12,16 @@ import { outcomePie, reportTimeChart, wavesChart } from './charts.ts'
 import {
   cellCode,
   codeSpan,
-  compareNatural,
   formatDuration,
   markdownText,
   middleCut,
+  nameList,
   plainText,
   plural,
   utcTime
 } from '../shared/text.ts'
-
-export { codeSpan, formatDuration, markdownText, plainText, utcTime } from '../shared/text.ts'
-export { mermaidLabel } from '../shared/text.ts'
-
-export function progressLine(c: FleetCounts): string {
-  const done = c.succeeded + c.failed
-  return `${done}/${c.total} done, ${c.failed} failed, ${c.pending} waiting`
-}
-
-/** At most `max` names, then how many more: a message stays one readable line. */
-export function nameList(names: readonly string[], max = 20): string {
-  const shown = names.slice(0, max).map((n) => plainText(n, 80))
-  return names.length > max
-    ? `${shown.join(', ')} and ${names.length - max} more`
-    : shown.join(', ')
-}
+import { progressLine } from '../fleet-state/progress-line.ts'
+import { compareNatural } from '../shared/natural-order.ts'
 
 function byStatus(fleet: FleetState, status: NodeState['status']): string[] {
   return fleet.nodesByStatus(status).sort(compareNatural)

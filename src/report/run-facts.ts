@@ -1,8 +1,8 @@
 // What a run knows about its release and how far it got, gathered for the
 // report: which release (a rollback's own commit and publish time), what it
 // replaced, whether latest moved and whether the event went out. Pure.
-import type { AnnounceJournal, HistoryRecord } from '../consul/announce.ts'
-import { kvKeys } from '../consul/announce.ts'
+import type { AnnounceJournal } from '../consul/announce.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Config } from '../config/config.ts'
 import type { Release } from '../publish/publish.ts'
 import type { DeployFacts } from './report.ts'
@@ -16,12 +16,13 @@ export interface RunProgress {
   journal?: AnnounceJournal
   /** epoch ms the event was fired */
   firedAt?: number
+  /** what `deploy-id` held before this run's announcement moved it (from the journal) */
+  previousDeployId?: string
 }
 
 export function runFacts(config: Config, run: RunProgress): DeployFacts {
   const { release, history, journal } = run
   const rollback = config.rollbackTo !== undefined
-  const previous = journal?.before.find((b) => b.key === kvKeys(config.kvPrefix).deployId)?.value
   const phase = journal?.phase
   return {
     app: config.app,
@@ -34,7 +35,7 @@ export function runFacts(config: Config, run: RunProgress): DeployFacts {
     runUrl: config.run.runUrl,
     timeoutMs: config.timeoutMs,
     rollback,
-    previousDeployId: previous ?? undefined,
+    previousDeployId: run.previousDeployId,
     // `writing` and `firing`: sent, outcome not known until the post step settles it.
     latestMoved:
       phase === undefined || phase === 'settled' ? false : phase === 'writing' ? undefined : true,

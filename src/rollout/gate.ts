@@ -5,9 +5,9 @@
 // the datacenter (it wakes on any change there), and the rollout plan's
 // gateFailures() picks the checks that count.
 import type { ConsulClient } from '../consul/client.ts'
-import type { GateFailure, HealthCheckView } from './plan/rollout-plan.ts'
-import { gateFailures } from './plan/rollout-plan.ts'
-import type { EventFilters } from '../config/config.ts'
+import type { GateFailure, HealthCheckView } from './plan/gate-checks.ts'
+import { gateFailures } from './plan/gate-checks.ts'
+import type { EventFilters } from '../shared/filters.ts'
 import { nextIndex } from '../consul/await.ts'
 
 export interface BakeOptions {

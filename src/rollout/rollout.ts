@@ -3,19 +3,24 @@
 // that fails, and with `auto-rollback` runs a second plan that puts every node
 // sent this release back on the previous one. The one-wave default is today's
 // single event with the configured filters.
-import type { AnnounceJournal, Announcement, HistoryRecord } from '../consul/announce.ts'
-import { announce, kvKeys } from '../consul/announce.ts'
+import type { AnnounceJournal, Announcement } from '../consul/announce.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
+import { announce } from '../consul/announce.ts'
+import { kvKeys } from '../consul/kv-keys.ts'
 import { awaitFleet, catalogJoinerCheck } from '../consul/await.ts'
-import type { Config, EventFilters } from '../config/config.ts'
+import type { Config } from '../config/config.ts'
+import type { EventFilters } from '../shared/filters.ts'
 import type { ConsulClient } from '../consul/client.ts'
 import type { Verdict } from '../fleet-state/fleet-state.ts'
 import { FleetState } from '../fleet-state/fleet-state.ts'
 import { bake, gateFailureLine } from './gate.ts'
 import type { Log } from '../shared/log.ts'
 import { inert, throttle } from '../shared/log.ts'
-import { plainText, progressLine } from '../report/report.ts'
-import type { GateFailure, Step } from './plan/rollout-plan.ts'
-import { nodeFilters } from './plan/rollout-plan.ts'
+import { plainText } from '../shared/text.ts'
+import { progressLine } from '../fleet-state/progress-line.ts'
+import type { GateFailure } from './plan/gate-checks.ts'
+import type { Step } from './plan/plan.ts'
+import { nodeFilters } from './plan/node-filter.ts'
 
 export type WaveOutcome = 'passed' | 'failed' | 'timed_out' | 'gate' | 'cancelled' | 'not_started'
 
@@ -229,7 +234,7 @@ export async function runRollout(
       perDc.set(dc, (state = { historyWritten: release.history === undefined, latestMoved: false }))
     return state
   }
-  const at = (dc: string | undefined) => (dc ? consul.inDatacenter(dc) : consul)
+  const at = (dc: string | undefined) => consul.inDatacenter(dc)
 
   // While a staged rollout runs (and after a partial one) <kv-prefix>/rollout names
   // the release, so a node's start-up check accepts it beside deploy-id (contract 5).
@@ -566,7 +571,7 @@ async function rollBackDatacenter(
   deps: RolloutDeps
 ): Promise<RollbackRun> {
   const { config, log, signal } = deps
-  const consul = datacenter ? deps.consul.inDatacenter(datacenter) : deps.consul
+  const consul = deps.consul.inDatacenter(datacenter)
   const where = datacenter ? ` in ${datacenter}` : ''
   log.info(
     `auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release${where}`

@@ -1,7 +1,6 @@
 // Text that a person reads, made safe and uniform: untrusted strings as plain
 // text, markdown or Mermaid labels; one duration format; times in UTC with the
-// zone written; node names in natural order. Pure.
-export { compareNatural } from '../rollout/plan/rollout-plan.ts'
+// zone written. Pure.
 
 /** Strip terminal control sequences and control characters; bound the length. */
 export function plainText(text: string, max = 200): string {
@@ -81,4 +80,12 @@ export function middleCut(text: string, max: number): string {
 /** `1 node`, `3 nodes`. */
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`
+}
+
+/** At most `max` names, then how many more: a message stays one readable line. */
+export function nameList(names: readonly string[], max = 20): string {
+  const shown = names.slice(0, max).map((n) => plainText(n, 80))
+  return names.length > max
+    ? `${shown.join(', ')} and ${names.length - max} more`
+    : shown.join(', ')
 }
