@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { parseDatacenters } from '../src/config/config.ts'
-import { resolveDatacenters } from '../src/plan/datacenters.ts'
+import { resolveDatacenters } from '../src/consul/datacenters.ts'
 import { InputError } from '../src/shared/errors.ts'
 
 const listed = ['us-east', 'us-west', 'eu-west']

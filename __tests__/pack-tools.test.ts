@@ -147,6 +147,7 @@ describe('platforms', () => {
       )
     const deps = {
       store: untouchable('store'),
+      backend: untouchable('backend'),
       consul: untouchable('consul'),
       log: untouchable('log'),
       setOutput: (name: string) => touched.push(`setOutput ${name}`),

@@ -12,13 +12,8 @@ import {
   nodeFilterFor,
   nodeFilters
 } from '../src/rollout/plan/node-filter.ts'
-import {
-  addJoiners,
-  canaryNodes,
-  isPartial,
-  orderTargets,
-  planRollout
-} from '../src/rollout/plan/plan.ts'
+import { addJoiners, isPartial, orderTargets, planRollout } from '../src/rollout/plan/plan.ts'
+import { canaryNodes } from '../src/consul/targets.ts'
 import { compareNatural } from '../src/shared/natural-order.ts'
 import { gateFailures, gateWatches } from '../src/rollout/plan/gate-checks.ts'
 import { parseBakeTime, parseWaves, waveCounts } from '../src/config/waves.ts'

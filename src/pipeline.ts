@@ -6,21 +6,15 @@ import { isSettled, previousDeployId } from './consul/announce.ts'
 import { kvKeys } from './consul/kv-keys.ts'
 import type { AnnounceJournal } from './consul/announce.ts'
 import type { HistoryRecord } from './shared/history-record.ts'
-import { readCatalog } from './consul/await.ts'
 import type { Config } from './config/config.ts'
 import { releaseKey, s3Url } from './config/config.ts'
 import type { ConsulClient } from './consul/client.ts'
 import type { DryRunPlan } from './plan/dry-run.ts'
-import {
-  dryRunLines,
-  dryRunMarkdown,
-  dryRunMessage,
-  readLock,
-  readPrevious
-} from './plan/dry-run.ts'
+import { dryRunLines, dryRunMarkdown, dryRunMessage } from './plan/dry-run.ts'
 import { InputError, quote } from './shared/errors.ts'
 import type { Verdict } from './fleet-state/fleet-state.ts'
-import { FleetState, parseResult } from './fleet-state/fleet-state.ts'
+import type { ParsedResult } from './fleet-state/fleet-state.ts'
+import { FleetState } from './fleet-state/fleet-state.ts'
 import type { Log } from './shared/log.ts'
 import { inert } from './shared/log.ts'
 import type { ManifestTemplate } from './publish/manifest/manifest.ts'
@@ -38,18 +32,15 @@ import { plainText } from './shared/text.ts'
 import { progressLine } from './fleet-state/progress-line.ts'
 import { resultRows, summaryMarkdown, verdictMessage } from './report/report.ts'
 import { runFacts } from './report/run-facts.ts'
-import type { HeldLock } from './consul/lock.ts'
-import { acquireLock } from './consul/lock.ts'
+import type { FleetBackend, HeldLock } from './backend/fleet-backend.ts'
 import { findRelease } from './plan/find-release.ts'
 import type { RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
 import type { Step } from './rollout/plan/plan.ts'
-import { canaryNodes, isPartial, planRollout } from './rollout/plan/plan.ts'
+import { isPartial, planRollout } from './rollout/plan/plan.ts'
 import type { DatacenterTargets } from './rollout/plan/plan.ts'
-import { resolveDatacenters } from './plan/datacenters.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
-import type { TargetSelection } from './consul/targets.ts'
-import { selectTargets } from './consul/targets.ts'
+import type { TargetSelection } from './backend/fleet-backend.ts'
 
 export type OutputName =
   | 'deploy-id'
@@ -66,6 +57,9 @@ export type OutputName =
 
 export interface PipelineDeps {
   store: ReleaseStore
+  /** the fleet: targets, release pointer, history, lock, logs */
+  backend: FleetBackend
+  /** the rollout executor's own Consul calls (announce, wait, gate) until it goes through the backend too */
   consul: ConsulClient
   log: Log
   setOutput: (name: OutputName, value: string) => void
@@ -123,8 +117,6 @@ const PLAN_RETRY_MS = 15_000
 /** How many of a failed node's last log lines are printed, and for how many nodes. */
 const EXCERPT_LINES = 40
 const MAX_EXCERPTS = 10
-/** Failed nodes whose logs are read for the report (grouped by cause), 8 at a time. */
-const MAX_LOGS_READ = 200
 
 async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate | undefined> {
   if (!config.manifestFile) return undefined
@@ -162,12 +154,6 @@ function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']
   setOutput('results', JSON.stringify(resultRows(fleet)))
 }
 
-/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
-async function readLog(consul: ConsulClient, key: string): Promise<string | undefined> {
-  const read = await consul.kvGet(key).catch(() => undefined)
-  return read === undefined ? undefined : (read.entries[0]?.value ?? '')
-}
-
 /** The last lines of a log, as plain text, for the job log. */
 function logTail(text: string): string {
   return text
@@ -191,12 +177,11 @@ async function dryRun(
   selection: TargetSelection,
   build: CheckedBuild | undefined
 ): Promise<PipelineResult> {
-  const { consul, store, log, setOutput, signal } = deps
-  const keys = kvKeys(config.kvPrefix)
+  const { backend, store, log, setOutput, signal } = deps
   let release: Release | undefined
   let plan: Pick<DryRunPlan, 'release' | 'archive'>
   if (config.rollbackTo) {
-    release = await findRelease(consul, store, config, log)
+    release = await findRelease(deps.consul, store, config, log)
     setOutput('src-url', release.srcUrl)
     setOutput('checksum', release.checksum)
     setOutput('manifest-url', release.manifestUrl)
@@ -225,9 +210,9 @@ async function dryRun(
     targets: selection.targets,
     filteredOut: selection.filteredOut.length,
     notLive: selection.notLive.length,
-    previous: await readPrevious(consul, config.kvPrefix, signal),
-    lock: await readLock(consul, keys.lock, signal),
-    lockKey: keys.lock
+    previous: await backend.releasePointer(signal),
+    lock: await backend.lockState(signal),
+    lockKey: backend.lockName
   }
   for (const line of dryRunLines(report)) log.info(inert(line))
   await deps.writeSummary?.(dryRunMarkdown(report))
@@ -261,7 +246,7 @@ function existingRelease(config: Config): string | undefined {
  * anything is uploaded or written to Consul; the rollout's steps come out of it.
  */
 async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
-  const { log, consul } = deps
+  const { log, backend } = deps
   checkPlatform(deps.platform)
   const existing = existingRelease(config)
   const template = existing ? undefined : await loadTemplate(config, log)
@@ -273,16 +258,11 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   const reading = new AbortController()
   const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal
   const catalogsRead = (async () => {
-    const datacenters: Array<string | undefined> =
-      config.datacenters.kind === 'agent'
-        ? [undefined]
-        : resolveDatacenters(config.datacenters, await consul.datacentersList(signal))
-    const catalogs = await Promise.all(
-      datacenters.map((dc) =>
-        readCatalog(consul.inDatacenter(dc), config.filters, signal, Date.now() + PLAN_RETRY_MS)
-      )
+    const datacenters = await backend.datacenters(config.datacenters, signal)
+    const found = await Promise.all(
+      datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS))
     )
-    return datacenters.map((datacenter, i) => ({ datacenter, catalog: catalogs[i] ?? [] }))
+    return datacenters.map((datacenter, i) => ({ datacenter, found: found[i]! }))
   })()
   catalogsRead.catch(() => undefined)
   const build = existing
@@ -299,20 +279,19 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
     )
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
-  for (const { datacenter, catalog } of catalogs) {
-    const client = consul.inDatacenter(datacenter)
+  for (const { datacenter, found: dcTargets } of catalogs) {
     const where = datacenter ? ` in datacenter ${datacenter}` : ''
-    const found = selectTargets(catalog, config.filters)
+    const found = dcTargets.selection
     if (found.targets.length === 0)
       throw new Error(
-        `no live node${where} matches the filters (${catalog.length} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`
+        `no live node${where} matches the filters (${dcTargets.known} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`
       )
     let targets = found.targets
     const existingId = existingRelease(config)
     // Read once for promote and for layout: releases (which nodes run or keep it).
     const results =
       config.promote || (config.layout === 'releases' && existingId)
-        ? await lastResults(client, config.kvPrefix, deps.signal)
+        ? await backend.at(datacenter).lastResults(deps.signal)
         : undefined
     if (config.promote && results) {
       // Promote goes on over the targets not on the release yet (contract 8).
@@ -323,10 +302,7 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
       )
     }
     const targetSet = new Set(targets)
-    const canaries = canaryNodes(
-      catalog.filter((node) => targetSet.has(node.node)),
-      config.filters
-    )
+    const canaries = dcTargets.canaries.filter((node) => targetSet.has(node))
     // layout: releases: a published release the nodes still keep needs only the switch.
     const prepared =
       config.layout === 'releases' && existingId && results
@@ -379,30 +355,11 @@ function templateDest(template: ManifestTemplate | undefined): string {
   return template?.dest ?? '<dest>'
 }
 
-/** Every node's last result (results/, parsed as the wait parses it), by node. */
-async function lastResults(
-  consul: ConsulClient,
-  kvPrefix: string,
-  signal?: AbortSignal
-): Promise<Map<string, Exclude<ReturnType<typeof parseResult>, string>>> {
-  const prefix = kvKeys(kvPrefix).results
-  const read = await consul.kvGet(prefix, { recurse: true, signal })
-  const byNode = new Map<string, Exclude<ReturnType<typeof parseResult>, string>>()
-  for (const entry of read.entries) {
-    const result = parseResult(entry.value)
-    if (typeof result !== 'string') byNode.set(entry.key.slice(prefix.length), result)
-  }
-  return byNode
-}
-
 /**
  * Nodes that run `deployId`: their last result holds it with success (a node that
  * only prepared it, layout: releases, does not run it yet).
  */
-function nodesOnRelease(
-  results: Map<string, Exclude<ReturnType<typeof parseResult>, string>>,
-  deployId: string
-): Set<string> {
+function nodesOnRelease(results: Map<string, ParsedResult>, deployId: string): Set<string> {
   const on = new Set<string>()
   for (const [node, r] of results)
     if (r.deployId === deployId && r.status === 'success' && r.phase !== 'prepare') on.add(node)
@@ -416,10 +373,7 @@ function nodesOnRelease(
  * switch), and a node whose last result is this release's prepare or switch
  * success has it too. A node with no such record is sent prepare and switch.
  */
-function nodesKeeping(
-  results: Map<string, Exclude<ReturnType<typeof parseResult>, string>>,
-  deployId: string
-): Set<string> {
+function nodesKeeping(results: Map<string, ParsedResult>, deployId: string): Set<string> {
   const keeping = new Set<string>()
   for (const [node, r] of results) {
     const has =
@@ -492,14 +446,14 @@ async function previousReleases(
   config: Config,
   datacenters: ReadonlyArray<string | undefined>,
   signal: AbortSignal | undefined,
-  at: (datacenter: string | undefined) => ConsulClient
+  backend: FleetBackend
 ): Promise<Map<string | undefined, { deployId: string; manifestUrl: string; switchUrl?: string }>> {
   const previous = new Map<
     string | undefined,
     { deployId: string; manifestUrl: string; switchUrl?: string }
   >()
   for (const dc of datacenters) {
-    const before = await readPrevious(at(dc), config.kvPrefix, signal)
+    const before = await backend.at(dc).releasePointer(signal)
     const switchUrl =
       config.layout === 'releases' ? before.history?.switch_manifest_url || undefined : undefined
     if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
@@ -513,24 +467,15 @@ async function previousReleases(
 }
 
 /**
- * The deploy lock, in the first datacenter listed (contract 10); its session hangs
- * off a server there when that is not the agent's own datacenter. Waiting for it
+ * The deploy lock, in the first datacenter listed (contract 10). Waiting for it
  * counts against `timeout`.
  */
-async function takeLock(
+function takeLock(
   config: Config,
   first: string | undefined,
-  deps: PipelineDeps,
-  at: (datacenter: string | undefined) => ConsulClient
+  deps: PipelineDeps
 ): Promise<HeldLock> {
-  const lockConsul = at(first)
-  const node =
-    first && first !== (await deps.consul.agentDatacenter(deps.signal))
-      ? (await lockConsul.serverNodes(deps.signal))[0]
-      : undefined
-  return acquireLock(lockConsul, {
-    key: kvKeys(config.kvPrefix).lock,
-    node,
+  return deps.backend.at(first).lock({
     holder: {
       deploy_id: config.deployId,
       run_url: config.run.runUrl,
@@ -607,7 +552,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   let lock: HeldLock
   const at = (datacenter: string | undefined) => consul.inDatacenter(datacenter)
   try {
-    lock = await takeLock(config, plan.datacenters[0], deps, at)
+    lock = await takeLock(config, plan.datacenters[0], deps)
   } catch (error) {
     if (isCancelled(deps)) return cancelled()
     throw error
@@ -619,7 +564,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     history = found.history
     const published = found.release
     const previous = config.autoRollback
-      ? await previousReleases(config, plan.datacenters, deps.signal, at)
+      ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
       : undefined
     const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size
     await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
@@ -669,8 +614,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     // failed nodes' logs, only when some failed: the cause ends the line).
     const finished = rollout as RolloutResult | undefined
     if (!isCancelled(deps) && finished) {
-      if (config.wait)
-        excerpts = await readFailedLogs(fleet, (node) => at(fleet.datacenterOf(node)), keys)
+      if (config.wait) excerpts = await readFailedLogs(fleet, deps.backend)
       deps.onVerdict?.(outcome(finished, excerpts))
     }
   } catch (error) {
@@ -727,22 +671,18 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   }
 }
 
-/** Logs are read only for nodes that failed this deploy (contract 5), 8 at a time. */
+/** Logs are read only for nodes that failed this deploy (contract 5), each from its datacenter. */
 async function readFailedLogs(
   fleet: FleetState,
-  consulFor: (node: string) => ConsulClient,
-  keys: ReturnType<typeof kvKeys>
+  backend: FleetBackend
 ): Promise<Array<{ node: string; text: string }>> {
-  const excerpts: Array<{ node: string; text: string }> = []
-  const failedNodes = fleet.nodesByStatus('failure').slice(0, MAX_LOGS_READ)
-  for (let i = 0; i < failedNodes.length; i += 8) {
-    const batch = failedNodes.slice(i, i + 8)
-    const texts = await Promise.all(batch.map((node) => readLog(consulFor(node), keys.log(node))))
-    batch.forEach((node, j) => {
-      const text = texts[j]
-      if (text !== undefined) excerpts.push({ node, text })
-    })
+  const byDatacenter = new Map<string | undefined, string[]>()
+  for (const node of fleet.nodesByStatus('failure')) {
+    const dc = fleet.datacenterOf(node)
+    byDatacenter.set(dc, [...(byDatacenter.get(dc) ?? []), node])
   }
+  const excerpts: Array<{ node: string; text: string }> = []
+  for (const [dc, nodes] of byDatacenter) excerpts.push(...(await backend.at(dc).readLogs(nodes)))
   return excerpts
 }
 

@@ -15,19 +15,21 @@ export const RANKS: Record<string, number> = {
   shared: 0,
   config: 1,
   'fleet-state': 2,
-  consul: 3,
-  serf: 3,
-  publish: 4,
-  plan: 5,
-  rollout: 6,
-  report: 7,
-  github: 8,
-  'pipeline.ts': 9,
-  action: 10,
-  cli: 10,
-  'index.ts': 11,
-  'post-entry.ts': 11,
-  'cli-entry.ts': 11
+  /** the fleet backend seam: the interface both backends implement */
+  backend: 3,
+  consul: 4,
+  serf: 4,
+  publish: 5,
+  plan: 6,
+  rollout: 7,
+  report: 8,
+  github: 9,
+  'pipeline.ts': 10,
+  action: 11,
+  cli: 11,
+  'index.ts': 12,
+  'post-entry.ts': 12,
+  'cli-entry.ts': 12
 }
 
 /** Rooms of pure logic: they import (at run time) only from these rooms and themselves. */

@@ -65,7 +65,7 @@ async function deploy(
   signal: AbortSignal,
   end: RunEnd
 ): Promise<void> {
-  const { store, consul } = await connect(config, (line) => core.info(line))
+  const { store, consul, backend } = await connect(config, (line) => core.info(line))
 
   const reporter = createGitHubReporter({
     token: config.github.token,
@@ -104,6 +104,7 @@ async function deploy(
   try {
     const result = await runPipeline(config, {
       store,
+      backend,
       consul,
       log: coreLog,
       setOutput: (name, value) => core.setOutput(name, value),

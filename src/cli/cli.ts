@@ -137,10 +137,11 @@ export async function cli(
       return typeof value === 'boolean' ? String(value) : (value ?? '')
     }
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
-    const { store, consul } = await connect(config, say)
+    const { store, consul, backend } = await connect(config, say)
     try {
       const result = await runPipeline(config, {
         store,
+        backend,
         consul,
         log,
         setOutput: (name, value) => (outputs[name] = value),

@@ -6,26 +6,11 @@
 // next run; a plain release does not.
 import type { ConsulClient } from './client.ts'
 import { ConsulError } from './client.ts'
+import type { HeldLock, LockHolder } from '../backend/fleet-backend.ts'
 import type { Log } from '../shared/log.ts'
 import { plainText } from '../shared/text.ts'
 
 export const LOCK_TTL_S = 30
-
-export interface LockHolder {
-  deploy_id: string
-  run_url?: string
-  repository?: string
-  sha?: string
-  started_at: string
-}
-
-export interface HeldLock {
-  readonly sessionId: string
-  /** the lock is held and being renewed */
-  readonly held: boolean
-  /** `deadline`: give up at this epoch ms */
-  release(deadline?: number): Promise<void>
-}
 
 function describeHolder(value: string | null): string {
   if (!value) return 'another run'

@@ -50,6 +50,9 @@ export interface FleetCounts {
   pending: number
 }
 
+/** A result as a node wrote it, once parsed. */
+export type ParsedResult = Exclude<ReturnType<typeof parseResult>, string>
+
 /** What a node writes (contract 5); anything else is not a result (its reason, as a string). */
 export function parseResult(value: string | null):
   | {

@@ -1,13 +1,15 @@
-// The S3 store and the Consul client for one run, as the action and the CLI
-// both make them.
+// The S3 store, the Consul client and the fleet backend over it for one run, as
+// the action and the CLI both make them.
+import type { FleetBackend } from '../backend/fleet-backend.ts'
 import type { Config } from '../config/config.ts'
+import { consulBackend } from '../consul/backend.ts'
 import { ConsulClient } from '../consul/client.ts'
 import type { ReleaseStore } from '../publish/s3-store.ts'
 
 export async function connect(
   config: Config,
   info: (line: string) => void
-): Promise<{ store: ReleaseStore; consul: ConsulClient }> {
+): Promise<{ store: ReleaseStore; consul: ConsulClient; backend: FleetBackend }> {
   // The AWS SDK is most of the bundle: load it once the inputs are known good,
   // so an input error is reported at once.
   const { createS3Store } = await import('../publish/s3-store.ts')
@@ -19,5 +21,5 @@ export async function connect(
       info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
     onNotice: info
   })
-  return { store, consul }
+  return { store, consul, backend: consulBackend(consul, config) }
 }

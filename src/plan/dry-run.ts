@@ -1,36 +1,12 @@
 // `dry-run: true`: after the plan stage, what a deploy would do, found by reads
 // alone: no S3 object, no KV write, no event, no lock session. Reads here, the
 // rendering below is pure.
-import type { HistoryRecord } from '../shared/history-record.ts'
 import { SAFE_PAYLOAD_BYTES } from '../consul/announce.ts'
-import { kvKeys } from '../consul/kv-keys.ts'
-import type { ConsulClient } from '../consul/client.ts'
-import type { LockHolder } from '../consul/lock.ts'
+import type { LockState, ReleasePointer } from '../backend/fleet-backend.ts'
 import { formatBytes } from '../shared/log.ts'
 import type { Release } from '../publish/publish.ts'
 import { codeSpan, markdownText, plainText } from '../shared/text.ts'
 import { nameList } from '../shared/text.ts'
-
-export interface PreviousRelease {
-  /** what `latest` names now */
-  manifestUrl?: string
-  /** what `deploy-id` names now */
-  deployId?: string
-  /** `history/<deploy-id>`, when there is one */
-  history?: Partial<HistoryRecord>
-}
-
-export type LockState =
-  | { held: false }
-  | {
-      held: true
-      session: string
-      /** from the lock key's value, written by the holding run */
-      holder?: Partial<LockHolder>
-      /** the session's node and name (session/info), when readable */
-      node?: string
-      name?: string
-    }
 
 export interface DryRunPlan {
   app: string
@@ -47,66 +23,16 @@ export interface DryRunPlan {
   /** catalog nodes the filters leave out, and matching nodes that are not live */
   filteredOut: number
   notLive: number
-  previous: PreviousRelease
+  previous: ReleasePointer
   lock: LockState
   lockKey: string
-}
-
-/** What `latest` and `deploy-id` name now, and the history record of that ID. */
-export async function readPrevious(
-  consul: ConsulClient,
-  kvPrefix: string,
-  signal?: AbortSignal
-): Promise<PreviousRelease> {
-  const keys = kvKeys(kvPrefix)
-  const latest = (await consul.kvGet(keys.latest, { signal })).entries[0]?.value ?? undefined
-  const deployId = (await consul.kvGet(keys.deployId, { signal })).entries[0]?.value ?? undefined
-  let history: Partial<HistoryRecord> | undefined
-  if (deployId) {
-    const record = (await consul.kvGet(keys.history(deployId), { signal })).entries[0]?.value
-    try {
-      const parsed = record ? (JSON.parse(record) as unknown) : undefined
-      if (parsed && typeof parsed === 'object') history = parsed as Partial<HistoryRecord>
-    } catch {
-      history = undefined
-    }
-  }
-  return { manifestUrl: latest, deployId, history }
-}
-
-/** Who holds the deploy lock, read without taking it (no session is created). */
-export async function readLock(
-  consul: ConsulClient,
-  key: string,
-  signal?: AbortSignal
-): Promise<LockState> {
-  const entry = (await consul.kvGet(key, { signal })).entries[0]
-  if (!entry?.session) return { held: false }
-  let holder: Partial<LockHolder> | undefined
-  try {
-    const parsed = entry.value ? (JSON.parse(entry.value) as unknown) : undefined
-    if (parsed && typeof parsed === 'object') holder = parsed as Partial<LockHolder>
-  } catch {
-    holder = undefined
-  }
-  // The session's node and name say more when the holder wrote nothing readable;
-  // a token without session:read only loses that detail.
-  const info = await consul
-    .getJson<Array<{ Node?: string; Name?: string }> | null>(
-      `session/info/${encodeURIComponent(entry.session)}`,
-      'session:read',
-      { signal }
-    )
-    .then((r) => r.value?.[0])
-    .catch(() => undefined)
-  return { held: true, session: entry.session, holder, node: info?.Node, name: info?.Name }
 }
 
 function text(value: unknown, max = 120): string | undefined {
   return typeof value === 'string' && value !== '' ? plainText(value, max) : undefined
 }
 
-function previousLine(p: PreviousRelease): string {
+function previousLine(p: ReleasePointer): string {
   if (!p.deployId && !p.manifestUrl) return 'previous release: none (no latest, no deploy-id yet)'
   const h = p.history
   const commit = text(h?.commit, 40)

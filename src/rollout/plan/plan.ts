@@ -4,9 +4,6 @@
 // Pure: no I/O, no clock, no Consul.
 import { waveCounts } from '../../config/waves.ts'
 import type { WaveSpec } from '../../config/waves.ts'
-import type { EventFilters } from '../../shared/filters.ts'
-import { targetedServices } from '../../shared/filters.ts'
-import type { NodeServices } from '../../shared/filters.ts'
 import { compareNatural } from '../../shared/natural-order.ts'
 import { DEFAULT_NODE_FILTER_BYTES, nodeFilters } from './node-filter.ts'
 
@@ -193,10 +190,3 @@ export function addJoiners(
 }
 
 // ---------------------------------------------------------------- canaries and the gate
-
-/** Contract 8: nodes whose targeted service carries the tag `canary` (pass to orderTargets). */
-export function canaryNodes(nodes: readonly NodeServices[], filters: EventFilters): string[] {
-  return nodes
-    .filter((node) => targetedServices(node, filters).some((s) => s.tags.includes('canary')))
-    .map((node) => node.node)
-}

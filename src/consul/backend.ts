@@ -1,0 +1,180 @@
+// The fleet backend over Consul (contract 5, 6, 10): targets from the catalog
+// and serfHealth, the release pointer and history in KV, the lock as a session,
+// failed nodes' logs from logs/<node>. Every datacenter is the same backend
+// with `?dc=` (ConsulClient.inDatacenter).
+import type {
+  FleetBackend,
+  HeldLock,
+  HistoryRead,
+  LockHolder,
+  LockRequest,
+  LockState,
+  ReleasePointer,
+  Targets
+} from '../backend/fleet-backend.ts'
+import type { Config } from '../config/config.ts'
+import type { ParsedResult } from '../fleet-state/fleet-state.ts'
+import { parseResult } from '../fleet-state/fleet-state.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
+import { readCatalog } from './await.ts'
+import type { ConsulClient } from './client.ts'
+import { kvKeys } from './kv-keys.ts'
+import { acquireLock } from './lock.ts'
+import { canaryNodes, selectTargets } from './targets.ts'
+import { resolveDatacenters } from './datacenters.ts'
+
+/** Failed nodes' logs are read 8 at a time, at most this many. */
+const MAX_LOGS_READ = 200
+
+export function consulBackend(
+  consul: ConsulClient,
+  config: Pick<Config, 'kvPrefix' | 'filters'>
+): FleetBackend {
+  const keys = kvKeys(config.kvPrefix)
+  return {
+    at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config),
+    lockName: keys.lock,
+
+    async datacenters(selection, signal) {
+      if (selection.kind === 'agent') return [undefined]
+      return resolveDatacenters(selection, await consul.datacentersList(signal))
+    },
+
+    async targets(signal, retryUntil): Promise<Targets> {
+      const catalog = await readCatalog(consul, config.filters, signal, retryUntil)
+      const selection = selectTargets(catalog, config.filters)
+      const matching = new Set([...selection.targets, ...selection.notLive])
+      return {
+        selection,
+        canaries: canaryNodes(
+          catalog.filter((node) => matching.has(node.node)),
+          config.filters
+        ),
+        known: catalog.length
+      }
+    },
+
+    async lastResults(signal) {
+      const read = await consul.kvGet(keys.results, { recurse: true, signal })
+      const byNode = new Map<string, ParsedResult>()
+      for (const entry of read.entries) {
+        const result = parseResult(entry.value)
+        if (typeof result !== 'string') byNode.set(entry.key.slice(keys.results.length), result)
+      }
+      return byNode
+    },
+
+    releasePointer: (signal) => readPointer(consul, config.kvPrefix, signal),
+
+    async history(deployId, signal): Promise<HistoryRead> {
+      const where = keys.history(deployId)
+      const value = (await consul.kvGet(where, { signal })).entries[0]?.value
+      if (!value) return { found: false, where }
+      try {
+        return { found: true, where, record: JSON.parse(value) as HistoryRecord }
+      } catch {
+        return { found: true, where, unreadable: true }
+      }
+    },
+
+    async recentDeployIds(count = 5) {
+      const prefix = `${config.kvPrefix}/history/`
+      const ids = await consul.kvKeys(prefix)
+      return ids
+        .map((k) => k.slice(prefix.length))
+        .filter((id) => id !== '' && !id.includes('/'))
+        .sort()
+        .reverse()
+        .slice(0, count)
+    },
+
+    lock: (request) => takeLock(consul, keys.lock, request),
+    lockState: (signal) => readLock(consul, keys.lock, signal),
+
+    async readLogs(nodes) {
+      const excerpts: Array<{ node: string; text: string }> = []
+      const failed = nodes.slice(0, MAX_LOGS_READ)
+      for (let i = 0; i < failed.length; i += 8) {
+        const batch = failed.slice(i, i + 8)
+        const texts = await Promise.all(batch.map((node) => readLog(consul, keys.log(node))))
+        batch.forEach((node, j) => {
+          const text = texts[j]
+          if (text !== undefined) excerpts.push({ node, text })
+        })
+      }
+      return excerpts
+    }
+  }
+}
+
+/**
+ * The deploy lock (contract 5, 10); its session hangs off a server of the lock's
+ * datacenter when that is not the agent's own.
+ */
+async function takeLock(
+  consul: ConsulClient,
+  key: string,
+  request: LockRequest
+): Promise<HeldLock> {
+  const remote =
+    consul.datacenter !== undefined &&
+    consul.datacenter !== (await consul.agentDatacenter(request.signal))
+  const node = remote ? (await consul.serverNodes(request.signal))[0] : undefined
+  return acquireLock(consul, { key, node, ...request })
+}
+
+/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
+async function readLog(consul: ConsulClient, key: string): Promise<string | undefined> {
+  const read = await consul.kvGet(key).catch(() => undefined)
+  return read === undefined ? undefined : (read.entries[0]?.value ?? '')
+}
+
+/** What `latest` and `deploy-id` name now, and the history record of that ID. */
+async function readPointer(
+  consul: ConsulClient,
+  kvPrefix: string,
+  signal?: AbortSignal
+): Promise<ReleasePointer> {
+  const keys = kvKeys(kvPrefix)
+  const latest = (await consul.kvGet(keys.latest, { signal })).entries[0]?.value ?? undefined
+  const deployId = (await consul.kvGet(keys.deployId, { signal })).entries[0]?.value ?? undefined
+  let history: Partial<HistoryRecord> | undefined
+  if (deployId) {
+    const record = (await consul.kvGet(keys.history(deployId), { signal })).entries[0]?.value
+    try {
+      const parsed = record ? (JSON.parse(record) as unknown) : undefined
+      if (parsed && typeof parsed === 'object') history = parsed as Partial<HistoryRecord>
+    } catch {
+      history = undefined
+    }
+  }
+  return { manifestUrl: latest, deployId, history }
+}
+
+/** Who holds the deploy lock, read without taking it (no session is created). */
+async function readLock(
+  consul: ConsulClient,
+  key: string,
+  signal?: AbortSignal
+): Promise<LockState> {
+  const entry = (await consul.kvGet(key, { signal })).entries[0]
+  if (!entry?.session) return { held: false }
+  let holder: Partial<LockHolder> | undefined
+  try {
+    const parsed = entry.value ? (JSON.parse(entry.value) as unknown) : undefined
+    if (parsed && typeof parsed === 'object') holder = parsed as Partial<LockHolder>
+  } catch {
+    holder = undefined
+  }
+  // The session's node and name say more when the holder wrote nothing readable;
+  // a token without session:read only loses that detail.
+  const info = await consul
+    .getJson<Array<{ Node?: string; Name?: string }> | null>(
+      `session/info/${encodeURIComponent(entry.session)}`,
+      'session:read',
+      { signal }
+    )
+    .then((r) => r.value?.[0])
+    .catch(() => undefined)
+  return { held: true, session: entry.session, holder, node: info?.Node, name: info?.Name }
+}
