@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { p as plainText, m as matchesFilters, c as compareNatural, f as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, r as readConfig, a as runConclusion, b as readOperateConfig, d as InputError } from './lib/lock.js';
+import { e as plainText, m as matchesFilters, f as compareNatural, g as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, r as readConfig, a as runConclusion, h as readOperateConfig, j as InputError } from './lib/run-facts.js';
 import { p as parseResult, a as readCatalog, c as connect, r as runPipeline } from './lib/pipeline.js';
 import 'node:path';
 import 'node:crypto';
@@ -434,10 +434,11 @@ async function cli(argv, env, io, signal) {
             return typeof value === 'boolean' ? String(value) : (value ?? '');
         };
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
-        const { store, consul } = await connect(config, say);
+        const { store, consul, backend } = await connect(config, say);
         try {
             const result = await runPipeline(config, {
                 store,
+                backend,
                 consul,
                 log,
                 setOutput: (name, value) => (outputs[name] = value),

@@ -1,12 +1,13 @@
-import { g as getInput, s as setSecret, a as setFailed, b as setOutput, i as info, c as createGitHubReporter, d as saveState, S as STATE, e as summary, w as warning, f as group, h as debug } from './lib/post.js';
-import { r as readConfig, a as runConclusion, k as kvKeys } from './lib/lock.js';
+import { g as getInput, s as setSecret, a as setFailed, b as setOutput, i as info, c as createGitHubReporter, d as saveState, S as STATE, e as summary, w as warning, f as coreLog } from './lib/state.js';
+import { r as readConfig, a as runConclusion, k as kvKeys } from './lib/run-facts.js';
 import { c as connect, r as runPipeline, w as waveReports } from './lib/pipeline.js';
-import 'os';
-import 'crypto';
+import 'node:fs';
 import 'fs';
-import 'path';
+import 'os';
 import 'http';
 import 'https';
+import 'crypto';
+import 'path';
 import 'net';
 import 'tls';
 import 'events';
@@ -33,7 +34,6 @@ import 'node:dns';
 import 'string_decoder';
 import 'child_process';
 import 'timers';
-import 'node:fs';
 import 'node:path';
 import 'node:crypto';
 import 'node:fs/promises';
@@ -42,12 +42,6 @@ import 'node:os';
 
 // The action's entry: read inputs, run the pipeline, set outputs or the failure,
 // and tell the pull request (check run, commit status, deployment).
-const coreLog = {
-    info: (m) => info(m),
-    warning: (m) => warning(m),
-    debug: (m) => debug(m),
-    group: (name, body) => group(name, body)
-};
 /** How long the final check-run update may take: a cancelled run has 7.5 s in all. */
 const REPORT_DEADLINE_MS = { normal: 60_000, cancelled: 4_000 };
 /**
@@ -82,7 +76,7 @@ function within(work, ms) {
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
 async function deploy(config, env, signal, end) {
-    const { store, consul } = await connect(config, (line) => info(line));
+    const { store, consul, backend } = await connect(config, (line) => info(line));
     const reporter = createGitHubReporter({
         token: config.github.token,
         env,
@@ -120,6 +114,7 @@ async function deploy(config, env, signal, end) {
     try {
         const result = await runPipeline(config, {
             store,
+            backend,
             consul,
             log: coreLog,
             setOutput: (name, value) => setOutput(name, value),

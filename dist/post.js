@@ -1,10 +1,12 @@
-import { p as post } from './lib/post.js';
-import 'os';
-import 'crypto';
+import { h as getState, g as getInput, s as setSecret, j as completeAbandoned, f as coreLog, i as info, w as warning, e as summary, S as STATE } from './lib/state.js';
+import { i as isSettled, s as settle, b as releaseLock, r as readConfig, c as runFacts, p as previousDeployId, d as abandonedMarkdown, C as ConsulClient } from './lib/run-facts.js';
+import 'node:fs';
 import 'fs';
-import 'path';
+import 'os';
 import 'http';
 import 'https';
+import 'crypto';
+import 'path';
 import 'net';
 import 'tls';
 import 'events';
@@ -19,9 +21,6 @@ import 'node:util';
 import 'node:querystring';
 import 'node:events';
 import 'node:diagnostics_channel';
-import './lib/lock.js';
-import 'node:path';
-import 'node:crypto';
 import 'node:tls';
 import 'node:zlib';
 import 'node:perf_hooks';
@@ -34,7 +33,113 @@ import 'node:dns';
 import 'string_decoder';
 import 'child_process';
 import 'timers';
-import 'node:fs';
+import 'node:path';
+import 'node:crypto';
+
+// The action's post step (runs.post): clean up what the main step could not,
+// e.g. when the runner killed it mid-wait. State comes from core.saveState.
+/** How long the post step may take to settle an interrupted announcement. */
+const SETTLE_MS = 30_000;
+async function post(env = process.env) {
+    // latest first: the lock keeps other runs out until it is settled.
+    const left = await settleLeftAnnouncement(env);
+    await releaseLeftLock(env);
+    if (getState(STATE.summarized) !== 'true')
+        await summarizeLeft(env, left);
+    if (getState(STATE.reported) !== 'true') {
+        const token = getInput('github-token');
+        if (token)
+            setSecret(token);
+        await completeAbandoned({
+            token,
+            env,
+            checkRunId: Number(getState(STATE.checkRunId)) || undefined,
+            deploymentId: Number(getState(STATE.deploymentId)) || undefined,
+            pendingStatus: getState(STATE.statusSha)
+                ? { sha: getState(STATE.statusSha), context: getState(STATE.statusContext) }
+                : undefined,
+            log: coreLog
+        });
+    }
+}
+function consulFromInputs(env, retryForMs) {
+    const token = getInput('consul-token') || env.CONSUL_HTTP_TOKEN;
+    if (token)
+        setSecret(token);
+    const config = readConfig((name) => getInput(name), env);
+    return new ConsulClient({ addr: config.consul.addr, token: config.consul.token, retryForMs });
+}
+/** A main step that stopped with no job summary of its own: the post step writes what it knows. */
+async function summarizeLeft(env, left) {
+    if (!left || !env.GITHUB_STEP_SUMMARY)
+        return;
+    try {
+        const config = readConfig((name) => getInput(name), env);
+        const { journal, fired } = left;
+        const facts = runFacts(config, {
+            journal,
+            previousDeployId: previousDeployId(journal)
+        });
+        await summary
+            .addRaw(abandonedMarkdown({
+            ...facts,
+            deployId: journal.deployId,
+            manifestUrl: journal.manifestUrl,
+            eventFired: fired,
+            latestMoved: fired === undefined ? undefined : fired
+        }))
+            .write();
+    }
+    catch (error) {
+        warning(`could not write the job summary: ${error.message}`);
+    }
+}
+/** A main step cancelled or killed inside the announcement leaves its journal unsettled. */
+async function settleLeftAnnouncement(env) {
+    const saved = getState(STATE.announce);
+    if (!saved)
+        return undefined;
+    let journal;
+    try {
+        journal = JSON.parse(saved);
+    }
+    catch {
+        return undefined;
+    }
+    if (isSettled(journal))
+        return { journal, fired: journal.phase === 'fired' };
+    const log = coreLog;
+    try {
+        const consul = consulFromInputs(env, SETTLE_MS);
+        const bound = consul.inDatacenter(journal.datacenter);
+        const outcome = await settle(bound, journal, log, {
+            deadline: Date.now() + SETTLE_MS
+        });
+        if (outcome.settled)
+            info(outcome.fired
+                ? `settled the announcement the main step left: its event went out, latest names ${journal.deployId}`
+                : `settled the announcement the main step left: latest is as it was before the run`);
+        return { journal, fired: outcome.settled ? outcome.fired : undefined };
+    }
+    catch (error) {
+        warning(`could not settle the announcement the main step left: ${error.message}`);
+        return { journal };
+    }
+}
+async function releaseLeftLock(env) {
+    const session = getState(STATE.lockSession);
+    const key = getState(STATE.lockKey);
+    if (!session || !key || getState(STATE.lockReleased) === 'true')
+        return;
+    try {
+        await releaseLock(consulFromInputs(env, 10_000), key, session);
+        info(`released the deploy lock ${key} the main step left behind`);
+    }
+    catch (error) {
+        // The session's TTL frees the lock anyway; the post step must not fail the job.
+        warning(`could not release the deploy lock ${key} (it frees itself when its session expires): ${error.message}`);
+    }
+}
 
 // The runner starts this file for the post step (action.yml: runs.post).
 await post();

@@ -1,4 +1,4 @@
-import { C as ConsulClient, e as compileFilter, m as matchesFilters, S as SAFE_PAYLOAD_BYTES, n as nameList, g as markdownText, h as codeSpan, k as kvKeys, p as plainText, d as InputError, D as DEPLOY_ID_PATTERN, q as quote, i as getDefaultExportFromCjs, j as parseDeployIdFile, s as s3Url, l as releaseKey, o as gateFailures, t as nodeFilters, u as announce, v as progressLine, w as runFacts, x as isSettled, y as selectTargets, z as canaryNodes, A as planRollout, B as isPartial, E as acquireLock, F as resultRows, G as summaryMarkdown, H as verdictMessage, f as formatGoDuration } from './lock.js';
+import { l as compileFilter, m as matchesFilters, t as targetedServices, j as InputError, q as quote, k as kvKeys, n as acquireLock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, o as nameList, u as markdownText, v as codeSpan, e as plainText, D as DEPLOY_ID_PATTERN, w as getDefaultExportFromCjs, x as parseDeployIdFile, y as s3Url, z as releaseKey, A as filterMatcher, B as announce, E as progressLine, F as waveCounts, f as compareNatural, c as runFacts, p as previousDeployId, i as isSettled, G as resultRows, H as summaryMarkdown, J as verdictMessage, g as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -7,20 +7,6 @@ import { delimiter, resolve, sep, posix, join, dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { lstatSync, readlinkSync, readdirSync, accessSync, constants as constants$2 } from 'node:fs';
-
-async function connect(config, info) {
-    // The AWS SDK is most of the bundle: load it once the inputs are known good,
-    // so an input error is reported at once.
-    const { createS3Store } = await import('./s3-store.js').then(function (n) { return n.b5; });
-    const store = createS3Store(config.s3);
-    const consul = new ConsulClient({
-        addr: config.consul.addr,
-        token: config.consul.token,
-        onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
-        onNotice: info
-    });
-    return { store, consul };
-}
 
 // The fleet as the action sees it while it waits: which nodes it waits for, what
 // each has reported for this deploy, and the verdict. Pure: the await loop feeds
@@ -347,8 +333,7 @@ function catalogJoinerCheck(consul, filters, signal) {
             name: s.Service,
             tags: s.Tags ?? []
         }));
-        return (matchesFilters({ node, services, serfHealth: serf?.Status }, filters) &&
-            serf?.Status === 'passing');
+        return matchesFilters({ node, services }, filters) && serf?.Status === 'passing';
     };
 }
 function delay(ms, signal) {
@@ -471,6 +456,197 @@ async function awaitFleet(options) {
         fleet.expire();
 }
 
+function selectTargets(catalog, filters) {
+    const targets = [];
+    const filteredOut = [];
+    const notLive = [];
+    for (const node of catalog) {
+        if (!matchesFilters(node, filters))
+            filteredOut.push(node.node);
+        else if (node.serfHealth !== 'passing')
+            notLive.push(node.node);
+        else
+            targets.push(node.node);
+    }
+    return { targets: targets.sort(), filteredOut: filteredOut.sort(), notLive: notLive.sort() };
+}
+/** Contract 8: nodes whose targeted service carries the tag `canary` (passed to orderTargets). */
+function canaryNodes(nodes, filters) {
+    return nodes
+        .filter((node) => targetedServices(node, filters).some((s) => s.tags.includes('canary')))
+        .map((node) => node.node);
+}
+
+/**
+ * The datacenters to roll out to, in order, from the `datacenters` selection and
+ * what `GET /v1/catalog/datacenters` listed (ConsulClient.datacentersList: the
+ * agent's own first, the others by round-trip time). Call it in the plan stage,
+ * before anything is written: a named datacenter Consul does not know fails the
+ * run there, in one line naming every such datacenter (the `datacenters` input),
+ * rather than later as Consul's "No path to datacenter".
+ *
+ * - `agent` (input unset): the agent's own, `listed[0]` (the caller may skip
+ *   listing altogether and send no `?dc`, as a one-datacenter run always did);
+ * - `all`: every listed datacenter, in Consul's order;
+ * - `named`: the names in the order given.
+ */
+function resolveDatacenters(selection, listed) {
+    if (selection.kind === 'agent')
+        return listed.slice(0, 1);
+    if (listed.length === 0)
+        throw new InputError('datacenters', 'cannot be resolved: Consul lists no datacenters (GET /v1/catalog/datacenters answered [])');
+    if (selection.kind === 'all')
+        return [...listed];
+    const unknown = selection.names.filter((name) => !listed.includes(name));
+    if (unknown.length > 0)
+        throw new InputError('datacenters', `names ${unknown.length === 1 ? 'a datacenter' : 'datacenters'} Consul does not know: ${unknown.map((name) => quote(name)).join(', ')} (it knows ${listed.join(', ')})`);
+    return [...selection.names];
+}
+
+/** Failed nodes' logs are read 8 at a time, at most this many. */
+const MAX_LOGS_READ = 200;
+function consulBackend(consul, config) {
+    const keys = kvKeys(config.kvPrefix);
+    return {
+        at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config),
+        lockName: keys.lock,
+        async datacenters(selection, signal) {
+            if (selection.kind === 'agent')
+                return [undefined];
+            return resolveDatacenters(selection, await consul.datacentersList(signal));
+        },
+        async targets(signal, retryUntil) {
+            const catalog = await readCatalog(consul, config.filters, signal, retryUntil);
+            const selection = selectTargets(catalog, config.filters);
+            const matching = new Set([...selection.targets, ...selection.notLive]);
+            return {
+                selection,
+                canaries: canaryNodes(catalog.filter((node) => matching.has(node.node)), config.filters),
+                known: catalog.length
+            };
+        },
+        async lastResults(signal) {
+            const read = await consul.kvGet(keys.results, { recurse: true, signal });
+            const byNode = new Map();
+            for (const entry of read.entries) {
+                const result = parseResult(entry.value);
+                if (typeof result !== 'string')
+                    byNode.set(entry.key.slice(keys.results.length), result);
+            }
+            return byNode;
+        },
+        releasePointer: (signal) => readPointer(consul, config.kvPrefix, signal),
+        async history(deployId, signal) {
+            const where = keys.history(deployId);
+            const value = (await consul.kvGet(where, { signal })).entries[0]?.value;
+            if (!value)
+                return { found: false, where };
+            try {
+                return { found: true, where, record: JSON.parse(value) };
+            }
+            catch {
+                return { found: true, where, unreadable: true };
+            }
+        },
+        async recentDeployIds(count = 5) {
+            const prefix = `${config.kvPrefix}/history/`;
+            const ids = await consul.kvKeys(prefix);
+            return ids
+                .map((k) => k.slice(prefix.length))
+                .filter((id) => id !== '' && !id.includes('/'))
+                .sort()
+                .reverse()
+                .slice(0, count);
+        },
+        lock: (request) => takeLock$1(consul, keys.lock, request),
+        lockState: (signal) => readLock(consul, keys.lock, signal),
+        async readLogs(nodes) {
+            const excerpts = [];
+            const failed = nodes.slice(0, MAX_LOGS_READ);
+            for (let i = 0; i < failed.length; i += 8) {
+                const batch = failed.slice(i, i + 8);
+                const texts = await Promise.all(batch.map((node) => readLog(consul, keys.log(node))));
+                batch.forEach((node, j) => {
+                    const text = texts[j];
+                    if (text !== undefined)
+                        excerpts.push({ node, text });
+                });
+            }
+            return excerpts;
+        }
+    };
+}
+/**
+ * The deploy lock (contract 5, 10); its session hangs off a server of the lock's
+ * datacenter when that is not the agent's own.
+ */
+async function takeLock$1(consul, key, request) {
+    const remote = consul.datacenter !== undefined &&
+        consul.datacenter !== (await consul.agentDatacenter(request.signal));
+    const node = remote ? (await consul.serverNodes(request.signal))[0] : undefined;
+    return acquireLock(consul, { key, node, ...request });
+}
+/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
+async function readLog(consul, key) {
+    const read = await consul.kvGet(key).catch(() => undefined);
+    return read === undefined ? undefined : (read.entries[0]?.value ?? '');
+}
+/** What `latest` and `deploy-id` name now, and the history record of that ID. */
+async function readPointer(consul, kvPrefix, signal) {
+    const keys = kvKeys(kvPrefix);
+    const latest = (await consul.kvGet(keys.latest, { signal })).entries[0]?.value ?? undefined;
+    const deployId = (await consul.kvGet(keys.deployId, { signal })).entries[0]?.value ?? undefined;
+    let history;
+    if (deployId) {
+        const record = (await consul.kvGet(keys.history(deployId), { signal })).entries[0]?.value;
+        try {
+            const parsed = record ? JSON.parse(record) : undefined;
+            if (parsed && typeof parsed === 'object')
+                history = parsed;
+        }
+        catch {
+            history = undefined;
+        }
+    }
+    return { manifestUrl: latest, deployId, history };
+}
+/** Who holds the deploy lock, read without taking it (no session is created). */
+async function readLock(consul, key, signal) {
+    const entry = (await consul.kvGet(key, { signal })).entries[0];
+    if (!entry?.session)
+        return { held: false };
+    let holder;
+    try {
+        const parsed = entry.value ? JSON.parse(entry.value) : undefined;
+        if (parsed && typeof parsed === 'object')
+            holder = parsed;
+    }
+    catch {
+        holder = undefined;
+    }
+    // The session's node and name say more when the holder wrote nothing readable;
+    // a token without session:read only loses that detail.
+    const info = await consul
+        .getJson(`session/info/${encodeURIComponent(entry.session)}`, 'session:read', { signal })
+        .then((r) => r.value?.[0])
+        .catch(() => undefined);
+    return { held: true, session: entry.session, holder, node: info?.Node, name: info?.Name };
+}
+
+async function connect(config, info) {
+    // The AWS SDK is most of the bundle: load it once the inputs are known good,
+    // so an input error is reported at once.
+    const { createS3Store } = await import('./s3-store.js').then(function (n) { return n.b5; });
+    const store = createS3Store(config.s3);
+    const consul = new ConsulClient({
+        addr: config.consul.addr,
+        token: config.consul.token,
+        onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+        onNotice: info
+    });
+    return { store, consul, backend: consulBackend(consul, config) };
+}
+
 // The log the pipeline writes to: @actions/core in the action, a terminal or
 // JSON lines in the CLI, an array in tests.
 /** A log that keeps every line, for tests. */
@@ -520,47 +696,9 @@ function inert(text) {
     return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2');
 }
 
-/** What `latest` and `deploy-id` name now, and the history record of that ID. */
-async function readPrevious(consul, kvPrefix, signal) {
-    const keys = kvKeys(kvPrefix);
-    const latest = (await consul.kvGet(keys.latest, { signal })).entries[0]?.value ?? undefined;
-    const deployId = (await consul.kvGet(keys.deployId, { signal })).entries[0]?.value ?? undefined;
-    let history;
-    if (deployId) {
-        const record = (await consul.kvGet(keys.history(deployId), { signal })).entries[0]?.value;
-        try {
-            const parsed = record ? JSON.parse(record) : undefined;
-            if (parsed && typeof parsed === 'object')
-                history = parsed;
-        }
-        catch {
-            history = undefined;
-        }
-    }
-    return { manifestUrl: latest, deployId, history };
-}
-/** Who holds the deploy lock, read without taking it (no session is created). */
-async function readLock(consul, key, signal) {
-    const entry = (await consul.kvGet(key, { signal })).entries[0];
-    if (!entry?.session)
-        return { held: false };
-    let holder;
-    try {
-        const parsed = entry.value ? JSON.parse(entry.value) : undefined;
-        if (parsed && typeof parsed === 'object')
-            holder = parsed;
-    }
-    catch {
-        holder = undefined;
-    }
-    // The session's node and name say more when the holder wrote nothing readable;
-    // a token without session:read only loses that detail.
-    const info = await consul
-        .getJson(`session/info/${encodeURIComponent(entry.session)}`, 'session:read', { signal })
-        .then((r) => r.value?.[0])
-        .catch(() => undefined);
-    return { held: true, session: entry.session, holder, node: info?.Node, name: info?.Name };
-}
+// `dry-run: true`: after the plan stage, what a deploy would do, found by reads
+// alone: no S3 object, no KV write, no event, no lock session. Reads here, the
+// rendering below is pure.
 function text(value, max = 120) {
     return typeof value === 'string' && value !== '' ? plainText(value, max) : undefined;
 }
@@ -8070,6 +8208,39 @@ async function publish({ config, template, commands, store, log, onFact, mtime, 
 }
 
 /**
+ * Whether the bake gate watches this check (contract 8): the targeted
+ * service's checks with a service filter (by ServiceName, and ServiceTags with
+ * a tag filter); without one, every check of the node but `serfHealth` (a node
+ * whose serfHealth fails is lost, contract 6, not a gate failure).
+ */
+function gateWatches(check, filters) {
+    if (check.CheckID === 'serfHealth')
+        return false;
+    if (filters.service === undefined)
+        return true;
+    const name = check.ServiceName ?? '';
+    if (name === '' || !filterMatcher(filters.service)(name))
+        return false;
+    return filters.tag === undefined || (check.ServiceTags ?? []).some(filterMatcher(filters.tag));
+}
+/**
+ * The watched checks of `nodes` that are critical (a warning does not fail the
+ * gate): contract 8 "a check seen critical fails the wave at once, naming node
+ * and check". In the order of `checks`.
+ */
+function gateFailures(nodes, checks, filters) {
+    const wave = new Set(nodes);
+    return checks
+        .filter((c) => wave.has(c.Node) && c.Status === 'critical' && gateWatches(c, filters))
+        .map((c) => ({
+        node: c.Node,
+        checkId: c.CheckID,
+        name: c.Name ?? c.CheckID,
+        output: c.Output ?? ''
+    }));
+}
+
+/**
  * Watch the wave's checks for `bakeMs`. Resolves with the critical checks that
  * fail the gate (empty: it passed). Throws on a permanent Consul error and when
  * `signal` aborts.
@@ -8191,6 +8362,64 @@ async function findRelease(consul, store, config, log) {
     };
 }
 
+// Node filters for wave events (contract 8): anchored RE2 alternations that
+// match exactly a wave's nodes, cut to fit serf's 512-byte user event. Pure.
+// Go's regexp.QuoteMeta set: the characters RE2 gives a meaning outside a
+// class. `-` and `_` are literal there, so they stay as they are.
+const RE2_META = /[\\.+*?()|[\]{}^$]/g;
+/** A node name as an RE2 literal, as Go's regexp.QuoteMeta writes it. */
+function escapeRe2(name) {
+    return name.replace(RE2_META, (c) => `\\${c}`);
+}
+/**
+ * Serf caps a user event at 512 bytes (serf UserEventSizeLimit, not raised by
+ * Consul; research/consul-api.md §3), and the node filter travels inside that
+ * event: Consul msgpack-encodes {ID, Name, Payload, NodeFilter, ServiceFilter,
+ * TagFilter, Version} (agent/user_event.go, `nf`/`sf`/`tf`) and serf wraps that
+ * again with the serf name `consul:event:<name>` and its Lamport time. The
+ * query string is not the binding limit (Go's net/http takes 1 MiB of
+ * headers): the event is.
+ *
+ * This default assumes the event name `deploy`, a payload (manifest URL) of at
+ * most 100 bytes (the action warns above that, contract 6), no service or tag
+ * filter on wave events, and keeps a margin for the estimate: see
+ * nodeFilterBudget() for the arithmetic. About 30 names like `web-12` fit.
+ */
+const DEFAULT_NODE_FILTER_BYTES = 256;
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+/**
+ * Anchored filters that together match exactly `names`, each at most
+ * `maxBytes` bytes (UTF-8), names packed in order. Throws when one name alone
+ * does not fit (it could never be sent an event of its own).
+ */
+function nodeFilters(names, maxBytes = DEFAULT_NODE_FILTER_BYTES) {
+    const filters = [];
+    let group = [];
+    let size = 0;
+    const frame = byteLength('^()$');
+    for (const name of names) {
+        const escaped = escapeRe2(name);
+        const bytes = byteLength(escaped);
+        if (frame + bytes > maxBytes)
+            throw new Error(`node ${quote(name)} is too long for an event's node filter (${frame + bytes} bytes, at most ${maxBytes})`);
+        const grown = group.length === 0 ? frame + bytes : size + 1 + bytes;
+        if (group.length > 0 && grown > maxBytes) {
+            filters.push(`^(${group.join('|')})$`);
+            group = [];
+            size = frame + bytes;
+        }
+        else {
+            size = grown;
+        }
+        group.push(escaped);
+    }
+    if (group.length > 0)
+        filters.push(`^(${group.join('|')})$`);
+    return filters;
+}
+
 /**
  * A step's events, one per filter set (a wave too large for one node filter is
  * several): latest moves with the first when the step moves it; the later ones
@@ -8289,7 +8518,7 @@ async function runRollout(steps, release, deps) {
             perDc.set(dc, (state = { historyWritten: release.history === undefined, latestMoved: false }));
         return state;
     };
-    const at = (dc) => (dc ? consul.inDatacenter(dc) : consul);
+    const at = (dc) => consul.inDatacenter(dc);
     // While a staged rollout runs (and after a partial one) <kv-prefix>/rollout names
     // the release, so a node's start-up check accepts it beside deploy-id (contract 5).
     const rolloutRecord = (dc, completed) => {
@@ -8579,7 +8808,7 @@ async function rollBack(waves, latestMoved, deps) {
 }
 async function rollBackDatacenter(datacenter, nodes, previous, latestMoved, deps) {
     const { config, log, signal } = deps;
-    const consul = datacenter ? deps.consul.inDatacenter(datacenter) : deps.consul;
+    const consul = deps.consul.inDatacenter(datacenter);
     const where = datacenter ? ` in ${datacenter}` : '';
     log.info(`auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release${where}`);
     const rollbackConfig = { ...config, deployId: previous.deployId };
@@ -8627,31 +8856,85 @@ async function rollBackDatacenter(datacenter, nodes, previous, latestMoved, deps
     }
 }
 
+// The staged rollout as data (contract 8, 9, 10; DESIGN "The rollout is a plan
+// of steps"): the targets ordered, canaries first, and planRollout() turning
+// targets per datacenter into the list of events the executor fires, in order.
+// Pure: no I/O, no clock, no Consul.
 /**
- * The datacenters to roll out to, in order, from the `datacenters` selection and
- * what `GET /v1/catalog/datacenters` listed (ConsulClient.datacentersList: the
- * agent's own first, the others by round-trip time). Call it in the plan stage,
- * before anything is written: a named datacenter Consul does not know fails the
- * run there, in one line naming every such datacenter (the `datacenters` input),
- * rather than later as Consul's "No path to datacenter".
- *
- * - `agent` (input unset): the agent's own, `listed[0]` (the caller may skip
- *   listing altogether and send no `?dc`, as a one-datacenter run always did);
- * - `all`: every listed datacenter, in Consul's order;
- * - `named`: the names in the order given.
+ * Contract 8 "Order of nodes": targets whose targeted service carries the tag
+ * `canary` first, then the rest, each group in natural order. Duplicates are
+ * dropped; canaries that are not targets are ignored.
  */
-function resolveDatacenters(selection, listed) {
-    if (selection.kind === 'agent')
-        return listed.slice(0, 1);
-    if (listed.length === 0)
-        throw new InputError('datacenters', 'cannot be resolved: Consul lists no datacenters (GET /v1/catalog/datacenters answered [])');
-    if (selection.kind === 'all')
-        return [...listed];
-    const unknown = selection.names.filter((name) => !listed.includes(name));
-    if (unknown.length > 0)
-        throw new InputError('datacenters', `names ${unknown.length === 1 ? 'a datacenter' : 'datacenters'} Consul does not know: ${unknown.map((name) => quote(name)).join(', ')} (it knows ${listed.join(', ')})`);
-    return [...selection.names];
+function orderTargets(targets, canaryNodes) {
+    const canary = new Set(canaryNodes);
+    const unique = [...new Set(targets)];
+    return [
+        ...unique.filter((node) => canary.has(node)).sort(compareNatural),
+        ...unique.filter((node) => !canary.has(node)).sort(compareNatural)
+    ];
 }
+const ALL = [{ kind: 'percent', percent: 100 }];
+/** True when the waves stop below all targets in some datacenter (contract 8 "partial rollout"). */
+function isPartial(steps) {
+    return steps.some((step) => step.kind !== 'prepare' && step.wave === step.waves && !step.movesLatest);
+}
+/**
+ * The rollout as steps, datacenter after datacenter (contract 10), each:
+ * with `layout: releases` one `prepare` step to every target that lacks the
+ * release, then one `deploy` (in place) or `switch` step per wave. `latest`
+ * moves once per datacenter, before its last wave, unless the rollout is
+ * partial there (last wave below all targets). Throws InputError (`waves`) when
+ * the waves do not grow in some datacenter.
+ */
+function planRollout(input) {
+    const maxBytes = input.maxFilterBytes ?? DEFAULT_NODE_FILTER_BYTES;
+    const releases = input.layout === 'releases';
+    const steps = [];
+    for (const dc of input.datacenters) {
+        const ordered = orderTargets(dc.targets, dc.canaries);
+        const counts = waveCounts(input.waves ?? ALL, ordered.length);
+        if (counts.length === 0)
+            continue;
+        const datacenter = dc.datacenter;
+        const full = counts[counts.length - 1] === ordered.length;
+        if (releases) {
+            const prepared = new Set(input.release === 'new' ? [] : (dc.prepared ?? []));
+            // Contract 9: prepare goes to every target up front, partial rollout or not.
+            const toPrepare = ordered.filter((node) => !prepared.has(node));
+            if (toPrepare.length > 0)
+                steps.push({
+                    datacenter,
+                    kind: 'prepare',
+                    nodes: toPrepare,
+                    wave: 0,
+                    waves: counts.length,
+                    movesLatest: false,
+                    bakeMs: 0,
+                    nodeFilters: nodeFilters(toPrepare, maxBytes),
+                    takesJoiners: false
+                });
+        }
+        let from = 0;
+        counts.forEach((count, i) => {
+            const nodes = ordered.slice(from, count);
+            from = count;
+            const last = i === counts.length - 1;
+            steps.push({
+                datacenter,
+                kind: releases ? 'switch' : 'deploy',
+                nodes,
+                wave: i + 1,
+                waves: counts.length,
+                movesLatest: last && full,
+                bakeMs: input.bakeMs,
+                nodeFilters: nodeFilters(nodes, maxBytes),
+                takesJoiners: last && full
+            });
+        });
+    }
+    return steps;
+}
+// ---------------------------------------------------------------- canaries and the gate
 
 // The stages of one run, wired together: plan → publish (or find) → rollout
 // (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
@@ -8663,8 +8946,6 @@ const PLAN_RETRY_MS = 15_000;
 /** How many of a failed node's last log lines are printed, and for how many nodes. */
 const EXCERPT_LINES = 40;
 const MAX_EXCERPTS = 10;
-/** Failed nodes whose logs are read for the report (grouped by cause), 8 at a time. */
-const MAX_LOGS_READ = 200;
 async function loadTemplate(config, log) {
     if (!config.manifestFile)
         return undefined;
@@ -8702,11 +8983,6 @@ function setFleetOutputs(fleet, setOutput) {
     setOutput('nodes-pending', String(c.pending));
     setOutput('results', JSON.stringify(resultRows(fleet)));
 }
-/** A failed node's stretcher log (at most 64 KiB, contract 5); '' when none is stored. */
-async function readLog(consul, key) {
-    const read = await consul.kvGet(key).catch(() => undefined);
-    return read === undefined ? undefined : (read.entries[0]?.value ?? '');
-}
 /** The last lines of a log, as plain text, for the job log. */
 function logTail(text) {
     return text
@@ -8723,12 +8999,11 @@ function isCancelled(deps) {
  * S3 object, KV write, event or lock session; a rollback's release is verified.
  */
 async function dryRun(config, deps, selection, build) {
-    const { consul, store, log, setOutput, signal } = deps;
-    const keys = kvKeys(config.kvPrefix);
+    const { backend, store, log, setOutput, signal } = deps;
     let release;
     let plan;
     if (config.rollbackTo) {
-        release = await findRelease(consul, store, config, log);
+        release = await findRelease(deps.consul, store, config, log);
         setOutput('src-url', release.srcUrl);
         setOutput('checksum', release.checksum);
         setOutput('manifest-url', release.manifestUrl);
@@ -8757,9 +9032,9 @@ async function dryRun(config, deps, selection, build) {
         targets: selection.targets,
         filteredOut: selection.filteredOut.length,
         notLive: selection.notLive.length,
-        previous: await readPrevious(consul, config.kvPrefix, signal),
-        lock: await readLock(consul, keys.lock, signal),
-        lockKey: keys.lock
+        previous: await backend.releasePointer(signal),
+        lock: await backend.lockState(signal),
+        lockKey: backend.lockName
     };
     for (const line of dryRunLines(report))
         log.info(inert(line));
@@ -8781,7 +9056,7 @@ function existingRelease(config) {
  * anything is uploaded or written to Consul; the rollout's steps come out of it.
  */
 async function planStage(config, deps) {
-    const { log, consul } = deps;
+    const { log, backend } = deps;
     checkPlatform(deps.platform);
     const existing = existingRelease(config);
     const template = existing ? undefined : await loadTemplate(config, log);
@@ -8794,11 +9069,9 @@ async function planStage(config, deps) {
     const reading = new AbortController();
     const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal;
     const catalogsRead = (async () => {
-        const datacenters = config.datacenters.kind === 'agent'
-            ? [undefined]
-            : resolveDatacenters(config.datacenters, await consul.datacentersList(signal));
-        const catalogs = await Promise.all(datacenters.map((dc) => readCatalog(dc ? consul.inDatacenter(dc) : consul, config.filters, signal, Date.now() + PLAN_RETRY_MS)));
-        return datacenters.map((datacenter, i) => ({ datacenter, catalog: catalogs[i] ?? [] }));
+        const datacenters = await backend.datacenters(config.datacenters, signal);
+        const found = await Promise.all(datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS)));
+        return datacenters.map((datacenter, i) => ({ datacenter, found: found[i] }));
     })();
     catalogsRead.catch(() => undefined);
     const build = existing
@@ -8813,17 +9086,16 @@ async function planStage(config, deps) {
         log.info('no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)');
     const selection = { targets: [], filteredOut: [], notLive: [] };
     const planned = [];
-    for (const { datacenter, catalog } of catalogs) {
-        const client = datacenter ? consul.inDatacenter(datacenter) : consul;
+    for (const { datacenter, found: dcTargets } of catalogs) {
         const where = datacenter ? ` in datacenter ${datacenter}` : '';
-        const found = selectTargets(catalog, config.filters);
+        const found = dcTargets.selection;
         if (found.targets.length === 0)
-            throw new Error(`no live node${where} matches the filters (${catalog.length} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`);
+            throw new Error(`no live node${where} matches the filters (${dcTargets.known} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`);
         let targets = found.targets;
         const existingId = existingRelease(config);
         // Read once for promote and for layout: releases (which nodes run or keep it).
         const results = config.promote || (config.layout === 'releases' && existingId)
-            ? await lastResults(client, config.kvPrefix, deps.signal)
+            ? await backend.at(datacenter).lastResults(deps.signal)
             : undefined;
         if (config.promote && results) {
             // Promote goes on over the targets not on the release yet (contract 8).
@@ -8832,7 +9104,7 @@ async function planStage(config, deps) {
             log.info(`promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`);
         }
         const targetSet = new Set(targets);
-        const canaries = canaryNodes(catalog.filter((node) => targetSet.has(node.node)), config.filters);
+        const canaries = dcTargets.canaries.filter((node) => targetSet.has(node));
         // layout: releases: a published release the nodes still keep needs only the switch.
         const prepared = config.layout === 'releases' && existingId && results
             ? nodesKeeping(results, existingId)
@@ -8870,18 +9142,6 @@ async function planStage(config, deps) {
 }
 function templateDest(template) {
     return template?.dest ?? '<dest>';
-}
-/** Every node's last result (results/, parsed as the wait parses it), by node. */
-async function lastResults(consul, kvPrefix, signal) {
-    const prefix = kvKeys(kvPrefix).results;
-    const read = await consul.kvGet(prefix, { recurse: true, signal });
-    const byNode = new Map();
-    for (const entry of read.entries) {
-        const result = parseResult(entry.value);
-        if (typeof result !== 'string')
-            byNode.set(entry.key.slice(prefix.length), result);
-    }
-    return byNode;
 }
 /**
  * Nodes that run `deployId`: their last result holds it with success (a node that
@@ -8961,10 +9221,10 @@ async function publishOrFind(config, plan, deps, at) {
  * releases it is switched back to: every node sent this one still keeps it (the
  * switch spares the release it replaced).
  */
-async function previousReleases(config, datacenters, signal, at) {
+async function previousReleases(config, datacenters, signal, backend) {
     const previous = new Map();
     for (const dc of datacenters) {
-        const before = await readPrevious(at(dc), config.kvPrefix, signal);
+        const before = await backend.at(dc).releasePointer(signal);
         const switchUrl = config.layout === 'releases' ? before.history?.switch_manifest_url || undefined : undefined;
         if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
             previous.set(dc, {
@@ -8976,18 +9236,11 @@ async function previousReleases(config, datacenters, signal, at) {
     return previous;
 }
 /**
- * The deploy lock, in the first datacenter listed (contract 10); its session hangs
- * off a server there when that is not the agent's own datacenter. Waiting for it
+ * The deploy lock, in the first datacenter listed (contract 10). Waiting for it
  * counts against `timeout`.
  */
-async function takeLock(config, first, deps, at) {
-    const lockConsul = at(first);
-    const node = first && first !== (await deps.consul.agentDatacenter(deps.signal))
-        ? (await lockConsul.serverNodes(deps.signal))[0]
-        : undefined;
-    return acquireLock(lockConsul, {
-        key: kvKeys(config.kvPrefix).lock,
-        node,
+function takeLock(config, first, deps) {
+    return deps.backend.at(first).lock({
         holder: {
             deploy_id: config.deployId,
             run_url: config.run.runUrl,
@@ -9029,7 +9282,13 @@ async function runPipeline(config, deps) {
         waves: rollout?.staged ? waveReports(rollout) : undefined,
         ...extra,
         facts: {
-            ...runFacts(config, { release, history, journal, firedAt }),
+            ...runFacts(config, {
+                release,
+                history,
+                journal,
+                firedAt,
+                previousDeployId: previousDeployId(journal)
+            }),
             durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
             ...facts
         }
@@ -9051,9 +9310,9 @@ async function runPipeline(config, deps) {
     // The lock keeps two runs of this app from interleaving latest (and from
     // publishing at once); waiting for it counts against timeout.
     let lock;
-    const at = (datacenter) => datacenter ? consul.inDatacenter(datacenter) : consul;
+    const at = (datacenter) => consul.inDatacenter(datacenter);
     try {
-        lock = await takeLock(config, plan.datacenters[0], deps, at);
+        lock = await takeLock(config, plan.datacenters[0], deps);
     }
     catch (error) {
         if (isCancelled(deps))
@@ -9066,7 +9325,7 @@ async function runPipeline(config, deps) {
         history = found.history;
         const published = found.release;
         const previous = config.autoRollback
-            ? await previousReleases(config, plan.datacenters, deps.signal, at)
+            ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
             : undefined;
         const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size;
         await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
@@ -9094,7 +9353,13 @@ async function runPipeline(config, deps) {
                     await deps.onAnnounced?.({
                         release: published,
                         fleet: announced,
-                        facts: runFacts(config, { release, history, journal, firedAt })
+                        facts: runFacts(config, {
+                            release,
+                            history,
+                            journal,
+                            firedAt,
+                            previousDeployId: previousDeployId(journal)
+                        })
                     });
                 },
                 onProgress: deps.onProgress
@@ -9107,7 +9372,7 @@ async function runPipeline(config, deps) {
         const finished = rollout;
         if (!isCancelled(deps) && finished) {
             if (config.wait)
-                excerpts = await readFailedLogs(fleet, (node) => at(fleet.datacenterOf(node)), keys);
+                excerpts = await readFailedLogs(fleet, deps.backend);
             deps.onVerdict?.(outcome(finished, excerpts));
         }
     }
@@ -9155,19 +9420,16 @@ async function runPipeline(config, deps) {
         ...outcome(done, excerpts)
     };
 }
-/** Logs are read only for nodes that failed this deploy (contract 5), 8 at a time. */
-async function readFailedLogs(fleet, consulFor, keys) {
-    const excerpts = [];
-    const failedNodes = fleet.nodesByStatus('failure').slice(0, MAX_LOGS_READ);
-    for (let i = 0; i < failedNodes.length; i += 8) {
-        const batch = failedNodes.slice(i, i + 8);
-        const texts = await Promise.all(batch.map((node) => readLog(consulFor(node), keys.log(node))));
-        batch.forEach((node, j) => {
-            const text = texts[j];
-            if (text !== undefined)
-                excerpts.push({ node, text });
-        });
+/** Logs are read only for nodes that failed this deploy (contract 5), each from its datacenter. */
+async function readFailedLogs(fleet, backend) {
+    const byDatacenter = new Map();
+    for (const node of fleet.nodesByStatus('failure')) {
+        const dc = fleet.datacenterOf(node);
+        byDatacenter.set(dc, [...(byDatacenter.get(dc) ?? []), node]);
     }
+    const excerpts = [];
+    for (const [dc, nodes] of byDatacenter)
+        excerpts.push(...(await backend.at(dc).readLogs(nodes)));
     return excerpts;
 }
 /** The waves of a staged rollout, for the report. */
