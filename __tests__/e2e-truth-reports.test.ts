@@ -176,7 +176,7 @@ describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, 
             const cause = /node-1: service:web/
             assert.match(error, cause)
             const causeAt = error.search(cause)
-            const countAt = error.search(/\d+\s*(\/|of)\s*\d+ nodes|stopped at|wave/)
+            const countAt = error.search(/\d+\s*(\/|of)\s*\d+ nodes|stopped at|rolled back/)
             assert.ok(countAt === -1 || causeAt < countAt, `cause not first: ${error}`)
             const title = titleOf(run)
             assert.match(title, /node-1/, title)

@@ -98,8 +98,8 @@ export function rowOf(run: ActionRun, node: string, dc?: string): Row | undefine
 export const SUCCEEDED = /^(succeeded|success)$/
 export const FAILED = /^(failed|failure)$/
 
-/** Words that say a node was sent the release and is still at it. */
-export const STILL_AT_IT = /still deploying|still waiting|may still be applying|not reported|⏳/i
+/** Words that say nodes were sent the release and are still at it. */
+export const STILL_AT_IT = /still deploying|still waiting|may still be applying/i
 
 /**
  * No line of `text` that names one of `nodes` says it is deploying, waiting or
