@@ -6,7 +6,13 @@
 // `serverRunsStretcher: false`: a run with no filter targets every live node,
 // servers included (contract 6), and still converges. With
 // `service-filter: ^web$` only node-1..N are targeted and the server sees no event.
-import type { AclRules, AclToken, ConsulEmulator, EmulatedService } from './consul/index.ts'
+import type {
+  AclRules,
+  AclToken,
+  ConsulEmulator,
+  EmulatedDatacenterControls,
+  EmulatedService
+} from './consul/index.ts'
 import { defaultServerName, startConsulEmulator } from './consul/index.ts'
 import { startLocalS3 } from './s3.ts'
 import type { LocalS3 } from './s3.ts'
@@ -56,12 +62,13 @@ export interface LocalFleetOptions {
   /** a count (node-1..node-N) or explicit nodes; default 3. Not with `datacenters`. */
   nodes?: number | FleetNodeSpec[]
   /**
-   * Several Consul datacenters, each with its nodes (node names unique across the
-   * fleet) and its own server (consul-server-1 in the first, consul-server-1-<dc>
+   * Several Consul datacenters, each with its nodes and its own server (consul-server-1 in the first, consul-server-1-<dc>
    * in the others), running stretcher too unless serverRunsStretcher is false.
    * The action talks to the first datacenter's server (FLEET_CONSUL_ADDR); every
    * node's stretcher talks to its own agent, so it hears its datacenter's events
-   * and writes its results to its datacenter's KV.
+   * and writes its results to its datacenter's KV. A name may repeat in another
+   * datacenter (Consul allows it): such nodes are keyed `<dc>/<name>` in
+   * `nodes`, `nodeTree()` and `datacenterOf()`; unique names stay plain.
    */
   datacenters?: FleetDatacenterSpec[]
   /** the service every default node registers; default 'web' */
@@ -110,7 +117,7 @@ export interface FleetTokens {
 export interface LocalFleet {
   s3: LocalS3
   consul: ConsulEmulator
-  /** the stretcher nodes other than the server, by name */
+  /** the stretcher nodes other than the server, by name (`<dc>/<name>` for a name in several datacenters) */
   nodes: Map<string, SimulatedNode>
   /** consul-server-1's stretcher node, unless serverRunsStretcher is false */
   server: SimulatedNode | undefined
@@ -140,7 +147,7 @@ function servicesOf(spec: FleetNodeSpec, service: string): EmulatedService[] {
 // go critical when the release matches (after crashDelayMs), back to passing
 // at once when it does not (which also cancels a crash still pending).
 function crashSwitch(
-  consul: ConsulEmulator,
+  consul: Pick<EmulatedDatacenterControls, 'setServiceHealth'>,
   spec: FleetNodeSpec,
   services: EmulatedService[],
   timers: Set<NodeJS.Timeout>
@@ -211,15 +218,24 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     ).map((spec) => (multi ? { ...spec, datacenter: dc.name } : spec))
   )
   const serverNames = dcSpecs.map((dc, i) => defaultServerName(dc.name, i === 0))
+  const dcOfSpec = (spec: FleetNodeSpec): string => spec.datacenter ?? dcSpecs[0]!.name
   // The emulator would refuse a duplicate only after opening some listeners.
+  // A name may repeat across datacenters (two nodes), never within one.
   const seen = new Set(serverNames)
+  const dcsOfName = new Map<string, Set<string>>()
   for (const spec of specs) {
-    if (seen.has(spec.name)) throw new Error(`startLocalFleet: node ${spec.name} listed twice`)
+    const dcs = dcsOfName.get(spec.name) ?? new Set<string>()
+    if (seen.has(spec.name) && (dcs.size === 0 || dcs.has(dcOfSpec(spec))))
+      throw new Error(`startLocalFleet: node ${spec.name} listed twice`)
     seen.add(spec.name)
+    dcsOfName.set(spec.name, dcs.add(dcOfSpec(spec)))
   }
+  /** a node's key in `nodes`: its name, or `<dc>/<name>` when the name is in several datacenters */
+  const keyOf = (spec: FleetNodeSpec): string =>
+    (dcsOfName.get(spec.name)?.size ?? 0) > 1 ? `${dcOfSpec(spec)}/${spec.name}` : spec.name
   const dcByNode = new Map<string, string>()
   dcSpecs.forEach((dc, i) => dcByNode.set(serverNames[i]!, dc.name))
-  for (const spec of specs) dcByNode.set(spec.name, spec.datacenter ?? dcSpecs[0]!.name)
+  for (const spec of specs) dcByNode.set(keyOf(spec), dcOfSpec(spec))
   if (opts.acl && opts.kvPrefix === undefined)
     throw new Error('startLocalFleet: acl needs kvPrefix (the node tokens are scoped to it)')
   const serverRunsStretcher = opts.serverRunsStretcher ?? true
@@ -317,7 +333,14 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         ...(spec.env ? { env: spec.env } : {}),
         ...(spec.crashAfterDeploy === undefined
           ? {}
-          : { afterRun: crashSwitch(consul, spec, servicesOf(spec, service), crashTimers) }),
+          : {
+              afterRun: crashSwitch(
+                consul.datacenter(dcOfSpec(spec)),
+                spec,
+                servicesOf(spec, service),
+                crashTimers
+              )
+            }),
         ...(opts.kvPrefix === undefined ? {} : { bootKvPrefix: opts.kvPrefix })
       })
       started.push(node)
@@ -334,12 +357,14 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     // Started together, listed in spec order; all settle before a failure is
     // thrown, so that every node that did start is stopped.
     const settled = await Promise.allSettled(
-      specs.map(async (spec) => startNode(spec, await consul.openAgent(spec.name)))
+      specs.map(async (spec) =>
+        startNode(spec, await consul.datacenter(dcOfSpec(spec)).openAgent(spec.name))
+      )
     )
     const failed = settled.find((r) => r.status === 'rejected')
     if (failed) throw failed.reason
     const initial = settled.map((r) => (r as PromiseFulfilledResult<SimulatedNode>).value)
-    for (const node of initial) nodes.set(node.name, node)
+    initial.forEach((node, i) => nodes.set(keyOf(specs[i]!), node))
 
     const env: Record<string, string> = {
       ...s3.env,
