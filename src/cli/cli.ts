@@ -70,12 +70,28 @@ function redact(text: string, secrets: string[]): string {
   return secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text)
 }
 
-export async function cli(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-  io: CliIo,
-  signal?: AbortSignal
-): Promise<number> {
+type Values = Record<string, string | boolean | undefined>
+
+/** The non-empty tokens among these values: never printed. */
+function secretsOf(...values: unknown[]): string[] {
+  return values.filter((s): s is string => typeof s === 'string' && s !== '')
+}
+
+/** How a command ends: a ✔ or ✖ line, or with --json one object on stdout. Returns the exit code. */
+function finisher(io: CliIo, json: boolean, secrets: string[]) {
+  return (code: number, message: string, body: () => object = () => ({})) => {
+    const line = redact(message, secrets)
+    if (json)
+      io.stdout(
+        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: line, ...body() }), secrets)}\n`
+      )
+    else (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${line}\n`)
+    return code
+  }
+}
+
+/** The command and its flags, or the exit code when there is nothing to run. */
+function parseCommand(argv: string[], io: CliIo): { command: string; values: Values } | number {
   // `--dry-run` is a switch; every other input takes a value.
   const options = Object.fromEntries(
     INPUT_NAMES.map((name) => [name, { type: name === 'dry-run' ? 'boolean' : 'string' } as const])
@@ -92,7 +108,7 @@ export async function cli(
     return EXIT.badInput
   }
   const { positionals } = parsed
-  const values = parsed.values as Record<string, string | boolean | undefined>
+  const values = parsed.values as Values
   if (values.help) {
     io.stdout(`${USAGE}\n`)
     return EXIT.ok
@@ -102,14 +118,25 @@ export async function cli(
     io.stderr(`error: expected the command "deploy", "status" or "history"\n${USAGE}\n`)
     return EXIT.badInput
   }
+  return { command: command as string, values }
+}
+
+export async function cli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  signal?: AbortSignal
+): Promise<number> {
+  const parsed = parseCommand(argv, io)
+  if (typeof parsed === 'number') return parsed
+  const { command, values } = parsed
   if (command === 'status' || command === 'history') return operate(command, values, env, io)
-  const json = values.json === true
-  const secrets = [values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN].filter(
-    (s): s is string => typeof s === 'string' && s !== ''
-  )
-  // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
-  const say = (line: string) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`)
-  const log: Log = {
+  return deploy(values, env, io, signal)
+}
+
+/** The log a deploy writes: human lines on stdout, or on stderr with --json. */
+function deployLog(say: (line: string) => void, io: CliIo, json: boolean): Log {
+  return {
     info: say,
     warning: (m) => say(`warning: ${m}`),
     debug: () => undefined,
@@ -118,19 +145,27 @@ export async function cli(
       return body()
     }
   }
+}
+
+/** `deploy`: the action's pipeline, its outputs in the --json result. */
+async function deploy(
+  values: Values,
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  signal?: AbortSignal
+): Promise<number> {
+  const json = values.json === true
+  const secrets = secretsOf(values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN)
+  // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
+  const say = (line: string) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`)
   // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
   const outputs: Partial<Record<OutputName | 'conclusion', string>> = {}
-  const finish = (code: number, message: string, dryRun?: DryRunPlan) => {
-    if (json)
-      io.stdout(
-        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`
-      )
-    else
-      (code === EXIT.ok ? io.stdout : io.stderr)(
-        `${code === EXIT.ok ? '✔' : '✖'} ${redact(message, secrets)}\n`
-      )
-    return code
-  }
+  const end = finisher(io, json, secrets)
+  const finish = (code: number, message: string, dryRun?: DryRunPlan) =>
+    end(code, message, () => ({
+      outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined },
+      dry_run: dryRun
+    }))
   try {
     const input = (name: InputName) => {
       const value = values[name]
@@ -143,7 +178,7 @@ export async function cli(
         store,
         backend,
         consul,
-        log,
+        log: deployLog(say, io, json),
         setOutput: (name, value) => (outputs[name] = value),
         signal
       })
@@ -162,24 +197,14 @@ export async function cli(
 /** `status` and `history`: read Consul, print a table (or --json), write nothing. */
 async function operate(
   command: OperateCommand,
-  values: Record<string, string | boolean | undefined>,
+  values: Values,
   env: NodeJS.ProcessEnv,
   io: CliIo
 ): Promise<number> {
   const json = values.json === true
   const takes: readonly string[] = OPERATE_FLAGS[command]
-  const secrets = [values['consul-token'], env.CONSUL_HTTP_TOKEN].filter(
-    (s): s is string => typeof s === 'string' && s !== ''
-  )
-  const finish = (code: number, message: string, body: object = {}) => {
-    const line = redact(message, secrets)
-    if (json)
-      io.stdout(
-        `${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: line, ...body }), secrets)}\n`
-      )
-    else (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${line}\n`)
-    return code
-  }
+  const secrets = secretsOf(values['consul-token'], env.CONSUL_HTTP_TOKEN)
+  const finish = finisher(io, json, secrets)
   const foreign = Object.keys(values).filter(
     (name) => values[name] !== undefined && name !== 'json' && !takes.includes(name)
   )
@@ -198,7 +223,7 @@ async function operate(
       const status = await readFleetStatus(consul, config)
       const code = status.ok ? EXIT.ok : EXIT.failed
       if (!json) io.stdout(redact(statusText(status, Date.now()), secrets))
-      return finish(code, status.message, statusJson(status))
+      return finish(code, status.message, () => statusJson(status))
     }
     const history = await readReleaseHistory(consul, config)
     if (!json) {
@@ -206,7 +231,7 @@ async function operate(
       return EXIT.ok
     }
     const n = history.rows.length
-    return finish(EXIT.ok, `${n} release${n === 1 ? '' : 's'}`, historyJson(history))
+    return finish(EXIT.ok, `${n} release${n === 1 ? '' : 's'}`, () => historyJson(history))
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? 'failed'
     return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message)

@@ -83,32 +83,27 @@ function describeFilters(filters: EventFilters): string {
   return parts.length ? `matching ${parts.join(', ')}` : 'in the catalog (no filter)'
 }
 
-export function fleetStatus(input: StatusInput): FleetStatus {
-  const byNode = new Map(input.results.map((r) => [r.node, r.value]))
-  const inCatalog = new Set(input.catalog.map((n) => n.node))
-  const rows: StatusRow[] = []
-  for (const node of input.catalog) {
-    if (!matchesFilters(node, input.filters)) continue
-    const value = byNode.get(node.node)
-    const result = byNode.has(node.node) ? parseResult(value ?? null) : undefined
-    const row: StatusRow = {
-      node: node.node,
-      standing: standingOf(result, input.current),
-      live: node.serfHealth === 'passing'
-    }
-    if (typeof result === 'string') row.note = result
-    else if (result) {
-      row.deployId = result.deployId
-      row.status = result.status
-      if (result.at !== undefined) row.at = result.at
-    }
-    rows.push(row)
+function rowOf(
+  node: CatalogNode,
+  byNode: ReadonlyMap<string, string | null>,
+  current: string | undefined
+): StatusRow {
+  const result = byNode.has(node.node) ? parseResult(byNode.get(node.node) ?? null) : undefined
+  const row: StatusRow = {
+    node: node.node,
+    standing: standingOf(result, current),
+    live: node.serfHealth === 'passing'
   }
-  rows.sort(
-    (a, b) =>
-      STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
-      compareNatural(a.node, b.node)
-  )
+  if (typeof result === 'string') row.note = result
+  else if (result) {
+    row.deployId = result.deployId
+    row.status = result.status
+    if (result.at !== undefined) row.at = result.at
+  }
+  return row
+}
+
+function countRows(rows: readonly StatusRow[]): FleetStatus['counts'] {
   const counts = {
     total: rows.length,
     live: 0,
@@ -124,39 +119,56 @@ export function fleetStatus(input: StatusInput): FleetStatus {
     if (row.live) counts.live++
     else counts.down++
   }
+  return counts
+}
+
+/** The verdict line: why the fleet is not all on the current release, or that it is. */
+function statusMessage(input: StatusInput, rows: readonly StatusRow[], ok: boolean): string {
+  const live = rows.filter((r) => r.live)
+  if (input.current === undefined)
+    return `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`
+  if (rows.length === 0)
+    return `no node ${describeFilters(input.filters)} (a token without node:read sees none)`
+  if (live.length === 0)
+    return `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`
+  if (ok)
+    return `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`
+  const off = live.filter((r) => r.standing !== 'current')
+  const parts = (['failed', 'silent', 'behind', 'ahead'] as const)
+    .map((s) => [s, live.filter((r) => r.standing === s).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`)
+  return `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`
+}
+
+export function fleetStatus(input: StatusInput): FleetStatus {
+  const byNode = new Map(input.results.map((r) => [r.node, r.value]))
+  const inCatalog = new Set(input.catalog.map((n) => n.node))
+  const rows = input.catalog
+    .filter((node) => matchesFilters(node, input.filters))
+    .map((node) => rowOf(node, byNode, input.current))
+    .sort(
+      (a, b) =>
+        STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
+        compareNatural(a.node, b.node)
+    )
   const gone = input.results
     .map((r) => r.node)
     .filter((n) => !inCatalog.has(n))
     .sort(compareNatural)
   const live = rows.filter((r) => r.live)
-  const off = live.filter((r) => r.standing !== 'current')
-  const ok = input.current !== undefined && live.length > 0 && off.length === 0
-  let message: string
-  if (input.current === undefined)
-    message = `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`
-  else if (rows.length === 0)
-    message = `no node ${describeFilters(input.filters)} (a token without node:read sees none)`
-  else if (live.length === 0)
-    message = `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`
-  else if (ok)
-    message = `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`
-  else {
-    const parts = (['failed', 'silent', 'behind', 'ahead'] as const)
-      .map((s) => [s, live.filter((r) => r.standing === s).length] as const)
-      .filter(([, n]) => n > 0)
-      .map(([s, n]) => `${n} ${s}`)
-    message = `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`
-  }
+  const ok =
+    input.current !== undefined && live.length > 0 && live.every((r) => r.standing === 'current')
   return {
     app: input.app,
     kvPrefix: input.kvPrefix,
     filters: input.filters,
     current: input.current,
     rows,
-    counts,
+    counts: countRows(rows),
     gone,
     ok,
-    message
+    message: statusMessage(input, rows, ok)
   }
 }
 
@@ -190,32 +202,39 @@ export function table(rows: readonly (readonly string[])[]): string[] {
   )
 }
 
+/** A heading line, then (when there are rows) a blank line and the rows under their column names. */
+export function headedTable(
+  heading: string,
+  columns: readonly string[],
+  rows: readonly (readonly string[])[]
+): string[] {
+  return rows.length > 0 ? [heading, '', ...table([columns, ...rows])] : [heading]
+}
+
+/** How `status --json` and `history --json` begin: the app, its KV prefix, the current release. */
+export function jsonHeading(x: { app: string; kvPrefix: string; current?: string }) {
+  return { app: x.app, kv_prefix: x.kvPrefix, current: x.current ?? null }
+}
+
 /** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
 export function statusText(status: FleetStatus, nowMs: number): string {
-  const lines = [
-    `${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`
-  ]
-  if (status.rows.length > 0) {
-    lines.push('')
-    lines.push(
-      ...table([
-        ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'],
-        ...status.rows.map((r) => [
-          plainText(r.node, 80),
-          r.live ? r.standing : `${r.standing} (down)`,
-          r.deployId === undefined ? '-' : plainText(r.deployId, 80),
-          r.status ?? '-',
-          r.at !== undefined
-            ? `${formatUtc(r.at)} (${formatAge(r.at, nowMs)})`
-            : r.note !== undefined
-              ? plainText(r.note, 80)
-              : r.deployId === undefined
-                ? 'never'
-                : '-'
-        ])
-      ])
-    )
-  }
+  const lines = headedTable(
+    `${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`,
+    ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'],
+    status.rows.map((r) => [
+      plainText(r.node, 80),
+      r.live ? r.standing : `${r.standing} (down)`,
+      r.deployId === undefined ? '-' : plainText(r.deployId, 80),
+      r.status ?? '-',
+      r.at !== undefined
+        ? `${formatUtc(r.at)} (${formatAge(r.at, nowMs)})`
+        : r.note !== undefined
+          ? plainText(r.note, 80)
+          : r.deployId === undefined
+            ? 'never'
+            : '-'
+    ])
+  )
   if (status.counts.down > 0)
     lines.push(
       '',
@@ -234,9 +253,7 @@ export function statusText(status: FleetStatus, nowMs: number): string {
 /** The `--json` form: snake_case like the action's `results` output. */
 export function statusJson(status: FleetStatus) {
   return {
-    app: status.app,
-    kv_prefix: status.kvPrefix,
-    current: status.current ?? null,
+    ...jsonHeading(status),
     counts: status.counts,
     nodes: status.rows.map((r) => ({
       node: r.node,

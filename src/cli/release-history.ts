@@ -2,7 +2,7 @@
 // `<kv-prefix>/history/`, newest first, with commit, time and which one is
 // current. Pure: KV entries in, rows and text out.
 import type { HistoryRecord } from '../shared/history-record.ts'
-import { formatUtc, table } from './fleet-status.ts'
+import { formatUtc, headedTable, jsonHeading } from './fleet-status.ts'
 import { plainText } from '../shared/text.ts'
 import { compareNatural } from '../shared/natural-order.ts'
 
@@ -86,39 +86,30 @@ export function historyText(history: ReleaseHistory): string {
     history.current === undefined
       ? 'none'
       : `${plainText(history.current, 80)}${history.currentUnrecorded ? ` (not in ${history.kvPrefix}/history/)` : ''}`
-  const lines = [
-    `${history.app} (${history.kvPrefix}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`
-  ]
-  if (n > 0) {
-    lines.push('')
-    lines.push(
-      ...table([
-        ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'],
-        ...history.rows.map((r) => {
-          const ms = publishedMs(r)
-          return [
-            r.current ? '*' : '',
-            plainText(r.deployId, 80),
-            r.commit === undefined ? '-' : plainText(r.commit.slice(0, 7), 7),
-            r.note !== undefined
-              ? plainText(r.note, 80)
-              : ms === -Infinity
-                ? '-'
-                : formatUtc(Math.floor(ms / 1000)),
-            r.runUrl === undefined ? '' : plainText(r.runUrl, 200)
-          ]
-        })
-      ])
-    )
-  }
+  const lines = headedTable(
+    `${history.app} (${history.kvPrefix}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`,
+    ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'],
+    history.rows.map((r) => {
+      const ms = publishedMs(r)
+      return [
+        r.current ? '*' : '',
+        plainText(r.deployId, 80),
+        r.commit === undefined ? '-' : plainText(r.commit.slice(0, 7), 7),
+        r.note !== undefined
+          ? plainText(r.note, 80)
+          : ms === -Infinity
+            ? '-'
+            : formatUtc(Math.floor(ms / 1000)),
+        r.runUrl === undefined ? '' : plainText(r.runUrl, 200)
+      ]
+    })
+  )
   return `${lines.join('\n')}\n`
 }
 
 export function historyJson(history: ReleaseHistory) {
   return {
-    app: history.app,
-    kv_prefix: history.kvPrefix,
-    current: history.current ?? null,
+    ...jsonHeading(history),
     releases: history.rows.map((r) => ({
       deploy_id: r.deployId,
       current: r.current,

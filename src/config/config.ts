@@ -382,50 +382,35 @@ export function readOperateConfig(
   return { app, kvPrefix, consul, filters: readFilters(get) }
 }
 
-/**
- * Read every input once. `input` returns '' for an unset input (as core.getInput
- * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
- */
-export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
-  const get = getter(input)
+function parseS3Endpoint(raw: string): string | undefined {
+  if (raw === '') return undefined
+  let url: URL | undefined
+  try {
+    url = new URL(raw)
+  } catch {
+    url = undefined
+  }
+  // The endpoint appears in error messages: it must not carry a secret.
+  if (url && (url.username || url.password))
+    throw new InputError(
+      's3-endpoint',
+      'must not carry credentials; the AWS SDK takes them from the environment'
+    )
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new InputError('s3-endpoint', `must be an http:// or https:// URL (got ${quote(raw)})`)
+  if (url.search || url.hash)
+    throw new InputError(
+      's3-endpoint',
+      `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`
+    )
+  return raw.replace(/\/+$/, '')
+}
 
-  const workspace = env.GITHUB_WORKSPACE || process.cwd()
-  const path = resolve(workspace, get('path'))
-
-  const repository = env.GITHUB_REPOSITORY
-  const app = readApp(get, env)
-
+function readS3(get: Getter, env: NodeJS.ProcessEnv): S3Location {
   const s3Url = get('s3-url')
   if (s3Url === '') throw new InputError('s3-url', 'is required (s3://bucket/prefix)')
   const { bucket, prefix } = parseS3Url(s3Url)
-
-  const endpointRaw = get('s3-endpoint')
-  let endpoint: string | undefined
-  if (endpointRaw !== '') {
-    let url: URL | undefined
-    try {
-      url = new URL(endpointRaw)
-    } catch {
-      url = undefined
-    }
-    // The endpoint appears in error messages: it must not carry a secret.
-    if (url && (url.username || url.password))
-      throw new InputError(
-        's3-endpoint',
-        'must not carry credentials; the AWS SDK takes them from the environment'
-      )
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-      throw new InputError(
-        's3-endpoint',
-        `must be an http:// or https:// URL (got ${quote(endpointRaw)})`
-      )
-    if (url.search || url.hash)
-      throw new InputError(
-        's3-endpoint',
-        `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`
-      )
-    endpoint = endpointRaw.replace(/\/+$/, '')
-  }
+  const endpoint = parseS3Endpoint(get('s3-endpoint'))
   const region =
     get('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : '')
   if (region === '')
@@ -435,88 +420,91 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     )
   if (!REGION.test(region))
     throw new InputError('aws-region', `must look like us-east-1 (got ${quote(region)})`)
+  return { bucket, prefix, region, endpoint }
+}
 
-  const manifestRaw = get('manifest')
-  const manifestFile = manifestRaw === '' ? undefined : resolve(workspace, manifestRaw)
+function checkDeployId(name: InputName, raw: string): void {
+  const problem = deployIdProblem(raw)
+  if (problem) throw new InputError(name, `${problem} (got ${quote(raw)})`)
+}
 
-  const exclude = get('exclude')
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-
-  const deployIdFile = parseDeployIdFile(get('deploy-id-file'))
-
+/** Which release the run deploys: a new one (its ID given or made), or a published one. */
+function readRelease(
+  get: Getter,
+  env: NodeJS.ProcessEnv,
+  now: Date
+): Pick<Config, 'deployId' | 'deployIdGiven' | 'rollbackTo' | 'promote'> {
   const deployIdRaw = get('deploy-id')
-  if (deployIdRaw !== '') {
-    const problem = deployIdProblem(deployIdRaw)
-    if (problem) throw new InputError('deploy-id', `${problem} (got ${quote(deployIdRaw)})`)
-  }
+  if (deployIdRaw !== '') checkDeployId('deploy-id', deployIdRaw)
   const rollbackRaw = get('rollback-to')
   if (rollbackRaw !== '') {
-    const problem = deployIdProblem(rollbackRaw)
-    if (problem) throw new InputError('rollback-to', `${problem} (got ${quote(rollbackRaw)})`)
+    checkDeployId('rollback-to', rollbackRaw)
     if (deployIdRaw !== '' && deployIdRaw !== rollbackRaw)
       throw new InputError('rollback-to', 'cannot be combined with a different deploy-id')
   }
   const promoteRaw = get('promote')
   if (promoteRaw !== '') {
-    const problem = deployIdProblem(promoteRaw)
-    if (problem) throw new InputError('promote', `${problem} (got ${quote(promoteRaw)})`)
+    checkDeployId('promote', promoteRaw)
     if (rollbackRaw !== '')
       throw new InputError('promote', 'cannot be combined with rollback-to: choose one release')
     if (deployIdRaw !== '' && deployIdRaw !== promoteRaw)
       throw new InputError('promote', 'cannot be combined with a different deploy-id')
   }
-  const sha = env.GITHUB_SHA || undefined
   const deployId =
     rollbackRaw ||
     promoteRaw ||
     deployIdRaw ||
-    generateDeployId({ now, sha, runId: env.GITHUB_RUN_ID, runAttempt: env.GITHUB_RUN_ATTEMPT })
+    generateDeployId({
+      now,
+      sha: env.GITHUB_SHA || undefined,
+      runId: env.GITHUB_RUN_ID,
+      runAttempt: env.GITHUB_RUN_ATTEMPT
+    })
   if (!DEPLOY_ID_PATTERN.test(deployId))
     throw new Error(`generated deploy ID ${quote(deployId)} is malformed`)
+  return {
+    deployId,
+    deployIdGiven: deployIdRaw !== '',
+    rollbackTo: rollbackRaw || undefined,
+    promote: promoteRaw || undefined
+  }
+}
 
-  const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9)
-
-  const consul = readConsul(get, env)
-
-  const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
-
-  const eventName = get('event-name')
-  if (!EVENT_NAME.test(eventName))
+function parseEventName(raw: string): string {
+  if (!EVENT_NAME.test(raw))
     throw new InputError(
       'event-name',
-      `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(eventName)})`
+      `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(raw)})`
     )
+  return raw
+}
 
-  const filters = readFilters(get)
-
-  const datacenters = parseDatacenters(get('datacenters'))
-
-  const wait = parseBoolean('wait', get('wait'))
-
-  const timeoutRaw = get('timeout')
-  const timeoutMs = parseGoDuration(timeoutRaw)
+function parseTimeout(raw: string): number {
+  const timeoutMs = parseGoDuration(raw)
   if (timeoutMs === undefined)
     throw new InputError(
       'timeout',
-      `must be a Go duration such as 90s, 10m or 1h30m (got ${quote(timeoutRaw)})`
+      `must be a Go duration such as 90s, 10m or 1h30m (got ${quote(raw)})`
     )
   if (timeoutMs < 1000 || timeoutMs > 24 * 3_600_000)
     throw new InputError(
       'timeout',
-      `must be between 1s and 24h (got ${quote(timeoutRaw)} = ${formatGoDuration(timeoutMs)})`
+      `must be between 1s and 24h (got ${quote(raw)} = ${formatGoDuration(timeoutMs)})`
     )
+  return timeoutMs
+}
 
-  const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000)
-
+/** Waves, their gate and the releases layout: how the fleet takes the release. */
+function readRollout(
+  get: Getter,
+  wait: boolean
+): Pick<Config, 'waves' | 'bakeMs' | 'autoRollback' | 'layout' | 'keepReleases'> {
   const waves = parseWaves(get('waves'))
   const bakeMs = parseBakeTime(get('bake-time'))
   const autoRollback = parseBoolean('auto-rollback', get('auto-rollback'))
-  const layoutRaw = get('layout') || 'in-place'
-  if (layoutRaw !== 'in-place' && layoutRaw !== 'releases')
-    throw new InputError('layout', `must be in-place or releases (got ${quote(layoutRaw)})`)
-  const layout: Config['layout'] = layoutRaw
+  const layout = get('layout') || 'in-place'
+  if (layout !== 'in-place' && layout !== 'releases')
+    throw new InputError('layout', `must be in-place or releases (got ${quote(layout)})`)
   const keepReleases = parseInteger('keep-releases', get('keep-releases') || '5', 2, 1000)
   // A wave starts when the one before has reported: nothing of it works without waiting.
   if (!wait)
@@ -527,35 +515,72 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
       ['layout', layout === 'releases']
     ] as const)
       if (used) throw new InputError(name, 'needs wait: true (it acts on what the nodes report)')
+  return { waves, bakeMs, autoRollback, layout, keepReleases }
+}
 
-  const dryRun = parseBoolean('dry-run', get('dry-run'))
-
-  const githubToken = get('github-token') || undefined
+function readGitHub(get: Getter, app: string): Config['github'] {
+  const token = get('github-token') || undefined
   const checkName = get('check-name') || `stretcher / ${app}`
   if (checkName.length > 100 || /[\r\n]/.test(checkName))
     throw new InputError(
       'check-name',
       `must be one line of at most 100 characters (got ${quote(checkName)})`
     )
-  const environment = get('environment') || undefined
+  return { token, checkName, environment: get('environment') || undefined }
+}
 
+/** Facts about the run, from the runner's environment. */
+function runFacts(env: NodeJS.ProcessEnv): Config['run'] {
+  const repository = env.GITHUB_REPOSITORY
   const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com'
   const runUrl =
     repository && env.GITHUB_RUN_ID
       ? `${serverUrl}/${repository}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
       : undefined
+  return { sha: env.GITHUB_SHA || undefined, repository, runUrl }
+}
 
+/**
+ * Read every input once. `input` returns '' for an unset input (as core.getInput
+ * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
+ * Inputs are read in this order, so of several bad ones the first is named.
+ */
+export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new Date()): Config {
+  const get = getter(input)
+  const workspace = env.GITHUB_WORKSPACE || process.cwd()
+  const path = resolve(workspace, get('path'))
+  const app = readApp(get, env)
+  const s3 = readS3(get, env)
+  const manifestName = get('manifest') || undefined
+  const manifestFile = manifestName === undefined ? undefined : resolve(workspace, manifestName)
+  const exclude = get('exclude')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+  const deployIdFile = parseDeployIdFile(get('deploy-id-file'))
+  const release = readRelease(get, env, now)
+  const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9)
+  const consul = readConsul(get, env)
+  const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
+  const eventName = parseEventName(get('event-name'))
+  const filters = readFilters(get)
+  const datacenters = parseDatacenters(get('datacenters'))
+  const wait = parseBoolean('wait', get('wait'))
+  const timeoutMs = parseTimeout(get('timeout'))
+  const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000)
+  const rollout = readRollout(get, wait)
+  const dryRun = parseBoolean('dry-run', get('dry-run'))
+  const github = readGitHub(get, app)
   return {
     path,
     app,
-    s3: { bucket, prefix, region, endpoint },
+    s3,
     manifestFile,
-    manifestName: manifestRaw || undefined,
+    manifestName,
     dest: parseDest(get('dest')),
     exclude,
     deployIdFile,
-    deployId,
-    deployIdGiven: deployIdRaw !== '',
+    ...release,
     compressionLevel,
     consul,
     kvPrefix,
@@ -565,17 +590,11 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     wait,
     timeoutMs,
     maxFailures,
-    rollbackTo: rollbackRaw || undefined,
-    waves,
-    bakeMs,
-    autoRollback,
-    promote: promoteRaw || undefined,
-    layout,
-    keepReleases,
+    ...rollout,
     dryRun,
-    github: { token: githubToken, checkName, environment },
+    github,
     dashboard: parseDashboard(get('dashboard'), kvPrefix),
-    run: { sha, repository, runUrl }
+    run: runFacts(env)
   }
 }
 

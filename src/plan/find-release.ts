@@ -32,17 +32,18 @@ function keyOf(bucket: string, url: string): string | undefined {
   return url.startsWith(prefix) ? url.slice(prefix.length) : undefined
 }
 
-/** Find and verify the release to roll back to; nothing is written. */
-export async function findRelease(
+/** Which input names the release, and the verb its messages use. */
+interface Wanted {
+  id: string
+  input: 'rollback-to' | 'promote'
+  verb: string
+}
+
+async function readHistory(
   consul: ConsulClient,
-  store: ReleaseStore,
   config: Config,
-  log: Log
-): Promise<Release> {
-  const id = (config.rollbackTo ?? config.promote) as string
-  // promote announces a published release the same way (contract 8).
-  const input = config.rollbackTo ? 'rollback-to' : 'promote'
-  const verb = config.rollbackTo ? 'roll back to' : 'promote'
+  { id, input }: Wanted
+): Promise<HistoryRecord> {
   const keys = kvKeys(config.kvPrefix)
   const read = await consul.kvGet(keys.history(id))
   const value = read.entries[0]?.value
@@ -53,12 +54,19 @@ export async function findRelease(
       `${JSON.stringify(id)} is not a release of ${config.app} (no ${keys.history(id)}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`
     )
   }
-  let history: HistoryRecord
   try {
-    history = JSON.parse(value) as HistoryRecord
+    return JSON.parse(value) as HistoryRecord
   } catch {
     throw new Error(`${keys.history(id)} is not a JSON history record`)
   }
+}
+
+/** The manifest and archive are still in S3, and the archive is what was published. */
+async function verifyArchive(
+  store: ReleaseStore,
+  history: HistoryRecord,
+  { id, input, verb }: Wanted
+): Promise<{ checksum: string; size: number }> {
   const srcKey = keyOf(store.bucket, history.src_url)
   const manifestKey = keyOf(store.bucket, history.manifest_url)
   if (!srcKey || !manifestKey)
@@ -79,8 +87,16 @@ export async function findRelease(
     throw new Error(
       `cannot ${verb} ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`
     )
-  // layout: releases announces the release's prepare and switch manifests (contract 9).
-  let phases: { prepareUrl: string; switchUrl: string } | undefined
+  return { checksum, size }
+}
+
+/** layout: releases announces the release's prepare and switch manifests (contract 9). */
+async function releasePhases(
+  store: ReleaseStore,
+  config: Config,
+  history: HistoryRecord,
+  { id, input, verb }: Wanted
+): Promise<{ prepareUrl: string; switchUrl: string } | undefined> {
   if (config.layout !== 'releases' && history.switch_manifest_url)
     // Its <id>.yml is the combined manifest: in place it would switch the nodes to
     // <dest>/current under a dest they serve from directly.
@@ -88,21 +104,37 @@ export async function findRelease(
       input,
       `${id} was published with layout: releases; set layout: releases to ${verb} it`
     )
-  if (config.layout === 'releases') {
-    const prepareUrl = history.prepare_manifest_url
-    const switchUrl = history.switch_manifest_url
-    if (!prepareUrl || !switchUrl)
-      throw new InputError(
-        input,
-        `${id} was published with layout: in-place (no prepare or switch manifest in ${keys.history(id)}); with layout: releases ${verb} a release published with it`
-      )
-    for (const url of [prepareUrl, switchUrl]) {
-      const key = keyOf(store.bucket, url)
-      if (!key || (await store.head(key)) === undefined)
-        throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`)
-    }
-    phases = { prepareUrl, switchUrl }
+  if (config.layout !== 'releases') return undefined
+  const prepareUrl = history.prepare_manifest_url
+  const switchUrl = history.switch_manifest_url
+  if (!prepareUrl || !switchUrl)
+    throw new InputError(
+      input,
+      `${id} was published with layout: in-place (no prepare or switch manifest in ${kvKeys(config.kvPrefix).history(id)}); with layout: releases ${verb} a release published with it`
+    )
+  for (const url of [prepareUrl, switchUrl]) {
+    const key = keyOf(store.bucket, url)
+    if (!key || (await store.head(key)) === undefined)
+      throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`)
   }
+  return { prepareUrl, switchUrl }
+}
+
+/** Find and verify the release to roll back to; nothing is written. */
+export async function findRelease(
+  consul: ConsulClient,
+  store: ReleaseStore,
+  config: Config,
+  log: Log
+): Promise<Release> {
+  // promote announces a published release the same way (contract 8).
+  const wanted: Wanted = config.rollbackTo
+    ? { id: config.rollbackTo, input: 'rollback-to', verb: 'roll back to' }
+    : { id: config.promote as string, input: 'promote', verb: 'promote' }
+  const id = wanted.id
+  const history = await readHistory(consul, config, wanted)
+  const { checksum, size } = await verifyArchive(store, history, wanted)
+  const phases = await releasePhases(store, config, history, wanted)
   log.info(
     `release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`
   )

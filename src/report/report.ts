@@ -226,14 +226,8 @@ const NOT_READ = noLog(
   'failed (its log was not read: the run reads the first 200 failed nodes’ logs)'
 )
 
-export function analyse(r: FleetReport): Analysis {
-  const { fleet } = r
-  const states = new Map(fleet.list().map((s) => [s.node, s]))
-  const failed = byStatus(fleet, 'failure')
-  const lost = byStatus(fleet, 'lost')
-  const silent = byStatus(fleet, 'silent')
-  const pending = byStatus(fleet, 'pending')
-  const succeeded = byStatus(fleet, 'success')
+/** Each failed node's log, digested; a stand-in where the run read none. */
+function digestsOf(r: FleetReport, failed: readonly string[]): Map<string, LogDigest> {
   const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]))
   const digests = new Map<string, LogDigest>()
   for (const node of failed) {
@@ -243,33 +237,43 @@ export function analyse(r: FleetReport): Analysis {
       text !== undefined ? digestLog(node, text) : r.verdict.done ? NOT_READ : NOT_YET
     )
   }
+  return digests
+}
+
+/** Failures by cause, then lost, silent (by what was seen of them), still waiting. */
+function causeGroups(
+  r: FleetReport,
+  digests: Map<string, LogDigest>,
+  nodes: Pick<Analysis, 'lost' | 'silent' | 'pending'>
+): Group[] {
+  const states = new Map(r.fleet.list().map((s) => [s.node, s]))
   const groups: Group[] = groupByCause(digests, compareNatural).map((g) => ({
     ...g,
     status: 'failure' as const
   }))
-  if (lost.length)
+  if (nodes.lost.length)
     groups.push({
       cause: 'serfHealth went critical before it reported',
       key: 'lost',
-      nodes: lost,
+      nodes: nodes.lost,
       status: 'lost'
     })
   // Silent nodes: by what was seen of them (nothing, or a result not counted).
   const silentGroups = new Map<string, Group>()
-  for (const node of silent) {
+  for (const node of nodes.silent) {
     const cause = silentCause(states.get(node), r)
     const g = silentGroups.get(cause)
     if (g) g.nodes.push(node)
     else silentGroups.set(cause, { cause, key: cause, nodes: [node], status: 'silent' })
   }
   groups.push(...[...silentGroups.values()].sort((a, b) => b.nodes.length - a.nodes.length))
-  if (pending.length)
-    groups.push({ cause: pendingCause(r), key: 'pending', nodes: pending, status: 'pending' })
-  const causeOf = new Map<string, string>()
-  for (const g of groups)
-    for (const node of g.nodes)
-      causeOf.set(node, g.status === 'failure' ? (digests.get(node)?.cause ?? g.cause) : g.cause)
+  if (nodes.pending.length)
+    groups.push({ cause: pendingCause(r), key: 'pending', nodes: nodes.pending, status: 'pending' })
+  return groups
+}
 
+/** How long the nodes that reported took: percentiles and the slowest five. */
+function reportTimes(fleet: FleetState): Pick<Analysis, 'reported' | 'percentiles' | 'slowest'> {
   const reported = fleet
     .list()
     .filter((s) => s.noticedMs !== undefined && (s.status === 'success' || s.status === 'failure'))
@@ -281,6 +285,22 @@ export function analyse(r: FleetReport): Analysis {
   const slowest = [...reported]
     .sort((a, b) => b.ms - a.ms || compareNatural(a.node, b.node))
     .slice(0, 5)
+  return { reported, percentiles, slowest }
+}
+
+export function analyse(r: FleetReport): Analysis {
+  const { fleet } = r
+  const failed = byStatus(fleet, 'failure')
+  const lost = byStatus(fleet, 'lost')
+  const silent = byStatus(fleet, 'silent')
+  const pending = byStatus(fleet, 'pending')
+  const succeeded = byStatus(fleet, 'success')
+  const digests = digestsOf(r, failed)
+  const groups = causeGroups(r, digests, { lost, silent, pending })
+  const causeOf = new Map<string, string>()
+  for (const g of groups)
+    for (const node of g.nodes)
+      causeOf.set(node, g.status === 'failure' ? (digests.get(node)?.cause ?? g.cause) : g.cause)
   return {
     counts: fleet.counts(),
     failed,
@@ -291,9 +311,7 @@ export function analyse(r: FleetReport): Analysis {
     digests,
     groups,
     causeOf,
-    reported,
-    percentiles,
-    slowest
+    ...reportTimes(fleet)
   }
 }
 
@@ -556,6 +574,48 @@ function tailWithin(lines: readonly string[], budget: number): string[] {
 }
 
 /**
+ * One cause's log block within `room` characters, or undefined when it does not
+ * fit: the lines that matter, then the whole log's tail collapsed.
+ */
+function causeLogBlock(
+  g: Group,
+  node: string,
+  d: LogDigest,
+  text: string,
+  room: number,
+  open: boolean
+): string | undefined {
+  const name = markdownText(node, 80)
+  const others =
+    g.nodes.length > 1 ? ` (and ${plural(g.nodes.length - 1, 'other node')} with this cause)` : ''
+  const useful = tailWithin(d.useful, Math.floor(room * 0.45))
+  const all = logLines(text)
+  const listing = d.listing ? `; ${plural(d.listing, 'line')} of file listings left out` : ''
+  const build = (tail: readonly string[]) =>
+    [
+      `<details${open ? ' open' : ''}><summary><b>${name}</b>${others}: the lines that matter (${useful.length} of ${plural(d.total, 'line')}${listing})</summary>`,
+      '',
+      fenced(useful.length ? useful : ['(nothing)']),
+      `<details><summary>${name}: the whole log${tail.length < all.length ? ` (last ${tail.length} of ${all.length} lines)` : ` (${plural(all.length, 'line')})`}</summary>`,
+      '',
+      fenced(tail),
+      '</details>',
+      '</details>',
+      ''
+    ].join('\n')
+  // The whole log gets what the rest leaves; a long fence can take more: cut again.
+  let tailBudget = room - build([]).length
+  let tail = tailWithin(all, tailBudget)
+  let block = build(tail)
+  for (let tries = 0; block.length > room && tries < 3; tries++) {
+    tailBudget -= block.length - room + 100
+    tail = tailWithin(all, tailBudget)
+    block = build(tail)
+  }
+  return block.length > room ? undefined : block
+}
+
+/**
  * Each cause's log, its first node's: the lines that matter first (errors, the
  * failing command and its output), then the whole tail collapsed. The first
  * group's is open. At most `maxGroups` groups, within `budget` characters.
@@ -579,38 +639,9 @@ export function causeLogsMarkdown(
       continue
     }
     const room = budget - size - 200
-    if (room < 600) {
-      left++
-      continue
-    }
-    const name = markdownText(node, 80)
-    const others =
-      g.nodes.length > 1 ? ` (and ${plural(g.nodes.length - 1, 'other node')} with this cause)` : ''
-    const useful = tailWithin(d.useful, Math.floor(room * 0.45))
-    const all = logLines(logs.get(node) ?? '')
-    const listing = d.listing ? `; ${plural(d.listing, 'line')} of file listings left out` : ''
-    const build = (tail: readonly string[]) =>
-      [
-        `<details${i === 0 ? ' open' : ''}><summary><b>${name}</b>${others}: the lines that matter (${useful.length} of ${plural(d.total, 'line')}${listing})</summary>`,
-        '',
-        fenced(useful.length ? useful : ['(nothing)']),
-        `<details><summary>${name}: the whole log${tail.length < all.length ? ` (last ${tail.length} of ${all.length} lines)` : ` (${plural(all.length, 'line')})`}</summary>`,
-        '',
-        fenced(tail),
-        '</details>',
-        '</details>',
-        ''
-      ].join('\n')
-    // The whole log gets what the rest leaves; a long fence can take more: cut again.
-    let tailBudget = room - build([]).length
-    let tail = tailWithin(all, tailBudget)
-    let block = build(tail)
-    for (let tries = 0; block.length > room && tries < 3; tries++) {
-      tailBudget -= block.length - room + 100
-      tail = tailWithin(all, tailBudget)
-      block = build(tail)
-    }
-    if (block.length > room) {
+    const block =
+      room < 600 ? undefined : causeLogBlock(g, node, d, logs.get(node) ?? '', room, i === 0)
+    if (block === undefined) {
       left++
       continue
     }
@@ -844,7 +875,6 @@ export function abandonedMarkdown(f: DeployFacts & { deployId: string }): string
  */
 export const SUMMARY_MAX_CHARS = 200_000
 
-/** The parts of a report, each within its own budget, for the summary or the check run. */
 /**
  * One row per datacenter (contract 10: summary and check break the fleet down by
  * datacenter), in the order they were rolled out; empty when no node names one.
@@ -872,41 +902,44 @@ export function datacentersMarkdown(fleet: FleetState): string {
   ].join('\n')
 }
 
-export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: boolean }) {
-  const a = analyse(r)
-  const mark = headlineMark(r.verdict, r.facts, r.notWaiting)
-  const head = [
+/** The verdict line (marked), then the release and time line. */
+function headMarkdown(r: FleetReport, a: Analysis, mark: Mark): string {
+  return [
     `${mark} ${headlineMarkdown(markedHeadline(r, a, false))}`,
     '',
     [releaseLine(r), timeLine(r)].filter(Boolean).join(' · '),
     ''
   ].join('\n')
-  const state = endedEarly(r) ? stateMarkdown(r, a) : ''
+}
+
+function picturesMarkdown(r: FleetReport, a: Analysis, mermaid: boolean): string {
   // Nothing reported yet (wait: false, an early cancel): a one-colour pie says nothing.
-  const pictures =
-    opts.mermaid && a.counts.succeeded + a.counts.failed > 0
-      ? [
-          outcomePie(
-            slices(a),
-            `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`
-          ),
-          reportTimeChart(a.reported)
-        ].join('\n')
-      : ''
+  if (!mermaid || a.counts.succeeded + a.counts.failed === 0) return ''
+  return [
+    outcomePie(
+      slices(a),
+      `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`
+    ),
+    reportTimeChart(a.reported)
+  ].join('\n')
+}
+
+/** The parts of a report, each within its own budget, for the summary or the check run. */
+export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: boolean }) {
+  const a = analyse(r)
+  const mark = headlineMark(r.verdict, r.facts, r.notWaiting)
+  const head = headMarkdown(r, a, mark)
+  const state = endedEarly(r) ? stateMarkdown(r, a) : ''
+  const pictures = picturesMarkdown(r, a, opts.mermaid)
   const waves = r.waves?.length
     ? `${opts.mermaid ? wavesPicture(r) : ''}\n${wavesTableMarkdown(r, 20_000)}`
     : ''
   const facts = factsMarkdown(r)
   const timing = timingLine(a)
   const datacenters = datacentersMarkdown(r.fleet)
+  // What has no budget of its own, and a margin for the headings between parts.
   const fixed =
-    head.length +
-    state.length +
-    pictures.length +
-    waves.length +
-    datacenters.length +
-    facts.length +
-    timing.length +
+    [head, state, pictures, waves, datacenters, facts, timing].reduce((n, p) => n + p.length, 0) +
     600
   const room = Math.max(2000, maxChars - fixed)
   const causes = causesMarkdown(a, Math.floor(room * 0.45))
