@@ -2,7 +2,7 @@
 //   const serf = await connectSerf('127.0.0.1:7373', { authKey })
 //   await serf.event('deploy', 's3://…/manifest.yml')
 //   const alive = await serf.membersFiltered({ status: 'alive' })
-//   serf.close()
+//   await serf.close()
 // Every call rejects with a SerfRpcError naming the agent when the agent
 // fails it, closes the connection, or does not answer within its timeout.
 import { SerfConnection } from './rpc-connection.ts'
@@ -40,7 +40,7 @@ export async function connectSerf(addr: string, opts: SerfClientOptions = {}): P
     await conn.call('handshake', { Version: 1 })
     if (opts.authKey !== undefined) await conn.call('auth', { AuthKey: opts.authKey })
   } catch (err) {
-    conn.close()
+    await conn.close()
     throw err
   }
   return new SerfClient(conn, timeoutMs)
@@ -116,9 +116,12 @@ export class SerfClient {
     await this.conn.call('respond', { ID: id, Payload: bytes(payload) }, opts)
   }
 
-  /** Ends the connection: pending calls reject, streams end, later calls reject. */
-  close(): void {
-    this.conn.close()
+  /**
+   * Ends the connection: pending calls reject, streams end, later calls
+   * reject. Resolves once the socket is closed (no need to wait for it).
+   */
+  close(): Promise<void> {
+    return this.conn.close()
   }
 
   private parse<T>(command: string, reply: unknown, convert: (reply: unknown) => T): T {

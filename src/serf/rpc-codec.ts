@@ -24,6 +24,8 @@ const REPLY_BODY = new Set([
 
 /** Sent instead of running any command before `auth` on an agent with rpc_auth; no body follows. */
 export const AUTH_REQUIRED = 'Authentication required'
+/** Sent to a command before `handshake`, then the agent closes the connection; no body follows. */
+export const HANDSHAKE_REQUIRED = 'Handshake required'
 
 export function encodeRequest(command: string, seq: number, body?: object): Uint8Array {
   const header = encoder.encode({ Command: command, Seq: seq })
@@ -37,7 +39,7 @@ export function encodeRequest(command: string, seq: number, body?: object): Uint
 
 /** Whether a body follows the reply header of `command` that carried `error`. */
 export function replyHasBody(command: string, error: string): boolean {
-  return REPLY_BODY.has(command) && error !== AUTH_REQUIRED
+  return REPLY_BODY.has(command) && error !== AUTH_REQUIRED && error !== HANDSHAKE_REQUIRED
 }
 
 export interface ReplyHeader {

@@ -33,6 +33,8 @@ export interface CallOptions {
 export class SerfConnection {
   readonly addr: string
   private readonly socket: Socket
+  /** resolves once the socket is fully closed */
+  private readonly socketClosed: Promise<void>
   private readonly defaultTimeoutMs: number
   private readonly pending = new Map<number, Pending>()
   private nextSeq = 0
@@ -42,6 +44,10 @@ export class SerfConnection {
   private constructor(addr: string, socket: Socket, timeoutMs: number) {
     this.addr = addr
     this.socket = socket
+    this.socketClosed = new Promise((resolve) => {
+      if (socket.closed) resolve()
+      else socket.once('close', () => resolve())
+    })
     this.defaultTimeoutMs = timeoutMs
     void this.read()
   }
@@ -104,9 +110,10 @@ export class SerfConnection {
     this.pending.delete(seq)
   }
 
-  /** Ends the connection: every pending call rejects, every stream ends. */
-  close(): void {
+  /** Ends the connection: every pending call rejects, every stream ends; resolves once the socket is closed. */
+  close(): Promise<void> {
     this.fail('the client is closed')
+    return this.socketClosed
   }
 
   private send(
@@ -166,18 +173,19 @@ export class SerfConnection {
       throw new Error(`a reply on Seq ${header.seq}, which no call is waiting for`)
     }
     if (entry.opened) return (record) => entry.onRecord?.(record, header.seq)
-    entry.opened = true
     clearTimeout(entry.timer)
-    const hasBody = replyHasBody(entry.command, header.error)
-    if (header.error !== '' || !entry.onRecord) this.pending.delete(header.seq)
+    // Until its body has come the call stays pending: a connection that ends
+    // in between rejects it.
     const settle = (body: unknown) => {
+      if (header.error === '' && entry.onRecord) entry.opened = true
+      else this.pending.delete(header.seq)
       if (header.error !== '') {
         entry.reject(new SerfRpcError(this.addr, entry.command, header.error, header.error))
       } else {
         entry.resolve(body)
       }
     }
-    if (hasBody) return settle
+    if (replyHasBody(entry.command, header.error)) return settle
     settle(undefined)
     return undefined
   }
