@@ -4,7 +4,7 @@
 // config file (Serf takes it from nowhere else). Ready once its RPC answers.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connectSerf } from '../../src/serf/rpc-client.ts'
@@ -25,9 +25,19 @@ export interface AgentSpec {
   env: Record<string, string>
 }
 
-/** Process groups still running, killed if this process exits without stop(). */
+/**
+ * Process groups still running, and temp dirs not yet removed. Both go when
+ * this process exits without stop(), and on SIGINT/SIGTERM/SIGHUP when
+ * nothing else handles the signal (the agents are in their own groups: a kill
+ * of ours misses them).
+ */
 const live = new Set<number>()
-process.once('exit', () => {
+const tempDirs = new Set<string>()
+export function removeOnExit(dir: string, remove = true): void {
+  if (remove) tempDirs.add(dir)
+  else tempDirs.delete(dir)
+}
+function killLive(): void {
   for (const pgid of live) {
     try {
       process.kill(-pgid, 'SIGKILL')
@@ -35,7 +45,20 @@ process.once('exit', () => {
       // already gone
     }
   }
-})
+  live.clear()
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+  tempDirs.clear()
+}
+process.once('exit', killLive)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  const onSignal = () => {
+    if (process.listenerCount(signal) > 1) return // its owner stops the agents
+    killLive()
+    process.removeListener(signal, onSignal)
+    process.kill(process.pid, signal)
+  }
+  process.on(signal, onSignal)
+}
 
 export class AgentProcess {
   readonly spec: AgentSpec
@@ -135,6 +158,13 @@ export class AgentProcess {
     }
   }
 
+  /** SIGSTOP (true) or SIGCONT (false) to the agent and its handlers: a hung agent. */
+  pause(paused: boolean): void {
+    const pid = this.child?.pid
+    if (pid === undefined) throw new Error(`serf agent ${this.spec.name} is not running`)
+    process.kill(-pid, paused ? 'SIGSTOP' : 'SIGCONT')
+  }
+
   /** SIGKILL to the agent and its handlers; resolves once it has exited. */
   async kill(): Promise<void> {
     const child = this.child
@@ -153,7 +183,7 @@ export class AgentProcess {
         authKey: this.spec.rpcAuth,
         timeoutMs: 1000
       })
-      client.close()
+      await client.close()
       return true
     } catch {
       return false

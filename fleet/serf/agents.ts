@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectSerf } from '../../src/serf/rpc-client.ts'
 import type { SerfClient } from '../../src/serf/rpc-client.ts'
-import { AgentProcess } from './agent-process.ts'
+import { AgentProcess, removeOnExit } from './agent-process.ts'
 import { freePort } from './free-port.ts'
 
 type PerNode<T> = T | ((name: string) => T)
@@ -46,6 +46,10 @@ export interface SerfAgents {
   running(name: string): boolean
   /** SIGKILL to the agent and its handlers */
   kill(name: string): Promise<void>
+  /** SIGSTOP to the agent and its handlers: connections stay open, nothing answers */
+  pause(name: string): void
+  /** SIGCONT after pause() */
+  resume(name: string): void
   /** starts a killed agent again (same ports, tags file, config), joining the running ones */
   restart(name: string): Promise<void>
   /** until every running agent sees every running agent alive */
@@ -65,6 +69,7 @@ const pick = <T>(value: PerNode<T> | undefined, name: string, fallback: T): T =>
 export async function startSerfAgents(opts: SerfAgentsOptions): Promise<SerfAgents> {
   const timeoutMs = opts.timeoutMs ?? 20_000
   const dir = await mkdtemp(join(tmpdir(), 'serf-agents-'))
+  removeOnExit(dir)
   const names = Array.from({ length: opts.nodes }, (_, i) => `node-${i + 1}`)
   const agents = new Map<string, AgentProcess>()
   let stopped = false
@@ -113,6 +118,7 @@ export async function startSerfAgents(opts: SerfAgentsOptions): Promise<SerfAgen
     stopped = true
     await Promise.all([...agents.values()].map((a) => a.kill()))
     await rm(dir, { recursive: true, force: true })
+    removeOnExit(dir, false)
   }
 
   const clients = async <T>(
@@ -125,7 +131,7 @@ export async function startSerfAgents(opts: SerfAgentsOptions): Promise<SerfAgen
         try {
           return await use(client, name)
         } finally {
-          client.close()
+          await client.close()
         }
       })
     )
@@ -172,6 +178,8 @@ export async function startSerfAgents(opts: SerfAgentsOptions): Promise<SerfAgen
     log: (name) => agentOf(name).log(),
     running: (name) => agentOf(name).running,
     kill: (name) => agentOf(name).kill(),
+    pause: (name) => agentOf(name).pause(true),
+    resume: (name) => agentOf(name).pause(false),
     async restart(name) {
       const agent = agentOf(name)
       if (agent.running) throw new Error(`Serf agent ${name} is running: kill it first`)
