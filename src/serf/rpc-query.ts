@@ -21,7 +21,10 @@ export interface QueryParams {
   timeoutMs?: number
   /** the nodes to wait for; default filterNodes; with neither the call ends at `done` */
   expect?: string[]
-  /** what answering is: a response (default) or an ack */
+  /**
+   * what answering is: a response (default; with requestAck, the ack as well,
+   * which may come after the response) or an ack
+   */
   until?: 'responses' | 'acks'
   /** every record as it comes, until the call settles */
   onRecord?: (record: QueryRecord) => void
@@ -51,7 +54,12 @@ export function runQuery(
   const until = params.until ?? 'responses'
   const acks: string[] = []
   const responses: QueryResult['responses'] = []
-  const answered = new Set<string>()
+  const acked = new Set<string>()
+  const responded = new Set<string>()
+  const hasAnswered = (node: string): boolean =>
+    until === 'acks'
+      ? acked.has(node)
+      : responded.has(node) && (!params.requestAck || acked.has(node))
   const payload =
     typeof params.payload === 'string' ? new TextEncoder().encode(params.payload) : params.payload
 
@@ -69,7 +77,7 @@ export function runQuery(
       acks: [...acks],
       responses: [...responses],
       ended,
-      unanswered: waitFor ? [...waitFor].filter((n) => !answered.has(n)) : []
+      unanswered: waitFor ? [...waitFor].filter((n) => !hasAnswered(n)) : []
     })
     const onRaw = (raw: unknown, seq: number) => {
       let record: QueryRecord
@@ -94,14 +102,15 @@ export function runQuery(
       }
       if (record.type === 'done') return settle(result('done'))
       if (record.type === 'ack') {
-        if (acks.includes(record.from)) return
+        if (acked.has(record.from)) return
+        acked.add(record.from)
         acks.push(record.from)
       } else {
-        if (responses.some((r) => r.from === record.from)) return
+        if (responded.has(record.from)) return
+        responded.add(record.from)
         responses.push({ from: record.from, payload: record.payload })
       }
-      if (record.type === (until === 'acks' ? 'ack' : 'response')) answered.add(record.from)
-      if (waitFor && [...waitFor].every((n) => answered.has(n))) settle(result('answered'))
+      if (waitFor && [...waitFor].every(hasAnswered)) settle(result('answered'))
     }
     const deadlineMs = params.timeoutMs || DEFAULT_DEADLINE_MS
     conn
