@@ -4,7 +4,7 @@
 // config file (Serf takes it from nowhere else). Ready once its RPC answers.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connectSerf } from '../../src/serf/rpc-client.ts'
@@ -158,11 +158,19 @@ export class AgentProcess {
     }
   }
 
-  /** SIGSTOP (true) or SIGCONT (false) to the agent and its handlers: a hung agent. */
-  pause(paused: boolean): void {
+  /**
+   * SIGSTOP (true) or SIGCONT (false) to the agent and its handlers: a hung
+   * agent. A stop resolves once every thread of the agent is stopped (a
+   * signal is delivered a moment later; Linux /proc tells when).
+   */
+  async pause(paused: boolean): Promise<void> {
     const pid = this.child?.pid
     if (pid === undefined) throw new Error(`serf agent ${this.spec.name} is not running`)
     process.kill(-pid, paused ? 'SIGSTOP' : 'SIGCONT')
+    if (!paused) return
+    for (let i = 0; i < 200 && !allStopped(pid); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
   }
 
   /** SIGKILL to the agent and its handlers; resolves once it has exited. */
@@ -188,6 +196,18 @@ export class AgentProcess {
     } catch {
       return false
     }
+  }
+}
+
+/** Whether every thread of `pid` is stopped; true where /proc is missing (then a pause is best effort). */
+function allStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      return /\) [Tt] /.test(stat)
+    })
+  } catch {
+    return true
   }
 }
 

@@ -47,9 +47,9 @@ export interface SerfAgents {
   /** SIGKILL to the agent and its handlers */
   kill(name: string): Promise<void>
   /** SIGSTOP to the agent and its handlers: connections stay open, nothing answers */
-  pause(name: string): void
+  pause(name: string): Promise<void>
   /** SIGCONT after pause() */
-  resume(name: string): void
+  resume(name: string): Promise<void>
   /** starts a killed agent again (same ports, tags file, config), joining the running ones */
   restart(name: string): Promise<void>
   /** until every running agent sees every running agent alive */
