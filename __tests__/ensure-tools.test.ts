@@ -48,7 +48,7 @@ interface Run {
   bin: string
 }
 
-const ALL = ['rsync', 'gzip', 'curl', 'pigz']
+const ALL = ['rsync', 'gzip', 'curl', 'pigz', 'serf']
 
 function machine(m: Machine): { bin: string; env: NodeJS.ProcessEnv } {
   const dir = join(scratch, `m${++counter}`)
@@ -180,18 +180,34 @@ describe('ensure-tools: missing tools are installed when no question is needed',
     assert.equal(r.status, 0, r.stderr)
     assert.equal(
       r.stderr,
-      'ensure-tools: installing rsync, curl, pigz: apt-get install -y rsync curl pigz\n'
+      'ensure-tools: installing rsync, curl, pigz, serf: apt-get install -y rsync curl pigz serf\n'
     )
     assert.deepEqual(r.calls, [
       'apt-get update -qq (DEBIAN_FRONTEND=noninteractive)',
-      'apt-get install -y -qq --no-install-recommends rsync curl pigz (DEBIAN_FRONTEND=noninteractive)'
+      'apt-get install -y -qq --no-install-recommends rsync curl pigz serf (DEBIAN_FRONTEND=noninteractive)'
     ])
-    for (const tool of ['rsync', 'curl', 'pigz']) assert.ok(existsSync(join(r.bin, tool)))
+    for (const tool of ['rsync', 'curl', 'pigz', 'serf']) assert.ok(existsSync(join(r.bin, tool)))
+  })
+
+  it("serf (the local Serf fleet's agents) is installed like rsync, for the tests and the demo", () => {
+    for (const mode of ['test', 'demo']) {
+      const r = run(
+        { tools: ['rsync', 'gzip', 'curl', 'pigz'], uid: 0, manager: 'apt-get' },
+        { mode }
+      )
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(r.stderr, /^ensure-tools: installing serf: apt-get install -y serf\n/m)
+      assert.deepEqual(r.calls, [
+        'apt-get update -qq (DEBIAN_FRONTEND=noninteractive)',
+        'apt-get install -y -qq --no-install-recommends serf (DEBIAN_FRONTEND=noninteractive)'
+      ])
+      assert.ok(existsSync(join(r.bin, 'serf')))
+    }
   })
 
   it('through passwordless sudo when not root', () => {
     const r = run({
-      tools: ['rsync', 'gzip', 'curl'],
+      tools: ['rsync', 'gzip', 'curl', 'serf'],
       uid: 1000,
       sudo: 'nopasswd',
       manager: 'apt-get'
@@ -208,7 +224,7 @@ describe('ensure-tools: missing tools are installed when no question is needed',
   })
 
   it('dnf and apk (busybox tar is not GNU tar: the tar package is)', () => {
-    const dnf = run({ tools: ['gzip', 'curl'], uid: 0, manager: 'dnf' })
+    const dnf = run({ tools: ['gzip', 'curl', 'serf'], uid: 0, manager: 'dnf' })
     assert.equal(dnf.status, 0, dnf.stderr)
     assert.deepEqual(dnf.calls, ['dnf install -y -q rsync pigz'])
     const apk = run({ tar: 'busybox', uid: 0, manager: 'apk' })
@@ -218,7 +234,12 @@ describe('ensure-tools: missing tools are installed when no question is needed',
   })
 
   it('brew installs gnu-tar (as gtar) as the user, without sudo', () => {
-    const r = run({ tar: 'bsd', tools: ['rsync', 'gzip', 'curl'], uid: 501, manager: 'brew' })
+    const r = run({
+      tar: 'bsd',
+      tools: ['rsync', 'gzip', 'curl', 'serf'],
+      uid: 501,
+      manager: 'brew'
+    })
     assert.equal(r.status, 0, r.stderr)
     assert.equal(r.stderr, 'ensure-tools: installing GNU tar, pigz: brew install gnu-tar pigz\n')
     assert.deepEqual(r.calls, ['brew install -q gnu-tar pigz'])
@@ -227,7 +248,7 @@ describe('ensure-tools: missing tools are installed when no question is needed',
 
   it('REQUIRE_GO_YAML=1 (CI): go and yaml.v2 are installed like the rest', () => {
     const r = run(
-      { tools: ['gzip', 'curl', 'pigz'], uid: 0, manager: 'apt-get' },
+      { tools: ['gzip', 'curl', 'pigz', 'serf'], uid: 0, manager: 'apt-get' },
       { mode: 'test', env: { REQUIRE_GO_YAML: '1' } }
     )
     assert.equal(r.status, 0, r.stderr)
@@ -257,7 +278,7 @@ describe('ensure-tools: otherwise one line and a stop', () => {
     assert.equal(r.stdout, '')
     assert.equal(
       r.stderr,
-      'ensure-tools: missing rsync, pigz: run: sudo apt-get install -y rsync pigz\n'
+      'ensure-tools: missing rsync, pigz, serf: run: sudo apt-get install -y rsync pigz serf\n'
     )
     assert.deepEqual(r.calls, ['sudo -n true'])
   })
@@ -274,8 +295,20 @@ describe('ensure-tools: otherwise one line and a stop', () => {
     assert.equal(r.status, 1)
     assert.equal(
       r.stderr,
-      "ensure-tools: missing rsync, curl, pigz: install them with the system's package manager (none of apt-get, dnf, apk, brew is on PATH)\n"
+      "ensure-tools: missing rsync, curl, pigz, serf: install them with the system's package manager (none of apt-get, dnf, apk, brew is on PATH)\n"
     )
+  })
+
+  it("serf missing without apt-get: says where HashiCorp's agent comes from, installs nothing", () => {
+    for (const manager of ['dnf', 'apk', 'brew'] as const) {
+      const r = run({ tools: ['rsync', 'gzip', 'curl', 'pigz'], uid: 0, manager })
+      assert.equal(r.status, 1)
+      assert.equal(
+        r.stderr,
+        "ensure-tools: missing serf: the local Serf fleet runs HashiCorp's serf agent: Debian's and Ubuntu's serf package, elsewhere a release from releases.hashicorp.com/serf on PATH\n"
+      )
+      assert.deepEqual(r.calls, [])
+    }
   })
 
   it('REQUIRE_GO_YAML=1 without apt-get: says what the round trip needs', () => {
@@ -289,7 +322,12 @@ describe('ensure-tools: otherwise one line and a stop', () => {
   })
 
   it('an install that fails or leaves a tool missing stops', () => {
-    const r = run({ tools: ['gzip', 'curl', 'pigz'], uid: 0, manager: 'dnf', managerFails: 1 })
+    const r = run({
+      tools: ['gzip', 'curl', 'pigz', 'serf'],
+      uid: 0,
+      manager: 'dnf',
+      managerFails: 1
+    })
     assert.equal(r.status, 1)
     assert.equal(
       r.stderr.split('\n')[1],

@@ -2,7 +2,8 @@
 # The programs the local fleet and the tests really run, checked before
 # `npm test` (mode `test`), `npm run demo` (mode `demo`) and .ci/run:
 #   rsync, GNU tar (gtar or tar), gzip (tar xf of a .tgz runs it), curl (the
-#   nodes' reporting commands), pigz (packing on every core);
+#   nodes' reporting commands), pigz (packing on every core), serf (HashiCorp's
+#   agent: the local Serf fleet's nodes, Debian's and Ubuntu's serf package);
 #   test mode with REQUIRE_GO_YAML=1: go and Debian's gopkg.in/yaml.v2, for the
 #   round trip through stretcher's own YAML reader (__tests__/go-yaml).
 # All present: silent, a few `command -v` (and one `tar --version`).
@@ -29,7 +30,7 @@ gnu_tar() {
 
 go_yaml() { have go && [ -d "$gocode/src/gopkg.in/yaml.v2" ]; }
 
-# what is missing, as words: rsync gnu-tar gzip curl pigz go-yaml
+# what is missing, as words: rsync gnu-tar gzip curl pigz serf go-yaml
 missing() {
   out=''
   have rsync || out="$out rsync"
@@ -37,6 +38,7 @@ missing() {
   have gzip || out="$out gzip"
   have curl || out="$out curl"
   have pigz || out="$out pigz"
+  have serf || out="$out serf"
   if [ "$mode" = test ] && [ "${REQUIRE_GO_YAML:-}" = 1 ]; then
     go_yaml || out="$out go-yaml"
   fi
@@ -72,6 +74,13 @@ for tool in $need; do
     apt-get:go-yaml)
       have go || packages="$packages golang-go"
       [ -d "$gocode/src/gopkg.in/yaml.v2" ] || packages="$packages golang-gopkg-yaml.v2-dev"
+      ;;
+    # Debian and Ubuntu package HashiCorp's serf agent as serf; elsewhere it
+    # is a release binary put on PATH by hand.
+    apt-get:serf) packages="$packages serf" ;;
+    ?*:serf)
+      say "missing serf: the local Serf fleet runs HashiCorp's serf agent: Debian's and Ubuntu's serf package, elsewhere a release from releases.hashicorp.com/serf on PATH"
+      exit 1
       ;;
     *:go-yaml)
       say "missing go + yaml.v2: the Go yaml.v2 round trip needs Debian's golang-go and golang-gopkg-yaml.v2-dev (gopkg.in/yaml.v2 under $gocode); unset REQUIRE_GO_YAML to skip it"
