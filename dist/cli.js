@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { e as plainText, m as matchesFilters, f as compareNatural, g as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, r as readConfig, a as runConclusion, h as readOperateConfig, j as InputError } from './lib/run-facts.js';
-import { p as parseResult, a as readCatalog, c as connect, r as runPipeline } from './lib/pipeline.js';
+import { d as plainText, m as matchesFilters, e as compareNatural, f as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, g as readOperateConfig, a as readConfig, h as InputError } from './lib/run-facts.js';
+import { p as parseResult, r as readCatalog, c as connect, a as runPipeline, b as runConclusion } from './lib/pipeline.js';
 import 'node:path';
 import 'node:crypto';
 import 'node:fs/promises';
@@ -31,32 +31,24 @@ function describeFilters(filters) {
     ].filter((p) => typeof p === 'string');
     return parts.length ? `matching ${parts.join(', ')}` : 'in the catalog (no filter)';
 }
-function fleetStatus(input) {
-    const byNode = new Map(input.results.map((r) => [r.node, r.value]));
-    const inCatalog = new Set(input.catalog.map((n) => n.node));
-    const rows = [];
-    for (const node of input.catalog) {
-        if (!matchesFilters(node, input.filters))
-            continue;
-        const value = byNode.get(node.node);
-        const result = byNode.has(node.node) ? parseResult(value ?? null) : undefined;
-        const row = {
-            node: node.node,
-            standing: standingOf(result, input.current),
-            live: node.serfHealth === 'passing'
-        };
-        if (typeof result === 'string')
-            row.note = result;
-        else if (result) {
-            row.deployId = result.deployId;
-            row.status = result.status;
-            if (result.at !== undefined)
-                row.at = result.at;
-        }
-        rows.push(row);
+function rowOf$1(node, byNode, current) {
+    const result = byNode.has(node.node) ? parseResult(byNode.get(node.node) ?? null) : undefined;
+    const row = {
+        node: node.node,
+        standing: standingOf(result, current),
+        live: node.serfHealth === 'passing'
+    };
+    if (typeof result === 'string')
+        row.note = result;
+    else if (result) {
+        row.deployId = result.deployId;
+        row.status = result.status;
+        if (result.at !== undefined)
+            row.at = result.at;
     }
-    rows.sort((a, b) => STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
-        compareNatural(a.node, b.node));
+    return row;
+}
+function countRows(rows) {
     const counts = {
         total: rows.length,
         live: 0,
@@ -74,39 +66,50 @@ function fleetStatus(input) {
         else
             counts.down++;
     }
+    return counts;
+}
+/** The verdict line: why the fleet is not all on the current release, or that it is. */
+function statusMessage(input, rows, ok) {
+    const live = rows.filter((r) => r.live);
+    if (input.current === undefined)
+        return `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`;
+    if (rows.length === 0)
+        return `no node ${describeFilters(input.filters)} (a token without node:read sees none)`;
+    if (live.length === 0)
+        return `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`;
+    if (ok)
+        return `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`;
+    const off = live.filter((r) => r.standing !== 'current');
+    const parts = ['failed', 'silent', 'behind', 'ahead']
+        .map((s) => [s, live.filter((r) => r.standing === s).length])
+        .filter(([, n]) => n > 0)
+        .map(([s, n]) => `${n} ${s}`);
+    return `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`;
+}
+function fleetStatus(input) {
+    const byNode = new Map(input.results.map((r) => [r.node, r.value]));
+    const inCatalog = new Set(input.catalog.map((n) => n.node));
+    const rows = input.catalog
+        .filter((node) => matchesFilters(node, input.filters))
+        .map((node) => rowOf$1(node, byNode, input.current))
+        .sort((a, b) => STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
+        compareNatural(a.node, b.node));
     const gone = input.results
         .map((r) => r.node)
         .filter((n) => !inCatalog.has(n))
         .sort(compareNatural);
     const live = rows.filter((r) => r.live);
-    const off = live.filter((r) => r.standing !== 'current');
-    const ok = input.current !== undefined && live.length > 0 && off.length === 0;
-    let message;
-    if (input.current === undefined)
-        message = `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`;
-    else if (rows.length === 0)
-        message = `no node ${describeFilters(input.filters)} (a token without node:read sees none)`;
-    else if (live.length === 0)
-        message = `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`;
-    else if (ok)
-        message = `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`;
-    else {
-        const parts = ['failed', 'silent', 'behind', 'ahead']
-            .map((s) => [s, live.filter((r) => r.standing === s).length])
-            .filter(([, n]) => n > 0)
-            .map(([s, n]) => `${n} ${s}`);
-        message = `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`;
-    }
+    const ok = input.current !== undefined && live.length > 0 && live.every((r) => r.standing === 'current');
     return {
         app: input.app,
         kvPrefix: input.kvPrefix,
         filters: input.filters,
         current: input.current,
         rows,
-        counts,
+        counts: countRows(rows),
         gone,
         ok,
-        message
+        message: statusMessage(input, rows, ok)
     };
 }
 /** `2026-11-30 12:01:02 UTC` */
@@ -134,30 +137,29 @@ function table(rows) {
         .join('  ')
         .trimEnd());
 }
+/** A heading line, then (when there are rows) a blank line and the rows under their column names. */
+function headedTable(heading, columns, rows) {
+    return rows.length > 0 ? [heading, '', ...table([columns, ...rows])] : [heading];
+}
+/** How `status --json` and `history --json` begin: the app, its KV prefix, the current release. */
+function jsonHeading(x) {
+    return { app: x.app, kv_prefix: x.kvPrefix, current: x.current ?? null };
+}
 /** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
 function statusText(status, nowMs) {
-    const lines = [
-        `${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`
-    ];
-    if (status.rows.length > 0) {
-        lines.push('');
-        lines.push(...table([
-            ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'],
-            ...status.rows.map((r) => [
-                plainText(r.node, 80),
-                r.live ? r.standing : `${r.standing} (down)`,
-                r.deployId === undefined ? '-' : plainText(r.deployId, 80),
-                r.status ?? '-',
-                r.at !== undefined
-                    ? `${formatUtc(r.at)} (${formatAge(r.at, nowMs)})`
-                    : r.note !== undefined
-                        ? plainText(r.note, 80)
-                        : r.deployId === undefined
-                            ? 'never'
-                            : '-'
-            ])
-        ]));
-    }
+    const lines = headedTable(`${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`, ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'], status.rows.map((r) => [
+        plainText(r.node, 80),
+        r.live ? r.standing : `${r.standing} (down)`,
+        r.deployId === undefined ? '-' : plainText(r.deployId, 80),
+        r.status ?? '-',
+        r.at !== undefined
+            ? `${formatUtc(r.at)} (${formatAge(r.at, nowMs)})`
+            : r.note !== undefined
+                ? plainText(r.note, 80)
+                : r.deployId === undefined
+                    ? 'never'
+                    : '-'
+    ]));
     if (status.counts.down > 0)
         lines.push('', `${status.counts.down} matching node${status.counts.down === 1 ? ' is' : 's are'} down (serfHealth not passing): listed, not counted`);
     if (status.gone.length > 0) {
@@ -169,9 +171,7 @@ function statusText(status, nowMs) {
 /** The `--json` form: snake_case like the action's `results` output. */
 function statusJson(status) {
     return {
-        app: status.app,
-        kv_prefix: status.kvPrefix,
-        current: status.current ?? null,
+        ...jsonHeading(status),
         counts: status.counts,
         nodes: status.rows.map((r) => ({
             node: r.node,
@@ -234,36 +234,25 @@ function historyText(history) {
     const current = history.current === undefined
         ? 'none'
         : `${plainText(history.current, 80)}${history.currentUnrecorded ? ` (not in ${history.kvPrefix}/history/)` : ''}`;
-    const lines = [
-        `${history.app} (${history.kvPrefix}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`
-    ];
-    if (n > 0) {
-        lines.push('');
-        lines.push(...table([
-            ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'],
-            ...history.rows.map((r) => {
-                const ms = publishedMs(r);
-                return [
-                    r.current ? '*' : '',
-                    plainText(r.deployId, 80),
-                    r.commit === undefined ? '-' : plainText(r.commit.slice(0, 7), 7),
-                    r.note !== undefined
-                        ? plainText(r.note, 80)
-                        : ms === -Infinity
-                            ? '-'
-                            : formatUtc(Math.floor(ms / 1000)),
-                    r.runUrl === undefined ? '' : plainText(r.runUrl, 200)
-                ];
-            })
-        ]));
-    }
+    const lines = headedTable(`${history.app} (${history.kvPrefix}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`, ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'], history.rows.map((r) => {
+        const ms = publishedMs(r);
+        return [
+            r.current ? '*' : '',
+            plainText(r.deployId, 80),
+            r.commit === undefined ? '-' : plainText(r.commit.slice(0, 7), 7),
+            r.note !== undefined
+                ? plainText(r.note, 80)
+                : ms === -Infinity
+                    ? '-'
+                    : formatUtc(Math.floor(ms / 1000)),
+            r.runUrl === undefined ? '' : plainText(r.runUrl, 200)
+        ];
+    }));
     return `${lines.join('\n')}\n`;
 }
 function historyJson(history) {
     return {
-        app: history.app,
-        kv_prefix: history.kvPrefix,
-        current: history.current ?? null,
+        ...jsonHeading(history),
         releases: history.rows.map((r) => ({
             deploy_id: r.deployId,
             current: r.current,
@@ -378,7 +367,23 @@ function commitSha(env) {
 function redact(text, secrets) {
     return secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text);
 }
-async function cli(argv, env, io, signal) {
+/** The non-empty tokens among these values: never printed. */
+function secretsOf(...values) {
+    return values.filter((s) => typeof s === 'string' && s !== '');
+}
+/** How a command ends: a ✔ or ✖ line, or with --json one object on stdout. Returns the exit code. */
+function finisher(io, json, secrets) {
+    return (code, message, body = () => ({})) => {
+        const line = redact(message, secrets);
+        if (json)
+            io.stdout(`${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: line, ...body() }), secrets)}\n`);
+        else
+            (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${line}\n`);
+        return code;
+    };
+}
+/** The command and its flags, or the exit code when there is nothing to run. */
+function parseCommand(argv, io) {
     // `--dry-run` is a switch; every other input takes a value.
     const options = Object.fromEntries(INPUT_NAMES.map((name) => [name, { type: name === 'dry-run' ? 'boolean' : 'string' }]));
     let parsed;
@@ -404,13 +409,20 @@ async function cli(argv, env, io, signal) {
         io.stderr(`error: expected the command "deploy", "status" or "history"\n${USAGE}\n`);
         return EXIT.badInput;
     }
+    return { command: command, values };
+}
+async function cli(argv, env, io, signal) {
+    const parsed = parseCommand(argv, io);
+    if (typeof parsed === 'number')
+        return parsed;
+    const { command, values } = parsed;
     if (command === 'status' || command === 'history')
         return operate(command, values, env, io);
-    const json = values.json === true;
-    const secrets = [values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN].filter((s) => typeof s === 'string' && s !== '');
-    // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
-    const say = (line) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`);
-    const log = {
+    return deploy(values, env, io, signal);
+}
+/** The log a deploy writes: human lines on stdout, or on stderr with --json. */
+function deployLog(say, io, json) {
+    return {
         info: say,
         warning: (m) => say(`warning: ${m}`),
         debug: () => undefined,
@@ -419,15 +431,20 @@ async function cli(argv, env, io, signal) {
             return body();
         }
     };
+}
+/** `deploy`: the action's pipeline, its outputs in the --json result. */
+async function deploy(values, env, io, signal) {
+    const json = values.json === true;
+    const secrets = secretsOf(values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN);
+    // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
+    const say = (line) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`);
     // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
     const outputs = {};
-    const finish = (code, message, dryRun) => {
-        if (json)
-            io.stdout(`${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: redact(message, secrets), outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined }, dry_run: dryRun }), secrets)}\n`);
-        else
-            (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${redact(message, secrets)}\n`);
-        return code;
-    };
+    const end = finisher(io, json, secrets);
+    const finish = (code, message, dryRun) => end(code, message, () => ({
+        outputs: { ...outputs, results: outputs.results ? JSON.parse(outputs.results) : undefined },
+        dry_run: dryRun
+    }));
     try {
         const input = (name) => {
             const value = values[name];
@@ -440,7 +457,7 @@ async function cli(argv, env, io, signal) {
                 store,
                 backend,
                 consul,
-                log,
+                log: deployLog(say, io, json),
                 setOutput: (name, value) => (outputs[name] = value),
                 signal
             });
@@ -461,15 +478,8 @@ async function cli(argv, env, io, signal) {
 async function operate(command, values, env, io) {
     const json = values.json === true;
     const takes = OPERATE_FLAGS[command];
-    const secrets = [values['consul-token'], env.CONSUL_HTTP_TOKEN].filter((s) => typeof s === 'string' && s !== '');
-    const finish = (code, message, body = {}) => {
-        const line = redact(message, secrets);
-        if (json)
-            io.stdout(`${redact(JSON.stringify({ ok: code === EXIT.ok, exit_code: code, message: line, ...body }), secrets)}\n`);
-        else
-            (code === EXIT.ok ? io.stdout : io.stderr)(`${code === EXIT.ok ? '✔' : '✖'} ${line}\n`);
-        return code;
-    };
+    const secrets = secretsOf(values['consul-token'], env.CONSUL_HTTP_TOKEN);
+    const finish = finisher(io, json, secrets);
     const foreign = Object.keys(values).filter((name) => values[name] !== undefined && name !== 'json' && !takes.includes(name));
     if (foreign.length > 0)
         return finish(EXIT.badInput, `${foreign.map((f) => `--${f}`).join(', ')}: not ${foreign.length === 1 ? 'a flag' : 'flags'} of ${command}, which takes ${takes.map((f) => `--${f}`).join(', ')} and --json`);
@@ -484,7 +494,7 @@ async function operate(command, values, env, io) {
             const code = status.ok ? EXIT.ok : EXIT.failed;
             if (!json)
                 io.stdout(redact(statusText(status, Date.now()), secrets));
-            return finish(code, status.message, statusJson(status));
+            return finish(code, status.message, () => statusJson(status));
         }
         const history = await readReleaseHistory(consul, config);
         if (!json) {
@@ -492,7 +502,7 @@ async function operate(command, values, env, io) {
             return EXIT.ok;
         }
         const n = history.rows.length;
-        return finish(EXIT.ok, `${n} release${n === 1 ? '' : 's'}`, historyJson(history));
+        return finish(EXIT.ok, `${n} release${n === 1 ? '' : 's'}`, () => historyJson(history));
     }
     catch (error) {
         const message = error.message.split('\n')[0] ?? 'failed';

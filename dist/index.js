@@ -1,7 +1,7 @@
-import { g as getInput, s as setSecret, a as setFailed, b as setOutput, i as info, c as createGitHubReporter, d as saveState, S as STATE, e as summary, w as warning, f as coreLog } from './lib/state.js';
-import { r as readConfig, a as runConclusion, k as kvKeys } from './lib/run-facts.js';
-import { c as connect, r as runPipeline, w as waveReports } from './lib/pipeline.js';
-import 'node:fs';
+import { h as isRefused, d as describe, c as connectGitHub, s as sleep, a as getInput, b as setSecret, j as setFailed, k as setOutput, i as info, l as saveState, S as STATE, f as summary, w as warning, e as coreLog } from './lib/state.js';
+import { d as plainText, a as readConfig, k as kvKeys } from './lib/run-facts.js';
+import { d as commitState, e as checkOutput, s as statusDescription, f as checkConclusion, b as runConclusion, c as connect, a as runPipeline, w as waveReports } from './lib/pipeline.js';
+import { readFileSync } from 'node:fs';
 import 'fs';
 import 'os';
 import 'http';
@@ -39,6 +39,364 @@ import 'node:crypto';
 import 'node:fs/promises';
 import 'node:child_process';
 import 'node:os';
+
+class CheckRunSink {
+    mode = 'checks';
+    checkRunId;
+    htmlUrl;
+    pendingPosted = false;
+    target;
+    opts;
+    constructor(target, opts) {
+        this.target = target;
+        this.opts = opts;
+    }
+    /** The check run's html_url; undefined when none was created or reporting fell back. */
+    url() {
+        return this.mode === 'checks' && this.checkRunId !== undefined ? this.htmlUrl : undefined;
+    }
+    /** Check run create/update; on refusal falls back to a commit status. */
+    async report(report, conclusion) {
+        if (this.mode === 'checks')
+            await this.writeCheckRun(report, conclusion);
+        if (this.mode === 'status')
+            await this.postStatus(report, commitState(conclusion));
+    }
+    async writeCheckRun(report, conclusion) {
+        const { octokit, owner, repo, sha, log } = this.target;
+        const output = checkOutput(report);
+        const completed = conclusion === 'in_progress'
+            ? { status: 'in_progress' }
+            : {
+                status: 'completed',
+                conclusion,
+                completed_at: new Date(this.opts.now()).toISOString()
+            };
+        try {
+            if (this.checkRunId === undefined) {
+                const created = await octokit.rest.checks.create({
+                    owner,
+                    repo,
+                    name: this.opts.checkName,
+                    head_sha: sha,
+                    details_url: report.facts.runUrl || undefined,
+                    external_id: report.fleet.deployId,
+                    started_at: new Date(this.opts.now()).toISOString(),
+                    output,
+                    ...completed
+                });
+                this.checkRunId = created.data.id;
+                this.htmlUrl = created.data.html_url ?? undefined;
+                this.opts.onCreated?.('check-run', this.checkRunId);
+            }
+            else {
+                await octokit.rest.checks.update({
+                    owner,
+                    repo,
+                    check_run_id: this.checkRunId,
+                    output,
+                    ...completed
+                });
+            }
+        }
+        catch (error) {
+            if (!isRefused(error)) {
+                log.warning(`could not ${this.checkRunId === undefined ? 'create' : 'update'} the check run "${this.opts.checkName}": ${describe(error)}`);
+                return;
+            }
+            this.mode = 'status';
+            log.info(`the token may not write check runs (${describe(error)}); reporting as the commit status "${this.opts.checkName}" instead`);
+        }
+    }
+    async postStatus(report, state) {
+        const { octokit, owner, repo, sha, log } = this.target;
+        try {
+            await octokit.rest.repos.createCommitStatus({
+                owner,
+                repo,
+                sha,
+                state,
+                context: this.opts.checkName,
+                description: statusDescription(report),
+                target_url: report.facts.runUrl || undefined
+            });
+            if (state === 'pending' && !this.pendingPosted) {
+                this.pendingPosted = true;
+                this.opts.onStatusPending?.(sha, this.opts.checkName);
+            }
+        }
+        catch (error) {
+            this.mode = 'off';
+            log.warning(`could not report the fleet to GitHub: the token may write neither check runs nor commit statuses (${describe(error)}). Give the job \`permissions: checks: write\` (or \`statuses: write\`); fork PRs get a read-only token. The fleet's result is in this job's log and summary.`);
+        }
+    }
+}
+
+/** A neutral check (the fleet did not finish) leaves the deployment in progress. */
+function deploymentState(conclusion) {
+    if (conclusion === 'success')
+        return 'success';
+    if (conclusion === 'cancelled')
+        return 'error';
+    if (conclusion === 'neutral')
+        return 'in_progress';
+    return 'failure';
+}
+class DeploymentSink {
+    deploymentId;
+    target;
+    environment;
+    onCreated;
+    constructor(target, environment, onCreated) {
+        this.target = target;
+        this.environment = environment;
+        this.onCreated = onCreated;
+    }
+    /** Set the deployment's status, creating it first when the deploy starts; nothing without an environment. */
+    async record(state, description, release) {
+        const { environment } = this;
+        if (!environment)
+            return;
+        const { octokit, owner, repo } = this.target;
+        try {
+            if (this.deploymentId === undefined) {
+                if (state !== 'in_progress')
+                    return; // never created: nothing to complete
+                const id = await this.create(environment, release);
+                if (id === undefined)
+                    return;
+                this.deploymentId = id;
+                this.onCreated?.('deployment', id);
+            }
+            await octokit.rest.repos.createDeploymentStatus({
+                owner,
+                repo,
+                deployment_id: this.deploymentId,
+                state,
+                environment,
+                log_url: release.facts.runUrl || undefined,
+                description
+            });
+        }
+        catch (error) {
+            this.target.log.warning(`could not record the GitHub deployment to ${plainText(environment, 100)}: ${describe(error)}`);
+        }
+    }
+    async create(environment, { deployId, facts }) {
+        const { octokit, owner, repo, sha, log } = this.target;
+        const created = await octokit.rest.repos.createDeployment({
+            owner,
+            repo,
+            ref: sha,
+            task: 'deploy',
+            environment,
+            // GitHub would otherwise merge the default branch in, or wait for every check.
+            auto_merge: false,
+            required_contexts: [],
+            description: plainText(`stretcher deploy ${deployId}`, 140),
+            payload: {
+                deploy_id: deployId,
+                manifest_url: facts.manifestUrl,
+                src_url: facts.srcUrl,
+                checksum: facts.checksum
+            }
+        });
+        const id = created.data.id;
+        if (typeof id === 'number')
+            return id;
+        log.warning(`GitHub did not create the deployment: ${plainText(JSON.stringify(created.data), 200)}`);
+        return undefined;
+    }
+}
+
+// GitHub calls go out one chain at a time, in order, so the final report lands
+// after every progress update; progress updates are throttled.
+class ReportQueue {
+    inflight = Promise.resolve();
+    /** when the last update went out (epoch ms) */
+    lastUpdate = -Infinity;
+    /** a progress update is queued or in flight */
+    busy = false;
+    now;
+    intervalMs;
+    onError;
+    constructor(now, intervalMs, onError) {
+        this.now = now;
+        this.intervalMs = intervalMs;
+        this.onError = onError;
+    }
+    /** After everything queued; the promise settles when this task has run. */
+    run(task) {
+        this.inflight = this.inflight.then(task).catch(this.onError);
+        return this.inflight;
+    }
+    /** An update went out now: the next progress update waits a whole interval. */
+    restartInterval() {
+        this.lastUpdate = this.now();
+    }
+    /** A progress update: dropped while one is pending or within the interval of the last. */
+    throttled(task) {
+        if (this.busy || this.now() - this.lastUpdate < this.intervalMs)
+            return Promise.resolve();
+        this.lastUpdate = this.now();
+        this.busy = true;
+        return this.run(async () => {
+            try {
+                await task();
+            }
+            finally {
+                this.busy = false;
+            }
+        });
+    }
+}
+
+// The fleet on the pull request: a check run on the commit the PR shows (or a
+// commit status when the token may not write checks), a deployment when an
+// environment is set. Reporting never changes the verdict: every failure here
+// becomes a warning, and the run fails or succeeds on the fleet alone.
+const NO_OP = {
+    started: async () => { },
+    progress: async () => { },
+    finished: async () => { },
+    checkRunUrl: () => undefined
+};
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+function readEventPayload(env) {
+    if (!env.GITHUB_EVENT_PATH)
+        return undefined;
+    try {
+        return JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8'));
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The commit the PR shows: on pull_request events GITHUB_SHA is the synthetic
+ * merge commit, and a check on it never appears on the PR; the head SHA does.
+ */
+function reportSha(env, eventPayload) {
+    if (env.GITHUB_EVENT_NAME === 'pull_request' || env.GITHUB_EVENT_NAME === 'pull_request_target') {
+        const payload = (eventPayload ?? readEventPayload(env));
+        const head = payload?.pull_request?.head?.sha;
+        if (typeof head === 'string' && SHA.test(head))
+            return head;
+    }
+    return env.GITHUB_SHA || undefined;
+}
+/** The fleet on the pull request: its own state is what the run has said of the release so far. */
+class GitHubFleetReporter {
+    facts = {};
+    notWaiting = false;
+    /** the release's deploy ID, for the deployment it creates */
+    deployId = '';
+    checks;
+    deployments;
+    queue;
+    constructor(checks, deployments, queue) {
+        this.checks = checks;
+        this.deployments = deployments;
+        this.queue = queue;
+    }
+    started(info) {
+        this.facts = info.facts;
+        this.notWaiting = info.notWaiting === true;
+        this.deployId = info.fleet.deployId;
+        this.queue.restartInterval();
+        const r = this.report(info.fleet);
+        return this.queue.run(async () => {
+            await this.checks.report(r, 'in_progress');
+            await this.deployments.record('in_progress', statusDescription(r), this.release());
+        });
+    }
+    progress(snapshot) {
+        if (this.checks.mode === 'off')
+            return Promise.resolve();
+        const r = this.report(snapshot.fleet);
+        return this.queue.throttled(async () => {
+            // A commit status says only pending: one was posted already.
+            if (this.checks.mode === 'checks')
+                await this.checks.report(r, 'in_progress');
+        });
+    }
+    finished(outcome) {
+        if (this.deployId === '')
+            this.deployId = outcome.fleet.deployId;
+        const r = {
+            fleet: outcome.fleet,
+            verdict: outcome.verdict,
+            facts: {
+                ...this.facts,
+                durationMs: outcome.durationMs ?? this.facts.durationMs,
+                cancelled: outcome.cancelled,
+                error: outcome.error
+            },
+            excerpts: outcome.excerpts,
+            notWaiting: this.notWaiting,
+            waves: outcome.waves
+        };
+        const conclusion = checkConclusion(r);
+        return this.queue.run(async () => {
+            if (this.checks.mode !== 'off')
+                await this.checks.report(r, conclusion);
+            await this.deployments.record(deploymentState(conclusion), statusDescription(r), this.release());
+        });
+    }
+    checkRunUrl() {
+        return this.checks.url();
+    }
+    /** The fleet while it deploys: no verdict yet. */
+    report(fleet) {
+        return { fleet, verdict: { done: false }, facts: this.facts, notWaiting: this.notWaiting };
+    }
+    release() {
+        return { deployId: this.deployId, facts: this.facts };
+    }
+}
+/** The repository and commit to report on, or why there are none (the run reports nothing then). */
+function reportTarget(opts) {
+    const [owner, repo] = (opts.env.GITHUB_REPOSITORY ?? '').split('/');
+    if (!opts.token || !owner || !repo)
+        return 'no github-token or GITHUB_REPOSITORY: the fleet is not reported to GitHub';
+    const sha = reportSha(opts.env, opts.eventPayload);
+    if (!sha)
+        return 'no commit SHA (GITHUB_SHA): the fleet is not reported to GitHub';
+    return { token: opts.token, owner, repo, sha };
+}
+function createGitHubReporter(opts) {
+    const where = reportTarget(opts);
+    if (typeof where === 'string') {
+        opts.log.debug(where);
+        return NO_OP;
+    }
+    const now = opts.now ?? Date.now;
+    const retry = {
+        retries: 3,
+        baseDelayMs: 1000,
+        maxWaitMs: 60_000,
+        timeoutMs: 30_000,
+        sleep,
+        ...opts.retry
+    };
+    const { octokit, log } = connectGitHub(where.token, opts.env, retry, opts.log, now);
+    const target = {
+        octokit,
+        owner: where.owner,
+        repo: where.repo,
+        sha: where.sha,
+        log
+    };
+    const checks = new CheckRunSink(target, {
+        checkName: opts.checkName,
+        now,
+        onCreated: opts.onCreated,
+        onStatusPending: opts.onStatusPending
+    });
+    const deployments = new DeploymentSink(target, opts.environment, opts.onCreated);
+    const queue = new ReportQueue(now, opts.progressIntervalMs ?? 10_000, (error) => log.warning(`GitHub reporting failed: ${describe(error)}`));
+    return new GitHubFleetReporter(checks, deployments, queue);
+}
 
 // The action's entry: read inputs, run the pipeline, set outputs or the failure,
 // and tell the pull request (check run, commit status, deployment).

@@ -1,5 +1,5 @@
-import { h as getState, g as getInput, s as setSecret, j as completeAbandoned, f as coreLog, i as info, w as warning, e as summary, S as STATE } from './lib/state.js';
-import { i as isSettled, s as settle, b as releaseLock, r as readConfig, c as runFacts, p as previousDeployId, d as abandonedMarkdown, C as ConsulClient } from './lib/run-facts.js';
+import { c as connectGitHub, d as describe, s as sleep, g as getState, a as getInput, b as setSecret, e as coreLog, i as info, w as warning, f as summary, S as STATE } from './lib/state.js';
+import { i as isSettled, s as settle, r as releaseLock, a as readConfig, b as runFacts, p as previousDeployId, c as abandonedMarkdown, C as ConsulClient } from './lib/run-facts.js';
 import 'node:fs';
 import 'fs';
 import 'os';
@@ -35,6 +35,58 @@ import 'child_process';
 import 'timers';
 import 'node:path';
 import 'node:crypto';
+
+const CANCELLED = 'cancelled before the fleet converged';
+const SUMMARY = 'The deploy step stopped before the fleet gave its verdict (cancelled or killed). The fleet may be part-way through this release: see the run log.';
+// The post step has little time: a few short retries, no long rate-limit waits.
+const RETRY = {
+    retries: 2,
+    baseDelayMs: 500,
+    maxWaitMs: 5000,
+    timeoutMs: 10_000,
+    sleep
+};
+/**
+ * For the post step: complete a check run and a deployment the main step left
+ * open (it was killed before its verdict). Never throws.
+ */
+async function completeAbandoned(opts) {
+    const [owner, repo] = (opts.env.GITHUB_REPOSITORY ?? '').split('/');
+    if (!opts.token ||
+        !owner ||
+        !repo ||
+        (!opts.checkRunId && !opts.deploymentId && !opts.pendingStatus))
+        return;
+    const { octokit, log } = connectGitHub(opts.token, opts.env, RETRY, opts.log, Date.now);
+    const cancelled = { owner, repo, state: 'error', description: CANCELLED };
+    try {
+        if (opts.checkRunId) {
+            await octokit.rest.checks.update({
+                owner,
+                repo,
+                check_run_id: opts.checkRunId,
+                status: 'completed',
+                conclusion: 'cancelled',
+                completed_at: new Date().toISOString(),
+                output: { title: CANCELLED, summary: SUMMARY }
+            });
+            opts.log.info(`completed the check run left open as cancelled`);
+        }
+        if (opts.pendingStatus) {
+            const { sha, context } = opts.pendingStatus;
+            await octokit.rest.repos.createCommitStatus({ ...cancelled, sha, context });
+            opts.log.info(`completed the commit status left pending as error (cancelled)`);
+        }
+        if (opts.deploymentId)
+            await octokit.rest.repos.createDeploymentStatus({
+                ...cancelled,
+                deployment_id: opts.deploymentId
+            });
+    }
+    catch (error) {
+        log.warning(`could not complete the check run, commit status or deployment left open: ${describe(error)}`);
+    }
+}
 
 // The action's post step (runs.post): clean up what the main step could not,
 // e.g. when the runner killed it mid-wait. State comes from core.saveState.

@@ -1,4 +1,4 @@
-import { l as compileFilter, m as matchesFilters, t as targetedServices, j as InputError, q as quote, k as kvKeys, n as acquireLock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, o as nameList, u as markdownText, v as codeSpan, e as plainText, D as DEPLOY_ID_PATTERN, w as getDefaultExportFromCjs, x as parseDeployIdFile, y as s3Url, z as releaseKey, A as filterMatcher, B as announce, E as progressLine, F as waveCounts, f as compareNatural, c as runFacts, p as previousDeployId, i as isSettled, G as resultRows, H as summaryMarkdown, J as verdictMessage, g as formatGoDuration } from './run-facts.js';
+import { d as plainText, j as reportParts, l as causesHeading, n as causeLogsMarkdown, o as headline, q as analyse, t as compileFilter, m as matchesFilters, u as targetedServices, h as InputError, v as quote, k as kvKeys, w as acquireLock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, x as nameList, y as markdownText, z as codeSpan, D as DEPLOY_ID_PATTERN, A as getDefaultExportFromCjs, B as parseDeployIdFile, E as s3Url, F as releaseKey, G as filterMatcher, H as announce, J as progressLine, K as waveCounts, e as compareNatural, b as runFacts, p as previousDeployId, i as isSettled, L as resultRows, M as summaryMarkdown, N as verdictMessage, f as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -7,6 +7,93 @@ import { delimiter, resolve, sep, posix, join, dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { lstatSync, readlinkSync, readdirSync, accessSync, constants as constants$2 } from 'node:fs';
+
+/** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
+const CHECK_FIELD_MAX = 65_535;
+/** Commit and deployment status descriptions: over 140 is a 422. */
+const STATUS_DESCRIPTION_MAX = 140;
+/** Check run titles are one line; kept short so the PR's checks list shows them whole. */
+const TITLE_MAX = 160;
+function checkConclusion(report) {
+    const { verdict, facts } = report;
+    if (facts.cancelled)
+        return 'cancelled';
+    if (facts.error)
+        return 'failure';
+    // Not waited for: GitHub learns nothing about the fleet, so it neither passes nor fails.
+    if (!verdict.done)
+        return 'neutral';
+    if (verdict.ok)
+        return 'success';
+    return verdict.reason === 'timed_out' ? 'timed_out' : 'failure';
+}
+/**
+ * `cancelled` on SIGINT/SIGTERM; `success` when the run succeeds (`wait: false`
+ * included, whose check run is neutral); `timed_out` when silent nodes at the
+ * timeout failed it; `failure` otherwise (failed nodes, an error, bad input).
+ */
+function runConclusion(run) {
+    if (run.cancelled)
+        return 'cancelled';
+    if (!run.failed)
+        return 'success';
+    return run.verdict?.done === true && run.verdict.reason === 'timed_out' ? 'timed_out' : 'failure';
+}
+/**
+ * The check's title: the headline in fewer words (the check's name carries the
+ * app): `production: 1 of 5 nodes failed (node-3: exit status 1)`.
+ */
+function checkTitle(report) {
+    return plainText(headline(report, analyse(report), true), TITLE_MAX);
+}
+/**
+ * The check run's `output`, each field within `limit` characters: text and
+ * tables only (the Checks tab may show Mermaid as code). The summary has the
+ * verdict, what an early end left, the causes, timing, waves and nodes; the
+ * text has each cause's log, the lines that matter first.
+ */
+function checkOutput(report, limit = CHECK_FIELD_MAX) {
+    const p = reportParts(report, limit - 2000, { mermaid: false });
+    const parts = [`## ${p.head}`];
+    if (p.state)
+        parts.push(`### What this run left behind\n\n${p.state}`);
+    if (p.causes)
+        parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`);
+    if (p.timing)
+        parts.push(p.timing);
+    if (p.datacenters)
+        parts.push(`### Datacenters\n\n${p.datacenters}`);
+    if (p.waves)
+        parts.push(`### Waves\n\n${p.waves}`);
+    if (p.table.markdown)
+        parts.push(`### Nodes that did not succeed\n\n${p.table.markdown}`);
+    if (p.succeeded)
+        parts.push(p.succeeded);
+    parts.push(`### Release\n\n${p.facts}`);
+    let summary = parts.join('\n');
+    if (summary.length > limit)
+        summary = `${summary.slice(0, limit - 40)}\n\n… (cut to GitHub's limit)\n`;
+    const logs = report.excerpts?.length ? causeLogsMarkdown(report, p.a, limit - 40, 10) : '';
+    const text = logs ? `## Failed nodes' logs, by cause\n\n${logs}` : undefined;
+    return { title: checkTitle(report), summary, text };
+}
+/** The one line a commit status or deployment status carries (at most 140 characters). */
+function statusDescription(report) {
+    return plainText(checkTitle(report).replace(/\s+/g, ' '), STATUS_DESCRIPTION_MAX);
+}
+function commitState(conclusion) {
+    switch (conclusion) {
+        case 'in_progress':
+            return 'pending';
+        case 'success':
+        case 'neutral':
+            return 'success';
+        case 'cancelled':
+            return 'error';
+        default:
+            return 'failure';
+    }
+}
 
 // The fleet as the action sees it while it waits: which nodes it waits for, what
 // each has reported for this deploy, and the verdict. Pure: the await loop feeds
@@ -8294,12 +8381,7 @@ function keyOf(bucket, url) {
     const prefix = `s3://${bucket}/`;
     return url.startsWith(prefix) ? url.slice(prefix.length) : undefined;
 }
-/** Find and verify the release to roll back to; nothing is written. */
-async function findRelease(consul, store, config, log) {
-    const id = (config.rollbackTo ?? config.promote);
-    // promote announces a published release the same way (contract 8).
-    const input = config.rollbackTo ? 'rollback-to' : 'promote';
-    const verb = config.rollbackTo ? 'roll back to' : 'promote';
+async function readHistory(consul, config, { id, input }) {
     const keys = kvKeys(config.kvPrefix);
     const read = await consul.kvGet(keys.history(id));
     const value = read.entries[0]?.value;
@@ -8307,13 +8389,15 @@ async function findRelease(consul, store, config, log) {
         const recent = await recentDeployIds(consul, config.kvPrefix);
         throw new InputError(input, `${JSON.stringify(id)} is not a release of ${config.app} (no ${keys.history(id)}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`);
     }
-    let history;
     try {
-        history = JSON.parse(value);
+        return JSON.parse(value);
     }
     catch {
         throw new Error(`${keys.history(id)} is not a JSON history record`);
     }
+}
+/** The manifest and archive are still in S3, and the archive is what was published. */
+async function verifyArchive(store, history, { id, input, verb }) {
     const srcKey = keyOf(store.bucket, history.src_url);
     const manifestKey = keyOf(store.bucket, history.manifest_url);
     if (!srcKey || !manifestKey)
@@ -8330,24 +8414,37 @@ async function findRelease(consul, store, config, log) {
     const checksum = hash.digest('hex');
     if (checksum !== history.checksum)
         throw new Error(`cannot ${verb} ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`);
-    // layout: releases announces the release's prepare and switch manifests (contract 9).
-    let phases;
+    return { checksum, size };
+}
+/** layout: releases announces the release's prepare and switch manifests (contract 9). */
+async function releasePhases(store, config, history, { id, input, verb }) {
     if (config.layout !== 'releases' && history.switch_manifest_url)
         // Its <id>.yml is the combined manifest: in place it would switch the nodes to
         // <dest>/current under a dest they serve from directly.
         throw new InputError(input, `${id} was published with layout: releases; set layout: releases to ${verb} it`);
-    if (config.layout === 'releases') {
-        const prepareUrl = history.prepare_manifest_url;
-        const switchUrl = history.switch_manifest_url;
-        if (!prepareUrl || !switchUrl)
-            throw new InputError(input, `${id} was published with layout: in-place (no prepare or switch manifest in ${keys.history(id)}); with layout: releases ${verb} a release published with it`);
-        for (const url of [prepareUrl, switchUrl]) {
-            const key = keyOf(store.bucket, url);
-            if (!key || (await store.head(key)) === undefined)
-                throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`);
-        }
-        phases = { prepareUrl, switchUrl };
+    if (config.layout !== 'releases')
+        return undefined;
+    const prepareUrl = history.prepare_manifest_url;
+    const switchUrl = history.switch_manifest_url;
+    if (!prepareUrl || !switchUrl)
+        throw new InputError(input, `${id} was published with layout: in-place (no prepare or switch manifest in ${kvKeys(config.kvPrefix).history(id)}); with layout: releases ${verb} a release published with it`);
+    for (const url of [prepareUrl, switchUrl]) {
+        const key = keyOf(store.bucket, url);
+        if (!key || (await store.head(key)) === undefined)
+            throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`);
     }
+    return { prepareUrl, switchUrl };
+}
+/** Find and verify the release to roll back to; nothing is written. */
+async function findRelease(consul, store, config, log) {
+    // promote announces a published release the same way (contract 8).
+    const wanted = config.rollbackTo
+        ? { id: config.rollbackTo, input: 'rollback-to', verb: 'roll back to' }
+        : { id: config.promote, input: 'promote', verb: 'promote' };
+    const id = wanted.id;
+    const history = await readHistory(consul, config, wanted);
+    const { checksum, size } = await verifyArchive(store, history, wanted);
+    const phases = await releasePhases(store, config, history, wanted);
     log.info(`release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`);
     return {
         deployId: id,
@@ -9500,4 +9597,4 @@ function setRolloutOutputs(rollout, setOutput) {
     setOutput('rolled-back', rollout.rollback?.outcome === 'rolled_back' ? 'true' : 'false');
 }
 
-export { readCatalog as a, connect as c, parseResult as p, runPipeline as r, waveReports as w };
+export { runPipeline as a, runConclusion as b, connect as c, commitState as d, checkOutput as e, checkConclusion as f, parseResult as p, readCatalog as r, statusDescription as s, waveReports as w };

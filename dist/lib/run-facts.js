@@ -7163,105 +7163,101 @@ function readOperateConfig(input, env) {
     const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
     return { app, kvPrefix, consul, filters: readFilters(get) };
 }
-/**
- * Read every input once. `input` returns '' for an unset input (as core.getInput
- * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
- */
-function readConfig(input, env, now = new Date()) {
-    const get = getter(input);
-    const workspace = env.GITHUB_WORKSPACE || process.cwd();
-    const path = resolve(workspace, get('path'));
-    const repository = env.GITHUB_REPOSITORY;
-    const app = readApp(get, env);
+function parseS3Endpoint(raw) {
+    if (raw === '')
+        return undefined;
+    let url;
+    try {
+        url = new URL(raw);
+    }
+    catch {
+        url = undefined;
+    }
+    // The endpoint appears in error messages: it must not carry a secret.
+    if (url && (url.username || url.password))
+        throw new InputError('s3-endpoint', 'must not carry credentials; the AWS SDK takes them from the environment');
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+        throw new InputError('s3-endpoint', `must be an http:// or https:// URL (got ${quote(raw)})`);
+    if (url.search || url.hash)
+        throw new InputError('s3-endpoint', `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`);
+    return raw.replace(/\/+$/, '');
+}
+function readS3(get, env) {
     const s3Url = get('s3-url');
     if (s3Url === '')
         throw new InputError('s3-url', 'is required (s3://bucket/prefix)');
     const { bucket, prefix } = parseS3Url(s3Url);
-    const endpointRaw = get('s3-endpoint');
-    let endpoint;
-    if (endpointRaw !== '') {
-        let url;
-        try {
-            url = new URL(endpointRaw);
-        }
-        catch {
-            url = undefined;
-        }
-        // The endpoint appears in error messages: it must not carry a secret.
-        if (url && (url.username || url.password))
-            throw new InputError('s3-endpoint', 'must not carry credentials; the AWS SDK takes them from the environment');
-        if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-            throw new InputError('s3-endpoint', `must be an http:// or https:// URL (got ${quote(endpointRaw)})`);
-        if (url.search || url.hash)
-            throw new InputError('s3-endpoint', `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`);
-        endpoint = endpointRaw.replace(/\/+$/, '');
-    }
+    const endpoint = parseS3Endpoint(get('s3-endpoint'));
     const region = get('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : '');
     if (region === '')
         throw new InputError('aws-region', 'is required (set the input, AWS_REGION or AWS_DEFAULT_REGION)');
     if (!REGION.test(region))
         throw new InputError('aws-region', `must look like us-east-1 (got ${quote(region)})`);
-    const manifestRaw = get('manifest');
-    const manifestFile = manifestRaw === '' ? undefined : resolve(workspace, manifestRaw);
-    const exclude = get('exclude')
-        .split(/\r?\n/)
-        .map((line) => line.trim())
-        .filter((line) => line !== '' && !line.startsWith('#'));
-    const deployIdFile = parseDeployIdFile(get('deploy-id-file'));
+    return { bucket, prefix, region, endpoint };
+}
+function checkDeployId(name, raw) {
+    const problem = deployIdProblem(raw);
+    if (problem)
+        throw new InputError(name, `${problem} (got ${quote(raw)})`);
+}
+/** Which release the run deploys: a new one (its ID given or made), or a published one. */
+function readRelease(get, env, now) {
     const deployIdRaw = get('deploy-id');
-    if (deployIdRaw !== '') {
-        const problem = deployIdProblem(deployIdRaw);
-        if (problem)
-            throw new InputError('deploy-id', `${problem} (got ${quote(deployIdRaw)})`);
-    }
+    if (deployIdRaw !== '')
+        checkDeployId('deploy-id', deployIdRaw);
     const rollbackRaw = get('rollback-to');
     if (rollbackRaw !== '') {
-        const problem = deployIdProblem(rollbackRaw);
-        if (problem)
-            throw new InputError('rollback-to', `${problem} (got ${quote(rollbackRaw)})`);
+        checkDeployId('rollback-to', rollbackRaw);
         if (deployIdRaw !== '' && deployIdRaw !== rollbackRaw)
             throw new InputError('rollback-to', 'cannot be combined with a different deploy-id');
     }
     const promoteRaw = get('promote');
     if (promoteRaw !== '') {
-        const problem = deployIdProblem(promoteRaw);
-        if (problem)
-            throw new InputError('promote', `${problem} (got ${quote(promoteRaw)})`);
+        checkDeployId('promote', promoteRaw);
         if (rollbackRaw !== '')
             throw new InputError('promote', 'cannot be combined with rollback-to: choose one release');
         if (deployIdRaw !== '' && deployIdRaw !== promoteRaw)
             throw new InputError('promote', 'cannot be combined with a different deploy-id');
     }
-    const sha = env.GITHUB_SHA || undefined;
     const deployId = rollbackRaw ||
         promoteRaw ||
         deployIdRaw ||
-        generateDeployId({ now, sha, runId: env.GITHUB_RUN_ID, runAttempt: env.GITHUB_RUN_ATTEMPT });
+        generateDeployId({
+            now,
+            sha: env.GITHUB_SHA || undefined,
+            runId: env.GITHUB_RUN_ID,
+            runAttempt: env.GITHUB_RUN_ATTEMPT
+        });
     if (!DEPLOY_ID_PATTERN.test(deployId))
         throw new Error(`generated deploy ID ${quote(deployId)} is malformed`);
-    const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9);
-    const consul = readConsul(get, env);
-    const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
-    const eventName = get('event-name');
-    if (!EVENT_NAME.test(eventName))
-        throw new InputError('event-name', `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(eventName)})`);
-    const filters = readFilters(get);
-    const datacenters = parseDatacenters(get('datacenters'));
-    const wait = parseBoolean('wait', get('wait'));
-    const timeoutRaw = get('timeout');
-    const timeoutMs = parseGoDuration(timeoutRaw);
+    return {
+        deployId,
+        deployIdGiven: deployIdRaw !== '',
+        rollbackTo: rollbackRaw || undefined,
+        promote: promoteRaw || undefined
+    };
+}
+function parseEventName(raw) {
+    if (!EVENT_NAME.test(raw))
+        throw new InputError('event-name', `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(raw)})`);
+    return raw;
+}
+function parseTimeout(raw) {
+    const timeoutMs = parseGoDuration(raw);
     if (timeoutMs === undefined)
-        throw new InputError('timeout', `must be a Go duration such as 90s, 10m or 1h30m (got ${quote(timeoutRaw)})`);
+        throw new InputError('timeout', `must be a Go duration such as 90s, 10m or 1h30m (got ${quote(raw)})`);
     if (timeoutMs < 1000 || timeoutMs > 24 * 3_600_000)
-        throw new InputError('timeout', `must be between 1s and 24h (got ${quote(timeoutRaw)} = ${formatGoDuration(timeoutMs)})`);
-    const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000);
+        throw new InputError('timeout', `must be between 1s and 24h (got ${quote(raw)} = ${formatGoDuration(timeoutMs)})`);
+    return timeoutMs;
+}
+/** Waves, their gate and the releases layout: how the fleet takes the release. */
+function readRollout(get, wait) {
     const waves = parseWaves(get('waves'));
     const bakeMs = parseBakeTime(get('bake-time'));
     const autoRollback = parseBoolean('auto-rollback', get('auto-rollback'));
-    const layoutRaw = get('layout') || 'in-place';
-    if (layoutRaw !== 'in-place' && layoutRaw !== 'releases')
-        throw new InputError('layout', `must be in-place or releases (got ${quote(layoutRaw)})`);
-    const layout = layoutRaw;
+    const layout = get('layout') || 'in-place';
+    if (layout !== 'in-place' && layout !== 'releases')
+        throw new InputError('layout', `must be in-place or releases (got ${quote(layout)})`);
     const keepReleases = parseInteger('keep-releases', get('keep-releases') || '5', 2, 1000);
     // A wave starts when the one before has reported: nothing of it works without waiting.
     if (!wait)
@@ -7273,27 +7269,65 @@ function readConfig(input, env, now = new Date()) {
         ])
             if (used)
                 throw new InputError(name, 'needs wait: true (it acts on what the nodes report)');
-    const dryRun = parseBoolean('dry-run', get('dry-run'));
-    const githubToken = get('github-token') || undefined;
+    return { waves, bakeMs, autoRollback, layout, keepReleases };
+}
+function readGitHub(get, app) {
+    const token = get('github-token') || undefined;
     const checkName = get('check-name') || `stretcher / ${app}`;
     if (checkName.length > 100 || /[\r\n]/.test(checkName))
         throw new InputError('check-name', `must be one line of at most 100 characters (got ${quote(checkName)})`);
-    const environment = get('environment') || undefined;
+    return { token, checkName, environment: get('environment') || undefined };
+}
+/** Facts about the run, from the runner's environment. */
+function runFacts$1(env) {
+    const repository = env.GITHUB_REPOSITORY;
     const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com';
     const runUrl = repository && env.GITHUB_RUN_ID
         ? `${serverUrl}/${repository}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
         : undefined;
+    return { sha: env.GITHUB_SHA || undefined, repository, runUrl };
+}
+/**
+ * Read every input once. `input` returns '' for an unset input (as core.getInput
+ * does); `env` is the process environment (GITHUB_*, AWS_*, CONSUL_HTTP_*).
+ * Inputs are read in this order, so of several bad ones the first is named.
+ */
+function readConfig(input, env, now = new Date()) {
+    const get = getter(input);
+    const workspace = env.GITHUB_WORKSPACE || process.cwd();
+    const path = resolve(workspace, get('path'));
+    const app = readApp(get, env);
+    const s3 = readS3(get, env);
+    const manifestName = get('manifest') || undefined;
+    const manifestFile = manifestName === undefined ? undefined : resolve(workspace, manifestName);
+    const exclude = get('exclude')
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('#'));
+    const deployIdFile = parseDeployIdFile(get('deploy-id-file'));
+    const release = readRelease(get, env, now);
+    const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9);
+    const consul = readConsul(get, env);
+    const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
+    const eventName = parseEventName(get('event-name'));
+    const filters = readFilters(get);
+    const datacenters = parseDatacenters(get('datacenters'));
+    const wait = parseBoolean('wait', get('wait'));
+    const timeoutMs = parseTimeout(get('timeout'));
+    const maxFailures = parseInteger('max-failures', get('max-failures'), 0, 1_000_000);
+    const rollout = readRollout(get, wait);
+    const dryRun = parseBoolean('dry-run', get('dry-run'));
+    const github = readGitHub(get, app);
     return {
         path,
         app,
-        s3: { bucket, prefix, region, endpoint },
+        s3,
         manifestFile,
-        manifestName: manifestRaw || undefined,
+        manifestName,
         dest: parseDest(get('dest')),
         exclude,
         deployIdFile,
-        deployId,
-        deployIdGiven: deployIdRaw !== '',
+        ...release,
         compressionLevel,
         consul,
         kvPrefix,
@@ -7303,17 +7337,11 @@ function readConfig(input, env, now = new Date()) {
         wait,
         timeoutMs,
         maxFailures,
-        rollbackTo: rollbackRaw || undefined,
-        waves,
-        bakeMs,
-        autoRollback,
-        promote: promoteRaw || undefined,
-        layout,
-        keepReleases,
+        ...rollout,
         dryRun,
-        github: { token: githubToken, checkName, environment },
+        github,
         dashboard: parseDashboard(get('dashboard'), kvPrefix),
-        run: { sha, repository, runUrl }
+        run: runFacts$1(env)
     };
 }
 /** S3 key of a release object: `<prefix>/<app>/<deploy-id>.<ext>`. Short, so the manifest URL stays a small event payload. */
@@ -7798,34 +7826,33 @@ const noLog = (cause) => ({
 /** The run read no log for this node: not yet (logs are read at the verdict), or beyond the first 200. */
 const NOT_YET = noLog('failed (its log is read when the wait ends)');
 const NOT_READ = noLog('failed (its log was not read: the run reads the first 200 failed nodes’ logs)');
-function analyse(r) {
-    const { fleet } = r;
-    const states = new Map(fleet.list().map((s) => [s.node, s]));
-    const failed = byStatus(fleet, 'failure');
-    const lost = byStatus(fleet, 'lost');
-    const silent = byStatus(fleet, 'silent');
-    const pending = byStatus(fleet, 'pending');
-    const succeeded = byStatus(fleet, 'success');
+/** Each failed node's log, digested; a stand-in where the run read none. */
+function digestsOf(r, failed) {
     const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]));
     const digests = new Map();
     for (const node of failed) {
         const text = logs.get(node);
         digests.set(node, text !== undefined ? digestLog(node, text) : r.verdict.done ? NOT_READ : NOT_YET);
     }
+    return digests;
+}
+/** Failures by cause, then lost, silent (by what was seen of them), still waiting. */
+function causeGroups(r, digests, nodes) {
+    const states = new Map(r.fleet.list().map((s) => [s.node, s]));
     const groups = groupByCause(digests, compareNatural).map((g) => ({
         ...g,
         status: 'failure'
     }));
-    if (lost.length)
+    if (nodes.lost.length)
         groups.push({
             cause: 'serfHealth went critical before it reported',
             key: 'lost',
-            nodes: lost,
+            nodes: nodes.lost,
             status: 'lost'
         });
     // Silent nodes: by what was seen of them (nothing, or a result not counted).
     const silentGroups = new Map();
-    for (const node of silent) {
+    for (const node of nodes.silent) {
         const cause = silentCause(states.get(node), r);
         const g = silentGroups.get(cause);
         if (g)
@@ -7834,12 +7861,12 @@ function analyse(r) {
             silentGroups.set(cause, { cause, key: cause, nodes: [node], status: 'silent' });
     }
     groups.push(...[...silentGroups.values()].sort((a, b) => b.nodes.length - a.nodes.length));
-    if (pending.length)
-        groups.push({ cause: pendingCause(r), key: 'pending', nodes: pending, status: 'pending' });
-    const causeOf = new Map();
-    for (const g of groups)
-        for (const node of g.nodes)
-            causeOf.set(node, g.status === 'failure' ? (digests.get(node)?.cause ?? g.cause) : g.cause);
+    if (nodes.pending.length)
+        groups.push({ cause: pendingCause(r), key: 'pending', nodes: nodes.pending, status: 'pending' });
+    return groups;
+}
+/** How long the nodes that reported took: percentiles and the slowest five. */
+function reportTimes(fleet) {
     const reported = fleet
         .list()
         .filter((s) => s.noticedMs !== undefined && (s.status === 'success' || s.status === 'failure'))
@@ -7851,6 +7878,21 @@ function analyse(r) {
     const slowest = [...reported]
         .sort((a, b) => b.ms - a.ms || compareNatural(a.node, b.node))
         .slice(0, 5);
+    return { reported, percentiles, slowest };
+}
+function analyse(r) {
+    const { fleet } = r;
+    const failed = byStatus(fleet, 'failure');
+    const lost = byStatus(fleet, 'lost');
+    const silent = byStatus(fleet, 'silent');
+    const pending = byStatus(fleet, 'pending');
+    const succeeded = byStatus(fleet, 'success');
+    const digests = digestsOf(r, failed);
+    const groups = causeGroups(r, digests, { lost, silent, pending });
+    const causeOf = new Map();
+    for (const g of groups)
+        for (const node of g.nodes)
+            causeOf.set(node, g.status === 'failure' ? (digests.get(node)?.cause ?? g.cause) : g.cause);
     return {
         counts: fleet.counts(),
         failed,
@@ -7861,9 +7903,7 @@ function analyse(r) {
         digests,
         groups,
         causeOf,
-        reported,
-        percentiles,
-        slowest
+        ...reportTimes(fleet)
     };
 }
 /** `web → production`, or `web`, or nothing. */
@@ -8104,6 +8144,38 @@ function tailWithin(lines, budget) {
     return out;
 }
 /**
+ * One cause's log block within `room` characters, or undefined when it does not
+ * fit: the lines that matter, then the whole log's tail collapsed.
+ */
+function causeLogBlock(g, node, d, text, room, open) {
+    const name = markdownText(node, 80);
+    const others = g.nodes.length > 1 ? ` (and ${plural(g.nodes.length - 1, 'other node')} with this cause)` : '';
+    const useful = tailWithin(d.useful, Math.floor(room * 0.45));
+    const all = logLines(text);
+    const listing = d.listing ? `; ${plural(d.listing, 'line')} of file listings left out` : '';
+    const build = (tail) => [
+        `<details${open ? ' open' : ''}><summary><b>${name}</b>${others}: the lines that matter (${useful.length} of ${plural(d.total, 'line')}${listing})</summary>`,
+        '',
+        fenced(useful.length ? useful : ['(nothing)']),
+        `<details><summary>${name}: the whole log${tail.length < all.length ? ` (last ${tail.length} of ${all.length} lines)` : ` (${plural(all.length, 'line')})`}</summary>`,
+        '',
+        fenced(tail),
+        '</details>',
+        '</details>',
+        ''
+    ].join('\n');
+    // The whole log gets what the rest leaves; a long fence can take more: cut again.
+    let tailBudget = room - build([]).length;
+    let tail = tailWithin(all, tailBudget);
+    let block = build(tail);
+    for (let tries = 0; block.length > room && tries < 3; tries++) {
+        tailBudget -= block.length - room + 100;
+        tail = tailWithin(all, tailBudget);
+        block = build(tail);
+    }
+    return block.length > room ? undefined : block;
+}
+/**
  * Each cause's log, its first node's: the lines that matter first (errors, the
  * failing command and its output), then the whole tail collapsed. The first
  * group's is open. At most `maxGroups` groups, within `budget` characters.
@@ -8123,36 +8195,8 @@ function causeLogsMarkdown(r, a, budget, maxGroups = 5) {
             continue;
         }
         const room = budget - size - 200;
-        if (room < 600) {
-            left++;
-            continue;
-        }
-        const name = markdownText(node, 80);
-        const others = g.nodes.length > 1 ? ` (and ${plural(g.nodes.length - 1, 'other node')} with this cause)` : '';
-        const useful = tailWithin(d.useful, Math.floor(room * 0.45));
-        const all = logLines(logs.get(node) ?? '');
-        const listing = d.listing ? `; ${plural(d.listing, 'line')} of file listings left out` : '';
-        const build = (tail) => [
-            `<details${i === 0 ? ' open' : ''}><summary><b>${name}</b>${others}: the lines that matter (${useful.length} of ${plural(d.total, 'line')}${listing})</summary>`,
-            '',
-            fenced(useful.length ? useful : ['(nothing)']),
-            `<details><summary>${name}: the whole log${tail.length < all.length ? ` (last ${tail.length} of ${all.length} lines)` : ` (${plural(all.length, 'line')})`}</summary>`,
-            '',
-            fenced(tail),
-            '</details>',
-            '</details>',
-            ''
-        ].join('\n');
-        // The whole log gets what the rest leaves; a long fence can take more: cut again.
-        let tailBudget = room - build([]).length;
-        let tail = tailWithin(all, tailBudget);
-        let block = build(tail);
-        for (let tries = 0; block.length > room && tries < 3; tries++) {
-            tailBudget -= block.length - room + 100;
-            tail = tailWithin(all, tailBudget);
-            block = build(tail);
-        }
-        if (block.length > room) {
+        const block = room < 600 ? undefined : causeLogBlock(g, node, d, logs.get(node) ?? '', room, i === 0);
+        if (block === undefined) {
             left++;
             continue;
         }
@@ -8368,7 +8412,6 @@ function abandonedMarkdown(f) {
  * (ASCII entities for anything untrusted) about 200 KB.
  */
 const SUMMARY_MAX_CHARS = 200_000;
-/** The parts of a report, each within its own budget, for the summary or the check run. */
 /**
  * One row per datacenter (contract 10: summary and check break the fleet down by
  * datacenter), in the order they were rolled out; empty when no node names one.
@@ -8396,36 +8439,39 @@ function datacentersMarkdown(fleet) {
         ...[...rows].map(([dc, c]) => `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} |`)
     ].join('\n');
 }
-function reportParts(r, maxChars, opts) {
-    const a = analyse(r);
-    const mark = headlineMark(r.verdict, r.facts, r.notWaiting);
-    const head = [
+/** The verdict line (marked), then the release and time line. */
+function headMarkdown(r, a, mark) {
+    return [
         `${mark} ${headlineMarkdown(markedHeadline(r, a, false))}`,
         '',
         [releaseLine(r), timeLine(r)].filter(Boolean).join(' · '),
         ''
     ].join('\n');
-    const state = endedEarly(r) ? stateMarkdown(r, a) : '';
+}
+function picturesMarkdown(r, a, mermaid) {
     // Nothing reported yet (wait: false, an early cancel): a one-colour pie says nothing.
-    const pictures = opts.mermaid && a.counts.succeeded + a.counts.failed > 0
-        ? [
-            outcomePie(slices(a), `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`),
-            reportTimeChart(a.reported)
-        ].join('\n')
-        : '';
+    if (!mermaid || a.counts.succeeded + a.counts.failed === 0)
+        return '';
+    return [
+        outcomePie(slices(a), `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`),
+        reportTimeChart(a.reported)
+    ].join('\n');
+}
+/** The parts of a report, each within its own budget, for the summary or the check run. */
+function reportParts(r, maxChars, opts) {
+    const a = analyse(r);
+    const mark = headlineMark(r.verdict, r.facts, r.notWaiting);
+    const head = headMarkdown(r, a, mark);
+    const state = endedEarly(r) ? stateMarkdown(r, a) : '';
+    const pictures = picturesMarkdown(r, a, opts.mermaid);
     const waves = r.waves?.length
         ? `${opts.mermaid ? wavesPicture(r) : ''}\n${wavesTableMarkdown(r, 20_000)}`
         : '';
     const facts = factsMarkdown(r);
     const timing = timingLine(a);
     const datacenters = datacentersMarkdown(r.fleet);
-    const fixed = head.length +
-        state.length +
-        pictures.length +
-        waves.length +
-        datacenters.length +
-        facts.length +
-        timing.length +
+    // What has no budget of its own, and a margin for the headings between parts.
+    const fixed = [head, state, pictures, waves, datacenters, facts, timing].reduce((n, p) => n + p.length, 0) +
         600;
     const room = Math.max(2000, maxChars - fixed);
     const causes = causesMarkdown(a, Math.floor(room * 0.45));
@@ -8487,93 +8533,6 @@ function summaryMarkdown(r, maxChars = SUMMARY_MAX_CHARS) {
         out.push(p.succeeded);
     out.push(`#### Release\n\n${p.facts}`);
     return out.join('\n');
-}
-
-/** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
-const CHECK_FIELD_MAX = 65_535;
-/** Commit and deployment status descriptions: over 140 is a 422. */
-const STATUS_DESCRIPTION_MAX = 140;
-/** Check run titles are one line; kept short so the PR's checks list shows them whole. */
-const TITLE_MAX = 160;
-function checkConclusion(report) {
-    const { verdict, facts } = report;
-    if (facts.cancelled)
-        return 'cancelled';
-    if (facts.error)
-        return 'failure';
-    // Not waited for: GitHub learns nothing about the fleet, so it neither passes nor fails.
-    if (!verdict.done)
-        return 'neutral';
-    if (verdict.ok)
-        return 'success';
-    return verdict.reason === 'timed_out' ? 'timed_out' : 'failure';
-}
-/**
- * `cancelled` on SIGINT/SIGTERM; `success` when the run succeeds (`wait: false`
- * included, whose check run is neutral); `timed_out` when silent nodes at the
- * timeout failed it; `failure` otherwise (failed nodes, an error, bad input).
- */
-function runConclusion(run) {
-    if (run.cancelled)
-        return 'cancelled';
-    if (!run.failed)
-        return 'success';
-    return run.verdict?.done === true && run.verdict.reason === 'timed_out' ? 'timed_out' : 'failure';
-}
-/**
- * The check's title: the headline in fewer words (the check's name carries the
- * app): `production: 1 of 5 nodes failed (node-3: exit status 1)`.
- */
-function checkTitle(report) {
-    return plainText(headline(report, analyse(report), true), TITLE_MAX);
-}
-/**
- * The check run's `output`, each field within `limit` characters: text and
- * tables only (the Checks tab may show Mermaid as code). The summary has the
- * verdict, what an early end left, the causes, timing, waves and nodes; the
- * text has each cause's log, the lines that matter first.
- */
-function checkOutput(report, limit = CHECK_FIELD_MAX) {
-    const p = reportParts(report, limit - 2000, { mermaid: false });
-    const parts = [`## ${p.head}`];
-    if (p.state)
-        parts.push(`### What this run left behind\n\n${p.state}`);
-    if (p.causes)
-        parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`);
-    if (p.timing)
-        parts.push(p.timing);
-    if (p.datacenters)
-        parts.push(`### Datacenters\n\n${p.datacenters}`);
-    if (p.waves)
-        parts.push(`### Waves\n\n${p.waves}`);
-    if (p.table.markdown)
-        parts.push(`### Nodes that did not succeed\n\n${p.table.markdown}`);
-    if (p.succeeded)
-        parts.push(p.succeeded);
-    parts.push(`### Release\n\n${p.facts}`);
-    let summary = parts.join('\n');
-    if (summary.length > limit)
-        summary = `${summary.slice(0, limit - 40)}\n\n… (cut to GitHub's limit)\n`;
-    const logs = report.excerpts?.length ? causeLogsMarkdown(report, p.a, limit - 40, 10) : '';
-    const text = logs ? `## Failed nodes' logs, by cause\n\n${logs}` : undefined;
-    return { title: checkTitle(report), summary, text };
-}
-/** The one line a commit status or deployment status carries (at most 140 characters). */
-function statusDescription(report) {
-    return plainText(checkTitle(report).replace(/\s+/g, ' '), STATUS_DESCRIPTION_MAX);
-}
-function commitState(conclusion) {
-    switch (conclusion) {
-        case 'in_progress':
-            return 'pending';
-        case 'success':
-        case 'neutral':
-            return 'success';
-        case 'cancelled':
-            return 'error';
-        default:
-            return 'failure';
-    }
 }
 
 // The Consul KV layout under `<kv-prefix>` (contract 5).
@@ -9083,15 +9042,59 @@ deadline) {
         });
     }
 }
-/**
- * Take the lock, waiting (blocking queries on the lock key) while another run
- * holds it, until `deadline`. Resolves with a lock that renews itself.
- */
-async function acquireLock(consul, opts) {
-    const { key, log } = opts;
+/** A session on the lock key: renewed every TTL/2 from its start until released. */
+class SessionLock {
+    sessionId;
+    holding = false;
+    renewTimer;
+    consul;
+    key;
+    log;
+    constructor(consul, key, sessionId, log) {
+        this.consul = consul;
+        this.key = key;
+        this.sessionId = sessionId;
+        this.log = log;
+        // Renew from the start: waiting for the lock can outlast a TTL.
+        this.renewTimer = setInterval(() => void this.renew(), (LOCK_TTL_S * 1000) / 2);
+        this.renewTimer.unref();
+    }
+    get held() {
+        return this.holding;
+    }
+    acquired() {
+        this.holding = true;
+    }
+    async release(deadline) {
+        if (this.renewTimer)
+            clearInterval(this.renewTimer);
+        this.renewTimer = undefined;
+        this.holding = false;
+        await releaseLock(this.consul, this.key, this.sessionId, deadline);
+    }
+    async renew() {
+        try {
+            await this.consul.request('PUT', `session/renew/${this.sessionId}`, {
+                permission: 'session:write'
+            });
+        }
+        catch (error) {
+            // 404: the session is gone (TTL lapsed, node critical); the lock went with it.
+            if (error instanceof ConsulError && error.status === 404) {
+                this.holding = false;
+                if (this.renewTimer)
+                    clearInterval(this.renewTimer);
+                this.log.warning(`lost the deploy lock ${this.key}: its Consul session expired`);
+            }
+            else
+                this.log.debug(`renewing the lock session failed, will retry: ${error.message}`);
+        }
+    }
+}
+async function createSession(consul, opts) {
     const created = await consul.request('PUT', 'session/create', {
         body: JSON.stringify({
-            Name: `stretcher-action ${key}`,
+            Name: `stretcher-action ${opts.key}`,
             TTL: `${LOCK_TTL_S}s`,
             Behavior: 'release',
             ...(opts.node ? { Node: opts.node } : {})
@@ -9099,79 +9102,58 @@ async function acquireLock(consul, opts) {
         permission: 'session:write',
         signal: opts.signal
     });
-    const sessionId = JSON.parse(created.body).ID;
-    opts.onSession?.(sessionId);
-    let held = false;
-    let renewTimer;
-    const lock = {
-        sessionId,
-        get held() {
-            return held;
-        },
-        async release(deadline) {
-            if (renewTimer)
-                clearInterval(renewTimer);
-            renewTimer = undefined;
-            held = false;
-            await releaseLock(consul, key, sessionId, deadline);
+    return JSON.parse(created.body).ID;
+}
+/** Try to acquire the key for the session until it is ours; between tries, wait for it to change. */
+async function waitForLock(consul, sessionId, opts) {
+    const { key, log } = opts;
+    let announcedHolder = '';
+    for (;;) {
+        const acquired = await consul.kvPut(key, JSON.stringify(opts.holder), {
+            acquire: sessionId,
+            permission: `key:write on "${key}"`,
+            signal: opts.signal
+        });
+        if (acquired)
+            return;
+        const current = await consul.kvGet(key, { signal: opts.signal });
+        const entry = current.entries[0];
+        const holder = describeHolder(entry?.value ?? null);
+        if (holder !== announcedHolder) {
+            log.info(`waiting for the deploy lock ${key}, held by ${holder}`);
+            announcedHolder = holder;
         }
-    };
-    const renew = async () => {
-        try {
-            await consul.request('PUT', `session/renew/${sessionId}`, { permission: 'session:write' });
-        }
-        catch (error) {
-            // 404: the session is gone (TTL lapsed, node critical); the lock went with it.
-            if (error instanceof ConsulError && error.status === 404) {
-                held = false;
-                if (renewTimer)
-                    clearInterval(renewTimer);
-                log.warning(`lost the deploy lock ${key}: its Consul session expired`);
-            }
-            else
-                log.debug(`renewing the lock session failed, will retry: ${error.message}`);
-        }
-    };
-    // Renew from the start: waiting for the lock can outlast a TTL.
-    renewTimer = setInterval(() => void renew(), (LOCK_TTL_S * 1000) / 2);
-    renewTimer.unref();
-    try {
-        let announcedHolder = '';
-        for (;;) {
-            const acquired = await consul.kvPut(key, JSON.stringify(opts.holder), {
-                acquire: sessionId,
-                permission: `key:write on "${key}"`,
-                signal: opts.signal
+        const remaining = opts.deadline - Date.now();
+        if (remaining <= 0)
+            throw new Error(`gave up waiting for the deploy lock ${key}: still held by ${holder}`);
+        if (entry?.session) {
+            // Block until the lock key changes (released, or its session gone).
+            await consul.kvGet(key, {
+                index: current.index,
+                waitMs: Math.min(remaining, 60_000),
+                signal: opts.signal,
+                retryUntil: opts.deadline
             });
-            if (acquired) {
-                held = true;
-                log.info(`holding the deploy lock ${key}`);
-                return lock;
-            }
-            const current = await consul.kvGet(key, { signal: opts.signal });
-            const entry = current.entries[0];
-            const holder = describeHolder(entry?.value ?? null);
-            if (holder !== announcedHolder) {
-                log.info(`waiting for the deploy lock ${key}, held by ${holder}`);
-                announcedHolder = holder;
-            }
-            const remaining = opts.deadline - Date.now();
-            if (remaining <= 0)
-                throw new Error(`gave up waiting for the deploy lock ${key}: still held by ${holder}`);
-            if (entry?.session) {
-                // Block until the lock key changes (released, or its session gone).
-                await consul.kvGet(key, {
-                    index: current.index,
-                    waitMs: Math.min(remaining, 60_000),
-                    signal: opts.signal,
-                    retryUntil: opts.deadline
-                });
-            }
-            else {
-                // Free but refused: Consul's lock delay after an invalidated session (up to 15 s).
-                await new Promise((r) => setTimeout(r, Math.min(1000, remaining)));
-            }
         }
+        else {
+            // Free but refused: Consul's lock delay after an invalidated session (up to 15 s).
+            await new Promise((r) => setTimeout(r, Math.min(1000, remaining)));
+        }
+    }
+}
+/**
+ * Take the lock, waiting (blocking queries on the lock key) while another run
+ * holds it, until `deadline`. Resolves with a lock that renews itself.
+ */
+async function acquireLock(consul, opts) {
+    const sessionId = await createSession(consul, opts);
+    opts.onSession?.(sessionId);
+    const lock = new SessionLock(consul, opts.key, sessionId, opts.log);
+    try {
+        await waitForLock(consul, sessionId, opts);
+        lock.acquired();
+        opts.log.info(`holding the deploy lock ${opts.key}`);
+        return lock;
     }
     catch (error) {
         await lock.release().catch(() => undefined);
@@ -9530,4 +9512,4 @@ function runFacts(config, run) {
     };
 }
 
-export { filterMatcher as A, announce as B, ConsulClient as C, DEPLOY_ID_PATTERN as D, progressLine as E, waveCounts$1 as F, resultRows as G, summaryMarkdown as H, INPUT_NAMES as I, verdictMessage as J, commonjsGlobal as K, checkConclusion as L, statusDescription as M, checkOutput as N, OPERATE_INPUTS as O, commitState as P, SAFE_PAYLOAD_BYTES as S, runConclusion as a, releaseLock as b, runFacts as c, abandonedMarkdown as d, plainText as e, compareNatural as f, formatGoDuration as g, readOperateConfig as h, isSettled as i, InputError as j, kvKeys as k, compileFilter as l, matchesFilters as m, acquireLock as n, nameList as o, previousDeployId as p, quote as q, readConfig as r, settle as s, targetedServices as t, markdownText as u, codeSpan as v, getDefaultExportFromCjs as w, parseDeployIdFile as x, s3Url as y, releaseKey as z };
+export { getDefaultExportFromCjs as A, parseDeployIdFile as B, ConsulClient as C, DEPLOY_ID_PATTERN as D, s3Url as E, releaseKey as F, filterMatcher as G, announce as H, INPUT_NAMES as I, progressLine as J, waveCounts$1 as K, resultRows as L, summaryMarkdown as M, verdictMessage as N, OPERATE_INPUTS as O, commonjsGlobal as P, SAFE_PAYLOAD_BYTES as S, readConfig as a, runFacts as b, abandonedMarkdown as c, plainText as d, compareNatural as e, formatGoDuration as f, readOperateConfig as g, InputError as h, isSettled as i, reportParts as j, kvKeys as k, causesHeading as l, matchesFilters as m, causeLogsMarkdown as n, headline as o, previousDeployId as p, analyse as q, releaseLock as r, settle as s, compileFilter as t, targetedServices as u, quote as v, acquireLock as w, nameList as x, markdownText as y, codeSpan as z };

@@ -1,11 +1,10 @@
-import { readFileSync as readFileSync$1 } from 'node:fs';
 import * as fs from 'fs';
 import { promises, constants as constants$5, existsSync, readFileSync } from 'fs';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
 import http from 'http';
 import https from 'https';
-import { K as commonjsGlobal, L as checkConclusion, e as plainText, M as statusDescription, N as checkOutput, P as commitState } from './run-facts.js';
+import { P as commonjsGlobal, d as plainText } from './run-facts.js';
 import * as crypto from 'crypto';
 import 'path';
 import 'net';
@@ -34503,40 +34502,9 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
-// The fleet on the pull request: a check run on the commit the PR shows (or a
-// commit status when the token may not write checks), a deployment when an
-// environment is set. Reporting never changes the verdict: every failure here
-// becomes a warning, and the run fails or succeeds on the fleet alone.
-const NO_OP = {
-    started: async () => { },
-    progress: async () => { },
-    finished: async () => { },
-    checkRunUrl: () => undefined
-};
-const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
-function readEventPayload(env) {
-    if (!env.GITHUB_EVENT_PATH)
-        return undefined;
-    try {
-        return JSON.parse(readFileSync$1(env.GITHUB_EVENT_PATH, 'utf8'));
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * The commit the PR shows: on pull_request events GITHUB_SHA is the synthetic
- * merge commit, and a check on it never appears on the PR; the head SHA does.
- */
-function reportSha(env, eventPayload) {
-    if (env.GITHUB_EVENT_NAME === 'pull_request' || env.GITHUB_EVENT_NAME === 'pull_request_target') {
-        const payload = (eventPayload ?? readEventPayload(env));
-        const head = payload?.pull_request?.head?.sha;
-        if (typeof head === 'string' && SHA.test(head))
-            return head;
-    }
-    return env.GITHUB_SHA || undefined;
-}
+// The GitHub API client reporting uses: retries and rate limits handled here
+// (@actions/github 9 bundles no retry or throttling plugin), the token kept out
+// of every log line.
 function header(error, name) {
     const value = error.response?.headers?.[name];
     return value === undefined ? undefined : String(value);
@@ -34574,7 +34542,6 @@ function retryDelay(error, attempt, opts, now) {
     return undefined;
 }
 function createClient(token, baseUrl, opts, log, now) {
-    // @actions/github 9 bundles no retry or throttling plugin: retries live here.
     const octokit = getOctokit(token, {
         baseUrl,
         log: { debug() { }, info() { }, warn() { }, error() { } }
@@ -34598,304 +34565,22 @@ function createClient(token, baseUrl, opts, log, now) {
     });
     return octokit;
 }
+/** A client for the runner's GitHub (GITHUB_API_URL), and a log that never shows the token. */
+function connectGitHub(token, env, retry, log, now) {
+    const scrub = (message) => message.split(token).join('***');
+    const scrubbed = {
+        info: (m) => log.info(scrub(m)),
+        warning: (m) => log.warning(scrub(m))
+    };
+    const baseUrl = (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
+    return { octokit: createClient(token, baseUrl, retry, scrubbed, now), log: scrubbed };
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** One line about an API error: status and GitHub's message, bounded. */
 function describe(error) {
     const e = error;
     const message = plainText(String(e.message ?? error).split('\n')[0] ?? '', 200);
     return e.status ? `${e.status} ${message}` : message;
-}
-function createGitHubReporter(opts) {
-    const { env, token } = opts;
-    const repository = env.GITHUB_REPOSITORY ?? '';
-    const [owner, repo] = repository.split('/');
-    if (!token || !owner || !repo) {
-        opts.log.debug('no github-token or GITHUB_REPOSITORY: the fleet is not reported to GitHub');
-        return NO_OP;
-    }
-    const sha = reportSha(env, opts.eventPayload);
-    if (!sha) {
-        opts.log.debug('no commit SHA (GITHUB_SHA): the fleet is not reported to GitHub');
-        return NO_OP;
-    }
-    const now = opts.now ?? Date.now;
-    const retry = {
-        retries: 3,
-        baseDelayMs: 1000,
-        maxWaitMs: 60_000,
-        timeoutMs: 30_000,
-        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-        ...opts.retry
-    };
-    // Whatever reaches the log, the token does not.
-    const scrub = (message) => message.split(token).join('***');
-    const log = {
-        info: (m) => opts.log.info(scrub(m)),
-        warning: (m) => opts.log.warning(scrub(m))
-    };
-    const baseUrl = (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
-    const octokit = createClient(token, baseUrl, retry, log, now);
-    const interval = opts.progressIntervalMs ?? 10_000;
-    let mode = 'checks';
-    let checkRunId;
-    let checkRunHtmlUrl;
-    let deploymentId;
-    let facts = {};
-    let notWaiting = false;
-    let lastUpdate = -Infinity;
-    let inflight = Promise.resolve();
-    let busy = false;
-    const detailsUrl = () => facts.runUrl || undefined;
-    let pendingPosted = false;
-    async function postStatus(report, state) {
-        try {
-            await octokit.rest.repos.createCommitStatus({
-                owner: owner,
-                repo: repo,
-                sha: sha,
-                state,
-                context: opts.checkName,
-                description: statusDescription(report),
-                target_url: detailsUrl()
-            });
-            if (state === 'pending' && !pendingPosted) {
-                pendingPosted = true;
-                opts.onStatusPending?.(sha, opts.checkName);
-            }
-        }
-        catch (error) {
-            mode = 'off';
-            log.warning(`could not report the fleet to GitHub: the token may write neither check runs nor commit statuses (${describe(error)}). Give the job \`permissions: checks: write\` (or \`statuses: write\`); fork PRs get a read-only token. The fleet's result is in this job's log and summary.`);
-        }
-    }
-    /** Check run create/update; on refusal falls back to a commit status. */
-    async function report(report, conclusion) {
-        if (mode === 'checks') {
-            const output = checkOutput(report);
-            const completed = conclusion === 'in_progress'
-                ? { status: 'in_progress' }
-                : {
-                    status: 'completed',
-                    conclusion,
-                    completed_at: new Date(now()).toISOString()
-                };
-            try {
-                if (checkRunId === undefined) {
-                    const created = await octokit.rest.checks.create({
-                        owner: owner,
-                        repo: repo,
-                        name: opts.checkName,
-                        head_sha: sha,
-                        details_url: detailsUrl(),
-                        external_id: report.fleet.deployId,
-                        started_at: new Date(now()).toISOString(),
-                        output,
-                        ...completed
-                    });
-                    checkRunId = created.data.id;
-                    checkRunHtmlUrl = created.data.html_url ?? undefined;
-                    opts.onCreated?.('check-run', checkRunId);
-                }
-                else {
-                    await octokit.rest.checks.update({
-                        owner: owner,
-                        repo: repo,
-                        check_run_id: checkRunId,
-                        output,
-                        ...completed
-                    });
-                }
-                return;
-            }
-            catch (error) {
-                if (!isRefused(error)) {
-                    log.warning(`could not ${checkRunId === undefined ? 'create' : 'update'} the check run "${opts.checkName}": ${describe(error)}`);
-                    return;
-                }
-                mode = 'status';
-                log.info(`the token may not write check runs (${describe(error)}); reporting as the commit status "${opts.checkName}" instead`);
-            }
-        }
-        if (mode === 'status')
-            await postStatus(report, commitState(conclusion));
-    }
-    async function deployment(state, description) {
-        if (!opts.environment)
-            return;
-        try {
-            if (deploymentId === undefined) {
-                if (state !== 'in_progress')
-                    return; // never created: nothing to complete
-                const created = await octokit.rest.repos.createDeployment({
-                    owner: owner,
-                    repo: repo,
-                    ref: sha,
-                    task: 'deploy',
-                    environment: opts.environment,
-                    // GitHub would otherwise merge the default branch in, or wait for every check.
-                    auto_merge: false,
-                    required_contexts: [],
-                    description: plainText(`stretcher deploy ${deployIdOf()}`, 140),
-                    payload: {
-                        deploy_id: deployIdOf(),
-                        manifest_url: facts.manifestUrl,
-                        src_url: facts.srcUrl,
-                        checksum: facts.checksum
-                    }
-                });
-                const id = created.data.id;
-                if (typeof id !== 'number') {
-                    log.warning(`GitHub did not create the deployment: ${plainText(JSON.stringify(created.data), 200)}`);
-                    return;
-                }
-                deploymentId = id;
-                opts.onCreated?.('deployment', id);
-            }
-            await octokit.rest.repos.createDeploymentStatus({
-                owner: owner,
-                repo: repo,
-                deployment_id: deploymentId,
-                state,
-                environment: opts.environment,
-                log_url: detailsUrl(),
-                description
-            });
-        }
-        catch (error) {
-            log.warning(`could not record the GitHub deployment to ${plainText(opts.environment, 100)}: ${describe(error)}`);
-        }
-    }
-    let deployIdOf = () => '';
-    /** One request chain at a time, in order; the final one waits for the rest. */
-    function enqueue(task) {
-        inflight = inflight
-            .then(task)
-            .catch((error) => log.warning(`GitHub reporting failed: ${describe(error)}`));
-        return inflight;
-    }
-    return {
-        started(info) {
-            facts = info.facts;
-            notWaiting = info.notWaiting === true;
-            deployIdOf = () => info.fleet.deployId;
-            lastUpdate = now();
-            const r = { fleet: info.fleet, verdict: { done: false }, facts, notWaiting };
-            return enqueue(async () => {
-                await report(r, 'in_progress');
-                await deployment('in_progress', statusDescription(r));
-            });
-        },
-        progress(snapshot) {
-            if (mode === 'off' || busy || now() - lastUpdate < interval)
-                return Promise.resolve();
-            lastUpdate = now();
-            busy = true;
-            const r = { fleet: snapshot.fleet, verdict: { done: false }, facts, notWaiting };
-            return enqueue(async () => {
-                try {
-                    // A commit status says only pending: one was posted already.
-                    if (mode === 'checks')
-                        await report(r, 'in_progress');
-                }
-                finally {
-                    busy = false;
-                }
-            });
-        },
-        finished(outcome) {
-            if (deployIdOf() === '')
-                deployIdOf = () => outcome.fleet.deployId;
-            const r = {
-                fleet: outcome.fleet,
-                verdict: outcome.verdict,
-                facts: {
-                    ...facts,
-                    durationMs: outcome.durationMs ?? facts.durationMs,
-                    cancelled: outcome.cancelled,
-                    error: outcome.error
-                },
-                excerpts: outcome.excerpts,
-                notWaiting,
-                waves: outcome.waves
-            };
-            const conclusion = checkConclusion(r);
-            return enqueue(async () => {
-                if (mode !== 'off')
-                    await report(r, conclusion);
-                const state = conclusion === 'success'
-                    ? 'success'
-                    : conclusion === 'cancelled'
-                        ? 'error'
-                        : conclusion === 'neutral'
-                            ? 'in_progress'
-                            : 'failure';
-                await deployment(state, statusDescription(r));
-            });
-        },
-        checkRunUrl() {
-            return mode === 'checks' && checkRunId !== undefined ? checkRunHtmlUrl : undefined;
-        }
-    };
-}
-/**
- * For the post step: complete a check run and a deployment the main step left
- * open (it was killed before its verdict). Never throws.
- */
-async function completeAbandoned(opts) {
-    const [owner, repo] = (opts.env.GITHUB_REPOSITORY ?? '').split('/');
-    if (!opts.token ||
-        !owner ||
-        !repo ||
-        (!opts.checkRunId && !opts.deploymentId && !opts.pendingStatus))
-        return;
-    const token = opts.token;
-    const scrub = (m) => m.split(token).join('***');
-    const baseUrl = (opts.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
-    const retry = {
-        retries: 2,
-        baseDelayMs: 500,
-        maxWaitMs: 5000,
-        timeoutMs: 10_000,
-        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-    };
-    const octokit = createClient(token, baseUrl, retry, { info: (m) => opts.log.info(scrub(m)) }, Date.now);
-    const summary = 'The deploy step stopped before the fleet gave its verdict (cancelled or killed). The fleet may be part-way through this release: see the run log.';
-    try {
-        if (opts.checkRunId) {
-            await octokit.rest.checks.update({
-                owner,
-                repo,
-                check_run_id: opts.checkRunId,
-                status: 'completed',
-                conclusion: 'cancelled',
-                completed_at: new Date().toISOString(),
-                output: { title: 'cancelled before the fleet converged', summary }
-            });
-            opts.log.info(`completed the check run left open as cancelled`);
-        }
-        if (opts.pendingStatus) {
-            await octokit.rest.repos.createCommitStatus({
-                owner,
-                repo,
-                sha: opts.pendingStatus.sha,
-                context: opts.pendingStatus.context,
-                state: 'error',
-                description: 'cancelled before the fleet converged'
-            });
-            opts.log.info(`completed the commit status left pending as error (cancelled)`);
-        }
-        if (opts.deploymentId) {
-            await octokit.rest.repos.createDeploymentStatus({
-                owner,
-                repo,
-                deployment_id: opts.deploymentId,
-                state: 'error',
-                description: 'cancelled before the fleet converged'
-            });
-        }
-    }
-    catch (error) {
-        opts.log.warning(scrub(`could not complete the check run, commit status or deployment left open: ${describe(error)}`));
-    }
 }
 
 // The pipeline's Log on @actions/core: the runner's log, groups and annotations.
@@ -34925,4 +34610,4 @@ const STATE = {
     summarized: 'summarized'
 };
 
-export { STATE as S, setFailed as a, setOutput as b, createGitHubReporter as c, saveState as d, summary as e, coreLog as f, getInput as g, getState as h, info as i, completeAbandoned as j, setSecret as s, warning as w };
+export { STATE as S, getInput as a, setSecret as b, connectGitHub as c, describe as d, coreLog as e, summary as f, getState as g, isRefused as h, info as i, setFailed as j, setOutput as k, saveState as l, sleep as s, warning as w };
