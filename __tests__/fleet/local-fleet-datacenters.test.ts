@@ -106,18 +106,29 @@ test('ACLs on: the action and node tokens are global, valid in every datacenter'
   }
 })
 
-test('datacenters and nodes together are refused; names must be unique across the fleet', async () => {
+test('datacenters and nodes together are refused; a name repeats only across datacenters', async () => {
   await assert.rejects(
     startLocalFleet({ nodes: 1, datacenters: [{ name: 'dc1' }] }),
     /per datacenter/
   )
   await assert.rejects(
     startLocalFleet({
-      datacenters: [
-        { name: 'dc1', nodes: [{ name: 'a' }] },
-        { name: 'dc2', nodes: [{ name: 'a' }] }
-      ]
+      datacenters: [{ name: 'dc1', nodes: [{ name: 'a' }, { name: 'a' }] }, { name: 'dc2' }]
     }),
     /twice/
   )
+  // Consul names nodes uniquely per datacenter only: two nodes, keyed <dc>/<name>.
+  const fleet = await startLocalFleet({
+    datacenters: [
+      { name: 'dc1', nodes: [{ name: 'a' }] },
+      { name: 'dc2', nodes: [{ name: 'a' }, { name: 'b' }] }
+    ]
+  })
+  try {
+    assert.deepEqual([...fleet.nodes.keys()].sort(), ['b', 'dc1/a', 'dc2/a'])
+    assert.equal(fleet.datacenterOf('dc1/a'), 'dc1')
+    assert.equal(fleet.datacenterOf('dc2/a'), 'dc2')
+  } finally {
+    await fleet.stop()
+  }
 })
