@@ -2,9 +2,11 @@
 // misread is refused here, each error at its file:line:col.
 import * as yaml from 'js-yaml'
 import type { Document, Event, MappingNode, Node, ScalarNode, SequenceNode } from 'js-yaml'
-import { InputError, quote } from '../../shared/errors.ts'
+import { InputError } from '../../shared/errors.ts'
+import { Places } from './places.ts'
+import { checkFields } from './template-fields.ts'
 import type { ActionScalar } from './yaml-nodes.ts'
-import { ACTION, MERGE_TAG, NULL_TAG, PLAIN, SEQ_TAG, STR_TAG } from './yaml-nodes.ts'
+import { ACTION } from './yaml-nodes.ts'
 
 /** A parsed manifest template. Treat it as opaque apart from the documented fields. */
 export interface ManifestTemplate {
@@ -19,72 +21,79 @@ export interface ManifestTemplate {
   readonly actionScalars: ReadonlyMap<ScalarNode, ActionScalar>
 }
 
-const COMMAND_LISTS = ['pre', 'post', 'success', 'failure'] as const
-const KNOWN_KEYS = new Set([
-  'src',
-  'checksum',
-  'dest',
-  'dest_mode',
-  'commands',
-  'excludes',
-  'exclude_from',
-  'sync_strategy'
-])
-const SYNC_STRATEGIES = new Set(['', 'rsync', 'mv'])
-const MAX_DEST_MODE = 0o7777
+/** Each scalar's source text, as [start, end) offsets. */
+type ScalarSources = Map<ScalarNode, [number, number]>
 
 /**
  * Parse a manifest template. Throws InputError('manifest', 'file:line:col: why')
  * for YAML errors and for anything stretcher would refuse or misread.
  */
 export function parseManifestTemplate(text: string, fileName: string): ManifestTemplate {
-  const lineStarts = [0]
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === '\n') lineStarts.push(i + 1)
+  const places = new Places(fileName, text)
+  const { events, document } = parseSyntax(text, fileName)
+  if (!document || !document.contents) {
+    return places.fail(0, 'is empty; expected a mapping of stretcher fields')
   }
-  const where = (offset: number): string => {
-    let line = 0
-    while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= offset) {
-      line++
-    }
-    return `${fileName}:${line + 1}:${offset - lineStarts[line]! + 1}`
-  }
-  const fail = (offset: number, reason: string): never => {
-    throw new InputError('manifest', `${where(offset)}: ${reason}`)
+  const scalarSources = locateNodes(events, document.contents, places.offsets)
+  refuseBareActions(text, scalarSources, places)
+  const actionScalars = actionScalarsOf(text, scalarSources)
+
+  // load() checks what the syntax tree does not: duplicate keys, one document.
+  try {
+    yaml.load(text, { schema: yaml.YAML11_SCHEMA, filename: fileName })
+  } catch (error) {
+    yamlError(error, text, fileName)
   }
 
-  const yamlError = (error: unknown): never => {
-    if (error instanceof yaml.YAMLException) {
-      const mark = error.mark
-      const at = mark ? `${fileName}:${mark.line + 1}:${mark.column + 1}` : fileName
-      // Actions outside YAML strings are the usual cause when a template has them.
-      const hint = text.includes('{{')
-        ? ' (a {{ ... }} action must sit inside a YAML string value)'
-        : ''
-      throw new InputError('manifest', `${at}: ${error.reason}${hint}`)
-    }
-    throw error
+  const root = document.contents
+  if (root.kind !== 'mapping') {
+    return places.refuse(
+      root,
+      `must be a mapping of stretcher fields (src, dest, commands, ...), not a ${root.kind === 'alias' ? 'alias' : root.kind}`
+    )
   }
-  let events: Event[] = []
-  let documents: Document[] = []
+  if (root.anchor !== undefined)
+    places.refuse(root, 'anchors (&) on the document are not supported')
+  const { dest, warnings } = checkFields(root, places)
+  return { fileName, dest, warnings, document, actionScalars }
+}
+
+/** The event stream and the syntax tree of the first document. */
+function parseSyntax(
+  text: string,
+  fileName: string
+): { events: Event[]; document: Document | undefined } {
   try {
-    events = yaml.parseEvents(text, { filename: fileName })
-    documents = yaml.eventsToAst(events, {
+    const events = yaml.parseEvents(text, { filename: fileName })
+    const documents = yaml.eventsToAst(events, {
       source: text,
       schema: yaml.YAML11_SCHEMA
     })
+    return { events, document: documents[0] }
   } catch (error) {
-    yamlError(error)
+    return yamlError(error, text, fileName)
   }
-  const document = documents[0]
-  if (!document || !document.contents) {
-    return fail(0, 'is empty; expected a mapping of stretcher fields')
-  }
+}
 
-  // Walk the events alongside the tree to learn where each node starts and
-  // which source text each scalar came from.
-  const offsets = new Map<Node, number>()
-  const scalarSources = new Map<ScalarNode, [number, number]>()
+function yamlError(error: unknown, text: string, fileName: string): never {
+  if (error instanceof yaml.YAMLException) {
+    const mark = error.mark
+    const at = mark ? `${fileName}:${mark.line + 1}:${mark.column + 1}` : fileName
+    // Actions outside YAML strings are the usual cause when a template has them.
+    const hint = text.includes('{{')
+      ? ' (a {{ ... }} action must sit inside a YAML string value)'
+      : ''
+    throw new InputError('manifest', `${at}: ${error.reason}${hint}`)
+  }
+  throw error
+}
+
+/**
+ * Walk the events alongside the tree to learn where each node starts (into
+ * `offsets`) and which source text each scalar came from (returned).
+ */
+function locateNodes(events: Event[], contents: Node, offsets: Map<Node, number>): ScalarSources {
+  const scalarSources: ScalarSources = new Map()
   let next = 1 // events[0] opens the document
   const attach = (node: Node): void => {
     const event = events[next++]!
@@ -117,12 +126,15 @@ export function parseManifestTemplate(text: string, fileName: string): ManifestT
     }
     next++ // the POP closing the collection
   }
-  attach(document.contents)
-  const at = (node: Node): number => offsets.get(node) ?? 0
+  attach(contents)
+  return scalarSources
+}
 
-  // An action outside a scalar (say `dest: {{ env "D" }}`, read as a flow
-  // mapping) cannot be kept byte for byte. One in a comment is dropped with it.
-  const actionScalars = new Map<ScalarNode, ActionScalar>()
+/**
+ * An action outside a scalar (say `dest: {{ env "D" }}`, read as a flow
+ * mapping) cannot be kept byte for byte. One in a comment is dropped with it.
+ */
+function refuseBareActions(text: string, scalarSources: ScalarSources, places: Places): void {
   const sourceRanges = [...scalarSources.values()]
   for (const match of text.matchAll(/\{\{/g)) {
     const start = match.index
@@ -131,193 +143,21 @@ export function parseManifestTemplate(text: string, fileName: string): ManifestT
     }
     const lineStart = text.lastIndexOf('\n', start) + 1
     if (/(^|\s)#/.test(text.slice(lineStart, start))) continue
-    fail(
+    places.fail(
       start,
       `"{{" outside a string: stretcher runs text/template before YAML, and an action is only kept as written inside a quoted string, e.g. '{{ env "X" "default" }}'`
     )
   }
+}
+
+function actionScalarsOf(
+  text: string,
+  scalarSources: ScalarSources
+): Map<ScalarNode, ActionScalar> {
+  const actionScalars = new Map<ScalarNode, ActionScalar>()
   for (const [node, [from, to]] of scalarSources) {
     const actions = text.slice(from, to).match(ACTION)
     if (actions) actionScalars.set(node, { style: node.style, actions })
   }
-
-  // load() checks what the syntax tree does not: duplicate keys, one document.
-  try {
-    yaml.load(text, { schema: yaml.YAML11_SCHEMA, filename: fileName })
-  } catch (error) {
-    yamlError(error)
-  }
-
-  const warnings: string[] = []
-  const root = document.contents
-  if (root.kind !== 'mapping') {
-    return fail(
-      at(root),
-      `must be a mapping of stretcher fields (src, dest, commands, ...), not a ${root.kind === 'alias' ? 'alias' : root.kind}`
-    )
-  }
-  if (root.anchor !== undefined) fail(at(root), 'anchors (&) on the document are not supported')
-
-  const keyName = (key: Node, path: string): string => {
-    if (key.kind !== 'scalar') {
-      return fail(at(key), `${path}: keys must be strings, not a ${key.kind}`)
-    }
-    if (key.tag === MERGE_TAG) {
-      return fail(at(key), `${path}: merge keys (<<) are not supported here; write the fields out`)
-    }
-    return key.value
-  }
-  const refuseAnchor = (node: Node, field: string): void => {
-    if (node.kind !== 'alias' && node.anchor !== undefined) {
-      fail(
-        at(node),
-        `${field}: anchors (&${node.anchor}) are not supported on a field the action edits`
-      )
-    }
-  }
-  // yaml.v2 decodes any scalar into a string field as its raw text, and null as "".
-  const stringField = (node: Node, field: string): string => {
-    if (node.kind === 'alias') {
-      return fail(at(node), `${field} must not be an alias (*${node.anchor}) in stretcher's fields`)
-    }
-    if (node.kind !== 'scalar') {
-      return fail(at(node), `${field} must be a string, not a ${node.kind}`)
-    }
-    if (node.tagged && node.tag !== '!!str' && node.tag !== STR_TAG) {
-      return fail(
-        at(node),
-        `${field}: tag ${node.tag} is not supported; stretcher expects a string`
-      )
-    }
-    return !node.tagged && node.tag === NULL_TAG ? '' : node.value
-  }
-  const stringList = (node: Node, field: string, what: string): void => {
-    if (node.kind === 'alias') {
-      fail(at(node), `${field} must not be an alias (*${node.anchor}) in stretcher's fields`)
-      return
-    }
-    if (node.kind === 'scalar' && !node.tagged && node.tag === NULL_TAG) return
-    if (node.kind !== 'sequence' || (node.tagged && node.tag !== '!!seq' && node.tag !== SEQ_TAG)) {
-      fail(
-        at(node),
-        `${field} must be a list of ${what}s, not a ${node.kind === 'sequence' ? node.tag : node.kind}`
-      )
-      return
-    }
-    node.items.forEach((item, index) => {
-      const itemField = `${field}[${index}]`
-      if (item.kind === 'mapping') {
-        fail(
-          at(item),
-          `${itemField} is a mapping, not a ${what}; quote it (an unquoted ": " starts a mapping)`
-        )
-      }
-      if (stringField(item, itemField) === '') {
-        fail(at(item), `${itemField} is an empty ${what}`)
-      }
-    })
-  }
-
-  let dest: string | undefined
-  for (const { key, value } of root.items) {
-    const name = keyName(key, 'the top level')
-    switch (name) {
-      case 'src':
-      case 'checksum':
-        refuseAnchor(value, name)
-        warnings.push(
-          `manifest ${where(at(key))}: ${name} is set by the action; the template's value is replaced`
-        )
-        break
-      case 'dest':
-        refuseAnchor(value, name)
-        dest = stringField(value, name) || undefined
-        break
-      case 'exclude_from':
-        stringField(value, name)
-        break
-      case 'sync_strategy': {
-        const strategy = stringField(value, name)
-        if (!SYNC_STRATEGIES.has(strategy)) {
-          fail(at(value), `sync_strategy must be rsync or mv, not ${quote(strategy)}`)
-        }
-        break
-      }
-      case 'dest_mode':
-        checkDestMode(value, (reason) => fail(at(value), `dest_mode ${reason}`))
-        break
-      case 'excludes':
-        stringList(value, name, 'pattern')
-        break
-      case 'commands':
-        refuseAnchor(value, name)
-        if (value.kind === 'alias') {
-          fail(at(value), `commands must not be an alias (*${value.anchor})`)
-        }
-        if (value.kind === 'scalar' && !value.tagged && value.tag === NULL_TAG) break
-        if (value.kind !== 'mapping') {
-          fail(
-            at(value),
-            `commands must be a mapping of pre, post, success and failure lists, not a ${value.kind}`
-          )
-          break
-        }
-        for (const item of value.items) {
-          const list = keyName(item.key, 'commands')
-          if ((COMMAND_LISTS as readonly string[]).includes(list)) {
-            refuseAnchor(item.value, `commands.${list}`)
-            stringList(item.value, `commands.${list}`, 'command')
-          } else {
-            warnings.push(
-              `manifest ${where(at(item.key))}: commands.${list} is kept, but stretcher only runs pre, post, success and failure`
-            )
-          }
-        }
-        break
-      default:
-        if (!KNOWN_KEYS.has(name)) {
-          warnings.push(
-            `manifest ${where(at(key))}: ${quote(name)} is kept, but stretcher ignores it`
-          )
-        }
-    }
-  }
-
-  return { fileName, dest, warnings, document, actionScalars }
-}
-
-/**
- * dest_mode is decoded by yaml.v2 into an os.FileMode. Accept only the forms
- * that YAML 1.1 and yaml.v2 read alike: an unquoted decimal, or octal with a
- * leading 0; null keeps stretcher's default (0755).
- */
-function checkDestMode(node: Node, refuse: (reason: string) => void): void {
-  if (node.kind === 'alias') {
-    refuse(`must not be an alias (*${node.anchor})`)
-    return
-  }
-  if (node.kind !== 'scalar') {
-    refuse(`must be an unquoted octal number such as 0755, not a ${node.kind}`)
-    return
-  }
-  if (!node.tagged && node.tag === NULL_TAG) return
-  const hint = 'must be an unquoted octal number from 0 to 07777 such as 0755'
-  if (node.style !== PLAIN || node.tagged) {
-    refuse(`${hint}; a quoted or tagged value fails to parse on the node`)
-    return
-  }
-  const text = node.value
-  const mode = /^0[0-7]*$/.test(text)
-    ? parseInt(text, 8)
-    : /^[1-9][0-9]*$/.test(text)
-      ? parseInt(text, 10)
-      : NaN
-  if (!(mode <= MAX_DEST_MODE)) {
-    refuse(`${hint}, not ${quote(text)}`)
-  } else if (/^[1-7][0-7]{2,3}$/.test(text)) {
-    // Decimal 755 is octal 01363 on the node: surely meant as 0755.
-    refuse(
-      `${text} is decimal (octal 0${mode.toString(8)}) on the node; write 0${text} for octal, as stretcher's YAML reads it`
-    )
-  }
+  return actionScalars
 }
