@@ -70,18 +70,33 @@ export function renderManifest(
   template: ManifestTemplate | undefined,
   values: ManifestValues
 ): string {
-  const refuseValue = (value: string, what: string, error: (reason: string) => Error): void => {
-    if (value.includes('{{')) {
-      throw error(
-        `${what}must not contain "{{": stretcher would run it as a template action on the node (${quote(value)})`
-      )
-    }
-    // A lone surrogate cannot be written as UTF-8.
-    if (/\p{Cs}/u.test(value)) throw error(`${what}is not well-formed Unicode`)
-  }
-  const plainError = (reason: string): Error => new Error(reason)
+  checkValues(template, values)
   const layout = values.layout
-  const syncs = layout?.phase !== 'switch'
+  const layoutDest = layout ? ((values.dest || undefined) ?? template?.dest) : undefined
+  const templateRoot = template?.document.contents as MappingNode | undefined
+  const edit = new FieldsEdit(templateRoot)
+  setSyncFields(edit, values, layoutDest)
+  const lists = layout && layoutDest !== undefined ? layoutLists(layout, layoutDest) : new Map()
+  editCommands(edit, values, lists)
+
+  const root: MappingNode = templateRoot
+    ? { ...templateRoot, items: edit.items }
+    : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK, items: edit.items }
+  const document: Document = template
+    ? { ...template.document, contents: root }
+    : { contents: root, directives: [] }
+  const { output, styles } = present(document)
+  checkActionsKept(template, edit.generated, document, styles, output)
+  return output
+}
+
+type ErrorFor = (reason: string) => Error
+
+const plainError: ErrorFor = (reason) => new Error(reason)
+
+/** The action's values, refused before anything is rendered. */
+function checkValues(template: ManifestTemplate | undefined, values: ManifestValues): void {
+  const layout = values.layout
   if (!values.src) throw new Error('manifest src is empty')
   refuseValue(values.src, 'the archive URL ', (reason) => new InputError('s3-url', reason))
   if (
@@ -114,122 +129,188 @@ export function renderManifest(
         : 'is required when no manifest template is given'
     )
   }
+}
 
-  const templateRoot = template?.document.contents as MappingNode | undefined
-  const items = [...(templateRoot?.items ?? [])]
-  const indexOf = (name: string): number =>
-    items.findIndex(({ key }) => key.kind === 'scalar' && key.value === name)
-  const setField = (name: string, value: Node, front: number): void => {
-    const index = indexOf(name)
-    if (index >= 0) items[index] = { key: items[index]!.key, value }
-    else items.splice(front, 0, { key: plainKey(name), value })
+function refuseValue(value: string, what: string, error: ErrorFor): void {
+  if (value.includes('{{')) {
+    throw error(
+      `${what}must not contain "{{": stretcher would run it as a template action on the node (${quote(value)})`
+    )
   }
-  // Scalars the action writes that carry the template's dest actions, with their style.
-  const generated = new Map<ScalarNode, ActionScalar>()
-  const actionAware = (value: string, style: ScalarNode['style'] = SINGLE_QUOTED): ScalarNode => {
+  // A lone surrogate cannot be written as UTF-8.
+  if (/\p{Cs}/u.test(value)) throw error(`${what}is not well-formed Unicode`)
+}
+
+/**
+ * The manifest's top-level fields as they are edited (the template's copied,
+ * never mutated), and the scalars the action writes that carry the template's
+ * dest actions, with their style (checked once presented).
+ */
+class FieldsEdit {
+  readonly items: MappingNode['items']
+  readonly generated = new Map<ScalarNode, ActionScalar>()
+
+  constructor(templateRoot: MappingNode | undefined) {
+    this.items = [...(templateRoot?.items ?? [])]
+  }
+
+  indexOf(name: string): number {
+    return this.items.findIndex(({ key }) => key.kind === 'scalar' && key.value === name)
+  }
+
+  valueOf(name: string): Node | undefined {
+    const index = this.indexOf(name)
+    return index >= 0 ? this.items[index]!.value : undefined
+  }
+
+  /** replaces the field's value in place, or adds the field at `front` */
+  set(name: string, value: Node, front: number): void {
+    const index = this.indexOf(name)
+    if (index >= 0) this.items[index] = { key: this.items[index]!.key, value }
+    else this.items.splice(front, 0, { key: plainKey(name), value })
+  }
+
+  remove(name: string): void {
+    const index = this.indexOf(name)
+    if (index >= 0) this.items.splice(index, 1)
+  }
+
+  /** a scalar for `value`, recorded when it holds the template's actions */
+  actionAware(value: string, style: ScalarNode['style'] = SINGLE_QUOTED): ScalarNode {
     const actions = value.match(ACTION)
     if (!actions) return quoted(value)
     const node: ScalarNode = { kind: 'scalar', tag: STR_TAG, tagged: false, style, value }
-    generated.set(node, { style, actions })
+    this.generated.set(node, { style, actions })
     return node
   }
+}
+
+/** src, checksum and dest set; the switch manifest has none of the sync fields. */
+function setSyncFields(
+  edit: FieldsEdit,
+  values: ManifestValues,
+  layoutDest: string | undefined
+): void {
+  const layout = values.layout
+  const syncs = layout?.phase !== 'switch'
+  const destInput = values.dest || undefined
   if (syncs) {
-    setField('src', quoted(values.src), 0)
-    setField('checksum', quoted(values.checksum), 1)
+    edit.set('src', quoted(values.src), 0)
+    edit.set('checksum', quoted(values.checksum), 1)
   }
   if (layout && layoutDest !== undefined) {
     if (syncs) {
       const dir = releaseDir(layoutDest, layout.deployId)
-      const destNode = indexOf('dest') >= 0 ? items[indexOf('dest')]!.value : undefined
+      const destNode = edit.valueOf('dest')
       const style =
         destInput === undefined && destNode?.kind === 'scalar' ? destNode.style : DOUBLE_QUOTED
-      setField('dest', actionAware(dir, style), 2)
+      edit.set('dest', edit.actionAware(dir, style), 2)
     }
-  } else if (destInput !== undefined) setField('dest', quoted(destInput), 2)
-  if (!syncs)
-    for (const name of SYNC_FIELDS) {
-      const index = indexOf(name)
-      if (index >= 0) items.splice(index, 1)
-    }
+  } else if (destInput !== undefined) edit.set('dest', quoted(destInput), 2)
+  if (!syncs) for (const name of SYNC_FIELDS) edit.remove(name)
+}
 
+/** A command list with layout: releases: whether the template's is kept, and the action's around it. */
+interface ListChange {
+  keep: boolean
+  before: string[]
+  after: string[]
+}
+
+/** The lists each phase keeps from the template, and the action's commands around them. */
+function layoutLists(
+  layout: NonNullable<ManifestValues['layout']>,
+  layoutDest: string
+): Map<string, ListChange> {
+  const prepares = layout.phase !== 'switch'
+  const switches = layout.phase !== 'prepare'
+  return new Map([
+    ['pre', { keep: prepares, before: prepares ? [prepareCommand(layoutDest)] : [], after: [] }],
+    [
+      'post',
+      {
+        keep: switches,
+        before: switches ? [switchCommand(layoutDest, layout.deployId)] : [],
+        after: switches ? [pruneCommand(layoutDest, layout.keepReleases)] : []
+      }
+    ],
+    ['success', { keep: switches, before: [], after: [] }]
+  ])
+}
+
+/** commands: the layout's lists changed, then the action's success and failure commands appended. */
+function editCommands(
+  edit: FieldsEdit,
+  values: ManifestValues,
+  lists: ReadonlyMap<string, ListChange>
+): void {
   const appended: Array<[string, readonly string[]]> = [
     ['success', values.successCommands],
     ['failure', values.failureCommands]
   ]
-  // The lists each phase keeps from the template, and the action's commands around them.
-  const layoutLists = new Map<string, { keep: boolean; before: string[]; after: string[] }>()
-  if (layout && layoutDest !== undefined) {
-    const prepares = layout.phase !== 'switch'
-    const switches = layout.phase !== 'prepare'
-    layoutLists.set('pre', {
-      keep: prepares,
-      before: prepares ? [prepareCommand(layoutDest)] : [],
-      after: []
-    })
-    layoutLists.set('post', {
-      keep: switches,
-      before: switches ? [switchCommand(layoutDest, layout.deployId)] : [],
-      after: switches ? [pruneCommand(layoutDest, layout.keepReleases)] : []
-    })
-    layoutLists.set('success', { keep: switches, before: [], after: [] })
+  if (lists.size === 0 && !appended.some(([, commands]) => commands.length > 0)) return
+  const existing = edit.valueOf('commands')
+  const commands: MappingNode =
+    existing?.kind === 'mapping'
+      ? { ...existing, items: [...existing.items] }
+      : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK, items: [] }
+  for (const [list, change] of lists) changeList(edit, commands, list, change)
+  for (const [list, additions] of appended) {
+    if (additions.length > 0) appendToList(edit, commands, list, additions)
   }
-  if (layoutLists.size > 0 || appended.some(([, commands]) => commands.length > 0)) {
-    const commandsIndex = indexOf('commands')
-    const existing = commandsIndex >= 0 ? items[commandsIndex]!.value : undefined
-    const commands: MappingNode =
-      existing?.kind === 'mapping'
-        ? { ...existing, items: [...existing.items] }
-        : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK, items: [] }
-    for (const [list, change] of layoutLists) {
-      const index = commands.items.findIndex(
-        ({ key }) => key.kind === 'scalar' && key.value === list
-      )
-      const current = index >= 0 ? commands.items[index]!.value : undefined
-      const kept = change.keep && current?.kind === 'sequence' ? current.items : []
-      const all = [
-        ...change.before.map((c) => actionAware(c)),
-        ...kept,
-        ...change.after.map((c) => actionAware(c))
-      ]
-      if (all.length === 0) {
-        if (index >= 0) commands.items.splice(index, 1)
-        continue
-      }
-      const sequence: SequenceNode =
-        current?.kind === 'sequence'
-          ? { ...current, items: all }
-          : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK, items: all }
-      if (index >= 0) commands.items[index] = { key: commands.items[index]!.key, value: sequence }
-      else commands.items.push({ key: plainKey(list), value: sequence })
-    }
-    for (const [list, additions] of appended) {
-      if (additions.length === 0) continue
-      const index = commands.items.findIndex(
-        ({ key }) => key.kind === 'scalar' && key.value === list
-      )
-      const current = index >= 0 ? commands.items[index]!.value : undefined
-      const sequence: SequenceNode =
-        current?.kind === 'sequence'
-          ? { ...current, items: [...current.items] }
-          : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK, items: [] }
-      sequence.items.push(...additions.map((c) => actionAware(c)))
-      if (index >= 0) commands.items[index] = { key: commands.items[index]!.key, value: sequence }
-      else commands.items.push({ key: plainKey(list), value: sequence })
-    }
-    if (commandsIndex >= 0)
-      items[commandsIndex] = { key: items[commandsIndex]!.key, value: commands }
-    else items.push({ key: plainKey('commands'), value: commands })
+  edit.set('commands', commands, edit.items.length)
+}
+
+function changeList(edit: FieldsEdit, commands: MappingNode, list: string, change: ListChange) {
+  const index = listIndex(commands, list)
+  const current = index >= 0 ? commands.items[index]!.value : undefined
+  const kept = change.keep && current?.kind === 'sequence' ? current.items : []
+  const all = [
+    ...change.before.map((c) => edit.actionAware(c)),
+    ...kept,
+    ...change.after.map((c) => edit.actionAware(c))
+  ]
+  if (all.length === 0) {
+    if (index >= 0) commands.items.splice(index, 1)
+    return
   }
+  const sequence: SequenceNode =
+    current?.kind === 'sequence'
+      ? { ...current, items: all }
+      : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK, items: all }
+  setList(commands, index, list, sequence)
+}
 
-  const root: MappingNode = templateRoot
-    ? { ...templateRoot, items }
-    : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK, items }
-  const document: Document = template
-    ? { ...template.document, contents: root }
-    : { contents: root, directives: [] }
+function appendToList(
+  edit: FieldsEdit,
+  commands: MappingNode,
+  list: string,
+  additions: readonly string[]
+): void {
+  const index = listIndex(commands, list)
+  const current = index >= 0 ? commands.items[index]!.value : undefined
+  const sequence: SequenceNode =
+    current?.kind === 'sequence'
+      ? { ...current, items: [...current.items] }
+      : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK, items: [] }
+  sequence.items.push(...additions.map((c) => edit.actionAware(c)))
+  setList(commands, index, list, sequence)
+}
 
-  // Record the style the presenter settles on for each scalar, to prove the
-  // template's actions come out as written.
+function listIndex(commands: MappingNode, list: string): number {
+  return commands.items.findIndex(({ key }) => key.kind === 'scalar' && key.value === list)
+}
+
+function setList(commands: MappingNode, index: number, list: string, sequence: SequenceNode) {
+  if (index >= 0) commands.items[index] = { key: commands.items[index]!.key, value: sequence }
+  else commands.items.push({ key: plainKey(list), value: sequence })
+}
+
+/**
+ * The manifest's text, and the style the presenter settled on for each scalar
+ * (recorded to prove the template's actions come out as written).
+ */
+function present(document: Document): { output: string; styles: Map<ScalarNode, number> } {
   const styles = new Map<ScalarNode, number>()
   const recordStyle = (layout: ScalarLayout): void => {
     styles.set(layout.node as ScalarNode, layout.style)
@@ -239,7 +320,17 @@ export function renderManifest(
     lineWidth: -1,
     scalarStyleRules: [...Object.values(yaml.DEFAULT_SCALAR_STYLE_RULES), recordStyle]
   })
+  return { output, styles }
+}
 
+/** Every action of the template (and of dest in generated commands) is in the output, byte for byte. */
+function checkActionsKept(
+  template: ManifestTemplate | undefined,
+  generated: ReadonlyMap<ScalarNode, ActionScalar>,
+  document: Document,
+  styles: ReadonlyMap<ScalarNode, number>,
+  output: string
+): void {
   const expected: string[] = []
   yaml.visit([document], (node) => {
     const source =
@@ -262,5 +353,4 @@ export function renderManifest(
       `${template?.fileName ?? '(none)'}: its {{ ... }} actions cannot be kept as written; write each on one line inside a quoted string`
     )
   }
-  return output
 }
