@@ -9,6 +9,9 @@
  * `yes` stays `yes`), every `{{ ... }}` action of the template comes out byte
  * for byte, and values from the action are emitted as double-quoted scalars
  * that can neither add a key nor hold an action. Comments are not kept.
+ *
+ * template.ts parses and checks the template (its fields in template-fields.ts),
+ * render.ts renders; this module is what the rest of the action imports.
  */
 import type { ManifestTemplate } from './template.ts'
 
