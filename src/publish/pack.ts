@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path'
 import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
+import type { Gzip } from 'node:zlib'
 import { findPackTools } from './pack-tools.ts'
 import type { Compressor, PackTools } from './pack-tools.ts'
 import { RECORD, archiveBytes, memberBytes } from './tar-size.ts'
@@ -134,20 +135,46 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
   const deployIdFile = parseDeployIdFile(opts.deployIdFile)
   const { tree, tools } =
     opts.checked ?? (await checkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }))
-
-  const deployIdContent = `${opts.deployId}\n`
   const { tarBytes: totalIn, files } = archiveShape(tree, deployIdFile, opts.deployId)
+  const extra = await writeExtra(tree, deployIdFile, `${opts.deployId}\n`)
+  const programs = spawnPrograms(tools, tarArgs(root, extra, opts.mtime), level)
+  const run = new PackRun({
+    programs,
+    compressorName: tools.compressor,
+    level,
+    tmp: extra.tmp,
+    totalIn,
+    files,
+    onProgress: opts.onProgress
+  })
+  run.start(tree.list)
+  return {
+    stream: run.output,
+    result: run.result,
+    totalBytes: totalIn,
+    fileBytes: tree.fileBytes,
+    files,
+    compressor: tools.compressor
+  }
+}
 
-  // The deploy-ID file and its missing parents come from a temp dir of their own,
-  // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
-  let bytesIn = 0
+/** The temp dir holding the deploy-ID file and its missing parents, and their list. */
+interface Extra {
+  tmp: string
+  root: string
+  list: string
+}
+
+// The deploy-ID file and its missing parents come from a temp dir of their own,
+// packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
+async function writeExtra(tree: Tree, deployIdFile: string, content: string): Promise<Extra> {
   const tmp = await mkdtemp(join(tmpdir(), 'stretcher-pack-'))
   const extraRoot = join(tmp, 'extra')
   const extraList = join(tmp, 'extra.list')
   try {
     await mkdir(join(extraRoot, dirname(deployIdFile)), { recursive: true, mode: 0o755 })
     for (const path of tree.deployIdEntries.slice(0, -1)) await chmod(join(extraRoot, path), 0o755)
-    await writeFile(join(extraRoot, deployIdFile), deployIdContent, { mode: 0o644 })
+    await writeFile(join(extraRoot, deployIdFile), content, { mode: 0o644 })
     await chmod(join(extraRoot, deployIdFile), 0o644)
     for (const path of tree.deployIdEntries) {
       await utimes(join(extraRoot, path), tree.newestMtime, tree.newestMtime)
@@ -157,8 +184,11 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     await rm(tmp, { recursive: true, force: true })
     throw err
   }
+  return { tmp, root: extraRoot, list: extraList }
+}
 
-  const tarArgs = [
+function tarArgs(root: string, extra: Extra, mtime: Date | undefined): string[] {
+  return [
     '--create',
     '--file=-',
     '--format=gnu',
@@ -170,7 +200,7 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     // 1.29+ implies that); --no-unquote keeps `\n` in a name from being an escape
     '--null',
     '--no-unquote',
-    ...(opts.mtime ? [`--mtime=@${Math.floor(opts.mtime.getTime() / 1000)}`] : []),
+    ...(mtime ? [`--mtime=@${Math.floor(mtime.getTime() / 1000)}`] : []),
     // Progress without reading tar's output in Node: a stderr line every
     // CHECKPOINT_RECORDS records of RECORD bytes (exitOf keeps these out of errors)
     `--checkpoint=${CHECKPOINT_RECORDS}`,
@@ -180,10 +210,20 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
     '-T',
     '-',
     '-C',
-    extraRoot,
+    extra.root,
     '-T',
-    extraList
+    extra.list
   ]
+}
+
+/** tar, and the compressor it writes into when there is one (pigz); tar first in `children`. */
+interface Programs {
+  tar: ChildProcess
+  compressor: ChildProcess | undefined
+  children: ChildProcess[]
+}
+
+function spawnPrograms(tools: PackTools, args: string[], level: number): Programs {
   // With pigz, tar writes straight into pigz's stdin (the fd is handed over, as a
   // shell pipe does): Node never copies the uncompressed bytes, which on a 2-core
   // machine is CPU taken from the compressor. pigz is spawned first so that
@@ -198,119 +238,170 @@ export async function pack(opts: PackOptions): Promise<PackedArchive> {
           stdio: ['pipe', 'pipe', 'pipe']
         })
   // argv0: so stderr says "tar: ...", not "/usr/bin/tar: ..."
-  const tar = spawn(tools.tar, tarArgs, {
+  const tar = spawn(tools.tar, args, {
     argv0: 'tar',
     stdio: ['pipe', compressor ? compressor.stdin! : 'pipe', 'pipe']
   })
   // tar has its own copy of the write end now; ours would keep pigz from seeing EOF
   compressor?.stdin?.destroy()
-  const children: ChildProcess[] = compressor ? [tar, compressor] : [tar]
-  const gzip = compressor ? undefined : createGzip({ level })
-  gzip?.on('error', (err) => fail(err))
-  const exits = children.map((child, i) =>
-    i === 0
-      ? exitOf(child, 'tar', (records) => {
-          bytesIn = Math.min(totalIn, records * RECORD)
-          report()
-        })
-      : exitOf(child, tools.compressor)
-  )
+  return { tar, compressor, children: compressor ? [tar, compressor] : [tar] }
+}
 
-  let bytesOut = 0
-  const report = (): void => opts.onProgress?.({ bytesIn, bytesOut, totalIn })
-  const hash = createHash('sha256')
-  let finished = false
-  let failure: Error | undefined
+interface PackRunOptions {
+  programs: Programs
+  compressorName: Compressor
+  level: number
+  tmp: string
+  totalIn: number
+  files: number
+  onProgress: ((p: PackProgress) => void) | undefined
+}
 
-  let settle!: { resolve: (r: PackResult) => void; reject: (e: Error) => void }
-  const result = new Promise<PackResult>((resolve, reject) => (settle = { resolve, reject }))
-  result.catch(() => {}) // a caller watching only the stream must not crash on it
-
+/**
+ * One archive being made: the programs' exits watched, their output hashed and
+ * counted on its way to `output`, and everything stopped and cleaned up at the
+ * first failure. `result` settles once the programs have exited and the temp
+ * dir is gone.
+ */
+class PackRun {
+  readonly output: Transform
+  readonly result: Promise<PackResult>
+  private readonly programs: Programs
+  private readonly exits: Array<Promise<Exit>>
+  /** Node's gzip, when there is no pigz */
+  private readonly gzip: Gzip | undefined
+  private readonly hash = createHash('sha256')
+  private readonly tmp: string
+  private readonly totalIn: number
+  private readonly files: number
+  private readonly onProgress: ((p: PackProgress) => void) | undefined
+  private bytesIn = 0
+  private bytesOut = 0
+  private finished = false
+  private failure: Error | undefined
+  private settle!: { resolve: (r: PackResult) => void; reject: (e: Error) => void }
   // Children we kill are not to blame for how they ended.
-  const killedByUs = new Set<ChildProcess>()
-  const stopChildren = (): void => {
+  private readonly killedByUs = new Set<ChildProcess>()
+
+  constructor(opts: PackRunOptions) {
+    this.programs = opts.programs
+    this.tmp = opts.tmp
+    this.totalIn = opts.totalIn
+    this.files = opts.files
+    this.onProgress = opts.onProgress
+    const { children, compressor } = this.programs
+    this.gzip = compressor ? undefined : createGzip({ level: opts.level })
+    this.gzip?.on('error', (err) => this.fail(err))
+    this.exits = children.map((child, i) =>
+      i === 0
+        ? exitOf(child, 'tar', (records) => {
+            this.bytesIn = Math.min(this.totalIn, records * RECORD)
+            this.report()
+          })
+        : exitOf(child, opts.compressorName)
+    )
+    this.result = new Promise<PackResult>((resolve, reject) => (this.settle = { resolve, reject }))
+    this.result.catch(() => {}) // a caller watching only the stream must not crash on it
+    this.watchExits()
+    this.output = this.outputStream()
+  }
+
+  /** hands tar the list and connects the pipes */
+  start(list: Buffer): void {
+    const { tar, compressor, children } = this.programs
     for (const child of children) {
+      child.on('error', (err) => this.fail(err))
+      // EPIPE when the other end died: the exit codes tell the story
+      child.stdin?.on('error', () => {})
+    }
+    tar.stdin?.end(list)
+    if (compressor) {
+      ;(compressor.stdout as Readable).pipe(this.output)
+    } else if (this.gzip) {
+      const tarOut = tar.stdout as Readable
+      tarOut.on('data', (chunk: Buffer) => {
+        this.bytesIn += chunk.length
+        this.report()
+      })
+      tarOut.pipe(this.gzip).pipe(this.output)
+    }
+  }
+
+  private report(): void {
+    this.onProgress?.({ bytesIn: this.bytesIn, bytesOut: this.bytesOut, totalIn: this.totalIn })
+  }
+
+  private outputStream(): Transform {
+    const output = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => {
+        this.hash.update(chunk)
+        this.bytesOut += chunk.length
+        this.report()
+        callback(null, chunk)
+      },
+      // The stream ends only when every program exited 0: a consumer (the upload)
+      // must never see a clean end of an archive tar gave up on halfway.
+      flush: (callback) => {
+        void Promise.all(this.exits).then(async (codes) => {
+          const bad = this.blame(codes)
+          if (bad) return callback(bad)
+          this.finished = true
+          this.bytesIn = this.totalIn
+          this.report()
+          await rm(this.tmp, { recursive: true, force: true }).catch(() => {})
+          this.settle.resolve({
+            sha256: this.hash.digest('hex'),
+            size: this.bytesOut,
+            files: this.files
+          })
+          callback()
+        })
+      }
+    })
+    output.on('close', () => {
+      if (!this.finished)
+        this.fail(this.failure ?? new Error('archive stream was destroyed before it ended'))
+    })
+    output.on('error', (err) => this.fail(err))
+    return output
+  }
+
+  // One program failing leaves the other blocked on a pipe nobody drains: stop
+  // them all at the first failure, then blame the one that failed on its own.
+  private watchExits(): void {
+    for (const exit of this.exits) {
+      void exit.then((e) => {
+        if (e.code === 0 || this.failure || this.finished) return
+        this.stopChildren()
+        void Promise.all(this.exits).then((all) => this.fail(this.blame(all) ?? exitError(e)))
+      })
+    }
+  }
+
+  private stopChildren(): void {
+    for (const child of this.programs.children) {
       if (child.exitCode === null && child.signalCode === null) {
-        killedByUs.add(child)
+        this.killedByUs.add(child)
         child.kill('SIGKILL')
       }
     }
   }
-  const blame = (all: readonly Exit[]): Error | undefined =>
-    firstFailure(all.filter((_, i) => !killedByUs.has(children[i] as ChildProcess)))
 
-  const fail = (err: Error): void => {
-    if (finished || failure) return
-    failure = err
-    if (!output.destroyed) output.destroy(err)
-    stopChildren()
-    for (const child of children) child.stdout?.destroy()
-    gzip?.destroy()
-    void Promise.all(exits)
-      .then(() => rm(tmp, { recursive: true, force: true }))
-      .finally(() => settle.reject(err))
-  }
-  // One program failing leaves the other blocked on a pipe nobody drains: stop
-  // them all at the first failure, then blame the one that failed on its own.
-  for (const exit of exits) {
-    void exit.then((e) => {
-      if (e.code === 0 || failure || finished) return
-      stopChildren()
-      void Promise.all(exits).then((all) => fail(blame(all) ?? exitError(e)))
-    })
+  private blame(all: readonly Exit[]): Error | undefined {
+    const children = this.programs.children
+    return firstFailure(all.filter((_, i) => !this.killedByUs.has(children[i] as ChildProcess)))
   }
 
-  const output = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk)
-      bytesOut += chunk.length
-      report()
-      callback(null, chunk)
-    },
-    // The stream ends only when every program exited 0: a consumer (the upload)
-    // must never see a clean end of an archive tar gave up on halfway.
-    flush(callback) {
-      void Promise.all(exits).then(async (codes) => {
-        const bad = blame(codes)
-        if (bad) return callback(bad)
-        finished = true
-        bytesIn = totalIn
-        report()
-        await rm(tmp, { recursive: true, force: true }).catch(() => {})
-        settle.resolve({ sha256: hash.digest('hex'), size: bytesOut, files })
-        callback()
-      })
-    }
-  })
-  output.on('close', () => {
-    if (!finished) fail(failure ?? new Error('archive stream was destroyed before it ended'))
-  })
-  output.on('error', (err) => fail(err))
-
-  for (const child of children) {
-    child.on('error', (err) => fail(err))
-    // EPIPE when the other end died: the exit codes tell the story
-    child.stdin?.on('error', () => {})
-  }
-  tar.stdin?.end(tree.list)
-  if (compressor) {
-    ;(compressor.stdout as Readable).pipe(output)
-  } else if (gzip) {
-    const tarOut = tar.stdout as Readable
-    tarOut.on('data', (chunk: Buffer) => {
-      bytesIn += chunk.length
-      report()
-    })
-    tarOut.pipe(gzip).pipe(output)
-  }
-
-  return {
-    stream: output,
-    result,
-    totalBytes: totalIn,
-    fileBytes: tree.fileBytes,
-    files,
-    compressor: tools.compressor
+  private fail(err: Error): void {
+    if (this.finished || this.failure) return
+    this.failure = err
+    if (!this.output.destroyed) this.output.destroy(err)
+    this.stopChildren()
+    for (const child of this.programs.children) child.stdout?.destroy()
+    this.gzip?.destroy()
+    void Promise.all(this.exits)
+      .then(() => rm(this.tmp, { recursive: true, force: true }))
+      .finally(() => this.settle.reject(err))
   }
 }
 

@@ -133,116 +133,128 @@ export function checkManifestRenders(
   else for (const phase of PHASES) render(config, template, commands, src, '0'.repeat(64), phase)
 }
 
-export async function publish({
-  config,
-  template,
-  commands,
-  store,
-  log,
-  onFact,
-  mtime,
-  build
-}: PublishInput): Promise<Release> {
+export async function publish(input: PublishInput): Promise<Release> {
+  const { config, store, onFact } = input
   const deployId = config.deployId
   const srcKey = releaseKey(config, deployId, 'tgz')
-  const manifestKey = releaseKey(config, deployId, 'yml')
   const srcUrl = s3Url(store.bucket, srcKey)
-  const manifestUrl = s3Url(store.bucket, manifestKey)
   onFact?.('deploy-id', deployId)
 
-  const { checksum, archiveBytes, files } = await log.group(
-    `Pack and upload ${srcUrl}`,
-    async () => {
-      const started = Date.now()
-      let uploaded = 0
-      const progress = throttle<{ bytesIn: number; totalIn: number; bytesOut: number }>(
-        2000,
-        (p) => {
-          const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : ''
-          log.info(
-            `packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
-              `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`
-          )
-        }
-      )
-      const archive = await pack({
-        root: config.path,
-        exclude: config.exclude,
-        deployIdFile: config.deployIdFile,
-        deployId,
-        compressionLevel: config.compressionLevel,
-        // Every file gets the deploy's time, so rsync on the node never skips one.
-        mtime,
-        checked: build,
-        onProgress: (p) => progress.update(p)
-      })
-      log.info(
-        `packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`
-      )
-      // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
-      // a pack failure, even after the last byte, fails the stream and so the upload,
-      // which is aborted. An archive object exists only complete; nothing is ever
-      // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
-      const packed = archive.result
-      packed.catch(() => undefined)
-      const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
-        uploaded = p.loaded
-      })
-      try {
-        await upload
-      } catch (error) {
-        // When pack failed, its error explains the failed upload better.
-        await packed
-        throw error
-      }
-      const result = await packed
-      progress.flush()
-      const ms = Date.now() - started
-      log.info(
-        `archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
-          `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`
-      )
-      return { checksum: result.sha256, archiveBytes: result.size, files: result.files }
-    }
+  const archive = await input.log.group(`Pack and upload ${srcUrl}`, () =>
+    packAndUpload(input, srcKey, srcUrl)
   )
   onFact?.('src-url', srcUrl)
-  onFact?.('checksum', checksum)
+  onFact?.('checksum', archive.checksum)
 
-  if (config.layout === 'releases') {
-    // The two halves first: the combined manifest (what latest will name) is
-    // written last, so each of the three names a whole release (contract 9).
-    const urls: Partial<Record<Phase, string>> = {}
-    for (const phase of ['prepare', 'switch'] as const) {
-      const key = releaseKey(config, deployId, `${phase}.yml`)
-      await store.putText(
-        key,
-        render(config, template, commands, srcUrl, checksum, phase),
-        'application/yaml'
-      )
-      urls[phase] = s3Url(store.bucket, key)
-      log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`)
-    }
-    await store.putText(
-      manifestKey,
-      render(config, template, commands, srcUrl, checksum, 'combined'),
-      'application/yaml'
+  const urls =
+    config.layout === 'releases'
+      ? await putPhaseManifests(input, srcUrl, archive.checksum)
+      : await putManifest(input, srcUrl, archive.checksum)
+  onFact?.('manifest-url', urls.manifestUrl)
+  return { deployId, srcUrl, ...urls, ...archive }
+}
+
+interface UploadedArchive {
+  checksum: string
+  archiveBytes: number
+  files: number
+}
+
+/** The build packed and streamed into the store, progress logged on the way. */
+async function packAndUpload(
+  { config, store, log, mtime, build }: PublishInput,
+  srcKey: string,
+  srcUrl: string
+): Promise<UploadedArchive> {
+  const started = Date.now()
+  let uploaded = 0
+  const progress = throttle<{ bytesIn: number; totalIn: number; bytesOut: number }>(2000, (p) => {
+    const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : ''
+    log.info(
+      `packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
+        `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`
     )
-    log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`)
-    onFact?.('manifest-url', manifestUrl)
-    return {
-      deployId,
-      srcUrl,
-      manifestUrl,
-      prepareUrl: urls.prepare,
-      switchUrl: urls.switch,
-      checksum,
-      archiveBytes,
-      files
-    }
+  })
+  const archive = await pack({
+    root: config.path,
+    exclude: config.exclude,
+    deployIdFile: config.deployIdFile,
+    deployId: config.deployId,
+    compressionLevel: config.compressionLevel,
+    // Every file gets the deploy's time, so rsync on the node never skips one.
+    mtime,
+    checked: build,
+    onProgress: (p) => progress.update(p)
+  })
+  log.info(
+    `packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`
+  )
+  // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
+  // a pack failure, even after the last byte, fails the stream and so the upload,
+  // which is aborted. An archive object exists only complete; nothing is ever
+  // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
+  const packed = archive.result
+  packed.catch(() => undefined)
+  const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+    uploaded = p.loaded
+  })
+  try {
+    await upload
+  } catch (error) {
+    // When pack failed, its error explains the failed upload better.
+    await packed
+    throw error
   }
+  const result = await packed
+  progress.flush()
+  const ms = Date.now() - started
+  log.info(
+    `archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
+      `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`
+  )
+  return { checksum: result.sha256, archiveBytes: result.size, files: result.files }
+}
+
+/** The in-place manifest. */
+async function putManifest(
+  { config, template, commands, store, log }: PublishInput,
+  srcUrl: string,
+  checksum: string
+): Promise<{ manifestUrl: string }> {
+  const manifestKey = releaseKey(config, config.deployId, 'yml')
+  const manifestUrl = s3Url(store.bucket, manifestKey)
   const manifest = render(config, template, commands, srcUrl, checksum)
   await store.putText(manifestKey, manifest, 'application/yaml')
   log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`)
-  onFact?.('manifest-url', manifestUrl)
-  return { deployId, srcUrl, manifestUrl, checksum, archiveBytes, files }
+  return { manifestUrl }
+}
+
+/** layout: releases: the prepare and switch manifests, then the combined one. */
+async function putPhaseManifests(
+  { config, template, commands, store, log }: PublishInput,
+  srcUrl: string,
+  checksum: string
+): Promise<Pick<Release, 'manifestUrl' | 'prepareUrl' | 'switchUrl'>> {
+  const manifestKey = releaseKey(config, config.deployId, 'yml')
+  const manifestUrl = s3Url(store.bucket, manifestKey)
+  // The two halves first: the combined manifest (what latest will name) is
+  // written last, so each of the three names a whole release (contract 9).
+  const urls: Partial<Record<Phase, string>> = {}
+  for (const phase of ['prepare', 'switch'] as const) {
+    const key = releaseKey(config, config.deployId, `${phase}.yml`)
+    await store.putText(
+      key,
+      render(config, template, commands, srcUrl, checksum, phase),
+      'application/yaml'
+    )
+    urls[phase] = s3Url(store.bucket, key)
+    log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`)
+  }
+  await store.putText(
+    manifestKey,
+    render(config, template, commands, srcUrl, checksum, 'combined'),
+    'application/yaml'
+  )
+  log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`)
+  return { manifestUrl, prepareUrl: urls.prepare, switchUrl: urls.switch }
 }

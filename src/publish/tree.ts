@@ -143,7 +143,13 @@ function processIds(): Ids | undefined {
 
 /** Walks `root` without following symlinks; refuses what tar xf could not recreate faithfully. */
 export async function walkTree(opts: WalkOptions): Promise<Tree> {
-  const { root, deployIdFile } = opts
+  await checkRoot(opts.root)
+  const walk = new Walk(opts)
+  await walk.visit('')
+  return walk.tree()
+}
+
+async function checkRoot(root: string): Promise<void> {
   let rootStats: Stats
   try {
     rootStats = await stat(root)
@@ -155,33 +161,155 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
   if (!rootStats.isDirectory()) {
     throw new InputError('path', `must be a directory (got ${quote(root)})`)
   }
+}
 
-  const isExcluded = compileExcludes(opts.exclude)
-  const deployIdParents = parentsOf(deployIdFile)
-  const presentParents = new Set<string>()
-  const list = new PathList()
+/**
+ * One walk's state: the list and totals being built, and what the checks need.
+ * Its methods do each entry's work without allocating per entry beyond the path
+ * and its Stats (bench/README.md, Notes: the plan-stage walk).
+ */
+class Walk {
+  private readonly root: string
+  private readonly deployIdFile: string
+  private readonly isExcluded: (path: string, isDirectory: boolean) => boolean
+  private readonly deployIdParents: string[]
+  private readonly presentParents = new Set<string>()
+  private readonly list = new PathList()
   // UTF-8 length of the first path of each multiply-linked inode (tar links later ones to it)
-  const firstPathBytes = new Map<string, number>()
-  const ids = processIds()
+  private readonly firstPathBytes = new Map<string, number>()
+  private readonly ids = processIds()
+  private readonly absoluteRoot: string
   // string concatenation, not path.join: join's normalising was a tenth of the walk
-  const absoluteRoot = resolve(root)
-  const prefix = absoluteRoot.endsWith(sep) ? absoluteRoot : absoluteRoot + sep
-  let membersBytes = 0
-  let fileBytes = 0
-  let newestMtimeMs = 0
-  let excludedAny = false
-  let hadDeployIdFile = false
+  private readonly prefix: string
+  private membersBytes = 0
+  private fileBytes = 0
+  private newestMtimeMs = 0
+  private excludedAny = false
+  private hadDeployIdFile = false
+  private sinceYield = 0
+
+  constructor(opts: WalkOptions) {
+    this.root = opts.root
+    this.deployIdFile = opts.deployIdFile
+    this.isExcluded = compileExcludes(opts.exclude)
+    this.deployIdParents = parentsOf(opts.deployIdFile)
+    this.absoluteRoot = resolve(opts.root)
+    this.prefix = this.absoluteRoot.endsWith(sep) ? this.absoluteRoot : this.absoluteRoot + sep
+  }
 
   // Synchronous calls: on a warm tree (a build just made) they measured 3-4x
   // faster than fs/promises, even with a directory's lstats in parallel (20k
   // files: ~110 ms vs ~400 ms, session 1). The loop is given back every
   // YIELD_EVERY entries so timers (the lock's session renewal) still run.
+  async visit(relDir: string): Promise<void> {
+    for (const name of this.namesIn(relDir)) {
+      if (++this.sinceYield >= YIELD_EVERY) {
+        this.sinceYield = 0
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
+      const path = relDir === '' ? name : `${relDir}/${name}`
+      const st = this.lstat(path)
+      if (this.isExcluded(path, st.isDirectory())) {
+        this.excludedAny = true
+        continue
+      }
+      const kind = kindOf(st)
+      refuseSpecial(path, kind)
+      if (this.isDeployIdFile(path, kind)) continue // replaced by the generated file
+      this.checkDeployIdParent(path, kind)
+      this.newestMtimeMs = Math.max(this.newestMtimeMs, st.mtimeMs)
+      if (kind !== 'symlink') this.readable(path, kind, st)
+      const nameBytes = this.list.push(path)
+      if (kind === 'directory') {
+        this.membersBytes += memberBytes(nameBytes + 1, 0)
+        await this.visit(path)
+      } else if (kind === 'symlink') {
+        const target = readlinkSync(this.prefix + path)
+        this.membersBytes += memberBytes(nameBytes, 0, Buffer.byteLength(target))
+      } else {
+        this.addFile(st, nameBytes)
+      }
+    }
+  }
+
+  /** The walked tree; refuses one with nothing to deploy. */
+  tree(): Tree {
+    const { list, root } = this
+    if (list.count === 0) {
+      throw new InputError(
+        'path',
+        this.excludedAny
+          ? `has nothing to deploy: everything in ${quote(root)} is excluded`
+          : this.hadDeployIdFile
+            ? `has nothing to deploy: ${quote(root)} holds only the deploy-ID file`
+            : `has nothing to deploy: ${quote(root)} is empty`
+      )
+    }
+    const missingParents = this.deployIdParents.filter((p) => !this.presentParents.has(p))
+    return {
+      list: list.toBuffer(),
+      count: list.count,
+      membersBytes: this.membersBytes,
+      fileBytes: this.fileBytes,
+      newestMtime: new Date(this.newestMtimeMs),
+      deployIdEntries: [...missingParents, this.deployIdFile]
+    }
+  }
+
+  private namesIn(relDir: string): string[] {
+    const dir = relDir === '' ? this.absoluteRoot : this.prefix + relDir
+    const names = readdirSync(dir)
+    // A name that is not UTF-8 decodes with U+FFFD and names no file: refuse it
+    // rather than fail on lstat. (Names only as Buffers cost a third of readdir.)
+    if (names.some((name) => name.includes('\uFFFD'))) refuseNonUtf8(dir, relDir)
+    return names.sort(byName)
+  }
+
+  private lstat(path: string): Stats {
+    try {
+      return lstatSync(this.prefix + path)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENAMETOOLONG')
+        throw new InputError(
+          'path',
+          `has a path too long at ${quote(path, 80)}: shorten it (the system refuses it)`
+        )
+      throw error
+    }
+  }
+
+  private isDeployIdFile(path: string, kind: EntryKind): boolean {
+    if (path !== this.deployIdFile) return false
+    if (kind === 'directory') {
+      throw new InputError(
+        'deploy-id-file',
+        `names a directory in path (${quote(this.deployIdFile)}); choose another deploy-id-file`
+      )
+    }
+    this.hadDeployIdFile = true
+    return true
+  }
+
+  private checkDeployIdParent(path: string, kind: EntryKind): void {
+    if (!this.deployIdParents.includes(path)) return
+    if (kind !== 'directory') {
+      throw new InputError(
+        'deploy-id-file',
+        `needs ${quote(path)} to be a directory, but path has a ${kind} there`
+      )
+    }
+    this.presentParents.add(path)
+  }
+
   // tar would stop half-way on a file it cannot open, after the lock is taken
   // and the upload begun: find it in the plan stage instead.
-  const readable = (path: string, kind: 'file' | 'directory', st: Stats): void => {
-    if (mayRead(st, kind, ids)) return
+  private readable(path: string, kind: 'file' | 'directory', st: Stats): void {
+    if (mayRead(st, kind, this.ids)) return
     try {
-      accessSync(prefix + path, kind === 'file' ? constants.R_OK : constants.R_OK | constants.X_OK)
+      accessSync(
+        this.prefix + path,
+        kind === 'file' ? constants.R_OK : constants.R_OK | constants.X_OK
+      )
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EACCES' || code === 'EPERM')
@@ -192,117 +320,40 @@ export async function walkTree(opts: WalkOptions): Promise<Tree> {
       throw error
     }
   }
-  const namesIn = (relDir: string): string[] => {
-    const dir = relDir === '' ? absoluteRoot : prefix + relDir
-    const names = readdirSync(dir)
-    // A name that is not UTF-8 decodes with U+FFFD and names no file: refuse it
-    // rather than fail on lstat. (Names only as Buffers cost a third of readdir.)
-    if (names.some((name) => name.includes('\uFFFD'))) {
-      for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
-        const name = raw.toString('utf8')
-        if (!Buffer.from(name, 'utf8').equals(raw)) {
-          const shown = relDir === '' ? name : `${relDir}/${name}`
-          throw new InputError(
-            'path',
-            `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`
-          )
-        }
-      }
-    }
-    return names.sort(byName)
-  }
-  let sinceYield = 0
-  const visit = async (relDir: string): Promise<void> => {
-    for (const name of namesIn(relDir)) {
-      if (++sinceYield >= YIELD_EVERY) {
-        sinceYield = 0
-        await new Promise<void>((resolve) => setImmediate(resolve))
-      }
-      const path = relDir === '' ? name : `${relDir}/${name}`
-      let st: Stats
-      try {
-        st = lstatSync(prefix + path)
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENAMETOOLONG')
-          throw new InputError(
-            'path',
-            `has a path too long at ${quote(path, 80)}: shorten it (the system refuses it)`
-          )
-        throw error
-      }
-      if (isExcluded(path, st.isDirectory())) {
-        excludedAny = true
-        continue
-      }
-      const kind = kindOf(st)
-      if (kind !== 'file' && kind !== 'directory' && kind !== 'symlink') {
-        throw new InputError(
-          'path',
-          `has a ${kind} at ${quote(path)}: only files, directories and symlinks can be archived (exclude it or remove it)`
-        )
-      }
-      if (path === deployIdFile) {
-        if (kind === 'directory') {
-          throw new InputError(
-            'deploy-id-file',
-            `names a directory in path (${quote(deployIdFile)}); choose another deploy-id-file`
-          )
-        }
-        hadDeployIdFile = true
-        continue // replaced by the generated file
-      }
-      if (deployIdParents.includes(path)) {
-        if (kind !== 'directory') {
-          throw new InputError(
-            'deploy-id-file',
-            `needs ${quote(path)} to be a directory, but path has a ${kind} there`
-          )
-        }
-        presentParents.add(path)
-      }
-      newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs)
-      if (kind !== 'symlink') readable(path, kind, st)
-      const nameBytes = list.push(path)
-      if (kind === 'directory') {
-        membersBytes += memberBytes(nameBytes + 1, 0)
-        await visit(path)
-      } else if (kind === 'symlink') {
-        const target = readlinkSync(prefix + path)
-        membersBytes += memberBytes(nameBytes, 0, Buffer.byteLength(target))
-      } else {
-        // tar stores later names of a multiply-linked inode as links to the first
-        const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined
-        const first = inode === undefined ? undefined : firstPathBytes.get(inode)
-        if (first !== undefined) {
-          membersBytes += memberBytes(nameBytes, 0, first)
-        } else {
-          if (inode !== undefined) firstPathBytes.set(inode, nameBytes)
-          membersBytes += memberBytes(nameBytes, st.size)
-          fileBytes += st.size
-        }
-      }
-    }
-  }
-  await visit('')
 
-  if (list.count === 0) {
+  private addFile(st: Stats, nameBytes: number): void {
+    // tar stores later names of a multiply-linked inode as links to the first
+    const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined
+    const first = inode === undefined ? undefined : this.firstPathBytes.get(inode)
+    if (first !== undefined) {
+      this.membersBytes += memberBytes(nameBytes, 0, first)
+    } else {
+      if (inode !== undefined) this.firstPathBytes.set(inode, nameBytes)
+      this.membersBytes += memberBytes(nameBytes, st.size)
+      this.fileBytes += st.size
+    }
+  }
+}
+
+function refuseSpecial(path: string, kind: EntryKind | string): asserts kind is EntryKind {
+  if (kind !== 'file' && kind !== 'directory' && kind !== 'symlink') {
     throw new InputError(
       'path',
-      excludedAny
-        ? `has nothing to deploy: everything in ${quote(root)} is excluded`
-        : hadDeployIdFile
-          ? `has nothing to deploy: ${quote(root)} holds only the deploy-ID file`
-          : `has nothing to deploy: ${quote(root)} is empty`
+      `has a ${kind} at ${quote(path)}: only files, directories and symlinks can be archived (exclude it or remove it)`
     )
   }
-  const deployIdEntries = [...deployIdParents.filter((p) => !presentParents.has(p)), deployIdFile]
-  return {
-    list: list.toBuffer(),
-    count: list.count,
-    membersBytes,
-    fileBytes,
-    newestMtime: new Date(newestMtimeMs),
-    deployIdEntries
+}
+
+function refuseNonUtf8(dir: string, relDir: string): void {
+  for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+    const name = raw.toString('utf8')
+    if (!Buffer.from(name, 'utf8').equals(raw)) {
+      const shown = relDir === '' ? name : `${relDir}/${name}`
+      throw new InputError(
+        'path',
+        `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`
+      )
+    }
   }
 }
 
