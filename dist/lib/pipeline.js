@@ -1,12 +1,12 @@
 import { d as plainText, j as reportParts, l as causesHeading, n as causeLogsMarkdown, o as headline, q as analyse, t as compileFilter, m as matchesFilters, u as targetedServices, h as InputError, v as quote, k as kvKeys, w as acquireLock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, x as nameList, y as markdownText, z as codeSpan, D as DEPLOY_ID_PATTERN, A as getDefaultExportFromCjs, B as parseDeployIdFile, E as s3Url, F as releaseKey, G as filterMatcher, H as announce, J as progressLine, K as waveCounts, e as compareNatural, b as runFacts, p as previousDeployId, i as isSettled, L as resultRows, M as summaryMarkdown, N as verdictMessage, f as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
-import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { delimiter, resolve, sep, posix, join, dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { lstatSync, readlinkSync, readdirSync, accessSync, constants as constants$2 } from 'node:fs';
+import { readlinkSync, readdirSync, lstatSync, accessSync, constants as constants$2 } from 'node:fs';
 
 /** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
 const CHECK_FIELD_MAX = 65_535;
@@ -4118,7 +4118,7 @@ function writeDocumentDirectives(doc) {
 *
 * @category AST
 */
-function present(documents, options) {
+function present$1(documents, options) {
 	const state = createPresenterState(options);
 	let result = "";
 	let previousEnded = false;
@@ -4295,6 +4295,350 @@ function eventsToAst(events, options) {
 	return state.documents;
 }
 
+class Places {
+    /** where each node of the syntax tree starts; filled in by template.ts locateNodes */
+    offsets = new Map();
+    fileName;
+    lineStarts = [0];
+    constructor(fileName, text) {
+        this.fileName = fileName;
+        for (let i = 0; i < text.length; i++) {
+            if (text[i] === '\n')
+                this.lineStarts.push(i + 1);
+        }
+    }
+    /** `file:line:col` of an offset in the text */
+    where(offset) {
+        const starts = this.lineStarts;
+        let line = 0;
+        while (line + 1 < starts.length && starts[line + 1] <= offset) {
+            line++;
+        }
+        return `${this.fileName}:${line + 1}:${offset - starts[line] + 1}`;
+    }
+    at(node) {
+        return this.offsets.get(node) ?? 0;
+    }
+    /** `file:line:col` of a node */
+    of(node) {
+        return this.where(this.at(node));
+    }
+    fail(offset, reason) {
+        throw new InputError('manifest', `${this.where(offset)}: ${reason}`);
+    }
+    /** fails at `node` */
+    refuse(node, reason) {
+        return this.fail(this.at(node), reason);
+    }
+}
+
+// The YAML nodes the manifest code builds and the names it reads them by
+// (js-yaml's tags and styles), shared by the template's parser and the renderer.
+const STR_TAG = 'tag:yaml.org,2002:str';
+const NULL_TAG = 'tag:yaml.org,2002:null';
+const MAP_TAG = 'tag:yaml.org,2002:map';
+const SEQ_TAG = 'tag:yaml.org,2002:seq';
+const MERGE_TAG = 'tag:yaml.org,2002:merge';
+const { PLAIN, SINGLE_QUOTED, DOUBLE_QUOTED } = SCALAR_STYLE;
+const { BLOCK: BLOCK$1 } = COLLECTION_STYLE;
+/**
+ * One text/template action as written: from `{{` to the next `}}` on the same
+ * line (or to the end of the line when it is not closed there).
+ */
+const ACTION = /\{\{.*?(?:\}\}|$)/gm;
+function plainKey(name) {
+    return { kind: 'scalar', tag: STR_TAG, tagged: false, style: PLAIN, value: name };
+}
+/** A value from the action: double-quoted, so any text stays one string. */
+function quoted(value) {
+    return { kind: 'scalar', tag: STR_TAG, tagged: false, style: DOUBLE_QUOTED, value };
+}
+
+const COMMAND_LISTS = ['pre', 'post', 'success', 'failure'];
+const KNOWN_KEYS = new Set([
+    'src',
+    'checksum',
+    'dest',
+    'dest_mode',
+    'commands',
+    'excludes',
+    'exclude_from',
+    'sync_strategy'
+]);
+const SYNC_STRATEGIES = new Set(['', 'rsync', 'mv']);
+const MAX_DEST_MODE = 0o7777;
+/** The top-level fields checked: the template's dest, and the warnings worth logging. */
+function checkFields(root, places) {
+    const warnings = [];
+    let dest;
+    for (const { key, value } of root.items) {
+        const name = keyName(places, key, 'the top level');
+        switch (name) {
+            case 'src':
+            case 'checksum':
+                refuseAnchor(places, value, name);
+                warnings.push(`manifest ${places.of(key)}: ${name} is set by the action; the template's value is replaced`);
+                break;
+            case 'dest':
+                refuseAnchor(places, value, name);
+                dest = stringField(places, value, name) || undefined;
+                break;
+            case 'exclude_from':
+                stringField(places, value, name);
+                break;
+            case 'sync_strategy':
+                checkSyncStrategy(places, value);
+                break;
+            case 'dest_mode':
+                checkDestMode(value, (reason) => places.refuse(value, `dest_mode ${reason}`));
+                break;
+            case 'excludes':
+                stringList(places, value, name, 'pattern');
+                break;
+            case 'commands':
+                checkCommands(places, value, warnings);
+                break;
+            default:
+                if (!KNOWN_KEYS.has(name)) {
+                    warnings.push(`manifest ${places.of(key)}: ${quote(name)} is kept, but stretcher ignores it`);
+                }
+        }
+    }
+    return { dest, warnings };
+}
+function keyName(places, key, path) {
+    if (key.kind !== 'scalar') {
+        return places.refuse(key, `${path}: keys must be strings, not a ${key.kind}`);
+    }
+    if (key.tag === MERGE_TAG) {
+        return places.refuse(key, `${path}: merge keys (<<) are not supported here; write the fields out`);
+    }
+    return key.value;
+}
+function refuseAnchor(places, node, field) {
+    if (node.kind !== 'alias' && node.anchor !== undefined) {
+        places.refuse(node, `${field}: anchors (&${node.anchor}) are not supported on a field the action edits`);
+    }
+}
+// yaml.v2 decodes any scalar into a string field as its raw text, and null as "".
+function stringField(places, node, field) {
+    if (node.kind === 'alias') {
+        return places.refuse(node, `${field} must not be an alias (*${node.anchor}) in stretcher's fields`);
+    }
+    if (node.kind !== 'scalar') {
+        return places.refuse(node, `${field} must be a string, not a ${node.kind}`);
+    }
+    if (node.tagged && node.tag !== '!!str' && node.tag !== STR_TAG) {
+        return places.refuse(node, `${field}: tag ${node.tag} is not supported; stretcher expects a string`);
+    }
+    return !node.tagged && node.tag === NULL_TAG ? '' : node.value;
+}
+function stringList(places, node, field, what) {
+    if (node.kind === 'alias') {
+        places.refuse(node, `${field} must not be an alias (*${node.anchor}) in stretcher's fields`);
+    }
+    if (node.kind === 'scalar' && !node.tagged && node.tag === NULL_TAG)
+        return;
+    if (node.kind !== 'sequence' || (node.tagged && node.tag !== '!!seq' && node.tag !== SEQ_TAG)) {
+        places.refuse(node, `${field} must be a list of ${what}s, not a ${node.kind === 'sequence' ? node.tag : node.kind}`);
+    }
+    node.items.forEach((item, index) => {
+        const itemField = `${field}[${index}]`;
+        if (item.kind === 'mapping') {
+            places.refuse(item, `${itemField} is a mapping, not a ${what}; quote it (an unquoted ": " starts a mapping)`);
+        }
+        if (stringField(places, item, itemField) === '') {
+            places.refuse(item, `${itemField} is an empty ${what}`);
+        }
+    });
+}
+function checkSyncStrategy(places, value) {
+    const strategy = stringField(places, value, 'sync_strategy');
+    if (!SYNC_STRATEGIES.has(strategy)) {
+        places.refuse(value, `sync_strategy must be rsync or mv, not ${quote(strategy)}`);
+    }
+}
+/** commands: a mapping of the four lists stretcher runs; other keys are kept, with a warning. */
+function checkCommands(places, value, warnings) {
+    refuseAnchor(places, value, 'commands');
+    if (value.kind === 'alias') {
+        places.refuse(value, `commands must not be an alias (*${value.anchor})`);
+    }
+    if (value.kind === 'scalar' && !value.tagged && value.tag === NULL_TAG)
+        return;
+    if (value.kind !== 'mapping') {
+        places.refuse(value, `commands must be a mapping of pre, post, success and failure lists, not a ${value.kind}`);
+    }
+    for (const item of value.items) {
+        const list = keyName(places, item.key, 'commands');
+        if (COMMAND_LISTS.includes(list)) {
+            refuseAnchor(places, item.value, `commands.${list}`);
+            stringList(places, item.value, `commands.${list}`, 'command');
+        }
+        else {
+            warnings.push(`manifest ${places.of(item.key)}: commands.${list} is kept, but stretcher only runs pre, post, success and failure`);
+        }
+    }
+}
+/**
+ * dest_mode is decoded by yaml.v2 into an os.FileMode. Accept only the forms
+ * that YAML 1.1 and yaml.v2 read alike: an unquoted decimal, or octal with a
+ * leading 0; null keeps stretcher's default (0755).
+ */
+function checkDestMode(node, refuse) {
+    if (node.kind === 'alias') {
+        refuse(`must not be an alias (*${node.anchor})`);
+        return;
+    }
+    if (node.kind !== 'scalar') {
+        refuse(`must be an unquoted octal number such as 0755, not a ${node.kind}`);
+        return;
+    }
+    if (!node.tagged && node.tag === NULL_TAG)
+        return;
+    const hint = 'must be an unquoted octal number from 0 to 07777 such as 0755';
+    if (node.style !== PLAIN || node.tagged) {
+        refuse(`${hint}; a quoted or tagged value fails to parse on the node`);
+        return;
+    }
+    const text = node.value;
+    const mode = /^0[0-7]*$/.test(text)
+        ? parseInt(text, 8)
+        : /^[1-9][0-9]*$/.test(text)
+            ? parseInt(text, 10)
+            : NaN;
+    if (!(mode <= MAX_DEST_MODE)) {
+        refuse(`${hint}, not ${quote(text)}`);
+    }
+    else if (/^[1-7][0-7]{2,3}$/.test(text)) {
+        // Decimal 755 is octal 01363 on the node: surely meant as 0755.
+        refuse(`${text} is decimal (octal 0${mode.toString(8)}) on the node; write 0${text} for octal, as stretcher's YAML reads it`);
+    }
+}
+
+// The manifest template parsed and checked: what stretcher would refuse or
+// misread is refused here, each error at its file:line:col.
+/**
+ * Parse a manifest template. Throws InputError('manifest', 'file:line:col: why')
+ * for YAML errors and for anything stretcher would refuse or misread.
+ */
+function parseManifestTemplate(text, fileName) {
+    const places = new Places(fileName, text);
+    const { events, document } = parseSyntax(text, fileName);
+    if (!document || !document.contents) {
+        return places.fail(0, 'is empty; expected a mapping of stretcher fields');
+    }
+    const scalarSources = locateNodes(events, document.contents, places.offsets);
+    refuseBareActions(text, scalarSources, places);
+    const actionScalars = actionScalarsOf(text, scalarSources);
+    // load() checks what the syntax tree does not: duplicate keys, one document.
+    try {
+        load(text, { schema: YAML11_SCHEMA, filename: fileName });
+    }
+    catch (error) {
+        yamlError(error, text, fileName);
+    }
+    const root = document.contents;
+    if (root.kind !== 'mapping') {
+        return places.refuse(root, `must be a mapping of stretcher fields (src, dest, commands, ...), not a ${root.kind === 'alias' ? 'alias' : root.kind}`);
+    }
+    if (root.anchor !== undefined)
+        places.refuse(root, 'anchors (&) on the document are not supported');
+    const { dest, warnings } = checkFields(root, places);
+    return { fileName, dest, warnings, document, actionScalars };
+}
+/** The event stream and the syntax tree of the first document. */
+function parseSyntax(text, fileName) {
+    try {
+        const events = parseEvents(text, { filename: fileName });
+        const documents = eventsToAst(events, {
+            source: text,
+            schema: YAML11_SCHEMA
+        });
+        return { events, document: documents[0] };
+    }
+    catch (error) {
+        return yamlError(error, text, fileName);
+    }
+}
+function yamlError(error, text, fileName) {
+    if (error instanceof YAMLException) {
+        const mark = error.mark;
+        const at = mark ? `${fileName}:${mark.line + 1}:${mark.column + 1}` : fileName;
+        // Actions outside YAML strings are the usual cause when a template has them.
+        const hint = text.includes('{{')
+            ? ' (a {{ ... }} action must sit inside a YAML string value)'
+            : '';
+        throw new InputError('manifest', `${at}: ${error.reason}${hint}`);
+    }
+    throw error;
+}
+/**
+ * Walk the events alongside the tree to learn where each node starts (into
+ * `offsets`) and which source text each scalar came from (returned).
+ */
+function locateNodes(events, contents, offsets) {
+    const scalarSources = new Map();
+    let next = 1; // events[0] opens the document
+    const attach = (node) => {
+        const event = events[next++];
+        switch (event.type) {
+            case EVENT_ID.SCALAR:
+                // Point at the opening quote of a quoted scalar.
+                offsets.set(node, event.style === SCALAR_STYLE.SINGLE_QUOTED ||
+                    event.style === SCALAR_STYLE.DOUBLE_QUOTED
+                    ? event.valueStart - 1
+                    : event.valueStart);
+                scalarSources.set(node, [event.valueStart, event.valueEnd]);
+                return;
+            case EVENT_ID.ALIAS:
+                offsets.set(node, Math.max(0, event.anchorStart - 1));
+                return;
+            case EVENT_ID.SEQUENCE:
+                offsets.set(node, event.start);
+                for (const item of node.items)
+                    attach(item);
+                break;
+            case EVENT_ID.MAPPING:
+                offsets.set(node, event.start);
+                for (const { key, value } of node.items) {
+                    attach(key);
+                    attach(value);
+                }
+                break;
+        }
+        next++; // the POP closing the collection
+    };
+    attach(contents);
+    return scalarSources;
+}
+/**
+ * An action outside a scalar (say `dest: {{ env "D" }}`, read as a flow
+ * mapping) cannot be kept byte for byte. One in a comment is dropped with it.
+ */
+function refuseBareActions(text, scalarSources, places) {
+    const sourceRanges = [...scalarSources.values()];
+    for (const match of text.matchAll(/\{\{/g)) {
+        const start = match.index;
+        if (sourceRanges.some(([from, to]) => from <= start && start + 2 <= to)) {
+            continue;
+        }
+        const lineStart = text.lastIndexOf('\n', start) + 1;
+        if (/(^|\s)#/.test(text.slice(lineStart, start)))
+            continue;
+        places.fail(start, `"{{" outside a string: stretcher runs text/template before YAML, and an action is only kept as written inside a quoted string, e.g. '{{ env "X" "default" }}'`);
+    }
+}
+function actionScalarsOf(text, scalarSources) {
+    const actionScalars = new Map();
+    for (const [node, [from, to]] of scalarSources) {
+        const actions = text.slice(from, to).match(ACTION);
+        if (actions)
+            actionScalars.set(node, { style: node.style, actions });
+    }
+    return actionScalars;
+}
+
 // `layout: releases` on the node (contract 9): the shell commands the action
 // adds to the prepare, switch and combined manifests. Pure: strings only.
 //
@@ -4390,18 +4734,8 @@ function keptReleasesCommand(dest) {
     return `(cd ${destWord(dest)}/releases 2>/dev/null && for r in *; do case "$r" in *[!0-9A-Za-z._-]*) ;; *) if [ -d "$r" ]; then printf '"%s",' "$r"; fi ;; esac; done)`;
 }
 
-/**
- * The stretcher manifest: parse the user's template, render the release's
- * manifest. Pure: no I/O.
- *
- * Stretcher v2 reads a manifest in two passes on each node: Go text/template
- * over the raw bytes, then gopkg.in/yaml.v2 (YAML 1.1) into its Manifest
- * struct. So the template is edited as a YAML syntax tree, never as objects:
- * every template scalar keeps its text and style (`0755` stays the octal 493,
- * `yes` stays `yes`), every `{{ ... }}` action of the template comes out byte
- * for byte, and values from the action are emitted as double-quoted scalars
- * that can neither add a key nor hold an action. Comments are not kept.
- */
+// The release's manifest rendered from the template: the template's syntax
+// tree copied where it changes, then checked to carry its actions as written.
 /** Fields a manifest without src leaves unused: the switch manifest drops them. */
 const SYNC_FIELDS = [
     'src',
@@ -4412,307 +4746,34 @@ const SYNC_FIELDS = [
     'exclude_from',
     'sync_strategy'
 ];
-const STR_TAG = 'tag:yaml.org,2002:str';
-const NULL_TAG = 'tag:yaml.org,2002:null';
-const MAP_TAG = 'tag:yaml.org,2002:map';
-const SEQ_TAG = 'tag:yaml.org,2002:seq';
-const MERGE_TAG = 'tag:yaml.org,2002:merge';
-const { PLAIN, SINGLE_QUOTED, DOUBLE_QUOTED } = SCALAR_STYLE;
-const { BLOCK: BLOCK$1 } = COLLECTION_STYLE;
-const COMMAND_LISTS = ['pre', 'post', 'success', 'failure'];
-const KNOWN_KEYS = new Set([
-    'src',
-    'checksum',
-    'dest',
-    'dest_mode',
-    'commands',
-    'excludes',
-    'exclude_from',
-    'sync_strategy'
-]);
-const SYNC_STRATEGIES = new Set(['', 'rsync', 'mv']);
-const MAX_DEST_MODE = 0o7777;
-/**
- * One text/template action as written: from `{{` to the next `}}` on the same
- * line (or to the end of the line when it is not closed there).
- */
-const ACTION = /\{\{.*?(?:\}\}|$)/gm;
-/**
- * Parse a manifest template. Throws InputError('manifest', 'file:line:col: why')
- * for YAML errors and for anything stretcher would refuse or misread.
- */
-function parseManifestTemplate(text, fileName) {
-    const lineStarts = [0];
-    for (let i = 0; i < text.length; i++) {
-        if (text[i] === '\n')
-            lineStarts.push(i + 1);
-    }
-    const where = (offset) => {
-        let line = 0;
-        while (line + 1 < lineStarts.length && lineStarts[line + 1] <= offset) {
-            line++;
-        }
-        return `${fileName}:${line + 1}:${offset - lineStarts[line] + 1}`;
-    };
-    const fail = (offset, reason) => {
-        throw new InputError('manifest', `${where(offset)}: ${reason}`);
-    };
-    const yamlError = (error) => {
-        if (error instanceof YAMLException) {
-            const mark = error.mark;
-            const at = mark ? `${fileName}:${mark.line + 1}:${mark.column + 1}` : fileName;
-            // Actions outside YAML strings are the usual cause when a template has them.
-            const hint = text.includes('{{')
-                ? ' (a {{ ... }} action must sit inside a YAML string value)'
-                : '';
-            throw new InputError('manifest', `${at}: ${error.reason}${hint}`);
-        }
-        throw error;
-    };
-    let events = [];
-    let documents = [];
-    try {
-        events = parseEvents(text, { filename: fileName });
-        documents = eventsToAst(events, {
-            source: text,
-            schema: YAML11_SCHEMA
-        });
-    }
-    catch (error) {
-        yamlError(error);
-    }
-    const document = documents[0];
-    if (!document || !document.contents) {
-        return fail(0, 'is empty; expected a mapping of stretcher fields');
-    }
-    // Walk the events alongside the tree to learn where each node starts and
-    // which source text each scalar came from.
-    const offsets = new Map();
-    const scalarSources = new Map();
-    let next = 1; // events[0] opens the document
-    const attach = (node) => {
-        const event = events[next++];
-        switch (event.type) {
-            case EVENT_ID.SCALAR:
-                // Point at the opening quote of a quoted scalar.
-                offsets.set(node, event.style === SCALAR_STYLE.SINGLE_QUOTED ||
-                    event.style === SCALAR_STYLE.DOUBLE_QUOTED
-                    ? event.valueStart - 1
-                    : event.valueStart);
-                scalarSources.set(node, [event.valueStart, event.valueEnd]);
-                return;
-            case EVENT_ID.ALIAS:
-                offsets.set(node, Math.max(0, event.anchorStart - 1));
-                return;
-            case EVENT_ID.SEQUENCE:
-                offsets.set(node, event.start);
-                for (const item of node.items)
-                    attach(item);
-                break;
-            case EVENT_ID.MAPPING:
-                offsets.set(node, event.start);
-                for (const { key, value } of node.items) {
-                    attach(key);
-                    attach(value);
-                }
-                break;
-        }
-        next++; // the POP closing the collection
-    };
-    attach(document.contents);
-    const at = (node) => offsets.get(node) ?? 0;
-    // An action outside a scalar (say `dest: {{ env "D" }}`, read as a flow
-    // mapping) cannot be kept byte for byte. One in a comment is dropped with it.
-    const actionScalars = new Map();
-    const sourceRanges = [...scalarSources.values()];
-    for (const match of text.matchAll(/\{\{/g)) {
-        const start = match.index;
-        if (sourceRanges.some(([from, to]) => from <= start && start + 2 <= to)) {
-            continue;
-        }
-        const lineStart = text.lastIndexOf('\n', start) + 1;
-        if (/(^|\s)#/.test(text.slice(lineStart, start)))
-            continue;
-        fail(start, `"{{" outside a string: stretcher runs text/template before YAML, and an action is only kept as written inside a quoted string, e.g. '{{ env "X" "default" }}'`);
-    }
-    for (const [node, [from, to]] of scalarSources) {
-        const actions = text.slice(from, to).match(ACTION);
-        if (actions)
-            actionScalars.set(node, { style: node.style, actions });
-    }
-    // load() checks what the syntax tree does not: duplicate keys, one document.
-    try {
-        load(text, { schema: YAML11_SCHEMA, filename: fileName });
-    }
-    catch (error) {
-        yamlError(error);
-    }
-    const warnings = [];
-    const root = document.contents;
-    if (root.kind !== 'mapping') {
-        return fail(at(root), `must be a mapping of stretcher fields (src, dest, commands, ...), not a ${root.kind === 'alias' ? 'alias' : root.kind}`);
-    }
-    if (root.anchor !== undefined)
-        fail(at(root), 'anchors (&) on the document are not supported');
-    const keyName = (key, path) => {
-        if (key.kind !== 'scalar') {
-            return fail(at(key), `${path}: keys must be strings, not a ${key.kind}`);
-        }
-        if (key.tag === MERGE_TAG) {
-            return fail(at(key), `${path}: merge keys (<<) are not supported here; write the fields out`);
-        }
-        return key.value;
-    };
-    const refuseAnchor = (node, field) => {
-        if (node.kind !== 'alias' && node.anchor !== undefined) {
-            fail(at(node), `${field}: anchors (&${node.anchor}) are not supported on a field the action edits`);
-        }
-    };
-    // yaml.v2 decodes any scalar into a string field as its raw text, and null as "".
-    const stringField = (node, field) => {
-        if (node.kind === 'alias') {
-            return fail(at(node), `${field} must not be an alias (*${node.anchor}) in stretcher's fields`);
-        }
-        if (node.kind !== 'scalar') {
-            return fail(at(node), `${field} must be a string, not a ${node.kind}`);
-        }
-        if (node.tagged && node.tag !== '!!str' && node.tag !== STR_TAG) {
-            return fail(at(node), `${field}: tag ${node.tag} is not supported; stretcher expects a string`);
-        }
-        return !node.tagged && node.tag === NULL_TAG ? '' : node.value;
-    };
-    const stringList = (node, field, what) => {
-        if (node.kind === 'alias') {
-            fail(at(node), `${field} must not be an alias (*${node.anchor}) in stretcher's fields`);
-            return;
-        }
-        if (node.kind === 'scalar' && !node.tagged && node.tag === NULL_TAG)
-            return;
-        if (node.kind !== 'sequence' || (node.tagged && node.tag !== '!!seq' && node.tag !== SEQ_TAG)) {
-            fail(at(node), `${field} must be a list of ${what}s, not a ${node.kind === 'sequence' ? node.tag : node.kind}`);
-            return;
-        }
-        node.items.forEach((item, index) => {
-            const itemField = `${field}[${index}]`;
-            if (item.kind === 'mapping') {
-                fail(at(item), `${itemField} is a mapping, not a ${what}; quote it (an unquoted ": " starts a mapping)`);
-            }
-            if (stringField(item, itemField) === '') {
-                fail(at(item), `${itemField} is an empty ${what}`);
-            }
-        });
-    };
-    let dest;
-    for (const { key, value } of root.items) {
-        const name = keyName(key, 'the top level');
-        switch (name) {
-            case 'src':
-            case 'checksum':
-                refuseAnchor(value, name);
-                warnings.push(`manifest ${where(at(key))}: ${name} is set by the action; the template's value is replaced`);
-                break;
-            case 'dest':
-                refuseAnchor(value, name);
-                dest = stringField(value, name) || undefined;
-                break;
-            case 'exclude_from':
-                stringField(value, name);
-                break;
-            case 'sync_strategy': {
-                const strategy = stringField(value, name);
-                if (!SYNC_STRATEGIES.has(strategy)) {
-                    fail(at(value), `sync_strategy must be rsync or mv, not ${quote(strategy)}`);
-                }
-                break;
-            }
-            case 'dest_mode':
-                checkDestMode(value, (reason) => fail(at(value), `dest_mode ${reason}`));
-                break;
-            case 'excludes':
-                stringList(value, name, 'pattern');
-                break;
-            case 'commands':
-                refuseAnchor(value, name);
-                if (value.kind === 'alias') {
-                    fail(at(value), `commands must not be an alias (*${value.anchor})`);
-                }
-                if (value.kind === 'scalar' && !value.tagged && value.tag === NULL_TAG)
-                    break;
-                if (value.kind !== 'mapping') {
-                    fail(at(value), `commands must be a mapping of pre, post, success and failure lists, not a ${value.kind}`);
-                    break;
-                }
-                for (const item of value.items) {
-                    const list = keyName(item.key, 'commands');
-                    if (COMMAND_LISTS.includes(list)) {
-                        refuseAnchor(item.value, `commands.${list}`);
-                        stringList(item.value, `commands.${list}`, 'command');
-                    }
-                    else {
-                        warnings.push(`manifest ${where(at(item.key))}: commands.${list} is kept, but stretcher only runs pre, post, success and failure`);
-                    }
-                }
-                break;
-            default:
-                if (!KNOWN_KEYS.has(name)) {
-                    warnings.push(`manifest ${where(at(key))}: ${quote(name)} is kept, but stretcher ignores it`);
-                }
-        }
-    }
-    return { fileName, dest, warnings, document, actionScalars };
-}
-/**
- * dest_mode is decoded by yaml.v2 into an os.FileMode. Accept only the forms
- * that YAML 1.1 and yaml.v2 read alike: an unquoted decimal, or octal with a
- * leading 0; null keeps stretcher's default (0755).
- */
-function checkDestMode(node, refuse) {
-    if (node.kind === 'alias') {
-        refuse(`must not be an alias (*${node.anchor})`);
-        return;
-    }
-    if (node.kind !== 'scalar') {
-        refuse(`must be an unquoted octal number such as 0755, not a ${node.kind}`);
-        return;
-    }
-    if (!node.tagged && node.tag === NULL_TAG)
-        return;
-    const hint = 'must be an unquoted octal number from 0 to 07777 such as 0755';
-    if (node.style !== PLAIN || node.tagged) {
-        refuse(`${hint}; a quoted or tagged value fails to parse on the node`);
-        return;
-    }
-    const text = node.value;
-    const mode = /^0[0-7]*$/.test(text)
-        ? parseInt(text, 8)
-        : /^[1-9][0-9]*$/.test(text)
-            ? parseInt(text, 10)
-            : NaN;
-    if (!(mode <= MAX_DEST_MODE)) {
-        refuse(`${hint}, not ${quote(text)}`);
-    }
-    else if (/^[1-7][0-7]{2,3}$/.test(text)) {
-        // Decimal 755 is octal 01363 on the node: surely meant as 0755.
-        refuse(`${text} is decimal (octal 0${mode.toString(8)}) on the node; write 0${text} for octal, as stretcher's YAML reads it`);
-    }
-}
 /**
  * Render the release's manifest: the template's fields kept, src and checksum
  * set, dest from the input or the template, the action's commands appended to
  * commands.success and commands.failure.
  */
 function renderManifest(template, values) {
-    const refuseValue = (value, what, error) => {
-        if (value.includes('{{')) {
-            throw error(`${what}must not contain "{{": stretcher would run it as a template action on the node (${quote(value)})`);
-        }
-        // A lone surrogate cannot be written as UTF-8.
-        if (/\p{Cs}/u.test(value))
-            throw error(`${what}is not well-formed Unicode`);
-    };
-    const plainError = (reason) => new Error(reason);
+    checkValues(template, values);
     const layout = values.layout;
-    const syncs = layout?.phase !== 'switch';
+    const layoutDest = layout ? ((values.dest || undefined) ?? template?.dest) : undefined;
+    const templateRoot = template?.document.contents;
+    const edit = new FieldsEdit(templateRoot);
+    setSyncFields(edit, values, layoutDest);
+    const lists = layout && layoutDest !== undefined ? layoutLists(layout, layoutDest) : new Map();
+    editCommands(edit, values, lists);
+    const root = templateRoot
+        ? { ...templateRoot, items: edit.items }
+        : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK$1, items: edit.items };
+    const document = template
+        ? { ...template.document, contents: root }
+        : { contents: root, directives: [] };
+    const { output, styles } = present(document);
+    checkActionsKept(template, edit.generated, document, styles, output);
+    return output;
+}
+const plainError = (reason) => new Error(reason);
+/** The action's values, refused before anything is rendered. */
+function checkValues(template, values) {
+    const layout = values.layout;
     if (!values.src)
         throw new Error('manifest src is empty');
     refuseValue(values.src, 'the archive URL ', (reason) => new InputError('s3-url', reason));
@@ -4735,131 +4796,171 @@ function renderManifest(template, values) {
             ? `is required: the manifest template ${template.fileName} has no dest`
             : 'is required when no manifest template is given');
     }
-    const templateRoot = template?.document.contents;
-    const items = [...(templateRoot?.items ?? [])];
-    const indexOf = (name) => items.findIndex(({ key }) => key.kind === 'scalar' && key.value === name);
-    const setField = (name, value, front) => {
-        const index = indexOf(name);
+}
+function refuseValue(value, what, error) {
+    if (value.includes('{{')) {
+        throw error(`${what}must not contain "{{": stretcher would run it as a template action on the node (${quote(value)})`);
+    }
+    // A lone surrogate cannot be written as UTF-8.
+    if (/\p{Cs}/u.test(value))
+        throw error(`${what}is not well-formed Unicode`);
+}
+/**
+ * The manifest's top-level fields as they are edited (the template's copied,
+ * never mutated), and the scalars the action writes that carry the template's
+ * dest actions, with their style (checked once presented).
+ */
+class FieldsEdit {
+    items;
+    generated = new Map();
+    constructor(templateRoot) {
+        this.items = [...(templateRoot?.items ?? [])];
+    }
+    indexOf(name) {
+        return this.items.findIndex(({ key }) => key.kind === 'scalar' && key.value === name);
+    }
+    valueOf(name) {
+        const index = this.indexOf(name);
+        return index >= 0 ? this.items[index].value : undefined;
+    }
+    /** replaces the field's value in place, or adds the field at `front` */
+    set(name, value, front) {
+        const index = this.indexOf(name);
         if (index >= 0)
-            items[index] = { key: items[index].key, value };
+            this.items[index] = { key: this.items[index].key, value };
         else
-            items.splice(front, 0, { key: plainKey(name), value });
-    };
-    // Scalars the action writes that carry the template's dest actions, with their style.
-    const generated = new Map();
-    const actionAware = (value, style = SINGLE_QUOTED) => {
+            this.items.splice(front, 0, { key: plainKey(name), value });
+    }
+    remove(name) {
+        const index = this.indexOf(name);
+        if (index >= 0)
+            this.items.splice(index, 1);
+    }
+    /** a scalar for `value`, recorded when it holds the template's actions */
+    actionAware(value, style = SINGLE_QUOTED) {
         const actions = value.match(ACTION);
         if (!actions)
             return quoted(value);
         const node = { kind: 'scalar', tag: STR_TAG, tagged: false, style, value };
-        generated.set(node, { style, actions });
+        this.generated.set(node, { style, actions });
         return node;
-    };
+    }
+}
+/** src, checksum and dest set; the switch manifest has none of the sync fields. */
+function setSyncFields(edit, values, layoutDest) {
+    const layout = values.layout;
+    const syncs = layout?.phase !== 'switch';
+    const destInput = values.dest || undefined;
     if (syncs) {
-        setField('src', quoted(values.src), 0);
-        setField('checksum', quoted(values.checksum), 1);
+        edit.set('src', quoted(values.src), 0);
+        edit.set('checksum', quoted(values.checksum), 1);
     }
     if (layout && layoutDest !== undefined) {
         if (syncs) {
             const dir = releaseDir(layoutDest, layout.deployId);
-            const destNode = indexOf('dest') >= 0 ? items[indexOf('dest')].value : undefined;
+            const destNode = edit.valueOf('dest');
             const style = destInput === undefined && destNode?.kind === 'scalar' ? destNode.style : DOUBLE_QUOTED;
-            setField('dest', actionAware(dir, style), 2);
+            edit.set('dest', edit.actionAware(dir, style), 2);
         }
     }
     else if (destInput !== undefined)
-        setField('dest', quoted(destInput), 2);
+        edit.set('dest', quoted(destInput), 2);
     if (!syncs)
-        for (const name of SYNC_FIELDS) {
-            const index = indexOf(name);
-            if (index >= 0)
-                items.splice(index, 1);
-        }
+        for (const name of SYNC_FIELDS)
+            edit.remove(name);
+}
+/** The lists each phase keeps from the template, and the action's commands around them. */
+function layoutLists(layout, layoutDest) {
+    const prepares = layout.phase !== 'switch';
+    const switches = layout.phase !== 'prepare';
+    return new Map([
+        ['pre', { keep: prepares, before: prepares ? [prepareCommand(layoutDest)] : [], after: [] }],
+        [
+            'post',
+            {
+                keep: switches,
+                before: switches ? [switchCommand(layoutDest, layout.deployId)] : [],
+                after: switches ? [pruneCommand(layoutDest, layout.keepReleases)] : []
+            }
+        ],
+        ['success', { keep: switches, before: [], after: [] }]
+    ]);
+}
+/** commands: the layout's lists changed, then the action's success and failure commands appended. */
+function editCommands(edit, values, lists) {
     const appended = [
         ['success', values.successCommands],
         ['failure', values.failureCommands]
     ];
-    // The lists each phase keeps from the template, and the action's commands around them.
-    const layoutLists = new Map();
-    if (layout && layoutDest !== undefined) {
-        const prepares = layout.phase !== 'switch';
-        const switches = layout.phase !== 'prepare';
-        layoutLists.set('pre', {
-            keep: prepares,
-            before: prepares ? [prepareCommand(layoutDest)] : [],
-            after: []
-        });
-        layoutLists.set('post', {
-            keep: switches,
-            before: switches ? [switchCommand(layoutDest, layout.deployId)] : [],
-            after: switches ? [pruneCommand(layoutDest, layout.keepReleases)] : []
-        });
-        layoutLists.set('success', { keep: switches, before: [], after: [] });
+    if (lists.size === 0 && !appended.some(([, commands]) => commands.length > 0))
+        return;
+    const existing = edit.valueOf('commands');
+    const commands = existing?.kind === 'mapping'
+        ? { ...existing, items: [...existing.items] }
+        : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK$1, items: [] };
+    for (const [list, change] of lists)
+        changeList(edit, commands, list, change);
+    for (const [list, additions] of appended) {
+        if (additions.length > 0)
+            appendToList(edit, commands, list, additions);
     }
-    if (layoutLists.size > 0 || appended.some(([, commands]) => commands.length > 0)) {
-        const commandsIndex = indexOf('commands');
-        const existing = commandsIndex >= 0 ? items[commandsIndex].value : undefined;
-        const commands = existing?.kind === 'mapping'
-            ? { ...existing, items: [...existing.items] }
-            : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK$1, items: [] };
-        for (const [list, change] of layoutLists) {
-            const index = commands.items.findIndex(({ key }) => key.kind === 'scalar' && key.value === list);
-            const current = index >= 0 ? commands.items[index].value : undefined;
-            const kept = change.keep && current?.kind === 'sequence' ? current.items : [];
-            const all = [
-                ...change.before.map((c) => actionAware(c)),
-                ...kept,
-                ...change.after.map((c) => actionAware(c))
-            ];
-            if (all.length === 0) {
-                if (index >= 0)
-                    commands.items.splice(index, 1);
-                continue;
-            }
-            const sequence = current?.kind === 'sequence'
-                ? { ...current, items: all }
-                : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK$1, items: all };
-            if (index >= 0)
-                commands.items[index] = { key: commands.items[index].key, value: sequence };
-            else
-                commands.items.push({ key: plainKey(list), value: sequence });
-        }
-        for (const [list, additions] of appended) {
-            if (additions.length === 0)
-                continue;
-            const index = commands.items.findIndex(({ key }) => key.kind === 'scalar' && key.value === list);
-            const current = index >= 0 ? commands.items[index].value : undefined;
-            const sequence = current?.kind === 'sequence'
-                ? { ...current, items: [...current.items] }
-                : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK$1, items: [] };
-            sequence.items.push(...additions.map((c) => actionAware(c)));
-            if (index >= 0)
-                commands.items[index] = { key: commands.items[index].key, value: sequence };
-            else
-                commands.items.push({ key: plainKey(list), value: sequence });
-        }
-        if (commandsIndex >= 0)
-            items[commandsIndex] = { key: items[commandsIndex].key, value: commands };
-        else
-            items.push({ key: plainKey('commands'), value: commands });
+    edit.set('commands', commands, edit.items.length);
+}
+function changeList(edit, commands, list, change) {
+    const index = listIndex(commands, list);
+    const current = index >= 0 ? commands.items[index].value : undefined;
+    const kept = change.keep && current?.kind === 'sequence' ? current.items : [];
+    const all = [
+        ...change.before.map((c) => edit.actionAware(c)),
+        ...kept,
+        ...change.after.map((c) => edit.actionAware(c))
+    ];
+    if (all.length === 0) {
+        if (index >= 0)
+            commands.items.splice(index, 1);
+        return;
     }
-    const root = templateRoot
-        ? { ...templateRoot, items }
-        : { kind: 'mapping', tag: MAP_TAG, tagged: false, style: BLOCK$1, items };
-    const document = template
-        ? { ...template.document, contents: root }
-        : { contents: root, directives: [] };
-    // Record the style the presenter settles on for each scalar, to prove the
-    // template's actions come out as written.
+    const sequence = current?.kind === 'sequence'
+        ? { ...current, items: all }
+        : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK$1, items: all };
+    setList(commands, index, list, sequence);
+}
+function appendToList(edit, commands, list, additions) {
+    const index = listIndex(commands, list);
+    const current = index >= 0 ? commands.items[index].value : undefined;
+    const sequence = current?.kind === 'sequence'
+        ? { ...current, items: [...current.items] }
+        : { kind: 'sequence', tag: SEQ_TAG, tagged: false, style: BLOCK$1, items: [] };
+    sequence.items.push(...additions.map((c) => edit.actionAware(c)));
+    setList(commands, index, list, sequence);
+}
+function listIndex(commands, list) {
+    return commands.items.findIndex(({ key }) => key.kind === 'scalar' && key.value === list);
+}
+function setList(commands, index, list, sequence) {
+    if (index >= 0)
+        commands.items[index] = { key: commands.items[index].key, value: sequence };
+    else
+        commands.items.push({ key: plainKey(list), value: sequence });
+}
+/**
+ * The manifest's text, and the style the presenter settled on for each scalar
+ * (recorded to prove the template's actions come out as written).
+ */
+function present(document) {
     const styles = new Map();
     const recordStyle = (layout) => {
         styles.set(layout.node, layout.style);
     };
-    const output = present([document], {
+    const output = present$1([document], {
         schema: YAML11_SCHEMA,
         lineWidth: -1,
         scalarStyleRules: [...Object.values(DEFAULT_SCALAR_STYLE_RULES), recordStyle]
     });
+    return { output, styles };
+}
+/** Every action of the template (and of dest in generated commands) is in the output, byte for byte. */
+function checkActionsKept(template, generated, document, styles, output) {
     const expected = [];
     visit([document], (node) => {
         const source = node.kind === 'scalar'
@@ -4876,14 +4977,6 @@ function renderManifest(template, values) {
     if (actual.length !== expected.length || actual.some((action, i) => action !== expected[i])) {
         throw new InputError('manifest', `${template?.fileName ?? '(none)'}: its {{ ... }} actions cannot be kept as written; write each on one line inside a quoted string`);
     }
-    return output;
-}
-function plainKey(name) {
-    return { kind: 'scalar', tag: STR_TAG, tagged: false, style: PLAIN, value: name };
-}
-/** A value from the action: double-quoted, so any text stays one string. */
-function quoted(value) {
-    return { kind: 'scalar', tag: STR_TAG, tagged: false, style: DOUBLE_QUOTED, value };
 }
 
 // Which programs pack.ts runs: GNU tar (required) and pigz when installed.
@@ -7612,7 +7705,12 @@ function processIds() {
 }
 /** Walks `root` without following symlinks; refuses what tar xf could not recreate faithfully. */
 async function walkTree(opts) {
-    const { root, deployIdFile } = opts;
+    await checkRoot(opts.root);
+    const walk = new Walk(opts);
+    await walk.visit('');
+    return walk.tree();
+}
+async function checkRoot(root) {
     let rootStats;
     try {
         rootStats = await stat(root);
@@ -7626,32 +7724,140 @@ async function walkTree(opts) {
     if (!rootStats.isDirectory()) {
         throw new InputError('path', `must be a directory (got ${quote(root)})`);
     }
-    const isExcluded = compileExcludes(opts.exclude);
-    const deployIdParents = parentsOf(deployIdFile);
-    const presentParents = new Set();
-    const list = new PathList();
+}
+/**
+ * One walk's state: the list and totals being built, and what the checks need.
+ * Its methods do each entry's work without allocating per entry beyond the path
+ * and its Stats (bench/README.md, Notes: the plan-stage walk).
+ */
+class Walk {
+    root;
+    deployIdFile;
+    isExcluded;
+    deployIdParents;
+    presentParents = new Set();
+    list = new PathList();
     // UTF-8 length of the first path of each multiply-linked inode (tar links later ones to it)
-    const firstPathBytes = new Map();
-    const ids = processIds();
+    firstPathBytes = new Map();
+    ids = processIds();
+    absoluteRoot;
     // string concatenation, not path.join: join's normalising was a tenth of the walk
-    const absoluteRoot = resolve(root);
-    const prefix = absoluteRoot.endsWith(sep) ? absoluteRoot : absoluteRoot + sep;
-    let membersBytes = 0;
-    let fileBytes = 0;
-    let newestMtimeMs = 0;
-    let excludedAny = false;
-    let hadDeployIdFile = false;
+    prefix;
+    membersBytes = 0;
+    fileBytes = 0;
+    newestMtimeMs = 0;
+    excludedAny = false;
+    hadDeployIdFile = false;
+    sinceYield = 0;
+    constructor(opts) {
+        this.root = opts.root;
+        this.deployIdFile = opts.deployIdFile;
+        this.isExcluded = compileExcludes(opts.exclude);
+        this.deployIdParents = parentsOf(opts.deployIdFile);
+        this.absoluteRoot = resolve(opts.root);
+        this.prefix = this.absoluteRoot.endsWith(sep) ? this.absoluteRoot : this.absoluteRoot + sep;
+    }
     // Synchronous calls: on a warm tree (a build just made) they measured 3-4x
     // faster than fs/promises, even with a directory's lstats in parallel (20k
     // files: ~110 ms vs ~400 ms, session 1). The loop is given back every
     // YIELD_EVERY entries so timers (the lock's session renewal) still run.
+    async visit(relDir) {
+        for (const name of this.namesIn(relDir)) {
+            if (++this.sinceYield >= YIELD_EVERY) {
+                this.sinceYield = 0;
+                await new Promise((resolve) => setImmediate(resolve));
+            }
+            const path = relDir === '' ? name : `${relDir}/${name}`;
+            const st = this.lstat(path);
+            if (this.isExcluded(path, st.isDirectory())) {
+                this.excludedAny = true;
+                continue;
+            }
+            const kind = kindOf(st);
+            refuseSpecial(path, kind);
+            if (this.isDeployIdFile(path, kind))
+                continue; // replaced by the generated file
+            this.checkDeployIdParent(path, kind);
+            this.newestMtimeMs = Math.max(this.newestMtimeMs, st.mtimeMs);
+            if (kind !== 'symlink')
+                this.readable(path, kind, st);
+            const nameBytes = this.list.push(path);
+            if (kind === 'directory') {
+                this.membersBytes += memberBytes(nameBytes + 1, 0);
+                await this.visit(path);
+            }
+            else if (kind === 'symlink') {
+                const target = readlinkSync(this.prefix + path);
+                this.membersBytes += memberBytes(nameBytes, 0, Buffer.byteLength(target));
+            }
+            else {
+                this.addFile(st, nameBytes);
+            }
+        }
+    }
+    /** The walked tree; refuses one with nothing to deploy. */
+    tree() {
+        const { list, root } = this;
+        if (list.count === 0) {
+            throw new InputError('path', this.excludedAny
+                ? `has nothing to deploy: everything in ${quote(root)} is excluded`
+                : this.hadDeployIdFile
+                    ? `has nothing to deploy: ${quote(root)} holds only the deploy-ID file`
+                    : `has nothing to deploy: ${quote(root)} is empty`);
+        }
+        const missingParents = this.deployIdParents.filter((p) => !this.presentParents.has(p));
+        return {
+            list: list.toBuffer(),
+            count: list.count,
+            membersBytes: this.membersBytes,
+            fileBytes: this.fileBytes,
+            newestMtime: new Date(this.newestMtimeMs),
+            deployIdEntries: [...missingParents, this.deployIdFile]
+        };
+    }
+    namesIn(relDir) {
+        const dir = relDir === '' ? this.absoluteRoot : this.prefix + relDir;
+        const names = readdirSync(dir);
+        // A name that is not UTF-8 decodes with U+FFFD and names no file: refuse it
+        // rather than fail on lstat. (Names only as Buffers cost a third of readdir.)
+        if (names.some((name) => name.includes('\uFFFD')))
+            refuseNonUtf8(dir, relDir);
+        return names.sort(byName);
+    }
+    lstat(path) {
+        try {
+            return lstatSync(this.prefix + path);
+        }
+        catch (error) {
+            if (error.code === 'ENAMETOOLONG')
+                throw new InputError('path', `has a path too long at ${quote(path, 80)}: shorten it (the system refuses it)`);
+            throw error;
+        }
+    }
+    isDeployIdFile(path, kind) {
+        if (path !== this.deployIdFile)
+            return false;
+        if (kind === 'directory') {
+            throw new InputError('deploy-id-file', `names a directory in path (${quote(this.deployIdFile)}); choose another deploy-id-file`);
+        }
+        this.hadDeployIdFile = true;
+        return true;
+    }
+    checkDeployIdParent(path, kind) {
+        if (!this.deployIdParents.includes(path))
+            return;
+        if (kind !== 'directory') {
+            throw new InputError('deploy-id-file', `needs ${quote(path)} to be a directory, but path has a ${kind} there`);
+        }
+        this.presentParents.add(path);
+    }
     // tar would stop half-way on a file it cannot open, after the lock is taken
     // and the upload begun: find it in the plan stage instead.
-    const readable = (path, kind, st) => {
-        if (mayRead(st, kind, ids))
+    readable(path, kind, st) {
+        if (mayRead(st, kind, this.ids))
             return;
         try {
-            accessSync(prefix + path, kind === 'file' ? constants$2.R_OK : constants$2.R_OK | constants$2.X_OK);
+            accessSync(this.prefix + path, kind === 'file' ? constants$2.R_OK : constants$2.R_OK | constants$2.X_OK);
         }
         catch (error) {
             const code = error.code;
@@ -7659,106 +7865,35 @@ async function walkTree(opts) {
                 throw new InputError('path', `has a ${kind} it may not read at ${quote(path)} (permission denied): fix its mode or exclude it`);
             throw error;
         }
-    };
-    const namesIn = (relDir) => {
-        const dir = relDir === '' ? absoluteRoot : prefix + relDir;
-        const names = readdirSync(dir);
-        // A name that is not UTF-8 decodes with U+FFFD and names no file: refuse it
-        // rather than fail on lstat. (Names only as Buffers cost a third of readdir.)
-        if (names.some((name) => name.includes('\uFFFD'))) {
-            for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
-                const name = raw.toString('utf8');
-                if (!Buffer.from(name, 'utf8').equals(raw)) {
-                    const shown = relDir === '' ? name : `${relDir}/${name}`;
-                    throw new InputError('path', `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`);
-                }
-            }
-        }
-        return names.sort(byName);
-    };
-    let sinceYield = 0;
-    const visit = async (relDir) => {
-        for (const name of namesIn(relDir)) {
-            if (++sinceYield >= YIELD_EVERY) {
-                sinceYield = 0;
-                await new Promise((resolve) => setImmediate(resolve));
-            }
-            const path = relDir === '' ? name : `${relDir}/${name}`;
-            let st;
-            try {
-                st = lstatSync(prefix + path);
-            }
-            catch (error) {
-                if (error.code === 'ENAMETOOLONG')
-                    throw new InputError('path', `has a path too long at ${quote(path, 80)}: shorten it (the system refuses it)`);
-                throw error;
-            }
-            if (isExcluded(path, st.isDirectory())) {
-                excludedAny = true;
-                continue;
-            }
-            const kind = kindOf(st);
-            if (kind !== 'file' && kind !== 'directory' && kind !== 'symlink') {
-                throw new InputError('path', `has a ${kind} at ${quote(path)}: only files, directories and symlinks can be archived (exclude it or remove it)`);
-            }
-            if (path === deployIdFile) {
-                if (kind === 'directory') {
-                    throw new InputError('deploy-id-file', `names a directory in path (${quote(deployIdFile)}); choose another deploy-id-file`);
-                }
-                hadDeployIdFile = true;
-                continue; // replaced by the generated file
-            }
-            if (deployIdParents.includes(path)) {
-                if (kind !== 'directory') {
-                    throw new InputError('deploy-id-file', `needs ${quote(path)} to be a directory, but path has a ${kind} there`);
-                }
-                presentParents.add(path);
-            }
-            newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs);
-            if (kind !== 'symlink')
-                readable(path, kind, st);
-            const nameBytes = list.push(path);
-            if (kind === 'directory') {
-                membersBytes += memberBytes(nameBytes + 1, 0);
-                await visit(path);
-            }
-            else if (kind === 'symlink') {
-                const target = readlinkSync(prefix + path);
-                membersBytes += memberBytes(nameBytes, 0, Buffer.byteLength(target));
-            }
-            else {
-                // tar stores later names of a multiply-linked inode as links to the first
-                const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
-                const first = inode === undefined ? undefined : firstPathBytes.get(inode);
-                if (first !== undefined) {
-                    membersBytes += memberBytes(nameBytes, 0, first);
-                }
-                else {
-                    if (inode !== undefined)
-                        firstPathBytes.set(inode, nameBytes);
-                    membersBytes += memberBytes(nameBytes, st.size);
-                    fileBytes += st.size;
-                }
-            }
-        }
-    };
-    await visit('');
-    if (list.count === 0) {
-        throw new InputError('path', excludedAny
-            ? `has nothing to deploy: everything in ${quote(root)} is excluded`
-            : hadDeployIdFile
-                ? `has nothing to deploy: ${quote(root)} holds only the deploy-ID file`
-                : `has nothing to deploy: ${quote(root)} is empty`);
     }
-    const deployIdEntries = [...deployIdParents.filter((p) => !presentParents.has(p)), deployIdFile];
-    return {
-        list: list.toBuffer(),
-        count: list.count,
-        membersBytes,
-        fileBytes,
-        newestMtime: new Date(newestMtimeMs),
-        deployIdEntries
-    };
+    addFile(st, nameBytes) {
+        // tar stores later names of a multiply-linked inode as links to the first
+        const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
+        const first = inode === undefined ? undefined : this.firstPathBytes.get(inode);
+        if (first !== undefined) {
+            this.membersBytes += memberBytes(nameBytes, 0, first);
+        }
+        else {
+            if (inode !== undefined)
+                this.firstPathBytes.set(inode, nameBytes);
+            this.membersBytes += memberBytes(nameBytes, st.size);
+            this.fileBytes += st.size;
+        }
+    }
+}
+function refuseSpecial(path, kind) {
+    if (kind !== 'file' && kind !== 'directory' && kind !== 'symlink') {
+        throw new InputError('path', `has a ${kind} at ${quote(path)}: only files, directories and symlinks can be archived (exclude it or remove it)`);
+    }
+}
+function refuseNonUtf8(dir, relDir) {
+    for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+        const name = raw.toString('utf8');
+        if (!Buffer.from(name, 'utf8').equals(raw)) {
+            const shown = relDir === '' ? name : `${relDir}/${name}`;
+            throw new InputError('path', `has a name that is not UTF-8 at ${quote(shown)}: rename it (archive names are UTF-8)`);
+        }
+    }
 }
 /** `a/b/c` → [`a`, `a/b`] */
 function parentsOf(path) {
@@ -7811,11 +7946,31 @@ async function pack(opts) {
     const root = resolve(opts.root);
     const deployIdFile = parseDeployIdFile(opts.deployIdFile);
     const { tree, tools } = opts.checked ?? (await checkTree({ root: opts.root, exclude: opts.exclude, deployIdFile }));
-    const deployIdContent = `${opts.deployId}\n`;
     const { tarBytes: totalIn, files } = archiveShape(tree, deployIdFile, opts.deployId);
-    // The deploy-ID file and its missing parents come from a temp dir of their own,
-    // packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
-    let bytesIn = 0;
+    const extra = await writeExtra(tree, deployIdFile, `${opts.deployId}\n`);
+    const programs = spawnPrograms(tools, tarArgs(root, extra, opts.mtime), level);
+    const run = new PackRun({
+        programs,
+        compressorName: tools.compressor,
+        level,
+        tmp: extra.tmp,
+        totalIn,
+        files,
+        onProgress: opts.onProgress
+    });
+    run.start(tree.list);
+    return {
+        stream: run.output,
+        result: run.result,
+        totalBytes: totalIn,
+        fileBytes: tree.fileBytes,
+        files,
+        compressor: tools.compressor
+    };
+}
+// The deploy-ID file and its missing parents come from a temp dir of their own,
+// packed after the tree with a second `-C dir -T list` (GNU tar applies -C in order).
+async function writeExtra(tree, deployIdFile, content) {
     const tmp = await mkdtemp(join(tmpdir(), 'stretcher-pack-'));
     const extraRoot = join(tmp, 'extra');
     const extraList = join(tmp, 'extra.list');
@@ -7823,7 +7978,7 @@ async function pack(opts) {
         await mkdir(join(extraRoot, dirname(deployIdFile)), { recursive: true, mode: 0o755 });
         for (const path of tree.deployIdEntries.slice(0, -1))
             await chmod(join(extraRoot, path), 0o755);
-        await writeFile(join(extraRoot, deployIdFile), deployIdContent, { mode: 0o644 });
+        await writeFile(join(extraRoot, deployIdFile), content, { mode: 0o644 });
         await chmod(join(extraRoot, deployIdFile), 0o644);
         for (const path of tree.deployIdEntries) {
             await utimes(join(extraRoot, path), tree.newestMtime, tree.newestMtime);
@@ -7834,7 +7989,10 @@ async function pack(opts) {
         await rm(tmp, { recursive: true, force: true });
         throw err;
     }
-    const tarArgs = [
+    return { tmp, root: extraRoot, list: extraList };
+}
+function tarArgs(root, extra, mtime) {
+    return [
         '--create',
         '--file=-',
         '--format=gnu',
@@ -7846,7 +8004,7 @@ async function pack(opts) {
         // 1.29+ implies that); --no-unquote keeps `\n` in a name from being an escape
         '--null',
         '--no-unquote',
-        ...(opts.mtime ? [`--mtime=@${Math.floor(opts.mtime.getTime() / 1000)}`] : []),
+        ...(mtime ? [`--mtime=@${Math.floor(mtime.getTime() / 1000)}`] : []),
         // Progress without reading tar's output in Node: a stderr line every
         // CHECKPOINT_RECORDS records of RECORD bytes (exitOf keeps these out of errors)
         `--checkpoint=${CHECKPOINT_RECORDS}`,
@@ -7856,10 +8014,12 @@ async function pack(opts) {
         '-T',
         '-',
         '-C',
-        extraRoot,
+        extra.root,
         '-T',
-        extraList
+        extra.list
     ];
+}
+function spawnPrograms(tools, args, level) {
     // With pigz, tar writes straight into pigz's stdin (the fd is handed over, as a
     // shell pipe does): Node never copies the uncompressed bytes, which on a 2-core
     // machine is CPU taken from the compressor. pigz is spawned first so that
@@ -7873,117 +8033,156 @@ async function pack(opts) {
                 stdio: ['pipe', 'pipe', 'pipe']
             });
     // argv0: so stderr says "tar: ...", not "/usr/bin/tar: ..."
-    const tar = spawn(tools.tar, tarArgs, {
+    const tar = spawn(tools.tar, args, {
         argv0: 'tar',
         stdio: ['pipe', compressor ? compressor.stdin : 'pipe', 'pipe']
     });
     // tar has its own copy of the write end now; ours would keep pigz from seeing EOF
     compressor?.stdin?.destroy();
-    const children = compressor ? [tar, compressor] : [tar];
-    const gzip = compressor ? undefined : createGzip({ level });
-    gzip?.on('error', (err) => fail(err));
-    const exits = children.map((child, i) => i === 0
-        ? exitOf(child, 'tar', (records) => {
-            bytesIn = Math.min(totalIn, records * RECORD);
-            report();
-        })
-        : exitOf(child, tools.compressor));
-    let bytesOut = 0;
-    const report = () => opts.onProgress?.({ bytesIn, bytesOut, totalIn });
-    const hash = createHash('sha256');
-    let finished = false;
-    let failure;
-    let settle;
-    const result = new Promise((resolve, reject) => (settle = { resolve, reject }));
-    result.catch(() => { }); // a caller watching only the stream must not crash on it
+    return { tar, compressor, children: compressor ? [tar, compressor] : [tar] };
+}
+/**
+ * One archive being made: the programs' exits watched, their output hashed and
+ * counted on its way to `output`, and everything stopped and cleaned up at the
+ * first failure. `result` settles once the programs have exited and the temp
+ * dir is gone.
+ */
+class PackRun {
+    output;
+    result;
+    programs;
+    exits;
+    /** Node's gzip, when there is no pigz */
+    gzip;
+    hash = createHash('sha256');
+    tmp;
+    totalIn;
+    files;
+    onProgress;
+    bytesIn = 0;
+    bytesOut = 0;
+    finished = false;
+    failure;
+    settle;
     // Children we kill are not to blame for how they ended.
-    const killedByUs = new Set();
-    const stopChildren = () => {
+    killedByUs = new Set();
+    constructor(opts) {
+        this.programs = opts.programs;
+        this.tmp = opts.tmp;
+        this.totalIn = opts.totalIn;
+        this.files = opts.files;
+        this.onProgress = opts.onProgress;
+        const { children, compressor } = this.programs;
+        this.gzip = compressor ? undefined : createGzip({ level: opts.level });
+        this.gzip?.on('error', (err) => this.fail(err));
+        this.exits = children.map((child, i) => i === 0
+            ? exitOf(child, 'tar', (records) => {
+                this.bytesIn = Math.min(this.totalIn, records * RECORD);
+                this.report();
+            })
+            : exitOf(child, opts.compressorName));
+        this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+        this.result.catch(() => { }); // a caller watching only the stream must not crash on it
+        this.watchExits();
+        this.output = this.outputStream();
+    }
+    /** hands tar the list and connects the pipes */
+    start(list) {
+        const { tar, compressor, children } = this.programs;
         for (const child of children) {
+            child.on('error', (err) => this.fail(err));
+            // EPIPE when the other end died: the exit codes tell the story
+            child.stdin?.on('error', () => { });
+        }
+        tar.stdin?.end(list);
+        if (compressor) {
+            compressor.stdout.pipe(this.output);
+        }
+        else if (this.gzip) {
+            const tarOut = tar.stdout;
+            tarOut.on('data', (chunk) => {
+                this.bytesIn += chunk.length;
+                this.report();
+            });
+            tarOut.pipe(this.gzip).pipe(this.output);
+        }
+    }
+    report() {
+        this.onProgress?.({ bytesIn: this.bytesIn, bytesOut: this.bytesOut, totalIn: this.totalIn });
+    }
+    outputStream() {
+        const output = new Transform({
+            transform: (chunk, _encoding, callback) => {
+                this.hash.update(chunk);
+                this.bytesOut += chunk.length;
+                this.report();
+                callback(null, chunk);
+            },
+            // The stream ends only when every program exited 0: a consumer (the upload)
+            // must never see a clean end of an archive tar gave up on halfway.
+            flush: (callback) => {
+                void Promise.all(this.exits).then(async (codes) => {
+                    const bad = this.blame(codes);
+                    if (bad)
+                        return callback(bad);
+                    this.finished = true;
+                    this.bytesIn = this.totalIn;
+                    this.report();
+                    await rm(this.tmp, { recursive: true, force: true }).catch(() => { });
+                    this.settle.resolve({
+                        sha256: this.hash.digest('hex'),
+                        size: this.bytesOut,
+                        files: this.files
+                    });
+                    callback();
+                });
+            }
+        });
+        output.on('close', () => {
+            if (!this.finished)
+                this.fail(this.failure ?? new Error('archive stream was destroyed before it ended'));
+        });
+        output.on('error', (err) => this.fail(err));
+        return output;
+    }
+    // One program failing leaves the other blocked on a pipe nobody drains: stop
+    // them all at the first failure, then blame the one that failed on its own.
+    watchExits() {
+        for (const exit of this.exits) {
+            void exit.then((e) => {
+                if (e.code === 0 || this.failure || this.finished)
+                    return;
+                this.stopChildren();
+                void Promise.all(this.exits).then((all) => this.fail(this.blame(all) ?? exitError(e)));
+            });
+        }
+    }
+    stopChildren() {
+        for (const child of this.programs.children) {
             if (child.exitCode === null && child.signalCode === null) {
-                killedByUs.add(child);
+                this.killedByUs.add(child);
                 child.kill('SIGKILL');
             }
         }
-    };
-    const blame = (all) => firstFailure(all.filter((_, i) => !killedByUs.has(children[i])));
-    const fail = (err) => {
-        if (finished || failure)
+    }
+    blame(all) {
+        const children = this.programs.children;
+        return firstFailure(all.filter((_, i) => !this.killedByUs.has(children[i])));
+    }
+    fail(err) {
+        if (this.finished || this.failure)
             return;
-        failure = err;
-        if (!output.destroyed)
-            output.destroy(err);
-        stopChildren();
-        for (const child of children)
+        this.failure = err;
+        if (!this.output.destroyed)
+            this.output.destroy(err);
+        this.stopChildren();
+        for (const child of this.programs.children)
             child.stdout?.destroy();
-        gzip?.destroy();
-        void Promise.all(exits)
-            .then(() => rm(tmp, { recursive: true, force: true }))
-            .finally(() => settle.reject(err));
-    };
-    // One program failing leaves the other blocked on a pipe nobody drains: stop
-    // them all at the first failure, then blame the one that failed on its own.
-    for (const exit of exits) {
-        void exit.then((e) => {
-            if (e.code === 0 || failure || finished)
-                return;
-            stopChildren();
-            void Promise.all(exits).then((all) => fail(blame(all) ?? exitError(e)));
-        });
+        this.gzip?.destroy();
+        void Promise.all(this.exits)
+            .then(() => rm(this.tmp, { recursive: true, force: true }))
+            .finally(() => this.settle.reject(err));
     }
-    const output = new Transform({
-        transform(chunk, _encoding, callback) {
-            hash.update(chunk);
-            bytesOut += chunk.length;
-            report();
-            callback(null, chunk);
-        },
-        // The stream ends only when every program exited 0: a consumer (the upload)
-        // must never see a clean end of an archive tar gave up on halfway.
-        flush(callback) {
-            void Promise.all(exits).then(async (codes) => {
-                const bad = blame(codes);
-                if (bad)
-                    return callback(bad);
-                finished = true;
-                bytesIn = totalIn;
-                report();
-                await rm(tmp, { recursive: true, force: true }).catch(() => { });
-                settle.resolve({ sha256: hash.digest('hex'), size: bytesOut, files });
-                callback();
-            });
-        }
-    });
-    output.on('close', () => {
-        if (!finished)
-            fail(failure ?? new Error('archive stream was destroyed before it ended'));
-    });
-    output.on('error', (err) => fail(err));
-    for (const child of children) {
-        child.on('error', (err) => fail(err));
-        // EPIPE when the other end died: the exit codes tell the story
-        child.stdin?.on('error', () => { });
-    }
-    tar.stdin?.end(tree.list);
-    if (compressor) {
-        compressor.stdout.pipe(output);
-    }
-    else if (gzip) {
-        const tarOut = tar.stdout;
-        tarOut.on('data', (chunk) => {
-            bytesIn += chunk.length;
-            report();
-        });
-        tarOut.pipe(gzip).pipe(output);
-    }
-    return {
-        stream: output,
-        result,
-        totalBytes: totalIn,
-        fileBytes: tree.fileBytes,
-        files,
-        compressor: tools.compressor
-    };
 }
 /** a progress line every 100 records (1,024,000 bytes) of tar output */
 const CHECKPOINT_RECORDS = 100;
@@ -8210,88 +8409,91 @@ function checkManifestRenders(config, template, commands) {
         for (const phase of PHASES)
             render(config, template, commands, src, '0'.repeat(64), phase);
 }
-async function publish({ config, template, commands, store, log, onFact, mtime, build }) {
+async function publish(input) {
+    const { config, store, onFact } = input;
     const deployId = config.deployId;
     const srcKey = releaseKey(config, deployId, 'tgz');
-    const manifestKey = releaseKey(config, deployId, 'yml');
     const srcUrl = s3Url(store.bucket, srcKey);
-    const manifestUrl = s3Url(store.bucket, manifestKey);
     onFact?.('deploy-id', deployId);
-    const { checksum, archiveBytes, files } = await log.group(`Pack and upload ${srcUrl}`, async () => {
-        const started = Date.now();
-        let uploaded = 0;
-        const progress = throttle(2000, (p) => {
-            const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : '';
-            log.info(`packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
-                `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`);
-        });
-        const archive = await pack({
-            root: config.path,
-            exclude: config.exclude,
-            deployIdFile: config.deployIdFile,
-            deployId,
-            compressionLevel: config.compressionLevel,
-            // Every file gets the deploy's time, so rsync on the node never skips one.
-            mtime,
-            checked: build,
-            onProgress: (p) => progress.update(p)
-        });
-        log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
-        // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
-        // a pack failure, even after the last byte, fails the stream and so the upload,
-        // which is aborted. An archive object exists only complete; nothing is ever
-        // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
-        const packed = archive.result;
-        packed.catch(() => undefined);
-        const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
-            uploaded = p.loaded;
-        });
-        try {
-            await upload;
-        }
-        catch (error) {
-            // When pack failed, its error explains the failed upload better.
-            await packed;
-            throw error;
-        }
-        const result = await packed;
-        progress.flush();
-        const ms = Date.now() - started;
-        log.info(`archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
-            `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`);
-        return { checksum: result.sha256, archiveBytes: result.size, files: result.files };
-    });
+    const archive = await input.log.group(`Pack and upload ${srcUrl}`, () => packAndUpload(input, srcKey, srcUrl));
     onFact?.('src-url', srcUrl);
-    onFact?.('checksum', checksum);
-    if (config.layout === 'releases') {
-        // The two halves first: the combined manifest (what latest will name) is
-        // written last, so each of the three names a whole release (contract 9).
-        const urls = {};
-        for (const phase of ['prepare', 'switch']) {
-            const key = releaseKey(config, deployId, `${phase}.yml`);
-            await store.putText(key, render(config, template, commands, srcUrl, checksum, phase), 'application/yaml');
-            urls[phase] = s3Url(store.bucket, key);
-            log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`);
-        }
-        await store.putText(manifestKey, render(config, template, commands, srcUrl, checksum, 'combined'), 'application/yaml');
-        log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`);
-        onFact?.('manifest-url', manifestUrl);
-        return {
-            deployId,
-            srcUrl,
-            manifestUrl,
-            prepareUrl: urls.prepare,
-            switchUrl: urls.switch,
-            checksum,
-            archiveBytes,
-            files
-        };
+    onFact?.('checksum', archive.checksum);
+    const urls = config.layout === 'releases'
+        ? await putPhaseManifests(input, srcUrl, archive.checksum)
+        : await putManifest(input, srcUrl, archive.checksum);
+    onFact?.('manifest-url', urls.manifestUrl);
+    return { deployId, srcUrl, ...urls, ...archive };
+}
+/** The build packed and streamed into the store, progress logged on the way. */
+async function packAndUpload({ config, store, log, mtime, build }, srcKey, srcUrl) {
+    const started = Date.now();
+    let uploaded = 0;
+    const progress = throttle(2000, (p) => {
+        const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : '';
+        log.info(`packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
+            `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`);
+    });
+    const archive = await pack({
+        root: config.path,
+        exclude: config.exclude,
+        deployIdFile: config.deployIdFile,
+        deployId: config.deployId,
+        compressionLevel: config.compressionLevel,
+        // Every file gets the deploy's time, so rsync on the node never skips one.
+        mtime,
+        checked: build,
+        onProgress: (p) => progress.update(p)
+    });
+    log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
+    // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
+    // a pack failure, even after the last byte, fails the stream and so the upload,
+    // which is aborted. An archive object exists only complete; nothing is ever
+    // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
+    const packed = archive.result;
+    packed.catch(() => undefined);
+    const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+        uploaded = p.loaded;
+    });
+    try {
+        await upload;
     }
+    catch (error) {
+        // When pack failed, its error explains the failed upload better.
+        await packed;
+        throw error;
+    }
+    const result = await packed;
+    progress.flush();
+    const ms = Date.now() - started;
+    log.info(`archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
+        `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`);
+    return { checksum: result.sha256, archiveBytes: result.size, files: result.files };
+}
+/** The in-place manifest. */
+async function putManifest({ config, template, commands, store, log }, srcUrl, checksum) {
+    const manifestKey = releaseKey(config, config.deployId, 'yml');
+    const manifestUrl = s3Url(store.bucket, manifestKey);
     const manifest = render(config, template, commands, srcUrl, checksum);
     await store.putText(manifestKey, manifest, 'application/yaml');
     log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`);
-    onFact?.('manifest-url', manifestUrl);
-    return { deployId, srcUrl, manifestUrl, checksum, archiveBytes, files };
+    return { manifestUrl };
+}
+/** layout: releases: the prepare and switch manifests, then the combined one. */
+async function putPhaseManifests({ config, template, commands, store, log }, srcUrl, checksum) {
+    const manifestKey = releaseKey(config, config.deployId, 'yml');
+    const manifestUrl = s3Url(store.bucket, manifestKey);
+    // The two halves first: the combined manifest (what latest will name) is
+    // written last, so each of the three names a whole release (contract 9).
+    const urls = {};
+    for (const phase of ['prepare', 'switch']) {
+        const key = releaseKey(config, config.deployId, `${phase}.yml`);
+        await store.putText(key, render(config, template, commands, srcUrl, checksum, phase), 'application/yaml');
+        urls[phase] = s3Url(store.bucket, key);
+        log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`);
+    }
+    await store.putText(manifestKey, render(config, template, commands, srcUrl, checksum, 'combined'), 'application/yaml');
+    log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`);
+    return { manifestUrl, prepareUrl: urls.prepare, switchUrl: urls.switch };
 }
 
 /**

@@ -14242,33 +14242,102 @@ const QUEUE_SIZE = 4;
  * flight; `onUploadId` names the multipart upload to abort.
  */
 async function uploadParts(client, target, body, onProgress, onUploadId) {
-    const free = [];
-    const take = () => free.pop() ?? Buffer.allocUnsafeSlow(PART_SIZE);
-    let current = take();
-    let filled = 0;
-    let partNumber = 0;
-    let loaded = 0;
-    let failure;
-    const parts = [];
-    const inFlight = new Set();
-    let created;
-    let stopped = false;
-    const send = (buffer, length) => {
-        const PartNumber = ++partNumber;
-        created ??= client.send(new CreateMultipartUploadCommand(target)).then((out) => {
-            if (!out.UploadId)
-                throw new Error('S3 returned no UploadId for the multipart upload');
-            onUploadId(out.UploadId);
-            return out.UploadId;
-        });
-        const part = created
+    const upload = new PartUpload(client, target, onProgress, onUploadId);
+    try {
+        for await (const chunk of body) {
+            if (!(await upload.add(chunk)))
+                break;
+        }
+    }
+    catch (error) {
+        // the body failed: no part may still be on its way when the caller aborts
+        await upload.stop();
+        throw error;
+    }
+    await upload.finish();
+}
+/** One upload's parts: the buffers (filled, in flight, free) and what S3 said of each. */
+class PartUpload {
+    client;
+    target;
+    onProgress;
+    onUploadId;
+    free = [];
+    current;
+    filled = 0;
+    partNumber = 0;
+    loaded = 0;
+    failure;
+    parts = [];
+    inFlight = new Set();
+    created;
+    stopped = false;
+    constructor(client, target, onProgress, onUploadId) {
+        this.client = client;
+        this.target = target;
+        this.onProgress = onProgress;
+        this.onUploadId = onUploadId;
+        this.current = this.take();
+    }
+    /** Copies `chunk` into parts, sending each one filled; false once a part has failed. */
+    async add(chunk) {
+        for (let offset = 0; offset < chunk.length;) {
+            const n = Math.min(chunk.length - offset, PART_SIZE - this.filled);
+            chunk.copy(this.current, this.filled, offset, offset + n);
+            this.filled += n;
+            offset += n;
+            if (this.filled < PART_SIZE)
+                continue;
+            while (this.inFlight.size >= QUEUE_SIZE && !this.failure)
+                await Promise.race(this.inFlight);
+            if (this.failure)
+                return false;
+            this.send(this.current, this.filled);
+            this.current = this.take();
+            this.filled = 0;
+        }
+        return !this.failure;
+    }
+    /** The body ended: one PutObject when it fit in a part, else the last part and the completion. */
+    async finish() {
+        const { client, target, filled } = this;
+        if (!this.failure && this.partNumber === 0) {
+            await client.send(new PutObjectCommand({
+                ...target,
+                Body: this.current.subarray(0, filled),
+                ContentLength: filled
+            }));
+            this.onProgress?.({ loaded: filled });
+            return;
+        }
+        if (!this.failure && filled > 0)
+            this.send(this.current, filled);
+        await this.settle();
+        await client.send(new CompleteMultipartUploadCommand({
+            Bucket: target.Bucket,
+            Key: target.Key,
+            UploadId: await this.created,
+            MultipartUpload: { Parts: this.parts }
+        }));
+    }
+    /** The body failed: no more parts are sent, and none is left in flight. */
+    async stop() {
+        this.stopped = true;
+        await this.settle().catch(() => undefined);
+    }
+    take() {
+        return this.free.pop() ?? Buffer.allocUnsafeSlow(PART_SIZE);
+    }
+    send(buffer, length) {
+        const PartNumber = ++this.partNumber;
+        const part = this.multipartUpload()
             .then((UploadId) => 
         // A body that failed meanwhile: the part is not worth sending (it is aborted).
-        stopped
+        this.stopped
             ? undefined
-            : client.send(new UploadPartCommand({
-                Bucket: target.Bucket,
-                Key: target.Key,
+            : this.client.send(new UploadPartCommand({
+                Bucket: this.target.Bucket,
+                Key: this.target.Key,
                 UploadId,
                 PartNumber,
                 Body: buffer.subarray(0, length),
@@ -14277,62 +14346,31 @@ async function uploadParts(client, target, body, onProgress, onUploadId) {
             .then((out) => {
             if (!out)
                 return;
-            parts[PartNumber - 1] = { PartNumber, ETag: out.ETag };
-            free.push(buffer);
-            loaded += length;
-            onProgress?.({ loaded });
+            this.parts[PartNumber - 1] = { PartNumber, ETag: out.ETag };
+            this.free.push(buffer);
+            this.loaded += length;
+            this.onProgress?.({ loaded: this.loaded });
         })
-            .catch((error) => void (failure ??= { error }))
-            .finally(() => inFlight.delete(part));
-        inFlight.add(part);
-    };
-    const settle = async () => {
-        while (inFlight.size > 0)
-            await Promise.race(inFlight);
-        if (failure)
-            throw failure.error;
-    };
-    try {
-        for await (const chunk of body) {
-            for (let offset = 0; offset < chunk.length;) {
-                const n = Math.min(chunk.length - offset, PART_SIZE - filled);
-                chunk.copy(current, filled, offset, offset + n);
-                filled += n;
-                offset += n;
-                if (filled < PART_SIZE)
-                    continue;
-                while (inFlight.size >= QUEUE_SIZE && !failure)
-                    await Promise.race(inFlight);
-                if (failure)
-                    break;
-                send(current, filled);
-                current = take();
-                filled = 0;
-            }
-            if (failure)
-                break;
-        }
+            .catch((error) => void (this.failure ??= { error }))
+            .finally(() => this.inFlight.delete(part));
+        this.inFlight.add(part);
     }
-    catch (error) {
-        // the body failed: no part may still be on its way when the caller aborts
-        stopped = true;
-        await settle().catch(() => undefined);
-        throw error;
+    /** the multipart upload's ID, the upload created with the first part */
+    multipartUpload() {
+        this.created ??= this.client.send(new CreateMultipartUploadCommand(this.target)).then((out) => {
+            if (!out.UploadId)
+                throw new Error('S3 returned no UploadId for the multipart upload');
+            this.onUploadId(out.UploadId);
+            return out.UploadId;
+        });
+        return this.created;
     }
-    if (!failure && partNumber === 0) {
-        await client.send(new PutObjectCommand({ ...target, Body: current.subarray(0, filled), ContentLength: filled }));
-        onProgress?.({ loaded: filled });
-        return;
+    async settle() {
+        while (this.inFlight.size > 0)
+            await Promise.race(this.inFlight);
+        if (this.failure)
+            throw this.failure.error;
     }
-    if (!failure && filled > 0)
-        send(current, filled);
-    await settle();
-    await client.send(new CompleteMultipartUploadCommand({
-        Bucket: target.Bucket,
-        Key: target.Key,
-        UploadId: await created,
-        MultipartUpload: { Parts: parts }
-    }));
 }
 /** Say in one line what went wrong with S3, for the run's failure message. */
 function describeS3Error(error, location) {
@@ -14372,110 +14410,119 @@ class S3Error extends Error {
     }
 }
 function createS3Store(location, credentials) {
-    const client = new S3Client({
-        region: location.region,
-        endpoint: location.endpoint,
-        // S3-compatible stores are addressed path-style: no DNS per bucket.
-        forcePathStyle: location.endpoint !== undefined,
-        credentials,
-        // The SDK's default aws-chunked trailing checksums are stored verbatim by some
-        // S3-compatible servers (silent corruption, research/performance.md); only
-        // send checksums where the API requires them.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        maxAttempts: 5
-    });
-    const bucket = location.bucket;
-    const fail = (error, key) => {
-        throw new S3Error(describeS3Error(error, { ...location, key }), { cause: error });
-    };
-    return {
-        bucket,
-        async uploadStream(key, body, contentType, onProgress) {
-            let uploadId;
-            try {
-                // A failing body stream fails the upload (its iteration throws) rather than
-                // completing a short object.
-                await uploadParts(client, { Bucket: bucket, Key: key, ContentType: contentType }, body, onProgress, (id) => (uploadId = id));
-            }
-            catch (error) {
-                // Nobody reads the rest of the body now.
-                if (!body.destroyed)
-                    body.destroy();
-                // No parts may linger (they are billed): abort the multipart upload.
-                let abortProblem = '';
-                if (uploadId) {
-                    try {
-                        await client.send(new AbortMultipartUploadCommand({
-                            Bucket: bucket,
-                            Key: key,
-                            UploadId: uploadId
-                        }));
-                    }
-                    catch (abortError) {
-                        const e = abortError;
-                        abortProblem = `; its incomplete multipart upload could not be aborted either (${e.name ?? e.message}: allow s3:AbortMultipartUpload, or expire incomplete uploads with a lifecycle rule)`;
-                    }
-                }
-                if (error instanceof S3ServiceException ||
-                    error.$metadata ||
-                    error.code)
-                    throw new S3Error(describeS3Error(error, { ...location, key }) + abortProblem, {
-                        cause: error
-                    });
-                if (abortProblem)
-                    throw new Error(`${error.message}${abortProblem}`, { cause: error });
-                throw error;
-            }
-        },
-        async putText(key, text, contentType) {
-            try {
-                await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType }));
-            }
-            catch (error) {
-                fail(error, key);
-            }
-        },
-        async head(key) {
-            try {
-                const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-                return out.ContentLength ?? 0;
-            }
-            catch (error) {
-                const status = error.$metadata
-                    ?.httpStatusCode;
-                if (status === 404 || error.name === 'NotFound')
-                    return undefined;
-                // A HEAD answer has no body to say why: S3 answers 403 both when the object
-                // is missing and the credentials may not s3:ListBucket (the README's least
-                // policy), and when they may not s3:GetObject it.
-                if (status === 403)
-                    throw new S3Error(`S3 answered 403 to a HEAD of s3://${bucket}/${key}: the object does not exist (S3's answer when the credentials lack s3:ListBucket) or the credentials may not s3:GetObject it`, { cause: error });
-                return fail(error, key);
-            }
-        },
-        async getText(key) {
-            try {
-                const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-                return (await out.Body?.transformToString('utf8')) ?? '';
-            }
-            catch (error) {
-                return fail(error, key);
-            }
-        },
-        async getStream(key) {
-            try {
-                const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-                return out.Body;
-            }
-            catch (error) {
-                return fail(error, key);
-            }
-        },
-        destroy() {
-            client.destroy();
+    return new S3Store(location, credentials);
+}
+class S3Store {
+    bucket;
+    location;
+    client;
+    constructor(location, credentials) {
+        this.location = location;
+        this.bucket = location.bucket;
+        this.client = new S3Client({
+            region: location.region,
+            endpoint: location.endpoint,
+            // S3-compatible stores are addressed path-style: no DNS per bucket.
+            forcePathStyle: location.endpoint !== undefined,
+            credentials,
+            // The SDK's default aws-chunked trailing checksums are stored verbatim by some
+            // S3-compatible servers (silent corruption, research/performance.md); only
+            // send checksums where the API requires them.
+            requestChecksumCalculation: 'WHEN_REQUIRED',
+            responseChecksumValidation: 'WHEN_REQUIRED',
+            maxAttempts: 5
+        });
+    }
+    async uploadStream(key, body, contentType, onProgress) {
+        let uploadId;
+        try {
+            // A failing body stream fails the upload (its iteration throws) rather than
+            // completing a short object.
+            await uploadParts(this.client, { Bucket: this.bucket, Key: key, ContentType: contentType }, body, onProgress, (id) => (uploadId = id));
         }
-    };
+        catch (error) {
+            // Nobody reads the rest of the body now.
+            if (!body.destroyed)
+                body.destroy();
+            // No parts may linger (they are billed): abort the multipart upload.
+            const abortProblem = uploadId ? await this.abort(key, uploadId) : '';
+            if (error instanceof S3ServiceException ||
+                error.$metadata ||
+                error.code)
+                throw new S3Error(describeS3Error(error, { ...this.location, key }) + abortProblem, {
+                    cause: error
+                });
+            if (abortProblem)
+                throw new Error(`${error.message}${abortProblem}`, { cause: error });
+            throw error;
+        }
+    }
+    /** Aborts a multipart upload; says what went wrong when that fails too ('' when not). */
+    async abort(key, uploadId) {
+        try {
+            await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+            return '';
+        }
+        catch (abortError) {
+            const e = abortError;
+            return `; its incomplete multipart upload could not be aborted either (${e.name ?? e.message}: allow s3:AbortMultipartUpload, or expire incomplete uploads with a lifecycle rule)`;
+        }
+    }
+    async putText(key, text, contentType) {
+        try {
+            await this.client.send(new PutObjectCommand({
+                Bucket: this.bucket,
+                Key: key,
+                Body: text,
+                ContentType: contentType
+            }));
+        }
+        catch (error) {
+            this.fail(error, key);
+        }
+    }
+    async head(key) {
+        try {
+            const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+            return out.ContentLength ?? 0;
+        }
+        catch (error) {
+            const status = error.$metadata
+                ?.httpStatusCode;
+            if (status === 404 || error.name === 'NotFound')
+                return undefined;
+            // A HEAD answer has no body to say why: S3 answers 403 both when the object
+            // is missing and the credentials may not s3:ListBucket (the README's least
+            // policy), and when they may not s3:GetObject it.
+            if (status === 403)
+                throw new S3Error(`S3 answered 403 to a HEAD of s3://${this.bucket}/${key}: the object does not exist (S3's answer when the credentials lack s3:ListBucket) or the credentials may not s3:GetObject it`, { cause: error });
+            return this.fail(error, key);
+        }
+    }
+    async getText(key) {
+        try {
+            const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+            return (await out.Body?.transformToString('utf8')) ?? '';
+        }
+        catch (error) {
+            return this.fail(error, key);
+        }
+    }
+    async getStream(key) {
+        try {
+            const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+            return out.Body;
+        }
+        catch (error) {
+            return this.fail(error, key);
+        }
+    }
+    destroy() {
+        this.client.destroy();
+    }
+    fail(error, key) {
+        throw new S3Error(describeS3Error(error, { ...this.location, key }), { cause: error });
+    }
 }
 
 var s3Store = /*#__PURE__*/Object.freeze({
