@@ -15,7 +15,7 @@ import {
 import { addJoiners, isPartial, orderTargets, planRollout } from '../src/rollout/plan/plan.ts'
 import { canaryNodes } from '../src/consul/targets.ts'
 import { compareNatural } from '../src/shared/natural-order.ts'
-import { gateFailures, gateWatches } from '../src/rollout/plan/gate-checks.ts'
+import { gateFailures, gateWatches } from '../src/consul/health-checks.ts'
 import { parseBakeTime, parseWaves, waveCounts } from '../src/config/waves.ts'
 import type { EventFilters as Filters } from '../src/shared/filters.ts'
 import type { PlanInput, Step } from '../src/rollout/plan/plan.ts'

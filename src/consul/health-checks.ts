@@ -1,7 +1,7 @@
 // Which health checks the bake gate watches, and which of them fail it
 // (contract 8, `bake-time`). Pure: checks as /v1/health returns them come in.
-import type { EventFilters } from '../../shared/filters.ts'
-import { filterMatcher } from '../../shared/filters.ts'
+import type { EventFilters } from '../shared/filters.ts'
+import { filterMatcher } from '../shared/filters.ts'
 
 /** A check as /v1/health/* return it (api-docs/health.mdx), the fields the gate reads. */
 export interface HealthCheckView {

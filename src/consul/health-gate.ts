@@ -4,11 +4,11 @@
 // check. One blocking query on /v1/health/state/critical watches every check of
 // the datacenter (it wakes on any change there), and the rollout plan's
 // gateFailures() picks the checks that count.
-import type { ConsulClient } from '../consul/client.ts'
-import type { GateFailure, HealthCheckView } from './plan/gate-checks.ts'
-import { gateFailures } from './plan/gate-checks.ts'
+import type { ConsulClient } from './client.ts'
+import type { GateFailure, HealthCheckView } from './health-checks.ts'
+import { gateFailures } from './health-checks.ts'
 import type { EventFilters } from '../shared/filters.ts'
-import { nextIndex } from '../consul/await.ts'
+import { nextIndex } from './await.ts'
 
 export interface BakeOptions {
   consul: Pick<ConsulClient, 'getJson'>
