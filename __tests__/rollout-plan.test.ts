@@ -11,7 +11,7 @@ import {
   nodeFilterBudget,
   nodeFilterFor,
   nodeFilters
-} from '../src/rollout/plan/node-filter.ts'
+} from '../src/consul/node-filter.ts'
 import { addJoiners, isPartial, orderTargets, planRollout } from '../src/rollout/plan/plan.ts'
 import { canaryNodes } from '../src/consul/targets.ts'
 import { compareNatural } from '../src/shared/natural-order.ts'
@@ -269,7 +269,7 @@ describe('planRollout (examples)', () => {
         ['deploy', 3, 3, 'web-3,web-4,web-5,web-6,web-8,web-9,web-10', true, true]
       ]
     )
-    assert.deepEqual(steps[0]!.nodeFilters, ['^(web-7)$'])
+    assert.deepEqual(nodeFilters(steps[0]!.nodes), ['^(web-7)$'])
     assert.ok(steps.every((s) => s.bakeMs === 60_000 && s.datacenter === undefined))
     assert.equal(isPartial(steps), false)
   })
@@ -393,7 +393,7 @@ describe('planRollout (examples)', () => {
       joined.map((s) => s.nodes.join(',')),
       ['a', 'b,z-9,z-10']
     )
-    assert.deepEqual(joined[1]!.nodeFilters, ['^(b|z-9|z-10)$'])
+    assert.deepEqual(nodeFilters(joined[1]!.nodes), ['^(b|z-9|z-10)$'])
     const releases = planRollout({
       datacenters: [{ targets: ['a', 'b'], canaries: [] }],
       waves: parseWaves('1, 100%'),
@@ -492,7 +492,9 @@ const datacenter = fc.uniqueArray(nodeName, { minLength: 0, maxLength: 30 }).cha
     prepared: fc.subarray(targets)
   })
 )
-const planInput: fc.Arbitrary<PlanInput> = fc.record({
+/** The plan's input, and the node-filter size the Consul backend cuts each step's nodes to. */
+type PlanCase = PlanInput & { maxFilterBytes: number }
+const planInput: fc.Arbitrary<PlanCase> = fc.record({
   datacenters: fc
     .array(datacenter, { minLength: 1, maxLength: 3 })
     .map((dcs) => dcs.map((dc, i) => ({ ...dc, datacenter: `dc${i + 1}` }))),
@@ -658,13 +660,13 @@ describe('planRollout (properties)', () => {
         const everyone = [...new Set([...targets, ...strangers, ...lookalikes])]
         for (const step of steps) {
           const mine = new Set(step.nodes)
-          for (const filter of step.nodeFilters) {
-            assert.ok(Buffer.byteLength(filter) <= input.maxFilterBytes!, filter)
+          for (const filter of nodeFilters(step.nodes, input.maxFilterBytes)) {
+            assert.ok(Buffer.byteLength(filter) <= input.maxFilterBytes, filter)
             assert.match(filter, /^\^\(.*\)\$$/)
           }
           for (const node of everyone) {
-            const hit = step.nodeFilters.some((f) => matches(f, node))
-            assert.equal(hit, mine.has(node), `${node} vs ${step.nodeFilters.join(' ')}`)
+            const hit = nodeFilters(step.nodes, input.maxFilterBytes).some((f) => matches(f, node))
+            assert.equal(hit, mine.has(node), `${node} vs ${step.nodes.join(' ')}`)
           }
         }
       }),
@@ -677,7 +679,7 @@ describe('planRollout (properties)', () => {
       fc.property(planInput, fc.uniqueArray(nodeName, { maxLength: 6 }), (input, joiners) => {
         const steps = planOrSkip(input)
         const dc = input.datacenters[0]!
-        const after = addJoiners(steps, dc.datacenter, joiners, input.maxFilterBytes)
+        const after = addJoiners(steps, dc.datacenter, joiners)
         const before = waveSteps(steps, dc.datacenter)
         const last = before[before.length - 1]
         if (!last?.takesJoiners) {
@@ -694,7 +696,7 @@ describe('planRollout (properties)', () => {
         assert.equal(new Set(sent).size, sent.length)
         for (const node of newLast.nodes)
           assert.ok(
-            newLast.nodeFilters.some((f) => matches(f, node)),
+            nodeFilters(newLast.nodes, input.maxFilterBytes).some((f) => matches(f, node)),
             node
           )
         assert.equal(

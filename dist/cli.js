@@ -451,13 +451,14 @@ async function deploy(values, env, io, signal) {
             return typeof value === 'boolean' ? String(value) : (value ?? '');
         };
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
-        const { store, consul, backend } = await connect(config, say);
+        const log = deployLog(say, io, json);
+        const { store, consul, backend } = await connect(config, log);
         try {
             const result = await runPipeline(config, {
                 store,
                 backend,
                 consul,
-                log: deployLog(say, io, json),
+                log,
                 setOutput: (name, value) => (outputs[name] = value),
                 signal
             });

@@ -1,4 +1,4 @@
-import { h as isRefused, d as describe, c as connectGitHub, s as sleep, a as getInput, b as setSecret, j as setFailed, k as setOutput, i as info, l as saveState, S as STATE, f as summary, w as warning, e as coreLog } from './lib/state.js';
+import { h as isRefused, d as describe, c as connectGitHub, s as sleep, a as getInput, b as setSecret, j as setFailed, k as setOutput, e as coreLog, l as saveState, S as STATE, f as summary, w as warning, i as info } from './lib/state.js';
 import { d as plainText, a as readConfig, k as kvKeys } from './lib/run-facts.js';
 import { d as commitState, e as checkOutput, s as statusDescription, f as checkConclusion, b as runConclusion, c as connect, a as runPipeline, w as waveReports } from './lib/pipeline.js';
 import { readFileSync } from 'node:fs';
@@ -434,7 +434,7 @@ function within(work, ms) {
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
 async function deploy(config, env, signal, end) {
-    const { store, consul, backend } = await connect(config, (line) => info(line));
+    const { store, consul, backend } = await connect(config, coreLog);
     const reporter = createGitHubReporter({
         token: config.github.token,
         env,

@@ -1,4 +1,4 @@
-import { d as plainText, j as reportParts, l as causesHeading, n as causeLogsMarkdown, o as headline, q as analyse, t as compileFilter, m as matchesFilters, u as targetedServices, h as InputError, v as quote, k as kvKeys, w as acquireLock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, x as nameList, y as markdownText, z as codeSpan, D as DEPLOY_ID_PATTERN, A as getDefaultExportFromCjs, B as parseDeployIdFile, E as s3Url, F as releaseKey, G as filterMatcher, H as announce, J as progressLine, K as waveCounts, e as compareNatural, b as runFacts, p as previousDeployId, i as isSettled, L as resultRows, M as summaryMarkdown, N as verdictMessage, f as formatGoDuration } from './run-facts.js';
+import { d as plainText, j as reportParts, l as causesHeading, n as causeLogsMarkdown, o as headline, q as analyse, t as quote, u as compileFilter, m as matchesFilters, v as filterMatcher, w as targetedServices, h as InputError, k as kvKeys, x as acquireLock, y as announce, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, z as nameList, A as markdownText, B as codeSpan, D as DEPLOY_ID_PATTERN, E as getDefaultExportFromCjs, F as parseDeployIdFile, G as s3Url, H as releaseKey, J as progressLine, K as waveCounts, e as compareNatural, b as runFacts, p as previousDeployId, i as isSettled, L as resultRows, M as summaryMarkdown, N as verdictMessage, f as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -296,6 +296,64 @@ class FleetState {
     }
 }
 
+// Node filters for wave events (contract 8): anchored RE2 alternations that
+// match exactly a wave's nodes, cut to fit serf's 512-byte user event. Pure.
+// Go's regexp.QuoteMeta set: the characters RE2 gives a meaning outside a
+// class. `-` and `_` are literal there, so they stay as they are.
+const RE2_META = /[\\.+*?()|[\]{}^$]/g;
+/** A node name as an RE2 literal, as Go's regexp.QuoteMeta writes it. */
+function escapeRe2(name) {
+    return name.replace(RE2_META, (c) => `\\${c}`);
+}
+/**
+ * Serf caps a user event at 512 bytes (serf UserEventSizeLimit, not raised by
+ * Consul; research/consul-api.md §3), and the node filter travels inside that
+ * event: Consul msgpack-encodes {ID, Name, Payload, NodeFilter, ServiceFilter,
+ * TagFilter, Version} (agent/user_event.go, `nf`/`sf`/`tf`) and serf wraps that
+ * again with the serf name `consul:event:<name>` and its Lamport time. The
+ * query string is not the binding limit (Go's net/http takes 1 MiB of
+ * headers): the event is.
+ *
+ * This default assumes the event name `deploy`, a payload (manifest URL) of at
+ * most 100 bytes (the action warns above that, contract 6), no service or tag
+ * filter on wave events, and keeps a margin for the estimate: see
+ * nodeFilterBudget() for the arithmetic. About 30 names like `web-12` fit.
+ */
+const DEFAULT_NODE_FILTER_BYTES = 256;
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+/**
+ * Anchored filters that together match exactly `names`, each at most
+ * `maxBytes` bytes (UTF-8), names packed in order. Throws when one name alone
+ * does not fit (it could never be sent an event of its own).
+ */
+function nodeFilters(names, maxBytes = DEFAULT_NODE_FILTER_BYTES) {
+    const filters = [];
+    let group = [];
+    let size = 0;
+    const frame = byteLength('^()$');
+    for (const name of names) {
+        const escaped = escapeRe2(name);
+        const bytes = byteLength(escaped);
+        if (frame + bytes > maxBytes)
+            throw new Error(`node ${quote(name)} is too long for an event's node filter (${frame + bytes} bytes, at most ${maxBytes})`);
+        const grown = group.length === 0 ? frame + bytes : size + 1 + bytes;
+        if (group.length > 0 && grown > maxBytes) {
+            filters.push(`^(${group.join('|')})$`);
+            group = [];
+            size = frame + bytes;
+        }
+        else {
+            size = grown;
+        }
+        group.push(escaped);
+    }
+    if (group.length > 0)
+        filters.push(`^(${group.join('|')})$`);
+    return filters;
+}
+
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
  * asks less, to stay under fetch's header timeout (consul.ts blockingBudget). */
 const MAX_WAIT_MS = 5 * 60_000;
@@ -543,6 +601,66 @@ async function awaitFleet(options) {
         fleet.expire();
 }
 
+/**
+ * Whether the bake gate watches this check (contract 8): the targeted
+ * service's checks with a service filter (by ServiceName, and ServiceTags with
+ * a tag filter); without one, every check of the node but `serfHealth` (a node
+ * whose serfHealth fails is lost, contract 6, not a gate failure).
+ */
+function gateWatches(check, filters) {
+    if (check.CheckID === 'serfHealth')
+        return false;
+    if (filters.service === undefined)
+        return true;
+    const name = check.ServiceName ?? '';
+    if (name === '' || !filterMatcher(filters.service)(name))
+        return false;
+    return filters.tag === undefined || (check.ServiceTags ?? []).some(filterMatcher(filters.tag));
+}
+/**
+ * The watched checks of `nodes` that are critical (a warning does not fail the
+ * gate): contract 8 "a check seen critical fails the wave at once, naming node
+ * and check". In the order of `checks`.
+ */
+function gateFailures(nodes, checks, filters) {
+    const wave = new Set(nodes);
+    return checks
+        .filter((c) => wave.has(c.Node) && c.Status === 'critical' && gateWatches(c, filters))
+        .map((c) => ({
+        node: c.Node,
+        checkId: c.CheckID,
+        name: c.Name ?? c.CheckID,
+        output: c.Output ?? ''
+    }));
+}
+
+/**
+ * Watch the wave's checks for `bakeMs`. Resolves with the critical checks that
+ * fail the gate (empty: it passed). Throws on a permanent Consul error and when
+ * `signal` aborts.
+ */
+async function bake(opts) {
+    const until = Date.now() + opts.bakeMs;
+    let index = 0n;
+    for (;;) {
+        const remaining = until - Date.now();
+        const { value, index: answered } = await opts.consul.getJson('health/state/critical', 'node:read and service:read', {
+            signal: opts.signal,
+            // The first read answers at once (the checks as they are now); then block.
+            index: index > 0n ? index : undefined,
+            waitMs: Math.max(1, remaining),
+            retryUntil: until + 30_000
+        });
+        opts.signal?.throwIfAborted();
+        const failures = gateFailures(opts.nodes, value, opts.filters);
+        if (failures.length > 0)
+            return failures;
+        if (Date.now() >= until)
+            return [];
+        index = nextIndex(index, answered);
+    }
+}
+
 function selectTargets(catalog, filters) {
     const targets = [];
     const filteredOut = [];
@@ -592,10 +710,10 @@ function resolveDatacenters(selection, listed) {
 
 /** Failed nodes' logs are read 8 at a time, at most this many. */
 const MAX_LOGS_READ = 200;
-function consulBackend(consul, config) {
+function consulBackend(consul, config, log) {
     const keys = kvKeys(config.kvPrefix);
     return {
-        at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config),
+        at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config, log),
         lockName: keys.lock,
         async datacenters(selection, signal) {
             if (selection.kind === 'agent')
@@ -645,6 +763,33 @@ function consulBackend(consul, config) {
                 .reverse()
                 .slice(0, count);
         },
+        send: (request) => sendEvents$1(consul, config, log, request),
+        async watch(request) {
+            const joinerCheck = catalogJoinerCheck(consul, config.filters, request.signal);
+            await awaitFleet({
+                consul,
+                fleet: request.fleet,
+                resultsPrefix: keys.results,
+                firedAt: request.sent.firedAt,
+                deadline: request.deadline,
+                baselineIndex: request.sent.baseline,
+                signal: request.signal,
+                admitJoiner: request.admitJoiners
+                    ? (node) => joinerCheck(node).catch(() => false)
+                    : undefined,
+                onChange: request.onChange
+            });
+        },
+        health: (nodes, bakeMs, signal) => bake({ consul, nodes, filters: config.filters, bakeMs, signal }),
+        async writeHistory(record, signal) {
+            await consul.kvPut(keys.history(record.deploy_id), JSON.stringify(record), { signal });
+        },
+        async recordRollout(record, signal) {
+            if (record === undefined)
+                await consul.kvDelete(keys.rollout);
+            else
+                await consul.kvPut(keys.rollout, JSON.stringify(record), { signal });
+        },
         lock: (request) => takeLock$1(consul, keys.lock, request),
         lockState: (signal) => readLock(consul, keys.lock, signal),
         async readLogs(nodes) {
@@ -662,6 +807,41 @@ function consulBackend(consul, config) {
             return excerpts;
         }
     };
+}
+/**
+ * A step's events, one per filter set (a wave too large for one node filter is
+ * several): latest moves with the first when the step moves it; the later ones
+ * read nothing again (their results count from the first event's baseline).
+ * Resolves with the first event's mark; `onFired` hears of each.
+ */
+async function sendEvents$1(consul, config, log, request) {
+    // The one-wave default keeps the configured filters; waves name their nodes.
+    const filterSets = request.byFilters
+        ? [config.filters]
+        : nodeFilters(request.nodes).map((node) => ({ node }));
+    const sending = { ...config, deployId: request.deployId };
+    let first;
+    let last;
+    for (const [n, filters] of filterSets.entries()) {
+        const moves = request.pointer !== undefined && n === 0;
+        last = await announce(consul, sending, {
+            manifestUrl: request.pointer?.manifestUrl ?? request.eventUrl,
+            eventUrl: request.eventUrl,
+            history: moves ? request.pointer?.history : undefined
+        }, log, {
+            signal: request.signal,
+            targets: request.nodes,
+            filters,
+            movesLatest: moves,
+            continuing: first &&
+                last && { baselineIndex: first.baselineIndex, seenAfter: last.seenAfter },
+            datacenter: consul.datacenter,
+            onJournal: moves ? request.onJournal : undefined
+        });
+        first ??= last;
+        request.onFired?.({ firedAt: last.firedAt, baseline: last.baselineIndex });
+    }
+    return first && { firedAt: first.firedAt, baseline: first.baselineIndex };
 }
 /**
  * The deploy lock (contract 5, 10); its session hangs off a server of the lock's
@@ -720,7 +900,7 @@ async function readLock(consul, key, signal) {
     return { held: true, session: entry.session, holder, node: info?.Node, name: info?.Name };
 }
 
-async function connect(config, info) {
+async function connect(config, log) {
     // The AWS SDK is most of the bundle: load it once the inputs are known good,
     // so an input error is reported at once.
     const { createS3Store } = await import('./s3-store.js').then(function (n) { return n.b5; });
@@ -728,10 +908,10 @@ async function connect(config, info) {
     const consul = new ConsulClient({
         addr: config.consul.addr,
         token: config.consul.token,
-        onRetry: (what, attempt, delayMs) => info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
-        onNotice: info
+        onRetry: (what, attempt, delayMs) => log.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+        onNotice: (line) => log.info(line)
     });
-    return { store, consul, backend: consulBackend(consul, config) };
+    return { store, consul, backend: consulBackend(consul, config, log) };
 }
 
 // The log the pipeline writes to: @actions/core in the action, a terminal or
@@ -8496,65 +8676,8 @@ async function putPhaseManifests({ config, template, commands, store, log }, src
     return { manifestUrl, prepareUrl: urls.prepare, switchUrl: urls.switch };
 }
 
-/**
- * Whether the bake gate watches this check (contract 8): the targeted
- * service's checks with a service filter (by ServiceName, and ServiceTags with
- * a tag filter); without one, every check of the node but `serfHealth` (a node
- * whose serfHealth fails is lost, contract 6, not a gate failure).
- */
-function gateWatches(check, filters) {
-    if (check.CheckID === 'serfHealth')
-        return false;
-    if (filters.service === undefined)
-        return true;
-    const name = check.ServiceName ?? '';
-    if (name === '' || !filterMatcher(filters.service)(name))
-        return false;
-    return filters.tag === undefined || (check.ServiceTags ?? []).some(filterMatcher(filters.tag));
-}
-/**
- * The watched checks of `nodes` that are critical (a warning does not fail the
- * gate): contract 8 "a check seen critical fails the wave at once, naming node
- * and check". In the order of `checks`.
- */
-function gateFailures(nodes, checks, filters) {
-    const wave = new Set(nodes);
-    return checks
-        .filter((c) => wave.has(c.Node) && c.Status === 'critical' && gateWatches(c, filters))
-        .map((c) => ({
-        node: c.Node,
-        checkId: c.CheckID,
-        name: c.Name ?? c.CheckID,
-        output: c.Output ?? ''
-    }));
-}
-
-/**
- * Watch the wave's checks for `bakeMs`. Resolves with the critical checks that
- * fail the gate (empty: it passed). Throws on a permanent Consul error and when
- * `signal` aborts.
- */
-async function bake(opts) {
-    const until = Date.now() + opts.bakeMs;
-    let index = 0n;
-    for (;;) {
-        const remaining = until - Date.now();
-        const { value, index: answered } = await opts.consul.getJson('health/state/critical', 'node:read and service:read', {
-            signal: opts.signal,
-            // The first read answers at once (the checks as they are now); then block.
-            index: index > 0n ? index : undefined,
-            waitMs: Math.max(1, remaining),
-            retryUntil: until + 30_000
-        });
-        opts.signal?.throwIfAborted();
-        const failures = gateFailures(opts.nodes, value, opts.filters);
-        if (failures.length > 0)
-            return failures;
-        if (Date.now() >= until)
-            return [];
-        index = nextIndex(index, answered);
-    }
-}
+// What fails a wave's health gate (contract 8: node, check, output), whichever
+// backend saw it, and the one line that names it in the log and the report.
 /** One line naming the failing checks, e.g. `node-3: service:web "web" (HTTP 500)`. */
 function gateFailureLine(failures) {
     return failures
@@ -8661,64 +8784,6 @@ async function findRelease(consul, store, config, log) {
     };
 }
 
-// Node filters for wave events (contract 8): anchored RE2 alternations that
-// match exactly a wave's nodes, cut to fit serf's 512-byte user event. Pure.
-// Go's regexp.QuoteMeta set: the characters RE2 gives a meaning outside a
-// class. `-` and `_` are literal there, so they stay as they are.
-const RE2_META = /[\\.+*?()|[\]{}^$]/g;
-/** A node name as an RE2 literal, as Go's regexp.QuoteMeta writes it. */
-function escapeRe2(name) {
-    return name.replace(RE2_META, (c) => `\\${c}`);
-}
-/**
- * Serf caps a user event at 512 bytes (serf UserEventSizeLimit, not raised by
- * Consul; research/consul-api.md §3), and the node filter travels inside that
- * event: Consul msgpack-encodes {ID, Name, Payload, NodeFilter, ServiceFilter,
- * TagFilter, Version} (agent/user_event.go, `nf`/`sf`/`tf`) and serf wraps that
- * again with the serf name `consul:event:<name>` and its Lamport time. The
- * query string is not the binding limit (Go's net/http takes 1 MiB of
- * headers): the event is.
- *
- * This default assumes the event name `deploy`, a payload (manifest URL) of at
- * most 100 bytes (the action warns above that, contract 6), no service or tag
- * filter on wave events, and keeps a margin for the estimate: see
- * nodeFilterBudget() for the arithmetic. About 30 names like `web-12` fit.
- */
-const DEFAULT_NODE_FILTER_BYTES = 256;
-function byteLength(text) {
-    return Buffer.byteLength(text, 'utf8');
-}
-/**
- * Anchored filters that together match exactly `names`, each at most
- * `maxBytes` bytes (UTF-8), names packed in order. Throws when one name alone
- * does not fit (it could never be sent an event of its own).
- */
-function nodeFilters(names, maxBytes = DEFAULT_NODE_FILTER_BYTES) {
-    const filters = [];
-    let group = [];
-    let size = 0;
-    const frame = byteLength('^()$');
-    for (const name of names) {
-        const escaped = escapeRe2(name);
-        const bytes = byteLength(escaped);
-        if (frame + bytes > maxBytes)
-            throw new Error(`node ${quote(name)} is too long for an event's node filter (${frame + bytes} bytes, at most ${maxBytes})`);
-        const grown = group.length === 0 ? frame + bytes : size + 1 + bytes;
-        if (group.length > 0 && grown > maxBytes) {
-            filters.push(`^(${group.join('|')})$`);
-            group = [];
-            size = frame + bytes;
-        }
-        else {
-            size = grown;
-        }
-        group.push(escaped);
-    }
-    if (group.length > 0)
-        filters.push(`^(${group.join('|')})$`);
-    return filters;
-}
-
 /**
  * A step's events, one per filter set (a wave too large for one node filter is
  * several): latest moves with the first when the step moves it; the later ones
@@ -8750,7 +8815,7 @@ function eventFilters(config, step) {
     // The one-wave default keeps today's event: the configured filters.
     if (config.waves === undefined && step.kind === 'deploy')
         return [config.filters];
-    return step.nodeFilters.map((node) => ({ node }));
+    return nodeFilters(step.nodes).map((node) => ({ node }));
 }
 function staged(config, steps) {
     return config.waves !== undefined || steps.length > 1;
@@ -8970,7 +9035,7 @@ async function runRollout(steps, release, deps) {
                     if (later.step.datacenter !== step.datacenter)
                         continue;
                     const nodes = later.step.nodes.filter((n) => !unprepared.has(n));
-                    later.step = { ...later.step, nodes, nodeFilters: nodeFilters(nodes) };
+                    later.step = { ...later.step, nodes };
                 }
         }
         if (!(verdict.done && verdict.ok)) {
@@ -9186,7 +9251,6 @@ function isPartial(steps) {
  * the waves do not grow in some datacenter.
  */
 function planRollout(input) {
-    const maxBytes = input.maxFilterBytes ?? DEFAULT_NODE_FILTER_BYTES;
     const releases = input.layout === 'releases';
     const steps = [];
     for (const dc of input.datacenters) {
@@ -9209,7 +9273,6 @@ function planRollout(input) {
                     waves: counts.length,
                     movesLatest: false,
                     bakeMs: 0,
-                    nodeFilters: nodeFilters(toPrepare, maxBytes),
                     takesJoiners: false
                 });
         }
@@ -9226,7 +9289,6 @@ function planRollout(input) {
                 waves: counts.length,
                 movesLatest: last && full,
                 bakeMs: input.bakeMs,
-                nodeFilters: nodeFilters(nodes, maxBytes),
                 takesJoiners: last && full
             });
         });

@@ -8535,18 +8535,6 @@ function summaryMarkdown(r, maxChars = SUMMARY_MAX_CHARS) {
     return out.join('\n');
 }
 
-// The Consul KV layout under `<kv-prefix>` (contract 5).
-const kvKeys = (prefix) => ({
-    latest: `${prefix}/latest`,
-    deployId: `${prefix}/deploy-id`,
-    history: (id) => `${prefix}/history/${id}`,
-    results: `${prefix}/results/`,
-    result: (node) => `${prefix}/results/${node}`,
-    log: (node) => `${prefix}/logs/${node}`,
-    lock: `${prefix}/lock`,
-    rollout: `${prefix}/rollout`
-});
-
 // The few Consul HTTP API calls the action makes, on Node's own fetch.
 // Not the npm `consul` client: the await loop needs each response's
 // X-Consul-Index (also on a 404), the exact error body to name a missing ACL
@@ -9006,160 +8994,17 @@ class ConsulClient {
     }
 }
 
-const LOCK_TTL_S = 30;
-function describeHolder(value) {
-    if (!value)
-        return 'another run';
-    try {
-        const h = JSON.parse(value);
-        const who = [h.run_url, h.deploy_id ? `deploy ${h.deploy_id}` : undefined]
-            .filter(Boolean)
-            .join(', ');
-        return who ? plainText(who, 300) : 'another run';
-    }
-    catch {
-        return 'another run';
-    }
-}
-/** Release and destroy a session's lock; used by release() and by the post step. */
-async function releaseLock(consul, key, sessionId, 
-/** give up at this epoch ms (a cancelled run has little time; the TTL frees it anyway) */
-deadline) {
-    const bounded = () => deadline === undefined
-        ? {}
-        : { retryUntil: deadline, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) };
-    try {
-        await consul.kvPut(key, '', {
-            release: sessionId,
-            permission: `key:write on "${key}"`,
-            ...bounded()
-        });
-    }
-    finally {
-        await consul.request('PUT', `session/destroy/${sessionId}`, {
-            permission: 'session:write',
-            ...bounded()
-        });
-    }
-}
-/** A session on the lock key: renewed every TTL/2 from its start until released. */
-class SessionLock {
-    sessionId;
-    holding = false;
-    renewTimer;
-    consul;
-    key;
-    log;
-    constructor(consul, key, sessionId, log) {
-        this.consul = consul;
-        this.key = key;
-        this.sessionId = sessionId;
-        this.log = log;
-        // Renew from the start: waiting for the lock can outlast a TTL.
-        this.renewTimer = setInterval(() => void this.renew(), (LOCK_TTL_S * 1000) / 2);
-        this.renewTimer.unref();
-    }
-    get held() {
-        return this.holding;
-    }
-    acquired() {
-        this.holding = true;
-    }
-    async release(deadline) {
-        if (this.renewTimer)
-            clearInterval(this.renewTimer);
-        this.renewTimer = undefined;
-        this.holding = false;
-        await releaseLock(this.consul, this.key, this.sessionId, deadline);
-    }
-    async renew() {
-        try {
-            await this.consul.request('PUT', `session/renew/${this.sessionId}`, {
-                permission: 'session:write'
-            });
-        }
-        catch (error) {
-            // 404: the session is gone (TTL lapsed, node critical); the lock went with it.
-            if (error instanceof ConsulError && error.status === 404) {
-                this.holding = false;
-                if (this.renewTimer)
-                    clearInterval(this.renewTimer);
-                this.log.warning(`lost the deploy lock ${this.key}: its Consul session expired`);
-            }
-            else
-                this.log.debug(`renewing the lock session failed, will retry: ${error.message}`);
-        }
-    }
-}
-async function createSession(consul, opts) {
-    const created = await consul.request('PUT', 'session/create', {
-        body: JSON.stringify({
-            Name: `stretcher-action ${opts.key}`,
-            TTL: `${LOCK_TTL_S}s`,
-            Behavior: 'release',
-            ...(opts.node ? { Node: opts.node } : {})
-        }),
-        permission: 'session:write',
-        signal: opts.signal
-    });
-    return JSON.parse(created.body).ID;
-}
-/** Try to acquire the key for the session until it is ours; between tries, wait for it to change. */
-async function waitForLock(consul, sessionId, opts) {
-    const { key, log } = opts;
-    let announcedHolder = '';
-    for (;;) {
-        const acquired = await consul.kvPut(key, JSON.stringify(opts.holder), {
-            acquire: sessionId,
-            permission: `key:write on "${key}"`,
-            signal: opts.signal
-        });
-        if (acquired)
-            return;
-        const current = await consul.kvGet(key, { signal: opts.signal });
-        const entry = current.entries[0];
-        const holder = describeHolder(entry?.value ?? null);
-        if (holder !== announcedHolder) {
-            log.info(`waiting for the deploy lock ${key}, held by ${holder}`);
-            announcedHolder = holder;
-        }
-        const remaining = opts.deadline - Date.now();
-        if (remaining <= 0)
-            throw new Error(`gave up waiting for the deploy lock ${key}: still held by ${holder}`);
-        if (entry?.session) {
-            // Block until the lock key changes (released, or its session gone).
-            await consul.kvGet(key, {
-                index: current.index,
-                waitMs: Math.min(remaining, 60_000),
-                signal: opts.signal,
-                retryUntil: opts.deadline
-            });
-        }
-        else {
-            // Free but refused: Consul's lock delay after an invalidated session (up to 15 s).
-            await new Promise((r) => setTimeout(r, Math.min(1000, remaining)));
-        }
-    }
-}
-/**
- * Take the lock, waiting (blocking queries on the lock key) while another run
- * holds it, until `deadline`. Resolves with a lock that renews itself.
- */
-async function acquireLock(consul, opts) {
-    const sessionId = await createSession(consul, opts);
-    opts.onSession?.(sessionId);
-    const lock = new SessionLock(consul, opts.key, sessionId, opts.log);
-    try {
-        await waitForLock(consul, sessionId, opts);
-        lock.acquired();
-        opts.log.info(`holding the deploy lock ${opts.key}`);
-        return lock;
-    }
-    catch (error) {
-        await lock.release().catch(() => undefined);
-        throw error;
-    }
-}
+// The Consul KV layout under `<kv-prefix>` (contract 5).
+const kvKeys = (prefix) => ({
+    latest: `${prefix}/latest`,
+    deployId: `${prefix}/deploy-id`,
+    history: (id) => `${prefix}/history/${id}`,
+    results: `${prefix}/results/`,
+    result: (node) => `${prefix}/results/${node}`,
+    log: (node) => `${prefix}/logs/${node}`,
+    lock: `${prefix}/lock`,
+    rollout: `${prefix}/rollout`
+});
 
 /** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
 const SAFE_PAYLOAD_BYTES = 100;
@@ -9483,6 +9328,161 @@ async function restore(consul, journal, log, request) {
     log.info(`restored ${keys.latest} to ${old ?? '(none)'}`);
 }
 
+const LOCK_TTL_S = 30;
+function describeHolder(value) {
+    if (!value)
+        return 'another run';
+    try {
+        const h = JSON.parse(value);
+        const who = [h.run_url, h.deploy_id ? `deploy ${h.deploy_id}` : undefined]
+            .filter(Boolean)
+            .join(', ');
+        return who ? plainText(who, 300) : 'another run';
+    }
+    catch {
+        return 'another run';
+    }
+}
+/** Release and destroy a session's lock; used by release() and by the post step. */
+async function releaseLock(consul, key, sessionId, 
+/** give up at this epoch ms (a cancelled run has little time; the TTL frees it anyway) */
+deadline) {
+    const bounded = () => deadline === undefined
+        ? {}
+        : { retryUntil: deadline, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) };
+    try {
+        await consul.kvPut(key, '', {
+            release: sessionId,
+            permission: `key:write on "${key}"`,
+            ...bounded()
+        });
+    }
+    finally {
+        await consul.request('PUT', `session/destroy/${sessionId}`, {
+            permission: 'session:write',
+            ...bounded()
+        });
+    }
+}
+/** A session on the lock key: renewed every TTL/2 from its start until released. */
+class SessionLock {
+    sessionId;
+    holding = false;
+    renewTimer;
+    consul;
+    key;
+    log;
+    constructor(consul, key, sessionId, log) {
+        this.consul = consul;
+        this.key = key;
+        this.sessionId = sessionId;
+        this.log = log;
+        // Renew from the start: waiting for the lock can outlast a TTL.
+        this.renewTimer = setInterval(() => void this.renew(), (LOCK_TTL_S * 1000) / 2);
+        this.renewTimer.unref();
+    }
+    get held() {
+        return this.holding;
+    }
+    acquired() {
+        this.holding = true;
+    }
+    async release(deadline) {
+        if (this.renewTimer)
+            clearInterval(this.renewTimer);
+        this.renewTimer = undefined;
+        this.holding = false;
+        await releaseLock(this.consul, this.key, this.sessionId, deadline);
+    }
+    async renew() {
+        try {
+            await this.consul.request('PUT', `session/renew/${this.sessionId}`, {
+                permission: 'session:write'
+            });
+        }
+        catch (error) {
+            // 404: the session is gone (TTL lapsed, node critical); the lock went with it.
+            if (error instanceof ConsulError && error.status === 404) {
+                this.holding = false;
+                if (this.renewTimer)
+                    clearInterval(this.renewTimer);
+                this.log.warning(`lost the deploy lock ${this.key}: its Consul session expired`);
+            }
+            else
+                this.log.debug(`renewing the lock session failed, will retry: ${error.message}`);
+        }
+    }
+}
+async function createSession(consul, opts) {
+    const created = await consul.request('PUT', 'session/create', {
+        body: JSON.stringify({
+            Name: `stretcher-action ${opts.key}`,
+            TTL: `${LOCK_TTL_S}s`,
+            Behavior: 'release',
+            ...(opts.node ? { Node: opts.node } : {})
+        }),
+        permission: 'session:write',
+        signal: opts.signal
+    });
+    return JSON.parse(created.body).ID;
+}
+/** Try to acquire the key for the session until it is ours; between tries, wait for it to change. */
+async function waitForLock(consul, sessionId, opts) {
+    const { key, log } = opts;
+    let announcedHolder = '';
+    for (;;) {
+        const acquired = await consul.kvPut(key, JSON.stringify(opts.holder), {
+            acquire: sessionId,
+            permission: `key:write on "${key}"`,
+            signal: opts.signal
+        });
+        if (acquired)
+            return;
+        const current = await consul.kvGet(key, { signal: opts.signal });
+        const entry = current.entries[0];
+        const holder = describeHolder(entry?.value ?? null);
+        if (holder !== announcedHolder) {
+            log.info(`waiting for the deploy lock ${key}, held by ${holder}`);
+            announcedHolder = holder;
+        }
+        const remaining = opts.deadline - Date.now();
+        if (remaining <= 0)
+            throw new Error(`gave up waiting for the deploy lock ${key}: still held by ${holder}`);
+        if (entry?.session) {
+            // Block until the lock key changes (released, or its session gone).
+            await consul.kvGet(key, {
+                index: current.index,
+                waitMs: Math.min(remaining, 60_000),
+                signal: opts.signal,
+                retryUntil: opts.deadline
+            });
+        }
+        else {
+            // Free but refused: Consul's lock delay after an invalidated session (up to 15 s).
+            await new Promise((r) => setTimeout(r, Math.min(1000, remaining)));
+        }
+    }
+}
+/**
+ * Take the lock, waiting (blocking queries on the lock key) while another run
+ * holds it, until `deadline`. Resolves with a lock that renews itself.
+ */
+async function acquireLock(consul, opts) {
+    const sessionId = await createSession(consul, opts);
+    opts.onSession?.(sessionId);
+    const lock = new SessionLock(consul, opts.key, sessionId, opts.log);
+    try {
+        await waitForLock(consul, sessionId, opts);
+        lock.acquired();
+        opts.log.info(`holding the deploy lock ${opts.key}`);
+        return lock;
+    }
+    catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+    }
+}
+
 var commonjsGlobal = typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : typeof global !== 'undefined' ? global : typeof self !== 'undefined' ? self : {};
 
 function getDefaultExportFromCjs (x) {
@@ -9512,4 +9512,4 @@ function runFacts(config, run) {
     };
 }
 
-export { getDefaultExportFromCjs as A, parseDeployIdFile as B, ConsulClient as C, DEPLOY_ID_PATTERN as D, s3Url as E, releaseKey as F, filterMatcher as G, announce as H, INPUT_NAMES as I, progressLine as J, waveCounts$1 as K, resultRows as L, summaryMarkdown as M, verdictMessage as N, OPERATE_INPUTS as O, commonjsGlobal as P, SAFE_PAYLOAD_BYTES as S, readConfig as a, runFacts as b, abandonedMarkdown as c, plainText as d, compareNatural as e, formatGoDuration as f, readOperateConfig as g, InputError as h, isSettled as i, reportParts as j, kvKeys as k, causesHeading as l, matchesFilters as m, causeLogsMarkdown as n, headline as o, previousDeployId as p, analyse as q, releaseLock as r, settle as s, compileFilter as t, targetedServices as u, quote as v, acquireLock as w, nameList as x, markdownText as y, codeSpan as z };
+export { markdownText as A, codeSpan as B, ConsulClient as C, DEPLOY_ID_PATTERN as D, getDefaultExportFromCjs as E, parseDeployIdFile as F, s3Url as G, releaseKey as H, INPUT_NAMES as I, progressLine as J, waveCounts$1 as K, resultRows as L, summaryMarkdown as M, verdictMessage as N, OPERATE_INPUTS as O, commonjsGlobal as P, SAFE_PAYLOAD_BYTES as S, readConfig as a, runFacts as b, abandonedMarkdown as c, plainText as d, compareNatural as e, formatGoDuration as f, readOperateConfig as g, InputError as h, isSettled as i, reportParts as j, kvKeys as k, causesHeading as l, matchesFilters as m, causeLogsMarkdown as n, headline as o, previousDeployId as p, analyse as q, releaseLock as r, settle as s, quote as t, compileFilter as u, filterMatcher as v, targetedServices as w, acquireLock as x, announce as y, nameList as z };

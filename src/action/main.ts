@@ -65,7 +65,7 @@ async function deploy(
   signal: AbortSignal,
   end: RunEnd
 ): Promise<void> {
-  const { store, consul, backend } = await connect(config, (line) => core.info(line))
+  const { store, consul, backend } = await connect(config, coreLog)
 
   const reporter = createGitHubReporter({
     token: config.github.token,

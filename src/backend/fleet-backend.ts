@@ -3,9 +3,10 @@
 // to the nodes. Consul implements it (consul/backend.ts); Serf is the second
 // implementation (contract 13). Callers never see KV keys, sessions or catalogs.
 import type { DatacenterSelection } from '../config/config.ts'
-import type { ParsedResult } from '../fleet-state/fleet-state.ts'
+import type { FleetState, NodeState, ParsedResult } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Log } from '../shared/log.ts'
+import type { GateFailure } from './gate-failure.ts'
 
 /** Which nodes a run targets, as the backend matched them against its filters. */
 export interface TargetSelection {
@@ -78,6 +79,57 @@ export type HistoryRead =
   | { found: true; where: string; record: HistoryRecord }
   | { found: true; where: string; unreadable: true }
 
+/**
+ * Where one send left off: results written after it are this send's. The mark
+ * is the backend's own (Consul: the raft index seen before the event; Serf: the
+ * Lamport time of the event or query), so the executor never compares marks of
+ * two backends.
+ */
+export interface Sent {
+  /** epoch ms the first event of the send went out */
+  firedAt: number
+  /** results above this mark count (Consul: a ModifyIndex; Serf: a Lamport time) */
+  baseline: number
+}
+
+/** One step's send: the event(s) that reach `nodes`, and the pointer when the step moves it. */
+export interface SendRequest {
+  /** the release the nodes must report (a rollback: the release put back) */
+  deployId: string
+  /** the manifest the event carries (layout: releases: prepare or switch) */
+  eventUrl: string
+  /** the release pointer moves to this manifest, with this send, before its event */
+  pointer?: { manifestUrl: string; history?: HistoryRecord }
+  nodes: readonly string[]
+  /** the one-wave default: the configured filters carry the event, not a node list */
+  byFilters: boolean
+  signal?: AbortSignal
+  /** each step of an interrupted-safe announcement, for the post step */
+  onJournal?: (journal: unknown) => void
+  /** each event as it goes out (a large wave can take several) */
+  onFired?: (sent: Sent) => void
+}
+
+export interface WatchRequest {
+  sent: Sent
+  /** fed with the reports and the lost nodes until it has a verdict */
+  fleet: FleetState
+  /** epoch ms after which silent nodes are silent */
+  deadline: number
+  signal?: AbortSignal
+  /** a matching live node that reports without being targeted joins (contract 8: the last wave) */
+  admitJoiners: boolean
+  onChange?: (changed: NodeState[]) => void
+}
+
+/** `<kv-prefix>/rollout` (contract 5): the release a staged rollout is taking out. */
+export interface RolloutRecord {
+  deploy_id: string
+  waves: number[]
+  completed: number
+  nodes: string[]
+}
+
 export interface FleetBackend {
   /** the same backend in one datacenter (undefined: the agent's own, no `?dc`) */
   at(datacenter: string | undefined): FleetBackend
@@ -104,4 +156,29 @@ export interface FleetBackend {
   readonly lockName: string
   /** the log tails of these failed nodes (absent: none could be read) */
   readLogs(nodes: readonly string[]): Promise<Array<{ node: string; text: string }>>
+  /** send a step's event(s); resolves with the first event's mark, throws when none went out */
+  send(request: SendRequest): Promise<Sent | undefined>
+  /** feed the fleet state until its verdict, the deadline or the signal */
+  watch(request: WatchRequest): Promise<void>
+  /** the bake gate: health problems of these nodes seen within `bakeMs` (none: passed) */
+  health(nodes: readonly string[], bakeMs: number, signal?: AbortSignal): Promise<GateFailure[]>
+  /** write a release's history record (once, when published) */
+  writeHistory(record: HistoryRecord, signal?: AbortSignal): Promise<void>
+  /** write the rollout record, or delete it (undefined) */
+  recordRollout(record: RolloutRecord | undefined, signal?: AbortSignal): Promise<void>
+}
+
+/**
+ * Plain objects in the release bucket, for a backend that keeps its pointer,
+ * history and lock there (Serf, contract 13).
+ */
+export interface ObjectStore {
+  readonly bucket: string
+  /** the object's text, or undefined when it does not exist */
+  readText(key: string): Promise<string | undefined>
+  /** `ifNoneMatch: '*'`: fails with `exists` when the object is already there */
+  writeText(key: string, body: string, opts?: { ifNoneMatch?: '*' }): Promise<'written' | 'exists'>
+  remove(key: string): Promise<void>
+  /** keys under a prefix */
+  list(prefix: string): Promise<string[]>
 }

@@ -4,6 +4,8 @@
 // with `?dc=` (ConsulClient.inDatacenter).
 import type {
   FleetBackend,
+  SendRequest,
+  Sent,
   HeldLock,
   HistoryRead,
   LockHolder,
@@ -16,7 +18,13 @@ import type { Config } from '../config/config.ts'
 import type { ParsedResult } from '../fleet-state/fleet-state.ts'
 import { parseResult } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
-import { readCatalog } from './await.ts'
+import { nodeFilters } from './node-filter.ts'
+import type { EventFilters } from '../shared/filters.ts'
+import type { Log } from '../shared/log.ts'
+import type { Announcement } from './announce.ts'
+import { announce } from './announce.ts'
+import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
+import { bake } from './health-gate.ts'
 import type { ConsulClient } from './client.ts'
 import { kvKeys } from './kv-keys.ts'
 import { acquireLock } from './lock.ts'
@@ -26,13 +34,10 @@ import { resolveDatacenters } from './datacenters.ts'
 /** Failed nodes' logs are read 8 at a time, at most this many. */
 const MAX_LOGS_READ = 200
 
-export function consulBackend(
-  consul: ConsulClient,
-  config: Pick<Config, 'kvPrefix' | 'filters'>
-): FleetBackend {
+export function consulBackend(consul: ConsulClient, config: Config, log: Log): FleetBackend {
   const keys = kvKeys(config.kvPrefix)
   return {
-    at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config),
+    at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config, log),
     lockName: keys.lock,
 
     async datacenters(selection, signal) {
@@ -88,6 +93,37 @@ export function consulBackend(
         .slice(0, count)
     },
 
+    send: (request) => sendEvents(consul, config, log, request),
+
+    async watch(request) {
+      const joinerCheck = catalogJoinerCheck(consul, config.filters, request.signal)
+      await awaitFleet({
+        consul,
+        fleet: request.fleet,
+        resultsPrefix: keys.results,
+        firedAt: request.sent.firedAt,
+        deadline: request.deadline,
+        baselineIndex: request.sent.baseline,
+        signal: request.signal,
+        admitJoiner: request.admitJoiners
+          ? (node) => joinerCheck(node).catch(() => false)
+          : undefined,
+        onChange: request.onChange
+      })
+    },
+
+    health: (nodes, bakeMs, signal) =>
+      bake({ consul, nodes, filters: config.filters, bakeMs, signal }),
+
+    async writeHistory(record, signal) {
+      await consul.kvPut(keys.history(record.deploy_id), JSON.stringify(record), { signal })
+    },
+
+    async recordRollout(record, signal) {
+      if (record === undefined) await consul.kvDelete(keys.rollout)
+      else await consul.kvPut(keys.rollout, JSON.stringify(record), { signal })
+    },
+
     lock: (request) => takeLock(consul, keys.lock, request),
     lockState: (signal) => readLock(consul, keys.lock, signal),
 
@@ -105,6 +141,53 @@ export function consulBackend(
       return excerpts
     }
   }
+}
+
+/**
+ * A step's events, one per filter set (a wave too large for one node filter is
+ * several): latest moves with the first when the step moves it; the later ones
+ * read nothing again (their results count from the first event's baseline).
+ * Resolves with the first event's mark; `onFired` hears of each.
+ */
+async function sendEvents(
+  consul: ConsulClient,
+  config: Config,
+  log: Log,
+  request: SendRequest
+): Promise<Sent | undefined> {
+  // The one-wave default keeps the configured filters; waves name their nodes.
+  const filterSets: EventFilters[] = request.byFilters
+    ? [config.filters]
+    : nodeFilters(request.nodes).map((node) => ({ node }))
+  const sending = { ...config, deployId: request.deployId }
+  let first: Announcement | undefined
+  let last: Announcement | undefined
+  for (const [n, filters] of filterSets.entries()) {
+    const moves = request.pointer !== undefined && n === 0
+    last = await announce(
+      consul,
+      sending,
+      {
+        manifestUrl: request.pointer?.manifestUrl ?? request.eventUrl,
+        eventUrl: request.eventUrl,
+        history: moves ? request.pointer?.history : undefined
+      },
+      log,
+      {
+        signal: request.signal,
+        targets: request.nodes,
+        filters,
+        movesLatest: moves,
+        continuing: first &&
+          last && { baselineIndex: first.baselineIndex, seenAfter: last.seenAfter },
+        datacenter: consul.datacenter,
+        onJournal: moves ? request.onJournal : undefined
+      }
+    )
+    first ??= last
+    request.onFired?.({ firedAt: last.firedAt, baseline: last.baselineIndex })
+  }
+  return first && { firedAt: first.firedAt, baseline: first.baselineIndex }
 }
 
 /**

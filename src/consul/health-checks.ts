@@ -1,5 +1,6 @@
 // Which health checks the bake gate watches, and which of them fail it
 // (contract 8, `bake-time`). Pure: checks as /v1/health returns them come in.
+import type { GateFailure } from '../backend/gate-failure.ts'
 import type { EventFilters } from '../shared/filters.ts'
 import { filterMatcher } from '../shared/filters.ts'
 
@@ -26,13 +27,6 @@ export function gateWatches(check: HealthCheckView, filters: EventFilters): bool
   const name = check.ServiceName ?? ''
   if (name === '' || !filterMatcher(filters.service)(name)) return false
   return filters.tag === undefined || (check.ServiceTags ?? []).some(filterMatcher(filters.tag))
-}
-
-export interface GateFailure {
-  node: string
-  checkId: string
-  name: string
-  output: string
 }
 
 /**

@@ -5,7 +5,8 @@
 // the datacenter (it wakes on any change there), and the rollout plan's
 // gateFailures() picks the checks that count.
 import type { ConsulClient } from './client.ts'
-import type { GateFailure, HealthCheckView } from './health-checks.ts'
+import type { GateFailure } from '../backend/gate-failure.ts'
+import type { HealthCheckView } from './health-checks.ts'
 import { gateFailures } from './health-checks.ts'
 import type { EventFilters } from '../shared/filters.ts'
 import { nextIndex } from './await.ts'
@@ -45,14 +46,4 @@ export async function bake(opts: BakeOptions): Promise<GateFailure[]> {
     if (Date.now() >= until) return []
     index = nextIndex(index, answered)
   }
-}
-
-/** One line naming the failing checks, e.g. `node-3: service:web "web" (HTTP 500)`. */
-export function gateFailureLine(failures: readonly GateFailure[]): string {
-  return failures
-    .map((f) => {
-      const output = f.output.trim().split('\n')[0]?.slice(0, 120) ?? ''
-      return `${f.node}: ${f.checkId}${f.name && f.name !== f.checkId ? ` "${f.name}"` : ''}${output ? ` (${output})` : ''}`
-    })
-    .join('; ')
 }

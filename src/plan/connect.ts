@@ -5,10 +5,11 @@ import type { Config } from '../config/config.ts'
 import { consulBackend } from '../consul/backend.ts'
 import { ConsulClient } from '../consul/client.ts'
 import type { ReleaseStore } from '../publish/s3-store.ts'
+import type { Log } from '../shared/log.ts'
 
 export async function connect(
   config: Config,
-  info: (line: string) => void
+  log: Log
 ): Promise<{ store: ReleaseStore; consul: ConsulClient; backend: FleetBackend }> {
   // The AWS SDK is most of the bundle: load it once the inputs are known good,
   // so an input error is reported at once.
@@ -18,8 +19,8 @@ export async function connect(
     addr: config.consul.addr,
     token: config.consul.token,
     onRetry: (what, attempt, delayMs) =>
-      info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
-    onNotice: info
+      log.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+    onNotice: (line) => log.info(line)
   })
-  return { store, consul, backend: consulBackend(consul, config) }
+  return { store, consul, backend: consulBackend(consul, config, log) }
 }

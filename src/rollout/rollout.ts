@@ -13,14 +13,15 @@ import type { EventFilters } from '../shared/filters.ts'
 import type { ConsulClient } from '../consul/client.ts'
 import type { Verdict } from '../fleet-state/fleet-state.ts'
 import { FleetState } from '../fleet-state/fleet-state.ts'
-import { bake, gateFailureLine } from '../consul/health-gate.ts'
+import { bake } from '../consul/health-gate.ts'
+import { gateFailureLine } from '../backend/gate-failure.ts'
 import type { Log } from '../shared/log.ts'
 import { inert, throttle } from '../shared/log.ts'
 import { plainText } from '../shared/text.ts'
 import { progressLine } from '../fleet-state/progress-line.ts'
-import type { GateFailure } from '../consul/health-checks.ts'
+import type { GateFailure } from '../backend/gate-failure.ts'
 import type { Step } from './plan/plan.ts'
-import { nodeFilters } from './plan/node-filter.ts'
+import { nodeFilters } from '../consul/node-filter.ts'
 
 export type WaveOutcome = 'passed' | 'failed' | 'timed_out' | 'gate' | 'cancelled' | 'not_started'
 
@@ -157,7 +158,7 @@ async function sendEvents(
 function eventFilters(config: Config, step: Step): EventFilters[] {
   // The one-wave default keeps today's event: the configured filters.
   if (config.waves === undefined && step.kind === 'deploy') return [config.filters]
-  return step.nodeFilters.map((node) => ({ node }))
+  return nodeFilters(step.nodes).map((node) => ({ node }))
 }
 
 function staged(config: Config, steps: readonly Step[]): boolean {
@@ -408,7 +409,7 @@ export async function runRollout(
         for (const later of waves.slice(i + 1)) {
           if (later.step.datacenter !== step.datacenter) continue
           const nodes = later.step.nodes.filter((n) => !unprepared.has(n))
-          later.step = { ...later.step, nodes, nodeFilters: nodeFilters(nodes) }
+          later.step = { ...later.step, nodes }
         }
     }
     if (!(verdict.done && verdict.ok)) {

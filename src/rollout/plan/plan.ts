@@ -5,7 +5,6 @@
 import { waveCounts } from '../../config/waves.ts'
 import type { WaveSpec } from '../../config/waves.ts'
 import { compareNatural } from '../../shared/natural-order.ts'
-import { DEFAULT_NODE_FILTER_BYTES, nodeFilters } from './node-filter.ts'
 
 /**
  * Contract 8 "Order of nodes": targets whose targeted service carries the tag
@@ -44,8 +43,6 @@ export interface Step {
   movesLatest: boolean
   /** after the nodes reported success, how long their health checks must stay passing; 0: no gate */
   bakeMs: number
-  /** one event per filter (contract 8: a wave too large for one filter is sent as several events) */
-  nodeFilters: string[]
   /** the last wave of a full rollout: nodes that join during the rollout are added here (addJoiners) */
   takesJoiners: boolean
 }
@@ -76,8 +73,6 @@ export interface PlanInput {
   layout?: 'in-place' | 'releases'
   /** `new`: built by this run; `promote` / `rollback`: announces a published release */
   release: 'new' | 'promote' | 'rollback'
-  /** default DEFAULT_NODE_FILTER_BYTES; nodeFilterBudget() computes it for the real event */
-  maxFilterBytes?: number
 }
 
 const ALL: WaveSpec[] = [{ kind: 'percent', percent: 100 }]
@@ -98,7 +93,6 @@ export function isPartial(steps: readonly Step[]): boolean {
  * the waves do not grow in some datacenter.
  */
 export function planRollout(input: PlanInput): Step[] {
-  const maxBytes = input.maxFilterBytes ?? DEFAULT_NODE_FILTER_BYTES
   const releases = input.layout === 'releases'
   const steps: Step[] = []
   for (const dc of input.datacenters) {
@@ -120,7 +114,6 @@ export function planRollout(input: PlanInput): Step[] {
           waves: counts.length,
           movesLatest: false,
           bakeMs: 0,
-          nodeFilters: nodeFilters(toPrepare, maxBytes),
           takesJoiners: false
         })
     }
@@ -137,7 +130,6 @@ export function planRollout(input: PlanInput): Step[] {
         waves: counts.length,
         movesLatest: last && full,
         bakeMs: input.bakeMs,
-        nodeFilters: nodeFilters(nodes, maxBytes),
         takesJoiners: last && full
       })
     })
@@ -148,7 +140,7 @@ export function planRollout(input: PlanInput): Step[] {
 /**
  * Nodes that joined a datacenter during the rollout go with its last wave
  * (contract 8): added to the step marked `takesJoiners` (after its nodes, in
- * natural order), its filters recomputed. With `layout: releases` they first
+ * natural order). With `layout: releases` they first
  * need the release: a `prepare` step for them goes right before that switch.
  * Nodes already in a step are left out. Without a `takesJoiners` step (a
  * partial rollout) the steps come back unchanged: joiners boot from `latest`,
@@ -157,8 +149,7 @@ export function planRollout(input: PlanInput): Step[] {
 export function addJoiners(
   steps: readonly Step[],
   datacenter: string | undefined,
-  joiners: readonly string[],
-  maxFilterBytes = DEFAULT_NODE_FILTER_BYTES
+  joiners: readonly string[]
 ): Step[] {
   const at = steps.findIndex((step) => step.datacenter === datacenter && step.takesJoiners)
   if (at === -1) return [...steps]
@@ -171,7 +162,7 @@ export function addJoiners(
   if (fresh.length === 0) return [...steps]
   const target = steps[at]!
   const nodes = [...target.nodes, ...fresh]
-  const updated: Step = { ...target, nodes, nodeFilters: nodeFilters(nodes, maxFilterBytes) }
+  const updated: Step = { ...target, nodes }
   const out = [...steps.slice(0, at)]
   if (target.kind === 'switch')
     out.push({
@@ -182,7 +173,6 @@ export function addJoiners(
       waves: target.waves,
       movesLatest: false,
       bakeMs: 0,
-      nodeFilters: nodeFilters(fresh, maxFilterBytes),
       takesJoiners: false
     })
   out.push(updated, ...steps.slice(at + 1))

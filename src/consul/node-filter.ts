@@ -1,6 +1,6 @@
 // Node filters for wave events (contract 8): anchored RE2 alternations that
 // match exactly a wave's nodes, cut to fit serf's 512-byte user event. Pure.
-import { quote } from '../../shared/errors.ts'
+import { quote } from '../shared/errors.ts'
 
 // Go's regexp.QuoteMeta set: the characters RE2 gives a meaning outside a
 // class. `-` and `_` are literal there, so they stay as they are.
