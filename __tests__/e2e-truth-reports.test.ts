@@ -344,69 +344,59 @@ describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, 
     )
   })
 
-  test(
-    'case 5: auto-rollback\'s move of latest does not replace the run\'s record: no "replacing v2", no rollback-to v2',
-    { todo: "issue #19: the rollback's latest move replaces the run's journal" },
-    async () => {
-      await withFleet(fleetNodes(3, 'node-1', { 'node-3': { fail: 'v2-bad' } }), async (fleet) => {
-        const first = await runAction(
-          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-good' }),
-          envFor(fleet)
-        )
-        assert.equal(first.code, 0, first.stdout)
-        const run = await runAction(
-          actionInputs(fleet, {
-            path: 'v2',
-            'deploy-id': 'v2-bad',
-            waves: '1, 100%',
-            'auto-rollback': 'true'
-          }),
-          envFor(fleet)
-        )
-        assert.equal(run.code, 1, run.stdout)
-        // The fleet: latest moved for wave 2, then auto-rollback moved it back.
-        assert.equal(deployIdAt(fleet), 'v1-good')
-        for (const node of ['node-1', 'node-2', 'node-3'])
-          assert.equal(versionOn(fleet, node), 'one')
-        assert.equal(run.outputs['rolled-back'], 'true')
-        const said = saidBy(run)
-        assert.doesNotMatch(said, /replacing `?v2-bad/, 'the run replaced v1-good, not itself')
-        assert.doesNotMatch(said, /rollback-to:? `?v2-bad/, 'never suggest the failed release')
-        assert.match(run.summary, /replacing `?v1-good/)
-      })
-    }
-  )
+  test('case 5: auto-rollback\'s move of latest does not replace the run\'s record: no "replacing v2", no rollback-to v2', async () => {
+    await withFleet(fleetNodes(3, 'node-1', { 'node-3': { fail: 'v2-bad' } }), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-good' }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const run = await runAction(
+        actionInputs(fleet, {
+          path: 'v2',
+          'deploy-id': 'v2-bad',
+          waves: '1, 100%',
+          'auto-rollback': 'true'
+        }),
+        envFor(fleet)
+      )
+      assert.equal(run.code, 1, run.stdout)
+      // The fleet: latest moved for wave 2, then auto-rollback moved it back.
+      assert.equal(deployIdAt(fleet), 'v1-good')
+      for (const node of ['node-1', 'node-2', 'node-3']) assert.equal(versionOn(fleet, node), 'one')
+      assert.equal(run.outputs['rolled-back'], 'true')
+      const said = saidBy(run)
+      assert.doesNotMatch(said, /replacing `?v2-bad/, 'the run replaced v1-good, not itself')
+      assert.doesNotMatch(said, /rollback-to:? `?v2-bad/, 'never suggest the failed release')
+      assert.match(run.summary, /replacing `?v1-good/)
+    })
+  })
 
-  test(
-    'case 7: promote reports the commit of the release it promotes, not of the promoting run',
-    { todo: "issue #19: promote reports the run's commit" },
-    async () => {
-      await withFleet(fleetNodes(3, 'node-1'), async (fleet) => {
-        const released = 'aaaaaaa111111111111111111111111111111111'
-        const promoting = 'bbbbbbb222222222222222222222222222222222'
-        const partial = await runAction(
-          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-new', waves: '1' }),
-          envFor(fleet, { GITHUB_SHA: released })
-        )
-        assert.equal(partial.code, 0, partial.stdout)
-        assert.equal(
-          JSON.parse(kvAt(fleet, 'history/v2-new')?.value ?? '{}').commit ??
-            JSON.parse(kvAt(fleet, 'history/v2-new')?.value ?? '{}').sha,
-          released
-        )
-        const run = await runAction(
-          actionInputs(fleet, { promote: 'v2-new' }),
-          envFor(fleet, { GITHUB_SHA: promoting })
-        )
-        assert.equal(run.code, 0, run.stdout)
-        assert.equal(deployIdAt(fleet), 'v2-new')
-        for (const node of ['node-1', 'node-2', 'node-3'])
-          assert.equal(versionOn(fleet, node), 'two')
-        assert.match(run.summary, /aaaaaaa/, 'the release commit')
-        assert.doesNotMatch(run.summary, /bbbbbbb/, "not the promoting run's commit")
-      })
-    }
-  )
+  test('case 7: promote reports the commit of the release it promotes, not of the promoting run', async () => {
+    await withFleet(fleetNodes(3, 'node-1'), async (fleet) => {
+      const released = 'aaaaaaa111111111111111111111111111111111'
+      const promoting = 'bbbbbbb222222222222222222222222222222222'
+      const partial = await runAction(
+        actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-new', waves: '1' }),
+        envFor(fleet, { GITHUB_SHA: released })
+      )
+      assert.equal(partial.code, 0, partial.stdout)
+      assert.equal(
+        JSON.parse(kvAt(fleet, 'history/v2-new')?.value ?? '{}').commit ??
+          JSON.parse(kvAt(fleet, 'history/v2-new')?.value ?? '{}').sha,
+        released
+      )
+      const run = await runAction(
+        actionInputs(fleet, { promote: 'v2-new' }),
+        envFor(fleet, { GITHUB_SHA: promoting })
+      )
+      assert.equal(run.code, 0, run.stdout)
+      assert.equal(deployIdAt(fleet), 'v2-new')
+      for (const node of ['node-1', 'node-2', 'node-3']) assert.equal(versionOn(fleet, node), 'two')
+      assert.match(run.summary, /aaaaaaa/, 'the release commit')
+      assert.doesNotMatch(run.summary, /bbbbbbb/, "not the promoting run's commit")
+    })
+  })
 
   test(
     'case 12: the same node name in two datacenters is two nodes: totals, results and logs',

@@ -121,65 +121,57 @@ describe('the verdict agrees with the fleet (issue #19, contract 8a)', { concurr
     }
   )
 
-  test(
-    'case 8: max-failures 1, a silent canary and a node failing in wave 2: two failures, the run fails',
-    { todo: 'issue #19: silent nodes not counted across waves' },
-    async () => {
-      await withFleet(
-        fleetNodes(3, 'node-1', { 'node-1': { deaf: true }, 'node-3': { fail: 'v2-two' } }),
-        async (fleet) => {
-          const run = await runAction(
-            actionInputs(fleet, {
-              path: 'v2',
-              'deploy-id': 'v2-two',
-              waves: '1, 100%',
-              'max-failures': '1',
-              timeout: '3s'
-            }),
-            envFor(fleet)
-          )
-          // The fleet: node-1 never ran it, node-3 failed it (if wave 2 was sent).
-          assert.equal(resultAt(fleet, 'node-1'), undefined)
-          const node3 = resultAt(fleet, 'node-3')
-          if (node3) assert.equal(node3.status, 'failure')
-          assert.equal(run.code, 1, `2 of 3 failed or silent with max-failures 1: ${run.stdout}`)
-          assert.notEqual(run.outputs.conclusion, 'success')
-          assert.match(run.errors[0] ?? '', /node-1/)
-        }
-      )
-    }
-  )
-
-  test(
-    'case 9: wait: false with datacenters dc1, dc2 fires in both, in order, and says so',
-    { todo: 'issue #19: wait false fires only in the first datacenter' },
-    async () => {
-      await twoDatacenters(async (fleet) => {
+  test('case 8: max-failures 1, a silent canary and a node failing in wave 2: two failures, the run fails', async () => {
+    await withFleet(
+      fleetNodes(3, 'node-1', { 'node-1': { deaf: true }, 'node-3': { fail: 'v2-two' } }),
+      async (fleet) => {
         const run = await runAction(
           actionInputs(fleet, {
-            path: 'v1',
-            'deploy-id': 'v1-nowait',
-            datacenters: 'dc1, dc2',
-            wait: 'false'
+            path: 'v2',
+            'deploy-id': 'v2-two',
+            waves: '1, 100%',
+            'max-failures': '1',
+            timeout: '3s'
           }),
           envFor(fleet)
         )
-        assert.equal(run.code, 0, run.stdout)
-        const fires = firesSince(fleet)
-        assert.deepEqual(
-          fires.map((f) => f.dc || 'dc1'),
-          ['dc1', 'dc2'],
-          'one event in each, dc1 first'
-        )
-        for (const dc of ['dc1', 'dc2']) assert.equal(deployIdAt(fleet, dc), 'v1-nowait', dc)
-        for (const node of ['dc1-node-1', 'dc1-node-2', 'dc2-node-1', 'dc2-node-2']) {
-          await fleet.nodes.get(node)!.waitForRuns(1, 10_000)
-          assert.equal(versionOn(fleet, node), 'one', node)
-        }
-        assert.match(run.stdout, /dc2/, 'it says it fired in dc2')
-      })
-    }
-  )
+        // The fleet: node-1 never ran it, node-3 failed it (if wave 2 was sent).
+        assert.equal(resultAt(fleet, 'node-1'), undefined)
+        const node3 = resultAt(fleet, 'node-3')
+        if (node3) assert.equal(node3.status, 'failure')
+        assert.equal(run.code, 1, `2 of 3 failed or silent with max-failures 1: ${run.stdout}`)
+        assert.notEqual(run.outputs.conclusion, 'success')
+        assert.match(run.errors[0] ?? '', /node-1/)
+      }
+    )
+  })
+
+  test('case 9: wait: false with datacenters dc1, dc2 fires in both, in order, and says so', async () => {
+    await twoDatacenters(async (fleet) => {
+      const run = await runAction(
+        actionInputs(fleet, {
+          path: 'v1',
+          'deploy-id': 'v1-nowait',
+          datacenters: 'dc1, dc2',
+          wait: 'false'
+        }),
+        envFor(fleet)
+      )
+      assert.equal(run.code, 0, run.stdout)
+      const fires = firesSince(fleet)
+      assert.deepEqual(
+        fires.map((f) => f.dc || 'dc1'),
+        ['dc1', 'dc2'],
+        'one event in each, dc1 first'
+      )
+      for (const dc of ['dc1', 'dc2']) assert.equal(deployIdAt(fleet, dc), 'v1-nowait', dc)
+      for (const node of ['dc1-node-1', 'dc1-node-2', 'dc2-node-1', 'dc2-node-2']) {
+        await fleet.nodes.get(node)!.waitForRuns(1, 10_000)
+        assert.equal(versionOn(fleet, node), 'one', node)
+      }
+      assert.match(run.stdout, /dc2/, 'it says it fired in dc2')
+    })
+  })
 
   test(
     'case 10a: a node joining during wave 1 is sent the release with the last wave',
@@ -317,62 +309,54 @@ describe('the verdict agrees with the fleet (issue #19, contract 8a)', { concurr
     }
   )
 
-  test(
-    'case 13: a run without waves whose bake gate fails does not succeed',
-    { todo: 'issue #19: a failed bake without waves exits 0' },
-    async () => {
-      await withFleet(
-        fleetNodes(3, undefined, {
-          'node-2': { crashAfterDeploy: 'v2-bake', crashDelayMs: 300 }
-        }),
-        async (fleet) => {
-          const run = await runAction(
-            actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-bake', 'bake-time': '2s' }),
-            envFor(fleet)
-          )
-          // The fleet: node-2 reported the release, then its check went critical in the bake.
-          assert.equal(resultAt(fleet, 'node-2')?.deploy_id, 'v2-bake')
-          assert.equal(run.code, 1, run.stdout)
-          assert.notEqual(run.outputs.conclusion, 'success')
-          assert.equal(run.outputs['waves-completed'], '0')
-          assert.match(run.errors[0] ?? '', /node-2: service:web/)
-        }
-      )
-    }
-  )
+  test('case 13: a run without waves whose bake gate fails does not succeed', async () => {
+    await withFleet(
+      fleetNodes(3, undefined, {
+        'node-2': { crashAfterDeploy: 'v2-bake', crashDelayMs: 300 }
+      }),
+      async (fleet) => {
+        const run = await runAction(
+          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-bake', 'bake-time': '2s' }),
+          envFor(fleet)
+        )
+        // The fleet: node-2 reported the release, then its check went critical in the bake.
+        assert.equal(resultAt(fleet, 'node-2')?.deploy_id, 'v2-bake')
+        assert.equal(run.code, 1, run.stdout)
+        assert.notEqual(run.outputs.conclusion, 'success')
+        assert.equal(run.outputs['waves-completed'], '0')
+        assert.match(run.errors[0] ?? '', /node-2: service:web/)
+      }
+    )
+  })
 
-  test(
-    'case 15: promote without waves sends nothing to the nodes already on the release',
-    { todo: 'issue #19: promote without waves re-sends to the canary' },
-    async () => {
-      await withFleet(fleetNodes(4, 'node-1'), async (fleet) => {
-        const first = await runAction(
-          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-base' }),
-          envFor(fleet)
-        )
-        assert.equal(first.code, 0, first.stdout)
-        const partial = await runAction(
-          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-prom', waves: '1' }),
-          envFor(fleet)
-        )
-        assert.equal(partial.code, 0, partial.stdout)
-        const canaryRuns = fleet.nodes.get('node-1')!.runs
-        const canaryEvents = fleet.consul.events('node-1').length
-        const run = await runAction(actionInputs(fleet, { promote: 'v2-prom' }), envFor(fleet))
-        assert.equal(run.code, 0, run.stdout)
-        for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
-          assert.equal(versionOn(fleet, node), 'two', node)
-        assert.equal(fleet.consul.events('node-1').length, canaryEvents, 'no event to the canary')
-        assert.equal(fleet.nodes.get('node-1')!.runs, canaryRuns, 'the canary ran nothing again')
-        assert.deepEqual(
-          rowsOf(run)
-            .map((r) => r.node)
-            .sort(),
-          ['node-2', 'node-3', 'node-4']
-        )
-      })
-    }
-  )
+  test('case 15: promote without waves sends nothing to the nodes already on the release', async () => {
+    await withFleet(fleetNodes(4, 'node-1'), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-base' }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const partial = await runAction(
+        actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-prom', waves: '1' }),
+        envFor(fleet)
+      )
+      assert.equal(partial.code, 0, partial.stdout)
+      const canaryRuns = fleet.nodes.get('node-1')!.runs
+      const canaryEvents = fleet.consul.events('node-1').length
+      const run = await runAction(actionInputs(fleet, { promote: 'v2-prom' }), envFor(fleet))
+      assert.equal(run.code, 0, run.stdout)
+      for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
+        assert.equal(versionOn(fleet, node), 'two', node)
+      assert.equal(fleet.consul.events('node-1').length, canaryEvents, 'no event to the canary')
+      assert.equal(fleet.nodes.get('node-1')!.runs, canaryRuns, 'the canary ran nothing again')
+      assert.deepEqual(
+        rowsOf(run)
+          .map((r) => r.node)
+          .sort(),
+        ['node-2', 'node-3', 'node-4']
+      )
+    })
+  })
 
   test(
     'suspected: an empty last switch wave (its node failed prepare, within max-failures) still moves latest when the run passes',

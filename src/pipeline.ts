@@ -502,6 +502,8 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
   let history: HistoryRecord | undefined
   let rollout: RolloutResult | undefined
   let journal: AnnounceJournal | undefined
+  /** the last announcement's journal, auto-rollback's included: the lock waits for it */
+  let lastJournal: AnnounceJournal | undefined
   let firedAt: number | undefined
   let excerpts: Array<{ node: string; text: string }> = []
   // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
@@ -578,15 +580,18 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
           history
         },
         {
-          consul,
+          backend: deps.backend,
           config,
           log,
           signal: deps.signal,
           filteredOut: selection.filteredOut,
           previous,
-          onJournal: (step) => {
-            journal = step
-            deps.onAnnounceJournal?.(step)
+          // The report tells this run's own announcement; the post step settles whichever
+          // announcement was last (auto-rollback's included).
+          onJournal: (step, source) => {
+            lastJournal = step as AnnounceJournal
+            if (source === 'rollout') journal = lastJournal
+            deps.onAnnounceJournal?.(lastJournal)
           },
           onAnnounced: async (announced) => {
             fleet = announced
@@ -629,7 +634,7 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
     // Released on success, failure and cancel; a killed runner's lock lapses with its
     // session. While an interrupted announcement is unsettled the lock stays held, so
     // no other run moves latest before the post step has put it right.
-    if (journal && !isSettled(journal))
+    if (lastJournal && !isSettled(lastJournal))
       log.warning(`left the deploy lock ${keys.lock} to the post step`)
     else {
       await lock
@@ -749,8 +754,12 @@ function rolloutMessage(
   rollout: RolloutResult,
   excerpts: Array<{ node: string; text: string }>
 ): string {
+  // A plain run whose nodes all reported but whose health gate failed: the gate is the cause.
+  const gated = !rollout.staged && rollout.waves.some((w) => w.outcome === 'gate')
   const parts = [
-    verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
+    gated
+      ? `${rollout.message}; ${progressLine(rollout.fleet.counts())}`
+      : verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
   ]
   if (rollout.staged)
     parts.push(
@@ -764,5 +773,5 @@ function rolloutMessage(
 
 function setRolloutOutputs(rollout: RolloutResult, setOutput: PipelineDeps['setOutput']): void {
   setOutput('waves-completed', String(rollout.wavesCompleted))
-  setOutput('rolled-back', rollout.rollback?.outcome === 'rolled_back' ? 'true' : 'false')
+  setOutput('rolled-back', rollout.rollback?.sent ? 'true' : 'false')
 }

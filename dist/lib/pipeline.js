@@ -763,7 +763,7 @@ function consulBackend(consul, config, log) {
                 .reverse()
                 .slice(0, count);
         },
-        send: (request) => sendEvents$1(consul, config, log, request),
+        send: (request) => sendEvents(consul, config, log, request),
         async watch(request) {
             const joinerCheck = catalogJoinerCheck(consul, config.filters, request.signal);
             await awaitFleet({
@@ -814,7 +814,7 @@ function consulBackend(consul, config, log) {
  * read nothing again (their results count from the first event's baseline).
  * Resolves with the first event's mark; `onFired` hears of each.
  */
-async function sendEvents$1(consul, config, log, request) {
+async function sendEvents(consul, config, log, request) {
     // The one-wave default keeps the configured filters; waves name their nodes.
     const filterSets = request.byFilters
         ? [config.filters]
@@ -8784,72 +8784,531 @@ async function findRelease(consul, store, config, log) {
     };
 }
 
-/**
- * A step's events, one per filter set (a wave too large for one node filter is
- * several): latest moves with the first when the step moves it; the later ones
- * read nothing again (their results count from the first event's baseline).
- * Resolves with the first event's announcement; `onFired` hears of each.
- */
-async function sendEvents(consul, config, release, filterSets, opts) {
-    let first;
-    let last;
-    for (const [n, filters] of filterSets.entries()) {
-        const moves = opts.movesLatest && n === 0;
-        last = await announce(consul, config, { ...release, history: moves ? release.history : undefined }, opts.deps.log, {
-            signal: opts.deps.signal,
-            targets: opts.targets,
-            filters,
-            movesLatest: moves,
-            continuing: first &&
-                last && { baselineIndex: first.baselineIndex, seenAfter: last.seenAfter },
-            datacenter: opts.datacenter,
-            onJournal: moves ? opts.deps.onJournal : undefined
-        });
-        first ??= last;
-        opts.onFired?.(last);
+const where = (step) => (step.datacenter ? `${step.datacenter} ` : '');
+const wave = (step) => `wave ${step.wave}/${step.waves}`;
+const KINDS = {
+    deploy: {
+        url: (release) => release.manifestUrl,
+        isWave: true,
+        gatesLaterSteps: false,
+        label: (step) => `${where(step)}${wave(step)}`,
+        notStarted: (step) => `not sent: wave ${step.wave} did not start`
+    },
+    prepare: {
+        url: (release) => release.prepareUrl,
+        phase: 'prepare',
+        isWave: false,
+        gatesLaterSteps: true,
+        label: (step) => `${where(step)}prepare`,
+        notStarted: () => 'not sent: the prepare did not start'
+    },
+    switch: {
+        url: (release) => release.switchUrl,
+        phase: 'switch',
+        isWave: true,
+        gatesLaterSteps: false,
+        label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
+        notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
     }
-    return first;
-}
-/** One event per filter set of the step (a wave too large for one node filter is several). */
-function eventFilters(config, step) {
-    // The one-wave default keeps today's event: the configured filters.
-    if (config.waves === undefined && step.kind === 'deploy')
-        return [config.filters];
-    return nodeFilters(step.nodes).map((node) => ({ node }));
-}
-function staged(config, steps) {
-    return config.waves !== undefined || steps.length > 1;
-}
-/** The manifest a step's event sends (contract 9: prepare, switch, or the whole one). */
+};
+/** The manifest a step sends; a release without that manifest cannot run the step. */
 function stepUrl(step, release) {
-    if (step.kind === 'deploy')
-        return release.manifestUrl;
-    const url = step.kind === 'prepare' ? release.prepareUrl : release.switchUrl;
+    const url = KINDS[step.kind].url(release);
     if (!url)
         throw new Error(`release ${release.deployId} has no ${step.kind} manifest`);
     return url;
 }
-function stepLabel(step) {
-    const where = step.datacenter ? `${step.datacenter} ` : '';
-    if (step.kind === 'prepare')
-        return `${where}prepare`;
-    const wave = `wave ${step.wave}/${step.waves}`;
-    return `${where}${step.kind === 'switch' ? (step.waves > 1 ? `switch ${wave}` : 'switch') : wave}`;
+
+function newRolloutContext(steps, release, deps, opts = {}) {
+    // Every node once (a prepare step names the nodes its switch steps name again).
+    const allNodes = [...new Set(steps.flatMap((s) => s.nodes))];
+    return {
+        steps,
+        release,
+        deps,
+        runs: steps.map((step) => ({ step, outcome: 'not_started' })),
+        fleet: new FleetState({
+            deployId: release.deployId,
+            baselineIndex: 0,
+            maxFailures: deps.config.maxFailures,
+            targets: allNodes,
+            untargeted: deps.filteredOut
+        }),
+        allNodes,
+        staged: deps.config.waves !== undefined || steps.length > 1,
+        failures: 0,
+        unprepared: new Set(),
+        perDatacenter: new Map(),
+        stopReason: '',
+        notWaiting: false,
+        rollback: opts.rollback === true
+    };
 }
-/** Prepare time and switch spread (contract 9, issue 13: the summary reports both). */
-function phaseFigures(waves) {
-    if (!waves.some((w) => w.step.kind !== 'deploy'))
+/** What this run wrote in a datacenter (Consul KV is per datacenter, contract 10). */
+function datacenterRecord(ctx, dc) {
+    let record = ctx.perDatacenter.get(dc);
+    if (!record) {
+        record = { historyWritten: ctx.release.history === undefined, latestMoved: false };
+        ctx.perDatacenter.set(dc, record);
+    }
+    return record;
+}
+const unpreparedKey = (dc, node) => `${dc ?? ''}\u0000${node}`;
+/** The nodes a step is sent to: its plan's, less those that failed to prepare in its datacenter. */
+function stepNodes(ctx, step) {
+    if (ctx.unprepared.size === 0 || KINDS[step.kind].gatesLaterSteps)
+        return [...step.nodes];
+    return step.nodes.filter((n) => !ctx.unprepared.has(unpreparedKey(step.datacenter, n)));
+}
+function markUnprepared(ctx, dc, node) {
+    ctx.unprepared.add(unpreparedKey(dc, node));
+}
+/** The step's own fleet, counted from its first event on. */
+function stepFleet(ctx, step, nodes, sent) {
+    const inStep = new Set(nodes);
+    const phase = KINDS[step.kind].phase;
+    return new FleetState({
+        deployId: ctx.release.deployId,
+        baselineIndex: sent.baseline,
+        maxFailures: ctx.deps.config.maxFailures - ctx.failures,
+        targets: nodes,
+        ...(phase ? { phase } : {}),
+        // Nodes of the other steps are not this step's business (a replayed event must
+        // not make one a "joiner" here).
+        untargeted: [...ctx.deps.filteredOut, ...ctx.allNodes.filter((n) => !inStep.has(n))]
+    });
+}
+/** The step's nodes, marked with their wave and datacenter, into the run's fleet. */
+function absorbStep(ctx, run) {
+    if (!run.fleet)
+        return;
+    const { step } = run;
+    ctx.fleet.absorb(run.fleet, ctx.staged && KINDS[step.kind].isWave ? step.wave : undefined, step.datacenter);
+}
+function stepLabel(ctx, step) {
+    return ctx.staged ? KINDS[step.kind].label(step) : (step.datacenter ?? '');
+}
+
+function rolloutRecord(ctx, dc, completed) {
+    const own = ctx.steps.filter((s) => s.datacenter === dc && KINDS[s.kind].isWave);
+    return {
+        deploy_id: ctx.release.deployId,
+        waves: own.map((s) => s.nodes.length),
+        completed,
+        nodes: own.flatMap((s) => s.nodes)
+    };
+}
+/** After a wave passed: the record counts it, or goes once the last wave moved latest. */
+async function recordWavePassed(ctx, index) {
+    const { step } = ctx.runs[index];
+    if (ctx.deps.config.waves === undefined || !KINDS[step.kind].isWave)
+        return;
+    const own = ctx.runs.filter((r) => r.step.datacenter === step.datacenter && KINDS[r.step.kind].isWave);
+    const completed = own.filter((r) => r.outcome === 'passed').length;
+    const dc = ctx.deps.backend.at(step.datacenter);
+    await dc.recordRollout(completed === own.length && step.movesLatest
+        ? undefined
+        : rolloutRecord(ctx, step.datacenter, completed), ctx.deps.signal);
+}
+
+async function openStep(ctx, index, nodes) {
+    const { step } = ctx.runs[index];
+    const { config, log, backend, signal } = ctx.deps;
+    if (ctx.staged)
+        log.info(`${stepLabel(ctx, step)}: ${nodes.length} node${nodes.length === 1 ? '' : 's'}: ${nodes.slice(0, 20).join(', ')}${nodes.length > 20 ? ', …' : ''}`);
+    if (!ctx.staged || !firstOfDatacenter(ctx.steps, index))
+        return;
+    const record = datacenterRecord(ctx, step.datacenter);
+    const dc = backend.at(step.datacenter);
+    // history/<id> before any event: a partial rollout never moves latest, and
+    // promote finds the release by it.
+    if (!record.historyWritten && !step.movesLatest && ctx.release.history) {
+        await dc.writeHistory(ctx.release.history, signal);
+        record.historyWritten = true;
+    }
+    if (config.waves !== undefined)
+        await dc.recordRollout(rolloutRecord(ctx, step.datacenter, 0), signal);
+}
+function firstOfDatacenter(steps, index) {
+    return steps.findIndex((s) => s.datacenter === steps[index].datacenter) === index;
+}
+
+async function sendStep(ctx, index, nodes) {
+    const run = ctx.runs[index];
+    const { step } = run;
+    const { config, backend, signal } = ctx.deps;
+    const record = datacenterRecord(ctx, step.datacenter);
+    let first;
+    try {
+        first = await backend.at(step.datacenter).send({
+            deployId: ctx.release.deployId,
+            eventUrl: stepUrl(step, ctx.release),
+            pointer: step.movesLatest
+                ? {
+                    manifestUrl: ctx.release.manifestUrl,
+                    history: record.historyWritten ? undefined : ctx.release.history
+                }
+                : undefined,
+            nodes,
+            // The one-wave default keeps today's event: the configured filters. A promote
+            // goes only to the nodes not on the release yet (contract 8).
+            byFilters: !ctx.rollback && config.waves === undefined && step.kind === 'deploy' && !config.promote,
+            signal,
+            onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
+            onFired: (sent) => {
+                first ??= sent;
+                if (step.movesLatest)
+                    record.latestMoved = record.historyWritten = true;
+            }
+        });
+    }
+    catch (error) {
+        if (signal?.aborted || (ctx.firstFiredAt === undefined && first === undefined))
+            throw error;
+        run.firedAt = first?.firedAt;
+        run.outcome = 'failed';
+        run.endedAt = Date.now();
+        ctx.stopReason = `${stepLabel(ctx, step)} could not be sent: ${error.message}`;
+        ctx.deps.log.warning(ctx.stopReason);
+        if (first)
+            run.fleet = new FleetState({
+                deployId: ctx.release.deployId,
+                baselineIndex: first.baseline,
+                maxFailures: 0,
+                targets: nodes
+            });
         return undefined;
-    const prepare = waves.filter((w) => w.step.kind === 'prepare');
-    const switches = waves.filter((w) => w.step.kind === 'switch' && w.firedAt !== undefined);
-    const reportedAt = (runs) => runs.flatMap((w) => (w.fleet?.list() ?? [])
+    }
+    if (first) {
+        run.firedAt = first.firedAt;
+        ctx.firstFiredAt ??= first.firedAt;
+    }
+    return first;
+}
+
+async function watchStep(ctx, run, sent) {
+    const { config, log, backend, signal } = ctx.deps;
+    const label = stepLabel(ctx, run.step);
+    const progress = throttle(5000, (line) => log.info(line));
+    const fleet = run.fleet;
+    await backend.at(run.step.datacenter).watch({
+        sent,
+        fleet,
+        deadline: sent.firedAt + config.timeoutMs,
+        signal,
+        // Joiners go with the last wave (contract 8); they boot from latest, moved just before it.
+        admitJoiners: run.step.takesJoiners,
+        onChange: (changed) => {
+            logChanges(ctx, changed);
+            absorbStep(ctx, run);
+            progress.update(`${label ? `${label}: ` : ''}${progressLine(fleet.counts())}`);
+            ctx.deps.onProgress?.(ctx.fleet);
+        }
+    });
+    progress.flush();
+    absorbStep(ctx, run);
+}
+function logChanges(ctx, changed) {
+    for (const s of changed) {
+        if (s.status === 'failure' || s.status === 'lost')
+            ctx.deps.log.info(inert(`${plainText(s.node, 80)}: ${s.status}`));
+        else if (s.note)
+            ctx.deps.log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`));
+    }
+}
+
+// Judging a step once its fleet has a verdict: failures counted over the run,
+// unprepared nodes left out of the switch, then the health gate, then the
+// step closed (the rollout record counts it).
+function judgeStep(ctx, run) {
+    const fleet = run.fleet;
+    const verdict = fleet.verdict();
+    const counts = fleet.counts();
+    // Failed, lost and silent count against max-failures over the whole run (contract 8a);
+    // a node that failed to prepare is not switched, so its failure counts once.
+    ctx.failures += counts.failed + fleet.nodesByStatus('silent').length;
+    if (KINDS[run.step.kind].gatesLaterSteps && verdict.done && verdict.ok)
+        for (const s of fleet.list())
+            if (s.status !== 'success')
+                markUnprepared(ctx, run.step.datacenter, s.node);
+    if (verdict.done && verdict.ok)
+        return 'next';
+    run.outcome = verdict.done && verdict.reason === 'timed_out' ? 'timed_out' : 'failed';
+    run.endedAt = Date.now();
+    const label = stepLabel(ctx, run.step);
+    ctx.stopReason = `${label ? `${label} ` : ''}${run.outcome === 'timed_out' ? 'timed out' : 'failed'}`;
+    return 'stop';
+}
+/** The bake (contract 8): the step's nodes must stay healthy for bake-time. */
+async function gateStep(ctx, run) {
+    const { step } = run;
+    if (step.bakeMs <= 0)
+        return 'next';
+    const { log, backend, signal } = ctx.deps;
+    const label = stepLabel(ctx, step);
+    log.info(`${label ? `${label}: ` : ''}baking ${Math.round(step.bakeMs / 1000)}s: health checks must stay passing`);
+    const nodes = run.fleet.list().map((s) => s.node);
+    const found = await backend.at(step.datacenter).health(nodes, step.bakeMs, signal);
+    if (signal?.aborted) {
+        run.outcome = 'cancelled';
+        return 'stop';
+    }
+    if (found.length === 0)
+        return 'next';
+    run.gateFailures = found;
+    run.outcome = 'gate';
+    run.endedAt = Date.now();
+    ctx.stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(found)}`;
+    log.info(inert(ctx.stopReason));
+    return 'stop';
+}
+async function closeStep(ctx, index) {
+    const run = ctx.runs[index];
+    run.outcome = 'passed';
+    run.endedAt = Date.now();
+    if (!KINDS[run.step.kind].isWave) {
+        const c = run.fleet.counts();
+        ctx.deps.log.info(`${stepLabel(ctx, run.step)}: ${c.succeeded}/${c.total} nodes prepared ${ctx.release.deployId} in ${((run.endedAt - (run.firedAt ?? run.endedAt)) / 1000).toFixed(1)}s; switching`);
+    }
+    await recordWavePassed(ctx, index);
+}
+
+async function runSteps(ctx) {
+    for (const index of ctx.runs.keys()) {
+        if (ctx.deps.signal?.aborted)
+            return;
+        if ((await runStep(ctx, index)) === 'stop')
+            return;
+    }
+}
+async function runStep(ctx, index) {
+    const run = ctx.runs[index];
+    const nodes = stepNodes(ctx, run.step);
+    if (nodes.length === 0)
+        return emptyStep(ctx, index);
+    if (ctx.notWaiting && !startsDatacenter(ctx, index))
+        return 'next';
+    await openStep(ctx, index, nodes);
+    const sent = await sendStep(ctx, index, nodes);
+    if (run.outcome === 'failed')
+        return 'stop';
+    if (!sent)
+        return 'next';
+    run.fleet = stepFleet(ctx, run.step, nodes, sent);
+    if (index === 0)
+        await ctx.deps.onAnnounced?.(ctx.fleet);
+    if (!ctx.deps.config.wait) {
+        // wait: false fires in every datacenter listed, in order (contract 8a).
+        absorbStep(ctx, run);
+        ctx.notWaiting = true;
+        return 'next';
+    }
+    try {
+        return await settleStep(ctx, index);
+    }
+    catch (error) {
+        if (ctx.deps.signal?.aborted) {
+            run.outcome = 'cancelled';
+            return 'stop';
+        }
+        run.outcome = 'failed';
+        run.endedAt = Date.now();
+        ctx.error = error;
+        ctx.stopReason = `${stepLabel(ctx, run.step) || 'the rollout'} failed: ${error.message}`;
+        ctx.deps.log.warning(ctx.stopReason);
+        return 'stop';
+    }
+}
+/** From the step's event to its end: watch, judge, gate, close. */
+async function settleStep(ctx, index) {
+    const run = ctx.runs[index];
+    await watchStep(ctx, run, { firedAt: run.firedAt, baseline: run.fleet.baselineIndex });
+    if (ctx.deps.signal?.aborted) {
+        run.outcome = 'cancelled';
+        return 'stop';
+    }
+    if (judgeStep(ctx, run) === 'stop')
+        return 'stop';
+    if ((await gateStep(ctx, run)) === 'stop')
+        return 'stop';
+    await closeStep(ctx, index);
+    return 'next';
+}
+/** Every node of this switch wave failed to prepare (within max-failures). */
+function emptyStep(ctx, index) {
+    const run = ctx.runs[index];
+    run.outcome = 'passed';
+    if (run.step.movesLatest)
+        ctx.deps.log.warning(`${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}; latest stays where it is`);
+    return 'next';
+}
+function startsDatacenter(ctx, index) {
+    const dc = ctx.runs[index].step.datacenter;
+    return ctx.runs.findIndex((r) => r.step.datacenter === dc) === index;
+}
+
+// Auto-rollback (contract 8) as another plan run by the same executor: per
+// datacenter sent this release, one step that sends the previous release back
+// to every node sent this one (a switch back with layout: releases when the
+// previous release has a switch manifest), moving latest back where this run
+// moved it, counted against the previous deploy ID within `timeout`, afresh.
+/** Pure: what auto-rollback sends where, from what the rollout did. */
+function planRollback(ctx) {
+    // A node only prepared still runs the previous release (current was not touched).
+    const sent = ctx.runs.filter((r) => r.firedAt !== undefined && KINDS[r.step.kind].isWave);
+    const datacenters = [...new Set(sent.map((r) => r.step.datacenter))];
+    return datacenters.map((datacenter) => {
+        const previous = ctx.deps.previous?.get(datacenter);
+        if (!previous)
+            return { datacenter };
+        const nodes = sent
+            .filter((r) => r.step.datacenter === datacenter)
+            .flatMap((r) => r.fleet?.list() ?? [])
+            .map((s) => s.node);
+        const switchBack = ctx.deps.config.layout === 'releases' && previous.switchUrl !== undefined;
+        const step = {
+            datacenter,
+            kind: switchBack ? 'switch' : 'deploy',
+            nodes,
+            wave: 1,
+            waves: 1,
+            movesLatest: datacenterRecord(ctx, datacenter).latestMoved,
+            bakeMs: 0,
+            takesJoiners: false
+        };
+        return { datacenter, previous, step };
+    });
+}
+async function rollBack(ctx) {
+    const { log } = ctx.deps;
+    const plans = planRollback(ctx);
+    if (plans.length === 0) {
+        // layout: releases, the prepare failed: current was never touched anywhere.
+        const message = 'auto-rollback: no node was switched to this release: nothing to roll back';
+        log.info(message);
+        return { outcome: 'nothing_to_roll_back_to', sent: false, message };
+    }
+    const runs = [];
+    for (const plan of plans)
+        runs.push(await rollBackDatacenter(ctx, plan));
+    if (runs.length === 1)
+        return runs[0];
+    const failed = runs.find((r) => r.outcome !== 'rolled_back');
+    return {
+        deployId: runs.find((r) => r.deployId)?.deployId,
+        outcome: failed ? failed.outcome : 'rolled_back',
+        sent: runs.some((r) => r.sent),
+        message: runs.map((r) => r.message).join('; ')
+    };
+}
+async function rollBackDatacenter(ctx, plan) {
+    const { log, config } = ctx.deps;
+    const where = plan.datacenter ? ` in ${plan.datacenter}` : '';
+    if (!plan.previous || !plan.step) {
+        const message = `auto-rollback: there is no previous release to roll back to${where}`;
+        log.warning(message);
+        return { outcome: 'nothing_to_roll_back_to', sent: false, message };
+    }
+    const { previous, step } = plan;
+    log.info(`auto-rollback: sending ${previous.deployId} back to the ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'} sent this release${where}`);
+    const back = newRolloutContext([step], {
+        deployId: previous.deployId,
+        manifestUrl: previous.manifestUrl,
+        switchUrl: previous.switchUrl
+    }, {
+        ...ctx.deps,
+        config: { ...config, deployId: previous.deployId, maxFailures: 0, waves: undefined },
+        onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollback'),
+        onAnnounced: undefined,
+        onProgress: undefined
+    }, { rollback: true });
+    try {
+        await runSteps(back);
+        const run = back.runs[0];
+        const sent = run.firedAt !== undefined;
+        if (!sent)
+            throw new Error(back.stopReason || 'no node to send it to');
+        await ctx.deps.backend
+            .at(plan.datacenter)
+            .recordRollout(undefined)
+            .catch(() => undefined);
+        const fleet = run.fleet;
+        const c = fleet.counts();
+        const done = run.outcome === 'passed';
+        const message = done
+            ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
+            : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`;
+        log.info(message);
+        return {
+            deployId: previous.deployId,
+            outcome: done ? 'rolled_back' : 'failed',
+            sent,
+            fleet,
+            message
+        };
+    }
+    catch (error) {
+        const message = `auto-rollback to ${previous.deployId}${where} failed: ${error.message}`;
+        log.warning(message);
+        const sent = back.runs[0]?.firedAt !== undefined;
+        return { deployId: previous.deployId, outcome: 'failed', sent, message };
+    }
+}
+
+function rolloutResult(ctx) {
+    const { runs, fleet } = ctx;
+    const cancelled = ctx.deps.signal?.aborted === true;
+    const ok = !cancelled && (ctx.notWaiting || runs.every((r) => r.outcome === 'passed'));
+    for (const run of runs)
+        if (run.outcome === 'not_started' && run.firedAt === undefined)
+            for (const node of run.step.nodes)
+                fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave);
+    // One wave in the agent's datacenter is the plain run: its fleet is the run's;
+    // its verdict too, unless its health gate failed after every node reported.
+    const first = runs[0];
+    const only = !ctx.staged && first?.step.datacenter === undefined ? first?.fleet : undefined;
+    const onlyVerdict = only?.verdict();
+    return {
+        waves: runs,
+        ok,
+        cancelled,
+        staged: ctx.staged,
+        fleet: only ?? fleet,
+        verdict: ctx.notWaiting
+            ? { done: false }
+            : onlyVerdict?.done && first?.outcome !== 'gate'
+                ? onlyVerdict
+                : overallVerdict(runs, fleet, ok),
+        wavesCompleted: runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length,
+        message: ctx.stopReason,
+        firstFiredAt: ctx.firstFiredAt,
+        ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})
+    };
+}
+/** The run's verdict over all steps: converged only when every step passed. */
+function overallVerdict(runs, fleet, ok) {
+    if (ok) {
+        const c = fleet.counts();
+        return { done: true, ok: true, reason: c.failed + c.pending === 0 ? 'converged' : 'tolerated' };
+    }
+    if (runs.some((r) => r.outcome === 'timed_out'))
+        return { done: true, ok: false, reason: 'timed_out' };
+    return { done: true, ok: false, reason: 'failures' };
+}
+/** Prepare time and switch spread (contract 9: the summary reports both). */
+function phaseFigures(runs) {
+    if (!runs.some((r) => KINDS[r.step.kind].phase !== undefined))
+        return undefined;
+    const prepare = runs.filter((r) => KINDS[r.step.kind].phase === 'prepare');
+    const switches = runs.filter((r) => KINDS[r.step.kind].phase === 'switch' && r.firedAt !== undefined);
+    const reportedAt = (list) => list.flatMap((r) => (r.fleet?.list() ?? [])
         .filter((s) => s.status === 'success' && s.noticedMs !== undefined)
-        .map((s) => (w.firedAt ?? 0) + (s.noticedMs ?? 0)));
+        .map((s) => (r.firedAt ?? 0) + (s.noticedMs ?? 0)));
     const prepareStart = prepare[0]?.firedAt;
     const preparedAt = reportedAt(prepare);
     const switchedAt = reportedAt(switches);
     return {
-        prepared: prepare.reduce((n, w) => n + w.step.nodes.length, 0),
+        prepared: prepare.reduce((n, r) => n + r.step.nodes.length, 0),
         prepareMs: prepareStart !== undefined && preparedAt.length > 0
             ? Math.max(...preparedAt) - prepareStart
             : undefined,
@@ -8857,367 +9316,41 @@ function phaseFigures(waves) {
         switchSpreadMs: switchedAt.length > 0 ? Math.max(...switchedAt) - Math.min(...switchedAt) : undefined
     };
 }
+
+// The rollout executor (DESIGN "The executor: one context, small steps"): one
+// context, the flat driver over the plan's steps, the result read from the
+// context, and with `auto-rollback` a second plan run by the same driver. It
+// talks to the fleet only through the backend seam.
 async function runRollout(steps, release, deps) {
-    const { consul, config, log, signal } = deps;
-    const keys = kvKeys(config.kvPrefix);
-    // Every node once (a prepare step names the nodes its switch steps name again).
-    const allNodes = [...new Set(steps.flatMap((s) => s.nodes))];
-    const waves = steps.map((step) => ({ step, outcome: 'not_started' }));
-    const fleet = new FleetState({
-        deployId: release.deployId,
-        baselineIndex: 0,
-        maxFailures: config.maxFailures,
-        targets: allNodes,
-        untargeted: deps.filteredOut
-    });
-    const isStaged = staged(config, steps);
-    let failures = 0;
-    let firstFiredAt;
-    let stopReason = '';
-    // Consul KV is per datacenter (contract 10): history, latest and the rollout record too.
-    const perDc = new Map();
-    const dcState = (dc) => {
-        let state = perDc.get(dc);
-        if (!state)
-            perDc.set(dc, (state = { historyWritten: release.history === undefined, latestMoved: false }));
-        return state;
-    };
-    const at = (dc) => consul.inDatacenter(dc);
-    // While a staged rollout runs (and after a partial one) <kv-prefix>/rollout names
-    // the release, so a node's start-up check accepts it beside deploy-id (contract 5).
-    const rolloutRecord = (dc, completed) => {
-        const own = steps.filter((s) => s.datacenter === dc && s.kind !== 'prepare');
-        return JSON.stringify({
-            deploy_id: release.deployId,
-            waves: own.map((s) => s.nodes.length),
-            completed,
-            nodes: own.flatMap((s) => s.nodes)
-        });
-    };
-    for (const [i, run] of waves.entries()) {
-        const { step } = run;
-        if (signal?.aborted)
-            break;
-        if (step.nodes.length === 0) {
-            // Every node of this switch wave failed to prepare (within max-failures).
-            run.outcome = 'passed';
-            if (step.movesLatest)
-                log.warning(`${stepLabel(step)}: no node of it prepared ${release.deployId}; ${keys.latest} stays where it is`);
-            continue;
-        }
-        const client = at(step.datacenter);
-        const dc = dcState(step.datacenter);
-        const label = isStaged ? stepLabel(step) : (step.datacenter ?? '');
-        if (isStaged)
-            log.info(`${label}: ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'}: ${step.nodes.slice(0, 20).join(', ')}${step.nodes.length > 20 ? ', …' : ''}`);
-        const firstOfDc = steps.findIndex((s) => s.datacenter === step.datacenter) === i;
-        if (isStaged && firstOfDc) {
-            // history/<id> before any event: a partial rollout never moves latest, and
-            // promote finds the release by it.
-            if (!dc.historyWritten && !step.movesLatest) {
-                await client.kvPut(keys.history(release.deployId), JSON.stringify(release.history), {
-                    signal
-                });
-                dc.historyWritten = true;
-            }
-            if (config.waves !== undefined)
-                await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, 0), { signal });
-        }
-        let first;
-        try {
-            await sendEvents(client, config, {
-                manifestUrl: release.manifestUrl,
-                eventUrl: stepUrl(step, release),
-                history: step.movesLatest && !dc.historyWritten ? release.history : undefined
-            }, eventFilters(config, step), {
-                movesLatest: step.movesLatest,
-                targets: step.nodes,
-                datacenter: step.datacenter,
-                deps,
-                onFired: (announced) => {
-                    first ??= announced;
-                    if (step.movesLatest)
-                        dc.latestMoved = dc.historyWritten = true;
-                }
-            });
-        }
-        catch (error) {
-            // Nothing sent yet: the error is the run's, as without waves. Once a wave went
-            // out, a wave that cannot be sent fails the rollout (and auto-rollback runs).
-            if (signal?.aborted || firstFiredAt === undefined)
-                throw error;
-            run.firedAt = first?.firedAt;
-            run.outcome = 'failed';
-            run.endedAt = Date.now();
-            stopReason = `${label} could not be sent: ${error.message}`;
-            log.warning(stopReason);
-            if (first)
-                run.fleet = new FleetState({
-                    deployId: release.deployId,
-                    baselineIndex: first.baselineIndex,
-                    maxFailures: 0,
-                    targets: step.nodes
-                });
-            break;
-        }
-        if (!first)
-            continue;
-        run.firedAt = first.firedAt;
-        firstFiredAt ??= first.firedAt;
-        const inStep = new Set(step.nodes);
-        const waveFleet = new FleetState({
-            deployId: release.deployId,
-            baselineIndex: first.baselineIndex,
-            maxFailures: config.maxFailures - failures,
-            targets: step.nodes,
-            ...(step.kind === 'deploy' ? {} : { phase: step.kind }),
-            // Nodes of the other waves are not this wave's business (a replayed event must
-            // not make one a "joiner" here).
-            untargeted: [...deps.filteredOut, ...allNodes.filter((n) => !inStep.has(n))]
-        });
-        run.fleet = waveFleet;
-        if (i === 0)
-            await deps.onAnnounced?.(fleet);
-        if (!config.wait) {
-            fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined, step.datacenter);
-            return {
-                waves,
-                ok: true,
-                cancelled: false,
-                staged: isStaged,
-                fleet: isStaged || step.datacenter ? fleet : waveFleet,
-                verdict: { done: false },
-                wavesCompleted: 0,
-                message: `announced ${release.deployId} to ${step.nodes.length} nodes; not waiting (wait: false)`,
-                firstFiredAt
-            };
-        }
-        const progress = throttle(5000, (line) => log.info(line));
-        const joinerCheck = catalogJoinerCheck(client, config.filters, signal);
-        await awaitFleet({
-            consul: client,
-            fleet: waveFleet,
-            resultsPrefix: keys.results,
-            firedAt: first.firedAt,
-            deadline: first.firedAt + config.timeoutMs,
-            baselineIndex: first.baselineIndex,
-            signal,
-            // Joiners go with the last wave (contract 8); they boot from latest, moved just before it.
-            admitJoiner: step.takesJoiners ? (node) => joinerCheck(node).catch(() => false) : undefined,
-            onChange: (changed) => {
-                for (const s of changed) {
-                    if (s.status === 'failure' || s.status === 'lost')
-                        log.info(inert(`${plainText(s.node, 80)}: ${s.status}`));
-                    else if (s.note)
-                        log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`));
-                }
-                fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined, step.datacenter);
-                progress.update(`${label ? `${label}: ` : ''}${progressLine(waveFleet.counts())}`);
-                deps.onProgress?.(fleet);
-            }
-        });
-        progress.flush();
-        fleet.absorb(waveFleet, isStaged && step.kind !== 'prepare' ? step.wave : undefined, step.datacenter);
-        if (signal?.aborted) {
-            run.outcome = 'cancelled';
-            break;
-        }
-        const verdict = waveFleet.verdict();
-        // A node that failed to prepare is not switched: its failure counts once.
-        failures += waveFleet.counts().failed;
-        if (step.kind === 'prepare' && verdict.done && verdict.ok) {
-            const unprepared = new Set(waveFleet
-                .list()
-                .filter((s) => s.status !== 'success')
-                .map((s) => s.node));
-            if (unprepared.size > 0)
-                for (const later of waves.slice(i + 1)) {
-                    if (later.step.datacenter !== step.datacenter)
-                        continue;
-                    const nodes = later.step.nodes.filter((n) => !unprepared.has(n));
-                    later.step = { ...later.step, nodes };
-                }
-        }
-        if (!(verdict.done && verdict.ok)) {
-            run.outcome = verdict.done && verdict.reason === 'timed_out' ? 'timed_out' : 'failed';
-            run.endedAt = Date.now();
-            stopReason = `${label ? `${label} ` : ''}${run.outcome === 'timed_out' ? 'timed out' : 'failed'}`;
-            break;
-        }
-        if (step.bakeMs > 0) {
-            log.info(`${label ? `${label}: ` : ''}baking ${Math.round(step.bakeMs / 1000)}s: health checks must stay passing`);
-            const found = await bake({
-                consul: client,
-                nodes: waveFleet.list().map((s) => s.node),
-                filters: config.filters,
-                bakeMs: step.bakeMs,
-                signal
-            }).catch((error) => {
-                if (signal?.aborted)
-                    return undefined;
-                throw error;
-            });
-            if (found === undefined) {
-                run.outcome = 'cancelled';
-                break;
-            }
-            if (found.length > 0) {
-                run.gateFailures = found;
-                run.outcome = 'gate';
-                run.endedAt = Date.now();
-                stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(found)}`;
-                log.info(inert(stopReason));
-                break;
-            }
-        }
-        run.outcome = 'passed';
-        run.endedAt = Date.now();
-        if (step.kind === 'prepare') {
-            const c = waveFleet.counts();
-            log.info(`${label}: ${c.succeeded}/${c.total} nodes prepared ${release.deployId} in ${((run.endedAt - (run.firedAt ?? run.endedAt)) / 1000).toFixed(1)}s; switching`);
-        }
-        if (config.waves !== undefined && step.kind !== 'prepare') {
-            const own = waves.filter((w) => w.step.datacenter === step.datacenter && w.step.kind !== 'prepare');
-            const completed = own.filter((w) => w.outcome === 'passed').length;
-            if (completed === own.length && step.movesLatest)
-                await client.kvDelete(keys.rollout);
-            else
-                await client.kvPut(keys.rollout, rolloutRecord(step.datacenter, completed), { signal });
-        }
+    const ctx = newRolloutContext(steps, release, deps);
+    await runSteps(ctx);
+    // Without auto-rollback an error stays the run's error, as before the waves;
+    // with it, the nodes sent the release go back first (contract 8a).
+    if (ctx.error && !deps.config.autoRollback)
+        throw ctx.error;
+    const result = rolloutResult(ctx);
+    if (ctx.notWaiting)
+        result.message = notWaitingMessage(ctx);
+    logPhases(ctx, result);
+    if (!result.ok && !result.cancelled && !ctx.notWaiting) {
+        if (deps.config.autoRollback)
+            result.rollback = await rollBack(ctx);
+        else if (ctx.staged)
+            deps.log.info(`the rollout record keeps naming ${release.deployId}: the nodes sent it run it until a rollback or a new release`);
     }
-    const cancelled = signal?.aborted === true;
-    const wavesCompleted = waves.filter((w) => w.outcome === 'passed' && w.step.kind !== 'prepare').length;
-    const ok = !cancelled && waves.every((w) => w.outcome === 'passed');
-    for (const run of waves)
-        if (run.outcome === 'not_started')
-            for (const node of run.step.nodes)
-                fleet.noteNotSent(node, run.step.kind === 'switch'
-                    ? `not switched: ${stepLabel(run.step)} did not start`
-                    : `not sent: wave ${run.step.wave} did not start`, run.step.wave);
-    // One wave is today's run exactly: its fleet and verdict are the run's.
-    const only = !isStaged && waves[0]?.step.datacenter === undefined ? waves[0]?.fleet : undefined;
-    const result = {
-        waves,
-        ok,
-        cancelled,
-        staged: isStaged,
-        fleet: only ?? fleet,
-        verdict: only ? only.verdict() : overallVerdict(waves, fleet, ok),
-        wavesCompleted,
-        message: stopReason,
-        firstFiredAt
-    };
-    const figures = phaseFigures(waves);
-    if (figures) {
-        result.phases = figures;
-        if (figures.switched > 0)
-            log.info(`switch: ${figures.switched} node${figures.switched === 1 ? '' : 's'} switched to ${release.deployId}; spread ${figures.switchSpreadMs ?? 0} ms (first to last node switched)${figures.prepared === 0 ? '; a switch only: every node still kept the release, nothing was downloaded' : ''}`);
-    }
-    if (!ok && !cancelled && config.autoRollback)
-        result.rollback = await rollBack(waves, (d) => perDc.get(d)?.latestMoved === true, deps);
-    if (!ok && !cancelled && isStaged && !config.autoRollback)
-        log.info(`${keys.rollout} keeps naming ${release.deployId}: the nodes sent it run it until a rollback or a new release`);
     return result;
 }
-/** The run's verdict over all waves: converged only when every wave passed. */
-function overallVerdict(waves, fleet, ok) {
-    if (ok) {
-        const c = fleet.counts();
-        return { done: true, ok: true, reason: c.failed + c.pending === 0 ? 'converged' : 'tolerated' };
-    }
-    if (waves.some((w) => w.outcome === 'timed_out'))
-        return { done: true, ok: false, reason: 'timed_out' };
-    return { done: true, ok: false, reason: 'failures' };
+function notWaitingMessage(ctx) {
+    const sent = ctx.runs.filter((r) => r.firedAt !== undefined);
+    const nodes = sent.reduce((n, r) => n + r.step.nodes.length, 0);
+    const dcs = sent.map((r) => r.step.datacenter).filter((dc) => dc !== undefined);
+    return `announced ${ctx.release.deployId} to ${nodes} nodes${dcs.length > 1 ? ` in ${dcs.join(', ')}` : ''}; not waiting (wait: false)`;
 }
-/**
- * Auto-rollback (contract 8): the previous release to every node that was sent
- * this one, latest and deploy-id put back on it when this run moved them; waits
- * (within `timeout`, afresh) for those nodes to report the previous deploy ID.
- */
-async function rollBack(waves, latestMoved, deps) {
-    const { log } = deps;
-    // Every datacenter sent the release goes back (contract 10), in the order it was sent.
-    // A node only prepared still runs the previous release (current was not touched).
-    const sent = waves.filter((w) => w.firedAt !== undefined && w.step.kind !== 'prepare');
-    if (sent.length === 0) {
-        // layout: releases, the prepare failed: current was never touched anywhere.
-        const message = 'auto-rollback: no node was switched to this release: nothing to roll back';
-        log.info(message);
-        return { outcome: 'nothing_to_roll_back_to', message };
-    }
-    const datacenters = [...new Set(sent.map((w) => w.step.datacenter))];
-    const runs = [];
-    for (const dc of datacenters) {
-        const nodes = sent
-            .filter((w) => w.step.datacenter === dc)
-            .flatMap((w) => w.fleet?.list() ?? [])
-            .map((s) => s.node);
-        const previous = deps.previous?.get(dc);
-        if (!previous) {
-            const message = `auto-rollback: there is no previous release to roll back to${dc ? ` in ${dc}` : ''}`;
-            log.warning(message);
-            runs.push({ outcome: 'nothing_to_roll_back_to', message });
-            continue;
-        }
-        runs.push(await rollBackDatacenter(dc, nodes, previous, latestMoved(dc), deps));
-    }
-    if (runs.length === 1)
-        return runs[0];
-    const failed = runs.find((r) => r.outcome !== 'rolled_back');
-    return {
-        deployId: runs.find((r) => r.deployId)?.deployId,
-        outcome: failed ? failed.outcome : 'rolled_back',
-        message: runs.map((r) => r.message).join('; ')
-    };
-}
-async function rollBackDatacenter(datacenter, nodes, previous, latestMoved, deps) {
-    const { config, log, signal } = deps;
-    const consul = deps.consul.inDatacenter(datacenter);
-    const where = datacenter ? ` in ${datacenter}` : '';
-    log.info(`auto-rollback: sending ${previous.deployId} back to the ${nodes.length} node${nodes.length === 1 ? '' : 's'} sent this release${where}`);
-    const rollbackConfig = { ...config, deployId: previous.deployId };
-    // layout: releases: the nodes keep the release they switched from (the switch
-    // never deletes it): switching back downloads nothing.
-    const switchBack = config.layout === 'releases' && previous.switchUrl !== undefined;
-    try {
-        const first = await sendEvents(consul, rollbackConfig, {
-            manifestUrl: previous.manifestUrl,
-            ...(switchBack ? { eventUrl: previous.switchUrl } : {})
-        }, nodeFilters(nodes).map((node) => ({ node })), { movesLatest: latestMoved, targets: nodes, datacenter, deps });
-        if (!first)
-            throw new Error('no node to send it to');
-        const fleet = new FleetState({
-            deployId: previous.deployId,
-            baselineIndex: first.baselineIndex,
-            maxFailures: 0,
-            targets: nodes,
-            untargeted: deps.filteredOut,
-            ...(switchBack ? { phase: 'switch' } : {})
-        });
-        await awaitFleet({
-            consul,
-            fleet,
-            resultsPrefix: kvKeys(config.kvPrefix).results,
-            firedAt: first.firedAt,
-            deadline: first.firedAt + config.timeoutMs,
-            baselineIndex: first.baselineIndex,
-            signal
-        });
-        await consul.kvDelete(kvKeys(config.kvPrefix).rollout).catch(() => undefined);
-        const verdict = fleet.verdict();
-        const c = fleet.counts();
-        const done = verdict.done && verdict.ok;
-        const message = done
-            ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
-            : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`;
-        log.info(message);
-        return { deployId: previous.deployId, outcome: done ? 'rolled_back' : 'failed', fleet, message };
-    }
-    catch (error) {
-        const message = `auto-rollback to ${previous.deployId}${where} failed: ${error.message}`;
-        log.warning(message);
-        return { deployId: previous.deployId, outcome: 'failed', message };
-    }
+function logPhases(ctx, result) {
+    const figures = result.phases;
+    if (!figures || figures.switched === 0)
+        return;
+    ctx.deps.log.info(`switch: ${figures.switched} node${figures.switched === 1 ? '' : 's'} switched to ${ctx.release.deployId}; spread ${figures.switchSpreadMs ?? 0} ms (first to last node switched)${figures.prepared === 0 ? '; a switch only: every node still kept the release, nothing was downloaded' : ''}`);
 }
 
 // The staged rollout as data (contract 8, 9, 10; DESIGN "The rollout is a plan
@@ -9626,6 +9759,8 @@ async function runPipeline(config, deps) {
     let history;
     let rollout;
     let journal;
+    /** the last announcement's journal, auto-rollback's included: the lock waits for it */
+    let lastJournal;
     let firedAt;
     let excerpts = [];
     // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
@@ -9697,15 +9832,19 @@ async function runPipeline(config, deps) {
                 switchUrl: published.switchUrl,
                 history
             }, {
-                consul,
+                backend: deps.backend,
                 config,
                 log,
                 signal: deps.signal,
                 filteredOut: selection.filteredOut,
                 previous,
-                onJournal: (step) => {
-                    journal = step;
-                    deps.onAnnounceJournal?.(step);
+                // The report tells this run's own announcement; the post step settles whichever
+                // announcement was last (auto-rollback's included).
+                onJournal: (step, source) => {
+                    lastJournal = step;
+                    if (source === 'rollout')
+                        journal = lastJournal;
+                    deps.onAnnounceJournal?.(lastJournal);
                 },
                 onAnnounced: async (announced) => {
                     fleet = announced;
@@ -9748,7 +9887,7 @@ async function runPipeline(config, deps) {
         // Released on success, failure and cancel; a killed runner's lock lapses with its
         // session. While an interrupted announcement is unsettled the lock stays held, so
         // no other run moves latest before the post step has put it right.
-        if (journal && !isSettled(journal))
+        if (lastJournal && !isSettled(lastJournal))
             log.warning(`left the deploy lock ${keys.lock} to the post step`);
         else {
             await lock
@@ -9845,8 +9984,12 @@ function phasesMarkdown(rollout) {
 }
 /** The verdict line, with what stopped a staged rollout and what its rollback did. */
 function rolloutMessage(rollout, excerpts) {
+    // A plain run whose nodes all reported but whose health gate failed: the gate is the cause.
+    const gated = !rollout.staged && rollout.waves.some((w) => w.outcome === 'gate');
     const parts = [
-        verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
+        gated
+            ? `${rollout.message}; ${progressLine(rollout.fleet.counts())}`
+            : verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
     ];
     if (rollout.staged)
         parts.push(rollout.ok
@@ -9858,7 +10001,7 @@ function rolloutMessage(rollout, excerpts) {
 }
 function setRolloutOutputs(rollout, setOutput) {
     setOutput('waves-completed', String(rollout.wavesCompleted));
-    setOutput('rolled-back', rollout.rollback?.outcome === 'rolled_back' ? 'true' : 'false');
+    setOutput('rolled-back', rollout.rollback?.sent ? 'true' : 'false');
 }
 
 export { runPipeline as a, runConclusion as b, connect as c, commitState as d, checkOutput as e, checkConclusion as f, parseResult as p, readCatalog as r, statusDescription as s, waveReports as w };

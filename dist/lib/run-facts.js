@@ -9492,6 +9492,8 @@ function getDefaultExportFromCjs (x) {
 function runFacts(config, run) {
     const { release, history, journal } = run;
     const rollback = config.rollbackTo !== undefined;
+    // rollback-to and promote announce a published release: its own commit and time.
+    const existing = rollback || config.promote !== undefined;
     const phase = journal?.phase;
     return {
         app: config.app,
@@ -9499,8 +9501,8 @@ function runFacts(config, run) {
         manifestUrl: release?.manifestUrl,
         srcUrl: release?.srcUrl,
         checksum: release?.checksum,
-        commit: rollback ? release?.commit : config.run.sha,
-        publishedAt: rollback ? release?.publishedAt : history?.published_at,
+        commit: existing ? release?.commit : config.run.sha,
+        publishedAt: existing ? release?.publishedAt : history?.published_at,
         runUrl: config.run.runUrl,
         timeoutMs: config.timeoutMs,
         rollback,

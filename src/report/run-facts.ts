@@ -23,6 +23,8 @@ export interface RunProgress {
 export function runFacts(config: Config, run: RunProgress): DeployFacts {
   const { release, history, journal } = run
   const rollback = config.rollbackTo !== undefined
+  // rollback-to and promote announce a published release: its own commit and time.
+  const existing = rollback || config.promote !== undefined
   const phase = journal?.phase
   return {
     app: config.app,
@@ -30,8 +32,8 @@ export function runFacts(config: Config, run: RunProgress): DeployFacts {
     manifestUrl: release?.manifestUrl,
     srcUrl: release?.srcUrl,
     checksum: release?.checksum,
-    commit: rollback ? release?.commit : config.run.sha,
-    publishedAt: rollback ? release?.publishedAt : history?.published_at,
+    commit: existing ? release?.commit : config.run.sha,
+    publishedAt: existing ? release?.publishedAt : history?.published_at,
     runUrl: config.run.runUrl,
     timeoutMs: config.timeoutMs,
     rollback,

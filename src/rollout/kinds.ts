@@ -1,0 +1,56 @@
+// The step kinds in one table (contract 8, 9): the manifest each sends, the
+// phase whose results count, whether it is a wave of the rollout, and how it
+// is named. The executor asks the table; it never tests a kind itself.
+import type { ResultPhase } from '../fleet-state/fleet-state.ts'
+import type { Step, StepKind } from './plan/plan.ts'
+import type { RolloutRelease } from './types.ts'
+
+export interface Kind {
+  /** the manifest the step's event carries */
+  url(release: RolloutRelease): string | undefined
+  /** layout: releases: only results of this phase finish the step */
+  phase?: ResultPhase
+  /** a wave of the rollout (counted in waves-completed, rolled back); a prepare is not */
+  isWave: boolean
+  /** nodes that fail it are left out of their datacenter's later steps */
+  gatesLaterSteps: boolean
+  label(step: Step): string
+  /** why a node of a step that never started was not sent anything */
+  notStarted(step: Step): string
+}
+
+const where = (step: Step) => (step.datacenter ? `${step.datacenter} ` : '')
+const wave = (step: Step) => `wave ${step.wave}/${step.waves}`
+
+export const KINDS: Record<StepKind, Kind> = {
+  deploy: {
+    url: (release) => release.manifestUrl,
+    isWave: true,
+    gatesLaterSteps: false,
+    label: (step) => `${where(step)}${wave(step)}`,
+    notStarted: (step) => `not sent: wave ${step.wave} did not start`
+  },
+  prepare: {
+    url: (release) => release.prepareUrl,
+    phase: 'prepare',
+    isWave: false,
+    gatesLaterSteps: true,
+    label: (step) => `${where(step)}prepare`,
+    notStarted: () => 'not sent: the prepare did not start'
+  },
+  switch: {
+    url: (release) => release.switchUrl,
+    phase: 'switch',
+    isWave: true,
+    gatesLaterSteps: false,
+    label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
+    notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
+  }
+}
+
+/** The manifest a step sends; a release without that manifest cannot run the step. */
+export function stepUrl(step: Step, release: RolloutRelease): string {
+  const url = KINDS[step.kind].url(release)
+  if (!url) throw new Error(`release ${release.deployId} has no ${step.kind} manifest`)
+  return url
+}

@@ -1,0 +1,76 @@
+// The rollout's result from its context (pure): outcomes, nodes no step
+// reached, waves completed, the verdict, and the two phases' figures.
+import type { FleetState, Verdict } from '../fleet-state/fleet-state.ts'
+import type { RolloutContext } from './context.ts'
+import { KINDS } from './kinds.ts'
+import type { PhaseFigures, RolloutResult, WaveRun } from './types.ts'
+
+export function rolloutResult(ctx: RolloutContext): RolloutResult {
+  const { runs, fleet } = ctx
+  const cancelled = ctx.deps.signal?.aborted === true
+  const ok = !cancelled && (ctx.notWaiting || runs.every((r) => r.outcome === 'passed'))
+  for (const run of runs)
+    if (run.outcome === 'not_started' && run.firedAt === undefined)
+      for (const node of run.step.nodes)
+        fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave)
+  // One wave in the agent's datacenter is the plain run: its fleet is the run's;
+  // its verdict too, unless its health gate failed after every node reported.
+  const first = runs[0]
+  const only = !ctx.staged && first?.step.datacenter === undefined ? first?.fleet : undefined
+  const onlyVerdict = only?.verdict()
+  return {
+    waves: runs,
+    ok,
+    cancelled,
+    staged: ctx.staged,
+    fleet: only ?? fleet,
+    verdict: ctx.notWaiting
+      ? { done: false }
+      : onlyVerdict?.done && first?.outcome !== 'gate'
+        ? onlyVerdict
+        : overallVerdict(runs, fleet, ok),
+    wavesCompleted: runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length,
+    message: ctx.stopReason,
+    firstFiredAt: ctx.firstFiredAt,
+    ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})
+  }
+}
+
+/** The run's verdict over all steps: converged only when every step passed. */
+function overallVerdict(runs: readonly WaveRun[], fleet: FleetState, ok: boolean): Verdict {
+  if (ok) {
+    const c = fleet.counts()
+    return { done: true, ok: true, reason: c.failed + c.pending === 0 ? 'converged' : 'tolerated' }
+  }
+  if (runs.some((r) => r.outcome === 'timed_out'))
+    return { done: true, ok: false, reason: 'timed_out' }
+  return { done: true, ok: false, reason: 'failures' }
+}
+
+/** Prepare time and switch spread (contract 9: the summary reports both). */
+export function phaseFigures(runs: readonly WaveRun[]): PhaseFigures | undefined {
+  if (!runs.some((r) => KINDS[r.step.kind].phase !== undefined)) return undefined
+  const prepare = runs.filter((r) => KINDS[r.step.kind].phase === 'prepare')
+  const switches = runs.filter(
+    (r) => KINDS[r.step.kind].phase === 'switch' && r.firedAt !== undefined
+  )
+  const reportedAt = (list: readonly WaveRun[]) =>
+    list.flatMap((r) =>
+      (r.fleet?.list() ?? [])
+        .filter((s) => s.status === 'success' && s.noticedMs !== undefined)
+        .map((s) => (r.firedAt ?? 0) + (s.noticedMs ?? 0))
+    )
+  const prepareStart = prepare[0]?.firedAt
+  const preparedAt = reportedAt(prepare)
+  const switchedAt = reportedAt(switches)
+  return {
+    prepared: prepare.reduce((n, r) => n + r.step.nodes.length, 0),
+    prepareMs:
+      prepareStart !== undefined && preparedAt.length > 0
+        ? Math.max(...preparedAt) - prepareStart
+        : undefined,
+    switched: switchedAt.length,
+    switchSpreadMs:
+      switchedAt.length > 0 ? Math.max(...switchedAt) - Math.min(...switchedAt) : undefined
+  }
+}

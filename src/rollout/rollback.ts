@@ -1,0 +1,125 @@
+// Auto-rollback (contract 8) as another plan run by the same executor: per
+// datacenter sent this release, one step that sends the previous release back
+// to every node sent this one (a switch back with layout: releases when the
+// previous release has a switch manifest), moving latest back where this run
+// moved it, counted against the previous deploy ID within `timeout`, afresh.
+import { progressLine } from '../fleet-state/progress-line.ts'
+import type { RolloutContext } from './context.ts'
+import { datacenterRecord, newRolloutContext } from './context.ts'
+import { KINDS } from './kinds.ts'
+import type { Step } from './plan/plan.ts'
+import { runSteps } from './run-steps.ts'
+import type { PreviousRelease, RollbackRun } from './types.ts'
+
+export interface RollbackPlan {
+  datacenter: string | undefined
+  previous?: PreviousRelease
+  step?: Step
+}
+
+/** Pure: what auto-rollback sends where, from what the rollout did. */
+export function planRollback(ctx: RolloutContext): RollbackPlan[] {
+  // A node only prepared still runs the previous release (current was not touched).
+  const sent = ctx.runs.filter((r) => r.firedAt !== undefined && KINDS[r.step.kind].isWave)
+  const datacenters = [...new Set(sent.map((r) => r.step.datacenter))]
+  return datacenters.map((datacenter) => {
+    const previous = ctx.deps.previous?.get(datacenter)
+    if (!previous) return { datacenter }
+    const nodes = sent
+      .filter((r) => r.step.datacenter === datacenter)
+      .flatMap((r) => r.fleet?.list() ?? [])
+      .map((s) => s.node)
+    const switchBack = ctx.deps.config.layout === 'releases' && previous.switchUrl !== undefined
+    const step: Step = {
+      datacenter,
+      kind: switchBack ? 'switch' : 'deploy',
+      nodes,
+      wave: 1,
+      waves: 1,
+      movesLatest: datacenterRecord(ctx, datacenter).latestMoved,
+      bakeMs: 0,
+      takesJoiners: false
+    }
+    return { datacenter, previous, step }
+  })
+}
+
+export async function rollBack(ctx: RolloutContext): Promise<RollbackRun> {
+  const { log } = ctx.deps
+  const plans = planRollback(ctx)
+  if (plans.length === 0) {
+    // layout: releases, the prepare failed: current was never touched anywhere.
+    const message = 'auto-rollback: no node was switched to this release: nothing to roll back'
+    log.info(message)
+    return { outcome: 'nothing_to_roll_back_to', sent: false, message }
+  }
+  const runs: RollbackRun[] = []
+  for (const plan of plans) runs.push(await rollBackDatacenter(ctx, plan))
+  if (runs.length === 1) return runs[0]!
+  const failed = runs.find((r) => r.outcome !== 'rolled_back')
+  return {
+    deployId: runs.find((r) => r.deployId)?.deployId,
+    outcome: failed ? failed.outcome : 'rolled_back',
+    sent: runs.some((r) => r.sent),
+    message: runs.map((r) => r.message).join('; ')
+  }
+}
+
+async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Promise<RollbackRun> {
+  const { log, config } = ctx.deps
+  const where = plan.datacenter ? ` in ${plan.datacenter}` : ''
+  if (!plan.previous || !plan.step) {
+    const message = `auto-rollback: there is no previous release to roll back to${where}`
+    log.warning(message)
+    return { outcome: 'nothing_to_roll_back_to', sent: false, message }
+  }
+  const { previous, step } = plan
+  log.info(
+    `auto-rollback: sending ${previous.deployId} back to the ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'} sent this release${where}`
+  )
+  const back = newRolloutContext(
+    [step],
+    {
+      deployId: previous.deployId,
+      manifestUrl: previous.manifestUrl,
+      switchUrl: previous.switchUrl
+    },
+    {
+      ...ctx.deps,
+      config: { ...config, deployId: previous.deployId, maxFailures: 0, waves: undefined },
+      onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollback'),
+      onAnnounced: undefined,
+      onProgress: undefined
+    },
+    { rollback: true }
+  )
+  try {
+    await runSteps(back)
+    const run = back.runs[0]!
+    const sent = run.firedAt !== undefined
+    if (!sent) throw new Error(back.stopReason || 'no node to send it to')
+    await ctx.deps.backend
+      .at(plan.datacenter)
+      .recordRollout(undefined)
+      .catch(() => undefined)
+    const fleet = run.fleet!
+    const c = fleet.counts()
+    const done = run.outcome === 'passed'
+    const message = done
+      ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
+      : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`
+    log.info(message)
+    return {
+      deployId: previous.deployId,
+      outcome: done ? 'rolled_back' : 'failed',
+      sent,
+      fleet,
+      message
+    }
+  } catch (error) {
+    const message = `auto-rollback to ${previous.deployId}${where} failed: ${(error as Error).message}`
+    log.warning(message)
+    const sent = back.runs[0]?.firedAt !== undefined
+    return { deployId: previous.deployId, outcome: 'failed', sent, message }
+  }
+}

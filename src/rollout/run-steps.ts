@@ -1,0 +1,81 @@
+// The flat driver (DESIGN "The executor: one context, small steps"): each step
+// of the plan runs open -> send -> watch -> judge -> gate -> close, and the
+// first that does not pass stops the run. An error once something was sent
+// stops it too (so auto-rollback still runs); before that it is the run's error.
+import type { RolloutContext } from './context.ts'
+import { absorbStep, stepFleet, stepLabel, stepNodes } from './context.ts'
+import { openStep } from './step-open.ts'
+import { sendStep } from './step-send.ts'
+import { watchStep } from './step-watch.ts'
+import type { StepEnd } from './step-judge.ts'
+import { closeStep, gateStep, judgeStep } from './step-judge.ts'
+
+export async function runSteps(ctx: RolloutContext): Promise<void> {
+  for (const index of ctx.runs.keys()) {
+    if (ctx.deps.signal?.aborted) return
+    if ((await runStep(ctx, index)) === 'stop') return
+  }
+}
+
+async function runStep(ctx: RolloutContext, index: number): Promise<StepEnd> {
+  const run = ctx.runs[index]!
+  const nodes = stepNodes(ctx, run.step)
+  if (nodes.length === 0) return emptyStep(ctx, index)
+  if (ctx.notWaiting && !startsDatacenter(ctx, index)) return 'next'
+  await openStep(ctx, index, nodes)
+  const sent = await sendStep(ctx, index, nodes)
+  if (run.outcome === 'failed') return 'stop'
+  if (!sent) return 'next'
+  run.fleet = stepFleet(ctx, run.step, nodes, sent)
+  if (index === 0) await ctx.deps.onAnnounced?.(ctx.fleet)
+  if (!ctx.deps.config.wait) {
+    // wait: false fires in every datacenter listed, in order (contract 8a).
+    absorbStep(ctx, run)
+    ctx.notWaiting = true
+    return 'next'
+  }
+  try {
+    return await settleStep(ctx, index)
+  } catch (error) {
+    if (ctx.deps.signal?.aborted) {
+      run.outcome = 'cancelled'
+      return 'stop'
+    }
+    run.outcome = 'failed'
+    run.endedAt = Date.now()
+    ctx.error = error as Error
+    ctx.stopReason = `${stepLabel(ctx, run.step) || 'the rollout'} failed: ${(error as Error).message}`
+    ctx.deps.log.warning(ctx.stopReason)
+    return 'stop'
+  }
+}
+
+/** From the step's event to its end: watch, judge, gate, close. */
+async function settleStep(ctx: RolloutContext, index: number): Promise<StepEnd> {
+  const run = ctx.runs[index]!
+  await watchStep(ctx, run, { firedAt: run.firedAt!, baseline: run.fleet!.baselineIndex })
+  if (ctx.deps.signal?.aborted) {
+    run.outcome = 'cancelled'
+    return 'stop'
+  }
+  if (judgeStep(ctx, run) === 'stop') return 'stop'
+  if ((await gateStep(ctx, run)) === 'stop') return 'stop'
+  await closeStep(ctx, index)
+  return 'next'
+}
+
+/** Every node of this switch wave failed to prepare (within max-failures). */
+function emptyStep(ctx: RolloutContext, index: number): StepEnd {
+  const run = ctx.runs[index]!
+  run.outcome = 'passed'
+  if (run.step.movesLatest)
+    ctx.deps.log.warning(
+      `${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}; latest stays where it is`
+    )
+  return 'next'
+}
+
+function startsDatacenter(ctx: RolloutContext, index: number): boolean {
+  const dc = ctx.runs[index]!.step.datacenter
+  return ctx.runs.findIndex((r) => r.step.datacenter === dc) === index
+}
