@@ -3,7 +3,6 @@
 // against local servers.
 import { readFile } from 'node:fs/promises'
 import { isSettled, previousDeployId } from './consul/announce.ts'
-import { kvKeys } from './consul/kv-keys.ts'
 import type { AnnounceJournal } from './consul/announce.ts'
 import type { HistoryRecord } from './shared/history-record.ts'
 import type { Config } from './config/config.ts'
@@ -32,7 +31,7 @@ import { plainText } from './shared/text.ts'
 import { progressLine } from './fleet-state/progress-line.ts'
 import { resultRows, summaryMarkdown, verdictMessage } from './report/report.ts'
 import { runFacts } from './report/run-facts.ts'
-import type { FleetBackend, HeldLock } from './backend/fleet-backend.ts'
+import type { FleetBackend, HeldLock, Targets } from './backend/fleet-backend.ts'
 import { findRelease } from './plan/find-release.ts'
 import type { RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
@@ -246,76 +245,37 @@ function existingRelease(config: Config): string | undefined {
  * anything is uploaded or written to Consul; the rollout's steps come out of it.
  */
 async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
-  const { log, backend } = deps
+  const { log } = deps
   checkPlatform(deps.platform)
   const existing = existingRelease(config)
   const template = existing ? undefined : await loadTemplate(config, log)
   const commands = reportingCommands(config, template)
   if (!existing) checkManifestRenders(config, template, commands)
-  // Consul is read while the tree is walked; an error in the build is still said first.
-  // Several datacenters (contract 10): each one's catalog, in order; an unknown one
-  // fails here. Unset: the agent's own, with no `?dc` at all, as always.
+  // The fleet is read while the tree is walked; an error in the build is still said first.
   const reading = new AbortController()
   const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal
-  const catalogsRead = (async () => {
-    const datacenters = await backend.datacenters(config.datacenters, signal)
-    const found = await Promise.all(
-      datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS))
-    )
-    return datacenters.map((datacenter, i) => ({ datacenter, found: found[i]! }))
-  })()
-  catalogsRead.catch(() => undefined)
+  const targetsRead = readTargets(config, deps, signal)
+  targetsRead.catch(() => undefined)
   const build = existing
     ? undefined
     : await checkBuild(config).catch((error: unknown) => {
         reading.abort()
         throw error
       })
-  const catalogs = await catalogsRead
-  const datacenters = catalogs.map((c) => c.datacenter)
+  const found = await targetsRead
+  const datacenters = found.map((c) => c.datacenter)
   if (Object.values(config.filters).every((f) => f === undefined))
     log.info(
       'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
     )
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
-  for (const { datacenter, found: dcTargets } of catalogs) {
-    const where = datacenter ? ` in datacenter ${datacenter}` : ''
-    const found = dcTargets.selection
-    if (found.targets.length === 0)
-      throw new Error(
-        `no live node${where} matches the filters (${dcTargets.known} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`
-      )
-    let targets = found.targets
-    const existingId = existingRelease(config)
-    // Read once for promote and for layout: releases (which nodes run or keep it).
-    const results =
-      config.promote || (config.layout === 'releases' && existingId)
-        ? await backend.at(datacenter).lastResults(deps.signal)
-        : undefined
-    if (config.promote && results) {
-      // Promote goes on over the targets not on the release yet (contract 8).
-      const on = nodesOnRelease(results, config.promote)
-      targets = targets.filter((node) => !on.has(node))
-      log.info(
-        `promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`
-      )
-    }
-    const targetSet = new Set(targets)
-    const canaries = dcTargets.canaries.filter((node) => targetSet.has(node))
-    // layout: releases: a published release the nodes still keep needs only the switch.
-    const prepared =
-      config.layout === 'releases' && existingId && results
-        ? nodesKeeping(results, existingId)
-        : undefined
-    if (prepared)
-      log.info(
-        `${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`
-      )
-    planned.push({ datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined })
-    selection.targets.push(...targets)
-    selection.filteredOut.push(...found.filteredOut)
-    selection.notLive.push(...found.notLive)
+  for (const dc of found) {
+    const one = await planDatacenter(config, deps, dc.datacenter, dc.found)
+    planned.push(one)
+    selection.targets.push(...one.targets)
+    selection.filteredOut.push(...dc.found.selection.filteredOut)
+    selection.notLive.push(...dc.found.selection.notLive)
   }
   if (config.promote && selection.targets.length === 0)
     throw new InputError(
@@ -329,6 +289,75 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
     layout: config.layout,
     release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
   })
+  logPlan(config, log, steps, datacenters, selection, template)
+  return { template, commands, build, selection, steps, datacenters }
+}
+
+/**
+ * Several datacenters (contract 10): each one's targets, in order; an unknown one
+ * fails here. Unset: the agent's own, with no `?dc` at all, as always.
+ */
+async function readTargets(config: Config, deps: PipelineDeps, signal: AbortSignal) {
+  const { backend } = deps
+  const datacenters = await backend.datacenters(config.datacenters, signal)
+  const found = await Promise.all(
+    datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS))
+  )
+  return datacenters.map((datacenter, i) => ({ datacenter, found: found[i]! }))
+}
+
+/** One datacenter's targets: those not on a promoted release yet, canaries, nodes keeping it. */
+async function planDatacenter(
+  config: Config,
+  deps: PipelineDeps,
+  datacenter: string | undefined,
+  found: Targets
+): Promise<DatacenterTargets> {
+  const { log } = deps
+  const where = datacenter ? ` in datacenter ${datacenter}` : ''
+  const { selection } = found
+  if (selection.targets.length === 0)
+    throw new Error(
+      `no live node${where} matches the filters (${found.known} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`
+    )
+  let targets = selection.targets
+  const existingId = existingRelease(config)
+  // Read once for promote and for layout: releases (which nodes run or keep it).
+  const results =
+    config.promote || (config.layout === 'releases' && existingId)
+      ? await deps.backend.at(datacenter).lastResults(deps.signal)
+      : undefined
+  if (config.promote && results) {
+    // Promote goes on over the targets not on the release yet (contract 8).
+    const on = nodesOnRelease(results, config.promote)
+    targets = targets.filter((node) => !on.has(node))
+    log.info(
+      `promote ${config.promote}${where}: ${on.size} of the ${selection.targets.length} targets already run it`
+    )
+  }
+  const targetSet = new Set(targets)
+  const canaries = found.canaries.filter((node) => targetSet.has(node))
+  // layout: releases: a published release the nodes still keep needs only the switch.
+  const prepared =
+    config.layout === 'releases' && existingId && results
+      ? nodesKeeping(results, existingId)
+      : undefined
+  if (prepared)
+    log.info(
+      `${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`
+    )
+  return { datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined }
+}
+
+/** What the run will do, in the log, before anything is written. */
+function logPlan(
+  config: Config,
+  log: Log,
+  steps: readonly Step[],
+  datacenters: ReadonlyArray<string | undefined>,
+  selection: TargetSelection,
+  template: ManifestTemplate | undefined
+): void {
   const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
   const waveSteps = steps.filter((s) => s.kind !== 'prepare')
   const shown = waveSteps
@@ -348,7 +377,6 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
     log.info(
       `a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`
     )
-  return { template, commands, build, selection, steps, datacenters }
 }
 
 function templateDest(template: ManifestTemplate | undefined): string {
@@ -393,8 +421,7 @@ function nodesKeeping(results: Map<string, ParsedResult>, deployId: string): Set
 async function publishOrFind(
   config: Config,
   plan: Plan,
-  deps: PipelineDeps,
-  at: (datacenter: string | undefined) => ConsulClient
+  deps: PipelineDeps
 ): Promise<{ release: Release; history?: HistoryRecord }> {
   const { consul, store, log, setOutput } = deps
   if (existingRelease(config)) {
@@ -408,7 +435,7 @@ async function publishOrFind(
   // Every file gets a time no earlier release used (in any datacenter), so rsync -a
   // on the nodes (which skips files whose size and mtime match) never keeps an old file.
   const stamps = await Promise.all(
-    plan.datacenters.map((dc) => nextFileTime(at(dc), config.kvPrefix))
+    plan.datacenters.map((dc) => nextFileTime(deps.consul.inDatacenter(dc), config.kvPrefix))
   )
   const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())))
   const release = await publish({
@@ -490,185 +517,245 @@ function takeLock(
   })
 }
 
-export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
-  const { log, consul, setOutput } = deps
-  const keys = kvKeys(config.kvPrefix)
-
-  const plan = await planStage(config, deps)
-  const { selection, steps } = plan
-  if (config.dryRun) return dryRun(config, deps, selection, plan.build)
-
-  let release: Release | undefined
-  let history: HistoryRecord | undefined
-  let rollout: RolloutResult | undefined
-  let journal: AnnounceJournal | undefined
+/** What one run has got so far: the report and the outputs are made of it, however it ends. */
+interface RunRecord {
+  release?: Release
+  history?: HistoryRecord
+  rollout?: RolloutResult
+  /** this run's own announcement, for the report */
+  journal?: AnnounceJournal
   /** the last announcement's journal, auto-rollback's included: the lock waits for it */
-  let lastJournal: AnnounceJournal | undefined
-  let firedAt: number | undefined
-  let excerpts: Array<{ node: string; text: string }> = []
-  // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
-  let fleet = new FleetState({
-    deployId: config.deployId,
-    baselineIndex: 0,
-    maxFailures: config.maxFailures,
-    targets: new Set(steps.flatMap((s) => s.nodes)),
-    untargeted: selection.filteredOut
-  })
-  // Every run that gets this far leaves a job summary, however it ends.
-  const summarize = (extra: Partial<FleetReport>, facts: DeployFacts = {}) =>
-    deps.writeSummary?.(
-      summaryMarkdown({
-        fleet,
-        verdict: { done: false },
-        waves: rollout?.staged ? waveReports(rollout) : undefined,
-        ...extra,
-        facts: {
-          ...runFacts(config, {
-            release,
-            history,
-            journal,
-            firedAt,
-            previousDeployId: previousDeployId(journal)
-          }),
-          durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
-          ...facts
-        }
-      }) + (rollout ? phasesMarkdown(rollout) : '')
-    )
-  const cancelled = async (): Promise<PipelineResult> => {
-    setFleetOutputs(fleet, setOutput)
-    if (rollout) setRolloutOutputs(rollout, setOutput)
-    await summarize({}, { cancelled: true })?.catch(() => {})
-    return {
-      release,
-      fleet,
-      rollout,
-      failed: true,
-      cancelled: true,
-      message: `cancelled: ${progressLine(fleet.counts())}`
-    }
-  }
+  lastJournal?: AnnounceJournal
+  firedAt?: number
+  excerpts: Array<{ node: string; text: string }>
+  /** the fleet as far as the run got: the rollout's once it ran, else every planned node waiting */
+  fleet: FleetState
+}
 
-  // The lock keeps two runs of this app from interleaving latest (and from
-  // publishing at once); waiting for it counts against timeout.
+export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
+  const plan = await planStage(config, deps)
+  if (config.dryRun) return dryRun(config, deps, plan.selection, plan.build)
+  const run: RunRecord = {
+    excerpts: [],
+    fleet: new FleetState({
+      deployId: config.deployId,
+      baselineIndex: 0,
+      maxFailures: config.maxFailures,
+      targets: new Set(plan.steps.flatMap((s) => s.nodes)),
+      untargeted: plan.selection.filteredOut
+    })
+  }
+  const failed = async (error: unknown): Promise<PipelineResult> => {
+    if (isCancelled(deps)) return cancelledResult(config, deps, run)
+    if (run.release)
+      await summarize(
+        config,
+        deps,
+        run,
+        {},
+        {
+          error: plainText(String((error as Error).message ?? error), 300)
+        }
+      )?.catch(() => {})
+    throw error
+  }
+  const early = await underLock(
+    config,
+    deps,
+    plan,
+    run,
+    () => rollOut(config, deps, plan, run),
+    failed
+  )
+  if (early) return early
+  if (!run.rollout || isCancelled(deps)) return cancelledResult(config, deps, run)
+  return finalResult(config, deps, run, run.rollout)
+}
+
+/**
+ * The lock keeps two runs of this app from interleaving latest (and from
+ * publishing at once); waiting for it counts against timeout. It is released on
+ * success, failure and cancel (a killed runner's lapses with its session), except
+ * while an interrupted announcement is unsettled: then no other run may move
+ * latest before the post step has put it right.
+ */
+async function underLock(
+  config: Config,
+  deps: PipelineDeps,
+  plan: Plan,
+  run: RunRecord,
+  body: () => Promise<void>,
+  failed: (error: unknown) => Promise<PipelineResult>
+): Promise<PipelineResult | undefined> {
   let lock: HeldLock
-  const at = (datacenter: string | undefined) => consul.inDatacenter(datacenter)
   try {
     lock = await takeLock(config, plan.datacenters[0], deps)
   } catch (error) {
-    if (isCancelled(deps)) return cancelled()
-    throw error
+    return failed(error)
   }
-
   try {
-    const found = await publishOrFind(config, plan, deps, at)
-    release = found.release
-    history = found.history
-    const published = found.release
-    const previous = config.autoRollback
-      ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
-      : undefined
-    const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size
-    await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
-      rollout = await runRollout(
-        steps,
-        {
-          deployId: config.deployId,
-          manifestUrl: published.manifestUrl,
-          prepareUrl: published.prepareUrl,
-          switchUrl: published.switchUrl,
-          history
-        },
-        {
-          backend: deps.backend,
-          config,
-          log,
-          signal: deps.signal,
-          filteredOut: selection.filteredOut,
-          previous,
-          // The report tells this run's own announcement; the post step settles whichever
-          // announcement was last (auto-rollback's included).
-          onJournal: (step, source) => {
-            lastJournal = step as AnnounceJournal
-            if (source === 'rollout') journal = lastJournal
-            deps.onAnnounceJournal?.(lastJournal)
-          },
-          onAnnounced: async (announced) => {
-            fleet = announced
-            firedAt ??= Date.now()
-            setFleetOutputs(announced, setOutput)
-            await deps.onAnnounced?.({
-              release: published,
-              fleet: announced,
-              facts: runFacts(config, {
-                release,
-                history,
-                journal,
-                firedAt,
-                previousDeployId: previousDeployId(journal)
-              })
-            })
-          },
-          onProgress: deps.onProgress
-        }
-      )
-      fleet = rollout.fleet
-      firedAt = rollout.firstFiredAt ?? firedAt
-    })
-    // What the user waits for: said before the lock release and the reporting (after
-    // failed nodes' logs, only when some failed: the cause ends the line).
-    const finished = rollout as RolloutResult | undefined
-    if (!isCancelled(deps) && finished) {
-      if (config.wait) excerpts = await readFailedLogs(fleet, deps.backend)
-      deps.onVerdict?.(outcome(finished, excerpts))
-    }
+    await body()
+    return undefined
   } catch (error) {
-    if (isCancelled(deps)) return cancelled()
-    if (release)
-      await summarize(
-        {},
-        { error: plainText(String((error as Error).message ?? error), 300) }
-      )?.catch(() => {})
-    throw error
+    return await failed(error)
   } finally {
-    // Released on success, failure and cancel; a killed runner's lock lapses with its
-    // session. While an interrupted announcement is unsettled the lock stays held, so
-    // no other run moves latest before the post step has put it right.
-    if (lastJournal && !isSettled(lastJournal))
-      log.warning(`left the deploy lock ${keys.lock} to the post step`)
+    const name = deps.backend.lockName
+    if (run.lastJournal && !isSettled(run.lastJournal))
+      deps.log.warning(`left the deploy lock ${name} to the post step`)
     else {
       await lock
         .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
         .catch((error: Error) =>
-          log.warning(
-            `could not release the deploy lock ${keys.lock} (it frees itself when its session expires): ${error.message}`
+          deps.log.warning(
+            `could not release the deploy lock ${name} (it frees itself when its session expires): ${error.message}`
           )
         )
       deps.onLockReleased?.()
     }
   }
+}
 
-  const done = rollout as RolloutResult | undefined
-  if (!done || isCancelled(deps)) return cancelled()
-  setFleetOutputs(fleet, setOutput)
-  setRolloutOutputs(done, setOutput)
+/** Publish (or find) the release, then the rollout; the verdict is said as soon as it is known. */
+async function rollOut(config: Config, deps: PipelineDeps, plan: Plan, run: RunRecord) {
+  const found = await publishOrFind(config, plan, deps)
+  run.release = found.release
+  run.history = found.history
+  const previous = config.autoRollback
+    ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
+    : undefined
+  const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size
+  await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
+    const rollout = await runRollout(plan.steps, rolloutRelease(config, found), {
+      backend: deps.backend,
+      config,
+      log: deps.log,
+      signal: deps.signal,
+      filteredOut: plan.selection.filteredOut,
+      previous,
+      // The report tells this run's own announcement; the post step settles whichever
+      // announcement was last (auto-rollback's included).
+      onJournal: (step, source) => {
+        run.lastJournal = step as AnnounceJournal
+        if (source === 'rollout') run.journal = run.lastJournal
+        deps.onAnnounceJournal?.(run.lastJournal)
+      },
+      onAnnounced: (announced) => announcedTo(config, deps, run, announced),
+      onProgress: deps.onProgress
+    })
+    run.rollout = rollout
+    run.fleet = rollout.fleet
+    run.firedAt = rollout.firstFiredAt ?? run.firedAt
+  })
+  // What the user waits for: said before the lock release and the reporting (after
+  // failed nodes' logs, only when some failed: the cause ends the line).
+  if (isCancelled(deps) || !run.rollout) return
+  if (config.wait) run.excerpts = await readFailedLogs(run.fleet, deps.backend)
+  deps.onVerdict?.(outcome(run.rollout, run.excerpts))
+}
+
+function rolloutRelease(config: Config, found: { release: Release; history?: HistoryRecord }) {
+  return {
+    deployId: config.deployId,
+    manifestUrl: found.release.manifestUrl,
+    prepareUrl: found.release.prepareUrl,
+    switchUrl: found.release.switchUrl,
+    history: found.history
+  }
+}
+
+/** After the first event: outputs so far, and the PR check starts. */
+async function announcedTo(
+  config: Config,
+  deps: PipelineDeps,
+  run: RunRecord,
+  fleet: FleetState
+): Promise<void> {
+  run.fleet = fleet
+  run.firedAt ??= Date.now()
+  setFleetOutputs(fleet, deps.setOutput)
+  await deps.onAnnounced?.({ release: run.release!, fleet, facts: factsOf(config, run) })
+}
+
+function factsOf(config: Config, run: RunRecord): DeployFacts {
+  const { release, history, journal, firedAt } = run
+  return runFacts(config, {
+    release,
+    history,
+    journal,
+    firedAt,
+    previousDeployId: previousDeployId(journal)
+  })
+}
+
+/** Every run that gets past the plan leaves a job summary, however it ends. */
+function summarize(
+  config: Config,
+  deps: PipelineDeps,
+  run: RunRecord,
+  extra: Partial<FleetReport>,
+  facts: DeployFacts = {}
+): Promise<void> | undefined {
+  const { rollout, firedAt } = run
+  return deps.writeSummary?.(
+    summaryMarkdown({
+      fleet: run.fleet,
+      verdict: { done: false },
+      waves: rollout?.staged ? waveReports(rollout) : undefined,
+      ...extra,
+      facts: {
+        ...factsOf(config, run),
+        durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
+        ...facts
+      }
+    }) + (rollout ? phasesMarkdown(rollout) : '')
+  )
+}
+
+async function cancelledResult(
+  config: Config,
+  deps: PipelineDeps,
+  run: RunRecord
+): Promise<PipelineResult> {
+  setFleetOutputs(run.fleet, deps.setOutput)
+  if (run.rollout) setRolloutOutputs(run.rollout, deps.setOutput)
+  await summarize(config, deps, run, {}, { cancelled: true })?.catch(() => {})
+  const { release, fleet, rollout } = run
+  return {
+    release,
+    fleet,
+    rollout,
+    failed: true,
+    cancelled: true,
+    message: `cancelled: ${progressLine(fleet.counts())}`
+  }
+}
+
+/** The outputs, the failed nodes' log tails and the summary of a run that ran its course. */
+async function finalResult(
+  config: Config,
+  deps: PipelineDeps,
+  run: RunRecord,
+  done: RolloutResult
+): Promise<PipelineResult> {
+  const { release, fleet, excerpts, firedAt } = run
+  setFleetOutputs(fleet, deps.setOutput)
+  setRolloutOutputs(done, deps.setOutput)
   if (!config.wait) {
-    await summarize({ notWaiting: true }, { durationMs: undefined })
+    await summarize(config, deps, run, { notWaiting: true }, { durationMs: undefined })
     return { release, fleet, rollout: done, cancelled: false, ...outcome(done) }
   }
-  const verdict = done.verdict
   const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt
   for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
-    log.info(
+    deps.log.info(
       inert(
         `--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`
       )
     )
-  await summarize({ verdict, excerpts }, { durationMs })
+  await summarize(config, deps, run, { verdict: done.verdict, excerpts }, { durationMs })
   return {
     release,
     fleet,
-    verdict,
+    verdict: done.verdict,
     rollout: done,
     excerpts,
     cancelled: false,

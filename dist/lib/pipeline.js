@@ -1,4 +1,4 @@
-import { d as plainText, j as reportParts, l as causesHeading, n as causeLogsMarkdown, o as headline, q as analyse, t as quote, u as compileFilter, m as matchesFilters, v as filterMatcher, w as targetedServices, h as InputError, k as kvKeys, x as acquireLock, y as announce, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, z as nameList, A as markdownText, B as codeSpan, D as DEPLOY_ID_PATTERN, E as getDefaultExportFromCjs, F as parseDeployIdFile, G as s3Url, H as releaseKey, J as progressLine, K as waveCounts, e as compareNatural, b as runFacts, p as previousDeployId, i as isSettled, L as resultRows, M as summaryMarkdown, N as verdictMessage, f as formatGoDuration } from './run-facts.js';
+import { d as plainText, j as reportParts, l as causesHeading, n as causeLogsMarkdown, o as headline, q as analyse, t as quote, u as compileFilter, m as matchesFilters, v as filterMatcher, w as targetedServices, h as InputError, k as kvKeys, x as acquireLock, y as announce, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, z as nameList, A as markdownText, B as codeSpan, D as DEPLOY_ID_PATTERN, E as getDefaultExportFromCjs, F as parseDeployIdFile, G as s3Url, H as releaseKey, J as progressLine, K as waveCounts, e as compareNatural, i as isSettled, L as resultRows, M as summaryMarkdown, b as runFacts, p as previousDeployId, f as formatGoDuration, N as verdictMessage } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -9550,65 +9550,36 @@ function existingRelease(config) {
  * anything is uploaded or written to Consul; the rollout's steps come out of it.
  */
 async function planStage(config, deps) {
-    const { log, backend } = deps;
+    const { log } = deps;
     checkPlatform(deps.platform);
     const existing = existingRelease(config);
     const template = existing ? undefined : await loadTemplate(config, log);
     const commands = reportingCommands(config, template);
     if (!existing)
         checkManifestRenders(config, template, commands);
-    // Consul is read while the tree is walked; an error in the build is still said first.
-    // Several datacenters (contract 10): each one's catalog, in order; an unknown one
-    // fails here. Unset: the agent's own, with no `?dc` at all, as always.
+    // The fleet is read while the tree is walked; an error in the build is still said first.
     const reading = new AbortController();
     const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal;
-    const catalogsRead = (async () => {
-        const datacenters = await backend.datacenters(config.datacenters, signal);
-        const found = await Promise.all(datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS)));
-        return datacenters.map((datacenter, i) => ({ datacenter, found: found[i] }));
-    })();
-    catalogsRead.catch(() => undefined);
+    const targetsRead = readTargets(config, deps, signal);
+    targetsRead.catch(() => undefined);
     const build = existing
         ? undefined
         : await checkBuild(config).catch((error) => {
             reading.abort();
             throw error;
         });
-    const catalogs = await catalogsRead;
-    const datacenters = catalogs.map((c) => c.datacenter);
+    const found = await targetsRead;
+    const datacenters = found.map((c) => c.datacenter);
     if (Object.values(config.filters).every((f) => f === undefined))
         log.info('no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)');
     const selection = { targets: [], filteredOut: [], notLive: [] };
     const planned = [];
-    for (const { datacenter, found: dcTargets } of catalogs) {
-        const where = datacenter ? ` in datacenter ${datacenter}` : '';
-        const found = dcTargets.selection;
-        if (found.targets.length === 0)
-            throw new Error(`no live node${where} matches the filters (${dcTargets.known} in the catalog, ${found.notLive.length} of them matching but not live): nothing would receive the deploy`);
-        let targets = found.targets;
-        const existingId = existingRelease(config);
-        // Read once for promote and for layout: releases (which nodes run or keep it).
-        const results = config.promote || (config.layout === 'releases' && existingId)
-            ? await backend.at(datacenter).lastResults(deps.signal)
-            : undefined;
-        if (config.promote && results) {
-            // Promote goes on over the targets not on the release yet (contract 8).
-            const on = nodesOnRelease(results, config.promote);
-            targets = targets.filter((node) => !on.has(node));
-            log.info(`promote ${config.promote}${where}: ${on.size} of the ${found.targets.length} targets already run it`);
-        }
-        const targetSet = new Set(targets);
-        const canaries = dcTargets.canaries.filter((node) => targetSet.has(node));
-        // layout: releases: a published release the nodes still keep needs only the switch.
-        const prepared = config.layout === 'releases' && existingId && results
-            ? nodesKeeping(results, existingId)
-            : undefined;
-        if (prepared)
-            log.info(`${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`);
-        planned.push({ datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined });
-        selection.targets.push(...targets);
-        selection.filteredOut.push(...found.filteredOut);
-        selection.notLive.push(...found.notLive);
+    for (const dc of found) {
+        const one = await planDatacenter(config, deps, dc.datacenter, dc.found);
+        planned.push(one);
+        selection.targets.push(...one.targets);
+        selection.filteredOut.push(...dc.found.selection.filteredOut);
+        selection.notLive.push(...dc.found.selection.notLive);
     }
     if (config.promote && selection.targets.length === 0)
         throw new InputError('promote', `every target already runs ${config.promote}: nothing to promote it to`);
@@ -9619,6 +9590,50 @@ async function planStage(config, deps) {
         layout: config.layout,
         release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
     });
+    logPlan(config, log, steps, datacenters, selection, template);
+    return { template, commands, build, selection, steps, datacenters };
+}
+/**
+ * Several datacenters (contract 10): each one's targets, in order; an unknown one
+ * fails here. Unset: the agent's own, with no `?dc` at all, as always.
+ */
+async function readTargets(config, deps, signal) {
+    const { backend } = deps;
+    const datacenters = await backend.datacenters(config.datacenters, signal);
+    const found = await Promise.all(datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS)));
+    return datacenters.map((datacenter, i) => ({ datacenter, found: found[i] }));
+}
+/** One datacenter's targets: those not on a promoted release yet, canaries, nodes keeping it. */
+async function planDatacenter(config, deps, datacenter, found) {
+    const { log } = deps;
+    const where = datacenter ? ` in datacenter ${datacenter}` : '';
+    const { selection } = found;
+    if (selection.targets.length === 0)
+        throw new Error(`no live node${where} matches the filters (${found.known} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`);
+    let targets = selection.targets;
+    const existingId = existingRelease(config);
+    // Read once for promote and for layout: releases (which nodes run or keep it).
+    const results = config.promote || (config.layout === 'releases' && existingId)
+        ? await deps.backend.at(datacenter).lastResults(deps.signal)
+        : undefined;
+    if (config.promote && results) {
+        // Promote goes on over the targets not on the release yet (contract 8).
+        const on = nodesOnRelease(results, config.promote);
+        targets = targets.filter((node) => !on.has(node));
+        log.info(`promote ${config.promote}${where}: ${on.size} of the ${selection.targets.length} targets already run it`);
+    }
+    const targetSet = new Set(targets);
+    const canaries = found.canaries.filter((node) => targetSet.has(node));
+    // layout: releases: a published release the nodes still keep needs only the switch.
+    const prepared = config.layout === 'releases' && existingId && results
+        ? nodesKeeping(results, existingId)
+        : undefined;
+    if (prepared)
+        log.info(`${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`);
+    return { datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined };
+}
+/** What the run will do, in the log, before anything is written. */
+function logPlan(config, log, steps, datacenters, selection, template) {
     const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy';
     const waveSteps = steps.filter((s) => s.kind !== 'prepare');
     const shown = waveSteps
@@ -9632,7 +9647,6 @@ async function planStage(config, deps) {
         log.info(`layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`);
     if (isPartial(steps))
         log.info(`a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`);
-    return { template, commands, build, selection, steps, datacenters };
 }
 function templateDest(template) {
     return template?.dest ?? '<dest>';
@@ -9671,7 +9685,7 @@ function nodesKeeping(results, deployId) {
  * or, with rollback-to and promote, the verified release already published (its
  * history stays as written).
  */
-async function publishOrFind(config, plan, deps, at) {
+async function publishOrFind(config, plan, deps) {
     const { consul, store, log, setOutput } = deps;
     if (existingRelease(config)) {
         const release = await findRelease(consul, store, config, log);
@@ -9683,7 +9697,7 @@ async function publishOrFind(config, plan, deps, at) {
     }
     // Every file gets a time no earlier release used (in any datacenter), so rsync -a
     // on the nodes (which skips files whose size and mtime match) never keeps an old file.
-    const stamps = await Promise.all(plan.datacenters.map((dc) => nextFileTime(at(dc), config.kvPrefix)));
+    const stamps = await Promise.all(plan.datacenters.map((dc) => nextFileTime(deps.consul.inDatacenter(dc), config.kvPrefix)));
     const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())));
     const release = await publish({
         config,
@@ -9749,171 +9763,182 @@ function takeLock(config, first, deps) {
     });
 }
 async function runPipeline(config, deps) {
-    const { log, consul, setOutput } = deps;
-    const keys = kvKeys(config.kvPrefix);
     const plan = await planStage(config, deps);
-    const { selection, steps } = plan;
     if (config.dryRun)
-        return dryRun(config, deps, selection, plan.build);
-    let release;
-    let history;
-    let rollout;
-    let journal;
-    /** the last announcement's journal, auto-rollback's included: the lock waits for it */
-    let lastJournal;
-    let firedAt;
-    let excerpts = [];
-    // The fleet as far as the run got: the rollout's once it ran, else every planned node waiting.
-    let fleet = new FleetState({
-        deployId: config.deployId,
-        baselineIndex: 0,
-        maxFailures: config.maxFailures,
-        targets: new Set(steps.flatMap((s) => s.nodes)),
-        untargeted: selection.filteredOut
-    });
-    // Every run that gets this far leaves a job summary, however it ends.
-    const summarize = (extra, facts = {}) => deps.writeSummary?.(summaryMarkdown({
-        fleet,
-        verdict: { done: false },
-        waves: rollout?.staged ? waveReports(rollout) : undefined,
-        ...extra,
-        facts: {
-            ...runFacts(config, {
-                release,
-                history,
-                journal,
-                firedAt,
-                previousDeployId: previousDeployId(journal)
-            }),
-            durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
-            ...facts
-        }
-    }) + (rollout ? phasesMarkdown(rollout) : ''));
-    const cancelled = async () => {
-        setFleetOutputs(fleet, setOutput);
-        if (rollout)
-            setRolloutOutputs(rollout, setOutput);
-        await summarize({}, { cancelled: true })?.catch(() => { });
-        return {
-            release,
-            fleet,
-            rollout,
-            failed: true,
-            cancelled: true,
-            message: `cancelled: ${progressLine(fleet.counts())}`
-        };
+        return dryRun(config, deps, plan.selection, plan.build);
+    const run = {
+        excerpts: [],
+        fleet: new FleetState({
+            deployId: config.deployId,
+            baselineIndex: 0,
+            maxFailures: config.maxFailures,
+            targets: new Set(plan.steps.flatMap((s) => s.nodes)),
+            untargeted: plan.selection.filteredOut
+        })
     };
-    // The lock keeps two runs of this app from interleaving latest (and from
-    // publishing at once); waiting for it counts against timeout.
+    const failed = async (error) => {
+        if (isCancelled(deps))
+            return cancelledResult(config, deps, run);
+        if (run.release)
+            await summarize(config, deps, run, {}, {
+                error: plainText(String(error.message ?? error), 300)
+            })?.catch(() => { });
+        throw error;
+    };
+    const early = await underLock(config, deps, plan, run, () => rollOut(config, deps, plan, run), failed);
+    if (early)
+        return early;
+    if (!run.rollout || isCancelled(deps))
+        return cancelledResult(config, deps, run);
+    return finalResult(config, deps, run, run.rollout);
+}
+/**
+ * The lock keeps two runs of this app from interleaving latest (and from
+ * publishing at once); waiting for it counts against timeout. It is released on
+ * success, failure and cancel (a killed runner's lapses with its session), except
+ * while an interrupted announcement is unsettled: then no other run may move
+ * latest before the post step has put it right.
+ */
+async function underLock(config, deps, plan, run, body, failed) {
     let lock;
-    const at = (datacenter) => consul.inDatacenter(datacenter);
     try {
         lock = await takeLock(config, plan.datacenters[0], deps);
     }
     catch (error) {
-        if (isCancelled(deps))
-            return cancelled();
-        throw error;
+        return failed(error);
     }
     try {
-        const found = await publishOrFind(config, plan, deps, at);
-        release = found.release;
-        history = found.history;
-        const published = found.release;
-        const previous = config.autoRollback
-            ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
-            : undefined;
-        const nodeCount = new Set(steps.flatMap((s) => s.nodes)).size;
-        await log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
-            rollout = await runRollout(steps, {
-                deployId: config.deployId,
-                manifestUrl: published.manifestUrl,
-                prepareUrl: published.prepareUrl,
-                switchUrl: published.switchUrl,
-                history
-            }, {
-                backend: deps.backend,
-                config,
-                log,
-                signal: deps.signal,
-                filteredOut: selection.filteredOut,
-                previous,
-                // The report tells this run's own announcement; the post step settles whichever
-                // announcement was last (auto-rollback's included).
-                onJournal: (step, source) => {
-                    lastJournal = step;
-                    if (source === 'rollout')
-                        journal = lastJournal;
-                    deps.onAnnounceJournal?.(lastJournal);
-                },
-                onAnnounced: async (announced) => {
-                    fleet = announced;
-                    firedAt ??= Date.now();
-                    setFleetOutputs(announced, setOutput);
-                    await deps.onAnnounced?.({
-                        release: published,
-                        fleet: announced,
-                        facts: runFacts(config, {
-                            release,
-                            history,
-                            journal,
-                            firedAt,
-                            previousDeployId: previousDeployId(journal)
-                        })
-                    });
-                },
-                onProgress: deps.onProgress
-            });
-            fleet = rollout.fleet;
-            firedAt = rollout.firstFiredAt ?? firedAt;
-        });
-        // What the user waits for: said before the lock release and the reporting (after
-        // failed nodes' logs, only when some failed: the cause ends the line).
-        const finished = rollout;
-        if (!isCancelled(deps) && finished) {
-            if (config.wait)
-                excerpts = await readFailedLogs(fleet, deps.backend);
-            deps.onVerdict?.(outcome(finished, excerpts));
-        }
+        await body();
+        return undefined;
     }
     catch (error) {
-        if (isCancelled(deps))
-            return cancelled();
-        if (release)
-            await summarize({}, { error: plainText(String(error.message ?? error), 300) })?.catch(() => { });
-        throw error;
+        return await failed(error);
     }
     finally {
-        // Released on success, failure and cancel; a killed runner's lock lapses with its
-        // session. While an interrupted announcement is unsettled the lock stays held, so
-        // no other run moves latest before the post step has put it right.
-        if (lastJournal && !isSettled(lastJournal))
-            log.warning(`left the deploy lock ${keys.lock} to the post step`);
+        const name = deps.backend.lockName;
+        if (run.lastJournal && !isSettled(run.lastJournal))
+            deps.log.warning(`left the deploy lock ${name} to the post step`);
         else {
             await lock
                 .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
-                .catch((error) => log.warning(`could not release the deploy lock ${keys.lock} (it frees itself when its session expires): ${error.message}`));
+                .catch((error) => deps.log.warning(`could not release the deploy lock ${name} (it frees itself when its session expires): ${error.message}`));
             deps.onLockReleased?.();
         }
     }
-    const done = rollout;
-    if (!done || isCancelled(deps))
-        return cancelled();
-    setFleetOutputs(fleet, setOutput);
-    setRolloutOutputs(done, setOutput);
-    if (!config.wait) {
-        await summarize({ notWaiting: true }, { durationMs: undefined });
-        return { release, fleet, rollout: done, cancelled: false, ...outcome(done) };
-    }
-    const verdict = done.verdict;
-    const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt;
-    for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
-        log.info(inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`));
-    await summarize({ verdict, excerpts }, { durationMs });
+}
+/** Publish (or find) the release, then the rollout; the verdict is said as soon as it is known. */
+async function rollOut(config, deps, plan, run) {
+    const found = await publishOrFind(config, plan, deps);
+    run.release = found.release;
+    run.history = found.history;
+    const previous = config.autoRollback
+        ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
+        : undefined;
+    const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size;
+    await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
+        const rollout = await runRollout(plan.steps, rolloutRelease(config, found), {
+            backend: deps.backend,
+            config,
+            log: deps.log,
+            signal: deps.signal,
+            filteredOut: plan.selection.filteredOut,
+            previous,
+            // The report tells this run's own announcement; the post step settles whichever
+            // announcement was last (auto-rollback's included).
+            onJournal: (step, source) => {
+                run.lastJournal = step;
+                if (source === 'rollout')
+                    run.journal = run.lastJournal;
+                deps.onAnnounceJournal?.(run.lastJournal);
+            },
+            onAnnounced: (announced) => announcedTo(config, deps, run, announced),
+            onProgress: deps.onProgress
+        });
+        run.rollout = rollout;
+        run.fleet = rollout.fleet;
+        run.firedAt = rollout.firstFiredAt ?? run.firedAt;
+    });
+    // What the user waits for: said before the lock release and the reporting (after
+    // failed nodes' logs, only when some failed: the cause ends the line).
+    if (isCancelled(deps) || !run.rollout)
+        return;
+    if (config.wait)
+        run.excerpts = await readFailedLogs(run.fleet, deps.backend);
+    deps.onVerdict?.(outcome(run.rollout, run.excerpts));
+}
+function rolloutRelease(config, found) {
+    return {
+        deployId: config.deployId,
+        manifestUrl: found.release.manifestUrl,
+        prepareUrl: found.release.prepareUrl,
+        switchUrl: found.release.switchUrl,
+        history: found.history
+    };
+}
+/** After the first event: outputs so far, and the PR check starts. */
+async function announcedTo(config, deps, run, fleet) {
+    run.fleet = fleet;
+    run.firedAt ??= Date.now();
+    setFleetOutputs(fleet, deps.setOutput);
+    await deps.onAnnounced?.({ release: run.release, fleet, facts: factsOf(config, run) });
+}
+function factsOf(config, run) {
+    const { release, history, journal, firedAt } = run;
+    return runFacts(config, {
+        release,
+        history,
+        journal,
+        firedAt,
+        previousDeployId: previousDeployId(journal)
+    });
+}
+/** Every run that gets past the plan leaves a job summary, however it ends. */
+function summarize(config, deps, run, extra, facts = {}) {
+    const { rollout, firedAt } = run;
+    return deps.writeSummary?.(summaryMarkdown({
+        fleet: run.fleet,
+        verdict: { done: false },
+        waves: rollout?.staged ? waveReports(rollout) : undefined,
+        ...extra,
+        facts: {
+            ...factsOf(config, run),
+            durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
+            ...facts
+        }
+    }) + (rollout ? phasesMarkdown(rollout) : ''));
+}
+async function cancelledResult(config, deps, run) {
+    setFleetOutputs(run.fleet, deps.setOutput);
+    if (run.rollout)
+        setRolloutOutputs(run.rollout, deps.setOutput);
+    await summarize(config, deps, run, {}, { cancelled: true })?.catch(() => { });
+    const { release, fleet, rollout } = run;
     return {
         release,
         fleet,
-        verdict,
+        rollout,
+        failed: true,
+        cancelled: true,
+        message: `cancelled: ${progressLine(fleet.counts())}`
+    };
+}
+/** The outputs, the failed nodes' log tails and the summary of a run that ran its course. */
+async function finalResult(config, deps, run, done) {
+    const { release, fleet, excerpts, firedAt } = run;
+    setFleetOutputs(fleet, deps.setOutput);
+    setRolloutOutputs(done, deps.setOutput);
+    if (!config.wait) {
+        await summarize(config, deps, run, { notWaiting: true }, { durationMs: undefined });
+        return { release, fleet, rollout: done, cancelled: false, ...outcome(done) };
+    }
+    const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt;
+    for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
+        deps.log.info(inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`));
+    await summarize(config, deps, run, { verdict: done.verdict, excerpts }, { durationMs });
+    return {
+        release,
+        fleet,
+        verdict: done.verdict,
         rollout: done,
         excerpts,
         cancelled: false,
