@@ -254,60 +254,52 @@ describe('the verdict agrees with the fleet (issue #19, contract 8a)', { concurr
     )
   })
 
-  test(
-    "case 11a: promote and rollback-to a release recorded only in dc2 (not the runner's datacenter)",
-    { todo: 'issue #19: history read without ?dc=' },
-    async () => {
-      await twoDatacenters(async (fleet) => {
-        const dc2 = { datacenters: 'dc2' }
-        const v1 = await runAction(
-          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-dc2', ...dc2 }),
-          envFor(fleet)
-        )
-        assert.equal(v1.code, 0, v1.stdout)
-        const v2 = await runAction(
-          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-dc2', waves: '1', ...dc2 }),
-          envFor(fleet)
-        )
-        assert.equal(v2.code, 0, v2.stdout)
-        assert.equal(kvAt(fleet, 'history/v2-dc2', 'dc1'), undefined, 'recorded in dc2 only')
-        assert.ok(kvAt(fleet, 'history/v2-dc2', 'dc2'))
-        const promote = await runAction(
-          actionInputs(fleet, { promote: 'v2-dc2', ...dc2 }),
-          envFor(fleet)
-        )
-        assert.equal(promote.code, 0, promote.stdout)
-        assert.equal(deployIdAt(fleet, 'dc2'), 'v2-dc2')
-        for (const node of ['dc2-node-1', 'dc2-node-2']) assert.equal(versionOn(fleet, node), 'two')
-        const back = await runAction(
-          actionInputs(fleet, { 'rollback-to': 'v1-dc2', ...dc2 }),
-          envFor(fleet)
-        )
-        assert.equal(back.code, 0, back.stdout)
-        assert.equal(deployIdAt(fleet, 'dc2'), 'v1-dc2')
-        for (const node of ['dc2-node-1', 'dc2-node-2']) assert.equal(versionOn(fleet, node), 'one')
-        for (const node of ['dc1-node-1', 'dc1-node-2'])
-          assert.equal(fleet.nodes.get(node)!.runs, 0, `${node} untouched`)
-      })
-    }
-  )
+  test("case 11a: promote and rollback-to a release recorded only in dc2 (not the runner's datacenter)", async () => {
+    await twoDatacenters(async (fleet) => {
+      const dc2 = { datacenters: 'dc2' }
+      const v1 = await runAction(
+        actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-dc2', ...dc2 }),
+        envFor(fleet)
+      )
+      assert.equal(v1.code, 0, v1.stdout)
+      const v2 = await runAction(
+        actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-dc2', waves: '1', ...dc2 }),
+        envFor(fleet)
+      )
+      assert.equal(v2.code, 0, v2.stdout)
+      assert.equal(kvAt(fleet, 'history/v2-dc2', 'dc1'), undefined, 'recorded in dc2 only')
+      assert.ok(kvAt(fleet, 'history/v2-dc2', 'dc2'))
+      const promote = await runAction(
+        actionInputs(fleet, { promote: 'v2-dc2', ...dc2 }),
+        envFor(fleet)
+      )
+      assert.equal(promote.code, 0, promote.stdout)
+      assert.equal(deployIdAt(fleet, 'dc2'), 'v2-dc2')
+      for (const node of ['dc2-node-1', 'dc2-node-2']) assert.equal(versionOn(fleet, node), 'two')
+      const back = await runAction(
+        actionInputs(fleet, { 'rollback-to': 'v1-dc2', ...dc2 }),
+        envFor(fleet)
+      )
+      assert.equal(back.code, 0, back.stdout)
+      assert.equal(deployIdAt(fleet, 'dc2'), 'v1-dc2')
+      for (const node of ['dc2-node-1', 'dc2-node-2']) assert.equal(versionOn(fleet, node), 'one')
+      for (const node of ['dc1-node-1', 'dc1-node-2'])
+        assert.equal(fleet.nodes.get(node)!.runs, 0, `${node} untouched`)
+    })
+  })
 
-  test(
-    'case 11b: a dry run of promote checks the release: an unknown ID fails, naming it',
-    { todo: 'issue #19: dry run of promote does not check the release' },
-    async () => {
-      await withFleet(fleetNodes(2, undefined), async (fleet) => {
-        const run = await runAction(
-          actionInputs(fleet, { promote: 'v9-none', 'dry-run': 'true' }),
-          envFor(fleet)
-        )
-        assert.equal(run.code, 1, run.stdout)
-        assert.match(run.errors[0] ?? '', /v9-none/)
-        assert.equal(firesSince(fleet).length, 0)
-        assert.equal(deployIdAt(fleet), undefined)
-      })
-    }
-  )
+  test('case 11b: a dry run of promote checks the release: an unknown ID fails, naming it', async () => {
+    await withFleet(fleetNodes(2, undefined), async (fleet) => {
+      const run = await runAction(
+        actionInputs(fleet, { promote: 'v9-none', 'dry-run': 'true' }),
+        envFor(fleet)
+      )
+      assert.equal(run.code, 1, run.stdout)
+      assert.match(run.errors[0] ?? '', /v9-none/)
+      assert.equal(firesSince(fleet).length, 0)
+      assert.equal(deployIdAt(fleet), undefined)
+    })
+  })
 
   test('case 13: a run without waves whose bake gate fails does not succeed', async () => {
     await withFleet(

@@ -170,17 +170,14 @@ function isCancelled(deps: PipelineDeps): boolean {
  * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
  * S3 object, KV write, event or lock session; a rollback's release is verified.
  */
-async function dryRun(
-  config: Config,
-  deps: PipelineDeps,
-  selection: TargetSelection,
-  build: CheckedBuild | undefined
-): Promise<PipelineResult> {
+async function dryRun(config: Config, deps: PipelineDeps, found: Plan): Promise<PipelineResult> {
   const { backend, store, log, setOutput, signal } = deps
+  const { selection, build } = found
   let release: Release | undefined
   let plan: Pick<DryRunPlan, 'release' | 'archive'>
-  if (config.rollbackTo) {
-    release = await findRelease(deps.consul, store, config, log)
+  // rollback-to and promote: the release is found and verified, as the run would.
+  if (existingRelease(config)) {
+    release = await findRelease(backendsOf(deps, found), store, config, log)
     setOutput('src-url', release.srcUrl)
     setOutput('checksum', release.checksum)
     setOutput('manifest-url', release.manifestUrl)
@@ -233,6 +230,11 @@ interface Plan {
   steps: Step[]
   /** in rollout order; [undefined]: the agent's own, no `?dc` */
   datacenters: Array<string | undefined>
+}
+
+/** The backend in each datacenter of the run, in rollout order. */
+function backendsOf(deps: PipelineDeps, plan: Plan): FleetBackend[] {
+  return plan.datacenters.map((dc) => deps.backend.at(dc))
 }
 
 /** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
@@ -423,9 +425,9 @@ async function publishOrFind(
   plan: Plan,
   deps: PipelineDeps
 ): Promise<{ release: Release; history?: HistoryRecord }> {
-  const { consul, store, log, setOutput } = deps
+  const { store, log, setOutput } = deps
   if (existingRelease(config)) {
-    const release = await findRelease(consul, store, config, log)
+    const release = await findRelease(backendsOf(deps, plan), store, config, log)
     setOutput('deploy-id', release.deployId)
     setOutput('src-url', release.srcUrl)
     setOutput('checksum', release.checksum)
@@ -534,7 +536,7 @@ interface RunRecord {
 
 export async function runPipeline(config: Config, deps: PipelineDeps): Promise<PipelineResult> {
   const plan = await planStage(config, deps)
-  if (config.dryRun) return dryRun(config, deps, plan.selection, plan.build)
+  if (config.dryRun) return dryRun(config, deps, plan)
   const run: RunRecord = {
     excerpts: [],
     fleet: new FleetState({

@@ -8691,35 +8691,28 @@ function gateFailureLine(failures) {
 // `rollback-to: <deploy-id>`: no build, no upload. The release must still be
 // whole: its history record in Consul, its manifest and archive in S3, and the
 // archive's sha256 as recorded. Then announce and await run as for a new deploy.
-/** The most recent deploy IDs under history/, newest first (IDs sort by time). */
-async function recentDeployIds(consul, kvPrefix, count = 5) {
-    const prefix = `${kvPrefix}/history/`;
-    const keys = await consul.kvKeys(prefix);
-    return keys
-        .map((k) => k.slice(prefix.length))
-        .filter((id) => id !== '' && !id.includes('/'))
-        .sort()
-        .reverse()
-        .slice(0, count);
-}
 function keyOf(bucket, url) {
     const prefix = `s3://${bucket}/`;
     return url.startsWith(prefix) ? url.slice(prefix.length) : undefined;
 }
-async function readHistory(consul, config, { id, input }) {
-    const keys = kvKeys(config.kvPrefix);
-    const read = await consul.kvGet(keys.history(id));
-    const value = read.entries[0]?.value;
-    if (!value) {
-        const recent = await recentDeployIds(consul, config.kvPrefix);
-        throw new InputError(input, `${JSON.stringify(id)} is not a release of ${config.app} (no ${keys.history(id)}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`);
+/**
+ * The release's history record, from the first datacenter (in rollout order) that
+ * recorded it: history/ is per datacenter (contract 8a).
+ */
+async function readHistory(backends, config, { id, input }) {
+    let missing;
+    for (const backend of backends) {
+        const read = await backend.history(id);
+        if (!read.found) {
+            missing ??= read.where;
+            continue;
+        }
+        if ('unreadable' in read)
+            throw new Error(`${read.where} is not a JSON history record`);
+        return { record: read.record, where: read.where };
     }
-    try {
-        return JSON.parse(value);
-    }
-    catch {
-        throw new Error(`${keys.history(id)} is not a JSON history record`);
-    }
+    const recent = await backends[0].recentDeployIds();
+    throw new InputError(input, `${JSON.stringify(id)} is not a release of ${config.app} (no ${missing}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`);
 }
 /** The manifest and archive are still in S3, and the archive is what was published. */
 async function verifyArchive(store, history, { id, input, verb }) {
@@ -8742,7 +8735,7 @@ async function verifyArchive(store, history, { id, input, verb }) {
     return { checksum, size };
 }
 /** layout: releases announces the release's prepare and switch manifests (contract 9). */
-async function releasePhases(store, config, history, { id, input, verb }) {
+async function releasePhases(store, config, { record: history, where }, { id, input, verb }) {
     if (config.layout !== 'releases' && history.switch_manifest_url)
         // Its <id>.yml is the combined manifest: in place it would switch the nodes to
         // <dest>/current under a dest they serve from directly.
@@ -8752,7 +8745,7 @@ async function releasePhases(store, config, history, { id, input, verb }) {
     const prepareUrl = history.prepare_manifest_url;
     const switchUrl = history.switch_manifest_url;
     if (!prepareUrl || !switchUrl)
-        throw new InputError(input, `${id} was published with layout: in-place (no prepare or switch manifest in ${kvKeys(config.kvPrefix).history(id)}); with layout: releases ${verb} a release published with it`);
+        throw new InputError(input, `${id} was published with layout: in-place (no prepare or switch manifest in ${where}); with layout: releases ${verb} a release published with it`);
     for (const url of [prepareUrl, switchUrl]) {
         const key = keyOf(store.bucket, url);
         if (!key || (await store.head(key)) === undefined)
@@ -8761,15 +8754,18 @@ async function releasePhases(store, config, history, { id, input, verb }) {
     return { prepareUrl, switchUrl };
 }
 /** Find and verify the release to roll back to; nothing is written. */
-async function findRelease(consul, store, config, log) {
+async function findRelease(
+/** the backend in each datacenter of the run, in rollout order */
+backends, store, config, log) {
     // promote announces a published release the same way (contract 8).
     const wanted = config.rollbackTo
         ? { id: config.rollbackTo, input: 'rollback-to', verb: 'roll back to' }
         : { id: config.promote, input: 'promote', verb: 'promote' };
     const id = wanted.id;
-    const history = await readHistory(consul, config, wanted);
+    const found = await readHistory(backends, config, wanted);
+    const history = found.record;
     const { checksum, size } = await verifyArchive(store, history, wanted);
-    const phases = await releasePhases(store, config, history, wanted);
+    const phases = await releasePhases(store, config, found, wanted);
     log.info(`release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`);
     return {
         deployId: id,
@@ -9492,12 +9488,14 @@ function isCancelled(deps) {
  * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
  * S3 object, KV write, event or lock session; a rollback's release is verified.
  */
-async function dryRun(config, deps, selection, build) {
+async function dryRun(config, deps, found) {
     const { backend, store, log, setOutput, signal } = deps;
+    const { selection, build } = found;
     let release;
     let plan;
-    if (config.rollbackTo) {
-        release = await findRelease(deps.consul, store, config, log);
+    // rollback-to and promote: the release is found and verified, as the run would.
+    if (existingRelease(config)) {
+        release = await findRelease(backendsOf(deps, found), store, config, log);
         setOutput('src-url', release.srcUrl);
         setOutput('checksum', release.checksum);
         setOutput('manifest-url', release.manifestUrl);
@@ -9540,6 +9538,10 @@ async function dryRun(config, deps, selection, build) {
         message: dryRunMessage(report),
         dryRun: report
     };
+}
+/** The backend in each datacenter of the run, in rollout order. */
+function backendsOf(deps, plan) {
+    return plan.datacenters.map((dc) => deps.backend.at(dc));
 }
 /** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
 function existingRelease(config) {
@@ -9686,9 +9688,9 @@ function nodesKeeping(results, deployId) {
  * history stays as written).
  */
 async function publishOrFind(config, plan, deps) {
-    const { consul, store, log, setOutput } = deps;
+    const { store, log, setOutput } = deps;
     if (existingRelease(config)) {
-        const release = await findRelease(consul, store, config, log);
+        const release = await findRelease(backendsOf(deps, plan), store, config, log);
         setOutput('deploy-id', release.deployId);
         setOutput('src-url', release.srcUrl);
         setOutput('checksum', release.checksum);
@@ -9765,7 +9767,7 @@ function takeLock(config, first, deps) {
 async function runPipeline(config, deps) {
     const plan = await planStage(config, deps);
     if (config.dryRun)
-        return dryRun(config, deps, plan.selection, plan.build);
+        return dryRun(config, deps, plan);
     const run = {
         excerpts: [],
         fleet: new FleetState({

@@ -3,29 +3,12 @@
 // archive's sha256 as recorded. Then announce and await run as for a new deploy.
 import { createHash } from 'node:crypto'
 import type { HistoryRecord } from '../shared/history-record.ts'
-import { kvKeys } from '../consul/kv-keys.ts'
 import type { Config } from '../config/config.ts'
-import type { ConsulClient } from '../consul/client.ts'
+import type { FleetBackend } from '../backend/fleet-backend.ts'
 import { InputError } from '../shared/errors.ts'
 import type { Log } from '../shared/log.ts'
 import type { Release } from '../publish/publish.ts'
 import type { ReleaseStore } from '../publish/s3-store.ts'
-
-/** The most recent deploy IDs under history/, newest first (IDs sort by time). */
-export async function recentDeployIds(
-  consul: ConsulClient,
-  kvPrefix: string,
-  count = 5
-): Promise<string[]> {
-  const prefix = `${kvPrefix}/history/`
-  const keys = await consul.kvKeys(prefix)
-  return keys
-    .map((k) => k.slice(prefix.length))
-    .filter((id) => id !== '' && !id.includes('/'))
-    .sort()
-    .reverse()
-    .slice(0, count)
-}
 
 function keyOf(bucket: string, url: string): string | undefined {
   const prefix = `s3://${bucket}/`
@@ -39,26 +22,30 @@ interface Wanted {
   verb: string
 }
 
+/**
+ * The release's history record, from the first datacenter (in rollout order) that
+ * recorded it: history/ is per datacenter (contract 8a).
+ */
 async function readHistory(
-  consul: ConsulClient,
+  backends: readonly FleetBackend[],
   config: Config,
   { id, input }: Wanted
-): Promise<HistoryRecord> {
-  const keys = kvKeys(config.kvPrefix)
-  const read = await consul.kvGet(keys.history(id))
-  const value = read.entries[0]?.value
-  if (!value) {
-    const recent = await recentDeployIds(consul, config.kvPrefix)
-    throw new InputError(
-      input,
-      `${JSON.stringify(id)} is not a release of ${config.app} (no ${keys.history(id)}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`
-    )
+): Promise<{ record: HistoryRecord; where: string }> {
+  let missing: string | undefined
+  for (const backend of backends) {
+    const read = await backend.history(id)
+    if (!read.found) {
+      missing ??= read.where
+      continue
+    }
+    if ('unreadable' in read) throw new Error(`${read.where} is not a JSON history record`)
+    return { record: read.record, where: read.where }
   }
-  try {
-    return JSON.parse(value) as HistoryRecord
-  } catch {
-    throw new Error(`${keys.history(id)} is not a JSON history record`)
-  }
+  const recent = await backends[0]!.recentDeployIds()
+  throw new InputError(
+    input,
+    `${JSON.stringify(id)} is not a release of ${config.app} (no ${missing}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`
+  )
 }
 
 /** The manifest and archive are still in S3, and the archive is what was published. */
@@ -94,7 +81,7 @@ async function verifyArchive(
 async function releasePhases(
   store: ReleaseStore,
   config: Config,
-  history: HistoryRecord,
+  { record: history, where }: { record: HistoryRecord; where: string },
   { id, input, verb }: Wanted
 ): Promise<{ prepareUrl: string; switchUrl: string } | undefined> {
   if (config.layout !== 'releases' && history.switch_manifest_url)
@@ -110,7 +97,7 @@ async function releasePhases(
   if (!prepareUrl || !switchUrl)
     throw new InputError(
       input,
-      `${id} was published with layout: in-place (no prepare or switch manifest in ${kvKeys(config.kvPrefix).history(id)}); with layout: releases ${verb} a release published with it`
+      `${id} was published with layout: in-place (no prepare or switch manifest in ${where}); with layout: releases ${verb} a release published with it`
     )
   for (const url of [prepareUrl, switchUrl]) {
     const key = keyOf(store.bucket, url)
@@ -122,7 +109,8 @@ async function releasePhases(
 
 /** Find and verify the release to roll back to; nothing is written. */
 export async function findRelease(
-  consul: ConsulClient,
+  /** the backend in each datacenter of the run, in rollout order */
+  backends: readonly FleetBackend[],
   store: ReleaseStore,
   config: Config,
   log: Log
@@ -132,9 +120,10 @@ export async function findRelease(
     ? { id: config.rollbackTo, input: 'rollback-to', verb: 'roll back to' }
     : { id: config.promote as string, input: 'promote', verb: 'promote' }
   const id = wanted.id
-  const history = await readHistory(consul, config, wanted)
+  const found = await readHistory(backends, config, wanted)
+  const history = found.record
   const { checksum, size } = await verifyArchive(store, history, wanted)
-  const phases = await releasePhases(store, config, history, wanted)
+  const phases = await releasePhases(store, config, found, wanted)
   log.info(
     `release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`
   )
