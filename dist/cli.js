@@ -145,6 +145,18 @@ function headedTable(heading, columns, rows) {
 function jsonHeading(x) {
     return { app: x.app, kv_prefix: x.kvPrefix, current: x.current ?? null };
 }
+/**
+ * A row in the `--json` form: the named fields under their snake_case names, an
+ * absent value as null (so every row has every key), and `note` only when set.
+ */
+function jsonRow(row, fields) {
+    const out = {};
+    for (const [key, name] of Object.entries(fields))
+        out[name] = row[key] ?? null;
+    if (row.note !== undefined)
+        out.note = row.note;
+    return out;
+}
 /** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
 function statusText(status, nowMs) {
     const lines = headedTable(`${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`, ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'], status.rows.map((r) => [
@@ -173,14 +185,13 @@ function statusJson(status) {
     return {
         ...jsonHeading(status),
         counts: status.counts,
-        nodes: status.rows.map((r) => ({
-            node: r.node,
-            standing: r.standing,
-            deploy_id: r.deployId ?? null,
-            status: r.status ?? null,
-            at: r.at ?? null,
-            live: r.live,
-            ...(r.note !== undefined ? { note: r.note } : {})
+        nodes: status.rows.map((r) => jsonRow(r, {
+            node: 'node',
+            standing: 'standing',
+            deployId: 'deploy_id',
+            status: 'status',
+            at: 'at',
+            live: 'live'
         })),
         gone: status.gone
     };
@@ -253,16 +264,15 @@ function historyText(history) {
 function historyJson(history) {
     return {
         ...jsonHeading(history),
-        releases: history.rows.map((r) => ({
-            deploy_id: r.deployId,
-            current: r.current,
-            commit: r.commit ?? null,
-            published_at: r.publishedAt ?? null,
-            run_url: r.runUrl ?? null,
-            manifest_url: r.manifestUrl ?? null,
-            src_url: r.srcUrl ?? null,
-            checksum: r.checksum ?? null,
-            ...(r.note !== undefined ? { note: r.note } : {})
+        releases: history.rows.map((r) => jsonRow(r, {
+            deployId: 'deploy_id',
+            current: 'current',
+            commit: 'commit',
+            publishedAt: 'published_at',
+            runUrl: 'run_url',
+            manifestUrl: 'manifest_url',
+            srcUrl: 'src_url',
+            checksum: 'checksum'
         }))
     };
 }

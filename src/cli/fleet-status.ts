@@ -216,6 +216,21 @@ export function jsonHeading(x: { app: string; kvPrefix: string; current?: string
   return { app: x.app, kv_prefix: x.kvPrefix, current: x.current ?? null }
 }
 
+/**
+ * A row in the `--json` form: the named fields under their snake_case names, an
+ * absent value as null (so every row has every key), and `note` only when set.
+ */
+export function jsonRow<R extends { note?: string }>(
+  row: R,
+  fields: Partial<Record<keyof R, string>>
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, name] of Object.entries(fields) as Array<[keyof R, string]>)
+    out[name] = row[key] ?? null
+  if (row.note !== undefined) out.note = row.note
+  return out
+}
+
 /** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
 export function statusText(status: FleetStatus, nowMs: number): string {
   const lines = headedTable(
@@ -255,15 +270,16 @@ export function statusJson(status: FleetStatus) {
   return {
     ...jsonHeading(status),
     counts: status.counts,
-    nodes: status.rows.map((r) => ({
-      node: r.node,
-      standing: r.standing,
-      deploy_id: r.deployId ?? null,
-      status: r.status ?? null,
-      at: r.at ?? null,
-      live: r.live,
-      ...(r.note !== undefined ? { note: r.note } : {})
-    })),
+    nodes: status.rows.map((r) =>
+      jsonRow(r, {
+        node: 'node',
+        standing: 'standing',
+        deployId: 'deploy_id',
+        status: 'status',
+        at: 'at',
+        live: 'live'
+      })
+    ),
     gone: status.gone
   }
 }

@@ -2,7 +2,7 @@
 // `<kv-prefix>/history/`, newest first, with commit, time and which one is
 // current. Pure: KV entries in, rows and text out.
 import type { HistoryRecord } from '../shared/history-record.ts'
-import { formatUtc, headedTable, jsonHeading } from './fleet-status.ts'
+import { formatUtc, headedTable, jsonHeading, jsonRow } from './fleet-status.ts'
 import { plainText } from '../shared/text.ts'
 import { compareNatural } from '../shared/natural-order.ts'
 
@@ -110,16 +110,17 @@ export function historyText(history: ReleaseHistory): string {
 export function historyJson(history: ReleaseHistory) {
   return {
     ...jsonHeading(history),
-    releases: history.rows.map((r) => ({
-      deploy_id: r.deployId,
-      current: r.current,
-      commit: r.commit ?? null,
-      published_at: r.publishedAt ?? null,
-      run_url: r.runUrl ?? null,
-      manifest_url: r.manifestUrl ?? null,
-      src_url: r.srcUrl ?? null,
-      checksum: r.checksum ?? null,
-      ...(r.note !== undefined ? { note: r.note } : {})
-    }))
+    releases: history.rows.map((r) =>
+      jsonRow(r, {
+        deployId: 'deploy_id',
+        current: 'current',
+        commit: 'commit',
+        publishedAt: 'published_at',
+        runUrl: 'run_url',
+        manifestUrl: 'manifest_url',
+        srcUrl: 'src_url',
+        checksum: 'checksum'
+      })
+    )
   }
 }
