@@ -79,54 +79,50 @@ const dcNodes = (dc: string, extra: Partial<Record<string, Partial<FleetNodeSpec
 const SIX = ['node-1', 'node-2', 'node-3', 'node-4', 'node-5', 'node-6']
 
 describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, () => {
-  test(
-    'case 1: a canary failing with auto-rollback: the 5 never-sent nodes are not sent, not deploying; the canary is said rolled back',
-    { todo: 'issue #19: unsent nodes reported as still deploying' },
-    async () => {
-      await withFleet(fleetNodes(6, 'node-5', { 'node-5': { fail: 'v2-bad' } }), async (fleet) => {
-        const first = await runAction(
-          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-good' }),
-          envFor(fleet)
-        )
-        assert.equal(first.code, 0, first.stdout)
-        const run = await runAction(
-          actionInputs(fleet, {
-            path: 'v2',
-            'deploy-id': 'v2-bad',
-            waves: '1, 100%',
-            'auto-rollback': 'true'
-          }),
-          envFor(fleet)
-        )
-        // The fleet: the canary is back on v1, the rest never saw v2.
-        assert.equal(run.code, 1, run.stdout)
-        assert.equal(versionOn(fleet, 'node-5'), 'one')
-        assert.equal(resultAt(fleet, 'node-5')?.deploy_id, 'v1-good')
-        const unsent = SIX.filter((n) => n !== 'node-5')
-        for (const node of unsent) {
-          assert.equal(fleet.consul.events(node).length, 1, `${node}: only v1's event`)
-          assert.equal(versionOn(fleet, node), 'one')
-        }
-        assert.equal(deployIdAt(fleet), 'v1-good')
-        // What it says.
-        assert.equal(run.outputs['rolled-back'], 'true')
-        assert.equal(run.outputs['waves-completed'], '0')
-        assert.equal(run.outputs['nodes-pending'], '0', 'nothing was sent that did not report')
-        for (const node of unsent)
-          assert.equal(rowOf(run, node)?.status, 'not sent', `${node}: ${run.outputs.results}`)
-        const canary = rowOf(run, 'node-5')
-        assert.ok(
-          !(SUCCEEDED.test(canary?.status ?? '') && canary?.deploy_id === 'v2-bad'),
-          'the canary is not a success on v2-bad'
-        )
-        assert.match(canary?.status ?? '', /^(failed|failure|rolled back)$/)
-        assert.doesNotMatch(saidBy(run), STILL_AT_IT)
-        assertNotSaidBusy(saidBy(run), unsent, 'summary and error')
-        assert.match(run.summary, /rolled back/i, 'the summary says the canary was rolled back')
-        assert.match(run.summary, /v1-good/)
-      })
-    }
-  )
+  test('case 1: a canary failing with auto-rollback: the 5 never-sent nodes are not sent, not deploying; the canary is said rolled back', async () => {
+    await withFleet(fleetNodes(6, 'node-5', { 'node-5': { fail: 'v2-bad' } }), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-good' }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const run = await runAction(
+        actionInputs(fleet, {
+          path: 'v2',
+          'deploy-id': 'v2-bad',
+          waves: '1, 100%',
+          'auto-rollback': 'true'
+        }),
+        envFor(fleet)
+      )
+      // The fleet: the canary is back on v1, the rest never saw v2.
+      assert.equal(run.code, 1, run.stdout)
+      assert.equal(versionOn(fleet, 'node-5'), 'one')
+      assert.equal(resultAt(fleet, 'node-5')?.deploy_id, 'v1-good')
+      const unsent = SIX.filter((n) => n !== 'node-5')
+      for (const node of unsent) {
+        assert.equal(fleet.consul.events(node).length, 1, `${node}: only v1's event`)
+        assert.equal(versionOn(fleet, node), 'one')
+      }
+      assert.equal(deployIdAt(fleet), 'v1-good')
+      // What it says.
+      assert.equal(run.outputs['rolled-back'], 'true')
+      assert.equal(run.outputs['waves-completed'], '0')
+      assert.equal(run.outputs['nodes-pending'], '0', 'nothing was sent that did not report')
+      for (const node of unsent)
+        assert.equal(rowOf(run, node)?.status, 'not sent', `${node}: ${run.outputs.results}`)
+      const canary = rowOf(run, 'node-5')
+      assert.ok(
+        !(SUCCEEDED.test(canary?.status ?? '') && canary?.deploy_id === 'v2-bad'),
+        'the canary is not a success on v2-bad'
+      )
+      assert.match(canary?.status ?? '', /^(failed|failure|rolled back)$/)
+      assert.doesNotMatch(saidBy(run), STILL_AT_IT)
+      assertNotSaidBusy(saidBy(run), unsent, 'summary and error')
+      assert.match(run.summary, /rolled back/i, 'the summary says the canary was rolled back')
+      assert.match(run.summary, /v1-good/)
+    })
+  })
 
   for (const layout of ['in-place', 'releases'] as const) {
     test(
@@ -199,48 +195,44 @@ describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, 
     )
   }
 
-  test(
-    'case 3: dc1 fails: dc2 nodes are not sent (never "waiting"), dc2 is in the datacenter table, its rows carry datacenter',
-    { todo: 'issue #19: dc2 nodes reported as waiting' },
-    async () => {
-      await withLocalFleet(
-        {
-          kvPrefix: KV,
-          serverRunsStretcher: false,
-          datacenters: [
-            { name: 'dc1', nodes: dcNodes('dc1', { 'dc1-node-2': { fail: 'v2-bad' } }) },
-            { name: 'dc2', nodes: dcNodes('dc2') }
-          ]
-        },
-        async (fleet) => {
-          const run = await runAction(
-            actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-bad', datacenters: 'dc1, dc2' }),
-            envFor(fleet)
-          )
-          assert.equal(run.code, 1, run.stdout)
-          const dc2 = ['dc2-node-1', 'dc2-node-2', 'dc2-node-3']
-          for (const node of dc2) {
-            assert.equal(fleet.consul.datacenter('dc2').events(node).length, 0, node)
-            assert.equal(resultAt(fleet, node, 'dc2'), undefined, node)
-          }
-          assert.equal(deployIdAt(fleet, 'dc2'), undefined)
-          assert.equal(run.outputs['nodes-total'], '6')
-          assert.equal(run.outputs['nodes-pending'], '0')
-          for (const node of dc2) {
-            const row = rowOf(run, node)
-            assert.equal(row?.status, 'not sent', `${node}: ${run.outputs.results}`)
-            assert.equal(row?.datacenter, 'dc2', node)
-          }
-          assert.equal(rowOf(run, 'dc1-node-2')?.datacenter, 'dc1')
-          assert.match(rowOf(run, 'dc1-node-2')?.status ?? '', FAILED)
-          assert.match(run.summary, /^\| dc1 \|/m, 'dc1 in the datacenter table')
-          assert.match(run.summary, /^\| dc2 \|/m, 'dc2 in the datacenter table')
-          assert.doesNotMatch(saidBy(run), STILL_AT_IT)
-          assertNotSaidBusy(saidBy(run), dc2, 'summary and error')
+  test('case 3: dc1 fails: dc2 nodes are not sent (never "waiting"), dc2 is in the datacenter table, its rows carry datacenter', async () => {
+    await withLocalFleet(
+      {
+        kvPrefix: KV,
+        serverRunsStretcher: false,
+        datacenters: [
+          { name: 'dc1', nodes: dcNodes('dc1', { 'dc1-node-2': { fail: 'v2-bad' } }) },
+          { name: 'dc2', nodes: dcNodes('dc2') }
+        ]
+      },
+      async (fleet) => {
+        const run = await runAction(
+          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-bad', datacenters: 'dc1, dc2' }),
+          envFor(fleet)
+        )
+        assert.equal(run.code, 1, run.stdout)
+        const dc2 = ['dc2-node-1', 'dc2-node-2', 'dc2-node-3']
+        for (const node of dc2) {
+          assert.equal(fleet.consul.datacenter('dc2').events(node).length, 0, node)
+          assert.equal(resultAt(fleet, node, 'dc2'), undefined, node)
         }
-      )
-    }
-  )
+        assert.equal(deployIdAt(fleet, 'dc2'), undefined)
+        assert.equal(run.outputs['nodes-total'], '6')
+        assert.equal(run.outputs['nodes-pending'], '0')
+        for (const node of dc2) {
+          const row = rowOf(run, node)
+          assert.equal(row?.status, 'not sent', `${node}: ${run.outputs.results}`)
+          assert.equal(row?.datacenter, 'dc2', node)
+        }
+        assert.equal(rowOf(run, 'dc1-node-2')?.datacenter, 'dc1')
+        assert.match(rowOf(run, 'dc1-node-2')?.status ?? '', FAILED)
+        assert.match(run.summary, /^\| dc1 \|/m, 'dc1 in the datacenter table')
+        assert.match(run.summary, /^\| dc2 \|/m, 'dc2 in the datacenter table')
+        assert.doesNotMatch(saidBy(run), STILL_AT_IT)
+        assertNotSaidBusy(saidBy(run), dc2, 'summary and error')
+      }
+    )
+  })
 
   test(
     "case 4a: cancelled after the canary's event: it says wave 1 was sent, the canary may still be applying, latest did not move",
@@ -450,68 +442,64 @@ describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, 
     }
   )
 
-  test(
-    'case 14: a rollback sent to a node that never answered it is still rolled-back: true; never-sent rows carry datacenter',
-    { todo: 'issue #19: rolled-back false when a node stayed silent' },
-    async () => {
-      await withLocalFleet(
-        {
-          kvPrefix: KV,
-          serverRunsStretcher: false,
-          datacenters: [
-            {
-              name: 'dc1',
-              nodes: dcNodes('dc1', { 'dc1-node-3': { fail: 'v2-bad', delayMs: 800 } })
-            },
-            { name: 'dc2', nodes: dcNodes('dc2') }
-          ]
-        },
-        async (fleet) => {
-          const first = await runAction(
-            actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-good', datacenters: 'dc1, dc2' }),
-            envFor(fleet)
-          )
-          assert.equal(first.code, 0, first.stdout)
-          const run = await runAction(
-            actionInputs(fleet, {
-              path: 'v2',
-              'deploy-id': 'v2-bad',
-              datacenters: 'dc1, dc2',
-              'auto-rollback': 'true',
-              timeout: '3s'
-            }),
-            envFor(fleet),
-            {
-              onChild: (child) => {
-                // dc1-node-1 dies (its agent stays alive) once it reported v2.
-                const poll = setInterval(() => {
-                  if (resultAt(fleet, 'dc1-node-1', 'dc1')?.deploy_id !== 'v2-bad') return
-                  clearInterval(poll)
-                  void fleet.nodes.get('dc1-node-1')!.stop()
-                }, 5)
-                child.once('exit', () => clearInterval(poll))
-              }
+  test('case 14: a rollback sent to a node that never answered it is still rolled-back: true; never-sent rows carry datacenter', async () => {
+    await withLocalFleet(
+      {
+        kvPrefix: KV,
+        serverRunsStretcher: false,
+        datacenters: [
+          {
+            name: 'dc1',
+            nodes: dcNodes('dc1', { 'dc1-node-3': { fail: 'v2-bad', delayMs: 800 } })
+          },
+          { name: 'dc2', nodes: dcNodes('dc2') }
+        ]
+      },
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-good', datacenters: 'dc1, dc2' }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-bad',
+            datacenters: 'dc1, dc2',
+            'auto-rollback': 'true',
+            timeout: '3s'
+          }),
+          envFor(fleet),
+          {
+            onChild: (child) => {
+              // dc1-node-1 dies (its agent stays alive) once it reported v2.
+              const poll = setInterval(() => {
+                if (resultAt(fleet, 'dc1-node-1', 'dc1')?.deploy_id !== 'v2-bad') return
+                clearInterval(poll)
+                void fleet.nodes.get('dc1-node-1')!.stop()
+              }, 5)
+              child.once('exit', () => clearInterval(poll))
             }
-          )
-          assert.equal(run.code, 1, run.stdout)
-          // The fleet: dc1-node-1 still on v2 (it never answered), dc1-node-2 back on v1.
-          assert.equal(resultAt(fleet, 'dc1-node-1', 'dc1')?.deploy_id, 'v2-bad')
-          assert.equal(resultAt(fleet, 'dc1-node-2', 'dc1')?.deploy_id, 'v1-good')
-          assert.equal(
-            fleet.consul.datacenter('dc1').events('dc1-node-2').length,
-            3,
-            'v1, v2, then the rollback to v1'
-          )
-          assert.equal(run.outputs['rolled-back'], 'true', 'a rollback was sent')
-          assert.match(run.summary, /rolled back/i)
-          assert.match(run.summary, /2 of 3|2\/3/, 'how many got back')
-          for (const node of ['dc2-node-1', 'dc2-node-2', 'dc2-node-3']) {
-            const row = rowOf(run, node)
-            assert.equal(row?.datacenter, 'dc2', `${node}: ${run.outputs.results}`)
-            assert.equal(row?.status, 'not sent', node)
           }
+        )
+        assert.equal(run.code, 1, run.stdout)
+        // The fleet: dc1-node-1 still on v2 (it never answered), dc1-node-2 back on v1.
+        assert.equal(resultAt(fleet, 'dc1-node-1', 'dc1')?.deploy_id, 'v2-bad')
+        assert.equal(resultAt(fleet, 'dc1-node-2', 'dc1')?.deploy_id, 'v1-good')
+        assert.equal(
+          fleet.consul.datacenter('dc1').events('dc1-node-2').length,
+          3,
+          'v1, v2, then the rollback to v1'
+        )
+        assert.equal(run.outputs['rolled-back'], 'true', 'a rollback was sent')
+        assert.match(run.summary, /rolled back/i)
+        assert.match(run.summary, /2 of 3|2\/3/, 'how many got back')
+        for (const node of ['dc2-node-1', 'dc2-node-2', 'dc2-node-3']) {
+          const row = rowOf(run, node)
+          assert.equal(row?.datacenter, 'dc2', `${node}: ${run.outputs.results}`)
+          assert.equal(row?.status, 'not sent', node)
         }
-      )
-    }
-  )
+      }
+    )
+  })
 })

@@ -83,43 +83,39 @@ const twoDatacenters = (body: (fleet: LocalFleet) => Promise<void>) =>
   )
 
 describe('the verdict agrees with the fleet (issue #19, contract 8a)', { concurrency: 2 }, () => {
-  test(
-    'case 6: layout releases, switch wave 1 fails its gate: prepared-only nodes are prepared; nodes-succeeded = nodes whose current is the new release',
-    { todo: 'issue #19: prepared nodes counted as succeeded' },
-    async () => {
-      const crash = (id: string | undefined, url: string) =>
-        id === 'v2-gate' && url.endsWith('.switch.yml')
-      await withFleet(
-        fleetNodes(4, 'node-1', { 'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 } }),
-        async (fleet) => {
-          const first = await runAction(
-            actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-rel', ...RELEASES }),
-            envFor(fleet)
-          )
-          assert.equal(first.code, 0, first.stdout)
-          const run = await runAction(
-            actionInputs(fleet, {
-              path: 'v2',
-              'deploy-id': 'v2-gate',
-              waves: '1, 100%',
-              'bake-time': '2s',
-              ...RELEASES
-            }),
-            envFor(fleet)
-          )
-          assert.equal(run.code, 1, run.stdout)
-          const nodes = ['node-1', 'node-2', 'node-3', 'node-4']
-          const onNew = nodes.filter((n) => currentOf(fleet, n) === 'releases/v2-gate')
-          assert.deepEqual(onNew, ['node-1'], 'only the canary switched')
-          assert.equal(run.outputs['nodes-succeeded'], String(onNew.length), run.outputs.results)
-          for (const node of ['node-2', 'node-3', 'node-4']) {
-            assert.equal(currentOf(fleet, node), 'releases/v1-rel', node)
-            assert.equal(rowOf(run, node)?.status, 'prepared', `${node}: ${run.outputs.results}`)
-          }
+  test('case 6: layout releases, switch wave 1 fails its gate: prepared-only nodes are prepared; nodes-succeeded = nodes whose current is the new release', async () => {
+    const crash = (id: string | undefined, url: string) =>
+      id === 'v2-gate' && url.endsWith('.switch.yml')
+    await withFleet(
+      fleetNodes(4, 'node-1', { 'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 } }),
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-rel', ...RELEASES }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-gate',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            ...RELEASES
+          }),
+          envFor(fleet)
+        )
+        assert.equal(run.code, 1, run.stdout)
+        const nodes = ['node-1', 'node-2', 'node-3', 'node-4']
+        const onNew = nodes.filter((n) => currentOf(fleet, n) === 'releases/v2-gate')
+        assert.deepEqual(onNew, ['node-1'], 'only the canary switched')
+        assert.equal(run.outputs['nodes-succeeded'], String(onNew.length), run.outputs.results)
+        for (const node of ['node-2', 'node-3', 'node-4']) {
+          assert.equal(currentOf(fleet, node), 'releases/v1-rel', node)
+          assert.equal(rowOf(run, node)?.status, 'prepared', `${node}: ${run.outputs.results}`)
         }
-      )
-    }
-  )
+      }
+    )
+  })
 
   test('case 8: max-failures 1, a silent canary and a node failing in wave 2: two failures, the run fails', async () => {
     await withFleet(

@@ -17,7 +17,15 @@ describe('FleetState', () => {
     const f = fleet(['a', 'b'])
     f.applyResults([result('a', 'success', 101)])
     assert.deepEqual(f.verdict(), { done: false })
-    assert.deepEqual(f.counts(), { total: 2, succeeded: 1, failed: 0, pending: 1 })
+    assert.deepEqual(f.counts(), {
+      total: 2,
+      succeeded: 1,
+      failed: 0,
+      pending: 1,
+      notSent: 0,
+      prepared: 0,
+      rolledBack: 0
+    })
     f.applyResults([result('b', 'success', 102)], 1500)
     assert.deepEqual(f.verdict(), { done: true, ok: true, reason: 'converged' })
     assert.equal(f.list()[1]?.noticedMs, 1500)
@@ -38,7 +46,15 @@ describe('FleetState', () => {
       { node: 'b', modifyIndex: 151, value: '<script>not json' },
       { node: 'c', modifyIndex: 152, value: JSON.stringify({ deploy_id: ID, status: 'maybe' }) }
     ])
-    assert.deepEqual(f.counts(), { total: 3, succeeded: 0, failed: 0, pending: 3 })
+    assert.deepEqual(f.counts(), {
+      total: 3,
+      succeeded: 0,
+      failed: 0,
+      pending: 3,
+      notSent: 0,
+      prepared: 0,
+      rolledBack: 0
+    })
     assert.deepEqual(
       f.list().map((s) => s.note),
       [
@@ -61,7 +77,15 @@ describe('FleetState', () => {
     const f = fleet(['a', 'b'], 1)
     f.applyResults([result('a', 'failure', 101), result('b', 'success', 102)])
     assert.deepEqual(f.verdict(), { done: true, ok: true, reason: 'tolerated' })
-    assert.deepEqual(f.counts(), { total: 2, succeeded: 1, failed: 1, pending: 0 })
+    assert.deepEqual(f.counts(), {
+      total: 2,
+      succeeded: 1,
+      failed: 1,
+      pending: 0,
+      notSent: 0,
+      prepared: 0,
+      rolledBack: 0
+    })
   })
 
   test('at the deadline the silent nodes are named and fail the run', () => {
@@ -88,7 +112,15 @@ describe('FleetState', () => {
       result('late-1', 'success', 102),
       result('db-1', 'failure', 103)
     ])
-    assert.deepEqual(f.counts(), { total: 2, succeeded: 2, failed: 0, pending: 0 })
+    assert.deepEqual(f.counts(), {
+      total: 2,
+      succeeded: 2,
+      failed: 0,
+      pending: 0,
+      notSent: 0,
+      prepared: 0,
+      rolledBack: 0
+    })
     assert.equal(f.list().find((s) => s.node === 'late-1')?.joined, true)
     assert.equal(f.isTarget('db-1'), false)
   })
@@ -131,4 +163,41 @@ test('layout: releases: a switch step counts only switch results of this deploy,
   )
   fleet.applyResults([{ node: 'a', value: value('switch'), modifyIndex: 13 }])
   assert.deepEqual(fleet.verdict(), { done: true, ok: true, reason: 'converged' })
+})
+
+test('contract 8a states: not sent, prepared and rolled back are counted apart, never as pending', () => {
+  const f = new FleetState({
+    deployId: 'v2',
+    baselineIndex: 10,
+    maxFailures: 0,
+    targets: ['a', 'b', 'c', 'd']
+  })
+  f.applyResults([
+    { node: 'a', value: JSON.stringify({ deploy_id: 'v2', status: 'failure' }), modifyIndex: 11 },
+    {
+      node: 'b',
+      value: JSON.stringify({ deploy_id: 'v2', status: 'success', phase: 'prepare' }),
+      modifyIndex: 12
+    }
+  ])
+  f.noteNotSent('c', 'not sent: wave 2 did not start', 2, 'dc2')
+  f.markPrepared()
+  f.markRolledBack('a', { deployId: 'v1', at: 5 })
+  f.markRolledBack('c', { deployId: 'v1' }) // never sent: stays not sent
+  assert.deepEqual(f.counts(), {
+    total: 4,
+    succeeded: 0,
+    failed: 0,
+    pending: 1,
+    notSent: 1,
+    prepared: 1,
+    rolledBack: 1
+  })
+  const byNode = Object.fromEntries(f.list().map((s) => [s.node, s]))
+  assert.equal(byNode.a?.status, 'rolled_back')
+  assert.equal(byNode.a?.was, 'failure', 'the failure stays its cause')
+  assert.equal(byNode.a?.deployId, 'v1')
+  assert.equal(byNode.b?.status, 'prepared')
+  assert.deepEqual([byNode.c?.status, byNode.c?.datacenter, byNode.c?.wave], ['not_sent', 'dc2', 2])
+  assert.equal(byNode.d?.status, 'pending')
 })

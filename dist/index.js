@@ -334,7 +334,8 @@ class GitHubFleetReporter {
             },
             excerpts: outcome.excerpts,
             notWaiting: this.notWaiting,
-            waves: outcome.waves
+            waves: outcome.waves,
+            rollback: outcome.rollback
         };
         const conclusion = checkConclusion(r);
         return this.queue.run(async () => {
@@ -504,7 +505,8 @@ async function deploy(config, env, signal, end) {
                 verdict: result.verdict ?? { done: false },
                 excerpts: result.excerpts,
                 cancelled: result.cancelled,
-                waves: result.rollout?.staged ? waveReports(result.rollout) : undefined
+                waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
+                rollback: result.rollout?.rollback?.message
             });
         }
         end.conclusion = runConclusion(result);

@@ -703,6 +703,7 @@ function summarize(
       fleet: run.fleet,
       verdict: { done: false },
       waves: rollout?.staged ? waveReports(rollout) : undefined,
+      rollback: rollout?.rollback?.message,
       ...extra,
       facts: {
         ...factsOf(config, run),

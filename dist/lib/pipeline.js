@@ -1,4 +1,4 @@
-import { d as plainText, j as reportParts, l as causesHeading, n as causeLogsMarkdown, o as headline, q as analyse, t as quote, u as compileFilter, m as matchesFilters, v as filterMatcher, w as targetedServices, h as InputError, k as kvKeys, x as acquireLock, y as announce, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, z as nameList, A as markdownText, B as codeSpan, D as DEPLOY_ID_PATTERN, E as getDefaultExportFromCjs, F as parseDeployIdFile, G as s3Url, H as releaseKey, J as progressLine, K as waveCounts, e as compareNatural, i as isSettled, L as resultRows, M as summaryMarkdown, b as runFacts, p as previousDeployId, f as formatGoDuration, N as verdictMessage } from './run-facts.js';
+import { d as plainText, j as reportParts, l as rollbackMarkdown, n as causesHeading, o as causeLogsMarkdown, q as headline, t as analyse, u as quote, v as compileFilter, m as matchesFilters, w as filterMatcher, x as targetedServices, h as InputError, k as kvKeys, y as acquireLock, z as announce, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, A as nameList, B as markdownText, D as codeSpan, E as DEPLOY_ID_PATTERN, F as getDefaultExportFromCjs, G as parseDeployIdFile, H as s3Url, J as releaseKey, K as progressLine, L as waveCounts, e as compareNatural, i as isSettled, M as resultRows, N as summaryMarkdown, b as runFacts, p as previousDeployId, f as formatGoDuration, P as verdictMessage } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -55,6 +55,8 @@ function checkTitle(report) {
 function checkOutput(report, limit = CHECK_FIELD_MAX) {
     const p = reportParts(report, limit - 2000, { mermaid: false });
     const parts = [`## ${p.head}`];
+    if (report.rollback)
+        parts.push(rollbackMarkdown(report));
     if (p.state)
         parts.push(`### What this run left behind\n\n${p.state}`);
     if (p.causes)
@@ -98,6 +100,16 @@ function commitState(conclusion) {
 // The fleet as the action sees it while it waits: which nodes it waits for, what
 // each has reported for this deploy, and the verdict. Pure: the await loop feeds
 // it KV results and health changes; nothing here talks to the network.
+const COUNTED_AS = {
+    success: 'succeeded',
+    failure: 'failed',
+    lost: 'failed',
+    pending: 'pending',
+    silent: 'pending',
+    not_sent: 'notSent',
+    prepared: 'prepared',
+    rolled_back: 'rolledBack'
+};
 /** What a node writes (contract 5); anything else is not a result (its reason, as a string). */
 function parseResult(value) {
     if (value === null || value === '')
@@ -205,11 +217,34 @@ class FleetState {
         for (const state of part.nodes.values())
             this.nodes.set(state.node, { ...state, wave, ...(datacenter ? { datacenter } : {}) });
     }
-    /** Say why a node still pending here was never sent the release. */
-    noteNotSent(node, note, wave) {
+    /** A node still pending here was never sent the release: say why. */
+    noteNotSent(node, note, wave, datacenter) {
         const state = this.nodes.get(node);
         if (state?.status === 'pending')
-            Object.assign(state, { note, wave });
+            Object.assign(state, {
+                status: 'not_sent',
+                note,
+                wave,
+                ...(datacenter ? { datacenter } : {})
+            });
+    }
+    /** layout: releases: nodes whose last counted result is the prepare are prepared, not switched. */
+    markPrepared() {
+        for (const state of this.nodes.values())
+            if (state.status === 'success' && state.phase === 'prepare')
+                state.status = 'prepared';
+    }
+    /** The node reported the previous release after auto-rollback sent it back. */
+    markRolledBack(node, previous) {
+        const state = this.nodes.get(node);
+        if (!state || state.status === 'not_sent')
+            return;
+        Object.assign(state, {
+            status: 'rolled_back',
+            was: state.status,
+            deployId: previous.deployId,
+            at: previous.at
+        });
     }
     /** A target whose serfHealth went critical before it reported is lost, not waited for. */
     markLost(node) {
@@ -227,18 +262,10 @@ class FleetState {
                 state.status = 'silent';
     }
     counts() {
-        let succeeded = 0;
-        let failed = 0;
-        let pending = 0;
-        for (const s of this.nodes.values()) {
-            if (s.status === 'success')
-                succeeded++;
-            else if (s.status === 'failure' || s.status === 'lost')
-                failed++;
-            else
-                pending++;
-        }
-        return { total: this.nodes.size, succeeded, failed, pending };
+        const c = { succeeded: 0, failed: 0, pending: 0, notSent: 0, prepared: 0, rolledBack: 0 };
+        for (const s of this.nodes.values())
+            c[COUNTED_AS[s.status]]++;
+        return { total: this.nodes.size, ...c };
     }
     verdict() {
         if (this.nodes.size === 0)
@@ -9187,13 +9214,15 @@ async function rollBack(ctx) {
     const runs = [];
     for (const plan of plans)
         runs.push(await rollBackDatacenter(ctx, plan));
+    const fleets = runs.flatMap((r) => (r.fleet ? [r.fleet] : []));
     if (runs.length === 1)
-        return runs[0];
+        return { ...runs[0], fleets };
     const failed = runs.find((r) => r.outcome !== 'rolled_back');
     return {
         deployId: runs.find((r) => r.deployId)?.deployId,
         outcome: failed ? failed.outcome : 'rolled_back',
         sent: runs.some((r) => r.sent),
+        fleets,
         message: runs.map((r) => r.message).join('; ')
     };
 }
@@ -9258,7 +9287,9 @@ function rolloutResult(ctx) {
     for (const run of runs)
         if (run.outcome === 'not_started' && run.firedAt === undefined)
             for (const node of run.step.nodes)
-                fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave);
+                fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave, run.step.datacenter);
+    // layout: releases: a node whose last counted result is its prepare was not switched.
+    fleet.markPrepared();
     // One wave in the agent's datacenter is the plain run: its fleet is the run's;
     // its verdict too, unless its health gate failed after every node reported.
     const first = runs[0];
@@ -9329,12 +9360,21 @@ async function runRollout(steps, release, deps) {
         result.message = notWaitingMessage(ctx);
     logPhases(ctx, result);
     if (!result.ok && !result.cancelled && !ctx.notWaiting) {
-        if (deps.config.autoRollback)
+        if (deps.config.autoRollback) {
             result.rollback = await rollBack(ctx);
+            markRolledBack(result);
+        }
         else if (ctx.staged)
             deps.log.info(`the rollout record keeps naming ${release.deployId}: the nodes sent it run it until a rollback or a new release`);
     }
     return result;
+}
+/** Nodes that reported the previous release to auto-rollback are rolled back (contract 8a). */
+function markRolledBack(result) {
+    for (const back of result.rollback?.fleets ?? [])
+        for (const s of back.list())
+            if (s.status === 'success')
+                result.fleet.markRolledBack(s.node, { deployId: back.deployId, at: s.at });
 }
 function notWaitingMessage(ctx) {
     const sent = ctx.runs.filter((r) => r.firedAt !== undefined);
@@ -9901,6 +9941,7 @@ function summarize(config, deps, run, extra, facts = {}) {
         fleet: run.fleet,
         verdict: { done: false },
         waves: rollout?.staged ? waveReports(rollout) : undefined,
+        rollback: rollout?.rollback?.message,
         ...extra,
         facts: {
             ...factsOf(config, run),

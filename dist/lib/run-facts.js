@@ -7736,6 +7736,14 @@ function compareDigitRuns(x, y) {
 function byStatus(fleet, status) {
     return fleet.nodesByStatus(status).sort(compareNatural);
 }
+/** Nodes whose deploy of this release failed: the failed, and those rolled back after failing. */
+function failedNodes(fleet) {
+    return fleet
+        .list()
+        .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'))
+        .map((s) => s.node)
+        .sort(compareNatural);
+}
 /** The run's one-line message (its failure annotation): counts and the nodes named. */
 function verdictLine(fleet, verdict) {
     const c = fleet.counts();
@@ -7743,7 +7751,7 @@ function verdictLine(fleet, verdict) {
         return progressLine(c);
     if (verdict.reason === 'no_targets')
         return 'no live node matches the filters: nothing would receive the deploy';
-    const failed = byStatus(fleet, 'failure');
+    const failed = failedNodes(fleet);
     const lost = byStatus(fleet, 'lost');
     const silent = byStatus(fleet, 'silent');
     // Failing fast leaves nodes that were still deploying: they are not silent.
@@ -7763,16 +7771,31 @@ function verdictLine(fleet, verdict) {
     return `${head}, ${why}: ${parts.join('; ')}`;
 }
 /** The `results` output: one row per node, sorted by name. */
+/** The `results` output's status words: the node states of contract 8a. */
+const RESULT_STATUS = {
+    success: 'success',
+    failure: 'failure',
+    lost: 'lost',
+    silent: 'silent',
+    pending: 'pending',
+    not_sent: 'not sent',
+    prepared: 'prepared',
+    rolled_back: 'rolled back'
+};
 function resultRows(fleet) {
     return fleet.list().map((s) => ({
         node: s.node,
-        status: s.status,
+        status: RESULT_STATUS[s.status],
         deploy_id: s.deployId ?? null,
         at: s.at ?? null,
         ...(s.wave !== undefined ? { wave: s.wave } : {}),
         ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {}),
         ...(s.phase !== undefined ? { phase: s.phase } : {})
     }));
+}
+/** The auto-rollback line under the headline, when one ran. */
+function rollbackMarkdown(r) {
+    return r.rollback ? `**Auto-rollback:** ${markdownText(r.rollback, 400)}\n` : '';
 }
 /**
  * The run's failure message (its annotation, one line): the verdict line, and
@@ -7794,7 +7817,10 @@ const STATUS_MARK = {
     failure: '❌ failed',
     lost: '💀 lost',
     silent: '🔇 silent',
-    pending: '⏳ not reported'
+    pending: '⏳ not reported',
+    not_sent: '⚪ not sent',
+    prepared: '📦 prepared',
+    rolled_back: '↩️ rolled back'
 };
 /** Nearest-rank percentile of sorted values. */
 function percentile(sorted, p) {
@@ -7863,7 +7889,29 @@ function causeGroups(r, digests, nodes) {
     groups.push(...[...silentGroups.values()].sort((a, b) => b.nodes.length - a.nodes.length));
     if (nodes.pending.length)
         groups.push({ cause: pendingCause(r), key: 'pending', nodes: nodes.pending, status: 'pending' });
+    groups.push(...groupedBy(nodes.rolledBack, 'rolled_back', (s) => `rolled back to ${s?.deployId ?? 'the previous release'}`, states));
+    if (nodes.prepared.length)
+        groups.push({
+            cause: 'prepared, not switched: current still on the previous release',
+            key: 'prepared',
+            nodes: nodes.prepared,
+            status: 'prepared'
+        });
+    groups.push(...groupedBy(nodes.notSent, 'not_sent', (s) => s?.note ?? 'not sent', states));
     return groups;
+}
+/** Nodes of one state, grouped by a cause read from each, largest group first. */
+function groupedBy(nodes, status, causeOf, states) {
+    const groups = new Map();
+    for (const node of nodes) {
+        const cause = causeOf(states.get(node));
+        const g = groups.get(cause);
+        if (g)
+            g.nodes.push(node);
+        else
+            groups.set(cause, { cause, key: `${status}:${cause}`, nodes: [node], status });
+    }
+    return [...groups.values()].sort((a, b) => b.nodes.length - a.nodes.length);
 }
 /** How long the nodes that reported took: percentiles and the slowest five. */
 function reportTimes(fleet) {
@@ -7882,13 +7930,17 @@ function reportTimes(fleet) {
 }
 function analyse(r) {
     const { fleet } = r;
-    const failed = byStatus(fleet, 'failure');
+    const failed = failedNodes(fleet);
     const lost = byStatus(fleet, 'lost');
     const silent = byStatus(fleet, 'silent');
     const pending = byStatus(fleet, 'pending');
     const succeeded = byStatus(fleet, 'success');
+    const notSent = byStatus(fleet, 'not_sent');
+    const prepared = byStatus(fleet, 'prepared');
+    // A node that failed and was rolled back is told under its failure's cause.
+    const rolledBack = byStatus(fleet, 'rolled_back').filter((n) => !failed.includes(n));
     const digests = digestsOf(r, failed);
-    const groups = causeGroups(r, digests, { lost, silent, pending });
+    const groups = causeGroups(r, digests, { lost, silent, pending, notSent, prepared, rolledBack });
     const causeOf = new Map();
     for (const g of groups)
         for (const node of g.nodes)
@@ -7900,6 +7952,9 @@ function analyse(r) {
         silent,
         pending,
         succeeded,
+        notSent,
+        prepared,
+        rolledBack,
         digests,
         groups,
         causeOf,
@@ -8515,6 +8570,8 @@ function causesHeading(a) {
 function summaryMarkdown(r, maxChars = SUMMARY_MAX_CHARS) {
     const p = reportParts(r, maxChars, { mermaid: true });
     const out = [`### ${p.head}`];
+    if (r.rollback)
+        out.push(rollbackMarkdown(r));
     if (p.state)
         out.push(`#### What this run left behind\n\n${p.state}`);
     if (p.causes)
@@ -9514,4 +9571,4 @@ function runFacts(config, run) {
     };
 }
 
-export { markdownText as A, codeSpan as B, ConsulClient as C, DEPLOY_ID_PATTERN as D, getDefaultExportFromCjs as E, parseDeployIdFile as F, s3Url as G, releaseKey as H, INPUT_NAMES as I, progressLine as J, waveCounts$1 as K, resultRows as L, summaryMarkdown as M, verdictMessage as N, OPERATE_INPUTS as O, commonjsGlobal as P, SAFE_PAYLOAD_BYTES as S, readConfig as a, runFacts as b, abandonedMarkdown as c, plainText as d, compareNatural as e, formatGoDuration as f, readOperateConfig as g, InputError as h, isSettled as i, reportParts as j, kvKeys as k, causesHeading as l, matchesFilters as m, causeLogsMarkdown as n, headline as o, previousDeployId as p, analyse as q, releaseLock as r, settle as s, quote as t, compileFilter as u, filterMatcher as v, targetedServices as w, acquireLock as x, announce as y, nameList as z };
+export { nameList as A, markdownText as B, ConsulClient as C, codeSpan as D, DEPLOY_ID_PATTERN as E, getDefaultExportFromCjs as F, parseDeployIdFile as G, s3Url as H, INPUT_NAMES as I, releaseKey as J, progressLine as K, waveCounts$1 as L, resultRows as M, summaryMarkdown as N, OPERATE_INPUTS as O, verdictMessage as P, commonjsGlobal as Q, SAFE_PAYLOAD_BYTES as S, readConfig as a, runFacts as b, abandonedMarkdown as c, plainText as d, compareNatural as e, formatGoDuration as f, readOperateConfig as g, InputError as h, isSettled as i, reportParts as j, kvKeys as k, rollbackMarkdown as l, matchesFilters as m, causesHeading as n, causeLogsMarkdown as o, previousDeployId as p, headline as q, releaseLock as r, settle as s, analyse as t, quote as u, compileFilter as v, filterMatcher as w, targetedServices as x, acquireLock as y, announce as z };

@@ -140,7 +140,8 @@ async function deploy(
         verdict: result.verdict ?? { done: false },
         excerpts: result.excerpts,
         cancelled: result.cancelled,
-        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined
+        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
+        rollback: result.rollout?.rollback?.message
       })
     }
     end.conclusion = runConclusion(result)

@@ -2,7 +2,13 @@
 // each has reported for this deploy, and the verdict. Pure: the await loop feeds
 // it KV results and health changes; nothing here talks to the network.
 
-export type NodeStatus = 'pending' | 'success' | 'failure' | 'lost' | 'silent'
+/**
+ * One state per node (contract 8a). Beside what the node reported: `not_sent` (its
+ * wave, phase or datacenter never started), `prepared` (layout: releases, prepared
+ * but not switched) and `rolled_back` (sent this release, then back on the previous).
+ */
+export type NodeStatus =
+  'pending' | 'success' | 'failure' | 'lost' | 'silent' | 'not_sent' | 'prepared' | 'rolled_back'
 
 export interface NodeState {
   node: string
@@ -25,6 +31,8 @@ export interface NodeState {
   phase?: ResultPhase
   /** layout: releases: the releases the node said it keeps under <dest>/releases */
   releases?: string[]
+  /** a rolled-back node: its state on this release before (a failure stays its cause) */
+  was?: NodeStatus
 }
 
 export type ResultPhase = 'prepare' | 'switch'
@@ -46,8 +54,25 @@ export interface FleetCounts {
   succeeded: number
   /** failed or lost */
   failed: number
-  /** not reported (yet, or by the deadline) */
+  /** sent, not reported (yet, or by the deadline) */
   pending: number
+  /** never sent anything (their step did not start) */
+  notSent: number
+  /** layout: releases: prepared, not switched */
+  prepared: number
+  /** sent this release, then back on the previous one */
+  rolledBack: number
+}
+
+const COUNTED_AS: Record<NodeStatus, Exclude<keyof FleetCounts, 'total'>> = {
+  success: 'succeeded',
+  failure: 'failed',
+  lost: 'failed',
+  pending: 'pending',
+  silent: 'pending',
+  not_sent: 'notSent',
+  prepared: 'prepared',
+  rolled_back: 'rolledBack'
 }
 
 /** A result as a node wrote it, once parsed. */
@@ -171,10 +196,34 @@ export class FleetState {
       this.nodes.set(state.node, { ...state, wave, ...(datacenter ? { datacenter } : {}) })
   }
 
-  /** Say why a node still pending here was never sent the release. */
-  noteNotSent(node: string, note: string, wave?: number): void {
+  /** A node still pending here was never sent the release: say why. */
+  noteNotSent(node: string, note: string, wave?: number, datacenter?: string): void {
     const state = this.nodes.get(node)
-    if (state?.status === 'pending') Object.assign(state, { note, wave })
+    if (state?.status === 'pending')
+      Object.assign(state, {
+        status: 'not_sent',
+        note,
+        wave,
+        ...(datacenter ? { datacenter } : {})
+      })
+  }
+
+  /** layout: releases: nodes whose last counted result is the prepare are prepared, not switched. */
+  markPrepared(): void {
+    for (const state of this.nodes.values())
+      if (state.status === 'success' && state.phase === 'prepare') state.status = 'prepared'
+  }
+
+  /** The node reported the previous release after auto-rollback sent it back. */
+  markRolledBack(node: string, previous: { deployId: string; at?: number }): void {
+    const state = this.nodes.get(node)
+    if (!state || state.status === 'not_sent') return
+    Object.assign(state, {
+      status: 'rolled_back',
+      was: state.status,
+      deployId: previous.deployId,
+      at: previous.at
+    })
   }
 
   /** A target whose serfHealth went critical before it reported is lost, not waited for. */
@@ -192,15 +241,9 @@ export class FleetState {
   }
 
   counts(): FleetCounts {
-    let succeeded = 0
-    let failed = 0
-    let pending = 0
-    for (const s of this.nodes.values()) {
-      if (s.status === 'success') succeeded++
-      else if (s.status === 'failure' || s.status === 'lost') failed++
-      else pending++
-    }
-    return { total: this.nodes.size, succeeded, failed, pending }
+    const c = { succeeded: 0, failed: 0, pending: 0, notSent: 0, prepared: 0, rolledBack: 0 }
+    for (const s of this.nodes.values()) c[COUNTED_AS[s.status]]++
+    return { total: this.nodes.size, ...c }
   }
 
   verdict(): Verdict {

@@ -42,6 +42,8 @@ export interface FleetOutcome {
   durationMs?: number
   /** a staged rollout's waves, as far as they got */
   waves?: readonly WaveReport[]
+  /** auto-rollback's outcome in one line, when it ran */
+  rollback?: string
 }
 
 export interface FleetReporter {
@@ -155,7 +157,8 @@ class GitHubFleetReporter implements FleetReporter {
       },
       excerpts: outcome.excerpts,
       notWaiting: this.notWaiting,
-      waves: outcome.waves
+      waves: outcome.waves,
+      rollback: outcome.rollback
     }
     const conclusion = checkConclusion(r)
     return this.queue.run(async () => {

@@ -3,7 +3,14 @@
 // GitHub's limits, and whatever is cut is counted in a note.
 import type { Verdict } from '../fleet-state/fleet-state.ts'
 import type { FleetReport } from './report.ts'
-import { analyse, causeLogsMarkdown, causesHeading, headline, reportParts } from './report.ts'
+import {
+  analyse,
+  causeLogsMarkdown,
+  causesHeading,
+  headline,
+  reportParts,
+  rollbackMarkdown
+} from './report.ts'
 import { plainText } from '../shared/text.ts'
 
 export type { FleetReport } from './report.ts'
@@ -68,6 +75,7 @@ export interface CheckOutput {
 export function checkOutput(report: FleetReport, limit = CHECK_FIELD_MAX): CheckOutput {
   const p = reportParts(report, limit - 2000, { mermaid: false })
   const parts = [`## ${p.head}`]
+  if (report.rollback) parts.push(rollbackMarkdown(report))
   if (p.state) parts.push(`### What this run left behind\n\n${p.state}`)
   if (p.causes) parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`)
   if (p.timing) parts.push(p.timing)

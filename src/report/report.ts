@@ -27,13 +27,22 @@ function byStatus(fleet: FleetState, status: NodeState['status']): string[] {
   return fleet.nodesByStatus(status).sort(compareNatural)
 }
 
+/** Nodes whose deploy of this release failed: the failed, and those rolled back after failing. */
+function failedNodes(fleet: FleetState): string[] {
+  return fleet
+    .list()
+    .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'))
+    .map((s) => s.node)
+    .sort(compareNatural)
+}
+
 /** The run's one-line message (its failure annotation): counts and the nodes named. */
 export function verdictLine(fleet: FleetState, verdict: Verdict): string {
   const c = fleet.counts()
   if (!verdict.done) return progressLine(c)
   if (verdict.reason === 'no_targets')
     return 'no live node matches the filters: nothing would receive the deploy'
-  const failed = byStatus(fleet, 'failure')
+  const failed = failedNodes(fleet)
   const lost = byStatus(fleet, 'lost')
   const silent = byStatus(fleet, 'silent')
   // Failing fast leaves nodes that were still deploying: they are not silent.
@@ -55,7 +64,8 @@ export function verdictLine(fleet: FleetState, verdict: Verdict): string {
 
 export interface ResultRow {
   node: string
-  status: NodeState['status']
+  /** as the node reported (success, failure), or lost, silent, pending, not sent, prepared, rolled back */
+  status: string
   deploy_id: string | null
   at: number | null
   /** the wave of a staged rollout (contract 8); absent with one wave */
@@ -67,10 +77,22 @@ export interface ResultRow {
 }
 
 /** The `results` output: one row per node, sorted by name. */
+/** The `results` output's status words: the node states of contract 8a. */
+const RESULT_STATUS: Record<NodeState['status'], ResultRow['status']> = {
+  success: 'success',
+  failure: 'failure',
+  lost: 'lost',
+  silent: 'silent',
+  pending: 'pending',
+  not_sent: 'not sent',
+  prepared: 'prepared',
+  rolled_back: 'rolled back'
+}
+
 export function resultRows(fleet: FleetState): ResultRow[] {
   return fleet.list().map((s) => ({
     node: s.node,
-    status: s.status,
+    status: RESULT_STATUS[s.status],
     deploy_id: s.deployId ?? null,
     at: s.at ?? null,
     ...(s.wave !== undefined ? { wave: s.wave } : {}),
@@ -143,6 +165,13 @@ export interface FleetReport {
   notWaiting?: boolean
   /** the staged rollout's waves, when there were any */
   waves?: readonly WaveReport[]
+  /** auto-rollback's outcome in one line, when it ran (contract 8: say that it rolled back, and how) */
+  rollback?: string
+}
+
+/** The auto-rollback line under the headline, when one ran. */
+export function rollbackMarkdown(r: FleetReport): string {
+  return r.rollback ? `**Auto-rollback:** ${markdownText(r.rollback, 400)}\n` : ''
 }
 
 /**
@@ -172,6 +201,10 @@ export interface Analysis {
   silent: string[]
   pending: string[]
   succeeded: string[]
+  /** never sent anything, prepared only, sent back to the previous release (contract 8a) */
+  notSent: string[]
+  prepared: string[]
+  rolledBack: string[]
   /** failed nodes' digests (nodes without a log read have none) */
   digests: Map<string, LogDigest>
   /** failures by cause, then lost, silent, still waiting; largest first within each */
@@ -188,7 +221,10 @@ const STATUS_MARK: Record<NodeState['status'], string> = {
   failure: '❌ failed',
   lost: '💀 lost',
   silent: '🔇 silent',
-  pending: '⏳ not reported'
+  pending: '⏳ not reported',
+  not_sent: '⚪ not sent',
+  prepared: '📦 prepared',
+  rolled_back: '↩️ rolled back'
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -244,7 +280,7 @@ function digestsOf(r: FleetReport, failed: readonly string[]): Map<string, LogDi
 function causeGroups(
   r: FleetReport,
   digests: Map<string, LogDigest>,
-  nodes: Pick<Analysis, 'lost' | 'silent' | 'pending'>
+  nodes: Pick<Analysis, 'lost' | 'silent' | 'pending' | 'notSent' | 'prepared' | 'rolledBack'>
 ): Group[] {
   const states = new Map(r.fleet.list().map((s) => [s.node, s]))
   const groups: Group[] = groupByCause(digests, compareNatural).map((g) => ({
@@ -269,7 +305,40 @@ function causeGroups(
   groups.push(...[...silentGroups.values()].sort((a, b) => b.nodes.length - a.nodes.length))
   if (nodes.pending.length)
     groups.push({ cause: pendingCause(r), key: 'pending', nodes: nodes.pending, status: 'pending' })
+  groups.push(
+    ...groupedBy(
+      nodes.rolledBack,
+      'rolled_back',
+      (s) => `rolled back to ${s?.deployId ?? 'the previous release'}`,
+      states
+    )
+  )
+  if (nodes.prepared.length)
+    groups.push({
+      cause: 'prepared, not switched: current still on the previous release',
+      key: 'prepared',
+      nodes: nodes.prepared,
+      status: 'prepared'
+    })
+  groups.push(...groupedBy(nodes.notSent, 'not_sent', (s) => s?.note ?? 'not sent', states))
   return groups
+}
+
+/** Nodes of one state, grouped by a cause read from each, largest group first. */
+function groupedBy(
+  nodes: readonly string[],
+  status: NodeState['status'],
+  causeOf: (state: NodeState | undefined) => string,
+  states: ReadonlyMap<string, NodeState>
+): Group[] {
+  const groups = new Map<string, Group>()
+  for (const node of nodes) {
+    const cause = causeOf(states.get(node))
+    const g = groups.get(cause)
+    if (g) g.nodes.push(node)
+    else groups.set(cause, { cause, key: `${status}:${cause}`, nodes: [node], status })
+  }
+  return [...groups.values()].sort((a, b) => b.nodes.length - a.nodes.length)
 }
 
 /** How long the nodes that reported took: percentiles and the slowest five. */
@@ -290,13 +359,17 @@ function reportTimes(fleet: FleetState): Pick<Analysis, 'reported' | 'percentile
 
 export function analyse(r: FleetReport): Analysis {
   const { fleet } = r
-  const failed = byStatus(fleet, 'failure')
+  const failed = failedNodes(fleet)
   const lost = byStatus(fleet, 'lost')
   const silent = byStatus(fleet, 'silent')
   const pending = byStatus(fleet, 'pending')
   const succeeded = byStatus(fleet, 'success')
+  const notSent = byStatus(fleet, 'not_sent')
+  const prepared = byStatus(fleet, 'prepared')
+  // A node that failed and was rolled back is told under its failure's cause.
+  const rolledBack = byStatus(fleet, 'rolled_back').filter((n) => !failed.includes(n))
   const digests = digestsOf(r, failed)
-  const groups = causeGroups(r, digests, { lost, silent, pending })
+  const groups = causeGroups(r, digests, { lost, silent, pending, notSent, prepared, rolledBack })
   const causeOf = new Map<string, string>()
   for (const g of groups)
     for (const node of g.nodes)
@@ -308,6 +381,9 @@ export function analyse(r: FleetReport): Analysis {
     silent,
     pending,
     succeeded,
+    notSent,
+    prepared,
+    rolledBack,
     digests,
     groups,
     causeOf,
@@ -985,6 +1061,7 @@ export function causesHeading(a: Analysis): string {
 export function summaryMarkdown(r: FleetReport, maxChars = SUMMARY_MAX_CHARS): string {
   const p = reportParts(r, maxChars, { mermaid: true })
   const out = [`### ${p.head}`]
+  if (r.rollback) out.push(rollbackMarkdown(r))
   if (p.state) out.push(`#### What this run left behind\n\n${p.state}`)
   if (p.causes) out.push(`#### ${causesHeading(p.a)}\n\n${p.causes}`)
   if (p.logs) out.push(p.logs)

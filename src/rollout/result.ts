@@ -12,7 +12,14 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
   for (const run of runs)
     if (run.outcome === 'not_started' && run.firedAt === undefined)
       for (const node of run.step.nodes)
-        fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave)
+        fleet.noteNotSent(
+          node,
+          KINDS[run.step.kind].notStarted(run.step),
+          run.step.wave,
+          run.step.datacenter
+        )
+  // layout: releases: a node whose last counted result is its prepare was not switched.
+  fleet.markPrepared()
   // One wave in the agent's datacenter is the plain run: its fleet is the run's;
   // its verdict too, unless its health gate failed after every node reported.
   const first = runs[0]

@@ -55,12 +55,14 @@ export async function rollBack(ctx: RolloutContext): Promise<RollbackRun> {
   }
   const runs: RollbackRun[] = []
   for (const plan of plans) runs.push(await rollBackDatacenter(ctx, plan))
-  if (runs.length === 1) return runs[0]!
+  const fleets = runs.flatMap((r) => (r.fleet ? [r.fleet] : []))
+  if (runs.length === 1) return { ...runs[0]!, fleets }
   const failed = runs.find((r) => r.outcome !== 'rolled_back')
   return {
     deployId: runs.find((r) => r.deployId)?.deployId,
     outcome: failed ? failed.outcome : 'rolled_back',
     sent: runs.some((r) => r.sent),
+    fleets,
     message: runs.map((r) => r.message).join('; ')
   }
 }

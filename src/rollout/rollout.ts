@@ -34,13 +34,23 @@ export async function runRollout(
   if (ctx.notWaiting) result.message = notWaitingMessage(ctx)
   logPhases(ctx, result)
   if (!result.ok && !result.cancelled && !ctx.notWaiting) {
-    if (deps.config.autoRollback) result.rollback = await rollBack(ctx)
-    else if (ctx.staged)
+    if (deps.config.autoRollback) {
+      result.rollback = await rollBack(ctx)
+      markRolledBack(result)
+    } else if (ctx.staged)
       deps.log.info(
         `the rollout record keeps naming ${release.deployId}: the nodes sent it run it until a rollback or a new release`
       )
   }
   return result
+}
+
+/** Nodes that reported the previous release to auto-rollback are rolled back (contract 8a). */
+function markRolledBack(result: RolloutResult): void {
+  for (const back of result.rollback?.fleets ?? [])
+    for (const s of back.list())
+      if (s.status === 'success')
+        result.fleet.markRolledBack(s.node, { deployId: back.deployId, at: s.at })
 }
 
 function notWaitingMessage(ctx: RolloutContext): string {

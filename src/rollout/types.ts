@@ -29,6 +29,8 @@ export interface RollbackRun {
   /** a rollback event went out (whether or not every node answered it) */
   sent: boolean
   fleet?: FleetState
+  /** every datacenter's rollback fleet (one per datacenter sent back) */
+  fleets?: FleetState[]
   message: string
 }
 
