@@ -189,37 +189,33 @@ describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2
     }
   )
 
-  test(
-    "case 17: a failed promote with auto-rollback rolls back the earlier partial run's canary too, then deletes rollout",
-    { todo: "issue #19: a failed promote leaves the partial run's canary on the release" },
-    async () => {
-      await withFleet(fleetNodes(4, 'node-1', { 'node-3': { fail: 'v2-part' } }), async (fleet) => {
-        const first = await runAction(
-          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-base' }),
-          envFor(fleet)
-        )
-        assert.equal(first.code, 0, first.stdout)
-        const partial = await runAction(
-          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-part', waves: '1' }),
-          envFor(fleet)
-        )
-        assert.equal(partial.code, 0, partial.stdout)
-        assert.equal(versionOn(fleet, 'node-1'), 'two')
-        assert.ok(kvAt(fleet, 'rollout'), 'the partial rollout is recorded')
-        const run = await runAction(
-          actionInputs(fleet, { promote: 'v2-part', 'auto-rollback': 'true' }),
-          envFor(fleet)
-        )
-        assert.equal(run.code, 1, run.stdout)
-        assert.equal(run.outputs['rolled-back'], 'true')
-        for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
-          assert.equal(versionOn(fleet, node), 'one', `${node} back on v1`)
-        assert.equal(resultAt(fleet, 'node-1')?.deploy_id, 'v1-base', 'the canary reported v1')
-        assert.equal(deployIdAt(fleet), 'v1-base')
-        assert.equal(kvAt(fleet, 'rollout'), undefined, 'all back: rollout deleted')
-      })
-    }
-  )
+  test("case 17: a failed promote with auto-rollback rolls back the earlier partial run's canary too, then deletes rollout", async () => {
+    await withFleet(fleetNodes(4, 'node-1', { 'node-3': { fail: 'v2-part' } }), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-base' }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const partial = await runAction(
+        actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-part', waves: '1' }),
+        envFor(fleet)
+      )
+      assert.equal(partial.code, 0, partial.stdout)
+      assert.equal(versionOn(fleet, 'node-1'), 'two')
+      assert.ok(kvAt(fleet, 'rollout'), 'the partial rollout is recorded')
+      const run = await runAction(
+        actionInputs(fleet, { promote: 'v2-part', 'auto-rollback': 'true' }),
+        envFor(fleet)
+      )
+      assert.equal(run.code, 1, run.stdout)
+      assert.equal(run.outputs['rolled-back'], 'true')
+      for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
+        assert.equal(versionOn(fleet, node), 'one', `${node} back on v1`)
+      assert.equal(resultAt(fleet, 'node-1')?.deploy_id, 'v1-base', 'the canary reported v1')
+      assert.equal(deployIdAt(fleet), 'v1-base')
+      assert.equal(kvAt(fleet, 'rollout'), undefined, 'all back: rollout deleted')
+    })
+  })
 
   for (const where of ['await', 'rollout write'] as const) {
     test(`suspected: an error (not a cancel) in the ${where} after the canary's event still auto-rolls back`, async () => {
@@ -325,41 +321,37 @@ describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2
     }
   )
 
-  test(
-    "suspected: the post step frees a lock the main step left in another datacenter (the first listed, not the agent's)",
-    { todo: 'issue #19: the post step releases the lock without ?dc=' },
-    async () => {
-      await withLocalFleet(
-        {
-          kvPrefix: KV,
-          serverRunsStretcher: false,
-          datacenters: [
-            { name: 'dc1', nodes: 1 },
-            { name: 'dc2', nodes: 1 }
-          ]
-        },
-        async (fleet) => {
-          const lockIn = (dc: string) => fleet.consul.datacenter(dc).kv(`${KV}/lock`)?.session
-          const run = await runAction(
-            actionInputs(fleet, { path: 'v1', datacenters: 'dc2, dc1' }),
-            envFor(fleet),
-            {
-              post: true,
-              // The main step dies (no cleanup) once it holds the lock in dc2.
-              onChild: (child) => {
-                when(
-                  () => lockIn('dc2') !== undefined,
-                  () => child.kill('SIGKILL')
-                ).onChild(child)
-              }
+  test("suspected: the post step frees a lock the main step left in another datacenter (the first listed, not the agent's)", async () => {
+    await withLocalFleet(
+      {
+        kvPrefix: KV,
+        serverRunsStretcher: false,
+        datacenters: [
+          { name: 'dc1', nodes: 1 },
+          { name: 'dc2', nodes: 1 }
+        ]
+      },
+      async (fleet) => {
+        const lockIn = (dc: string) => fleet.consul.datacenter(dc).kv(`${KV}/lock`)?.session
+        const run = await runAction(
+          actionInputs(fleet, { path: 'v1', datacenters: 'dc2, dc1' }),
+          envFor(fleet),
+          {
+            post: true,
+            // The main step dies (no cleanup) once it holds the lock in dc2.
+            onChild: (child) => {
+              when(
+                () => lockIn('dc2') !== undefined,
+                () => child.kill('SIGKILL')
+              ).onChild(child)
             }
-          )
-          assert.equal(run.signal, 'SIGKILL')
-          assert.equal(run.post?.code, 0, run.post?.stderr)
-          assert.equal(lockIn('dc1'), undefined)
-          assert.equal(lockIn('dc2'), undefined, `lock in dc2 still held: ${run.post?.stdout}`)
-        }
-      )
-    }
-  )
+          }
+        )
+        assert.equal(run.signal, 'SIGKILL')
+        assert.equal(run.post?.code, 0, run.post?.stderr)
+        assert.equal(lockIn('dc1'), undefined)
+        assert.equal(lockIn('dc2'), undefined, `lock in dc2 still held: ${run.post?.stdout}`)
+      }
+    )
+  })
 })

@@ -484,8 +484,9 @@ async function deploy(config, env, signal, end) {
                     .then(() => saveState(STATE.summarized, 'true'), (error) => warning(`could not write the job summary: ${error.message}`))
                 : undefined,
             signal,
-            onLockSession: (id) => {
+            onLockSession: (id, datacenter) => {
                 saveState(STATE.lockSession, id);
+                saveState(STATE.lockDatacenter, datacenter ?? '');
                 saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock);
             },
             onLockReleased: () => saveState(STATE.lockReleased, 'true'),

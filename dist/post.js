@@ -1,4 +1,4 @@
-import { c as connectGitHub, d as describe, s as sleep, g as getState, a as getInput, b as setSecret, e as coreLog, i as info, w as warning, f as summary, S as STATE } from './lib/state.js';
+import { c as connectGitHub, d as describe, s as sleep, g as getState, a as getInput, b as setSecret, e as coreLog, i as info, w as warning, S as STATE, f as summary } from './lib/state.js';
 import { i as isSettled, s as settle, r as releaseLock, a as readConfig, b as runFacts, p as previousDeployId, c as abandonedMarkdown, C as ConsulClient } from './lib/run-facts.js';
 import 'node:fs';
 import 'fs';
@@ -184,7 +184,8 @@ async function releaseLeftLock(env) {
     if (!session || !key || getState(STATE.lockReleased) === 'true')
         return;
     try {
-        await releaseLock(consulFromInputs(env, 10_000), key, session);
+        const datacenter = getState(STATE.lockDatacenter) || undefined;
+        await releaseLock(consulFromInputs(env, 10_000).inDatacenter(datacenter), key, session);
         info(`released the deploy lock ${key} the main step left behind`);
     }
     catch (error) {

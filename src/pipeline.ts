@@ -66,8 +66,8 @@ export interface PipelineDeps {
   writeSummary?: (markdown: string) => Promise<void>
   /** aborts the wait (SIGINT/SIGTERM) */
   signal?: AbortSignal
-  /** the lock's session, so the post step can release it if this process dies */
-  onLockSession?: (sessionId: string) => void
+  /** the lock's session and datacenter, so the post step can release it if this process dies */
+  onLockSession?: (sessionId: string, datacenter: string | undefined) => void
   onLockReleased?: () => void
   /** each step of the announcement, so the post step can finish an interrupted one */
   onAnnounceJournal?: (journal: AnnounceJournal) => void
@@ -515,7 +515,7 @@ function takeLock(
     deadline: Date.now() + config.timeoutMs,
     log: deps.log,
     signal: deps.signal,
-    onSession: deps.onLockSession
+    onSession: (id) => deps.onLockSession?.(id, first)
   })
 }
 

@@ -9170,24 +9170,24 @@ function startsDatacenter(ctx, index) {
     return ctx.runs.findIndex((r) => r.step.datacenter === dc) === index;
 }
 
-// Auto-rollback (contract 8) as another plan run by the same executor: per
-// datacenter sent this release, one step that sends the previous release back
-// to every node sent this one (a switch back with layout: releases when the
-// previous release has a switch manifest), moving latest back where this run
-// moved it, counted against the previous deploy ID within `timeout`, afresh.
-/** Pure: what auto-rollback sends where, from what the rollout did. */
-function planRollback(ctx) {
+/**
+ * Pure: what auto-rollback sends where, from what the rollout did and which nodes
+ * run the failed release (`onRelease`, per datacenter: an earlier partial
+ * rollout's too, when this run promoted it).
+ */
+function planRollback(ctx, onRelease = new Map()) {
     // A node only prepared still runs the previous release (current was not touched).
     const sent = ctx.runs.filter((r) => r.firedAt !== undefined && KINDS[r.step.kind].isWave);
-    const datacenters = [...new Set(sent.map((r) => r.step.datacenter))];
+    const datacenters = [...new Set(ctx.steps.map((s) => s.datacenter))].filter((dc) => sent.some((r) => r.step.datacenter === dc) || (onRelease.get(dc)?.length ?? 0) > 0);
     return datacenters.map((datacenter) => {
         const previous = ctx.deps.previous?.get(datacenter);
         if (!previous)
             return { datacenter };
-        const nodes = sent
+        const sentNodes = sent
             .filter((r) => r.step.datacenter === datacenter)
             .flatMap((r) => r.fleet?.list() ?? [])
             .map((s) => s.node);
+        const nodes = [...new Set([...sentNodes, ...(onRelease.get(datacenter) ?? [])])];
         const switchBack = ctx.deps.config.layout === 'releases' && previous.switchUrl !== undefined;
         const step = {
             datacenter,
@@ -9204,7 +9204,7 @@ function planRollback(ctx) {
 }
 async function rollBack(ctx) {
     const { log } = ctx.deps;
-    const plans = planRollback(ctx);
+    const plans = planRollback(ctx, await nodesOnRelease$1(ctx));
     if (plans.length === 0) {
         // layout: releases, the prepare failed: current was never touched anywhere.
         const message = 'auto-rollback: no node was switched to this release: nothing to roll back';
@@ -9225,6 +9225,29 @@ async function rollBack(ctx) {
         fleets,
         message: runs.map((r) => r.message).join('; ')
     };
+}
+/**
+ * Per datacenter of the plan, the nodes whose last result is this release (a
+ * switch, not a prepare): those an earlier partial rollout left on it too. A
+ * datacenter that cannot be read is rolled back from what this run sent.
+ */
+async function nodesOnRelease$1(ctx) {
+    const on = new Map();
+    for (const dc of new Set(ctx.steps.map((s) => s.datacenter))) {
+        const results = await ctx.deps.backend
+            .at(dc)
+            .lastResults(ctx.deps.signal)
+            .catch((error) => {
+            ctx.deps.log.warning(`auto-rollback: could not read which nodes run ${ctx.release.deployId}${dc ? ` in ${dc}` : ''}: ${error.message}`);
+            return new Map();
+        });
+        const nodes = [];
+        for (const [node, r] of results)
+            if (r.deployId === ctx.release.deployId && r.status === 'success' && r.phase !== 'prepare')
+                nodes.push(node);
+        on.set(dc, nodes);
+    }
+    return on;
 }
 async function rollBackDatacenter(ctx, plan) {
     const { log, config } = ctx.deps;
@@ -9253,13 +9276,15 @@ async function rollBackDatacenter(ctx, plan) {
         const sent = run.firedAt !== undefined;
         if (!sent)
             throw new Error(back.stopReason || 'no node to send it to');
-        await ctx.deps.backend
-            .at(plan.datacenter)
-            .recordRollout(undefined)
-            .catch(() => undefined);
         const fleet = run.fleet;
         const c = fleet.counts();
         const done = run.outcome === 'passed';
+        // The rollout record goes only when every node on the release is back (contract 8a).
+        if (done)
+            await ctx.deps.backend
+                .at(plan.datacenter)
+                .recordRollout(undefined)
+                .catch(() => undefined);
         const message = done
             ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
             : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`;
@@ -9801,7 +9826,7 @@ function takeLock(config, first, deps) {
         deadline: Date.now() + config.timeoutMs,
         log: deps.log,
         signal: deps.signal,
-        onSession: deps.onLockSession
+        onSession: (id) => deps.onLockSession?.(id, first)
     });
 }
 async function runPipeline(config, deps) {

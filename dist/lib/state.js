@@ -34596,6 +34596,8 @@ const coreLog = {
 const STATE = {
     lockSession: 'lock-session',
     lockKey: 'lock-key',
+    /** the datacenter the lock was taken in (contract 10: the first listed); empty: the agent's own */
+    lockDatacenter: 'lock-datacenter',
     lockReleased: 'lock-released',
     checkRunId: 'check-run-id',
     deploymentId: 'deployment-id',

@@ -119,8 +119,9 @@ async function deploy(
               )
         : undefined,
       signal,
-      onLockSession: (id) => {
+      onLockSession: (id, datacenter) => {
         core.saveState(STATE.lockSession, id)
+        core.saveState(STATE.lockDatacenter, datacenter ?? '')
         core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
       },
       onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),

@@ -115,7 +115,8 @@ async function releaseLeftLock(env: NodeJS.ProcessEnv): Promise<void> {
   const key = core.getState(STATE.lockKey)
   if (!session || !key || core.getState(STATE.lockReleased) === 'true') return
   try {
-    await releaseLock(consulFromInputs(env, 10_000), key, session)
+    const datacenter = core.getState(STATE.lockDatacenter) || undefined
+    await releaseLock(consulFromInputs(env, 10_000).inDatacenter(datacenter), key, session)
     core.info(`released the deploy lock ${key} the main step left behind`)
   } catch (error) {
     // The session's TTL frees the lock anyway; the post step must not fail the job.
