@@ -8,8 +8,9 @@ import type { Config } from '../config/config.ts'
 import { readConfig } from '../config/config.ts'
 import { connect } from '../plan/connect.ts'
 import type { FleetState } from '../fleet-state/fleet-state.ts'
-import type { FleetOutcome } from '../github/reporter.ts'
+import type { DeployInfo, FleetOutcome, FleetReporter } from '../github/reporter.ts'
 import { createGitHubReporter } from '../github/reporter.ts'
+import type { PipelineDeps } from '../pipeline.ts'
 import { runPipeline, waveReports } from '../pipeline.ts'
 import { coreLog } from './core-log.ts'
 import { STATE } from './state.ts'
@@ -66,8 +67,48 @@ async function deploy(
   end: RunEnd
 ): Promise<void> {
   const { store, consul, backend } = await connect(config, coreLog)
+  const report = pullRequestReport(createReporter(config, env), signal)
+  const verdict = verdictLine()
+  try {
+    const result = await runPipeline(config, {
+      store,
+      backend,
+      consul,
+      log: coreLog,
+      setOutput: (name, value) => core.setOutput(name, value),
+      writeSummary: summaryWriter(env),
+      signal,
+      ...postStepState(config),
+      onAnnounced: async ({ fleet, facts }) =>
+        report.started({ fleet, notWaiting: !config.wait, facts }),
+      onProgress: (fleet) => report.progress(fleet),
+      onVerdict: (outcome) => verdict.say(outcome)
+    })
+    if (result.fleet) {
+      await report.finished({
+        fleet: result.fleet,
+        verdict: result.verdict ?? { done: false },
+        excerpts: result.excerpts,
+        cancelled: result.cancelled,
+        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
+        rollback: result.rollout?.rollback?.message
+      })
+    }
+    end.conclusion = runConclusion(result)
+    // The verdict is the pipeline's alone: reporting never changes it.
+    if (!verdict.said) verdict.say(result)
+  } catch (error) {
+    await report.failed(error)
+    throw error
+  } finally {
+    end.checkRunUrl = report.checkRunUrl()
+    store.destroy()
+  }
+}
 
-  const reporter = createGitHubReporter({
+/** The GitHub reporter; what it creates is saved for the post step to complete. */
+function createReporter(config: Config, env: NodeJS.ProcessEnv): FleetReporter {
+  return createGitHubReporter({
     token: config.github.token,
     env,
     checkName: config.github.checkName,
@@ -80,9 +121,15 @@ async function deploy(
       core.saveState(STATE.statusContext, context)
     }
   })
-  // The check run exists from the event on; whatever happens after, it is completed.
+}
+
+/**
+ * The pull request's side of the run. The check run exists from the event on;
+ * whatever happens after, it is completed (within the time a cancel leaves).
+ */
+function pullRequestReport(reporter: FleetReporter, signal: AbortSignal) {
   let announced: { at: number; fleet: FleetState } | undefined
-  const finish = async (outcome: Omit<FleetOutcome, 'durationMs'>) => {
+  const finished = async (outcome: Omit<FleetOutcome, 'durationMs'>): Promise<void> => {
     if (!announced) return
     const done = await within(
       reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }),
@@ -93,72 +140,71 @@ async function deploy(
     // Otherwise the post step completes what is left open.
     if (done) core.saveState(STATE.reported, 'true')
   }
-  // The verdict line is printed the moment the pipeline knows it; the lock
-  // release, the summary and the check run follow (they never change it).
-  let said = false
-  const say = (outcome: { failed: boolean; message: string }): void => {
-    said = true
-    if (outcome.failed) core.setFailed(outcome.message)
-    else core.info(outcome.message)
+  return {
+    started(info: DeployInfo): void {
+      announced = { at: Date.now(), fleet: info.fleet }
+      // Not awaited: the wait (or, with wait: false, the lock release) goes on
+      // meanwhile; the reporter runs its calls in order, so finished() comes after.
+      void reporter.started(info)
+    },
+    progress: (fleet: FleetState): void => void reporter.progress({ fleet }),
+    finished,
+    /** The run broke off with `error`: the check run shows the fleet as far as it got. */
+    async failed(error: unknown): Promise<void> {
+      if (announced)
+        await finished({
+          fleet: announced.fleet,
+          verdict: announced.fleet.verdict(),
+          error: failureLine(error)
+        })
+    },
+    checkRunUrl: (): string => reporter.checkRunUrl() ?? ''
   }
-  try {
-    const result = await runPipeline(config, {
-      store,
-      backend,
-      consul,
-      log: coreLog,
-      setOutput: (name, value) => core.setOutput(name, value),
-      writeSummary: env.GITHUB_STEP_SUMMARY
-        ? (markdown) =>
-            core.summary
-              .addRaw(markdown)
-              .write()
-              .then(
-                () => core.saveState(STATE.summarized, 'true'),
-                (error: Error) => core.warning(`could not write the job summary: ${error.message}`)
-              )
-        : undefined,
-      signal,
-      onLockSession: (id, datacenter) => {
-        core.saveState(STATE.lockSession, id)
-        core.saveState(STATE.lockDatacenter, datacenter ?? '')
-        core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
-      },
-      onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
-      onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal)),
-      onAnnounced: async ({ fleet, facts }) => {
-        announced = { at: Date.now(), fleet }
-        // Not awaited: the wait (or, with wait: false, the lock release) goes on
-        // meanwhile; the reporter runs its calls in order, so finish() comes after.
-        void reporter.started({ fleet, notWaiting: !config.wait, facts })
-      },
-      onProgress: (fleet) => void reporter.progress({ fleet }),
-      onVerdict: say
-    })
-    if (result.fleet) {
-      await finish({
-        fleet: result.fleet,
-        verdict: result.verdict ?? { done: false },
-        excerpts: result.excerpts,
-        cancelled: result.cancelled,
-        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
-        rollback: result.rollout?.rollback?.message
-      })
+}
+
+/**
+ * The verdict line, printed the moment the pipeline knows it; the lock release,
+ * the summary and the check run follow (they never change it). Said once.
+ */
+function verdictLine() {
+  let said = false
+  return {
+    get said(): boolean {
+      return said
+    },
+    say(outcome: { failed: boolean; message: string }): void {
+      said = true
+      if (outcome.failed) core.setFailed(outcome.message)
+      else core.info(outcome.message)
     }
-    end.conclusion = runConclusion(result)
-    // The verdict is the pipeline's alone: reporting never changes it.
-    if (!said) say(result)
-  } catch (error) {
-    if (announced)
-      await finish({
-        fleet: announced.fleet,
-        verdict: announced.fleet.verdict(),
-        error: failureLine(error)
-      })
-    throw error
-  } finally {
-    end.checkRunUrl = reporter.checkRunUrl() ?? ''
-    store.destroy()
+  }
+}
+
+/** The job summary, when the runner gives one; a failure to write it only warns. */
+function summaryWriter(env: NodeJS.ProcessEnv): PipelineDeps['writeSummary'] {
+  if (!env.GITHUB_STEP_SUMMARY) return undefined
+  return (markdown) =>
+    core.summary
+      .addRaw(markdown)
+      .write()
+      .then(
+        () => core.saveState(STATE.summarized, 'true'),
+        (error: Error) => core.warning(`could not write the job summary: ${error.message}`)
+      )
+}
+
+/** What the post step needs to finish the lock and the announcement if this process dies. */
+function postStepState(
+  config: Config
+): Pick<PipelineDeps, 'onLockSession' | 'onLockReleased' | 'onAnnounceJournal'> {
+  return {
+    onLockSession: (id, datacenter) => {
+      core.saveState(STATE.lockSession, id)
+      core.saveState(STATE.lockDatacenter, datacenter ?? '')
+      core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
+    },
+    onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
+    onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal))
   }
 }
 

@@ -3,7 +3,7 @@
 // (lost nodes), following Consul's client rules for blocking queries.
 import type { EventFilters } from '../shared/filters.ts'
 import type { ConsulClient } from './client.ts'
-import type { FleetState, NodeState } from '../fleet-state/fleet-state.ts'
+import type { FleetState, NodeState, ResultEntry } from '../fleet-state/fleet-state.ts'
 import type { CatalogNode } from './targets.ts'
 import { compileFilter, matchesFilters } from '../shared/filters.ts'
 
@@ -225,87 +225,16 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
  * Consul error (e.g. a 403).
  */
 export async function awaitFleet(options: AwaitOptions): Promise<void> {
-  const { consul, fleet } = options
+  const { fleet } = options
+  // `stop` ends both loops: at the deadline, at a verdict, or when one fails.
   const stop = new AbortController()
   const signals = [stop.signal, ...(options.signal ? [options.signal] : [])]
   const signal = AbortSignal.any(signals)
   const deadlineTimer = setTimeout(() => stop.abort(), Math.max(0, options.deadline - Date.now()))
   const finish = () => stop.abort()
-
-  const watchResults = async () => {
-    const rate = options.readsPerSecond ?? 2
-    const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads)
-    let index = BigInt(options.baselineIndex)
-    let lastReadAt = -Infinity
-    /** when a read first brought a report back (a blocking read returns at the first change) */
-    let firstReportAt: number | undefined
-    while (!signal.aborted) {
-      const { pending, total } = fleet.counts()
-      if (firstReportAt === undefined && pending < total) firstReportAt = Date.now()
-      const spacing = readSpacingMs(rate, {
-        pending,
-        reported: total - pending,
-        reportingMs: firstReportAt === undefined ? 0 : Date.now() - firstReportAt
-      })
-      await delay(lastReadAt + spacing - Date.now(), signal)
-      await delay(bucket.take(), signal)
-      if (signal.aborted) return
-      lastReadAt = Date.now()
-      const remaining = options.deadline - Date.now()
-      const read = await consul.kvGet(options.resultsPrefix, {
-        recurse: true,
-        index,
-        waitMs: Math.max(1000, Math.min(MAX_WAIT_MS, remaining)),
-        signal,
-        retryUntil: options.deadline
-      })
-      const entries = read.entries.map((e) => ({
-        node: e.key.slice(options.resultsPrefix.length),
-        value: e.value,
-        modifyIndex: e.modifyIndex
-      }))
-      // A fresh result from a node nobody knows: a late joiner, or a forgery.
-      for (const entry of entries) {
-        if (fleet.isKnown(entry.node) || !fleet.isFresh(entry)) continue
-        const admitted = options.admitJoiner ? await options.admitJoiner(entry.node) : false
-        if (!admitted) fleet.markUntargeted(entry.node)
-      }
-      const changed = fleet.applyResults(entries, Date.now() - options.firedAt)
-      if (changed.length) options.onChange?.(changed)
-      if (fleet.verdict().done) return finish()
-      index = nextIndex(index, read.index)
-    }
-  }
-
-  const watchHealth = async () => {
-    let index = 0n
-    const bucket = tokenBucket(1, 2)
-    while (!signal.aborted) {
-      await delay(bucket.take(), signal)
-      if (signal.aborted) return
-      const remaining = options.deadline - Date.now()
-      const { value: checks, index: answered } = await consul.getJson<HealthCheck[]>(
-        'health/state/critical',
-        'node:read',
-        {
-          signal,
-          index,
-          waitMs: Math.max(1000, Math.min(MAX_WAIT_MS, remaining))
-        }
-      )
-      const lost = checks
-        .filter((c) => c.CheckID === 'serfHealth')
-        .map((c) => fleet.markLost(c.Node))
-        .filter((s): s is NodeState => s !== undefined)
-      if (lost.length) options.onChange?.(lost)
-      if (fleet.verdict().done) return finish()
-      index = nextIndex(index, answered)
-    }
-  }
-
-  const guard = async (loop: () => Promise<void>) => {
+  const guard = async (loop: WatchLoop) => {
     try {
-      await loop()
+      await loop(options, signal, finish)
     } catch (error) {
       if (signal.aborted) return // the deadline or a cancel interrupted a read
       finish()
@@ -319,4 +248,107 @@ export async function awaitFleet(options: AwaitOptions): Promise<void> {
   }
   if (!fleet.verdict().done && Date.now() >= options.deadline && !options.signal?.aborted)
     fleet.expire()
+}
+
+/** One of awaitFleet's loops: reads until `signal` aborts, calls `finish` at a verdict. */
+type WatchLoop = (options: AwaitOptions, signal: AbortSignal, finish: () => void) => Promise<void>
+
+/** How long a blocking read may wait: until the deadline, within [1 s, MAX_WAIT_MS]. */
+function blockingWaitMs(deadline: number): number {
+  return Math.max(1000, Math.min(MAX_WAIT_MS, deadline - Date.now()))
+}
+
+/** The results reports, read with a blocking query on results/ paced by `resultsPacing`. */
+async function watchResults(
+  options: AwaitOptions,
+  signal: AbortSignal,
+  finish: () => void
+): Promise<void> {
+  const { consul, fleet } = options
+  const pacing = resultsPacing(fleet, options.readsPerSecond ?? 2)
+  let index = BigInt(options.baselineIndex)
+  while (!signal.aborted) {
+    await pacing.beforeRead(signal)
+    if (signal.aborted) return
+    const read = await consul.kvGet(options.resultsPrefix, {
+      recurse: true,
+      index,
+      waitMs: blockingWaitMs(options.deadline),
+      signal,
+      retryUntil: options.deadline
+    })
+    const entries = read.entries.map((e) => ({
+      node: e.key.slice(options.resultsPrefix.length),
+      value: e.value,
+      modifyIndex: e.modifyIndex
+    }))
+    await screenStrangers(options, entries)
+    const changed = fleet.applyResults(entries, Date.now() - options.firedAt)
+    if (changed.length) options.onChange?.(changed)
+    if (fleet.verdict().done) return finish()
+    index = nextIndex(index, read.index)
+  }
+}
+
+/**
+ * The results loop's pacing (PACING): the bucket is the hard limit; the spacing
+ * between reads follows how fast the fleet reports.
+ */
+function resultsPacing(fleet: FleetState, rate: number) {
+  const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads)
+  let lastReadAt = -Infinity
+  /** when a read first brought a report back (a blocking read returns at the first change) */
+  let firstReportAt: number | undefined
+  return {
+    /** Wait until the next read may go (or `signal` aborts); the read is counted as sent. */
+    async beforeRead(signal: AbortSignal): Promise<void> {
+      const { pending, total } = fleet.counts()
+      if (firstReportAt === undefined && pending < total) firstReportAt = Date.now()
+      const spacing = readSpacingMs(rate, {
+        pending,
+        reported: total - pending,
+        reportingMs: firstReportAt === undefined ? 0 : Date.now() - firstReportAt
+      })
+      await delay(lastReadAt + spacing - Date.now(), signal)
+      await delay(bucket.take(), signal)
+      lastReadAt = Date.now()
+    }
+  }
+}
+
+/** A fresh result from a node nobody knows: a late joiner, or a forgery that never counts. */
+async function screenStrangers(options: AwaitOptions, entries: ResultEntry[]): Promise<void> {
+  const { fleet } = options
+  for (const entry of entries) {
+    if (fleet.isKnown(entry.node) || !fleet.isFresh(entry)) continue
+    const admitted = options.admitJoiner ? await options.admitJoiner(entry.node) : false
+    if (!admitted) fleet.markUntargeted(entry.node)
+  }
+}
+
+/** Lost nodes: a blocking query on critical checks, whose serfHealth ones mark a node lost. */
+async function watchHealth(
+  options: AwaitOptions,
+  signal: AbortSignal,
+  finish: () => void
+): Promise<void> {
+  const { consul, fleet } = options
+  let index = 0n
+  const bucket = tokenBucket(1, 2)
+  while (!signal.aborted) {
+    await delay(bucket.take(), signal)
+    if (signal.aborted) return
+    const { value: checks, index: answered } = await consul.getJson<HealthCheck[]>(
+      'health/state/critical',
+      'node:read',
+      { signal, index, waitMs: blockingWaitMs(options.deadline) }
+    )
+    const lost = checks
+      .filter((c) => c.CheckID === 'serfHealth')
+      .map((c) => fleet.markLost(c.Node))
+      .filter((s): s is NodeState => s !== undefined)
+    if (lost.length) options.onChange?.(lost)
+    if (fleet.verdict().done) return finish()
+    index = nextIndex(index, answered)
+  }
 }

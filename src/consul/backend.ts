@@ -12,9 +12,10 @@ import type {
   LockRequest,
   LockState,
   ReleasePointer,
-  Targets
+  Targets,
+  WatchRequest
 } from '../backend/fleet-backend.ts'
-import type { Config } from '../config/config.ts'
+import type { Config, DatacenterSelection } from '../config/config.ts'
 import type { ParsedResult } from '../fleet-state/fleet-state.ts'
 import { parseResult } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
@@ -39,108 +40,143 @@ export function consulBackend(consul: ConsulClient, config: Config, log: Log): F
   return {
     at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config, log),
     lockName: keys.lock,
-
-    async datacenters(selection, signal) {
-      if (selection.kind === 'agent') return [undefined]
-      return resolveDatacenters(selection, await consul.datacentersList(signal))
-    },
-
-    async targets(signal, retryUntil): Promise<Targets> {
-      const catalog = await readCatalog(consul, config.filters, signal, retryUntil)
-      const selection = selectTargets(catalog, config.filters)
-      const matching = new Set([...selection.targets, ...selection.notLive])
-      return {
-        selection,
-        canaries: canaryNodes(
-          catalog.filter((node) => matching.has(node.node)),
-          config.filters
-        ),
-        known: catalog.length
-      }
-    },
-
-    async lastResults(signal) {
-      const read = await consul.kvGet(keys.results, { recurse: true, signal })
-      const byNode = new Map<string, ParsedResult>()
-      for (const entry of read.entries) {
-        const result = parseResult(entry.value)
-        if (typeof result !== 'string') byNode.set(entry.key.slice(keys.results.length), result)
-      }
-      return byNode
-    },
-
+    datacenters: (selection, signal) => listDatacenters(consul, selection, signal),
+    targets: (signal, retryUntil) => readTargets(consul, config.filters, signal, retryUntil),
+    lastResults: (signal) => readLastResults(consul, keys.results, signal),
     releasePointer: (signal) => readPointer(consul, config.kvPrefix, signal),
-
-    async history(deployId, signal): Promise<HistoryRead> {
-      const where = keys.history(deployId)
-      const value = (await consul.kvGet(where, { signal })).entries[0]?.value
-      if (!value) return { found: false, where }
-      try {
-        return { found: true, where, record: JSON.parse(value) as HistoryRecord }
-      } catch {
-        return { found: true, where, unreadable: true }
-      }
-    },
-
-    async recentDeployIds(count = 5) {
-      const prefix = `${config.kvPrefix}/history/`
-      const ids = await consul.kvKeys(prefix)
-      return ids
-        .map((k) => k.slice(prefix.length))
-        .filter((id) => id !== '' && !id.includes('/'))
-        .sort()
-        .reverse()
-        .slice(0, count)
-    },
-
+    history: (deployId, signal) => readHistory(consul, keys.history(deployId), signal),
+    recentDeployIds: (count = 5) => readRecentDeployIds(consul, config.kvPrefix, count),
     send: (request) => sendEvents(consul, config, log, request),
-
-    async watch(request) {
-      const joinerCheck = catalogJoinerCheck(consul, config.filters, request.signal)
-      await awaitFleet({
-        consul,
-        fleet: request.fleet,
-        resultsPrefix: keys.results,
-        firedAt: request.sent.firedAt,
-        deadline: request.deadline,
-        baselineIndex: request.sent.baseline,
-        signal: request.signal,
-        admitJoiner: request.admitJoiners
-          ? (node) => joinerCheck(node).catch(() => false)
-          : undefined,
-        onChange: request.onChange
-      })
-    },
-
+    watch: (request) => watchResults(consul, config.filters, keys.results, request),
     health: (nodes, bakeMs, signal) =>
       bake({ consul, nodes, filters: config.filters, bakeMs, signal }),
-
     async writeHistory(record, signal) {
       await consul.kvPut(keys.history(record.deploy_id), JSON.stringify(record), { signal })
     },
-
     async recordRollout(record, signal) {
       if (record === undefined) await consul.kvDelete(keys.rollout)
       else await consul.kvPut(keys.rollout, JSON.stringify(record), { signal })
     },
-
     lock: (request) => takeLock(consul, keys.lock, request),
     lockState: (signal) => readLock(consul, keys.lock, signal),
-
-    async readLogs(nodes) {
-      const excerpts: Array<{ node: string; text: string }> = []
-      const failed = nodes.slice(0, MAX_LOGS_READ)
-      for (let i = 0; i < failed.length; i += 8) {
-        const batch = failed.slice(i, i + 8)
-        const texts = await Promise.all(batch.map((node) => readLog(consul, keys.log(node))))
-        batch.forEach((node, j) => {
-          const text = texts[j]
-          if (text !== undefined) excerpts.push({ node, text })
-        })
-      }
-      return excerpts
-    }
+    readLogs: (nodes) => readLogs(consul, keys, nodes)
   }
+}
+
+/** The datacenters a run goes through; [undefined]: the agent's own, no `?dc`. */
+async function listDatacenters(
+  consul: ConsulClient,
+  selection: DatacenterSelection,
+  signal?: AbortSignal
+): Promise<Array<string | undefined>> {
+  if (selection.kind === 'agent') return [undefined]
+  return resolveDatacenters(selection, await consul.datacentersList(signal))
+}
+
+/** The live nodes the filters select, and the canaries among all that match. */
+async function readTargets(
+  consul: ConsulClient,
+  filters: EventFilters,
+  signal?: AbortSignal,
+  retryUntil?: number
+): Promise<Targets> {
+  const catalog = await readCatalog(consul, filters, signal, retryUntil)
+  const selection = selectTargets(catalog, filters)
+  const matching = new Set([...selection.targets, ...selection.notLive])
+  return {
+    selection,
+    canaries: canaryNodes(
+      catalog.filter((node) => matching.has(node.node)),
+      filters
+    ),
+    known: catalog.length
+  }
+}
+
+/** Each node's last readable result under results/, keyed by node name. */
+async function readLastResults(
+  consul: ConsulClient,
+  resultsPrefix: string,
+  signal?: AbortSignal
+): Promise<Map<string, ParsedResult>> {
+  const read = await consul.kvGet(resultsPrefix, { recurse: true, signal })
+  const byNode = new Map<string, ParsedResult>()
+  for (const entry of read.entries) {
+    const result = parseResult(entry.value)
+    if (typeof result !== 'string') byNode.set(entry.key.slice(resultsPrefix.length), result)
+  }
+  return byNode
+}
+
+/** The history record stored at `where` (history/<deploy-id>). */
+async function readHistory(
+  consul: ConsulClient,
+  where: string,
+  signal?: AbortSignal
+): Promise<HistoryRead> {
+  const value = (await consul.kvGet(where, { signal })).entries[0]?.value
+  if (!value) return { found: false, where }
+  try {
+    return { found: true, where, record: JSON.parse(value) as HistoryRecord }
+  } catch {
+    return { found: true, where, unreadable: true }
+  }
+}
+
+/** The newest `count` deploy IDs under history/ (IDs sort by time). */
+async function readRecentDeployIds(
+  consul: ConsulClient,
+  kvPrefix: string,
+  count: number
+): Promise<string[]> {
+  const prefix = `${kvPrefix}/history/`
+  const ids = await consul.kvKeys(prefix)
+  return ids
+    .map((k) => k.slice(prefix.length))
+    .filter((id) => id !== '' && !id.includes('/'))
+    .sort()
+    .reverse()
+    .slice(0, count)
+}
+
+/** Follow results/ and serfHealth until a verdict; late joiners are checked in the catalog. */
+async function watchResults(
+  consul: ConsulClient,
+  filters: EventFilters,
+  resultsPrefix: string,
+  request: WatchRequest
+): Promise<void> {
+  const joinerCheck = catalogJoinerCheck(consul, filters, request.signal)
+  await awaitFleet({
+    consul,
+    fleet: request.fleet,
+    resultsPrefix,
+    firedAt: request.sent.firedAt,
+    deadline: request.deadline,
+    baselineIndex: request.sent.baseline,
+    signal: request.signal,
+    admitJoiner: request.admitJoiners ? (node) => joinerCheck(node).catch(() => false) : undefined,
+    onChange: request.onChange
+  })
+}
+
+/** Failed nodes' logs, 8 reads at a time, at most MAX_LOGS_READ nodes. */
+async function readLogs(
+  consul: ConsulClient,
+  keys: ReturnType<typeof kvKeys>,
+  nodes: readonly string[]
+): Promise<Array<{ node: string; text: string }>> {
+  const excerpts: Array<{ node: string; text: string }> = []
+  const failed = nodes.slice(0, MAX_LOGS_READ)
+  for (let i = 0; i < failed.length; i += 8) {
+    const batch = failed.slice(i, i + 8)
+    const texts = await Promise.all(batch.map((node) => readLog(consul, keys.log(node))))
+    batch.forEach((node, j) => {
+      const text = texts[j]
+      if (text !== undefined) excerpts.push({ node, text })
+    })
+  }
+  return excerpts
 }
 
 /**
