@@ -3,7 +3,7 @@
 // commands do, and the local s3rver (behind S3's conditional writes where the
 // lock needs them). node-1 is the action's agent: no handlers, no tags.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
@@ -117,7 +117,14 @@ async function deploy(
   backend: FleetBackend,
   id: string,
   targets: string[],
-  opts: { deadlineMs?: number; send?: Partial<SendRequest>; untargeted?: string[] } = {}
+  opts: {
+    deadlineMs?: number
+    send?: Partial<SendRequest>
+    untargeted?: string[]
+    admitJoiners?: boolean
+    /** stop watching a second after this holds (the rest would only wait for the deadline) */
+    until?: (fleet: FleetState) => boolean
+  } = {}
 ) {
   const sent = (await backend.send({
     deployId: id,
@@ -136,13 +143,21 @@ async function deploy(
   })
   const changes: NodeState[] = []
   const started = Date.now()
+  const enough = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const check = setInterval(() => {
+    if (!timer && opts.until?.(fleet)) timer = setTimeout(() => enough.abort(), 1000)
+  }, 50)
   await backend.watch({
     sent,
     fleet,
     deadline: Date.now() + (opts.deadlineMs ?? 30_000),
-    admitJoiners: false,
+    admitJoiners: opts.admitJoiners ?? false,
+    signal: enough.signal,
     onChange: (c) => changes.push(...c.map((s) => ({ ...s })))
   })
+  clearInterval(check)
+  clearTimeout(timer)
   return { sent, fleet, changes, watchMs: Date.now() - started }
 }
 
@@ -275,7 +290,11 @@ describe('the Serf backend on a healthy cluster', { timeout: 80_000 }, () => {
       log.lines.some((l) => l.startsWith(`s3://releases/apps/web/latest → ${manifest(id)}`))
     )
     // node-6 ran it too (a user event reaches every member) but is not this run's business
-    assert.equal((await backend.lastResults()).get('node-6')?.deployId, id)
+    const deadline = Date.now() + 20_000
+    while ((await backend.lastResults()).get('node-6')?.deployId !== id) {
+      assert.ok(Date.now() < deadline, 'node-6 reported too')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   })
 
   it('a wave is sent as a query to its nodes only; the mark is the query clock', async (t) => {
@@ -307,11 +326,14 @@ describe('the Serf backend on a healthy cluster', { timeout: 80_000 }, () => {
     writeFileSync(deaf, '')
     try {
       // node-4 keeps `<id>:success:<earlier clock>` and does not run it again
-      const again = await deploy(backend, id, web, { deadlineMs: 4000 })
+      const others = ['node-2', 'node-3', 'node-5']
+      const again = await deploy(backend, id, web, {
+        until: (f) => f.nodesByStatus('success').join() === others.join()
+      })
       assert.deepEqual(statuses(again.fleet), {
         'node-2': 'success',
         'node-3': 'success',
-        'node-4': 'silent',
+        'node-4': 'pending',
         'node-5': 'success'
       })
       assert.equal(
@@ -320,7 +342,30 @@ describe('the Serf backend on a healthy cluster', { timeout: 80_000 }, () => {
         'the old tag is there'
       )
     } finally {
-      const { rmSync } = await import('node:fs')
+      rmSync(deaf)
+    }
+  })
+
+  it('joiners: a matching alive member that was not targeted and reports this deploy joins; others stay out', async () => {
+    const { backend } = makeBackend(client, storeAt(s3.endpoint), { tags: { role: 'web' } })
+    const id = '2024-05-01T02-30-00Z-eee5555'
+    const deaf = join(agents.nodeDir('node-2'), 'deaf')
+    writeFileSync(deaf, '')
+    try {
+      const { fleet } = await deploy(backend, id, ['node-2'], {
+        admitJoiners: true,
+        until: (f) =>
+          f.nodesByStatus('success').join() === 'node-3,node-4,node-5' && f.isKnown('node-6')
+      })
+      assert.deepEqual(statuses(fleet), {
+        'node-2': 'pending',
+        'node-3': 'success',
+        'node-4': 'success',
+        'node-5': 'success'
+      })
+      assert.ok(fleet.list().every((n) => Boolean(n.joined) === (n.node !== 'node-2')))
+      assert.ok(!fleet.isTarget('node-6'), 'node-6 does not match role=web')
+    } finally {
       rmSync(deaf)
     }
   })
@@ -397,7 +442,7 @@ describe('the Serf backend when nodes fail', { timeout: 80_000 }, () => {
   let agents: SerfAgents
   let client: SerfClient
   before(async () => {
-    agents = await startCluster({}, 6)
+    agents = await startCluster({}, 7)
     client = await connectSerf(agents.rpcAddr('node-1'))
     writeFileSync(join(agents.nodeDir('node-3'), 'deaf'), '')
     writeFileSync(join(agents.nodeDir('node-4'), 'deaf'), '')
@@ -417,7 +462,7 @@ describe('the Serf backend when nodes fail', { timeout: 80_000 }, () => {
     assert.ok(watchMs >= 4900 && watchMs < 7000, `${watchMs} ms`)
   })
 
-  // node-4 and node-6 are killed: concurrently, after the event above reached everyone
+  // node-4, node-6 and node-7 are killed: concurrently, after the event above reached everyone
   describe('a member that fails', { concurrency: true }, () => {
     it('a node killed during the wait is lost well before the deadline', async (t: TestContext) => {
       const { backend } = makeBackend(client, storeAt(s3.endpoint))
@@ -442,6 +487,36 @@ describe('the Serf backend when nodes fail', { timeout: 80_000 }, () => {
       t.diagnostic(`killed node seen lost after ${took} ms`)
       assert.deepEqual(statuses(fleet), { 'node-4': 'lost', 'node-5': 'success' })
       assert.ok(took < 20_000, `${took} ms`)
+    })
+
+    it('a node that did not ack the query is sent it again once it is back', async (t: TestContext) => {
+      const { backend, log } = makeBackend(client, storeAt(s3.endpoint))
+      const id = 'resend-1'
+      await agents.kill('node-7') // still alive in the members for seconds: gossip has not noticed
+      const sent = (await backend.send({
+        deployId: id,
+        eventUrl: manifest(id),
+        nodes: ['node-7'],
+        byFilters: false
+      })) as Sent
+      const fleet = new FleetState({
+        deployId: id,
+        baselineIndex: sent.baseline,
+        maxFailures: 0,
+        targets: ['node-7']
+      })
+      await agents.restart('node-7')
+      const started = Date.now()
+      await backend.watch({ sent, fleet, deadline: Date.now() + 20_000, admitJoiners: false })
+      t.diagnostic(`restarted node reported ${Date.now() - started} ms after the watch began`)
+      assert.deepEqual(statuses(fleet), { 'node-7': 'success' })
+      assert.ok(
+        log.lines.some((l) =>
+          /^sending the query again to 1 node\(s\) that did not ack it within 3 s: node-7$/.test(l)
+        ),
+        log.lines.join('\n')
+      )
+      assert.equal(nodeLog(agents, 'node-7').match(/query .*resend-1/g)?.length, 1)
     })
 
     it('the bake gate fails when a member of the wave fails; passes while all stay alive', async () => {
