@@ -21,7 +21,7 @@ import type { S3ObjectStore } from '../src/publish/s3-store.ts'
 import { serfBackend, serfObjectKeys } from '../src/serf/backend.ts'
 import type { SerfBackendOptions } from '../src/serf/backend.ts'
 import { nodeChunks, queryBaseBytes, QUERY_LIMIT } from '../src/serf/query-chunks.ts'
-import { decodeMark, encodeMark, parseResultTag } from '../src/serf/result-tag.ts'
+import { decodeMark, encodeMark, formatResultTag, parseResultTag } from '../src/serf/result-tag.ts'
 import { connectSerf } from '../src/serf/rpc-client.ts'
 import type { SerfClient } from '../src/serf/rpc-client.ts'
 import { queryNodes } from '../src/serf/send-release.ts'
@@ -176,6 +176,15 @@ describe('result tags and marks', () => {
       status: 'failure',
       clock: { kind: 'query', time: 5 }
     })
+    assert.deepEqual(
+      parseResultTag(formatResultTag('d2', 'success', { kind: 'query', time: 9 }, 'prepare')),
+      {
+        deployId: 'd2',
+        status: 'success',
+        clock: { kind: 'query', time: 9 },
+        phase: 'prepare'
+      }
+    )
     for (const bad of ['', 'd1', 'd1:ok:5', 'd1:success:', 'd1:success:x5', 'a:b:success:5'])
       assert.equal(typeof parseResultTag(bad), 'string', bad)
   })
@@ -569,16 +578,23 @@ describe('the deploy lock in S3', { timeout: 30_000 }, () => {
     // a short deadline gives up, naming the holder
     await assert.rejects(
       second.backend.lock({ holder: holder('run-x'), deadline: Date.now() + 300, log: second.log }),
-      /gave up waiting for the deploy lock s3:\/\/releases\/lock1\/web\/lock: still held by https:\/\/github.com\/o\/r\/actions\/runs\/run-a, deploy run-a/
+      /gave up waiting for the deploy lock s3:\/\/releases\/lock1\/web\/lock: still held by https:\/\/github.com\/o\/r\/actions\/runs\/run-a, deploy run-a, since .+ \(if that run is gone, delete the object\)$/
     )
     const waiting = second.backend.lock({
       holder: holder('run-b'),
       deadline: Date.now() + 10_000,
       log: second.log
     })
-    await new Promise((resolve) => setTimeout(resolve, 1200))
-    assert.ok(
-      second.log.lines.filter((l) => l.startsWith('waiting for the deploy lock')).length >= 1
+    await new Promise((resolve) => setTimeout(resolve, 2200))
+    // said once per waiting call (then every ~10 s), not at every try (each second), naming the holder
+    assert.equal(
+      second.log.lines.filter((l) =>
+        /^waiting for the deploy lock s3:\/\/releases\/lock1\/web\/lock, held by .*deploy run-a/.test(
+          l
+        )
+      ).length,
+      2,
+      second.log.lines.join('\n')
     )
     const releasedAt = Date.now()
     await a.release()

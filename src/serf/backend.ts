@@ -80,9 +80,8 @@ export function serfBackend(
   const { log } = opts
   const url = (key: string) => `s3://${store.bucket}/${key}`
   const matches = memberMatcher({ nodeFilter: opts.nodeFilter, tags: opts.tags })
-  /** query sends whose nodes have not all acked, by the send's mark and time */
-  const unackedBySend = new Map<string, Resend>()
-  const sendKey = (s: { firedAt: number; baseline: number }) => `${s.baseline}@${s.firedAt}`
+  /** query sends whose nodes have not all acked, by the send's mark (each send's is its own) */
+  const unackedBySend = new Map<number, Resend>()
   let agentName: string | undefined
   const sourceNode = async () => (agentName ??= (await client.stats()).sections.agent?.name ?? '')
 
@@ -176,7 +175,7 @@ export function serfBackend(
       if (!outcome) return undefined
       if (outcome.unacked.length > 0) {
         const node = await sourceNode()
-        unackedBySend.set(sendKey(outcome.sent), {
+        unackedBySend.set(outcome.sent.baseline, {
           unacked: new Set(outcome.unacked),
           send: (nodes) => queryNodes(client, opts.eventName, request.eventUrl, nodes, node)
         })
@@ -185,7 +184,7 @@ export function serfBackend(
     },
 
     async watch(request) {
-      const key = sendKey(request.sent)
+      const key = request.sent.baseline
       const resend = unackedBySend.get(key)
       unackedBySend.delete(key)
       if (opts.nodeFilter === undefined && Object.keys(opts.tags).length === 0)

@@ -41,9 +41,10 @@ export function parseResultTag(value: string | undefined): ResultTag | string {
 export function formatResultTag(
   deployId: string,
   status: 'success' | 'failure',
-  clock: Clock
+  clock: Clock,
+  phase?: ResultPhase
 ): string {
-  return `${deployId}:${status}:${clock.kind === 'query' ? 'q' : ''}${clock.time}`
+  return `${deployId}:${status}:${clock.kind === 'query' ? 'q' : ''}${clock.time}${phase ? `:${phase}` : ''}`
 }
 
 /**

@@ -137,7 +137,9 @@ export async function acquireS3Lock(
         }
         const remaining = request.deadline - Date.now()
         if (remaining <= 0)
-          throw new Error(`gave up waiting for the deploy lock ${name}: still held by ${holder}`)
+          throw new Error(
+            `gave up waiting for the deploy lock ${name}: still held by ${holder} (if that run is gone, delete the object)`
+          )
         await sleep(Math.min(LOCK_POLL_MS, remaining), request.signal)
       }
       // gone between the write and the read: try again at once

@@ -49,6 +49,12 @@ export async function queryNodes(
 ): Promise<string[]> {
   const one = async (chunk: string[]): Promise<string[]> => {
     const firedAt = Date.now()
+    // Out once the agent took it: its first ack says so, or its end when none acked.
+    let said = false
+    const sent = () => {
+      if (!said) onSent?.(firedAt)
+      said = true
+    }
     try {
       const result = await client.query({
         name,
@@ -56,9 +62,10 @@ export async function queryNodes(
         filterNodes: chunk,
         requestAck: true,
         until: 'acks',
-        timeoutMs: ACK_MS
+        timeoutMs: ACK_MS,
+        onRecord: sent
       })
-      onSent?.(firedAt)
+      sent()
       return result.acks
     } catch (error) {
       // The estimate of the encoding was short: halve the list.
