@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import type { LocalS3 } from '../fleet/s3.ts'
 import { S3RVER_CREDENTIALS, startLocalS3 } from '../fleet/s3.ts'
 import { startS3FaultProxy } from '../fleet/s3-faults.ts'
+import { startConditionalS3 } from '../fleet/s3-conditional.ts'
 import { createS3Store, describeS3Error, S3Error } from '../src/publish/s3-store.ts'
 
 let s3: LocalS3
@@ -168,6 +169,62 @@ describe('S3 store', () => {
       /^Error: cannot reach S3 endpoint http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)|cannot reach S3 endpoint http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/
     )
     s.destroy()
+  })
+})
+
+describe('S3 store as an object store (pointer, history and lock of the Serf backend)', () => {
+  test('readText of a missing key is undefined; writeText, list under a prefix, remove', async () => {
+    const s = store()
+    assert.equal(await s.readText('objs/app/latest'), undefined)
+    assert.equal(await s.writeText('objs/app/latest', 's3://r/app/1.yml\n'), 'written')
+    assert.equal(await s.writeText('objs/app/history/1.json', '{"deploy_id":"1"}'), 'written')
+    assert.equal(await s.writeText('objs/app/history/2.json', '{"deploy_id":"2"}'), 'written')
+    assert.equal(await s.writeText('objs/apps/other', 'x'), 'written')
+    assert.equal(await s.readText('objs/app/latest'), 's3://r/app/1.yml\n')
+    assert.deepEqual((await s.list('objs/app/history/')).sort(), [
+      'objs/app/history/1.json',
+      'objs/app/history/2.json'
+    ])
+    assert.deepEqual(await s.list('objs/none/'), [])
+    await s.remove('objs/app/latest')
+    assert.equal(await s.readText('objs/app/latest'), undefined)
+    await s.remove('objs/app/latest') // a missing object: S3 answers 204 too
+    s.destroy()
+  })
+
+  test('a raw s3rver ignores If-None-Match: a second conditional write says written (what the lock detects)', async () => {
+    const s = store()
+    assert.equal(await s.writeText('raw/lock', 'a', { ifNoneMatch: '*' }), 'written')
+    assert.equal(await s.writeText('raw/lock', 'b', { ifNoneMatch: '*' }), 'written')
+    assert.equal(await s.readText('raw/lock'), 'b')
+    s.destroy()
+  })
+
+  test('with conditional writes in front (as S3 since 2024): exists when the object is there, one winner of a race', async () => {
+    const conditional = await startConditionalS3(s3.endpoint)
+    const s = createS3Store(
+      { bucket: s3.bucket, prefix: '', region: 'us-east-1', endpoint: conditional.endpoint },
+      S3RVER_CREDENTIALS
+    )
+    try {
+      assert.equal(await s.writeText('cond/lock', 'first', { ifNoneMatch: '*' }), 'written')
+      assert.equal(await s.writeText('cond/lock', 'second', { ifNoneMatch: '*' }), 'exists')
+      assert.equal(await s.readText('cond/lock'), 'first')
+      assert.equal(await s.writeText('cond/lock', 'plain'), 'written', 'unconditional overwrites')
+      await s.remove('cond/lock')
+      const race = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          s.writeText('cond/race', `taker-${i}`, { ifNoneMatch: '*' })
+        )
+      )
+      assert.equal(race.filter((r) => r === 'written').length, 1, race.join(','))
+      const winner = race.indexOf('written')
+      assert.equal(await s.readText('cond/race'), `taker-${winner}`)
+      assert.equal(conditional.refused, 6)
+    } finally {
+      s.destroy()
+      await conditional.stop()
+    }
   })
 })
 

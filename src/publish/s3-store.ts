@@ -5,8 +5,10 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -14,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3'
 import type { CompletedPart } from '@aws-sdk/client-s3'
 import type { Readable } from 'node:stream'
+import type { ObjectStore } from '../backend/fleet-backend.ts'
 import type { S3Location } from '../config/config.ts'
 
 export interface UploadProgress {
@@ -263,14 +266,20 @@ export class S3Error extends Error {
   }
 }
 
+/** The release bucket as both: releases uploaded, and plain objects (Serf's pointer, history, lock). */
+export type S3ObjectStore = ReleaseStore & ObjectStore
+
 export function createS3Store(
   location: S3Location,
   credentials?: { accessKeyId: string; secretAccessKey: string }
-): ReleaseStore {
+): S3ObjectStore {
   return new S3Store(location, credentials)
 }
 
-class S3Store implements ReleaseStore {
+const statusOf = (error: unknown): number | undefined =>
+  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+
+class S3Store implements S3ObjectStore {
   readonly bucket: string
   private readonly location: S3Location
   private readonly client: S3Client
@@ -396,6 +405,75 @@ class S3Store implements ReleaseStore {
     } catch (error) {
       return this.fail(error, key)
     }
+  }
+
+  async readText(key: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))
+      return (await out.Body?.transformToString('utf8')) ?? ''
+    } catch (error) {
+      if (statusOf(error) === 404 || (error as { name?: string }).name === 'NoSuchKey')
+        return undefined
+      return this.fail(error, key)
+    }
+  }
+
+  /**
+   * One PUT (S3 writes an object whole). With `ifNoneMatch: '*'` S3 answers 412
+   * when the object exists (and 409 while another conditional write of it is in
+   * flight): both are `exists`. An endpoint that ignores the header answers
+   * `written` either way; the lock checks for that.
+   */
+  async writeText(
+    key: string,
+    body: string,
+    opts: { ifNoneMatch?: '*' } = {}
+  ): Promise<'written' | 'exists'> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: key.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8',
+          ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {})
+        })
+      )
+      return 'written'
+    } catch (error) {
+      const status = statusOf(error)
+      if (opts.ifNoneMatch && (status === 412 || status === 409)) return 'exists'
+      return this.fail(error, key)
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
+    } catch (error) {
+      this.fail(error, key)
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = []
+    let token: string | undefined
+    try {
+      do {
+        const out = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ContinuationToken: token
+          })
+        )
+        for (const o of out.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key)
+        token = out.IsTruncated ? out.NextContinuationToken : undefined
+      } while (token)
+    } catch (error) {
+      this.fail(error, prefix)
+    }
+    return keys
   }
 
   destroy(): void {

@@ -1,0 +1,50 @@
+// Which Serf members a run targets (contract 13): status `alive`, the name
+// matching `node-filter` (RE2, unanchored, as with Consul) and every
+// `serf-tags` regex (RE2, anchored, like `serf members -tag`). Unlike Serf's own
+// members-filtered, a member without the tag does not match (Serf matches it
+// as ""). Canaries: matching members with the tag `canary`, whatever its value.
+import type { Targets } from '../backend/fleet-backend.ts'
+import { compileFilter, filterMatcher } from '../shared/filters.ts'
+import type { Member } from './rpc-types.ts'
+
+export interface MemberFilters {
+  /** RE2 on the member name, unanchored */
+  nodeFilter?: string
+  /** tag name -> RE2, anchored */
+  tags: Readonly<Record<string, string>>
+}
+
+/** Whether a member matches the filters, whatever its status. */
+export function memberMatcher(filters: MemberFilters): (member: Member) => boolean {
+  const name = filterMatcher(filters.nodeFilter)
+  const tags = Object.entries(filters.tags).map(
+    ([key, re]) => [key, compileFilter(`^(?:${re})$`)] as const
+  )
+  return (member) =>
+    name(member.name) &&
+    tags.every(([key, re]) => {
+      const value = member.tags[key]
+      return value !== undefined && re.test(value)
+    })
+}
+
+export const isGone = (status: Member['status']): boolean =>
+  status === 'failed' || status === 'left'
+
+export function selectMembers(members: readonly Member[], filters: MemberFilters): Targets {
+  const matches = memberMatcher(filters)
+  const targets: string[] = []
+  const notLive: string[] = []
+  const filteredOut: string[] = []
+  const canaries: string[] = []
+  for (const member of members) {
+    if (!matches(member)) {
+      filteredOut.push(member.name)
+      continue
+    }
+    if (member.status === 'alive') targets.push(member.name)
+    else notLive.push(member.name)
+    if (member.tags.canary !== undefined) canaries.push(member.name)
+  }
+  return { selection: { targets, notLive, filteredOut }, canaries, known: members.length }
+}
