@@ -436,7 +436,49 @@ function within(work, ms) {
 }
 async function deploy(config, env, signal, end) {
     const { store, consul, backend } = await connect(config, coreLog);
-    const reporter = createGitHubReporter({
+    const report = pullRequestReport(createReporter(config, env), signal);
+    const verdict = verdictLine();
+    try {
+        const result = await runPipeline(config, {
+            store,
+            backend,
+            consul,
+            log: coreLog,
+            setOutput: (name, value) => setOutput(name, value),
+            writeSummary: summaryWriter(env),
+            signal,
+            ...postStepState(config),
+            onAnnounced: async ({ fleet, facts }) => report.started({ fleet, notWaiting: !config.wait, facts }),
+            onProgress: (fleet) => report.progress(fleet),
+            onVerdict: (outcome) => verdict.say(outcome)
+        });
+        if (result.fleet) {
+            await report.finished({
+                fleet: result.fleet,
+                verdict: result.verdict ?? { done: false },
+                excerpts: result.excerpts,
+                cancelled: result.cancelled,
+                waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
+                rollback: result.rollout?.rollback?.message
+            });
+        }
+        end.conclusion = runConclusion(result);
+        // The verdict is the pipeline's alone: reporting never changes it.
+        if (!verdict.said)
+            verdict.say(result);
+    }
+    catch (error) {
+        await report.failed(error);
+        throw error;
+    }
+    finally {
+        end.checkRunUrl = report.checkRunUrl();
+        store.destroy();
+    }
+}
+/** The GitHub reporter; what it creates is saved for the post step to complete. */
+function createReporter(config, env) {
+    return createGitHubReporter({
         token: config.github.token,
         env,
         checkName: config.github.checkName,
@@ -448,9 +490,14 @@ async function deploy(config, env, signal, end) {
             saveState(STATE.statusContext, context);
         }
     });
-    // The check run exists from the event on; whatever happens after, it is completed.
+}
+/**
+ * The pull request's side of the run. The check run exists from the event on;
+ * whatever happens after, it is completed (within the time a cancel leaves).
+ */
+function pullRequestReport(reporter, signal) {
     let announced;
-    const finish = async (outcome) => {
+    const finished = async (outcome) => {
         if (!announced)
             return;
         const done = await within(reporter.finished({ ...outcome, durationMs: Date.now() - announced.at }), signal.aborted
@@ -460,74 +507,66 @@ async function deploy(config, env, signal, end) {
         if (done)
             saveState(STATE.reported, 'true');
     };
-    // The verdict line is printed the moment the pipeline knows it; the lock
-    // release, the summary and the check run follow (they never change it).
-    let said = false;
-    const say = (outcome) => {
-        said = true;
-        if (outcome.failed)
-            setFailed(outcome.message);
-        else
-            info(outcome.message);
+    return {
+        started(info) {
+            announced = { at: Date.now(), fleet: info.fleet };
+            // Not awaited: the wait (or, with wait: false, the lock release) goes on
+            // meanwhile; the reporter runs its calls in order, so finished() comes after.
+            void reporter.started(info);
+        },
+        progress: (fleet) => void reporter.progress({ fleet }),
+        finished,
+        /** The run broke off with `error`: the check run shows the fleet as far as it got. */
+        async failed(error) {
+            if (announced)
+                await finished({
+                    fleet: announced.fleet,
+                    verdict: announced.fleet.verdict(),
+                    error: failureLine(error)
+                });
+        },
+        checkRunUrl: () => reporter.checkRunUrl() ?? ''
     };
-    try {
-        const result = await runPipeline(config, {
-            store,
-            backend,
-            consul,
-            log: coreLog,
-            setOutput: (name, value) => setOutput(name, value),
-            writeSummary: env.GITHUB_STEP_SUMMARY
-                ? (markdown) => summary
-                    .addRaw(markdown)
-                    .write()
-                    .then(() => saveState(STATE.summarized, 'true'), (error) => warning(`could not write the job summary: ${error.message}`))
-                : undefined,
-            signal,
-            onLockSession: (id, datacenter) => {
-                saveState(STATE.lockSession, id);
-                saveState(STATE.lockDatacenter, datacenter ?? '');
-                saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock);
-            },
-            onLockReleased: () => saveState(STATE.lockReleased, 'true'),
-            onAnnounceJournal: (journal) => saveState(STATE.announce, JSON.stringify(journal)),
-            onAnnounced: async ({ fleet, facts }) => {
-                announced = { at: Date.now(), fleet };
-                // Not awaited: the wait (or, with wait: false, the lock release) goes on
-                // meanwhile; the reporter runs its calls in order, so finish() comes after.
-                void reporter.started({ fleet, notWaiting: !config.wait, facts });
-            },
-            onProgress: (fleet) => void reporter.progress({ fleet }),
-            onVerdict: say
-        });
-        if (result.fleet) {
-            await finish({
-                fleet: result.fleet,
-                verdict: result.verdict ?? { done: false },
-                excerpts: result.excerpts,
-                cancelled: result.cancelled,
-                waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
-                rollback: result.rollout?.rollback?.message
-            });
+}
+/**
+ * The verdict line, printed the moment the pipeline knows it; the lock release,
+ * the summary and the check run follow (they never change it). Said once.
+ */
+function verdictLine() {
+    let said = false;
+    return {
+        get said() {
+            return said;
+        },
+        say(outcome) {
+            said = true;
+            if (outcome.failed)
+                setFailed(outcome.message);
+            else
+                info(outcome.message);
         }
-        end.conclusion = runConclusion(result);
-        // The verdict is the pipeline's alone: reporting never changes it.
-        if (!said)
-            say(result);
-    }
-    catch (error) {
-        if (announced)
-            await finish({
-                fleet: announced.fleet,
-                verdict: announced.fleet.verdict(),
-                error: failureLine(error)
-            });
-        throw error;
-    }
-    finally {
-        end.checkRunUrl = reporter.checkRunUrl() ?? '';
-        store.destroy();
-    }
+    };
+}
+/** The job summary, when the runner gives one; a failure to write it only warns. */
+function summaryWriter(env) {
+    if (!env.GITHUB_STEP_SUMMARY)
+        return undefined;
+    return (markdown) => summary
+        .addRaw(markdown)
+        .write()
+        .then(() => saveState(STATE.summarized, 'true'), (error) => warning(`could not write the job summary: ${error.message}`));
+}
+/** What the post step needs to finish the lock and the announcement if this process dies. */
+function postStepState(config) {
+    return {
+        onLockSession: (id, datacenter) => {
+            saveState(STATE.lockSession, id);
+            saveState(STATE.lockDatacenter, datacenter ?? '');
+            saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock);
+        },
+        onLockReleased: () => saveState(STATE.lockReleased, 'true'),
+        onAnnounceJournal: (journal) => saveState(STATE.announce, JSON.stringify(journal))
+    };
 }
 async function run(env = process.env) {
     // Mask secrets before anything could print them, even an input error.

@@ -527,20 +527,79 @@ function delay(ms, signal) {
  * Consul error (e.g. a 403).
  */
 async function awaitFleet(options) {
-    const { consul, fleet } = options;
+    const { fleet } = options;
+    // `stop` ends both loops: at the deadline, at a verdict, or when one fails.
     const stop = new AbortController();
     const signals = [stop.signal, ...(options.signal ? [options.signal] : [])];
     const signal = AbortSignal.any(signals);
     const deadlineTimer = setTimeout(() => stop.abort(), Math.max(0, options.deadline - Date.now()));
     const finish = () => stop.abort();
-    const watchResults = async () => {
-        const rate = options.readsPerSecond ?? 2;
-        const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads);
-        let index = BigInt(options.baselineIndex);
-        let lastReadAt = -Infinity;
-        /** when a read first brought a report back (a blocking read returns at the first change) */
-        let firstReportAt;
-        while (!signal.aborted) {
+    const guard = async (loop) => {
+        try {
+            await loop(options, signal, finish);
+        }
+        catch (error) {
+            if (signal.aborted)
+                return; // the deadline or a cancel interrupted a read
+            finish();
+            throw error;
+        }
+    };
+    try {
+        await Promise.all([guard(watchResults$1), guard(watchHealth)]);
+    }
+    finally {
+        clearTimeout(deadlineTimer);
+    }
+    if (!fleet.verdict().done && Date.now() >= options.deadline && !options.signal?.aborted)
+        fleet.expire();
+}
+/** How long a blocking read may wait: until the deadline, within [1 s, MAX_WAIT_MS]. */
+function blockingWaitMs(deadline) {
+    return Math.max(1000, Math.min(MAX_WAIT_MS, deadline - Date.now()));
+}
+/** The results reports, read with a blocking query on results/ paced by `resultsPacing`. */
+async function watchResults$1(options, signal, finish) {
+    const { consul, fleet } = options;
+    const pacing = resultsPacing(fleet, options.readsPerSecond ?? 2);
+    let index = BigInt(options.baselineIndex);
+    while (!signal.aborted) {
+        await pacing.beforeRead(signal);
+        if (signal.aborted)
+            return;
+        const read = await consul.kvGet(options.resultsPrefix, {
+            recurse: true,
+            index,
+            waitMs: blockingWaitMs(options.deadline),
+            signal,
+            retryUntil: options.deadline
+        });
+        const entries = read.entries.map((e) => ({
+            node: e.key.slice(options.resultsPrefix.length),
+            value: e.value,
+            modifyIndex: e.modifyIndex
+        }));
+        await screenStrangers(options, entries);
+        const changed = fleet.applyResults(entries, Date.now() - options.firedAt);
+        if (changed.length)
+            options.onChange?.(changed);
+        if (fleet.verdict().done)
+            return finish();
+        index = nextIndex(index, read.index);
+    }
+}
+/**
+ * The results loop's pacing (PACING): the bucket is the hard limit; the spacing
+ * between reads follows how fast the fleet reports.
+ */
+function resultsPacing(fleet, rate) {
+    const bucket = tokenBucket(rate, PACING.bankSeconds * rate, Date.now, PACING.initialReads);
+    let lastReadAt = -Infinity;
+    /** when a read first brought a report back (a blocking read returns at the first change) */
+    let firstReportAt;
+    return {
+        /** Wait until the next read may go (or `signal` aborts); the read is counted as sent. */
+        async beforeRead(signal) {
             const { pending, total } = fleet.counts();
             if (firstReportAt === undefined && pending < total)
                 firstReportAt = Date.now();
@@ -551,81 +610,41 @@ async function awaitFleet(options) {
             });
             await delay(lastReadAt + spacing - Date.now(), signal);
             await delay(bucket.take(), signal);
-            if (signal.aborted)
-                return;
             lastReadAt = Date.now();
-            const remaining = options.deadline - Date.now();
-            const read = await consul.kvGet(options.resultsPrefix, {
-                recurse: true,
-                index,
-                waitMs: Math.max(1000, Math.min(MAX_WAIT_MS, remaining)),
-                signal,
-                retryUntil: options.deadline
-            });
-            const entries = read.entries.map((e) => ({
-                node: e.key.slice(options.resultsPrefix.length),
-                value: e.value,
-                modifyIndex: e.modifyIndex
-            }));
-            // A fresh result from a node nobody knows: a late joiner, or a forgery.
-            for (const entry of entries) {
-                if (fleet.isKnown(entry.node) || !fleet.isFresh(entry))
-                    continue;
-                const admitted = options.admitJoiner ? await options.admitJoiner(entry.node) : false;
-                if (!admitted)
-                    fleet.markUntargeted(entry.node);
-            }
-            const changed = fleet.applyResults(entries, Date.now() - options.firedAt);
-            if (changed.length)
-                options.onChange?.(changed);
-            if (fleet.verdict().done)
-                return finish();
-            index = nextIndex(index, read.index);
         }
     };
-    const watchHealth = async () => {
-        let index = 0n;
-        const bucket = tokenBucket(1, 2);
-        while (!signal.aborted) {
-            await delay(bucket.take(), signal);
-            if (signal.aborted)
-                return;
-            const remaining = options.deadline - Date.now();
-            const { value: checks, index: answered } = await consul.getJson('health/state/critical', 'node:read', {
-                signal,
-                index,
-                waitMs: Math.max(1000, Math.min(MAX_WAIT_MS, remaining))
-            });
-            const lost = checks
-                .filter((c) => c.CheckID === 'serfHealth')
-                .map((c) => fleet.markLost(c.Node))
-                .filter((s) => s !== undefined);
-            if (lost.length)
-                options.onChange?.(lost);
-            if (fleet.verdict().done)
-                return finish();
-            index = nextIndex(index, answered);
-        }
-    };
-    const guard = async (loop) => {
-        try {
-            await loop();
-        }
-        catch (error) {
-            if (signal.aborted)
-                return; // the deadline or a cancel interrupted a read
-            finish();
-            throw error;
-        }
-    };
-    try {
-        await Promise.all([guard(watchResults), guard(watchHealth)]);
+}
+/** A fresh result from a node nobody knows: a late joiner, or a forgery that never counts. */
+async function screenStrangers(options, entries) {
+    const { fleet } = options;
+    for (const entry of entries) {
+        if (fleet.isKnown(entry.node) || !fleet.isFresh(entry))
+            continue;
+        const admitted = options.admitJoiner ? await options.admitJoiner(entry.node) : false;
+        if (!admitted)
+            fleet.markUntargeted(entry.node);
     }
-    finally {
-        clearTimeout(deadlineTimer);
+}
+/** Lost nodes: a blocking query on critical checks, whose serfHealth ones mark a node lost. */
+async function watchHealth(options, signal, finish) {
+    const { consul, fleet } = options;
+    let index = 0n;
+    const bucket = tokenBucket(1, 2);
+    while (!signal.aborted) {
+        await delay(bucket.take(), signal);
+        if (signal.aborted)
+            return;
+        const { value: checks, index: answered } = await consul.getJson('health/state/critical', 'node:read', { signal, index, waitMs: blockingWaitMs(options.deadline) });
+        const lost = checks
+            .filter((c) => c.CheckID === 'serfHealth')
+            .map((c) => fleet.markLost(c.Node))
+            .filter((s) => s !== undefined);
+        if (lost.length)
+            options.onChange?.(lost);
+        if (fleet.verdict().done)
+            return finish();
+        index = nextIndex(index, answered);
     }
-    if (!fleet.verdict().done && Date.now() >= options.deadline && !options.signal?.aborted)
-        fleet.expire();
 }
 
 /**
@@ -742,71 +761,14 @@ function consulBackend(consul, config, log) {
     return {
         at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config, log),
         lockName: keys.lock,
-        async datacenters(selection, signal) {
-            if (selection.kind === 'agent')
-                return [undefined];
-            return resolveDatacenters(selection, await consul.datacentersList(signal));
-        },
-        async targets(signal, retryUntil) {
-            const catalog = await readCatalog(consul, config.filters, signal, retryUntil);
-            const selection = selectTargets(catalog, config.filters);
-            const matching = new Set([...selection.targets, ...selection.notLive]);
-            return {
-                selection,
-                canaries: canaryNodes(catalog.filter((node) => matching.has(node.node)), config.filters),
-                known: catalog.length
-            };
-        },
-        async lastResults(signal) {
-            const read = await consul.kvGet(keys.results, { recurse: true, signal });
-            const byNode = new Map();
-            for (const entry of read.entries) {
-                const result = parseResult(entry.value);
-                if (typeof result !== 'string')
-                    byNode.set(entry.key.slice(keys.results.length), result);
-            }
-            return byNode;
-        },
+        datacenters: (selection, signal) => listDatacenters(consul, selection, signal),
+        targets: (signal, retryUntil) => readTargets$1(consul, config.filters, signal, retryUntil),
+        lastResults: (signal) => readLastResults(consul, keys.results, signal),
         releasePointer: (signal) => readPointer(consul, config.kvPrefix, signal),
-        async history(deployId, signal) {
-            const where = keys.history(deployId);
-            const value = (await consul.kvGet(where, { signal })).entries[0]?.value;
-            if (!value)
-                return { found: false, where };
-            try {
-                return { found: true, where, record: JSON.parse(value) };
-            }
-            catch {
-                return { found: true, where, unreadable: true };
-            }
-        },
-        async recentDeployIds(count = 5) {
-            const prefix = `${config.kvPrefix}/history/`;
-            const ids = await consul.kvKeys(prefix);
-            return ids
-                .map((k) => k.slice(prefix.length))
-                .filter((id) => id !== '' && !id.includes('/'))
-                .sort()
-                .reverse()
-                .slice(0, count);
-        },
+        history: (deployId, signal) => readHistory$1(consul, keys.history(deployId), signal),
+        recentDeployIds: (count = 5) => readRecentDeployIds(consul, config.kvPrefix, count),
         send: (request) => sendEvents(consul, config, log, request),
-        async watch(request) {
-            const joinerCheck = catalogJoinerCheck(consul, config.filters, request.signal);
-            await awaitFleet({
-                consul,
-                fleet: request.fleet,
-                resultsPrefix: keys.results,
-                firedAt: request.sent.firedAt,
-                deadline: request.deadline,
-                baselineIndex: request.sent.baseline,
-                signal: request.signal,
-                admitJoiner: request.admitJoiners
-                    ? (node) => joinerCheck(node).catch(() => false)
-                    : undefined,
-                onChange: request.onChange
-            });
-        },
+        watch: (request) => watchResults(consul, config.filters, keys.results, request),
         health: (nodes, bakeMs, signal) => bake({ consul, nodes, filters: config.filters, bakeMs, signal }),
         async writeHistory(record, signal) {
             await consul.kvPut(keys.history(record.deploy_id), JSON.stringify(record), { signal });
@@ -819,21 +781,89 @@ function consulBackend(consul, config, log) {
         },
         lock: (request) => takeLock$1(consul, keys.lock, request),
         lockState: (signal) => readLock(consul, keys.lock, signal),
-        async readLogs(nodes) {
-            const excerpts = [];
-            const failed = nodes.slice(0, MAX_LOGS_READ);
-            for (let i = 0; i < failed.length; i += 8) {
-                const batch = failed.slice(i, i + 8);
-                const texts = await Promise.all(batch.map((node) => readLog(consul, keys.log(node))));
-                batch.forEach((node, j) => {
-                    const text = texts[j];
-                    if (text !== undefined)
-                        excerpts.push({ node, text });
-                });
-            }
-            return excerpts;
-        }
+        readLogs: (nodes) => readLogs(consul, keys, nodes)
     };
+}
+/** The datacenters a run goes through; [undefined]: the agent's own, no `?dc`. */
+async function listDatacenters(consul, selection, signal) {
+    if (selection.kind === 'agent')
+        return [undefined];
+    return resolveDatacenters(selection, await consul.datacentersList(signal));
+}
+/** The live nodes the filters select, and the canaries among all that match. */
+async function readTargets$1(consul, filters, signal, retryUntil) {
+    const catalog = await readCatalog(consul, filters, signal, retryUntil);
+    const selection = selectTargets(catalog, filters);
+    const matching = new Set([...selection.targets, ...selection.notLive]);
+    return {
+        selection,
+        canaries: canaryNodes(catalog.filter((node) => matching.has(node.node)), filters),
+        known: catalog.length
+    };
+}
+/** Each node's last readable result under results/, keyed by node name. */
+async function readLastResults(consul, resultsPrefix, signal) {
+    const read = await consul.kvGet(resultsPrefix, { recurse: true, signal });
+    const byNode = new Map();
+    for (const entry of read.entries) {
+        const result = parseResult(entry.value);
+        if (typeof result !== 'string')
+            byNode.set(entry.key.slice(resultsPrefix.length), result);
+    }
+    return byNode;
+}
+/** The history record stored at `where` (history/<deploy-id>). */
+async function readHistory$1(consul, where, signal) {
+    const value = (await consul.kvGet(where, { signal })).entries[0]?.value;
+    if (!value)
+        return { found: false, where };
+    try {
+        return { found: true, where, record: JSON.parse(value) };
+    }
+    catch {
+        return { found: true, where, unreadable: true };
+    }
+}
+/** The newest `count` deploy IDs under history/ (IDs sort by time). */
+async function readRecentDeployIds(consul, kvPrefix, count) {
+    const prefix = `${kvPrefix}/history/`;
+    const ids = await consul.kvKeys(prefix);
+    return ids
+        .map((k) => k.slice(prefix.length))
+        .filter((id) => id !== '' && !id.includes('/'))
+        .sort()
+        .reverse()
+        .slice(0, count);
+}
+/** Follow results/ and serfHealth until a verdict; late joiners are checked in the catalog. */
+async function watchResults(consul, filters, resultsPrefix, request) {
+    const joinerCheck = catalogJoinerCheck(consul, filters, request.signal);
+    await awaitFleet({
+        consul,
+        fleet: request.fleet,
+        resultsPrefix,
+        firedAt: request.sent.firedAt,
+        deadline: request.deadline,
+        baselineIndex: request.sent.baseline,
+        signal: request.signal,
+        admitJoiner: request.admitJoiners ? (node) => joinerCheck(node).catch(() => false) : undefined,
+        onChange: request.onChange
+    });
+}
+/** Failed nodes' logs, 8 reads at a time, at most MAX_LOGS_READ nodes. */
+async function readLogs(consul, keys, nodes) {
+    const excerpts = [];
+    const failed = nodes.slice(0, MAX_LOGS_READ);
+    for (let i = 0; i < failed.length; i += 8) {
+        const batch = failed.slice(i, i + 8);
+        const texts = await Promise.all(batch.map((node) => readLog(consul, keys.log(node))));
+        batch.forEach((node, j) => {
+            const text = texts[j];
+            if (text !== undefined)
+                excerpts.push({ node, text });
+        });
+    }
+    return excerpts;
 }
 /**
  * A step's events, one per filter set (a wave too large for one node filter is

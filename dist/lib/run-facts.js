@@ -9109,16 +9109,39 @@ function graceAfter(signal, ms) {
         signal.addEventListener('abort', start, { once: true });
     return grace.signal;
 }
+/** Move latest with the event, all or nothing (see above); `movesLatest: false` fires only. */
 async function announce(consul, config, release, log, opts = {}) {
     const { signal } = opts;
     const clock = opts.clock ?? systemClock;
-    const keys = kvKeys(config.kvPrefix);
     const filters = opts.filters ?? config.filters;
     // latest names the manifest a booting node runs; the event may send another
     // (layout: releases: latest the combined manifest, the event the switch).
     const eventUrl = release.eventUrl ?? release.manifestUrl;
     if (opts.movesLatest === false)
         return fireOnly(consul, config, eventUrl, filters, log, opts, clock);
+    const ops = announcementOps(config, release);
+    const read = await readBefore(consul, config, eventUrl, opts);
+    signal?.throwIfAborted();
+    const journal = openJournal(config, release, eventUrl, filters, read, opts);
+    const announcing = { consul, config, log, opts, clock, journal, eventUrl };
+    try {
+        await writeAndFire(announcing, ops);
+    }
+    catch (error) {
+        await settleFailed(announcing, error);
+    }
+    const firedAt = clock.now();
+    logFired(log, config.eventName, journal.eventId ?? '', filters, Buffer.byteLength(eventUrl));
+    return {
+        baselineIndex: Math.max(1, raftIndex(read.baseline)),
+        eventId: journal.eventId ?? '',
+        firedAt,
+        seenAfter: read.seenBefore && journal.eventId ? [...read.seenBefore, journal.eventId] : undefined
+    };
+}
+/** latest and deploy-id together, and the release's history record when it has one. */
+function announcementOps(config, release) {
+    const keys = kvKeys(config.kvPrefix);
     const ops = [
         { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
         { Verb: 'set', Key: keys.deployId, Value: config.deployId }
@@ -9130,11 +9153,18 @@ async function announce(consul, config, release, log, opts = {}) {
             Key: keys.history(config.deployId),
             Value: JSON.stringify(release.history)
         });
-    // Every read first, while nothing is written: a cancel here leaves nothing to undo.
-    // What latest and deploy-id hold, to put back (not a txn get-or-empty: Consul
-    // blanks the value of every txn verb but get). X-Consul-Index of the recurse read
-    // is the highest ModifyIndex under results/: every result already there is at or
-    // below it. The agent's event list, to tell later whether a lost fire went out.
+    return ops;
+}
+/**
+ * Every read first, while nothing is written: a cancel here leaves nothing to undo.
+ * What latest and deploy-id hold, to put back (not a txn get-or-empty: Consul
+ * blanks the value of every txn verb but get). X-Consul-Index of the recurse read
+ * is the highest ModifyIndex under results/: every result already there is at or
+ * below it. The agent's event list, to tell later whether a lost fire went out.
+ */
+async function readBefore(consul, config, eventUrl, opts) {
+    const { signal } = opts;
+    const keys = kvKeys(config.kvPrefix);
     const [latestNow, deployIdNow, baseline, seenBefore, agentNode] = await Promise.all([
         consul.kvGet(keys.latest, { signal, permission: `key:read on "${keys.latest}"` }),
         consul.kvGet(keys.deployId, { signal, permission: `key:read on "${keys.deployId}"` }),
@@ -9146,8 +9176,19 @@ async function announce(consul, config, release, log, opts = {}) {
         consul.eventIds(config.eventName, eventUrl, signal).catch(() => undefined),
         opts.targets?.length ? consul.agentNodeName(signal).catch(() => '') : ''
     ]);
-    signal?.throwIfAborted();
-    const journal = {
+    return {
+        before: [...latestNow.entries, ...deployIdNow.entries].map((e) => ({
+            key: e.key,
+            value: e.value
+        })),
+        baseline: baseline.index,
+        seenBefore,
+        agentReceives: agentNode !== '' && (opts.targets ?? []).includes(agentNode)
+    };
+}
+/** The journal as the first write goes out: what to put back, and how to tell the fire. */
+function openJournal(config, release, eventUrl, filters, read, opts) {
+    return {
         kvPrefix: config.kvPrefix,
         ...(opts.datacenter ? { datacenter: opts.datacenter } : {}),
         deployId: config.deployId,
@@ -9156,70 +9197,71 @@ async function announce(consul, config, release, log, opts = {}) {
         eventName: config.eventName,
         filters,
         phase: 'writing',
-        before: [...latestNow.entries, ...deployIdNow.entries].map((e) => ({
-            key: e.key,
-            value: e.value
-        })),
-        seenBefore,
-        agentReceives: agentNode !== '' && (opts.targets ?? []).includes(agentNode)
+        before: read.before,
+        seenBefore: read.seenBefore,
+        agentReceives: read.agentReceives
     };
-    const step = (phase, sent = false) => {
-        journal.phase = phase;
-        journal.sentAt = sent ? clock.now() : undefined;
-        opts.onJournal?.({ ...journal });
-    };
+}
+/** Move the journal to `phase` and tell it; `sent`: that phase's write goes out now. */
+function step(a, phase, sent = false) {
+    a.journal.phase = phase;
+    a.journal.sentAt = sent ? a.clock.now() : undefined;
+    a.opts.onJournal?.({ ...a.journal });
+}
+/** The txn, then the event, each journalled before it is sent. */
+async function writeAndFire(a, ops) {
+    const { consul, config, journal, log, eventUrl } = a;
+    const { signal } = a.opts;
+    const keys = kvKeys(config.kvPrefix);
     // Writes are not cut short by a cancel (their outcome would be unknown), only
     // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
     const inFlight = graceAfter(signal, CANCEL_GRACE_MS);
-    const bytes = Buffer.byteLength(eventUrl);
-    try {
-        step('writing', true);
-        const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
-            signal: inFlight,
-            stopRetrying: signal
-        });
-        journal.written = writtenIndexes(written, keys);
-        step('written');
-        log.info(`${keys.latest} → ${release.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
-        signal?.throwIfAborted();
-        if (bytes > SAFE_PAYLOAD_BYTES)
-            log.warning(payloadAdvice(eventUrl));
-        step('firing', true);
-        const { id } = await consul.fireEvent(config.eventName, eventUrl, filters, {
-            signal: inFlight,
-            stopRetrying: signal,
-            seenBefore
-        });
-        journal.eventId = id;
-        step('fired');
-    }
-    catch (error) {
-        const refused = refusedByConsul(error);
-        // A write retried or cut short may have been sent again until now.
-        if (!refused && (journal.phase === 'writing' || journal.phase === 'firing'))
-            journal.sentAt = clock.now();
-        const outcome = await settle(consul, journal, log, {
-            refused,
-            clock,
-            deadline: clock.now() + (signal?.aborted ? (opts.settleAfterCancelMs ?? 2_500) : 20_000),
-            onJournal: opts.onJournal
-        });
-        if (!outcome.fired) {
-            if (error instanceof ConsulError &&
-                journal.written &&
-                (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
-                throw new ConsulError(`Consul refused the ${config.eventName} event: ${payloadAdvice(eventUrl)} (${error.message})`, error.status, false);
-            throw error;
-        }
-    }
-    const firedAt = clock.now();
-    logFired(log, config.eventName, journal.eventId ?? '', filters, bytes);
-    return {
-        baselineIndex: Math.max(1, raftIndex(baseline.index)),
-        eventId: journal.eventId ?? '',
-        firedAt,
-        seenAfter: seenBefore && journal.eventId ? [...seenBefore, journal.eventId] : undefined
-    };
+    step(a, 'writing', true);
+    const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
+        signal: inFlight,
+        stopRetrying: signal
+    });
+    journal.written = writtenIndexes(written, keys);
+    step(a, 'written');
+    log.info(`${keys.latest} → ${journal.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
+    signal?.throwIfAborted();
+    if (Buffer.byteLength(eventUrl) > SAFE_PAYLOAD_BYTES)
+        log.warning(payloadAdvice(eventUrl));
+    step(a, 'firing', true);
+    const { id } = await consul.fireEvent(config.eventName, eventUrl, journal.filters, {
+        signal: inFlight,
+        stopRetrying: signal,
+        seenBefore: journal.seenBefore
+    });
+    journal.eventId = id;
+    step(a, 'fired');
+}
+/**
+ * The write or the fire failed or was cut short: settle to one of the two allowed
+ * ends. Returns when the event went out after all; otherwise throws `error`.
+ */
+async function settleFailed(a, error) {
+    const { journal, clock, opts } = a;
+    const refused = refusedByConsul(error);
+    // A write retried or cut short may have been sent again until now.
+    if (!refused && (journal.phase === 'writing' || journal.phase === 'firing'))
+        journal.sentAt = clock.now();
+    const outcome = await settle(a.consul, journal, a.log, {
+        refused,
+        clock,
+        deadline: clock.now() + (opts.signal?.aborted ? (opts.settleAfterCancelMs ?? 2_500) : 20_000),
+        onJournal: opts.onJournal
+    });
+    if (!outcome.fired)
+        throw withPayloadAdvice(error, journal, a.eventUrl);
+}
+/** A refused event that reads as too large says what to shorten; anything else is as it was. */
+function withPayloadAdvice(error, journal, eventUrl) {
+    if (error instanceof ConsulError &&
+        journal.written &&
+        (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
+        return new ConsulError(`Consul refused the ${journal.eventName} event: ${payloadAdvice(eventUrl)} (${error.message})`, error.status, false);
+    return error;
 }
 function logFired(log, eventName, eventId, filters, bytes) {
     const shown = Object.entries(filters)
@@ -9271,20 +9313,66 @@ function writtenIndexes(entries, keys) {
  * held before. Used by the announce step itself and by the post step.
  */
 async function settle(consul, journal, log, opts) {
-    const clock = opts.clock ?? systemClock;
-    const keys = kvKeys(journal.kvPrefix);
-    const save = (phase) => {
-        journal.phase = phase;
-        journal.sentAt = undefined;
-        opts.onJournal?.({ ...journal });
-    };
-    const leave = (why) => {
-        log.warning(`${why}: left to the post step, which puts ${keys.latest} back unless the event went out`);
+    const settling = new Settling(consul, journal, log, opts);
+    try {
+        if (isSettled(journal))
+            return { fired: journal.phase === 'fired', settled: true };
+        if (journal.phase === 'writing') {
+            const ended = await settleWrite(settling);
+            if (ended)
+                return ended;
+        }
+        if (journal.phase === 'firing' && !opts.refused) {
+            const ended = await settleFire(settling);
+            if (ended)
+                return ended;
+        }
+        await restore(consul, journal, log, settling.request());
+        return settling.undone();
+    }
+    catch (error) {
+        return settling.leave(`could not settle ${settling.keys.latest}: ${error.message}`);
+    }
+}
+/** One settle call: the journal it moves on, and the deadline its requests keep. */
+class Settling {
+    consul;
+    journal;
+    log;
+    opts;
+    clock;
+    keys;
+    constructor(consul, journal, log, opts) {
+        this.consul = consul;
+        this.journal = journal;
+        this.log = log;
+        this.opts = opts;
+        this.clock = opts.clock ?? systemClock;
+        this.keys = kvKeys(journal.kvPrefix);
+    }
+    save(phase) {
+        this.journal.phase = phase;
+        this.journal.sentAt = undefined;
+        this.opts.onJournal?.({ ...this.journal });
+    }
+    /** Nothing of this run is left in KV. */
+    undone() {
+        this.save('settled');
+        return { fired: false, settled: true };
+    }
+    /** The event went out after all (`id`): latest rightly names this release. */
+    fired(id) {
+        this.journal.eventId = id;
+        this.save('fired');
+        return { fired: true, settled: true };
+    }
+    leave(why) {
+        this.log.warning(`${why}: left to the post step, which puts ${this.keys.latest} back unless the event went out`);
         return { fired: false, settled: false };
-    };
-    const remaining = () => opts.deadline - clock.now();
-    // A write whose answer was lost may still take effect: wait that out before reading.
-    const waitForLostWrite = async () => {
+    }
+    /** A write whose answer was lost may still take effect: wait that out before reading. */
+    async waitForLostWrite() {
+        const { journal, opts, clock } = this;
         if (opts.refused || journal.sentAt === undefined)
             return true;
         const settlesAt = journal.sentAt + WRITE_SETTLES_MS;
@@ -9293,67 +9381,57 @@ async function settle(consul, journal, log, opts) {
         if (settlesAt > clock.now())
             await clock.sleep(settlesAt - clock.now());
         return true;
-    };
-    const request = () => ({
-        signal: AbortSignal.timeout(Math.max(1, remaining())),
-        retryUntil: opts.deadline
-    });
-    try {
-        if (isSettled(journal))
-            return { fired: journal.phase === 'fired', settled: true };
-        if (journal.phase === 'writing') {
-            if (opts.refused) {
-                save('settled');
-                return { fired: false, settled: true };
-            }
-            if (!(await waitForLostWrite()))
-                return leave(`the ${keys.latest} transaction's outcome is not known yet`);
-            // deploy-id is unique to this run: holding it means the transaction took effect.
-            const [latest, deployId] = await Promise.all([keys.latest, keys.deployId].map((key) => consul.kvGet(key, request())));
-            const mine = deployId?.entries[0];
-            if (mine?.value !== journal.deployId || latest?.entries[0]?.value !== journal.manifestUrl) {
-                save('settled');
-                return { fired: false, settled: true };
-            }
-            journal.written = [latest.entries[0], mine].map((e) => ({
-                key: e.key,
-                modifyIndex: e.modifyIndex
-            }));
-            save('written');
-        }
-        if (journal.phase === 'firing' && !opts.refused) {
-            if (!(await waitForLostWrite()))
-                return leave(`whether the ${journal.eventName} event went out is not known yet`);
-            if (journal.seenBefore && journal.agentReceives) {
-                const id = await consul.newEventId(journal.eventName, journal.eventUrl ?? journal.manifestUrl, journal.seenBefore, request().signal);
-                if (id !== undefined) {
-                    log.info(`the ${journal.eventName} event went out after all (${id})`);
-                    journal.eventId = id;
-                    save('fired');
-                    return { fired: true, settled: true };
-                }
-            }
-            else {
-                // The agent is not sent the event (or its list cannot be read), so nothing
-                // can tell whether it went out. Sending it again makes it certain; a node
-                // given the same manifest twice deploys the same tree.
-                const { id } = await consul.fireEvent(journal.eventName, journal.eventUrl ?? journal.manifestUrl, journal.filters, {
-                    ...request(),
-                    seenBefore: journal.seenBefore
-                });
-                log.info(`whether the ${journal.eventName} event went out could not be told (the agent is not one of its targets): sent it again (${id}) so ${keys.latest} and the fleet agree`);
-                journal.eventId = id;
-                save('fired');
-                return { fired: true, settled: true };
-            }
-        }
-        await restore(consul, journal, log, request());
-        save('settled');
-        return { fired: false, settled: true };
     }
-    catch (error) {
-        return leave(`could not settle ${keys.latest}: ${error.message}`);
+    /** A request's options: it gives up at the deadline. */
+    request() {
+        const remaining = this.opts.deadline - this.clock.now();
+        return { signal: AbortSignal.timeout(Math.max(1, remaining)), retryUntil: this.opts.deadline };
     }
+}
+/**
+ * The txn was sent and its answer lost (or refused): find out whether it took
+ * effect. Resolves with the end when that is one; undefined when the txn took
+ * effect (the journal is then at `written`).
+ */
+async function settleWrite(s) {
+    const { journal, keys } = s;
+    if (s.opts.refused)
+        return s.undone();
+    if (!(await s.waitForLostWrite()))
+        return s.leave(`the ${keys.latest} transaction's outcome is not known yet`);
+    // deploy-id is unique to this run: holding it means the transaction took effect.
+    const [latest, deployId] = await Promise.all([keys.latest, keys.deployId].map((key) => s.consul.kvGet(key, s.request())));
+    const mine = deployId?.entries[0];
+    if (mine?.value !== journal.deployId || latest?.entries[0]?.value !== journal.manifestUrl)
+        return s.undone();
+    journal.written = [latest.entries[0], mine].map((e) => ({
+        key: e.key,
+        modifyIndex: e.modifyIndex
+    }));
+    s.save('written');
+    return undefined;
+}
+/**
+ * The event was sent and its answer lost: find out whether it went out, or make
+ * it certain. Resolves with the end when it went out; undefined when it did not.
+ */
+async function settleFire(s) {
+    const { journal } = s;
+    if (!(await s.waitForLostWrite()))
+        return s.leave(`whether the ${journal.eventName} event went out is not known yet`);
+    if (journal.seenBefore && journal.agentReceives) {
+        const id = await s.consul.newEventId(journal.eventName, journal.eventUrl ?? journal.manifestUrl, journal.seenBefore, s.request().signal);
+        if (id === undefined)
+            return undefined;
+        s.log.info(`the ${journal.eventName} event went out after all (${id})`);
+        return s.fired(id);
+    }
+    // The agent is not sent the event (or its list cannot be read), so nothing
+    // can tell whether it went out. Sending it again makes it certain; a node
+    // given the same manifest twice deploys the same tree.
+    const { id } = await s.consul.fireEvent(journal.eventName, journal.eventUrl ?? journal.manifestUrl, journal.filters, { ...s.request(), seenBefore: journal.seenBefore });
+    s.log.info(`whether the ${journal.eventName} event went out could not be told (the agent is not one of its targets): sent it again (${id}) so ${s.keys.latest} and the fleet agree`);
+    return s.fired(id);
 }
 /**
  * Put latest and deploy-id back as they were, unless someone changed them since

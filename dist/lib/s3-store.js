@@ -12303,6 +12303,10 @@ const _ep4 = {
     DisableS3ExpressSessionAuth: { type: "staticContextParams", value: true },
     Bucket: { type: "contextParams", name: "Bucket" },
 };
+const _ep8 = {
+    Bucket: { type: "contextParams", name: "Bucket" },
+    Prefix: { type: "contextParams", name: "Prefix" },
+};
 const _mw0 = (Command, cs, config, o) => [
     getThrow200ExceptionsPlugin(config),
 ];
@@ -12644,6 +12648,7 @@ const _AT = "AccessTier";
 const _B = "Bucket";
 const _BAE = "BucketAlreadyExists";
 const _BAOBY = "BucketAlreadyOwnedByYou";
+const _BGR = "BypassGovernanceRetention";
 const _BKE = "BucketKeyEnabled";
 const _Bo = "Body";
 const _CA = "ChecksumAlgorithm";
@@ -12672,8 +12677,11 @@ const _CMURr = "CreateMultipartUploadRequest";
 const _CMUo = "CompleteMultipartUpload";
 const _CMUr = "CreateMultipartUpload";
 const _CMh = "ChecksumMode";
+const _CP = "CommonPrefix";
+const _CPL = "CommonPrefixList";
 const _CPLo = "CompletedPartList";
 const _CPo = "CompletedPart";
+const _CPom = "CommonPrefixes";
 const _CR = "ContentRange";
 const _CR_ = "Content-Range";
 const _CSHA = "ChecksumSHA1";
@@ -12686,17 +12694,26 @@ const _CSr = "CreateSession";
 const _CT = "ChecksumType";
 const _CT_ = "Content-Type";
 const _CTo = "ContentType";
+const _CTon = "ContinuationToken";
 const _CXXHASH = "ChecksumXXHASH64";
 const _CXXHASHh = "ChecksumXXHASH3";
 const _CXXHASHhe = "ChecksumXXHASH128";
+const _Con = "Contents";
 const _Cr = "Credentials";
 const _DM = "DeleteMarker";
+const _DN = "DisplayName";
+const _DOO = "DeleteObjectOutput";
+const _DOR = "DeleteObjectRequest";
+const _DOel = "DeleteObject";
+const _Deli = "Delimiter";
 const _EBO = "ExpectedBucketOwner";
 const _ES = "ExpiresString";
 const _ET = "ETag";
 const _ETM = "EncryptionTypeMismatch";
+const _ETnc = "EncodingType";
 const _Ex = "Expiration";
 const _Exp = "Expires";
+const _FO = "FetchOwner";
 const _GFC = "GrantFullControl";
 const _GO = "GetObject";
 const _GOO = "GetObjectOutput";
@@ -12708,8 +12725,11 @@ const _HO = "HeadObject";
 const _HOO = "HeadObjectOutput";
 const _HOR = "HeadObjectRequest";
 const _IAN = "InvalidAnnotationName";
+const _ID = "ID";
 const _IM = "IfMatch";
 const _IMIT = "IfMatchInitiatedTime";
+const _IMLMT = "IfMatchLastModifiedTime";
+const _IMS = "IfMatchSize";
 const _IMS_ = "If-Modified-Since";
 const _IMSf = "IfModifiedSince";
 const _IMUR = "InitiateMultipartUploadResult";
@@ -12720,22 +12740,34 @@ const _IOS = "InvalidObjectState";
 const _IP = "InvalidPrefix";
 const _IPM = "IdempotencyParameterMismatch";
 const _IR = "InvalidRequest";
+const _IRIP = "IsRestoreInProgress";
+const _IT = "IsTruncated";
 const _IUS = "IfUnmodifiedSince";
 const _IUS_ = "If-Unmodified-Since";
 const _IWO = "InvalidWriteOffset";
 const _K = "Key";
+const _KC = "KeyCount";
 const _L = "Location";
+const _LBRi = "ListBucketResult";
 const _LM = "LastModified";
 const _LM_ = "Last-Modified";
+const _LOV = "ListObjectsV2";
+const _LOVO = "ListObjectsV2Output";
+const _LOVR = "ListObjectsV2Request";
 const _M = "Metadata";
+const _MFA = "MFA";
+const _MK = "MaxKeys";
 const _MM = "MissingMeta";
 const _MOS = "MpuObjectSize";
 const _MU = "MultipartUpload";
+const _N = "Name";
+const _NCT = "NextContinuationToken";
 const _NF = "NotFound";
 const _NSA = "NoSuchAnnotation";
 const _NSB = "NoSuchBucket";
 const _NSK = "NoSuchKey";
 const _NSU = "NoSuchUpload";
+const _O = "Owner";
 const _OAIATE = "ObjectAlreadyInActiveTierError";
 const _OLEH = "ObjectLockEventHold";
 const _OLEHDD = "ObjectLockEventHoldDurationDays";
@@ -12743,7 +12775,11 @@ const _OLEHDY = "ObjectLockEventHoldDurationYears";
 const _OLLHS = "ObjectLockLegalHoldStatus";
 const _OLM = "ObjectLockMode";
 const _OLRUD = "ObjectLockRetainUntilDate";
+const _OLb = "ObjectList";
 const _ONIATE = "ObjectNotInActiveTierError";
+const _OOA = "OptionalObjectAttributes";
+const _Obj = "Object";
+const _P = "Prefix";
 const _PC = "PartsCount";
 const _PN = "PartNumber";
 const _PO = "PutObject";
@@ -12758,10 +12794,13 @@ const _RCE = "ResponseContentEncoding";
 const _RCL = "ResponseContentLanguage";
 const _RCT = "ResponseContentType";
 const _RE = "ResponseExpires";
+const _RED = "RestoreExpiryDate";
 const _RP = "RequestPayer";
 const _RS = "ReplicationStatus";
+const _RSe = "RestoreStatus";
 const _Ra = "Range";
 const _Re = "Restore";
+const _SA = "StartAfter";
 const _SAK = "SecretAccessKey";
 const _SB = "StreamingBlob";
 const _SC = "StorageClass";
@@ -12789,7 +12828,11 @@ const _WOB = "WriteOffsetBytes";
 const _WRL = "WebsiteRedirectLocation";
 const _ar = "accept-ranges";
 const _c = "client";
+const _ct = "continuation-token";
+const _d = "delimiter";
 const _e = "error";
+const _et = "encoding-type";
+const _fo = "fetch-owner";
 const _h = "http";
 const _hC = "httpChecksum";
 const _hE = "httpError";
@@ -12797,6 +12840,8 @@ const _hH = "httpHeader";
 const _hP = "httpPayload";
 const _hPH = "httpPrefixHeaders";
 const _hQ = "httpQuery";
+const _mk = "max-keys";
+const _p = "prefix";
 const _pN = "partNumber";
 const _rcc = "response-cache-control";
 const _rcd = "response-content-disposition";
@@ -12805,6 +12850,7 @@ const _rcl = "response-content-language";
 const _rct = "response-content-type";
 const _re = "response-expires";
 const _s = "smithy.ts.sdk.synthetic.com.amazonaws.s3";
+const _sa = "start-after";
 const _st = "streaming";
 const _uI = "uploadId";
 const _vI = "versionId";
@@ -12814,6 +12860,7 @@ const _xaa = "x-amz-acl";
 const _xaad = "x-amz-abort-date";
 const _xaari = "x-amz-abort-rule-id";
 const _xaas = "x-amz-archive-status";
+const _xabgr = "x-amz-bypass-governance-retention";
 const _xaca = "x-amz-checksum-algorithm";
 const _xacc = "x-amz-checksum-crc32";
 const _xacc_ = "x-amz-checksum-crc32c";
@@ -12836,7 +12883,10 @@ const _xagr = "x-amz-grant-read";
 const _xagra = "x-amz-grant-read-acp";
 const _xagwa = "x-amz-grant-write-acp";
 const _xaimit = "x-amz-if-match-initiated-time";
+const _xaimlmt = "x-amz-if-match-last-modified-time";
+const _xaims = "x-amz-if-match-size";
 const _xam = "x-amz-meta-";
+const _xam_ = "x-amz-mfa";
 const _xamm = "x-amz-missing-meta";
 const _xamos = "x-amz-mp-object-size";
 const _xampc = "x-amz-mp-parts-count";
@@ -12846,6 +12896,7 @@ const _xaolehdy = "x-amz-object-lock-event-hold-duration-years";
 const _xaollh = "x-amz-object-lock-legal-hold";
 const _xaolm = "x-amz-object-lock-mode";
 const _xaolrud = "x-amz-object-lock-retain-until-date";
+const _xaooa = "x-amz-optional-object-attributes";
 const _xaos = "x-amz-object-size";
 const _xar = "x-amz-restore";
 const _xarc = "x-amz-request-charged";
@@ -13015,6 +13066,11 @@ var AbortMultipartUploadRequest$ = [3, n0, _AMUR,
     [_B, _K, _UI, _RP, _EBO, _IMIT],
     [[0, 1], [0, 1], [0, { [_hQ]: _uI }], [0, { [_hH]: _xarp }], [0, { [_hH]: _xaebo }], [6, { [_hH]: _xaimit }]], 3
 ];
+var CommonPrefix$ = [3, n0, _CP,
+    0,
+    [_P],
+    [0]
+];
 var CompletedMultipartUpload$ = [3, n0, _CMU,
     0,
     [_Pa],
@@ -13055,6 +13111,16 @@ var CreateSessionRequest$ = [3, n0, _CSRr,
     [_B, _SM, _SSE, _SSEKMSKI, _SSEKMSEC, _BKE],
     [[0, 1], [0, { [_hH]: _xacsm }], [0, { [_hH]: _xasse }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [() => SSEKMSEncryptionContext, { [_hH]: _xassec }], [2, { [_hH]: _xassebke }]], 1
 ];
+var DeleteObjectOutput$ = [3, n0, _DOO,
+    0,
+    [_DM, _VI, _RC],
+    [[2, { [_hH]: _xadm }], [0, { [_hH]: _xavi }], [0, { [_hH]: _xarc }]]
+];
+var DeleteObjectRequest$ = [3, n0, _DOR,
+    0,
+    [_B, _K, _MFA, _VI, _RP, _BGR, _EBO, _IM, _IMLMT, _IMS],
+    [[0, 1], [0, 1], [0, { [_hH]: _xam_ }], [0, { [_hQ]: _vI }], [0, { [_hH]: _xarp }], [2, { [_hH]: _xabgr }], [0, { [_hH]: _xaebo }], [0, { [_hH]: _IM_ }], [6, { [_hH]: _xaimlmt }], [1, { [_hH]: _xaims }]], 2
+];
 var GetObjectOutput$ = [3, n0, _GOO,
     0,
     [_Bo, _DM, _AR, _Ex, _Re, _LM, _CLo, _ET, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _CT, _MM, _VI, _CC, _CDo, _CEo, _CL, _CR, _CTo, _Exp, _ES, _WRL, _SSE, _M, _SSECA, _SSECKMD, _SSEKMSKI, _BKE, _SC, _RC, _RS, _PC, _TC, _OLM, _OLRUD, _OLLHS, _OLEH, _OLEHDD, _OLEHDY],
@@ -13075,6 +13141,26 @@ var HeadObjectRequest$ = [3, n0, _HOR,
     [_B, _K, _IM, _IMSf, _INM, _IUS, _Ra, _RCC, _RCD, _RCE, _RCL, _RCT, _RE, _VI, _SSECA, _SSECK, _SSECKMD, _RP, _PN, _EBO, _CMh],
     [[0, 1], [0, 1], [0, { [_hH]: _IM_ }], [4, { [_hH]: _IMS_ }], [0, { [_hH]: _INM_ }], [4, { [_hH]: _IUS_ }], [0, { [_hH]: _Ra }], [0, { [_hQ]: _rcc }], [0, { [_hQ]: _rcd }], [0, { [_hQ]: _rce }], [0, { [_hQ]: _rcl }], [0, { [_hQ]: _rct }], [6, { [_hQ]: _re }], [0, { [_hQ]: _vI }], [0, { [_hH]: _xasseca }], [() => SSECustomerKey, { [_hH]: _xasseck }], [0, { [_hH]: _xasseckM }], [0, { [_hH]: _xarp }], [1, { [_hQ]: _pN }], [0, { [_hH]: _xaebo }], [0, { [_hH]: _xacm_ }]], 2
 ];
+var ListObjectsV2Output$ = [3, n0, _LOVO,
+    { [_xN]: _LBRi },
+    [_IT, _Con, _N, _P, _Deli, _MK, _CPom, _ETnc, _KC, _CTon, _NCT, _SA, _RC],
+    [2, [() => ObjectList, { [_xF]: 1 }], 0, 0, 0, 1, [() => CommonPrefixList, { [_xF]: 1 }], 0, 1, 0, 0, 0, [0, { [_hH]: _xarc }]]
+];
+var ListObjectsV2Request$ = [3, n0, _LOVR,
+    0,
+    [_B, _Deli, _ETnc, _MK, _P, _CTon, _FO, _SA, _RP, _EBO, _OOA],
+    [[0, 1], [0, { [_hQ]: _d }], [0, { [_hQ]: _et }], [1, { [_hQ]: _mk }], [0, { [_hQ]: _p }], [0, { [_hQ]: _ct }], [2, { [_hQ]: _fo }], [0, { [_hQ]: _sa }], [0, { [_hH]: _xarp }], [0, { [_hH]: _xaebo }], [64 | 0, { [_hH]: _xaooa }]], 1
+];
+var _Object$ = [3, n0, _Obj,
+    0,
+    [_K, _LM, _ET, _CA, _CT, _Si, _SC, _O, _RSe],
+    [0, 4, 0, [64 | 0, { [_xF]: 1 }], 0, 1, 0, () => Owner$, () => RestoreStatus$]
+];
+var Owner$ = [3, n0, _O,
+    0,
+    [_DN, _ID],
+    [0, 0]
+];
 var PutObjectOutput$ = [3, n0, _POO,
     0,
     [_Ex, _ET, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _CT, _SSE, _VI, _SSECA, _SSECKMD, _SSEKMSKI, _SSEKMSEC, _BKE, _Si, _RC],
@@ -13084,6 +13170,11 @@ var PutObjectRequest$ = [3, n0, _POR,
     0,
     [_B, _K, _ACL_, _Bo, _CC, _CDo, _CEo, _CL, _CLo, _CMDo, _CTo, _CA, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _Exp, _IM, _INM, _GFC, _GR, _GRACP, _GWACP, _WOB, _M, _SSE, _SC, _WRL, _SSECA, _SSECK, _SSECKMD, _SSEKMSKI, _SSEKMSEC, _BKE, _RP, _Tag, _OLM, _OLRUD, _OLLHS, _OLEH, _OLEHDD, _OLEHDY, _EBO],
     [[0, 1], [0, 1], [0, { [_hH]: _xaa }], [() => StreamingBlob, 16], [0, { [_hH]: _CC_ }], [0, { [_hH]: _CD_ }], [0, { [_hH]: _CE_ }], [0, { [_hH]: _CL_ }], [1, { [_hH]: _CL__ }], [0, { [_hH]: _CM }], [0, { [_hH]: _CT_ }], [0, { [_hH]: _xasca }], [0, { [_hH]: _xacc }], [0, { [_hH]: _xacc_ }], [0, { [_hH]: _xacc__ }], [0, { [_hH]: _xacs }], [0, { [_hH]: _xacs_ }], [0, { [_hH]: _xacs__ }], [0, { [_hH]: _xacm }], [0, { [_hH]: _xacx }], [0, { [_hH]: _xacx_ }], [0, { [_hH]: _xacx__ }], [4, { [_hH]: _Exp }], [0, { [_hH]: _IM_ }], [0, { [_hH]: _INM_ }], [0, { [_hH]: _xagfc }], [0, { [_hH]: _xagr }], [0, { [_hH]: _xagra }], [0, { [_hH]: _xagwa }], [1, { [_hH]: _xawob }], [128 | 0, { [_hPH]: _xam }], [0, { [_hH]: _xasse }], [0, { [_hH]: _xasc }], [0, { [_hH]: _xawrl }], [0, { [_hH]: _xasseca }], [() => SSECustomerKey, { [_hH]: _xasseck }], [0, { [_hH]: _xasseckM }], [() => SSEKMSKeyId, { [_hH]: _xasseakki }], [() => SSEKMSEncryptionContext, { [_hH]: _xassec }], [2, { [_hH]: _xassebke }], [0, { [_hH]: _xarp }], [0, { [_hH]: _xat }], [0, { [_hH]: _xaolm }], [5, { [_hH]: _xaolrud }], [0, { [_hH]: _xaollh }], [0, { [_hH]: _xaoleh }], [1, { [_hH]: _xaolehdd }], [1, { [_hH]: _xaolehdy }], [0, { [_hH]: _xaebo }]], 2
+];
+var RestoreStatus$ = [3, n0, _RSe,
+    0,
+    [_IRIP, _RED],
+    [2, 4]
 ];
 var SessionCredentials$ = [3, n0, _SCe,
     0,
@@ -13100,8 +13191,15 @@ var UploadPartRequest$ = [3, n0, _UPR,
     [_B, _K, _PN, _UI, _Bo, _CLo, _CMDo, _CA, _CCRC, _CCRCC, _CCRCNVME, _CSHA, _CSHAh, _CSHAhe, _CMD, _CXXHASH, _CXXHASHh, _CXXHASHhe, _SSECA, _SSECK, _SSECKMD, _RP, _EBO],
     [[0, 1], [0, 1], [1, { [_hQ]: _pN }], [0, { [_hQ]: _uI }], [() => StreamingBlob, 16], [1, { [_hH]: _CL__ }], [0, { [_hH]: _CM }], [0, { [_hH]: _xasca }], [0, { [_hH]: _xacc }], [0, { [_hH]: _xacc_ }], [0, { [_hH]: _xacc__ }], [0, { [_hH]: _xacs }], [0, { [_hH]: _xacs_ }], [0, { [_hH]: _xacs__ }], [0, { [_hH]: _xacm }], [0, { [_hH]: _xacx }], [0, { [_hH]: _xacx_ }], [0, { [_hH]: _xacx__ }], [0, { [_hH]: _xasseca }], [() => SSECustomerKey, { [_hH]: _xasseck }], [0, { [_hH]: _xasseckM }], [0, { [_hH]: _xarp }], [0, { [_hH]: _xaebo }]], 4
 ];
+var CommonPrefixList = [1, n0, _CPL,
+    0, () => CommonPrefix$
+];
 var CompletedPartList = [1, n0, _CPLo,
     0, () => CompletedPart$
+];
+var ObjectList = [1, n0, _OLb,
+    0, [() => _Object$,
+        0]
 ];
 var AbortMultipartUpload$ = [9, n0, _AMU,
     { [_h]: ["DELETE", "/{Key+}?x-id=AbortMultipartUpload", 204] }, () => AbortMultipartUploadRequest$, () => AbortMultipartUploadOutput$
@@ -13115,11 +13213,17 @@ var CreateMultipartUpload$ = [9, n0, _CMUr,
 var CreateSession$ = [9, n0, _CSr,
     { [_h]: ["GET", "/?session", 200] }, () => CreateSessionRequest$, () => CreateSessionOutput$
 ];
+var DeleteObject$ = [9, n0, _DOel,
+    { [_h]: ["DELETE", "/{Key+}?x-id=DeleteObject", 204] }, () => DeleteObjectRequest$, () => DeleteObjectOutput$
+];
 var GetObject$ = [9, n0, _GO,
     { [_hC]: "-", [_h]: ["GET", "/{Key+}?x-id=GetObject", 200] }, () => GetObjectRequest$, () => GetObjectOutput$
 ];
 var HeadObject$ = [9, n0, _HO,
     { [_h]: ["HEAD", "/{Key+}", 200] }, () => HeadObjectRequest$, () => HeadObjectOutput$
+];
+var ListObjectsV2$ = [9, n0, _LOV,
+    { [_h]: ["GET", "/?list-type=2", 200] }, () => ListObjectsV2Request$, () => ListObjectsV2Output$
 ];
 var PutObject$ = [9, n0, _PO,
     { [_hC]: "-", [_h]: ["PUT", "/{Key+}?x-id=PutObject", 200] }, () => PutObjectRequest$, () => PutObjectOutput$
@@ -14211,10 +14315,16 @@ class CompleteMultipartUploadCommand extends command(_ep0, _mw1, "CompleteMultip
 class CreateMultipartUploadCommand extends command(_ep0, _mw1, "CreateMultipartUpload", CreateMultipartUpload$) {
 }
 
+class DeleteObjectCommand extends command(_ep0, _mw0, "DeleteObject", DeleteObject$) {
+}
+
 class GetObjectCommand extends command(_ep0, _mw7, "GetObject", GetObject$) {
 }
 
 class HeadObjectCommand extends command(_ep0, _mw8, "HeadObject", HeadObject$) {
+}
+
+class ListObjectsV2Command extends command(_ep8, _mw0, "ListObjectsV2", ListObjectsV2$) {
 }
 
 class PutObjectCommand extends command(_ep0, _mw11, "PutObject", PutObject$) {
@@ -14412,6 +14522,7 @@ class S3Error extends Error {
 function createS3Store(location, credentials) {
     return new S3Store(location, credentials);
 }
+const statusOf = (error) => error.$metadata?.httpStatusCode;
 class S3Store {
     bucket;
     location;
@@ -14516,6 +14627,70 @@ class S3Store {
         catch (error) {
             return this.fail(error, key);
         }
+    }
+    async readText(key) {
+        try {
+            const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+            return (await out.Body?.transformToString('utf8')) ?? '';
+        }
+        catch (error) {
+            if (statusOf(error) === 404 || error.name === 'NoSuchKey')
+                return undefined;
+            return this.fail(error, key);
+        }
+    }
+    /**
+     * One PUT (S3 writes an object whole). With `ifNoneMatch: '*'` S3 answers 412
+     * when the object exists (and 409 while another conditional write of it is in
+     * flight): both are `exists`. An endpoint that ignores the header answers
+     * `written` either way; the lock checks for that.
+     */
+    async writeText(key, body, opts = {}) {
+        try {
+            await this.client.send(new PutObjectCommand({
+                Bucket: this.bucket,
+                Key: key,
+                Body: body,
+                ContentType: key.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8',
+                ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {})
+            }));
+            return 'written';
+        }
+        catch (error) {
+            const status = statusOf(error);
+            if (opts.ifNoneMatch && (status === 412 || status === 409))
+                return 'exists';
+            return this.fail(error, key);
+        }
+    }
+    async remove(key) {
+        try {
+            await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+        }
+        catch (error) {
+            this.fail(error, key);
+        }
+    }
+    async list(prefix) {
+        const keys = [];
+        let token;
+        try {
+            do {
+                const out = await this.client.send(new ListObjectsV2Command({
+                    Bucket: this.bucket,
+                    Prefix: prefix,
+                    ContinuationToken: token
+                }));
+                for (const o of out.Contents ?? [])
+                    if (o.Key !== undefined)
+                        keys.push(o.Key);
+                token = out.IsTruncated ? out.NextContinuationToken : undefined;
+            } while (token);
+        }
+        catch (error) {
+            this.fail(error, prefix);
+        }
+        return keys;
     }
     destroy() {
         this.client.destroy();
