@@ -201,7 +201,7 @@ describe('staged rollout (dist/index.js)', () => {
         assert.equal(run.outputs['waves-completed'], '0')
         assert.match(
           run.errors[0] ?? '',
-          /stopped at wave 1\/2 failed its health gate: node-5: service:web.*simulated crash after deploying v2-crash/
+          /^wave 1\/2 failed its health gate: node-5: service:web.*simulated crash after deploying v2-crash.*; stopped at wave 1 of 2; /
         )
         // The summary's wave table names the gate that failed.
         assert.match(run.summary, /\| 1 \| [^|]+ \| 1: node-5 \|.*node-5: service:web/)

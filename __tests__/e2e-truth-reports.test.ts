@@ -125,74 +125,70 @@ describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, 
   })
 
   for (const layout of ['in-place', 'releases'] as const) {
-    test(
-      `case 2 (${layout}): a health check critical during the bake is the cause, first; the waves never sent are not "still deploying"`,
-      { todo: 'issue #19: cause not first; unsent nodes still deploying' },
-      async () => {
-        const crash =
-          layout === 'releases'
-            ? (id: string | undefined, url: string) =>
-                id === 'v2-crash' && url.endsWith('.switch.yml')
-            : 'v2-crash'
-        await withFleet(
-          fleetNodes(4, 'node-1', {
-            'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 }
-          }),
-          async (fleet) => {
-            const extra: Record<string, string> =
-              layout === 'releases' ? { layout, manifest: 'stretcher.yml', dest: '' } : {}
-            const first = await runAction(
-              actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-ok', ...extra }),
-              envFor(fleet)
-            )
-            assert.equal(first.code, 0, first.stdout)
-            const run = await runAction(
-              actionInputs(fleet, {
-                path: 'v2',
-                'deploy-id': 'v2-crash',
-                waves: '1, 100%',
-                'bake-time': '2s',
-                'auto-rollback': 'true',
-                ...extra
-              }),
-              envFor(fleet)
-            )
-            assert.equal(run.code, 1, run.stdout)
-            // The fleet: node-1 is back on v1; the others never switched to v2.
-            if (layout === 'releases') {
-              for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
-                assert.equal(currentOf(fleet, node), 'releases/v1-ok', node)
-            } else {
-              for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
-                assert.equal(versionOn(fleet, node), 'one', node)
-            }
-            assert.equal(deployIdAt(fleet), 'v1-ok')
-            // The cause (node, check) first: in the error line and the summary's title.
-            const error = run.errors[0] ?? ''
-            const cause = /node-1: service:web/
-            assert.match(error, cause)
-            const causeAt = error.search(cause)
-            const countAt = error.search(/\d+\s*(\/|of)\s*\d+ nodes|stopped at|rolled back/)
-            assert.ok(countAt === -1 || causeAt < countAt, `cause not first: ${error}`)
-            const title = titleOf(run)
-            assert.match(title, /node-1/, title)
-            assert.match(title, /service:web/, title)
-            assert.doesNotMatch(title, /0 of 4 nodes failed|still deploying/, title)
-            // Never-sent (in-place) or prepared-only (releases) nodes are not busy.
-            const rest = ['node-2', 'node-3', 'node-4']
-            assert.equal(run.outputs['nodes-pending'], '0')
-            for (const node of rest)
-              assert.equal(
-                rowOf(run, node)?.status,
-                layout === 'releases' ? 'prepared' : 'not sent',
-                `${node}: ${run.outputs.results}`
-              )
-            assert.doesNotMatch(saidBy(run), STILL_AT_IT)
-            assertNotSaidBusy(saidBy(run), rest, 'summary and error')
+    test(`case 2 (${layout}): a health check critical during the bake is the cause, first; the waves never sent are not "still deploying"`, async () => {
+      const crash =
+        layout === 'releases'
+          ? (id: string | undefined, url: string) =>
+              id === 'v2-crash' && url.endsWith('.switch.yml')
+          : 'v2-crash'
+      await withFleet(
+        fleetNodes(4, 'node-1', {
+          'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 }
+        }),
+        async (fleet) => {
+          const extra: Record<string, string> =
+            layout === 'releases' ? { layout, manifest: 'stretcher.yml', dest: '' } : {}
+          const first = await runAction(
+            actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-ok', ...extra }),
+            envFor(fleet)
+          )
+          assert.equal(first.code, 0, first.stdout)
+          const run = await runAction(
+            actionInputs(fleet, {
+              path: 'v2',
+              'deploy-id': 'v2-crash',
+              waves: '1, 100%',
+              'bake-time': '2s',
+              'auto-rollback': 'true',
+              ...extra
+            }),
+            envFor(fleet)
+          )
+          assert.equal(run.code, 1, run.stdout)
+          // The fleet: node-1 is back on v1; the others never switched to v2.
+          if (layout === 'releases') {
+            for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
+              assert.equal(currentOf(fleet, node), 'releases/v1-ok', node)
+          } else {
+            for (const node of ['node-1', 'node-2', 'node-3', 'node-4'])
+              assert.equal(versionOn(fleet, node), 'one', node)
           }
-        )
-      }
-    )
+          assert.equal(deployIdAt(fleet), 'v1-ok')
+          // The cause (node, check) first: in the error line and the summary's title.
+          const error = run.errors[0] ?? ''
+          const cause = /node-1: service:web/
+          assert.match(error, cause)
+          const causeAt = error.search(cause)
+          const countAt = error.search(/\d+\s*(\/|of)\s*\d+ nodes|stopped at|rolled back/)
+          assert.ok(countAt === -1 || causeAt < countAt, `cause not first: ${error}`)
+          const title = titleOf(run)
+          assert.match(title, /node-1/, title)
+          assert.match(title, /service:web/, title)
+          assert.doesNotMatch(title, /0 of 4 nodes failed|still deploying/, title)
+          // Never-sent (in-place) or prepared-only (releases) nodes are not busy.
+          const rest = ['node-2', 'node-3', 'node-4']
+          assert.equal(run.outputs['nodes-pending'], '0')
+          for (const node of rest)
+            assert.equal(
+              rowOf(run, node)?.status,
+              layout === 'releases' ? 'prepared' : 'not sent',
+              `${node}: ${run.outputs.results}`
+            )
+          assert.doesNotMatch(saidBy(run), STILL_AT_IT)
+          assertNotSaidBusy(saidBy(run), rest, 'summary and error')
+        }
+      )
+    })
   }
 
   test('case 3: dc1 fails: dc2 nodes are not sent (never "waiting"), dc2 is in the datacenter table, its rows carry datacenter', async () => {
@@ -234,58 +230,54 @@ describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, 
     )
   })
 
-  test(
-    "case 4a: cancelled after the canary's event: it says wave 1 was sent, the canary may still be applying, latest did not move",
-    { todo: "issue #19: a cancel after the canary's event says no event was fired" },
-    async () => {
-      await withFleet(fleetNodes(6, 'node-5', { 'node-5': { delayMs: 3000 } }), async (fleet) => {
-        const first = await runAction(
-          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-keep' }),
-          envFor(fleet)
-        )
-        assert.equal(first.code, 0, first.stdout)
-        const from = fleet.consul.arrivals.length
-        const run = await runAction(
-          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-cut', waves: '1, 50%, 100%' }),
-          envFor(fleet),
-          {
-            post: true,
-            onChild: (child) => {
-              const poll = setInterval(() => {
-                if (firesSince(fleet, from).length < 1) return
-                clearInterval(poll)
-                setTimeout(() => child.kill('SIGINT'), 300)
-              }, 5)
-              child.once('exit', () => clearInterval(poll))
-            }
+  test("case 4a: cancelled after the canary's event: it says wave 1 was sent, the canary may still be applying, latest did not move", async () => {
+    await withFleet(fleetNodes(6, 'node-5', { 'node-5': { delayMs: 3000 } }), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-keep' }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const from = fleet.consul.arrivals.length
+      const run = await runAction(
+        actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-cut', waves: '1, 50%, 100%' }),
+        envFor(fleet),
+        {
+          post: true,
+          onChild: (child) => {
+            const poll = setInterval(() => {
+              if (firesSince(fleet, from).length < 1) return
+              clearInterval(poll)
+              setTimeout(() => child.kill('SIGINT'), 300)
+            }, 5)
+            child.once('exit', () => clearInterval(poll))
           }
-        )
-        assert.equal(run.code, 1)
-        assert.equal(run.outputs.conclusion, 'cancelled')
-        assert.equal(firesSince(fleet, from).length, 1, "only the canary's event")
-        assert.equal(deployIdAt(fleet), 'v1-keep', 'latest did not move')
-        const unsent = SIX.filter((n) => n !== 'node-5')
-        assert.equal(fleet.consul.events('node-5').length, 2, 'the canary was sent v2')
-        // What it says: the canary's event went out, wave 1 of 3 was sent, node-5
-        // may still be applying it, latest did not move.
-        assert.doesNotMatch(run.summary, /before the event|Event fired:\*\* no|event was not fired/)
-        assert.match(
-          run.summary,
-          /^\| 1 \| [^|]+ \| 1: node-5 \|(?:[^|\n]*\|){3} \+\d/m,
-          'wave 1 started'
-        )
-        assert.match(run.summary, /^\| 2 \| ⚪ not started/m)
-        assert.match(
-          run.summary,
-          /may still be applying[^\n]*node-5|node-5[^\n]*may still be applying/
-        )
-        assert.match(run.summary, /`latest` moved:\*\* no/)
-        assert.equal(run.outputs['nodes-pending'], '1')
-        for (const node of unsent) assert.equal(rowOf(run, node)?.status, 'not sent', node)
-        assertNotSaidBusy(saidBy(run), unsent, 'summary and error')
-      })
-    }
-  )
+        }
+      )
+      assert.equal(run.code, 1)
+      assert.equal(run.outputs.conclusion, 'cancelled')
+      assert.equal(firesSince(fleet, from).length, 1, "only the canary's event")
+      assert.equal(deployIdAt(fleet), 'v1-keep', 'latest did not move')
+      const unsent = SIX.filter((n) => n !== 'node-5')
+      assert.equal(fleet.consul.events('node-5').length, 2, 'the canary was sent v2')
+      // What it says: the canary's event went out, wave 1 of 3 was sent, node-5
+      // may still be applying it, latest did not move.
+      assert.doesNotMatch(run.summary, /before the event|Event fired:\*\* no|event was not fired/)
+      assert.match(
+        run.summary,
+        /^\| 1 \| [^|]+ \| 1: node-5 \|(?:[^|\n]*\|){3} \+\d/m,
+        'wave 1 started'
+      )
+      assert.match(run.summary, /^\| 2 \| ⚪ not started/m)
+      assert.match(
+        run.summary,
+        /may still be applying[^\n]*node-5|node-5[^\n]*may still be applying/
+      )
+      assert.match(run.summary, /`latest` moved:\*\* no/)
+      assert.equal(run.outputs['nodes-pending'], '1')
+      for (const node of unsent) assert.equal(rowOf(run, node)?.status, 'not sent', node)
+      assertNotSaidBusy(saidBy(run), unsent, 'summary and error')
+    })
+  })
 
   test('case 4b: cancelled during the last wave: it says latest moved, as it did', async () => {
     await withFleet(

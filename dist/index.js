@@ -1,6 +1,6 @@
 import { h as isRefused, d as describe, c as connectGitHub, s as sleep, a as getInput, b as setSecret, j as setFailed, k as setOutput, e as coreLog, l as saveState, S as STATE, f as summary, w as warning, i as info } from './lib/state.js';
 import { d as plainText, a as readConfig, k as kvKeys } from './lib/run-facts.js';
-import { d as commitState, e as checkOutput, s as statusDescription, f as checkConclusion, b as runConclusion, c as connect, a as runPipeline, w as waveReports } from './lib/pipeline.js';
+import { d as commitState, e as checkOutput, s as statusDescription, f as checkConclusion, b as runConclusion, c as connect, a as runPipeline, g as rolloutReport } from './lib/pipeline.js';
 import { readFileSync } from 'node:fs';
 import 'fs';
 import 'os';
@@ -335,7 +335,8 @@ class GitHubFleetReporter {
             excerpts: outcome.excerpts,
             notWaiting: this.notWaiting,
             waves: outcome.waves,
-            rollback: outcome.rollback
+            rollback: outcome.rollback,
+            gateFailure: outcome.gateFailure
         };
         const conclusion = checkConclusion(r);
         return this.queue.run(async () => {
@@ -458,8 +459,7 @@ async function deploy(config, env, signal, end) {
                 verdict: result.verdict ?? { done: false },
                 excerpts: result.excerpts,
                 cancelled: result.cancelled,
-                waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
-                rollback: result.rollout?.rollback?.message
+                ...rolloutReport(result.rollout)
             });
         }
         end.conclusion = runConclusion(result);

@@ -702,8 +702,7 @@ function summarize(
     summaryMarkdown({
       fleet: run.fleet,
       verdict: { done: false },
-      waves: rollout?.staged ? waveReports(rollout) : undefined,
-      rollback: rollout?.rollback?.message,
+      ...rolloutReport(rollout),
       ...extra,
       facts: {
         ...factsOf(config, run),
@@ -781,6 +780,18 @@ async function readFailedLogs(
   return excerpts
 }
 
+/** What the report shows of a rollout: its waves, what failed its gate, what auto-rollback did. */
+export function rolloutReport(
+  rollout: RolloutResult | undefined
+): Pick<FleetReport, 'waves' | 'rollback' | 'gateFailure'> {
+  const gated = rollout?.waves.find((w) => w.outcome === 'gate')?.gateFailures
+  return {
+    waves: rollout?.staged ? waveReports(rollout) : undefined,
+    rollback: rollout?.rollback?.message,
+    gateFailure: gated ? gateFailureLine(gated) : undefined
+  }
+}
+
 /** The waves of a staged rollout, for the report. */
 export function waveReports(rollout: RolloutResult): WaveReport[] {
   return rollout.waves.map((w) => ({
@@ -844,14 +855,15 @@ function rolloutMessage(
   rollout: RolloutResult,
   excerpts: Array<{ node: string; text: string }>
 ): string {
-  // A plain run whose nodes all reported but whose health gate failed: the gate is the cause.
-  const gated = !rollout.staged && rollout.waves.some((w) => w.outcome === 'gate')
+  // A health gate that failed is the cause, first (contract 8a); then the counts.
+  const gated = rollout.waves.find((w) => w.outcome === 'gate')?.step
+  const c = rollout.fleet.counts()
   const parts = [
     gated
-      ? `${rollout.message}; ${progressLine(rollout.fleet.counts())}`
+      ? `${rollout.message}; ${rollout.staged ? `stopped at wave ${gated.wave} of ${gated.waves}; ` : ''}${c.succeeded}/${c.total} nodes on ${rollout.fleet.deployId}`
       : verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
   ]
-  if (rollout.staged)
+  if (rollout.staged && !gated)
     parts.push(
       rollout.ok
         ? `${rollout.wavesCompleted}/${rollout.waves.length} waves passed`

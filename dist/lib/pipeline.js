@@ -1,4 +1,4 @@
-import { d as plainText, j as reportParts, l as rollbackMarkdown, n as causesHeading, o as causeLogsMarkdown, q as headline, t as analyse, u as quote, v as compileFilter, m as matchesFilters, w as filterMatcher, x as targetedServices, h as InputError, k as kvKeys, y as acquireLock, z as announce, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, A as nameList, B as markdownText, D as codeSpan, E as DEPLOY_ID_PATTERN, F as getDefaultExportFromCjs, G as parseDeployIdFile, H as s3Url, J as releaseKey, K as progressLine, L as waveCounts, e as compareNatural, i as isSettled, M as resultRows, N as summaryMarkdown, b as runFacts, p as previousDeployId, f as formatGoDuration, P as verdictMessage } from './run-facts.js';
+import { d as plainText, j as reportParts, l as rollbackMarkdown, n as causesHeading, o as causeLogsMarkdown, q as headline, t as analyse, u as quote, v as compileFilter, m as matchesFilters, w as filterMatcher, x as targetedServices, h as InputError, k as kvKeys, y as acquireLock, z as announce, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, A as nameList, B as markdownText, D as codeSpan, E as DEPLOY_ID_PATTERN, F as getDefaultExportFromCjs, G as parseDeployIdFile, H as s3Url, J as releaseKey, K as progressLine, L as waveCounts, e as compareNatural, i as isSettled, M as resultRows, N as summaryMarkdown, b as runFacts, p as previousDeployId, P as verdictMessage, f as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -9995,8 +9995,7 @@ function summarize(config, deps, run, extra, facts = {}) {
     return deps.writeSummary?.(summaryMarkdown({
         fleet: run.fleet,
         verdict: { done: false },
-        waves: rollout?.staged ? waveReports(rollout) : undefined,
-        rollback: rollout?.rollback?.message,
+        ...rolloutReport(rollout),
         ...extra,
         facts: {
             ...factsOf(config, run),
@@ -10055,6 +10054,15 @@ async function readFailedLogs(fleet, backend) {
         excerpts.push(...(await backend.at(dc).readLogs(nodes)));
     return excerpts;
 }
+/** What the report shows of a rollout: its waves, what failed its gate, what auto-rollback did. */
+function rolloutReport(rollout) {
+    const gated = rollout?.waves.find((w) => w.outcome === 'gate')?.gateFailures;
+    return {
+        waves: rollout?.staged ? waveReports(rollout) : undefined,
+        rollback: rollout?.rollback?.message,
+        gateFailure: gated ? gateFailureLine(gated) : undefined
+    };
+}
 /** The waves of a staged rollout, for the report. */
 function waveReports(rollout) {
     return rollout.waves.map((w) => ({
@@ -10107,14 +10115,15 @@ function phasesMarkdown(rollout) {
 }
 /** The verdict line, with what stopped a staged rollout and what its rollback did. */
 function rolloutMessage(rollout, excerpts) {
-    // A plain run whose nodes all reported but whose health gate failed: the gate is the cause.
-    const gated = !rollout.staged && rollout.waves.some((w) => w.outcome === 'gate');
+    // A health gate that failed is the cause, first (contract 8a); then the counts.
+    const gated = rollout.waves.find((w) => w.outcome === 'gate')?.step;
+    const c = rollout.fleet.counts();
     const parts = [
         gated
-            ? `${rollout.message}; ${progressLine(rollout.fleet.counts())}`
+            ? `${rollout.message}; ${rollout.staged ? `stopped at wave ${gated.wave} of ${gated.waves}; ` : ''}${c.succeeded}/${c.total} nodes on ${rollout.fleet.deployId}`
             : verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
     ];
-    if (rollout.staged)
+    if (rollout.staged && !gated)
         parts.push(rollout.ok
             ? `${rollout.wavesCompleted}/${rollout.waves.length} waves passed`
             : `stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`);
@@ -10127,4 +10136,4 @@ function setRolloutOutputs(rollout, setOutput) {
     setOutput('rolled-back', rollout.rollback?.sent ? 'true' : 'false');
 }
 
-export { runPipeline as a, runConclusion as b, connect as c, commitState as d, checkOutput as e, checkConclusion as f, parseResult as p, readCatalog as r, statusDescription as s, waveReports as w };
+export { runPipeline as a, runConclusion as b, connect as c, commitState as d, checkOutput as e, checkConclusion as f, rolloutReport as g, parseResult as p, readCatalog as r, statusDescription as s };

@@ -8055,6 +8055,9 @@ function markedHeadline(r, a, short) {
                 ? `${c.total === 1 ? 'the 1 node' : `all ${c.total} nodes`} ${on} ${id}`
                 : `${c.succeeded} of ${c.total} nodes ${on} ${id}; ${c.total - c.succeeded} did not, within max-failures ${fleet.maxFailures} (${cause})`;
     }
+    else if (r.gateFailure) {
+        text = `health gate failed: ${CODE[0]}${plainText(r.gateFailure, short ? 100 : 240)}${CODE[1]} (${c.succeeded} of ${c.total} nodes ${on} ${id})`;
+    }
     else if (verdict.reason === 'timed_out') {
         const quiet = a.silent.length + a.pending.length;
         const after = facts.timeoutMs !== undefined ? ` after ${formatDuration(facts.timeoutMs)}` : '';
@@ -9644,7 +9647,13 @@ function runFacts(config, run) {
         previousDeployId: run.previousDeployId,
         // `writing` and `firing`: sent, outcome not known until the post step settles it.
         latestMoved: phase === undefined || phase === 'settled' ? false : phase === 'writing' ? undefined : true,
-        eventFired: phase === 'fired' ? true : phase === 'firing' || phase === 'writing' ? undefined : false,
+        // An event of the run went out (a staged run's first waves move nothing, so
+        // write no journal): that is known whatever the journal says.
+        eventFired: run.firedAt !== undefined || phase === 'fired'
+            ? true
+            : phase === 'firing' || phase === 'writing'
+                ? undefined
+                : false,
         firedAt: run.firedAt
     };
 }

@@ -11,7 +11,7 @@ import type { FleetState } from '../fleet-state/fleet-state.ts'
 import type { DeployInfo, FleetOutcome, FleetReporter } from '../github/reporter.ts'
 import { createGitHubReporter } from '../github/reporter.ts'
 import type { PipelineDeps } from '../pipeline.ts'
-import { runPipeline, waveReports } from '../pipeline.ts'
+import { rolloutReport, runPipeline } from '../pipeline.ts'
 import { coreLog } from './core-log.ts'
 import { STATE } from './state.ts'
 
@@ -90,8 +90,7 @@ async function deploy(
         verdict: result.verdict ?? { done: false },
         excerpts: result.excerpts,
         cancelled: result.cancelled,
-        waves: result.rollout?.staged ? waveReports(result.rollout) : undefined,
-        rollback: result.rollout?.rollback?.message
+        ...rolloutReport(result.rollout)
       })
     }
     end.conclusion = runConclusion(result)

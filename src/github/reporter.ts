@@ -44,6 +44,8 @@ export interface FleetOutcome {
   waves?: readonly WaveReport[]
   /** auto-rollback's outcome in one line, when it ran */
   rollback?: string
+  /** the health checks that failed a wave's gate, when one did */
+  gateFailure?: string
 }
 
 export interface FleetReporter {
@@ -158,7 +160,8 @@ class GitHubFleetReporter implements FleetReporter {
       excerpts: outcome.excerpts,
       notWaiting: this.notWaiting,
       waves: outcome.waves,
-      rollback: outcome.rollback
+      rollback: outcome.rollback,
+      gateFailure: outcome.gateFailure
     }
     const conclusion = checkConclusion(r)
     return this.queue.run(async () => {

@@ -167,6 +167,8 @@ export interface FleetReport {
   waves?: readonly WaveReport[]
   /** auto-rollback's outcome in one line, when it ran (contract 8: say that it rolled back, and how) */
   rollback?: string
+  /** the health checks that failed a wave's gate (node, check, output), when one did: the cause */
+  gateFailure?: string
 }
 
 /** The auto-rollback line under the headline, when one ran. */
@@ -481,6 +483,8 @@ function markedHeadline(r: FleetReport, a: Analysis, short: boolean): string {
       c.succeeded === c.total
         ? `${c.total === 1 ? 'the 1 node' : `all ${c.total} nodes`} ${on} ${id}`
         : `${c.succeeded} of ${c.total} nodes ${on} ${id}; ${c.total - c.succeeded} did not, within max-failures ${fleet.maxFailures} (${cause})`
+  } else if (r.gateFailure) {
+    text = `health gate failed: ${CODE[0]}${plainText(r.gateFailure, short ? 100 : 240)}${CODE[1]} (${c.succeeded} of ${c.total} nodes ${on} ${id})`
   } else if (verdict.reason === 'timed_out') {
     const quiet = a.silent.length + a.pending.length
     const after = facts.timeoutMs !== undefined ? ` after ${formatDuration(facts.timeoutMs)}` : ''

@@ -41,8 +41,14 @@ export function runFacts(config: Config, run: RunProgress): DeployFacts {
     // `writing` and `firing`: sent, outcome not known until the post step settles it.
     latestMoved:
       phase === undefined || phase === 'settled' ? false : phase === 'writing' ? undefined : true,
+    // An event of the run went out (a staged run's first waves move nothing, so
+    // write no journal): that is known whatever the journal says.
     eventFired:
-      phase === 'fired' ? true : phase === 'firing' || phase === 'writing' ? undefined : false,
+      run.firedAt !== undefined || phase === 'fired'
+        ? true
+        : phase === 'firing' || phase === 'writing'
+          ? undefined
+          : false,
     firedAt: run.firedAt
   }
 }
