@@ -3,6 +3,7 @@
 // what was wrong, before anything reaches S3 or Consul, and names no secret.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +18,7 @@ import {
   startHostileFleet,
   withHostileFleet
 } from './helpers/hostile.ts'
+import { DIST } from '../fleet/run-action.ts'
 import { NOBODY, nobodyCannotRun } from './helpers/nobody.ts'
 import { exec, makeSampleBuild } from './helpers/trees.ts'
 
@@ -83,6 +85,14 @@ type Case = [
   expected: RegExp,
   opts?: { todo?: string; skip?: string; asRunnerUser?: boolean }
 ]
+
+/**
+ * The serf cases need a dist/ built with the serf inputs (npm run package):
+ * an older bundle ignores INPUT_BACKEND and the rest.
+ */
+const SERF: { skip?: string } = readFileSync(DIST, 'utf8').includes('serf-rpc-auth')
+  ? {}
+  : { skip: 'dist/ predates the serf inputs (npm run package)' }
 
 /** A runner's user is not root: root reads a mode-000 file, so such cases run as nobody. */
 const RUNNER_USER = process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : undefined
@@ -187,6 +197,55 @@ const cases: Case[] = [
     /^max-failures must be a whole number from 0 to 1000000/
   ],
   ['check-name of two lines', { 'check-name': 'a\nb' }, /^check-name must be one line/],
+  // backend serf (contract 13): refused before anything is written, the RPC key never shown
+  [
+    'backend unknown',
+    { backend: 'nomad' },
+    /^backend must be consul or serf \(got "nomad"\)$/,
+    SERF
+  ],
+  [
+    'serf-tags with consul',
+    { 'serf-tags': 'role=web' },
+    /^serf-tags is only read with backend: serf \(backend is consul\)$/,
+    SERF
+  ],
+  [
+    'serf-rpc-auth with consul',
+    { 'serf-rpc-auth': SECRETS.consul },
+    /^serf-rpc-auth is only read with backend: serf/,
+    SERF
+  ],
+  [
+    'serf-rpc-auth of two lines',
+    { backend: 'serf', 'service-filter': '', 'serf-rpc-auth': `${SECRETS.consul}\nmore` },
+    /^serf-rpc-auth must be a single line$/,
+    SERF
+  ],
+  [
+    'datacenters with serf',
+    { backend: 'serf', 'service-filter': '', datacenters: 'dc1' },
+    /^datacenters is Consul-only and cannot be used with backend: serf/,
+    SERF
+  ],
+  [
+    'dashboard with serf',
+    { backend: 'serf', 'service-filter': '', dashboard: 'dashboard' },
+    /^dashboard is Consul-only and cannot be used with backend: serf/,
+    SERF
+  ],
+  [
+    'serf-rpc-addr a URL',
+    { backend: 'serf', 'service-filter': '', 'serf-rpc-addr': 'http://127.0.0.1:7373' },
+    /^serf-rpc-addr must be host:port of a Serf agent's RPC/,
+    SERF
+  ],
+  [
+    'serf-tags with a lookahead',
+    { backend: 'serf', 'service-filter': '', 'serf-tags': 'role=(?!db)' },
+    /^serf-tags has an invalid regular expression for "role" \(Go's RE2, as Serf compiles it\)/,
+    SERF
+  ],
   [
     'exclude with a negation',
     { exclude: 'node_modules\n!node_modules/keep' },

@@ -491,7 +491,8 @@ describe('operator commands (status, history): connection and filters only', () 
         app: 'web',
         kvPrefix: 'stretcher/web',
         consul: { addr: 'http://consul.internal:8500', token: 't0k' },
-        filters: { node: undefined, service: '^web$', tag: undefined }
+        filters: { node: undefined, service: '^web$', tag: undefined },
+        backend: { kind: 'consul' }
       }
     )
     assert.equal(operate({}, { GITHUB_REPOSITORY: 'acme/api' }).kvPrefix, 'stretcher/api')
@@ -553,4 +554,206 @@ describe('datacenters (contract 10)', () => {
         }
       )
     })
+})
+
+describe('backend serf (contract 13)', () => {
+  const base = { 's3-url': 's3://acme-releases/web' }
+  const serf = (
+    inputs: Partial<Record<InputName, string>>,
+    extraEnv: Record<string, string> = {}
+  ) => config({ ...base, backend: 'serf', ...inputs }, extraEnv).backend
+
+  test('consul by default; serf takes SERF_RPC_ADDR / SERF_RPC_AUTH, then 127.0.0.1:7373', () => {
+    assert.deepEqual(config(base).backend, { kind: 'consul' })
+    assert.deepEqual(config({ ...base, backend: 'consul' }).backend, { kind: 'consul' })
+    assert.deepEqual(serf({}), { kind: 'serf', rpcAddr: '127.0.0.1:7373', tags: {} })
+    assert.deepEqual(serf({}, { SERF_RPC_ADDR: '10.0.0.5:7374', SERF_RPC_AUTH: 'k3y' }), {
+      kind: 'serf',
+      rpcAddr: '10.0.0.5:7374',
+      rpcAuth: 'k3y',
+      tags: {}
+    })
+    // inputs win over the environment; a bare host gets the serf CLI's port
+    assert.deepEqual(
+      serf(
+        { 'serf-rpc-addr': 'serf.internal', 'serf-rpc-auth': 'input-key' },
+        { SERF_RPC_ADDR: '10.0.0.5:7374', SERF_RPC_AUTH: 'env-key' }
+      ),
+      { kind: 'serf', rpcAddr: 'serf.internal:7373', rpcAuth: 'input-key', tags: {} }
+    )
+    assert.deepEqual(serf({ 'serf-rpc-addr': '[::1]:7400' }), {
+      kind: 'serf',
+      rpcAddr: '[::1]:7400',
+      tags: {}
+    })
+  })
+
+  test('serf-join: comma- or newline-separated, host or host:port, kept as given', () => {
+    assert.deepEqual(serf({ 'serf-join': '10.0.0.1, 10.0.0.2:7946\nnode-3.internal:8000' }), {
+      kind: 'serf',
+      rpcAddr: '127.0.0.1:7373',
+      join: ['10.0.0.1', '10.0.0.2:7946', 'node-3.internal:8000'],
+      tags: {}
+    })
+  })
+
+  test('serf-tags: key=regex pairs; a comma inside a regex stays in it', () => {
+    const tags = (raw: string) => {
+      const b = serf({ 'serf-tags': raw })
+      return b.kind === 'serf' ? b.tags : undefined
+    }
+    assert.deepEqual(tags('role=web, env=prod'), { role: 'web', env: 'prod' })
+    assert.deepEqual(tags('role=web|api\nzone=eu-.*'), { role: 'web|api', zone: 'eu-.*' })
+    assert.deepEqual(tags('id=a{1,3},role=web'), { id: 'a{1,3}', role: 'web' })
+    assert.deepEqual(tags('rack=(?i)R[[:digit:]]+'), { rack: '(?i)R[[:digit:]]+' })
+    assert.deepEqual(tags('x=a=b'), { x: 'a=b' })
+  })
+
+  test('node-filter applies to the member name; the other deploy inputs are the same', () => {
+    const c = config({ ...base, backend: 'serf', 'node-filter': '^web-' })
+    assert.equal(c.filters.node, '^web-')
+    assert.equal(c.eventName, 'deploy')
+  })
+
+  const bad: Array<[string, Partial<Record<InputName, string>>, RegExp]> = [
+    ['backend unknown', { backend: 'nomad' }, /^backend must be consul or serf \(got "nomad"\)$/],
+    ['backend upper case', { backend: 'Serf' }, /^backend must be consul or serf/],
+    [
+      'serf-rpc-addr with consul',
+      { 'serf-rpc-addr': '127.0.0.1:7373' },
+      /^serf-rpc-addr is only read with backend: serf \(backend is consul\)$/
+    ],
+    [
+      'serf-rpc-auth with consul',
+      { backend: 'consul', 'serf-rpc-auth': 'k' },
+      /^serf-rpc-auth is only read with backend: serf/
+    ],
+    ['serf-join with consul', { 'serf-join': '10.0.0.1' }, /^serf-join is only read with backend/],
+    ['serf-tags with consul', { 'serf-tags': 'role=web' }, /^serf-tags is only read with backend/],
+    [
+      'datacenters with serf',
+      { backend: 'serf', datacenters: 'dc1' },
+      /^datacenters is Consul-only and cannot be used with backend: serf/
+    ],
+    [
+      'dashboard with serf',
+      { backend: 'serf', dashboard: 'dashboard' },
+      /^dashboard is Consul-only and cannot be used with backend: serf/
+    ],
+    [
+      'service-filter with serf',
+      { backend: 'serf', 'service-filter': '^web$' },
+      /^service-filter is Consul-only .*serf-tags/
+    ],
+    [
+      'serf-rpc-addr not host:port',
+      { backend: 'serf', 'serf-rpc-addr': 'http://127.0.0.1:7373' },
+      /^serf-rpc-addr must be host:port of a Serf agent's RPC, e\.g\. 127\.0\.0\.1:7373 \(got "http:\/\/127\.0\.0\.1:7373"\)$/
+    ],
+    [
+      'serf-rpc-addr port out of range',
+      { backend: 'serf', 'serf-rpc-addr': '127.0.0.1:70000' },
+      /^serf-rpc-addr must be host:port/
+    ],
+    [
+      'serf-rpc-addr with serf-join',
+      { backend: 'serf', 'serf-rpc-addr': '127.0.0.1:7373', 'serf-join': '10.0.0.1' },
+      /^serf-rpc-addr cannot be combined with serf-join/
+    ],
+    [
+      'serf-join with a scheme',
+      { backend: 'serf', 'serf-join': '10.0.0.1, tcp://10.0.0.2' },
+      /^serf-join must be comma-separated member addresses, host or host:port \(got "tcp:\/\/10\.0\.0\.2"\)$/
+    ],
+    [
+      'serf-tags without =',
+      { backend: 'serf', 'serf-tags': 'web' },
+      /^serf-tags must be comma-separated key=regex pairs/
+    ],
+    [
+      'serf-tags with an empty regex',
+      { backend: 'serf', 'serf-tags': 'role=' },
+      /^serf-tags has no regular expression for "role" \(\.\* takes any value of the tag\)$/
+    ],
+    [
+      'serf-tags naming a tag twice',
+      { backend: 'serf', 'serf-tags': 'role=web,role=api' },
+      /^serf-tags names the tag "role" twice$/
+    ],
+    [
+      'serf-tags with a lookahead',
+      { backend: 'serf', 'serf-tags': 'role=(?!db)' },
+      /^serf-tags has an invalid regular expression for "role" \(Go's RE2, as Serf compiles it\): error parsing regexp: invalid or unsupported Perl syntax/
+    ],
+    [
+      'serf-tags with an unbalanced group',
+      { backend: 'serf', 'serf-tags': 'role=web(' },
+      /^serf-tags has an invalid regular expression for "role"/
+    ]
+  ]
+  for (const [name, inputs, expected] of bad)
+    test(`bad: ${name}`, () => {
+      assert.throws(
+        () => config({ ...base, ...inputs }),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError, String(error))
+          assert.match(error.message, expected)
+          assert.ok(error.message.startsWith(error.input), 'names the input first')
+          assert.ok(!error.message.includes('\n'), 'one line')
+          return true
+        }
+      )
+    })
+
+  test('the RPC key never appears in an error, nor does the environment key', () => {
+    for (const [inputs, extraEnv] of [
+      [{ 'serf-rpc-auth': 's3cr3t-key\nsecond' }, {}],
+      [{}, { SERF_RPC_AUTH: 's3cr3t-key\r\n' }]
+    ] as const)
+      assert.throws(
+        () => config({ ...base, backend: 'serf', ...inputs }, extraEnv),
+        (error: Error) =>
+          !error.message.includes('s3cr3t') &&
+          /^serf-rpc-auth must be a single line$/.test(error.message)
+      )
+    // with consul, a stray key is refused without quoting it either
+    assert.throws(
+      () => config({ ...base, 'serf-rpc-auth': 's3cr3t-key' }),
+      (error: Error) => !error.message.includes('s3cr3t') && /^serf-rpc-auth /.test(error.message)
+    )
+  })
+
+  test('status and history: --backend serf reads the releases from S3, so s3-url is needed', () => {
+    const operate = (inputs: Record<string, string>, extraEnv: Record<string, string> = {}) =>
+      readOperateConfig((name) => inputs[name] ?? '', { AWS_REGION: 'eu-west-1', ...extraEnv })
+    const c = operate({
+      app: 'web',
+      backend: 'serf',
+      'serf-tags': 'role=web',
+      's3-url': 's3://acme-releases/web'
+    })
+    assert.deepEqual(c.backend, { kind: 'serf', rpcAddr: '127.0.0.1:7373', tags: { role: 'web' } })
+    assert.deepEqual(c.s3, {
+      bucket: 'acme-releases',
+      prefix: 'web',
+      region: 'eu-west-1',
+      endpoint: undefined
+    })
+    for (const [inputs, expected] of [
+      [{ app: 'web', backend: 'serf' }, /^s3-url is required with backend: serf/],
+      [
+        { app: 'web', 's3-url': 's3://acme-releases/web' },
+        /^s3-url is only read with backend: serf \(with Consul the releases are read from KV\)$/
+      ],
+      [{ app: 'web', 'serf-tags': 'role=web' }, /^serf-tags is only read with backend: serf/],
+      [
+        { app: 'web', backend: 'serf', 's3-url': 's3://b-1', 'tag-filter': 'x' },
+        /^tag-filter is Consul-only/
+      ]
+    ] as const)
+      assert.throws(
+        () => operate(inputs),
+        (error: unknown) => error instanceof InputError && expected.test(error.message)
+      )
+  })
 })

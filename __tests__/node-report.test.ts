@@ -1,17 +1,30 @@
 // The reporting commands really run with sh and curl against the Consul
 // emulator, as a node's stretcher runs them (sh -c, log on stdin).
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
 import type { ConsulEmulator } from '../fleet/consul/index.ts'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
+import { startSerfAgents } from '../fleet/serf/agents.ts'
+import type { SerfAgents } from '../fleet/serf/agents.ts'
+import { freePort } from '../fleet/serf/free-port.ts'
 import {
   failureCommands,
   LOG_TAIL_BYTES,
+  parseSerfResult,
+  SERF_TAGS_MAX_BYTES,
+  serfFailureCommands,
+  serfResultTag,
+  serfSuccessCommands,
   successCommands
 } from '../src/publish/manifest/node-report.ts'
 import type { NodeReportOptions } from '../src/publish/manifest/node-report.ts'
 
+const execFileAsync = promisify(execFile)
 const ID = '20261122-021441-3f9c2ab-r7.1'
 const PREFIX = 'stretcher/web'
 const NODE_TOKEN = 'node-token-7f3a'
@@ -357,5 +370,151 @@ describe('consul-kv-dashboard entries (dashboard: dashboard), with ACLs on', () 
       { namespace: '..', app: 'web' }
     ])
       assert.throws(() => successCommands({ ...opts, dashboard }), /not one safe KV path segment/)
+  })
+})
+
+// Serf clusters (contract 13): the commands run with sh -c, as stretcher runs
+// them, against real agents (Debian's serf); the tag is read back with `serf
+// members` on another node, as gossip spreads it.
+describe('Serf reporting commands (backend serf): the stretcher-<app> tag', () => {
+  const AUTH = 'rpc-key-5b1e'
+  const APP = 'web'
+  let agents: SerfAgents
+
+  before(async () => {
+    agents = await startSerfAgents({ nodes: 2, rpcAuth: AUTH, profile: 'local' })
+  })
+  after(() => agents?.stop())
+
+  /** node-1's agent, as the node's handler sees it */
+  const nodeEnv = (extra: Record<string, string> = {}) => ({
+    SERF_RPC_ADDR: agents.rpcAddr('node-1'),
+    SERF_RPC_AUTH: AUTH,
+    ...extra
+  })
+
+  /** node-1's `stretcher-<app>` tag as `serf members` on node-2 shows it, once it equals `want`. */
+  async function tagSeen(want: string, ms = 30_000): Promise<string | undefined> {
+    const deadline = Date.now() + ms
+    let last: string | undefined
+    while (Date.now() < deadline) {
+      const out = await execFileAsync('serf', [
+        'members',
+        '-format=json',
+        `-rpc-addr=${agents.rpcAddr('node-2')}`,
+        `-rpc-auth=${AUTH}`,
+        '-name=node-1'
+      ])
+      const members = JSON.parse(out.stdout).members as Array<{ tags: Record<string, string> }>
+      last = members[0]?.tags[serfResultTag(APP)]
+      if (last === want) return last
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    return last
+  }
+
+  test('success after a user event: <deploy-id>:success:<SERF_USER_LTIME>, spread to the other node', async () => {
+    const r = await runAll(
+      serfSuccessCommands({ app: APP, deployId: ID }),
+      nodeEnv({ SERF_USER_LTIME: '42', SERF_EVENT: 'user', SERF_USER_EVENT: 'deploy' })
+    )
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(await tagSeen(`${ID}:success:42`), `${ID}:success:42`)
+    assert.deepEqual(parseSerfResult(`${ID}:success:42`), {
+      deployId: ID,
+      status: 'success',
+      clock: { kind: 'user', ltime: 42 }
+    })
+  })
+
+  test('failure after a query: the query clock, marked q; the log is not sent anywhere', async () => {
+    const r = await runAll(
+      serfFailureCommands({ app: APP, deployId: ID }),
+      nodeEnv({ SERF_QUERY_LTIME: '7', SERF_EVENT: 'query', SERF_QUERY_NAME: 'deploy' }),
+      'the whole stretcher log\n'
+    )
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(await tagSeen(`${ID}:failure:q7`), `${ID}:failure:q7`)
+    assert.deepEqual(parseSerfResult(`${ID}:failure:q7`)?.clock, { kind: 'query', ltime: 7 })
+    assert.equal(serfFailureCommands({ app: APP, deployId: ID }).length, 1)
+  })
+
+  test('run by hand or at boot (no event): clock 0; a malformed clock is 0 too', async () => {
+    assert.equal(
+      (await runAll(serfSuccessCommands({ app: APP, deployId: 'boot-1' }), nodeEnv())).code,
+      0
+    )
+    assert.equal(await tagSeen('boot-1:success:0'), 'boot-1:success:0')
+    assert.equal(
+      (
+        await runAll(
+          serfSuccessCommands({ app: APP, deployId: 'boot-2' }),
+          nodeEnv({ SERF_USER_LTIME: '4q2' })
+        )
+      ).code,
+      0
+    )
+    assert.equal(await tagSeen('boot-2:success:0'), 'boot-2:success:0')
+    assert.deepEqual(parseSerfResult('boot-2:success:0')?.clock, { kind: 'none', ltime: 0 })
+  })
+
+  test('never holds up the handler: returns at once with its pipes closed while the agent hangs', async () => {
+    await agents.pause('node-1')
+    try {
+      const started = Date.now()
+      const [line] = serfSuccessCommands({ app: APP, deployId: 'while-paused' })
+      // stdout and stderr are pipes, as stretcher's and the agent's are: 'close'
+      // fires only once every holder of them has exited or closed them.
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn('sh', ['-c', line!], {
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...nodeEnv({ SERF_USER_LTIME: '9' }) },
+          stdio: ['pipe', 'pipe', 'pipe']
+        })
+        child.stdin.end('log\n')
+        child.on('close', resolve)
+      })
+      assert.equal(code, 0)
+      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
+    } finally {
+      await agents.resume('node-1')
+    }
+    // the background command was waiting: it sets the tag once the agent answers
+    assert.equal(await tagSeen('while-paused:success:9'), 'while-paused:success:9')
+  })
+
+  test('an unreachable agent does not fail the deploy; a node without serf says so', async () => {
+    const dead = await runAll(serfSuccessCommands({ app: APP, deployId: ID }), {
+      SERF_RPC_ADDR: `127.0.0.1:${await freePort()}`,
+      SERF_USER_LTIME: '3'
+    })
+    assert.equal(dead.code, 0, dead.stderr)
+    // a PATH with sh and nothing else
+    const bin = await mkdtemp(join(tmpdir(), 'node-report-bin-'))
+    await symlink('/bin/sh', join(bin, 'sh'))
+    const noSerf = await sh(serfSuccessCommands({ app: APP, deployId: ID })[0]!, {
+      PATH: bin,
+      SERF_USER_LTIME: '3'
+    }).finally(() => rm(bin, { recursive: true, force: true }))
+    assert.equal(noSerf.code, 1)
+    assert.match(
+      noSerf.stderr,
+      /^stretcher-action: serf is not on PATH: cannot set the tag stretcher-web\n$/
+    )
+  })
+
+  test('shell- and template-safe; the tag fits Serf’s 512-byte limit with room to spare', () => {
+    assert.throws(() => serfSuccessCommands({ app: APP, deployId: "x'; rm -rf /" }), /not safe/)
+    assert.throws(() => serfFailureCommands({ app: "w'b", deployId: ID }), /not safe/)
+    for (const line of [
+      ...serfSuccessCommands({ app: APP, deployId: ID }),
+      ...serfFailureCommands({ app: APP, deployId: ID })
+    ])
+      assert.ok(!line.includes('{{'), line)
+    // the longest app (64) and deploy ID (48), a 20-digit clock: key and value as msgpack strings
+    const key = serfResultTag('a'.repeat(64))
+    const value = `${'d'.repeat(48)}:failure:q${'9'.repeat(20)}`
+    assert.ok(key.length + value.length + 4 < SERF_TAGS_MAX_BYTES / 2, `${key}=${value}`)
+    for (const bad of ['x:success', 'x:ok:1', 'x:success:', 'x:success:1q', 'a b:success:1'])
+      assert.equal(parseSerfResult(bad), undefined, bad)
   })
 })

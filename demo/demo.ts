@@ -4,22 +4,33 @@
 //   npm run demo                  # 8 nodes, all converge
 //   npm run demo -- --fail node-3 # node-3's deploy fails: the run fails and names it
 //   npm run demo -- --nodes 20 --silent node-7
+//   npm run demo -- --backend serf # real Serf agents (fleet/serf/fleet.ts) instead of Consul
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { FleetNodeSpec } from '../fleet/index.ts'
+import { readFileSync } from 'node:fs'
 import { startLocalFleet } from '../fleet/index.ts'
-import { runAction } from '../fleet/run-action.ts'
+import { DIST, runAction } from '../fleet/run-action.ts'
+import { startSerfFleet } from '../fleet/serf/fleet.ts'
 
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '8' },
     fail: { type: 'string', multiple: true, default: [] },
     silent: { type: 'string', multiple: true, default: [] },
-    timeout: { type: 'string', default: '30s' }
+    timeout: { type: 'string', default: '30s' },
+    backend: { type: 'string', default: 'consul' }
   }
 })
+if (values.backend !== 'consul' && values.backend !== 'serf')
+  throw new Error('--backend must be consul or serf')
+const serf = values.backend === 'serf'
+if (serf && !readFileSync(DIST, 'utf8').includes('serf-rpc-auth')) {
+  console.error('dist/index.js predates backend: serf: rebuild it (npm run package) first')
+  process.exit(1)
+}
 const count = Number(values.nodes)
 if (!Number.isInteger(count) || count < 1 || count > 500) throw new Error('--nodes must be 1..500')
 
@@ -54,12 +65,59 @@ const specs: FleetNodeSpec[] = Array.from({ length: count }, (_, i) => {
   const name = `node-${i + 1}`
   return { name, fail: values.fail.includes(name), deaf: values.silent.includes(name) }
 })
-console.log(`starting the local fleet: ${count} stretcher nodes, Consul emulator, S3 (s3rver)…`)
-const fleet = await startLocalFleet({
-  nodes: specs,
-  kvPrefix: 'stretcher/demo',
-  serverRunsStretcher: false
-})
+/** The fleet as the demo uses it: the action's inputs that reach it, its nodes' trees, stop(). */
+interface DemoFleet {
+  inputs: Record<string, string>
+  env: Record<string, string>
+  nodeTree(node: string, dest: string): string
+  stop(): Promise<void>
+}
+
+async function startDemoFleet(): Promise<DemoFleet> {
+  if (serf) {
+    console.log(
+      `starting the local Serf fleet: ${count} Serf agents running stretcher, one for the action, S3 (s3rver)…`
+    )
+    const fleet = await startSerfFleet({
+      app: 'demo',
+      nodes: specs.map((spec) => ({
+        name: spec.name,
+        ...(spec.fail === true ? { fail: true } : {}),
+        ...(spec.deaf ? { deaf: true } : {})
+      }))
+    })
+    return {
+      inputs: {
+        backend: 'serf',
+        's3-url': fleet.s3Url,
+        's3-endpoint': fleet.s3.endpoint,
+        'serf-rpc-addr': fleet.rpcAddr,
+        'serf-tags': fleet.env.FLEET_SERF_TAGS!
+      },
+      env: fleet.s3.env,
+      nodeTree: (node, dest) => fleet.nodeTree(node, dest),
+      stop: () => fleet.stop()
+    }
+  }
+  console.log(`starting the local fleet: ${count} stretcher nodes, Consul emulator, S3 (s3rver)…`)
+  const fleet = await startLocalFleet({
+    nodes: specs,
+    kvPrefix: 'stretcher/demo',
+    serverRunsStretcher: false
+  })
+  return {
+    inputs: {
+      's3-url': `s3://${fleet.s3.bucket}/releases`,
+      's3-endpoint': fleet.s3.endpoint,
+      'consul-addr': fleet.consul.url,
+      'service-filter': '^web$'
+    },
+    env: fleet.s3.env,
+    nodeTree: (node, dest) => fleet.nodeTree(node, dest),
+    stop: () => fleet.stop()
+  }
+}
+const fleet = await startDemoFleet()
 const work = await mkdtemp(join(tmpdir(), 'stretcher-demo-'))
 let code: number | null
 try {
@@ -75,14 +133,11 @@ try {
       app: 'demo',
       manifest: 'stretcher.yml',
       dest: '/srv/demo',
-      's3-url': `s3://${fleet.s3.bucket}/releases`,
-      's3-endpoint': fleet.s3.endpoint,
-      'consul-addr': fleet.consul.url,
-      'service-filter': '^web$',
+      ...fleet.inputs,
       timeout: values.timeout
     },
     {
-      ...fleet.s3.env,
+      ...fleet.env,
       GITHUB_WORKSPACE: work,
       GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567'
     },

@@ -1,6 +1,7 @@
 // Publishing a release to the local fleet by hand, without the action: pack with
 // `tar czf`, PUT the archive and a manifest to s3rver (it takes unsigned
-// path-style PUTs), fire the event. For tests of the fleet itself.
+// path-style PUTs), fire the event. For tests of the fleet itself (the Serf
+// fleet's too: putObject and uploadTree take either).
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -42,8 +43,11 @@ export function manifestYaml(m: ManifestFields): string {
   return lines.join('\n') + '\n'
 }
 
+/** Anything with a local S3: the Consul fleet, the Serf fleet (serf/fleet.ts). */
+type WithS3 = Pick<LocalFleet, 's3'>
+
 export async function putObject(
-  fleet: LocalFleet,
+  fleet: WithS3,
   key: string,
   body: string | Buffer
 ): Promise<string> {
@@ -54,7 +58,7 @@ export async function putObject(
 
 /** `tar -C dir -czf - .`, uploaded; returns its s3:// URL and sha256. */
 export async function uploadTree(
-  fleet: LocalFleet,
+  fleet: WithS3,
   dir: string,
   key: string
 ): Promise<{ url: string; sha256: string; bytes: Buffer }> {

@@ -18,6 +18,8 @@ type PerNode<T> = T | ((name: string) => T)
 
 export interface SerfAgentsOptions {
   nodes: number
+  /** the agents' names; default node-1..N (`nodes` of them) */
+  names?: string[]
   /** rpc_auth of every agent */
   rpcAuth?: string
   /** `-event-handler` values, e.g. `user:deploy=cmd`, `query:log=cmd` */
@@ -52,6 +54,8 @@ export interface SerfAgents {
   resume(name: string): Promise<void>
   /** starts a killed agent again (same ports, tags file, config), joining the running ones */
   restart(name: string): Promise<void>
+  /** starts one more agent `name` (its handlers, tags and env as the options give them), joining the running ones */
+  add(name: string): Promise<void>
   /** until every running agent sees every running agent alive */
   waitConverged(timeoutMs?: number): Promise<void>
   /** kills everything and removes the temp dirs; safe to call twice */
@@ -68,9 +72,13 @@ const pick = <T>(value: PerNode<T> | undefined, name: string, fallback: T): T =>
 
 export async function startSerfAgents(opts: SerfAgentsOptions): Promise<SerfAgents> {
   const timeoutMs = opts.timeoutMs ?? 20_000
+  const names = opts.names
+    ? [...opts.names]
+    : Array.from({ length: opts.nodes }, (_, i) => `node-${i + 1}`)
+  if (new Set(names).size !== names.length)
+    throw new Error(`startSerfAgents: a name is listed twice (${names.join(', ')})`)
   const dir = await mkdtemp(join(tmpdir(), 'serf-agents-'))
   removeOnExit(dir)
-  const names = Array.from({ length: opts.nodes }, (_, i) => `node-${i + 1}`)
   const agents = new Map<string, AgentProcess>()
   let stopped = false
 
@@ -188,6 +196,13 @@ export async function startSerfAgents(opts: SerfAgentsOptions): Promise<SerfAgen
         peers.map((n) => agentOf(n).bindAddr),
         timeoutMs
       )
+    },
+    async add(name) {
+      if (stopped) throw new Error('startSerfAgents: stopped')
+      if (agents.has(name)) throw new Error(`Serf agent ${name} exists`)
+      const peers = names.filter((n) => agents.get(n)?.running).map((n) => agentOf(n).bindAddr)
+      names.push(name)
+      await startNew(name, peers)
     },
     waitConverged,
     stop

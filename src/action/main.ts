@@ -212,7 +212,9 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   for (const secret of [
     core.getInput('consul-token'),
     core.getInput('github-token'),
-    env.CONSUL_HTTP_TOKEN
+    core.getInput('serf-rpc-auth'),
+    env.CONSUL_HTTP_TOKEN,
+    env.SERF_RPC_AUTH
   ]) {
     if (secret) core.setSecret(secret)
   }

@@ -16,6 +16,9 @@ import { runFacts } from '../report/run-facts.ts'
 const SETTLE_MS = 30_000
 
 export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // The Serf RPC key is read with the config below: masked before anything could print it.
+  for (const secret of [core.getInput('serf-rpc-auth'), env.SERF_RPC_AUTH])
+    if (secret) core.setSecret(secret)
   // latest first: the lock keeps other runs out until it is settled.
   const left = await settleLeftAnnouncement(env)
   await releaseLeftLock(env)

@@ -1,6 +1,6 @@
 // The same pipeline for any CI: `stretcher-action deploy --path build --s3-url …`.
-// Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
-// and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
+// Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN,
+// SERF_RPC_ADDR, SERF_RPC_AUTH and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
 // converged, 1 the deploy failed, 2 bad input.
 // The operator commands `status` and `history` (contract 12) read the fleet and
 // write nothing; `status` exits 1 when a live matching node is not on the current release.
@@ -36,12 +36,16 @@ Consul could not be read), 2 bad input.
 
        stretcher-action history --app NAME [--consul-addr ADDR] [--kv-prefix P] [--json]
 The published releases, newest first, with commit, time and which one is current.
-Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.`
+Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.
+
+A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR | --serf-join ADDRS]
+[--serf-rpc-auth KEY] [--serf-tags key=RE,...] on deploy and status (history: no
+--serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region).`
 
 /** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
 const OPERATE_FLAGS = {
   status: OPERATE_INPUTS,
-  history: OPERATE_INPUTS.filter((name) => !name.endsWith('-filter'))
+  history: OPERATE_INPUTS.filter((name) => !name.endsWith('-filter') && name !== 'serf-tags')
 } as const
 type OperateCommand = keyof typeof OPERATE_FLAGS
 
@@ -155,7 +159,13 @@ async function deploy(
   signal?: AbortSignal
 ): Promise<number> {
   const json = values.json === true
-  const secrets = secretsOf(values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN)
+  const secrets = secretsOf(
+    values['consul-token'],
+    values['github-token'],
+    values['serf-rpc-auth'],
+    env.CONSUL_HTTP_TOKEN,
+    env.SERF_RPC_AUTH
+  )
   // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
   const say = (line: string) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`)
   // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
@@ -204,7 +214,12 @@ async function operate(
 ): Promise<number> {
   const json = values.json === true
   const takes: readonly string[] = OPERATE_FLAGS[command]
-  const secrets = secretsOf(values['consul-token'], env.CONSUL_HTTP_TOKEN)
+  const secrets = secretsOf(
+    values['consul-token'],
+    values['serf-rpc-auth'],
+    env.CONSUL_HTTP_TOKEN,
+    env.SERF_RPC_AUTH
+  )
   const finish = finisher(io, json, secrets)
   const foreign = Object.keys(values).filter(
     (name) => values[name] !== undefined && name !== 'json' && !takes.includes(name)
@@ -219,6 +234,11 @@ async function operate(
       const value = values[name]
       return typeof value === 'string' ? value : ''
     }, env)
+    if (config.backend.kind === 'serf')
+      return finish(
+        EXIT.failed,
+        `${command} --backend serf: reading a Serf cluster's tags and S3 releases is not available yet`
+      )
     const consul = operateConsul(config, (line) => io.stderr(`${redact(line, secrets)}\n`))
     if (command === 'status') {
       const status = await readFleetStatus(consul, config)

@@ -45,7 +45,12 @@ export const INPUT_NAMES = [
   'github-token',
   'check-name',
   'environment',
-  'dashboard'
+  'dashboard',
+  'backend',
+  'serf-rpc-addr',
+  'serf-rpc-auth',
+  'serf-join',
+  'serf-tags'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -62,7 +67,8 @@ export const INPUT_DEFAULTS: Partial<Record<InputName, string>> = {
   'auto-rollback': 'false',
   layout: 'in-place',
   'keep-releases': '5',
-  'dry-run': 'false'
+  'dry-run': 'false',
+  backend: 'consul'
 }
 
 export interface S3Location {
@@ -83,6 +89,25 @@ export interface S3Location {
  */
 export type DatacenterSelection =
   { kind: 'agent' } | { kind: 'all' } | { kind: 'named'; names: string[] }
+
+/**
+ * The fleet backend (contract 13): Consul (events, KV, catalog), or a Serf
+ * cluster reached over one agent's RPC: `rpcAddr`, or with `join` an agent the
+ * action starts itself and joins to these members. `tags`: Serf tag → RE2
+ * regex, each anchored as `serf members -tag` anchors it (`^<regex>$`).
+ */
+export type BackendConfig =
+  | { kind: 'consul' }
+  | {
+      kind: 'serf'
+      /** host:port of the agent's RPC (normalised; not used with `join`) */
+      rpcAddr: string
+      /** the agent's rpc_auth key: a secret, never printed */
+      rpcAuth?: string
+      /** members to join (host or host:port, as given); the action's own agent */
+      join?: string[]
+      tags: Record<string, string>
+    }
 
 export interface Config {
   /** absolute directory to package */
@@ -127,6 +152,8 @@ export interface Config {
   dashboard?: string
   /** facts about the run, from the runner's environment */
   run: { sha?: string; repository?: string; runUrl?: string }
+  /** consul (default) or serf (contract 13) */
+  backend: BackendConfig
 }
 
 export type InputReader = (name: InputName) => string
@@ -347,6 +374,153 @@ function readFilters(get: Getter): EventFilters {
   return filters
 }
 
+/** The Serf inputs (contract 13): given with backend consul, each is refused. */
+const SERF_INPUTS = [
+  'serf-rpc-addr',
+  'serf-rpc-auth',
+  'serf-join',
+  'serf-tags'
+] as const satisfies readonly InputName[]
+
+/** Consul-only inputs that would change what a Serf run does if quietly ignored. */
+const CONSUL_ONLY: ReadonlyArray<[InputName, string]> = [
+  ['service-filter', 'Serf members have no services: pick them with serf-tags (and node-filter)'],
+  ['tag-filter', 'Serf members have no services: pick them with serf-tags (and node-filter)'],
+  ['datacenters', 'a Serf cluster is one gossip pool'],
+  ['dashboard', 'consul-kv-dashboard reads Consul KV']
+]
+
+/** A Serf tag name in `serf-tags`: what `-tag key=value` and SERF_TAG_<KEY> carry safely. */
+const SERF_TAG_KEY = /^[A-Za-z0-9._:/-]+$/
+
+function parseBackendKind(raw: string): 'consul' | 'serf' {
+  if (raw !== 'consul' && raw !== 'serf')
+    throw new InputError('backend', `must be consul or serf (got ${quote(raw)})`)
+  return raw
+}
+
+/** `host`, `host:port` or `[v6]:port`, as serf's CLI and `serf join` take an address. */
+const SERF_ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/
+
+function parseSerfAddress(raw: string, defaultPort: number): string | undefined {
+  const m = SERF_ADDRESS.exec(raw)
+  const port = m?.[3] === undefined ? defaultPort : Number(m[3])
+  if (!m || !(port > 0 && port < 65536)) return undefined
+  return m[1] === undefined ? `${m[2]}:${port}` : `[${m[1]}]:${port}`
+}
+
+/** host:port (IPv6 in brackets) of a Serf agent's RPC; the port defaults to 7373 as the serf CLI's. */
+function parseSerfRpcAddr(raw: string): string {
+  const addr = parseSerfAddress(raw, 7373)
+  if (addr === undefined)
+    throw new InputError(
+      'serf-rpc-addr',
+      `must be host:port of a Serf agent's RPC, e.g. 127.0.0.1:7373 (got ${quote(raw)})`
+    )
+  return addr
+}
+
+/** `serf-join`: comma- (or newline-) separated member addresses, host or host:port, as `serf join` takes them. */
+function parseSerfJoin(raw: string): string[] | undefined {
+  const addrs = raw
+    .split(/[,\r\n]/)
+    .map((addr) => addr.trim())
+    .filter((addr) => addr !== '')
+  if (addrs.length === 0) return undefined
+  for (const addr of addrs) {
+    if (parseSerfAddress(addr, 7946) === undefined)
+      throw new InputError(
+        'serf-join',
+        `must be comma-separated member addresses, host or host:port (got ${quote(addr)})`
+      )
+  }
+  return addrs
+}
+
+/**
+ * `serf-tags`: comma- (or newline-) separated `key=regex` pairs. A regex may
+ * hold a comma itself (`a{1,3}`): a piece that does not start with `key=`
+ * continues the one before. Each regex is checked as Serf compiles it for
+ * `serf members -tag`: Go's RE2, anchored as `^<regex>$`.
+ */
+export function parseSerfTags(raw: string): Record<string, string> {
+  const pairs: string[] = []
+  for (const line of raw.split(/\r?\n/)) {
+    const lineStart = pairs.length
+    for (const piece of line.split(',')) {
+      // Within a line, a piece that is not `key=...` continues the regex before it.
+      if (pairs.length > lineStart && !/^\s*[^\s=,]+=/.test(piece) && piece.trim() !== '')
+        pairs[pairs.length - 1] += `,${piece}`
+      else pairs.push(piece)
+    }
+  }
+  const tags: Record<string, string> = {}
+  for (const pair of pairs.map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = pair.indexOf('=')
+    const key = eq < 0 ? pair : pair.slice(0, eq).trim()
+    if (eq < 0 || !SERF_TAG_KEY.test(key))
+      throw new InputError(
+        'serf-tags',
+        `must be comma-separated key=regex pairs, the key letters, digits and ._:/- (got ${quote(pair)})`
+      )
+    const regex = pair.slice(eq + 1).trim()
+    if (regex === '')
+      throw new InputError(
+        'serf-tags',
+        `has no regular expression for ${quote(key)} (.* takes any value of the tag)`
+      )
+    if (Object.hasOwn(tags, key))
+      throw new InputError('serf-tags', `names the tag ${quote(key)} twice`)
+    try {
+      compileFilter(`^${regex}$`)
+    } catch (error) {
+      throw new InputError(
+        'serf-tags',
+        `has an invalid regular expression for ${quote(key)} (Go's RE2, as Serf compiles it): ${(error as Error).message}`
+      )
+    }
+    tags[key] = regex
+  }
+  return tags
+}
+
+/**
+ * `backend` and the Serf inputs. Inputs of the other backend are refused, one
+ * line naming the input: quietly ignored, they would pick other nodes than
+ * the workflow says. The environment (SERF_RPC_ADDR, SERF_RPC_AUTH) is only
+ * read with backend serf.
+ */
+function readBackend(get: Getter, env: NodeJS.ProcessEnv, consulOnly = CONSUL_ONLY): BackendConfig {
+  const kind = parseBackendKind(get('backend') || 'consul')
+  if (kind === 'consul') {
+    for (const name of SERF_INPUTS)
+      if (get(name) !== '')
+        throw new InputError(name, 'is only read with backend: serf (backend is consul)')
+    return { kind }
+  }
+  for (const [name, why] of consulOnly)
+    if (get(name) !== '')
+      throw new InputError(name, `is Consul-only and cannot be used with backend: serf (${why})`)
+  const join = parseSerfJoin(get('serf-join'))
+  if (join && get('serf-rpc-addr') !== '')
+    throw new InputError(
+      'serf-rpc-addr',
+      'cannot be combined with serf-join: with serf-join the action talks to its own agent'
+    )
+  const rpcAddr = parseSerfRpcAddr(get('serf-rpc-addr') || env.SERF_RPC_ADDR || '127.0.0.1:7373')
+  const rpcAuth = get('serf-rpc-auth') || env.SERF_RPC_AUTH || undefined
+  if (rpcAuth !== undefined && /[\r\n]/.test(rpcAuth))
+    // Never quote the key, not even in an error.
+    throw new InputError('serf-rpc-auth', 'must be a single line')
+  return {
+    kind,
+    rpcAddr,
+    ...(rpcAuth === undefined ? {} : { rpcAuth }),
+    ...(join === undefined ? {} : { join }),
+    tags: parseSerfTags(get('serf-tags'))
+  }
+}
+
 const getter =
   (input: InputReader): Getter =>
   (name) => {
@@ -362,12 +536,27 @@ export const OPERATE_INPUTS = [
   'consul-token',
   'node-filter',
   'service-filter',
-  'tag-filter'
+  'tag-filter',
+  'backend',
+  'serf-rpc-addr',
+  'serf-rpc-auth',
+  'serf-join',
+  'serf-tags',
+  's3-url',
+  's3-endpoint',
+  'aws-region'
 ] as const satisfies readonly InputName[]
 export type OperateInputName = (typeof OPERATE_INPUTS)[number]
 
-/** What `status` and `history` need: the app, its KV prefix, Consul, the filters. */
-export type OperateConfig = Pick<Config, 'app' | 'kvPrefix' | 'consul' | 'filters'>
+/**
+ * What `status` and `history` need: the app, its KV prefix, Consul, the
+ * filters, the backend; with backend serf the releases are in S3 (`s3`).
+ */
+export type OperateConfig = Pick<Config, 'app' | 'kvPrefix' | 'consul' | 'filters' | 'backend'> & {
+  s3?: S3Location
+}
+
+const S3_INPUTS = ['s3-url', 's3-endpoint', 'aws-region'] as const satisfies readonly InputName[]
 
 /** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
 export function readOperateConfig(
@@ -378,8 +567,22 @@ export function readOperateConfig(
   const get = getter((name) => (only.has(name) ? input(name as OperateInputName) : ''))
   const app = readApp(get, env)
   const consul = readConsul(get, env)
+  const backend = readBackend(get, env)
   const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
-  return { app, kvPrefix, consul, filters: readFilters(get) }
+  const filters = readFilters(get)
+  if (backend.kind === 'consul') {
+    for (const name of S3_INPUTS)
+      if (get(name) !== '')
+        throw new InputError(
+          name,
+          'is only read with backend: serf (with Consul the releases are read from KV)'
+        )
+    return { app, kvPrefix, consul, filters, backend }
+  }
+  if (get('s3-url') === '')
+    throw new InputError('s3-url', 'is required with backend: serf (the releases are listed in S3)')
+  const s3 = readS3(get, env)
+  return { app, kvPrefix, consul, filters, backend, s3 }
 }
 
 function parseS3Endpoint(raw: string): string | undefined {
@@ -561,6 +764,7 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
   const release = readRelease(get, env, now)
   const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9)
   const consul = readConsul(get, env)
+  const backend = readBackend(get, env)
   const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`)
   const eventName = parseEventName(get('event-name'))
   const filters = readFilters(get)
@@ -594,7 +798,8 @@ export function readConfig(input: InputReader, env: NodeJS.ProcessEnv, now = new
     dryRun,
     github,
     dashboard: parseDashboard(get('dashboard'), kvPrefix),
-    run: runFacts(env)
+    run: runFacts(env),
+    backend
   }
 }
 

@@ -130,3 +130,93 @@ export function failureCommands(opts: NodeReportOptions): string[] {
   ].join('; ')
   return [logCommand, resultCommand(opts, 'failure'), ...dashboardCommand(opts, 'failure')]
 }
+
+// --- Serf clusters (contract 13) ------------------------------------------------
+
+/** An app name as config.ts admits it: safe inside single quotes and in a Serf tag name. */
+const SERF_APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** How long the background `serf tags -set` may take (Serf waits up to 5 s for the broadcast). */
+export const SERF_TAG_TIMEOUT_S = 60
+
+/** Serf caps all of a member's tags together at 512 bytes (encoded). */
+export const SERF_TAGS_MAX_BYTES = 512
+
+export interface SerfReportOptions {
+  app: string
+  deployId: string
+}
+
+/** The Serf tag a node reports an app's result in: `stretcher-<app>`. */
+export function serfResultTag(app: string): string {
+  return `stretcher-${app}`
+}
+
+/** A node's result as its `stretcher-<app>` tag holds it. */
+export interface SerfResult {
+  deployId: string
+  status: 'success' | 'failure'
+  /**
+   * The Lamport time of what delivered the deploy: `user` (SERF_USER_LTIME),
+   * `query` (SERF_QUERY_LTIME; Serf keeps a separate clock for queries), or
+   * `none` (0: run by hand or at boot, not by an event).
+   */
+  clock: { kind: 'user' | 'query' | 'none'; ltime: number }
+}
+
+/** `<deploy-id>:<success|failure>:<clock>`, clock `N` (user event), `qN` (query) or `0` (none). */
+export function parseSerfResult(value: string): SerfResult | undefined {
+  const m = /^([0-9A-Za-z._-]+):(success|failure):(q?)(\d{1,20})$/.exec(value)
+  if (!m) return undefined
+  const ltime = Number(m[4])
+  const kind = m[3] === 'q' ? 'query' : ltime === 0 ? 'none' : 'user'
+  return { deployId: m[1]!, status: m[2] as SerfResult['status'], clock: { kind, ltime } }
+}
+
+function checkSerfSafe(opts: SerfReportOptions): void {
+  if (!DEPLOY_ID_PATTERN.test(opts.deployId))
+    throw new Error(`deploy ID ${JSON.stringify(opts.deployId)} is not safe in a shell command`)
+  if (!SERF_APP.test(opts.app))
+    throw new Error(`app ${JSON.stringify(opts.app)} is not safe in a shell command`)
+}
+
+/**
+ * `serf tags -set stretcher-<app>=<deploy-id>:<status>:<clock>` against the
+ * node's own agent (SERF_RPC_ADDR and SERF_RPC_AUTH when set; the serf CLI
+ * reads them too, they are passed for clarity), in the background: the node's
+ * agent runs its handlers one at a time, and `tags -set` may wait 5 s for the
+ * broadcast and then exit 1 although the tag is set (research/serf.md). Its
+ * output goes nowhere, so neither stretcher (which waits for its commands'
+ * output to end) nor the agent (which waits for its handler's) waits for it.
+ * The clock: SERF_USER_LTIME (a user event delivered it), else q +
+ * SERF_QUERY_LTIME (a query did), else 0 (run by hand, or at boot).
+ */
+function serfTagCommand(opts: SerfReportOptions, status: 'success' | 'failure'): string {
+  const tag = `${serfResultTag(opts.app)}=${opts.deployId}:${status}:`
+  return [
+    'c="${SERF_USER_LTIME:-}"',
+    'if [ -z "$c" ] && [ -n "${SERF_QUERY_LTIME:-}" ]; then c="q$SERF_QUERY_LTIME"; fi',
+    'case "$c" in ""|q|*[!0-9q]*|?*q*) c=0 ;; esac',
+    `set -- tags -set '${tag}'"$c"`,
+    'if [ -n "${SERF_RPC_ADDR:-}" ]; then set -- "$@" -rpc-addr "$SERF_RPC_ADDR"; fi',
+    'if [ -n "${SERF_RPC_AUTH:-}" ]; then set -- "$@" -rpc-auth "$SERF_RPC_AUTH"; fi',
+    `if ! command -v serf >/dev/null 2>&1; then echo "stretcher-action: serf is not on PATH: cannot set the tag ${serfResultTag(opts.app)}" >&2; exit 1; fi`,
+    `t=; if command -v timeout >/dev/null 2>&1; then t="timeout ${SERF_TAG_TIMEOUT_S}"; fi`,
+    '( $t serf "$@" ) </dev/null >/dev/null 2>&1 &'
+  ].join('; ')
+}
+
+/** Appended to `commands.success` with backend serf. */
+export function serfSuccessCommands(opts: SerfReportOptions): string[] {
+  checkSerfSafe(opts)
+  return [serfTagCommand(opts, 'success')]
+}
+
+/**
+ * Appended to `commands.failure` with backend serf: the tag only. The log stays
+ * on the node, where the `stretcher-<app>-log` query handler answers with its end.
+ */
+export function serfFailureCommands(opts: SerfReportOptions): string[] {
+  checkSerfSafe(opts)
+  return [serfTagCommand(opts, 'failure')]
+}
