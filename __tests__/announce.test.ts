@@ -141,41 +141,19 @@ describe('announce', () => {
 })
 
 describe('nextFileTime', () => {
-  test('now when nothing was released; always after the current release stamp', async () => {
-    const fresh = await startConsulEmulator({ nodes: [{ name: 'web-1' }] })
-    try {
-      const consul = new ConsulClient({ addr: fresh.url })
-      const now = Date.parse('2026-11-22T03:00:00.700Z')
-      assert.equal(
-        (await nextFileTime(consul, 'app', now)).toISOString(),
-        '2026-11-22T03:00:00.000Z'
-      )
-      // The current release stamped this very second: the next one goes one later.
-      await consul.kvPut('app/deploy-id', 'r1')
-      await consul.kvPut(
-        'app/history/r1',
-        JSON.stringify({
-          deploy_id: 'r1',
-          published_at: '2026-11-22T02:59:00Z',
-          mtime: now / 1000 - 0.7
-        })
-      )
-      assert.equal(
-        (await nextFileTime(consul, 'app', now)).toISOString(),
-        '2026-11-22T03:00:01.000Z'
-      )
-      // A record without mtime (written by an older version) falls back to its publish time.
-      await consul.kvPut('app/deploy-id', 'r0')
-      await consul.kvPut(
-        'app/history/r0',
-        JSON.stringify({ deploy_id: 'r0', published_at: '2026-11-22T03:00:00.200Z' })
-      )
-      assert.equal(
-        (await nextFileTime(consul, 'app', now)).toISOString(),
-        '2026-11-22T03:00:01.000Z'
-      )
-    } finally {
-      await fresh.stop()
+  test('now when nothing was released; always after the current release stamp', () => {
+    const now = Date.parse('2026-11-22T03:00:00.700Z')
+    assert.equal(nextFileTime({}, now).toISOString(), '2026-11-22T03:00:00.000Z')
+    // The current release stamped this very second: the next one goes one later.
+    const r1 = {
+      deployId: 'r1',
+      history: { deploy_id: 'r1', published_at: '2026-11-22T02:59:00Z', mtime: now / 1000 - 0.7 }
     }
+    assert.equal(nextFileTime(r1, now).toISOString(), '2026-11-22T03:00:01.000Z')
+    // A record without mtime (written by an older version) falls back to its publish time.
+    const r0 = { deployId: 'r0', history: { published_at: '2026-11-22T03:00:00.200Z' } }
+    assert.equal(nextFileTime(r0, now).toISOString(), '2026-11-22T03:00:01.000Z')
+    // An unreadable record is no stamp: now.
+    assert.equal(nextFileTime({ deployId: 'x' }, now).toISOString(), '2026-11-22T03:00:00.000Z')
   })
 })

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { d as plainText, m as matchesFilters, e as compareNatural, f as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, g as readOperateConfig, a as readConfig, h as InputError } from './lib/run-facts.js';
+import { e as plainText, m as matchesFilters, f as compareNatural, g as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, h as readOperateConfig, a as readConfig, j as InputError } from './lib/run-facts.js';
 import { p as parseResult, r as readCatalog, c as connect, a as runPipeline, b as runConclusion } from './lib/pipeline.js';
 import 'node:path';
 import 'node:crypto';
+import 'node:net';
 import 'node:fs/promises';
 import 'node:os';
 import 'node:stream';
@@ -332,8 +333,8 @@ async function readReleaseHistory(consul, config) {
 }
 
 // The same pipeline for any CI: `stretcher-action deploy --path build --s3-url …`.
-// Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN
-// and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
+// Flags are named like the action's inputs; CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN,
+// SERF_RPC_ADDR, SERF_RPC_AUTH and the AWS variables are honoured as in the action. Exit codes: 0 the fleet
 // converged, 1 the deploy failed, 2 bad input.
 // The operator commands `status` and `history` (contract 12) read the fleet and
 // write nothing; `status` exits 1 when a live matching node is not on the current release.
@@ -353,11 +354,15 @@ Consul could not be read), 2 bad input.
 
        stretcher-action history --app NAME [--consul-addr ADDR] [--kv-prefix P] [--json]
 The published releases, newest first, with commit, time and which one is current.
-Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.`;
+Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.
+
+A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR | --serf-join ADDRS]
+[--serf-rpc-auth KEY] [--serf-tags key=RE,...] on deploy and status (history: no
+--serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region).`;
 /** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
 const OPERATE_FLAGS = {
     status: OPERATE_INPUTS,
-    history: OPERATE_INPUTS.filter((name) => !name.endsWith('-filter'))
+    history: OPERATE_INPUTS.filter((name) => !name.endsWith('-filter') && name !== 'serf-tags')
 };
 /** The commit being deployed, from the CI's own variables or git. */
 function commitSha(env) {
@@ -445,7 +450,7 @@ function deployLog(say, io, json) {
 /** `deploy`: the action's pipeline, its outputs in the --json result. */
 async function deploy(values, env, io, signal) {
     const json = values.json === true;
-    const secrets = secretsOf(values['consul-token'], values['github-token'], env.CONSUL_HTTP_TOKEN);
+    const secrets = secretsOf(values['consul-token'], values['github-token'], values['serf-rpc-auth'], env.CONSUL_HTTP_TOKEN, env.SERF_RPC_AUTH);
     // Human lines go to stdout on a terminal; with --json, stdout carries only the result.
     const say = (line) => (json ? io.stderr : io.stdout)(`${redact(line, secrets)}\n`);
     // The action's outputs; `conclusion` too (no check run here, so no check-run-url).
@@ -462,7 +467,8 @@ async function deploy(values, env, io, signal) {
         };
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
         const log = deployLog(say, io, json);
-        const { store, consul, backend } = await connect(config, log);
+        const connection = await connect(config, log);
+        const { store, consul, backend } = connection;
         try {
             const result = await runPipeline(config, {
                 store,
@@ -477,6 +483,7 @@ async function deploy(values, env, io, signal) {
         }
         finally {
             store.destroy();
+            await connection.close();
         }
     }
     catch (error) {
@@ -489,7 +496,7 @@ async function deploy(values, env, io, signal) {
 async function operate(command, values, env, io) {
     const json = values.json === true;
     const takes = OPERATE_FLAGS[command];
-    const secrets = secretsOf(values['consul-token'], env.CONSUL_HTTP_TOKEN);
+    const secrets = secretsOf(values['consul-token'], values['serf-rpc-auth'], env.CONSUL_HTTP_TOKEN, env.SERF_RPC_AUTH);
     const finish = finisher(io, json, secrets);
     const foreign = Object.keys(values).filter((name) => values[name] !== undefined && name !== 'json' && !takes.includes(name));
     if (foreign.length > 0)
@@ -499,6 +506,8 @@ async function operate(command, values, env, io) {
             const value = values[name];
             return typeof value === 'string' ? value : '';
         }, env);
+        if (config.backend.kind === 'serf')
+            return finish(EXIT.failed, `${command} --backend serf: reading a Serf cluster's tags and S3 releases is not available yet`);
         const consul = operateConsul(config, (line) => io.stderr(`${redact(line, secrets)}\n`));
         if (command === 'status') {
             const status = await readFleetStatus(consul, config);

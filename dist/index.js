@@ -1,6 +1,6 @@
-import { h as isRefused, d as describe, c as connectGitHub, s as sleep, a as getInput, b as setSecret, j as setFailed, k as setOutput, e as coreLog, l as saveState, S as STATE, f as summary, w as warning, i as info } from './lib/state.js';
-import { d as plainText, a as readConfig, k as kvKeys } from './lib/run-facts.js';
+import { h as isRefused, d as describe, c as connectGitHub, s as sleep, g as getInput, a as setSecret, j as setFailed, k as setOutput, e as coreLog, l as saveState, S as STATE, f as summary, w as warning, i as info } from './lib/state.js';
 import { d as commitState, e as checkOutput, s as statusDescription, f as checkConclusion, b as runConclusion, c as connect, a as runPipeline, g as rolloutReport } from './lib/pipeline.js';
+import { e as plainText, a as readConfig } from './lib/run-facts.js';
 import { readFileSync } from 'node:fs';
 import 'fs';
 import 'os';
@@ -34,11 +34,11 @@ import 'node:dns';
 import 'string_decoder';
 import 'child_process';
 import 'timers';
-import 'node:path';
-import 'node:crypto';
 import 'node:fs/promises';
+import 'node:crypto';
 import 'node:child_process';
 import 'node:os';
+import 'node:path';
 
 class CheckRunSink {
     mode = 'checks';
@@ -436,7 +436,8 @@ function within(work, ms) {
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
 async function deploy(config, env, signal, end) {
-    const { store, consul, backend } = await connect(config, coreLog);
+    const connection = await connect(config, coreLog);
+    const { store, consul, backend } = connection;
     const report = pullRequestReport(createReporter(config, env), signal);
     const verdict = verdictLine();
     try {
@@ -448,7 +449,7 @@ async function deploy(config, env, signal, end) {
             setOutput: (name, value) => setOutput(name, value),
             writeSummary: summaryWriter(env),
             signal,
-            ...postStepState(config),
+            ...postStepState(backend.lockName),
             onAnnounced: async ({ fleet, facts }) => report.started({ fleet, notWaiting: !config.wait, facts }),
             onProgress: (fleet) => report.progress(fleet),
             onVerdict: (outcome) => verdict.say(outcome)
@@ -474,6 +475,7 @@ async function deploy(config, env, signal, end) {
     finally {
         end.checkRunUrl = report.checkRunUrl();
         store.destroy();
+        await connection.close();
     }
 }
 /** The GitHub reporter; what it creates is saved for the post step to complete. */
@@ -557,12 +559,12 @@ function summaryWriter(env) {
         .then(() => saveState(STATE.summarized, 'true'), (error) => warning(`could not write the job summary: ${error.message}`));
 }
 /** What the post step needs to finish the lock and the announcement if this process dies. */
-function postStepState(config) {
+function postStepState(lockName) {
     return {
         onLockSession: (id, datacenter) => {
             saveState(STATE.lockSession, id);
             saveState(STATE.lockDatacenter, datacenter ?? '');
-            saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock);
+            saveState(STATE.lockKey, lockName);
         },
         onLockReleased: () => saveState(STATE.lockReleased, 'true'),
         onAnnounceJournal: (journal) => saveState(STATE.announce, JSON.stringify(journal))
@@ -573,7 +575,9 @@ async function run(env = process.env) {
     for (const secret of [
         getInput('consul-token'),
         getInput('github-token'),
-        env.CONSUL_HTTP_TOKEN
+        getInput('serf-rpc-auth'),
+        env.CONSUL_HTTP_TOKEN,
+        env.SERF_RPC_AUTH
     ]) {
         if (secret)
             setSecret(secret);

@@ -1,5 +1,5 @@
-import { c as connectGitHub, d as describe, s as sleep, g as getState, a as getInput, b as setSecret, e as coreLog, i as info, w as warning, S as STATE, f as summary } from './lib/state.js';
-import { i as isSettled, s as settle, r as releaseLock, a as readConfig, b as runFacts, p as previousDeployId, c as abandonedMarkdown, C as ConsulClient } from './lib/run-facts.js';
+import { c as connectGitHub, d as describe, s as sleep, g as getInput, a as setSecret, b as getState, e as coreLog, i as info, w as warning, S as STATE, f as summary } from './lib/state.js';
+import { i as isSettled, s as settle, r as releaseLock, a as readConfig, b as runFacts, p as previousDeployId, c as abandonedMarkdown, C as ConsulClient, d as releaseS3Lock } from './lib/run-facts.js';
 import 'node:fs';
 import 'fs';
 import 'os';
@@ -93,6 +93,10 @@ async function completeAbandoned(opts) {
 /** How long the post step may take to settle an interrupted announcement. */
 const SETTLE_MS = 30_000;
 async function post(env = process.env) {
+    // The Serf RPC key is read with the config below: masked before anything could print it.
+    for (const secret of [getInput('serf-rpc-auth'), env.SERF_RPC_AUTH])
+        if (secret)
+            setSecret(secret);
     // latest first: the lock keeps other runs out until it is settled.
     const left = await settleLeftAnnouncement(env);
     await releaseLeftLock(env);
@@ -184,13 +188,30 @@ async function releaseLeftLock(env) {
     if (!session || !key || getState(STATE.lockReleased) === 'true')
         return;
     try {
-        const datacenter = getState(STATE.lockDatacenter) || undefined;
-        await releaseLock(consulFromInputs(env, 10_000).inDatacenter(datacenter), key, session);
+        // Serf (contract 13): the lock is an S3 object, named by its s3:// URL.
+        if (key.startsWith('s3://'))
+            await releaseObjectLock(env, key, session);
+        else {
+            const datacenter = getState(STATE.lockDatacenter) || undefined;
+            await releaseLock(consulFromInputs(env, 10_000).inDatacenter(datacenter), key, session);
+        }
         info(`released the deploy lock ${key} the main step left behind`);
     }
     catch (error) {
         // The session's TTL frees the lock anyway; the post step must not fail the job.
         warning(`could not release the deploy lock ${key} (it frees itself when its session expires): ${error.message}`);
+    }
+}
+async function releaseObjectLock(env, url, session) {
+    const config = readConfig((name) => getInput(name), env);
+    const { createS3Store } = await import('./lib/s3-store.js').then(function (n) { return n.b5; });
+    const store = createS3Store(config.s3);
+    try {
+        const key = url.slice(`s3://${store.bucket}/`.length);
+        await releaseS3Lock(store, key, session, Date.now() + 10_000);
+    }
+    finally {
+        store.destroy();
     }
 }
 

@@ -20,7 +20,12 @@ import type { ManifestTemplate } from './publish/manifest/manifest.ts'
 import { parseManifestTemplate } from './publish/manifest/manifest.ts'
 import type { CheckedBuild } from './publish/pack.ts'
 import { archiveShape } from './publish/pack.ts'
-import { failureCommands, successCommands } from './publish/manifest/node-report.ts'
+import {
+  failureCommands,
+  serfFailureCommands,
+  serfSuccessCommands,
+  successCommands
+} from './publish/manifest/node-report.ts'
 import { checkPlatform } from './publish/pack-tools.ts'
 import type { Release, ReportingCommands } from './publish/publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish/publish.ts'
@@ -132,6 +137,11 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
 }
 
 export function reportingCommands(config: Config, template?: ManifestTemplate): ReportingCommands {
+  // Serf (contract 13): the result is the node's `stretcher-<app>` tag.
+  if (config.backend.kind === 'serf') {
+    const serf = { app: config.app, deployId: config.deployId }
+    return { success: serfSuccessCommands(serf), failure: serfFailureCommands(serf) }
+  }
   const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined
   const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard }
   const commands = { success: successCommands(opts), failure: failureCommands(opts) }
@@ -266,10 +276,7 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
       })
   const found = await targetsRead
   const datacenters = found.map((c) => c.datacenter)
-  if (Object.values(config.filters).every((f) => f === undefined))
-    log.info(
-      'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
-    )
+  logUnfiltered(config, log)
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
   for (const dc of found) {
@@ -293,6 +300,20 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   })
   logPlan(config, log, steps, datacenters, selection, template)
   return { template, commands, build, selection, steps, datacenters }
+}
+
+/** A run with no filter targets every live node: say so, in the backend's words. */
+function logUnfiltered(config: Config, log: Log): void {
+  const { backend } = config
+  if (backend.kind === 'serf') {
+    if (config.filters.node !== undefined || Object.keys(backend.tags).length > 0) return
+    log.info(
+      `no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`
+    )
+  } else if (Object.values(config.filters).every((f) => f === undefined))
+    log.info(
+      'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
+    )
 }
 
 /**
@@ -437,7 +458,7 @@ async function publishOrFind(
   // Every file gets a time no earlier release used (in any datacenter), so rsync -a
   // on the nodes (which skips files whose size and mtime match) never keeps an old file.
   const stamps = await Promise.all(
-    plan.datacenters.map((dc) => nextFileTime(deps.consul.inDatacenter(dc), config.kvPrefix))
+    plan.datacenters.map(async (dc) => nextFileTime(await deps.backend.at(dc).releasePointer()))
   )
   const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())))
   const release = await publish({

@@ -1,5 +1,5 @@
 import { posix, resolve, normalize } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 /**
  * An input the user gave is wrong. The message is one line that names the
@@ -6961,7 +6961,12 @@ const INPUT_NAMES = [
     'github-token',
     'check-name',
     'environment',
-    'dashboard'
+    'dashboard',
+    'backend',
+    'serf-rpc-addr',
+    'serf-rpc-auth',
+    'serf-join',
+    'serf-tags'
 ];
 /** Defaults applied when an input is empty (the runner applies action.yml's; the CLI does not). */
 const INPUT_DEFAULTS = {
@@ -6976,7 +6981,8 @@ const INPUT_DEFAULTS = {
     'auto-rollback': 'false',
     layout: 'in-place',
     'keep-releases': '5',
-    'dry-run': 'false'
+    'dry-run': 'false',
+    backend: 'consul'
 };
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
@@ -7140,6 +7146,129 @@ function readFilters(get) {
         throw new InputError('tag-filter', 'needs service-filter (Consul filters tags within a service)');
     return filters;
 }
+/** The Serf inputs (contract 13): given with backend consul, each is refused. */
+const SERF_INPUTS = [
+    'serf-rpc-addr',
+    'serf-rpc-auth',
+    'serf-join',
+    'serf-tags'
+];
+/** Consul-only inputs that would change what a Serf run does if quietly ignored. */
+const CONSUL_ONLY = [
+    ['service-filter', 'Serf members have no services: pick them with serf-tags (and node-filter)'],
+    ['tag-filter', 'Serf members have no services: pick them with serf-tags (and node-filter)'],
+    ['datacenters', 'a Serf cluster is one gossip pool'],
+    ['dashboard', 'consul-kv-dashboard reads Consul KV']
+];
+/** A Serf tag name in `serf-tags`: what `-tag key=value` and SERF_TAG_<KEY> carry safely. */
+const SERF_TAG_KEY = /^[A-Za-z0-9._:/-]+$/;
+function parseBackendKind(raw) {
+    if (raw !== 'consul' && raw !== 'serf')
+        throw new InputError('backend', `must be consul or serf (got ${quote(raw)})`);
+    return raw;
+}
+/** `host`, `host:port` or `[v6]:port`, as serf's CLI and `serf join` take an address. */
+const SERF_ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/;
+function parseSerfAddress(raw, defaultPort) {
+    const m = SERF_ADDRESS.exec(raw);
+    const port = m?.[3] === undefined ? defaultPort : Number(m[3]);
+    if (!m || !(port > 0 && port < 65536))
+        return undefined;
+    return m[1] === undefined ? `${m[2]}:${port}` : `[${m[1]}]:${port}`;
+}
+/** host:port (IPv6 in brackets) of a Serf agent's RPC; the port defaults to 7373 as the serf CLI's. */
+function parseSerfRpcAddr(raw) {
+    const addr = parseSerfAddress(raw, 7373);
+    if (addr === undefined)
+        throw new InputError('serf-rpc-addr', `must be host:port of a Serf agent's RPC, e.g. 127.0.0.1:7373 (got ${quote(raw)})`);
+    return addr;
+}
+/** `serf-join`: comma- (or newline-) separated member addresses, host or host:port, as `serf join` takes them. */
+function parseSerfJoin(raw) {
+    const addrs = raw
+        .split(/[,\r\n]/)
+        .map((addr) => addr.trim())
+        .filter((addr) => addr !== '');
+    if (addrs.length === 0)
+        return undefined;
+    for (const addr of addrs) {
+        if (parseSerfAddress(addr, 7946) === undefined)
+            throw new InputError('serf-join', `must be comma-separated member addresses, host or host:port (got ${quote(addr)})`);
+    }
+    return addrs;
+}
+/**
+ * `serf-tags`: comma- (or newline-) separated `key=regex` pairs. A regex may
+ * hold a comma itself (`a{1,3}`): a piece that does not start with `key=`
+ * continues the one before. Each regex is checked as Serf compiles it for
+ * `serf members -tag`: Go's RE2, anchored as `^<regex>$`.
+ */
+function parseSerfTags(raw) {
+    const pairs = [];
+    for (const line of raw.split(/\r?\n/)) {
+        const lineStart = pairs.length;
+        for (const piece of line.split(',')) {
+            // Within a line, a piece that is not `key=...` continues the regex before it.
+            if (pairs.length > lineStart && !/^\s*[^\s=,]+=/.test(piece) && piece.trim() !== '')
+                pairs[pairs.length - 1] += `,${piece}`;
+            else
+                pairs.push(piece);
+        }
+    }
+    const tags = {};
+    for (const pair of pairs.map((p) => p.trim()).filter((p) => p !== '')) {
+        const eq = pair.indexOf('=');
+        const key = eq < 0 ? pair : pair.slice(0, eq).trim();
+        if (eq < 0 || !SERF_TAG_KEY.test(key))
+            throw new InputError('serf-tags', `must be comma-separated key=regex pairs, the key letters, digits and ._:/- (got ${quote(pair)})`);
+        const regex = pair.slice(eq + 1).trim();
+        if (regex === '')
+            throw new InputError('serf-tags', `has no regular expression for ${quote(key)} (.* takes any value of the tag)`);
+        if (Object.hasOwn(tags, key))
+            throw new InputError('serf-tags', `names the tag ${quote(key)} twice`);
+        try {
+            compileFilter(`^${regex}$`);
+        }
+        catch (error) {
+            throw new InputError('serf-tags', `has an invalid regular expression for ${quote(key)} (Go's RE2, as Serf compiles it): ${error.message}`);
+        }
+        tags[key] = regex;
+    }
+    return tags;
+}
+/**
+ * `backend` and the Serf inputs. Inputs of the other backend are refused, one
+ * line naming the input: quietly ignored, they would pick other nodes than
+ * the workflow says. The environment (SERF_RPC_ADDR, SERF_RPC_AUTH) is only
+ * read with backend serf.
+ */
+function readBackend(get, env, consulOnly = CONSUL_ONLY) {
+    const kind = parseBackendKind(get('backend') || 'consul');
+    if (kind === 'consul') {
+        for (const name of SERF_INPUTS)
+            if (get(name) !== '')
+                throw new InputError(name, 'is only read with backend: serf (backend is consul)');
+        return { kind };
+    }
+    for (const [name, why] of consulOnly)
+        if (get(name) !== '')
+            throw new InputError(name, `is Consul-only and cannot be used with backend: serf (${why})`);
+    const join = parseSerfJoin(get('serf-join'));
+    if (join && get('serf-rpc-addr') !== '')
+        throw new InputError('serf-rpc-addr', 'cannot be combined with serf-join: with serf-join the action talks to its own agent');
+    const rpcAddr = parseSerfRpcAddr(get('serf-rpc-addr') || env.SERF_RPC_ADDR || '127.0.0.1:7373');
+    const rpcAuth = get('serf-rpc-auth') || env.SERF_RPC_AUTH || undefined;
+    if (rpcAuth !== undefined && /[\r\n]/.test(rpcAuth))
+        // Never quote the key, not even in an error.
+        throw new InputError('serf-rpc-auth', 'must be a single line');
+    return {
+        kind,
+        rpcAddr,
+        ...(rpcAuth === undefined ? {} : { rpcAuth }),
+        ...(join === undefined ? {} : { join }),
+        tags: parseSerfTags(get('serf-tags'))
+    };
+}
 const getter = (input) => (name) => {
     const value = input(name).trim();
     return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
@@ -7152,16 +7281,36 @@ const OPERATE_INPUTS = [
     'consul-token',
     'node-filter',
     'service-filter',
-    'tag-filter'
+    'tag-filter',
+    'backend',
+    'serf-rpc-addr',
+    'serf-rpc-auth',
+    'serf-join',
+    'serf-tags',
+    's3-url',
+    's3-endpoint',
+    'aws-region'
 ];
+const S3_INPUTS = ['s3-url', 's3-endpoint', 'aws-region'];
 /** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
 function readOperateConfig(input, env) {
     const only = new Set(OPERATE_INPUTS);
     const get = getter((name) => (only.has(name) ? input(name) : ''));
     const app = readApp(get, env);
     const consul = readConsul(get, env);
+    const backend = readBackend(get, env);
     const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
-    return { app, kvPrefix, consul, filters: readFilters(get) };
+    const filters = readFilters(get);
+    if (backend.kind === 'consul') {
+        for (const name of S3_INPUTS)
+            if (get(name) !== '')
+                throw new InputError(name, 'is only read with backend: serf (with Consul the releases are read from KV)');
+        return { app, kvPrefix, consul, filters, backend };
+    }
+    if (get('s3-url') === '')
+        throw new InputError('s3-url', 'is required with backend: serf (the releases are listed in S3)');
+    const s3 = readS3(get, env);
+    return { app, kvPrefix, consul, filters, backend, s3 };
 }
 function parseS3Endpoint(raw) {
     if (raw === '')
@@ -7308,6 +7457,7 @@ function readConfig(input, env, now = new Date()) {
     const release = readRelease(get, env, now);
     const compressionLevel = parseInteger('compression-level', get('compression-level'), 1, 9);
     const consul = readConsul(get, env);
+    const backend = readBackend(get, env);
     const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
     const eventName = parseEventName(get('event-name'));
     const filters = readFilters(get);
@@ -7341,7 +7491,8 @@ function readConfig(input, env, now = new Date()) {
         dryRun,
         github,
         dashboard: parseDashboard(get('dashboard'), kvPrefix),
-        run: runFacts$1(env)
+        run: runFacts$1(env),
+        backend
     };
 }
 /** S3 key of a release object: `<prefix>/<app>/<deploy-id>.<ext>`. Short, so the manifest URL stays a small event payload. */
@@ -8691,7 +8842,7 @@ const TRANSIENT_NETWORK = new Set([
 function firstLine(text) {
     return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 300);
 }
-function sleep(ms, signal) {
+function sleep$1(ms, signal) {
     return new Promise((resolve, reject) => {
         if (signal?.aborted)
             return reject(signal.reason);
@@ -8875,7 +9026,7 @@ class ConsulClient {
             if (Date.now() + delay > retryUntil)
                 throw failure;
             this.onRetry?.(`${failure.message}`, attempt, delay);
-            await sleep(delay, options.stopRetrying && options.signal
+            await sleep$1(delay, options.stopRetrying && options.signal
                 ? AbortSignal.any([options.signal, options.stopRetrying])
                 : (options.stopRetrying ?? options.signal)).catch((reason) => {
                 throw options.signal?.aborted ? reason : failure;
@@ -9467,7 +9618,7 @@ async function restore(consul, journal, log, request) {
 }
 
 const LOCK_TTL_S = 30;
-function describeHolder(value) {
+function describeHolder$1(value) {
     if (!value)
         return 'another run';
     try {
@@ -9578,7 +9729,7 @@ async function waitForLock(consul, sessionId, opts) {
             return;
         const current = await consul.kvGet(key, { signal: opts.signal });
         const entry = current.entries[0];
-        const holder = describeHolder(entry?.value ?? null);
+        const holder = describeHolder$1(entry?.value ?? null);
         if (holder !== announcedHolder) {
             log.info(`waiting for the deploy lock ${key}, held by ${holder}`);
             announcedHolder = holder;
@@ -9621,6 +9772,152 @@ async function acquireLock(consul, opts) {
     }
 }
 
+// The deploy lock of a Serf fleet (contract 13): the S3 object
+// `<s3-prefix>/<app>/lock`, created with a conditional write (`If-None-Match: *`)
+// holding who took it, when, and a random session id; deleted at the end (and by
+// the post step) only while it still holds that id. A second run polls for it
+// within its deadline, saying who holds it. An endpoint that ignores the
+// condition would let two runs in at once: right after taking the lock a second
+// conditional write of it must come back `exists`, else the run fails.
+/** How often a waiting run tries again, and says again who holds the lock. */
+const LOCK_POLL_MS = 1000;
+const SAY_AGAIN_MS = 10_000;
+function parseLock(text) {
+    if (text === undefined)
+        return undefined;
+    try {
+        const parsed = JSON.parse(text);
+        return parsed && typeof parsed === 'object' ? parsed : {};
+    }
+    catch {
+        return {};
+    }
+}
+function describeHolder(lock) {
+    const who = [
+        lock.run_url,
+        lock.deploy_id ? `deploy ${lock.deploy_id}` : undefined,
+        lock.started_at ? `since ${lock.started_at}` : undefined
+    ]
+        .filter(Boolean)
+        .join(', ');
+    return who ? plainText(who, 300) : 'another run';
+}
+/** Bounded by `deadline` (epoch ms) when one is given. */
+function within(work, deadline, what) {
+    if (deadline === undefined)
+        return work;
+    let timer;
+    const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer from S3 in time`)), Math.max(1, deadline - Date.now()));
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+/**
+ * Delete the lock object when it still holds `sessionId` (another run's lock is
+ * never removed). Used by release() and by the post step.
+ */
+async function releaseS3Lock(store, key, sessionId, deadline) {
+    return within((async () => {
+        const lock = parseLock(await store.readText(key));
+        if (lock === undefined)
+            return 'gone';
+        if (lock.session !== sessionId)
+            return 'not ours';
+        await store.remove(key);
+        return 'released';
+    })(), deadline, `releasing the deploy lock s3://${store.bucket}/${key}`);
+}
+/** Who holds the lock, read without taking it. */
+async function readS3Lock(store, key) {
+    const lock = parseLock(await store.readText(key));
+    if (lock === undefined)
+        return { held: false };
+    const { session, ...holder } = lock;
+    return { held: true, session: session ?? '', holder, name: `s3://${store.bucket}/${key}` };
+}
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted || ms <= 0)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+/**
+ * Take the lock, waiting while another run holds it until `request.deadline`;
+ * throws when the deadline passes, the signal aborts, or the endpoint ignores
+ * the condition.
+ */
+async function acquireS3Lock(store, key, request) {
+    const name = `s3://${store.bucket}/${key}`;
+    const sessionId = randomUUID();
+    const body = JSON.stringify({ ...request.holder, session: sessionId });
+    // Said before the first write: a run killed right after it leaves the post
+    // step what it needs to remove the lock (only while it holds this id).
+    request.onSession?.(sessionId);
+    let said = '';
+    let saidAt = 0;
+    for (;;) {
+        request.signal?.throwIfAborted();
+        const outcome = await store.writeText(key, body, { ifNoneMatch: '*' });
+        let mine = outcome === 'written';
+        if (!mine) {
+            const lock = parseLock(await store.readText(key));
+            // Our own write, answered late and retried: S3 then says it exists.
+            if (lock?.session === sessionId)
+                mine = true;
+            else if (lock !== undefined) {
+                const holder = describeHolder(lock);
+                if (holder !== said || Date.now() - saidAt >= SAY_AGAIN_MS) {
+                    request.log.info(`waiting for the deploy lock ${name}, held by ${holder}`);
+                    said = holder;
+                    saidAt = Date.now();
+                }
+                const remaining = request.deadline - Date.now();
+                if (remaining <= 0)
+                    throw new Error(`gave up waiting for the deploy lock ${name}: still held by ${holder} (if that run is gone, delete the object)`);
+                await sleep(Math.min(LOCK_POLL_MS, remaining), request.signal);
+            }
+            // gone between the write and the read: try again at once
+        }
+        if (!mine)
+            continue;
+        if (outcome === 'written') {
+            // The lock is only a lock when the endpoint keeps the condition.
+            const again = await store.writeText(key, body, { ifNoneMatch: '*' });
+            if (again === 'written') {
+                await store.remove(key).catch(() => undefined);
+                throw new Error(`the S3 endpoint ignores If-None-Match (a second conditional write of ${name} succeeded), so the deploy lock cannot be trusted: use an endpoint with conditional writes (AWS S3 has them since 2024)`);
+            }
+        }
+        request.log.info(`holding the deploy lock ${name}`);
+        return heldLock(store, key, sessionId, request);
+    }
+}
+function heldLock(store, key, sessionId, request) {
+    let held = true;
+    return {
+        sessionId,
+        get held() {
+            return held;
+        },
+        async release(deadline) {
+            if (!held)
+                return;
+            held = false;
+            const outcome = await releaseS3Lock(store, key, sessionId, deadline);
+            if (outcome === 'not ours')
+                request.log.warning(`the deploy lock s3://${store.bucket}/${key} was taken over by another run meanwhile: left as it is`);
+        }
+    };
+}
+
 var commonjsGlobal = typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : typeof global !== 'undefined' ? global : typeof self !== 'undefined' ? self : {};
 
 function getDefaultExportFromCjs (x) {
@@ -9658,4 +9955,4 @@ function runFacts(config, run) {
     };
 }
 
-export { nameList as A, markdownText as B, ConsulClient as C, codeSpan as D, DEPLOY_ID_PATTERN as E, getDefaultExportFromCjs as F, parseDeployIdFile as G, s3Url as H, INPUT_NAMES as I, releaseKey as J, progressLine as K, waveCounts$1 as L, resultRows as M, summaryMarkdown as N, OPERATE_INPUTS as O, verdictMessage as P, commonjsGlobal as Q, SAFE_PAYLOAD_BYTES as S, readConfig as a, runFacts as b, abandonedMarkdown as c, plainText as d, compareNatural as e, formatGoDuration as f, readOperateConfig as g, InputError as h, isSettled as i, reportParts as j, kvKeys as k, rollbackMarkdown as l, matchesFilters as m, causesHeading as n, causeLogsMarkdown as o, previousDeployId as p, headline as q, releaseLock as r, settle as s, analyse as t, quote as u, compileFilter as v, filterMatcher as w, targetedServices as x, acquireLock as y, announce as z };
+export { announce as A, readS3Lock as B, ConsulClient as C, acquireS3Lock as D, nameList as E, markdownText as F, codeSpan as G, DEPLOY_ID_PATTERN as H, INPUT_NAMES as I, getDefaultExportFromCjs as J, parseDeployIdFile as K, s3Url as L, releaseKey as M, progressLine as N, OPERATE_INPUTS as O, waveCounts$1 as P, resultRows as Q, summaryMarkdown as R, SAFE_PAYLOAD_BYTES as S, verdictMessage as T, commonjsGlobal as U, readConfig as a, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, compareNatural as f, formatGoDuration as g, readOperateConfig as h, isSettled as i, InputError as j, kvKeys as k, reportParts as l, matchesFilters as m, rollbackMarkdown as n, causesHeading as o, previousDeployId as p, causeLogsMarkdown as q, releaseLock as r, settle as s, headline as t, analyse as u, quote as v, compileFilter as w, filterMatcher as x, targetedServices as y, acquireLock as z };

@@ -4,7 +4,7 @@ import * as os from 'os';
 import os__default, { EOL } from 'os';
 import http from 'http';
 import https from 'https';
-import { Q as commonjsGlobal, d as plainText } from './run-facts.js';
+import { U as commonjsGlobal, e as plainText } from './run-facts.js';
 import * as crypto from 'crypto';
 import 'path';
 import 'net';
@@ -34612,4 +34612,4 @@ const STATE = {
     summarized: 'summarized'
 };
 
-export { STATE as S, getInput as a, setSecret as b, connectGitHub as c, describe as d, coreLog as e, summary as f, getState as g, isRefused as h, info as i, setFailed as j, setOutput as k, saveState as l, sleep as s, warning as w };
+export { STATE as S, setSecret as a, getState as b, connectGitHub as c, describe as d, coreLog as e, summary as f, getInput as g, isRefused as h, info as i, setFailed as j, setOutput as k, saveState as l, sleep as s, warning as w };

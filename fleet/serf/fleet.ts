@@ -18,6 +18,7 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startConditionalS3 } from '../s3-conditional.ts'
 import { startLocalS3 } from '../s3.ts'
 import type { LocalS3 } from '../s3.ts'
 import { startSerfAgents } from './agents.ts'
@@ -110,11 +111,15 @@ export async function startSerfFleet(opts: SerfFleetOptions = {}): Promise<SerfF
     )
 
   const s3 = await startLocalS3(opts.bucket)
+  // The action's deploy lock is a conditional write, which s3rver ignores: the
+  // action talks to S3 through a proxy that honours If-None-Match, as S3 does.
+  const conditional = await startConditionalS3(s3.endpoint)
   const boots = new Set<ChildProcess>()
   let agents: SerfAgents | undefined
   const stop = async (): Promise<void> => {
     for (const child of boots) if (child.pid !== undefined) killGroup(child.pid)
     await agents?.stop()
+    await conditional.stop()
     await s3.stop()
   }
 
@@ -218,7 +223,7 @@ export async function startSerfFleet(opts: SerfFleetOptions = {}): Promise<SerfF
     env: {
       ...s3.env,
       FLEET_BACKEND: 'serf',
-      FLEET_S3_ENDPOINT: s3.endpoint,
+      FLEET_S3_ENDPOINT: conditional.endpoint,
       FLEET_S3_BUCKET: s3.bucket,
       FLEET_S3_URL: s3Url,
       FLEET_APP: app,

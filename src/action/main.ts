@@ -1,7 +1,6 @@
 // The action's entry: read inputs, run the pipeline, set outputs or the failure,
 // and tell the pull request (check run, commit status, deployment).
 import * as core from '@actions/core'
-import { kvKeys } from '../consul/kv-keys.ts'
 import type { RunConclusion } from '../report/check-report.ts'
 import { runConclusion } from '../report/check-report.ts'
 import type { Config } from '../config/config.ts'
@@ -66,7 +65,8 @@ async function deploy(
   signal: AbortSignal,
   end: RunEnd
 ): Promise<void> {
-  const { store, consul, backend } = await connect(config, coreLog)
+  const connection = await connect(config, coreLog)
+  const { store, consul, backend } = connection
   const report = pullRequestReport(createReporter(config, env), signal)
   const verdict = verdictLine()
   try {
@@ -78,7 +78,7 @@ async function deploy(
       setOutput: (name, value) => core.setOutput(name, value),
       writeSummary: summaryWriter(env),
       signal,
-      ...postStepState(config),
+      ...postStepState(backend.lockName),
       onAnnounced: async ({ fleet, facts }) =>
         report.started({ fleet, notWaiting: !config.wait, facts }),
       onProgress: (fleet) => report.progress(fleet),
@@ -102,6 +102,7 @@ async function deploy(
   } finally {
     end.checkRunUrl = report.checkRunUrl()
     store.destroy()
+    await connection.close()
   }
 }
 
@@ -194,13 +195,13 @@ function summaryWriter(env: NodeJS.ProcessEnv): PipelineDeps['writeSummary'] {
 
 /** What the post step needs to finish the lock and the announcement if this process dies. */
 function postStepState(
-  config: Config
+  lockName: string
 ): Pick<PipelineDeps, 'onLockSession' | 'onLockReleased' | 'onAnnounceJournal'> {
   return {
     onLockSession: (id, datacenter) => {
       core.saveState(STATE.lockSession, id)
       core.saveState(STATE.lockDatacenter, datacenter ?? '')
-      core.saveState(STATE.lockKey, kvKeys(config.kvPrefix).lock)
+      core.saveState(STATE.lockKey, lockName)
     },
     onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
     onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal))

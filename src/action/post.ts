@@ -5,6 +5,7 @@ import { readConfig } from '../config/config.ts'
 import { ConsulClient } from '../consul/client.ts'
 import { completeAbandoned } from '../github/reporter.ts'
 import { releaseLock } from '../consul/lock.ts'
+import { releaseS3Lock } from '../serf/s3-lock.ts'
 import type { AnnounceJournal } from '../consul/announce.ts'
 import { isSettled, previousDeployId, settle } from '../consul/announce.ts'
 import { coreLog } from './core-log.ts'
@@ -118,13 +119,29 @@ async function releaseLeftLock(env: NodeJS.ProcessEnv): Promise<void> {
   const key = core.getState(STATE.lockKey)
   if (!session || !key || core.getState(STATE.lockReleased) === 'true') return
   try {
-    const datacenter = core.getState(STATE.lockDatacenter) || undefined
-    await releaseLock(consulFromInputs(env, 10_000).inDatacenter(datacenter), key, session)
+    // Serf (contract 13): the lock is an S3 object, named by its s3:// URL.
+    if (key.startsWith('s3://')) await releaseObjectLock(env, key, session)
+    else {
+      const datacenter = core.getState(STATE.lockDatacenter) || undefined
+      await releaseLock(consulFromInputs(env, 10_000).inDatacenter(datacenter), key, session)
+    }
     core.info(`released the deploy lock ${key} the main step left behind`)
   } catch (error) {
     // The session's TTL frees the lock anyway; the post step must not fail the job.
     core.warning(
       `could not release the deploy lock ${key} (it frees itself when its session expires): ${(error as Error).message}`
     )
+  }
+}
+
+async function releaseObjectLock(env: NodeJS.ProcessEnv, url: string, session: string) {
+  const config = readConfig((name) => core.getInput(name), env)
+  const { createS3Store } = await import('../publish/s3-store.ts')
+  const store = createS3Store(config.s3)
+  try {
+    const key = url.slice(`s3://${store.bucket}/`.length)
+    await releaseS3Lock(store, key, session, Date.now() + 10_000)
+  } finally {
+    store.destroy()
   }
 }

@@ -183,7 +183,8 @@ async function deploy(
     }
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
     const log = deployLog(say, io, json)
-    const { store, consul, backend } = await connect(config, log)
+    const connection = await connect(config, log)
+    const { store, consul, backend } = connection
     try {
       const result = await runPipeline(config, {
         store,
@@ -197,6 +198,7 @@ async function deploy(
       return finish(result.failed ? EXIT.failed : EXIT.ok, result.message, result.dryRun)
     } finally {
       store.destroy()
+      await connection.close()
     }
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? 'failed'

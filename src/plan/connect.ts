@@ -1,16 +1,24 @@
-// The S3 store, the Consul client and the fleet backend over it for one run, as
-// the action and the CLI both make them.
+// The S3 store, the Consul client and the fleet backend for one run, as the
+// action and the CLI both make them: Consul (contract 5-12) or a Serf cluster
+// over one agent's RPC (contract 13). `close` ends what the backend holds open.
 import type { FleetBackend } from '../backend/fleet-backend.ts'
 import type { Config } from '../config/config.ts'
 import { consulBackend } from '../consul/backend.ts'
 import { ConsulClient } from '../consul/client.ts'
-import type { ReleaseStore } from '../publish/s3-store.ts'
+import type { S3ObjectStore } from '../publish/s3-store.ts'
+import { serfBackend } from '../serf/backend.ts'
+import { connectSerf } from '../serf/rpc-client.ts'
 import type { Log } from '../shared/log.ts'
 
-export async function connect(
-  config: Config,
-  log: Log
-): Promise<{ store: ReleaseStore; consul: ConsulClient; backend: FleetBackend }> {
+export interface Connection {
+  store: S3ObjectStore
+  /** the Consul client (not contacted with backend serf) */
+  consul: ConsulClient
+  backend: FleetBackend
+  close(): Promise<void>
+}
+
+export async function connect(config: Config, log: Log): Promise<Connection> {
   // The AWS SDK is most of the bundle: load it once the inputs are known good,
   // so an input error is reported at once.
   const { createS3Store } = await import('../publish/s3-store.ts')
@@ -22,5 +30,22 @@ export async function connect(
       log.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
     onNotice: (line) => log.info(line)
   })
-  return { store, consul, backend: consulBackend(consul, config, log) }
+  const serf = config.backend
+  if (serf.kind === 'consul')
+    return { store, consul, backend: consulBackend(consul, config, log), close: async () => {} }
+  if (serf.join)
+    throw new Error(
+      'serf-join: starting an agent of the action is not built yet; run an agent on the runner (without the deploy handler) and give its serf-rpc-addr'
+    )
+  const client = await connectSerf(serf.rpcAddr, { authKey: serf.rpcAuth })
+  log.info(`serf: talking to the agent at ${serf.rpcAddr}`)
+  const backend = serfBackend(client, store, {
+    app: config.app,
+    s3Prefix: config.s3.prefix,
+    eventName: config.eventName,
+    nodeFilter: config.filters.node,
+    tags: serf.tags,
+    log
+  })
+  return { store, consul, backend, close: () => client.close() }
 }

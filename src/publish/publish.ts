@@ -12,9 +12,7 @@ import { renderManifest } from './manifest/manifest.ts'
 import { checkTree, pack } from './pack.ts'
 import type { CheckedBuild } from './pack.ts'
 import { parseDeployIdFile } from '../config/deploy-id-file.ts'
-import type { HistoryRecord } from '../shared/history-record.ts'
-import { kvKeys } from '../consul/kv-keys.ts'
-import type { ConsulClient } from '../consul/client.ts'
+import type { ReleasePointer } from '../backend/fleet-backend.ts'
 import type { ReleaseStore } from './s3-store.ts'
 
 export interface Release {
@@ -91,23 +89,9 @@ export interface PublishInput {
  * reproducible-build mtime, would otherwise leave old content on the nodes.
  * Read under the deploy lock, so two runs cannot pick the same time.
  */
-export async function nextFileTime(
-  consul: ConsulClient,
-  kvPrefix: string,
-  now = Date.now()
-): Promise<Date> {
-  const keys = kvKeys(kvPrefix)
-  let previous = 0
-  const current = (await consul.kvGet(keys.deployId)).entries[0]?.value
-  if (current) {
-    const record = (await consul.kvGet(keys.history(current))).entries[0]?.value
-    try {
-      const history = record ? (JSON.parse(record) as Partial<HistoryRecord>) : {}
-      previous = history.mtime ?? Math.floor(Date.parse(history.published_at ?? '') / 1000)
-    } catch {
-      previous = 0
-    }
-  }
+export function nextFileTime(current: ReleasePointer, now = Date.now()): Date {
+  const history = current.history ?? {}
+  const previous = history.mtime ?? Math.floor(Date.parse(history.published_at ?? '') / 1000)
   const seconds = Math.max(Math.floor(now / 1000), (Number.isFinite(previous) ? previous : 0) + 1)
   return new Date(seconds * 1000)
 }
