@@ -588,12 +588,15 @@ describe('backend serf (contract 13)', () => {
     })
   })
 
-  test('serf-join: comma- or newline-separated, host or host:port, kept as given', () => {
-    assert.deepEqual(serf({ 'serf-join': '10.0.0.1, 10.0.0.2:7946\nnode-3.internal:8000' }), {
-      kind: 'serf',
-      rpcAddr: '127.0.0.1:7373',
-      join: ['10.0.0.1', '10.0.0.2:7946', 'node-3.internal:8000'],
-      tags: {}
+  test('serf-join: well-formed addresses are refused as not supported yet, naming the input', () => {
+    assert.throws(() => serf({ 'serf-join': '10.0.0.1, 10.0.0.2:7946\nnode-3.internal:8000' }), {
+      message: /^serf-join is not supported yet: run a serf agent .* give its serf-rpc-addr$/
+    })
+  })
+
+  test('layout: releases with backend serf is refused, naming layout', () => {
+    assert.throws(() => serf({ layout: 'releases' }), {
+      message: /^layout releases is not supported with backend: serf yet/
     })
   })
 

@@ -3959,8 +3959,6 @@ async function connect(config, log) {
     const serf = config.backend;
     if (serf.kind === 'consul')
         return { store, consul, backend: consulBackend(consul, config, log), close: async () => { } };
-    if (serf.join)
-        throw new Error('serf-join: starting an agent of the action is not built yet; run an agent on the runner (without the deploy handler) and give its serf-rpc-addr');
     const client = await connectSerf(serf.rpcAddr, { authKey: serf.rpcAuth });
     log.info(`serf: talking to the agent at ${serf.rpcAddr}`);
     const backend = serfBackend(client, store, {

@@ -7253,9 +7253,15 @@ function readBackend(get, env, consulOnly = CONSUL_ONLY) {
     for (const [name, why] of consulOnly)
         if (get(name) !== '')
             throw new InputError(name, `is Consul-only and cannot be used with backend: serf (${why})`);
+    // Not built yet, said before anything is uploaded: result tags that carry the
+    // phase (layout: releases), and the action's own agent (serf-join, below).
+    if (get('layout') === 'releases')
+        throw new InputError('layout', 'releases is not supported with backend: serf yet (the result tag carries no phase); use layout: in-place');
     const join = parseSerfJoin(get('serf-join'));
     if (join && get('serf-rpc-addr') !== '')
         throw new InputError('serf-rpc-addr', 'cannot be combined with serf-join: with serf-join the action talks to its own agent');
+    if (join)
+        throw new InputError('serf-join', 'is not supported yet: run a serf agent without the deploy handler on the runner (or reach one) and give its serf-rpc-addr');
     const rpcAddr = parseSerfRpcAddr(get('serf-rpc-addr') || env.SERF_RPC_ADDR || '127.0.0.1:7373');
     const rpcAuth = get('serf-rpc-auth') || env.SERF_RPC_AUTH || undefined;
     if (rpcAuth !== undefined && /[\r\n]/.test(rpcAuth))
@@ -7265,7 +7271,6 @@ function readBackend(get, env, consulOnly = CONSUL_ONLY) {
         kind,
         rpcAddr,
         ...(rpcAuth === undefined ? {} : { rpcAuth }),
-        ...(join === undefined ? {} : { join }),
         tags: parseSerfTags(get('serf-tags'))
     };
 }

@@ -92,20 +92,18 @@ export type DatacenterSelection =
 
 /**
  * The fleet backend (contract 13): Consul (events, KV, catalog), or a Serf
- * cluster reached over one agent's RPC: `rpcAddr`, or with `join` an agent the
- * action starts itself and joins to these members. `tags`: Serf tag → RE2
+ * cluster reached over one agent's RPC at `rpcAddr` (`serf-join`, an agent the
+ * action starts itself, is refused as not supported yet). `tags`: Serf tag → RE2
  * regex, each anchored as `serf members -tag` anchors it (`^<regex>$`).
  */
 export type BackendConfig =
   | { kind: 'consul' }
   | {
       kind: 'serf'
-      /** host:port of the agent's RPC (normalised; not used with `join`) */
+      /** host:port of the agent's RPC (normalised) */
       rpcAddr: string
       /** the agent's rpc_auth key: a secret, never printed */
       rpcAuth?: string
-      /** members to join (host or host:port, as given); the action's own agent */
-      join?: string[]
       tags: Record<string, string>
     }
 
@@ -501,11 +499,23 @@ function readBackend(get: Getter, env: NodeJS.ProcessEnv, consulOnly = CONSUL_ON
   for (const [name, why] of consulOnly)
     if (get(name) !== '')
       throw new InputError(name, `is Consul-only and cannot be used with backend: serf (${why})`)
+  // Not built yet, said before anything is uploaded: result tags that carry the
+  // phase (layout: releases), and the action's own agent (serf-join, below).
+  if (get('layout') === 'releases')
+    throw new InputError(
+      'layout',
+      'releases is not supported with backend: serf yet (the result tag carries no phase); use layout: in-place'
+    )
   const join = parseSerfJoin(get('serf-join'))
   if (join && get('serf-rpc-addr') !== '')
     throw new InputError(
       'serf-rpc-addr',
       'cannot be combined with serf-join: with serf-join the action talks to its own agent'
+    )
+  if (join)
+    throw new InputError(
+      'serf-join',
+      'is not supported yet: run a serf agent without the deploy handler on the runner (or reach one) and give its serf-rpc-addr'
     )
   const rpcAddr = parseSerfRpcAddr(get('serf-rpc-addr') || env.SERF_RPC_ADDR || '127.0.0.1:7373')
   const rpcAuth = get('serf-rpc-auth') || env.SERF_RPC_AUTH || undefined
@@ -516,7 +526,6 @@ function readBackend(get: Getter, env: NodeJS.ProcessEnv, consulOnly = CONSUL_ON
     kind,
     rpcAddr,
     ...(rpcAuth === undefined ? {} : { rpcAuth }),
-    ...(join === undefined ? {} : { join }),
     tags: parseSerfTags(get('serf-tags'))
   }
 }
