@@ -64,15 +64,22 @@ async function settleStep(ctx: RolloutContext, index: number): Promise<StepEnd> 
   return 'next'
 }
 
-/** Every node of this switch wave failed to prepare (within max-failures). */
+/**
+ * Every node of this switch wave failed to prepare (within max-failures). The
+ * wave that moves latest cannot move it with no node to send: the run stops
+ * there, saying so, rather than pass with latest on the previous release.
+ */
 function emptyStep(ctx: RolloutContext, index: number): StepEnd {
   const run = ctx.runs[index]!
-  run.outcome = 'passed'
-  if (run.step.movesLatest)
-    ctx.deps.log.warning(
-      `${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}; latest stays where it is`
-    )
-  return 'next'
+  if (!run.step.movesLatest) {
+    run.outcome = 'passed'
+    return 'next'
+  }
+  run.outcome = 'failed'
+  run.endedAt = Date.now()
+  ctx.stopReason = `${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}, so latest stays on the previous release`
+  ctx.deps.log.warning(ctx.stopReason)
+  return 'stop'
 }
 
 function startsDatacenter(ctx: RolloutContext, index: number): boolean {
