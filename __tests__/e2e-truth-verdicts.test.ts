@@ -169,42 +169,38 @@ describe('the verdict agrees with the fleet (issue #19, contract 8a)', { concurr
     })
   })
 
-  test(
-    'case 10a: a node joining during wave 1 is sent the release with the last wave',
-    { todo: 'issue #19: a joiner during wave 1 is never sent the release' },
-    async () => {
-      await withFleet(fleetNodes(3, 'node-1', { 'node-1': { delayMs: 1500 } }), async (fleet) => {
-        const first = await runAction(
-          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-base' }),
-          envFor(fleet)
-        )
-        assert.equal(first.code, 0, first.stdout)
-        const from = fleet.consul.arrivals.length
-        let joining: Promise<SimulatedNode> | undefined
-        const run = await runAction(
-          actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-join', waves: '1, 100%' }),
-          envFor(fleet),
-          {
-            onChild: (child) => {
-              const poll = setInterval(() => {
-                if (firesSince(fleet, from).length < 1) return
-                clearInterval(poll)
-                joining = fleet.addNode('node-4')
-              }, 5)
-              child.once('exit', () => clearInterval(poll))
-            }
+  test('case 10a: a node joining during wave 1 is sent the release with the last wave', async () => {
+    await withFleet(fleetNodes(3, 'node-1', { 'node-1': { delayMs: 1500 } }), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-base' }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const from = fleet.consul.arrivals.length
+      let joining: Promise<SimulatedNode> | undefined
+      const run = await runAction(
+        actionInputs(fleet, { path: 'v2', 'deploy-id': 'v2-join', waves: '1, 100%' }),
+        envFor(fleet),
+        {
+          onChild: (child) => {
+            const poll = setInterval(() => {
+              if (firesSince(fleet, from).length < 1) return
+              clearInterval(poll)
+              joining = fleet.addNode('node-4')
+            }, 5)
+            child.once('exit', () => clearInterval(poll))
           }
-        )
-        const joiner = await joining
-        assert.ok(joiner, 'node-4 joined')
-        assert.equal(joiner.history[0]?.deployId, 'v1-base', 'it booted the current release')
-        assert.equal(run.code, 0, run.stdout)
-        assert.equal(versionOn(fleet, 'node-4'), 'two', 'the joiner got the release')
-        assert.equal(resultAt(fleet, 'node-4')?.deploy_id, 'v2-join')
-        assert.match(rowOf(run, 'node-4')?.status ?? '', SUCCEEDED)
-      })
-    }
-  )
+        }
+      )
+      const joiner = await joining
+      assert.ok(joiner, 'node-4 joined')
+      assert.equal(joiner.history[0]?.deployId, 'v1-base', 'it booted the current release')
+      assert.equal(run.code, 0, run.stdout)
+      assert.equal(versionOn(fleet, 'node-4'), 'two', 'the joiner got the release')
+      assert.equal(resultAt(fleet, 'node-4')?.deploy_id, 'v2-join')
+      assert.match(rowOf(run, 'node-4')?.status ?? '', SUCCEEDED)
+    })
+  })
 
   test('case 10b: a joiner that booted the new release from latest is rolled back by auto-rollback', async () => {
     await withFleet(

@@ -11887,6 +11887,7 @@ const KINDS = {
         url: (release) => release.manifestUrl,
         isWave: true,
         gatesLaterSteps: false,
+        sendsToJoiners: true,
         label: (step) => `${where(step)}${wave(step)}`,
         notStarted: (step) => `not sent: wave ${step.wave} did not start`
     },
@@ -11895,6 +11896,7 @@ const KINDS = {
         phase: 'prepare',
         isWave: false,
         gatesLaterSteps: true,
+        sendsToJoiners: false,
         label: (step) => `${where(step)}prepare`,
         notStarted: () => 'not sent: the prepare did not start'
     },
@@ -11903,6 +11905,7 @@ const KINDS = {
         phase: 'switch',
         isWave: true,
         gatesLaterSteps: false,
+        sendsToJoiners: false,
         label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
         notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
     }
@@ -12179,7 +12182,7 @@ async function runSteps(ctx) {
 }
 async function runStep(ctx, index) {
     const run = ctx.runs[index];
-    const nodes = stepNodes(ctx, run.step);
+    const nodes = [...stepNodes(ctx, run.step), ...(await joiners(ctx, index))];
     if (nodes.length === 0)
         return emptyStep(ctx, index);
     if (ctx.notWaiting && !startsDatacenter(ctx, index))
@@ -12246,6 +12249,35 @@ function emptyStep(ctx, index) {
     ctx.stopReason = `${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}, so latest stays on the previous release`;
     ctx.deps.log.warning(ctx.stopReason);
     return 'stop';
+}
+/**
+ * Nodes that joined the targets during the rollout go with the last wave
+ * (contract 8): the live matching nodes of its datacenter that no step names.
+ */
+async function joiners(ctx, index) {
+    const { step } = ctx.runs[index];
+    // A datacenter's first step goes out right after the plan read its targets.
+    if (!step.takesJoiners || !KINDS[step.kind].sendsToJoiners || startsDatacenter(ctx, index))
+        return [];
+    const planned = new Set(ctx.steps.filter((s) => s.datacenter === step.datacenter).flatMap((s) => s.nodes));
+    const dc = ctx.deps.backend.at(step.datacenter);
+    const found = await Promise.all([dc.targets(ctx.deps.signal), dc.lastResults(ctx.deps.signal)])
+        .then(([targets, results]) => ({ targets, results }))
+        .catch((error) => {
+        ctx.deps.log.warning(`${stepLabel(ctx, step)}: could not read which nodes joined (${error.message}); they boot from latest`);
+        return undefined;
+    });
+    if (!found)
+        return [];
+    // Not a joiner: a node already on the release (a promote left it out of the plan).
+    const onRelease = (node) => {
+        const r = found.results.get(node);
+        return r?.deployId === ctx.release.deployId && r.status === 'success' && r.phase !== 'prepare';
+    };
+    const fresh = found.targets.selection.targets.filter((node) => !planned.has(node) && !onRelease(node));
+    if (fresh.length > 0)
+        ctx.deps.log.info(`${stepLabel(ctx, step)}: ${fresh.length} node${fresh.length === 1 ? '' : 's'} joined during the rollout, sent the release with it: ${fresh.slice(0, 20).join(', ')}`);
+    return fresh;
 }
 function startsDatacenter(ctx, index) {
     const dc = ctx.runs[index].step.datacenter;

@@ -14,6 +14,11 @@ export interface Kind {
   isWave: boolean
   /** nodes that fail it are left out of their datacenter's later steps */
   gatesLaterSteps: boolean
+  /**
+   * as the last wave, it is sent to nodes that joined the targets meanwhile
+   * (contract 8); a switch cannot be (a joiner has not prepared the release)
+   */
+  sendsToJoiners: boolean
   label(step: Step): string
   /** why a node of a step that never started was not sent anything */
   notStarted(step: Step): string
@@ -27,6 +32,7 @@ export const KINDS: Record<StepKind, Kind> = {
     url: (release) => release.manifestUrl,
     isWave: true,
     gatesLaterSteps: false,
+    sendsToJoiners: true,
     label: (step) => `${where(step)}${wave(step)}`,
     notStarted: (step) => `not sent: wave ${step.wave} did not start`
   },
@@ -35,6 +41,7 @@ export const KINDS: Record<StepKind, Kind> = {
     phase: 'prepare',
     isWave: false,
     gatesLaterSteps: true,
+    sendsToJoiners: false,
     label: (step) => `${where(step)}prepare`,
     notStarted: () => 'not sent: the prepare did not start'
   },
@@ -43,6 +50,7 @@ export const KINDS: Record<StepKind, Kind> = {
     phase: 'switch',
     isWave: true,
     gatesLaterSteps: false,
+    sendsToJoiners: false,
     label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
     notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
   }

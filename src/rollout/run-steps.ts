@@ -9,6 +9,7 @@ import { sendStep } from './step-send.ts'
 import { watchStep } from './step-watch.ts'
 import type { StepEnd } from './step-judge.ts'
 import { closeStep, gateStep, judgeStep } from './step-judge.ts'
+import { KINDS } from './kinds.ts'
 
 export async function runSteps(ctx: RolloutContext): Promise<void> {
   for (const index of ctx.runs.keys()) {
@@ -19,7 +20,7 @@ export async function runSteps(ctx: RolloutContext): Promise<void> {
 
 async function runStep(ctx: RolloutContext, index: number): Promise<StepEnd> {
   const run = ctx.runs[index]!
-  const nodes = stepNodes(ctx, run.step)
+  const nodes = [...stepNodes(ctx, run.step), ...(await joiners(ctx, index))]
   if (nodes.length === 0) return emptyStep(ctx, index)
   if (ctx.notWaiting && !startsDatacenter(ctx, index)) return 'next'
   await openStep(ctx, index, nodes)
@@ -80,6 +81,43 @@ function emptyStep(ctx: RolloutContext, index: number): StepEnd {
   ctx.stopReason = `${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}, so latest stays on the previous release`
   ctx.deps.log.warning(ctx.stopReason)
   return 'stop'
+}
+
+/**
+ * Nodes that joined the targets during the rollout go with the last wave
+ * (contract 8): the live matching nodes of its datacenter that no step names.
+ */
+async function joiners(ctx: RolloutContext, index: number): Promise<string[]> {
+  const { step } = ctx.runs[index]!
+  // A datacenter's first step goes out right after the plan read its targets.
+  if (!step.takesJoiners || !KINDS[step.kind].sendsToJoiners || startsDatacenter(ctx, index))
+    return []
+  const planned = new Set(
+    ctx.steps.filter((s) => s.datacenter === step.datacenter).flatMap((s) => s.nodes)
+  )
+  const dc = ctx.deps.backend.at(step.datacenter)
+  const found = await Promise.all([dc.targets(ctx.deps.signal), dc.lastResults(ctx.deps.signal)])
+    .then(([targets, results]) => ({ targets, results }))
+    .catch((error: Error) => {
+      ctx.deps.log.warning(
+        `${stepLabel(ctx, step)}: could not read which nodes joined (${error.message}); they boot from latest`
+      )
+      return undefined
+    })
+  if (!found) return []
+  // Not a joiner: a node already on the release (a promote left it out of the plan).
+  const onRelease = (node: string) => {
+    const r = found.results.get(node)
+    return r?.deployId === ctx.release.deployId && r.status === 'success' && r.phase !== 'prepare'
+  }
+  const fresh = found.targets.selection.targets.filter(
+    (node) => !planned.has(node) && !onRelease(node)
+  )
+  if (fresh.length > 0)
+    ctx.deps.log.info(
+      `${stepLabel(ctx, step)}: ${fresh.length} node${fresh.length === 1 ? '' : 's'} joined during the rollout, sent the release with it: ${fresh.slice(0, 20).join(', ')}`
+    )
+  return fresh
 }
 
 function startsDatacenter(ctx: RolloutContext, index: number): boolean {
