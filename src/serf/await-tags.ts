@@ -10,6 +10,9 @@ import type { Member } from './rpc-types.ts'
 import { isGone } from './member-targets.ts'
 import type { Clock } from './result-tag.ts'
 import { answersMark, parseResultTag, resultTagName } from './result-tag.ts'
+import { sleep } from './sleep.ts'
+
+export { sleep }
 
 /** How often `members` is read while nodes are pending (research/serf.md: tags spread in ~1 s). */
 export const POLL_MS = 150
@@ -40,19 +43,6 @@ export interface AwaitTagsOptions {
   resend?: Resend
   log: Log
   pollMs?: number
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }
 
 /**
