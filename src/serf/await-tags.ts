@@ -10,6 +10,9 @@ import type { Member } from './rpc-types.ts'
 import { isGone } from './member-targets.ts'
 import type { Clock } from './result-tag.ts'
 import { answersMark, parseResultTag, resultTagName } from './result-tag.ts'
+import { sleep } from './sleep.ts'
+
+export { sleep }
 
 /** How often `members` is read while nodes are pending (research/serf.md: tags spread in ~1 s). */
 export const POLL_MS = 150
@@ -40,19 +43,6 @@ export interface AwaitTagsOptions {
   resend?: Resend
   log: Log
   pollMs?: number
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }
 
 /**
@@ -117,88 +107,125 @@ export function applyMembers(
  * cannot be read for a while.
  */
 export async function awaitTags(opts: AwaitTagsOptions): Promise<void> {
-  const { fleet } = opts
-  const stop = new AbortController()
-  const signal = AbortSignal.any([stop.signal, ...(opts.signal ? [opts.signal] : [])])
-  // A timer may fire a moment before Date.now() reaches the deadline: it says when it passed.
-  let deadlinePassed = false
-  const deadlineTimer = setTimeout(
-    () => {
-      deadlinePassed = true
-      stop.abort()
-    },
-    Math.max(0, opts.deadline - Date.now())
-  )
-  let alive = new Set<string>()
-  let firstRead: () => void = () => {}
-  const read = new Promise<void>((resolve) => (firstRead = resolve))
-  const ended = new Promise<void>((resolve) => {
-    if (signal.aborted) resolve()
-    else signal.addEventListener('abort', () => resolve(), { once: true })
-  })
-
-  const watchTags = async () => {
-    let lastRead = Date.now()
-    while (!signal.aborted) {
-      let members: Member[]
-      try {
-        members = await opts.client.members()
-        lastRead = Date.now()
-      } catch (error) {
-        if (signal.aborted) return
-        if (Date.now() - lastRead > READ_FAILURE_MS) throw error
-        opts.log.debug(`reading Serf members failed, trying again: ${(error as Error).message}`)
-        await sleep(500, signal)
-        continue
-      }
-      if (signal.aborted) return
-      alive = new Set(members.filter((m) => m.status === 'alive').map((m) => m.name))
-      firstRead()
-      const changed = applyMembers(opts, members)
-      if (changed.length) opts.onChange?.(changed)
-      if (fleet.verdict().done) return stop.abort()
-      await sleep(opts.pollMs ?? POLL_MS, signal)
-    }
-  }
-
-  const resendUnacked = async (resend: Resend) => {
-    await Promise.race([read, ended])
-    while (!signal.aborted && resend.unacked.size > 0) {
-      const due = [...resend.unacked].filter(
-        (node) => alive.has(node) && fleet.nodesByStatus('pending').includes(node)
-      )
-      if (due.length > 0) {
-        opts.log.info(
-          `sending the query again to ${due.length} node(s) that did not ack it within ${ACK_MS / 1000} s: ${due.slice(0, 10).join(', ')}${due.length > 10 ? ', …' : ''}`
-        )
-        const acked = await Promise.race([
-          resend.send(due).catch((error: unknown) => {
-            opts.log.debug(`sending the query again failed: ${(error as Error).message}`)
-            return []
-          }),
-          ended.then(() => [])
-        ])
-        for (const node of acked) resend.unacked.delete(node)
-      } else await sleep(ACK_MS, signal)
-    }
-  }
-
+  const wait = new TagWait(opts)
   try {
     await Promise.all([
-      watchTags().catch((error: unknown) => {
-        stop.abort()
+      wait.watchTags().catch((error: unknown) => {
+        wait.stop.abort()
         throw error
       }),
-      opts.resend ? resendUnacked(opts.resend) : undefined
+      opts.resend ? wait.resendUnacked(opts.resend) : undefined
     ])
   } finally {
-    clearTimeout(deadlineTimer)
-    stop.abort()
+    wait.close()
   }
   if (
-    !fleet.verdict().done &&
-    (deadlinePassed || Date.now() >= opts.deadline) &&
+    !opts.fleet.verdict().done &&
+    (wait.deadlinePassed || Date.now() >= opts.deadline) &&
     !opts.signal?.aborted
   )
-    fleet.expire()
+    opts.fleet.expire()
+}
+
+/**
+ * One wait's state: `stop` ends it (a verdict, the deadline, a failed read),
+ * `signal` is that or the caller's, and the resends go only to nodes alive at
+ * the last read, after the first.
+ */
+class TagWait {
+  readonly stop = new AbortController()
+  /** a timer may fire a moment before Date.now() reaches the deadline: it says when it passed */
+  deadlinePassed = false
+  private readonly opts: AwaitTagsOptions
+  private readonly signal: AbortSignal
+  private readonly deadlineTimer: NodeJS.Timeout
+  /** the members alive at the last read */
+  private alive = new Set<string>()
+  private firstRead: () => void = () => {}
+  /** resolves at the first read of `members` */
+  private readonly read: Promise<void>
+  /** resolves when the wait ends */
+  private readonly ended: Promise<void>
+
+  constructor(opts: AwaitTagsOptions) {
+    this.opts = opts
+    const signal = AbortSignal.any([this.stop.signal, ...(opts.signal ? [opts.signal] : [])])
+    this.signal = signal
+    this.deadlineTimer = setTimeout(
+      () => {
+        this.deadlinePassed = true
+        this.stop.abort()
+      },
+      Math.max(0, opts.deadline - Date.now())
+    )
+    this.read = new Promise<void>((resolve) => (this.firstRead = resolve))
+    this.ended = new Promise<void>((resolve) => {
+      if (signal.aborted) resolve()
+      else signal.addEventListener('abort', () => resolve(), { once: true })
+    })
+  }
+
+  close(): void {
+    clearTimeout(this.deadlineTimer)
+    this.stop.abort()
+  }
+
+  /** Reads `members` every poll until a verdict or the end; read errors pass for READ_FAILURE_MS. */
+  async watchTags(): Promise<void> {
+    let lastRead = Date.now()
+    while (!this.signal.aborted) {
+      let members: Member[]
+      try {
+        members = await this.opts.client.members()
+        lastRead = Date.now()
+      } catch (error) {
+        if (this.signal.aborted) return
+        if (Date.now() - lastRead > READ_FAILURE_MS) throw error
+        this.opts.log.debug(
+          `reading Serf members failed, trying again: ${(error as Error).message}`
+        )
+        await sleep(500, this.signal)
+        continue
+      }
+      if (this.signal.aborted) return
+      if (this.apply(members)) return this.stop.abort()
+      await sleep(this.opts.pollMs ?? POLL_MS, this.signal)
+    }
+  }
+
+  /** Feeds one read to the fleet; true when the fleet has its verdict. */
+  private apply(members: readonly Member[]): boolean {
+    this.alive = new Set(members.filter((m) => m.status === 'alive').map((m) => m.name))
+    this.firstRead()
+    const changed = applyMembers(this.opts, members)
+    if (changed.length) this.opts.onChange?.(changed)
+    return this.opts.fleet.verdict().done
+  }
+
+  /** From the first read on, sends the query again to unacked nodes alive and pending, every ACK_MS. */
+  async resendUnacked(resend: Resend): Promise<void> {
+    await Promise.race([this.read, this.ended])
+    while (!this.signal.aborted && resend.unacked.size > 0) {
+      const due = [...resend.unacked].filter(
+        (node) => this.alive.has(node) && this.opts.fleet.nodesByStatus('pending').includes(node)
+      )
+      if (due.length > 0) await this.resendTo(resend, due)
+      else await sleep(ACK_MS, this.signal)
+    }
+  }
+
+  /** One resend; the nodes that ack it leave `resend.unacked`. */
+  private async resendTo(resend: Resend, due: string[]): Promise<void> {
+    this.opts.log.info(
+      `sending the query again to ${due.length} node(s) that did not ack it within ${ACK_MS / 1000} s: ${due.slice(0, 10).join(', ')}${due.length > 10 ? ', …' : ''}`
+    )
+    const acked = await Promise.race([
+      resend.send(due).catch((error: unknown) => {
+        this.opts.log.debug(`sending the query again failed: ${(error as Error).message}`)
+        return []
+      }),
+      this.ended.then(() => [])
+    ])
+    for (const node of acked) resend.unacked.delete(node)
+  }
 }

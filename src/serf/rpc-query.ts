@@ -49,99 +49,144 @@ export function runQuery(
   params: QueryParams,
   callTimeoutMs: number
 ): Promise<QueryResult> {
-  const expected = new Set(params.expect ?? params.filterNodes ?? [])
-  const waitFor = expected.size > 0 ? expected : undefined
-  const until = params.until ?? 'responses'
-  const acks: string[] = []
-  const responses: QueryResult['responses'] = []
-  const acked = new Set<string>()
-  const responded = new Set<string>()
-  const hasAnswered = (node: string): boolean =>
-    until === 'acks'
-      ? acked.has(node)
-      : responded.has(node) && (!params.requestAck || acked.has(node))
+  const call = new QueryCall(conn, params)
+  const deadlineMs = params.timeoutMs || DEFAULT_DEADLINE_MS
+  conn
+    .open('query', queryRequest(params), call.onRaw, call.settle, { timeoutMs: callTimeoutMs })
+    .then(() => call.endBy(deadlineMs + callTimeoutMs), call.settle)
+  return call.promise
+}
+
+/** The body of a `query` request. */
+function queryRequest(params: QueryParams): object {
   const payload =
     typeof params.payload === 'string' ? new TextEncoder().encode(params.payload) : params.payload
+  return {
+    FilterNodes: params.filterNodes,
+    FilterTags: params.filterTags,
+    RequestAck: params.requestAck ?? false,
+    RelayFactor: params.relayFactor ?? 0,
+    Timeout: Math.round((params.timeoutMs ?? 0) * 1e6),
+    Name: params.name,
+    Payload: payload ?? new Uint8Array(0)
+  }
+}
 
-  return new Promise<QueryResult>((resolve, reject) => {
-    let settled = false
-    let guard: NodeJS.Timeout | undefined
-    const settle = (result: QueryResult | Error) => {
-      if (settled) return
-      settled = true
-      clearTimeout(guard)
-      if (result instanceof Error) reject(result)
-      else resolve(result)
-    }
-    const result = (ended: QueryResult['ended']): QueryResult => ({
-      acks: [...acks],
-      responses: [...responses],
-      ended,
-      unanswered: waitFor ? [...waitFor].filter((n) => !hasAnswered(n)) : []
+/**
+ * One query call: the acks and responses so far, and whether the call has
+ * settled (it settles once; the records keep coming until `done` after it).
+ */
+class QueryCall {
+  readonly promise: Promise<QueryResult>
+  private readonly conn: SerfConnection
+  private readonly params: QueryParams
+  /** the nodes to wait for; undefined: the call ends at `done` */
+  private readonly waitFor: Set<string> | undefined
+  private readonly until: 'responses' | 'acks'
+  private readonly acks: string[] = []
+  private readonly responses: QueryResult['responses'] = []
+  private readonly acked = new Set<string>()
+  private readonly responded = new Set<string>()
+  private settled = false
+  /** fails the call when neither `done` nor every answer came in time */
+  private guard: NodeJS.Timeout | undefined
+  private resolve: (result: QueryResult) => void = () => {}
+  private reject: (err: Error) => void = () => {}
+
+  constructor(conn: SerfConnection, params: QueryParams) {
+    this.conn = conn
+    this.params = params
+    const expected = new Set(params.expect ?? params.filterNodes ?? [])
+    this.waitFor = expected.size > 0 ? expected : undefined
+    this.until = params.until ?? 'responses'
+    this.promise = new Promise<QueryResult>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
     })
-    const onRaw = (raw: unknown, seq: number) => {
-      let record: QueryRecord
-      try {
-        record = toQueryRecord(raw)
-      } catch (err) {
-        settle(new SerfRpcError(conn.addr, 'query', (err as Error).message))
-        return
-      }
-      // The records keep coming until `done` even when the call has settled.
-      if (record.type === 'done') conn.release(seq)
-      if (settled) return
-      // At the deadline Serf closes the query's channels a moment before its
-      // stream sends `done`, and may stream their zero values first: acks and
-      // responses from "" (seen in about 1 query of 20).
-      if (record.type !== 'done' && record.from === '') return
-      try {
-        params.onRecord?.(record)
-      } catch (err) {
-        settle(err instanceof Error ? err : new Error(String(err)))
-        return
-      }
-      if (record.type === 'done') return settle(result('done'))
-      if (record.type === 'ack') {
-        if (acked.has(record.from)) return
-        acked.add(record.from)
-        acks.push(record.from)
-      } else {
-        if (responded.has(record.from)) return
-        responded.add(record.from)
-        responses.push({ from: record.from, payload: record.payload })
-      }
-      if (waitFor && [...waitFor].every(hasAnswered)) settle(result('answered'))
+  }
+
+  readonly settle = (result: QueryResult | Error): void => {
+    if (this.settled) return
+    this.settled = true
+    clearTimeout(this.guard)
+    if (result instanceof Error) this.reject(result)
+    else this.resolve(result)
+  }
+
+  /** Once the agent took the query: it must end within `ms`. */
+  endBy(ms: number): void {
+    if (this.settled) return
+    this.guard = setTimeout(
+      () =>
+        this.settle(
+          new SerfRpcError(
+            this.conn.addr,
+            'query',
+            `no end of query ${this.params.name} within ${ms} ms`
+          )
+        ),
+      ms
+    )
+  }
+
+  readonly onRaw = (raw: unknown, seq: number): void => {
+    let record: QueryRecord
+    try {
+      record = toQueryRecord(raw)
+    } catch (err) {
+      this.settle(new SerfRpcError(this.conn.addr, 'query', (err as Error).message))
+      return
     }
-    const deadlineMs = params.timeoutMs || DEFAULT_DEADLINE_MS
-    conn
-      .open(
-        'query',
-        {
-          FilterNodes: params.filterNodes,
-          FilterTags: params.filterTags,
-          RequestAck: params.requestAck ?? false,
-          RelayFactor: params.relayFactor ?? 0,
-          Timeout: Math.round((params.timeoutMs ?? 0) * 1e6),
-          Name: params.name,
-          Payload: payload ?? new Uint8Array(0)
-        },
-        onRaw,
-        (err) => settle(err),
-        { timeoutMs: callTimeoutMs }
-      )
-      .then(() => {
-        if (settled) return
-        guard = setTimeout(
-          () =>
-            settle(
-              new SerfRpcError(
-                conn.addr,
-                'query',
-                `no end of query ${params.name} within ${deadlineMs + callTimeoutMs} ms`
-              )
-            ),
-          deadlineMs + callTimeoutMs
-        )
-      }, settle)
-  })
+    // The records keep coming until `done` even when the call has settled.
+    if (record.type === 'done') this.conn.release(seq)
+    if (this.settled) return
+    // At the deadline Serf closes the query's channels a moment before its
+    // stream sends `done`, and may stream their zero values first: acks and
+    // responses from "" (seen in about 1 query of 20).
+    if (record.type !== 'done' && record.from === '') return
+    if (!this.passOn(record)) return
+    if (record.type === 'done') return this.settle(this.result('done'))
+    if (!this.take(record)) return
+    if (this.waitFor && [...this.waitFor].every(this.hasAnswered))
+      this.settle(this.result('answered'))
+  }
+
+  /** Hands the record to the caller's onRecord; false when it threw (the call failed with it). */
+  private passOn(record: QueryRecord): boolean {
+    try {
+      this.params.onRecord?.(record)
+      return true
+    } catch (err) {
+      this.settle(err instanceof Error ? err : new Error(String(err)))
+      return false
+    }
+  }
+
+  /** Counts an ack or response; false when that node's was counted already. */
+  private take(record: Exclude<QueryRecord, { type: 'done' }>): boolean {
+    if (record.type === 'ack') {
+      if (this.acked.has(record.from)) return false
+      this.acked.add(record.from)
+      this.acks.push(record.from)
+    } else {
+      if (this.responded.has(record.from)) return false
+      this.responded.add(record.from)
+      this.responses.push({ from: record.from, payload: record.payload })
+    }
+    return true
+  }
+
+  private readonly hasAnswered = (node: string): boolean =>
+    this.until === 'acks'
+      ? this.acked.has(node)
+      : this.responded.has(node) && (!this.params.requestAck || this.acked.has(node))
+
+  private result(ended: QueryResult['ended']): QueryResult {
+    return {
+      acks: [...this.acks],
+      responses: [...this.responses],
+      ended,
+      unanswered: this.waitFor ? [...this.waitFor].filter((n) => !this.hasAnswered(n)) : []
+    }
+  }
 }

@@ -14,6 +14,7 @@ import type {
   ObjectStore
 } from '../backend/fleet-backend.ts'
 import { plainText } from '../shared/text.ts'
+import { sleep } from './sleep.ts'
 
 /** What the lock object holds: the holder, and the session that took it. */
 export interface LockObject extends Partial<LockHolder> {
@@ -87,19 +88,6 @@ export async function readS3Lock(store: ObjectStore, key: string): Promise<LockS
   if (lock === undefined) return { held: false }
   const { session, ...holder } = lock
   return { held: true, session: session ?? '', holder, name: `s3://${store.bucket}/${key}` }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }
 
 /**

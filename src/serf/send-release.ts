@@ -128,65 +128,107 @@ export async function sendRelease(
   ctx: SendContext,
   request: SendRequest
 ): Promise<SendOutcome | undefined> {
-  const { client, store, eventName, keys, log } = ctx
   const url = request.eventUrl
-  if (request.byFilters) {
-    const bytes = utf8(eventName) + utf8(url)
-    if (bytes > USER_EVENT_LIMIT)
-      throw new Error(
-        `the Serf event ${eventName} would carry ${bytes} bytes of name and manifest URL, over Serf's ${USER_EVENT_LIMIT}-byte limit for a user event: shorten the s3-url prefix or the app name`
-      )
-  } else if (request.nodes.length === 0) return undefined
-  const stats = await client.stats()
+  if (request.byFilters) checkEventSize(ctx.eventName, url)
+  else if (request.nodes.length === 0) return undefined
+  const stats = await ctx.client.stats()
   const sourceNode = stats.sections.agent?.name ?? ''
   // Checked before anything is written: a node list that cannot be sent throws here.
-  if (!request.byFilters) nodeChunks(request.nodes, queryBaseBytes(eventName, url, sourceNode))
+  if (!request.byFilters) nodeChunks(request.nodes, queryBaseBytes(ctx.eventName, url, sourceNode))
   request.signal?.throwIfAborted()
-
-  let restore: (() => Promise<void>) | undefined
-  if (request.pointer) {
-    const { manifestUrl, history } = request.pointer
-    const before = await store.readText(keys.latest)
-    if (history) await store.writeText(keys.history(request.deployId), JSON.stringify(history))
-    await store.writeText(keys.latest, `${manifestUrl}\n`)
-    restore = () =>
-      before === undefined ? store.remove(keys.latest) : store.writeText(keys.latest, before).then()
-    log.info(`s3://${store.bucket}/${keys.latest} → ${manifestUrl}`)
-  }
-
-  let wentOut = false
+  const restore = request.pointer
+    ? await movePointer(ctx, request.deployId, request.pointer)
+    : undefined
+  // Set once anything went out: from then on `latest` stays moved.
+  const progress = { wentOut: false }
   try {
     request.signal?.throwIfAborted()
-    if (request.byFilters) {
-      const { firedAt, clock } = await fireEvent(ctx, url, stats.eventTime)
-      wentOut = true
-      const sent = { firedAt, baseline: encodeMark(clock) }
-      request.onFired?.(sent)
-      log.info(`fired the Serf event ${eventName} (LTime ${clock.time})`)
-      return { sent, clock, unacked: [] }
-    }
-    const clock: Clock = { kind: 'query', time: stats.queryTime }
-    const baseline = encodeMark(clock)
-    let firstFiredAt: number | undefined
-    const acked = new Set(
-      await queryNodes(client, eventName, url, request.nodes, sourceNode, (firedAt) => {
-        firstFiredAt ??= firedAt
-        wentOut = true
-        request.onFired?.({ firedAt, baseline })
-      })
-    )
-    const unacked = request.nodes.filter((n) => !acked.has(n))
-    log.info(
-      `sent the Serf query ${eventName} to ${request.nodes.length} node(s) (query clock ${clock.time})${unacked.length ? `; ${unacked.length} did not ack yet` : ''}`
-    )
-    return { sent: { firedAt: firstFiredAt ?? Date.now(), baseline }, clock, unacked }
+    return request.byFilters
+      ? await sendEvent(ctx, request, stats.eventTime, progress)
+      : await sendQueries(ctx, request, { time: stats.queryTime, sourceNode }, progress)
   } catch (error) {
-    if (restore && !wentOut) {
-      await restore().catch((e: unknown) =>
-        log.warning(`could not put latest back: ${(e as Error).message}`)
-      )
-      log.info(`put s3://${store.bucket}/${keys.latest} back: nothing was sent`)
-    }
+    if (restore && !progress.wentOut) await putBack(ctx, restore)
     throw error
   }
+}
+
+function checkEventSize(eventName: string, url: string): void {
+  const bytes = utf8(eventName) + utf8(url)
+  if (bytes > USER_EVENT_LIMIT)
+    throw new Error(
+      `the Serf event ${eventName} would carry ${bytes} bytes of name and manifest URL, over Serf's ${USER_EVENT_LIMIT}-byte limit for a user event: shorten the s3-url prefix or the app name`
+    )
+}
+
+/** Writes the history record (when given) and moves `latest`; resolves with how to put it back. */
+async function movePointer(
+  ctx: SendContext,
+  deployId: string,
+  pointer: NonNullable<SendRequest['pointer']>
+): Promise<() => Promise<void>> {
+  const { store, keys } = ctx
+  const { manifestUrl, history } = pointer
+  const before = await store.readText(keys.latest)
+  if (history) await store.writeText(keys.history(deployId), JSON.stringify(history))
+  await store.writeText(keys.latest, `${manifestUrl}\n`)
+  ctx.log.info(`s3://${store.bucket}/${keys.latest} → ${manifestUrl}`)
+  return () =>
+    before === undefined ? store.remove(keys.latest) : store.writeText(keys.latest, before).then()
+}
+
+/** Nothing was sent: `latest` goes back to what it was (a failure to is a warning). */
+async function putBack(ctx: SendContext, restore: () => Promise<void>): Promise<void> {
+  const { store, keys, log } = ctx
+  await restore().catch((e: unknown) =>
+    log.warning(`could not put latest back: ${(e as Error).message}`)
+  )
+  log.info(`put s3://${store.bucket}/${keys.latest} back: nothing was sent`)
+}
+
+/** The one-wave default: the user event, marked with its LTime. */
+async function sendEvent(
+  ctx: SendContext,
+  request: SendRequest,
+  eventTime: number,
+  progress: { wentOut: boolean }
+): Promise<SendOutcome> {
+  const { firedAt, clock } = await fireEvent(ctx, request.eventUrl, eventTime)
+  progress.wentOut = true
+  const sent = { firedAt, baseline: encodeMark(clock) }
+  request.onFired?.(sent)
+  ctx.log.info(`fired the Serf event ${ctx.eventName} (LTime ${clock.time})`)
+  return { sent, clock, unacked: [] }
+}
+
+/** A wave: queries to its nodes, marked with the query clock read before them. */
+async function sendQueries(
+  ctx: SendContext,
+  request: SendRequest,
+  before: { time: number; sourceNode: string },
+  progress: { wentOut: boolean }
+): Promise<SendOutcome> {
+  const { eventName } = ctx
+  const clock: Clock = { kind: 'query', time: before.time }
+  const baseline = encodeMark(clock)
+  let firstFiredAt: number | undefined
+  const onSent = (firedAt: number) => {
+    firstFiredAt ??= firedAt
+    progress.wentOut = true
+    request.onFired?.({ firedAt, baseline })
+  }
+  const acked = new Set(
+    await queryNodes(
+      ctx.client,
+      eventName,
+      request.eventUrl,
+      request.nodes,
+      before.sourceNode,
+      onSent
+    )
+  )
+  const unacked = request.nodes.filter((n) => !acked.has(n))
+  ctx.log.info(
+    `sent the Serf query ${eventName} to ${request.nodes.length} node(s) (query clock ${clock.time})${unacked.length ? `; ${unacked.length} did not ack yet` : ''}`
+  )
+  return { sent: { firedAt: firstFiredAt ?? Date.now(), baseline }, clock, unacked }
 }
