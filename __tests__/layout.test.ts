@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, describe, test } from 'node:test'
+import { functionLengths } from './helpers/function-lengths.ts'
 import { cycles, layoutProblems, readLayout } from './helpers/layout-rules.ts'
 
 const SRC = new URL('../src', import.meta.url).pathname
@@ -117,5 +118,26 @@ describe('the layout of src/', () => {
       'consul/b.ts': "import type { x } from './a.ts'\nexport const y = 1 as typeof x\n"
     })
     assert.deepEqual(cycles(readLayout(root)), [['consul/a.ts', 'consul/b.ts']])
+  })
+})
+
+describe('the functions of src/', () => {
+  const lengths = functionLengths(SRC)
+
+  test('are read: every kind of function, with its name', () => {
+    assert.ok(lengths.length > 500, `read ${lengths.length} functions`)
+    const named = (file: string, name: string) =>
+      lengths.some((f) => f.file === file && f.name === name)
+    assert.ok(named('pipeline.ts', 'runPipeline'), 'a function declaration')
+    assert.ok(named('rollout/rollout.ts', 'runRollout'), 'an exported async function')
+  })
+
+  test('stay short: none over 120 lines, at most three over 80, runPipeline under 60', () => {
+    const over = (n: number) =>
+      lengths.filter((f) => f.lines > n).map((f) => `${f.file} ${f.name} ${f.lines}`)
+    assert.deepEqual(over(120), [])
+    assert.ok(over(80).length <= 3, over(80).join('\n'))
+    const pipeline = lengths.find((f) => f.file === 'pipeline.ts' && f.name === 'runPipeline')
+    assert.ok(pipeline && pipeline.lines < 60, `runPipeline: ${pipeline?.lines} lines`)
   })
 })

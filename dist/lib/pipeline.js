@@ -1,4 +1,4 @@
-import { e as plainText, l as reportParts, n as rollbackMarkdown, o as causesHeading, q as causeLogsMarkdown, t as headline, u as analyse, v as quote, w as compileFilter, m as matchesFilters, x as filterMatcher, y as targetedServices, j as InputError, k as kvKeys, z as acquireLock, A as announce, B as readS3Lock, D as acquireS3Lock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, E as nameList, F as markdownText, G as codeSpan, H as DEPLOY_ID_PATTERN, J as getDefaultExportFromCjs, K as parseDeployIdFile, L as s3Url, M as releaseKey, N as progressLine, P as waveCounts, f as compareNatural, i as isSettled, Q as resultRows, R as summaryMarkdown, b as runFacts, p as previousDeployId, T as verdictMessage, g as formatGoDuration } from './run-facts.js';
+import { e as plainText, l as reportParts, n as rollbackMarkdown, o as causesHeading, q as causeLogsMarkdown, t as headline, u as analyse, v as quote, w as compileFilter, m as matchesFilters, x as filterMatcher, y as targetedServices, j as InputError, k as kvKeys, z as acquireLock, A as announce, B as sleep, D as readS3Lock, E as acquireS3Lock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, F as nameList, G as markdownText, H as codeSpan, J as DEPLOY_ID_PATTERN, K as getDefaultExportFromCjs, L as parseDeployIdFile, M as s3Url$1, N as releaseKey, P as progressLine, Q as waveCounts, f as compareNatural, i as isSettled, R as resultRows, T as summaryMarkdown, b as runFacts, p as previousDeployId, U as verdictMessage, g as formatGoDuration } from './run-facts.js';
 import { connect as connect$1 } from 'node:net';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -763,11 +763,11 @@ function consulBackend(consul, config, log) {
         at: (datacenter) => consulBackend(consul.inDatacenter(datacenter), config, log),
         lockName: keys.lock,
         datacenters: (selection, signal) => listDatacenters(consul, selection, signal),
-        targets: (signal, retryUntil) => readTargets$1(consul, config.filters, signal, retryUntil),
-        lastResults: (signal) => readLastResults(consul, keys.results, signal),
+        targets: (signal, retryUntil) => readTargets$2(consul, config.filters, signal, retryUntil),
+        lastResults: (signal) => readLastResults$1(consul, keys.results, signal),
         releasePointer: (signal) => readPointer(consul, config.kvPrefix, signal),
-        history: (deployId, signal) => readHistory$1(consul, keys.history(deployId), signal),
-        recentDeployIds: (count = 5) => readRecentDeployIds(consul, config.kvPrefix, count),
+        history: (deployId, signal) => readHistory$2(consul, keys.history(deployId), signal),
+        recentDeployIds: (count = 5) => readRecentDeployIds$1(consul, config.kvPrefix, count),
         send: (request) => sendEvents(consul, config, log, request),
         watch: (request) => watchResults(consul, config.filters, keys.results, request),
         health: (nodes, bakeMs, signal) => bake({ consul, nodes, filters: config.filters, bakeMs, signal }),
@@ -782,7 +782,7 @@ function consulBackend(consul, config, log) {
         },
         lock: (request) => takeLock$1(consul, keys.lock, request),
         lockState: (signal) => readLock(consul, keys.lock, signal),
-        readLogs: (nodes) => readLogs(consul, keys, nodes)
+        readLogs: (nodes) => readLogs$1(consul, keys, nodes)
     };
 }
 /** The datacenters a run goes through; [undefined]: the agent's own, no `?dc`. */
@@ -792,7 +792,7 @@ async function listDatacenters(consul, selection, signal) {
     return resolveDatacenters(selection, await consul.datacentersList(signal));
 }
 /** The live nodes the filters select, and the canaries among all that match. */
-async function readTargets$1(consul, filters, signal, retryUntil) {
+async function readTargets$2(consul, filters, signal, retryUntil) {
     const catalog = await readCatalog(consul, filters, signal, retryUntil);
     const selection = selectTargets(catalog, filters);
     const matching = new Set([...selection.targets, ...selection.notLive]);
@@ -803,7 +803,7 @@ async function readTargets$1(consul, filters, signal, retryUntil) {
     };
 }
 /** Each node's last readable result under results/, keyed by node name. */
-async function readLastResults(consul, resultsPrefix, signal) {
+async function readLastResults$1(consul, resultsPrefix, signal) {
     const read = await consul.kvGet(resultsPrefix, { recurse: true, signal });
     const byNode = new Map();
     for (const entry of read.entries) {
@@ -814,7 +814,7 @@ async function readLastResults(consul, resultsPrefix, signal) {
     return byNode;
 }
 /** The history record stored at `where` (history/<deploy-id>). */
-async function readHistory$1(consul, where, signal) {
+async function readHistory$2(consul, where, signal) {
     const value = (await consul.kvGet(where, { signal })).entries[0]?.value;
     if (!value)
         return { found: false, where };
@@ -826,7 +826,7 @@ async function readHistory$1(consul, where, signal) {
     }
 }
 /** The newest `count` deploy IDs under history/ (IDs sort by time). */
-async function readRecentDeployIds(consul, kvPrefix, count) {
+async function readRecentDeployIds$1(consul, kvPrefix, count) {
     const prefix = `${kvPrefix}/history/`;
     const ids = await consul.kvKeys(prefix);
     return ids
@@ -852,7 +852,7 @@ async function watchResults(consul, filters, resultsPrefix, request) {
     });
 }
 /** Failed nodes' logs, 8 reads at a time, at most MAX_LOGS_READ nodes. */
-async function readLogs(consul, keys, nodes) {
+async function readLogs$1(consul, keys, nodes) {
     const excerpts = [];
     const failed = nodes.slice(0, MAX_LOGS_READ);
     for (let i = 0; i < failed.length; i += 8) {
@@ -958,6 +958,78 @@ async function readLock(consul, key, signal) {
     return { held: true, session: entry.session, holder, node: info?.Node, name: info?.Name };
 }
 
+// Serf refuses a query over 1 KB encoded, its FilterNodes included
+// ("query exceeds limit of 1024 bytes"; research/serf.md): a wave's node list
+// is cut into queries that each fit. The encoding is msgpack of Serf's
+// messageQuery; measured against serf 0.9.4 its fixed part (field names, clocks,
+// address, timeout) takes 112-119 bytes besides the source node's name.
+const QUERY_LIMIT = 1024;
+/** the fixed part of an encoded query, with a margin over the measured 119 bytes */
+const QUERY_OVERHEAD = 128;
+const utf8$1 = (s) => Buffer.byteLength(s, 'utf8');
+/** A msgpack string's header: fixstr below 32 bytes, str8 below 256, str16 above. */
+const strBytes = (s) => {
+    const n = utf8$1(s);
+    return n + (n < 32 ? 1 : n < 256 ? 2 : 3);
+};
+/** Bytes a query takes without its FilterNodes. */
+function queryBaseBytes(name, payload, sourceNode) {
+    return QUERY_OVERHEAD + utf8$1(name) + utf8$1(payload) + utf8$1(sourceNode);
+}
+/**
+ * The nodes in lists that each fit one query of `baseBytes` (queryBaseBytes);
+ * throws naming the node when even one alone does not.
+ */
+function nodeChunks(nodes, baseBytes) {
+    const chunks = [];
+    let chunk = [];
+    let size = baseBytes;
+    for (const node of nodes) {
+        const cost = strBytes(node);
+        if (baseBytes + cost > QUERY_LIMIT)
+            throw new Error(`a Serf query to node ${JSON.stringify(node.slice(0, 80))} would exceed Serf's ${QUERY_LIMIT}-byte query limit (name, payload and node name ${baseBytes - QUERY_OVERHEAD + cost} bytes): shorten the manifest URL (s3-url prefix, app name) or the node name`);
+        if (size + cost > QUERY_LIMIT && chunk.length > 0) {
+            chunks.push(chunk);
+            chunk = [];
+            size = baseBytes;
+        }
+        chunk.push(node);
+        size += cost;
+    }
+    if (chunk.length > 0)
+        chunks.push(chunk);
+    return chunks;
+}
+
+/** How long a failed node has to answer the log query. */
+const LOG_QUERY_MS = 5000;
+/** Serf drops an answer over 1 KB: what is shown is at most this. */
+const LOG_MAX_BYTES = 1024;
+/** Each node's answer ('' when it gave none); a silent node's handler is named in the log. */
+async function readLogs(client, app, sourceNode, nodes, log) {
+    if (nodes.length === 0)
+        return [];
+    const name = `stretcher-${app}-log`;
+    const chunks = nodeChunks(nodes, queryBaseBytes(name, '', await sourceNode()));
+    const answers = new Map();
+    await Promise.all(chunks.map((chunk) => askChunk(client, name, chunk, answers, log)));
+    const silent = nodes.filter((n) => !answers.has(n));
+    if (silent.length > 0)
+        log.info(`no answer to the log query ${name} from ${silent.join(', ')} (the node needs -event-handler "query:${name}=tail -c 900 <its stretcher log>")`);
+    return nodes.map((node) => ({ node, text: answers.get(node) ?? '' }));
+}
+/** One query to a chunk of nodes; their answers go into `answers`. A failed query is a warning. */
+async function askChunk(client, name, chunk, answers, log) {
+    const result = await client
+        .query({ name, filterNodes: chunk, timeoutMs: LOG_QUERY_MS })
+        .catch((error) => {
+        log.warning(`the log query ${name} failed: ${error.message}`);
+        return undefined;
+    });
+    for (const r of result?.responses ?? [])
+        answers.set(r.from, new TextDecoder().decode(r.payload.subarray(0, LOG_MAX_BYTES)));
+}
+
 /** Whether a member matches the filters, whatever its status. */
 function memberMatcher(filters) {
     const name = filterMatcher(filters.nodeFilter);
@@ -1031,25 +1103,149 @@ function answersMark(result, mark) {
     return result.kind === mark.kind && result.time >= mark.time;
 }
 
+/** How often the bake gate reads member status. */
+const HEALTH_POLL_MS = 250;
+/** `members`, read again every 500 ms until `retryUntil` while the agent is briefly away. */
+async function readMembers(client, signal, retryUntil) {
+    for (;;) {
+        try {
+            return await client.members();
+        }
+        catch (error) {
+            if (signal?.aborted || retryUntil === undefined || Date.now() >= retryUntil)
+                throw error;
+            await sleep(Math.min(500, retryUntil - Date.now()), signal);
+        }
+    }
+}
+async function readTargets$1(client, filters, signal, retryUntil) {
+    return selectMembers(await readMembers(client, signal, retryUntil), filters);
+}
+/** Each member's last readable result, by member name. */
+async function readLastResults(client, app, signal) {
+    const byNode = new Map();
+    for (const member of await readMembers(client, signal)) {
+        const tag = parseResultTag(member.tags[resultTagName(app)]);
+        if (typeof tag === 'string')
+            continue;
+        byNode.set(member.name, {
+            deployId: tag.deployId,
+            status: tag.status,
+            ...(tag.phase ? { phase: tag.phase } : {})
+        });
+    }
+    return byNode;
+}
+/**
+ * The bake gate: reads member status every HEALTH_POLL_MS for `bakeMs`;
+ * resolves with the watched nodes gone (failed, left or no longer a member) at
+ * the first read that finds any, or none when the time passed without.
+ */
+async function watchMemberStatus(client, nodes, bakeMs, signal) {
+    const until = Date.now() + bakeMs;
+    const watched = new Set(nodes);
+    for (;;) {
+        signal?.throwIfAborted();
+        const failures = goneNodes(watched, await readMembers(client, signal));
+        if (failures.length > 0)
+            return failures;
+        if (Date.now() >= until)
+            return [];
+        await sleep(Math.min(HEALTH_POLL_MS, until - Date.now()), signal);
+    }
+}
+function goneNodes(watched, members) {
+    const byName = new Map(members.map((m) => [m.name, m]));
+    const failures = [];
+    for (const node of watched) {
+        const status = byName.get(node)?.status ?? 'gone from the members';
+        if (status === 'gone from the members' || isGone(status))
+            failures.push({ node, checkId: 'serf:member', name: 'member status', output: status });
+    }
+    return failures;
+}
+
+/** The S3 keys of an app's objects (contract 13). */
+function serfObjectKeys(s3Prefix, app) {
+    const base = [s3Prefix.replace(/^\/+|\/+$/g, ''), app].filter((p) => p !== '').join('/');
+    return {
+        latest: `${base}/latest`,
+        lock: `${base}/lock`,
+        rollout: `${base}/rollout`,
+        historyPrefix: `${base}/history/`,
+        history: (deployId) => `${base}/history/${deployId}.json`
+    };
+}
+/** An object's address, for messages. */
+const s3Url = (store, key) => `s3://${store.bucket}/${key}`;
+/** A manifest URL's deploy ID: its file name without `.yml`. */
+function deployIdOfManifest(url) {
+    const name = url.trim().split('/').pop() ?? '';
+    return name.endsWith('.yml') && name.length > 4 ? name.slice(0, -4) : undefined;
+}
+function parseJson(text) {
+    if (text === undefined)
+        return undefined;
+    try {
+        const parsed = JSON.parse(text);
+        return parsed && typeof parsed === 'object' ? parsed : 'unreadable';
+    }
+    catch {
+        return 'unreadable';
+    }
+}
+/** What `latest` names, with the history record of its deploy ID when one is readable. */
+async function readReleasePointer(store, keys) {
+    const manifestUrl = (await store.readText(keys.latest))?.trim().split('\n')[0];
+    if (!manifestUrl)
+        return {};
+    const deployId = deployIdOfManifest(manifestUrl);
+    if (deployId === undefined)
+        return { manifestUrl };
+    const record = parseJson(await store.readText(keys.history(deployId)));
+    return {
+        manifestUrl,
+        deployId,
+        ...(record && record !== 'unreadable' ? { history: record } : {})
+    };
+}
+async function readHistory$1(store, keys, deployId) {
+    const where = s3Url(store, keys.history(deployId));
+    const record = parseJson(await store.readText(keys.history(deployId)));
+    if (record === undefined)
+        return { found: false, where };
+    if (record === 'unreadable')
+        return { found: true, where, unreadable: true };
+    return { found: true, where, record };
+}
+/** The newest `count` deploy IDs under history/ (IDs sort by time). */
+async function readRecentDeployIds(store, keys, count) {
+    return (await store.list(keys.historyPrefix))
+        .map((k) => k.slice(keys.historyPrefix.length))
+        .filter((name) => name.endsWith('.json') && !name.includes('/'))
+        .map((name) => name.slice(0, -'.json'.length))
+        .filter((id) => id !== '')
+        .sort()
+        .reverse()
+        .slice(0, count);
+}
+async function writeHistory(store, keys, record) {
+    await store.writeText(keys.history(record.deploy_id), JSON.stringify(record));
+}
+/** Writes the rollout record, or deletes it (undefined). */
+async function recordRollout(store, keys, record) {
+    if (record === undefined)
+        await store.remove(keys.rollout);
+    else
+        await store.writeText(keys.rollout, JSON.stringify(record));
+}
+
 /** How often `members` is read while nodes are pending (research/serf.md: tags spread in ~1 s). */
 const POLL_MS = 150;
 /** A query not acked within this is sent again to the nodes that did not ack. */
 const ACK_MS = 3000;
 /** Errors of `members` tolerated for this long in a row before the wait fails. */
 const READ_FAILURE_MS = 10_000;
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted || ms <= 0)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    });
-}
 /**
  * The members' tags as results/ entries for FleetState: a tag that answers the
  * mark gets an index above the fleet's baseline (it counts, or is noted when it
@@ -1106,133 +1302,121 @@ function applyMembers(opts, members) {
  * cannot be read for a while.
  */
 async function awaitTags(opts) {
-    const { fleet } = opts;
-    const stop = new AbortController();
-    const signal = AbortSignal.any([stop.signal, ...(opts.signal ? [opts.signal] : [])]);
-    // A timer may fire a moment before Date.now() reaches the deadline: it says when it passed.
-    let deadlinePassed = false;
-    const deadlineTimer = setTimeout(() => {
-        deadlinePassed = true;
-        stop.abort();
-    }, Math.max(0, opts.deadline - Date.now()));
-    let alive = new Set();
-    let firstRead = () => { };
-    const read = new Promise((resolve) => (firstRead = resolve));
-    const ended = new Promise((resolve) => {
-        if (signal.aborted)
-            resolve();
-        else
-            signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    const watchTags = async () => {
-        let lastRead = Date.now();
-        while (!signal.aborted) {
-            let members;
-            try {
-                members = await opts.client.members();
-                lastRead = Date.now();
-            }
-            catch (error) {
-                if (signal.aborted)
-                    return;
-                if (Date.now() - lastRead > READ_FAILURE_MS)
-                    throw error;
-                opts.log.debug(`reading Serf members failed, trying again: ${error.message}`);
-                await sleep(500, signal);
-                continue;
-            }
-            if (signal.aborted)
-                return;
-            alive = new Set(members.filter((m) => m.status === 'alive').map((m) => m.name));
-            firstRead();
-            const changed = applyMembers(opts, members);
-            if (changed.length)
-                opts.onChange?.(changed);
-            if (fleet.verdict().done)
-                return stop.abort();
-            await sleep(opts.pollMs ?? POLL_MS, signal);
-        }
-    };
-    const resendUnacked = async (resend) => {
-        await Promise.race([read, ended]);
-        while (!signal.aborted && resend.unacked.size > 0) {
-            const due = [...resend.unacked].filter((node) => alive.has(node) && fleet.nodesByStatus('pending').includes(node));
-            if (due.length > 0) {
-                opts.log.info(`sending the query again to ${due.length} node(s) that did not ack it within ${ACK_MS / 1000} s: ${due.slice(0, 10).join(', ')}${due.length > 10 ? ', …' : ''}`);
-                const acked = await Promise.race([
-                    resend.send(due).catch((error) => {
-                        opts.log.debug(`sending the query again failed: ${error.message}`);
-                        return [];
-                    }),
-                    ended.then(() => [])
-                ]);
-                for (const node of acked)
-                    resend.unacked.delete(node);
-            }
-            else
-                await sleep(ACK_MS, signal);
-        }
-    };
+    const wait = new TagWait(opts);
     try {
         await Promise.all([
-            watchTags().catch((error) => {
-                stop.abort();
+            wait.watchTags().catch((error) => {
+                wait.stop.abort();
                 throw error;
             }),
-            opts.resend ? resendUnacked(opts.resend) : undefined
+            opts.resend ? wait.resendUnacked(opts.resend) : undefined
         ]);
     }
     finally {
-        clearTimeout(deadlineTimer);
-        stop.abort();
+        wait.close();
     }
-    if (!fleet.verdict().done &&
-        (deadlinePassed || Date.now() >= opts.deadline) &&
+    if (!opts.fleet.verdict().done &&
+        (wait.deadlinePassed || Date.now() >= opts.deadline) &&
         !opts.signal?.aborted)
-        fleet.expire();
-}
-
-// Serf refuses a query over 1 KB encoded, its FilterNodes included
-// ("query exceeds limit of 1024 bytes"; research/serf.md): a wave's node list
-// is cut into queries that each fit. The encoding is msgpack of Serf's
-// messageQuery; measured against serf 0.9.4 its fixed part (field names, clocks,
-// address, timeout) takes 112-119 bytes besides the source node's name.
-const QUERY_LIMIT = 1024;
-/** the fixed part of an encoded query, with a margin over the measured 119 bytes */
-const QUERY_OVERHEAD = 128;
-const utf8$1 = (s) => Buffer.byteLength(s, 'utf8');
-/** A msgpack string's header: fixstr below 32 bytes, str8 below 256, str16 above. */
-const strBytes = (s) => {
-    const n = utf8$1(s);
-    return n + (n < 32 ? 1 : n < 256 ? 2 : 3);
-};
-/** Bytes a query takes without its FilterNodes. */
-function queryBaseBytes(name, payload, sourceNode) {
-    return QUERY_OVERHEAD + utf8$1(name) + utf8$1(payload) + utf8$1(sourceNode);
+        opts.fleet.expire();
 }
 /**
- * The nodes in lists that each fit one query of `baseBytes` (queryBaseBytes);
- * throws naming the node when even one alone does not.
+ * One wait's state: `stop` ends it (a verdict, the deadline, a failed read),
+ * `signal` is that or the caller's, and the resends go only to nodes alive at
+ * the last read, after the first.
  */
-function nodeChunks(nodes, baseBytes) {
-    const chunks = [];
-    let chunk = [];
-    let size = baseBytes;
-    for (const node of nodes) {
-        const cost = strBytes(node);
-        if (baseBytes + cost > QUERY_LIMIT)
-            throw new Error(`a Serf query to node ${JSON.stringify(node.slice(0, 80))} would exceed Serf's ${QUERY_LIMIT}-byte query limit (name, payload and node name ${baseBytes - QUERY_OVERHEAD + cost} bytes): shorten the manifest URL (s3-url prefix, app name) or the node name`);
-        if (size + cost > QUERY_LIMIT && chunk.length > 0) {
-            chunks.push(chunk);
-            chunk = [];
-            size = baseBytes;
-        }
-        chunk.push(node);
-        size += cost;
+class TagWait {
+    stop = new AbortController();
+    /** a timer may fire a moment before Date.now() reaches the deadline: it says when it passed */
+    deadlinePassed = false;
+    opts;
+    signal;
+    deadlineTimer;
+    /** the members alive at the last read */
+    alive = new Set();
+    firstRead = () => { };
+    /** resolves at the first read of `members` */
+    read;
+    /** resolves when the wait ends */
+    ended;
+    constructor(opts) {
+        this.opts = opts;
+        const signal = AbortSignal.any([this.stop.signal, ...(opts.signal ? [opts.signal] : [])]);
+        this.signal = signal;
+        this.deadlineTimer = setTimeout(() => {
+            this.deadlinePassed = true;
+            this.stop.abort();
+        }, Math.max(0, opts.deadline - Date.now()));
+        this.read = new Promise((resolve) => (this.firstRead = resolve));
+        this.ended = new Promise((resolve) => {
+            if (signal.aborted)
+                resolve();
+            else
+                signal.addEventListener('abort', () => resolve(), { once: true });
+        });
     }
-    if (chunk.length > 0)
-        chunks.push(chunk);
-    return chunks;
+    close() {
+        clearTimeout(this.deadlineTimer);
+        this.stop.abort();
+    }
+    /** Reads `members` every poll until a verdict or the end; read errors pass for READ_FAILURE_MS. */
+    async watchTags() {
+        let lastRead = Date.now();
+        while (!this.signal.aborted) {
+            let members;
+            try {
+                members = await this.opts.client.members();
+                lastRead = Date.now();
+            }
+            catch (error) {
+                if (this.signal.aborted)
+                    return;
+                if (Date.now() - lastRead > READ_FAILURE_MS)
+                    throw error;
+                this.opts.log.debug(`reading Serf members failed, trying again: ${error.message}`);
+                await sleep(500, this.signal);
+                continue;
+            }
+            if (this.signal.aborted)
+                return;
+            if (this.apply(members))
+                return this.stop.abort();
+            await sleep(this.opts.pollMs ?? POLL_MS, this.signal);
+        }
+    }
+    /** Feeds one read to the fleet; true when the fleet has its verdict. */
+    apply(members) {
+        this.alive = new Set(members.filter((m) => m.status === 'alive').map((m) => m.name));
+        this.firstRead();
+        const changed = applyMembers(this.opts, members);
+        if (changed.length)
+            this.opts.onChange?.(changed);
+        return this.opts.fleet.verdict().done;
+    }
+    /** From the first read on, sends the query again to unacked nodes alive and pending, every ACK_MS. */
+    async resendUnacked(resend) {
+        await Promise.race([this.read, this.ended]);
+        while (!this.signal.aborted && resend.unacked.size > 0) {
+            const due = [...resend.unacked].filter((node) => this.alive.has(node) && this.opts.fleet.nodesByStatus('pending').includes(node));
+            if (due.length > 0)
+                await this.resendTo(resend, due);
+            else
+                await sleep(ACK_MS, this.signal);
+        }
+    }
+    /** One resend; the nodes that ack it leave `resend.unacked`. */
+    async resendTo(resend, due) {
+        this.opts.log.info(`sending the query again to ${due.length} node(s) that did not ack it within ${ACK_MS / 1000} s: ${due.slice(0, 10).join(', ')}${due.length > 10 ? ', …' : ''}`);
+        const acked = await Promise.race([
+            resend.send(due).catch((error) => {
+                this.opts.log.debug(`sending the query again failed: ${error.message}`);
+                return [];
+            }),
+            this.ended.then(() => [])
+        ]);
+        for (const node of acked)
+            resend.unacked.delete(node);
+    }
 }
 
 /** Serf's cap on a user event's name and payload together (bytes, before encoding). */
@@ -1318,262 +1502,170 @@ async function fireEvent(ctx, url, clockBefore) {
  * queries went out and a later one failed throws too, `latest` left moved.
  */
 async function sendRelease(ctx, request) {
-    const { client, store, eventName, keys, log } = ctx;
     const url = request.eventUrl;
-    if (request.byFilters) {
-        const bytes = utf8(eventName) + utf8(url);
-        if (bytes > USER_EVENT_LIMIT)
-            throw new Error(`the Serf event ${eventName} would carry ${bytes} bytes of name and manifest URL, over Serf's ${USER_EVENT_LIMIT}-byte limit for a user event: shorten the s3-url prefix or the app name`);
-    }
+    if (request.byFilters)
+        checkEventSize(ctx.eventName, url);
     else if (request.nodes.length === 0)
         return undefined;
-    const stats = await client.stats();
+    const stats = await ctx.client.stats();
     const sourceNode = stats.sections.agent?.name ?? '';
     // Checked before anything is written: a node list that cannot be sent throws here.
     if (!request.byFilters)
-        nodeChunks(request.nodes, queryBaseBytes(eventName, url, sourceNode));
+        nodeChunks(request.nodes, queryBaseBytes(ctx.eventName, url, sourceNode));
     request.signal?.throwIfAborted();
-    let restore;
-    if (request.pointer) {
-        const { manifestUrl, history } = request.pointer;
-        const before = await store.readText(keys.latest);
-        if (history)
-            await store.writeText(keys.history(request.deployId), JSON.stringify(history));
-        await store.writeText(keys.latest, `${manifestUrl}\n`);
-        restore = () => before === undefined ? store.remove(keys.latest) : store.writeText(keys.latest, before).then();
-        log.info(`s3://${store.bucket}/${keys.latest} → ${manifestUrl}`);
-    }
-    let wentOut = false;
+    const restore = request.pointer
+        ? await movePointer(ctx, request.deployId, request.pointer)
+        : undefined;
+    // Set once anything went out: from then on `latest` stays moved.
+    const progress = { wentOut: false };
     try {
         request.signal?.throwIfAborted();
-        if (request.byFilters) {
-            const { firedAt, clock } = await fireEvent(ctx, url, stats.eventTime);
-            wentOut = true;
-            const sent = { firedAt, baseline: encodeMark(clock) };
-            request.onFired?.(sent);
-            log.info(`fired the Serf event ${eventName} (LTime ${clock.time})`);
-            return { sent, clock, unacked: [] };
-        }
-        const clock = { kind: 'query', time: stats.queryTime };
-        const baseline = encodeMark(clock);
-        let firstFiredAt;
-        const acked = new Set(await queryNodes(client, eventName, url, request.nodes, sourceNode, (firedAt) => {
-            firstFiredAt ??= firedAt;
-            wentOut = true;
-            request.onFired?.({ firedAt, baseline });
-        }));
-        const unacked = request.nodes.filter((n) => !acked.has(n));
-        log.info(`sent the Serf query ${eventName} to ${request.nodes.length} node(s) (query clock ${clock.time})${unacked.length ? `; ${unacked.length} did not ack yet` : ''}`);
-        return { sent: { firedAt: firstFiredAt ?? Date.now(), baseline }, clock, unacked };
+        return request.byFilters
+            ? await sendEvent(ctx, request, stats.eventTime, progress)
+            : await sendQueries(ctx, request, { time: stats.queryTime, sourceNode }, progress);
     }
     catch (error) {
-        if (restore && !wentOut) {
-            await restore().catch((e) => log.warning(`could not put latest back: ${e.message}`));
-            log.info(`put s3://${store.bucket}/${keys.latest} back: nothing was sent`);
-        }
+        if (restore && !progress.wentOut)
+            await putBack(ctx, restore);
         throw error;
     }
 }
-
-/** How often the bake gate reads member status. */
-const HEALTH_POLL_MS = 250;
-/** How long a failed node has to answer the log query. */
-const LOG_QUERY_MS = 5000;
-/** Serf drops an answer over 1 KB: what is shown is at most this. */
-const LOG_MAX_BYTES = 1024;
-/** The S3 keys of an app's objects (contract 13). */
-function serfObjectKeys(s3Prefix, app) {
-    const base = [s3Prefix.replace(/^\/+|\/+$/g, ''), app].filter((p) => p !== '').join('/');
-    return {
-        latest: `${base}/latest`,
-        lock: `${base}/lock`,
-        rollout: `${base}/rollout`,
-        historyPrefix: `${base}/history/`,
-        history: (deployId) => `${base}/history/${deployId}.json`
+function checkEventSize(eventName, url) {
+    const bytes = utf8(eventName) + utf8(url);
+    if (bytes > USER_EVENT_LIMIT)
+        throw new Error(`the Serf event ${eventName} would carry ${bytes} bytes of name and manifest URL, over Serf's ${USER_EVENT_LIMIT}-byte limit for a user event: shorten the s3-url prefix or the app name`);
+}
+/** Writes the history record (when given) and moves `latest`; resolves with how to put it back. */
+async function movePointer(ctx, deployId, pointer) {
+    const { store, keys } = ctx;
+    const { manifestUrl, history } = pointer;
+    const before = await store.readText(keys.latest);
+    if (history)
+        await store.writeText(keys.history(deployId), JSON.stringify(history));
+    await store.writeText(keys.latest, `${manifestUrl}\n`);
+    ctx.log.info(`s3://${store.bucket}/${keys.latest} → ${manifestUrl}`);
+    return () => before === undefined ? store.remove(keys.latest) : store.writeText(keys.latest, before).then();
+}
+/** Nothing was sent: `latest` goes back to what it was (a failure to is a warning). */
+async function putBack(ctx, restore) {
+    const { store, keys, log } = ctx;
+    await restore().catch((e) => log.warning(`could not put latest back: ${e.message}`));
+    log.info(`put s3://${store.bucket}/${keys.latest} back: nothing was sent`);
+}
+/** The one-wave default: the user event, marked with its LTime. */
+async function sendEvent(ctx, request, eventTime, progress) {
+    const { firedAt, clock } = await fireEvent(ctx, request.eventUrl, eventTime);
+    progress.wentOut = true;
+    const sent = { firedAt, baseline: encodeMark(clock) };
+    request.onFired?.(sent);
+    ctx.log.info(`fired the Serf event ${ctx.eventName} (LTime ${clock.time})`);
+    return { sent, clock, unacked: [] };
+}
+/** A wave: queries to its nodes, marked with the query clock read before them. */
+async function sendQueries(ctx, request, before, progress) {
+    const { eventName } = ctx;
+    const clock = { kind: 'query', time: before.time };
+    const baseline = encodeMark(clock);
+    let firstFiredAt;
+    const onSent = (firedAt) => {
+        firstFiredAt ??= firedAt;
+        progress.wentOut = true;
+        request.onFired?.({ firedAt, baseline });
     };
+    const acked = new Set(await queryNodes(ctx.client, eventName, request.eventUrl, request.nodes, before.sourceNode, onSent));
+    const unacked = request.nodes.filter((n) => !acked.has(n));
+    ctx.log.info(`sent the Serf query ${eventName} to ${request.nodes.length} node(s) (query clock ${clock.time})${unacked.length ? `; ${unacked.length} did not ack yet` : ''}`);
+    return { sent: { firedAt: firstFiredAt ?? Date.now(), baseline }, clock, unacked };
 }
-/** A manifest URL's deploy ID: its file name without `.yml`. */
-function deployIdOfManifest(url) {
-    const name = url.trim().split('/').pop() ?? '';
-    return name.endsWith('.yml') && name.length > 4 ? name.slice(0, -4) : undefined;
-}
-function parseJson(text) {
-    if (text === undefined)
-        return undefined;
-    try {
-        const parsed = JSON.parse(text);
-        return parsed && typeof parsed === 'object' ? parsed : 'unreadable';
+
+class Sends {
+    ctx;
+    /** whether a member matches the filters (for joiners), whatever its status */
+    matches;
+    /** query sends whose nodes have not all acked, by the send's mark */
+    unackedBySend = new Map();
+    constructor(ctx) {
+        this.ctx = ctx;
+        this.matches = memberMatcher(ctx.filters);
     }
-    catch {
-        return 'unreadable';
+    async send(request) {
+        const { client, store, eventName, keys, log } = this.ctx;
+        const outcome = await sendRelease({ client, store, eventName, keys, log }, request);
+        if (!outcome)
+            return undefined;
+        if (outcome.unacked.length > 0) {
+            const node = await this.ctx.sourceNode();
+            this.unackedBySend.set(outcome.sent.baseline, {
+                unacked: new Set(outcome.unacked),
+                send: (nodes) => queryNodes(client, eventName, request.eventUrl, nodes, node)
+            });
+        }
+        return outcome.sent;
+    }
+    async watch(request) {
+        const { client, app, filters, log } = this.ctx;
+        const key = request.sent.baseline;
+        const resend = this.unackedBySend.get(key);
+        this.unackedBySend.delete(key);
+        if (filters.nodeFilter === undefined && Object.keys(filters.tags).length === 0)
+            log.debug('no node-filter or serf-tags: every alive member is a target');
+        await awaitTags({
+            client,
+            app,
+            fleet: request.fleet,
+            mark: decodeMark(request.sent.baseline),
+            firedAt: request.sent.firedAt,
+            deadline: request.deadline,
+            signal: request.signal,
+            admitJoiner: request.admitJoiners
+                ? (member) => member.status === 'alive' && this.matches(member)
+                : undefined,
+            onChange: request.onChange,
+            resend,
+            log
+        });
     }
 }
+
 function serfBackend(client, store, opts) {
     const keys = serfObjectKeys(opts.s3Prefix, opts.app);
-    const { log } = opts;
-    const url = (key) => `s3://${store.bucket}/${key}`;
-    const matches = memberMatcher({ nodeFilter: opts.nodeFilter, tags: opts.tags });
-    /** query sends whose nodes have not all acked, by the send's mark (each send's is its own) */
-    const unackedBySend = new Map();
-    let agentName;
-    const sourceNode = async () => (agentName ??= (await client.stats()).sections.agent?.name ?? '');
-    const members = async (signal, retryUntil) => {
-        for (;;) {
-            try {
-                return await client.members();
-            }
-            catch (error) {
-                if (signal?.aborted || retryUntil === undefined || Date.now() >= retryUntil)
-                    throw error;
-                await sleep(Math.min(500, retryUntil - Date.now()), signal);
-            }
-        }
-    };
+    const { app, log } = opts;
+    const filters = { nodeFilter: opts.nodeFilter, tags: opts.tags };
+    const sourceNode = agentName(client);
+    const sends = new Sends({
+        client,
+        store,
+        keys,
+        app,
+        eventName: opts.eventName,
+        filters,
+        sourceNode,
+        log
+    });
     const backend = {
         at: () => backend,
-        lockName: url(keys.lock),
+        lockName: s3Url(store, keys.lock),
         datacenters: () => Promise.resolve([undefined]),
-        async targets(signal, retryUntil) {
-            return selectMembers(await members(signal, retryUntil), {
-                nodeFilter: opts.nodeFilter,
-                tags: opts.tags
-            });
-        },
-        async lastResults(signal) {
-            const byNode = new Map();
-            for (const member of await members(signal)) {
-                const tag = parseResultTag(member.tags[resultTagName(opts.app)]);
-                if (typeof tag === 'string')
-                    continue;
-                byNode.set(member.name, {
-                    deployId: tag.deployId,
-                    status: tag.status,
-                    ...(tag.phase ? { phase: tag.phase } : {})
-                });
-            }
-            return byNode;
-        },
-        async releasePointer() {
-            const manifestUrl = (await store.readText(keys.latest))?.trim().split('\n')[0];
-            if (!manifestUrl)
-                return {};
-            const deployId = deployIdOfManifest(manifestUrl);
-            if (deployId === undefined)
-                return { manifestUrl };
-            const record = parseJson(await store.readText(keys.history(deployId)));
-            return {
-                manifestUrl,
-                deployId,
-                ...(record && record !== 'unreadable' ? { history: record } : {})
-            };
-        },
-        async history(deployId) {
-            const where = url(keys.history(deployId));
-            const record = parseJson(await store.readText(keys.history(deployId)));
-            if (record === undefined)
-                return { found: false, where };
-            if (record === 'unreadable')
-                return { found: true, where, unreadable: true };
-            return { found: true, where, record };
-        },
-        async recentDeployIds(count = 5) {
-            return (await store.list(keys.historyPrefix))
-                .map((k) => k.slice(keys.historyPrefix.length))
-                .filter((name) => name.endsWith('.json') && !name.includes('/'))
-                .map((name) => name.slice(0, -'.json'.length))
-                .filter((id) => id !== '')
-                .sort()
-                .reverse()
-                .slice(0, count);
-        },
-        async writeHistory(record) {
-            await store.writeText(keys.history(record.deploy_id), JSON.stringify(record));
-        },
-        async recordRollout(record) {
-            if (record === undefined)
-                await store.remove(keys.rollout);
-            else
-                await store.writeText(keys.rollout, JSON.stringify(record));
-        },
+        targets: (signal, retryUntil) => readTargets$1(client, filters, signal, retryUntil),
+        lastResults: (signal) => readLastResults(client, app, signal),
+        releasePointer: () => readReleasePointer(store, keys),
+        history: (deployId) => readHistory$1(store, keys, deployId),
+        recentDeployIds: (count = 5) => readRecentDeployIds(store, keys, count),
+        writeHistory: (record) => writeHistory(store, keys, record),
+        recordRollout: (record) => recordRollout(store, keys, record),
         lock: (request) => acquireS3Lock(store, keys.lock, request),
         lockState: () => readS3Lock(store, keys.lock),
-        async send(request) {
-            const outcome = await sendRelease({ client, store, eventName: opts.eventName, keys, log }, request);
-            if (!outcome)
-                return undefined;
-            if (outcome.unacked.length > 0) {
-                const node = await sourceNode();
-                unackedBySend.set(outcome.sent.baseline, {
-                    unacked: new Set(outcome.unacked),
-                    send: (nodes) => queryNodes(client, opts.eventName, request.eventUrl, nodes, node)
-                });
-            }
-            return outcome.sent;
-        },
-        async watch(request) {
-            const key = request.sent.baseline;
-            const resend = unackedBySend.get(key);
-            unackedBySend.delete(key);
-            if (opts.nodeFilter === undefined && Object.keys(opts.tags).length === 0)
-                log.debug('no node-filter or serf-tags: every alive member is a target');
-            await awaitTags({
-                client,
-                app: opts.app,
-                fleet: request.fleet,
-                mark: decodeMark(request.sent.baseline),
-                firedAt: request.sent.firedAt,
-                deadline: request.deadline,
-                signal: request.signal,
-                admitJoiner: request.admitJoiners
-                    ? (member) => member.status === 'alive' && matches(member)
-                    : undefined,
-                onChange: request.onChange,
-                resend,
-                log
-            });
-        },
-        async health(nodes, bakeMs, signal) {
-            const until = Date.now() + bakeMs;
-            const watched = new Set(nodes);
-            for (;;) {
-                signal?.throwIfAborted();
-                const byName = new Map((await members(signal)).map((m) => [m.name, m]));
-                const failures = [];
-                for (const node of watched) {
-                    const status = byName.get(node)?.status ?? 'gone from the members';
-                    if (status === 'gone from the members' || isGone(status))
-                        failures.push({ node, checkId: 'serf:member', name: 'member status', output: status });
-                }
-                if (failures.length > 0)
-                    return failures;
-                if (Date.now() >= until)
-                    return [];
-                await sleep(Math.min(HEALTH_POLL_MS, until - Date.now()), signal);
-            }
-        },
-        async readLogs(nodes) {
-            if (nodes.length === 0)
-                return [];
-            const name = `stretcher-${opts.app}-log`;
-            const chunks = nodeChunks(nodes, queryBaseBytes(name, '', await sourceNode()));
-            const answers = new Map();
-            await Promise.all(chunks.map(async (chunk) => {
-                const result = await client
-                    .query({ name, filterNodes: chunk, timeoutMs: LOG_QUERY_MS })
-                    .catch((error) => {
-                    log.warning(`the log query ${name} failed: ${error.message}`);
-                    return undefined;
-                });
-                for (const r of result?.responses ?? [])
-                    answers.set(r.from, new TextDecoder().decode(r.payload.subarray(0, LOG_MAX_BYTES)));
-            }));
-            const silent = nodes.filter((n) => !answers.has(n));
-            if (silent.length > 0)
-                log.info(`no answer to the log query ${name} from ${silent.join(', ')} (the node needs -event-handler "query:${name}=tail -c 900 <its stretcher log>")`);
-            return nodes.map((node) => ({ node, text: answers.get(node) ?? '' }));
-        }
+        send: (request) => sends.send(request),
+        watch: (request) => sends.watch(request),
+        health: (nodes, bakeMs, signal) => watchMemberStatus(client, nodes, bakeMs, signal),
+        readLogs: (nodes) => readLogs(client, app, sourceNode, nodes, log)
     };
     return backend;
+}
+/** The agent's member name, read from `stats` at its first use and kept. */
+function agentName(client) {
+    let name;
+    return async () => (name ??= (await client.stats()).sections.agent?.name ?? '');
 }
 
 function utf8Count(str) {
@@ -3706,96 +3798,139 @@ function toStats(value) {
 /** Serf's default deadline is at most 9.6 s below 1000 members. */
 const DEFAULT_DEADLINE_MS = 10_000;
 function runQuery(conn, params, callTimeoutMs) {
-    const expected = new Set(params.expect ?? params.filterNodes ?? []);
-    const waitFor = expected.size > 0 ? expected : undefined;
-    const until = params.until ?? 'responses';
-    const acks = [];
-    const responses = [];
-    const acked = new Set();
-    const responded = new Set();
-    const hasAnswered = (node) => until === 'acks'
-        ? acked.has(node)
-        : responded.has(node) && (!params.requestAck || acked.has(node));
+    const call = new QueryCall(conn, params);
+    const deadlineMs = params.timeoutMs || DEFAULT_DEADLINE_MS;
+    conn
+        .open('query', queryRequest(params), call.onRaw, call.settle, { timeoutMs: callTimeoutMs })
+        .then(() => call.endBy(deadlineMs + callTimeoutMs), call.settle);
+    return call.promise;
+}
+/** The body of a `query` request. */
+function queryRequest(params) {
     const payload = typeof params.payload === 'string' ? new TextEncoder().encode(params.payload) : params.payload;
-    return new Promise((resolve, reject) => {
-        let settled = false;
-        let guard;
-        const settle = (result) => {
-            if (settled)
-                return;
-            settled = true;
-            clearTimeout(guard);
-            if (result instanceof Error)
-                reject(result);
-            else
-                resolve(result);
-        };
-        const result = (ended) => ({
-            acks: [...acks],
-            responses: [...responses],
-            ended,
-            unanswered: waitFor ? [...waitFor].filter((n) => !hasAnswered(n)) : []
+    return {
+        FilterNodes: params.filterNodes,
+        FilterTags: params.filterTags,
+        RequestAck: params.requestAck ?? false,
+        RelayFactor: params.relayFactor ?? 0,
+        Timeout: Math.round((params.timeoutMs ?? 0) * 1e6),
+        Name: params.name,
+        Payload: payload ?? new Uint8Array(0)
+    };
+}
+/**
+ * One query call: the acks and responses so far, and whether the call has
+ * settled (it settles once; the records keep coming until `done` after it).
+ */
+class QueryCall {
+    promise;
+    conn;
+    params;
+    /** the nodes to wait for; undefined: the call ends at `done` */
+    waitFor;
+    until;
+    acks = [];
+    responses = [];
+    acked = new Set();
+    responded = new Set();
+    settled = false;
+    /** fails the call when neither `done` nor every answer came in time */
+    guard;
+    resolve = () => { };
+    reject = () => { };
+    constructor(conn, params) {
+        this.conn = conn;
+        this.params = params;
+        const expected = new Set(params.expect ?? params.filterNodes ?? []);
+        this.waitFor = expected.size > 0 ? expected : undefined;
+        this.until = params.until ?? 'responses';
+        this.promise = new Promise((resolve, reject) => {
+            this.resolve = resolve;
+            this.reject = reject;
         });
-        const onRaw = (raw, seq) => {
-            let record;
-            try {
-                record = toQueryRecord(raw);
-            }
-            catch (err) {
-                settle(new SerfRpcError(conn.addr, 'query', err.message));
-                return;
-            }
-            // The records keep coming until `done` even when the call has settled.
-            if (record.type === 'done')
-                conn.release(seq);
-            if (settled)
-                return;
-            // At the deadline Serf closes the query's channels a moment before its
-            // stream sends `done`, and may stream their zero values first: acks and
-            // responses from "" (seen in about 1 query of 20).
-            if (record.type !== 'done' && record.from === '')
-                return;
-            try {
-                params.onRecord?.(record);
-            }
-            catch (err) {
-                settle(err instanceof Error ? err : new Error(String(err)));
-                return;
-            }
-            if (record.type === 'done')
-                return settle(result('done'));
-            if (record.type === 'ack') {
-                if (acked.has(record.from))
-                    return;
-                acked.add(record.from);
-                acks.push(record.from);
-            }
-            else {
-                if (responded.has(record.from))
-                    return;
-                responded.add(record.from);
-                responses.push({ from: record.from, payload: record.payload });
-            }
-            if (waitFor && [...waitFor].every(hasAnswered))
-                settle(result('answered'));
+    }
+    settle = (result) => {
+        if (this.settled)
+            return;
+        this.settled = true;
+        clearTimeout(this.guard);
+        if (result instanceof Error)
+            this.reject(result);
+        else
+            this.resolve(result);
+    };
+    /** Once the agent took the query: it must end within `ms`. */
+    endBy(ms) {
+        if (this.settled)
+            return;
+        this.guard = setTimeout(() => this.settle(new SerfRpcError(this.conn.addr, 'query', `no end of query ${this.params.name} within ${ms} ms`)), ms);
+    }
+    onRaw = (raw, seq) => {
+        let record;
+        try {
+            record = toQueryRecord(raw);
+        }
+        catch (err) {
+            this.settle(new SerfRpcError(this.conn.addr, 'query', err.message));
+            return;
+        }
+        // The records keep coming until `done` even when the call has settled.
+        if (record.type === 'done')
+            this.conn.release(seq);
+        if (this.settled)
+            return;
+        // At the deadline Serf closes the query's channels a moment before its
+        // stream sends `done`, and may stream their zero values first: acks and
+        // responses from "" (seen in about 1 query of 20).
+        if (record.type !== 'done' && record.from === '')
+            return;
+        if (!this.passOn(record))
+            return;
+        if (record.type === 'done')
+            return this.settle(this.result('done'));
+        if (!this.take(record))
+            return;
+        if (this.waitFor && [...this.waitFor].every(this.hasAnswered))
+            this.settle(this.result('answered'));
+    };
+    /** Hands the record to the caller's onRecord; false when it threw (the call failed with it). */
+    passOn(record) {
+        try {
+            this.params.onRecord?.(record);
+            return true;
+        }
+        catch (err) {
+            this.settle(err instanceof Error ? err : new Error(String(err)));
+            return false;
+        }
+    }
+    /** Counts an ack or response; false when that node's was counted already. */
+    take(record) {
+        if (record.type === 'ack') {
+            if (this.acked.has(record.from))
+                return false;
+            this.acked.add(record.from);
+            this.acks.push(record.from);
+        }
+        else {
+            if (this.responded.has(record.from))
+                return false;
+            this.responded.add(record.from);
+            this.responses.push({ from: record.from, payload: record.payload });
+        }
+        return true;
+    }
+    hasAnswered = (node) => this.until === 'acks'
+        ? this.acked.has(node)
+        : this.responded.has(node) && (!this.params.requestAck || this.acked.has(node));
+    result(ended) {
+        return {
+            acks: [...this.acks],
+            responses: [...this.responses],
+            ended,
+            unanswered: this.waitFor ? [...this.waitFor].filter((n) => !this.hasAnswered(n)) : []
         };
-        const deadlineMs = params.timeoutMs || DEFAULT_DEADLINE_MS;
-        conn
-            .open('query', {
-            FilterNodes: params.filterNodes,
-            FilterTags: params.filterTags,
-            RequestAck: params.requestAck ?? false,
-            RelayFactor: params.relayFactor ?? 0,
-            Timeout: Math.round((params.timeoutMs ?? 0) * 1e6),
-            Name: params.name,
-            Payload: payload ?? new Uint8Array(0)
-        }, onRaw, (err) => settle(err), { timeoutMs: callTimeoutMs })
-            .then(() => {
-            if (settled)
-                return;
-            guard = setTimeout(() => settle(new SerfRpcError(conn.addr, 'query', `no end of query ${params.name} within ${deadlineMs + callTimeoutMs} ms`)), deadlineMs + callTimeoutMs);
-        }, settle);
-    });
+    }
 }
 
 async function openStream(conn, type, onRecord, opts = {}) {
@@ -11682,7 +11817,7 @@ function checkBuild(config) {
 }
 /** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
 function checkManifestRenders(config, template, commands) {
-    const src = s3Url(config.s3.bucket, releaseKey(config, config.deployId, 'tgz'));
+    const src = s3Url$1(config.s3.bucket, releaseKey(config, config.deployId, 'tgz'));
     if (config.layout !== 'releases')
         render(config, template, commands, src, '0'.repeat(64));
     else
@@ -11693,7 +11828,7 @@ async function publish(input) {
     const { config, store, onFact } = input;
     const deployId = config.deployId;
     const srcKey = releaseKey(config, deployId, 'tgz');
-    const srcUrl = s3Url(store.bucket, srcKey);
+    const srcUrl = s3Url$1(store.bucket, srcKey);
     onFact?.('deploy-id', deployId);
     const archive = await input.log.group(`Pack and upload ${srcUrl}`, () => packAndUpload(input, srcKey, srcUrl));
     onFact?.('src-url', srcUrl);
@@ -11752,7 +11887,7 @@ async function packAndUpload({ config, store, log, mtime, build }, srcKey, srcUr
 /** The in-place manifest. */
 async function putManifest({ config, template, commands, store, log }, srcUrl, checksum) {
     const manifestKey = releaseKey(config, config.deployId, 'yml');
-    const manifestUrl = s3Url(store.bucket, manifestKey);
+    const manifestUrl = s3Url$1(store.bucket, manifestKey);
     const manifest = render(config, template, commands, srcUrl, checksum);
     await store.putText(manifestKey, manifest, 'application/yaml');
     log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`);
@@ -11761,14 +11896,14 @@ async function putManifest({ config, template, commands, store, log }, srcUrl, c
 /** layout: releases: the prepare and switch manifests, then the combined one. */
 async function putPhaseManifests({ config, template, commands, store, log }, srcUrl, checksum) {
     const manifestKey = releaseKey(config, config.deployId, 'yml');
-    const manifestUrl = s3Url(store.bucket, manifestKey);
+    const manifestUrl = s3Url$1(store.bucket, manifestKey);
     // The two halves first: the combined manifest (what latest will name) is
     // written last, so each of the three names a whole release (contract 9).
     const urls = {};
     for (const phase of ['prepare', 'switch']) {
         const key = releaseKey(config, config.deployId, `${phase}.yml`);
         await store.putText(key, render(config, template, commands, srcUrl, checksum, phase), 'application/yaml');
-        urls[phase] = s3Url(store.bucket, key);
+        urls[phase] = s3Url$1(store.bucket, key);
         log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`);
     }
     await store.putText(manifestKey, render(config, template, commands, srcUrl, checksum, 'combined'), 'application/yaml');
@@ -12688,7 +12823,7 @@ async function dryRun(config, deps, found) {
     }
     else {
         // The URLs it would publish to; not outputs, as nothing is there.
-        const url = (ext) => s3Url(config.s3.bucket, releaseKey(config, config.deployId, ext));
+        const url = (ext) => s3Url$1(config.s3.bucket, releaseKey(config, config.deployId, ext));
         plan = {
             release: { srcUrl: url('tgz'), manifestUrl: url('yml') },
             archive: build && {

@@ -9777,6 +9777,22 @@ async function acquireLock(consul, opts) {
     }
 }
 
+// A wait that ends early when the signal aborts (it resolves, never throws):
+// the poll loops check the signal themselves after it.
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted || ms <= 0)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+
 // The deploy lock of a Serf fleet (contract 13): the S3 object
 // `<s3-prefix>/<app>/lock`, created with a conditional write (`If-None-Match: *`)
 // holding who took it, when, and a random session id; deleted at the end (and by
@@ -9840,19 +9856,6 @@ async function readS3Lock(store, key) {
         return { held: false };
     const { session, ...holder } = lock;
     return { held: true, session: session ?? '', holder, name: `s3://${store.bucket}/${key}` };
-}
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted || ms <= 0)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    });
 }
 /**
  * Take the lock, waiting while another run holds it until `request.deadline`;
@@ -9960,4 +9963,4 @@ function runFacts(config, run) {
     };
 }
 
-export { announce as A, readS3Lock as B, ConsulClient as C, acquireS3Lock as D, nameList as E, markdownText as F, codeSpan as G, DEPLOY_ID_PATTERN as H, INPUT_NAMES as I, getDefaultExportFromCjs as J, parseDeployIdFile as K, s3Url as L, releaseKey as M, progressLine as N, OPERATE_INPUTS as O, waveCounts$1 as P, resultRows as Q, summaryMarkdown as R, SAFE_PAYLOAD_BYTES as S, verdictMessage as T, commonjsGlobal as U, readConfig as a, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, compareNatural as f, formatGoDuration as g, readOperateConfig as h, isSettled as i, InputError as j, kvKeys as k, reportParts as l, matchesFilters as m, rollbackMarkdown as n, causesHeading as o, previousDeployId as p, causeLogsMarkdown as q, releaseLock as r, settle as s, headline as t, analyse as u, quote as v, compileFilter as w, filterMatcher as x, targetedServices as y, acquireLock as z };
+export { announce as A, sleep as B, ConsulClient as C, readS3Lock as D, acquireS3Lock as E, nameList as F, markdownText as G, codeSpan as H, INPUT_NAMES as I, DEPLOY_ID_PATTERN as J, getDefaultExportFromCjs as K, parseDeployIdFile as L, s3Url as M, releaseKey as N, OPERATE_INPUTS as O, progressLine as P, waveCounts$1 as Q, resultRows as R, SAFE_PAYLOAD_BYTES as S, summaryMarkdown as T, verdictMessage as U, commonjsGlobal as V, readConfig as a, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, compareNatural as f, formatGoDuration as g, readOperateConfig as h, isSettled as i, InputError as j, kvKeys as k, reportParts as l, matchesFilters as m, rollbackMarkdown as n, causesHeading as o, previousDeployId as p, causeLogsMarkdown as q, releaseLock as r, settle as s, headline as t, analyse as u, quote as v, compileFilter as w, filterMatcher as x, targetedServices as y, acquireLock as z };
