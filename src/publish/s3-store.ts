@@ -355,18 +355,7 @@ class S3Store implements S3ObjectStore {
   }
 
   async putText(key: string, text: string, contentType: string): Promise<void> {
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: text,
-          ContentType: contentType
-        })
-      )
-    } catch (error) {
-      this.fail(error, key)
-    }
+    await this.put(key, text, contentType)
   }
 
   async head(key: string): Promise<number | undefined> {
@@ -429,20 +418,31 @@ class S3Store implements S3ObjectStore {
     body: string,
     opts: { ifNoneMatch?: '*' } = {}
   ): Promise<'written' | 'exists'> {
+    const contentType = key.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8'
+    return this.put(key, body, contentType, opts.ifNoneMatch)
+  }
+
+  /** One PutObject; with `ifNoneMatch`, an object already there is `exists`, not an error. */
+  private async put(
+    key: string,
+    body: string,
+    contentType: string,
+    ifNoneMatch?: '*'
+  ): Promise<'written' | 'exists'> {
     try {
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
           Body: body,
-          ContentType: key.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8',
-          ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {})
+          ContentType: contentType,
+          ...(ifNoneMatch ? { IfNoneMatch: ifNoneMatch } : {})
         })
       )
       return 'written'
     } catch (error) {
       const status = statusOf(error)
-      if (opts.ifNoneMatch && (status === 412 || status === 409)) return 'exists'
+      if (ifNoneMatch && (status === 412 || status === 409)) return 'exists'
       return this.fail(error, key)
     }
   }
