@@ -14580,17 +14580,7 @@ class S3Store {
         }
     }
     async putText(key, text, contentType) {
-        try {
-            await this.client.send(new PutObjectCommand({
-                Bucket: this.bucket,
-                Key: key,
-                Body: text,
-                ContentType: contentType
-            }));
-        }
-        catch (error) {
-            this.fail(error, key);
-        }
+        await this.put(key, text, contentType);
     }
     async head(key) {
         try {
@@ -14646,19 +14636,24 @@ class S3Store {
      * `written` either way; the lock checks for that.
      */
     async writeText(key, body, opts = {}) {
+        const contentType = key.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8';
+        return this.put(key, body, contentType, opts.ifNoneMatch);
+    }
+    /** One PutObject; with `ifNoneMatch`, an object already there is `exists`, not an error. */
+    async put(key, body, contentType, ifNoneMatch) {
         try {
             await this.client.send(new PutObjectCommand({
                 Bucket: this.bucket,
                 Key: key,
                 Body: body,
-                ContentType: key.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8',
-                ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {})
+                ContentType: contentType,
+                ...(ifNoneMatch ? { IfNoneMatch: ifNoneMatch } : {})
             }));
             return 'written';
         }
         catch (error) {
             const status = statusOf(error);
-            if (opts.ifNoneMatch && (status === 412 || status === 409))
+            if (ifNoneMatch && (status === 412 || status === 409))
                 return 'exists';
             return this.fail(error, key);
         }
