@@ -90,7 +90,8 @@ async function startDemoFleet(): Promise<DemoFleet> {
       inputs: {
         backend: 'serf',
         's3-url': fleet.s3Url,
-        's3-endpoint': fleet.s3.endpoint,
+        // S3 with conditional writes, as the action's lock needs (s3rver ignores them)
+        's3-endpoint': fleet.env.FLEET_S3_ENDPOINT!,
         'serf-rpc-addr': fleet.rpcAddr,
         'serf-tags': fleet.env.FLEET_SERF_TAGS!
       },
