@@ -243,7 +243,59 @@ export function fixtures(): Record<string, FleetReport> {
       { durationMs: 600_000 }
     ),
     'waves-3': wavesFixture(),
-    'datacenters-2': datacentersFixture()
+    'datacenters-2': datacentersFixture(),
+    'canary-rolled-back-6': rolledBackFixture(6, 1),
+    'wave2-rolled-back-1000': rolledBackFixture(1000, 100)
+  }
+}
+
+/**
+ * A staged rollout (waves 1, 10%, 100% of n) failing in its second wave with
+ * auto-rollback: the canary and the second wave's nodes rolled back (the failed
+ * ones under their cause), the third wave never sent (contract 8a).
+ */
+export function rolledBackFixture(n: number, secondWave: number): FleetReport {
+  const all = names(n, 'web-')
+  const sent = all.slice(0, secondWave)
+  const failing = new Set(sent.filter((_, i) => i > 0 && i % 17 === 3).slice(0, 3))
+  if (failing.size === 0) failing.add(all[0]!)
+  const specs: NodeSpec[] = sent.map((node, i) =>
+    failing.has(node)
+      ? { node, outcome: 'failure', ms: 2_000 + timeOf(i), log: stretcherLog(node) }
+      : { node, outcome: 'success', ms: timeOf(i) }
+  )
+  const fleet = fleetOf(specs)
+  const r = report(specs, { durationMs: 41_000, previousDeployId: PREVIOUS })
+  for (const node of all.slice(secondWave)) {
+    // the third wave's nodes: in the plan, never sent
+    const f = new FleetState({ deployId: ID, baselineIndex: 1, maxFailures: 0, targets: [node] })
+    fleet.absorb(f, 3)
+    fleet.noteNotSent(node, 'not sent: wave 3 did not start', 3)
+  }
+  for (const node of sent) fleet.markRolledBack(node, { deployId: PREVIOUS, at: AT + 60 })
+  const waves: WaveReport[] = [
+    {
+      wave: 1,
+      nodes: sent.slice(0, 1),
+      startedAt: FIRED_AT,
+      endedAt: FIRED_AT + 8_000,
+      passed: true
+    },
+    {
+      wave: 2,
+      nodes: sent.slice(1),
+      startedAt: FIRED_AT + 9_000,
+      endedAt: FIRED_AT + 41_000,
+      passed: false
+    },
+    { wave: 3, nodes: all.slice(secondWave) }
+  ]
+  return {
+    ...r,
+    fleet,
+    verdict: { done: true, ok: false, reason: 'failures' },
+    waves,
+    rollback: `rolled back to ${PREVIOUS}: ${sent.length}/${sent.length} nodes back on it`
   }
 }
 

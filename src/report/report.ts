@@ -400,6 +400,16 @@ function subject(facts: DeployFacts): string {
   return app && env ? `${app} → ${env}` : app || env
 }
 
+/** Where the nodes that are not on the release ended (contract 8a), for the headline. */
+function fleetNow(c: FleetCounts): string {
+  const parts = [
+    c.rolledBack ? `${c.rolledBack} rolled back` : '',
+    c.prepared ? `${c.prepared} prepared, not switched` : '',
+    c.notSent ? `${c.notSent} not sent` : ''
+  ].filter(Boolean)
+  return parts.length ? `; ${parts.join(', ')}` : ''
+}
+
 /** Marks around the cause inside a headline (control characters: no fleet text carries them). */
 const CODE = ['\u0001', '\u0002'] as const
 
@@ -416,14 +426,22 @@ export function headlineMarkdown(text: string): string {
 }
 
 /** `node-3: <cause>`, `node-3 and 22 more: <cause>`; `; 2 more causes` when there are. */
+/** States that are no cause of a failure: where a node ended, not why a deploy failed. */
+const NOT_A_CAUSE: ReadonlySet<NodeState['status']> = new Set([
+  'not_sent',
+  'prepared',
+  'rolled_back'
+])
+
 function causeBrief(a: Analysis, max = 160): string {
-  const first = a.groups[0]
+  const causes = a.groups.filter((g) => !NOT_A_CAUSE.has(g.status))
+  const first = causes[0]
   if (!first) return ''
-  const more = a.groups.length - 1
+  const more = causes.length - 1
   const also = more > 0 ? `; ${plural(more, 'more cause')}` : ''
   if (first.status !== 'failure') {
     // No failure, only lost, silent or waiting nodes: their names say more than "no report".
-    const nodes = a.groups.flatMap((g) => g.nodes)
+    const nodes = causes.flatMap((g) => g.nodes)
     const named = nodes.slice(0, 3).map((n) => plainText(n, 60))
     const rest = nodes.length - named.length
     return `${named.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`
@@ -494,7 +512,7 @@ function markedHeadline(r: FleetReport, a: Analysis, short: boolean): string {
       a.silent.length ? `${a.silent.length} silent` : '',
       a.pending.length ? `${a.pending.length} still deploying` : ''
     ].filter(Boolean)
-    text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})`
+    text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})${fleetNow(c)}`
   }
   if (facts.rollback) text = `↩ ${text}`
   const who = short ? (facts.environment ? plainText(facts.environment, 40) : '') : subject(facts)
