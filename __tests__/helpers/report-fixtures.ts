@@ -254,9 +254,9 @@ export function fixtures(): Record<string, FleetReport> {
  * auto-rollback: the canary and the second wave's nodes rolled back (the failed
  * ones under their cause), the third wave never sent (contract 8a).
  */
-export function rolledBackFixture(n: number, secondWave: number): FleetReport {
+export function rolledBackFixture(n: number, sentCount: number): FleetReport {
   const all = names(n, 'web-')
-  const sent = all.slice(0, secondWave)
+  const sent = all.slice(0, sentCount)
   const failing = new Set(sent.filter((_, i) => i > 0 && i % 17 === 3).slice(0, 3))
   if (failing.size === 0) failing.add(all[0]!)
   const specs: NodeSpec[] = sent.map((node, i) =>
@@ -266,29 +266,39 @@ export function rolledBackFixture(n: number, secondWave: number): FleetReport {
   )
   const fleet = fleetOf(specs)
   const r = report(specs, { durationMs: 41_000, previousDeployId: PREVIOUS })
-  for (const node of all.slice(secondWave)) {
-    // the third wave's nodes: in the plan, never sent
-    const f = new FleetState({ deployId: ID, baselineIndex: 1, maxFailures: 0, targets: [node] })
-    fleet.absorb(f, 3)
-    fleet.noteNotSent(node, 'not sent: wave 3 did not start', 3)
-  }
+  // Wave 1 is the canary; wave 2 a tenth; wave 3 the rest. The canary alone failing
+  // stops the run before wave 2.
+  const canaryFailed = sentCount === 1
+  const tenth = Math.max(2, Math.ceil(n / 10))
+  const plan = [all.slice(0, 1), all.slice(1, tenth), all.slice(tenth)]
+  plan.forEach((nodes, i) => {
+    for (const node of nodes.filter((x) => !sent.includes(x))) {
+      fleet.absorb(
+        new FleetState({ deployId: ID, baselineIndex: 1, maxFailures: 0, targets: [node] }),
+        i + 1
+      )
+      fleet.noteNotSent(node, `not sent: wave ${i + 1} did not start`, i + 1)
+    }
+  })
   for (const node of sent) fleet.markRolledBack(node, { deployId: PREVIOUS, at: AT + 60 })
   const waves: WaveReport[] = [
     {
       wave: 1,
-      nodes: sent.slice(0, 1),
+      nodes: plan[0]!,
       startedAt: FIRED_AT,
       endedAt: FIRED_AT + 8_000,
-      passed: true
+      passed: !canaryFailed
     },
-    {
-      wave: 2,
-      nodes: sent.slice(1),
-      startedAt: FIRED_AT + 9_000,
-      endedAt: FIRED_AT + 41_000,
-      passed: false
-    },
-    { wave: 3, nodes: all.slice(secondWave) }
+    canaryFailed
+      ? { wave: 2, nodes: plan[1]! }
+      : {
+          wave: 2,
+          nodes: plan[1]!,
+          startedAt: FIRED_AT + 9_000,
+          endedAt: FIRED_AT + 41_000,
+          passed: false
+        },
+    { wave: 3, nodes: plan[2]! }
   ]
   return {
     ...r,

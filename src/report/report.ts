@@ -629,7 +629,9 @@ export function causesMarkdown(a: Analysis, budget: number): string {
     // Each group's names get a share of what is left, by size, at least 200 characters.
     const share = Math.max(200, Math.floor((room * g.nodes.length) / Math.max(1, total)))
     const mark = STATUS_MARK[g.status].split(' ')[0]
-    const names = namesWithin(g.nodes, Math.min(share, room - 400))
+    // Where nodes ended (not sent, rolled back) is no cause to read node by node: a few names.
+    const cap = NOT_A_CAUSE.has(g.status) ? 300 : Infinity
+    const names = namesWithin(g.nodes, Math.min(share, room - 400, cap))
     const row = `| ${mark} ${g.nodes.length} | ${g.status === 'failure' ? cellCode(g.cause, 200) : markdownText(g.cause, 200)} | ${names.text} |`
     if (size + row.length + 1 > budget) {
       const left = a.groups.slice(i).reduce((n, x) => n + x.nodes.length, 0)
@@ -836,11 +838,16 @@ const WAVE_MARK: Record<WaveBox['state'], string> = {
   'not started': '⚪ not started'
 }
 
+/** What a node did on this release: a rolled-back node by what it reported before it went back. */
+function outcomeOf(state: NodeState | undefined): NodeState['status'] | undefined {
+  return state?.status === 'rolled_back' ? state.was : state?.status
+}
+
 function waveCounts(w: WaveReport, states: Map<string, NodeState>) {
   let ok = 0
   let bad = 0
   for (const node of w.nodes) {
-    const s = states.get(node)?.status
+    const s = outcomeOf(states.get(node))
     if (s === 'success') ok++
     else if (s === 'failure' || s === 'lost') bad++
   }
@@ -985,8 +992,9 @@ export function datacentersMarkdown(fleet: FleetState): string {
     if (s.datacenter === undefined) continue
     const row = rows.get(s.datacenter) ?? { total: 0, ok: 0, bad: 0, quiet: 0 }
     row.total++
-    if (s.status === 'success') row.ok++
-    else if (s.status === 'failure' || s.status === 'lost') row.bad++
+    const outcome = outcomeOf(s)
+    if (outcome === 'success') row.ok++
+    else if (outcome === 'failure' || outcome === 'lost') row.bad++
     else row.quiet++
     rows.set(s.datacenter, row)
   }
