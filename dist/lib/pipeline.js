@@ -3593,7 +3593,10 @@ class SerfConnection {
             }
         }
         catch (err) {
-            why = `the connection failed: ${err.message}`;
+            // A reset is the agent closing with our bytes unread (it closes at once on
+            // a command it refuses): the same end as a plain close.
+            if (err.code !== 'ECONNRESET')
+                why = `the connection failed: ${err.message}`;
         }
         this.fail(why);
     }

@@ -156,7 +156,10 @@ export class SerfConnection {
         bodyFor = this.onHeader(value)
       }
     } catch (err) {
-      why = `the connection failed: ${(err as Error).message}`
+      // A reset is the agent closing with our bytes unread (it closes at once on
+      // a command it refuses): the same end as a plain close.
+      if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET')
+        why = `the connection failed: ${(err as Error).message}`
     }
     this.fail(why)
   }
