@@ -30,7 +30,7 @@ export interface SerfAgentsOptions {
   env?: PerNode<Record<string, string>>
   /** memberlist timing: `lan` (Serf's default), or `local` (failures seen sooner) */
   profile?: 'lan' | 'local' | 'wan'
-  /** ms for starting and for converging; default 20 s */
+  /** ms for starting and for converging; default 60 s (a loaded 2-core machine needed more than 20 s once) */
   timeoutMs?: number
 }
 
@@ -71,7 +71,7 @@ const pick = <T>(value: PerNode<T> | undefined, name: string, fallback: T): T =>
       : value
 
 export async function startSerfAgents(opts: SerfAgentsOptions): Promise<SerfAgents> {
-  const timeoutMs = opts.timeoutMs ?? 20_000
+  const timeoutMs = opts.timeoutMs ?? 60_000
   const names = opts.names
     ? [...opts.names]
     : Array.from({ length: opts.nodes }, (_, i) => `node-${i + 1}`)
