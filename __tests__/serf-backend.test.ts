@@ -495,7 +495,10 @@ describe('the Serf backend when nodes fail', { timeout: 80_000 }, () => {
       const took = Date.now() - started
       t.diagnostic(`killed node seen lost after ${took} ms`)
       assert.deepEqual(statuses(fleet), { 'node-4': 'lost', 'node-5': 'success' })
-      assert.ok(took < 20_000, `${took} ms`)
+      // Lost (at the deadline it would be silent), not waited for: the wait ended on
+      // the verdict, before its 40 s deadline. How soon Serf declares a killed member
+      // failed is Serf's (~8 s here; 27 s once on a loaded machine).
+      assert.ok(took < 40_000, `${took} ms`)
     })
 
     it('a node that did not ack the query is sent it again once it is back', async (t: TestContext) => {
