@@ -148,7 +148,6 @@ describe('platforms', () => {
     const deps = {
       store: untouchable('store'),
       backend: untouchable('backend'),
-      consul: untouchable('consul'),
       log: untouchable('log'),
       setOutput: (name: string) => touched.push(`setOutput ${name}`),
       onLockSession: () => touched.push('lock'),

@@ -7,7 +7,6 @@ import type { AnnounceJournal } from './consul/announce.ts'
 import type { HistoryRecord } from './shared/history-record.ts'
 import type { Config } from './config/config.ts'
 import { releaseKey, s3Url } from './config/config.ts'
-import type { ConsulClient } from './consul/client.ts'
 import type { DryRunPlan } from './plan/dry-run.ts'
 import { dryRunLines, dryRunMarkdown, dryRunMessage } from './plan/dry-run.ts'
 import { InputError, quote } from './shared/errors.ts'
@@ -36,9 +35,9 @@ import { plainText } from './shared/text.ts'
 import { progressLine } from './fleet-state/progress-line.ts'
 import { resultRows, summaryMarkdown, verdictMessage } from './report/report.ts'
 import { runFacts } from './report/run-facts.ts'
-import type { FleetBackend, HeldLock, Targets } from './backend/fleet-backend.ts'
+import type { FleetBackend, HeldLock, ReleasePointer, Targets } from './backend/fleet-backend.ts'
 import { findRelease } from './plan/find-release.ts'
-import type { RolloutResult } from './rollout/rollout.ts'
+import type { PreviousRelease, RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
 import type { Step } from './rollout/plan/plan.ts'
 import { isPartial, planRollout } from './rollout/plan/plan.ts'
@@ -63,8 +62,6 @@ export interface PipelineDeps {
   store: ReleaseStore
   /** the fleet: targets, release pointer, history, lock, logs */
   backend: FleetBackend
-  /** the rollout executor's own Consul calls (announce, wait, gate) until it goes through the backend too */
-  consul: ConsulClient
   log: Log
   setOutput: (name: OutputName, value: string) => void
   /** the job summary (markdown); absent outside GitHub Actions */
@@ -444,7 +441,8 @@ function nodesKeeping(results: Map<string, ParsedResult>, deployId: string): Set
 async function publishOrFind(
   config: Config,
   plan: Plan,
-  deps: PipelineDeps
+  deps: PipelineDeps,
+  pointers: () => Promise<ReleasePointer[]>
 ): Promise<{ release: Release; history?: HistoryRecord }> {
   const { store, log, setOutput } = deps
   if (existingRelease(config)) {
@@ -457,9 +455,7 @@ async function publishOrFind(
   }
   // Every file gets a time no earlier release used (in any datacenter), so rsync -a
   // on the nodes (which skips files whose size and mtime match) never keeps an old file.
-  const stamps = await Promise.all(
-    plan.datacenters.map(async (dc) => nextFileTime(await deps.backend.at(dc).releasePointer()))
-  )
+  const stamps = (await pointers()).map((pointer) => nextFileTime(pointer))
   const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())))
   const release = await publish({
     config,
@@ -492,18 +488,14 @@ async function publishOrFind(
  * releases it is switched back to: every node sent this one still keeps it (the
  * switch spares the release it replaced).
  */
-async function previousReleases(
+function previousReleases(
   config: Config,
   datacenters: ReadonlyArray<string | undefined>,
-  signal: AbortSignal | undefined,
-  backend: FleetBackend
-): Promise<Map<string | undefined, { deployId: string; manifestUrl: string; switchUrl?: string }>> {
-  const previous = new Map<
-    string | undefined,
-    { deployId: string; manifestUrl: string; switchUrl?: string }
-  >()
-  for (const dc of datacenters) {
-    const before = await backend.at(dc).releasePointer(signal)
+  pointers: readonly ReleasePointer[]
+): Map<string | undefined, PreviousRelease> {
+  const previous = new Map<string | undefined, PreviousRelease>()
+  for (const [i, dc] of datacenters.entries()) {
+    const before = pointers[i]!
     const switchUrl =
       config.layout === 'releases' ? before.history?.switch_manifest_url || undefined : undefined
     if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
@@ -640,11 +632,18 @@ async function underLock(
 
 /** Publish (or find) the release, then the rollout; the verdict is said as soon as it is known. */
 async function rollOut(config: Config, deps: PipelineDeps, plan: Plan, run: RunRecord) {
-  const found = await publishOrFind(config, plan, deps)
+  // What latest names in each datacenter, read once under the lock: the new
+  // release's file time and auto-rollback's target both come from it.
+  let read: Promise<ReleasePointer[]> | undefined
+  const pointers = () =>
+    (read ??= Promise.all(
+      plan.datacenters.map((dc) => deps.backend.at(dc).releasePointer(deps.signal))
+    ))
+  const found = await publishOrFind(config, plan, deps, pointers)
   run.release = found.release
   run.history = found.history
   const previous = config.autoRollback
-    ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
+    ? previousReleases(config, plan.datacenters, await pointers())
     : undefined
   const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size
   await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {

@@ -66,14 +66,13 @@ async function deploy(
   end: RunEnd
 ): Promise<void> {
   const connection = await connect(config, coreLog)
-  const { store, consul, backend } = connection
+  const { store, backend } = connection
   const report = pullRequestReport(createReporter(config, env), signal)
   const verdict = verdictLine()
   try {
     const result = await runPipeline(config, {
       store,
       backend,
-      consul,
       log: coreLog,
       setOutput: (name, value) => core.setOutput(name, value),
       writeSummary: summaryWriter(env),

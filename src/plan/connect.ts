@@ -1,4 +1,4 @@
-// The S3 store, the Consul client and the fleet backend for one run, as the
+// The S3 store and the fleet backend for one run, as the
 // action and the CLI both make them: Consul (contract 5-12) or a Serf cluster
 // over one agent's RPC (contract 13). `close` ends what the backend holds open.
 import type { FleetBackend } from '../backend/fleet-backend.ts'
@@ -12,8 +12,6 @@ import type { Log } from '../shared/log.ts'
 
 export interface Connection {
   store: S3ObjectStore
-  /** the Consul client (not contacted with backend serf) */
-  consul: ConsulClient
   backend: FleetBackend
   close(): Promise<void>
 }
@@ -23,16 +21,17 @@ export async function connect(config: Config, log: Log): Promise<Connection> {
   // so an input error is reported at once.
   const { createS3Store } = await import('../publish/s3-store.ts')
   const store = createS3Store(config.s3)
-  const consul = new ConsulClient({
-    addr: config.consul.addr,
-    token: config.consul.token,
-    onRetry: (what, attempt, delayMs) =>
-      log.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
-    onNotice: (line) => log.info(line)
-  })
   const serf = config.backend
-  if (serf.kind === 'consul')
-    return { store, consul, backend: consulBackend(consul, config, log), close: async () => {} }
+  if (serf.kind === 'consul') {
+    const consul = new ConsulClient({
+      addr: config.consul.addr,
+      token: config.consul.token,
+      onRetry: (what, attempt, delayMs) =>
+        log.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+      onNotice: (line) => log.info(line)
+    })
+    return { store, backend: consulBackend(consul, config, log), close: async () => {} }
+  }
   const client = await connectSerf(serf.rpcAddr, { authKey: serf.rpcAuth })
   log.info(`serf: talking to the agent at ${serf.rpcAddr}`)
   const backend = serfBackend(client, store, {
@@ -43,5 +42,5 @@ export async function connect(config: Config, log: Log): Promise<Connection> {
     tags: serf.tags,
     log
   })
-  return { store, consul, backend, close: () => client.close() }
+  return { store, backend, close: () => client.close() }
 }

@@ -12,6 +12,7 @@ import type { RolloutDeps, RolloutRelease, RolloutResult } from './types.ts'
 
 export type {
   PhaseFigures,
+  PreviousRelease,
   RollbackRun,
   RolloutDeps,
   RolloutRelease,
