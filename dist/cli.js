@@ -468,12 +468,11 @@ async function deploy(values, env, io, signal) {
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
         const log = deployLog(say, io, json);
         const connection = await connect(config, log);
-        const { store, consul, backend } = connection;
+        const { store, backend } = connection;
         try {
             const result = await runPipeline(config, {
                 store,
                 backend,
-                consul,
                 log,
                 setOutput: (name, value) => (outputs[name] = value),
                 signal

@@ -437,14 +437,13 @@ function within(work, ms) {
 }
 async function deploy(config, env, signal, end) {
     const connection = await connect(config, coreLog);
-    const { store, consul, backend } = connection;
+    const { store, backend } = connection;
     const report = pullRequestReport(createReporter(config, env), signal);
     const verdict = verdictLine();
     try {
         const result = await runPipeline(config, {
             store,
             backend,
-            consul,
             log: coreLog,
             setOutput: (name, value) => setOutput(name, value),
             writeSummary: summaryWriter(env),

@@ -4088,15 +4088,16 @@ async function connect(config, log) {
     // so an input error is reported at once.
     const { createS3Store } = await import('./s3-store.js').then(function (n) { return n.b5; });
     const store = createS3Store(config.s3);
-    const consul = new ConsulClient({
-        addr: config.consul.addr,
-        token: config.consul.token,
-        onRetry: (what, attempt, delayMs) => log.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
-        onNotice: (line) => log.info(line)
-    });
     const serf = config.backend;
-    if (serf.kind === 'consul')
-        return { store, consul, backend: consulBackend(consul, config, log), close: async () => { } };
+    if (serf.kind === 'consul') {
+        const consul = new ConsulClient({
+            addr: config.consul.addr,
+            token: config.consul.token,
+            onRetry: (what, attempt, delayMs) => log.info(`retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt}): ${what}`),
+            onNotice: (line) => log.info(line)
+        });
+        return { store, backend: consulBackend(consul, config, log), close: async () => { } };
+    }
     const client = await connectSerf(serf.rpcAddr, { authKey: serf.rpcAuth });
     log.info(`serf: talking to the agent at ${serf.rpcAddr}`);
     const backend = serfBackend(client, store, {
@@ -4107,7 +4108,7 @@ async function connect(config, log) {
         tags: serf.tags,
         log
     });
-    return { store, consul, backend, close: () => client.close() };
+    return { store, backend, close: () => client.close() };
 }
 
 // The log the pipeline writes to: @actions/core in the action, a terminal or
@@ -13019,7 +13020,7 @@ function nodesKeeping(results, deployId) {
  * or, with rollback-to and promote, the verified release already published (its
  * history stays as written).
  */
-async function publishOrFind(config, plan, deps) {
+async function publishOrFind(config, plan, deps, pointers) {
     const { store, log, setOutput } = deps;
     if (existingRelease(config)) {
         const release = await findRelease(backendsOf(deps, plan), store, config, log);
@@ -13031,7 +13032,7 @@ async function publishOrFind(config, plan, deps) {
     }
     // Every file gets a time no earlier release used (in any datacenter), so rsync -a
     // on the nodes (which skips files whose size and mtime match) never keeps an old file.
-    const stamps = await Promise.all(plan.datacenters.map(async (dc) => nextFileTime(await deps.backend.at(dc).releasePointer())));
+    const stamps = (await pointers()).map((pointer) => nextFileTime(pointer));
     const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())));
     const release = await publish({
         config,
@@ -13063,10 +13064,10 @@ async function publishOrFind(config, plan, deps) {
  * releases it is switched back to: every node sent this one still keeps it (the
  * switch spares the release it replaced).
  */
-async function previousReleases(config, datacenters, signal, backend) {
+function previousReleases(config, datacenters, pointers) {
     const previous = new Map();
-    for (const dc of datacenters) {
-        const before = await backend.at(dc).releasePointer(signal);
+    for (const [i, dc] of datacenters.entries()) {
+        const before = pointers[i];
         const switchUrl = config.layout === 'releases' ? before.history?.switch_manifest_url || undefined : undefined;
         if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
             previous.set(dc, {
@@ -13162,11 +13163,15 @@ async function underLock(config, deps, plan, run, body, failed) {
 }
 /** Publish (or find) the release, then the rollout; the verdict is said as soon as it is known. */
 async function rollOut(config, deps, plan, run) {
-    const found = await publishOrFind(config, plan, deps);
+    // What latest names in each datacenter, read once under the lock: the new
+    // release's file time and auto-rollback's target both come from it.
+    let read;
+    const pointers = () => (read ??= Promise.all(plan.datacenters.map((dc) => deps.backend.at(dc).releasePointer(deps.signal))));
+    const found = await publishOrFind(config, plan, deps, pointers);
     run.release = found.release;
     run.history = found.history;
     const previous = config.autoRollback
-        ? await previousReleases(config, plan.datacenters, deps.signal, deps.backend)
+        ? previousReleases(config, plan.datacenters, await pointers())
         : undefined;
     const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size;
     await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
