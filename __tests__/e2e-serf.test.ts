@@ -33,7 +33,8 @@ function inputs(fleet: SerfFleet, extra: Record<string, string> = {}): Record<st
     'serf-rpc-addr': fleet.rpcAddr,
     'serf-tags': fleet.env.FLEET_SERF_TAGS!,
     dest: '/srv/app',
-    timeout: '30s',
+    // a tag update gossip misses arrives with the next push-pull sync (30 s)
+    timeout: '90s',
     ...extra
   }
 }
@@ -78,7 +79,7 @@ const version = (fleet: SerfFleet, node: string) =>
 
 describe(
   'backend: serf (dist/index.js, real Serf agents)',
-  { concurrency: 1, timeout: 120_000 },
+  { concurrency: 1, timeout: 300_000 },
   () => {
     test('a 5-node deploy: every tree, every tag, latest and history in S3; a redeploy moves them all', async () => {
       await withSerfFleet({ app: APP, nodes: 5 }, async (fleet) => {

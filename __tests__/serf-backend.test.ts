@@ -118,6 +118,11 @@ async function deploy(
   id: string,
   targets: string[],
   opts: {
+    /**
+     * default 60 s: a tag update that gossip misses reaches the action's agent with
+     * the next push-pull sync (every 30 s on a LAN profile), so a 30 s wait could end
+     * just before it
+     */
     deadlineMs?: number
     send?: Partial<SendRequest>
     untargeted?: string[]
@@ -151,7 +156,7 @@ async function deploy(
   await backend.watch({
     sent,
     fleet,
-    deadline: Date.now() + (opts.deadlineMs ?? 30_000),
+    deadline: Date.now() + (opts.deadlineMs ?? 60_000),
     admitJoiners: opts.admitJoiners ?? false,
     signal: enough.signal,
     onChange: (c) => changes.push(...c.map((s) => ({ ...s })))
@@ -217,7 +222,7 @@ describe('result tags and marks', () => {
   })
 })
 
-describe('the Serf backend on a healthy cluster', { timeout: 80_000 }, () => {
+describe('the Serf backend on a healthy cluster', { timeout: 240_000 }, () => {
   let agents: SerfAgents
   let client: SerfClient
   before(async () => {
@@ -447,7 +452,7 @@ describe('the Serf backend on a healthy cluster', { timeout: 80_000 }, () => {
   })
 })
 
-describe('the Serf backend when nodes fail', { timeout: 80_000 }, () => {
+describe('the Serf backend when nodes fail', { timeout: 240_000 }, () => {
   let agents: SerfAgents
   let client: SerfClient
   before(async () => {
