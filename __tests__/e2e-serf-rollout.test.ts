@@ -132,5 +132,42 @@ describe(
       assert.equal((await s3Object(fleet, LATEST))?.trim(), r1Manifest, 'latest stayed on r1')
       assert.equal(await s3Object(fleet, `releases/${APP}/lock`), undefined, 'the lock is released')
     })
+
+    test('a node that joins during a staged rollout boots from latest and gets the release with the last wave', async () => {
+      let joining: Promise<unknown> | undefined
+      const staged = await runAction(
+        serfInputs(fleet, APP, {
+          path: 'v2',
+          'deploy-id': 'r4',
+          waves: '1, 100%',
+          // the canary's bake: the window in which node-5 joins
+          'bake-time': '8s'
+        }),
+        serfEnv(fleet, work, ++attempt),
+        {
+          timeoutMs: RUN_MS,
+          onStdout: (chunk) => {
+            if (joining === undefined && /sent the Serf query \S+ to 1 node/.test(chunk))
+              joining = fleet.addNode('node-5')
+          }
+        }
+      )
+      await joining
+      assert.ok(joining, `the canary's query was sent:\n${staged.stdout}`)
+      assert.equal(staged.code, 0, staged.stdout)
+      // node-5 booted on r1 (latest had not moved yet), then the last wave sent it r4.
+      assert.deepEqual(await ranIds(fleet, 'node-5'), ['r1', 'r4'], staged.stdout)
+      const tags = await resultTags(fleet, APP)
+      for (const node of fleet.names) {
+        assert.equal(await treeVersion(fleet, node), 'two', node)
+        assert.equal(tags.get(node)?.deployId, 'r4', node)
+      }
+      assert.equal(staged.outputs['nodes-succeeded'], '5', staged.outputs.results)
+      assert.equal(
+        (await s3Object(fleet, LATEST))?.trim(),
+        staged.outputs['manifest-url'],
+        'latest moved to r4 with the last wave'
+      )
+    })
   }
 )
