@@ -27,6 +27,7 @@ import {
   startFakeGitHub,
   verdictOnce
 } from './process.ts'
+import { OBSERVE_MS, serfBench } from './serf.ts'
 import { rolloutOnce } from './waves.ts'
 import type { RolloutRun } from './waves.ts'
 
@@ -43,7 +44,7 @@ const scales = args
   ?.slice('--scales='.length)
   .split(',')
   .map(Number)
-// --nodes=N: nodes (per datacenter) of the waves and datacenters cases (default 1000)
+// --nodes=N: nodes (per datacenter) of the waves and datacenters cases (default 1000); Serf agents of the serf case (default 40)
 const nodesArg = Number(args.find((a) => a.startsWith('--nodes='))?.slice('--nodes='.length))
 // --spread=S: seconds over which each step's nodes report, waves and datacenters cases (default 3 and 5)
 const spreadArg = Number(args.find((a) => a.startsWith('--spread='))?.slice('--spread='.length))
@@ -797,6 +798,66 @@ async function rolloutBench(opts: {
   }
 }
 
+// ---------------------------------------------------------------- serf
+
+/** A real Serf cluster (bench/serf.ts): event → last tag, last tag → verdict line. */
+async function serfClusterBench(): Promise<void> {
+  const n = nodesArg || 40
+  const runs = runsArg || (quick ? 3 : 7)
+  const { work, cleanup } = makeWork()
+  try {
+    const { runs: all, startMs } = await serfBench({ nodes: n, runs, work, log })
+    const row = (label: string, xs: number[]) =>
+      print(
+        `| ${label} | **${median(xs).toFixed(0)}** | ${spread(xs)} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`
+      )
+    print(
+      `### Serf from outside: \`node dist/index.js\` (\`backend: serf\`, \`wait: true\`, job summary and check run on), ${n} real Serf agents each running the simulated stretcher; median of ${runs}`
+    )
+    print()
+    print('| measured | median ms | spread ms | runs (ms) |')
+    print('|---|---|---|---|')
+    row(
+      "the event on the observer's stream → the last node's tag seen by the observer",
+      all.map((r) => r.eventToLastTagMs)
+    )
+    row(
+      "of which: the event → the last node's handler started (its run record)",
+      all.map((r) => r.eventToLastHandlerMs)
+    )
+    row(
+      "of which: the last node's handler ended → its tag seen by the observer (gossip)",
+      all.map((r) => r.lastHandlerToTagMs)
+    )
+    row(
+      "the last tag seen by the observer → the verdict line on the action's stdout",
+      all.map((r) => r.lastTagToVerdictMs)
+    )
+    row(
+      "the last tag seen by the observer → the action's exit",
+      all.map((r) => r.lastTagToExitMs)
+    )
+    row(
+      "the action's spawn → its `fired the Serf event` line",
+      all.map((r) => r.spawnToFiredMs)
+    )
+    print()
+    print(
+      `- the observer: its own RPC connection to the action's agent (the view the action reads), a \`user:deploy\` stream and \`members\` every ${OBSERVE_MS} ms`
+    )
+    print(
+      `- converged (exit 0, verdict line seen, every tag seen): ${all.filter((r) => r.converged).length}/${runs}`
+    )
+    print(`- last tag from: ${all.map((r) => r.lastNode).join(', ')}`)
+    print(
+      `- ${n + 1} agents started and converged in ${sec(startMs)} s; load average after: ${sh('cat /proc/loadavg').split(' ').slice(0, 3).join(' ')}`
+    )
+    print()
+  } finally {
+    cleanup()
+  }
+}
+
 const begun = Date.now()
 machine()
 if (wants('publish')) await publishBench()
@@ -818,6 +879,7 @@ if (wants('datacenters'))
     waves: wavesArg,
     spreadMs: 5000
   })
+if (wants('serf')) await serfClusterBench()
 print(
   `_bench took ${((Date.now() - begun) / 1000).toFixed(0)} s; args: ${args.join(' ') || '(none)'}_`
 )

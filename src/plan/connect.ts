@@ -7,7 +7,7 @@ import { consulBackend } from '../consul/backend.ts'
 import { ConsulClient } from '../consul/client.ts'
 import type { S3ObjectStore } from '../publish/s3-store.ts'
 import { serfBackend } from '../serf/backend.ts'
-import { connectSerf } from '../serf/rpc-client.ts'
+import { connectAgent } from '../serf/agent-connect.ts'
 import type { Log } from '../shared/log.ts'
 
 export interface Connection {
@@ -32,7 +32,7 @@ export async function connect(config: Config, log: Log): Promise<Connection> {
     })
     return { store, backend: consulBackend(consul, config, log), close: async () => {} }
   }
-  const client = await connectSerf(serf.rpcAddr, { authKey: serf.rpcAuth })
+  const client = await connectAgent(serf.rpcAddr, serf.rpcAuth)
   log.info(`serf: talking to the agent at ${serf.rpcAddr}`)
   const backend = serfBackend(client, store, {
     app: config.app,
