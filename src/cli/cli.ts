@@ -183,7 +183,7 @@ async function deploy(
     }
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
     const log = deployLog(say, io, json)
-    const connection = await connect(config, log)
+    const connection = await connect(config, log, { env, signal })
     const { store, backend } = connection
     try {
       const result = await runPipeline(config, {
