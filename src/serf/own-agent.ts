@@ -135,7 +135,8 @@ async function spawnAgent(opts: OwnAgentOptions): Promise<Spawned> {
   } finally {
     closeSync(logFd)
   }
-  child.unref()
+  // Not unref'd: the action waits for its exit after the leave (an explicit
+  // process.exit, as on a cancel's deadline, still ends the action at once).
   return spawned(child, { name: opts.name, rpcAddr, authKey, dir, binary, logFile })
 }
 
@@ -189,8 +190,9 @@ async function leaveAndExit(agent: OwnAgent, done: Promise<void>, stop: () => Pr
   } catch {
     signal(agent.pid, 'SIGINT') // Serf's own graceful leave
   }
-  const timer = new Promise((resolve) => setTimeout(resolve, EXIT_MS).unref())
-  await Promise.race([done, timer])
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, EXIT_MS)))])
+  clearTimeout(timer)
   await stop()
 }
 
@@ -238,7 +240,9 @@ async function joinCluster(agent: Spawned, opts: OwnAgentOptions, deadline: numb
     } catch (error) {
       // Serf's own words (`1 error occurred: * Failed to join …`), without the RPC's address.
       const why = error instanceof SerfRpcError ? error.agentError : undefined
-      throw new Error(`serf-join: ${what}: ${oneLine(why ?? (error as Error).message)}`)
+      throw new Error(`serf-join: ${what}: ${oneLine(why ?? (error as Error).message)}`, {
+        cause: error
+      })
     }
     if (reached === 0) throw new Error(`serf-join: ${what}: no member answered`)
     await untilClusterSeen(client, handle.name, deadline, opts.signal)
