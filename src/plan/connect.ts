@@ -93,9 +93,9 @@ export async function serfAgent(
     join: serf.join,
     name: ownAgentName(opts.env ?? process.env),
     log,
-    signal: opts.signal
+    signal: opts.signal,
+    onStarted: opts.onOwnAgent
   })
-  opts.onOwnAgent?.({ pid: agent.pid, dir: agent.dir })
   let client: SerfClient
   try {
     client = await connectSerf(agent.rpcAddr, { authKey: agent.authKey })

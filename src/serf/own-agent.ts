@@ -51,6 +51,8 @@ export interface OwnAgentOptions {
   /** ms to start, join and see the cluster; default 30 s */
   timeoutMs?: number
   signal?: AbortSignal
+  /** the process started (before the join): what the post step needs if the action dies */
+  onStarted?: (agent: SavedAgent) => void
 }
 
 const START_ATTEMPTS = 3
@@ -67,6 +69,7 @@ export async function startOwnAgent(opts: OwnAgentOptions): Promise<OwnAgent> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
   for (let attempt = 1; ; attempt++) {
     const agent = await spawnAgent(opts)
+    if (agent.handle.pid > 0) opts.onStarted?.({ pid: agent.handle.pid, dir: agent.handle.dir })
     try {
       await untilRpcAnswers(agent, deadline, opts.signal)
     } catch (error) {
@@ -247,7 +250,7 @@ async function joinCluster(agent: Spawned, opts: OwnAgentOptions, deadline: numb
     if (reached === 0) throw new Error(`serf-join: ${what}: no member answered`)
     await untilClusterSeen(client, handle.name, deadline, opts.signal)
     opts.log.info(
-      `serf: the action's agent ${handle.name} joined ${opts.join.join(', ')} (reached ${reached})`
+      `serf: the action's agent ${handle.name} (pid ${handle.pid}) joined ${opts.join.join(', ')} (reached ${reached})`
     )
   } finally {
     await client.close()
