@@ -43,9 +43,10 @@ Consul could not be read), 2 bad input.
 The published releases, newest first, with commit, time and which one is current.
 Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.
 
-A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR | --serf-join ADDRS]
-[--serf-rpc-auth KEY] [--serf-tags key=RE,...] on deploy and status (history: no
---serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region).`
+A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR [--serf-rpc-auth KEY]
+| --serf-join ADDRS] [--serf-tags key=RE,...] on deploy and status (history: no
+--serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region):
+status reads the members' tags and <s3-url>/<app>/latest, history <s3-url>/<app>/history/.`
 
 /** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
 const OPERATE_FLAGS = {
@@ -260,7 +261,7 @@ function serfReads(
   }
 }
 
-/** `status` and `history`: read the fleet, print a table (or --json), write nothing. */
+/** `status` and `history`: read the fleet (Consul, or Serf and S3), print a table (or --json), write nothing. */
 async function operate(
   command: OperateCommand,
   values: Values,
