@@ -90,11 +90,14 @@ export async function startOwnAgent(opts: OwnAgentOptions): Promise<OwnAgent> {
 
 /** Make an agent the main step left running leave: SIGINT (Serf's graceful leave), then SIGKILL. */
 export async function leaveSavedAgent(saved: SavedAgent): Promise<boolean> {
-  if (!(await isOwnAgent(saved))) return false
-  signal(saved.pid, 'SIGINT')
-  if (!(await exited(saved.pid, LEAVE_MS))) signal(saved.pid, 'SIGKILL')
+  const running = await isOwnAgent(saved)
+  if (running) {
+    signal(saved.pid, 'SIGINT')
+    if (!(await exited(saved.pid, LEAVE_MS))) signal(saved.pid, 'SIGKILL')
+  }
+  // Its config holds the RPC key: gone either way.
   await rm(saved.dir, { recursive: true, force: true })
-  return true
+  return running
 }
 
 interface Spawned {
