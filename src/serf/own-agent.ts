@@ -143,7 +143,7 @@ async function spawnAgent(opts: OwnAgentOptions): Promise<Spawned> {
   }
   // Not unref'd: the action waits for its exit after the leave (an explicit
   // process.exit, as on a cancel's deadline, still ends the action at once).
-  return spawned(child, { name: opts.name, rpcAddr, authKey, dir, binary, logFile })
+  return spawned(child, { name: opts.name, rpcAddr, authKey, dir, logFile })
 }
 
 function spawned(
@@ -153,7 +153,6 @@ function spawned(
     rpcAddr: string
     authKey: string
     dir: string
-    binary: string
     logFile: string
   }
 ): Spawned {
