@@ -588,10 +588,32 @@ describe('backend serf (contract 13)', () => {
     })
   })
 
-  test('serf-join: well-formed addresses are refused as not supported yet, naming the input', () => {
-    assert.throws(() => serf({ 'serf-join': '10.0.0.1, 10.0.0.2:7946\nnode-3.internal:8000' }), {
-      message: /^serf-join is not supported yet: run a serf agent .* give its serf-rpc-addr$/
-    })
+  test('serf-join: member addresses, a bare host with the gossip port 7946; no RPC address or key is read', () => {
+    assert.deepEqual(
+      serf(
+        { 'serf-join': '10.0.0.1, 10.0.0.2:7947\nnode-3.internal:8000,[fd00::1]' },
+        // the environment's agent is not used with serf-join
+        { SERF_RPC_ADDR: '10.0.0.5:7374', SERF_RPC_AUTH: 'env-key' }
+      ),
+      {
+        kind: 'serf',
+        join: ['10.0.0.1:7946', '10.0.0.2:7947', 'node-3.internal:8000', '[fd00::1]:7946'],
+        tags: {}
+      }
+    )
+    const withTags = serf({ 'serf-join': '10.0.0.1', 'serf-tags': 'role=web' })
+    assert.deepEqual(withTags.kind === 'serf' && withTags.tags, { role: 'web' })
+  })
+
+  test('serf-join with serf-rpc-auth is refused, naming serf-rpc-auth and never quoting the key', () => {
+    assert.throws(
+      () => serf({ 'serf-join': '10.0.0.1', 'serf-rpc-auth': 's3cret-key' }),
+      (e: Error) => {
+        assert.match(e.message, /^serf-rpc-auth cannot be combined with serf-join/)
+        assert.doesNotMatch(e.message, /s3cret-key/)
+        return true
+      }
+    )
   })
 
   test('layout: releases with backend serf is refused, naming layout', () => {
@@ -662,6 +684,16 @@ describe('backend serf (contract 13)', () => {
       'serf-rpc-addr with serf-join',
       { backend: 'serf', 'serf-rpc-addr': '127.0.0.1:7373', 'serf-join': '10.0.0.1' },
       /^serf-rpc-addr cannot be combined with serf-join/
+    ],
+    [
+      'serf-join with a port out of range',
+      { backend: 'serf', 'serf-join': '10.0.0.1:70000' },
+      /^serf-join must be comma-separated member addresses, host or host:port \(got "10\.0\.0\.1:70000"\)$/
+    ],
+    [
+      'serf-join with a space inside an address',
+      { backend: 'serf', 'serf-join': 'node 1:7946' },
+      /^serf-join must be comma-separated member addresses/
     ],
     [
       'serf-join with a scheme',

@@ -65,7 +65,13 @@ async function deploy(
   signal: AbortSignal,
   end: RunEnd
 ): Promise<void> {
-  const connection = await connect(config, coreLog)
+  const connection = await connect(config, coreLog, {
+    env,
+    signal,
+    // serf-join: the post step makes the agent leave if this process dies first.
+    onOwnAgent: (agent) => core.saveState(STATE.serfAgent, JSON.stringify(agent)),
+    onOwnAgentLeft: () => core.saveState(STATE.serfAgentLeft, 'true')
+  })
   const { store, backend } = connection
   const report = pullRequestReport(createReporter(config, env), signal)
   const verdict = verdictLine()

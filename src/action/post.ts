@@ -6,6 +6,8 @@ import { ConsulClient } from '../consul/client.ts'
 import { completeAbandoned } from '../github/reporter.ts'
 import { releaseLock } from '../consul/lock.ts'
 import { releaseS3Lock } from '../serf/s3-lock.ts'
+import { leaveSavedAgent } from '../serf/own-agent.ts'
+import type { SavedAgent } from '../serf/own-agent.ts'
 import type { AnnounceJournal } from '../consul/announce.ts'
 import { isSettled, previousDeployId, settle } from '../consul/announce.ts'
 import { coreLog } from './core-log.ts'
@@ -23,6 +25,7 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   // latest first: the lock keeps other runs out until it is settled.
   const left = await settleLeftAnnouncement(env)
   await releaseLeftLock(env)
+  await leaveLeftAgent()
   if (core.getState(STATE.summarized) !== 'true') await summarizeLeft(env, left)
   if (core.getState(STATE.reported) !== 'true') {
     const token = core.getInput('github-token')
@@ -37,6 +40,21 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         : undefined,
       log: coreLog
     })
+  }
+}
+
+/** serf-join: the action's agent is still running when the main step died before it left. */
+async function leaveLeftAgent(): Promise<void> {
+  const saved = core.getState(STATE.serfAgent)
+  if (!saved || core.getState(STATE.serfAgentLeft) === 'true') return
+  try {
+    const agent = JSON.parse(saved) as SavedAgent
+    if (await leaveSavedAgent(agent))
+      core.info(`the serf agent the main step left (pid ${agent.pid}) left the cluster`)
+  } catch (error) {
+    core.warning(
+      `could not make the serf agent the main step left leave: ${(error as Error).message}`
+    )
   }
 }
 

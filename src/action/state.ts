@@ -16,5 +16,8 @@ export const STATE = {
   /** the last step of the announcement (AnnounceJournal as JSON) */
   announce: 'announce-journal',
   /** the main step wrote its job summary */
-  summarized: 'summarized'
+  summarized: 'summarized',
+  /** serf-join: the action's own agent (SavedAgent as JSON), and that it has left */
+  serfAgent: 'serf-agent',
+  serfAgentLeft: 'serf-agent-left'
 } as const

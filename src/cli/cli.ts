@@ -7,12 +7,17 @@
 import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { InputName } from '../config/config.ts'
+import type { OperateConfig } from '../config/config.ts'
 import { INPUT_NAMES, OPERATE_INPUTS, readConfig, readOperateConfig } from '../config/config.ts'
 import { runConclusion } from '../report/check-report.ts'
-import { connect } from '../plan/connect.ts'
+import { connect, serfAgent } from '../plan/connect.ts'
+import type { S3ObjectStore } from '../publish/s3-store.ts'
 import type { DryRunPlan } from '../plan/dry-run.ts'
 import { InputError } from '../shared/errors.ts'
+import type { FleetStatus } from './fleet-status.ts'
 import { statusJson, statusText } from './fleet-status.ts'
+import { readSerfFleetStatus, readSerfReleaseHistory } from './operate-serf.ts'
+import type { ReleaseHistory } from './release-history.ts'
 import type { Log } from '../shared/log.ts'
 import { operateConsul, readFleetStatus, readReleaseHistory } from './operate.ts'
 import type { OutputName } from '../pipeline.ts'
@@ -38,9 +43,10 @@ Consul could not be read), 2 bad input.
 The published releases, newest first, with commit, time and which one is current.
 Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.
 
-A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR | --serf-join ADDRS]
-[--serf-rpc-auth KEY] [--serf-tags key=RE,...] on deploy and status (history: no
---serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region).`
+A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR [--serf-rpc-auth KEY]
+| --serf-join ADDRS] [--serf-tags key=RE,...] on deploy and status (history: no
+--serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region):
+status reads the members' tags and <s3-url>/<app>/latest, history <s3-url>/<app>/history/.`
 
 /** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
 const OPERATE_FLAGS = {
@@ -183,7 +189,7 @@ async function deploy(
     }
     const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) })
     const log = deployLog(say, io, json)
-    const connection = await connect(config, log)
+    const connection = await connect(config, log, { env, signal })
     const { store, backend } = connection
     try {
       const result = await runPipeline(config, {
@@ -206,7 +212,56 @@ async function deploy(
   }
 }
 
-/** `status` and `history`: read Consul, print a table (or --json), write nothing. */
+interface OperateReads {
+  status(): Promise<FleetStatus>
+  history(): Promise<ReleaseHistory>
+}
+
+function consulReads(config: OperateConfig, info: (line: string) => void): OperateReads {
+  const consul = operateConsul(config, info)
+  return {
+    status: () => readFleetStatus(consul, config),
+    history: () => readReleaseHistory(consul, config)
+  }
+}
+
+/**
+ * Serf (contract 13): S3 for latest and history; for status also one agent,
+ * serf-rpc-addr's or (serf-join) one started for the command, which leaves after.
+ */
+function serfReads(
+  config: OperateConfig,
+  info: (line: string) => void,
+  env: NodeJS.ProcessEnv
+): OperateReads {
+  const { backend, s3 } = config
+  if (backend.kind !== 'serf' || s3 === undefined) throw new Error('serfReads: not a Serf config')
+  const log: Log = { info, warning: info, debug: () => undefined, group: (_name, body) => body() }
+  const withStore = async <T>(body: (store: S3ObjectStore) => Promise<T>): Promise<T> => {
+    // The AWS SDK is most of the bundle: loaded only when S3 is read.
+    const { createS3Store } = await import('../publish/s3-store.ts')
+    const store = createS3Store(s3)
+    try {
+      return await body(store)
+    } finally {
+      store.destroy()
+    }
+  }
+  return {
+    status: () =>
+      withStore(async (store) => {
+        const agent = await serfAgent(backend, log, { env })
+        try {
+          return await readSerfFleetStatus(agent.client, store, { ...config, backend })
+        } finally {
+          await agent.close()
+        }
+      }),
+    history: () => withStore((store) => readSerfReleaseHistory(store, config))
+  }
+}
+
+/** `status` and `history`: read the fleet (Consul, or Serf and S3), print a table (or --json), write nothing. */
 async function operate(
   command: OperateCommand,
   values: Values,
@@ -235,19 +290,16 @@ async function operate(
       const value = values[name]
       return typeof value === 'string' ? value : ''
     }, env)
-    if (config.backend.kind === 'serf')
-      return finish(
-        EXIT.failed,
-        `${command} --backend serf: reading a Serf cluster's tags and S3 releases is not available yet`
-      )
-    const consul = operateConsul(config, (line) => io.stderr(`${redact(line, secrets)}\n`))
+    const info = (line: string) => io.stderr(`${redact(line, secrets)}\n`)
+    const read =
+      config.backend.kind === 'serf' ? serfReads(config, info, env) : consulReads(config, info)
     if (command === 'status') {
-      const status = await readFleetStatus(consul, config)
+      const status = await read.status()
       const code = status.ok ? EXIT.ok : EXIT.failed
       if (!json) io.stdout(redact(statusText(status, Date.now()), secrets))
       return finish(code, status.message, () => statusJson(status))
     }
-    const history = await readReleaseHistory(consul, config)
+    const history = await read.history()
     if (!json) {
       io.stdout(redact(historyText(history), secrets))
       return EXIT.ok

@@ -1,6 +1,8 @@
 // `stretcher-action status` (contract 12): which release each of the app's
 // matching nodes runs, from its last result, against the release `deploy-id`
 // names. Pure: the catalog and the KV entries come in, rows and text go out.
+// A Serf cluster's rows (members and their tags, contract 13) come in through
+// assembleStatus with a StatusSource of their own.
 import type { EventFilters } from '../shared/filters.ts'
 import { formatGoDuration } from '../shared/duration.ts'
 import { parseResult } from '../fleet-state/fleet-state.ts'
@@ -47,10 +49,25 @@ export interface StatusInput {
   results: ReadonlyArray<{ node: string; value: string | null }>
 }
 
+/** Where the release and the results were read, as the text and --json name it. */
+export interface StatusSource {
+  /** the heading's place: the KV prefix, or s3://bucket/prefix/app */
+  where: string
+  /** what names the current release (said when it is unset) */
+  currentKey: string
+  /** which nodes: `matching node-filter …`, `in the catalog (no filter)` */
+  selection: string
+  /** what makes a listed node down */
+  down: string
+  /** why no node may match, said when none does */
+  noneHint: string
+  /** the place in --json: kv_prefix (Consul) or s3_url (Serf) */
+  json: { kv_prefix?: string; s3_url?: string }
+}
+
 export interface FleetStatus {
   app: string
-  kvPrefix: string
-  filters: EventFilters
+  source: StatusSource
   current?: string
   /** matching nodes, worst standing first, then in natural order */
   rows: StatusRow[]
@@ -83,17 +100,14 @@ function describeFilters(filters: EventFilters): string {
   return parts.length ? `matching ${parts.join(', ')}` : 'in the catalog (no filter)'
 }
 
-function rowOf(
-  node: CatalogNode,
-  byNode: ReadonlyMap<string, string | null>,
+/** A node's row: its last result as read (undefined: none; a string: why it is not one). */
+export function statusRow(
+  node: string,
+  live: boolean,
+  result: ReturnType<typeof parseResult> | undefined,
   current: string | undefined
 ): StatusRow {
-  const result = byNode.has(node.node) ? parseResult(byNode.get(node.node) ?? null) : undefined
-  const row: StatusRow = {
-    node: node.node,
-    standing: standingOf(result, current),
-    live: node.serfHealth === 'passing'
-  }
+  const row: StatusRow = { node, standing: standingOf(result, current), live }
   if (typeof result === 'string') row.note = result
   else if (result) {
     row.deployId = result.deployId
@@ -123,52 +137,78 @@ function countRows(rows: readonly StatusRow[]): FleetStatus['counts'] {
 }
 
 /** The verdict line: why the fleet is not all on the current release, or that it is. */
-function statusMessage(input: StatusInput, rows: readonly StatusRow[], ok: boolean): string {
+function statusMessage(
+  source: StatusSource,
+  current: string | undefined,
+  rows: readonly StatusRow[],
+  ok: boolean
+): string {
   const live = rows.filter((r) => r.live)
-  if (input.current === undefined)
-    return `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`
-  if (rows.length === 0)
-    return `no node ${describeFilters(input.filters)} (a token without node:read sees none)`
+  if (current === undefined)
+    return `no current release: ${source.currentKey} is not set (nothing published yet?)`
+  if (rows.length === 0) return `no node ${source.selection} (${source.noneHint})`
   if (live.length === 0)
     return `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`
   if (ok)
-    return `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`
+    return `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(current, 80)}`
   const off = live.filter((r) => r.standing !== 'current')
   const parts = (['failed', 'silent', 'behind', 'ahead'] as const)
     .map((s) => [s, live.filter((r) => r.standing === s).length] as const)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} ${s}`)
-  return `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`
+  return `${off.length} of ${live.length} live nodes not on ${plainText(current, 80)}: ${parts.join(', ')}`
 }
 
+/** Consul: the catalog's matching nodes, their results under `<kv-prefix>/results/`. */
 export function fleetStatus(input: StatusInput): FleetStatus {
   const byNode = new Map(input.results.map((r) => [r.node, r.value]))
   const inCatalog = new Set(input.catalog.map((n) => n.node))
   const rows = input.catalog
     .filter((node) => matchesFilters(node, input.filters))
-    .map((node) => rowOf(node, byNode, input.current))
-    .sort(
-      (a, b) =>
-        STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
-        compareNatural(a.node, b.node)
+    .map((node) =>
+      statusRow(
+        node.node,
+        node.serfHealth === 'passing',
+        byNode.has(node.node) ? parseResult(byNode.get(node.node) ?? null) : undefined,
+        input.current
+      )
     )
-  const gone = input.results
-    .map((r) => r.node)
-    .filter((n) => !inCatalog.has(n))
-    .sort(compareNatural)
+  const gone = input.results.map((r) => r.node).filter((n) => !inCatalog.has(n))
+  const source: StatusSource = {
+    where: input.kvPrefix,
+    currentKey: `${input.kvPrefix}/deploy-id`,
+    selection: describeFilters(input.filters),
+    down: 'serfHealth not passing',
+    noneHint: 'a token without node:read sees none',
+    json: { kv_prefix: input.kvPrefix }
+  }
+  return assembleStatus(input.app, source, input.current, rows, gone)
+}
+
+/** The rows in order (worst standing first, then natural order), counted and judged. */
+export function assembleStatus(
+  app: string,
+  source: StatusSource,
+  current: string | undefined,
+  unordered: readonly StatusRow[],
+  gone: readonly string[] = []
+): FleetStatus {
+  const rows = [...unordered].sort(
+    (a, b) =>
+      STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
+      compareNatural(a.node, b.node)
+  )
   const live = rows.filter((r) => r.live)
-  const ok =
-    input.current !== undefined && live.length > 0 && live.every((r) => r.standing === 'current')
+  const ok = current !== undefined && live.length > 0 && live.every((r) => r.standing === 'current')
   return {
-    app: input.app,
-    kvPrefix: input.kvPrefix,
-    filters: input.filters,
-    current: input.current,
+    app,
+    source,
+    current,
     rows,
     counts: countRows(rows),
-    gone,
+    gone: [...gone].sort(compareNatural),
     ok,
-    message: statusMessage(input, rows, ok)
+    message: statusMessage(source, current, rows, ok)
   }
 }
 
@@ -234,7 +274,7 @@ export function jsonRow<R extends { note?: string }>(
 /** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
 export function statusText(status: FleetStatus, nowMs: number): string {
   const lines = headedTable(
-    `${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`,
+    `${status.app} (${status.source.where}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${status.source.selection}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`,
     ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'],
     status.rows.map((r) => [
       plainText(r.node, 80),
@@ -253,7 +293,7 @@ export function statusText(status: FleetStatus, nowMs: number): string {
   if (status.counts.down > 0)
     lines.push(
       '',
-      `${status.counts.down} matching node${status.counts.down === 1 ? ' is' : 's are'} down (serfHealth not passing): listed, not counted`
+      `${status.counts.down} matching node${status.counts.down === 1 ? ' is' : 's are'} down (${status.source.down}): listed, not counted`
     )
   if (status.gone.length > 0) {
     const shown = status.gone.slice(0, 20).map((n) => plainText(n, 80))
@@ -268,7 +308,9 @@ export function statusText(status: FleetStatus, nowMs: number): string {
 /** The `--json` form: snake_case like the action's `results` output. */
 export function statusJson(status: FleetStatus) {
   return {
-    ...jsonHeading(status),
+    app: status.app,
+    ...status.source.json,
+    current: status.current ?? null,
     counts: status.counts,
     nodes: status.rows.map((r) =>
       jsonRow(r, {

@@ -1,6 +1,7 @@
 // `stretcher-action history` (contract 12): the releases recorded under
-// `<kv-prefix>/history/`, newest first, with commit, time and which one is
-// current. Pure: KV entries in, rows and text out.
+// `<kv-prefix>/history/` (Serf, contract 13: the S3 objects
+// `<s3-url>/<app>/history/*.json`), newest first, with commit, time and which
+// one is current. Pure: the records in, rows and text out.
 import type { HistoryRecord } from '../shared/history-record.ts'
 import { formatUtc, headedTable, jsonHeading, jsonRow } from './fleet-status.ts'
 import { plainText } from '../shared/text.ts'
@@ -24,6 +25,8 @@ export interface HistoryRow {
 export interface ReleaseHistory {
   app: string
   kvPrefix: string
+  /** Serf: where the records are, s3://bucket/prefix/app (then kvPrefix is not used) */
+  s3Url?: string
   current?: string
   rows: HistoryRow[]
   /** `deploy-id` names a release with no history/ record */
@@ -64,6 +67,7 @@ const publishedMs = (row: HistoryRow): number => {
 export function releaseHistory(input: {
   app: string
   kvPrefix: string
+  s3Url?: string
   current?: string
   /** the entries under `<kv-prefix>/history/`, keyed by deploy ID */
   entries: ReadonlyArray<{ deployId: string; value: string | null }>
@@ -74,6 +78,7 @@ export function releaseHistory(input: {
   return {
     app: input.app,
     kvPrefix: input.kvPrefix,
+    ...(input.s3Url === undefined ? {} : { s3Url: input.s3Url }),
     current: input.current,
     rows,
     currentUnrecorded: input.current !== undefined && !rows.some((r) => r.current)
@@ -81,13 +86,14 @@ export function releaseHistory(input: {
 }
 
 export function historyText(history: ReleaseHistory): string {
+  const where = history.s3Url ?? history.kvPrefix
   const n = history.rows.length
   const current =
     history.current === undefined
       ? 'none'
-      : `${plainText(history.current, 80)}${history.currentUnrecorded ? ` (not in ${history.kvPrefix}/history/)` : ''}`
+      : `${plainText(history.current, 80)}${history.currentUnrecorded ? ` (not in ${where}/history/)` : ''}`
   const lines = headedTable(
-    `${history.app} (${history.kvPrefix}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`,
+    `${history.app} (${where}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`,
     ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'],
     history.rows.map((r) => {
       const ms = publishedMs(r)
@@ -108,8 +114,11 @@ export function historyText(history: ReleaseHistory): string {
 }
 
 export function historyJson(history: ReleaseHistory) {
+  const heading = jsonHeading(history)
   return {
-    ...jsonHeading(history),
+    ...(history.s3Url === undefined
+      ? heading
+      : { app: heading.app, s3_url: history.s3Url, current: heading.current }),
     releases: history.rows.map((r) =>
       jsonRow(r, {
         deployId: 'deploy_id',

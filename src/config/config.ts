@@ -92,20 +92,28 @@ export type DatacenterSelection =
 
 /**
  * The fleet backend (contract 13): Consul (events, KV, catalog), or a Serf
- * cluster reached over one agent's RPC at `rpcAddr` (`serf-join`, an agent the
- * action starts itself, is refused as not supported yet). `tags`: Serf tag → RE2
- * regex, each anchored as `serf members -tag` anchors it (`^<regex>$`).
+ * cluster reached over one agent's RPC at `rpcAddr`, or (`join`, from
+ * `serf-join`) over an agent the action starts itself and joins to these
+ * member addresses. `tags`: Serf tag → RE2 regex, each anchored as `serf
+ * members -tag` anchors it (`^<regex>$`).
  */
 export type BackendConfig =
   | { kind: 'consul' }
-  | {
-      kind: 'serf'
-      /** host:port of the agent's RPC (normalised) */
-      rpcAddr: string
-      /** the agent's rpc_auth key: a secret, never printed */
-      rpcAuth?: string
-      tags: Record<string, string>
-    }
+  | ({ kind: 'serf'; tags: Record<string, string> } & (
+      | {
+          /** host:port of the agent's RPC (normalised) */
+          rpcAddr: string
+          /** the agent's rpc_auth key: a secret, never printed */
+          rpcAuth?: string
+          join?: undefined
+        }
+      | {
+          /** `serf-join`: members' addresses (host:port) the action's own agent joins */
+          join: string[]
+          rpcAddr?: undefined
+          rpcAuth?: undefined
+        }
+    ))
 
 export interface Config {
   /** absolute directory to package */
@@ -425,14 +433,15 @@ function parseSerfJoin(raw: string): string[] | undefined {
     .map((addr) => addr.trim())
     .filter((addr) => addr !== '')
   if (addrs.length === 0) return undefined
-  for (const addr of addrs) {
-    if (parseSerfAddress(addr, 7946) === undefined)
+  return addrs.map((addr) => {
+    const normalised = parseSerfAddress(addr, 7946)
+    if (normalised === undefined)
       throw new InputError(
         'serf-join',
         `must be comma-separated member addresses, host or host:port (got ${quote(addr)})`
       )
-  }
-  return addrs
+    return normalised
+  })
 }
 
 /**
@@ -500,7 +509,7 @@ function readBackend(get: Getter, env: NodeJS.ProcessEnv, consulOnly = CONSUL_ON
     if (get(name) !== '')
       throw new InputError(name, `is Consul-only and cannot be used with backend: serf (${why})`)
   // Not built yet, said before anything is uploaded: result tags that carry the
-  // phase (layout: releases), and the action's own agent (serf-join, below).
+  // phase (layout: releases).
   if (get('layout') === 'releases')
     throw new InputError(
       'layout',
@@ -512,11 +521,12 @@ function readBackend(get: Getter, env: NodeJS.ProcessEnv, consulOnly = CONSUL_ON
       'serf-rpc-addr',
       'cannot be combined with serf-join: with serf-join the action talks to its own agent'
     )
-  if (join)
+  if (join && get('serf-rpc-auth') !== '')
     throw new InputError(
-      'serf-join',
-      'is not supported yet: run a serf agent without the deploy handler on the runner (or reach one) and give its serf-rpc-addr'
+      'serf-rpc-auth',
+      'cannot be combined with serf-join: the action gives its own agent a key of its own'
     )
+  if (join) return { kind, join, tags: parseSerfTags(get('serf-tags')) }
   const rpcAddr = parseSerfRpcAddr(get('serf-rpc-addr') || env.SERF_RPC_ADDR || '127.0.0.1:7373')
   const rpcAuth = get('serf-rpc-auth') || env.SERF_RPC_AUTH || undefined
   if (rpcAuth !== undefined && /[\r\n]/.test(rpcAuth))

@@ -3,6 +3,7 @@
 // `serf-tags` regex (RE2, anchored, like `serf members -tag`). Unlike Serf's own
 // members-filtered, a member without the tag does not match (Serf matches it
 // as ""). Canaries: matching members with the tag `canary`, whatever its value.
+// Runners (agents the action started for `serf-join`) are never targets.
 import type { Targets } from '../backend/fleet-backend.ts'
 import { compileFilter, filterMatcher } from '../shared/filters.ts'
 import type { Member } from './rpc-types.ts'
@@ -28,6 +29,12 @@ export function memberMatcher(filters: MemberFilters): (member: Member) => boole
     })
 }
 
+/**
+ * The tag of the agents the action starts (`serf-join`): such a member is a
+ * runner (this run's or another's), never a target.
+ */
+export const RUNNER_TAG = 'stretcher-action'
+
 export const isGone = (status: Member['status']): boolean =>
   status === 'failed' || status === 'left'
 
@@ -37,7 +44,8 @@ export function selectMembers(members: readonly Member[], filters: MemberFilters
   const notLive: string[] = []
   const filteredOut: string[] = []
   const canaries: string[] = []
-  for (const member of members) {
+  const nodes = members.filter((member) => member.tags[RUNNER_TAG] === undefined)
+  for (const member of nodes) {
     if (!matches(member)) {
       filteredOut.push(member.name)
       continue
@@ -46,5 +54,5 @@ export function selectMembers(members: readonly Member[], filters: MemberFilters
     else notLive.push(member.name)
     if (member.tags.canary !== undefined) canaries.push(member.name)
   }
-  return { selection: { targets, notLive, filteredOut }, canaries, known: members.length }
+  return { selection: { targets, notLive, filteredOut }, canaries, known: nodes.length }
 }

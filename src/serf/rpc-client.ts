@@ -97,6 +97,21 @@ export class SerfClient {
     await this.conn.call('tags', { Tags: change.set ?? {}, DeleteTags: change.remove ?? [] }, opts)
   }
 
+  /** Joins the members at `addresses` (never replaying old user events); resolves with how many it reached. */
+  async join(addresses: readonly string[], opts: CallOptions = {}): Promise<number> {
+    const reply = await this.conn.call('join', { Existing: addresses, Replay: false }, opts)
+    return this.parse('join', reply, (body) => {
+      const num = (body as { Num?: unknown } | undefined)?.Num
+      if (typeof num !== 'number') throw new MalformedReply('join reply without Num')
+      return num
+    })
+  }
+
+  /** A graceful leave: the agent tells the cluster it is leaving, then shuts down. */
+  async leave(opts: CallOptions = {}): Promise<void> {
+    await this.conn.call('leave', undefined, opts)
+  }
+
   /** Events of `type` (e.g. `user:deploy,member-update`) to onRecord until the stream's stop(). */
   stream(
     type: string,
