@@ -13,20 +13,16 @@ import { after, before, describe, test } from 'node:test'
 import { manifestYaml, putObject, uploadTree } from '../../fleet/manual-release.ts'
 import { SERF_ACTION_AGENT, startSerfFleet } from '../../fleet/serf/fleet.ts'
 import type { SerfFleet } from '../../fleet/serf/fleet.ts'
-import {
-  parseSerfResult,
-  serfFailureCommands,
-  serfResultTag,
-  serfSuccessCommands
-} from '../../src/publish/manifest/node-report.ts'
+import { serfFailureCommands, serfSuccessCommands } from '../../src/publish/manifest/node-report.ts'
 import { connectSerf } from '../../src/serf/rpc-client.ts'
 import type { SerfClient } from '../../src/serf/rpc-client.ts'
 import type { UserEventRecord } from '../../src/serf/rpc-types.ts'
+import { parseSerfResult, serfResultTagName } from '../../src/shared/serf-result-tag.ts'
 
 const APP = 'web'
 const AUTH = 'fleet-rpc-key-93c1'
 const DEST = '/srv/app'
-const TAG = serfResultTag(APP)
+const TAG = serfResultTagName(APP)
 
 let fleet: SerfFleet
 let client: SerfClient
@@ -169,9 +165,10 @@ describe('the local Serf fleet', { timeout: 120_000 }, () => {
     })
     assert.deepEqual(result.acks, ['node-2'])
     const tags = await tagsWhen((t) => t.get('node-2')?.startsWith('r3:') === true)
-    const parsed = parseSerfResult(tags.get('node-2') ?? '')
-    assert.equal(parsed?.status, 'success')
-    assert.equal(parsed?.clock.kind, 'query')
+    const parsed = parseSerfResult(tags.get('node-2'))
+    assert.ok(typeof parsed !== 'string', tags.get('node-2'))
+    assert.equal(parsed.status, 'success')
+    assert.equal(parsed.clock.kind, 'query')
     assert.equal(await tree('node-2'), 'r3\n')
     assert.equal(await tree('node-1'), 'r2\n', 'not in the wave')
     assert.ok(tags.get('node-1')?.startsWith('r2:'))

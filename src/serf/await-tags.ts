@@ -8,8 +8,9 @@ import type { Log } from '../shared/log.ts'
 import type { SerfClient } from './rpc-client.ts'
 import type { Member } from './rpc-types.ts'
 import { isGone } from './member-targets.ts'
+import { parseSerfResult, serfResultTagName } from '../shared/serf-result-tag.ts'
 import type { Clock } from './result-tag.ts'
-import { answersMark, parseResultTag, resultTagName } from './result-tag.ts'
+import { answersMark } from './result-tag.ts'
 import { sleep } from './sleep.ts'
 
 export { sleep }
@@ -56,10 +57,10 @@ export function tagEntries(
   mark: Clock,
   baselineIndex: number
 ): ResultEntry[] {
-  const tagName = resultTagName(app)
+  const tagName = serfResultTagName(app)
   const entries: ResultEntry[] = []
   for (const member of members) {
-    const tag = parseResultTag(member.tags[tagName])
+    const tag = parseSerfResult(member.tags[tagName])
     if (typeof tag === 'string') continue
     entries.push({
       node: member.name,
