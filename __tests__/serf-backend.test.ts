@@ -22,6 +22,7 @@ import { serfBackend, serfObjectKeys } from '../src/serf/backend.ts'
 import type { SerfBackendOptions } from '../src/serf/backend.ts'
 import { nodeChunks, queryBaseBytes, QUERY_LIMIT } from '../src/serf/query-chunks.ts'
 import { applyMembers } from '../src/serf/await-tags.ts'
+import { NUDGE_MIN_MS, nudgeDueMs } from '../src/serf/nudge-silent.ts'
 import { answersMark, decodeMark, encodeMark } from '../src/serf/result-tag.ts'
 import { connectSerf } from '../src/serf/rpc-client.ts'
 import type { SerfClient } from '../src/serf/rpc-client.ts'
@@ -37,11 +38,13 @@ const EVENT = 'deploy'
  * `stretcher-web=<id>:<status>:<clock>[:<phase>]` in the background (`serf
  * tags` may wait 5 s for the broadcast); `<id>.prepare.yml` and
  * `<id>.switch.yml` report their phase (layout: releases). A node with a
- * `deaf` file in its dir does nothing; one with a `stuck` file reports a
- * switch as a prepare (it never gets past it).
+ * `deaf` file in its dir does nothing; one with a `missed` file ignores user
+ * events (as if gossip missed them) and runs queries; one with a `stuck` file
+ * reports a switch as a prepare (it never gets past it).
  */
 const HANDLER = `
 [ -e "$FLEET_NODE_DIR/deaf" ] && exit 0
+[ -e "$FLEET_NODE_DIR/missed" ] && [ "$SERF_EVENT" = user ] && exit 0
 read url
 id=$(basename "$url" .yml)
 phase=
@@ -291,6 +294,41 @@ describe('result tags and marks', () => {
     )
   })
 
+  it('silent nodes are nudged once half reported, not before 8 s nor 3 times the median report time', () => {
+    const fleet = new FleetState({
+      deployId: 'n1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: ['a', 'b', 'c', 'd']
+    })
+    const report = (node: string, ms: number) =>
+      fleet.applyResults(
+        [{ node, value: JSON.stringify({ deploy_id: 'n1', status: 'success' }), modifyIndex: 1 }],
+        ms
+      )
+    assert.equal(nudgeDueMs(fleet, 0), undefined)
+    report('a', 1000)
+    assert.equal(nudgeDueMs(fleet, 0), undefined, 'one of four reported')
+    report('b', 1500)
+    assert.equal(nudgeDueMs(fleet, 0), NUDGE_MIN_MS)
+    assert.equal(nudgeDueMs(fleet, 1), 2 * NUDGE_MIN_MS)
+    report('c', 6000)
+    assert.equal(nudgeDueMs(fleet, 0), NUDGE_MIN_MS, 'median 1.5 s: 4.5 s is below the floor')
+    const slow = new FleetState({
+      deployId: 'n1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: ['a', 'b']
+    })
+    slow.applyResults(
+      [
+        { node: 'a', value: JSON.stringify({ deploy_id: 'n1', status: 'success' }), modifyIndex: 1 }
+      ],
+      5000
+    )
+    assert.equal(nudgeDueMs(slow, 0), 15_000)
+  })
+
   it('a mark keeps its clock kind and time; marks of one kind keep their order', () => {
     for (const clock of [
       { kind: 'event', time: 0 },
@@ -510,6 +548,30 @@ describe('the Serf backend on a healthy cluster', { timeout: 240_000 }, () => {
       assert.equal((await backend.lastResults()).get('node-2')?.phase, 'switch')
     } finally {
       rmSync(stuck)
+    }
+  })
+
+  it('an event a node missed: once most reported, the silent node is sent the deploy as a query, and its result on that clock counts', async () => {
+    const { backend, log } = makeBackend(client, storeAt(s3.endpoint), { tags: { role: 'web' } })
+    const id = '2024-05-01T02-50-00Z-ggg7777'
+    const missed = join(agents.nodeDir('node-3'), 'missed')
+    writeFileSync(missed, '')
+    try {
+      const { fleet, sent } = await deploy(backend, id, web)
+      assert.equal(decodeMark(sent.baseline).kind, 'event')
+      assert.deepEqual(fleet.verdict(), { done: true, ok: true, reason: 'converged' })
+      const node3 = fleet.list().find((n) => n.node === 'node-3')
+      assert.ok((node3?.noticedMs ?? 0) >= NUDGE_MIN_MS, `noticed at ${node3?.noticedMs} ms`)
+      assert.match(nodeLog(agents, 'node-3'), new RegExp(`^query \\S+/${id}\\.yml$`, 'm'))
+      assert.doesNotMatch(nodeLog(agents, 'node-2'), new RegExp(`^query \\S+/${id}\\.yml$`, 'm'))
+      assert.ok(
+        log.lines.some((l) =>
+          /1 node\(s\) silent \d+ s after the event while most reported .*: node-3$/.test(l)
+        ),
+        log.lines.join('\n')
+      )
+    } finally {
+      rmSync(missed)
     }
   })
 
