@@ -180,7 +180,13 @@ describe('the local Serf fleet', { timeout: 120_000 }, () => {
     assert.equal(run?.status, 'success')
     assert.equal(run?.deployId, 'r3')
     assert.equal(await tree('node-4'), 'r3\n')
-    await tagsWhen((t) => t.get('node-4') === 'r3:success:0')
+    // no event delivered it: it reports its agent's clocks, which the join brought up to the cluster's
+    const tags = await tagsWhen((t) => /^r3:success:\d+q\d+$/.test(t.get('node-4') ?? ''))
+    const boot = parseSerfResult(tags.get('node-4'))
+    const wave = parseSerfResult(tags.get('node-2'))
+    assert.ok(typeof boot !== 'string' && boot.clock.kind === 'boot', tags.get('node-4'))
+    assert.ok(typeof wave !== 'string' && wave.clock.kind === 'query', tags.get('node-2'))
+    assert.ok(boot.clock.query >= wave.clock.time, `${tags.get('node-4')} vs ${tags.get('node-2')}`)
     assert.deepEqual(fleet.names, ['node-1', 'node-2', 'node-3', 'node-4'])
   })
 
