@@ -1,6 +1,8 @@
 // A step's send and the watch of its results (contract 13). A wave's queries
 // that some nodes did not ack are remembered by the send's mark (each send's
-// is its own), and the watch of that send sends the query to them again.
+// is its own), and the watch of that send sends the query to them again. An
+// event send leaves how to send its deploy as a query to nodes still silent
+// (nudge-silent.ts), which nobody acks an event to tell.
 import type { ObjectStore, SendRequest, Sent, WatchRequest } from '../backend/fleet-backend.ts'
 import type { Log } from '../shared/log.ts'
 import type { Resend } from './await-tags.ts'
