@@ -91,6 +91,18 @@ async function results(): Promise<Map<string, SerfResult | string>> {
   }
 }
 
+/** results(), once `done` holds of them (60 s at most: then the last read). */
+async function resultsWhen(
+  done: (tags: Map<string, SerfResult | string>) => boolean
+): Promise<Map<string, SerfResult | string>> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const tags = await results()
+    if (done(tags) || Date.now() >= deadline) return tags
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
 async function latest(): Promise<string | undefined> {
   const res = await httpGet(`${fleet.s3.endpoint}/${fleet.s3.bucket}/releases/${APP}/latest`)
   return res.status === 200 ? res.body.toString('utf8').trim() : undefined
@@ -184,13 +196,12 @@ describe(
       assert.equal(current('node-6'), `releases/${second}`)
       // The boot report carries its agent's clocks, which the join brought up to
       // the cluster's: at or above the switch send's, so it answers that send.
-      const deadline = Date.now() + 60_000
-      let tag: SerfResult | string | undefined
-      while (Date.now() < deadline) {
-        tag = (await results()).get('node-6')
-        if (typeof tag !== 'string' && tag?.deployId === second) break
-        await new Promise((resolve) => setTimeout(resolve, 200))
-      }
+      const tag = (
+        await resultsWhen((t) => {
+          const boot = t.get('node-6')
+          return typeof boot === 'object' && boot.deployId === second
+        })
+      ).get('node-6')
       assert.ok(typeof tag === 'object' && tag.clock.kind === 'boot', JSON.stringify(tag))
       assert.equal(tag.phase, 'switch', 'the combined manifest reports as a switch')
       assert.ok(switchSent)
@@ -209,7 +220,13 @@ describe(
       assert.match(run.errors[0] ?? '', /node-3/)
       const third = run.outputs['deploy-id']!
       assert.equal(sends(run.stdout).length, 1, 'the prepare only')
-      const tags = await results()
+      // the verdict (node-3 over max-failures) can come before the others' prepares ended
+      const tags = await resultsWhen((t) =>
+        NODES.every((n) => {
+          const tag = t.get(n)
+          return typeof tag === 'object' && tag.deployId === third
+        })
+      )
       for (const node of NODES) {
         assert.equal(current(node), `releases/${second}`, node)
         assert.equal(await readFile(join(app(node), 'current/public/version.txt'), 'utf8'), 'two\n')
