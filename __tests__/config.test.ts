@@ -616,10 +616,11 @@ describe('backend serf (contract 13)', () => {
     )
   })
 
-  test('layout: releases with backend serf is refused, naming layout', () => {
-    assert.throws(() => serf({ layout: 'releases' }), {
-      message: /^layout releases is not supported with backend: serf yet/
-    })
+  test('layout: releases works with backend serf (the result tag carries the phase)', () => {
+    const c = config({ ...base, backend: 'serf', layout: 'releases', 'keep-releases': '3' })
+    assert.equal(c.backend.kind, 'serf')
+    assert.equal(c.layout, 'releases')
+    assert.equal(c.keepReleases, 3)
   })
 
   test('serf-tags: key=regex pairs; a comma inside a regex stays in it', () => {

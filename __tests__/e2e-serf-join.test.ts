@@ -15,7 +15,8 @@ import { withSerfFleet } from '../fleet/serf/fleet.ts'
 import type { SerfFleet } from '../fleet/serf/fleet.ts'
 import { runAction } from '../fleet/run-action.ts'
 import type { ActionRun } from '../fleet/run-action.ts'
-import { parseSerfResult, serfResultTag } from '../src/publish/manifest/node-report.ts'
+import { serfResultTagName } from '../src/shared/serf-result-tag.ts'
+import { readSerfResult } from './helpers/serf-e2e.ts'
 import { connectSerf } from '../src/serf/rpc-client.ts'
 import type { Member } from '../src/serf/rpc-types.ts'
 import { versionedBuilds } from './helpers/action-run.ts'
@@ -142,10 +143,10 @@ describe(
         assert.equal(run.outputs['nodes-succeeded'], '3', run.stdout)
         for (const node of fleet.names) assert.equal(await version(fleet, node), 'one', node)
         const tagOf = new Map(
-          (await members(fleet)).map((m) => [m.name, m.tags[serfResultTag(APP)]])
+          (await members(fleet)).map((m) => [m.name, m.tags[serfResultTagName(APP)]])
         )
         for (const node of fleet.names) {
-          const result = parseSerfResult(tagOf.get(node) ?? '')
+          const result = readSerfResult(tagOf.get(node))
           assert.equal(result?.deployId, 'v1-join', `${node}: ${tagOf.get(node)}`)
           assert.equal(result?.status, 'success')
         }

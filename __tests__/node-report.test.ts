@@ -2,7 +2,7 @@
 // emulator, as a node's stretcher runs them (sh -c, log on stdin).
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, rm, stat, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -15,14 +15,14 @@ import { freePort } from '../fleet/serf/free-port.ts'
 import {
   failureCommands,
   LOG_TAIL_BYTES,
-  parseSerfResult,
+  SERF_TAG_RESEND_S,
   SERF_TAGS_MAX_BYTES,
   serfFailureCommands,
-  serfResultTag,
   serfSuccessCommands,
   successCommands
 } from '../src/publish/manifest/node-report.ts'
 import type { NodeReportOptions } from '../src/publish/manifest/node-report.ts'
+import { parseSerfResult, serfResultTagName } from '../src/shared/serf-result-tag.ts'
 
 const execFileAsync = promisify(execFile)
 const ID = '20261122-021441-3f9c2ab-r7.1'
@@ -394,10 +394,10 @@ describe('Serf reporting commands (backend serf): the stretcher-<app> tag', () =
   })
 
   /** node-1's `stretcher-<app>` tag as `serf members` on node-2 shows it, once it equals `want`. */
-  async function tagSeen(want: string, ms = 30_000): Promise<string | undefined> {
+  async function tagSeen(want: string | RegExp, ms = 30_000): Promise<string | undefined> {
     const deadline = Date.now() + ms
     let last: string | undefined
-    while (Date.now() < deadline) {
+    for (;;) {
       const out = await execFileAsync('serf', [
         'members',
         '-format=json',
@@ -406,11 +406,23 @@ describe('Serf reporting commands (backend serf): the stretcher-<app> tag', () =
         '-name=node-1'
       ])
       const members = JSON.parse(out.stdout).members as Array<{ tags: Record<string, string> }>
-      last = members[0]?.tags[serfResultTag(APP)]
-      if (last === want) return last
+      last = members[0]?.tags[serfResultTagName(APP)]
+      const matches = typeof want === 'string' ? last === want : want.test(last ?? '')
+      if (matches || Date.now() >= deadline) return last
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    return last
+  }
+
+  /** node-1's agent clocks, as `serf info` shows them */
+  async function clocks(): Promise<{ event: number; query: number }> {
+    const out = await execFileAsync('serf', [
+      'info',
+      '-format=json',
+      `-rpc-addr=${agents.rpcAddr('node-1')}`,
+      `-rpc-auth=${AUTH}`
+    ])
+    const serf = JSON.parse(out.stdout).serf as Record<string, string>
+    return { event: Number(serf.event_time), query: Number(serf.query_time) }
   }
 
   test('success after a user event: <deploy-id>:success:<SERF_USER_LTIME>, spread to the other node', async () => {
@@ -423,7 +435,7 @@ describe('Serf reporting commands (backend serf): the stretcher-<app> tag', () =
     assert.deepEqual(parseSerfResult(`${ID}:success:42`), {
       deployId: ID,
       status: 'success',
-      clock: { kind: 'user', ltime: 42 }
+      clock: { kind: 'event', time: 42 }
     })
   })
 
@@ -435,27 +447,92 @@ describe('Serf reporting commands (backend serf): the stretcher-<app> tag', () =
     )
     assert.equal(r.code, 0, r.stderr)
     assert.equal(await tagSeen(`${ID}:failure:q7`), `${ID}:failure:q7`)
-    assert.deepEqual(parseSerfResult(`${ID}:failure:q7`)?.clock, { kind: 'query', ltime: 7 })
+    assert.deepEqual(parseSerfResult(`${ID}:failure:q7`), {
+      deployId: ID,
+      status: 'failure',
+      clock: { kind: 'query', time: 7 }
+    })
     assert.equal(serfFailureCommands({ app: APP, deployId: ID }).length, 1)
   })
 
-  test('run by hand or at boot (no event): clock 0; a malformed clock is 0 too', async () => {
+  test('layout: releases: the phase is the fourth field, prepare and switch alike', async () => {
+    for (const [phase, run] of [
+      ['prepare', serfSuccessCommands],
+      ['switch', serfFailureCommands]
+    ] as const) {
+      const r = await runAll(
+        run({ app: APP, deployId: ID, phase }),
+        nodeEnv({ SERF_USER_LTIME: '51' }),
+        'log\n'
+      )
+      assert.equal(r.code, 0, r.stderr)
+      const status = phase === 'prepare' ? 'success' : 'failure'
+      const want = `${ID}:${status}:51:${phase}`
+      assert.equal(await tagSeen(want), want)
+      assert.deepEqual(parseSerfResult(want), {
+        deployId: ID,
+        status,
+        clock: { kind: 'event', time: 51 },
+        phase
+      })
+    }
+  })
+
+  test('at boot or by hand (no event): the agent’s own clocks, <event>q<query>; a malformed clock is 0', async () => {
+    const before = await clocks()
     assert.equal(
       (await runAll(serfSuccessCommands({ app: APP, deployId: 'boot-1' }), nodeEnv())).code,
       0
     )
-    assert.equal(await tagSeen('boot-1:success:0'), 'boot-1:success:0')
-    assert.equal(
-      (
-        await runAll(
-          serfSuccessCommands({ app: APP, deployId: 'boot-2' }),
-          nodeEnv({ SERF_USER_LTIME: '4q2' })
-        )
-      ).code,
-      0
+    const seen = await tagSeen(/^boot-1:success:\d+q\d+$/)
+    const boot = parseSerfResult(seen)
+    assert.ok(typeof boot !== 'string' && boot.clock.kind === 'boot', String(seen))
+    // the clocks as the agent had them when the node reported: at or above those read before
+    assert.ok(boot.clock.event >= before.event && boot.clock.query >= before.query, seen)
+    const after = await clocks()
+    assert.ok(boot.clock.event <= after.event && boot.clock.query <= after.query, seen)
+    for (const env of [{ SERF_USER_LTIME: '4q2' }, { SERF_QUERY_LTIME: 'x' }] as Array<
+      Record<string, string>
+    >) {
+      assert.equal(
+        (await runAll(serfSuccessCommands({ app: APP, deployId: 'boot-2' }), nodeEnv(env))).code,
+        0
+      )
+      assert.equal(await tagSeen('boot-2:success:0'), 'boot-2:success:0')
+      await runAll(
+        serfSuccessCommands({ app: APP, deployId: 'boot-3' }),
+        nodeEnv({ SERF_USER_LTIME: '1' })
+      )
+      assert.equal(await tagSeen('boot-3:success:1'), 'boot-3:success:1')
+    }
+  })
+
+  test('sets the tag again a few seconds later while it holds this result, never over a newer one', async () => {
+    const tagsFile = join(agents.nodeDir('node-1'), 'tags.json')
+    const r = await runAll(
+      serfSuccessCommands({ app: APP, deployId: 'again-1' }),
+      nodeEnv({ SERF_USER_LTIME: '60' })
     )
-    assert.equal(await tagSeen('boot-2:success:0'), 'boot-2:success:0')
-    assert.deepEqual(parseSerfResult('boot-2:success:0')?.clock, { kind: 'none', ltime: 0 })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(await tagSeen('again-1:success:60'), 'again-1:success:60')
+    // the agent rewrites its -tags-file at every `tags -set`, same value or not
+    const first = (await stat(tagsFile)).mtimeMs
+    const deadline = Date.now() + (SERF_TAG_RESEND_S[0] + 10) * 1000
+    while ((await stat(tagsFile)).mtimeMs === first && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.notEqual((await stat(tagsFile)).mtimeMs, first, 'the tag was not set again')
+    assert.equal(await tagSeen('again-1:success:60'), 'again-1:success:60')
+    // a later deploy's result (here set by hand) stays
+    await execFileAsync('serf', [
+      'tags',
+      `-rpc-addr=${agents.rpcAddr('node-1')}`,
+      `-rpc-auth=${AUTH}`,
+      '-set',
+      `${serfResultTagName(APP)}=again-2:success:61`
+    ])
+    const last = SERF_TAG_RESEND_S[SERF_TAG_RESEND_S.length - 1]!
+    await new Promise((resolve) => setTimeout(resolve, (last - SERF_TAG_RESEND_S[0] + 2) * 1000))
+    assert.equal(await tagSeen('again-2:success:61', 0), 'again-2:success:61')
   })
 
   test('never holds up the handler: returns at once with its pipes closed while the agent hangs', async () => {
@@ -513,10 +590,8 @@ describe('Serf reporting commands (backend serf): the stretcher-<app> tag', () =
     ])
       assert.ok(!line.includes('{{'), line)
     // the longest app (64) and deploy ID (48), a 20-digit clock: key and value as msgpack strings
-    const key = serfResultTag('a'.repeat(64))
-    const value = `${'d'.repeat(48)}:failure:q${'9'.repeat(20)}`
+    const key = serfResultTagName('a'.repeat(64))
+    const value = `${'d'.repeat(48)}:failure:${'9'.repeat(15)}q${'9'.repeat(15)}:prepare`
     assert.ok(key.length + value.length + 4 < SERF_TAGS_MAX_BYTES / 2, `${key}=${value}`)
-    for (const bad of ['x:success', 'x:ok:1', 'x:success:', 'x:success:1q', 'a b:success:1'])
-      assert.equal(parseSerfResult(bad), undefined, bad)
   })
 })

@@ -21,29 +21,40 @@ import type { S3ObjectStore } from '../src/publish/s3-store.ts'
 import { serfBackend, serfObjectKeys } from '../src/serf/backend.ts'
 import type { SerfBackendOptions } from '../src/serf/backend.ts'
 import { nodeChunks, queryBaseBytes, QUERY_LIMIT } from '../src/serf/query-chunks.ts'
-import { decodeMark, encodeMark, formatResultTag, parseResultTag } from '../src/serf/result-tag.ts'
+import { applyMembers } from '../src/serf/await-tags.ts'
+import { NUDGE_MIN_MS, nudgeDueMs } from '../src/serf/nudge-silent.ts'
+import { answersMark, decodeMark, encodeMark } from '../src/serf/result-tag.ts'
 import { connectSerf } from '../src/serf/rpc-client.ts'
 import type { SerfClient } from '../src/serf/rpc-client.ts'
 import { queryNodes } from '../src/serf/send-release.ts'
 import { memoryLog } from '../src/shared/log.ts'
+import { formatSerfResult, parseSerfResult } from '../src/shared/serf-result-tag.ts'
 
 const APP = 'web'
 const EVENT = 'deploy'
 
 /**
  * The node side, as the reporting commands do it: read the manifest URL, set
- * `stretcher-web=<id>:<status>:<clock>` in the background (`serf tags` may
- * wait 5 s for the broadcast). A node with a `deaf` file in its dir does nothing.
+ * `stretcher-web=<id>:<status>:<clock>[:<phase>]` in the background (`serf
+ * tags` may wait 5 s for the broadcast); `<id>.prepare.yml` and
+ * `<id>.switch.yml` report their phase (layout: releases). A node with a
+ * `deaf` file in its dir does nothing; one with a `missed` file ignores user
+ * events (as if gossip missed them) and runs queries; one with a `stuck` file
+ * reports a switch as a prepare (it never gets past it).
  */
 const HANDLER = `
 [ -e "$FLEET_NODE_DIR/deaf" ] && exit 0
+[ -e "$FLEET_NODE_DIR/missed" ] && [ "$SERF_EVENT" = user ] && exit 0
 read url
 id=$(basename "$url" .yml)
+phase=
+case "$id" in *.prepare) phase=:prepare; id=\${id%.prepare};; *.switch) phase=:switch; id=\${id%.switch};; esac
+[ -e "$FLEET_NODE_DIR/stuck" ] && [ -n "$phase" ] && phase=:prepare
 echo "$SERF_EVENT $url" >> "$FLEET_NODE_DIR/stretcher.log"
 status=success
 case "$url" in *fail*) status=failure;; esac
 if [ "$SERF_EVENT" = query ]; then clock="q$SERF_QUERY_LTIME"; else clock="$SERF_USER_LTIME"; fi
-"\${SERF_BINARY:-serf}" tags -rpc-addr="$SERF_RPC_ADDR" -set "stretcher-${APP}=$id:$status:$clock" >/dev/null 2>&1 &
+"\${SERF_BINARY:-serf}" tags -rpc-addr="$SERF_RPC_ADDR" -set "stretcher-${APP}=$id:$status:$clock$phase" >/dev/null 2>&1 &
 `
 
 async function startCluster(
@@ -127,13 +138,15 @@ async function deploy(
     send?: Partial<SendRequest>
     untargeted?: string[]
     admitJoiners?: boolean
+    /** layout: releases: the phase whose results count, and the manifest sent */
+    phase?: 'prepare' | 'switch'
     /** stop watching a second after this holds (the rest would only wait for the deadline) */
     until?: (fleet: FleetState) => boolean
   } = {}
 ) {
   const sent = (await backend.send({
     deployId: id,
-    eventUrl: manifest(id),
+    eventUrl: opts.phase ? manifest(`${id}.${opts.phase}`) : manifest(id),
     nodes: targets,
     byFilters: true,
     ...opts.send
@@ -144,7 +157,8 @@ async function deploy(
     baselineIndex: sent.baseline,
     maxFailures: 0,
     targets,
-    untargeted: opts.untargeted
+    untargeted: opts.untargeted,
+    ...(opts.phase ? { phase: opts.phase } : {})
   })
   const changes: NodeState[] = []
   const started = Date.now()
@@ -170,28 +184,149 @@ const statuses = (fleet: FleetState) =>
   Object.fromEntries(fleet.list().map((s) => [s.node, s.status]))
 
 describe('result tags and marks', () => {
-  it('parses <id>:<status>:<clock>, q for the query clock; anything else is not a result', () => {
-    assert.deepEqual(parseResultTag('2024-01-01T00-00-00Z-abc:success:17'), {
+  it('parses <id>:<status>:<clock>[:<phase>], q for the query clock, <event>q<query> at boot; anything else is not a result', () => {
+    assert.deepEqual(parseSerfResult('2024-01-01T00-00-00Z-abc:success:17'), {
       deployId: '2024-01-01T00-00-00Z-abc',
       status: 'success',
       clock: { kind: 'event', time: 17 }
     })
-    assert.deepEqual(parseResultTag('d1:failure:q5'), {
+    assert.deepEqual(parseSerfResult('d1:failure:q5'), {
       deployId: 'd1',
       status: 'failure',
       clock: { kind: 'query', time: 5 }
     })
-    assert.deepEqual(
-      parseResultTag(formatResultTag('d2', 'success', { kind: 'query', time: 9 }, 'prepare')),
-      {
-        deployId: 'd2',
-        status: 'success',
-        clock: { kind: 'query', time: 9 },
-        phase: 'prepare'
-      }
+    assert.deepEqual(parseSerfResult('d3:success:12q4:switch'), {
+      deployId: 'd3',
+      status: 'success',
+      clock: { kind: 'boot', event: 12, query: 4 },
+      phase: 'switch'
+    })
+    for (const result of [
+      { deployId: 'd2', status: 'success', clock: { kind: 'query', time: 9 }, phase: 'prepare' },
+      { deployId: 'd4', status: 'failure', clock: { kind: 'boot', event: 0, query: 7 } },
+      { deployId: 'd5', status: 'success', clock: { kind: 'event', time: 3 }, phase: 'switch' }
+    ] as const)
+      assert.deepEqual(parseSerfResult(formatSerfResult(result)), result)
+    for (const bad of [
+      '',
+      'd1',
+      'd1:ok:5',
+      'd1:success:',
+      'd1:success:x5',
+      'a:b:success:5',
+      'd1:success:1q',
+      'd1:success:q1q2',
+      'd1:success:5:whole',
+      'a b:success:1'
+    ])
+      assert.equal(typeof parseSerfResult(bad), 'string', bad)
+  })
+
+  it('a boot report (both clocks of its agent) answers a send of either kind that its clocks reached', () => {
+    const boot = { kind: 'boot', event: 12, query: 4 } as const
+    assert.ok(answersMark(boot, { kind: 'event', time: 12 }))
+    assert.ok(!answersMark(boot, { kind: 'event', time: 13 }))
+    assert.ok(answersMark(boot, { kind: 'query', time: 4 }))
+    assert.ok(!answersMark(boot, { kind: 'query', time: 5 }))
+    // a send's own kind only, otherwise
+    assert.ok(!answersMark({ kind: 'query', time: 99 }, { kind: 'event', time: 3 }))
+    assert.ok(answersMark({ kind: 'event', time: 3 }, { kind: 'event', time: 3 }))
+  })
+
+  it('layout: releases: a prepare step counts prepare tags only, a switch step switch tags only; a joiner’s boot report counts', () => {
+    const id = 'r1'
+    const mark = { kind: 'event', time: 20 } as const
+    const member = (name: string, tag: string) => ({
+      name,
+      addr: new Uint8Array([127, 0, 0, 1]),
+      port: 7946,
+      tags: { role: 'web', 'stretcher-web': tag },
+      status: 'alive'
+    })
+    const members = [
+      member('a', `${id}:success:21:prepare`),
+      member('b', `${id}:success:21:switch`),
+      member('c', `${id}:success:21`),
+      member('d', `${id}:failure:22:prepare`),
+      // joined after the send and booted latest (the combined manifest reports as a switch)
+      member('e', `${id}:success:25q3:switch`),
+      // booted before the action's clock reached it: an older boot
+      member('f', `${id}:success:19q3:switch`),
+      // a boot report before the clocks were written
+      member('g', `${id}:success:0:switch`)
+    ]
+    const run = (phase: 'prepare' | 'switch') => {
+      const fleet = new FleetState({
+        deployId: id,
+        baselineIndex: encodeMark(mark),
+        maxFailures: 0,
+        targets: ['a', 'b', 'c', 'd'],
+        phase
+      })
+      applyMembers(
+        { app: APP, fleet, mark, firedAt: Date.now(), admitJoiner: () => true },
+        members as never
+      )
+      return fleet
+    }
+    const prepare = run('prepare')
+    assert.deepEqual(statuses(prepare), { a: 'success', b: 'pending', c: 'pending', d: 'failure' })
+    assert.equal(
+      prepare.list().find((n) => n.node === 'b')?.note,
+      `reported the switch phase of ${id}`
     )
-    for (const bad of ['', 'd1', 'd1:ok:5', 'd1:success:', 'd1:success:x5', 'a:b:success:5'])
-      assert.equal(typeof parseResultTag(bad), 'string', bad)
+    assert.equal(
+      prepare.list().find((n) => n.node === 'c')?.note,
+      `reported the whole phase of ${id}`
+    )
+    const doneSwitch = run('switch')
+    assert.deepEqual(statuses(doneSwitch), {
+      a: 'pending',
+      b: 'success',
+      c: 'pending',
+      d: 'pending',
+      e: 'success'
+    })
+    assert.equal(doneSwitch.list().find((n) => n.node === 'e')?.joined, true)
+    assert.equal(
+      doneSwitch.list().find((n) => n.node === 'a')?.note,
+      `reported the prepare phase of ${id}`
+    )
+  })
+
+  it('silent nodes are nudged once half reported, not before 8 s nor 3 times the median report time', () => {
+    const fleet = new FleetState({
+      deployId: 'n1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: ['a', 'b', 'c', 'd']
+    })
+    const report = (node: string, ms: number) =>
+      fleet.applyResults(
+        [{ node, value: JSON.stringify({ deploy_id: 'n1', status: 'success' }), modifyIndex: 1 }],
+        ms
+      )
+    assert.equal(nudgeDueMs(fleet, 0), undefined)
+    report('a', 1000)
+    assert.equal(nudgeDueMs(fleet, 0), undefined, 'one of four reported')
+    report('b', 1500)
+    assert.equal(nudgeDueMs(fleet, 0), NUDGE_MIN_MS)
+    assert.equal(nudgeDueMs(fleet, 1), 2 * NUDGE_MIN_MS)
+    report('c', 6000)
+    assert.equal(nudgeDueMs(fleet, 0), NUDGE_MIN_MS, 'median 1.5 s: 4.5 s is below the floor')
+    const slow = new FleetState({
+      deployId: 'n1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: ['a', 'b']
+    })
+    slow.applyResults(
+      [
+        { node: 'a', value: JSON.stringify({ deploy_id: 'n1', status: 'success' }), modifyIndex: 1 }
+      ],
+      5000
+    )
+    assert.equal(nudgeDueMs(slow, 0), 15_000)
   })
 
   it('a mark keeps its clock kind and time; marks of one kind keep their order', () => {
@@ -381,6 +516,62 @@ describe('the Serf backend on a healthy cluster', { timeout: 240_000 }, () => {
       assert.ok(!fleet.isTarget('node-6'), 'node-6 does not match role=web')
     } finally {
       rmSync(deaf)
+    }
+  })
+
+  it('layout: releases: the prepare counts prepare tags, the switch switch tags; a node stuck at its prepare is not switched', async () => {
+    const { backend } = makeBackend(client, storeAt(s3.endpoint), { tags: { role: 'web' } })
+    const id = '2024-05-01T02-45-00Z-fff6666'
+    const prepare = await deploy(backend, id, web, { phase: 'prepare' })
+    assert.deepEqual(statuses(prepare.fleet), Object.fromEntries(web.map((n) => [n, 'success'])))
+    assert.ok(prepare.fleet.list().every((n) => n.phase === 'prepare'))
+    const stuck = join(agents.nodeDir('node-5'), 'stuck')
+    writeFileSync(stuck, '')
+    try {
+      const others = ['node-2', 'node-3', 'node-4']
+      const done = await deploy(backend, id, web, {
+        phase: 'switch',
+        until: (f) =>
+          f.nodesByStatus('success').join() === others.join() &&
+          f.list().some((n) => n.node === 'node-5' && n.note !== undefined)
+      })
+      assert.deepEqual(statuses(done.fleet), {
+        'node-2': 'success',
+        'node-3': 'success',
+        'node-4': 'success',
+        'node-5': 'pending'
+      })
+      assert.equal(
+        done.fleet.list().find((n) => n.node === 'node-5')?.note,
+        `reported the prepare phase of ${id}`
+      )
+      assert.equal((await backend.lastResults()).get('node-2')?.phase, 'switch')
+    } finally {
+      rmSync(stuck)
+    }
+  })
+
+  it('an event a node missed: once most reported, the silent node is sent the deploy as a query, and its result on that clock counts', async () => {
+    const { backend, log } = makeBackend(client, storeAt(s3.endpoint), { tags: { role: 'web' } })
+    const id = '2024-05-01T02-50-00Z-ggg7777'
+    const missed = join(agents.nodeDir('node-3'), 'missed')
+    writeFileSync(missed, '')
+    try {
+      const { fleet, sent } = await deploy(backend, id, web)
+      assert.equal(decodeMark(sent.baseline).kind, 'event')
+      assert.deepEqual(fleet.verdict(), { done: true, ok: true, reason: 'converged' })
+      const node3 = fleet.list().find((n) => n.node === 'node-3')
+      assert.ok((node3?.noticedMs ?? 0) >= NUDGE_MIN_MS, `noticed at ${node3?.noticedMs} ms`)
+      assert.match(nodeLog(agents, 'node-3'), new RegExp(`^query \\S+/${id}\\.yml$`, 'm'))
+      assert.doesNotMatch(nodeLog(agents, 'node-2'), new RegExp(`^query \\S+/${id}\\.yml$`, 'm'))
+      assert.ok(
+        log.lines.some((l) =>
+          /1 node\(s\) silent \d+ s after the event while most reported .*: node-3$/.test(l)
+        ),
+        log.lines.join('\n')
+      )
+    } finally {
+      rmSync(missed)
     }
   })
 

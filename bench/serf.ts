@@ -12,7 +12,7 @@ import { startFakeGitHub } from '../fleet/github-api.ts'
 import { runAction } from '../fleet/run-action.ts'
 import { startSerfFleet } from '../fleet/serf/fleet.ts'
 import type { SerfFleet } from '../fleet/serf/fleet.ts'
-import { parseSerfResult, serfResultTag } from '../src/publish/manifest/node-report.ts'
+import { parseSerfResult, serfResultTagName } from '../src/shared/serf-result-tag.ts'
 import { connectSerf } from '../src/serf/rpc-client.ts'
 import type { SerfClient } from '../src/serf/rpc-client.ts'
 
@@ -80,14 +80,14 @@ class Observer {
   }
 
   private async poll(): Promise<void> {
-    const tag = serfResultTag(APP)
+    const tag = serfResultTagName(APP)
     while (!this.stopped && this.tagAt.size < this.nodes.length) {
       const members = await this.client.members()
       const at = performance.now()
       for (const m of members) {
         if (!this.nodes.includes(m.name) || this.tagAt.has(m.name)) continue
         const result = parseSerfResult(m.tags[tag] ?? '')
-        if (result?.deployId === this.deployId && result.status === 'success')
+        if (typeof result !== 'string' && result.deployId === this.deployId && result.status === 'success')
           this.tagAt.set(m.name, at)
       }
       await new Promise((resolve) => setTimeout(resolve, OBSERVE_MS))

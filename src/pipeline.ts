@@ -136,8 +136,12 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
 export function reportingCommands(config: Config, template?: ManifestTemplate): ReportingCommands {
   // Serf (contract 13): the result is the node's `stretcher-<app>` tag.
   if (config.backend.kind === 'serf') {
-    const serf = { app: config.app, deployId: config.deployId }
-    return { success: serfSuccessCommands(serf), failure: serfFailureCommands(serf) }
+    const serf = (phase?: 'prepare' | 'switch') => {
+      const opts = { app: config.app, deployId: config.deployId, ...(phase ? { phase } : {}) }
+      return { success: serfSuccessCommands(opts), failure: serfFailureCommands(opts) }
+    }
+    if (config.layout !== 'releases') return serf()
+    return { ...serf(), phases: { prepare: serf('prepare'), switch: serf('switch') } }
   }
   const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined
   const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard }

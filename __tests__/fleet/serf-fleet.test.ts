@@ -13,20 +13,16 @@ import { after, before, describe, test } from 'node:test'
 import { manifestYaml, putObject, uploadTree } from '../../fleet/manual-release.ts'
 import { SERF_ACTION_AGENT, startSerfFleet } from '../../fleet/serf/fleet.ts'
 import type { SerfFleet } from '../../fleet/serf/fleet.ts'
-import {
-  parseSerfResult,
-  serfFailureCommands,
-  serfResultTag,
-  serfSuccessCommands
-} from '../../src/publish/manifest/node-report.ts'
+import { serfFailureCommands, serfSuccessCommands } from '../../src/publish/manifest/node-report.ts'
 import { connectSerf } from '../../src/serf/rpc-client.ts'
 import type { SerfClient } from '../../src/serf/rpc-client.ts'
 import type { UserEventRecord } from '../../src/serf/rpc-types.ts'
+import { parseSerfResult, serfResultTagName } from '../../src/shared/serf-result-tag.ts'
 
 const APP = 'web'
 const AUTH = 'fleet-rpc-key-93c1'
 const DEST = '/srv/app'
-const TAG = serfResultTag(APP)
+const TAG = serfResultTagName(APP)
 
 let fleet: SerfFleet
 let client: SerfClient
@@ -169,9 +165,10 @@ describe('the local Serf fleet', { timeout: 120_000 }, () => {
     })
     assert.deepEqual(result.acks, ['node-2'])
     const tags = await tagsWhen((t) => t.get('node-2')?.startsWith('r3:') === true)
-    const parsed = parseSerfResult(tags.get('node-2') ?? '')
-    assert.equal(parsed?.status, 'success')
-    assert.equal(parsed?.clock.kind, 'query')
+    const parsed = parseSerfResult(tags.get('node-2'))
+    assert.ok(typeof parsed !== 'string', tags.get('node-2'))
+    assert.equal(parsed.status, 'success')
+    assert.equal(parsed.clock.kind, 'query')
     assert.equal(await tree('node-2'), 'r3\n')
     assert.equal(await tree('node-1'), 'r2\n', 'not in the wave')
     assert.ok(tags.get('node-1')?.startsWith('r2:'))
@@ -183,7 +180,13 @@ describe('the local Serf fleet', { timeout: 120_000 }, () => {
     assert.equal(run?.status, 'success')
     assert.equal(run?.deployId, 'r3')
     assert.equal(await tree('node-4'), 'r3\n')
-    await tagsWhen((t) => t.get('node-4') === 'r3:success:0')
+    // no event delivered it: it reports its agent's clocks, which the join brought up to the cluster's
+    const tags = await tagsWhen((t) => /^r3:success:\d+q\d+$/.test(t.get('node-4') ?? ''))
+    const boot = parseSerfResult(tags.get('node-4'))
+    const wave = parseSerfResult(tags.get('node-2'))
+    assert.ok(typeof boot !== 'string' && boot.clock.kind === 'boot', tags.get('node-4'))
+    assert.ok(typeof wave !== 'string' && wave.clock.kind === 'query', tags.get('node-2'))
+    assert.ok(boot.clock.query >= wave.clock.time, `${tags.get('node-4')} vs ${tags.get('node-2')}`)
     assert.deepEqual(fleet.names, ['node-1', 'node-2', 'node-3', 'node-4'])
   })
 

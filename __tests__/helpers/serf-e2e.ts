@@ -5,8 +5,14 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { SerfFleet } from '../../fleet/serf/fleet.ts'
 import { httpGet } from '../../fleet/http-get.ts'
-import { parseSerfResult, serfResultTag } from '../../src/publish/manifest/node-report.ts'
-import type { SerfResult } from '../../src/publish/manifest/node-report.ts'
+import { parseSerfResult, serfResultTagName } from '../../src/shared/serf-result-tag.ts'
+import type { SerfResult } from '../../src/shared/serf-result-tag.ts'
+
+/** A tag's result, or undefined when it holds none. */
+export function readSerfResult(value: string | undefined): SerfResult | undefined {
+  const parsed = parseSerfResult(value)
+  return typeof parsed === 'string' ? undefined : parsed
+}
 import { connectSerf } from '../../src/serf/rpc-client.ts'
 
 /** Inputs deploying `path` to the fleet's role=web members through the conditional-write proxy. */
@@ -55,7 +61,7 @@ export async function resultTags(
   const client = await connectSerf(fleet.rpcAddr, { authKey: fleet.rpcAuth })
   try {
     const members = await client.members()
-    return new Map(members.map((m) => [m.name, parseSerfResult(m.tags[serfResultTag(app)] ?? '')]))
+    return new Map(members.map((m) => [m.name, readSerfResult(m.tags[serfResultTagName(app)])]))
   } finally {
     await client.close()
   }

@@ -7,7 +7,7 @@ import type { ObjectStore } from '../backend/fleet-backend.ts'
 import type { OperateConfig } from '../config/config.ts'
 import { readMembers } from '../serf/read-members.ts'
 import { RUNNER_TAG, memberMatcher } from '../serf/member-targets.ts'
-import { parseResultTag, resultTagName } from '../serf/result-tag.ts'
+import { parseSerfResult, serfResultTagName } from '../shared/serf-result-tag.ts'
 import type { SerfClient } from '../serf/rpc-client.ts'
 import type { Member } from '../serf/rpc-types.ts'
 import { deployIdOfManifest, serfObjectKeys } from '../serf/backend.ts'
@@ -70,12 +70,12 @@ export async function readSerfFleetStatus(
 /** The matching members (agents the action started aside), each with its last result tag. */
 function memberRows(members: readonly Member[], config: SerfOperateConfig, current?: string) {
   const matches = memberMatcher({ nodeFilter: config.filters.node, tags: config.backend.tags })
-  const tagName = resultTagName(config.app)
+  const tagName = serfResultTagName(config.app)
   return members
     .filter((m) => m.tags[RUNNER_TAG] === undefined && matches(m))
     .map((m) => {
       const tag = m.tags[tagName]
-      const parsed = tag === undefined ? undefined : parseResultTag(tag)
+      const parsed = tag === undefined ? undefined : parseSerfResult(tag)
       const result =
         parsed === undefined || typeof parsed === 'string'
           ? parsed

@@ -508,13 +508,6 @@ function readBackend(get: Getter, env: NodeJS.ProcessEnv, consulOnly = CONSUL_ON
   for (const [name, why] of consulOnly)
     if (get(name) !== '')
       throw new InputError(name, `is Consul-only and cannot be used with backend: serf (${why})`)
-  // Not built yet, said before anything is uploaded: result tags that carry the
-  // phase (layout: releases).
-  if (get('layout') === 'releases')
-    throw new InputError(
-      'layout',
-      'releases is not supported with backend: serf yet (the result tag carries no phase); use layout: in-place'
-    )
   const join = parseSerfJoin(get('serf-join'))
   if (join && get('serf-rpc-addr') !== '')
     throw new InputError(

@@ -2,14 +2,19 @@
 // (contract 13): poll `members` (a local read of the agent's view) and count a
 // node's tag `stretcher-<app>` when it holds this deploy ID with a clock that
 // answers the send's mark; a member that turns failed or left is lost. A query
-// that a node did not ack is sent to it again, as gossip can miss a node.
+// that a node did not ack is sent to it again, as gossip can miss a node; after
+// an event, the nodes still silent once most reported are sent it as a query
+// (nudge-silent.ts), and their results on that query's clock count.
 import type { FleetState, NodeState, ResultEntry } from '../fleet-state/fleet-state.ts'
 import type { Log } from '../shared/log.ts'
 import type { SerfClient } from './rpc-client.ts'
 import type { Member } from './rpc-types.ts'
 import { isGone } from './member-targets.ts'
+import type { Nudge } from './nudge-silent.ts'
+import { MAX_NUDGES, nudgeDueMs } from './nudge-silent.ts'
+import { parseSerfResult, serfResultTagName } from '../shared/serf-result-tag.ts'
 import type { Clock } from './result-tag.ts'
-import { answersMark, parseResultTag, resultTagName } from './result-tag.ts'
+import { answersMark } from './result-tag.ts'
 import { sleep } from './sleep.ts'
 
 export { sleep }
@@ -41,6 +46,8 @@ export interface AwaitTagsOptions {
   admitJoiner?: (member: Member) => boolean
   onChange?: (changed: NodeState[]) => void
   resend?: Resend
+  /** an event send: how to send the deploy as a query to nodes still silent */
+  nudge?: Nudge
   log: Log
   pollMs?: number
 }
@@ -54,13 +61,18 @@ export function tagEntries(
   members: readonly Member[],
   app: string,
   mark: Clock,
-  baselineIndex: number
+  baselineIndex: number,
+  /** nodes sent the deploy again as a query: that query's clock counts for them too */
+  nodeMarks?: ReadonlyMap<string, Clock>
 ): ResultEntry[] {
-  const tagName = resultTagName(app)
+  const tagName = serfResultTagName(app)
   const entries: ResultEntry[] = []
   for (const member of members) {
-    const tag = parseResultTag(member.tags[tagName])
+    const tag = parseSerfResult(member.tags[tagName])
     if (typeof tag === 'string') continue
+    const again = nodeMarks?.get(member.name)
+    const answers =
+      answersMark(tag.clock, mark) || (again !== undefined && answersMark(tag.clock, again))
     entries.push({
       node: member.name,
       value: JSON.stringify({
@@ -68,7 +80,7 @@ export function tagEntries(
         status: tag.status,
         ...(tag.phase ? { phase: tag.phase } : {})
       }),
-      modifyIndex: answersMark(tag.clock, mark) ? baselineIndex + 1 : baselineIndex
+      modifyIndex: answers ? baselineIndex + 1 : baselineIndex
     })
   }
   return entries
@@ -77,11 +89,12 @@ export function tagEntries(
 /** Feed one `members` read to the fleet; returns the nodes whose state changed. */
 export function applyMembers(
   opts: Pick<AwaitTagsOptions, 'app' | 'fleet' | 'mark' | 'firedAt' | 'admitJoiner'>,
-  members: readonly Member[]
+  members: readonly Member[],
+  nodeMarks?: ReadonlyMap<string, Clock>
 ): NodeState[] {
   const { fleet } = opts
   const byName = new Map(members.map((m) => [m.name, m]))
-  const entries = tagEntries(members, opts.app, opts.mark, fleet.baselineIndex)
+  const entries = tagEntries(members, opts.app, opts.mark, fleet.baselineIndex, nodeMarks)
   // A fresh result from a member nobody targeted: a joiner, or not this run's business.
   for (const entry of entries) {
     if (fleet.isKnown(entry.node) || !fleet.isFresh(entry)) continue
@@ -114,7 +127,8 @@ export async function awaitTags(opts: AwaitTagsOptions): Promise<void> {
         wait.stop.abort()
         throw error
       }),
-      opts.resend ? wait.resendUnacked(opts.resend) : undefined
+      opts.resend ? wait.resendUnacked(opts.resend) : undefined,
+      opts.nudge ? wait.nudgeSilent(opts.nudge) : undefined
     ])
   } finally {
     wait.close()
@@ -141,6 +155,8 @@ class TagWait {
   private readonly deadlineTimer: NodeJS.Timeout
   /** the members alive at the last read */
   private alive = new Set<string>()
+  /** nodes nudged with a query, and its clock */
+  private readonly nodeMarks = new Map<string, Clock>()
   private firstRead: () => void = () => {}
   /** resolves at the first read of `members` */
   private readonly read: Promise<void>
@@ -197,7 +213,7 @@ class TagWait {
   private apply(members: readonly Member[]): boolean {
     this.alive = new Set(members.filter((m) => m.status === 'alive').map((m) => m.name))
     this.firstRead()
-    const changed = applyMembers(this.opts, members)
+    const changed = applyMembers(this.opts, members, this.nodeMarks)
     if (changed.length) this.opts.onChange?.(changed)
     return this.opts.fleet.verdict().done
   }
@@ -211,6 +227,33 @@ class TagWait {
       )
       if (due.length > 0) await this.resendTo(resend, due)
       else await sleep(ACK_MS, this.signal)
+    }
+  }
+
+  /**
+   * After an event: once most nodes reported (nudgeDueMs), sends the deploy as
+   * a query to the nodes alive and still pending, at most MAX_NUDGES times.
+   */
+  async nudgeSilent(nudge: Nudge): Promise<void> {
+    await Promise.race([this.read, this.ended])
+    for (let count = 0; count < MAX_NUDGES && !this.signal.aborted;) {
+      const due = nudgeDueMs(this.opts.fleet, count)
+      const elapsed = Date.now() - this.opts.firedAt
+      if (due === undefined || elapsed < due) {
+        await sleep(due === undefined ? 500 : Math.min(500, due - elapsed), this.signal)
+        continue
+      }
+      count++
+      const silent = this.opts.fleet.nodesByStatus('pending').filter((n) => this.alive.has(n))
+      if (silent.length === 0) continue
+      this.opts.log.info(
+        `${silent.length} node(s) silent ${Math.round(elapsed / 1000)} s after the event while most reported (gossip can miss a node): sending them the deploy as a query: ${silent.slice(0, 10).join(', ')}${silent.length > 10 ? ', …' : ''}`
+      )
+      const clock = await nudge.send(silent).catch((error: unknown) => {
+        this.opts.log.debug(`sending the query to silent nodes failed: ${(error as Error).message}`)
+        return undefined
+      })
+      if (clock) for (const node of silent) this.nodeMarks.set(node, clock)
     }
   }
 

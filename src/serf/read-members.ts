@@ -3,9 +3,9 @@
 import type { Targets } from '../backend/fleet-backend.ts'
 import type { GateFailure } from '../backend/gate-failure.ts'
 import type { ParsedResult } from '../fleet-state/fleet-state.ts'
+import { parseSerfResult, serfResultTagName } from '../shared/serf-result-tag.ts'
 import type { MemberFilters } from './member-targets.ts'
 import { isGone, selectMembers } from './member-targets.ts'
-import { parseResultTag, resultTagName } from './result-tag.ts'
 import type { SerfClient } from './rpc-client.ts'
 import type { Member } from './rpc-types.ts'
 import { sleep } from './sleep.ts'
@@ -46,7 +46,7 @@ export async function readLastResults(
 ): Promise<Map<string, ParsedResult>> {
   const byNode = new Map<string, ParsedResult>()
   for (const member of await readMembers(client, signal)) {
-    const tag = parseResultTag(member.tags[resultTagName(app)])
+    const tag = parseSerfResult(member.tags[serfResultTagName(app)])
     if (typeof tag === 'string') continue
     byNode.set(member.name, {
       deployId: tag.deployId,

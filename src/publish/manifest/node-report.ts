@@ -4,6 +4,8 @@
 // Consul KV under the node's own NodeName; with `dashboard`, an entry for
 // consul-kv-dashboard too.
 import { DEPLOY_ID_PATTERN } from '../../config/deploy-id.ts'
+import type { SerfResultPhase } from '../../shared/serf-result-tag.ts'
+import { serfResultTagName, serfResultValue } from '../../shared/serf-result-tag.ts'
 import { keptReleasesCommand } from './release-layout.ts'
 
 /** Most of stretcher's log a failed node keeps in KV (contract 5: at most 64 KiB). */
@@ -136,8 +138,16 @@ export function failureCommands(opts: NodeReportOptions): string[] {
 /** An app name as config.ts admits it: safe inside single quotes and in a Serf tag name. */
 const SERF_APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
-/** How long the background `serf tags -set` may take (Serf waits up to 5 s for the broadcast). */
+/** How long each background `serf` call may take (Serf waits up to 5 s for the broadcast). */
 export const SERF_TAG_TIMEOUT_S = 60
+
+/**
+ * When the background job sets the tag again, in seconds after the first set,
+ * if it still holds this result: gossip occasionally misses an update, which
+ * then reaches the other agents only with the next push-pull sync (30 s on a
+ * LAN); setting it again sends it out again, with a new incarnation.
+ */
+export const SERF_TAG_RESEND_S = [4, 12] as const
 
 /** Serf caps all of a member's tags together at 512 bytes (encoded). */
 export const SERF_TAGS_MAX_BYTES = 512
@@ -145,32 +155,8 @@ export const SERF_TAGS_MAX_BYTES = 512
 export interface SerfReportOptions {
   app: string
   deployId: string
-}
-
-/** The Serf tag a node reports an app's result in: `stretcher-<app>`. */
-export function serfResultTag(app: string): string {
-  return `stretcher-${app}`
-}
-
-/** A node's result as its `stretcher-<app>` tag holds it. */
-export interface SerfResult {
-  deployId: string
-  status: 'success' | 'failure'
-  /**
-   * The Lamport time of what delivered the deploy: `user` (SERF_USER_LTIME),
-   * `query` (SERF_QUERY_LTIME; Serf keeps a separate clock for queries), or
-   * `none` (0: run by hand or at boot, not by an event).
-   */
-  clock: { kind: 'user' | 'query' | 'none'; ltime: number }
-}
-
-/** `<deploy-id>:<success|failure>:<clock>`, clock `N` (user event), `qN` (query) or `0` (none). */
-export function parseSerfResult(value: string): SerfResult | undefined {
-  const m = /^([0-9A-Za-z._-]+):(success|failure):(q?)(\d{1,20})$/.exec(value)
-  if (!m) return undefined
-  const ltime = Number(m[4])
-  const kind = m[3] === 'q' ? 'query' : ltime === 0 ? 'none' : 'user'
-  return { deployId: m[1]!, status: m[2] as SerfResult['status'], clock: { kind, ltime } }
+  /** layout: releases (contract 9): the phase this manifest runs (`switch` for the combined one) */
+  phase?: SerfResultPhase
 }
 
 function checkSerfSafe(opts: SerfReportOptions): void {
@@ -180,29 +166,48 @@ function checkSerfSafe(opts: SerfReportOptions): void {
     throw new Error(`app ${JSON.stringify(opts.app)} is not safe in a shell command`)
 }
 
+// The clock (shared/serf-result-tag.ts): SERF_USER_LTIME when a user event
+// delivered the deploy, q + SERF_QUERY_LTIME when a query did; neither (a
+// boot from `latest`, a run by hand): the agent's own event and query clocks
+// from `serf info`, `<event>q<query>`, 0 when it cannot be read. Digits only.
+const SERF_CLOCK = [
+  'd() { case "$1" in ""|*[!0-9]*) return 1 ;; esac; }',
+  'c=0',
+  'if d "${SERF_USER_LTIME:-}"; then c="$SERF_USER_LTIME"',
+  'elif d "${SERF_QUERY_LTIME:-}"; then c="q$SERF_QUERY_LTIME"',
+  `elif [ -z "\${SERF_USER_LTIME:-}\${SERF_QUERY_LTIME:-}" ]; then i=$( $t serf info "$@" 2>/dev/null | awk -F' = ' '$1 == "\\tevent_time" { e = $2 } $1 == "\\tquery_time" { q = $2 } END { print e "q" q }' )`,
+  'if d "${i%q*}" && d "${i#*q}"; then c="$i"; fi',
+  'fi'
+].join('; ')
+
+/** The node's own value of the tag `k`, as its agent's `serf info` lists it. */
+const OWN_TAG = `$( $t serf info "$@" 2>/dev/null | awk -F' = ' -v k="\t$k" '$1 == k { print $2; exit }' )`
+
 /**
- * `serf tags -set stretcher-<app>=<deploy-id>:<status>:<clock>` against the
- * node's own agent (SERF_RPC_ADDR and SERF_RPC_AUTH when set; the serf CLI
- * reads them too, they are passed for clarity), in the background: the node's
- * agent runs its handlers one at a time, and `tags -set` may wait 5 s for the
- * broadcast and then exit 1 although the tag is set (research/serf.md). Its
- * output goes nowhere, so neither stretcher (which waits for its commands'
- * output to end) nor the agent (which waits for its handler's) waits for it.
- * The clock: SERF_USER_LTIME (a user event delivered it), else q +
- * SERF_QUERY_LTIME (a query did), else 0 (run by hand, or at boot).
+ * `serf tags -set stretcher-<app>=<deploy-id>:<status>:<clock>[:<phase>]`
+ * against the node's own agent (SERF_RPC_ADDR and SERF_RPC_AUTH when set; the
+ * serf CLI reads them too, they are passed for clarity), in the background:
+ * the node's agent runs its handlers one at a time, and `tags -set` may wait
+ * 5 s for the broadcast and then exit 1 although the tag is set
+ * (research/serf.md). Then set again at SERF_TAG_RESEND_S while the tag still
+ * holds this result (a later deploy's result is never overwritten). Its output
+ * goes nowhere, so neither stretcher (which waits for its commands' output to
+ * end) nor the agent (which waits for its handler's) waits for it.
  */
 function serfTagCommand(opts: SerfReportOptions, status: 'success' | 'failure'): string {
-  const tag = `${serfResultTag(opts.app)}=${opts.deployId}:${status}:`
+  const value = serfResultValue(opts.deployId, status, `'"$c"'`, opts.phase)
+  const resend = SERF_TAG_RESEND_S.map(
+    (s, i) =>
+      `sleep ${s - (SERF_TAG_RESEND_S[i - 1] ?? 0)}; [ "${OWN_TAG}" = "$v" ] || exit 0; $t serf tags "$@" -set "$k=$v"`
+  ).join('; ')
   return [
-    'c="${SERF_USER_LTIME:-}"',
-    'if [ -z "$c" ] && [ -n "${SERF_QUERY_LTIME:-}" ]; then c="q$SERF_QUERY_LTIME"; fi',
-    'case "$c" in ""|q|*[!0-9q]*|?*q*) c=0 ;; esac',
-    `set -- tags -set '${tag}'"$c"`,
+    'set --',
     'if [ -n "${SERF_RPC_ADDR:-}" ]; then set -- "$@" -rpc-addr "$SERF_RPC_ADDR"; fi',
     'if [ -n "${SERF_RPC_AUTH:-}" ]; then set -- "$@" -rpc-auth "$SERF_RPC_AUTH"; fi',
-    `if ! command -v serf >/dev/null 2>&1; then echo "stretcher-action: serf is not on PATH: cannot set the tag ${serfResultTag(opts.app)}" >&2; exit 1; fi`,
+    `k='${serfResultTagName(opts.app)}'`,
+    'if ! command -v serf >/dev/null 2>&1; then echo "stretcher-action: serf is not on PATH: cannot set the tag $k" >&2; exit 1; fi',
     `t=; if command -v timeout >/dev/null 2>&1; then t="timeout ${SERF_TAG_TIMEOUT_S}"; fi`,
-    '( $t serf "$@" ) </dev/null >/dev/null 2>&1 &'
+    `( ${SERF_CLOCK}; v='${value}'; $t serf tags "$@" -set "$k=$v"; ${resend} ) </dev/null >/dev/null 2>&1 &`
   ].join('; ')
 }
 
