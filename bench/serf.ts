@@ -87,7 +87,11 @@ class Observer {
       for (const m of members) {
         if (!this.nodes.includes(m.name) || this.tagAt.has(m.name)) continue
         const result = parseSerfResult(m.tags[tag] ?? '')
-        if (typeof result !== 'string' && result.deployId === this.deployId && result.status === 'success')
+        if (
+          typeof result !== 'string' &&
+          result.deployId === this.deployId &&
+          result.status === 'success'
+        )
           this.tagAt.set(m.name, at)
       }
       await new Promise((resolve) => setTimeout(resolve, OBSERVE_MS))
