@@ -95,99 +95,91 @@ function when(ready: () => boolean, act: () => void) {
 }
 
 describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2 }, () => {
-  test(
-    'case 16a: the first layout: releases deploy after an in-place one rolls back without wiping releases/ and current',
-    { todo: 'issue #19: auto-rollback sends the in-place manifest to a releases base dir' },
-    async () => {
-      const crash = (id: string | undefined, url: string) =>
-        id === 'v2-rel' && url.endsWith('.switch.yml')
-      await withFleet(
-        fleetNodes(3, 'node-1', { 'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 } }),
-        async (fleet) => {
-          const first = await runAction(
-            actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-inplace', ...TEMPLATED }),
-            envFor(fleet)
-          )
-          assert.equal(first.code, 0, first.stdout)
-          assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
-          const run = await runAction(
-            actionInputs(fleet, {
-              path: 'v2',
-              'deploy-id': 'v2-rel',
-              layout: 'releases',
-              waves: '1, 100%',
-              'bake-time': '2s',
-              'auto-rollback': 'true',
-              ...TEMPLATED
-            }),
-            envFor(fleet)
-          )
-          assert.equal(run.code, 1, run.stdout)
-          assert.equal(run.outputs['rolled-back'], 'true', run.stdout)
-          // The canary's base dir keeps its releases and its current symlink, back on v1.
-          assert.ok(existsSync(appFile(fleet, 'node-1', 'releases')), 'releases/ survives')
-          assert.ok(existsSync(appFile(fleet, 'node-1', 'releases/v2-rel')), 'v2 kept')
-          assert.notEqual(currentOf(fleet, 'node-1'), '', 'current survives')
-          assert.equal(readApp(fleet, 'node-1', 'current/public/version.txt'), 'one')
-          assert.equal(resultAt(fleet, 'node-1')?.deploy_id, 'v1-inplace')
-          assert.equal(deployIdAt(fleet), 'v1-inplace')
-          // The others only prepared: their in-place v1 is untouched.
-          for (const node of ['node-2', 'node-3']) {
-            assert.equal(readApp(fleet, node, 'public/version.txt'), 'one', node)
-            assert.equal(currentOf(fleet, node), '', node)
-          }
+  test('case 16a: the first layout: releases deploy after an in-place one rolls back without wiping releases/ and current', async () => {
+    const crash = (id: string | undefined, url: string) =>
+      id === 'v2-rel' && url.endsWith('.switch.yml')
+    await withFleet(
+      fleetNodes(3, 'node-1', { 'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 } }),
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-inplace', ...TEMPLATED }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-rel',
+            layout: 'releases',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            'auto-rollback': 'true',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(run.code, 1, run.stdout)
+        assert.equal(run.outputs['rolled-back'], 'true', run.stdout)
+        // The canary's base dir keeps its releases and its current symlink, back on v1.
+        assert.ok(existsSync(appFile(fleet, 'node-1', 'releases')), 'releases/ survives')
+        assert.ok(existsSync(appFile(fleet, 'node-1', 'releases/v2-rel')), 'v2 kept')
+        assert.notEqual(currentOf(fleet, 'node-1'), '', 'current survives')
+        assert.equal(readApp(fleet, 'node-1', 'current/public/version.txt'), 'one')
+        assert.equal(resultAt(fleet, 'node-1')?.deploy_id, 'v1-inplace')
+        assert.equal(deployIdAt(fleet), 'v1-inplace')
+        // The others only prepared: their in-place v1 is untouched.
+        for (const node of ['node-2', 'node-3']) {
+          assert.equal(readApp(fleet, node, 'public/version.txt'), 'one', node)
+          assert.equal(currentOf(fleet, node), '', node)
         }
-      )
-    }
-  )
+      }
+    )
+  })
 
-  test(
-    'case 16b: an in-place deploy after a layout: releases one rolls back in place, never with the releases manifest',
-    { todo: 'issue #19: auto-rollback sends the combined manifest to an in-place node' },
-    async () => {
-      await withFleet(
-        fleetNodes(3, 'node-1', {
-          'node-1': { crashAfterDeploy: 'v2-inplace', crashDelayMs: 300 }
-        }),
-        async (fleet) => {
-          const first = await runAction(
-            actionInputs(fleet, {
-              path: 'v1',
-              'deploy-id': 'v1-rel',
-              layout: 'releases',
-              ...TEMPLATED
-            }),
-            envFor(fleet)
-          )
-          assert.equal(first.code, 0, first.stdout)
-          assert.equal(currentOf(fleet, 'node-1'), 'releases/v1-rel')
-          const from = fleet.nodes.get('node-1')!.runs
-          const run = await runAction(
-            actionInputs(fleet, {
-              path: 'v2',
-              'deploy-id': 'v2-inplace',
-              waves: '1, 100%',
-              'bake-time': '2s',
-              'auto-rollback': 'true',
-              ...TEMPLATED
-            }),
-            envFor(fleet)
-          )
-          assert.equal(run.code, 1, run.stdout)
-          assert.deepEqual(
-            releasesManifestsRun(fleet, 'node-1', 'v1-rel', from),
-            [],
-            'no layout: releases manifest sent to an in-place node'
-          )
-          // The run's layout is in-place: the app in dest is v1 again.
-          assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
-          assert.equal(deployIdAt(fleet), 'v1-rel')
-          for (const node of ['node-2', 'node-3'])
-            assert.equal(currentOf(fleet, node), 'releases/v1-rel', `${node} never sent v2`)
-        }
-      )
-    }
-  )
+  test('case 16b: an in-place deploy after a layout: releases one rolls back in place, never with the releases manifest', async () => {
+    await withFleet(
+      fleetNodes(3, 'node-1', {
+        'node-1': { crashAfterDeploy: 'v2-inplace', crashDelayMs: 300 }
+      }),
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, {
+            path: 'v1',
+            'deploy-id': 'v1-rel',
+            layout: 'releases',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        assert.equal(currentOf(fleet, 'node-1'), 'releases/v1-rel')
+        const from = fleet.nodes.get('node-1')!.runs
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-inplace',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            'auto-rollback': 'true',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(run.code, 1, run.stdout)
+        assert.deepEqual(
+          releasesManifestsRun(fleet, 'node-1', 'v1-rel', from),
+          [],
+          'no layout: releases manifest sent to an in-place node'
+        )
+        // The run's layout is in-place: the app in dest is v1 again.
+        assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
+        assert.equal(deployIdAt(fleet), 'v1-rel')
+        for (const node of ['node-2', 'node-3'])
+          assert.equal(currentOf(fleet, node), 'releases/v1-rel', `${node} never sent v2`)
+      }
+    )
+  })
 
   test("case 17: a failed promote with auto-rollback rolls back the earlier partial run's canary too, then deletes rollout", async () => {
     await withFleet(fleetNodes(4, 'node-1', { 'node-3': { fail: 'v2-part' } }), async (fleet) => {

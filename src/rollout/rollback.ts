@@ -112,6 +112,12 @@ async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Prom
     log.warning(message)
     return { outcome: 'nothing_to_roll_back_to', sent: false, message }
   }
+  if (plan.previous.refused) {
+    // Never a manifest of another layout (contract 8a): nothing is sent.
+    const message = `auto-rollback to ${plan.previous.deployId}${where} not sent: ${plan.previous.refused}`
+    log.warning(message)
+    return { deployId: plan.previous.deployId, outcome: 'failed', sent: false, message }
+  }
   const { previous, step } = plan
   log.info(
     `auto-rollback: sending ${previous.deployId} back to the ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'} sent this release${where}`
