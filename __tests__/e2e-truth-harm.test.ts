@@ -301,9 +301,16 @@ describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2
         )
         assert.ok(sent.length > 0 && sent.length < 5, `the first event reached ${sent.join(', ')}`)
         assert.doesNotMatch(saidBy(run), /the event was not fired|Event fired:\*\* no/)
-        // The nodes that got the first event are rolled back.
+        // The nodes that got the first event are rolled back, and only they are sent
+        // the rollback: a node the refused event would have reached never got v2.
         assert.equal(run.outputs['rolled-back'], 'true')
         for (const node of names) assert.equal(versionOn(fleet, node), 'one', node)
+        for (const node of names.filter((n) => !sent.includes(n)))
+          assert.deepEqual(
+            fleet.consul.events(node).map((e) => e.payload.replace(/.*\//, '')),
+            ['v1-base.yml'],
+            `${node} was sent nothing after v1`
+          )
         assert.equal(deployIdAt(fleet), 'v1-base')
       }
     )

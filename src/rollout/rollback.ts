@@ -10,7 +10,7 @@ import { datacenterRecord, newRolloutContext } from './context.ts'
 import { KINDS } from './kinds.ts'
 import type { Step } from './plan/plan.ts'
 import { runSteps } from './run-steps.ts'
-import type { PreviousRelease, RollbackRun } from './types.ts'
+import type { PreviousRelease, RollbackRun, WaveRun } from './types.ts'
 
 export interface RollbackPlan {
   datacenter: string | undefined
@@ -35,10 +35,7 @@ export function planRollback(
   return datacenters.map((datacenter) => {
     const previous = ctx.deps.previous?.get(datacenter)
     if (!previous) return { datacenter }
-    const sentNodes = sent
-      .filter((r) => r.step.datacenter === datacenter)
-      .flatMap((r) => r.fleet?.list() ?? [])
-      .map((s) => s.node)
+    const sentNodes = sent.filter((r) => r.step.datacenter === datacenter).flatMap(sentRelease)
     const nodes = [...new Set([...sentNodes, ...(onRelease.get(datacenter) ?? [])])]
     const switchBack = ctx.deps.config.layout === 'releases' && previous.switchUrl !== undefined
     const step: Step = {
@@ -53,6 +50,20 @@ export function planRollback(
     }
     return { datacenter, previous, step }
   })
+}
+
+/**
+ * The nodes of a step that got the release: those its events went out to (a
+ * wave sent as several events may have stopped midway), and any that reported
+ * it anyway (a joiner that booted from latest). Never a node the send never reached.
+ */
+function sentRelease(run: WaveRun): string[] {
+  const states = run.fleet?.list() ?? []
+  if (!run.sentTo) return states.map((s) => s.node)
+  const sentTo = new Set(run.sentTo)
+  return states
+    .filter((s) => sentTo.has(s.node) || s.status === 'success' || s.status === 'failure')
+    .map((s) => s.node)
 }
 
 export async function rollBack(ctx: RolloutContext): Promise<RollbackRun> {

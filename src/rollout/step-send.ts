@@ -37,6 +37,7 @@ export async function sendStep(
       onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
       onFired: (sent) => {
         first ??= sent
+        if (sent.nodes) (run.sentTo ??= []).push(...sent.nodes)
         if (step.movesLatest) record.latestMoved = record.historyWritten = true
       }
     })

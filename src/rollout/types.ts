@@ -16,6 +16,11 @@ export interface WaveRun {
   /** the step's own fleet (its nodes, counted from its event on) */
   fleet?: FleetState
   firedAt?: number
+  /**
+   * the nodes its events went out to, as the backend said (undefined: to all
+   * its nodes, e.g. by the configured filters); fewer when a send failed midway
+   */
+  sentTo?: string[]
   /** when its verdict (and gate) was known */
   endedAt?: number
   gateFailures?: GateFailure[]
