@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
+import type { FleetNodeSpec, LocalFleet, SimulatedNode } from '../fleet/index.ts'
 import { withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
 import { actionEnv, actionInputs, versionedBuilds } from './helpers/action-run.ts'
@@ -179,6 +179,50 @@ describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2
           assert.equal(currentOf(fleet, node), 'releases/v1-rel', `${node} never sent v2`)
       }
     )
+  })
+
+  test('case 10c: with layout: releases a node joining during switch wave 1 is prepared and switched with the last wave', async () => {
+    await withFleet(fleetNodes(3, 'node-1', { 'node-1': { delayMs: 1500 } }), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, {
+          path: 'v1',
+          'deploy-id': 'v1-rel',
+          layout: 'releases',
+          ...TEMPLATED
+        }),
+        envFor(fleet)
+      )
+      assert.equal(first.code, 0, first.stdout)
+      const from = fleet.consul.arrivals.length
+      let joining: Promise<SimulatedNode> | undefined
+      const run = await runAction(
+        actionInputs(fleet, {
+          path: 'v2',
+          'deploy-id': 'v2-join',
+          layout: 'releases',
+          waves: '1, 100%',
+          ...TEMPLATED
+        }),
+        envFor(fleet),
+        // Joins once the prepare and the canary's switch went out: it never prepared v2.
+        when(
+          () => firesSince(fleet, from).length >= 2,
+          () => (joining = fleet.addNode('node-4'))
+        )
+      )
+      const joiner = await joining
+      assert.ok(joiner, 'node-4 joined')
+      assert.equal(joiner.history[0]?.deployId, 'v1-rel', 'it booted the current release')
+      assert.equal(run.code, 0, run.stdout)
+      // A switch alone would fail on it (v2 not prepared there): it got prepare and switch.
+      assert.equal(currentOf(fleet, 'node-4'), 'releases/v2-join')
+      assert.equal(readApp(fleet, 'node-4', 'current/public/version.txt'), 'two')
+      assert.ok(existsSync(appFile(fleet, 'node-4', 'releases/v1-rel')), 'v1 kept')
+      assert.equal(resultAt(fleet, 'node-4')?.deploy_id, 'v2-join')
+      assert.equal(resultAt(fleet, 'node-4')?.phase, 'switch')
+      for (const node of ['node-1', 'node-2', 'node-3'])
+        assert.equal(currentOf(fleet, node), 'releases/v2-join', node)
+    })
   })
 
   test("case 17: a failed promote with auto-rollback rolls back the earlier partial run's canary too, then deletes rollout", async () => {
