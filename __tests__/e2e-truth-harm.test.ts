@@ -225,6 +225,59 @@ describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2
     })
   })
 
+  test('case 10d: layout: releases, a joiner that booted the failed release from latest never kept the previous one: auto-rollback prepares it there and switches', async () => {
+    // node-3's app crashes once switched to v2 (a switch has no sync step to fail).
+    const crash = (id: string | undefined, url: string) =>
+      id === 'v2-rboot' && url.endsWith('.switch.yml')
+    await withFleet(
+      fleetNodes(3, 'node-1', {
+        'node-3': { crashAfterDeploy: crash, crashDelayMs: 300, delayMs: 1500 }
+      }),
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, {
+            path: 'v1',
+            'deploy-id': 'v1-rel',
+            layout: 'releases',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        let joining: Promise<SimulatedNode> | undefined
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-rboot',
+            layout: 'releases',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            'auto-rollback': 'true',
+            ...TEMPLATED
+          }),
+          envFor(fleet),
+          // latest moved for the last switch wave: a node boots now and runs it.
+          when(
+            () => deployIdAt(fleet) === 'v2-rboot',
+            () => (joining = fleet.addNode('node-4'))
+          )
+        )
+        const joiner = await joining
+        assert.ok(joiner, 'node-4 joined')
+        assert.equal(joiner.history[0]?.deployId, 'v2-rboot', 'it booted the new release')
+        assert.equal(run.code, 1, run.stdout)
+        assert.equal(run.outputs['rolled-back'], 'true', run.stdout)
+        assert.equal(deployIdAt(fleet), 'v1-rel')
+        for (const node of ['node-1', 'node-2', 'node-3', 'node-4']) {
+          assert.equal(currentOf(fleet, node), 'releases/v1-rel', node)
+          assert.equal(readApp(fleet, node, 'current/public/version.txt'), 'one', node)
+        }
+        assert.equal(resultAt(fleet, 'node-4')?.deploy_id, 'v1-rel')
+        assert.match(run.stdout, /rolled back to v1-rel: 4\/4 nodes back on it/)
+      }
+    )
+  })
+
   test("case 17: a failed promote with auto-rollback rolls back the earlier partial run's canary too, then deletes rollout", async () => {
     await withFleet(fleetNodes(4, 'node-1', { 'node-3': { fail: 'v2-part' } }), async (fleet) => {
       const first = await runAction(

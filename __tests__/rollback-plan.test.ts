@@ -141,6 +141,25 @@ describe("planRollback: the run's layout", () => {
     assert.deepEqual(plan.step!.nodes, ['web-1'])
   })
 
+  test('a node known not to keep the previous release is sent it whole (prepare and switch), the rest a switch', () => {
+    const ctx = context(
+      [wave(1, ['web-1', 'web-2'], 'switch')],
+      { waves: '1, 100%', layout: 'releases', dest: '/srv/app' },
+      { ...V1, switchUrl: 's3://bucket/releases/web/v1.switch.yml' }
+    )
+    ctx.runs[0]!.firedAt = 1
+    ctx.runs[0]!.sentTo = ['web-1', 'web-2']
+    ctx.runs[0]!.fleet = sentFleet(['web-1', 'web-2'])
+    const [plan] = planRollback(
+      ctx,
+      new Map([[undefined, ['web-3']]]),
+      new Map([[undefined, new Set(['web-2', 'web-3', 'web-9'])]])
+    )
+    assert.equal(plan!.step!.kind, 'switch')
+    assert.deepEqual(plan!.step!.nodes, ['web-1', 'web-2', 'web-3'])
+    assert.deepEqual(plan!.step!.whole, ['web-2', 'web-3'])
+  })
+
   test('a previous release rendered again in this layout goes out whole (combined), never as a switch', () => {
     const plan = releasesRun({ ...V1, manifestUrl: 's3://bucket/releases/web/v1.releases.yml' })
     assert.equal(plan.step!.kind, 'deploy')

@@ -25,7 +25,9 @@ export interface RollbackPlan {
  */
 export function planRollback(
   ctx: RolloutContext,
-  onRelease: ReadonlyMap<string | undefined, readonly string[]> = new Map()
+  onRelease: ReadonlyMap<string | undefined, readonly string[]> = new Map(),
+  /** per datacenter, nodes whose last result says they no longer keep the previous release */
+  lacking: ReadonlyMap<string | undefined, ReadonlySet<string>> = new Map()
 ): RollbackPlan[] {
   // A node only prepared still runs the previous release (current was not touched).
   const sent = ctx.runs.filter((r) => r.firedAt !== undefined && KINDS[r.step.kind].isWave)
@@ -48,6 +50,9 @@ export function planRollback(
       bakeMs: 0,
       takesJoiners: false
     }
+    // layout: releases: a node that no longer keeps it prepares it again (the combined manifest).
+    const gone = lacking.get(datacenter)
+    if (switchBack && gone) step.whole = nodes.filter((n) => gone.has(n))
     return { datacenter, previous, step }
   })
 }
@@ -68,7 +73,8 @@ function sentRelease(run: WaveRun): string[] {
 
 export async function rollBack(ctx: RolloutContext): Promise<RollbackRun> {
   const { log } = ctx.deps
-  const plans = planRollback(ctx, await nodesOnRelease(ctx))
+  const read = await readResults(ctx)
+  const plans = planRollback(ctx, read.onRelease, read.lacking)
   if (plans.length === 0) {
     // layout: releases, the prepare failed: current was never touched anywhere.
     const message = 'auto-rollback: no node was switched to this release: nothing to roll back'
@@ -90,12 +96,18 @@ export async function rollBack(ctx: RolloutContext): Promise<RollbackRun> {
 }
 
 /**
- * Per datacenter of the plan, the nodes whose last result is this release (a
- * switch, not a prepare): those an earlier partial rollout left on it too. A
- * datacenter that cannot be read is rolled back from what this run sent.
+ * Per datacenter of the plan, from each node's last result: the nodes on this
+ * release (a switch, not a prepare), those an earlier partial rollout left on it
+ * too; and with layout: releases those that say they no longer keep the
+ * previous release. A datacenter that cannot be read is rolled back from what
+ * this run sent.
  */
-async function nodesOnRelease(ctx: RolloutContext): Promise<Map<string | undefined, string[]>> {
-  const on = new Map<string | undefined, string[]>()
+async function readResults(ctx: RolloutContext): Promise<{
+  onRelease: Map<string | undefined, string[]>
+  lacking: Map<string | undefined, Set<string>>
+}> {
+  const onRelease = new Map<string | undefined, string[]>()
+  const lacking = new Map<string | undefined, Set<string>>()
   for (const dc of new Set(ctx.steps.map((s) => s.datacenter))) {
     const results = await ctx.deps.backend
       .at(dc)
@@ -106,13 +118,18 @@ async function nodesOnRelease(ctx: RolloutContext): Promise<Map<string | undefin
         )
         return new Map<string, ParsedResult>()
       })
-    const nodes: string[] = []
-    for (const [node, r] of results)
+    const previous = ctx.deps.previous?.get(dc)?.deployId
+    const on: string[] = []
+    const gone = new Set<string>()
+    for (const [node, r] of results) {
       if (r.deployId === ctx.release.deployId && r.status === 'success' && r.phase !== 'prepare')
-        nodes.push(node)
-    on.set(dc, nodes)
+        on.push(node)
+      if (previous && r.releases && !r.releases.includes(previous)) gone.add(node)
+    }
+    onRelease.set(dc, on)
+    lacking.set(dc, gone)
   }
-  return on
+  return { onRelease, lacking }
 }
 
 async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Promise<RollbackRun> {

@@ -20,8 +20,14 @@ export async function runSteps(ctx: RolloutContext): Promise<void> {
 
 async function runStep(ctx: RolloutContext, index: number): Promise<StepEnd> {
   const run = ctx.runs[index]!
-  const planned = stepNodes(ctx, run.step)
-  const joined = await joiners(ctx, index)
+  // Nodes that get the whole manifest rather than the step's: joiners, and those
+  // known not to keep the release a switch points at.
+  const whole = new Set(run.step.whole)
+  const planned = stepNodes(ctx, run.step).filter((n) => !whole.has(n))
+  const joined = [
+    ...stepNodes(ctx, run.step).filter((n) => whole.has(n)),
+    ...(await joiners(ctx, index))
+  ]
   const nodes = [...planned, ...joined]
   if (nodes.length === 0) return emptyStep(ctx, index)
   if (ctx.notWaiting && !startsDatacenter(ctx, index)) return 'next'

@@ -72,9 +72,10 @@ export async function sendStep(
 }
 
 /**
- * A step's sends: its nodes get the step's manifest; nodes that joined get the
- * kind's manifest for joiners (contract 8a: a switch cannot take a node that
- * never prepared), in the same send when it is the same manifest.
+ * A step's sends: its nodes get the step's manifest; `joined` (nodes that joined,
+ * and a rollback's nodes that no longer keep the release) get the kind's whole
+ * manifest (contract 8a: a switch cannot take a node that never prepared), in
+ * the same send when it is the same manifest.
  */
 function eventsOf(
   ctx: RolloutContext,
