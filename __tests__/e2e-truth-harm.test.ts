@@ -22,6 +22,7 @@ import {
   KV,
   kvAt,
   resultAt,
+  rowOf,
   saidBy,
   versionOn
 } from './helpers/fleet-truth.ts'
@@ -408,6 +409,9 @@ describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2
             ['v1-base.yml'],
             `${node} was sent nothing after v1`
           )
+        // ...and the run says so: not sent, not pending (contract 8a).
+        for (const node of names.slice(0, 5).filter((n) => !sent.includes(n)))
+          assert.equal(rowOf(run, node)?.status, 'not sent', node)
         assert.equal(deployIdAt(fleet), 'v1-base')
       }
     )
