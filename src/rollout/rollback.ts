@@ -1,8 +1,10 @@
-// Auto-rollback (contract 8) as another plan run by the same executor: per
+// Auto-rollback (contract 8, 8a) as another plan run by the same executor: per
 // datacenter sent this release, one step that sends the previous release back
-// to every node sent this one (a switch back with layout: releases when the
-// previous release has a switch manifest), moving latest back where this run
-// moved it, counted against the previous deploy ID within `timeout`, afresh.
+// to every node that got this one, in the run's layout (with layout: releases a
+// switch back, and the combined manifest to nodes that no longer keep it; a
+// previous release published in the other layout comes rendered again in this
+// one, publish/rendition.ts), moving latest back where this run moved it,
+// counted against the previous deploy ID within `timeout`, afresh.
 import type { ParsedResult } from '../fleet-state/fleet-state.ts'
 import { progressLine } from '../fleet-state/progress-line.ts'
 import type { RolloutContext } from './context.ts'

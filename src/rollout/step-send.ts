@@ -1,7 +1,7 @@
 // Sending a step: its event(s) through the backend, latest moved with the
 // first when the step moves it; nodes that joined meanwhile get theirs (a
-// switch's joiners the combined manifest). A send that fails before anything of the run
-// went out is the run's error; after that it stops the rollout (and
+// switch's joiners the combined manifest). A send that fails before anything
+// of the run went out is the run's error; after that it stops the rollout (and
 // auto-rollback runs), even when only some of this step's events went out.
 import type { Sent } from '../backend/fleet-backend.ts'
 import { FleetState } from '../fleet-state/fleet-state.ts'
