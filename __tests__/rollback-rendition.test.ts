@@ -136,6 +136,15 @@ describe("rollbackManifests: the previous release in the run's layout", () => {
     assert.match(manifest.commands.success.join('\n'), /"deploy_id":"v1","status":"success"/)
   })
 
+  test('no dest known to the run (a promote renders no template): refused, nothing uploaded', async () => {
+    const noDest = { ...input('releases'), template: undefined }
+    noDest.config = { ...noDest.config, dest: undefined }
+    const got = await rollbackManifests(noDest, { ...inPlaceV1, deployId: 'v7' })
+    assert.ok('refused' in got)
+    assert.match(got.refused, /published with layout: in-place.*dest is not known to this run/)
+    assert.equal(await store.head('apps/web/v7.releases.yml'), undefined)
+  })
+
   test('no history record to take the archive from: refused, saying why, nothing uploaded', async () => {
     const got = await rollbackManifests(input('releases'), {
       deployId: 'v0',

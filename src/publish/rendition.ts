@@ -79,6 +79,10 @@ async function putRendition(
   { config, template, reportsFor, store }: RenditionInput,
   release: { deployId: string; src: string; checksum: string }
 ): Promise<string> {
+  // A run that renders no template of its own (promote, rollback-to) knows dest
+  // only from the input.
+  if (!config.dest && !template?.dest)
+    throw new Error('its dest is not known to this run (set the dest input)')
   const manifest = renderReleaseManifest(
     template,
     {
