@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { FleetNodeSpec, LocalFleet } from '../fleet/index.ts'
+import type { FleetNodeSpec, LocalFleet, SimulatedNode } from '../fleet/index.ts'
 import { withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
 import { actionEnv, actionInputs, versionedBuilds } from './helpers/action-run.ts'
@@ -22,6 +22,7 @@ import {
   KV,
   kvAt,
   resultAt,
+  rowOf,
   saidBy,
   versionOn
 } from './helpers/fleet-truth.ts'
@@ -95,99 +96,188 @@ function when(ready: () => boolean, act: () => void) {
 }
 
 describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2 }, () => {
-  test(
-    'case 16a: the first layout: releases deploy after an in-place one rolls back without wiping releases/ and current',
-    { todo: 'issue #19: auto-rollback sends the in-place manifest to a releases base dir' },
-    async () => {
-      const crash = (id: string | undefined, url: string) =>
-        id === 'v2-rel' && url.endsWith('.switch.yml')
-      await withFleet(
-        fleetNodes(3, 'node-1', { 'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 } }),
-        async (fleet) => {
-          const first = await runAction(
-            actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-inplace', ...TEMPLATED }),
-            envFor(fleet)
-          )
-          assert.equal(first.code, 0, first.stdout)
-          assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
-          const run = await runAction(
-            actionInputs(fleet, {
-              path: 'v2',
-              'deploy-id': 'v2-rel',
-              layout: 'releases',
-              waves: '1, 100%',
-              'bake-time': '2s',
-              'auto-rollback': 'true',
-              ...TEMPLATED
-            }),
-            envFor(fleet)
-          )
-          assert.equal(run.code, 1, run.stdout)
-          assert.equal(run.outputs['rolled-back'], 'true', run.stdout)
-          // The canary's base dir keeps its releases and its current symlink, back on v1.
-          assert.ok(existsSync(appFile(fleet, 'node-1', 'releases')), 'releases/ survives')
-          assert.ok(existsSync(appFile(fleet, 'node-1', 'releases/v2-rel')), 'v2 kept')
-          assert.notEqual(currentOf(fleet, 'node-1'), '', 'current survives')
-          assert.equal(readApp(fleet, 'node-1', 'current/public/version.txt'), 'one')
-          assert.equal(resultAt(fleet, 'node-1')?.deploy_id, 'v1-inplace')
-          assert.equal(deployIdAt(fleet), 'v1-inplace')
-          // The others only prepared: their in-place v1 is untouched.
-          for (const node of ['node-2', 'node-3']) {
-            assert.equal(readApp(fleet, node, 'public/version.txt'), 'one', node)
-            assert.equal(currentOf(fleet, node), '', node)
-          }
+  test('case 16a: the first layout: releases deploy after an in-place one rolls back without wiping releases/ and current', async () => {
+    const crash = (id: string | undefined, url: string) =>
+      id === 'v2-rel' && url.endsWith('.switch.yml')
+    await withFleet(
+      fleetNodes(3, 'node-1', { 'node-1': { crashAfterDeploy: crash, crashDelayMs: 300 } }),
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-inplace', ...TEMPLATED }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-rel',
+            layout: 'releases',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            'auto-rollback': 'true',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(run.code, 1, run.stdout)
+        assert.equal(run.outputs['rolled-back'], 'true', run.stdout)
+        // The canary's base dir keeps its releases and its current symlink, back on v1.
+        assert.ok(existsSync(appFile(fleet, 'node-1', 'releases')), 'releases/ survives')
+        assert.ok(existsSync(appFile(fleet, 'node-1', 'releases/v2-rel')), 'v2 kept')
+        assert.notEqual(currentOf(fleet, 'node-1'), '', 'current survives')
+        assert.equal(readApp(fleet, 'node-1', 'current/public/version.txt'), 'one')
+        assert.equal(resultAt(fleet, 'node-1')?.deploy_id, 'v1-inplace')
+        assert.equal(deployIdAt(fleet), 'v1-inplace')
+        // The others only prepared: their in-place v1 is untouched.
+        for (const node of ['node-2', 'node-3']) {
+          assert.equal(readApp(fleet, node, 'public/version.txt'), 'one', node)
+          assert.equal(currentOf(fleet, node), '', node)
         }
-      )
-    }
-  )
+      }
+    )
+  })
 
-  test(
-    'case 16b: an in-place deploy after a layout: releases one rolls back in place, never with the releases manifest',
-    { todo: 'issue #19: auto-rollback sends the combined manifest to an in-place node' },
-    async () => {
-      await withFleet(
-        fleetNodes(3, 'node-1', {
-          'node-1': { crashAfterDeploy: 'v2-inplace', crashDelayMs: 300 }
+  test('case 16b: an in-place deploy after a layout: releases one rolls back in place, never with the releases manifest', async () => {
+    await withFleet(
+      fleetNodes(3, 'node-1', {
+        'node-1': { crashAfterDeploy: 'v2-inplace', crashDelayMs: 300 }
+      }),
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, {
+            path: 'v1',
+            'deploy-id': 'v1-rel',
+            layout: 'releases',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        assert.equal(currentOf(fleet, 'node-1'), 'releases/v1-rel')
+        const from = fleet.nodes.get('node-1')!.runs
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-inplace',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            'auto-rollback': 'true',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(run.code, 1, run.stdout)
+        assert.deepEqual(
+          releasesManifestsRun(fleet, 'node-1', 'v1-rel', from),
+          [],
+          'no layout: releases manifest sent to an in-place node'
+        )
+        // The run's layout is in-place: the app in dest is v1 again.
+        assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
+        assert.equal(deployIdAt(fleet), 'v1-rel')
+        for (const node of ['node-2', 'node-3'])
+          assert.equal(currentOf(fleet, node), 'releases/v1-rel', `${node} never sent v2`)
+      }
+    )
+  })
+
+  test('case 10c: with layout: releases a node joining during switch wave 1 is prepared and switched with the last wave', async () => {
+    await withFleet(fleetNodes(3, 'node-1', { 'node-1': { delayMs: 1500 } }), async (fleet) => {
+      const first = await runAction(
+        actionInputs(fleet, {
+          path: 'v1',
+          'deploy-id': 'v1-rel',
+          layout: 'releases',
+          ...TEMPLATED
         }),
-        async (fleet) => {
-          const first = await runAction(
-            actionInputs(fleet, {
-              path: 'v1',
-              'deploy-id': 'v1-rel',
-              layout: 'releases',
-              ...TEMPLATED
-            }),
-            envFor(fleet)
-          )
-          assert.equal(first.code, 0, first.stdout)
-          assert.equal(currentOf(fleet, 'node-1'), 'releases/v1-rel')
-          const from = fleet.nodes.get('node-1')!.runs
-          const run = await runAction(
-            actionInputs(fleet, {
-              path: 'v2',
-              'deploy-id': 'v2-inplace',
-              waves: '1, 100%',
-              'bake-time': '2s',
-              'auto-rollback': 'true',
-              ...TEMPLATED
-            }),
-            envFor(fleet)
-          )
-          assert.equal(run.code, 1, run.stdout)
-          assert.deepEqual(
-            releasesManifestsRun(fleet, 'node-1', 'v1-rel', from),
-            [],
-            'no layout: releases manifest sent to an in-place node'
-          )
-          // The run's layout is in-place: the app in dest is v1 again.
-          assert.equal(readApp(fleet, 'node-1', 'public/version.txt'), 'one')
-          assert.equal(deployIdAt(fleet), 'v1-rel')
-          for (const node of ['node-2', 'node-3'])
-            assert.equal(currentOf(fleet, node), 'releases/v1-rel', `${node} never sent v2`)
-        }
+        envFor(fleet)
       )
-    }
-  )
+      assert.equal(first.code, 0, first.stdout)
+      const from = fleet.consul.arrivals.length
+      let joining: Promise<SimulatedNode> | undefined
+      const run = await runAction(
+        actionInputs(fleet, {
+          path: 'v2',
+          'deploy-id': 'v2-join',
+          layout: 'releases',
+          waves: '1, 100%',
+          ...TEMPLATED
+        }),
+        envFor(fleet),
+        // Joins once the prepare and the canary's switch went out: it never prepared v2.
+        when(
+          () => firesSince(fleet, from).length >= 2,
+          () => (joining = fleet.addNode('node-4'))
+        )
+      )
+      const joiner = await joining
+      assert.ok(joiner, 'node-4 joined')
+      assert.equal(joiner.history[0]?.deployId, 'v1-rel', 'it booted the current release')
+      assert.equal(run.code, 0, run.stdout)
+      // A switch alone would fail on it (v2 not prepared there): it got prepare and switch.
+      assert.equal(currentOf(fleet, 'node-4'), 'releases/v2-join')
+      assert.equal(readApp(fleet, 'node-4', 'current/public/version.txt'), 'two')
+      assert.ok(existsSync(appFile(fleet, 'node-4', 'releases/v1-rel')), 'v1 kept')
+      assert.equal(resultAt(fleet, 'node-4')?.deploy_id, 'v2-join')
+      assert.equal(resultAt(fleet, 'node-4')?.phase, 'switch')
+      for (const node of ['node-1', 'node-2', 'node-3'])
+        assert.equal(currentOf(fleet, node), 'releases/v2-join', node)
+    })
+  })
+
+  test('case 10d: layout: releases, a joiner that booted the failed release from latest never kept the previous one: auto-rollback prepares it there and switches', async () => {
+    // node-3's app crashes once switched to v2 (a switch has no sync step to fail).
+    const crash = (id: string | undefined, url: string) =>
+      id === 'v2-rboot' && url.endsWith('.switch.yml')
+    await withFleet(
+      fleetNodes(3, 'node-1', {
+        'node-3': { crashAfterDeploy: crash, crashDelayMs: 300, delayMs: 1500 }
+      }),
+      async (fleet) => {
+        const first = await runAction(
+          actionInputs(fleet, {
+            path: 'v1',
+            'deploy-id': 'v1-rel',
+            layout: 'releases',
+            ...TEMPLATED
+          }),
+          envFor(fleet)
+        )
+        assert.equal(first.code, 0, first.stdout)
+        let joining: Promise<SimulatedNode> | undefined
+        const run = await runAction(
+          actionInputs(fleet, {
+            path: 'v2',
+            'deploy-id': 'v2-rboot',
+            layout: 'releases',
+            waves: '1, 100%',
+            'bake-time': '2s',
+            'auto-rollback': 'true',
+            ...TEMPLATED
+          }),
+          envFor(fleet),
+          // latest moved for the last switch wave: a node boots now and runs it.
+          when(
+            () => deployIdAt(fleet) === 'v2-rboot',
+            () => (joining = fleet.addNode('node-4'))
+          )
+        )
+        const joiner = await joining
+        assert.ok(joiner, 'node-4 joined')
+        assert.equal(joiner.history[0]?.deployId, 'v2-rboot', 'it booted the new release')
+        assert.equal(run.code, 1, run.stdout)
+        assert.equal(run.outputs['rolled-back'], 'true', run.stdout)
+        assert.equal(deployIdAt(fleet), 'v1-rel')
+        for (const node of ['node-1', 'node-2', 'node-3', 'node-4']) {
+          assert.equal(currentOf(fleet, node), 'releases/v1-rel', node)
+          assert.equal(readApp(fleet, node, 'current/public/version.txt'), 'one', node)
+        }
+        assert.equal(resultAt(fleet, 'node-4')?.deploy_id, 'v1-rel')
+        assert.match(run.stdout, /rolled back to v1-rel: 4\/4 nodes back on it/)
+      }
+    )
+  })
 
   test("case 17: a failed promote with auto-rollback rolls back the earlier partial run's canary too, then deletes rollout", async () => {
     await withFleet(fleetNodes(4, 'node-1', { 'node-3': { fail: 'v2-part' } }), async (fleet) => {
@@ -309,9 +399,19 @@ describe('auto-rollback does no harm (issue #19, contract 8a)', { concurrency: 2
         )
         assert.ok(sent.length > 0 && sent.length < 5, `the first event reached ${sent.join(', ')}`)
         assert.doesNotMatch(saidBy(run), /the event was not fired|Event fired:\*\* no/)
-        // The nodes that got the first event are rolled back.
+        // The nodes that got the first event are rolled back, and only they are sent
+        // the rollback: a node the refused event would have reached never got v2.
         assert.equal(run.outputs['rolled-back'], 'true')
         for (const node of names) assert.equal(versionOn(fleet, node), 'one', node)
+        for (const node of names.filter((n) => !sent.includes(n)))
+          assert.deepEqual(
+            fleet.consul.events(node).map((e) => e.payload.replace(/.*\//, '')),
+            ['v1-base.yml'],
+            `${node} was sent nothing after v1`
+          )
+        // ...and the run says so: not sent, not pending (contract 8a).
+        for (const node of names.slice(0, 5).filter((n) => !sent.includes(n)))
+          assert.equal(rowOf(run, node)?.status, 'not sent', node)
         assert.equal(deployIdAt(fleet), 'v1-base')
       }
     )

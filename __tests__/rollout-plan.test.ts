@@ -10,7 +10,8 @@ import {
   escapeRe2,
   nodeFilterBudget,
   nodeFilterFor,
-  nodeFilters
+  nodeFilters,
+  nodeGroups
 } from '../src/consul/node-filter.ts'
 import { addJoiners, isPartial, orderTargets, planRollout } from '../src/rollout/plan/plan.ts'
 import { canaryNodes } from '../src/consul/targets.ts'
@@ -229,6 +230,17 @@ describe('node filters (RE2)', () => {
     assert.deepEqual(nodeFilters(['a', 'b'], 6), ['^(a)$', '^(b)$'])
     assert.throws(() => nodeFilters(['x'.repeat(10)], 13), /too long for an event's node filter/)
     assert.deepEqual(nodeFilters([]), [])
+  })
+
+  test('nodeGroups: the nodes each filter matches, in order (what each event of a wave reached)', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `web.${i + 1}`)
+    const filters = nodeFilters(names, 64)
+    const groups = nodeGroups(names, 64)
+    assert.equal(groups.length, filters.length)
+    groups.forEach((group, i) => {
+      for (const name of names)
+        assert.equal(matches(filters[i]!, name), group.includes(name), `${filters[i]} ~ ${name}`)
+    })
   })
 
   test('the default bound fits a user event of serf (512 bytes) with a 100-byte payload', () => {

@@ -28,6 +28,7 @@ import {
 import { checkPlatform } from './publish/pack-tools.ts'
 import type { Release, ReportingCommands } from './publish/publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish/publish.ts'
+import { rollbackManifests } from './publish/rendition.ts'
 import type { DeployFacts, FleetReport, WaveReport } from './report/report.ts'
 import { formatGoDuration } from './shared/duration.ts'
 import { gateFailureLine } from './backend/gate-failure.ts'
@@ -488,26 +489,34 @@ async function publishOrFind(
 }
 
 /**
- * What latest names now, per datacenter: auto-rollback's target. With layout:
- * releases it is switched back to: every node sent this one still keeps it (the
- * switch spares the release it replaced).
+ * What latest names now, per datacenter: auto-rollback's target, with the
+ * manifests it sends in this run's layout (contract 8a). With layout: releases
+ * it is switched back to: every node sent this one still keeps it (the switch
+ * spares the release it replaced).
  */
-function previousReleases(
+async function previousReleases(
   config: Config,
-  datacenters: ReadonlyArray<string | undefined>,
+  plan: Plan,
+  deps: PipelineDeps,
   pointers: readonly ReleasePointer[]
-): Map<string | undefined, PreviousRelease> {
+): Promise<Map<string | undefined, PreviousRelease>> {
+  const input = {
+    config,
+    template: plan.template,
+    reportsFor: (deployId: string) => reportingCommands({ ...config, deployId }, plan.template),
+    store: deps.store,
+    log: deps.log
+  }
   const previous = new Map<string | undefined, PreviousRelease>()
-  for (const [i, dc] of datacenters.entries()) {
-    const before = pointers[i]!
-    const switchUrl =
-      config.layout === 'releases' ? before.history?.switch_manifest_url || undefined : undefined
-    if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
-      previous.set(dc, {
-        deployId: before.deployId,
-        manifestUrl: before.manifestUrl,
-        ...(switchUrl ? { switchUrl } : {})
-      })
+  // The same release in several datacenters is rendered (and uploaded) once.
+  const found = new Map<string, Promise<PreviousRelease>>()
+  for (const [i, dc] of plan.datacenters.entries()) {
+    const { deployId, manifestUrl, history } = pointers[i]!
+    if (!deployId || !manifestUrl || deployId === config.deployId) continue
+    const key = `${deployId}\u0000${manifestUrl}`
+    if (!found.has(key))
+      found.set(key, rollbackManifests(input, { deployId, manifestUrl, history }))
+    previous.set(dc, await found.get(key)!)
   }
   return previous
 }
@@ -647,7 +656,7 @@ async function rollOut(config: Config, deps: PipelineDeps, plan: Plan, run: RunR
   run.release = found.release
   run.history = found.history
   const previous = config.autoRollback
-    ? previousReleases(config, plan.datacenters, await pointers())
+    ? await previousReleases(config, plan, deps, await pointers())
     : undefined
   const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size
   await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {

@@ -90,6 +90,8 @@ export interface Sent {
   firedAt: number
   /** results above this mark count (Consul: a ModifyIndex; Serf: a Lamport time) */
   baseline: number
+  /** the nodes this event (or query) was addressed to; undefined: the request's filters */
+  nodes?: readonly string[]
 }
 
 /** One step's send: the event(s) that reach `nodes`, and the pointer when the step moves it. */

@@ -19,7 +19,7 @@ import type { Config, DatacenterSelection } from '../config/config.ts'
 import type { ParsedResult } from '../fleet-state/fleet-state.ts'
 import { parseResult } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
-import { nodeFilters } from './node-filter.ts'
+import { nodeFilters, nodeGroups } from './node-filter.ts'
 import type { EventFilters } from '../shared/filters.ts'
 import type { Log } from '../shared/log.ts'
 import type { Announcement } from './announce.ts'
@@ -192,9 +192,10 @@ async function sendEvents(
   request: SendRequest
 ): Promise<Sent | undefined> {
   // The one-wave default keeps the configured filters; waves name their nodes.
-  const filterSets: EventFilters[] = request.byFilters
-    ? [config.filters]
-    : nodeFilters(request.nodes).map((node) => ({ node }))
+  const groups = request.byFilters ? undefined : nodeGroups(request.nodes)
+  const filterSets: EventFilters[] = groups
+    ? nodeFilters(request.nodes).map((node) => ({ node }))
+    : [config.filters]
   const sending = { ...config, deployId: request.deployId }
   let first: Announcement | undefined
   let last: Announcement | undefined
@@ -221,7 +222,11 @@ async function sendEvents(
       }
     )
     first ??= last
-    request.onFired?.({ firedAt: last.firedAt, baseline: last.baselineIndex })
+    request.onFired?.({
+      firedAt: last.firedAt,
+      baseline: last.baselineIndex,
+      ...(groups ? { nodes: groups[n] } : {})
+    })
   }
   return first && { firedAt: first.firedAt, baseline: first.baselineIndex }
 }

@@ -88,27 +88,34 @@ export function nodeFilters(
   names: readonly string[],
   maxBytes = DEFAULT_NODE_FILTER_BYTES
 ): string[] {
-  const filters: string[] = []
+  return nodeGroups(names, maxBytes).map((group) => `^(${group.map(escapeRe2).join('|')})$`)
+}
+
+/** The names each of nodeFilters' filters matches, in the same order. */
+export function nodeGroups(
+  names: readonly string[],
+  maxBytes = DEFAULT_NODE_FILTER_BYTES
+): string[][] {
+  const groups: string[][] = []
   let group: string[] = []
   let size = 0
   const frame = byteLength('^()$')
   for (const name of names) {
-    const escaped = escapeRe2(name)
-    const bytes = byteLength(escaped)
+    const bytes = byteLength(escapeRe2(name))
     if (frame + bytes > maxBytes)
       throw new Error(
         `node ${quote(name)} is too long for an event's node filter (${frame + bytes} bytes, at most ${maxBytes})`
       )
     const grown = group.length === 0 ? frame + bytes : size + 1 + bytes
     if (group.length > 0 && grown > maxBytes) {
-      filters.push(`^(${group.join('|')})$`)
+      groups.push(group)
       group = []
       size = frame + bytes
     } else {
       size = grown
     }
-    group.push(escaped)
+    group.push(name)
   }
-  if (group.length > 0) filters.push(`^(${group.join('|')})$`)
-  return filters
+  if (group.length > 0) groups.push(group)
+  return groups
 }

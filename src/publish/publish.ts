@@ -8,7 +8,8 @@ import { releaseKey, s3Url } from '../config/config.ts'
 import type { Log } from '../shared/log.ts'
 import { formatBytes, formatRate, throttle } from '../shared/log.ts'
 import type { ManifestTemplate } from './manifest/manifest.ts'
-import { renderManifest } from './manifest/manifest.ts'
+import type { ManifestPhase, ReleaseReports } from './manifest/release-manifest.ts'
+import { renderReleaseManifest } from './manifest/release-manifest.ts'
 import { checkTree, pack } from './pack.ts'
 import type { CheckedBuild } from './pack.ts'
 import { parseDeployIdFile } from '../config/deploy-id-file.ts'
@@ -32,14 +33,10 @@ export interface Release {
   publishedAt?: string
 }
 
-export interface ReportingCommands {
-  success: string[]
-  failure: string[]
-  /** layout: releases: the reports of each phase (the combined manifest reports as a switch) */
-  phases?: Record<'prepare' | 'switch', { success: string[]; failure: string[] }>
-}
+/** The reporting commands of this run's release (layout: releases: per phase). */
+export type ReportingCommands = ReleaseReports
 
-type Phase = 'prepare' | 'switch' | 'combined'
+type Phase = ManifestPhase
 const PHASES: readonly Phase[] = ['prepare', 'switch', 'combined']
 
 /** The manifest of one phase (or the whole in-place one when `phase` is undefined). */
@@ -51,20 +48,12 @@ function render(
   checksum: string,
   phase?: Phase
 ): string {
-  const reports =
-    phase && commands.phases
-      ? commands.phases[phase === 'prepare' ? 'prepare' : 'switch']
-      : commands
-  return renderManifest(template, {
-    src,
-    checksum,
-    dest: config.dest,
-    successCommands: reports.success,
-    failureCommands: reports.failure,
-    ...(phase
-      ? { layout: { phase, deployId: config.deployId, keepReleases: config.keepReleases } }
-      : {})
-  })
+  const { deployId, dest, keepReleases } = config
+  return renderReleaseManifest(
+    template,
+    { deployId, src, checksum, dest, keepReleases, reports: commands },
+    phase
+  )
 }
 
 export interface PublishInput {

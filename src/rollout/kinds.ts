@@ -15,10 +15,12 @@ export interface Kind {
   /** nodes that fail it are left out of their datacenter's later steps */
   gatesLaterSteps: boolean
   /**
-   * as the last wave, it is sent to nodes that joined the targets meanwhile
-   * (contract 8); a switch cannot be (a joiner has not prepared the release)
+   * as the last wave, the manifest it sends to nodes that joined the targets
+   * meanwhile (contract 8, 8a); undefined: none. A joiner has not prepared the
+   * release, so a switch sends it the combined manifest (prepare and switch in
+   * one run, reported as a switch).
    */
-  sendsToJoiners: boolean
+  joinerUrl(release: RolloutRelease): string | undefined
   label(step: Step): string
   /** why a node of a step that never started was not sent anything */
   notStarted(step: Step): string
@@ -32,7 +34,7 @@ export const KINDS: Record<StepKind, Kind> = {
     url: (release) => release.manifestUrl,
     isWave: true,
     gatesLaterSteps: false,
-    sendsToJoiners: true,
+    joinerUrl: (release) => release.manifestUrl,
     label: (step) => `${where(step)}${wave(step)}`,
     notStarted: (step) => `not sent: wave ${step.wave} did not start`
   },
@@ -41,7 +43,7 @@ export const KINDS: Record<StepKind, Kind> = {
     phase: 'prepare',
     isWave: false,
     gatesLaterSteps: true,
-    sendsToJoiners: false,
+    joinerUrl: () => undefined,
     label: (step) => `${where(step)}prepare`,
     notStarted: () => 'not sent: the prepare did not start'
   },
@@ -50,7 +52,7 @@ export const KINDS: Record<StepKind, Kind> = {
     phase: 'switch',
     isWave: true,
     gatesLaterSteps: false,
-    sendsToJoiners: false,
+    joinerUrl: (release) => release.manifestUrl,
     label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
     notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
   }

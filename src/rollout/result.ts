@@ -2,6 +2,7 @@
 // reached, waves completed, the verdict, and the two phases' figures.
 import type { FleetState, Verdict } from '../fleet-state/fleet-state.ts'
 import type { RolloutContext } from './context.ts'
+import { stepLabel } from './context.ts'
 import { KINDS } from './kinds.ts'
 import type { PhaseFigures, RolloutResult, WaveRun } from './types.ts'
 
@@ -18,6 +19,7 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
           run.step.wave,
           run.step.datacenter
         )
+    else noteUnreached(ctx, run)
   // layout: releases: a node whose last counted result is its prepare was not switched.
   fleet.markPrepared()
   // One wave in the agent's datacenter is the plain run: its fleet is the run's;
@@ -41,6 +43,23 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
     firstFiredAt: ctx.firstFiredAt,
     ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})
   }
+}
+
+/**
+ * A step whose send stopped midway (a wave sent as several events): its nodes
+ * no event went out to were not sent the release (contract 8a), not pending.
+ */
+function noteUnreached(ctx: RolloutContext, run: WaveRun): void {
+  if (!run.sentTo) return
+  const sentTo = new Set(run.sentTo)
+  for (const node of run.step.nodes)
+    if (!sentTo.has(node))
+      ctx.fleet.noteNotSent(
+        node,
+        `not sent: ${stepLabel(ctx, run.step) || 'the send'} stopped before its event for this node went out`,
+        run.step.wave,
+        run.step.datacenter
+      )
 }
 
 /** The run's verdict over all steps: converged only when every step passed. */

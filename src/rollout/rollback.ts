@@ -1,8 +1,10 @@
-// Auto-rollback (contract 8) as another plan run by the same executor: per
+// Auto-rollback (contract 8, 8a) as another plan run by the same executor: per
 // datacenter sent this release, one step that sends the previous release back
-// to every node sent this one (a switch back with layout: releases when the
-// previous release has a switch manifest), moving latest back where this run
-// moved it, counted against the previous deploy ID within `timeout`, afresh.
+// to every node that got this one, in the run's layout (with layout: releases a
+// switch back, and the combined manifest to nodes that no longer keep it; a
+// previous release published in the other layout comes rendered again in this
+// one, publish/rendition.ts), moving latest back where this run moved it,
+// counted against the previous deploy ID within `timeout`, afresh.
 import type { ParsedResult } from '../fleet-state/fleet-state.ts'
 import { progressLine } from '../fleet-state/progress-line.ts'
 import type { RolloutContext } from './context.ts'
@@ -10,7 +12,7 @@ import { datacenterRecord, newRolloutContext } from './context.ts'
 import { KINDS } from './kinds.ts'
 import type { Step } from './plan/plan.ts'
 import { runSteps } from './run-steps.ts'
-import type { PreviousRelease, RollbackRun } from './types.ts'
+import type { PreviousRelease, RollbackRun, WaveRun } from './types.ts'
 
 export interface RollbackPlan {
   datacenter: string | undefined
@@ -25,7 +27,9 @@ export interface RollbackPlan {
  */
 export function planRollback(
   ctx: RolloutContext,
-  onRelease: ReadonlyMap<string | undefined, readonly string[]> = new Map()
+  onRelease: ReadonlyMap<string | undefined, readonly string[]> = new Map(),
+  /** per datacenter, nodes whose last result says they no longer keep the previous release */
+  lacking: ReadonlyMap<string | undefined, ReadonlySet<string>> = new Map()
 ): RollbackPlan[] {
   // A node only prepared still runs the previous release (current was not touched).
   const sent = ctx.runs.filter((r) => r.firedAt !== undefined && KINDS[r.step.kind].isWave)
@@ -35,10 +39,7 @@ export function planRollback(
   return datacenters.map((datacenter) => {
     const previous = ctx.deps.previous?.get(datacenter)
     if (!previous) return { datacenter }
-    const sentNodes = sent
-      .filter((r) => r.step.datacenter === datacenter)
-      .flatMap((r) => r.fleet?.list() ?? [])
-      .map((s) => s.node)
+    const sentNodes = sent.filter((r) => r.step.datacenter === datacenter).flatMap(sentRelease)
     const nodes = [...new Set([...sentNodes, ...(onRelease.get(datacenter) ?? [])])]
     const switchBack = ctx.deps.config.layout === 'releases' && previous.switchUrl !== undefined
     const step: Step = {
@@ -51,13 +52,31 @@ export function planRollback(
       bakeMs: 0,
       takesJoiners: false
     }
+    // layout: releases: a node that no longer keeps it prepares it again (the combined manifest).
+    const gone = lacking.get(datacenter)
+    if (switchBack && gone) step.whole = nodes.filter((n) => gone.has(n))
     return { datacenter, previous, step }
   })
 }
 
+/**
+ * The nodes of a step that got the release: those its events went out to (a
+ * wave sent as several events may have stopped midway), and any that reported
+ * it anyway (a joiner that booted from latest). Never a node the send never reached.
+ */
+function sentRelease(run: WaveRun): string[] {
+  const states = run.fleet?.list() ?? []
+  if (!run.sentTo) return states.map((s) => s.node)
+  const sentTo = new Set(run.sentTo)
+  return states
+    .filter((s) => sentTo.has(s.node) || s.status === 'success' || s.status === 'failure')
+    .map((s) => s.node)
+}
+
 export async function rollBack(ctx: RolloutContext): Promise<RollbackRun> {
   const { log } = ctx.deps
-  const plans = planRollback(ctx, await nodesOnRelease(ctx))
+  const read = await readResults(ctx)
+  const plans = planRollback(ctx, read.onRelease, read.lacking)
   if (plans.length === 0) {
     // layout: releases, the prepare failed: current was never touched anywhere.
     const message = 'auto-rollback: no node was switched to this release: nothing to roll back'
@@ -79,12 +98,18 @@ export async function rollBack(ctx: RolloutContext): Promise<RollbackRun> {
 }
 
 /**
- * Per datacenter of the plan, the nodes whose last result is this release (a
- * switch, not a prepare): those an earlier partial rollout left on it too. A
- * datacenter that cannot be read is rolled back from what this run sent.
+ * Per datacenter of the plan, from each node's last result: the nodes on this
+ * release (a switch, not a prepare), those an earlier partial rollout left on it
+ * too; and with layout: releases those that say they no longer keep the
+ * previous release. A datacenter that cannot be read is rolled back from what
+ * this run sent.
  */
-async function nodesOnRelease(ctx: RolloutContext): Promise<Map<string | undefined, string[]>> {
-  const on = new Map<string | undefined, string[]>()
+async function readResults(ctx: RolloutContext): Promise<{
+  onRelease: Map<string | undefined, string[]>
+  lacking: Map<string | undefined, Set<string>>
+}> {
+  const onRelease = new Map<string | undefined, string[]>()
+  const lacking = new Map<string | undefined, Set<string>>()
   for (const dc of new Set(ctx.steps.map((s) => s.datacenter))) {
     const results = await ctx.deps.backend
       .at(dc)
@@ -95,13 +120,18 @@ async function nodesOnRelease(ctx: RolloutContext): Promise<Map<string | undefin
         )
         return new Map<string, ParsedResult>()
       })
-    const nodes: string[] = []
-    for (const [node, r] of results)
+    const previous = ctx.deps.previous?.get(dc)?.deployId
+    const on: string[] = []
+    const gone = new Set<string>()
+    for (const [node, r] of results) {
       if (r.deployId === ctx.release.deployId && r.status === 'success' && r.phase !== 'prepare')
-        nodes.push(node)
-    on.set(dc, nodes)
+        on.push(node)
+      if (previous && r.releases && !r.releases.includes(previous)) gone.add(node)
+    }
+    onRelease.set(dc, on)
+    lacking.set(dc, gone)
   }
-  return on
+  return { onRelease, lacking }
 }
 
 async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Promise<RollbackRun> {
@@ -111,6 +141,12 @@ async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Prom
     const message = `auto-rollback: there is no previous release to roll back to${where}`
     log.warning(message)
     return { outcome: 'nothing_to_roll_back_to', sent: false, message }
+  }
+  if (plan.previous.refused) {
+    // Never a manifest of another layout (contract 8a): nothing is sent.
+    const message = `auto-rollback to ${plan.previous.deployId}${where} not sent: ${plan.previous.refused}`
+    log.warning(message)
+    return { deployId: plan.previous.deployId, outcome: 'failed', sent: false, message }
   }
   const { previous, step } = plan
   log.info(

@@ -20,11 +20,19 @@ export async function runSteps(ctx: RolloutContext): Promise<void> {
 
 async function runStep(ctx: RolloutContext, index: number): Promise<StepEnd> {
   const run = ctx.runs[index]!
-  const nodes = [...stepNodes(ctx, run.step), ...(await joiners(ctx, index))]
+  // Nodes that get the whole manifest rather than the step's: joiners, and those
+  // known not to keep the release a switch points at.
+  const whole = new Set(run.step.whole)
+  const planned = stepNodes(ctx, run.step).filter((n) => !whole.has(n))
+  const joined = [
+    ...stepNodes(ctx, run.step).filter((n) => whole.has(n)),
+    ...(await joiners(ctx, index))
+  ]
+  const nodes = [...planned, ...joined]
   if (nodes.length === 0) return emptyStep(ctx, index)
   if (ctx.notWaiting && !startsDatacenter(ctx, index)) return 'next'
   await openStep(ctx, index, nodes)
-  const sent = await sendStep(ctx, index, nodes)
+  const sent = await sendStep(ctx, index, planned, joined)
   if (run.outcome === 'failed') return 'stop'
   if (!sent) return 'next'
   run.fleet = stepFleet(ctx, run.step, nodes, sent)
@@ -90,7 +98,11 @@ function emptyStep(ctx: RolloutContext, index: number): StepEnd {
 async function joiners(ctx: RolloutContext, index: number): Promise<string[]> {
   const { step } = ctx.runs[index]!
   // A datacenter's first step goes out right after the plan read its targets.
-  if (!step.takesJoiners || !KINDS[step.kind].sendsToJoiners || startsDatacenter(ctx, index))
+  if (
+    !step.takesJoiners ||
+    KINDS[step.kind].joinerUrl(ctx.release) === undefined ||
+    startsDatacenter(ctx, index)
+  )
     return []
   const planned = new Set(
     ctx.steps.filter((s) => s.datacenter === step.datacenter).flatMap((s) => s.nodes)

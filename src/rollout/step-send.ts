@@ -1,17 +1,20 @@
 // Sending a step: its event(s) through the backend, latest moved with the
-// first when the step moves it. A send that fails before anything of the run
-// went out is the run's error; after that it stops the rollout (and
+// first when the step moves it; nodes that joined meanwhile get theirs (a
+// switch's joiners the combined manifest). A send that fails before anything
+// of the run went out is the run's error; after that it stops the rollout (and
 // auto-rollback runs), even when only some of this step's events went out.
 import type { Sent } from '../backend/fleet-backend.ts'
 import { FleetState } from '../fleet-state/fleet-state.ts'
 import type { RolloutContext } from './context.ts'
 import { datacenterRecord, stepLabel } from './context.ts'
-import { stepUrl } from './kinds.ts'
+import { KINDS, stepUrl } from './kinds.ts'
+import type { Step } from './plan/plan.ts'
 
 export async function sendStep(
   ctx: RolloutContext,
   index: number,
-  nodes: readonly string[]
+  nodes: readonly string[],
+  joined: readonly string[] = []
 ): Promise<Sent | undefined> {
   const run = ctx.runs[index]!
   const { step } = run
@@ -19,27 +22,32 @@ export async function sendStep(
   const record = datacenterRecord(ctx, step.datacenter)
   let first: Sent | undefined
   try {
-    first = await backend.at(step.datacenter).send({
-      deployId: ctx.release.deployId,
-      eventUrl: stepUrl(step, ctx.release),
-      pointer: step.movesLatest
-        ? {
-            manifestUrl: ctx.release.manifestUrl,
-            history: record.historyWritten ? undefined : ctx.release.history
-          }
-        : undefined,
-      nodes,
-      // The one-wave default keeps today's event: the configured filters. A promote
-      // goes only to the nodes not on the release yet (contract 8).
-      byFilters:
-        !ctx.rollback && config.waves === undefined && step.kind === 'deploy' && !config.promote,
-      signal,
-      onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
-      onFired: (sent) => {
-        first ??= sent
-        if (step.movesLatest) record.latestMoved = record.historyWritten = true
-      }
-    })
+    for (const [n, send] of eventsOf(ctx, step, nodes, joined).entries()) {
+      const movesLatest = step.movesLatest && n === 0
+      const got = await backend.at(step.datacenter).send({
+        deployId: ctx.release.deployId,
+        eventUrl: send.eventUrl,
+        pointer: movesLatest
+          ? {
+              manifestUrl: ctx.release.manifestUrl,
+              history: record.historyWritten ? undefined : ctx.release.history
+            }
+          : undefined,
+        nodes: send.nodes,
+        // The one-wave default keeps today's event: the configured filters. A promote
+        // goes only to the nodes not on the release yet (contract 8).
+        byFilters:
+          !ctx.rollback && config.waves === undefined && step.kind === 'deploy' && !config.promote,
+        signal,
+        onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
+        onFired: (sent) => {
+          first ??= sent
+          if (sent.nodes) (run.sentTo ??= []).push(...sent.nodes)
+          if (movesLatest) record.latestMoved = record.historyWritten = true
+        }
+      })
+      first ??= got
+    }
   } catch (error) {
     if (signal?.aborted || (ctx.firstFiredAt === undefined && first === undefined)) throw error
     run.firedAt = first?.firedAt
@@ -52,7 +60,7 @@ export async function sendStep(
         deployId: ctx.release.deployId,
         baselineIndex: first.baseline,
         maxFailures: 0,
-        targets: nodes
+        targets: [...nodes, ...joined]
       })
     return undefined
   }
@@ -61,4 +69,26 @@ export async function sendStep(
     ctx.firstFiredAt ??= first.firedAt
   }
   return first
+}
+
+/**
+ * A step's sends: its nodes get the step's manifest; `joined` (nodes that joined,
+ * and a rollback's nodes that no longer keep the release) get the kind's whole
+ * manifest (contract 8a: a switch cannot take a node that never prepared), in
+ * the same send when it is the same manifest.
+ */
+function eventsOf(
+  ctx: RolloutContext,
+  step: Step,
+  nodes: readonly string[],
+  joined: readonly string[]
+): Array<{ eventUrl: string; nodes: readonly string[] }> {
+  const eventUrl = stepUrl(step, ctx.release)
+  const joinerUrl = joined.length > 0 ? KINDS[step.kind].joinerUrl(ctx.release) : undefined
+  if (joinerUrl === undefined || joinerUrl === eventUrl)
+    return [{ eventUrl, nodes: [...nodes, ...joined] }]
+  return [
+    { eventUrl, nodes },
+    { eventUrl: joinerUrl, nodes: joined }
+  ].filter((send) => send.nodes.length > 0)
 }

@@ -16,6 +16,11 @@ export interface WaveRun {
   /** the step's own fleet (its nodes, counted from its event on) */
   fleet?: FleetState
   firedAt?: number
+  /**
+   * the nodes its events went out to, as the backend said (undefined: to all
+   * its nodes, e.g. by the configured filters); fewer when a send failed midway
+   */
+  sentTo?: string[]
   /** when its verdict (and gate) was known */
   endedAt?: number
   gateFailures?: GateFailure[]
@@ -66,12 +71,18 @@ export interface RolloutResult {
   phases?: PhaseFigures
 }
 
-/** Where auto-rollback goes back to in one datacenter: what latest named when the run started. */
+/**
+ * Where auto-rollback goes back to in one datacenter: what latest named when the
+ * run started, its manifests in the run's layout (rendered again when it was
+ * published in the other one).
+ */
 export interface PreviousRelease {
   deployId: string
   manifestUrl: string
   /** layout: releases: its switch manifest, when it has one */
   switchUrl?: string
+  /** it cannot be sent in the run's layout (contract 8a): why; nothing is sent */
+  refused?: string
 }
 
 export interface RolloutDeps {

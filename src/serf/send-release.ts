@@ -45,14 +45,14 @@ export async function queryNodes(
   payload: string,
   nodes: readonly string[],
   sourceNode: string,
-  onSent?: (firedAt: number) => void
+  onSent?: (firedAt: number, nodes: readonly string[]) => void
 ): Promise<string[]> {
   const one = async (chunk: string[]): Promise<string[]> => {
     const firedAt = Date.now()
     // Out once the agent took it: its first ack says so, or its end when none acked.
     let said = false
     const sent = () => {
-      if (!said) onSent?.(firedAt)
+      if (!said) onSent?.(firedAt, chunk)
       said = true
     }
     try {
@@ -211,10 +211,10 @@ async function sendQueries(
   const clock: Clock = { kind: 'query', time: before.time }
   const baseline = encodeMark(clock)
   let firstFiredAt: number | undefined
-  const onSent = (firedAt: number) => {
+  const onSent = (firedAt: number, nodes: readonly string[]) => {
     firstFiredAt ??= firedAt
     progress.wentOut = true
-    request.onFired?.({ firedAt, baseline })
+    request.onFired?.({ firedAt, baseline, nodes })
   }
   const acked = new Set(
     await queryNodes(

@@ -45,6 +45,11 @@ export interface Step {
   bakeMs: number
   /** the last wave of a full rollout: nodes that join during the rollout are added here (addJoiners) */
   takesJoiners: boolean
+  /**
+   * a switch: nodes of it known not to keep the release (a rollback's switch
+   * back, contract 8a); they are sent the whole (combined) manifest instead
+   */
+  whole?: string[]
 }
 
 export interface DatacenterTargets {
