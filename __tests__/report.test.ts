@@ -686,7 +686,18 @@ describe('the same node name in two datacenters (contract 8a)', () => {
     assert.equal(a.causeOf.get('web-1 (dc1)'), 'permission denied in dc1')
     assert.equal(a.causeOf.get('web-1 (dc2)'), 'disk full in dc2')
     assert.equal(a.groups.filter((g) => g.status === 'failure').length, 2)
-    const summary = summaryMarkdown(r)
+    // Each datacenter's wave 1 is a box of its own, the second after the first.
+    const summary = summaryMarkdown({
+      ...r,
+      waves: [
+        { wave: 1, nodes: ['web-1 (dc1)', 'web-2'], passed: false },
+        { wave: 1, nodes: ['web-1 (dc2)'], passed: false }
+      ]
+    })
+    assert.match(
+      summary,
+      /^ {2}w1\["wave 1: 2 nodes.*\n {2}w1_1\["wave 1: 1 node.*\n {2}w1 --> w1_1$/m
+    )
     assert.match(summary, /^\| web-1 &#40;dc1&#41; \| ❌ failed \| .*permission denied in dc1/m)
     assert.match(summary, /^\| web-1 &#40;dc2&#41; \| ❌ failed \| .*disk full in dc2/m)
     assert.deepEqual(
