@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { ResultEntry } from '../src/fleet-state/fleet-state.ts'
-import { FleetState } from '../src/fleet-state/fleet-state.ts'
+import { FleetState, labelsOfSteps, nodeKey, nodesOfSteps } from '../src/fleet-state/fleet-state.ts'
+import { resultRows } from '../src/report/report.ts'
 
 const ID = '20261122-021441-3f9c2ab-r1.1'
 const result = (node: string, status: string, modifyIndex: number, deployId = ID): ResultEntry => ({
@@ -170,7 +171,8 @@ test('contract 8a states: not sent, prepared and rolled back are counted apart, 
     deployId: 'v2',
     baselineIndex: 10,
     maxFailures: 0,
-    targets: ['a', 'b', 'c', 'd']
+    // c is dc2's: a node is a (datacenter, name) pair
+    targets: ['a', 'b', { node: 'c', datacenter: 'dc2' }, 'd']
   })
   f.applyResults([
     { node: 'a', value: JSON.stringify({ deploy_id: 'v2', status: 'failure' }), modifyIndex: 11 },
@@ -200,4 +202,142 @@ test('contract 8a states: not sent, prepared and rolled back are counted apart, 
   assert.equal(byNode.b?.status, 'prepared')
   assert.deepEqual([byNode.c?.status, byNode.c?.datacenter, byNode.c?.wave], ['not_sent', 'dc2', 2])
   assert.equal(byNode.d?.status, 'pending')
+})
+
+describe('a node is a (datacenter, name) pair (contract 8a)', () => {
+  const twoWebOnes = () =>
+    new FleetState({
+      deployId: ID,
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: [
+        { node: 'web-1', datacenter: 'dc1' },
+        { node: 'web-2', datacenter: 'dc1' },
+        { node: 'web-1', datacenter: 'dc2' }
+      ]
+    })
+  /** A step's fleet, as the executor makes it: its datacenter's names, read by name. */
+  const step = (datacenter: string, targets: string[], untargeted: string[] = []) =>
+    new FleetState({
+      deployId: ID,
+      baselineIndex: 100,
+      maxFailures: 0,
+      targets,
+      untargeted,
+      datacenter
+    })
+
+  test('the same name in two datacenters is two nodes: counts, states, labels and results', () => {
+    const run = twoWebOnes()
+    assert.equal(run.counts().total, 3)
+    const dc1 = step('dc1', ['web-1', 'web-2'])
+    dc1.applyResults([result('web-1', 'success', 101), result('web-2', 'success', 102)])
+    const dc2 = step('dc2', ['web-1'])
+    dc2.applyResults([result('web-1', 'failure', 101)])
+    run.absorb(dc1, 1, 'dc1')
+    run.absorb(dc2, 1, 'dc2')
+    assert.deepEqual(run.counts(), {
+      total: 3,
+      succeeded: 2,
+      failed: 1,
+      pending: 0,
+      notSent: 0,
+      prepared: 0,
+      rolledBack: 0
+    })
+    assert.deepEqual(
+      run.list().map((s) => [s.datacenter, s.node, s.status]),
+      [
+        ['dc1', 'web-1', 'success'],
+        ['dc2', 'web-1', 'failure'],
+        ['dc1', 'web-2', 'success']
+      ]
+    )
+    // Named apart only where the name repeats.
+    assert.deepEqual(run.nodesByStatus('success'), ['web-1 (dc1)', 'web-2'])
+    assert.deepEqual(run.nodesByStatus('failure'), ['web-1 (dc2)'])
+    assert.equal(run.datacenterOf({ node: 'web-1', datacenter: 'dc2' }), 'dc2')
+    assert.deepEqual(
+      resultRows(run).map((r) => [r.datacenter, r.node, r.status]),
+      [
+        ['dc1', 'web-1', 'success'],
+        ['dc2', 'web-1', 'failure'],
+        ['dc1', 'web-2', 'success']
+      ]
+    )
+  })
+
+  test("a step's fleet reads bare names in its own datacenter: lost, joiners and the left-out", () => {
+    const dc2 = step('dc2', ['web-1'], ['db-1'])
+    assert.equal(dc2.markLost('web-1')?.datacenter, 'dc2')
+    assert.equal(dc2.isTarget({ node: 'web-1', datacenter: 'dc1' }), false)
+    assert.equal(dc2.isKnown('db-1'), true)
+    assert.equal(dc2.isKnown({ node: 'db-1', datacenter: 'dc1' }), false)
+    // A joiner's state is of the step's datacenter.
+    dc2.applyResults([result('web-9', 'success', 101)])
+    assert.deepEqual(
+      dc2.list().map((s) => [s.datacenter, s.node, s.status, s.joined]),
+      [
+        ['dc2', 'web-1', 'lost', undefined],
+        ['dc2', 'web-9', 'success', true]
+      ]
+    )
+    // A plain run (no datacenter) keeps records without one.
+    const plain = fleet(['a'])
+    assert.deepEqual(plain.list(), [{ node: 'a', status: 'pending' }])
+  })
+
+  test('not sent, rolled back and absorb each touch one datacenter’s node', () => {
+    const run = twoWebOnes()
+    const dc1 = step('dc1', ['web-1', 'web-2'])
+    dc1.applyResults([result('web-1', 'failure', 101), result('web-2', 'success', 102)])
+    run.absorb(dc1, 1, 'dc1')
+    run.noteNotSent('web-1', 'dc2 did not start', 1, 'dc2')
+    // Auto-rollback's fleet in dc1: its web-1 reported the previous release.
+    const back = new FleetState({
+      deployId: 'v1',
+      baselineIndex: 200,
+      maxFailures: 0,
+      targets: ['web-1'],
+      datacenter: 'dc1'
+    })
+    back.applyResults([result('web-1', 'success', 201, 'v1')])
+    for (const s of back.list()) run.markRolledBack(s, { deployId: 'v1', at: s.at })
+    assert.deepEqual(
+      run.list().map((s) => [s.datacenter, s.node, s.status]),
+      [
+        ['dc1', 'web-1', 'rolled_back'],
+        ['dc2', 'web-1', 'not_sent'],
+        ['dc1', 'web-2', 'success']
+      ]
+    )
+    assert.equal(run.counts().notSent, 1)
+    assert.equal(run.counts().rolledBack, 1)
+  })
+})
+
+describe('node identities', () => {
+  test('keys tell pairs apart; labels name the datacenter only where a name repeats', () => {
+    assert.notEqual(nodeKey('dc1', 'web-1'), nodeKey('dc2', 'web-1'))
+    assert.notEqual(nodeKey('dc1', 'x'), nodeKey(undefined, 'dc1x'))
+    assert.equal(nodeKey(undefined, 'web-1'), nodeKey('', 'web-1'), 'Serf: the empty datacenter')
+    const steps = [
+      { datacenter: 'dc1', nodes: ['web-1', 'web-2'] },
+      { datacenter: 'dc1', nodes: ['web-1'] }, // a prepare's nodes again
+      { datacenter: 'dc2', nodes: ['web-1', 'db-1'] }
+    ]
+    assert.deepEqual(nodesOfSteps(steps), [
+      { node: 'web-1', datacenter: 'dc1' },
+      { node: 'web-2', datacenter: 'dc1' },
+      { node: 'web-1', datacenter: 'dc2' },
+      { node: 'db-1', datacenter: 'dc2' }
+    ])
+    assert.deepEqual(labelsOfSteps([steps[0]!, steps[2]!]), [
+      'web-1 (dc1)',
+      'web-2',
+      'web-1 (dc2)',
+      'db-1'
+    ])
+    assert.deepEqual(labelsOfSteps([{ datacenter: undefined, nodes: ['a', 'b'] }]), ['a', 'b'])
+  })
 })

@@ -9,9 +9,11 @@ import {
   causeLogsMarkdown,
   headline,
   problemTableMarkdown,
+  resultRows,
   summaryMarkdown,
   verdictMessage
 } from '../src/report/report.ts'
+import { FleetState } from '../src/fleet-state/fleet-state.ts'
 import { reportTimeChart } from '../src/report/charts.ts'
 import {
   codeSpan,
@@ -579,23 +581,28 @@ describe('several datacenters (contract 10)', () => {
       )
       return { dc, f }
     }
+    // The run's targets are (datacenter, name) pairs, as the executor plans them.
     const all = new FleetState({
       deployId: 'r1',
       baselineIndex: 0,
       maxFailures: 0,
-      targets: ['us-1', 'us-2', 'eu-1', 'eu-2', 'eu-3']
+      targets: [
+        ...['us-1', 'us-2'].map((node) => ({ node, datacenter: 'us-east' })),
+        ...['eu-1', 'eu-2', 'eu-3'].map((node) => ({ node, datacenter: 'eu-west' }))
+      ]
     })
     for (const { dc, f } of [
       part('us-east', ['us-1', 'us-2'], []),
       part('eu-west', ['eu-1', 'eu-2'], ['eu-2'])
     ])
       all.absorb(f, undefined, dc)
-    all.noteNotSent('eu-3', 'not sent', undefined)
-    // eu-3 was never absorbed: it has no datacenter and is left out of the breakdown.
+    all.noteNotSent('eu-3', 'not sent', undefined, 'eu-west')
+    // eu-3 was never sent anything: not reported, in its datacenter's row.
+    assert.equal(all.counts().total, 5)
     const table = datacentersMarkdown(all)
     assert.deepEqual(table.split('\n').slice(2), [
       '| us-east | 2 | 2 | 0 | 0 |',
-      '| eu-west | 2 | 1 | 1 | 0 |'
+      '| eu-west | 3 | 1 | 1 | 1 |'
     ])
     const report: FleetReport = { fleet: all, verdict: all.verdict(), facts: { app: 'web' } }
     assert.match(summaryMarkdown(report), /#### Datacenters\n\n\| datacenter \| nodes \|/)
@@ -611,6 +618,91 @@ describe('several datacenters (contract 10)', () => {
     assert.doesNotMatch(
       summaryMarkdown({ fleet: plain, verdict: plain.verdict(), facts: {} }),
       /Datacenters/
+    )
+  })
+})
+
+describe('the same node name in two datacenters (contract 8a)', () => {
+  /** web-1 in dc1 and in dc2 both fail, each for its own reason; web-2 (dc1 only) succeeds. */
+  function twoWebOnes(): FleetReport {
+    const all = new FleetState({
+      deployId: 'r1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: [
+        { node: 'web-1', datacenter: 'dc1' },
+        { node: 'web-2', datacenter: 'dc1' },
+        { node: 'web-1', datacenter: 'dc2' }
+      ]
+    })
+    const reports = { dc1: { 'web-1': 'failure', 'web-2': 'success' }, dc2: { 'web-1': 'failure' } }
+    for (const [dc, byNode] of Object.entries(reports)) {
+      const nodes = Object.keys(byNode)
+      const step = new FleetState({
+        deployId: 'r1',
+        baselineIndex: 1,
+        maxFailures: 0,
+        targets: nodes,
+        datacenter: dc
+      })
+      step.applyResults(
+        Object.entries(byNode).map(([node, status], i) => ({
+          node,
+          modifyIndex: 10 + i,
+          value: JSON.stringify({ deploy_id: 'r1', status, at: 1 })
+        })),
+        500
+      )
+      all.absorb(step, 1, dc)
+    }
+    const log = (why: string) =>
+      `2026/11/30 11:57:31 Executing manifest\n2026/11/30 11:57:32 Deploy manifest failed: ${why}`
+    return {
+      fleet: all,
+      verdict: all.verdict(),
+      facts: { app: 'web' },
+      excerpts: [
+        { node: 'web-1', datacenter: 'dc2', text: log('disk full in dc2') },
+        { node: 'web-1', datacenter: 'dc1', text: log('permission denied in dc1') }
+      ]
+    }
+  }
+
+  test('each is named with its datacenter, and only they are', () => {
+    const r = twoWebOnes()
+    const a = analyse(r)
+    assert.deepEqual(a.failed, ['web-1 (dc1)', 'web-1 (dc2)'])
+    assert.deepEqual(a.succeeded, ['web-2'])
+    assert.equal(a.counts.total, 3)
+    assert.match(
+      verdictMessage(r),
+      /^1\/3 nodes on r1, more than 0 failed: failed: web-1 \(dc1\), web-1 \(dc2\)/
+    )
+  })
+
+  test("each failure's cause is its own datacenter's log", () => {
+    const r = twoWebOnes()
+    const a = analyse(r)
+    assert.equal(a.causeOf.get('web-1 (dc1)'), 'permission denied in dc1')
+    assert.equal(a.causeOf.get('web-1 (dc2)'), 'disk full in dc2')
+    assert.equal(a.groups.filter((g) => g.status === 'failure').length, 2)
+    // Each datacenter's wave 1 is a box of its own, the second after the first.
+    const summary = summaryMarkdown({
+      ...r,
+      waves: [
+        { wave: 1, nodes: ['web-1 (dc1)', 'web-2'], passed: false },
+        { wave: 1, nodes: ['web-1 (dc2)'], passed: false }
+      ]
+    })
+    assert.match(
+      summary,
+      /^ {2}w1\["wave 1: 2 nodes.*\n {2}w1_1\["wave 1: 1 node.*\n {2}w1 --> w1_1$/m
+    )
+    assert.match(summary, /^\| web-1 &#40;dc1&#41; \| ❌ failed \| .*permission denied in dc1/m)
+    assert.match(summary, /^\| web-1 &#40;dc2&#41; \| ❌ failed \| .*disk full in dc2/m)
+    assert.deepEqual(
+      resultRows(r.fleet).map((row) => `${row.datacenter}/${row.node} ${row.status}`),
+      ['dc1/web-1 failure', 'dc2/web-1 failure', 'dc1/web-2 success']
     )
   })
 })

@@ -11,8 +11,8 @@ import type { DryRunPlan } from './plan/dry-run.ts'
 import { dryRunLines, dryRunMarkdown, dryRunMessage } from './plan/dry-run.ts'
 import { InputError, quote } from './shared/errors.ts'
 import type { Verdict } from './fleet-state/fleet-state.ts'
-import type { ParsedResult } from './fleet-state/fleet-state.ts'
-import { FleetState } from './fleet-state/fleet-state.ts'
+import type { NodeId, ParsedResult } from './fleet-state/fleet-state.ts'
+import { FleetState, labelsOfSteps, nodeId, nodesOfSteps } from './fleet-state/fleet-state.ts'
 import type { Log } from './shared/log.ts'
 import { inert } from './shared/log.ts'
 import type { ManifestTemplate } from './publish/manifest/manifest.ts'
@@ -29,7 +29,7 @@ import { checkPlatform } from './publish/pack-tools.ts'
 import type { Release, ReportingCommands } from './publish/publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish/publish.ts'
 import { rollbackManifests } from './publish/rendition.ts'
-import type { DeployFacts, FleetReport, WaveReport } from './report/report.ts'
+import type { DeployFacts, FleetReport, LogExcerpt, WaveReport } from './report/report.ts'
 import { formatGoDuration } from './shared/duration.ts'
 import { gateFailureLine } from './backend/gate-failure.ts'
 import { plainText } from './shared/text.ts'
@@ -100,7 +100,7 @@ export interface PipelineResult {
   /** the staged rollout's waves and rollback, once it ran */
   rollout?: RolloutResult
   /** failed nodes' log tails */
-  excerpts?: Array<{ node: string; text: string }>
+  excerpts?: LogExcerpt[]
   /** true when the run must fail; `message` says why in one line */
   failed: boolean
   /** stopped by SIGINT/SIGTERM */
@@ -239,6 +239,8 @@ interface Plan {
   commands: ReportingCommands
   build?: CheckedBuild
   selection: TargetSelection
+  /** the selection's filtered-out nodes, each with its datacenter (names repeat across them) */
+  filteredOut: NodeId[]
   steps: Step[]
   /** in rollout order; [undefined]: the agent's own, no `?dc` */
   datacenters: Array<string | undefined>
@@ -281,12 +283,14 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   logUnfiltered(config, log)
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
+  const filteredOut: NodeId[] = []
   for (const dc of found) {
     const one = await planDatacenter(config, deps, dc.datacenter, dc.found)
     planned.push(one)
     selection.targets.push(...one.targets)
     selection.filteredOut.push(...dc.found.selection.filteredOut)
     selection.notLive.push(...dc.found.selection.notLive)
+    filteredOut.push(...dc.found.selection.filteredOut.map((n) => nodeId(dc.datacenter, n)))
   }
   if (config.promote && selection.targets.length === 0)
     throw new InputError(
@@ -301,7 +305,7 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
     release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
   })
   logPlan(config, log, steps, datacenters, selection, template)
-  return { template, commands, build, selection, steps, datacenters }
+  return { template, commands, build, selection, filteredOut, steps, datacenters }
 }
 
 /** A run with no filter targets every live node: say so, in the backend's words. */
@@ -385,10 +389,7 @@ function logPlan(
 ): void {
   const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
   const waveSteps = steps.filter((s) => s.kind !== 'prepare')
-  const shown = waveSteps
-    .flatMap((s) => s.nodes)
-    .slice(0, 50)
-    .join(', ')
+  const shown = labelsOfSteps(waveSteps).slice(0, 50).join(', ')
   const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0)
   const prepareStep = steps.find((s) => s.kind === 'prepare')
   log.info(
@@ -555,7 +556,7 @@ interface RunRecord {
   /** the last announcement's journal, auto-rollback's included: the lock waits for it */
   lastJournal?: AnnounceJournal
   firedAt?: number
-  excerpts: Array<{ node: string; text: string }>
+  excerpts: LogExcerpt[]
   /** the fleet as far as the run got: the rollout's once it ran, else every planned node waiting */
   fleet: FleetState
 }
@@ -569,8 +570,8 @@ export async function runPipeline(config: Config, deps: PipelineDeps): Promise<P
       deployId: config.deployId,
       baselineIndex: 0,
       maxFailures: config.maxFailures,
-      targets: new Set(plan.steps.flatMap((s) => s.nodes)),
-      untargeted: plan.selection.filteredOut
+      targets: nodesOfSteps(plan.steps),
+      untargeted: plan.filteredOut
     })
   }
   const failed = async (error: unknown): Promise<PipelineResult> => {
@@ -658,14 +659,14 @@ async function rollOut(config: Config, deps: PipelineDeps, plan: Plan, run: RunR
   const previous = config.autoRollback
     ? await previousReleases(config, plan, deps, await pointers())
     : undefined
-  const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size
+  const nodeCount = nodesOfSteps(plan.steps).length
   await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
     const rollout = await runRollout(plan.steps, rolloutRelease(config, found), {
       backend: deps.backend,
       config,
       log: deps.log,
       signal: deps.signal,
-      filteredOut: plan.selection.filteredOut,
+      filteredOut: plan.filteredOut,
       previous,
       // The report tells this run's own announcement; the post step settles whichever
       // announcement was last (auto-rollback's included).
@@ -780,10 +781,10 @@ async function finalResult(
     return { release, fleet, rollout: done, cancelled: false, ...outcome(done) }
   }
   const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt
-  for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
+  for (const excerpt of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
     deps.log.info(
       inert(
-        `--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`
+        `--- ${plainText(fleet.labelOf(excerpt), 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(excerpt.text)}`
       )
     )
   await summarize(config, deps, run, { verdict: done.verdict, excerpts }, { durationMs })
@@ -798,18 +799,18 @@ async function finalResult(
   }
 }
 
-/** Logs are read only for nodes that failed this deploy (contract 5), each from its datacenter. */
-async function readFailedLogs(
-  fleet: FleetState,
-  backend: FleetBackend
-): Promise<Array<{ node: string; text: string }>> {
+/**
+ * Logs are read only for nodes that failed this deploy (contract 5), each from
+ * its datacenter; each excerpt keeps the datacenter (names repeat across them).
+ */
+async function readFailedLogs(fleet: FleetState, backend: FleetBackend): Promise<LogExcerpt[]> {
   const byDatacenter = new Map<string | undefined, string[]>()
-  for (const node of fleet.nodesByStatus('failure')) {
-    const dc = fleet.datacenterOf(node)
-    byDatacenter.set(dc, [...(byDatacenter.get(dc) ?? []), node])
-  }
-  const excerpts: Array<{ node: string; text: string }> = []
-  for (const [dc, nodes] of byDatacenter) excerpts.push(...(await backend.at(dc).readLogs(nodes)))
+  for (const { node, datacenter } of fleet.list().filter((s) => s.status === 'failure'))
+    byDatacenter.set(datacenter, [...(byDatacenter.get(datacenter) ?? []), node])
+  const excerpts: LogExcerpt[] = []
+  for (const [dc, nodes] of byDatacenter)
+    for (const { node, text } of await backend.at(dc).readLogs(nodes))
+      excerpts.push({ ...nodeId(dc, node), text })
   return excerpts
 }
 
@@ -829,7 +830,7 @@ export function rolloutReport(
 export function waveReports(rollout: RolloutResult): WaveReport[] {
   return rollout.waves.map((w) => ({
     wave: w.step.wave,
-    nodes: w.step.nodes,
+    nodes: w.step.nodes.map((n) => rollout.fleet.labelOf(nodeId(w.step.datacenter, n))),
     startedAt: w.firedAt,
     endedAt: w.endedAt,
     gate:
@@ -852,7 +853,7 @@ export function waveReports(rollout: RolloutResult): WaveReport[] {
 /** The run's verdict in one line (and whether it fails), once the rollout is over. */
 function outcome(
   rollout: RolloutResult,
-  excerpts: Array<{ node: string; text: string }> = []
+  excerpts: LogExcerpt[] = []
 ): { failed: boolean; message: string } {
   if (!rollout.fleet || rollout.verdict.done === false)
     return { failed: false, message: rollout.message }
@@ -884,10 +885,7 @@ function phasesMarkdown(rollout: RolloutResult): string {
 }
 
 /** The verdict line, with what stopped a staged rollout and what its rollback did. */
-function rolloutMessage(
-  rollout: RolloutResult,
-  excerpts: Array<{ node: string; text: string }>
-): string {
+function rolloutMessage(rollout: RolloutResult, excerpts: LogExcerpt[]): string {
   // A health gate that failed is the cause, first (contract 8a); then the counts.
   const gated = rollout.waves.find((w) => w.outcome === 'gate')?.step
   const c = rollout.fleet.counts()

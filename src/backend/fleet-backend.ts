@@ -2,6 +2,8 @@
 // the pipeline and the CLI need from the system that carries events and results
 // to the nodes. Consul implements it (consul/backend.ts); Serf is the second
 // implementation (contract 13). Callers never see KV keys, sessions or catalogs.
+// Node names here are of the backend's one datacenter (`at(dc)`): a name may
+// repeat in another, so the run keys its nodes by (datacenter, name) (contract 8a).
 import type { DatacenterSelection } from '../config/config.ts'
 import type { FleetState, NodeState, ParsedResult } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'

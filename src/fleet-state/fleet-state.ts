@@ -1,6 +1,13 @@
 // The fleet as the action sees it while it waits: which nodes it waits for, what
 // each has reported for this deploy, and the verdict. Pure: the await loop feeds
-// it KV results and health changes; nothing here talks to the network.
+// it KV results and health changes; nothing here talks to the network. A node is
+// a (datacenter, name) pair (contract 8a): a bare name means one of the fleet's
+// own datacenter (a step's, whose backend reads results by name).
+import type { NodeId, NodeRef } from './node-id.ts'
+import { idKey, nodeId, nodeKey, nodeLabel } from './node-id.ts'
+
+export type { NodeId, NodeRef } from './node-id.ts'
+export { idKey, labelsOfSteps, nodeId, nodeKey, nodesOfSteps } from './node-id.ts'
 
 /**
  * One state per node (contract 8a). Beside what the node reported: `not_sent` (its
@@ -11,6 +18,7 @@ export type NodeStatus =
   'pending' | 'success' | 'failure' | 'lost' | 'silent' | 'not_sent' | 'prepared' | 'rolled_back'
 
 export interface NodeState {
+  /** the node's name, unique only within its datacenter */
   node: string
   status: NodeStatus
   /** deploy ID of the counted result (this deploy's) */
@@ -25,7 +33,7 @@ export interface NodeState {
   joined?: boolean
   /** the wave (1-based) of a staged rollout the node was in */
   wave?: number
-  /** the Consul datacenter of the node, when the run names datacenters */
+  /** the Consul datacenter of the node, when the run names datacenters (with `node`: its identity) */
   datacenter?: string
   /** layout: releases (contract 9): the phase of the counted result */
   phase?: ResultPhase
@@ -38,7 +46,7 @@ export interface NodeState {
 export type ResultPhase = 'prepare' | 'switch'
 
 export interface ResultEntry {
-  /** node name, from the KV key `<prefix>/results/<node>` */
+  /** node name, from the KV key `<prefix>/results/<node>` of the fleet's datacenter (KV is per datacenter) */
   node: string
   value: string | null
   modifyIndex: number
@@ -121,33 +129,59 @@ export class FleetState {
   readonly maxFailures: number
   /** layout: releases: only results of this phase count (a prepare result does not finish a switch) */
   readonly phase?: ResultPhase
+  /** the datacenter of nodes named by name alone (a step's; undefined: the agent's own, or Serf) */
+  readonly datacenter?: string
+  /** by nodeKey(datacenter, name) */
   private readonly nodes = new Map<string, NodeState>()
-  /** nodes the catalog listed at the start but the filters left out */
-  private readonly untargeted: Set<string>
+  /** nodes the catalog listed at the start but the filters left out (by nodeKey) */
+  private readonly untargeted = new Set<string>()
+  /** how many nodes carry each name: a repeated name is labelled with its datacenter */
+  private readonly named = new Map<string, number>()
   private timedOut = false
 
   constructor(opts: {
     deployId: string
     baselineIndex: number
     maxFailures: number
-    targets: Iterable<string>
-    untargeted?: Iterable<string>
+    targets: Iterable<NodeRef>
+    untargeted?: Iterable<NodeRef>
     phase?: ResultPhase
+    datacenter?: string
   }) {
     this.deployId = opts.deployId
     if (opts.phase) this.phase = opts.phase
+    if (opts.datacenter !== undefined) this.datacenter = opts.datacenter
     this.baselineIndex = opts.baselineIndex
     this.maxFailures = opts.maxFailures
-    for (const node of opts.targets) this.nodes.set(node, { node, status: 'pending' })
-    this.untargeted = new Set(opts.untargeted ?? [])
+    for (const ref of opts.targets) {
+      const id = this.idOf(ref)
+      if (!this.nodes.has(idKey(id))) this.put({ ...id, status: 'pending' })
+    }
+    for (const ref of opts.untargeted ?? []) this.untargeted.add(idKey(this.idOf(ref)))
+  }
+
+  /** A bare name is a node of this fleet's datacenter. */
+  private idOf(ref: NodeRef): NodeId {
+    return typeof ref === 'string' ? nodeId(this.datacenter, ref) : nodeId(ref.datacenter, ref.node)
+  }
+
+  private get(ref: NodeRef): NodeState | undefined {
+    return this.nodes.get(idKey(this.idOf(ref)))
+  }
+
+  /** Record a node's state under its identity (a new node counts towards its name). */
+  private put(state: NodeState): void {
+    const key = idKey(state)
+    if (!this.nodes.has(key)) this.named.set(state.node, (this.named.get(state.node) ?? 0) + 1)
+    this.nodes.set(key, state)
   }
 
   /** Feed the current results/ entries (all, or only changed ones). Returns the nodes whose state changed. */
   applyResults(entries: Iterable<ResultEntry>, elapsedMs = 0): NodeState[] {
     const changed: NodeState[] = []
     for (const entry of entries) {
-      let state = this.nodes.get(entry.node)
-      if (!state && this.untargeted.has(entry.node)) continue // filtered out: not this run's business
+      let state = this.get(entry.node)
+      if (!state && this.untargeted.has(nodeKey(this.datacenter, entry.node))) continue // filtered out: not this run's business
       if (state && state.status !== 'pending' && state.status !== 'lost') continue // first counted answer stands
       // A result written before the event belongs to an earlier deploy or attempt.
       if (entry.modifyIndex <= this.baselineIndex) continue
@@ -171,8 +205,8 @@ export class FleetState {
       }
       if (!state) {
         // Not in the catalog at the start: it joined and caught up to this deploy.
-        state = { node: entry.node, status: 'pending', joined: true }
-        this.nodes.set(entry.node, state)
+        state = { ...nodeId(this.datacenter, entry.node), status: 'pending', joined: true }
+        this.put(state)
       }
       state.status = result.status
       state.deployId = result.deployId
@@ -192,19 +226,23 @@ export class FleetState {
    * state here (pending, with a note saying why).
    */
   absorb(part: FleetState, wave?: number, datacenter?: string): void {
-    for (const state of part.nodes.values())
-      this.nodes.set(state.node, { ...state, wave, ...(datacenter ? { datacenter } : {}) })
+    for (const state of part.nodes.values()) {
+      const dc = datacenter ?? state.datacenter
+      this.put({ ...state, wave, ...(dc !== undefined ? { datacenter: dc } : {}) })
+    }
   }
 
-  /** A node still pending here was never sent the release: say why. */
-  noteNotSent(node: string, note: string, wave?: number, datacenter?: string): void {
-    const state = this.nodes.get(node)
+  /** A node still pending here was never sent the release: say why. A bare name is of `datacenter`. */
+  noteNotSent(node: NodeRef, note: string, wave?: number, datacenter?: string): void {
+    const state = this.get(
+      typeof node === 'string' ? nodeId(datacenter ?? this.datacenter, node) : node
+    )
     if (state?.status === 'pending')
       Object.assign(state, {
         status: 'not_sent',
         note,
         wave,
-        ...(datacenter ? { datacenter } : {})
+        ...(datacenter !== undefined ? { datacenter } : {})
       })
   }
 
@@ -215,8 +253,8 @@ export class FleetState {
   }
 
   /** The node reported the previous release after auto-rollback sent it back. */
-  markRolledBack(node: string, previous: { deployId: string; at?: number }): void {
-    const state = this.nodes.get(node)
+  markRolledBack(node: NodeRef, previous: { deployId: string; at?: number }): void {
+    const state = this.get(node)
     if (!state || state.status === 'not_sent') return
     Object.assign(state, {
       status: 'rolled_back',
@@ -227,8 +265,8 @@ export class FleetState {
   }
 
   /** A target whose serfHealth went critical before it reported is lost, not waited for. */
-  markLost(node: string): NodeState | undefined {
-    const state = this.nodes.get(node)
+  markLost(node: NodeRef): NodeState | undefined {
+    const state = this.get(node)
     if (!state || state.status !== 'pending') return undefined
     state.status = 'lost'
     return state
@@ -268,22 +306,22 @@ export class FleetState {
   }
 
   /** The datacenter a node was recorded in (undefined: the agent's own, or not named). */
-  datacenterOf(node: string): string | undefined {
-    return this.nodes.get(node)?.datacenter
+  datacenterOf(node: NodeRef): string | undefined {
+    return this.get(node)?.datacenter
   }
 
-  isTarget(node: string): boolean {
-    return this.nodes.has(node)
+  isTarget(node: NodeRef): boolean {
+    return this.get(node) !== undefined
   }
 
   /** A target, or a node known to be left out: either way no catalog look-up is needed. */
-  isKnown(node: string): boolean {
-    return this.nodes.has(node) || this.untargeted.has(node)
+  isKnown(node: NodeRef): boolean {
+    return this.isTarget(node) || this.untargeted.has(idKey(this.idOf(node)))
   }
 
   /** A reporter that is not a node the filters pick (not in the catalog, or not matching): ignore it. */
-  markUntargeted(node: string): void {
-    if (!this.nodes.has(node)) this.untargeted.add(node)
+  markUntargeted(node: NodeRef): void {
+    if (!this.isTarget(node)) this.untargeted.add(idKey(this.idOf(node)))
   }
 
   /** Would this entry be counted (or noted) if its node were a target? Cheap pre-check for look-ups. */
@@ -291,15 +329,25 @@ export class FleetState {
     return entry.modifyIndex > this.baselineIndex
   }
 
+  /** The nodes in this state by their labels (labelOf: a name, with its datacenter where it repeats). */
   nodesByStatus(status: NodeStatus): string[] {
     return [...this.nodes.values()]
       .filter((s) => s.status === status)
-      .map((s) => s.node)
+      .map((s) => this.labelOf(s))
       .sort()
   }
 
-  /** Every node, sorted by name. */
+  /** A node's name as a person reads it: `web-1`, or `web-1 (dc2)` when another datacenter has a `web-1`. */
+  labelOf(id: NodeId): string {
+    return nodeLabel(id, (this.named.get(id.node) ?? 0) > 1)
+  }
+
+  /** Every node, sorted by name, then datacenter. */
   list(): NodeState[] {
-    return [...this.nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+    return [...this.nodes.values()].sort(
+      (a, b) => byText(a.node, b.node) || byText(a.datacenter ?? '', b.datacenter ?? '')
+    )
   }
 }
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)

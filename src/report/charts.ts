@@ -147,7 +147,17 @@ export const WAVES_DRAWN_MAX = 20
 export function wavesChart(waves: readonly WaveBox[]): string {
   if (waves.length === 0) return ''
   const shown = waves.slice(0, WAVES_DRAWN_MAX)
-  const id = (w: WaveBox) => `w${Math.max(0, Math.floor(w.wave))}`
+  // Several datacenters each have a wave 1: a repeated number gets the box's place too.
+  const taken = new Set<string>()
+  const ids = new Map(
+    shown.map((w, i) => {
+      const base = `w${Math.max(0, Math.floor(w.wave))}`
+      const unique = taken.has(base) ? `${base}_${i}` : base
+      taken.add(unique)
+      return [w, unique] as const
+    })
+  )
+  const id = (w: WaveBox) => ids.get(w) as string
   const cls = (w: WaveBox) =>
     w.state === 'passed' ? 'passed' : w.state === 'failed' ? 'failed' : 'waiting'
   const boxes = shown.map(

@@ -3,7 +3,8 @@
 // what a run that ended early left behind. One analysis (`analyse`) feeds the job
 // summary (markdown with Mermaid, here) and the check run (text and tables,
 // check-report.ts). Pure; node names, logs and notes come from the fleet and
-// are untrusted text.
+// are untrusted text. Nodes are named by their labels (FleetState.labelOf): the
+// name, with the datacenter where another datacenter has a node of that name.
 import type { FleetCounts, FleetState, NodeState, Verdict } from '../fleet-state/fleet-state.ts'
 import type { CauseGroup, LogDigest } from './log-digest.ts'
 import { digestLog, groupByCause, logLines } from './log-digest.ts'
@@ -32,8 +33,18 @@ function failedNodes(fleet: FleetState): string[] {
   return fleet
     .list()
     .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'))
-    .map((s) => s.node)
+    .map((s) => fleet.labelOf(s))
     .sort(compareNatural)
+}
+
+/** Each node's state by its label (the names the analysis lists). */
+function statesByLabel(fleet: FleetState): Map<string, NodeState> {
+  return new Map(fleet.list().map((s) => [fleet.labelOf(s), s]))
+}
+
+/** Failed nodes' logs by the label of their node (an excerpt names its node's datacenter). */
+function logsByLabel(r: FleetReport): Map<string, string> {
+  return new Map((r.excerpts ?? []).map((e) => [r.fleet.labelOf(e), e.text]))
 }
 
 /** The run's one-line message (its failure annotation): counts and the nodes named. */
@@ -101,9 +112,11 @@ export function resultRows(fleet: FleetState): ResultRow[] {
   }))
 }
 
-/** A failed node's log, as read from `<kv-prefix>/logs/<node>` (untrusted). */
+/** A failed node's log, as read from `<kv-prefix>/logs/<node>` of its datacenter (untrusted). */
 export interface LogExcerpt {
   node: string
+  /** the node's datacenter, when the run names datacenters */
+  datacenter?: string
   text: string
 }
 
@@ -144,6 +157,7 @@ export interface DeployFacts {
 /** A wave of a staged rollout, as the pipeline ran it (times in epoch ms). */
 export interface WaveReport {
   wave: number
+  /** the wave's nodes by their labels (FleetState.labelOf) */
   nodes: string[]
   startedAt?: number
   endedAt?: number
@@ -266,13 +280,16 @@ const NOT_READ = noLog(
 
 /** Each failed node's log, digested; a stand-in where the run read none. */
 function digestsOf(r: FleetReport, failed: readonly string[]): Map<string, LogDigest> {
-  const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]))
+  const logs = logsByLabel(r)
+  const states = statesByLabel(r.fleet)
   const digests = new Map<string, LogDigest>()
-  for (const node of failed) {
-    const text = logs.get(node)
+  for (const label of failed) {
+    const text = logs.get(label)
+    // The log names the node by its own name: the digest blanks that, not the label.
+    const name = states.get(label)?.node ?? label
     digests.set(
-      node,
-      text !== undefined ? digestLog(node, text) : r.verdict.done ? NOT_READ : NOT_YET
+      label,
+      text !== undefined ? digestLog(name, text) : r.verdict.done ? NOT_READ : NOT_YET
     )
   }
   return digests
@@ -284,7 +301,7 @@ function causeGroups(
   digests: Map<string, LogDigest>,
   nodes: Pick<Analysis, 'lost' | 'silent' | 'pending' | 'notSent' | 'prepared' | 'rolledBack'>
 ): Group[] {
-  const states = new Map(r.fleet.list().map((s) => [s.node, s]))
+  const states = statesByLabel(r.fleet)
   const groups: Group[] = groupByCause(digests, compareNatural).map((g) => ({
     ...g,
     status: 'failure' as const
@@ -348,7 +365,7 @@ function reportTimes(fleet: FleetState): Pick<Analysis, 'reported' | 'percentile
   const reported = fleet
     .list()
     .filter((s) => s.noticedMs !== undefined && (s.status === 'success' || s.status === 'failure'))
-    .map((s) => ({ node: s.node, ok: s.status === 'success', ms: s.noticedMs as number }))
+    .map((s) => ({ node: fleet.labelOf(s), ok: s.status === 'success', ms: s.noticedMs as number }))
   const times = reported.map((x) => x.ms).sort((a, b) => a - b)
   const percentiles = times.length
     ? { p50: percentile(times, 50), p90: percentile(times, 90), max: times.at(-1) as number }
@@ -726,7 +743,7 @@ export function causeLogsMarkdown(
   budget: number,
   maxGroups = 5
 ): string {
-  const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]))
+  const logs = logsByLabel(r)
   const parts: string[] = []
   let size = 0
   const groups = a.groups.filter((g) => g.status === 'failure')
@@ -762,7 +779,7 @@ export function problemTableMarkdown(
   budget: number,
   maxRows = 500
 ): { markdown: string; shown: number; omitted: number } {
-  const states = new Map(fleet.list().map((s) => [s.node, s]))
+  const states = statesByLabel(fleet)
   const nodes = [...a.failed, ...a.lost, ...a.silent, ...a.pending]
   if (nodes.length === 0) return { markdown: '', shown: 0, omitted: 0 }
   const lines = ['| node | status | after the event | cause |', '| --- | --- | --- | --- |']
@@ -795,7 +812,7 @@ export function succeededMarkdown(
 ): string {
   const n = a.succeeded.length
   if (n === 0) return ''
-  const states = new Map(fleet.list().map((s) => [s.node, s]))
+  const states = statesByLabel(fleet)
   const joined = a.succeeded.filter((node) => states.get(node)?.joined)
   const joinedNote = joined.length
     ? `, ${plural(joined.length, 'node')} of them joined during the deploy (${namesWithin(joined, 400).text})`
@@ -864,7 +881,7 @@ function sinceEvent(at: number | undefined, r: FleetReport): string {
 export function wavesTableMarkdown(r: FleetReport, budget: number): string {
   const waves = r.waves ?? []
   if (waves.length === 0) return ''
-  const states = new Map(r.fleet.list().map((s) => [s.node, s]))
+  const states = statesByLabel(r.fleet)
   const lines = [
     '| wave | result | nodes | succeeded | failed | not reported | started | took | gate |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
@@ -890,7 +907,7 @@ export function wavesTableMarkdown(r: FleetReport, budget: number): string {
 
 /** The waves as boxes in a row, coloured by result (Mermaid). */
 export function wavesPicture(r: FleetReport): string {
-  const states = new Map(r.fleet.list().map((s) => [s.node, s]))
+  const states = statesByLabel(r.fleet)
   return wavesChart(
     (r.waves ?? []).map((w) => {
       const c = waveCounts(w, states)

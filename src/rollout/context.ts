@@ -3,7 +3,8 @@
 // failures counted over the whole run, and what this run wrote per datacenter.
 // The phases read and write it; nothing else holds rollout state.
 import type { Sent } from '../backend/fleet-backend.ts'
-import { FleetState } from '../fleet-state/fleet-state.ts'
+import type { NodeId } from '../fleet-state/fleet-state.ts'
+import { FleetState, nodeKey, nodesOfSteps } from '../fleet-state/fleet-state.ts'
 import { KINDS } from './kinds.ts'
 import type { Step } from './plan/plan.ts'
 import type { RolloutDeps, RolloutRelease, WaveRun } from './types.ts'
@@ -22,7 +23,8 @@ export interface RolloutContext {
   readonly runs: WaveRun[]
   /** every node of the plan, as the steps leave them */
   readonly fleet: FleetState
-  readonly allNodes: readonly string[]
+  /** every node of the plan, once: (datacenter, name) pairs, as names repeat across datacenters */
+  readonly allNodes: readonly NodeId[]
   /** reported wave by wave (`waves` given, or several steps) */
   readonly staged: boolean
   /** failed, lost and silent nodes over the whole run (contract 8a: max-failures) */
@@ -48,7 +50,7 @@ export function newRolloutContext(
   opts: { rollback?: boolean } = {}
 ): RolloutContext {
   // Every node once (a prepare step names the nodes its switch steps name again).
-  const allNodes = [...new Set(steps.flatMap((s) => s.nodes))]
+  const allNodes = nodesOfSteps(steps)
   return {
     steps,
     release,
@@ -82,16 +84,14 @@ export function datacenterRecord(ctx: RolloutContext, dc: string | undefined): D
   return record
 }
 
-const unpreparedKey = (dc: string | undefined, node: string) => `${dc ?? ''}\u0000${node}`
-
 /** The nodes a step is sent to: its plan's, less those that failed to prepare in its datacenter. */
 export function stepNodes(ctx: RolloutContext, step: Step): string[] {
   if (ctx.unprepared.size === 0 || KINDS[step.kind].gatesLaterSteps) return [...step.nodes]
-  return step.nodes.filter((n) => !ctx.unprepared.has(unpreparedKey(step.datacenter, n)))
+  return step.nodes.filter((n) => !ctx.unprepared.has(nodeKey(step.datacenter, n)))
 }
 
 export function markUnprepared(ctx: RolloutContext, dc: string | undefined, node: string): void {
-  ctx.unprepared.add(unpreparedKey(dc, node))
+  ctx.unprepared.add(nodeKey(dc, node))
 }
 
 /** The step's own fleet, counted from its first event on. */
@@ -108,10 +108,15 @@ export function stepFleet(
     baselineIndex: sent.baseline,
     maxFailures: ctx.deps.config.maxFailures - ctx.failures,
     targets: nodes,
+    // The backend reads the step's datacenter: the names it reports are of it.
+    datacenter: step.datacenter,
     ...(phase ? { phase } : {}),
-    // Nodes of the other steps are not this step's business (a replayed event must
-    // not make one a "joiner" here).
-    untargeted: [...ctx.deps.filteredOut, ...ctx.allNodes.filter((n) => !inStep.has(n))]
+    // Nodes of the step's datacenter in other steps are not this step's business (a
+    // replayed event must not make one a "joiner" here).
+    untargeted: [
+      ...ctx.deps.filteredOut,
+      ...ctx.allNodes.filter((n) => n.datacenter === step.datacenter && !inStep.has(n.node))
+    ]
   })
 }
 

@@ -51,7 +51,7 @@ function markRolledBack(result: RolloutResult): void {
   for (const back of result.rollback?.fleets ?? [])
     for (const s of back.list())
       if (s.status === 'success')
-        result.fleet.markRolledBack(s.node, { deployId: back.deployId, at: s.at })
+        result.fleet.markRolledBack(s, { deployId: back.deployId, at: s.at })
 }
 
 function notWaitingMessage(ctx: RolloutContext): string {

@@ -60,7 +60,8 @@ export async function sendStep(
         deployId: ctx.release.deployId,
         baselineIndex: first.baseline,
         maxFailures: 0,
-        targets: [...nodes, ...joined]
+        targets: [...nodes, ...joined],
+        datacenter: step.datacenter
       })
     return undefined
   }

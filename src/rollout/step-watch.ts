@@ -35,8 +35,10 @@ export async function watchStep(ctx: RolloutContext, run: WaveRun, sent: Sent): 
 function logChanges(ctx: RolloutContext, changed: readonly NodeState[]): void {
   for (const s of changed) {
     if (s.status === 'failure' || s.status === 'lost')
-      ctx.deps.log.info(inert(`${plainText(s.node, 80)}: ${s.status}`))
+      ctx.deps.log.info(inert(`${plainText(ctx.fleet.labelOf(s), 80)}: ${s.status}`))
     else if (s.note)
-      ctx.deps.log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`))
+      ctx.deps.log.info(
+        inert(`${plainText(ctx.fleet.labelOf(s), 80)}: not counted (${plainText(s.note, 120)})`)
+      )
   }
 }

@@ -3,7 +3,7 @@
 import type { FleetBackend } from '../backend/fleet-backend.ts'
 import type { GateFailure } from '../backend/gate-failure.ts'
 import type { Config } from '../config/config.ts'
-import type { FleetState, Verdict } from '../fleet-state/fleet-state.ts'
+import type { FleetState, NodeRef, Verdict } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Log } from '../shared/log.ts'
 import type { Step } from './plan/plan.ts'
@@ -90,8 +90,8 @@ export interface RolloutDeps {
   config: Config
   log: Log
   signal?: AbortSignal
-  /** nodes in the catalog the filters leave out */
-  filteredOut: readonly string[]
+  /** nodes in the catalog the filters leave out (a bare name: of each step's datacenter) */
+  filteredOut: readonly NodeRef[]
   /** per datacenter (undefined: the agent's own): auto-rollback's target */
   previous?: ReadonlyMap<string | undefined, PreviousRelease>
   /** each step of this run's own announcement (`rollback`: of its auto-rollback) */
