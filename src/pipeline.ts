@@ -791,7 +791,12 @@ async function readFailedLogs(
   backend: FleetBackend
 ): Promise<Array<{ node: string; text: string }>> {
   const byDatacenter = new Map<string | undefined, string[]>()
-  for (const node of fleet.nodesByStatus('failure')) {
+  // A node that failed and was then rolled back keeps its log: its failure is the cause.
+  const failed = fleet
+    .list()
+    .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'))
+    .map((s) => s.node)
+  for (const node of failed) {
     const dc = fleet.datacenterOf(node)
     byDatacenter.set(dc, [...(byDatacenter.get(dc) ?? []), node])
   }
@@ -816,6 +821,7 @@ export function rolloutReport(
 export function waveReports(rollout: RolloutResult): WaveReport[] {
   return rollout.waves.map((w) => ({
     wave: w.step.wave,
+    ...(w.step.datacenter !== undefined ? { datacenter: w.step.datacenter } : {}),
     nodes: w.step.nodes,
     startedAt: w.firedAt,
     endedAt: w.endedAt,
@@ -857,7 +863,7 @@ function phasesMarkdown(rollout: RolloutResult): string {
     ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`
   const lines = [
     '',
-    '### Two-phase release',
+    '#### Two-phase release',
     '',
     p.prepared === 0
       ? '- **Prepare**: none: every target still kept the release, so this was a switch only (no download).'
