@@ -897,13 +897,16 @@ function outcomeOf(state: NodeState | undefined): NodeState['status'] | undefine
 function waveCounts(w: WaveReport, states: Map<string, NodeState>) {
   let ok = 0
   let bad = 0
+  let unsent = 0
   for (const node of w.nodes) {
     const s = outcomeOf(states.get(node))
     // A prepare's node that is left prepared did what the prepare asked.
     if (s === 'success' || (w.wave === 0 && s === 'prepared')) ok++
     else if (s === 'failure' || s === 'lost') bad++
+    // Never sent this wave's event (or only prepared for it): nothing to report.
+    else if (s === 'not_sent' || s === 'prepared') unsent++
   }
-  return { ok, bad, quiet: w.nodes.length - ok - bad }
+  return { ok, bad, quiet: w.nodes.length - ok - bad - unsent }
 }
 
 function sinceEvent(at: number | undefined, r: FleetReport): string {
