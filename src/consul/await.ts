@@ -275,7 +275,10 @@ async function watchResults(
       index,
       waitMs: blockingWaitMs(options.deadline),
       signal,
-      retryUntil: options.deadline
+      retryUntil: options.deadline,
+      // Entries at or below `index` were applied by an earlier read (or predate
+      // the event): only the ones written since are decoded and applied.
+      changedAfter: index
     })
     const entries = read.entries.map((e) => ({
       node: e.key.slice(options.resultsPrefix.length),
