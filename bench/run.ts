@@ -820,7 +820,9 @@ async function memoryBench(): Promise<void> {
     GITHUB_RUN_ID: '99',
     GITHUB_RUN_ATTEMPT: '1',
     GITHUB_API_URL: github.url,
-    GITHUB_SERVER_URL: 'https://github.example.com'
+    GITHUB_SERVER_URL: 'https://github.example.com',
+    // e.g. --import=<a module that logs process.memoryUsage()>, to see where it peaks
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {})
   }
   const rows: string[] = []
   try {
