@@ -64,6 +64,39 @@ describe('ConsulClient', () => {
     )
   })
 
+  test('changedAfter: a recursive read returns only the entries written after that index', async () => {
+    const c = client()
+    await c.txn(
+      [
+        { Verb: 'set', Key: 'since/a', Value: 'one' },
+        { Verb: 'set', Key: 'since/c', Value: 'unchanged' }
+      ],
+      'key:write'
+    )
+    const first = await c.kvGet('since/', { recurse: true })
+    await c.txn(
+      [
+        { Verb: 'set', Key: 'since/b', Value: 'two' },
+        { Verb: 'set', Key: 'since/a', Value: 'one again' }
+      ],
+      'key:write'
+    )
+    const later = await c.kvGet('since/', { recurse: true, changedAfter: first.index })
+    assert.deepEqual(
+      later.entries.map((e) => [e.key, e.value]),
+      [
+        ['since/a', 'one again'],
+        ['since/b', 'two']
+      ]
+    )
+    assert.ok(later.entries.every((e) => BigInt(e.modifyIndex) > first.index))
+    // Index 0 (a reset) and no index read everything.
+    for (const changedAfter of [0n, undefined])
+      assert.equal((await c.kvGet('since/', { recurse: true, changedAfter })).entries.length, 3)
+    const none = await c.kvGet('since/', { recurse: true, changedAfter: later.index })
+    assert.deepEqual(none.entries, [])
+  })
+
   test('kvKeys lists key names under a prefix; a missing prefix is an empty list', async () => {
     const c = client()
     assert.deepEqual(await c.kvKeys('keys-test/history/'), [])

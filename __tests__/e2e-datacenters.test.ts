@@ -91,7 +91,10 @@ describe('several datacenters (dist/index.js)', () => {
       assert.ok(dc2Fire.raftIndex >= lastDc1, "dc2's event after dc1's last result")
       for (const node of DC2) assert.equal(fleet.consul.datacenter('dc2').events(node).length, 1)
       // The summary breaks the fleet down by datacenter, in rollout order.
-      assert.match(run.summary, /\| dc1 \| 3 \| 3 \| 0 \| 0 \|\n\| dc2 \| 3 \| 3 \| 0 \| 0 \|/)
+      assert.match(
+        run.summary,
+        /\| dc1 \| 3 \| 3 \| 0 \| 0 \| 0 \|\n\| dc2 \| 3 \| 3 \| 0 \| 0 \| 0 \|/
+      )
     })
   })
 

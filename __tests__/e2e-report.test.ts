@@ -93,7 +93,7 @@ describe('every run leaves a job summary (dist/index.js)', { concurrency: 2 }, (
     assert.equal(run.code, 1, run.stdout)
     assert.match(
       run.summary,
-      /^### ⛔ web → staging: cancelled after the event: 0 of 1 nodes on \S+, 1 may still be applying it$/m
+      /^### ⛔ web → staging: cancelled after the event: 0 of 1 nodes on (\S+), 1 may still be applying it; latest names \1$/m
     )
     assert.match(run.summary, /\*\*Event fired:\*\* yes/)
     assert.match(run.summary, /\*\*Nodes then:\*\* 0 succeeded, 0 failed, 1 not reported \(of 1\)/)

@@ -410,13 +410,13 @@ describe('pictures', () => {
     const md = summaryMarkdown(report('waves-3'))
     assert.match(
       md,
-      /flowchart LR\n {2}w1\["wave 1: 1 node<br\/>✔ passed · 1 ok<br\/>\+0s → \+32s<br\/>gate: bake 30s: checks passing"\]:::passed/
+      /flowchart LR\n {2}w0\["wave 1: 1 node<br\/>✔ passed · 1 ok<br\/>\+0s → \+32s<br\/>gate: bake 30s: checks passing"\]:::passed/
     )
     assert.match(
       md,
-      /w3\["wave 3: 6 nodes<br\/>✘ failed · 5 ok, 1 failed<br\/>\+1m25s → \+1m29s"\]:::failed/
+      /w2\["wave 3: 6 nodes<br\/>✘ failed · 5 ok, 1 failed<br\/>\+1m25s → \+1m29s"\]:::failed/
     )
-    assert.match(md, /w1 --> w2\n {2}w2 --> w3/)
+    assert.match(md, /w0 --> w1\n {2}w1 --> w2/)
     assert.match(
       md,
       /^\| 2 \| ✅ passed \| 3: web-2, web-3, web-4 \| 3 \| 0 \| 0 \| \+40s \| 38s \| bake 30s: checks passing \|$/m
@@ -597,12 +597,12 @@ describe('several datacenters (contract 10)', () => {
     ])
       all.absorb(f, undefined, dc)
     all.noteNotSent('eu-3', 'not sent', undefined, 'eu-west')
-    // eu-3 was never sent anything: not reported, in its datacenter's row.
+    // eu-3 was never sent anything: not sent, in its datacenter's row.
     assert.equal(all.counts().total, 5)
     const table = datacentersMarkdown(all)
     assert.deepEqual(table.split('\n').slice(2), [
-      '| us-east | 2 | 2 | 0 | 0 |',
-      '| eu-west | 3 | 1 | 1 | 1 |'
+      '| us-east | 2 | 2 | 0 | 0 | 0 |',
+      '| eu-west | 3 | 1 | 1 | 0 | 1 |'
     ])
     const report: FleetReport = { fleet: all, verdict: all.verdict(), facts: { app: 'web' } }
     assert.match(summaryMarkdown(report), /#### Datacenters\n\n\| datacenter \| nodes \|/)
@@ -696,7 +696,7 @@ describe('the same node name in two datacenters (contract 8a)', () => {
     })
     assert.match(
       summary,
-      /^ {2}w1\["wave 1: 2 nodes.*\n {2}w1_1\["wave 1: 1 node.*\n {2}w1 --> w1_1$/m
+      /^ {2}w0\["wave 1: 2 nodes.*\n {2}w1\["wave 1: 1 node.*\n {2}w0 --> w1$/m
     )
     assert.match(summary, /^\| web-1 &#40;dc1&#41; \| ❌ failed \| .*permission denied in dc1/m)
     assert.match(summary, /^\| web-1 &#40;dc2&#41; \| ❌ failed \| .*disk full in dc2/m)
@@ -704,5 +704,226 @@ describe('the same node name in two datacenters (contract 8a)', () => {
       resultRows(r.fleet).map((row) => `${row.datacenter}/${row.node} ${row.status}`),
       ['dc1/web-1 failure', 'dc2/web-1 failure', 'dc1/web-2 success']
     )
+  })
+})
+
+/**
+ * A fleet of `nodes` on release v2 as a staged run leaves it: `ok` and `bad`
+ * reported success and failure (with `phase` under layout: releases), then each
+ * of `back` went back to v1, `unsent` were never sent (wave 2), `prepared` only prepared.
+ */
+async function runFleet(opts: {
+  nodes: string[]
+  ok?: string[]
+  bad?: string[]
+  back?: string[]
+  unsent?: string[]
+  prepared?: string[]
+}) {
+  const { FleetState } = await import('../src/fleet-state/fleet-state.ts')
+  const f = new FleetState({
+    deployId: 'v2',
+    baselineIndex: 1,
+    maxFailures: 0,
+    targets: opts.nodes
+  })
+  let index = 10
+  const result = (node: string, status: string, phase?: string) => ({
+    node,
+    modifyIndex: index++,
+    value: JSON.stringify({ deploy_id: 'v2', status, node, at: 1, ...(phase ? { phase } : {}) })
+  })
+  f.applyResults([
+    ...(opts.ok ?? []).map((n) => result(n, 'success')),
+    ...(opts.bad ?? []).map((n) => result(n, 'failure')),
+    ...(opts.prepared ?? []).map((n) => result(n, 'success', 'prepare'))
+  ])
+  f.markPrepared()
+  for (const n of opts.back ?? []) f.markRolledBack(n, { deployId: 'v1', at: 2 })
+  for (const n of opts.unsent ?? []) f.noteNotSent(n, 'not sent: wave 2 did not start', 2)
+  return f
+}
+
+describe('the first line says what happened and where the fleet is (issue #19)', () => {
+  test('a failed node that auto-rollback sent back, with no log read: no "first 200" among 1 failure', async () => {
+    const fleet = await runFleet({ nodes: ['a', 'b'], bad: ['a'], back: ['a'], unsent: ['b'] })
+    const r: FleetReport = {
+      fleet,
+      verdict: { done: true, ok: false, reason: 'failures' },
+      facts: {}
+    }
+    const text = headline(r)
+    assert.match(
+      text,
+      /^1 of 2 nodes failed \(a: failed \(no log of it was found\)\); 1 rolled back to v1, 1 not sent$/
+    )
+    assert.doesNotMatch(summaryMarkdown(r), /first 200/)
+    // Beyond 200 failed nodes the reason stands: the run reads 200 logs.
+    const many = names(201, 'n-')
+    const big = await runFleet({ nodes: many, bad: many })
+    const shown = summaryMarkdown({ fleet: big, verdict: big.verdict(), facts: {} })
+    assert.match(shown, /the run reads the first 200 failed nodes’ logs/)
+  })
+
+  test('a failed gate names where the fleet ended: rolled back to which release, not sent', async () => {
+    const fleet = await runFleet({
+      nodes: ['a', 'b', 'c', 'd'],
+      ok: ['a'],
+      back: ['a'],
+      unsent: ['b', 'c', 'd']
+    })
+    const r: FleetReport = {
+      fleet,
+      verdict: { done: true, ok: false, reason: 'failures' },
+      facts: { app: 'web' },
+      gateFailure: `a: service:web "Service 'web' check" (crashed)`,
+      rollback: 'rolled back to v1: 1/1 nodes back on it'
+    }
+    assert.equal(
+      headline(r),
+      `web: health gate failed: a: service:web "Service 'web' check" (crashed) (0 of 4 nodes on v2); 1 rolled back to v1, 3 not sent`
+    )
+    assert.match(checkTitle(r), /; 1 rolled back to v1, 3 not sent$/)
+    // They reported, or were never asked: not "had not reported".
+    const md = summaryMarkdown(r)
+    assert.match(md, /^#### 4 of 4 nodes not on v2$/m)
+    assert.doesNotMatch(md, /had not reported/)
+  })
+
+  test('a cancelled run says what latest names and which nodes were never sent', async () => {
+    const fleet = await runFleet({ nodes: ['a', 'b', 'c'], unsent: ['b', 'c'] })
+    const facts = { cancelled: true, eventFired: true, latestMoved: false }
+    const r: FleetReport = { fleet, verdict: { done: false }, facts }
+    assert.equal(
+      headline(r),
+      'cancelled after the event: 0 of 3 nodes on v2, 1 may still be applying it; 2 not sent; latest not moved'
+    )
+    const withPrevious = { ...r, facts: { ...facts, previousDeployId: 'v1' } }
+    assert.match(headline(withPrevious), /; latest still names v1$/)
+    const moved = { ...r, facts: { ...facts, latestMoved: true } }
+    assert.match(headline(moved), /; latest names v2$/)
+    // latest did not move and no earlier release is recorded: not "nothing to roll back to".
+    const md = summaryMarkdown(r)
+    assert.doesNotMatch(md, /nothing to roll back to/)
+    assert.match(md, /\*\*To roll back:\*\* `latest` did not move: only nodes sent v2 have it/)
+    // Only nodes not heard from yet: they had not reported.
+    const waiting = await runFleet({ nodes: ['a', 'b'], ok: ['a'] })
+    assert.match(
+      summaryMarkdown({ fleet: waiting, verdict: { done: false }, facts }),
+      /^#### 1 of 2 nodes had not reported$/m
+    )
+  })
+
+  test('after auto-rollback the hint is for nodes it left behind, never rollback-to the failed release', async () => {
+    const fleet = await runFleet({ nodes: ['a', 'b'], ok: ['a'], bad: ['b'], back: ['a', 'b'] })
+    const r: FleetReport = {
+      fleet,
+      verdict: { done: true, ok: false, reason: 'failures' },
+      facts: { previousDeployId: 'v1', latestMoved: true },
+      rollback: 'rolled back to v1: 2/2 nodes back on it'
+    }
+    const md = summaryMarkdown(r)
+    assert.match(
+      md,
+      /\*\*To roll back:\*\* auto-rollback ran \(above\); for any node it left on v2, re-run with `rollback-to: v1`/
+    )
+    assert.doesNotMatch(md, /rollback-to:? `?v2/)
+    assert.match(headline(r), /; 2 rolled back to v1$/)
+  })
+
+  test('the pie puts every node in a slice: rolled back, prepared and not sent too', async () => {
+    const fleet = await runFleet({
+      nodes: ['a', 'b', 'c', 'd', 'e'],
+      ok: ['a'],
+      prepared: ['b', 'c'],
+      unsent: ['d', 'e']
+    })
+    const md = summaryMarkdown({
+      fleet,
+      verdict: { done: true, ok: false, reason: 'failures' },
+      facts: {}
+    })
+    const pie = /```mermaid\n[^\n]*\npie[^`]*```/.exec(md)?.[0] ?? ''
+    assert.match(pie, /"succeeded" : 1\n {2}"prepared" : 2\n {2}"not sent" : 2/)
+    assert.match(pie, /"pie2":"#8250df","pie3":"#8c959f"/)
+  })
+
+  test('the prepare of layout: releases is named so; its prepared nodes count as done', async () => {
+    const fleet = await runFleet({ nodes: ['a', 'b', 'c'], ok: ['a'], prepared: ['b', 'c'] })
+    const r: FleetReport = {
+      fleet,
+      verdict: { done: true, ok: false, reason: 'failures' },
+      facts: { firedAt: 0 },
+      waves: [
+        { wave: 0, nodes: ['a', 'b', 'c'], startedAt: 0, endedAt: 500, passed: true },
+        { wave: 1, nodes: ['a'], startedAt: 600, endedAt: 900, passed: false },
+        { wave: 2, nodes: ['b', 'c'] }
+      ]
+    }
+    const md = summaryMarkdown(r)
+    assert.match(md, /^\| prepare \| ✅ passed \| 3: a, b, c \| 3 \| 0 \| 0 \|/m)
+    assert.match(md, /w0\["prepare: 3 nodes<br\/>✔ passed · 3 ok/)
+    assert.doesNotMatch(md, /wave 0/)
+  })
+
+  test('waves of several datacenters: each its own box, named by datacenter; no box points at itself', async () => {
+    const fleet = await runFleet({ nodes: ['a', 'b'], bad: ['a'], unsent: ['b'] })
+    const r: FleetReport = {
+      fleet,
+      verdict: { done: true, ok: false, reason: 'failures' },
+      facts: { firedAt: 0 },
+      waves: [
+        { wave: 1, datacenter: 'dc1', nodes: ['a'], startedAt: 0, endedAt: 500, passed: false },
+        { wave: 1, datacenter: 'dc2', nodes: ['b'] }
+      ]
+    }
+    const md = summaryMarkdown(r)
+    assert.match(md, /w0\["dc1 wave 1: 1 node/)
+    assert.match(md, /w1\["dc2 wave 1: 1 node/)
+    assert.match(md, /^ {2}w0 --> w1$/m)
+    assert.doesNotMatch(md, /(w\d+) --> \1\b/)
+    // Its node was never sent the event: 0 not reported.
+    assert.match(md, /^\| dc2 wave 1 \| ⚪ not started \| 1: b \| 0 \| 0 \| 0 \|/m)
+  })
+
+  test('a wave under way when the run was cancelled is stopped, not running', async () => {
+    const fleet = await runFleet({ nodes: ['a', 'b'], ok: ['a'] })
+    const r: FleetReport = {
+      fleet,
+      verdict: { done: false },
+      facts: { firedAt: 0, cancelled: true, eventFired: true },
+      waves: [
+        { wave: 1, nodes: ['a'], startedAt: 0, endedAt: 100, passed: true },
+        { wave: 2, nodes: ['b'], startedAt: 200 }
+      ]
+    }
+    const md = summaryMarkdown(r)
+    assert.match(md, /^\| 2 \| ⛔ stopped \| 1: b \|/m)
+    assert.match(md, /w1\["wave 2: 1 node<br\/>stopped · 0 ok/)
+    assert.doesNotMatch(md, /running/)
+  })
+
+  test('quotes in a wave box stay quotes (typographic), not underscores', async () => {
+    const { mermaidText } = await import('../src/report/charts.ts')
+    assert.equal(
+      mermaidText(`gate: a: service:web "Service 'web' check"`, 80),
+      'gate: a: service:web “Service ’web’ check”'
+    )
+    assert.doesNotMatch(mermaidText('say "a" and "b'), /"/)
+  })
+
+  test('the datacenter table counts never-sent nodes apart from those that did not report', async () => {
+    const { FleetState } = await import('../src/fleet-state/fleet-state.ts')
+    const { datacentersMarkdown } = await import('../src/report/report.ts')
+    const all = new FleetState({ deployId: 'v2', baselineIndex: 0, maxFailures: 0, targets: [] })
+    const dc1 = await runFleet({ nodes: ['a', 'b'], ok: ['a'] })
+    const dc2 = await runFleet({ nodes: ['c'] })
+    all.absorb(dc1, 1, 'dc1')
+    all.absorb(dc2, 1, 'dc2')
+    all.noteNotSent('c', 'not sent: dc2 wave 1 did not start', 1, 'dc2')
+    assert.deepEqual(datacentersMarkdown(all).split('\n').slice(2), [
+      '| dc1 | 2 | 1 | 0 | 1 | 0 |',
+      '| dc2 | 1 | 0 | 0 | 0 | 1 |'
+    ])
   })
 })

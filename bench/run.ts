@@ -1,4 +1,5 @@
 // npm run bench [-- --quick] [-- --large] [-- --fleet-10k] [-- --only=publish,await,startup]
+//   --only=memory: the action's peak RSS over 10,000 nodes in one wave (--nodes=N, --runs=N)
 //
 // Every case runs next to its baseline in the same run (interleaved, so drift
 // hits both); figures are medians; ratios are case / baseline. Prints Markdown
@@ -858,6 +859,64 @@ async function serfClusterBench(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------- memory
+
+/**
+ * The action's peak RSS at fleet scale, from outside: `node dist/index.js`
+ * (wait, job summary and check run on) over 10,000 simulated nodes in one wave,
+ * its VmHWM polled by this process while it runs (bench/waves.ts).
+ */
+async function memoryBench(): Promise<void> {
+  const s3 = await startLocalS3()
+  const github = await startFakeGitHub()
+  const { work, tiny, cleanup } = makeWork()
+  const n = nodesArg || 10_000
+  const runs = runsArg || 3
+  const spreadMs = spreadArg ? spreadArg * 1000 : 10_000
+  const env = {
+    GITHUB_WORKSPACE: work,
+    GITHUB_REPOSITORY: 'acme/web',
+    GITHUB_SHA: '2222222222222222222222222222222222222222',
+    GITHUB_EVENT_NAME: 'push',
+    GITHUB_RUN_ID: '99',
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_API_URL: github.url,
+    GITHUB_SERVER_URL: 'https://github.example.com',
+    // e.g. --import=<a module that logs process.memoryUsage()>, to see where it peaks
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {})
+  }
+  const rows: string[] = []
+  try {
+    for (let i = 0; i < runs; i++) {
+      log(`memory: ${n} nodes, one wave, run ${i + 1}/${runs}`)
+      const load = sh('cat /proc/loadavg').split(' ')[0]!
+      const r = await rolloutOnce({
+        s3,
+        env,
+        buildDir: tiny,
+        nodesPerDc: n,
+        datacenters: ['dc1'],
+        spreadMs
+      })
+      rows.push(
+        `| ${i + 1} | ${r.converged ? 'yes' : `no (exit ${r.code})`} | **${r.peakRssMB.toFixed(0)}** | ${sec(r.totalMs)} | ${load} |`
+      )
+    }
+  } finally {
+    cleanup()
+    await github.stop()
+    await s3.stop()
+  }
+  print(
+    `### Memory from outside: \`node dist/index.js\` (\`wait: true\`, job summary and check run on), ${n} nodes in one wave reporting over ${spreadMs / 1000} s (re-deploy); peak RSS (VmHWM) polled every 20 ms`
+  )
+  print()
+  print('| run | converged | peak RSS MB | spawn to exit (s) | load average (1 min) at start |')
+  print('|---|---|---|---|---|')
+  for (const row of rows) print(row)
+  print()
+}
+
 const begun = Date.now()
 machine()
 if (wants('publish')) await publishBench()
@@ -872,6 +931,8 @@ if (wants('waves'))
     waves: wavesArg ?? '1, 10%, 100%',
     spreadMs: 3000
   })
+// Not in the default run (10,000 nodes): --only=memory.
+if (only?.includes('memory')) await memoryBench()
 if (wants('datacenters'))
   await rolloutBench({
     title: 'Datacenters from outside',

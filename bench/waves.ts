@@ -9,6 +9,7 @@
 // arrived, epoch ms): the gap between a step's (wave's, datacenter's) last
 // node report and the next step's first event fire, and the results reads the
 // action made while it waited.
+import { readFileSync } from 'node:fs'
 import { startConsulEmulator } from '../fleet/consul/index.ts'
 import type { ArrivalLogEntry } from '../fleet/consul/index.ts'
 import { runAction } from '../fleet/run-action.ts'
@@ -56,6 +57,31 @@ export interface RolloutRun {
   verdictMs: number
   /** spawn to exit */
   totalMs: number
+  /** the action process's peak RSS (VmHWM), MB, read from outside while it ran */
+  peakRssMB: number
+}
+
+/**
+ * Polls /proc/<pid>/status for VmHWM (the peak RSS, which only grows) until
+ * stopped: the last reading before the process exits is its peak, give or take
+ * what it grew in its last `everyMs`.
+ */
+export function watchPeakRss(pid: number, everyMs = 20): () => number {
+  let kb = 0
+  const read = (): void => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (m) kb = Math.max(kb, Number(m[1]))
+    } catch {
+      // exited: the last reading stands
+    }
+  }
+  read()
+  const timer = setInterval(read, everyMs)
+  return () => {
+    clearInterval(timer)
+    return kb / 1024
+  }
 }
 
 const shuffle = <T>(xs: T[]): T[] => {
@@ -186,6 +212,7 @@ export async function rolloutOnce(opts: {
     let verdictAt = 0
     let started = 0
     let exited = 0
+    let peakRss = (): number => NaN
     const run = await runAction(
       {
         path: opts.buildDir,
@@ -206,7 +233,13 @@ export async function rolloutOnce(opts: {
         timeoutMs: 300_000,
         onChild: (child) => {
           started = Date.now()
-          child.once('exit', () => (exited = Date.now()))
+          const stop = watchPeakRss(child.pid!)
+          peakRss = stop
+          child.once('exit', () => {
+            exited = Date.now()
+            const mb = stop()
+            peakRss = () => mb
+          })
         },
         onStdout: (chunk) => {
           if (!verdictAt && chunk.includes(verdictText)) verdictAt = Date.now()
@@ -239,7 +272,8 @@ export async function rolloutOnce(opts: {
       steps: figures.steps,
       gaps: figures.gaps,
       verdictMs: verdictAt - last,
-      totalMs: exited - started
+      totalMs: exited - started,
+      peakRssMB: peakRss()
     }
   } finally {
     await emu.stop()

@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { e as plainText, m as matchesFilters, f as compareNatural, g as formatGoDuration, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, h as readOperateConfig, a as readConfig, j as InputError } from './lib/run-facts.js';
-import { p as parseResult, r as readCatalog, c as connect, a as runPipeline, b as runConclusion } from './lib/pipeline.js';
-import 'node:path';
+import { e as plainText, f as formatGoDuration, m as matchesFilters, g as compareNatural, h as memberMatcher, R as RUNNER_TAG, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, j as readOperateConfig, a as readConfig, n as InputError } from './lib/run-facts.js';
+import { p as parseResult, r as readMembers, s as serfObjectKeys, d as deployIdOfManifest, a as serfResultTagName, b as parseSerfResult, c as readCatalog, e as connect, f as runPipeline, g as runConclusion, h as serfAgent } from './lib/pipeline.js';
 import 'node:crypto';
-import 'node:net';
+import 'node:path';
+import 'node:fs';
 import 'node:fs/promises';
+import 'node:net';
 import 'node:os';
 import 'node:stream';
 import 'node:zlib';
-import 'node:fs';
 
 const STANDINGS = ['failed', 'silent', 'behind', 'ahead', 'current'];
 function standingOf(result, current) {
@@ -32,13 +32,9 @@ function describeFilters(filters) {
     ].filter((p) => typeof p === 'string');
     return parts.length ? `matching ${parts.join(', ')}` : 'in the catalog (no filter)';
 }
-function rowOf$1(node, byNode, current) {
-    const result = byNode.has(node.node) ? parseResult(byNode.get(node.node) ?? null) : undefined;
-    const row = {
-        node: node.node,
-        standing: standingOf(result, current),
-        live: node.serfHealth === 'passing'
-    };
+/** A node's row: its last result as read (undefined: none; a string: why it is not one). */
+function statusRow(node, live, result, current) {
+    const row = { node, standing: standingOf(result, current), live };
     if (typeof result === 'string')
         row.note = result;
     else if (result) {
@@ -70,47 +66,56 @@ function countRows(rows) {
     return counts;
 }
 /** The verdict line: why the fleet is not all on the current release, or that it is. */
-function statusMessage(input, rows, ok) {
+function statusMessage(source, current, rows, ok) {
     const live = rows.filter((r) => r.live);
-    if (input.current === undefined)
-        return `no current release: ${input.kvPrefix}/deploy-id is not set (nothing published yet?)`;
+    if (current === undefined)
+        return `no current release: ${source.currentKey} is not set (nothing published yet?)`;
     if (rows.length === 0)
-        return `no node ${describeFilters(input.filters)} (a token without node:read sees none)`;
+        return `no node ${source.selection} (${source.noneHint})`;
     if (live.length === 0)
         return `none of the ${rows.length} matching node${rows.length === 1 ? '' : 's'} is live`;
     if (ok)
-        return `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(input.current, 80)}`;
+        return `${live.length === 1 ? 'the 1 live node' : `all ${live.length} live nodes`} on ${plainText(current, 80)}`;
     const off = live.filter((r) => r.standing !== 'current');
     const parts = ['failed', 'silent', 'behind', 'ahead']
         .map((s) => [s, live.filter((r) => r.standing === s).length])
         .filter(([, n]) => n > 0)
         .map(([s, n]) => `${n} ${s}`);
-    return `${off.length} of ${live.length} live nodes not on ${plainText(input.current, 80)}: ${parts.join(', ')}`;
+    return `${off.length} of ${live.length} live nodes not on ${plainText(current, 80)}: ${parts.join(', ')}`;
 }
+/** Consul: the catalog's matching nodes, their results under `<kv-prefix>/results/`. */
 function fleetStatus(input) {
     const byNode = new Map(input.results.map((r) => [r.node, r.value]));
     const inCatalog = new Set(input.catalog.map((n) => n.node));
     const rows = input.catalog
         .filter((node) => matchesFilters(node, input.filters))
-        .map((node) => rowOf$1(node, byNode, input.current))
-        .sort((a, b) => STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
+        .map((node) => statusRow(node.node, node.serfHealth === 'passing', byNode.has(node.node) ? parseResult(byNode.get(node.node) ?? null) : undefined, input.current));
+    const gone = input.results.map((r) => r.node).filter((n) => !inCatalog.has(n));
+    const source = {
+        where: input.kvPrefix,
+        currentKey: `${input.kvPrefix}/deploy-id`,
+        selection: describeFilters(input.filters),
+        down: 'serfHealth not passing',
+        noneHint: 'a token without node:read sees none',
+        json: { kv_prefix: input.kvPrefix }
+    };
+    return assembleStatus(input.app, source, input.current, rows, gone);
+}
+/** The rows in order (worst standing first, then natural order), counted and judged. */
+function assembleStatus(app, source, current, unordered, gone = []) {
+    const rows = [...unordered].sort((a, b) => STANDINGS.indexOf(a.standing) - STANDINGS.indexOf(b.standing) ||
         compareNatural(a.node, b.node));
-    const gone = input.results
-        .map((r) => r.node)
-        .filter((n) => !inCatalog.has(n))
-        .sort(compareNatural);
     const live = rows.filter((r) => r.live);
-    const ok = input.current !== undefined && live.length > 0 && live.every((r) => r.standing === 'current');
+    const ok = current !== undefined && live.length > 0 && live.every((r) => r.standing === 'current');
     return {
-        app: input.app,
-        kvPrefix: input.kvPrefix,
-        filters: input.filters,
-        current: input.current,
+        app,
+        source,
+        current,
         rows,
         counts: countRows(rows),
-        gone,
+        gone: [...gone].sort(compareNatural),
         ok,
-        message: statusMessage(input, rows, ok)
+        message: statusMessage(source, current, rows, ok)
     };
 }
 /** `2026-11-30 12:01:02 UTC` */
@@ -160,7 +165,7 @@ function jsonRow(row, fields) {
 }
 /** The text `status` prints: a heading, the table (worst first), the nodes gone from the catalog. */
 function statusText(status, nowMs) {
-    const lines = headedTable(`${status.app} (${status.kvPrefix}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${describeFilters(status.filters)}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`, ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'], status.rows.map((r) => [
+    const lines = headedTable(`${status.app} (${status.source.where}): ${status.counts.total} node${status.counts.total === 1 ? '' : 's'} ${status.source.selection}; current release ${status.current === undefined ? '(none)' : plainText(status.current, 80)}`, ['NODE', 'STANDING', 'RELEASE', 'STATUS', 'REPORTED'], status.rows.map((r) => [
         plainText(r.node, 80),
         r.live ? r.standing : `${r.standing} (down)`,
         r.deployId === undefined ? '-' : plainText(r.deployId, 80),
@@ -174,7 +179,7 @@ function statusText(status, nowMs) {
                     : '-'
     ]));
     if (status.counts.down > 0)
-        lines.push('', `${status.counts.down} matching node${status.counts.down === 1 ? ' is' : 's are'} down (serfHealth not passing): listed, not counted`);
+        lines.push('', `${status.counts.down} matching node${status.counts.down === 1 ? ' is' : 's are'} down (${status.source.down}): listed, not counted`);
     if (status.gone.length > 0) {
         const shown = status.gone.slice(0, 20).map((n) => plainText(n, 80));
         lines.push('', `results of nodes no longer in the catalog: ${shown.join(', ')}${status.gone.length > 20 ? ` and ${status.gone.length - 20} more` : ''}`);
@@ -184,7 +189,9 @@ function statusText(status, nowMs) {
 /** The `--json` form: snake_case like the action's `results` output. */
 function statusJson(status) {
     return {
-        ...jsonHeading(status),
+        app: status.app,
+        ...status.source.json,
+        current: status.current ?? null,
         counts: status.counts,
         nodes: status.rows.map((r) => jsonRow(r, {
             node: 'node',
@@ -236,17 +243,19 @@ function releaseHistory(input) {
     return {
         app: input.app,
         kvPrefix: input.kvPrefix,
+        ...(input.s3Url === undefined ? {} : { s3Url: input.s3Url }),
         current: input.current,
         rows,
         currentUnrecorded: input.current !== undefined && !rows.some((r) => r.current)
     };
 }
 function historyText(history) {
+    const where = history.s3Url ?? history.kvPrefix;
     const n = history.rows.length;
     const current = history.current === undefined
         ? 'none'
-        : `${plainText(history.current, 80)}${history.currentUnrecorded ? ` (not in ${history.kvPrefix}/history/)` : ''}`;
-    const lines = headedTable(`${history.app} (${history.kvPrefix}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`, ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'], history.rows.map((r) => {
+        : `${plainText(history.current, 80)}${history.currentUnrecorded ? ` (not in ${where}/history/)` : ''}`;
+    const lines = headedTable(`${history.app} (${where}): ${n === 0 ? 'no release published yet' : `${n} release${n === 1 ? '' : 's'}, newest first`}; current: ${current}`, ['', 'DEPLOY ID', 'COMMIT', 'PUBLISHED', 'RUN'], history.rows.map((r) => {
         const ms = publishedMs(r);
         return [
             r.current ? '*' : '',
@@ -263,8 +272,11 @@ function historyText(history) {
     return `${lines.join('\n')}\n`;
 }
 function historyJson(history) {
+    const heading = jsonHeading(history);
     return {
-        ...jsonHeading(history),
+        ...(history.s3Url === undefined
+            ? heading
+            : { app: heading.app, s3_url: history.s3Url, current: heading.current }),
         releases: history.rows.map((r) => jsonRow(r, {
             deployId: 'deploy_id',
             current: 'current',
@@ -276,6 +288,83 @@ function historyJson(history) {
             checksum: 'checksum'
         }))
     };
+}
+
+/** How many history records are read at once. */
+const READ_CONCURRENCY = 16;
+function keysOf(config) {
+    return serfObjectKeys(config.s3?.prefix ?? '', config.app);
+}
+/** s3://bucket/prefix/app: where the app's objects are. */
+function appUrl(store, config) {
+    return `s3://${store.bucket}/${keysOf(config).latest.replace(/\/latest$/, '')}`;
+}
+/** The deploy ID `latest` names (its manifest's file name), or undefined. */
+async function currentDeployId$1(store, config) {
+    const url = (await store.readText(keysOf(config).latest))?.trim().split('\n')[0];
+    return url ? deployIdOfManifest(url) : undefined;
+}
+function describeSelection(config) {
+    const parts = [
+        config.filters.node !== undefined && `node-filter ${config.filters.node}`,
+        ...Object.entries(config.backend.tags).map(([k, re]) => `serf-tags ${k}=${re}`)
+    ].filter((p) => typeof p === 'string');
+    return parts.length ? `matching ${parts.join(', ')}` : 'in the cluster (no filter)';
+}
+async function readSerfFleetStatus(client, store, config) {
+    const [members, current] = await Promise.all([
+        readMembers(client),
+        currentDeployId$1(store, config)
+    ]);
+    const where = appUrl(store, config);
+    const source = {
+        where,
+        currentKey: `${where}/latest`,
+        selection: describeSelection(config),
+        down: 'member failed or left',
+        noneHint: "the action's own agents are never counted",
+        json: { s3_url: where }
+    };
+    return assembleStatus(config.app, source, current, memberRows(members, config, current));
+}
+/** The matching members (agents the action started aside), each with its last result tag. */
+function memberRows(members, config, current) {
+    const matches = memberMatcher({ nodeFilter: config.filters.node, tags: config.backend.tags });
+    const tagName = serfResultTagName(config.app);
+    return members
+        .filter((m) => m.tags[RUNNER_TAG] === undefined && matches(m))
+        .map((m) => {
+        const tag = m.tags[tagName];
+        const parsed = tag === undefined ? undefined : parseSerfResult(tag);
+        const result = parsed === undefined || typeof parsed === 'string'
+            ? parsed
+            : { deployId: parsed.deployId, status: parsed.status };
+        return statusRow(m.name, m.status === 'alive', result, current);
+    });
+}
+async function readSerfReleaseHistory(store, config) {
+    const keys = keysOf(config);
+    const [current, listed] = await Promise.all([
+        currentDeployId$1(store, config),
+        store.list(keys.historyPrefix)
+    ]);
+    const ids = listed
+        .map((key) => key.slice(keys.historyPrefix.length))
+        .filter((name) => name.endsWith('.json') && !name.includes('/') && name !== '.json')
+        .map((name) => name.slice(0, -'.json'.length));
+    const entries = [];
+    for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
+        const batch = ids.slice(i, i + READ_CONCURRENCY);
+        const values = await Promise.all(batch.map((id) => store.readText(keys.history(id))));
+        batch.forEach((deployId, j) => entries.push({ deployId, value: values[j] ?? null }));
+    }
+    return releaseHistory({
+        app: config.app,
+        kvPrefix: config.kvPrefix,
+        s3Url: appUrl(store, config),
+        current,
+        entries
+    });
 }
 
 // The operator commands' reads (contract 12): a few Consul calls, then the pure
@@ -356,9 +445,10 @@ Consul could not be read), 2 bad input.
 The published releases, newest first, with commit, time and which one is current.
 Exit codes: 0 listed, 1 Consul could not be read, 2 bad input.
 
-A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR | --serf-join ADDRS]
-[--serf-rpc-auth KEY] [--serf-tags key=RE,...] on deploy and status (history: no
---serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region).`;
+A Serf cluster (contract 13): --backend serf [--serf-rpc-addr ADDR [--serf-rpc-auth KEY]
+| --serf-join ADDRS] [--serf-tags key=RE,...] on deploy and status (history: no
+--serf-tags); status and history then also take --s3-url (and --s3-endpoint, --aws-region):
+status reads the members' tags and <s3-url>/<app>/latest, history <s3-url>/<app>/history/.`;
 /** The flags each operator command takes: where the fleet is (and, for status, which nodes). */
 const OPERATE_FLAGS = {
     status: OPERATE_INPUTS,
@@ -467,7 +557,7 @@ async function deploy(values, env, io, signal) {
         };
         const config = readConfig(input, { ...env, GITHUB_SHA: commitSha(env) });
         const log = deployLog(say, io, json);
-        const connection = await connect(config, log);
+        const connection = await connect(config, log, { env, signal });
         const { store, backend } = connection;
         try {
             const result = await runPipeline(config, {
@@ -491,7 +581,47 @@ async function deploy(values, env, io, signal) {
         return finish(error instanceof InputError ? EXIT.badInput : EXIT.failed, message);
     }
 }
-/** `status` and `history`: read Consul, print a table (or --json), write nothing. */
+function consulReads(config, info) {
+    const consul = operateConsul(config, info);
+    return {
+        status: () => readFleetStatus(consul, config),
+        history: () => readReleaseHistory(consul, config)
+    };
+}
+/**
+ * Serf (contract 13): S3 for latest and history; for status also one agent,
+ * serf-rpc-addr's or (serf-join) one started for the command, which leaves after.
+ */
+function serfReads(config, info, env) {
+    const { backend, s3 } = config;
+    if (backend.kind !== 'serf' || s3 === undefined)
+        throw new Error('serfReads: not a Serf config');
+    const log = { info, warning: info, debug: () => undefined, group: (_name, body) => body() };
+    const withStore = async (body) => {
+        // The AWS SDK is most of the bundle: loaded only when S3 is read.
+        const { createS3Store } = await import('./lib/s3-store.js').then(function (n) { return n.b5; });
+        const store = createS3Store(s3);
+        try {
+            return await body(store);
+        }
+        finally {
+            store.destroy();
+        }
+    };
+    return {
+        status: () => withStore(async (store) => {
+            const agent = await serfAgent(backend, log, { env });
+            try {
+                return await readSerfFleetStatus(agent.client, store, { ...config, backend });
+            }
+            finally {
+                await agent.close();
+            }
+        }),
+        history: () => withStore((store) => readSerfReleaseHistory(store, config))
+    };
+}
+/** `status` and `history`: read the fleet (Consul, or Serf and S3), print a table (or --json), write nothing. */
 async function operate(command, values, env, io) {
     const json = values.json === true;
     const takes = OPERATE_FLAGS[command];
@@ -505,17 +635,16 @@ async function operate(command, values, env, io) {
             const value = values[name];
             return typeof value === 'string' ? value : '';
         }, env);
-        if (config.backend.kind === 'serf')
-            return finish(EXIT.failed, `${command} --backend serf: reading a Serf cluster's tags and S3 releases is not available yet`);
-        const consul = operateConsul(config, (line) => io.stderr(`${redact(line, secrets)}\n`));
+        const info = (line) => io.stderr(`${redact(line, secrets)}\n`);
+        const read = config.backend.kind === 'serf' ? serfReads(config, info, env) : consulReads(config, info);
         if (command === 'status') {
-            const status = await readFleetStatus(consul, config);
+            const status = await read.status();
             const code = status.ok ? EXIT.ok : EXIT.failed;
             if (!json)
                 io.stdout(redact(statusText(status, Date.now()), secrets));
             return finish(code, status.message, () => statusJson(status));
         }
-        const history = await readReleaseHistory(consul, config);
+        const history = await read.history();
         if (!json) {
             io.stdout(redact(historyText(history), secrets));
             return EXIT.ok;

@@ -1,5 +1,5 @@
-import { h as isRefused, d as describe, c as connectGitHub, s as sleep, g as getInput, a as setSecret, j as setFailed, k as setOutput, e as coreLog, l as saveState, S as STATE, f as summary, w as warning, i as info } from './lib/state.js';
-import { d as commitState, e as checkOutput, s as statusDescription, f as checkConclusion, b as runConclusion, c as connect, a as runPipeline, g as rolloutReport } from './lib/pipeline.js';
+import { h as isRefused, d as describe, c as connectGitHub, s as sleep, g as getInput, a as setSecret, j as setFailed, k as setOutput, l as saveState, S as STATE, e as coreLog, f as summary, w as warning, i as info } from './lib/state.js';
+import { i as commitState, j as checkOutput, k as statusDescription, l as checkConclusion, g as runConclusion, e as connect, f as runPipeline, m as rolloutReport } from './lib/pipeline.js';
 import { e as plainText, a as readConfig } from './lib/run-facts.js';
 import { readFileSync } from 'node:fs';
 import 'fs';
@@ -436,7 +436,13 @@ function within(work, ms) {
     return Promise.race([work.then(() => true), limit]).finally(() => clearTimeout(timer));
 }
 async function deploy(config, env, signal, end) {
-    const connection = await connect(config, coreLog);
+    const connection = await connect(config, coreLog, {
+        env,
+        signal,
+        // serf-join: the post step makes the agent leave if this process dies first.
+        onOwnAgent: (agent) => saveState(STATE.serfAgent, JSON.stringify(agent)),
+        onOwnAgentLeft: () => saveState(STATE.serfAgentLeft, 'true')
+    });
     const { store, backend } = connection;
     const report = pullRequestReport(createReporter(config, env), signal);
     const verdict = verdictLine();

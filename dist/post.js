@@ -1,5 +1,5 @@
 import { c as connectGitHub, d as describe, s as sleep, g as getInput, a as setSecret, b as getState, e as coreLog, i as info, w as warning, S as STATE, f as summary } from './lib/state.js';
-import { i as isSettled, s as settle, r as releaseLock, a as readConfig, b as runFacts, p as previousDeployId, c as abandonedMarkdown, C as ConsulClient, d as releaseS3Lock } from './lib/run-facts.js';
+import { i as isSettled, s as settle, r as releaseLock, l as leaveSavedAgent, a as readConfig, b as runFacts, p as previousDeployId, c as abandonedMarkdown, C as ConsulClient, d as releaseS3Lock } from './lib/run-facts.js';
 import 'node:fs';
 import 'fs';
 import 'os';
@@ -35,6 +35,9 @@ import 'child_process';
 import 'timers';
 import 'node:path';
 import 'node:crypto';
+import 'node:child_process';
+import 'node:fs/promises';
+import 'node:os';
 
 const CANCELLED = 'cancelled before the fleet converged';
 const SUMMARY = 'The deploy step stopped before the fleet gave its verdict (cancelled or killed). The fleet may be part-way through this release: see the run log.';
@@ -100,6 +103,7 @@ async function post(env = process.env) {
     // latest first: the lock keeps other runs out until it is settled.
     const left = await settleLeftAnnouncement(env);
     await releaseLeftLock(env);
+    await leaveLeftAgent();
     if (getState(STATE.summarized) !== 'true')
         await summarizeLeft(env, left);
     if (getState(STATE.reported) !== 'true') {
@@ -116,6 +120,20 @@ async function post(env = process.env) {
                 : undefined,
             log: coreLog
         });
+    }
+}
+/** serf-join: the action's agent is still running when the main step died before it left. */
+async function leaveLeftAgent() {
+    const saved = getState(STATE.serfAgent);
+    if (!saved || getState(STATE.serfAgentLeft) === 'true')
+        return;
+    try {
+        const agent = JSON.parse(saved);
+        if (await leaveSavedAgent(agent))
+            info(`the serf agent the main step left (pid ${agent.pid}) left the cluster`);
+    }
+    catch (error) {
+        warning(`could not make the serf agent the main step left leave: ${error.message}`);
     }
 }
 function consulFromInputs(env, retryForMs) {

@@ -1,150 +1,59 @@
-// `npm run report:preview`: the job summary and the check run's output for fixed
-// fleets, rendered as GitHub shows them (GFM with GitHub's markdown CSS, Mermaid
-// in GitHub's light and dark themes) to .tmp/report-preview/*.html, and
-// screenshotted with headless Chromium (Debian's; CHROMIUM=path to use another).
-// `--no-shots` writes the HTML only; `--only=a,b` picks fixtures. Emoji need a colour
-// emoji font (Debian: fonts-noto-color-emoji), or they show as boxes. Nothing here is bundled.
-import { copyFile, mkdir, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { Marked } from 'marked'
+// `npm run report:preview`: the job summary and the check run's output, rendered
+// as GitHub shows them (scripts/report-render.ts) to .tmp/report-preview/*.html
+// and screenshotted with headless Chromium.
+//   (default)   fixed fleets (__tests__/helpers/report-fixtures.ts)
+//   --fleet     real runs of dist/index.js on the local fleet (scripts/report-scenarios.ts:
+//               issue #19's cases 1-6 and a 1,000-node three-wave rollout failing in
+//               wave 2); `npm run package` first; the summary as written to
+//               GITHUB_STEP_SUMMARY, the check run as the GitHub API stand-in recorded it
+// `--no-shots` writes the HTML only; `--only=a,b` picks fixtures or scenarios;
+// `--out=DIR` another folder. Emoji need a colour emoji font (Debian:
+// fonts-noto-color-emoji), or they show as boxes. Nothing here is bundled.
+import { resolve } from 'node:path'
 import { checkOutput } from '../src/report/check-report.ts'
 import { summaryMarkdown } from '../src/report/report.ts'
 import { fixtures } from '../__tests__/helpers/report-fixtures.ts'
+import type { CheckOutputText } from './report-render.ts'
+import { prepareOut, screenshot, writePages } from './report-render.ts'
 
 const OUT = resolve(
   process.argv.find((a) => a.startsWith('--out='))?.slice(6) ?? '.tmp/report-preview'
 )
 const SHOTS = !process.argv.includes('--no-shots')
-const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7)
+const FLEET = process.argv.includes('--fleet')
+const ONLY = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  ?.split(',')
 
-const escapeHtml = (t: string) =>
-  t.replace(
-    /[&<>"]/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string
-  )
-
-/** GFM as GitHub renders it; a ```mermaid block becomes a diagram for Mermaid to draw. */
-function render(markdown: string): string {
-  const marked = new Marked({ gfm: true })
-  marked.use({
-    renderer: {
-      code({ text, lang }) {
-        if (lang === 'mermaid') return `<pre class="mermaid">${escapeHtml(text)}</pre>\n`
-        return false
-      }
-    }
-  })
-  return marked.parse(markdown, { async: false })
+/** What a run (or a fixture) leaves to look at: its summary and its check run's output. */
+interface Shown {
+  summary: string
+  check: CheckOutputText | undefined
 }
 
-type Mode = 'light' | 'dark'
+async function* fromFixtures(): AsyncGenerator<[string, Shown]> {
+  for (const [name, report] of Object.entries(fixtures()))
+    yield [name, { summary: summaryMarkdown(report), check: checkOutput(report) }]
+}
 
-function page(title: string, body: string, mode: Mode): string {
-  const bg = mode === 'dark' ? '#0d1117' : '#ffffff'
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<link rel="stylesheet" href="github-markdown-${mode}.css">
-<style>
-  body { background: ${bg}; margin: 0; }
-  .markdown-body { box-sizing: border-box; max-width: 1012px; margin: 0 auto; padding: 24px 32px; }
-  .frame { border: 1px solid ${mode === 'dark' ? '#30363d' : '#d0d7de'}; border-radius: 6px; margin: 16px auto; max-width: 1012px; }
-  .caption { font: 12px monospace; color: #8c959f; padding: 4px 32px; }
-</style>
-<script src="mermaid.min.js"></script>
-</head><body>
-<div class="caption">${escapeHtml(title)} (${mode})</div>
-<div class="frame"><article class="markdown-body">
-${body}
-</article></div>
-<script>
-  mermaid.initialize({ startOnLoad: false, theme: ${JSON.stringify(mode === 'dark' ? 'dark' : 'default')}, securityLevel: 'strict' });
-  mermaid.run({ querySelector: 'pre.mermaid' })
-    .then(() => { document.body.dataset.rendered = 'yes' })
-    .catch((e) => { document.body.dataset.rendered = 'error: ' + e.message });
-</script>
-</body></html>
-`
+async function* fromFleet(): AsyncGenerator<[string, Shown]> {
+  const { runScenarios } = await import('./report-scenarios.ts')
+  yield* runScenarios(ONLY)
 }
 
 async function main() {
-  await mkdir(OUT, { recursive: true })
-  for (const f of ['mermaid/dist/mermaid.min.js'])
-    await copyFile(join('node_modules', f), join(OUT, 'mermaid.min.js'))
-  for (const mode of ['light', 'dark'] as const)
-    await copyFile(
-      join('node_modules', 'github-markdown-css', `github-markdown-${mode}.css`),
-      join(OUT, `github-markdown-${mode}.css`)
-    )
+  await prepareOut(OUT)
   const pages: string[] = []
-  for (const [name, report] of Object.entries(fixtures())) {
-    if (ONLY && !ONLY.split(',').includes(name)) continue
-    const summary = summaryMarkdown(report)
-    const check = checkOutput(report)
-    await writeFile(join(OUT, `${name}.summary.md`), summary)
-    await writeFile(join(OUT, `${name}.check.json`), JSON.stringify(check, null, 2))
-    const checkBody = `<h2>Check run: ${escapeHtml(check.title)}</h2>\n${render(check.summary)}${check.text ? `<hr>${render(check.text)}` : ''}`
-    for (const mode of ['light', 'dark'] as const) {
-      await writeFile(
-        join(OUT, `${name}.summary.${mode}.html`),
-        page(`${name}: job summary`, render(summary), mode)
-      )
-      pages.push(`${name}.summary.${mode}`)
-    }
-    await writeFile(
-      join(OUT, `${name}.check.light.html`),
-      page(`${name}: check run`, checkBody, 'light')
-    )
-    pages.push(`${name}.check.light`)
+  for await (const [name, shown] of FLEET ? fromFleet() : fromFixtures()) {
+    if (ONLY && !ONLY.includes(name)) continue
+    pages.push(...(await writePages(OUT, name, shown.summary, shown.check)))
+    const first = shown.summary.split('\n').find((l) => l.trim()) ?? ''
     console.log(
-      `${name}: summary ${Buffer.byteLength(summary)} bytes, check summary ${check.summary.length} + text ${check.text?.length ?? 0} characters; title: ${check.title}`
+      `${name}: summary ${Buffer.byteLength(shown.summary)} bytes, check summary ${shown.check?.summary.length ?? 0} + text ${shown.check?.text?.length ?? 0} characters\n  first line: ${first}\n  check title: ${shown.check?.title ?? '(no check run)'}`
     )
   }
-  if (!SHOTS) return
-  const { chromium } = await import('playwright-core')
-  // Playwright gives the browser a fresh profile of its own each launch.
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run'
-    ]
-  })
-  try {
-    for (const name of pages) {
-      const context = await browser.newContext({
-        viewport: { width: 1080, height: 1200 },
-        colorScheme: name.endsWith('dark') ? 'dark' : 'light'
-      })
-      const tab = await context.newPage()
-      // Nothing leaves the machine: every request but file:// is refused.
-      await tab.route(/^(?!file:)/, (route) => route.abort())
-      await tab.goto(`file://${join(OUT, `${name}.html`)}`)
-      await tab.waitForFunction('document.body.dataset.rendered !== undefined', undefined, {
-        timeout: 30_000
-      })
-      const state = await tab.evaluate<string | undefined>('document.body.dataset.rendered')
-      if (state !== 'yes') console.log(`${name}: Mermaid says ${state}`)
-      // <details> stay as GitHub first shows them: the first cause's log open, the rest closed.
-      await tab.screenshot({ path: join(OUT, `${name}.top.png`) })
-      await tab.screenshot({ path: join(OUT, `${name}.full.png`), fullPage: true })
-      // The long page in screen-sized parts, to look at one by one.
-      const height = await tab.evaluate<number>('document.documentElement.scrollHeight')
-      for (let y = 0, part = 1; y < height; y += 1200, part++)
-        await tab.screenshot({
-          path: join(OUT, `${name}.part-${part}.png`),
-          fullPage: true,
-          clip: { x: 0, y, width: 1080, height: Math.min(1200, height - y) }
-        })
-      await context.close()
-    }
-  } finally {
-    await browser.close()
-  }
-  console.log(`screenshots in ${OUT}`)
+  if (SHOTS) await screenshot(OUT, pages)
 }
 
 await main()

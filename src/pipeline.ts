@@ -805,7 +805,11 @@ async function finalResult(
  */
 async function readFailedLogs(fleet: FleetState, backend: FleetBackend): Promise<LogExcerpt[]> {
   const byDatacenter = new Map<string | undefined, string[]>()
-  for (const { node, datacenter } of fleet.list().filter((s) => s.status === 'failure'))
+  // A node that failed and was then rolled back keeps its log: its failure is the cause.
+  const failed = fleet
+    .list()
+    .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'))
+  for (const { node, datacenter } of failed)
     byDatacenter.set(datacenter, [...(byDatacenter.get(datacenter) ?? []), node])
   const excerpts: LogExcerpt[] = []
   for (const [dc, nodes] of byDatacenter)
@@ -830,6 +834,7 @@ export function rolloutReport(
 export function waveReports(rollout: RolloutResult): WaveReport[] {
   return rollout.waves.map((w) => ({
     wave: w.step.wave,
+    ...(w.step.datacenter !== undefined ? { datacenter: w.step.datacenter } : {}),
     nodes: w.step.nodes.map((n) => rollout.fleet.labelOf(nodeId(w.step.datacenter, n))),
     startedAt: w.firedAt,
     endedAt: w.endedAt,
@@ -871,7 +876,7 @@ function phasesMarkdown(rollout: RolloutResult): string {
     ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`
   const lines = [
     '',
-    '### Two-phase release',
+    '#### Two-phase release',
     '',
     p.prepared === 0
       ? '- **Prepare**: none: every target still kept the release, so this was a switch only (no download).'

@@ -1,5 +1,4 @@
-import { e as plainText, l as reportParts, n as rollbackMarkdown, o as causesHeading, q as causeLogsMarkdown, t as headline, u as analyse, v as quote, w as compileFilter, m as matchesFilters, x as filterMatcher, y as targetedServices, j as InputError, k as kvKeys, z as acquireLock, A as announce, B as sleep, D as readS3Lock, E as acquireS3Lock, C as ConsulClient, S as SAFE_PAYLOAD_BYTES, F as nameList, G as markdownText, H as codeSpan, J as DEPLOY_ID_PATTERN, K as getDefaultExportFromCjs, L as parseDeployIdFile, M as s3Url$1, N as releaseKey, P as progressLine, Q as waveCounts, f as compareNatural, i as isSettled, R as resultRows, T as summaryMarkdown, b as runFacts, p as previousDeployId, U as verdictMessage, g as formatGoDuration } from './run-facts.js';
-import { connect as connect$1 } from 'node:net';
+import { e as plainText, o as reportParts, q as rollbackMarkdown, t as causesHeading, u as causeLogsMarkdown, v as headline, w as analyse, x as quote, y as compileFilter, m as matchesFilters, z as filterMatcher, A as targetedServices, n as InputError, k as kvKeys, B as acquireLock, D as announce, E as sleep, F as selectMembers, G as isGone, h as memberMatcher, H as readS3Lock, J as acquireS3Lock, K as connectSerf, S as SerfRpcError, C as ConsulClient, L as startOwnAgent, M as ownAgentName, N as SAFE_PAYLOAD_BYTES, P as nameList, Q as markdownText, T as codeSpan, U as DEPLOY_ID_PATTERN, V as getDefaultExportFromCjs, W as parseDeployIdFile, X as s3Url$1, Y as releaseKey, Z as progressLine, _ as waveCounts, g as compareNatural, i as isSettled, $ as resultRows, a0 as summaryMarkdown, b as runFacts, p as previousDeployId, a1 as verdictMessage, f as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -357,29 +356,32 @@ function byteLength(text) {
  * does not fit (it could never be sent an event of its own).
  */
 function nodeFilters(names, maxBytes = DEFAULT_NODE_FILTER_BYTES) {
-    const filters = [];
+    return nodeGroups(names, maxBytes).map((group) => `^(${group.map(escapeRe2).join('|')})$`);
+}
+/** The names each of nodeFilters' filters matches, in the same order. */
+function nodeGroups(names, maxBytes = DEFAULT_NODE_FILTER_BYTES) {
+    const groups = [];
     let group = [];
     let size = 0;
     const frame = byteLength('^()$');
     for (const name of names) {
-        const escaped = escapeRe2(name);
-        const bytes = byteLength(escaped);
+        const bytes = byteLength(escapeRe2(name));
         if (frame + bytes > maxBytes)
             throw new Error(`node ${quote(name)} is too long for an event's node filter (${frame + bytes} bytes, at most ${maxBytes})`);
         const grown = group.length === 0 ? frame + bytes : size + 1 + bytes;
         if (group.length > 0 && grown > maxBytes) {
-            filters.push(`^(${group.join('|')})$`);
+            groups.push(group);
             group = [];
             size = frame + bytes;
         }
         else {
             size = grown;
         }
-        group.push(escaped);
+        group.push(name);
     }
     if (group.length > 0)
-        filters.push(`^(${group.join('|')})$`);
-    return filters;
+        groups.push(group);
+    return groups;
 }
 
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
@@ -874,9 +876,10 @@ async function readLogs$1(consul, keys, nodes) {
  */
 async function sendEvents(consul, config, log, request) {
     // The one-wave default keeps the configured filters; waves name their nodes.
-    const filterSets = request.byFilters
-        ? [config.filters]
-        : nodeFilters(request.nodes).map((node) => ({ node }));
+    const groups = request.byFilters ? undefined : nodeGroups(request.nodes);
+    const filterSets = groups
+        ? nodeFilters(request.nodes).map((node) => ({ node }))
+        : [config.filters];
     const sending = { ...config, deployId: request.deployId };
     let first;
     let last;
@@ -897,7 +900,11 @@ async function sendEvents(consul, config, log, request) {
             onJournal: moves ? request.onJournal : undefined
         });
         first ??= last;
-        request.onFired?.({ firedAt: last.firedAt, baseline: last.baselineIndex });
+        request.onFired?.({
+            firedAt: last.firedAt,
+            baseline: last.baselineIndex,
+            ...(groups ? { nodes: groups[n] } : {})
+        });
     }
     return first && { firedAt: first.firedAt, baseline: first.baselineIndex };
 }
@@ -1030,77 +1037,63 @@ async function askChunk(client, name, chunk, answers, log) {
         answers.set(r.from, new TextDecoder().decode(r.payload.subarray(0, LOG_MAX_BYTES)));
 }
 
-/** Whether a member matches the filters, whatever its status. */
-function memberMatcher(filters) {
-    const name = filterMatcher(filters.nodeFilter);
-    const tags = Object.entries(filters.tags).map(([key, re]) => [key, compileFilter(`^(?:${re})$`)]);
-    return (member) => name(member.name) &&
-        tags.every(([key, re]) => {
-            const value = member.tags[key];
-            return value !== undefined && re.test(value);
-        });
-}
-const isGone = (status) => status === 'failed' || status === 'left';
-function selectMembers(members, filters) {
-    const matches = memberMatcher(filters);
-    const targets = [];
-    const notLive = [];
-    const filteredOut = [];
-    const canaries = [];
-    for (const member of members) {
-        if (!matches(member)) {
-            filteredOut.push(member.name);
-            continue;
-        }
-        if (member.status === 'alive')
-            targets.push(member.name);
-        else
-            notLive.push(member.name);
-        if (member.tags.canary !== undefined)
-            canaries.push(member.name);
-    }
-    return { selection: { targets, notLive, filteredOut }, canaries, known: members.length };
-}
-
-function resultTagName(app) {
+// A node's result on Serf (contract 13), the one place its format lives: the
+// tag `stretcher-<app>` = `<deploy-id>:<success|failure>:<clock>[:<phase>]`.
+// The node's reporting commands write it (publish/manifest/node-report.ts) and
+// the Serf backend reads it (serf/). Pure.
+//
+// <clock> says when the node took the deploy, on Serf's Lamport clocks (Serf
+// keeps one for user events and one for queries):
+// - `N`: a user event delivered it, `$SERF_USER_LTIME`;
+// - `qN`: a query delivered it, `$SERF_QUERY_LTIME`;
+// - `NqM`: nothing delivered it (a node booting from `latest`, or a run by
+//   hand): its agent's event clock N and query clock M when it reported. A
+//   joining agent takes the cluster's clocks in its first full sync, so a node
+//   that joined after a send and then booted the release reports clocks at or
+//   above that send's. (Before this form, such a report wrote `0`.)
+// <phase> is there with `layout: releases` (contract 9) only.
+/** The tag an app's result is in. */
+function serfResultTagName(app) {
     return `stretcher-${app}`;
 }
-// Deploy IDs are [0-9A-Za-z._-] (contract 2a): no colon. A fourth field names
-// the phase of `layout: releases` when the node writes one.
-const TAG = /^([^:]+):(success|failure):(q?)(\d{1,15})(?::(prepare|switch))?$/;
-/** A tag as the node wrote it, or why it is not a result. */
-function parseResultTag(value) {
+// Deploy IDs are [0-9A-Za-z._-] (contract 2a): no colon.
+const TAG = /^([0-9A-Za-z._-]+):(success|failure):(?:(\d{1,15})q(\d{1,15})|q(\d{1,15})|(\d{1,15}))(?::(prepare|switch))?$/;
+/** A tag as a node wrote it, or why it is not a result. */
+function parseSerfResult(value) {
     if (value === undefined || value === '')
         return 'no result tag';
     const m = TAG.exec(value.trim());
     if (!m)
-        return 'result tag is not <deploy-id>:<success|failure>:<clock>';
-    const [, deployId = '', status, q, time, phase] = m;
+        return 'result tag is not <deploy-id>:<success|failure>:<clock>[:<phase>]';
+    const [, deployId = '', status, bootEvent, bootQuery, query, event, phase] = m;
+    const clock = bootEvent !== undefined
+        ? { kind: 'boot', event: Number(bootEvent), query: Number(bootQuery) }
+        : query !== undefined
+            ? { kind: 'query', time: Number(query) }
+            : { kind: 'event', time: Number(event) };
     return {
         deployId,
         status: status,
-        clock: { kind: q ? 'query' : 'event', time: Number(time) },
+        clock,
         ...(phase ? { phase: phase } : {})
     };
 }
 /**
- * A send's mark as one number (Sent.baseline): the clock's time, doubled, plus
- * one for the query clock. Marks of one kind keep their order.
+ * The tag's value with `clock` as given: formatSerfClock's text, or a shell
+ * expansion that the reporting command splices in on the node.
  */
-function encodeMark(clock) {
-    return clock.time * 2 + (clock.kind === 'query' ? 1 : 0);
-}
-function decodeMark(mark) {
-    const time = Math.floor(mark / 2);
-    return { kind: mark % 2 === 1 ? 'query' : 'event', time };
+function serfResultValue(deployId, status, clock, phase) {
+    return `${deployId}:${status}:${clock}${phase ? `:${phase}` : ''}`;
 }
 /**
- * Whether a result answers the send that left `mark`: written for an event or
- * query on the same clock, at or after the send's own. An older deploy of the
- * same ID (a rollback to it) has an earlier clock and does not count.
+ * Whether a result's clock answers a send's: on the same clock, at or after
+ * the send's own (a boot report's clock of the send's kind). An older deploy
+ * of the same ID (a rollback to it) has an earlier clock and does not count.
  */
-function answersMark(result, mark) {
-    return result.kind === mark.kind && result.time >= mark.time;
+function answersClock(result, sent) {
+    if (result.kind === 'boot')
+        return (sent.kind === 'event' ? result.event : result.query) >= sent.time;
+    return result.kind === sent.kind && result.time >= sent.time;
 }
 
 /** How often the bake gate reads member status. */
@@ -1125,7 +1118,7 @@ async function readTargets$1(client, filters, signal, retryUntil) {
 async function readLastResults(client, app, signal) {
     const byNode = new Map();
     for (const member of await readMembers(client, signal)) {
-        const tag = parseResultTag(member.tags[resultTagName(app)]);
+        const tag = parseSerfResult(member.tags[serfResultTagName(app)]);
         if (typeof tag === 'string')
             continue;
         byNode.set(member.name, {
@@ -1240,6 +1233,51 @@ async function recordRollout(store, keys, record) {
         await store.writeText(keys.rollout, JSON.stringify(record));
 }
 
+/** Never before this long after the event: a deploy takes seconds. */
+const NUDGE_MIN_MS = 8000;
+/** Nor before this many times the median time the reported nodes took (a slow fleet). */
+const NUDGE_MEDIAN_FACTOR = 3;
+/** How many times the silent nodes are sent the query, the second after twice the wait. */
+const MAX_NUDGES = 2;
+/**
+ * Milliseconds after the event at which the nodes still silent are sent the
+ * query for the `count`-th time (0-based), or undefined while fewer than half
+ * of the nodes reported.
+ */
+function nudgeDueMs(fleet, count) {
+    const nodes = fleet.list();
+    const reported = nodes
+        .map((s) => s.noticedMs)
+        .filter((ms) => ms !== undefined)
+        .sort((a, b) => a - b);
+    if (reported.length === 0 || reported.length * 2 < nodes.length)
+        return undefined;
+    const median = reported[Math.floor(reported.length / 2)];
+    return Math.max(NUDGE_MIN_MS, NUDGE_MEDIAN_FACTOR * median) * (count + 1);
+}
+
+/**
+ * A send's mark as one number (Sent.baseline): the clock's time, doubled, plus
+ * one for the query clock. Marks of one kind keep their order.
+ */
+function encodeMark(clock) {
+    return clock.time * 2 + (clock.kind === 'query' ? 1 : 0);
+}
+function decodeMark(mark) {
+    const time = Math.floor(mark / 2);
+    return { kind: mark % 2 === 1 ? 'query' : 'event', time };
+}
+/**
+ * Whether a result answers the send that left `mark`: written for an event or
+ * query on the same clock, at or after the send's own, or a boot report whose
+ * clock of that kind is (the node joined after the send and booted `latest`).
+ * An older deploy of the same ID (a rollback to it) has an earlier clock and
+ * does not count.
+ */
+function answersMark(result, mark) {
+    return answersClock(result, mark);
+}
+
 /** How often `members` is read while nodes are pending (research/serf.md: tags spread in ~1 s). */
 const POLL_MS = 150;
 /** A query not acked within this is sent again to the nodes that did not ack. */
@@ -1251,13 +1289,17 @@ const READ_FAILURE_MS = 10_000;
  * mark gets an index above the fleet's baseline (it counts, or is noted when it
  * names another deploy), any other one the baseline itself (an older result).
  */
-function tagEntries(members, app, mark, baselineIndex) {
-    const tagName = resultTagName(app);
+function tagEntries(members, app, mark, baselineIndex, 
+/** nodes sent the deploy again as a query: that query's clock counts for them too */
+nodeMarks) {
+    const tagName = serfResultTagName(app);
     const entries = [];
     for (const member of members) {
-        const tag = parseResultTag(member.tags[tagName]);
+        const tag = parseSerfResult(member.tags[tagName]);
         if (typeof tag === 'string')
             continue;
+        const again = nodeMarks?.get(member.name);
+        const answers = answersMark(tag.clock, mark) || (again !== undefined && answersMark(tag.clock, again));
         entries.push({
             node: member.name,
             value: JSON.stringify({
@@ -1265,16 +1307,16 @@ function tagEntries(members, app, mark, baselineIndex) {
                 status: tag.status,
                 ...(tag.phase ? { phase: tag.phase } : {})
             }),
-            modifyIndex: answersMark(tag.clock, mark) ? baselineIndex + 1 : baselineIndex
+            modifyIndex: answers ? baselineIndex + 1 : baselineIndex
         });
     }
     return entries;
 }
 /** Feed one `members` read to the fleet; returns the nodes whose state changed. */
-function applyMembers(opts, members) {
+function applyMembers(opts, members, nodeMarks) {
     const { fleet } = opts;
     const byName = new Map(members.map((m) => [m.name, m]));
-    const entries = tagEntries(members, opts.app, opts.mark, fleet.baselineIndex);
+    const entries = tagEntries(members, opts.app, opts.mark, fleet.baselineIndex, nodeMarks);
     // A fresh result from a member nobody targeted: a joiner, or not this run's business.
     for (const entry of entries) {
         if (fleet.isKnown(entry.node) || !fleet.isFresh(entry))
@@ -1309,7 +1351,8 @@ async function awaitTags(opts) {
                 wait.stop.abort();
                 throw error;
             }),
-            opts.resend ? wait.resendUnacked(opts.resend) : undefined
+            opts.resend ? wait.resendUnacked(opts.resend) : undefined,
+            opts.nudge ? wait.nudgeSilent(opts.nudge) : undefined
         ]);
     }
     finally {
@@ -1334,6 +1377,8 @@ class TagWait {
     deadlineTimer;
     /** the members alive at the last read */
     alive = new Set();
+    /** nodes nudged with a query, and its clock */
+    nodeMarks = new Map();
     firstRead = () => { };
     /** resolves at the first read of `members` */
     read;
@@ -1388,7 +1433,7 @@ class TagWait {
     apply(members) {
         this.alive = new Set(members.filter((m) => m.status === 'alive').map((m) => m.name));
         this.firstRead();
-        const changed = applyMembers(this.opts, members);
+        const changed = applyMembers(this.opts, members, this.nodeMarks);
         if (changed.length)
             this.opts.onChange?.(changed);
         return this.opts.fleet.verdict().done;
@@ -1402,6 +1447,33 @@ class TagWait {
                 await this.resendTo(resend, due);
             else
                 await sleep(ACK_MS, this.signal);
+        }
+    }
+    /**
+     * After an event: once most nodes reported (nudgeDueMs), sends the deploy as
+     * a query to the nodes alive and still pending, at most MAX_NUDGES times.
+     */
+    async nudgeSilent(nudge) {
+        await Promise.race([this.read, this.ended]);
+        for (let count = 0; count < MAX_NUDGES && !this.signal.aborted;) {
+            const due = nudgeDueMs(this.opts.fleet, count);
+            const elapsed = Date.now() - this.opts.firedAt;
+            if (due === undefined || elapsed < due) {
+                await sleep(due === undefined ? 500 : Math.min(500, due - elapsed), this.signal);
+                continue;
+            }
+            count++;
+            const silent = this.opts.fleet.nodesByStatus('pending').filter((n) => this.alive.has(n));
+            if (silent.length === 0)
+                continue;
+            this.opts.log.info(`${silent.length} node(s) silent ${Math.round(elapsed / 1000)} s after the event while most reported (gossip can miss a node): sending them the deploy as a query: ${silent.slice(0, 10).join(', ')}${silent.length > 10 ? ', …' : ''}`);
+            const clock = await nudge.send(silent).catch((error) => {
+                this.opts.log.debug(`sending the query to silent nodes failed: ${error.message}`);
+                return undefined;
+            });
+            if (clock)
+                for (const node of silent)
+                    this.nodeMarks.set(node, clock);
         }
     }
     /** One resend; the nodes that ack it leave `resend.unacked`. */
@@ -1433,7 +1505,7 @@ async function queryNodes(client, name, payload, nodes, sourceNode, onSent) {
         let said = false;
         const sent = () => {
             if (!said)
-                onSent?.(firedAt);
+                onSent?.(firedAt, chunk);
             said = true;
         };
         try {
@@ -1567,10 +1639,10 @@ async function sendQueries(ctx, request, before, progress) {
     const clock = { kind: 'query', time: before.time };
     const baseline = encodeMark(clock);
     let firstFiredAt;
-    const onSent = (firedAt) => {
+    const onSent = (firedAt, nodes) => {
         firstFiredAt ??= firedAt;
         progress.wentOut = true;
-        request.onFired?.({ firedAt, baseline });
+        request.onFired?.({ firedAt, baseline, nodes });
     };
     const acked = new Set(await queryNodes(ctx.client, eventName, request.eventUrl, request.nodes, before.sourceNode, onSent));
     const unacked = request.nodes.filter((n) => !acked.has(n));
@@ -1584,6 +1656,8 @@ class Sends {
     matches;
     /** query sends whose nodes have not all acked, by the send's mark */
     unackedBySend = new Map();
+    /** event sends: how to send their deploy as a query to nodes still silent, by the send's mark */
+    nudgeBySend = new Map();
     constructor(ctx) {
         this.ctx = ctx;
         this.matches = memberMatcher(ctx.filters);
@@ -1593,6 +1667,15 @@ class Sends {
         const outcome = await sendRelease({ client, store, eventName, keys, log }, request);
         if (!outcome)
             return undefined;
+        if (request.byFilters)
+            this.nudgeBySend.set(outcome.sent.baseline, {
+                send: async (nodes) => {
+                    const stats = await client.stats();
+                    const clock = { kind: 'query', time: stats.queryTime };
+                    await queryNodes(client, eventName, request.eventUrl, nodes, await this.ctx.sourceNode());
+                    return clock;
+                }
+            });
         if (outcome.unacked.length > 0) {
             const node = await this.ctx.sourceNode();
             this.unackedBySend.set(outcome.sent.baseline, {
@@ -1607,6 +1690,8 @@ class Sends {
         const key = request.sent.baseline;
         const resend = this.unackedBySend.get(key);
         this.unackedBySend.delete(key);
+        const nudge = this.nudgeBySend.get(key);
+        this.nudgeBySend.delete(key);
         if (filters.nodeFilter === undefined && Object.keys(filters.tags).length === 0)
             log.debug('no node-filter or serf-tags: every alive member is a target');
         await awaitTags({
@@ -1622,6 +1707,7 @@ class Sends {
                 : undefined,
             onChange: request.onChange,
             resend,
+            nudge,
             log
         });
     }
@@ -1668,2422 +1754,37 @@ function agentName(client) {
     return async () => (name ??= (await client.stats()).sections.agent?.name ?? '');
 }
 
-function utf8Count(str) {
-    const strLength = str.length;
-    let byteLength = 0;
-    let pos = 0;
-    while (pos < strLength) {
-        let value = str.charCodeAt(pos++);
-        if ((value & 0xffffff80) === 0) {
-            // 1-byte
-            byteLength++;
-            continue;
-        }
-        else if ((value & 0xfffff800) === 0) {
-            // 2-bytes
-            byteLength += 2;
-        }
-        else {
-            // handle surrogate pair
-            if (value >= 0xd800 && value <= 0xdbff) {
-                // high surrogate
-                if (pos < strLength) {
-                    const extra = str.charCodeAt(pos);
-                    if ((extra & 0xfc00) === 0xdc00) {
-                        ++pos;
-                        value = ((value & 0x3ff) << 10) + (extra & 0x3ff) + 0x10000;
-                    }
-                }
-            }
-            if ((value & 0xffff0000) === 0) {
-                // 3-byte
-                byteLength += 3;
-            }
-            else {
-                // 4-byte
-                byteLength += 4;
-            }
-        }
-    }
-    return byteLength;
-}
-function utf8EncodeJs(str, output, outputOffset) {
-    const strLength = str.length;
-    let offset = outputOffset;
-    let pos = 0;
-    while (pos < strLength) {
-        let value = str.charCodeAt(pos++);
-        if ((value & 0xffffff80) === 0) {
-            // 1-byte
-            output[offset++] = value;
-            continue;
-        }
-        else if ((value & 0xfffff800) === 0) {
-            // 2-bytes
-            output[offset++] = ((value >> 6) & 0x1f) | 0xc0;
-        }
-        else {
-            // handle surrogate pair
-            if (value >= 0xd800 && value <= 0xdbff) {
-                // high surrogate
-                if (pos < strLength) {
-                    const extra = str.charCodeAt(pos);
-                    if ((extra & 0xfc00) === 0xdc00) {
-                        ++pos;
-                        value = ((value & 0x3ff) << 10) + (extra & 0x3ff) + 0x10000;
-                    }
-                }
-            }
-            if ((value & 0xffff0000) === 0) {
-                // 3-byte
-                output[offset++] = ((value >> 12) & 0x0f) | 0xe0;
-                output[offset++] = ((value >> 6) & 0x3f) | 0x80;
-            }
-            else {
-                // 4-byte
-                output[offset++] = ((value >> 18) & 0x07) | 0xf0;
-                output[offset++] = ((value >> 12) & 0x3f) | 0x80;
-                output[offset++] = ((value >> 6) & 0x3f) | 0x80;
-            }
-        }
-        output[offset++] = (value & 0x3f) | 0x80;
-    }
-}
-// TextEncoder and TextDecoder are standardized in whatwg encoding:
-// https://encoding.spec.whatwg.org/
-// and available in all the modern browsers:
-// https://caniuse.com/textencoder
-// They are available in Node.js since v12 LTS as well:
-// https://nodejs.org/api/globals.html#textencoder
-const sharedTextEncoder = new TextEncoder();
-// This threshold should be determined by benchmarking, which might vary in engines and input data.
-// Run `npx ts-node benchmark/encode-string.ts` for details.
-const TEXT_ENCODER_THRESHOLD = 50;
-function utf8EncodeTE(str, output, outputOffset) {
-    sharedTextEncoder.encodeInto(str, output.subarray(outputOffset));
-}
-function utf8Encode(str, output, outputOffset) {
-    if (str.length > TEXT_ENCODER_THRESHOLD) {
-        utf8EncodeTE(str, output, outputOffset);
-    }
-    else {
-        utf8EncodeJs(str, output, outputOffset);
-    }
-}
-const CHUNK_SIZE = 4096;
-function utf8DecodeJs(bytes, inputOffset, byteLength) {
-    let offset = inputOffset;
-    const end = offset + byteLength;
-    const units = [];
-    let result = "";
-    while (offset < end) {
-        const byte1 = bytes[offset++];
-        if ((byte1 & 0x80) === 0) {
-            // 1 byte
-            units.push(byte1);
-        }
-        else if ((byte1 & 0xe0) === 0xc0) {
-            // 2 bytes
-            const byte2 = bytes[offset++] & 0x3f;
-            units.push(((byte1 & 0x1f) << 6) | byte2);
-        }
-        else if ((byte1 & 0xf0) === 0xe0) {
-            // 3 bytes
-            const byte2 = bytes[offset++] & 0x3f;
-            const byte3 = bytes[offset++] & 0x3f;
-            units.push(((byte1 & 0x1f) << 12) | (byte2 << 6) | byte3);
-        }
-        else if ((byte1 & 0xf8) === 0xf0) {
-            // 4 bytes
-            const byte2 = bytes[offset++] & 0x3f;
-            const byte3 = bytes[offset++] & 0x3f;
-            const byte4 = bytes[offset++] & 0x3f;
-            let unit = ((byte1 & 0x07) << 0x12) | (byte2 << 0x0c) | (byte3 << 0x06) | byte4;
-            if (unit > 0xffff) {
-                unit -= 0x10000;
-                units.push(((unit >>> 10) & 0x3ff) | 0xd800);
-                unit = 0xdc00 | (unit & 0x3ff);
-            }
-            units.push(unit);
-        }
-        else {
-            units.push(byte1);
-        }
-        if (units.length >= CHUNK_SIZE) {
-            result += String.fromCharCode(...units);
-            units.length = 0;
-        }
-    }
-    if (units.length > 0) {
-        result += String.fromCharCode(...units);
-    }
-    return result;
-}
-const sharedTextDecoder = new TextDecoder();
-// This threshold should be determined by benchmarking, which might vary in engines and input data.
-// Run `npx ts-node benchmark/decode-string.ts` for details.
-const TEXT_DECODER_THRESHOLD = 200;
-function utf8DecodeTD(bytes, inputOffset, byteLength) {
-    const stringBytes = bytes.subarray(inputOffset, inputOffset + byteLength);
-    return sharedTextDecoder.decode(stringBytes);
-}
-function utf8Decode(bytes, inputOffset, byteLength) {
-    if (byteLength > TEXT_DECODER_THRESHOLD) {
-        return utf8DecodeTD(bytes, inputOffset, byteLength);
-    }
-    else {
-        return utf8DecodeJs(bytes, inputOffset, byteLength);
-    }
-}
-
-/**
- * ExtData is used to handle Extension Types that are not registered to ExtensionCodec.
- */
-class ExtData {
-    type;
-    data;
-    constructor(type, data) {
-        this.type = type;
-        this.data = data;
-    }
-}
-
-class DecodeError extends Error {
-    constructor(message) {
-        super(message);
-        // fix the prototype chain in a cross-platform way
-        const proto = Object.create(DecodeError.prototype);
-        Object.setPrototypeOf(this, proto);
-        Object.defineProperty(this, "name", {
-            configurable: true,
-            enumerable: false,
-            value: DecodeError.name,
-        });
-    }
-}
-
-// Integer Utility
-const UINT32_MAX = 4294967295;
-// DataView extension to handle int64 / uint64,
-// where the actual range is 53-bits integer (a.k.a. safe integer)
-function setUint64(view, offset, value) {
-    const high = value / 4294967296;
-    const low = value; // high bits are truncated by DataView
-    view.setUint32(offset, high);
-    view.setUint32(offset + 4, low);
-}
-function setInt64(view, offset, value) {
-    const high = Math.floor(value / 4294967296);
-    const low = value; // high bits are truncated by DataView
-    view.setUint32(offset, high);
-    view.setUint32(offset + 4, low);
-}
-function getInt64(view, offset) {
-    const high = view.getInt32(offset);
-    const low = view.getUint32(offset + 4);
-    return high * 4294967296 + low;
-}
-function getUint64(view, offset) {
-    const high = view.getUint32(offset);
-    const low = view.getUint32(offset + 4);
-    return high * 4294967296 + low;
-}
-
-// https://github.com/msgpack/msgpack/blob/master/spec.md#timestamp-extension-type
-const EXT_TIMESTAMP = -1;
-const TIMESTAMP32_MAX_SEC = 0x100000000 - 1; // 32-bit unsigned int
-const TIMESTAMP64_MAX_SEC = 0x400000000 - 1; // 34-bit unsigned int
-function encodeTimeSpecToTimestamp({ sec, nsec }) {
-    if (sec >= 0 && nsec >= 0 && sec <= TIMESTAMP64_MAX_SEC) {
-        // Here sec >= 0 && nsec >= 0
-        if (nsec === 0 && sec <= TIMESTAMP32_MAX_SEC) {
-            // timestamp 32 = { sec32 (unsigned) }
-            const rv = new Uint8Array(4);
-            const view = new DataView(rv.buffer);
-            view.setUint32(0, sec);
-            return rv;
-        }
-        else {
-            // timestamp 64 = { nsec30 (unsigned), sec34 (unsigned) }
-            const secHigh = sec / 0x100000000;
-            const secLow = sec & 0xffffffff;
-            const rv = new Uint8Array(8);
-            const view = new DataView(rv.buffer);
-            // nsec30 | secHigh2
-            view.setUint32(0, (nsec << 2) | (secHigh & 0x3));
-            // secLow32
-            view.setUint32(4, secLow);
-            return rv;
-        }
-    }
-    else {
-        // timestamp 96 = { nsec32 (unsigned), sec64 (signed) }
-        const rv = new Uint8Array(12);
-        const view = new DataView(rv.buffer);
-        view.setUint32(0, nsec);
-        setInt64(view, 4, sec);
-        return rv;
-    }
-}
-function encodeDateToTimeSpec(date) {
-    const msec = date.getTime();
-    const sec = Math.floor(msec / 1e3);
-    const nsec = (msec - sec * 1e3) * 1e6;
-    // Normalizes { sec, nsec } to ensure nsec is unsigned.
-    const nsecInSec = Math.floor(nsec / 1e9);
-    return {
-        sec: sec + nsecInSec,
-        nsec: nsec - nsecInSec * 1e9,
-    };
-}
-function encodeTimestampExtension(object) {
-    if (object instanceof Date) {
-        const timeSpec = encodeDateToTimeSpec(object);
-        return encodeTimeSpecToTimestamp(timeSpec);
-    }
-    else {
-        return null;
-    }
-}
-function decodeTimestampToTimeSpec(data) {
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    // data may be 32, 64, or 96 bits
-    switch (data.byteLength) {
-        case 4: {
-            // timestamp 32 = { sec32 }
-            const sec = view.getUint32(0);
-            const nsec = 0;
-            return { sec, nsec };
-        }
-        case 8: {
-            // timestamp 64 = { nsec30, sec34 }
-            const nsec30AndSecHigh2 = view.getUint32(0);
-            const secLow32 = view.getUint32(4);
-            const sec = (nsec30AndSecHigh2 & 0x3) * 0x100000000 + secLow32;
-            const nsec = nsec30AndSecHigh2 >>> 2;
-            return { sec, nsec };
-        }
-        case 12: {
-            // timestamp 96 = { nsec32 (unsigned), sec64 (signed) }
-            const sec = getInt64(view, 4);
-            const nsec = view.getUint32(0);
-            return { sec, nsec };
-        }
-        default:
-            throw new DecodeError(`Unrecognized data size for timestamp (expected 4, 8, or 12): ${data.length}`);
-    }
-}
-function decodeTimestampExtension(data) {
-    const timeSpec = decodeTimestampToTimeSpec(data);
-    return new Date(timeSpec.sec * 1e3 + timeSpec.nsec / 1e6);
-}
-const timestampExtension = {
-    type: EXT_TIMESTAMP,
-    encode: encodeTimestampExtension,
-    decode: decodeTimestampExtension,
-};
-
-// ExtensionCodec to handle MessagePack extensions
-class ExtensionCodec {
-    static defaultCodec = new ExtensionCodec();
-    // ensures ExtensionCodecType<X> matches ExtensionCodec<X>
-    // this will make type errors a lot more clear
-    // eslint-disable-next-line @typescript-eslint/naming-convention
-    __brand;
-    // built-in extensions
-    builtInEncoders = [];
-    builtInDecoders = [];
-    // custom extensions
-    encoders = [];
-    decoders = [];
-    constructor() {
-        this.register(timestampExtension);
-    }
-    register({ type, encode, decode, }) {
-        if (type >= 0) {
-            // custom extensions
-            this.encoders[type] = encode;
-            this.decoders[type] = decode;
-        }
-        else {
-            // built-in extensions
-            const index = -1 - type;
-            this.builtInEncoders[index] = encode;
-            this.builtInDecoders[index] = decode;
-        }
-    }
-    tryToEncode(object, context) {
-        // built-in extensions
-        for (let i = 0; i < this.builtInEncoders.length; i++) {
-            const encodeExt = this.builtInEncoders[i];
-            if (encodeExt != null) {
-                const data = encodeExt(object, context);
-                if (data != null) {
-                    const type = -1 - i;
-                    return new ExtData(type, data);
-                }
-            }
-        }
-        // custom extensions
-        for (let i = 0; i < this.encoders.length; i++) {
-            const encodeExt = this.encoders[i];
-            if (encodeExt != null) {
-                const data = encodeExt(object, context);
-                if (data != null) {
-                    const type = i;
-                    return new ExtData(type, data);
-                }
-            }
-        }
-        if (object instanceof ExtData) {
-            // to keep ExtData as is
-            return object;
-        }
-        return null;
-    }
-    decode(data, type, context) {
-        const decodeExt = type < 0 ? this.builtInDecoders[-1 - type] : this.decoders[type];
-        if (decodeExt) {
-            return decodeExt(data, type, context);
-        }
-        else {
-            // decode() does not fail, returns ExtData instead.
-            return new ExtData(type, data);
-        }
-    }
-}
-
-function isArrayBufferLike(buffer) {
-    return (buffer instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer));
-}
-function ensureUint8Array(buffer) {
-    if (buffer instanceof Uint8Array) {
-        return buffer;
-    }
-    else if (ArrayBuffer.isView(buffer)) {
-        return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-    }
-    else if (isArrayBufferLike(buffer)) {
-        return new Uint8Array(buffer);
-    }
-    else {
-        // ArrayLike<number>
-        return Uint8Array.from(buffer);
-    }
-}
-
-const DEFAULT_MAX_DEPTH = 100;
-const DEFAULT_INITIAL_BUFFER_SIZE = 2048;
-class Encoder {
-    extensionCodec;
-    context;
-    useBigInt64;
-    maxDepth;
-    initialBufferSize;
-    sortKeys;
-    forceFloat32;
-    ignoreUndefined;
-    forceIntegerToFloat;
-    pos;
-    view;
-    bytes;
-    entered = false;
-    constructor(options) {
-        this.extensionCodec = options?.extensionCodec ?? ExtensionCodec.defaultCodec;
-        this.context = options?.context; // needs a type assertion because EncoderOptions has no context property when ContextType is undefined
-        this.useBigInt64 = options?.useBigInt64 ?? false;
-        this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
-        this.initialBufferSize = options?.initialBufferSize ?? DEFAULT_INITIAL_BUFFER_SIZE;
-        this.sortKeys = options?.sortKeys ?? false;
-        this.forceFloat32 = options?.forceFloat32 ?? false;
-        this.ignoreUndefined = options?.ignoreUndefined ?? false;
-        this.forceIntegerToFloat = options?.forceIntegerToFloat ?? false;
-        this.pos = 0;
-        this.view = new DataView(new ArrayBuffer(this.initialBufferSize));
-        this.bytes = new Uint8Array(this.view.buffer);
-    }
-    clone() {
-        // Because of slightly special argument `context`,
-        // type assertion is needed.
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
-        return new Encoder({
-            extensionCodec: this.extensionCodec,
-            context: this.context,
-            useBigInt64: this.useBigInt64,
-            maxDepth: this.maxDepth,
-            initialBufferSize: this.initialBufferSize,
-            sortKeys: this.sortKeys,
-            forceFloat32: this.forceFloat32,
-            ignoreUndefined: this.ignoreUndefined,
-            forceIntegerToFloat: this.forceIntegerToFloat,
-        });
-    }
-    reinitializeState() {
-        this.pos = 0;
-    }
-    /**
-     * This is almost equivalent to {@link Encoder#encode}, but it returns an reference of the encoder's internal buffer and thus much faster than {@link Encoder#encode}.
-     *
-     * @returns Encodes the object and returns a shared reference the encoder's internal buffer.
-     */
-    encodeSharedRef(object) {
-        if (this.entered) {
-            const instance = this.clone();
-            return instance.encodeSharedRef(object);
-        }
-        try {
-            this.entered = true;
-            this.reinitializeState();
-            this.doEncode(object, 1);
-            return this.bytes.subarray(0, this.pos);
-        }
-        finally {
-            this.entered = false;
-        }
-    }
-    /**
-     * @returns Encodes the object and returns a copy of the encoder's internal buffer.
-     */
-    encode(object) {
-        if (this.entered) {
-            const instance = this.clone();
-            return instance.encode(object);
-        }
-        try {
-            this.entered = true;
-            this.reinitializeState();
-            this.doEncode(object, 1);
-            return this.bytes.slice(0, this.pos);
-        }
-        finally {
-            this.entered = false;
-        }
-    }
-    doEncode(object, depth) {
-        if (depth > this.maxDepth) {
-            throw new Error(`Too deep objects in depth ${depth}`);
-        }
-        if (object == null) {
-            this.encodeNil();
-        }
-        else if (typeof object === "boolean") {
-            this.encodeBoolean(object);
-        }
-        else if (typeof object === "number") {
-            if (!this.forceIntegerToFloat) {
-                this.encodeNumber(object);
-            }
-            else {
-                this.encodeNumberAsFloat(object);
-            }
-        }
-        else if (typeof object === "string") {
-            this.encodeString(object);
-        }
-        else if (this.useBigInt64 && typeof object === "bigint") {
-            this.encodeBigInt64(object);
-        }
-        else {
-            this.encodeObject(object, depth);
-        }
-    }
-    ensureBufferSizeToWrite(sizeToWrite) {
-        const requiredSize = this.pos + sizeToWrite;
-        if (this.view.byteLength < requiredSize) {
-            this.resizeBuffer(requiredSize * 2);
-        }
-    }
-    resizeBuffer(newSize) {
-        const newBuffer = new ArrayBuffer(newSize);
-        const newBytes = new Uint8Array(newBuffer);
-        const newView = new DataView(newBuffer);
-        newBytes.set(this.bytes);
-        this.view = newView;
-        this.bytes = newBytes;
-    }
-    encodeNil() {
-        this.writeU8(0xc0);
-    }
-    encodeBoolean(object) {
-        if (object === false) {
-            this.writeU8(0xc2);
-        }
-        else {
-            this.writeU8(0xc3);
-        }
-    }
-    encodeNumber(object) {
-        if (!this.forceIntegerToFloat && Number.isSafeInteger(object)) {
-            if (object >= 0) {
-                if (object < 0x80) {
-                    // positive fixint
-                    this.writeU8(object);
-                }
-                else if (object < 0x100) {
-                    // uint 8
-                    this.writeU8(0xcc);
-                    this.writeU8(object);
-                }
-                else if (object < 0x10000) {
-                    // uint 16
-                    this.writeU8(0xcd);
-                    this.writeU16(object);
-                }
-                else if (object < 0x100000000) {
-                    // uint 32
-                    this.writeU8(0xce);
-                    this.writeU32(object);
-                }
-                else if (!this.useBigInt64) {
-                    // uint 64
-                    this.writeU8(0xcf);
-                    this.writeU64(object);
-                }
-                else {
-                    this.encodeNumberAsFloat(object);
-                }
-            }
-            else {
-                if (object >= -32) {
-                    // negative fixint
-                    this.writeU8(0xe0 | (object + 0x20));
-                }
-                else if (object >= -128) {
-                    // int 8
-                    this.writeU8(0xd0);
-                    this.writeI8(object);
-                }
-                else if (object >= -32768) {
-                    // int 16
-                    this.writeU8(0xd1);
-                    this.writeI16(object);
-                }
-                else if (object >= -2147483648) {
-                    // int 32
-                    this.writeU8(0xd2);
-                    this.writeI32(object);
-                }
-                else if (!this.useBigInt64) {
-                    // int 64
-                    this.writeU8(0xd3);
-                    this.writeI64(object);
-                }
-                else {
-                    this.encodeNumberAsFloat(object);
-                }
-            }
-        }
-        else {
-            this.encodeNumberAsFloat(object);
-        }
-    }
-    encodeNumberAsFloat(object) {
-        if (this.forceFloat32) {
-            // float 32
-            this.writeU8(0xca);
-            this.writeF32(object);
-        }
-        else {
-            // float 64
-            this.writeU8(0xcb);
-            this.writeF64(object);
-        }
-    }
-    encodeBigInt64(object) {
-        if (object >= BigInt(0)) {
-            // uint 64
-            this.writeU8(0xcf);
-            this.writeBigUint64(object);
-        }
-        else {
-            // int 64
-            this.writeU8(0xd3);
-            this.writeBigInt64(object);
-        }
-    }
-    writeStringHeader(byteLength) {
-        if (byteLength < 32) {
-            // fixstr
-            this.writeU8(0xa0 + byteLength);
-        }
-        else if (byteLength < 0x100) {
-            // str 8
-            this.writeU8(0xd9);
-            this.writeU8(byteLength);
-        }
-        else if (byteLength < 0x10000) {
-            // str 16
-            this.writeU8(0xda);
-            this.writeU16(byteLength);
-        }
-        else if (byteLength < 0x100000000) {
-            // str 32
-            this.writeU8(0xdb);
-            this.writeU32(byteLength);
-        }
-        else {
-            throw new Error(`Too long string: ${byteLength} bytes in UTF-8`);
-        }
-    }
-    encodeString(object) {
-        const maxHeaderSize = 1 + 4;
-        const byteLength = utf8Count(object);
-        this.ensureBufferSizeToWrite(maxHeaderSize + byteLength);
-        this.writeStringHeader(byteLength);
-        utf8Encode(object, this.bytes, this.pos);
-        this.pos += byteLength;
-    }
-    encodeObject(object, depth) {
-        // try to encode objects with custom codec first of non-primitives
-        const ext = this.extensionCodec.tryToEncode(object, this.context);
-        if (ext != null) {
-            this.encodeExtension(ext);
-        }
-        else if (Array.isArray(object)) {
-            this.encodeArray(object, depth);
-        }
-        else if (ArrayBuffer.isView(object)) {
-            this.encodeBinary(object);
-        }
-        else if (typeof object === "object") {
-            this.encodeMap(object, depth);
-        }
-        else {
-            // symbol, function and other special object come here unless extensionCodec handles them.
-            throw new Error(`Unrecognized object: ${Object.prototype.toString.apply(object)}`);
-        }
-    }
-    encodeBinary(object) {
-        const size = object.byteLength;
-        if (size < 0x100) {
-            // bin 8
-            this.writeU8(0xc4);
-            this.writeU8(size);
-        }
-        else if (size < 0x10000) {
-            // bin 16
-            this.writeU8(0xc5);
-            this.writeU16(size);
-        }
-        else if (size < 0x100000000) {
-            // bin 32
-            this.writeU8(0xc6);
-            this.writeU32(size);
-        }
-        else {
-            throw new Error(`Too large binary: ${size}`);
-        }
-        const bytes = ensureUint8Array(object);
-        this.writeU8a(bytes);
-    }
-    encodeArray(object, depth) {
-        const size = object.length;
-        if (size < 16) {
-            // fixarray
-            this.writeU8(0x90 + size);
-        }
-        else if (size < 0x10000) {
-            // array 16
-            this.writeU8(0xdc);
-            this.writeU16(size);
-        }
-        else if (size < 0x100000000) {
-            // array 32
-            this.writeU8(0xdd);
-            this.writeU32(size);
-        }
-        else {
-            throw new Error(`Too large array: ${size}`);
-        }
-        for (const item of object) {
-            this.doEncode(item, depth + 1);
-        }
-    }
-    countWithoutUndefined(object, keys) {
-        let count = 0;
-        for (const key of keys) {
-            if (object[key] !== undefined) {
-                count++;
-            }
-        }
-        return count;
-    }
-    encodeMap(object, depth) {
-        const keys = Object.keys(object);
-        if (this.sortKeys) {
-            keys.sort();
-        }
-        const size = this.ignoreUndefined ? this.countWithoutUndefined(object, keys) : keys.length;
-        if (size < 16) {
-            // fixmap
-            this.writeU8(0x80 + size);
-        }
-        else if (size < 0x10000) {
-            // map 16
-            this.writeU8(0xde);
-            this.writeU16(size);
-        }
-        else if (size < 0x100000000) {
-            // map 32
-            this.writeU8(0xdf);
-            this.writeU32(size);
-        }
-        else {
-            throw new Error(`Too large map object: ${size}`);
-        }
-        for (const key of keys) {
-            const value = object[key];
-            if (!(this.ignoreUndefined && value === undefined)) {
-                this.encodeString(key);
-                this.doEncode(value, depth + 1);
-            }
-        }
-    }
-    encodeExtension(ext) {
-        if (typeof ext.data === "function") {
-            const data = ext.data(this.pos + 6);
-            const size = data.length;
-            if (size >= 0x100000000) {
-                throw new Error(`Too large extension object: ${size}`);
-            }
-            this.writeU8(0xc9);
-            this.writeU32(size);
-            this.writeI8(ext.type);
-            this.writeU8a(data);
-            return;
-        }
-        const size = ext.data.length;
-        if (size === 1) {
-            // fixext 1
-            this.writeU8(0xd4);
-        }
-        else if (size === 2) {
-            // fixext 2
-            this.writeU8(0xd5);
-        }
-        else if (size === 4) {
-            // fixext 4
-            this.writeU8(0xd6);
-        }
-        else if (size === 8) {
-            // fixext 8
-            this.writeU8(0xd7);
-        }
-        else if (size === 16) {
-            // fixext 16
-            this.writeU8(0xd8);
-        }
-        else if (size < 0x100) {
-            // ext 8
-            this.writeU8(0xc7);
-            this.writeU8(size);
-        }
-        else if (size < 0x10000) {
-            // ext 16
-            this.writeU8(0xc8);
-            this.writeU16(size);
-        }
-        else if (size < 0x100000000) {
-            // ext 32
-            this.writeU8(0xc9);
-            this.writeU32(size);
-        }
-        else {
-            throw new Error(`Too large extension object: ${size}`);
-        }
-        this.writeI8(ext.type);
-        this.writeU8a(ext.data);
-    }
-    writeU8(value) {
-        this.ensureBufferSizeToWrite(1);
-        this.view.setUint8(this.pos, value);
-        this.pos++;
-    }
-    writeU8a(values) {
-        const size = values.length;
-        this.ensureBufferSizeToWrite(size);
-        this.bytes.set(values, this.pos);
-        this.pos += size;
-    }
-    writeI8(value) {
-        this.ensureBufferSizeToWrite(1);
-        this.view.setInt8(this.pos, value);
-        this.pos++;
-    }
-    writeU16(value) {
-        this.ensureBufferSizeToWrite(2);
-        this.view.setUint16(this.pos, value);
-        this.pos += 2;
-    }
-    writeI16(value) {
-        this.ensureBufferSizeToWrite(2);
-        this.view.setInt16(this.pos, value);
-        this.pos += 2;
-    }
-    writeU32(value) {
-        this.ensureBufferSizeToWrite(4);
-        this.view.setUint32(this.pos, value);
-        this.pos += 4;
-    }
-    writeI32(value) {
-        this.ensureBufferSizeToWrite(4);
-        this.view.setInt32(this.pos, value);
-        this.pos += 4;
-    }
-    writeF32(value) {
-        this.ensureBufferSizeToWrite(4);
-        this.view.setFloat32(this.pos, value);
-        this.pos += 4;
-    }
-    writeF64(value) {
-        this.ensureBufferSizeToWrite(8);
-        this.view.setFloat64(this.pos, value);
-        this.pos += 8;
-    }
-    writeU64(value) {
-        this.ensureBufferSizeToWrite(8);
-        setUint64(this.view, this.pos, value);
-        this.pos += 8;
-    }
-    writeI64(value) {
-        this.ensureBufferSizeToWrite(8);
-        setInt64(this.view, this.pos, value);
-        this.pos += 8;
-    }
-    writeBigUint64(value) {
-        this.ensureBufferSizeToWrite(8);
-        this.view.setBigUint64(this.pos, value);
-        this.pos += 8;
-    }
-    writeBigInt64(value) {
-        this.ensureBufferSizeToWrite(8);
-        this.view.setBigInt64(this.pos, value);
-        this.pos += 8;
-    }
-}
-
-function prettyByte(byte) {
-    return `${byte < 0 ? "-" : ""}0x${Math.abs(byte).toString(16).padStart(2, "0")}`;
-}
-
-const DEFAULT_MAX_KEY_LENGTH = 16;
-const DEFAULT_MAX_LENGTH_PER_KEY = 16;
-class CachedKeyDecoder {
-    hit = 0;
-    miss = 0;
-    caches;
-    maxKeyLength;
-    maxLengthPerKey;
-    constructor(maxKeyLength = DEFAULT_MAX_KEY_LENGTH, maxLengthPerKey = DEFAULT_MAX_LENGTH_PER_KEY) {
-        this.maxKeyLength = maxKeyLength;
-        this.maxLengthPerKey = maxLengthPerKey;
-        // avoid `new Array(N)`, which makes a sparse array,
-        // because a sparse array is typically slower than a non-sparse array.
-        this.caches = [];
-        for (let i = 0; i < this.maxKeyLength; i++) {
-            this.caches.push([]);
-        }
-    }
-    canBeCached(byteLength) {
-        return byteLength > 0 && byteLength <= this.maxKeyLength;
-    }
-    find(bytes, inputOffset, byteLength) {
-        const records = this.caches[byteLength - 1];
-        FIND_CHUNK: for (const record of records) {
-            const recordBytes = record.bytes;
-            for (let j = 0; j < byteLength; j++) {
-                if (recordBytes[j] !== bytes[inputOffset + j]) {
-                    continue FIND_CHUNK;
-                }
-            }
-            return record.str;
-        }
-        return null;
-    }
-    store(bytes, value) {
-        const records = this.caches[bytes.length - 1];
-        const record = { bytes, str: value };
-        if (records.length >= this.maxLengthPerKey) {
-            // `records` are full!
-            // Set `record` to an arbitrary position.
-            records[(Math.random() * records.length) | 0] = record;
-        }
-        else {
-            records.push(record);
-        }
-    }
-    decode(bytes, inputOffset, byteLength) {
-        const cachedValue = this.find(bytes, inputOffset, byteLength);
-        if (cachedValue != null) {
-            this.hit++;
-            return cachedValue;
-        }
-        this.miss++;
-        const str = utf8DecodeJs(bytes, inputOffset, byteLength);
-        // Ensure to copy a slice of bytes because the bytes may be a NodeJS Buffer and Buffer#slice() returns a reference to its internal ArrayBuffer.
-        const slicedCopyOfBytes = Uint8Array.prototype.slice.call(bytes, inputOffset, inputOffset + byteLength);
-        this.store(slicedCopyOfBytes, str);
-        return str;
-    }
-}
-
-const STATE_ARRAY = "array";
-const STATE_MAP_KEY = "map_key";
-const STATE_MAP_VALUE = "map_value";
-const mapKeyConverter = (key) => {
-    if (typeof key === "string" || typeof key === "number") {
-        return key;
-    }
-    throw new DecodeError("The type of key must be string or number but " + typeof key);
-};
-class StackPool {
-    stack = [];
-    stackHeadPosition = -1;
-    get length() {
-        return this.stackHeadPosition + 1;
-    }
-    top() {
-        return this.stack[this.stackHeadPosition];
-    }
-    pushArrayState(size) {
-        const state = this.getUninitializedStateFromPool();
-        state.type = STATE_ARRAY;
-        state.position = 0;
-        state.size = size;
-        state.array = new Array(size);
-    }
-    pushMapState(size) {
-        const state = this.getUninitializedStateFromPool();
-        state.type = STATE_MAP_KEY;
-        state.readCount = 0;
-        state.size = size;
-        state.map = {};
-    }
-    getUninitializedStateFromPool() {
-        this.stackHeadPosition++;
-        if (this.stackHeadPosition === this.stack.length) {
-            const partialState = {
-                type: undefined,
-                size: 0,
-                array: undefined,
-                position: 0,
-                readCount: 0,
-                map: undefined,
-                key: null,
-            };
-            this.stack.push(partialState);
-        }
-        return this.stack[this.stackHeadPosition];
-    }
-    release(state) {
-        const topStackState = this.stack[this.stackHeadPosition];
-        if (topStackState !== state) {
-            throw new Error("Invalid stack state. Released state is not on top of the stack.");
-        }
-        if (state.type === STATE_ARRAY) {
-            const partialState = state;
-            partialState.size = 0;
-            partialState.array = undefined;
-            partialState.position = 0;
-            partialState.type = undefined;
-        }
-        if (state.type === STATE_MAP_KEY || state.type === STATE_MAP_VALUE) {
-            const partialState = state;
-            partialState.size = 0;
-            partialState.map = undefined;
-            partialState.readCount = 0;
-            partialState.type = undefined;
-        }
-        this.stackHeadPosition--;
-    }
-    reset() {
-        this.stack.length = 0;
-        this.stackHeadPosition = -1;
-    }
-}
-const HEAD_BYTE_REQUIRED = -1;
-const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
-const EMPTY_BYTES = new Uint8Array(EMPTY_VIEW.buffer);
-try {
-    // IE11: The spec says it should throw RangeError,
-    // IE11: but in IE11 it throws TypeError.
-    EMPTY_VIEW.getInt8(0);
-}
-catch (e) {
-    if (!(e instanceof RangeError)) {
-        throw new Error("This module is not supported in the current JavaScript engine because DataView does not throw RangeError on out-of-bounds access");
-    }
-}
-const MORE_DATA = new RangeError("Insufficient data");
-const sharedCachedKeyDecoder = new CachedKeyDecoder();
-class Decoder {
-    extensionCodec;
-    context;
-    useBigInt64;
-    rawStrings;
-    maxStrLength;
-    maxBinLength;
-    maxArrayLength;
-    maxMapLength;
-    maxExtLength;
-    keyDecoder;
-    mapKeyConverter;
-    totalPos = 0;
-    pos = 0;
-    view = EMPTY_VIEW;
-    bytes = EMPTY_BYTES;
-    headByte = HEAD_BYTE_REQUIRED;
-    stack = new StackPool();
-    entered = false;
-    constructor(options) {
-        this.extensionCodec = options?.extensionCodec ?? ExtensionCodec.defaultCodec;
-        this.context = options?.context; // needs a type assertion because EncoderOptions has no context property when ContextType is undefined
-        this.useBigInt64 = options?.useBigInt64 ?? false;
-        this.rawStrings = options?.rawStrings ?? false;
-        this.maxStrLength = options?.maxStrLength ?? UINT32_MAX;
-        this.maxBinLength = options?.maxBinLength ?? UINT32_MAX;
-        this.maxArrayLength = options?.maxArrayLength ?? UINT32_MAX;
-        this.maxMapLength = options?.maxMapLength ?? UINT32_MAX;
-        this.maxExtLength = options?.maxExtLength ?? UINT32_MAX;
-        this.keyDecoder = options?.keyDecoder !== undefined ? options.keyDecoder : sharedCachedKeyDecoder;
-        this.mapKeyConverter = options?.mapKeyConverter ?? mapKeyConverter;
-    }
-    clone() {
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
-        return new Decoder({
-            extensionCodec: this.extensionCodec,
-            context: this.context,
-            useBigInt64: this.useBigInt64,
-            rawStrings: this.rawStrings,
-            maxStrLength: this.maxStrLength,
-            maxBinLength: this.maxBinLength,
-            maxArrayLength: this.maxArrayLength,
-            maxMapLength: this.maxMapLength,
-            maxExtLength: this.maxExtLength,
-            keyDecoder: this.keyDecoder,
-        });
-    }
-    reinitializeState() {
-        this.totalPos = 0;
-        this.headByte = HEAD_BYTE_REQUIRED;
-        this.stack.reset();
-        // view, bytes, and pos will be re-initialized in setBuffer()
-    }
-    setBuffer(buffer) {
-        const bytes = ensureUint8Array(buffer);
-        this.bytes = bytes;
-        this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        this.pos = 0;
-    }
-    appendBuffer(buffer) {
-        if (this.headByte === HEAD_BYTE_REQUIRED && !this.hasRemaining(1)) {
-            this.setBuffer(buffer);
-        }
-        else {
-            const remainingData = this.bytes.subarray(this.pos);
-            const newData = ensureUint8Array(buffer);
-            // concat remainingData + newData
-            const newBuffer = new Uint8Array(remainingData.length + newData.length);
-            newBuffer.set(remainingData);
-            newBuffer.set(newData, remainingData.length);
-            this.setBuffer(newBuffer);
-        }
-    }
-    hasRemaining(size) {
-        return this.view.byteLength - this.pos >= size;
-    }
-    createExtraByteError(posToShow) {
-        const { view, pos } = this;
-        return new RangeError(`Extra ${view.byteLength - pos} of ${view.byteLength} byte(s) found at buffer[${posToShow}]`);
-    }
-    /**
-     * @throws {@link DecodeError}
-     * @throws {@link RangeError}
-     */
-    decode(buffer) {
-        if (this.entered) {
-            const instance = this.clone();
-            return instance.decode(buffer);
-        }
-        try {
-            this.entered = true;
-            this.reinitializeState();
-            this.setBuffer(buffer);
-            const object = this.doDecodeSync();
-            if (this.hasRemaining(1)) {
-                throw this.createExtraByteError(this.pos);
-            }
-            return object;
-        }
-        finally {
-            this.entered = false;
-        }
-    }
-    *decodeMulti(buffer) {
-        if (this.entered) {
-            const instance = this.clone();
-            yield* instance.decodeMulti(buffer);
-            return;
-        }
-        try {
-            this.entered = true;
-            this.reinitializeState();
-            this.setBuffer(buffer);
-            while (this.hasRemaining(1)) {
-                yield this.doDecodeSync();
-            }
-        }
-        finally {
-            this.entered = false;
-        }
-    }
-    async decodeAsync(stream) {
-        if (this.entered) {
-            const instance = this.clone();
-            return instance.decodeAsync(stream);
-        }
-        try {
-            this.entered = true;
-            let decoded = false;
-            let object;
-            for await (const buffer of stream) {
-                if (decoded) {
-                    this.entered = false;
-                    throw this.createExtraByteError(this.totalPos);
-                }
-                this.appendBuffer(buffer);
-                try {
-                    object = this.doDecodeSync();
-                    decoded = true;
-                }
-                catch (e) {
-                    if (!(e instanceof RangeError)) {
-                        throw e; // rethrow
-                    }
-                    // fallthrough
-                }
-                this.totalPos += this.pos;
-            }
-            if (decoded) {
-                if (this.hasRemaining(1)) {
-                    throw this.createExtraByteError(this.totalPos);
-                }
-                return object;
-            }
-            const { headByte, pos, totalPos } = this;
-            throw new RangeError(`Insufficient data in parsing ${prettyByte(headByte)} at ${totalPos} (${pos} in the current buffer)`);
-        }
-        finally {
-            this.entered = false;
-        }
-    }
-    decodeArrayStream(stream) {
-        return this.decodeMultiAsync(stream, true);
-    }
-    decodeStream(stream) {
-        return this.decodeMultiAsync(stream, false);
-    }
-    async *decodeMultiAsync(stream, isArray) {
-        if (this.entered) {
-            const instance = this.clone();
-            yield* instance.decodeMultiAsync(stream, isArray);
-            return;
-        }
-        try {
-            this.entered = true;
-            let isArrayHeaderRequired = isArray;
-            let arrayItemsLeft = -1;
-            for await (const buffer of stream) {
-                if (isArray && arrayItemsLeft === 0) {
-                    throw this.createExtraByteError(this.totalPos);
-                }
-                this.appendBuffer(buffer);
-                if (isArrayHeaderRequired) {
-                    arrayItemsLeft = this.readArraySize();
-                    isArrayHeaderRequired = false;
-                    this.complete();
-                }
-                try {
-                    while (true) {
-                        yield this.doDecodeSync();
-                        if (--arrayItemsLeft === 0) {
-                            break;
-                        }
-                    }
-                }
-                catch (e) {
-                    if (!(e instanceof RangeError)) {
-                        throw e; // rethrow
-                    }
-                    // fallthrough
-                }
-                this.totalPos += this.pos;
-            }
-        }
-        finally {
-            this.entered = false;
-        }
-    }
-    doDecodeSync() {
-        DECODE: while (true) {
-            const headByte = this.readHeadByte();
-            let object;
-            if (headByte >= 0xe0) {
-                // negative fixint (111x xxxx) 0xe0 - 0xff
-                object = headByte - 0x100;
-            }
-            else if (headByte < 0xc0) {
-                if (headByte < 0x80) {
-                    // positive fixint (0xxx xxxx) 0x00 - 0x7f
-                    object = headByte;
-                }
-                else if (headByte < 0x90) {
-                    // fixmap (1000 xxxx) 0x80 - 0x8f
-                    const size = headByte - 0x80;
-                    if (size !== 0) {
-                        this.pushMapState(size);
-                        this.complete();
-                        continue DECODE;
-                    }
-                    else {
-                        object = {};
-                    }
-                }
-                else if (headByte < 0xa0) {
-                    // fixarray (1001 xxxx) 0x90 - 0x9f
-                    const size = headByte - 0x90;
-                    if (size !== 0) {
-                        this.pushArrayState(size);
-                        this.complete();
-                        continue DECODE;
-                    }
-                    else {
-                        object = [];
-                    }
-                }
-                else {
-                    // fixstr (101x xxxx) 0xa0 - 0xbf
-                    const byteLength = headByte - 0xa0;
-                    object = this.decodeString(byteLength, 0);
-                }
-            }
-            else if (headByte === 0xc0) {
-                // nil
-                object = null;
-            }
-            else if (headByte === 0xc2) {
-                // false
-                object = false;
-            }
-            else if (headByte === 0xc3) {
-                // true
-                object = true;
-            }
-            else if (headByte === 0xca) {
-                // float 32
-                object = this.readF32();
-            }
-            else if (headByte === 0xcb) {
-                // float 64
-                object = this.readF64();
-            }
-            else if (headByte === 0xcc) {
-                // uint 8
-                object = this.readU8();
-            }
-            else if (headByte === 0xcd) {
-                // uint 16
-                object = this.readU16();
-            }
-            else if (headByte === 0xce) {
-                // uint 32
-                object = this.readU32();
-            }
-            else if (headByte === 0xcf) {
-                // uint 64
-                if (this.useBigInt64) {
-                    object = this.readU64AsBigInt();
-                }
-                else {
-                    object = this.readU64();
-                }
-            }
-            else if (headByte === 0xd0) {
-                // int 8
-                object = this.readI8();
-            }
-            else if (headByte === 0xd1) {
-                // int 16
-                object = this.readI16();
-            }
-            else if (headByte === 0xd2) {
-                // int 32
-                object = this.readI32();
-            }
-            else if (headByte === 0xd3) {
-                // int 64
-                if (this.useBigInt64) {
-                    object = this.readI64AsBigInt();
-                }
-                else {
-                    object = this.readI64();
-                }
-            }
-            else if (headByte === 0xd9) {
-                // str 8
-                const byteLength = this.lookU8();
-                object = this.decodeString(byteLength, 1);
-            }
-            else if (headByte === 0xda) {
-                // str 16
-                const byteLength = this.lookU16();
-                object = this.decodeString(byteLength, 2);
-            }
-            else if (headByte === 0xdb) {
-                // str 32
-                const byteLength = this.lookU32();
-                object = this.decodeString(byteLength, 4);
-            }
-            else if (headByte === 0xdc) {
-                // array 16
-                const size = this.readU16();
-                if (size !== 0) {
-                    this.pushArrayState(size);
-                    this.complete();
-                    continue DECODE;
-                }
-                else {
-                    object = [];
-                }
-            }
-            else if (headByte === 0xdd) {
-                // array 32
-                const size = this.readU32();
-                if (size !== 0) {
-                    this.pushArrayState(size);
-                    this.complete();
-                    continue DECODE;
-                }
-                else {
-                    object = [];
-                }
-            }
-            else if (headByte === 0xde) {
-                // map 16
-                const size = this.readU16();
-                if (size !== 0) {
-                    this.pushMapState(size);
-                    this.complete();
-                    continue DECODE;
-                }
-                else {
-                    object = {};
-                }
-            }
-            else if (headByte === 0xdf) {
-                // map 32
-                const size = this.readU32();
-                if (size !== 0) {
-                    this.pushMapState(size);
-                    this.complete();
-                    continue DECODE;
-                }
-                else {
-                    object = {};
-                }
-            }
-            else if (headByte === 0xc4) {
-                // bin 8
-                const size = this.lookU8();
-                object = this.decodeBinary(size, 1);
-            }
-            else if (headByte === 0xc5) {
-                // bin 16
-                const size = this.lookU16();
-                object = this.decodeBinary(size, 2);
-            }
-            else if (headByte === 0xc6) {
-                // bin 32
-                const size = this.lookU32();
-                object = this.decodeBinary(size, 4);
-            }
-            else if (headByte === 0xd4) {
-                // fixext 1
-                object = this.decodeExtension(1, 0);
-            }
-            else if (headByte === 0xd5) {
-                // fixext 2
-                object = this.decodeExtension(2, 0);
-            }
-            else if (headByte === 0xd6) {
-                // fixext 4
-                object = this.decodeExtension(4, 0);
-            }
-            else if (headByte === 0xd7) {
-                // fixext 8
-                object = this.decodeExtension(8, 0);
-            }
-            else if (headByte === 0xd8) {
-                // fixext 16
-                object = this.decodeExtension(16, 0);
-            }
-            else if (headByte === 0xc7) {
-                // ext 8
-                const size = this.lookU8();
-                object = this.decodeExtension(size, 1);
-            }
-            else if (headByte === 0xc8) {
-                // ext 16
-                const size = this.lookU16();
-                object = this.decodeExtension(size, 2);
-            }
-            else if (headByte === 0xc9) {
-                // ext 32
-                const size = this.lookU32();
-                object = this.decodeExtension(size, 4);
-            }
-            else {
-                throw new DecodeError(`Unrecognized type byte: ${prettyByte(headByte)}`);
-            }
-            this.complete();
-            const stack = this.stack;
-            while (stack.length > 0) {
-                // arrays and maps
-                const state = stack.top();
-                if (state.type === STATE_ARRAY) {
-                    state.array[state.position] = object;
-                    state.position++;
-                    if (state.position === state.size) {
-                        object = state.array;
-                        stack.release(state);
-                    }
-                    else {
-                        continue DECODE;
-                    }
-                }
-                else if (state.type === STATE_MAP_KEY) {
-                    if (object === "__proto__") {
-                        throw new DecodeError("The key __proto__ is not allowed");
-                    }
-                    state.key = this.mapKeyConverter(object);
-                    state.type = STATE_MAP_VALUE;
-                    continue DECODE;
-                }
-                else {
-                    // it must be `state.type === State.MAP_VALUE` here
-                    state.map[state.key] = object;
-                    state.readCount++;
-                    if (state.readCount === state.size) {
-                        object = state.map;
-                        stack.release(state);
-                    }
-                    else {
-                        state.key = null;
-                        state.type = STATE_MAP_KEY;
-                        continue DECODE;
-                    }
-                }
-            }
-            return object;
-        }
-    }
-    readHeadByte() {
-        if (this.headByte === HEAD_BYTE_REQUIRED) {
-            this.headByte = this.readU8();
-            // console.log("headByte", prettyByte(this.headByte));
-        }
-        return this.headByte;
-    }
-    complete() {
-        this.headByte = HEAD_BYTE_REQUIRED;
-    }
-    readArraySize() {
-        const headByte = this.readHeadByte();
-        switch (headByte) {
-            case 0xdc:
-                return this.readU16();
-            case 0xdd:
-                return this.readU32();
-            default: {
-                if (headByte < 0xa0) {
-                    return headByte - 0x90;
-                }
-                else {
-                    throw new DecodeError(`Unrecognized array type byte: ${prettyByte(headByte)}`);
-                }
-            }
-        }
-    }
-    pushMapState(size) {
-        if (size > this.maxMapLength) {
-            throw new DecodeError(`Max length exceeded: map length (${size}) > maxMapLengthLength (${this.maxMapLength})`);
-        }
-        this.stack.pushMapState(size);
-    }
-    pushArrayState(size) {
-        if (size > this.maxArrayLength) {
-            throw new DecodeError(`Max length exceeded: array length (${size}) > maxArrayLength (${this.maxArrayLength})`);
-        }
-        this.stack.pushArrayState(size);
-    }
-    decodeString(byteLength, headerOffset) {
-        if (!this.rawStrings || this.stateIsMapKey()) {
-            return this.decodeUtf8String(byteLength, headerOffset);
-        }
-        return this.decodeBinary(byteLength, headerOffset);
-    }
-    /**
-     * @throws {@link RangeError}
-     */
-    decodeUtf8String(byteLength, headerOffset) {
-        if (byteLength > this.maxStrLength) {
-            throw new DecodeError(`Max length exceeded: UTF-8 byte length (${byteLength}) > maxStrLength (${this.maxStrLength})`);
-        }
-        if (this.bytes.byteLength < this.pos + headerOffset + byteLength) {
-            throw MORE_DATA;
-        }
-        const offset = this.pos + headerOffset;
-        let object;
-        if (this.stateIsMapKey() && this.keyDecoder?.canBeCached(byteLength)) {
-            object = this.keyDecoder.decode(this.bytes, offset, byteLength);
-        }
-        else {
-            object = utf8Decode(this.bytes, offset, byteLength);
-        }
-        this.pos += headerOffset + byteLength;
-        return object;
-    }
-    stateIsMapKey() {
-        if (this.stack.length > 0) {
-            const state = this.stack.top();
-            return state.type === STATE_MAP_KEY;
-        }
-        return false;
-    }
-    /**
-     * @throws {@link RangeError}
-     */
-    decodeBinary(byteLength, headOffset) {
-        if (byteLength > this.maxBinLength) {
-            throw new DecodeError(`Max length exceeded: bin length (${byteLength}) > maxBinLength (${this.maxBinLength})`);
-        }
-        if (!this.hasRemaining(byteLength + headOffset)) {
-            throw MORE_DATA;
-        }
-        const offset = this.pos + headOffset;
-        const object = this.bytes.subarray(offset, offset + byteLength);
-        this.pos += headOffset + byteLength;
-        return object;
-    }
-    decodeExtension(size, headOffset) {
-        if (size > this.maxExtLength) {
-            throw new DecodeError(`Max length exceeded: ext length (${size}) > maxExtLength (${this.maxExtLength})`);
-        }
-        const extType = this.view.getInt8(this.pos + headOffset);
-        const data = this.decodeBinary(size, headOffset + 1 /* extType */);
-        return this.extensionCodec.decode(data, extType, this.context);
-    }
-    lookU8() {
-        return this.view.getUint8(this.pos);
-    }
-    lookU16() {
-        return this.view.getUint16(this.pos);
-    }
-    lookU32() {
-        return this.view.getUint32(this.pos);
-    }
-    readU8() {
-        const value = this.view.getUint8(this.pos);
-        this.pos++;
-        return value;
-    }
-    readI8() {
-        const value = this.view.getInt8(this.pos);
-        this.pos++;
-        return value;
-    }
-    readU16() {
-        const value = this.view.getUint16(this.pos);
-        this.pos += 2;
-        return value;
-    }
-    readI16() {
-        const value = this.view.getInt16(this.pos);
-        this.pos += 2;
-        return value;
-    }
-    readU32() {
-        const value = this.view.getUint32(this.pos);
-        this.pos += 4;
-        return value;
-    }
-    readI32() {
-        const value = this.view.getInt32(this.pos);
-        this.pos += 4;
-        return value;
-    }
-    readU64() {
-        const value = getUint64(this.view, this.pos);
-        this.pos += 8;
-        return value;
-    }
-    readI64() {
-        const value = getInt64(this.view, this.pos);
-        this.pos += 8;
-        return value;
-    }
-    readU64AsBigInt() {
-        const value = this.view.getBigUint64(this.pos);
-        this.pos += 8;
-        return value;
-    }
-    readI64AsBigInt() {
-        const value = this.view.getBigInt64(this.pos);
-        this.pos += 8;
-        return value;
-    }
-    readF32() {
-        const value = this.view.getFloat32(this.pos);
-        this.pos += 4;
-        return value;
-    }
-    readF64() {
-        const value = this.view.getFloat64(this.pos);
-        this.pos += 8;
-        return value;
-    }
-}
-
-// utility for whatwg streams
-function isAsyncIterable(object) {
-    return object[Symbol.asyncIterator] != null;
-}
-async function* asyncIterableFromStream(stream) {
-    const reader = stream.getReader();
+// The action's connection to its Serf agent (contract 13), checked before
+// anything is uploaded: a `stats` call proves the agent answers and takes the
+// key (Serf says "Authentication required" only at the first command after the
+// handshake). An agent that cannot be reached or refuses the key is bad input:
+// one line naming serf-rpc-addr or serf-rpc-auth. The key is never quoted.
+const AUTH_ERROR = /authentication|auth token/i;
+async function connectAgent(rpcAddr, rpcAuth) {
+    let client;
     try {
-        while (true) {
-            const { done, value } = await reader.read();
-            if (done) {
-                return;
-            }
-            yield value;
-        }
+        client = await connectSerf(rpcAddr, rpcAuth === undefined ? {} : { authKey: rpcAuth });
+        await client.stats();
+        return client;
     }
-    finally {
-        reader.releaseLock();
+    catch (error) {
+        await client?.close().catch(() => undefined);
+        throw asInputError(error, rpcAddr, rpcAuth !== undefined);
     }
 }
-function ensureAsyncIterable(streamLike) {
-    if (isAsyncIterable(streamLike)) {
-        return streamLike;
-    }
-    else {
-        return asyncIterableFromStream(streamLike);
-    }
-}
-
-/**
- * @throws {@link RangeError} if the buffer is incomplete, including the case where the buffer is empty.
- * @throws {@link DecodeError} if the buffer contains invalid data.
- */
-function decodeMultiStream(streamLike, options) {
-    const stream = ensureAsyncIterable(streamLike);
-    const decoder = new Decoder(options);
-    return decoder.decodeStream(stream);
+function asInputError(error, rpcAddr, keyGiven) {
+    if (!(error instanceof SerfRpcError))
+        return error;
+    if (error.command === 'auth' || AUTH_ERROR.test(error.agentError ?? ''))
+        return new InputError('serf-rpc-auth', keyGiven
+            ? `was refused by the Serf agent at ${rpcAddr} (${error.agentError ?? error.message}): give the agent's rpc_auth key`
+            : `is needed: the Serf agent at ${rpcAddr} requires an RPC auth key (set serf-rpc-auth or SERF_RPC_AUTH)`);
+    if (error.command === 'connect' || error.command === 'handshake')
+        return new InputError('serf-rpc-addr', `reaches no Serf agent RPC at ${rpcAddr} (${error.message.replace(/^Serf agent [^:]+:\d+: /, '')}): set serf-rpc-addr (or SERF_RPC_ADDR; the default is 127.0.0.1:7373) to an agent's -rpc-addr`);
+    return error;
 }
 
-// `host:port` or `[v6]:port` of a Serf agent's RPC listener.
-const DEFAULT_PORT = 7373;
-function parseRpcAddress(addr) {
-    const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(addr.trim());
-    const host = m?.[1] ?? m?.[2];
-    const port = m?.[3] === undefined ? DEFAULT_PORT : Number(m[3]);
-    if (!host || !(port > 0 && port < 65536)) {
-        throw new Error(`Serf RPC address ${JSON.stringify(addr)} is not host:port`);
-    }
-    return { host, port };
-}
-
-// The wire format of Serf's RPC: msgpack objects back to back, no length
-// prefix. A request is a header {Command, Seq} and, for commands that take one,
-// a body. A reply is a header {Seq, Error} and, for some commands only, a body:
-// nothing on the wire says which, so the client must know.
-const encoder = new Encoder({ ignoreUndefined: true });
-/** Commands whose request carries a body after the header. */
-const NO_REQUEST_BODY = new Set(['members', 'leave', 'stats', 'list-keys']);
-/** Commands whose reply header is followed by a body (research/serf.md). */
-const REPLY_BODY = new Set([
-    'join',
-    'members',
-    'members-filtered',
-    'stats',
-    'get-coordinate',
-    'install-key',
-    'use-key',
-    'remove-key',
-    'list-keys'
-]);
-/** Sent instead of running any command before `auth` on an agent with rpc_auth; no body follows. */
-const AUTH_REQUIRED = 'Authentication required';
-/** Sent to a command before `handshake`, then the agent closes the connection; no body follows. */
-const HANDSHAKE_REQUIRED = 'Handshake required';
-function encodeRequest(command, seq, body) {
-    const header = encoder.encode({ Command: command, Seq: seq });
-    if (NO_REQUEST_BODY.has(command))
-        return header;
-    const encoded = encoder.encode(body ?? {});
-    const out = new Uint8Array(header.length + encoded.length);
-    out.set(header);
-    out.set(encoded, header.length);
-    return out;
-}
-/** Whether a body follows the reply header of `command` that carried `error`. */
-function replyHasBody(command, error) {
-    return REPLY_BODY.has(command) && error !== AUTH_REQUIRED && error !== HANDSHAKE_REQUIRED;
-}
-/** The reply header, or undefined when `value` is not one. */
-function readHeader(value) {
-    if (!isRecord(value))
-        return undefined;
-    const seq = value.Seq;
-    const error = value.Error ?? '';
-    if (typeof seq !== 'number' || typeof error !== 'string')
-        return undefined;
-    return { seq, error };
-}
-function isRecord(value) {
-    return (typeof value === 'object' &&
-        value !== null &&
-        !Array.isArray(value) &&
-        !ArrayBuffer.isView(value));
-}
-
-// Errors of the Serf RPC client: one line that names the agent's address and
-// the command, e.g. `Serf agent 127.0.0.1:7373: members: Authentication required`.
-class SerfRpcError extends Error {
-    /** the agent's RPC address, host:port */
-    addr;
-    /** the RPC command, or `connect` */
-    command;
-    /** the agent's own error string when it sent one ("Authentication required", ...) */
-    agentError;
-    constructor(addr, command, message, agentError) {
-        super(`Serf agent ${addr}: ${command}: ${message}`.replace(/\s*[\r\n]+\s*/g, ' '));
-        this.name = 'SerfRpcError';
-        this.addr = addr;
-        this.command = command;
-        if (agentError !== undefined)
-            this.agentError = agentError;
-    }
-}
-
-// One TCP connection to a Serf agent's RPC listener: sends requests with
-// increasing Seq, reads the replies in order and hands each to the call
-// waiting on its Seq. Replies to streams and queries keep coming on the Seq of
-// their request (header + record each) until the client releases it.
-// Every call has a timeout; close() or the agent closing the connection
-// rejects every pending call and ends every stream: no socket or timer stays.
-class SerfConnection {
-    addr;
-    socket;
-    /** resolves once the socket is fully closed */
-    socketClosed;
-    defaultTimeoutMs;
-    pending = new Map();
-    nextSeq = 0;
-    /** why the connection ended (set once) */
-    closedBecause;
-    constructor(addr, socket, timeoutMs) {
-        this.addr = addr;
-        this.socket = socket;
-        this.socketClosed = new Promise((resolve) => {
-            if (socket.closed)
-                resolve();
-            else
-                socket.once('close', () => resolve());
-        });
-        this.defaultTimeoutMs = timeoutMs;
-        void this.read();
-    }
-    /** Connects (within timeoutMs); the handshake is the client's. */
-    static open(addr, timeoutMs) {
-        const { host, port } = parseRpcAddress(addr);
-        return new Promise((resolve, reject) => {
-            const socket = connect$1({ host, port, noDelay: true });
-            const fail = (message) => {
-                clearTimeout(timer);
-                socket.destroy();
-                reject(new SerfRpcError(addr, 'connect', message));
-            };
-            const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
-            socket.once('error', (err) => fail(err.message));
-            socket.once('connect', () => {
-                clearTimeout(timer);
-                socket.removeAllListeners('error');
-                socket.on('error', () => { }); // the reader sees the end and fails every call
-                resolve(new SerfConnection(addr, socket, timeoutMs));
-            });
-        });
-    }
-    get closed() {
-        return this.closedBecause !== undefined;
-    }
-    /** A command with one reply: resolves with its body (undefined when it has none). */
-    call(command, body, opts = {}) {
-        return this.send(command, body, opts);
-    }
-    /**
-     * A command whose reply is followed by records on its Seq (`stream`,
-     * `query`): resolves with the Seq once the agent accepted it; the records go
-     * to onRecord until release(seq), and onEnd gets the error that ends them.
-     */
-    async open(command, body, onRecord, onEnd, opts = {}) {
-        let seq = -1;
-        await this.send(command, body, opts, (s) => {
-            seq = s;
-            return { onRecord, onEnd };
-        });
-        return seq;
-    }
-    /** Records on this Seq are no longer wanted: the agent stopped sending them (stop, query done). */
-    release(seq) {
-        const entry = this.pending.get(seq);
-        if (!entry)
-            return;
-        clearTimeout(entry.timer);
-        this.pending.delete(seq);
-    }
-    /** Ends the connection: every pending call rejects, every stream ends; resolves once the socket is closed. */
-    close() {
-        this.fail('the client is closed');
-        return this.socketClosed;
-    }
-    send(command, body, opts, records) {
-        if (this.closedBecause !== undefined) {
-            return Promise.reject(new SerfRpcError(this.addr, command, this.closedBecause));
-        }
-        const seq = this.nextSeq++;
-        const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-        return new Promise((resolve, reject) => {
-            const entry = { command, resolve, reject, opened: false, ...records?.(seq) };
-            entry.timer = setTimeout(() => {
-                // The reply may still come: the entry stays to read it (and its body) in
-                // step. Records that follow a late reply still reach onRecord, whose owner
-                // knows the call failed (and stops a stream it no longer wants).
-                entry.resolve = () => { };
-                entry.reject = () => { };
-                reject(new SerfRpcError(this.addr, command, `no reply within ${timeoutMs} ms`));
-            }, timeoutMs);
-            this.pending.set(seq, entry);
-            this.socket.write(encodeRequest(command, seq, body));
-        });
-    }
-    async read() {
-        let why = 'the agent closed the connection';
-        try {
-            let bodyFor;
-            for await (const value of decodeMultiStream(this.socket)) {
-                if (bodyFor) {
-                    const deliver = bodyFor;
-                    bodyFor = undefined;
-                    deliver(value);
-                    continue;
-                }
-                bodyFor = this.onHeader(value);
-            }
-        }
-        catch (err) {
-            // A reset is the agent closing with our bytes unread (it closes at once on
-            // a command it refuses): the same end as a plain close.
-            if (err.code !== 'ECONNRESET')
-                why = `the connection failed: ${err.message}`;
-        }
-        this.fail(why);
-    }
-    /** Handles a reply header; returns where its body goes when one follows. */
-    onHeader(value) {
-        const header = readHeader(value);
-        if (!header)
-            throw new Error('a reply header is not {Seq, Error}');
-        const entry = this.pending.get(header.seq);
-        if (!entry) {
-            // An agent with rpc_auth reads a request body sent before `auth` as one
-            // more request and answers it on Seq 0: an error, no body.
-            if (header.error !== '')
-                return undefined;
-            throw new Error(`a reply on Seq ${header.seq}, which no call is waiting for`);
-        }
-        if (entry.opened)
-            return (record) => entry.onRecord?.(record, header.seq);
-        clearTimeout(entry.timer);
-        // Until its body has come the call stays pending: a connection that ends
-        // in between rejects it.
-        const settle = (body) => {
-            if (header.error === '' && entry.onRecord)
-                entry.opened = true;
-            else
-                this.pending.delete(header.seq);
-            if (header.error !== '') {
-                entry.reject(new SerfRpcError(this.addr, entry.command, header.error, header.error));
-            }
-            else {
-                entry.resolve(body);
-            }
-        };
-        if (replyHasBody(entry.command, header.error))
-            return settle;
-        settle(undefined);
-        return undefined;
-    }
-    fail(why) {
-        if (this.closedBecause !== undefined)
-            return;
-        this.closedBecause = why;
-        this.socket.destroy();
-        const entries = [...this.pending.values()];
-        this.pending.clear();
-        for (const entry of entries) {
-            clearTimeout(entry.timer);
-            const err = new SerfRpcError(this.addr, entry.command, why);
-            if (entry.opened)
-                entry.onEnd?.(err);
-            else
-                entry.reject(err);
-        }
-    }
-}
-
-// The agent's msgpack maps turned into the typed records of rpc-types.ts.
-const STATUSES = new Set(['alive', 'leaving', 'left', 'failed', 'none']);
-const MEMBER_EVENTS = new Set([
-    'member-join',
-    'member-leave',
-    'member-failed',
-    'member-update',
-    'member-reap'
-]);
-/** Thrown for a reply that is not what the protocol says; the client names the agent. */
-class MalformedReply extends Error {
-}
-function field(obj, key, kind, ok) {
-    const value = obj[key];
-    if (!ok(value))
-        throw new MalformedReply(`${key} is not ${kind}`);
-    return value;
-}
-const isString = (v) => typeof v === 'string';
-const isNumber = (v) => typeof v === 'number';
-function str(obj, key) {
-    return field(obj, key, 'a string', isString);
-}
-function num(obj, key) {
-    return field(obj, key, 'a number', isNumber);
-}
-function object(value, what) {
-    if (!isRecord(value))
-        throw new MalformedReply(`${what} is not a map`);
-    return value;
-}
-/** Go's []byte: msgpack bin; an empty or nil one may come as nil or as a string. */
-function bytes$1(value) {
-    if (value instanceof Uint8Array)
-        return new Uint8Array(value); // a copy: not a view of a socket chunk
-    if (value === null || value === undefined)
-        return new Uint8Array(0);
-    if (typeof value === 'string')
-        return new TextEncoder().encode(value);
-    throw new MalformedReply('a payload is not bytes');
-}
-/** Go's net.IP: 4 bytes, or 16 (an IPv4 one mapped as ::ffff:a.b.c.d). */
-function formatAddr(value) {
-    const ip = bytes$1(value);
-    const v4mapped = ip.length === 16 &&
-        ip.subarray(0, 10).every((b) => b === 0) &&
-        ip[10] === 0xff &&
-        ip[11] === 0xff;
-    if (ip.length === 4 || v4mapped)
-        return Array.from(ip.subarray(ip.length - 4)).join('.');
-    if (ip.length === 16) {
-        const groups = [];
-        for (let i = 0; i < 16; i += 2)
-            groups.push(((ip[i] << 8) | ip[i + 1]).toString(16));
-        return groups.join(':');
-    }
-    throw new MalformedReply(`an address has ${ip.length} bytes`);
-}
-function stringMap(value, what) {
-    if (value === null || value === undefined)
-        return {};
-    const obj = object(value, what);
-    const out = {};
-    for (const [k, v] of Object.entries(obj))
-        out[k] = typeof v === 'string' ? v : String(v);
-    return out;
-}
-function toMember(value) {
-    const m = object(value, 'a member');
-    const status = str(m, 'Status');
-    return {
-        name: str(m, 'Name'),
-        addr: formatAddr(m.Addr),
-        port: num(m, 'Port'),
-        tags: stringMap(m.Tags, 'Tags'),
-        status: (STATUSES.has(status) ? status : 'none')
-    };
-}
-/** The body of `members` and `members-filtered`: {Members: [...]}. */
-function toMembers(value) {
-    const list = object(value, 'the reply').Members ?? [];
-    if (!Array.isArray(list))
-        throw new MalformedReply('Members is not a list');
-    return list.map(toMember);
-}
-function toStreamRecord(value) {
-    const r = object(value, 'a stream record');
-    const event = str(r, 'Event');
-    if (event === 'user') {
-        return {
-            event,
-            ltime: num(r, 'LTime'),
-            name: str(r, 'Name'),
-            payload: bytes$1(r.Payload),
-            coalesce: r.Coalesce === true
-        };
-    }
-    if (event === 'query') {
-        return {
-            event,
-            id: num(r, 'ID'),
-            ltime: num(r, 'LTime'),
-            name: str(r, 'Name'),
-            payload: bytes$1(r.Payload)
-        };
-    }
-    if (MEMBER_EVENTS.has(event)) {
-        const members = Array.isArray(r.Members) ? r.Members.map(toMember) : [];
-        return { event: event, members };
-    }
-    throw new MalformedReply(`unknown stream event ${JSON.stringify(event)}`);
-}
-function toQueryRecord(value) {
-    const r = object(value, 'a query record');
-    const type = str(r, 'Type');
-    if (type === 'ack')
-        return { type, from: str(r, 'From') };
-    if (type === 'response')
-        return { type, from: str(r, 'From'), payload: bytes$1(r.Payload) };
-    if (type === 'done')
-        return { type };
-    throw new MalformedReply(`unknown query record ${JSON.stringify(type)}`);
-}
-/** The body of `stats`: sections of strings; the clocks of the `serf` section as numbers. */
-function toStats(value) {
-    const raw = object(value, 'the reply');
-    const sections = {};
-    for (const [name, section] of Object.entries(raw))
-        sections[name] = stringMap(section, name);
-    const serf = sections.serf ?? {};
-    const clock = (key) => {
-        const n = Number(serf[key]);
-        if (serf[key] === undefined || !Number.isSafeInteger(n) || n < 0) {
-            throw new MalformedReply(`serf.${key} is not a clock: ${JSON.stringify(serf[key])}`);
-        }
-        return n;
-    };
-    return {
-        eventTime: clock('event_time'),
-        queryTime: clock('query_time'),
-        memberTime: clock('member_time'),
-        sections
-    };
-}
-
-/** Serf's default deadline is at most 9.6 s below 1000 members. */
-const DEFAULT_DEADLINE_MS = 10_000;
-function runQuery(conn, params, callTimeoutMs) {
-    const call = new QueryCall(conn, params);
-    const deadlineMs = params.timeoutMs || DEFAULT_DEADLINE_MS;
-    conn
-        .open('query', queryRequest(params), call.onRaw, call.settle, { timeoutMs: callTimeoutMs })
-        .then(() => call.endBy(deadlineMs + callTimeoutMs), call.settle);
-    return call.promise;
-}
-/** The body of a `query` request. */
-function queryRequest(params) {
-    const payload = typeof params.payload === 'string' ? new TextEncoder().encode(params.payload) : params.payload;
-    return {
-        FilterNodes: params.filterNodes,
-        FilterTags: params.filterTags,
-        RequestAck: params.requestAck ?? false,
-        RelayFactor: params.relayFactor ?? 0,
-        Timeout: Math.round((params.timeoutMs ?? 0) * 1e6),
-        Name: params.name,
-        Payload: payload ?? new Uint8Array(0)
-    };
-}
-/**
- * One query call: the acks and responses so far, and whether the call has
- * settled (it settles once; the records keep coming until `done` after it).
- */
-class QueryCall {
-    promise;
-    conn;
-    params;
-    /** the nodes to wait for; undefined: the call ends at `done` */
-    waitFor;
-    until;
-    acks = [];
-    responses = [];
-    acked = new Set();
-    responded = new Set();
-    settled = false;
-    /** fails the call when neither `done` nor every answer came in time */
-    guard;
-    resolve = () => { };
-    reject = () => { };
-    constructor(conn, params) {
-        this.conn = conn;
-        this.params = params;
-        const expected = new Set(params.expect ?? params.filterNodes ?? []);
-        this.waitFor = expected.size > 0 ? expected : undefined;
-        this.until = params.until ?? 'responses';
-        this.promise = new Promise((resolve, reject) => {
-            this.resolve = resolve;
-            this.reject = reject;
-        });
-    }
-    settle = (result) => {
-        if (this.settled)
-            return;
-        this.settled = true;
-        clearTimeout(this.guard);
-        if (result instanceof Error)
-            this.reject(result);
-        else
-            this.resolve(result);
-    };
-    /** Once the agent took the query: it must end within `ms`. */
-    endBy(ms) {
-        if (this.settled)
-            return;
-        this.guard = setTimeout(() => this.settle(new SerfRpcError(this.conn.addr, 'query', `no end of query ${this.params.name} within ${ms} ms`)), ms);
-    }
-    onRaw = (raw, seq) => {
-        let record;
-        try {
-            record = toQueryRecord(raw);
-        }
-        catch (err) {
-            this.settle(new SerfRpcError(this.conn.addr, 'query', err.message));
-            return;
-        }
-        // The records keep coming until `done` even when the call has settled.
-        if (record.type === 'done')
-            this.conn.release(seq);
-        if (this.settled)
-            return;
-        // At the deadline Serf closes the query's channels a moment before its
-        // stream sends `done`, and may stream their zero values first: acks and
-        // responses from "" (seen in about 1 query of 20).
-        if (record.type !== 'done' && record.from === '')
-            return;
-        if (!this.passOn(record))
-            return;
-        if (record.type === 'done')
-            return this.settle(this.result('done'));
-        if (!this.take(record))
-            return;
-        if (this.waitFor && [...this.waitFor].every(this.hasAnswered))
-            this.settle(this.result('answered'));
-    };
-    /** Hands the record to the caller's onRecord; false when it threw (the call failed with it). */
-    passOn(record) {
-        try {
-            this.params.onRecord?.(record);
-            return true;
-        }
-        catch (err) {
-            this.settle(err instanceof Error ? err : new Error(String(err)));
-            return false;
-        }
-    }
-    /** Counts an ack or response; false when that node's was counted already. */
-    take(record) {
-        if (record.type === 'ack') {
-            if (this.acked.has(record.from))
-                return false;
-            this.acked.add(record.from);
-            this.acks.push(record.from);
-        }
-        else {
-            if (this.responded.has(record.from))
-                return false;
-            this.responded.add(record.from);
-            this.responses.push({ from: record.from, payload: record.payload });
-        }
-        return true;
-    }
-    hasAnswered = (node) => this.until === 'acks'
-        ? this.acked.has(node)
-        : this.responded.has(node) && (!this.params.requestAck || this.acked.has(node));
-    result(ended) {
-        return {
-            acks: [...this.acks],
-            responses: [...this.responses],
-            ended,
-            unanswered: this.waitFor ? [...this.waitFor].filter((n) => !this.hasAnswered(n)) : []
-        };
-    }
-}
-
-async function openStream(conn, type, onRecord, opts = {}) {
-    // opening → open → stopping → ended; abandoned: the open timed out (a late
-    // acceptance is stopped at its first record).
-    let state = 'opening';
-    let finish = () => { };
-    const ended = new Promise((resolve) => (finish = resolve));
-    const end = (err) => {
-        if (state === 'ended')
-            return;
-        state = 'ended';
-        finish(err);
-    };
-    const stopOnAgent = async (seq) => {
-        try {
-            await conn.call('stop', { Stop: seq });
-        }
-        catch {
-            // the connection is gone: so is the stream
-        }
-        conn.release(seq);
-    };
-    const onRaw = (raw, seq) => {
-        if (state === 'abandoned') {
-            state = 'ended';
-            void stopOnAgent(seq);
-            return;
-        }
-        if (state !== 'opening' && state !== 'open')
-            return;
-        try {
-            onRecord(toStreamRecord(raw));
-        }
-        catch (err) {
-            end(err instanceof Error ? err : new Error(String(err)));
-            void stopOnAgent(seq);
-        }
-    };
-    let seq;
-    try {
-        seq = await conn.open('stream', { Type: type }, onRaw, (err) => end(err), opts);
-    }
-    catch (err) {
-        state = 'abandoned';
-        throw err;
-    }
-    if (state === 'opening')
-        state = 'open';
-    return {
-        seq,
-        ended,
-        async stop() {
-            if (state !== 'open')
-                return;
-            state = 'stopping';
-            await stopOnAgent(seq);
-            end(undefined);
-        }
-    };
-}
-
-// A Serf agent's RPC (msgpack over TCP), the commands the action uses:
-//   const serf = await connectSerf('127.0.0.1:7373', { authKey })
-//   await serf.event('deploy', 's3://…/manifest.yml')
-//   const alive = await serf.membersFiltered({ status: 'alive' })
-//   await serf.close()
-// Every call rejects with a SerfRpcError naming the agent when the agent
-// fails it, closes the connection, or does not answer within its timeout.
-const DEFAULT_TIMEOUT_MS = 10_000;
-async function connectSerf(addr, opts = {}) {
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const conn = await SerfConnection.open(addr, timeoutMs);
-    try {
-        await conn.call('handshake', { Version: 1 });
-        if (opts.authKey !== undefined)
-            await conn.call('auth', { AuthKey: opts.authKey });
-    }
-    catch (err) {
-        await conn.close();
-        throw err;
-    }
-    return new SerfClient(conn, timeoutMs);
-}
-const bytes = (payload) => typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
-class SerfClient {
-    conn;
-    timeoutMs;
-    constructor(conn, timeoutMs) {
-        this.conn = conn;
-        this.timeoutMs = timeoutMs;
-    }
-    get addr() {
-        return this.conn.addr;
-    }
-    /** A user event to every member; not coalesced unless asked (coalescing can drop one sent soon after another). */
-    async event(name, payload, opts = {}) {
-        const body = { Name: name, Payload: bytes(payload), Coalesce: opts.coalesce ?? false };
-        await this.conn.call('event', body, opts);
-    }
-    async members(opts = {}) {
-        return this.parse('members', await this.conn.call('members', undefined, opts), toMembers);
-    }
-    async membersFiltered(filter, opts = {}) {
-        const body = { Tags: filter.tags ?? {}, Status: filter.status ?? '', Name: filter.name ?? '' };
-        const reply = await this.conn.call('members-filtered', body, opts);
-        return this.parse('members-filtered', reply, toMembers);
-    }
-    async stats(opts = {}) {
-        return this.parse('stats', await this.conn.call('stats', undefined, opts), toStats);
-    }
-    /**
-     * Merges `set` into this agent's tags and removes `remove`. Serf waits up to
-     * its broadcast timeout (5 s) and may then fail although the tags are set.
-     */
-    async tags(change, opts = {}) {
-        await this.conn.call('tags', { Tags: change.set ?? {}, DeleteTags: change.remove ?? [] }, opts);
-    }
-    /** Events of `type` (e.g. `user:deploy,member-update`) to onRecord until the stream's stop(). */
-    stream(type, onRecord, opts = {}) {
-        return openStream(this.conn, type, onRecord, opts);
-    }
-    /** A query; resolves when every expected node answered, or at Serf's deadline. */
-    query(params, opts = {}) {
-        return runQuery(this.conn, params, opts.timeoutMs ?? this.timeoutMs);
-    }
-    /** Answers a query this client got on a stream (its record's id). */
-    async respond(id, payload, opts = {}) {
-        await this.conn.call('respond', { ID: id, Payload: bytes(payload) }, opts);
-    }
-    /**
-     * Ends the connection: pending calls reject, streams end, later calls
-     * reject. Resolves once the socket is closed (no need to wait for it).
-     */
-    close() {
-        return this.conn.close();
-    }
-    parse(command, reply, convert) {
-        try {
-            return convert(reply);
-        }
-        catch (err) {
-            if (!(err instanceof MalformedReply))
-                throw err;
-            throw new SerfRpcError(this.addr, command, `unexpected reply: ${err.message}`);
-        }
-    }
-}
-
-async function connect(config, log) {
+async function connect(config, log, opts = {}) {
     // The AWS SDK is most of the bundle: load it once the inputs are known good,
     // so an input error is reported at once.
     const { createS3Store } = await import('./s3-store.js').then(function (n) { return n.b5; });
@@ -4098,9 +1799,15 @@ async function connect(config, log) {
         });
         return { store, backend: consulBackend(consul, config, log), close: async () => { } };
     }
-    const client = await connectSerf(serf.rpcAddr, { authKey: serf.rpcAuth });
-    log.info(`serf: talking to the agent at ${serf.rpcAddr}`);
-    const backend = serfBackend(client, store, {
+    let agent;
+    try {
+        agent = await serfAgent(serf, log, opts);
+    }
+    catch (error) {
+        store.destroy();
+        throw error;
+    }
+    const backend = serfBackend(agent.client, store, {
         app: config.app,
         s3Prefix: config.s3.prefix,
         eventName: config.eventName,
@@ -4108,7 +1815,45 @@ async function connect(config, log) {
         tags: serf.tags,
         log
     });
-    return { store, backend, close: () => client.close() };
+    return { store, backend, close: agent.close };
+}
+/**
+ * A client of the agent at serf-rpc-addr, or (serf-join) of an agent started
+ * and joined for this run, which `close` makes leave.
+ */
+async function serfAgent(serf, log, opts = {}) {
+    if (serf.join === undefined) {
+        const client = await connectAgent(serf.rpcAddr, serf.rpcAuth);
+        log.info(`serf: talking to the agent at ${serf.rpcAddr}`);
+        return { client, close: () => client.close() };
+    }
+    const agent = await startOwnAgent({
+        join: serf.join,
+        name: ownAgentName(opts.env ?? process.env),
+        log,
+        signal: opts.signal,
+        onStarted: opts.onOwnAgent
+    });
+    let client;
+    try {
+        client = await connectSerf(agent.rpcAddr, { authKey: agent.authKey });
+    }
+    catch (error) {
+        await leave(agent, log, opts);
+        throw error;
+    }
+    return {
+        client,
+        close: async () => {
+            await client.close();
+            await leave(agent, log, opts);
+        }
+    };
+}
+async function leave(agent, log, opts) {
+    await agent.leave();
+    opts.onOwnAgentLeft?.();
+    log.info(`serf: the action's agent ${agent.name} left the cluster`);
 }
 
 // The log the pipeline writes to: @actions/core in the action, a terminal or
@@ -11728,41 +9473,58 @@ function failureCommands(opts) {
 // --- Serf clusters (contract 13) ------------------------------------------------
 /** An app name as config.ts admits it: safe inside single quotes and in a Serf tag name. */
 const SERF_APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** How long the background `serf tags -set` may take (Serf waits up to 5 s for the broadcast). */
+/** How long each background `serf` call may take (Serf waits up to 5 s for the broadcast). */
 const SERF_TAG_TIMEOUT_S = 60;
-/** The Serf tag a node reports an app's result in: `stretcher-<app>`. */
-function serfResultTag(app) {
-    return `stretcher-${app}`;
-}
+/**
+ * When the background job sets the tag again, in seconds after the first set,
+ * if it still holds this result: gossip occasionally misses an update, which
+ * then reaches the other agents only with the next push-pull sync (30 s on a
+ * LAN); setting it again sends it out again, with a new incarnation.
+ */
+const SERF_TAG_RESEND_S = [4, 12];
 function checkSerfSafe(opts) {
     if (!DEPLOY_ID_PATTERN.test(opts.deployId))
         throw new Error(`deploy ID ${JSON.stringify(opts.deployId)} is not safe in a shell command`);
     if (!SERF_APP.test(opts.app))
         throw new Error(`app ${JSON.stringify(opts.app)} is not safe in a shell command`);
 }
+// The clock (shared/serf-result-tag.ts): SERF_USER_LTIME when a user event
+// delivered the deploy, q + SERF_QUERY_LTIME when a query did; neither (a
+// boot from `latest`, a run by hand): the agent's own event and query clocks
+// from `serf info`, `<event>q<query>`, 0 when it cannot be read. Digits only.
+const SERF_CLOCK = [
+    'd() { case "$1" in ""|*[!0-9]*) return 1 ;; esac; }',
+    'c=0',
+    'if d "${SERF_USER_LTIME:-}"; then c="$SERF_USER_LTIME"',
+    'elif d "${SERF_QUERY_LTIME:-}"; then c="q$SERF_QUERY_LTIME"',
+    `elif [ -z "\${SERF_USER_LTIME:-}\${SERF_QUERY_LTIME:-}" ]; then i=$( $t serf info "$@" 2>/dev/null | awk -F' = ' '$1 == "\\tevent_time" { e = $2 } $1 == "\\tquery_time" { q = $2 } END { print e "q" q }' )`,
+    'if d "${i%q*}" && d "${i#*q}"; then c="$i"; fi',
+    'fi'
+].join('; ');
+/** The node's own value of the tag `k`, as its agent's `serf info` lists it. */
+const OWN_TAG = `$( $t serf info "$@" 2>/dev/null | awk -F' = ' -v k="\t$k" '$1 == k { print $2; exit }' )`;
 /**
- * `serf tags -set stretcher-<app>=<deploy-id>:<status>:<clock>` against the
- * node's own agent (SERF_RPC_ADDR and SERF_RPC_AUTH when set; the serf CLI
- * reads them too, they are passed for clarity), in the background: the node's
- * agent runs its handlers one at a time, and `tags -set` may wait 5 s for the
- * broadcast and then exit 1 although the tag is set (research/serf.md). Its
- * output goes nowhere, so neither stretcher (which waits for its commands'
- * output to end) nor the agent (which waits for its handler's) waits for it.
- * The clock: SERF_USER_LTIME (a user event delivered it), else q +
- * SERF_QUERY_LTIME (a query did), else 0 (run by hand, or at boot).
+ * `serf tags -set stretcher-<app>=<deploy-id>:<status>:<clock>[:<phase>]`
+ * against the node's own agent (SERF_RPC_ADDR and SERF_RPC_AUTH when set; the
+ * serf CLI reads them too, they are passed for clarity), in the background:
+ * the node's agent runs its handlers one at a time, and `tags -set` may wait
+ * 5 s for the broadcast and then exit 1 although the tag is set
+ * (research/serf.md). Then set again at SERF_TAG_RESEND_S while the tag still
+ * holds this result (a later deploy's result is never overwritten). Its output
+ * goes nowhere, so neither stretcher (which waits for its commands' output to
+ * end) nor the agent (which waits for its handler's) waits for it.
  */
 function serfTagCommand(opts, status) {
-    const tag = `${serfResultTag(opts.app)}=${opts.deployId}:${status}:`;
+    const value = serfResultValue(opts.deployId, status, `'"$c"'`, opts.phase);
+    const resend = SERF_TAG_RESEND_S.map((s, i) => `sleep ${s - (SERF_TAG_RESEND_S[i - 1] ?? 0)}; [ "${OWN_TAG}" = "$v" ] || exit 0; $t serf tags "$@" -set "$k=$v"`).join('; ');
     return [
-        'c="${SERF_USER_LTIME:-}"',
-        'if [ -z "$c" ] && [ -n "${SERF_QUERY_LTIME:-}" ]; then c="q$SERF_QUERY_LTIME"; fi',
-        'case "$c" in ""|q|*[!0-9q]*|?*q*) c=0 ;; esac',
-        `set -- tags -set '${tag}'"$c"`,
+        'set --',
         'if [ -n "${SERF_RPC_ADDR:-}" ]; then set -- "$@" -rpc-addr "$SERF_RPC_ADDR"; fi',
         'if [ -n "${SERF_RPC_AUTH:-}" ]; then set -- "$@" -rpc-auth "$SERF_RPC_AUTH"; fi',
-        `if ! command -v serf >/dev/null 2>&1; then echo "stretcher-action: serf is not on PATH: cannot set the tag ${serfResultTag(opts.app)}" >&2; exit 1; fi`,
+        `k='${serfResultTagName(opts.app)}'`,
+        'if ! command -v serf >/dev/null 2>&1; then echo "stretcher-action: serf is not on PATH: cannot set the tag $k" >&2; exit 1; fi',
         `t=; if command -v timeout >/dev/null 2>&1; then t="timeout ${SERF_TAG_TIMEOUT_S}"; fi`,
-        '( $t serf "$@" ) </dev/null >/dev/null 2>&1 &'
+        `( ${SERF_CLOCK}; v='${value}'; $t serf tags "$@" -set "$k=$v"; ${resend} ) </dev/null >/dev/null 2>&1 &`
     ].join('; ');
 }
 /** Appended to `commands.success` with backend serf. */
@@ -11779,22 +9541,32 @@ function serfFailureCommands(opts) {
     return [serfTagCommand(opts, 'failure')];
 }
 
+// One release's manifest in a layout (contract 4, 9): the whole in-place one, or
+// with layout: releases its prepare, switch or combined manifest, each carrying
+// the reporting commands of that release's deploy ID. Pure: the publish renders
+// a new release with it, and auto-rollback renders the previous release again
+// when it was published in the other layout (contract 8a).
+/** The manifest of one phase, or (no phase) the whole in-place one. */
+function renderReleaseManifest(template, release, phase) {
+    const { reports } = release;
+    const phaseReports = phase && reports.phases ? reports.phases[phase === 'prepare' ? 'prepare' : 'switch'] : reports;
+    return renderManifest(template, {
+        src: release.src,
+        checksum: release.checksum,
+        dest: release.dest,
+        successCommands: phaseReports.success,
+        failureCommands: phaseReports.failure,
+        ...(phase
+            ? { layout: { phase, deployId: release.deployId, keepReleases: release.keepReleases } }
+            : {})
+    });
+}
+
 const PHASES = ['prepare', 'switch', 'combined'];
 /** The manifest of one phase (or the whole in-place one when `phase` is undefined). */
 function render(config, template, commands, src, checksum, phase) {
-    const reports = phase && commands.phases
-        ? commands.phases[phase === 'prepare' ? 'prepare' : 'switch']
-        : commands;
-    return renderManifest(template, {
-        src,
-        checksum,
-        dest: config.dest,
-        successCommands: reports.success,
-        failureCommands: reports.failure,
-        ...(phase
-            ? { layout: { phase, deployId: config.deployId, keepReleases: config.keepReleases } }
-            : {})
-    });
+    const { deployId, dest, keepReleases } = config;
+    return renderReleaseManifest(template, { deployId, src, checksum, dest, keepReleases, reports: commands }, phase);
 }
 /**
  * The file time for a new release: now, but always later than the time the
@@ -11915,6 +9687,65 @@ async function putPhaseManifests({ config, template, commands, store, log }, src
     return { manifestUrl, prepareUrl: urls.prepare, switchUrl: urls.switch };
 }
 
+/** The layout a release was published in, from its history record (none: in place). */
+function publishedLayout(pointer) {
+    return pointer.history?.switch_manifest_url ? 'releases' : 'in-place';
+}
+/**
+ * What auto-rollback sends to put `pointer`'s release back in this run's
+ * layout: its own manifests when it was published in it, else a rendition
+ * uploaded now. `refused` says why it cannot be sent at all.
+ */
+async function rollbackManifests(input, pointer) {
+    const { config, log } = input;
+    const { deployId, manifestUrl, history } = pointer;
+    const layout = publishedLayout(pointer);
+    if (layout === config.layout)
+        return layout === 'releases'
+            ? { deployId, manifestUrl, switchUrl: history.switch_manifest_url }
+            : { deployId, manifestUrl };
+    if (!history?.src_url || !history.checksum)
+        return {
+            deployId,
+            manifestUrl,
+            refused: `no history record of ${deployId} names its archive, so it cannot be sent with layout: ${config.layout}`
+        };
+    try {
+        const url = await putRendition(input, {
+            deployId,
+            src: history.src_url,
+            checksum: history.checksum
+        });
+        log.info(`auto-rollback target ${deployId} was published with layout: ${layout}: rendered again with layout: ${config.layout} as ${url}`);
+        return { deployId, manifestUrl: url };
+    }
+    catch (error) {
+        return {
+            deployId,
+            manifestUrl,
+            refused: `${deployId} was published with layout: ${layout}, and its manifest could not be rendered with layout: ${config.layout}: ${error.message}`
+        };
+    }
+}
+async function putRendition({ config, template, reportsFor, store }, release) {
+    // A run that renders no template of its own (promote, rollback-to) knows dest
+    // only from the input.
+    if (!config.dest && !template?.dest)
+        throw new Error('its dest is not known to this run (set the dest input)');
+    const manifest = renderReleaseManifest(template, {
+        ...release,
+        dest: config.dest,
+        keepReleases: config.keepReleases,
+        reports: reportsFor(release.deployId)
+    }, 
+    // The combined manifest prepares and switches in one run: a node that kept no
+    // copy of the release gets it, one that did switches back to it.
+    config.layout === 'releases' ? 'combined' : undefined);
+    const key = releaseKey(config, release.deployId, 'yml').replace(/\.yml$/, `.${config.layout}.yml`);
+    await store.putText(key, manifest, 'application/yaml');
+    return s3Url$1(store.bucket, key);
+}
+
 // What fails a wave's health gate (contract 8: node, check, output), whichever
 // backend saw it, and the one line that names it in the log and the report.
 /** One line naming the failing checks, e.g. `node-3: service:web "web" (HTTP 500)`. */
@@ -12026,7 +9857,7 @@ const KINDS = {
         url: (release) => release.manifestUrl,
         isWave: true,
         gatesLaterSteps: false,
-        sendsToJoiners: true,
+        joinerUrl: (release) => release.manifestUrl,
         label: (step) => `${where(step)}${wave(step)}`,
         notStarted: (step) => `not sent: wave ${step.wave} did not start`
     },
@@ -12035,7 +9866,7 @@ const KINDS = {
         phase: 'prepare',
         isWave: false,
         gatesLaterSteps: true,
-        sendsToJoiners: false,
+        joinerUrl: () => undefined,
         label: (step) => `${where(step)}prepare`,
         notStarted: () => 'not sent: the prepare did not start'
     },
@@ -12044,7 +9875,7 @@ const KINDS = {
         phase: 'switch',
         isWave: true,
         gatesLaterSteps: false,
-        sendsToJoiners: false,
+        joinerUrl: (release) => release.manifestUrl,
         label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
         notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
     }
@@ -12171,34 +10002,40 @@ function firstOfDatacenter(steps, index) {
     return steps.findIndex((s) => s.datacenter === steps[index].datacenter) === index;
 }
 
-async function sendStep(ctx, index, nodes) {
+async function sendStep(ctx, index, nodes, joined = []) {
     const run = ctx.runs[index];
     const { step } = run;
     const { config, backend, signal } = ctx.deps;
     const record = datacenterRecord(ctx, step.datacenter);
     let first;
     try {
-        first = await backend.at(step.datacenter).send({
-            deployId: ctx.release.deployId,
-            eventUrl: stepUrl(step, ctx.release),
-            pointer: step.movesLatest
-                ? {
-                    manifestUrl: ctx.release.manifestUrl,
-                    history: record.historyWritten ? undefined : ctx.release.history
+        for (const [n, send] of eventsOf(ctx, step, nodes, joined).entries()) {
+            const movesLatest = step.movesLatest && n === 0;
+            const got = await backend.at(step.datacenter).send({
+                deployId: ctx.release.deployId,
+                eventUrl: send.eventUrl,
+                pointer: movesLatest
+                    ? {
+                        manifestUrl: ctx.release.manifestUrl,
+                        history: record.historyWritten ? undefined : ctx.release.history
+                    }
+                    : undefined,
+                nodes: send.nodes,
+                // The one-wave default keeps today's event: the configured filters. A promote
+                // goes only to the nodes not on the release yet (contract 8).
+                byFilters: !ctx.rollback && config.waves === undefined && step.kind === 'deploy' && !config.promote,
+                signal,
+                onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
+                onFired: (sent) => {
+                    first ??= sent;
+                    if (sent.nodes)
+                        (run.sentTo ??= []).push(...sent.nodes);
+                    if (movesLatest)
+                        record.latestMoved = record.historyWritten = true;
                 }
-                : undefined,
-            nodes,
-            // The one-wave default keeps today's event: the configured filters. A promote
-            // goes only to the nodes not on the release yet (contract 8).
-            byFilters: !ctx.rollback && config.waves === undefined && step.kind === 'deploy' && !config.promote,
-            signal,
-            onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
-            onFired: (sent) => {
-                first ??= sent;
-                if (step.movesLatest)
-                    record.latestMoved = record.historyWritten = true;
-            }
-        });
+            });
+            first ??= got;
+        }
     }
     catch (error) {
         if (signal?.aborted || (ctx.firstFiredAt === undefined && first === undefined))
@@ -12213,7 +10050,7 @@ async function sendStep(ctx, index, nodes) {
                 deployId: ctx.release.deployId,
                 baselineIndex: first.baseline,
                 maxFailures: 0,
-                targets: nodes
+                targets: [...nodes, ...joined]
             });
         return undefined;
     }
@@ -12222,6 +10059,22 @@ async function sendStep(ctx, index, nodes) {
         ctx.firstFiredAt ??= first.firedAt;
     }
     return first;
+}
+/**
+ * A step's sends: its nodes get the step's manifest; `joined` (nodes that joined,
+ * and a rollback's nodes that no longer keep the release) get the kind's whole
+ * manifest (contract 8a: a switch cannot take a node that never prepared), in
+ * the same send when it is the same manifest.
+ */
+function eventsOf(ctx, step, nodes, joined) {
+    const eventUrl = stepUrl(step, ctx.release);
+    const joinerUrl = joined.length > 0 ? KINDS[step.kind].joinerUrl(ctx.release) : undefined;
+    if (joinerUrl === undefined || joinerUrl === eventUrl)
+        return [{ eventUrl, nodes: [...nodes, ...joined] }];
+    return [
+        { eventUrl, nodes },
+        { eventUrl: joinerUrl, nodes: joined }
+    ].filter((send) => send.nodes.length > 0);
 }
 
 async function watchStep(ctx, run, sent) {
@@ -12321,13 +10174,21 @@ async function runSteps(ctx) {
 }
 async function runStep(ctx, index) {
     const run = ctx.runs[index];
-    const nodes = [...stepNodes(ctx, run.step), ...(await joiners(ctx, index))];
+    // Nodes that get the whole manifest rather than the step's: joiners, and those
+    // known not to keep the release a switch points at.
+    const whole = new Set(run.step.whole);
+    const planned = stepNodes(ctx, run.step).filter((n) => !whole.has(n));
+    const joined = [
+        ...stepNodes(ctx, run.step).filter((n) => whole.has(n)),
+        ...(await joiners(ctx, index))
+    ];
+    const nodes = [...planned, ...joined];
     if (nodes.length === 0)
         return emptyStep(ctx, index);
     if (ctx.notWaiting && !startsDatacenter(ctx, index))
         return 'next';
     await openStep(ctx, index, nodes);
-    const sent = await sendStep(ctx, index, nodes);
+    const sent = await sendStep(ctx, index, planned, joined);
     if (run.outcome === 'failed')
         return 'stop';
     if (!sent)
@@ -12396,7 +10257,9 @@ function emptyStep(ctx, index) {
 async function joiners(ctx, index) {
     const { step } = ctx.runs[index];
     // A datacenter's first step goes out right after the plan read its targets.
-    if (!step.takesJoiners || !KINDS[step.kind].sendsToJoiners || startsDatacenter(ctx, index))
+    if (!step.takesJoiners ||
+        KINDS[step.kind].joinerUrl(ctx.release) === undefined ||
+        startsDatacenter(ctx, index))
         return [];
     const planned = new Set(ctx.steps.filter((s) => s.datacenter === step.datacenter).flatMap((s) => s.nodes));
     const dc = ctx.deps.backend.at(step.datacenter);
@@ -12428,7 +10291,9 @@ function startsDatacenter(ctx, index) {
  * run the failed release (`onRelease`, per datacenter: an earlier partial
  * rollout's too, when this run promoted it).
  */
-function planRollback(ctx, onRelease = new Map()) {
+function planRollback(ctx, onRelease = new Map(), 
+/** per datacenter, nodes whose last result says they no longer keep the previous release */
+lacking = new Map()) {
     // A node only prepared still runs the previous release (current was not touched).
     const sent = ctx.runs.filter((r) => r.firedAt !== undefined && KINDS[r.step.kind].isWave);
     const datacenters = [...new Set(ctx.steps.map((s) => s.datacenter))].filter((dc) => sent.some((r) => r.step.datacenter === dc) || (onRelease.get(dc)?.length ?? 0) > 0);
@@ -12436,10 +10301,7 @@ function planRollback(ctx, onRelease = new Map()) {
         const previous = ctx.deps.previous?.get(datacenter);
         if (!previous)
             return { datacenter };
-        const sentNodes = sent
-            .filter((r) => r.step.datacenter === datacenter)
-            .flatMap((r) => r.fleet?.list() ?? [])
-            .map((s) => s.node);
+        const sentNodes = sent.filter((r) => r.step.datacenter === datacenter).flatMap(sentRelease);
         const nodes = [...new Set([...sentNodes, ...(onRelease.get(datacenter) ?? [])])];
         const switchBack = ctx.deps.config.layout === 'releases' && previous.switchUrl !== undefined;
         const step = {
@@ -12452,12 +10314,31 @@ function planRollback(ctx, onRelease = new Map()) {
             bakeMs: 0,
             takesJoiners: false
         };
+        // layout: releases: a node that no longer keeps it prepares it again (the combined manifest).
+        const gone = lacking.get(datacenter);
+        if (switchBack && gone)
+            step.whole = nodes.filter((n) => gone.has(n));
         return { datacenter, previous, step };
     });
 }
+/**
+ * The nodes of a step that got the release: those its events went out to (a
+ * wave sent as several events may have stopped midway), and any that reported
+ * it anyway (a joiner that booted from latest). Never a node the send never reached.
+ */
+function sentRelease(run) {
+    const states = run.fleet?.list() ?? [];
+    if (!run.sentTo)
+        return states.map((s) => s.node);
+    const sentTo = new Set(run.sentTo);
+    return states
+        .filter((s) => sentTo.has(s.node) || s.status === 'success' || s.status === 'failure')
+        .map((s) => s.node);
+}
 async function rollBack(ctx) {
     const { log } = ctx.deps;
-    const plans = planRollback(ctx, await nodesOnRelease$1(ctx));
+    const read = await readResults(ctx);
+    const plans = planRollback(ctx, read.onRelease, read.lacking);
     if (plans.length === 0) {
         // layout: releases, the prepare failed: current was never touched anywhere.
         const message = 'auto-rollback: no node was switched to this release: nothing to roll back';
@@ -12480,12 +10361,15 @@ async function rollBack(ctx) {
     };
 }
 /**
- * Per datacenter of the plan, the nodes whose last result is this release (a
- * switch, not a prepare): those an earlier partial rollout left on it too. A
- * datacenter that cannot be read is rolled back from what this run sent.
+ * Per datacenter of the plan, from each node's last result: the nodes on this
+ * release (a switch, not a prepare), those an earlier partial rollout left on it
+ * too; and with layout: releases those that say they no longer keep the
+ * previous release. A datacenter that cannot be read is rolled back from what
+ * this run sent.
  */
-async function nodesOnRelease$1(ctx) {
-    const on = new Map();
+async function readResults(ctx) {
+    const onRelease = new Map();
+    const lacking = new Map();
     for (const dc of new Set(ctx.steps.map((s) => s.datacenter))) {
         const results = await ctx.deps.backend
             .at(dc)
@@ -12494,13 +10378,19 @@ async function nodesOnRelease$1(ctx) {
             ctx.deps.log.warning(`auto-rollback: could not read which nodes run ${ctx.release.deployId}${dc ? ` in ${dc}` : ''}: ${error.message}`);
             return new Map();
         });
-        const nodes = [];
-        for (const [node, r] of results)
+        const previous = ctx.deps.previous?.get(dc)?.deployId;
+        const on = [];
+        const gone = new Set();
+        for (const [node, r] of results) {
             if (r.deployId === ctx.release.deployId && r.status === 'success' && r.phase !== 'prepare')
-                nodes.push(node);
-        on.set(dc, nodes);
+                on.push(node);
+            if (previous && r.releases && !r.releases.includes(previous))
+                gone.add(node);
+        }
+        onRelease.set(dc, on);
+        lacking.set(dc, gone);
     }
-    return on;
+    return { onRelease, lacking };
 }
 async function rollBackDatacenter(ctx, plan) {
     const { log, config } = ctx.deps;
@@ -12509,6 +10399,12 @@ async function rollBackDatacenter(ctx, plan) {
         const message = `auto-rollback: there is no previous release to roll back to${where}`;
         log.warning(message);
         return { outcome: 'nothing_to_roll_back_to', sent: false, message };
+    }
+    if (plan.previous.refused) {
+        // Never a manifest of another layout (contract 8a): nothing is sent.
+        const message = `auto-rollback to ${plan.previous.deployId}${where} not sent: ${plan.previous.refused}`;
+        log.warning(message);
+        return { deployId: plan.previous.deployId, outcome: 'failed', sent: false, message };
     }
     const { previous, step } = plan;
     log.info(`auto-rollback: sending ${previous.deployId} back to the ${step.nodes.length} node${step.nodes.length === 1 ? '' : 's'} sent this release${where}`);
@@ -12566,6 +10462,8 @@ function rolloutResult(ctx) {
         if (run.outcome === 'not_started' && run.firedAt === undefined)
             for (const node of run.step.nodes)
                 fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave, run.step.datacenter);
+        else
+            noteUnreached(ctx, run);
     // layout: releases: a node whose last counted result is its prepare was not switched.
     fleet.markPrepared();
     // One wave in the agent's datacenter is the plain run: its fleet is the run's;
@@ -12589,6 +10487,18 @@ function rolloutResult(ctx) {
         firstFiredAt: ctx.firstFiredAt,
         ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})
     };
+}
+/**
+ * A step whose send stopped midway (a wave sent as several events): its nodes
+ * no event went out to were not sent the release (contract 8a), not pending.
+ */
+function noteUnreached(ctx, run) {
+    if (!run.sentTo)
+        return;
+    const sentTo = new Set(run.sentTo);
+    for (const node of run.step.nodes)
+        if (!sentTo.has(node))
+            ctx.fleet.noteNotSent(node, `not sent: ${stepLabel(ctx, run.step) || 'the send'} stopped before its event for this node went out`, run.step.wave, run.step.datacenter);
 }
 /** The run's verdict over all steps: converged only when every step passed. */
 function overallVerdict(runs, fleet, ok) {
@@ -12773,8 +10683,13 @@ async function loadTemplate(config, log) {
 function reportingCommands(config, template) {
     // Serf (contract 13): the result is the node's `stretcher-<app>` tag.
     if (config.backend.kind === 'serf') {
-        const serf = { app: config.app, deployId: config.deployId };
-        return { success: serfSuccessCommands(serf), failure: serfFailureCommands(serf) };
+        const serf = (phase) => {
+            const opts = { app: config.app, deployId: config.deployId, ...(phase ? { phase } : {}) };
+            return { success: serfSuccessCommands(opts), failure: serfFailureCommands(opts) };
+        };
+        if (config.layout !== 'releases')
+            return serf();
+        return { ...serf(), phases: { prepare: serf('prepare'), switch: serf('switch') } };
     }
     const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined;
     const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard };
@@ -13060,21 +10975,30 @@ async function publishOrFind(config, plan, deps, pointers) {
     return { release, history };
 }
 /**
- * What latest names now, per datacenter: auto-rollback's target. With layout:
- * releases it is switched back to: every node sent this one still keeps it (the
- * switch spares the release it replaced).
+ * What latest names now, per datacenter: auto-rollback's target, with the
+ * manifests it sends in this run's layout (contract 8a). With layout: releases
+ * it is switched back to: every node sent this one still keeps it (the switch
+ * spares the release it replaced).
  */
-function previousReleases(config, datacenters, pointers) {
+async function previousReleases(config, plan, deps, pointers) {
+    const input = {
+        config,
+        template: plan.template,
+        reportsFor: (deployId) => reportingCommands({ ...config, deployId }, plan.template),
+        store: deps.store,
+        log: deps.log
+    };
     const previous = new Map();
-    for (const [i, dc] of datacenters.entries()) {
-        const before = pointers[i];
-        const switchUrl = config.layout === 'releases' ? before.history?.switch_manifest_url || undefined : undefined;
-        if (before.deployId && before.manifestUrl && before.deployId !== config.deployId)
-            previous.set(dc, {
-                deployId: before.deployId,
-                manifestUrl: before.manifestUrl,
-                ...(switchUrl ? { switchUrl } : {})
-            });
+    // The same release in several datacenters is rendered (and uploaded) once.
+    const found = new Map();
+    for (const [i, dc] of plan.datacenters.entries()) {
+        const { deployId, manifestUrl, history } = pointers[i];
+        if (!deployId || !manifestUrl || deployId === config.deployId)
+            continue;
+        const key = `${deployId}\u0000${manifestUrl}`;
+        if (!found.has(key))
+            found.set(key, rollbackManifests(input, { deployId, manifestUrl, history }));
+        previous.set(dc, await found.get(key));
     }
     return previous;
 }
@@ -13171,7 +11095,7 @@ async function rollOut(config, deps, plan, run) {
     run.release = found.release;
     run.history = found.history;
     const previous = config.autoRollback
-        ? previousReleases(config, plan.datacenters, await pointers())
+        ? await previousReleases(config, plan, deps, await pointers())
         : undefined;
     const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size;
     await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
@@ -13378,4 +11302,4 @@ function setRolloutOutputs(rollout, setOutput) {
     setOutput('rolled-back', rollout.rollback?.sent ? 'true' : 'false');
 }
 
-export { runPipeline as a, runConclusion as b, connect as c, commitState as d, checkOutput as e, checkConclusion as f, rolloutReport as g, parseResult as p, readCatalog as r, statusDescription as s };
+export { serfResultTagName as a, parseSerfResult as b, readCatalog as c, deployIdOfManifest as d, connect as e, runPipeline as f, runConclusion as g, serfAgent as h, commitState as i, checkOutput as j, statusDescription as k, checkConclusion as l, rolloutReport as m, parseResult as p, readMembers as r, serfObjectKeys as s };

@@ -1,5 +1,10 @@
-import { posix, resolve, normalize } from 'node:path';
+import { posix, resolve, normalize, join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { spawn, execFile } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 
 /**
  * An input the user gave is wrong. The message is one line that names the
@@ -7191,11 +7196,12 @@ function parseSerfJoin(raw) {
         .filter((addr) => addr !== '');
     if (addrs.length === 0)
         return undefined;
-    for (const addr of addrs) {
-        if (parseSerfAddress(addr, 7946) === undefined)
+    return addrs.map((addr) => {
+        const normalised = parseSerfAddress(addr, 7946);
+        if (normalised === undefined)
             throw new InputError('serf-join', `must be comma-separated member addresses, host or host:port (got ${quote(addr)})`);
-    }
-    return addrs;
+        return normalised;
+    });
 }
 /**
  * `serf-tags`: comma- (or newline-) separated `key=regex` pairs. A regex may
@@ -7253,15 +7259,13 @@ function readBackend(get, env, consulOnly = CONSUL_ONLY) {
     for (const [name, why] of consulOnly)
         if (get(name) !== '')
             throw new InputError(name, `is Consul-only and cannot be used with backend: serf (${why})`);
-    // Not built yet, said before anything is uploaded: result tags that carry the
-    // phase (layout: releases), and the action's own agent (serf-join, below).
-    if (get('layout') === 'releases')
-        throw new InputError('layout', 'releases is not supported with backend: serf yet (the result tag carries no phase); use layout: in-place');
     const join = parseSerfJoin(get('serf-join'));
     if (join && get('serf-rpc-addr') !== '')
         throw new InputError('serf-rpc-addr', 'cannot be combined with serf-join: with serf-join the action talks to its own agent');
+    if (join && get('serf-rpc-auth') !== '')
+        throw new InputError('serf-rpc-auth', 'cannot be combined with serf-join: the action gives its own agent a key of its own');
     if (join)
-        throw new InputError('serf-join', 'is not supported yet: run a serf agent without the deploy handler on the runner (or reach one) and give its serf-rpc-addr');
+        return { kind, join, tags: parseSerfTags(get('serf-tags')) };
     const rpcAddr = parseSerfRpcAddr(get('serf-rpc-addr') || env.SERF_RPC_ADDR || '127.0.0.1:7373');
     const rpcAuth = get('serf-rpc-auth') || env.SERF_RPC_AUTH || undefined;
     if (rpcAuth !== undefined && /[\r\n]/.test(rpcAuth))
@@ -9800,6 +9804,44 @@ async function acquireLock(consul, opts) {
     }
 }
 
+/** Whether a member matches the filters, whatever its status. */
+function memberMatcher(filters) {
+    const name = filterMatcher(filters.nodeFilter);
+    const tags = Object.entries(filters.tags).map(([key, re]) => [key, compileFilter(`^(?:${re})$`)]);
+    return (member) => name(member.name) &&
+        tags.every(([key, re]) => {
+            const value = member.tags[key];
+            return value !== undefined && re.test(value);
+        });
+}
+/**
+ * The tag of the agents the action starts (`serf-join`): such a member is a
+ * runner (this run's or another's), never a target.
+ */
+const RUNNER_TAG = 'stretcher-action';
+const isGone = (status) => status === 'failed' || status === 'left';
+function selectMembers(members, filters) {
+    const matches = memberMatcher(filters);
+    const targets = [];
+    const notLive = [];
+    const filteredOut = [];
+    const canaries = [];
+    const nodes = members.filter((member) => member.tags[RUNNER_TAG] === undefined);
+    for (const member of nodes) {
+        if (!matches(member)) {
+            filteredOut.push(member.name);
+            continue;
+        }
+        if (member.status === 'alive')
+            targets.push(member.name);
+        else
+            notLive.push(member.name);
+        if (member.tags.canary !== undefined)
+            canaries.push(member.name);
+    }
+    return { selection: { targets, notLive, filteredOut }, canaries, known: nodes.length };
+}
+
 // A wait that ends early when the signal aborts (it resolves, never throws):
 // the poll loops check the signal themselves after it.
 function sleep(ms, signal) {
@@ -9949,6 +9991,2688 @@ function heldLock(store, key, sessionId, request) {
     };
 }
 
+function utf8Count(str) {
+    const strLength = str.length;
+    let byteLength = 0;
+    let pos = 0;
+    while (pos < strLength) {
+        let value = str.charCodeAt(pos++);
+        if ((value & 0xffffff80) === 0) {
+            // 1-byte
+            byteLength++;
+            continue;
+        }
+        else if ((value & 0xfffff800) === 0) {
+            // 2-bytes
+            byteLength += 2;
+        }
+        else {
+            // handle surrogate pair
+            if (value >= 0xd800 && value <= 0xdbff) {
+                // high surrogate
+                if (pos < strLength) {
+                    const extra = str.charCodeAt(pos);
+                    if ((extra & 0xfc00) === 0xdc00) {
+                        ++pos;
+                        value = ((value & 0x3ff) << 10) + (extra & 0x3ff) + 0x10000;
+                    }
+                }
+            }
+            if ((value & 0xffff0000) === 0) {
+                // 3-byte
+                byteLength += 3;
+            }
+            else {
+                // 4-byte
+                byteLength += 4;
+            }
+        }
+    }
+    return byteLength;
+}
+function utf8EncodeJs(str, output, outputOffset) {
+    const strLength = str.length;
+    let offset = outputOffset;
+    let pos = 0;
+    while (pos < strLength) {
+        let value = str.charCodeAt(pos++);
+        if ((value & 0xffffff80) === 0) {
+            // 1-byte
+            output[offset++] = value;
+            continue;
+        }
+        else if ((value & 0xfffff800) === 0) {
+            // 2-bytes
+            output[offset++] = ((value >> 6) & 0x1f) | 0xc0;
+        }
+        else {
+            // handle surrogate pair
+            if (value >= 0xd800 && value <= 0xdbff) {
+                // high surrogate
+                if (pos < strLength) {
+                    const extra = str.charCodeAt(pos);
+                    if ((extra & 0xfc00) === 0xdc00) {
+                        ++pos;
+                        value = ((value & 0x3ff) << 10) + (extra & 0x3ff) + 0x10000;
+                    }
+                }
+            }
+            if ((value & 0xffff0000) === 0) {
+                // 3-byte
+                output[offset++] = ((value >> 12) & 0x0f) | 0xe0;
+                output[offset++] = ((value >> 6) & 0x3f) | 0x80;
+            }
+            else {
+                // 4-byte
+                output[offset++] = ((value >> 18) & 0x07) | 0xf0;
+                output[offset++] = ((value >> 12) & 0x3f) | 0x80;
+                output[offset++] = ((value >> 6) & 0x3f) | 0x80;
+            }
+        }
+        output[offset++] = (value & 0x3f) | 0x80;
+    }
+}
+// TextEncoder and TextDecoder are standardized in whatwg encoding:
+// https://encoding.spec.whatwg.org/
+// and available in all the modern browsers:
+// https://caniuse.com/textencoder
+// They are available in Node.js since v12 LTS as well:
+// https://nodejs.org/api/globals.html#textencoder
+const sharedTextEncoder = new TextEncoder();
+// This threshold should be determined by benchmarking, which might vary in engines and input data.
+// Run `npx ts-node benchmark/encode-string.ts` for details.
+const TEXT_ENCODER_THRESHOLD = 50;
+function utf8EncodeTE(str, output, outputOffset) {
+    sharedTextEncoder.encodeInto(str, output.subarray(outputOffset));
+}
+function utf8Encode(str, output, outputOffset) {
+    if (str.length > TEXT_ENCODER_THRESHOLD) {
+        utf8EncodeTE(str, output, outputOffset);
+    }
+    else {
+        utf8EncodeJs(str, output, outputOffset);
+    }
+}
+const CHUNK_SIZE = 4096;
+function utf8DecodeJs(bytes, inputOffset, byteLength) {
+    let offset = inputOffset;
+    const end = offset + byteLength;
+    const units = [];
+    let result = "";
+    while (offset < end) {
+        const byte1 = bytes[offset++];
+        if ((byte1 & 0x80) === 0) {
+            // 1 byte
+            units.push(byte1);
+        }
+        else if ((byte1 & 0xe0) === 0xc0) {
+            // 2 bytes
+            const byte2 = bytes[offset++] & 0x3f;
+            units.push(((byte1 & 0x1f) << 6) | byte2);
+        }
+        else if ((byte1 & 0xf0) === 0xe0) {
+            // 3 bytes
+            const byte2 = bytes[offset++] & 0x3f;
+            const byte3 = bytes[offset++] & 0x3f;
+            units.push(((byte1 & 0x1f) << 12) | (byte2 << 6) | byte3);
+        }
+        else if ((byte1 & 0xf8) === 0xf0) {
+            // 4 bytes
+            const byte2 = bytes[offset++] & 0x3f;
+            const byte3 = bytes[offset++] & 0x3f;
+            const byte4 = bytes[offset++] & 0x3f;
+            let unit = ((byte1 & 0x07) << 0x12) | (byte2 << 0x0c) | (byte3 << 0x06) | byte4;
+            if (unit > 0xffff) {
+                unit -= 0x10000;
+                units.push(((unit >>> 10) & 0x3ff) | 0xd800);
+                unit = 0xdc00 | (unit & 0x3ff);
+            }
+            units.push(unit);
+        }
+        else {
+            units.push(byte1);
+        }
+        if (units.length >= CHUNK_SIZE) {
+            result += String.fromCharCode(...units);
+            units.length = 0;
+        }
+    }
+    if (units.length > 0) {
+        result += String.fromCharCode(...units);
+    }
+    return result;
+}
+const sharedTextDecoder = new TextDecoder();
+// This threshold should be determined by benchmarking, which might vary in engines and input data.
+// Run `npx ts-node benchmark/decode-string.ts` for details.
+const TEXT_DECODER_THRESHOLD = 200;
+function utf8DecodeTD(bytes, inputOffset, byteLength) {
+    const stringBytes = bytes.subarray(inputOffset, inputOffset + byteLength);
+    return sharedTextDecoder.decode(stringBytes);
+}
+function utf8Decode(bytes, inputOffset, byteLength) {
+    if (byteLength > TEXT_DECODER_THRESHOLD) {
+        return utf8DecodeTD(bytes, inputOffset, byteLength);
+    }
+    else {
+        return utf8DecodeJs(bytes, inputOffset, byteLength);
+    }
+}
+
+/**
+ * ExtData is used to handle Extension Types that are not registered to ExtensionCodec.
+ */
+class ExtData {
+    type;
+    data;
+    constructor(type, data) {
+        this.type = type;
+        this.data = data;
+    }
+}
+
+class DecodeError extends Error {
+    constructor(message) {
+        super(message);
+        // fix the prototype chain in a cross-platform way
+        const proto = Object.create(DecodeError.prototype);
+        Object.setPrototypeOf(this, proto);
+        Object.defineProperty(this, "name", {
+            configurable: true,
+            enumerable: false,
+            value: DecodeError.name,
+        });
+    }
+}
+
+// Integer Utility
+const UINT32_MAX = 4294967295;
+// DataView extension to handle int64 / uint64,
+// where the actual range is 53-bits integer (a.k.a. safe integer)
+function setUint64(view, offset, value) {
+    const high = value / 4294967296;
+    const low = value; // high bits are truncated by DataView
+    view.setUint32(offset, high);
+    view.setUint32(offset + 4, low);
+}
+function setInt64(view, offset, value) {
+    const high = Math.floor(value / 4294967296);
+    const low = value; // high bits are truncated by DataView
+    view.setUint32(offset, high);
+    view.setUint32(offset + 4, low);
+}
+function getInt64(view, offset) {
+    const high = view.getInt32(offset);
+    const low = view.getUint32(offset + 4);
+    return high * 4294967296 + low;
+}
+function getUint64(view, offset) {
+    const high = view.getUint32(offset);
+    const low = view.getUint32(offset + 4);
+    return high * 4294967296 + low;
+}
+
+// https://github.com/msgpack/msgpack/blob/master/spec.md#timestamp-extension-type
+const EXT_TIMESTAMP = -1;
+const TIMESTAMP32_MAX_SEC = 0x100000000 - 1; // 32-bit unsigned int
+const TIMESTAMP64_MAX_SEC = 0x400000000 - 1; // 34-bit unsigned int
+function encodeTimeSpecToTimestamp({ sec, nsec }) {
+    if (sec >= 0 && nsec >= 0 && sec <= TIMESTAMP64_MAX_SEC) {
+        // Here sec >= 0 && nsec >= 0
+        if (nsec === 0 && sec <= TIMESTAMP32_MAX_SEC) {
+            // timestamp 32 = { sec32 (unsigned) }
+            const rv = new Uint8Array(4);
+            const view = new DataView(rv.buffer);
+            view.setUint32(0, sec);
+            return rv;
+        }
+        else {
+            // timestamp 64 = { nsec30 (unsigned), sec34 (unsigned) }
+            const secHigh = sec / 0x100000000;
+            const secLow = sec & 0xffffffff;
+            const rv = new Uint8Array(8);
+            const view = new DataView(rv.buffer);
+            // nsec30 | secHigh2
+            view.setUint32(0, (nsec << 2) | (secHigh & 0x3));
+            // secLow32
+            view.setUint32(4, secLow);
+            return rv;
+        }
+    }
+    else {
+        // timestamp 96 = { nsec32 (unsigned), sec64 (signed) }
+        const rv = new Uint8Array(12);
+        const view = new DataView(rv.buffer);
+        view.setUint32(0, nsec);
+        setInt64(view, 4, sec);
+        return rv;
+    }
+}
+function encodeDateToTimeSpec(date) {
+    const msec = date.getTime();
+    const sec = Math.floor(msec / 1e3);
+    const nsec = (msec - sec * 1e3) * 1e6;
+    // Normalizes { sec, nsec } to ensure nsec is unsigned.
+    const nsecInSec = Math.floor(nsec / 1e9);
+    return {
+        sec: sec + nsecInSec,
+        nsec: nsec - nsecInSec * 1e9,
+    };
+}
+function encodeTimestampExtension(object) {
+    if (object instanceof Date) {
+        const timeSpec = encodeDateToTimeSpec(object);
+        return encodeTimeSpecToTimestamp(timeSpec);
+    }
+    else {
+        return null;
+    }
+}
+function decodeTimestampToTimeSpec(data) {
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    // data may be 32, 64, or 96 bits
+    switch (data.byteLength) {
+        case 4: {
+            // timestamp 32 = { sec32 }
+            const sec = view.getUint32(0);
+            const nsec = 0;
+            return { sec, nsec };
+        }
+        case 8: {
+            // timestamp 64 = { nsec30, sec34 }
+            const nsec30AndSecHigh2 = view.getUint32(0);
+            const secLow32 = view.getUint32(4);
+            const sec = (nsec30AndSecHigh2 & 0x3) * 0x100000000 + secLow32;
+            const nsec = nsec30AndSecHigh2 >>> 2;
+            return { sec, nsec };
+        }
+        case 12: {
+            // timestamp 96 = { nsec32 (unsigned), sec64 (signed) }
+            const sec = getInt64(view, 4);
+            const nsec = view.getUint32(0);
+            return { sec, nsec };
+        }
+        default:
+            throw new DecodeError(`Unrecognized data size for timestamp (expected 4, 8, or 12): ${data.length}`);
+    }
+}
+function decodeTimestampExtension(data) {
+    const timeSpec = decodeTimestampToTimeSpec(data);
+    return new Date(timeSpec.sec * 1e3 + timeSpec.nsec / 1e6);
+}
+const timestampExtension = {
+    type: EXT_TIMESTAMP,
+    encode: encodeTimestampExtension,
+    decode: decodeTimestampExtension,
+};
+
+// ExtensionCodec to handle MessagePack extensions
+class ExtensionCodec {
+    static defaultCodec = new ExtensionCodec();
+    // ensures ExtensionCodecType<X> matches ExtensionCodec<X>
+    // this will make type errors a lot more clear
+    // eslint-disable-next-line @typescript-eslint/naming-convention
+    __brand;
+    // built-in extensions
+    builtInEncoders = [];
+    builtInDecoders = [];
+    // custom extensions
+    encoders = [];
+    decoders = [];
+    constructor() {
+        this.register(timestampExtension);
+    }
+    register({ type, encode, decode, }) {
+        if (type >= 0) {
+            // custom extensions
+            this.encoders[type] = encode;
+            this.decoders[type] = decode;
+        }
+        else {
+            // built-in extensions
+            const index = -1 - type;
+            this.builtInEncoders[index] = encode;
+            this.builtInDecoders[index] = decode;
+        }
+    }
+    tryToEncode(object, context) {
+        // built-in extensions
+        for (let i = 0; i < this.builtInEncoders.length; i++) {
+            const encodeExt = this.builtInEncoders[i];
+            if (encodeExt != null) {
+                const data = encodeExt(object, context);
+                if (data != null) {
+                    const type = -1 - i;
+                    return new ExtData(type, data);
+                }
+            }
+        }
+        // custom extensions
+        for (let i = 0; i < this.encoders.length; i++) {
+            const encodeExt = this.encoders[i];
+            if (encodeExt != null) {
+                const data = encodeExt(object, context);
+                if (data != null) {
+                    const type = i;
+                    return new ExtData(type, data);
+                }
+            }
+        }
+        if (object instanceof ExtData) {
+            // to keep ExtData as is
+            return object;
+        }
+        return null;
+    }
+    decode(data, type, context) {
+        const decodeExt = type < 0 ? this.builtInDecoders[-1 - type] : this.decoders[type];
+        if (decodeExt) {
+            return decodeExt(data, type, context);
+        }
+        else {
+            // decode() does not fail, returns ExtData instead.
+            return new ExtData(type, data);
+        }
+    }
+}
+
+function isArrayBufferLike(buffer) {
+    return (buffer instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer));
+}
+function ensureUint8Array(buffer) {
+    if (buffer instanceof Uint8Array) {
+        return buffer;
+    }
+    else if (ArrayBuffer.isView(buffer)) {
+        return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    }
+    else if (isArrayBufferLike(buffer)) {
+        return new Uint8Array(buffer);
+    }
+    else {
+        // ArrayLike<number>
+        return Uint8Array.from(buffer);
+    }
+}
+
+const DEFAULT_MAX_DEPTH = 100;
+const DEFAULT_INITIAL_BUFFER_SIZE = 2048;
+class Encoder {
+    extensionCodec;
+    context;
+    useBigInt64;
+    maxDepth;
+    initialBufferSize;
+    sortKeys;
+    forceFloat32;
+    ignoreUndefined;
+    forceIntegerToFloat;
+    pos;
+    view;
+    bytes;
+    entered = false;
+    constructor(options) {
+        this.extensionCodec = options?.extensionCodec ?? ExtensionCodec.defaultCodec;
+        this.context = options?.context; // needs a type assertion because EncoderOptions has no context property when ContextType is undefined
+        this.useBigInt64 = options?.useBigInt64 ?? false;
+        this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+        this.initialBufferSize = options?.initialBufferSize ?? DEFAULT_INITIAL_BUFFER_SIZE;
+        this.sortKeys = options?.sortKeys ?? false;
+        this.forceFloat32 = options?.forceFloat32 ?? false;
+        this.ignoreUndefined = options?.ignoreUndefined ?? false;
+        this.forceIntegerToFloat = options?.forceIntegerToFloat ?? false;
+        this.pos = 0;
+        this.view = new DataView(new ArrayBuffer(this.initialBufferSize));
+        this.bytes = new Uint8Array(this.view.buffer);
+    }
+    clone() {
+        // Because of slightly special argument `context`,
+        // type assertion is needed.
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
+        return new Encoder({
+            extensionCodec: this.extensionCodec,
+            context: this.context,
+            useBigInt64: this.useBigInt64,
+            maxDepth: this.maxDepth,
+            initialBufferSize: this.initialBufferSize,
+            sortKeys: this.sortKeys,
+            forceFloat32: this.forceFloat32,
+            ignoreUndefined: this.ignoreUndefined,
+            forceIntegerToFloat: this.forceIntegerToFloat,
+        });
+    }
+    reinitializeState() {
+        this.pos = 0;
+    }
+    /**
+     * This is almost equivalent to {@link Encoder#encode}, but it returns an reference of the encoder's internal buffer and thus much faster than {@link Encoder#encode}.
+     *
+     * @returns Encodes the object and returns a shared reference the encoder's internal buffer.
+     */
+    encodeSharedRef(object) {
+        if (this.entered) {
+            const instance = this.clone();
+            return instance.encodeSharedRef(object);
+        }
+        try {
+            this.entered = true;
+            this.reinitializeState();
+            this.doEncode(object, 1);
+            return this.bytes.subarray(0, this.pos);
+        }
+        finally {
+            this.entered = false;
+        }
+    }
+    /**
+     * @returns Encodes the object and returns a copy of the encoder's internal buffer.
+     */
+    encode(object) {
+        if (this.entered) {
+            const instance = this.clone();
+            return instance.encode(object);
+        }
+        try {
+            this.entered = true;
+            this.reinitializeState();
+            this.doEncode(object, 1);
+            return this.bytes.slice(0, this.pos);
+        }
+        finally {
+            this.entered = false;
+        }
+    }
+    doEncode(object, depth) {
+        if (depth > this.maxDepth) {
+            throw new Error(`Too deep objects in depth ${depth}`);
+        }
+        if (object == null) {
+            this.encodeNil();
+        }
+        else if (typeof object === "boolean") {
+            this.encodeBoolean(object);
+        }
+        else if (typeof object === "number") {
+            if (!this.forceIntegerToFloat) {
+                this.encodeNumber(object);
+            }
+            else {
+                this.encodeNumberAsFloat(object);
+            }
+        }
+        else if (typeof object === "string") {
+            this.encodeString(object);
+        }
+        else if (this.useBigInt64 && typeof object === "bigint") {
+            this.encodeBigInt64(object);
+        }
+        else {
+            this.encodeObject(object, depth);
+        }
+    }
+    ensureBufferSizeToWrite(sizeToWrite) {
+        const requiredSize = this.pos + sizeToWrite;
+        if (this.view.byteLength < requiredSize) {
+            this.resizeBuffer(requiredSize * 2);
+        }
+    }
+    resizeBuffer(newSize) {
+        const newBuffer = new ArrayBuffer(newSize);
+        const newBytes = new Uint8Array(newBuffer);
+        const newView = new DataView(newBuffer);
+        newBytes.set(this.bytes);
+        this.view = newView;
+        this.bytes = newBytes;
+    }
+    encodeNil() {
+        this.writeU8(0xc0);
+    }
+    encodeBoolean(object) {
+        if (object === false) {
+            this.writeU8(0xc2);
+        }
+        else {
+            this.writeU8(0xc3);
+        }
+    }
+    encodeNumber(object) {
+        if (!this.forceIntegerToFloat && Number.isSafeInteger(object)) {
+            if (object >= 0) {
+                if (object < 0x80) {
+                    // positive fixint
+                    this.writeU8(object);
+                }
+                else if (object < 0x100) {
+                    // uint 8
+                    this.writeU8(0xcc);
+                    this.writeU8(object);
+                }
+                else if (object < 0x10000) {
+                    // uint 16
+                    this.writeU8(0xcd);
+                    this.writeU16(object);
+                }
+                else if (object < 0x100000000) {
+                    // uint 32
+                    this.writeU8(0xce);
+                    this.writeU32(object);
+                }
+                else if (!this.useBigInt64) {
+                    // uint 64
+                    this.writeU8(0xcf);
+                    this.writeU64(object);
+                }
+                else {
+                    this.encodeNumberAsFloat(object);
+                }
+            }
+            else {
+                if (object >= -32) {
+                    // negative fixint
+                    this.writeU8(0xe0 | (object + 0x20));
+                }
+                else if (object >= -128) {
+                    // int 8
+                    this.writeU8(0xd0);
+                    this.writeI8(object);
+                }
+                else if (object >= -32768) {
+                    // int 16
+                    this.writeU8(0xd1);
+                    this.writeI16(object);
+                }
+                else if (object >= -2147483648) {
+                    // int 32
+                    this.writeU8(0xd2);
+                    this.writeI32(object);
+                }
+                else if (!this.useBigInt64) {
+                    // int 64
+                    this.writeU8(0xd3);
+                    this.writeI64(object);
+                }
+                else {
+                    this.encodeNumberAsFloat(object);
+                }
+            }
+        }
+        else {
+            this.encodeNumberAsFloat(object);
+        }
+    }
+    encodeNumberAsFloat(object) {
+        if (this.forceFloat32) {
+            // float 32
+            this.writeU8(0xca);
+            this.writeF32(object);
+        }
+        else {
+            // float 64
+            this.writeU8(0xcb);
+            this.writeF64(object);
+        }
+    }
+    encodeBigInt64(object) {
+        if (object >= BigInt(0)) {
+            // uint 64
+            this.writeU8(0xcf);
+            this.writeBigUint64(object);
+        }
+        else {
+            // int 64
+            this.writeU8(0xd3);
+            this.writeBigInt64(object);
+        }
+    }
+    writeStringHeader(byteLength) {
+        if (byteLength < 32) {
+            // fixstr
+            this.writeU8(0xa0 + byteLength);
+        }
+        else if (byteLength < 0x100) {
+            // str 8
+            this.writeU8(0xd9);
+            this.writeU8(byteLength);
+        }
+        else if (byteLength < 0x10000) {
+            // str 16
+            this.writeU8(0xda);
+            this.writeU16(byteLength);
+        }
+        else if (byteLength < 0x100000000) {
+            // str 32
+            this.writeU8(0xdb);
+            this.writeU32(byteLength);
+        }
+        else {
+            throw new Error(`Too long string: ${byteLength} bytes in UTF-8`);
+        }
+    }
+    encodeString(object) {
+        const maxHeaderSize = 1 + 4;
+        const byteLength = utf8Count(object);
+        this.ensureBufferSizeToWrite(maxHeaderSize + byteLength);
+        this.writeStringHeader(byteLength);
+        utf8Encode(object, this.bytes, this.pos);
+        this.pos += byteLength;
+    }
+    encodeObject(object, depth) {
+        // try to encode objects with custom codec first of non-primitives
+        const ext = this.extensionCodec.tryToEncode(object, this.context);
+        if (ext != null) {
+            this.encodeExtension(ext);
+        }
+        else if (Array.isArray(object)) {
+            this.encodeArray(object, depth);
+        }
+        else if (ArrayBuffer.isView(object)) {
+            this.encodeBinary(object);
+        }
+        else if (typeof object === "object") {
+            this.encodeMap(object, depth);
+        }
+        else {
+            // symbol, function and other special object come here unless extensionCodec handles them.
+            throw new Error(`Unrecognized object: ${Object.prototype.toString.apply(object)}`);
+        }
+    }
+    encodeBinary(object) {
+        const size = object.byteLength;
+        if (size < 0x100) {
+            // bin 8
+            this.writeU8(0xc4);
+            this.writeU8(size);
+        }
+        else if (size < 0x10000) {
+            // bin 16
+            this.writeU8(0xc5);
+            this.writeU16(size);
+        }
+        else if (size < 0x100000000) {
+            // bin 32
+            this.writeU8(0xc6);
+            this.writeU32(size);
+        }
+        else {
+            throw new Error(`Too large binary: ${size}`);
+        }
+        const bytes = ensureUint8Array(object);
+        this.writeU8a(bytes);
+    }
+    encodeArray(object, depth) {
+        const size = object.length;
+        if (size < 16) {
+            // fixarray
+            this.writeU8(0x90 + size);
+        }
+        else if (size < 0x10000) {
+            // array 16
+            this.writeU8(0xdc);
+            this.writeU16(size);
+        }
+        else if (size < 0x100000000) {
+            // array 32
+            this.writeU8(0xdd);
+            this.writeU32(size);
+        }
+        else {
+            throw new Error(`Too large array: ${size}`);
+        }
+        for (const item of object) {
+            this.doEncode(item, depth + 1);
+        }
+    }
+    countWithoutUndefined(object, keys) {
+        let count = 0;
+        for (const key of keys) {
+            if (object[key] !== undefined) {
+                count++;
+            }
+        }
+        return count;
+    }
+    encodeMap(object, depth) {
+        const keys = Object.keys(object);
+        if (this.sortKeys) {
+            keys.sort();
+        }
+        const size = this.ignoreUndefined ? this.countWithoutUndefined(object, keys) : keys.length;
+        if (size < 16) {
+            // fixmap
+            this.writeU8(0x80 + size);
+        }
+        else if (size < 0x10000) {
+            // map 16
+            this.writeU8(0xde);
+            this.writeU16(size);
+        }
+        else if (size < 0x100000000) {
+            // map 32
+            this.writeU8(0xdf);
+            this.writeU32(size);
+        }
+        else {
+            throw new Error(`Too large map object: ${size}`);
+        }
+        for (const key of keys) {
+            const value = object[key];
+            if (!(this.ignoreUndefined && value === undefined)) {
+                this.encodeString(key);
+                this.doEncode(value, depth + 1);
+            }
+        }
+    }
+    encodeExtension(ext) {
+        if (typeof ext.data === "function") {
+            const data = ext.data(this.pos + 6);
+            const size = data.length;
+            if (size >= 0x100000000) {
+                throw new Error(`Too large extension object: ${size}`);
+            }
+            this.writeU8(0xc9);
+            this.writeU32(size);
+            this.writeI8(ext.type);
+            this.writeU8a(data);
+            return;
+        }
+        const size = ext.data.length;
+        if (size === 1) {
+            // fixext 1
+            this.writeU8(0xd4);
+        }
+        else if (size === 2) {
+            // fixext 2
+            this.writeU8(0xd5);
+        }
+        else if (size === 4) {
+            // fixext 4
+            this.writeU8(0xd6);
+        }
+        else if (size === 8) {
+            // fixext 8
+            this.writeU8(0xd7);
+        }
+        else if (size === 16) {
+            // fixext 16
+            this.writeU8(0xd8);
+        }
+        else if (size < 0x100) {
+            // ext 8
+            this.writeU8(0xc7);
+            this.writeU8(size);
+        }
+        else if (size < 0x10000) {
+            // ext 16
+            this.writeU8(0xc8);
+            this.writeU16(size);
+        }
+        else if (size < 0x100000000) {
+            // ext 32
+            this.writeU8(0xc9);
+            this.writeU32(size);
+        }
+        else {
+            throw new Error(`Too large extension object: ${size}`);
+        }
+        this.writeI8(ext.type);
+        this.writeU8a(ext.data);
+    }
+    writeU8(value) {
+        this.ensureBufferSizeToWrite(1);
+        this.view.setUint8(this.pos, value);
+        this.pos++;
+    }
+    writeU8a(values) {
+        const size = values.length;
+        this.ensureBufferSizeToWrite(size);
+        this.bytes.set(values, this.pos);
+        this.pos += size;
+    }
+    writeI8(value) {
+        this.ensureBufferSizeToWrite(1);
+        this.view.setInt8(this.pos, value);
+        this.pos++;
+    }
+    writeU16(value) {
+        this.ensureBufferSizeToWrite(2);
+        this.view.setUint16(this.pos, value);
+        this.pos += 2;
+    }
+    writeI16(value) {
+        this.ensureBufferSizeToWrite(2);
+        this.view.setInt16(this.pos, value);
+        this.pos += 2;
+    }
+    writeU32(value) {
+        this.ensureBufferSizeToWrite(4);
+        this.view.setUint32(this.pos, value);
+        this.pos += 4;
+    }
+    writeI32(value) {
+        this.ensureBufferSizeToWrite(4);
+        this.view.setInt32(this.pos, value);
+        this.pos += 4;
+    }
+    writeF32(value) {
+        this.ensureBufferSizeToWrite(4);
+        this.view.setFloat32(this.pos, value);
+        this.pos += 4;
+    }
+    writeF64(value) {
+        this.ensureBufferSizeToWrite(8);
+        this.view.setFloat64(this.pos, value);
+        this.pos += 8;
+    }
+    writeU64(value) {
+        this.ensureBufferSizeToWrite(8);
+        setUint64(this.view, this.pos, value);
+        this.pos += 8;
+    }
+    writeI64(value) {
+        this.ensureBufferSizeToWrite(8);
+        setInt64(this.view, this.pos, value);
+        this.pos += 8;
+    }
+    writeBigUint64(value) {
+        this.ensureBufferSizeToWrite(8);
+        this.view.setBigUint64(this.pos, value);
+        this.pos += 8;
+    }
+    writeBigInt64(value) {
+        this.ensureBufferSizeToWrite(8);
+        this.view.setBigInt64(this.pos, value);
+        this.pos += 8;
+    }
+}
+
+function prettyByte(byte) {
+    return `${byte < 0 ? "-" : ""}0x${Math.abs(byte).toString(16).padStart(2, "0")}`;
+}
+
+const DEFAULT_MAX_KEY_LENGTH = 16;
+const DEFAULT_MAX_LENGTH_PER_KEY = 16;
+class CachedKeyDecoder {
+    hit = 0;
+    miss = 0;
+    caches;
+    maxKeyLength;
+    maxLengthPerKey;
+    constructor(maxKeyLength = DEFAULT_MAX_KEY_LENGTH, maxLengthPerKey = DEFAULT_MAX_LENGTH_PER_KEY) {
+        this.maxKeyLength = maxKeyLength;
+        this.maxLengthPerKey = maxLengthPerKey;
+        // avoid `new Array(N)`, which makes a sparse array,
+        // because a sparse array is typically slower than a non-sparse array.
+        this.caches = [];
+        for (let i = 0; i < this.maxKeyLength; i++) {
+            this.caches.push([]);
+        }
+    }
+    canBeCached(byteLength) {
+        return byteLength > 0 && byteLength <= this.maxKeyLength;
+    }
+    find(bytes, inputOffset, byteLength) {
+        const records = this.caches[byteLength - 1];
+        FIND_CHUNK: for (const record of records) {
+            const recordBytes = record.bytes;
+            for (let j = 0; j < byteLength; j++) {
+                if (recordBytes[j] !== bytes[inputOffset + j]) {
+                    continue FIND_CHUNK;
+                }
+            }
+            return record.str;
+        }
+        return null;
+    }
+    store(bytes, value) {
+        const records = this.caches[bytes.length - 1];
+        const record = { bytes, str: value };
+        if (records.length >= this.maxLengthPerKey) {
+            // `records` are full!
+            // Set `record` to an arbitrary position.
+            records[(Math.random() * records.length) | 0] = record;
+        }
+        else {
+            records.push(record);
+        }
+    }
+    decode(bytes, inputOffset, byteLength) {
+        const cachedValue = this.find(bytes, inputOffset, byteLength);
+        if (cachedValue != null) {
+            this.hit++;
+            return cachedValue;
+        }
+        this.miss++;
+        const str = utf8DecodeJs(bytes, inputOffset, byteLength);
+        // Ensure to copy a slice of bytes because the bytes may be a NodeJS Buffer and Buffer#slice() returns a reference to its internal ArrayBuffer.
+        const slicedCopyOfBytes = Uint8Array.prototype.slice.call(bytes, inputOffset, inputOffset + byteLength);
+        this.store(slicedCopyOfBytes, str);
+        return str;
+    }
+}
+
+const STATE_ARRAY = "array";
+const STATE_MAP_KEY = "map_key";
+const STATE_MAP_VALUE = "map_value";
+const mapKeyConverter = (key) => {
+    if (typeof key === "string" || typeof key === "number") {
+        return key;
+    }
+    throw new DecodeError("The type of key must be string or number but " + typeof key);
+};
+class StackPool {
+    stack = [];
+    stackHeadPosition = -1;
+    get length() {
+        return this.stackHeadPosition + 1;
+    }
+    top() {
+        return this.stack[this.stackHeadPosition];
+    }
+    pushArrayState(size) {
+        const state = this.getUninitializedStateFromPool();
+        state.type = STATE_ARRAY;
+        state.position = 0;
+        state.size = size;
+        state.array = new Array(size);
+    }
+    pushMapState(size) {
+        const state = this.getUninitializedStateFromPool();
+        state.type = STATE_MAP_KEY;
+        state.readCount = 0;
+        state.size = size;
+        state.map = {};
+    }
+    getUninitializedStateFromPool() {
+        this.stackHeadPosition++;
+        if (this.stackHeadPosition === this.stack.length) {
+            const partialState = {
+                type: undefined,
+                size: 0,
+                array: undefined,
+                position: 0,
+                readCount: 0,
+                map: undefined,
+                key: null,
+            };
+            this.stack.push(partialState);
+        }
+        return this.stack[this.stackHeadPosition];
+    }
+    release(state) {
+        const topStackState = this.stack[this.stackHeadPosition];
+        if (topStackState !== state) {
+            throw new Error("Invalid stack state. Released state is not on top of the stack.");
+        }
+        if (state.type === STATE_ARRAY) {
+            const partialState = state;
+            partialState.size = 0;
+            partialState.array = undefined;
+            partialState.position = 0;
+            partialState.type = undefined;
+        }
+        if (state.type === STATE_MAP_KEY || state.type === STATE_MAP_VALUE) {
+            const partialState = state;
+            partialState.size = 0;
+            partialState.map = undefined;
+            partialState.readCount = 0;
+            partialState.type = undefined;
+        }
+        this.stackHeadPosition--;
+    }
+    reset() {
+        this.stack.length = 0;
+        this.stackHeadPosition = -1;
+    }
+}
+const HEAD_BYTE_REQUIRED = -1;
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
+const EMPTY_BYTES = new Uint8Array(EMPTY_VIEW.buffer);
+try {
+    // IE11: The spec says it should throw RangeError,
+    // IE11: but in IE11 it throws TypeError.
+    EMPTY_VIEW.getInt8(0);
+}
+catch (e) {
+    if (!(e instanceof RangeError)) {
+        throw new Error("This module is not supported in the current JavaScript engine because DataView does not throw RangeError on out-of-bounds access");
+    }
+}
+const MORE_DATA = new RangeError("Insufficient data");
+const sharedCachedKeyDecoder = new CachedKeyDecoder();
+class Decoder {
+    extensionCodec;
+    context;
+    useBigInt64;
+    rawStrings;
+    maxStrLength;
+    maxBinLength;
+    maxArrayLength;
+    maxMapLength;
+    maxExtLength;
+    keyDecoder;
+    mapKeyConverter;
+    totalPos = 0;
+    pos = 0;
+    view = EMPTY_VIEW;
+    bytes = EMPTY_BYTES;
+    headByte = HEAD_BYTE_REQUIRED;
+    stack = new StackPool();
+    entered = false;
+    constructor(options) {
+        this.extensionCodec = options?.extensionCodec ?? ExtensionCodec.defaultCodec;
+        this.context = options?.context; // needs a type assertion because EncoderOptions has no context property when ContextType is undefined
+        this.useBigInt64 = options?.useBigInt64 ?? false;
+        this.rawStrings = options?.rawStrings ?? false;
+        this.maxStrLength = options?.maxStrLength ?? UINT32_MAX;
+        this.maxBinLength = options?.maxBinLength ?? UINT32_MAX;
+        this.maxArrayLength = options?.maxArrayLength ?? UINT32_MAX;
+        this.maxMapLength = options?.maxMapLength ?? UINT32_MAX;
+        this.maxExtLength = options?.maxExtLength ?? UINT32_MAX;
+        this.keyDecoder = options?.keyDecoder !== undefined ? options.keyDecoder : sharedCachedKeyDecoder;
+        this.mapKeyConverter = options?.mapKeyConverter ?? mapKeyConverter;
+    }
+    clone() {
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
+        return new Decoder({
+            extensionCodec: this.extensionCodec,
+            context: this.context,
+            useBigInt64: this.useBigInt64,
+            rawStrings: this.rawStrings,
+            maxStrLength: this.maxStrLength,
+            maxBinLength: this.maxBinLength,
+            maxArrayLength: this.maxArrayLength,
+            maxMapLength: this.maxMapLength,
+            maxExtLength: this.maxExtLength,
+            keyDecoder: this.keyDecoder,
+        });
+    }
+    reinitializeState() {
+        this.totalPos = 0;
+        this.headByte = HEAD_BYTE_REQUIRED;
+        this.stack.reset();
+        // view, bytes, and pos will be re-initialized in setBuffer()
+    }
+    setBuffer(buffer) {
+        const bytes = ensureUint8Array(buffer);
+        this.bytes = bytes;
+        this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        this.pos = 0;
+    }
+    appendBuffer(buffer) {
+        if (this.headByte === HEAD_BYTE_REQUIRED && !this.hasRemaining(1)) {
+            this.setBuffer(buffer);
+        }
+        else {
+            const remainingData = this.bytes.subarray(this.pos);
+            const newData = ensureUint8Array(buffer);
+            // concat remainingData + newData
+            const newBuffer = new Uint8Array(remainingData.length + newData.length);
+            newBuffer.set(remainingData);
+            newBuffer.set(newData, remainingData.length);
+            this.setBuffer(newBuffer);
+        }
+    }
+    hasRemaining(size) {
+        return this.view.byteLength - this.pos >= size;
+    }
+    createExtraByteError(posToShow) {
+        const { view, pos } = this;
+        return new RangeError(`Extra ${view.byteLength - pos} of ${view.byteLength} byte(s) found at buffer[${posToShow}]`);
+    }
+    /**
+     * @throws {@link DecodeError}
+     * @throws {@link RangeError}
+     */
+    decode(buffer) {
+        if (this.entered) {
+            const instance = this.clone();
+            return instance.decode(buffer);
+        }
+        try {
+            this.entered = true;
+            this.reinitializeState();
+            this.setBuffer(buffer);
+            const object = this.doDecodeSync();
+            if (this.hasRemaining(1)) {
+                throw this.createExtraByteError(this.pos);
+            }
+            return object;
+        }
+        finally {
+            this.entered = false;
+        }
+    }
+    *decodeMulti(buffer) {
+        if (this.entered) {
+            const instance = this.clone();
+            yield* instance.decodeMulti(buffer);
+            return;
+        }
+        try {
+            this.entered = true;
+            this.reinitializeState();
+            this.setBuffer(buffer);
+            while (this.hasRemaining(1)) {
+                yield this.doDecodeSync();
+            }
+        }
+        finally {
+            this.entered = false;
+        }
+    }
+    async decodeAsync(stream) {
+        if (this.entered) {
+            const instance = this.clone();
+            return instance.decodeAsync(stream);
+        }
+        try {
+            this.entered = true;
+            let decoded = false;
+            let object;
+            for await (const buffer of stream) {
+                if (decoded) {
+                    this.entered = false;
+                    throw this.createExtraByteError(this.totalPos);
+                }
+                this.appendBuffer(buffer);
+                try {
+                    object = this.doDecodeSync();
+                    decoded = true;
+                }
+                catch (e) {
+                    if (!(e instanceof RangeError)) {
+                        throw e; // rethrow
+                    }
+                    // fallthrough
+                }
+                this.totalPos += this.pos;
+            }
+            if (decoded) {
+                if (this.hasRemaining(1)) {
+                    throw this.createExtraByteError(this.totalPos);
+                }
+                return object;
+            }
+            const { headByte, pos, totalPos } = this;
+            throw new RangeError(`Insufficient data in parsing ${prettyByte(headByte)} at ${totalPos} (${pos} in the current buffer)`);
+        }
+        finally {
+            this.entered = false;
+        }
+    }
+    decodeArrayStream(stream) {
+        return this.decodeMultiAsync(stream, true);
+    }
+    decodeStream(stream) {
+        return this.decodeMultiAsync(stream, false);
+    }
+    async *decodeMultiAsync(stream, isArray) {
+        if (this.entered) {
+            const instance = this.clone();
+            yield* instance.decodeMultiAsync(stream, isArray);
+            return;
+        }
+        try {
+            this.entered = true;
+            let isArrayHeaderRequired = isArray;
+            let arrayItemsLeft = -1;
+            for await (const buffer of stream) {
+                if (isArray && arrayItemsLeft === 0) {
+                    throw this.createExtraByteError(this.totalPos);
+                }
+                this.appendBuffer(buffer);
+                if (isArrayHeaderRequired) {
+                    arrayItemsLeft = this.readArraySize();
+                    isArrayHeaderRequired = false;
+                    this.complete();
+                }
+                try {
+                    while (true) {
+                        yield this.doDecodeSync();
+                        if (--arrayItemsLeft === 0) {
+                            break;
+                        }
+                    }
+                }
+                catch (e) {
+                    if (!(e instanceof RangeError)) {
+                        throw e; // rethrow
+                    }
+                    // fallthrough
+                }
+                this.totalPos += this.pos;
+            }
+        }
+        finally {
+            this.entered = false;
+        }
+    }
+    doDecodeSync() {
+        DECODE: while (true) {
+            const headByte = this.readHeadByte();
+            let object;
+            if (headByte >= 0xe0) {
+                // negative fixint (111x xxxx) 0xe0 - 0xff
+                object = headByte - 0x100;
+            }
+            else if (headByte < 0xc0) {
+                if (headByte < 0x80) {
+                    // positive fixint (0xxx xxxx) 0x00 - 0x7f
+                    object = headByte;
+                }
+                else if (headByte < 0x90) {
+                    // fixmap (1000 xxxx) 0x80 - 0x8f
+                    const size = headByte - 0x80;
+                    if (size !== 0) {
+                        this.pushMapState(size);
+                        this.complete();
+                        continue DECODE;
+                    }
+                    else {
+                        object = {};
+                    }
+                }
+                else if (headByte < 0xa0) {
+                    // fixarray (1001 xxxx) 0x90 - 0x9f
+                    const size = headByte - 0x90;
+                    if (size !== 0) {
+                        this.pushArrayState(size);
+                        this.complete();
+                        continue DECODE;
+                    }
+                    else {
+                        object = [];
+                    }
+                }
+                else {
+                    // fixstr (101x xxxx) 0xa0 - 0xbf
+                    const byteLength = headByte - 0xa0;
+                    object = this.decodeString(byteLength, 0);
+                }
+            }
+            else if (headByte === 0xc0) {
+                // nil
+                object = null;
+            }
+            else if (headByte === 0xc2) {
+                // false
+                object = false;
+            }
+            else if (headByte === 0xc3) {
+                // true
+                object = true;
+            }
+            else if (headByte === 0xca) {
+                // float 32
+                object = this.readF32();
+            }
+            else if (headByte === 0xcb) {
+                // float 64
+                object = this.readF64();
+            }
+            else if (headByte === 0xcc) {
+                // uint 8
+                object = this.readU8();
+            }
+            else if (headByte === 0xcd) {
+                // uint 16
+                object = this.readU16();
+            }
+            else if (headByte === 0xce) {
+                // uint 32
+                object = this.readU32();
+            }
+            else if (headByte === 0xcf) {
+                // uint 64
+                if (this.useBigInt64) {
+                    object = this.readU64AsBigInt();
+                }
+                else {
+                    object = this.readU64();
+                }
+            }
+            else if (headByte === 0xd0) {
+                // int 8
+                object = this.readI8();
+            }
+            else if (headByte === 0xd1) {
+                // int 16
+                object = this.readI16();
+            }
+            else if (headByte === 0xd2) {
+                // int 32
+                object = this.readI32();
+            }
+            else if (headByte === 0xd3) {
+                // int 64
+                if (this.useBigInt64) {
+                    object = this.readI64AsBigInt();
+                }
+                else {
+                    object = this.readI64();
+                }
+            }
+            else if (headByte === 0xd9) {
+                // str 8
+                const byteLength = this.lookU8();
+                object = this.decodeString(byteLength, 1);
+            }
+            else if (headByte === 0xda) {
+                // str 16
+                const byteLength = this.lookU16();
+                object = this.decodeString(byteLength, 2);
+            }
+            else if (headByte === 0xdb) {
+                // str 32
+                const byteLength = this.lookU32();
+                object = this.decodeString(byteLength, 4);
+            }
+            else if (headByte === 0xdc) {
+                // array 16
+                const size = this.readU16();
+                if (size !== 0) {
+                    this.pushArrayState(size);
+                    this.complete();
+                    continue DECODE;
+                }
+                else {
+                    object = [];
+                }
+            }
+            else if (headByte === 0xdd) {
+                // array 32
+                const size = this.readU32();
+                if (size !== 0) {
+                    this.pushArrayState(size);
+                    this.complete();
+                    continue DECODE;
+                }
+                else {
+                    object = [];
+                }
+            }
+            else if (headByte === 0xde) {
+                // map 16
+                const size = this.readU16();
+                if (size !== 0) {
+                    this.pushMapState(size);
+                    this.complete();
+                    continue DECODE;
+                }
+                else {
+                    object = {};
+                }
+            }
+            else if (headByte === 0xdf) {
+                // map 32
+                const size = this.readU32();
+                if (size !== 0) {
+                    this.pushMapState(size);
+                    this.complete();
+                    continue DECODE;
+                }
+                else {
+                    object = {};
+                }
+            }
+            else if (headByte === 0xc4) {
+                // bin 8
+                const size = this.lookU8();
+                object = this.decodeBinary(size, 1);
+            }
+            else if (headByte === 0xc5) {
+                // bin 16
+                const size = this.lookU16();
+                object = this.decodeBinary(size, 2);
+            }
+            else if (headByte === 0xc6) {
+                // bin 32
+                const size = this.lookU32();
+                object = this.decodeBinary(size, 4);
+            }
+            else if (headByte === 0xd4) {
+                // fixext 1
+                object = this.decodeExtension(1, 0);
+            }
+            else if (headByte === 0xd5) {
+                // fixext 2
+                object = this.decodeExtension(2, 0);
+            }
+            else if (headByte === 0xd6) {
+                // fixext 4
+                object = this.decodeExtension(4, 0);
+            }
+            else if (headByte === 0xd7) {
+                // fixext 8
+                object = this.decodeExtension(8, 0);
+            }
+            else if (headByte === 0xd8) {
+                // fixext 16
+                object = this.decodeExtension(16, 0);
+            }
+            else if (headByte === 0xc7) {
+                // ext 8
+                const size = this.lookU8();
+                object = this.decodeExtension(size, 1);
+            }
+            else if (headByte === 0xc8) {
+                // ext 16
+                const size = this.lookU16();
+                object = this.decodeExtension(size, 2);
+            }
+            else if (headByte === 0xc9) {
+                // ext 32
+                const size = this.lookU32();
+                object = this.decodeExtension(size, 4);
+            }
+            else {
+                throw new DecodeError(`Unrecognized type byte: ${prettyByte(headByte)}`);
+            }
+            this.complete();
+            const stack = this.stack;
+            while (stack.length > 0) {
+                // arrays and maps
+                const state = stack.top();
+                if (state.type === STATE_ARRAY) {
+                    state.array[state.position] = object;
+                    state.position++;
+                    if (state.position === state.size) {
+                        object = state.array;
+                        stack.release(state);
+                    }
+                    else {
+                        continue DECODE;
+                    }
+                }
+                else if (state.type === STATE_MAP_KEY) {
+                    if (object === "__proto__") {
+                        throw new DecodeError("The key __proto__ is not allowed");
+                    }
+                    state.key = this.mapKeyConverter(object);
+                    state.type = STATE_MAP_VALUE;
+                    continue DECODE;
+                }
+                else {
+                    // it must be `state.type === State.MAP_VALUE` here
+                    state.map[state.key] = object;
+                    state.readCount++;
+                    if (state.readCount === state.size) {
+                        object = state.map;
+                        stack.release(state);
+                    }
+                    else {
+                        state.key = null;
+                        state.type = STATE_MAP_KEY;
+                        continue DECODE;
+                    }
+                }
+            }
+            return object;
+        }
+    }
+    readHeadByte() {
+        if (this.headByte === HEAD_BYTE_REQUIRED) {
+            this.headByte = this.readU8();
+            // console.log("headByte", prettyByte(this.headByte));
+        }
+        return this.headByte;
+    }
+    complete() {
+        this.headByte = HEAD_BYTE_REQUIRED;
+    }
+    readArraySize() {
+        const headByte = this.readHeadByte();
+        switch (headByte) {
+            case 0xdc:
+                return this.readU16();
+            case 0xdd:
+                return this.readU32();
+            default: {
+                if (headByte < 0xa0) {
+                    return headByte - 0x90;
+                }
+                else {
+                    throw new DecodeError(`Unrecognized array type byte: ${prettyByte(headByte)}`);
+                }
+            }
+        }
+    }
+    pushMapState(size) {
+        if (size > this.maxMapLength) {
+            throw new DecodeError(`Max length exceeded: map length (${size}) > maxMapLengthLength (${this.maxMapLength})`);
+        }
+        this.stack.pushMapState(size);
+    }
+    pushArrayState(size) {
+        if (size > this.maxArrayLength) {
+            throw new DecodeError(`Max length exceeded: array length (${size}) > maxArrayLength (${this.maxArrayLength})`);
+        }
+        this.stack.pushArrayState(size);
+    }
+    decodeString(byteLength, headerOffset) {
+        if (!this.rawStrings || this.stateIsMapKey()) {
+            return this.decodeUtf8String(byteLength, headerOffset);
+        }
+        return this.decodeBinary(byteLength, headerOffset);
+    }
+    /**
+     * @throws {@link RangeError}
+     */
+    decodeUtf8String(byteLength, headerOffset) {
+        if (byteLength > this.maxStrLength) {
+            throw new DecodeError(`Max length exceeded: UTF-8 byte length (${byteLength}) > maxStrLength (${this.maxStrLength})`);
+        }
+        if (this.bytes.byteLength < this.pos + headerOffset + byteLength) {
+            throw MORE_DATA;
+        }
+        const offset = this.pos + headerOffset;
+        let object;
+        if (this.stateIsMapKey() && this.keyDecoder?.canBeCached(byteLength)) {
+            object = this.keyDecoder.decode(this.bytes, offset, byteLength);
+        }
+        else {
+            object = utf8Decode(this.bytes, offset, byteLength);
+        }
+        this.pos += headerOffset + byteLength;
+        return object;
+    }
+    stateIsMapKey() {
+        if (this.stack.length > 0) {
+            const state = this.stack.top();
+            return state.type === STATE_MAP_KEY;
+        }
+        return false;
+    }
+    /**
+     * @throws {@link RangeError}
+     */
+    decodeBinary(byteLength, headOffset) {
+        if (byteLength > this.maxBinLength) {
+            throw new DecodeError(`Max length exceeded: bin length (${byteLength}) > maxBinLength (${this.maxBinLength})`);
+        }
+        if (!this.hasRemaining(byteLength + headOffset)) {
+            throw MORE_DATA;
+        }
+        const offset = this.pos + headOffset;
+        const object = this.bytes.subarray(offset, offset + byteLength);
+        this.pos += headOffset + byteLength;
+        return object;
+    }
+    decodeExtension(size, headOffset) {
+        if (size > this.maxExtLength) {
+            throw new DecodeError(`Max length exceeded: ext length (${size}) > maxExtLength (${this.maxExtLength})`);
+        }
+        const extType = this.view.getInt8(this.pos + headOffset);
+        const data = this.decodeBinary(size, headOffset + 1 /* extType */);
+        return this.extensionCodec.decode(data, extType, this.context);
+    }
+    lookU8() {
+        return this.view.getUint8(this.pos);
+    }
+    lookU16() {
+        return this.view.getUint16(this.pos);
+    }
+    lookU32() {
+        return this.view.getUint32(this.pos);
+    }
+    readU8() {
+        const value = this.view.getUint8(this.pos);
+        this.pos++;
+        return value;
+    }
+    readI8() {
+        const value = this.view.getInt8(this.pos);
+        this.pos++;
+        return value;
+    }
+    readU16() {
+        const value = this.view.getUint16(this.pos);
+        this.pos += 2;
+        return value;
+    }
+    readI16() {
+        const value = this.view.getInt16(this.pos);
+        this.pos += 2;
+        return value;
+    }
+    readU32() {
+        const value = this.view.getUint32(this.pos);
+        this.pos += 4;
+        return value;
+    }
+    readI32() {
+        const value = this.view.getInt32(this.pos);
+        this.pos += 4;
+        return value;
+    }
+    readU64() {
+        const value = getUint64(this.view, this.pos);
+        this.pos += 8;
+        return value;
+    }
+    readI64() {
+        const value = getInt64(this.view, this.pos);
+        this.pos += 8;
+        return value;
+    }
+    readU64AsBigInt() {
+        const value = this.view.getBigUint64(this.pos);
+        this.pos += 8;
+        return value;
+    }
+    readI64AsBigInt() {
+        const value = this.view.getBigInt64(this.pos);
+        this.pos += 8;
+        return value;
+    }
+    readF32() {
+        const value = this.view.getFloat32(this.pos);
+        this.pos += 4;
+        return value;
+    }
+    readF64() {
+        const value = this.view.getFloat64(this.pos);
+        this.pos += 8;
+        return value;
+    }
+}
+
+// utility for whatwg streams
+function isAsyncIterable(object) {
+    return object[Symbol.asyncIterator] != null;
+}
+async function* asyncIterableFromStream(stream) {
+    const reader = stream.getReader();
+    try {
+        while (true) {
+            const { done, value } = await reader.read();
+            if (done) {
+                return;
+            }
+            yield value;
+        }
+    }
+    finally {
+        reader.releaseLock();
+    }
+}
+function ensureAsyncIterable(streamLike) {
+    if (isAsyncIterable(streamLike)) {
+        return streamLike;
+    }
+    else {
+        return asyncIterableFromStream(streamLike);
+    }
+}
+
+/**
+ * @throws {@link RangeError} if the buffer is incomplete, including the case where the buffer is empty.
+ * @throws {@link DecodeError} if the buffer contains invalid data.
+ */
+function decodeMultiStream(streamLike, options) {
+    const stream = ensureAsyncIterable(streamLike);
+    const decoder = new Decoder(options);
+    return decoder.decodeStream(stream);
+}
+
+// `host:port` or `[v6]:port` of a Serf agent's RPC listener.
+const DEFAULT_PORT = 7373;
+function parseRpcAddress(addr) {
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(addr.trim());
+    const host = m?.[1] ?? m?.[2];
+    const port = m?.[3] === undefined ? DEFAULT_PORT : Number(m[3]);
+    if (!host || !(port > 0 && port < 65536)) {
+        throw new Error(`Serf RPC address ${JSON.stringify(addr)} is not host:port`);
+    }
+    return { host, port };
+}
+
+// The wire format of Serf's RPC: msgpack objects back to back, no length
+// prefix. A request is a header {Command, Seq} and, for commands that take one,
+// a body. A reply is a header {Seq, Error} and, for some commands only, a body:
+// nothing on the wire says which, so the client must know.
+const encoder = new Encoder({ ignoreUndefined: true });
+/** Commands whose request carries a body after the header. */
+const NO_REQUEST_BODY = new Set(['members', 'leave', 'stats', 'list-keys']);
+/** Commands whose reply header is followed by a body (research/serf.md). */
+const REPLY_BODY = new Set([
+    'join',
+    'members',
+    'members-filtered',
+    'stats',
+    'get-coordinate',
+    'install-key',
+    'use-key',
+    'remove-key',
+    'list-keys'
+]);
+/** Sent instead of running any command before `auth` on an agent with rpc_auth; no body follows. */
+const AUTH_REQUIRED = 'Authentication required';
+/** Sent to a command before `handshake`, then the agent closes the connection; no body follows. */
+const HANDSHAKE_REQUIRED = 'Handshake required';
+function encodeRequest(command, seq, body) {
+    const header = encoder.encode({ Command: command, Seq: seq });
+    if (NO_REQUEST_BODY.has(command))
+        return header;
+    const encoded = encoder.encode(body ?? {});
+    const out = new Uint8Array(header.length + encoded.length);
+    out.set(header);
+    out.set(encoded, header.length);
+    return out;
+}
+/** Whether a body follows the reply header of `command` that carried `error`. */
+function replyHasBody(command, error) {
+    return REPLY_BODY.has(command) && error !== AUTH_REQUIRED && error !== HANDSHAKE_REQUIRED;
+}
+/** The reply header, or undefined when `value` is not one. */
+function readHeader(value) {
+    if (!isRecord(value))
+        return undefined;
+    const seq = value.Seq;
+    const error = value.Error ?? '';
+    if (typeof seq !== 'number' || typeof error !== 'string')
+        return undefined;
+    return { seq, error };
+}
+function isRecord(value) {
+    return (typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        !ArrayBuffer.isView(value));
+}
+
+// Errors of the Serf RPC client: one line that names the agent's address and
+// the command, e.g. `Serf agent 127.0.0.1:7373: members: Authentication required`.
+class SerfRpcError extends Error {
+    /** the agent's RPC address, host:port */
+    addr;
+    /** the RPC command, or `connect` */
+    command;
+    /** the agent's own error string when it sent one ("Authentication required", ...) */
+    agentError;
+    constructor(addr, command, message, agentError) {
+        super(`Serf agent ${addr}: ${command}: ${message}`.replace(/\s*[\r\n]+\s*/g, ' '));
+        this.name = 'SerfRpcError';
+        this.addr = addr;
+        this.command = command;
+        if (agentError !== undefined)
+            this.agentError = agentError;
+    }
+}
+
+// One TCP connection to a Serf agent's RPC listener: sends requests with
+// increasing Seq, reads the replies in order and hands each to the call
+// waiting on its Seq. Replies to streams and queries keep coming on the Seq of
+// their request (header + record each) until the client releases it.
+// Every call has a timeout; close() or the agent closing the connection
+// rejects every pending call and ends every stream: no socket or timer stays.
+class SerfConnection {
+    addr;
+    socket;
+    /** resolves once the socket is fully closed */
+    socketClosed;
+    defaultTimeoutMs;
+    pending = new Map();
+    nextSeq = 0;
+    /** why the connection ended (set once) */
+    closedBecause;
+    constructor(addr, socket, timeoutMs) {
+        this.addr = addr;
+        this.socket = socket;
+        this.socketClosed = new Promise((resolve) => {
+            if (socket.closed)
+                resolve();
+            else
+                socket.once('close', () => resolve());
+        });
+        this.defaultTimeoutMs = timeoutMs;
+        void this.read();
+    }
+    /** Connects (within timeoutMs); the handshake is the client's. */
+    static open(addr, timeoutMs) {
+        const { host, port } = parseRpcAddress(addr);
+        return new Promise((resolve, reject) => {
+            const socket = connect({ host, port, noDelay: true });
+            const fail = (message) => {
+                clearTimeout(timer);
+                socket.destroy();
+                reject(new SerfRpcError(addr, 'connect', message));
+            };
+            const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
+            socket.once('error', (err) => fail(err.message));
+            socket.once('connect', () => {
+                clearTimeout(timer);
+                socket.removeAllListeners('error');
+                socket.on('error', () => { }); // the reader sees the end and fails every call
+                resolve(new SerfConnection(addr, socket, timeoutMs));
+            });
+        });
+    }
+    get closed() {
+        return this.closedBecause !== undefined;
+    }
+    /** A command with one reply: resolves with its body (undefined when it has none). */
+    call(command, body, opts = {}) {
+        return this.send(command, body, opts);
+    }
+    /**
+     * A command whose reply is followed by records on its Seq (`stream`,
+     * `query`): resolves with the Seq once the agent accepted it; the records go
+     * to onRecord until release(seq), and onEnd gets the error that ends them.
+     */
+    async open(command, body, onRecord, onEnd, opts = {}) {
+        let seq = -1;
+        await this.send(command, body, opts, (s) => {
+            seq = s;
+            return { onRecord, onEnd };
+        });
+        return seq;
+    }
+    /** Records on this Seq are no longer wanted: the agent stopped sending them (stop, query done). */
+    release(seq) {
+        const entry = this.pending.get(seq);
+        if (!entry)
+            return;
+        clearTimeout(entry.timer);
+        this.pending.delete(seq);
+    }
+    /** Ends the connection: every pending call rejects, every stream ends; resolves once the socket is closed. */
+    close() {
+        this.fail('the client is closed');
+        return this.socketClosed;
+    }
+    send(command, body, opts, records) {
+        if (this.closedBecause !== undefined) {
+            return Promise.reject(new SerfRpcError(this.addr, command, this.closedBecause));
+        }
+        const seq = this.nextSeq++;
+        const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+        return new Promise((resolve, reject) => {
+            const entry = { command, resolve, reject, opened: false, ...records?.(seq) };
+            entry.timer = setTimeout(() => {
+                // The reply may still come: the entry stays to read it (and its body) in
+                // step. Records that follow a late reply still reach onRecord, whose owner
+                // knows the call failed (and stops a stream it no longer wants).
+                entry.resolve = () => { };
+                entry.reject = () => { };
+                reject(new SerfRpcError(this.addr, command, `no reply within ${timeoutMs} ms`));
+            }, timeoutMs);
+            this.pending.set(seq, entry);
+            this.socket.write(encodeRequest(command, seq, body));
+        });
+    }
+    async read() {
+        let why = 'the agent closed the connection';
+        try {
+            let bodyFor;
+            for await (const value of decodeMultiStream(this.socket)) {
+                if (bodyFor) {
+                    const deliver = bodyFor;
+                    bodyFor = undefined;
+                    deliver(value);
+                    continue;
+                }
+                bodyFor = this.onHeader(value);
+            }
+        }
+        catch (err) {
+            // A reset is the agent closing with our bytes unread (it closes at once on
+            // a command it refuses): the same end as a plain close.
+            if (err.code !== 'ECONNRESET')
+                why = `the connection failed: ${err.message}`;
+        }
+        this.fail(why);
+    }
+    /** Handles a reply header; returns where its body goes when one follows. */
+    onHeader(value) {
+        const header = readHeader(value);
+        if (!header)
+            throw new Error('a reply header is not {Seq, Error}');
+        const entry = this.pending.get(header.seq);
+        if (!entry) {
+            // An agent with rpc_auth reads a request body sent before `auth` as one
+            // more request and answers it on Seq 0: an error, no body.
+            if (header.error !== '')
+                return undefined;
+            throw new Error(`a reply on Seq ${header.seq}, which no call is waiting for`);
+        }
+        if (entry.opened)
+            return (record) => entry.onRecord?.(record, header.seq);
+        clearTimeout(entry.timer);
+        // Until its body has come the call stays pending: a connection that ends
+        // in between rejects it.
+        const settle = (body) => {
+            if (header.error === '' && entry.onRecord)
+                entry.opened = true;
+            else
+                this.pending.delete(header.seq);
+            if (header.error !== '') {
+                entry.reject(new SerfRpcError(this.addr, entry.command, header.error, header.error));
+            }
+            else {
+                entry.resolve(body);
+            }
+        };
+        if (replyHasBody(entry.command, header.error))
+            return settle;
+        settle(undefined);
+        return undefined;
+    }
+    fail(why) {
+        if (this.closedBecause !== undefined)
+            return;
+        this.closedBecause = why;
+        this.socket.destroy();
+        const entries = [...this.pending.values()];
+        this.pending.clear();
+        for (const entry of entries) {
+            clearTimeout(entry.timer);
+            const err = new SerfRpcError(this.addr, entry.command, why);
+            if (entry.opened)
+                entry.onEnd?.(err);
+            else
+                entry.reject(err);
+        }
+    }
+}
+
+// The agent's msgpack maps turned into the typed records of rpc-types.ts.
+const STATUSES = new Set(['alive', 'leaving', 'left', 'failed', 'none']);
+const MEMBER_EVENTS = new Set([
+    'member-join',
+    'member-leave',
+    'member-failed',
+    'member-update',
+    'member-reap'
+]);
+/** Thrown for a reply that is not what the protocol says; the client names the agent. */
+class MalformedReply extends Error {
+}
+function field(obj, key, kind, ok) {
+    const value = obj[key];
+    if (!ok(value))
+        throw new MalformedReply(`${key} is not ${kind}`);
+    return value;
+}
+const isString = (v) => typeof v === 'string';
+const isNumber = (v) => typeof v === 'number';
+function str(obj, key) {
+    return field(obj, key, 'a string', isString);
+}
+function num(obj, key) {
+    return field(obj, key, 'a number', isNumber);
+}
+function object(value, what) {
+    if (!isRecord(value))
+        throw new MalformedReply(`${what} is not a map`);
+    return value;
+}
+/** Go's []byte: msgpack bin; an empty or nil one may come as nil or as a string. */
+function bytes$1(value) {
+    if (value instanceof Uint8Array)
+        return new Uint8Array(value); // a copy: not a view of a socket chunk
+    if (value === null || value === undefined)
+        return new Uint8Array(0);
+    if (typeof value === 'string')
+        return new TextEncoder().encode(value);
+    throw new MalformedReply('a payload is not bytes');
+}
+/** Go's net.IP: 4 bytes, or 16 (an IPv4 one mapped as ::ffff:a.b.c.d). */
+function formatAddr(value) {
+    const ip = bytes$1(value);
+    const v4mapped = ip.length === 16 &&
+        ip.subarray(0, 10).every((b) => b === 0) &&
+        ip[10] === 0xff &&
+        ip[11] === 0xff;
+    if (ip.length === 4 || v4mapped)
+        return Array.from(ip.subarray(ip.length - 4)).join('.');
+    if (ip.length === 16) {
+        const groups = [];
+        for (let i = 0; i < 16; i += 2)
+            groups.push(((ip[i] << 8) | ip[i + 1]).toString(16));
+        return groups.join(':');
+    }
+    throw new MalformedReply(`an address has ${ip.length} bytes`);
+}
+function stringMap(value, what) {
+    if (value === null || value === undefined)
+        return {};
+    const obj = object(value, what);
+    const out = {};
+    for (const [k, v] of Object.entries(obj))
+        out[k] = typeof v === 'string' ? v : String(v);
+    return out;
+}
+function toMember(value) {
+    const m = object(value, 'a member');
+    const status = str(m, 'Status');
+    return {
+        name: str(m, 'Name'),
+        addr: formatAddr(m.Addr),
+        port: num(m, 'Port'),
+        tags: stringMap(m.Tags, 'Tags'),
+        status: (STATUSES.has(status) ? status : 'none')
+    };
+}
+/** The body of `members` and `members-filtered`: {Members: [...]}. */
+function toMembers(value) {
+    const list = object(value, 'the reply').Members ?? [];
+    if (!Array.isArray(list))
+        throw new MalformedReply('Members is not a list');
+    return list.map(toMember);
+}
+function toStreamRecord(value) {
+    const r = object(value, 'a stream record');
+    const event = str(r, 'Event');
+    if (event === 'user') {
+        return {
+            event,
+            ltime: num(r, 'LTime'),
+            name: str(r, 'Name'),
+            payload: bytes$1(r.Payload),
+            coalesce: r.Coalesce === true
+        };
+    }
+    if (event === 'query') {
+        return {
+            event,
+            id: num(r, 'ID'),
+            ltime: num(r, 'LTime'),
+            name: str(r, 'Name'),
+            payload: bytes$1(r.Payload)
+        };
+    }
+    if (MEMBER_EVENTS.has(event)) {
+        const members = Array.isArray(r.Members) ? r.Members.map(toMember) : [];
+        return { event: event, members };
+    }
+    throw new MalformedReply(`unknown stream event ${JSON.stringify(event)}`);
+}
+function toQueryRecord(value) {
+    const r = object(value, 'a query record');
+    const type = str(r, 'Type');
+    if (type === 'ack')
+        return { type, from: str(r, 'From') };
+    if (type === 'response')
+        return { type, from: str(r, 'From'), payload: bytes$1(r.Payload) };
+    if (type === 'done')
+        return { type };
+    throw new MalformedReply(`unknown query record ${JSON.stringify(type)}`);
+}
+/** The body of `stats`: sections of strings; the clocks of the `serf` section as numbers. */
+function toStats(value) {
+    const raw = object(value, 'the reply');
+    const sections = {};
+    for (const [name, section] of Object.entries(raw))
+        sections[name] = stringMap(section, name);
+    const serf = sections.serf ?? {};
+    const clock = (key) => {
+        const n = Number(serf[key]);
+        if (serf[key] === undefined || !Number.isSafeInteger(n) || n < 0) {
+            throw new MalformedReply(`serf.${key} is not a clock: ${JSON.stringify(serf[key])}`);
+        }
+        return n;
+    };
+    return {
+        eventTime: clock('event_time'),
+        queryTime: clock('query_time'),
+        memberTime: clock('member_time'),
+        sections
+    };
+}
+
+/** Serf's default deadline is at most 9.6 s below 1000 members. */
+const DEFAULT_DEADLINE_MS = 10_000;
+function runQuery(conn, params, callTimeoutMs) {
+    const call = new QueryCall(conn, params);
+    const deadlineMs = params.timeoutMs || DEFAULT_DEADLINE_MS;
+    conn
+        .open('query', queryRequest(params), call.onRaw, call.settle, { timeoutMs: callTimeoutMs })
+        .then(() => call.endBy(deadlineMs + callTimeoutMs), call.settle);
+    return call.promise;
+}
+/** The body of a `query` request. */
+function queryRequest(params) {
+    const payload = typeof params.payload === 'string' ? new TextEncoder().encode(params.payload) : params.payload;
+    return {
+        FilterNodes: params.filterNodes,
+        FilterTags: params.filterTags,
+        RequestAck: params.requestAck ?? false,
+        RelayFactor: params.relayFactor ?? 0,
+        Timeout: Math.round((params.timeoutMs ?? 0) * 1e6),
+        Name: params.name,
+        Payload: payload ?? new Uint8Array(0)
+    };
+}
+/**
+ * One query call: the acks and responses so far, and whether the call has
+ * settled (it settles once; the records keep coming until `done` after it).
+ */
+class QueryCall {
+    promise;
+    conn;
+    params;
+    /** the nodes to wait for; undefined: the call ends at `done` */
+    waitFor;
+    until;
+    acks = [];
+    responses = [];
+    acked = new Set();
+    responded = new Set();
+    settled = false;
+    /** fails the call when neither `done` nor every answer came in time */
+    guard;
+    resolve = () => { };
+    reject = () => { };
+    constructor(conn, params) {
+        this.conn = conn;
+        this.params = params;
+        const expected = new Set(params.expect ?? params.filterNodes ?? []);
+        this.waitFor = expected.size > 0 ? expected : undefined;
+        this.until = params.until ?? 'responses';
+        this.promise = new Promise((resolve, reject) => {
+            this.resolve = resolve;
+            this.reject = reject;
+        });
+    }
+    settle = (result) => {
+        if (this.settled)
+            return;
+        this.settled = true;
+        clearTimeout(this.guard);
+        if (result instanceof Error)
+            this.reject(result);
+        else
+            this.resolve(result);
+    };
+    /** Once the agent took the query: it must end within `ms`. */
+    endBy(ms) {
+        if (this.settled)
+            return;
+        this.guard = setTimeout(() => this.settle(new SerfRpcError(this.conn.addr, 'query', `no end of query ${this.params.name} within ${ms} ms`)), ms);
+    }
+    onRaw = (raw, seq) => {
+        let record;
+        try {
+            record = toQueryRecord(raw);
+        }
+        catch (err) {
+            this.settle(new SerfRpcError(this.conn.addr, 'query', err.message));
+            return;
+        }
+        // The records keep coming until `done` even when the call has settled.
+        if (record.type === 'done')
+            this.conn.release(seq);
+        if (this.settled)
+            return;
+        // At the deadline Serf closes the query's channels a moment before its
+        // stream sends `done`, and may stream their zero values first: acks and
+        // responses from "" (seen in about 1 query of 20).
+        if (record.type !== 'done' && record.from === '')
+            return;
+        if (!this.passOn(record))
+            return;
+        if (record.type === 'done')
+            return this.settle(this.result('done'));
+        if (!this.take(record))
+            return;
+        if (this.waitFor && [...this.waitFor].every(this.hasAnswered))
+            this.settle(this.result('answered'));
+    };
+    /** Hands the record to the caller's onRecord; false when it threw (the call failed with it). */
+    passOn(record) {
+        try {
+            this.params.onRecord?.(record);
+            return true;
+        }
+        catch (err) {
+            this.settle(err instanceof Error ? err : new Error(String(err)));
+            return false;
+        }
+    }
+    /** Counts an ack or response; false when that node's was counted already. */
+    take(record) {
+        if (record.type === 'ack') {
+            if (this.acked.has(record.from))
+                return false;
+            this.acked.add(record.from);
+            this.acks.push(record.from);
+        }
+        else {
+            if (this.responded.has(record.from))
+                return false;
+            this.responded.add(record.from);
+            this.responses.push({ from: record.from, payload: record.payload });
+        }
+        return true;
+    }
+    hasAnswered = (node) => this.until === 'acks'
+        ? this.acked.has(node)
+        : this.responded.has(node) && (!this.params.requestAck || this.acked.has(node));
+    result(ended) {
+        return {
+            acks: [...this.acks],
+            responses: [...this.responses],
+            ended,
+            unanswered: this.waitFor ? [...this.waitFor].filter((n) => !this.hasAnswered(n)) : []
+        };
+    }
+}
+
+async function openStream(conn, type, onRecord, opts = {}) {
+    // opening → open → stopping → ended; abandoned: the open timed out (a late
+    // acceptance is stopped at its first record).
+    let state = 'opening';
+    let finish = () => { };
+    const ended = new Promise((resolve) => (finish = resolve));
+    const end = (err) => {
+        if (state === 'ended')
+            return;
+        state = 'ended';
+        finish(err);
+    };
+    const stopOnAgent = async (seq) => {
+        try {
+            await conn.call('stop', { Stop: seq });
+        }
+        catch {
+            // the connection is gone: so is the stream
+        }
+        conn.release(seq);
+    };
+    const onRaw = (raw, seq) => {
+        if (state === 'abandoned') {
+            state = 'ended';
+            void stopOnAgent(seq);
+            return;
+        }
+        if (state !== 'opening' && state !== 'open')
+            return;
+        try {
+            onRecord(toStreamRecord(raw));
+        }
+        catch (err) {
+            end(err instanceof Error ? err : new Error(String(err)));
+            void stopOnAgent(seq);
+        }
+    };
+    let seq;
+    try {
+        seq = await conn.open('stream', { Type: type }, onRaw, (err) => end(err), opts);
+    }
+    catch (err) {
+        state = 'abandoned';
+        throw err;
+    }
+    if (state === 'opening')
+        state = 'open';
+    return {
+        seq,
+        ended,
+        async stop() {
+            if (state !== 'open')
+                return;
+            state = 'stopping';
+            await stopOnAgent(seq);
+            end(undefined);
+        }
+    };
+}
+
+// A Serf agent's RPC (msgpack over TCP), the commands the action uses:
+//   const serf = await connectSerf('127.0.0.1:7373', { authKey })
+//   await serf.event('deploy', 's3://…/manifest.yml')
+//   const alive = await serf.membersFiltered({ status: 'alive' })
+//   await serf.close()
+// Every call rejects with a SerfRpcError naming the agent when the agent
+// fails it, closes the connection, or does not answer within its timeout.
+const DEFAULT_TIMEOUT_MS = 10_000;
+async function connectSerf(addr, opts = {}) {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const conn = await SerfConnection.open(addr, timeoutMs);
+    try {
+        await conn.call('handshake', { Version: 1 });
+        if (opts.authKey !== undefined)
+            await conn.call('auth', { AuthKey: opts.authKey });
+    }
+    catch (err) {
+        await conn.close();
+        throw err;
+    }
+    return new SerfClient(conn, timeoutMs);
+}
+const bytes = (payload) => typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+class SerfClient {
+    conn;
+    timeoutMs;
+    constructor(conn, timeoutMs) {
+        this.conn = conn;
+        this.timeoutMs = timeoutMs;
+    }
+    get addr() {
+        return this.conn.addr;
+    }
+    /** A user event to every member; not coalesced unless asked (coalescing can drop one sent soon after another). */
+    async event(name, payload, opts = {}) {
+        const body = { Name: name, Payload: bytes(payload), Coalesce: opts.coalesce ?? false };
+        await this.conn.call('event', body, opts);
+    }
+    async members(opts = {}) {
+        return this.parse('members', await this.conn.call('members', undefined, opts), toMembers);
+    }
+    async membersFiltered(filter, opts = {}) {
+        const body = { Tags: filter.tags ?? {}, Status: filter.status ?? '', Name: filter.name ?? '' };
+        const reply = await this.conn.call('members-filtered', body, opts);
+        return this.parse('members-filtered', reply, toMembers);
+    }
+    async stats(opts = {}) {
+        return this.parse('stats', await this.conn.call('stats', undefined, opts), toStats);
+    }
+    /**
+     * Merges `set` into this agent's tags and removes `remove`. Serf waits up to
+     * its broadcast timeout (5 s) and may then fail although the tags are set.
+     */
+    async tags(change, opts = {}) {
+        await this.conn.call('tags', { Tags: change.set ?? {}, DeleteTags: change.remove ?? [] }, opts);
+    }
+    /** Joins the members at `addresses` (never replaying old user events); resolves with how many it reached. */
+    async join(addresses, opts = {}) {
+        const reply = await this.conn.call('join', { Existing: addresses, Replay: false }, opts);
+        return this.parse('join', reply, (body) => {
+            const num = body?.Num;
+            if (typeof num !== 'number')
+                throw new MalformedReply('join reply without Num');
+            return num;
+        });
+    }
+    /** A graceful leave: the agent tells the cluster it is leaving, then shuts down. */
+    async leave(opts = {}) {
+        await this.conn.call('leave', undefined, opts);
+    }
+    /** Events of `type` (e.g. `user:deploy,member-update`) to onRecord until the stream's stop(). */
+    stream(type, onRecord, opts = {}) {
+        return openStream(this.conn, type, onRecord, opts);
+    }
+    /** A query; resolves when every expected node answered, or at Serf's deadline. */
+    query(params, opts = {}) {
+        return runQuery(this.conn, params, opts.timeoutMs ?? this.timeoutMs);
+    }
+    /** Answers a query this client got on a stream (its record's id). */
+    async respond(id, payload, opts = {}) {
+        await this.conn.call('respond', { ID: id, Payload: bytes(payload) }, opts);
+    }
+    /**
+     * Ends the connection: pending calls reject, streams end, later calls
+     * reject. Resolves once the socket is closed (no need to wait for it).
+     */
+    close() {
+        return this.conn.close();
+    }
+    parse(command, reply, convert) {
+        try {
+            return convert(reply);
+        }
+        catch (err) {
+            if (!(err instanceof MalformedReply))
+                throw err;
+            throw new SerfRpcError(this.addr, command, `unexpected reply: ${err.message}`);
+        }
+    }
+}
+
+// The action's own Serf agent (`serf-join`, contract 13): a `serf agent` on the
+// runner with no event handler (it must never run a deploy), RPC on a free
+// loopback port behind a random key, the marker tag RUNNER_TAG (so no run
+// counts it, or another run's, as a target). It joins the given members without
+// replay, and leaves gracefully at the end: `leave` over RPC, then the process
+// exits. Its own process group: a signal to the action's group does not reach
+// it, the action (or its post step, by the saved pid) makes it leave.
+//   const agent = await startOwnAgent({ join: ['10.0.0.1:7946'], name, log })
+//   const client = await connectSerf(agent.rpcAddr, { authKey: agent.authKey })
+//   await agent.leave()
+const START_ATTEMPTS = 3;
+const LEAVE_MS = 15_000;
+const EXIT_MS = 10_000;
+/** `stretcher-action-<run id>-<random>`: unique even for two jobs of one run. */
+function ownAgentName(env) {
+    const run = [env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT].filter(Boolean).join('-');
+    return `stretcher-action-${run || process.pid}-${randomBytes(3).toString('hex')}`;
+}
+async function startOwnAgent(opts) {
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    for (let attempt = 1;; attempt++) {
+        const agent = await spawnAgent(opts);
+        if (agent.handle.pid > 0)
+            opts.onStarted?.({ pid: agent.handle.pid, dir: agent.handle.dir });
+        try {
+            await untilRpcAnswers(agent, deadline, opts.signal);
+        }
+        catch (error) {
+            await agent.stop();
+            // Another process took a port between choosing and binding it: choose again.
+            if (attempt < START_ATTEMPTS && /address already in use/.test(agent.logTail()))
+                continue;
+            throw error;
+        }
+        try {
+            await joinCluster(agent, opts, deadline);
+            return agent.handle;
+        }
+        catch (error) {
+            await agent.handle.leave();
+            throw error;
+        }
+    }
+}
+/** Make an agent the main step left running leave: SIGINT (Serf's graceful leave), then SIGKILL. */
+async function leaveSavedAgent(saved) {
+    const running = await isOwnAgent(saved);
+    if (running) {
+        signal(saved.pid, 'SIGINT');
+        if (!(await exited(saved.pid, LEAVE_MS)))
+            signal(saved.pid, 'SIGKILL');
+    }
+    // Its config holds the RPC key: gone either way.
+    await rm(saved.dir, { recursive: true, force: true });
+    return running;
+}
+async function spawnAgent(opts) {
+    const binary = opts.binary ?? 'serf';
+    const dir = await mkdtemp(join(tmpdir(), 'stretcher-serf-'));
+    const loopbackOnly = opts.join.every(isLoopback);
+    const bindHost = loopbackOnly ? '127.0.0.1' : '0.0.0.0';
+    const rpcAddr = `127.0.0.1:${await freePort('127.0.0.1')}`;
+    const authKey = randomBytes(24).toString('base64url');
+    const configFile = join(dir, 'config.json');
+    await writeFile(configFile, JSON.stringify({
+        node_name: opts.name,
+        bind: `${bindHost}:${await freePort(bindHost)}`,
+        rpc_addr: rpcAddr,
+        rpc_auth: authKey,
+        tags: { [RUNNER_TAG]: 'runner' },
+        // a restart must not rejoin or replay: this agent lives for one run
+        replay_on_join: false
+    }), { mode: 0o600 });
+    const logFile = join(dir, 'agent.log');
+    const logFd = openSync(logFile, 'a');
+    let child;
+    try {
+        child = spawn(binary, ['agent', `-config-file=${configFile}`], {
+            stdio: ['ignore', logFd, logFd],
+            detached: true
+        });
+    }
+    finally {
+        closeSync(logFd);
+    }
+    // Not unref'd: the action waits for its exit after the leave (an explicit
+    // process.exit, as on a cancel's deadline, still ends the action at once).
+    return spawned(child, { name: opts.name, rpcAddr, authKey, dir, logFile });
+}
+function spawned(child, at) {
+    const exit = {};
+    const done = new Promise((resolve) => {
+        child.once('error', (error) => {
+            exit.error = error;
+            resolve();
+        });
+        child.once('exit', (code) => {
+            exit.code = code;
+            resolve();
+        });
+    });
+    const logTail = () => lastLines(readText(at.logFile));
+    const stop = async () => {
+        if (exit.code === undefined && exit.error === undefined && child.pid !== undefined)
+            signal(child.pid, 'SIGKILL');
+        await done;
+        await rm(at.dir, { recursive: true, force: true });
+    };
+    let leaving;
+    const handle = {
+        pid: child.pid ?? -1,
+        dir: at.dir,
+        name: at.name,
+        rpcAddr: at.rpcAddr,
+        authKey: at.authKey,
+        leave: () => (leaving ??= leaveAndExit(handle, done, stop))
+    };
+    return { handle, child, exit, logTail, stop };
+}
+async function leaveAndExit(agent, done, stop) {
+    try {
+        const client = await connectSerf(agent.rpcAddr, { authKey: agent.authKey, timeoutMs: 5_000 });
+        // The agent shuts down after answering, which may close the connection first.
+        await client.leave({ timeoutMs: LEAVE_MS }).catch(() => undefined);
+        await client.close();
+    }
+    catch {
+        signal(agent.pid, 'SIGINT'); // Serf's own graceful leave
+    }
+    let timer;
+    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, EXIT_MS)))]);
+    clearTimeout(timer);
+    await stop();
+}
+async function untilRpcAnswers(agent, deadline, abort) {
+    for (;;) {
+        abort?.throwIfAborted();
+        if (agent.exit.error)
+            throw startError(agent.exit.error);
+        if (agent.exit.code !== undefined)
+            throw new Error(`serf-join: the action's serf agent exited with ${agent.exit.code} while starting: ${agent.logTail()}`);
+        try {
+            const client = await connectSerf(agent.handle.rpcAddr, {
+                authKey: agent.handle.authKey,
+                timeoutMs: 1_000
+            });
+            await client.close();
+            return;
+        }
+        catch {
+            if (Date.now() > deadline)
+                throw new Error(`serf-join: the action's serf agent did not start: ${agent.logTail()}`);
+            await sleep(100, abort);
+        }
+    }
+}
+function startError(error) {
+    const code = error.code;
+    return new Error(code === 'ENOENT'
+        ? 'serf-join: the serf binary is not on the PATH: install Serf on the runner (e.g. apt-get install serf)'
+        : `serf-join: could not start serf: ${error.message}`);
+}
+/** Joins (no replay), then until another member is alive in its view of the cluster. */
+async function joinCluster(agent, opts, deadline) {
+    const { handle } = agent;
+    const client = await connectSerf(handle.rpcAddr, { authKey: handle.authKey });
+    try {
+        const what = `could not join ${opts.join.join(', ')}`;
+        let reached;
+        try {
+            reached = await client.join(opts.join, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+        }
+        catch (error) {
+            // Serf's own words (`1 error occurred: * Failed to join …`), without the RPC's address.
+            const why = error instanceof SerfRpcError ? error.agentError : undefined;
+            throw new Error(`serf-join: ${what}: ${oneLine(why ?? error.message)}`, {
+                cause: error
+            });
+        }
+        if (reached === 0)
+            throw new Error(`serf-join: ${what}: no member answered`);
+        await untilClusterSeen(client, handle.name, deadline, opts.signal);
+        opts.log.info(`serf: the action's agent ${handle.name} (pid ${handle.pid}) joined ${opts.join.join(', ')} (reached ${reached})`);
+    }
+    finally {
+        await client.close();
+    }
+}
+async function untilClusterSeen(client, self, deadline, abort) {
+    for (;;) {
+        abort?.throwIfAborted();
+        const members = await client.members();
+        if (members.some((m) => m.name !== self && m.status === 'alive'))
+            return;
+        if (Date.now() > deadline)
+            throw new Error('serf-join: joined, but no other member is alive in the cluster');
+        await sleep(200, abort);
+    }
+}
+function isLoopback(addr) {
+    const host = addr.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+function freePort(host) {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.unref();
+        server.once('error', reject);
+        server.listen({ host, port: 0, exclusive: true }, () => {
+            const { port } = server.address();
+            server.close(() => resolve(port));
+        });
+    });
+}
+/** Whether `pid` still runs the agent this run started (its command line names the run's config file). */
+function isOwnAgent(saved) {
+    return new Promise((resolve) => {
+        execFile('ps', ['-o', 'args=', '-p', String(saved.pid)], (error, stdout) => resolve(!error && stdout.includes(join(saved.dir, 'config.json'))));
+    });
+}
+async function exited(pid, ms) {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+        if (!signal(pid, 0))
+            return true;
+        await sleep(100);
+    }
+    return !signal(pid, 0);
+}
+/** process.kill without the throw: false when there is no such process. */
+function signal(pid, sig) {
+    try {
+        process.kill(pid, sig);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+const readText = (file) => {
+    try {
+        return readFileSync(file, 'utf8');
+    }
+    catch {
+        return '';
+    }
+};
+const lastLines = (text) => text.trim().split('\n').slice(-3).join(' | ') || '(no output)';
+const oneLine = (text) => text
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\s*\d+ errors? occurred:\s*\*\s*/, '')
+    .trim();
+
 var commonjsGlobal = typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : typeof global !== 'undefined' ? global : typeof self !== 'undefined' ? self : {};
 
 function getDefaultExportFromCjs (x) {
@@ -9986,4 +12710,4 @@ function runFacts(config, run) {
     };
 }
 
-export { announce as A, sleep as B, ConsulClient as C, readS3Lock as D, acquireS3Lock as E, nameList as F, markdownText as G, codeSpan as H, INPUT_NAMES as I, DEPLOY_ID_PATTERN as J, getDefaultExportFromCjs as K, parseDeployIdFile as L, s3Url as M, releaseKey as N, OPERATE_INPUTS as O, progressLine as P, waveCounts$1 as Q, resultRows as R, SAFE_PAYLOAD_BYTES as S, summaryMarkdown as T, verdictMessage as U, commonjsGlobal as V, readConfig as a, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, compareNatural as f, formatGoDuration as g, readOperateConfig as h, isSettled as i, InputError as j, kvKeys as k, reportParts as l, matchesFilters as m, rollbackMarkdown as n, causesHeading as o, previousDeployId as p, causeLogsMarkdown as q, releaseLock as r, settle as s, headline as t, analyse as u, quote as v, compileFilter as w, filterMatcher as x, targetedServices as y, acquireLock as z };
+export { resultRows as $, targetedServices as A, acquireLock as B, ConsulClient as C, announce as D, sleep as E, selectMembers as F, isGone as G, readS3Lock as H, INPUT_NAMES as I, acquireS3Lock as J, connectSerf as K, startOwnAgent as L, ownAgentName as M, SAFE_PAYLOAD_BYTES as N, OPERATE_INPUTS as O, nameList as P, markdownText as Q, RUNNER_TAG as R, SerfRpcError as S, codeSpan as T, DEPLOY_ID_PATTERN as U, getDefaultExportFromCjs as V, parseDeployIdFile as W, s3Url as X, releaseKey as Y, progressLine as Z, waveCounts$1 as _, readConfig as a, summaryMarkdown as a0, verdictMessage as a1, commonjsGlobal as a2, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, previousDeployId as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, filterMatcher as z };

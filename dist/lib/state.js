@@ -4,7 +4,7 @@ import * as os from 'os';
 import os__default, { EOL } from 'os';
 import http from 'http';
 import https from 'https';
-import { V as commonjsGlobal, e as plainText } from './run-facts.js';
+import { a2 as commonjsGlobal, e as plainText } from './run-facts.js';
 import * as crypto from 'crypto';
 import 'path';
 import 'net';
@@ -34609,7 +34609,10 @@ const STATE = {
     /** the last step of the announcement (AnnounceJournal as JSON) */
     announce: 'announce-journal',
     /** the main step wrote its job summary */
-    summarized: 'summarized'
+    summarized: 'summarized',
+    /** serf-join: the action's own agent (SavedAgent as JSON), and that it has left */
+    serfAgent: 'serf-agent',
+    serfAgentLeft: 'serf-agent-left'
 };
 
 export { STATE as S, setSecret as a, getState as b, connectGitHub as c, describe as d, coreLog as e, summary as f, getInput as g, isRefused as h, info as i, setFailed as j, setOutput as k, saveState as l, sleep as s, warning as w };

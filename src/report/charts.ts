@@ -1,6 +1,7 @@
 // The pictures of the job summary, as Mermaid (GitHub renders it there, not in
 // a check run). Colours are fixed and mean one thing each: green succeeded, red
-// failed, grey not reported; each reads on GitHub's light and dark backgrounds,
+// failed, grey not reported, blue rolled back, purple prepared, light grey not
+// sent; each reads on GitHub's light and dark backgrounds,
 // and labels on them are white. Time is a numeric axis in seconds from the
 // event: no dates, no time zone. Pure; every label is reduced to a safe alphabet.
 import { mermaidLabel } from '../shared/text.ts'
@@ -9,12 +10,30 @@ import { mermaidLabel } from '../shared/text.ts'
 export const COLOURS = {
   success: '#2da44e',
   failure: '#cf222e',
-  pending: '#6e7781'
+  pending: '#6e7781',
+  rolledBack: '#0969da',
+  prepared: '#8250df',
+  notSent: '#8c959f'
 } as const
+
+/** Each slice's colour: its meaning (contract 8a's node states). */
+const SLICE_COLOUR: Record<Slice['label'], string> = {
+  succeeded: COLOURS.success,
+  failed: COLOURS.failure,
+  'not reported': COLOURS.pending,
+  'rolled back': COLOURS.rolledBack,
+  prepared: COLOURS.prepared,
+  'not sent': COLOURS.notSent
+}
 
 /** Text inside a quoted Mermaid label: letters, digits and a few harmless marks. */
 export function mermaidText(text: string, max = 60): string {
-  const clean = text.replace(/[^A-Za-z0-9 ._:,%/()+→✔✘·-]/g, '_')
+  // Quotes become typographic ones (Mermaid's own quote ends a label); the rest of the unsafe, _.
+  const clean = text
+    .replace(/'/g, '’')
+    .replace(/"([^"]*)"/g, '“$1”')
+    .replace(/"/g, '”')
+    .replace(/[^A-Za-z0-9 ._:,%/()+→✔✘·’“”-]/g, '_')
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
 }
 
@@ -24,7 +43,7 @@ function init(themeVariables: Record<string, unknown>): string {
 }
 
 export interface Slice {
-  label: 'succeeded' | 'failed' | 'not reported'
+  label: 'succeeded' | 'failed' | 'not reported' | 'rolled back' | 'prepared' | 'not sent'
   count: number
 }
 
@@ -32,12 +51,7 @@ export interface Slice {
 export function outcomePie(slices: readonly Slice[], title: string): string {
   const shown = slices.filter((s) => s.count > 0)
   if (shown.length === 0) return ''
-  const colour = (s: Slice) =>
-    s.label === 'succeeded'
-      ? COLOURS.success
-      : s.label === 'failed'
-        ? COLOURS.failure
-        : COLOURS.pending
+  const colour = (s: Slice) => SLICE_COLOUR[s.label]
   const vars: Record<string, string> = {
     pieOpacity: '1',
     pieSectionTextColor: '#ffffff',
@@ -137,7 +151,7 @@ export interface WaveBox {
   wave: number
   /** shown one under the other */
   lines: string[]
-  state: 'passed' | 'failed' | 'running' | 'not started'
+  state: 'passed' | 'failed' | 'running' | 'stopped' | 'not started'
 }
 
 /** At most this many waves drawn; the table lists all. */
@@ -147,23 +161,14 @@ export const WAVES_DRAWN_MAX = 20
 export function wavesChart(waves: readonly WaveBox[]): string {
   if (waves.length === 0) return ''
   const shown = waves.slice(0, WAVES_DRAWN_MAX)
-  // Several datacenters each have a wave 1: a repeated number gets the box's place too.
-  const taken = new Set<string>()
-  const ids = new Map(
-    shown.map((w, i) => {
-      const base = `w${Math.max(0, Math.floor(w.wave))}`
-      const unique = taken.has(base) ? `${base}_${i}` : base
-      taken.add(unique)
-      return [w, unique] as const
-    })
-  )
-  const id = (w: WaveBox) => ids.get(w) as string
+  // By position: the same wave number recurs (each datacenter has its waves).
+  const id = (i: number) => `w${i}`
   const cls = (w: WaveBox) =>
     w.state === 'passed' ? 'passed' : w.state === 'failed' ? 'failed' : 'waiting'
   const boxes = shown.map(
-    (w) => `  ${id(w)}["${w.lines.map((l) => mermaidText(l, 60)).join('<br/>')}"]:::${cls(w)}`
+    (w, i) => `  ${id(i)}["${w.lines.map((l) => mermaidText(l, 60)).join('<br/>')}"]:::${cls(w)}`
   )
-  const arrows = shown.slice(1).map((w, i) => `  ${id(shown[i] as WaveBox)} --> ${id(w)}`)
+  const arrows = shown.slice(1).map((_, i) => `  ${id(i)} --> ${id(i + 1)}`)
   return [
     '```mermaid',
     'flowchart LR',

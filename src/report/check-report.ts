@@ -77,7 +77,7 @@ export function checkOutput(report: FleetReport, limit = CHECK_FIELD_MAX): Check
   const parts = [`## ${p.head}`]
   if (report.rollback) parts.push(rollbackMarkdown(report))
   if (p.state) parts.push(`### What this run left behind\n\n${p.state}`)
-  if (p.causes) parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`)
+  if (p.causes) parts.push(`### ${causesHeading(p.a, report.fleet.deployId)}\n\n${p.causes}`)
   if (p.timing) parts.push(p.timing)
   if (p.datacenters) parts.push(`### Datacenters\n\n${p.datacenters}`)
   if (p.waves) parts.push(`### Waves\n\n${p.waves}`)

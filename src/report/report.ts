@@ -8,7 +8,7 @@
 import type { FleetCounts, FleetState, NodeState, Verdict } from '../fleet-state/fleet-state.ts'
 import type { CauseGroup, LogDigest } from './log-digest.ts'
 import { digestLog, groupByCause, logLines } from './log-digest.ts'
-import type { Reported, WaveBox } from './charts.ts'
+import type { Reported, Slice, WaveBox } from './charts.ts'
 import { outcomePie, reportTimeChart, wavesChart } from './charts.ts'
 import {
   cellCode,
@@ -156,7 +156,10 @@ export interface DeployFacts {
 
 /** A wave of a staged rollout, as the pipeline ran it (times in epoch ms). */
 export interface WaveReport {
+  /** 1-based; 0 is layout: releases' prepare, sent to every target before wave 1 */
   wave: number
+  /** the datacenter it went to, when the run names datacenters (each has its own waves) */
+  datacenter?: string
   /** the wave's nodes by their labels (FleetState.labelOf) */
   nodes: string[]
   startedAt?: number
@@ -221,6 +224,8 @@ export interface Analysis {
   notSent: string[]
   prepared: string[]
   rolledBack: string[]
+  /** each rolled-back node (failed first or not): the release it went back to, where known */
+  rolledBackTo: Map<string, string>
   /** failed nodes' digests (nodes without a log read have none) */
   digests: Map<string, LogDigest>
   /** failures by cause, then lost, silent, still waiting; largest first within each */
@@ -272,25 +277,27 @@ const noLog = (cause: string): LogDigest => ({
   total: 0,
   listing: 0
 })
-/** The run read no log for this node: not yet (logs are read at the verdict), or beyond the first 200. */
+/** The run reads the logs of this many failed nodes at most (the Consul backend's MAX_LOGS_READ). */
+export const LOGS_READ_MAX = 200
+/** The run read no log for this node: not yet (logs are read at the verdict), beyond the first 200, or none was there. */
 const NOT_YET = noLog('failed (its log is read when the wait ends)')
-const NOT_READ = noLog(
-  'failed (its log was not read: the run reads the first 200 failed nodes’ logs)'
+const BEYOND = noLog(
+  `failed (its log was not read: the run reads the first ${LOGS_READ_MAX} failed nodes’ logs)`
 )
+const NO_LOG = noLog('failed (no log of it was found)')
 
 /** Each failed node's log, digested; a stand-in where the run read none. */
 function digestsOf(r: FleetReport, failed: readonly string[]): Map<string, LogDigest> {
   const logs = logsByLabel(r)
   const states = statesByLabel(r.fleet)
   const digests = new Map<string, LogDigest>()
+  // "Beyond the first 200" only where there were more failed nodes than that.
+  const unread = !r.verdict.done ? NOT_YET : failed.length > LOGS_READ_MAX ? BEYOND : NO_LOG
   for (const label of failed) {
     const text = logs.get(label)
     // The log names the node by its own name: the digest blanks that, not the label.
     const name = states.get(label)?.node ?? label
-    digests.set(
-      label,
-      text !== undefined ? digestLog(name, text) : r.verdict.done ? NOT_READ : NOT_YET
-    )
+    digests.set(label, text !== undefined ? digestLog(name, text) : unread)
   }
   return digests
 }
@@ -393,8 +400,12 @@ export function analyse(r: FleetReport): Analysis {
   for (const g of groups)
     for (const node of g.nodes)
       causeOf.set(node, g.status === 'failure' ? (digests.get(node)?.cause ?? g.cause) : g.cause)
+  const rolledBackTo = new Map<string, string>()
+  for (const s of fleet.list())
+    if (s.status === 'rolled_back' && s.deployId) rolledBackTo.set(s.node, s.deployId)
   return {
     counts: fleet.counts(),
+    rolledBackTo,
     failed,
     lost,
     silent,
@@ -417,14 +428,35 @@ function subject(facts: DeployFacts): string {
   return app && env ? `${app} → ${env}` : app || env
 }
 
-/** Where the nodes that are not on the release ended (contract 8a), for the headline. */
-function fleetNow(c: FleetCounts): string {
+/** `to v1` when every rolled-back node went back to the same release. */
+function backTo(a: Analysis): string {
+  const ids = new Set(a.rolledBackTo.values())
+  const [only] = ids
+  return ids.size === 1 && only ? ` to ${plainText(only, 100)}` : ''
+}
+
+/**
+ * Where the nodes that are not on the release ended (contract 8a), for the
+ * headline: `; 3 rolled back to v1, 2 not sent`.
+ */
+function fleetNow(c: FleetCounts, a: Analysis): string {
   const parts = [
-    c.rolledBack ? `${c.rolledBack} rolled back` : '',
+    c.rolledBack ? `${c.rolledBack} rolled back${backTo(a)}` : '',
     c.prepared ? `${c.prepared} prepared, not switched` : '',
     c.notSent ? `${c.notSent} not sent` : ''
   ].filter(Boolean)
   return parts.length ? `; ${parts.join(', ')}` : ''
+}
+
+/** What `latest` names after a run that ended early (a node booting now gets it). */
+function latestNow(r: FleetReport): string {
+  const { latestMoved, previousDeployId } = r.facts
+  if (latestMoved === true) return `; latest names ${plainText(r.fleet.deployId, 100)}`
+  if (latestMoved === false)
+    return previousDeployId
+      ? `; latest still names ${plainText(previousDeployId, 100)}`
+      : '; latest not moved'
+  return ''
 }
 
 /** Marks around the cause inside a headline (control characters: no fleet text carries them). */
@@ -499,14 +531,14 @@ function markedHeadline(r: FleetReport, a: Analysis, short: boolean): string {
       facts.eventFired === false
         ? 'the event was not fired'
         : `${c.succeeded} of ${c.total} ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}`
-    text = `stopped: ${plainText(facts.error, short ? 100 : 300)} (${still})`
+    text = `stopped: ${plainText(facts.error, short ? 100 : 300)} (${still})${fleetNow(c, a)}${latestNow(r)}`
   } else if (facts.cancelled) {
     text =
       facts.eventFired === false
         ? `cancelled before the event: no node was sent ${id}`
         : facts.eventFired === undefined && reported === 0
           ? `cancelled while announcing ${id}: whether the event went out is not known`
-          : `cancelled after the event: ${c.succeeded} of ${c.total} nodes ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}`
+          : `cancelled after the event: ${c.succeeded} of ${c.total} nodes ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}${fleetNow(c, a)}${latestNow(r)}`
   } else if (r.notWaiting) {
     text = `${id} announced to ${plural(c.total, 'node')}; not waiting (wait: false)`
   } else if (!verdict.done) {
@@ -519,17 +551,17 @@ function markedHeadline(r: FleetReport, a: Analysis, short: boolean): string {
         ? `${c.total === 1 ? 'the 1 node' : `all ${c.total} nodes`} ${on} ${id}`
         : `${c.succeeded} of ${c.total} nodes ${on} ${id}; ${c.total - c.succeeded} did not, within max-failures ${fleet.maxFailures} (${cause})`
   } else if (r.gateFailure) {
-    text = `health gate failed: ${CODE[0]}${plainText(r.gateFailure, short ? 100 : 240)}${CODE[1]} (${c.succeeded} of ${c.total} nodes ${on} ${id})`
+    text = `health gate failed: ${CODE[0]}${plainText(r.gateFailure, short ? 100 : 240)}${CODE[1]} (${c.succeeded} of ${c.total} nodes ${on} ${id})${fleetNow(c, a)}`
   } else if (verdict.reason === 'timed_out') {
     const quiet = a.silent.length + a.pending.length
     const after = facts.timeoutMs !== undefined ? ` after ${formatDuration(facts.timeoutMs)}` : ''
-    text = `timed out${after}: ${quiet} of ${c.total} nodes silent${bad ? `, ${bad} failed` : ''} (${cause})`
+    text = `timed out${after}: ${quiet} of ${c.total} nodes silent${bad ? `, ${bad} failed` : ''} (${cause})${fleetNow(c, a)}`
   } else {
     const also = [
       a.silent.length ? `${a.silent.length} silent` : '',
       a.pending.length ? `${a.pending.length} still deploying` : ''
     ].filter(Boolean)
-    text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})${fleetNow(c)}`
+    text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})${fleetNow(c, a)}`
   }
   if (facts.rollback) text = `↩ ${text}`
   const who = short ? (facts.environment ? plainText(facts.environment, 40) : '') : subject(facts)
@@ -588,11 +620,21 @@ function timeLine(r: FleetReport): string {
   return parts.join(' · ')
 }
 
-/** The line to paste to undo this run: back to what deploy-id named before. */
+/**
+ * The line to paste to undo this run: back to what deploy-id named before; after
+ * an auto-rollback, only for nodes it left behind. Without a recorded earlier
+ * release, and `latest` not moved, only the nodes sent this release have it.
+ */
 export function rollbackHint(r: FleetReport): string {
   const prev = r.facts.previousDeployId
-  if (!prev) return 'no earlier release is recorded: there is nothing to roll back to'
-  return `re-run with \`rollback-to: ${plainText(prev, 100).replace(/`/g, "'")}\` (CLI: \`--rollback-to ${plainText(prev, 100).replace(/`/g, "'")}\`)`
+  const id = plainText(r.fleet.deployId, 100).replace(/`/g, "'")
+  if (!prev)
+    return r.facts.latestMoved === false
+      ? `\`latest\` did not move: only nodes sent ${id} have it; \`rollback-to\` the release they had sends them back`
+      : 'no earlier release is recorded: there is nothing to roll back to'
+  const to = plainText(prev, 100).replace(/`/g, "'")
+  const line = `re-run with \`rollback-to: ${to}\` (CLI: \`--rollback-to ${to}\`)`
+  return r.rollback ? `auto-rollback ran (above); for any node it left on ${id}, ${line}` : line
 }
 
 /** Whether the run left its job unfinished: cancelled, an error, or not waiting. */
@@ -842,17 +884,26 @@ export function timingLine(a: Analysis): string {
   return `**Time to report** (${plural(a.reported.length, 'node')}): p50 ${formatDuration(p.p50)} · p90 ${formatDuration(p.p90)} · max ${formatDuration(p.max)}. Slowest: ${slow}.\n`
 }
 
-function waveState(w: WaveReport): WaveBox['state'] {
+/** A wave that went out and has no outcome is running, or stopped when the run was cancelled or broke off. */
+function waveState(w: WaveReport, r: FleetReport): WaveBox['state'] {
   if (w.passed === true) return 'passed'
   if (w.passed === false) return 'failed'
-  return w.startedAt === undefined ? 'not started' : 'running'
+  if (w.startedAt === undefined) return 'not started'
+  return r.facts.cancelled || r.facts.error ? 'stopped' : 'running'
 }
 
 const WAVE_MARK: Record<WaveBox['state'], string> = {
   passed: '✅ passed',
   failed: '❌ failed',
   running: '⏳ running',
+  stopped: '⛔ stopped',
   'not started': '⚪ not started'
+}
+
+/** `wave 2`, `prepare`, `dc2 wave 1`: the wave 0 of layout: releases is its prepare. */
+function waveName(w: WaveReport): string {
+  const name = w.wave === 0 ? 'prepare' : `wave ${w.wave}`
+  return w.datacenter ? `${plainText(w.datacenter, 40)} ${name}` : name
 }
 
 /** What a node did on this release: a rolled-back node by what it reported before it went back. */
@@ -863,12 +914,16 @@ function outcomeOf(state: NodeState | undefined): NodeState['status'] | undefine
 function waveCounts(w: WaveReport, states: Map<string, NodeState>) {
   let ok = 0
   let bad = 0
+  let unsent = 0
   for (const node of w.nodes) {
     const s = outcomeOf(states.get(node))
-    if (s === 'success') ok++
+    // A prepare's node that is left prepared did what the prepare asked.
+    if (s === 'success' || (w.wave === 0 && s === 'prepared')) ok++
     else if (s === 'failure' || s === 'lost') bad++
+    // Never sent this wave's event (or only prepared for it): nothing to report.
+    else if (s === 'not_sent' || s === 'prepared') unsent++
   }
-  return { ok, bad, quiet: w.nodes.length - ok - bad }
+  return { ok, bad, quiet: w.nodes.length - ok - bad - unsent }
 }
 
 function sinceEvent(at: number | undefined, r: FleetReport): string {
@@ -894,7 +949,8 @@ export function wavesTableMarkdown(r: FleetReport, budget: number): string {
       w.startedAt !== undefined && w.endedAt !== undefined
         ? formatDuration(w.endedAt - w.startedAt)
         : ''
-    const row = `| ${w.wave} | ${WAVE_MARK[waveState(w)]} | ${w.nodes.length}: ${names.text} | ${c.ok} | ${c.bad} | ${c.quiet} | ${sinceEvent(w.startedAt, r)} | ${took} | ${w.gate ? markdownText(w.gate, 120) : ''} |`
+    const wave = w.wave === 0 || w.datacenter ? markdownText(waveName(w), 60) : String(w.wave)
+    const row = `| ${wave} | ${WAVE_MARK[waveState(w, r)]} | ${w.nodes.length}: ${names.text} | ${c.ok} | ${c.bad} | ${c.quiet} | ${sinceEvent(w.startedAt, r)} | ${took} | ${w.gate ? markdownText(w.gate, 120) : ''} |`
     if (size + row.length > budget) {
       lines.push('', `… ${plural(waves.length - i, 'more wave')} left out (size limit).`)
       break
@@ -911,7 +967,7 @@ export function wavesPicture(r: FleetReport): string {
   return wavesChart(
     (r.waves ?? []).map((w) => {
       const c = waveCounts(w, states)
-      const state = waveState(w)
+      const state = waveState(w, r)
       const took =
         w.startedAt !== undefined && w.endedAt !== undefined
           ? `${sinceEvent(w.startedAt, r)} → ${sinceEvent(w.endedAt, r)}`
@@ -922,7 +978,7 @@ export function wavesPicture(r: FleetReport): string {
         wave: w.wave,
         state,
         lines: [
-          `wave ${w.wave}: ${plural(w.nodes.length, 'node')}`,
+          `${waveName(w)}: ${plural(w.nodes.length, 'node')}`,
           `${state === 'passed' ? '✔ ' : state === 'failed' ? '✘ ' : ''}${state} · ${c.ok} ok${c.bad ? `, ${c.bad} failed` : ''}`,
           ...(took ? [took] : []),
           ...(w.gate ? [`gate: ${w.gate}`] : [])
@@ -932,12 +988,15 @@ export function wavesPicture(r: FleetReport): string {
   )
 }
 
-/** The outcome pie's slices: green, red, grey. */
-function slices(a: Analysis) {
+/** The outcome pie's slices, every node in one: green, red, grey; where the others ended. */
+function slices(a: Analysis): Slice[] {
   return [
-    { label: 'succeeded' as const, count: a.succeeded.length },
-    { label: 'failed' as const, count: a.failed.length + a.lost.length },
-    { label: 'not reported' as const, count: a.silent.length + a.pending.length }
+    { label: 'succeeded', count: a.succeeded.length },
+    { label: 'failed', count: a.failed.length + a.lost.length },
+    { label: 'not reported', count: a.silent.length + a.pending.length },
+    { label: 'rolled back', count: a.rolledBack.length },
+    { label: 'prepared', count: a.prepared.length },
+    { label: 'not sent', count: a.notSent.length }
   ]
 }
 
@@ -1002,25 +1061,27 @@ export const SUMMARY_MAX_CHARS = 200_000
  * datacenter), in the order they were rolled out; empty when no node names one.
  */
 export function datacentersMarkdown(fleet: FleetState): string {
-  const rows = new Map<string, { total: number; ok: number; bad: number; quiet: number }>(
-    fleet.datacenters().map((dc) => [dc, { total: 0, ok: 0, bad: 0, quiet: 0 }])
-  )
+  const empty = () => ({ total: 0, ok: 0, bad: 0, quiet: 0, unsent: 0 })
+  const rows = new Map(fleet.datacenters().map((dc) => [dc, empty()]))
   for (const s of fleet.list()) {
     if (s.datacenter === undefined) continue
-    const row = rows.get(s.datacenter) ?? { total: 0, ok: 0, bad: 0, quiet: 0 }
+    const row = rows.get(s.datacenter) ?? empty()
     row.total++
     const outcome = outcomeOf(s)
     if (outcome === 'success') row.ok++
     else if (outcome === 'failure' || outcome === 'lost') row.bad++
+    // Never sent, or prepared and never switched: not "not reported".
+    else if (outcome === 'not_sent' || outcome === 'prepared') row.unsent++
     else row.quiet++
     rows.set(s.datacenter, row)
   }
   if (rows.size === 0) return ''
   return [
-    '| datacenter | nodes | succeeded | failed | not reported |',
-    '| --- | ---: | ---: | ---: | ---: |',
+    '| datacenter | nodes | succeeded | failed | not reported | not sent or not switched |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...[...rows].map(
-      ([dc, c]) => `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} |`
+      ([dc, c]) =>
+        `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} | ${c.unsent} |`
     )
   ].join('\n')
 }
@@ -1091,12 +1152,18 @@ export function reportParts(r: FleetReport, maxChars: number, opts: { mermaid: b
   }
 }
 
-/** `3 nodes did not succeed, by cause`, or `5 nodes had not reported` when none failed. */
-export function causesHeading(a: Analysis): string {
+/**
+ * `3 of 5 nodes did not succeed, by cause` when some failed; `2 of 5 nodes had
+ * not reported` when the rest only had not; else `4 of 5 nodes not on <id>`
+ * (never sent, prepared only, rolled back: they did report, or were not asked).
+ */
+export function causesHeading(a: Analysis, deployId: string): string {
   const notOk = a.counts.total - a.counts.succeeded
-  return a.failed.length + a.lost.length + a.silent.length > 0
-    ? `${notOk} of ${a.counts.total} nodes did not succeed, by cause`
-    : `${notOk} of ${a.counts.total} nodes had not reported`
+  const of = `${notOk} of ${a.counts.total} nodes`
+  if (a.failed.length + a.lost.length + a.silent.length > 0)
+    return `${of} did not succeed, by cause`
+  if (notOk === a.pending.length) return `${of} had not reported`
+  return `${of} not on ${markdownText(deployId, 100)}`
 }
 
 /**
@@ -1110,7 +1177,7 @@ export function summaryMarkdown(r: FleetReport, maxChars = SUMMARY_MAX_CHARS): s
   const out = [`### ${p.head}`]
   if (r.rollback) out.push(rollbackMarkdown(r))
   if (p.state) out.push(`#### What this run left behind\n\n${p.state}`)
-  if (p.causes) out.push(`#### ${causesHeading(p.a)}\n\n${p.causes}`)
+  if (p.causes) out.push(`#### ${causesHeading(p.a, r.fleet.deployId)}\n\n${p.causes}`)
   if (p.logs) out.push(p.logs)
   if (p.pictures || p.timing) out.push(`#### The fleet\n\n${p.pictures}${p.timing}`)
   if (p.datacenters) out.push(`#### Datacenters\n\n${p.datacenters}`)

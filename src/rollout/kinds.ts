@@ -36,7 +36,7 @@ export const KINDS: Record<StepKind, Kind> = {
     gatesLaterSteps: false,
     joinerUrl: (release) => release.manifestUrl,
     label: (step) => `${where(step)}${wave(step)}`,
-    notStarted: (step) => `not sent: wave ${step.wave} did not start`
+    notStarted: (step) => `not sent: ${where(step)}wave ${step.wave} did not start`
   },
   prepare: {
     url: (release) => release.prepareUrl,
