@@ -694,10 +694,7 @@ describe('the same node name in two datacenters (contract 8a)', () => {
         { wave: 1, nodes: ['web-1 (dc2)'], passed: false }
       ]
     })
-    assert.match(
-      summary,
-      /^ {2}w0\["wave 1: 2 nodes.*\n {2}w1\["wave 1: 1 node.*\n {2}w0 --> w1$/m
-    )
+    assert.match(summary, /^ {2}w0\["wave 1: 2 nodes.*\n {2}w1\["wave 1: 1 node.*\n {2}w0 --> w1$/m)
     assert.match(summary, /^\| web-1 &#40;dc1&#41; \| ❌ failed \| .*permission denied in dc1/m)
     assert.match(summary, /^\| web-1 &#40;dc2&#41; \| ❌ failed \| .*disk full in dc2/m)
     assert.deepEqual(
