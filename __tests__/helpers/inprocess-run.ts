@@ -38,7 +38,15 @@ export async function runInProcess(
   // The AWS SDK reads its credentials from the process environment.
   for (const [name, value] of Object.entries(env))
     if (name.startsWith('AWS_')) process.env[name] = value
-  const config = readConfig((name: InputName) => inputs[name] ?? '', { ...env })
+  let config: ReturnType<typeof readConfig>
+  try {
+    config = readConfig((name: InputName) => inputs[name] ?? '', { ...env })
+  } catch (error) {
+    // Bad input: one line naming the input, before anything is written.
+    const message = error instanceof Error ? error.message : String(error)
+    outputs.conclusion = 'failure'
+    return { code: 1, conclusion: 'failure', outputs, message, log: log.lines }
+  }
   const connection = await connect(config, log)
   let result: PipelineResult | undefined
   try {

@@ -54,10 +54,12 @@ describe('rollout model (contract 8, 8a)', () => {
     const p = predict(scenario({ autoRollback: true, fault: { kind: 'fail', dc: 0, position: 2 } }))
     assert.deepEqual(states(p), {
       'node-1': ['rolled back'],
-      'node-2': ['rolled back'],
+      // sent with node-3, which failed the wave: the run stops at once, it may not have reported
+      'node-2': ['rolled back', 'silent', 'pending'],
       'node-3': ['rolled back']
     })
     assert.deepEqual(holds(p)['node-1'], [RELEASE.a])
+    assert.deepEqual(holds(p)['node-2'], [RELEASE.a])
     assert.deepEqual(p.latest, { dc1: RELEASE.a }, 'leaves latest on the previous release')
     assert.equal(p.rolledBack, true)
     assert.deepEqual(p.wavesCompleted, [1])
@@ -66,7 +68,8 @@ describe('rollout model (contract 8, 8a)', () => {
   test('a failure in the last wave without auto-rollback: latest moved just before its event', () => {
     const p = predict(scenario({ fault: { kind: 'fail', dc: 0, position: 2 } }))
     assert.deepEqual(p.latest, { dc1: RELEASE.b })
-    assert.deepEqual(states(p)['node-2'], ['succeeded'])
+    assert.deepEqual(states(p)['node-2'], ['succeeded', 'silent', 'pending'])
+    assert.deepEqual(holds(p)['node-2'], [RELEASE.b], 'it was sent the release: it applies it')
   })
 
   test('a partial rollout succeeds and leaves latest unchanged', () => {
@@ -74,8 +77,9 @@ describe('rollout model (contract 8, 8a)', () => {
     assert.equal(p.code, 0)
     assert.deepEqual(states(p), {
       'node-1': ['succeeded'],
-      'node-2': ['not sent'],
-      'node-3': ['not sent']
+      // in no wave at all: a row `not sent`, or none
+      'node-2': ['not sent', 'absent'],
+      'node-3': ['not sent', 'absent']
     })
     assert.deepEqual(p.latest, { dc1: RELEASE.a })
     assert.deepEqual(p.wavesCompleted, [1])
@@ -115,6 +119,12 @@ describe('rollout model (contract 8, 8a)', () => {
     const ok = predict(scenario({ datacenters: 2 }))
     assert.deepEqual(ok.latest, { dc1: RELEASE.b, dc2: RELEASE.b })
     assert.deepEqual(ok.wavesCompleted, [4], 'two waves in each datacenter')
+    const single = predict(scenario({ datacenters: 2, waves: undefined }))
+    assert.deepEqual(
+      single.wavesCompleted,
+      [1],
+      '1 for a run without waves that succeeded in every datacenter'
+    )
   })
 
   test('wait: false with waves is a bad input naming waves; nothing is written', () => {
@@ -136,9 +146,9 @@ describe('rollout model (contract 8, 8a)', () => {
   test('layout releases, a node fails its prepare: the others are prepared, not switched', () => {
     const p = predict(scenario({ layout: 'releases', fault: { kind: 'fail', dc: 0, position: 1 } }))
     assert.deepEqual(states(p), {
-      'node-1': ['prepared'],
+      'node-1': ['prepared', 'silent', 'pending'],
       'node-2': ['failed'],
-      'node-3': ['prepared']
+      'node-3': ['prepared', 'silent', 'pending']
     })
     assert.deepEqual(holds(p)['node-1'], [RELEASE.a], 'current stays on the previous release')
     assert.deepEqual(p.latest, { dc1: RELEASE.a })
@@ -158,6 +168,18 @@ describe('rollout model (contract 8, 8a)', () => {
     )
     assert.deepEqual(holds(p)['node-1'], [RELEASE.a])
     assert.deepEqual(states(p)['node-3'], ['not sent'], 'waves 1, 100% over node-2, node-3')
+  })
+
+  test('layout releases, rollback-to a kept release is a switch only: no prepare, nothing to unpack', () => {
+    const p = predict(
+      scenario({
+        mode: 'rollback-to',
+        layout: 'releases',
+        fault: { kind: 'fail', dc: 0, position: 0 }
+      })
+    )
+    assert.equal(p.code, 0, 'the failing node fails to unpack an archive, and none is sent')
+    assert.deepEqual(p.latest, { dc1: RELEASE.a })
   })
 
   test('a joiner is part of the last wave', () => {

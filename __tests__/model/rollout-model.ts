@@ -62,8 +62,10 @@ function stepsOf(s: Scenario, dc: number): Step[] {
   // promote: the first node of each datacenter holds the release already.
   const targets = s.mode === 'promote' ? all.slice(1) : all
   const counts = waveCounts(s.waves, targets.length) ?? []
+  // Contract 9: a node that keeps the release gets a switch only.
+  const toPrepare = s.layout === 'releases' ? targets.filter((n) => !keepsRelease(s, n)) : []
   const steps: Step[] =
-    s.layout === 'releases' ? [{ dc, kind: 'prepare', nodes: targets, movesLatest: false }] : []
+    toPrepare.length > 0 ? [{ dc, kind: 'prepare', nodes: toPrepare, movesLatest: false }] : []
   counts.forEach((count, i) => {
     const last = i === counts.length - 1
     const nodes = targets.slice(i === 0 ? 0 : counts[i - 1], count)
@@ -89,6 +91,24 @@ export function refusalOf(s: Scenario): string | undefined {
   return undefined
 }
 
+/**
+ * layout releases: promote and rollback-to announce a release the nodes
+ * prepared before (the partial rollout prepared every target; rollback-to's
+ * release is kept), except the silent node, started after the setup.
+ */
+function keepsRelease(s: Scenario, node: string): boolean {
+  return s.mode !== 'deploy' && !(s.fault.kind === 'silent' && node === faultyNode(s))
+}
+
+/** A node past the last wave of a partial rollout (in no wave at all). */
+function partialRemainder(s: Scenario, node: string): boolean {
+  return range(s).some((dc) => {
+    const steps = stepsOf(s, dc).filter((st) => st.kind === 'wave')
+    const inWave = steps.some((st) => st.nodes.includes(node))
+    return !inWave && nodesOf(s, dc).includes(node) && !steps[steps.length - 1]!.movesLatest
+  })
+}
+
 /** What a node held before the run (setup: see releasesOf); a joiner boots from `latest`. */
 export function heldBefore(s: Scenario, node: string): string {
   if (s.mode === 'rollback-to') return RELEASE.b
@@ -101,6 +121,12 @@ const isFirst = (s: Scenario, node: string) => range(s).some((dc) => nodesOf(s, 
 
 interface Walk {
   states: Map<string, NodeState>
+  /** nodes of the step that failed, which may not have reported by the verdict (it stops at once) */
+  unsure: Set<string>
+  /** failed or silent in the prepare: left out of the switch (contract 9) */
+  unprepared: Set<string>
+  /** a wave (a switch with layout releases) was sent */
+  waveSent: boolean
   /** nodes sent this run's release, in order */
   sent: string[]
   moved: Set<number>
@@ -112,26 +138,32 @@ interface Walk {
 /** One step: each node's outcome, then whether the run stops (contract 8, 8a). */
 function runStep(s: Scenario, step: Step, walk: Walk): void {
   const faulty = faultyNode(s)
+  const nodes = step.nodes.filter((n) => !walk.unprepared.has(n))
   if (step.movesLatest) walk.moved.add(step.dc)
-  walk.sent.push(...step.nodes.filter((n) => !walk.sent.includes(n)))
+  if (step.kind === 'wave') walk.waveSent = true
+  walk.sent.push(...nodes.filter((n) => !walk.sent.includes(n)))
   const silent: string[] = []
   const failed: string[] = []
-  for (const node of step.nodes) {
-    if (node === faulty && s.fault.kind === 'fail') failed.push(node)
+  // The fleet's failing node cannot unpack the release: only a step with the archive fails.
+  const unpacks = step.kind === 'prepare' || s.layout === 'in-place'
+  for (const node of nodes) {
+    if (node === faulty && s.fault.kind === 'fail' && unpacks) failed.push(node)
     else if (node === faulty && s.fault.kind === 'silent') silent.push(node)
     else walk.states.set(node, step.kind === 'prepare' ? 'prepared' : 'succeeded')
   }
   for (const node of failed) walk.states.set(node, 'failed')
   for (const node of silent) walk.states.set(node, 'silent')
   walk.failures += failed.length + silent.length
+  if (step.kind === 'prepare') for (const n of [...failed, ...silent]) walk.unprepared.add(n)
   if (walk.failures > s.maxFailures) {
+    if (failed.length > 0) for (const n of nodes) if (!failed.includes(n)) walk.unsure.add(n)
     walk.stop =
       failed.length > 0 ? { kind: 'failed', nodes: failed } : { kind: 'timeout', nodes: silent }
     return
   }
   // A check seen critical during the bake fails the wave at once (no bake: no gate).
   const crashed = step.kind === 'wave' && s.bake && s.fault.kind === 'critical'
-  if (crashed && faulty !== undefined && step.nodes.includes(faulty)) {
+  if (crashed && faulty !== undefined && nodes.includes(faulty)) {
     walk.stop = { kind: 'critical', nodes: [faulty] }
     return
   }
@@ -201,7 +233,16 @@ export function predict(s: Scenario): Prediction {
   if (refusal !== undefined) return refused(s, refusal)
   const steps = range(s).flatMap((dc) => stepsOf(s, dc))
   if (s.cancel) return cancelled(s, steps[0]!)
-  const walk: Walk = { states: new Map(), sent: [], moved: new Set(), failures: 0, passedWaves: 0 }
+  const walk: Walk = {
+    states: new Map(),
+    unsure: new Set(),
+    unprepared: new Set(),
+    waveSent: false,
+    sent: [],
+    moved: new Set(),
+    failures: 0,
+    passedWaves: 0
+  }
   for (const step of steps) {
     runStep(s, step, walk)
     if (walk.stop) break
@@ -271,10 +312,21 @@ function settled(
   s: Scenario,
   p: NodePrediction,
   state: NodeState,
-  release: string
+  release: string,
+  unsure = false
 ): NodePrediction {
   const before = heldBefore(s, p.node)
+  // Sent with the node that failed the step: reported, or not yet, by the verdict.
+  if (unsure)
+    return {
+      ...p,
+      states: [state, 'silent', 'pending'],
+      holds: [state === 'succeeded' ? release : before]
+    }
   if (state === 'succeeded') return { ...p, states: [state], holds: [release], reported: release }
+  // Past a partial rollout's last wave a node is in no wave: a row "not sent", or none.
+  if (state === 'not sent' && partialRemainder(s, p.node))
+    return { ...p, states: ['not sent', 'absent'], holds: [before] }
   return { ...p, states: [state], holds: [before] }
 }
 
@@ -287,10 +339,12 @@ function failedRun(s: Scenario, walk: Walk): Prediction {
   const nodes = everyNode(s).map((p) => {
     const state = walk.states.get(p.node) ?? 'not sent'
     if (!rollback)
-      return isPartialNode(s, p.node) ? untouchedPartial(p) : settled(s, p, state, release)
+      return isPartialNode(s, p.node)
+        ? untouchedPartial(p)
+        : settled(s, p, state, release, walk.unsure.has(p.node))
     return rolledBackNode(s, p, state, walk, previous)
   })
-  const switched = walk.sent.some((n) => walk.states.get(n) !== 'prepared')
+  const switched = walk.waveSent
   const passed = walk.passedWaves
   return {
     nodes,
@@ -299,9 +353,8 @@ function failedRun(s: Scenario, walk: Walk): Prediction {
     cause: stop,
     latest,
     rolledBack: rollback ? (s.layout === 'releases' && !switched ? 'either' : true) : false,
-    // without waves: 1 only when every datacenter succeeded; with two, either reading
-    wavesCompleted:
-      s.waves === undefined ? (s.datacenters > 1 && passed > 0 ? [0, passed] : [0]) : [passed]
+    // "1 for a run without `waves` that succeeded in every datacenter, 0 when nothing passed"
+    wavesCompleted: s.waves === undefined ? [0] : [passed]
   }
 }
 
@@ -323,10 +376,13 @@ function rolledBackNode(
   if (isPartialNode(s, p.node))
     return { ...p, states: ['rolled back', 'absent'], holds: [previous] }
   if (!walk.sent.includes(p.node)) return { ...p, states: ['not sent'], holds: [before] }
+  const maybe = walk.unsure.has(p.node) ? (['silent', 'pending'] as const) : []
+  if (!walk.waveSent) return { ...p, states: [state, 'rolled back', ...maybe], holds: [previous] }
   // Prepared only (layout releases): `current` never left the previous release.
   if (state === 'prepared') return { ...p, states: ['prepared', 'rolled back'], holds: [previous] }
   if (state === 'failed' && s.layout === 'releases')
     return { ...p, states: ['failed', 'rolled back'], holds: [previous] }
+  if (maybe.length > 0) return { ...p, states: ['rolled back', ...maybe], holds: [previous] }
   return { ...p, states: ['rolled back'], holds: [previous], reported: previous }
 }
 
@@ -345,6 +401,8 @@ export function openQuestion(s: Scenario): string | undefined {
     s.fault.position < lastWaveStart
   )
     return "a tolerated silent node before the last wave: `timeout` is the whole run's budget"
+  if (s.fault.kind === 'silent' && s.maxFailures > 0 && s.layout === 'releases')
+    return 'a tolerated silent node at the prepare: the switch gets what is left of `timeout`'
   if (s.fault.kind === 'join') {
     if (s.layout !== 'in-place')
       return 'a joiner with layout releases: prepared with the last switch?'
