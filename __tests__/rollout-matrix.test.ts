@@ -8,7 +8,7 @@
 //   MATRIX_SEED=S      the seed (default: SEED below; printed either way)
 //   MATRIX_CASES=N     how many cases (default CASES)
 //   MATRIX_CASE=K      only case K of the seed (replay a failure)
-//   MATRIX_CONCURRENCY how many fleets at once (default 6)
+//   MATRIX_CONCURRENCY how many fleets at once (default 12: a case mostly waits on its nodes)
 //
 // Node names stay distinct across datacenters (contract 8a case 12, the same
 // name in two datacenters, is being fixed apart) and a scenario's releases all
@@ -24,7 +24,7 @@ import { describeScenario } from './model/scenario.ts'
 
 const SEED = Number(process.env.MATRIX_SEED ?? 1919)
 const CASES = Number(process.env.MATRIX_CASES ?? 200)
-const CONCURRENCY = Number(process.env.MATRIX_CONCURRENCY ?? 6)
+const CONCURRENCY = Number(process.env.MATRIX_CONCURRENCY ?? 12)
 const ONLY = process.env.MATRIX_CASE
 
 interface KnownGap {
@@ -51,7 +51,11 @@ describe(`rollout matrix (seed ${SEED})`, { timeout: 900_000 }, () => {
       if (c.disagreements.length > 0) bad.push(c)
       if (ONLY !== undefined) t.diagnostic(`${describeScenario(c.scenario)}\n${formatCase(c)}`)
     })
-    t.diagnostic(`${done.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    const slowest = [...done].sort((a, b) => b.ms - a.ms)[0]
+    t.diagnostic(
+      `${done.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s wall` +
+        ` (${CONCURRENCY} at once; slowest: case ${slowest?.index}, ${slowest?.ms} ms)`
+    )
     for (const gap of KNOWN_GAPS)
       t.diagnostic(
         `left out: ${gap.name} (${gap.contract}): ${all.filter((i) => gapOf(scenarioAt(SEED, i)) === gap).length}`

@@ -8,7 +8,7 @@ import type { FleetNodeSpec, LocalFleet } from '../../fleet/index.ts'
 import { startLocalFleet } from '../../fleet/index.ts'
 import { actionEnv, actionInputs, versionedBuilds } from '../helpers/action-run.ts'
 import { firesSince, KV } from '../helpers/fleet-truth.ts'
-import type { InProcessRun } from '../helpers/inprocess-run.ts'
+import type { InProcessOptions, InProcessRun } from '../helpers/inprocess-run.ts'
 import { runInProcess } from '../helpers/inprocess-run.ts'
 import type { Scenario } from './scenario.ts'
 import { datacenterName, faultyNode, joinerOf, nodesOf, RELEASE } from './scenario.ts'
@@ -146,8 +146,19 @@ function onFirstFire(fleet: LocalFleet, then: () => void): () => void {
   return () => clearInterval(poll)
 }
 
+/** How a run of the action is made: in process (the matrix) or through dist/ (the soak). */
+export type Runner = (
+  inputs: Record<string, string>,
+  env: Record<string, string>,
+  options?: InProcessOptions
+) => Promise<InProcessRun>
+
 /** The run under test, with the cancel or the joiner at its first event. */
-export async function runScenario(s: Scenario, fleet: LocalFleet): Promise<InProcessRun> {
+export async function runScenario(
+  s: Scenario,
+  fleet: LocalFleet,
+  runner: Runner = runInProcess
+): Promise<InProcessRun> {
   const work = await matrixWorkspace()
   const cancel = new AbortController()
   let joining: Promise<unknown> | undefined
@@ -161,7 +172,7 @@ export async function runScenario(s: Scenario, fleet: LocalFleet): Promise<InPro
       })
   })
   try {
-    return await runInProcess(
+    return await runner(
       runInputs(s, fleet),
       actionEnv(fleet, work, { id: '19', attempt: ++attempts }),
       { signal: cancel.signal }

@@ -176,7 +176,11 @@ function cancelled(s: Scenario, first: Step): Prediction {
   const nodes = everyNode(s).map((p): NodePrediction => {
     if (isPartialNode(s, p.node)) return untouchedPartial(p)
     if (!first.nodes.includes(p.node))
-      return { ...p, states: ['not sent'], holds: [heldBefore(s, p.node)] }
+      return {
+        ...p,
+        states: partialRemainder(s, p.node) ? ['not sent', 'absent'] : ['not sent'],
+        holds: [heldBefore(s, p.node)]
+      }
     const done = first.kind === 'prepare' ? 'prepared' : 'succeeded'
     const holds =
       first.kind === 'prepare' ? [heldBefore(s, p.node)] : [heldBefore(s, p.node), release]

@@ -2,13 +2,18 @@
 // before the run, the run in process, the fleet settled, then the model's
 // prediction judged against the fleet and the outputs.
 import type { InProcessRun } from '../helpers/inprocess-run.ts'
+import type { Runner } from './fleet-scenario.ts'
 import { runScenario, scenarioFleet, settle, setUp } from './fleet-scenario.ts'
+import { fleetInvariants, watchTrees } from './fleet-invariants.ts'
 import { scenarioAt } from './generate.ts'
 import { judge } from './judge.ts'
 import type { Prediction } from './rollout-model.ts'
 import { predict } from './rollout-model.ts'
 import type { Scenario } from './scenario.ts'
 import { describeScenario, releasesOf } from './scenario.ts'
+
+/** How long the fleet may take to come to the model's state after the run (loaded machines). */
+const CONVERGE_MS = 20_000
 
 export interface CaseOutcome {
   seed: number
@@ -18,23 +23,33 @@ export interface CaseOutcome {
   run?: InProcessRun
   /** empty when the executor and the fleet agree with the model */
   disagreements: string[]
+  /** the soak's fleet invariants broken (when asked for) */
+  violations: string[]
   ms: number
+}
+
+export interface CaseOptions {
+  runner?: Runner
+  /** also sample the trees during the run and check the soak's fleet invariants */
+  invariants?: boolean
 }
 
 export async function runCase(
   seed: number,
   index: number,
-  scenario: Scenario = scenarioAt(seed, index)
+  scenario: Scenario = scenarioAt(seed, index),
+  options: CaseOptions = {}
 ): Promise<CaseOutcome> {
   const started = Date.now()
   const prediction = predict(scenario)
-  const outcome = (disagreements: string[], run?: InProcessRun): CaseOutcome => ({
+  const outcome = (disagreements: string[], run?: InProcessRun, violations: string[] = []) => ({
     seed,
     index,
     scenario,
     prediction,
     ...(run ? { run } : {}),
     disagreements,
+    violations,
     ms: Date.now() - started
   })
   const { fleet, arm, addSilent } = await scenarioFleet(scenario, releasesOf(scenario).release)
@@ -43,9 +58,19 @@ export async function runCase(
     arm()
     await addSilent()
     const from = fleet.consul.arrivals.length
-    const run = await runScenario(scenario, fleet)
+    const watch = options.invariants ? watchTrees(scenario, fleet) : undefined
+    const run = await runScenario(scenario, fleet, options.runner)
     await settle(fleet, scenario.fault.kind === 'join' ? 1500 : 600)
-    return outcome(judge(scenario, prediction, run, fleet, from), run)
+    // Nodes sent something the run did not wait for (wait: false, a cancel) apply
+    // it after the run: the fleet must come to the model's state, not at once.
+    const judged = () => judge(scenario, prediction, run, fleet, from)
+    let disagreements = judged()
+    for (const until = Date.now() + CONVERGE_MS; disagreements.length > 0 && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 200))
+      disagreements = judged()
+    }
+    const violations = watch ? [...watch.stop(), ...fleetInvariants(scenario, fleet, run.code)] : []
+    return outcome(disagreements, run, violations)
   } catch (error) {
     return outcome([`the case broke off: ${(error as Error).stack ?? String(error)}`])
   } finally {
@@ -60,6 +85,7 @@ export function formatCase(c: CaseOutcome): string {
     `  replay: MATRIX_SEED=${c.seed} MATRIX_CASE=${c.index} npx node --test __tests__/rollout-matrix.test.ts`,
     `  scenario: ${JSON.stringify(c.scenario)}`,
     ...c.disagreements.map((d) => `  - ${d}`),
+    ...c.violations.map((v) => `  - invariant: ${v}`),
     ...(c.run
       ? [
           `  failure line: ${c.run.message.split('\n')[0]}`,
@@ -75,13 +101,14 @@ export async function runCases(
   indexes: number[],
   concurrency: number,
   onCase?: (c: CaseOutcome) => void,
-  until = Infinity
+  until = Infinity,
+  options: CaseOptions = {}
 ): Promise<CaseOutcome[]> {
   const queue = [...indexes]
   const done: CaseOutcome[] = []
   const worker = async (): Promise<void> => {
     for (let i = queue.shift(); i !== undefined && Date.now() < until; i = queue.shift()) {
-      const c = await runCase(seed, i)
+      const c = await runCase(seed, i, scenarioAt(seed, i), options)
       done.push(c)
       onCase?.(c)
     }
