@@ -8,7 +8,7 @@
 //   MATRIX_SEED=S      the seed (default: SEED below; printed either way)
 //   MATRIX_CASES=N     how many cases (default CASES)
 //   MATRIX_CASE=K      only case K of the seed (replay a failure)
-//   MATRIX_CONCURRENCY how many fleets at once (default 12: a case mostly waits on its nodes)
+//   MATRIX_CONCURRENCY how many fleets at once (default 16: a case mostly waits on its nodes)
 //
 // Node names stay distinct across datacenters (contract 8a case 12, the same
 // name in two datacenters, is being fixed apart) and a scenario's releases all
@@ -17,6 +17,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { scenarioAt } from './model/generate.ts'
+import { waveCounts } from './model/rollout-model.ts'
 import type { CaseOutcome } from './model/run-case.ts'
 import { formatCase, runCase, runCases } from './model/run-case.ts'
 import type { Scenario } from './model/scenario.ts'
@@ -24,7 +25,7 @@ import { describeScenario } from './model/scenario.ts'
 
 const SEED = Number(process.env.MATRIX_SEED ?? 1919)
 const CASES = Number(process.env.MATRIX_CASES ?? 200)
-const CONCURRENCY = Number(process.env.MATRIX_CONCURRENCY ?? 12)
+const CONCURRENCY = Number(process.env.MATRIX_CONCURRENCY ?? 16)
 const ONLY = process.env.MATRIX_CASE
 
 interface KnownGap {
@@ -35,7 +36,25 @@ interface KnownGap {
 }
 
 /** Regions where the executor disagrees with the contract today: left out, named. */
-export const KNOWN_GAPS: KnownGap[] = []
+export const KNOWN_GAPS: KnownGap[] = [
+  {
+    // e.g. seed 7 case 77: waves 34%, 100% over 3 nodes, the last wave's only
+    // node fails its prepare with max-failures 1. The executor stops the run at
+    // the empty last switch wave ("more than 1 failed", with one failed) and
+    // leaves latest; the contract counts 1 failure within max-failures 1.
+    name: 'releases: every node of a last switch wave failed its prepare, within max-failures',
+    contract:
+      'CONTRACT 7 "at most max-failures did not"; 8 "they move just before the last wave\'s event"',
+    matches: (s) => {
+      if (s.layout !== 'releases' || s.mode !== 'deploy' || s.fault.kind !== 'fail') return false
+      if (s.maxFailures < 1) return false
+      const counts = waveCounts(s.waves, s.nodesPerDc) ?? []
+      const from = counts.length > 1 ? counts[counts.length - 2]! : 0
+      const to = counts[counts.length - 1]!
+      return to - from === 1 && s.fault.position === from && to === s.nodesPerDc
+    }
+  }
+]
 
 const gapOf = (s: Scenario) => KNOWN_GAPS.find((g) => g.matches(s))
 

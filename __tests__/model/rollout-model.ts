@@ -379,7 +379,12 @@ function rolledBackNode(
   if (silent) return { ...p, states: ['silent'], holds: [before] }
   if (isPartialNode(s, p.node))
     return { ...p, states: ['rolled back', 'absent'], holds: [previous] }
-  if (!walk.sent.includes(p.node)) return { ...p, states: ['not sent'], holds: [before] }
+  if (!walk.sent.includes(p.node))
+    return {
+      ...p,
+      states: partialRemainder(s, p.node) ? ['not sent', 'absent'] : ['not sent'],
+      holds: [before]
+    }
   const maybe = walk.unsure.has(p.node) ? (['silent', 'pending'] as const) : []
   if (!walk.waveSent) return { ...p, states: [state, 'rolled back', ...maybe], holds: [previous] }
   // Prepared only (layout releases): `current` never left the previous release.
