@@ -15,6 +15,16 @@ import { describeScenario, releasesOf } from './scenario.ts'
 /** How long the fleet may take to come to the model's state after the run (loaded machines). */
 const CONVERGE_MS = 20_000
 
+/** `check` run until it finds nothing or CONVERGE_MS pass: its last findings. */
+async function converged(check: () => string[]): Promise<string[]> {
+  let found = check()
+  for (const until = Date.now() + CONVERGE_MS; found.length > 0 && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 200))
+    found = check()
+  }
+  return found
+}
+
 export interface CaseOutcome {
   seed: number
   index: number
@@ -63,14 +73,11 @@ export async function runCase(
     await settle(fleet, scenario.fault.kind === 'join' ? 1500 : 600)
     // Nodes sent something the run did not wait for (wait: false, a cancel) apply
     // it after the run: the fleet must come to the model's state, not at once.
-    const judged = () => judge(scenario, prediction, run, fleet, from)
-    let disagreements = judged()
-    for (const until = Date.now() + CONVERGE_MS; disagreements.length > 0 && Date.now() < until;) {
-      await new Promise((r) => setTimeout(r, 200))
-      disagreements = judged()
-    }
-    const violations = watch ? [...watch.stop(), ...fleetInvariants(scenario, fleet, run.code)] : []
-    return outcome(disagreements, run, violations)
+    const disagreements = await converged(() => judge(scenario, prediction, run, fleet, from))
+    const sampled = watch?.stop() ?? []
+    // A node still applying has its tree before its report: judged once it settles.
+    const atEnd = watch ? await converged(() => fleetInvariants(scenario, fleet, run.code)) : []
+    return outcome(disagreements, run, [...sampled, ...atEnd])
   } catch (error) {
     return outcome([`the case broke off: ${(error as Error).stack ?? String(error)}`])
   } finally {
