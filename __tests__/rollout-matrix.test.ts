@@ -13,11 +13,11 @@
 // Node names stay distinct across datacenters (contract 8a case 12, the same
 // name in two datacenters, is being fixed apart) and a scenario's releases all
 // use one layout (case 16, auto-rollback across layouts, likewise): see
-// KNOWN_GAPS for the regions left out on purpose.
+// KNOWN_GAPS (model/known-gaps.ts) for the regions left out on purpose.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { scenarioAt } from './model/generate.ts'
-import { waveCounts } from './model/rollout-model.ts'
+import { gapOf, KNOWN_GAPS } from './model/known-gaps.ts'
 import type { CaseOutcome } from './model/run-case.ts'
 import { formatCase, runCase, runCases } from './model/run-case.ts'
 import type { Scenario } from './model/scenario.ts'
@@ -27,36 +27,6 @@ const SEED = Number(process.env.MATRIX_SEED ?? 1919)
 const CASES = Number(process.env.MATRIX_CASES ?? 200)
 const CONCURRENCY = Number(process.env.MATRIX_CONCURRENCY ?? 16)
 const ONLY = process.env.MATRIX_CASE
-
-interface KnownGap {
-  name: string
-  /** the contract line the executor does not keep yet */
-  contract: string
-  matches(s: Scenario): boolean
-}
-
-/** Regions where the executor disagrees with the contract today: left out, named. */
-export const KNOWN_GAPS: KnownGap[] = [
-  {
-    // e.g. seed 7 case 77: waves 34%, 100% over 3 nodes, the last wave's only
-    // node fails its prepare with max-failures 1. The executor stops the run at
-    // the empty last switch wave ("more than 1 failed", with one failed) and
-    // leaves latest; the contract counts 1 failure within max-failures 1.
-    name: 'releases: every node of a last switch wave failed its prepare, within max-failures',
-    contract:
-      'CONTRACT 7 "at most max-failures did not"; 8 "they move just before the last wave\'s event"',
-    matches: (s) => {
-      if (s.layout !== 'releases' || s.mode !== 'deploy' || s.fault.kind !== 'fail') return false
-      if (s.maxFailures < 1) return false
-      const counts = waveCounts(s.waves, s.nodesPerDc) ?? []
-      const from = counts.length > 1 ? counts[counts.length - 2]! : 0
-      const to = counts[counts.length - 1]!
-      return to - from === 1 && s.fault.position === from && to === s.nodesPerDc
-    }
-  }
-]
-
-const gapOf = (s: Scenario) => KNOWN_GAPS.find((g) => g.matches(s))
 
 describe(`rollout matrix (seed ${SEED})`, { timeout: 900_000 }, () => {
   test('the executor, on the fleet, agrees with the model', async (t) => {
