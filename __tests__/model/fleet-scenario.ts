@@ -1,6 +1,7 @@
 // One scenario of the rollout matrix on a fresh local fleet: the fleet the
 // scenario describes (a failing, silent, crashing or joining node), the
 // releases published before the run, and the run itself, in process.
+import { rmSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +27,7 @@ let workspace: Promise<string> | undefined
 export function matrixWorkspace(): Promise<string> {
   workspace ??= (async () => {
     const work = await mkdtemp(join(tmpdir(), 'stretcher-matrix-'))
+    process.once('exit', () => rmSync(work, { recursive: true, force: true }))
     await versionedBuilds(work, { v1: 'one', v2: 'two' })
     await writeFile(join(work, 'stretcher.yml'), RELEASES_TEMPLATE)
     return work
