@@ -7,7 +7,15 @@
 // fired) and be complete, the lock be free, no token printed, no false success.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { formatReport, planIteration, runSoak } from '../bench/soak.ts'
+import {
+  formatReport,
+  formatRolloutReport,
+  planIteration,
+  runRolloutSoak,
+  runSoak
+} from '../bench/soak.ts'
+import { scenarioAt } from './model/generate.ts'
+import { describeScenario } from './model/scenario.ts'
 
 const SEED = 403
 const FIRST = 13
@@ -29,5 +37,36 @@ describe('soak slice (dist/, seed 403, iterations 13-15)', { timeout: 90_000 }, 
       `signals were sent\n${formatReport(report)}`
     )
     assert.deepEqual(report.violations, [], formatReport(report))
+  })
+})
+
+// The soak's rollout mode (issue #19): a fixed-seed slice of the matrix's
+// scenarios, in process, judged from the fleet alone (trees sampled during the
+// run, `current`, results/, `latest`) and against the contract 8/8a model.
+describe('rollout soak slice (seed 19, scenarios 0-5)', { timeout: 240_000 }, () => {
+  test('the slice draws the seed’s scenarios, faults among them', () => {
+    const drawn = Array.from({ length: 6 }, (_, i) => scenarioAt(19, i))
+    assert.deepEqual(
+      drawn,
+      Array.from({ length: 6 }, (_, i) => scenarioAt(19, i)),
+      'a scenario depends on (seed, index) only'
+    )
+    assert.ok(
+      drawn.some((s) => s.fault.kind !== 'none'),
+      drawn.map(describeScenario).join('\n')
+    )
+  })
+
+  test('no fleet invariant broken, no disagreement with the model', async () => {
+    const report = await runRolloutSoak({
+      seed: 19,
+      first: 0,
+      runs: 6,
+      maxMs: 200_000,
+      concurrency: 3
+    })
+    assert.equal(report.cases.length, 6, formatRolloutReport(report))
+    assert.deepEqual(report.violated, [], formatRolloutReport(report))
+    assert.deepEqual(report.disagreed, [], formatRolloutReport(report))
   })
 })

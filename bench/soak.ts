@@ -1,4 +1,5 @@
 // npm run soak -- --seed N --runs M [--first K] [--minutes T] [--json FILE]
+// npm run soak -- --rollouts [--seed N] [--first K] [--runs M] [--minutes T] [--dist] [--concurrency C]
 //
 // A seeded, bounded soak of dist/ (issue #16): deploys, `rollback-to` runs and
 // two concurrent runs against one ACL-enabled local fleet, under random faults
@@ -19,6 +20,15 @@
 //    most Consul keeps a session);
 //  - neither token passed (Consul, GitHub) appears in stdout, stderr, the job
 //    summary, outputs, or the post step's output.
+//
+// With --rollouts it draws the rollout matrix's scenarios instead (issue #19:
+// waves, layout, one or two datacenters, auto-rollback, max-failures, wait,
+// promote / rollback-to, a failing, silent, crashing or joining node, a
+// cancel), C at a time, each on its own fleet, in process (or through dist/
+// with --dist), and judges each from the fleet alone (trees sampled during
+// the run, `current`, results/, `latest`: __tests__/model/fleet-invariants.ts)
+// as well as against the contract 8/8a model. Scenario K of seed N is replayed
+// with `--rollouts --seed N --first K --runs 1`.
 //
 // The plan of iteration K depends on (seed, K) only, so a violation is replayed
 // with `--seed N --first K --runs 1` (on a fresh fleet; timing still varies).
@@ -41,6 +51,12 @@ import type { ActionRun } from '../fleet/run-action.ts'
 import { runAction } from '../fleet/run-action.ts'
 import type { S3FaultProxy, S3FaultSpec } from '../fleet/s3-faults.ts'
 import { startS3FaultProxy } from '../fleet/s3-faults.ts'
+import { runThroughDist } from '../__tests__/helpers/dist-run.ts'
+import type { CaseOutcome } from '../__tests__/model/run-case.ts'
+import { formatCase, runCases } from '../__tests__/model/run-case.ts'
+import { describeScenario } from '../__tests__/model/scenario.ts'
+import { scenarioAt } from '../__tests__/model/generate.ts'
+import { gapOf } from '../__tests__/model/known-gaps.ts'
 
 export const KV = 'stretcher/soak'
 const APP = 'soak'
@@ -898,6 +914,101 @@ export function formatReport(report: SoakReport): string {
   return lines.join('\n')
 }
 
+// --- rollouts (issue #19) -----------------------------------------------------
+
+export interface RolloutSoakOptions {
+  seed: number
+  first: number
+  runs: number
+  maxMs: number
+  /** fleets at once */
+  concurrency: number
+  /** through dist/index.js (a process per run) instead of in process */
+  dist?: boolean
+  log?: (line: string) => void
+}
+
+export interface RolloutSoakReport {
+  seed: number
+  first: number
+  elapsedMs: number
+  cases: CaseOutcome[]
+  /** cases whose fleet broke an invariant */
+  violated: CaseOutcome[]
+  /** cases the executor and the model disagree on */
+  disagreed: CaseOutcome[]
+}
+
+export async function runRolloutSoak(opts: RolloutSoakOptions): Promise<RolloutSoakReport> {
+  const started = Date.now()
+  const drawn = Array.from({ length: opts.runs }, (_, i) => opts.first + i)
+  const indexes = drawn.filter((i) => gapOf(scenarioAt(opts.seed, i)) === undefined)
+  const cases = await runCases(
+    opts.seed,
+    indexes,
+    opts.concurrency,
+    (c) =>
+      opts.log?.(
+        `case ${c.index}: ${c.violations.length + c.disagreements.length === 0 ? 'ok' : 'BAD'} ${(c.ms / 1000).toFixed(1)} s ${describeScenario(c.scenario)}`
+      ),
+    started + opts.maxMs,
+    { invariants: true, ...(opts.dist ? { runner: runThroughDist } : {}) }
+  )
+  return {
+    seed: opts.seed,
+    first: opts.first,
+    elapsedMs: Date.now() - started,
+    cases,
+    violated: cases.filter((c) => c.violations.length > 0),
+    disagreed: cases.filter((c) => c.disagreements.length > 0)
+  }
+}
+
+export function formatRolloutReport(report: RolloutSoakReport): string {
+  const kinds = new Map<string, number>()
+  for (const c of report.cases) {
+    const key = `${c.scenario.mode} ${c.scenario.fault.kind}${c.scenario.cancel ? ' cancel' : ''}`
+    kinds.set(key, (kinds.get(key) ?? 0) + 1)
+  }
+  return [
+    `rollout soak seed ${report.seed}: ${report.cases.length} scenarios from ${report.first}, ${(report.elapsedMs / 1000).toFixed(0)} s (KNOWN_GAPS left out: __tests__/model/known-gaps.ts)`,
+    `drawn: ${[...kinds]
+      .sort()
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ')}`,
+    `fleet invariants broken: ${report.violated.length}; disagreements with the model: ${report.disagreed.length}`,
+    ...[...new Set([...report.violated, ...report.disagreed])].map(
+      (c) =>
+        `${formatCase(c)}\n  replay: npm run soak -- --rollouts --seed ${c.seed} --first ${c.index} --runs 1`
+    )
+  ].join('\n')
+}
+
+async function rolloutMain(): Promise<void> {
+  const seed = Number(arg('seed') ?? 1)
+  const first = Number(arg('first') ?? 0)
+  const runs = Number(arg('runs') ?? 1_000_000)
+  const minutes = Number(arg('minutes') ?? 10)
+  const concurrency = Number(arg('concurrency') ?? 8)
+  if (![seed, runs, first, minutes, concurrency].every(Number.isFinite) || runs < 1 || first < 0) {
+    process.stderr.write(
+      'usage: npm run soak -- --rollouts [--seed N] [--first K] [--runs M] [--minutes T] [--dist] [--concurrency C]\n'
+    )
+    process.exit(2)
+  }
+  const report = await runRolloutSoak({
+    seed,
+    first,
+    runs,
+    maxMs: minutes * 60_000,
+    concurrency,
+    dist: process.argv.includes('--dist'),
+    log: (line) => void process.stderr.write(`${line}\n`)
+  })
+  process.stdout.write(`${formatRolloutReport(report)}\n`)
+  process.exitCode = report.violated.length + report.disagreed.length > 0 ? 1 : 0
+}
+
 function arg(name: string): string | undefined {
   const args = process.argv.slice(2)
   const i = args.indexOf(`--${name}`)
@@ -905,7 +1016,10 @@ function arg(name: string): string | undefined {
   return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
 }
 
-if (import.meta.main) {
+if (import.meta.main && process.argv.includes('--rollouts')) {
+  await rolloutMain()
+  setTimeout(() => process.exit(), 5000).unref()
+} else if (import.meta.main) {
   const seed = Number(arg('seed') ?? 1)
   const runs = Number(arg('runs') ?? 20)
   const first = Number(arg('first') ?? 1)

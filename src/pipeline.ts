@@ -910,6 +910,6 @@ function rolloutMessage(rollout: RolloutResult, excerpts: LogExcerpt[]): string 
 }
 
 function setRolloutOutputs(rollout: RolloutResult, setOutput: PipelineDeps['setOutput']): void {
-  setOutput('waves-completed', String(rollout.wavesCompleted))
+  setOutput('waves-completed', String(rollout.wavesCompletedOutput))
   setOutput('rolled-back', rollout.rollback?.sent ? 'true' : 'false')
 }

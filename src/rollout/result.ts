@@ -9,10 +9,14 @@ import type { PhaseFigures, RolloutResult, WaveRun } from './types.ts'
 export function rolloutResult(ctx: RolloutContext): RolloutResult {
   const { runs, fleet } = ctx
   const cancelled = ctx.deps.signal?.aborted === true
+  const passed = runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length
   const ok = !cancelled && (ctx.notWaiting || runs.every((r) => r.outcome === 'passed'))
+  // A node a fired step reached (a prepare whose switch never came) was sent
+  // something: it is never `not sent` (contract 8a), whatever it reported.
+  const sent = new Set(runs.filter((r) => r.firedAt !== undefined).flatMap((r) => r.step.nodes))
   for (const run of runs)
     if (run.outcome === 'not_started' && run.firedAt === undefined)
-      for (const node of run.step.nodes)
+      for (const node of run.step.nodes.filter((n) => !sent.has(n)))
         fleet.noteNotSent(
           node,
           KINDS[run.step.kind].notStarted(run.step),
@@ -38,7 +42,9 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
       : onlyVerdict?.done && first?.outcome !== 'gate'
         ? onlyVerdict
         : overallVerdict(runs, fleet, ok),
-    wavesCompleted: runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length,
+    wavesCompleted: passed,
+    // Without `waves` the run is one wave, however many datacenters it spans.
+    wavesCompletedOutput: ctx.deps.config.waves !== undefined ? passed : ok && passed > 0 ? 1 : 0,
     message: ctx.stopReason,
     firstFiredAt: ctx.firstFiredAt,
     ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})

@@ -62,6 +62,11 @@ export interface RolloutResult {
   verdict: Verdict
   /** waves that passed, gate included */
   wavesCompleted: number
+  /**
+   * the `waves-completed` output (contract 8a): without `waves`, 1 when the run
+   * succeeded in every datacenter and 0 otherwise; with `waves`, wavesCompleted
+   */
+  wavesCompletedOutput: number
   /** one line: why the rollout stopped, or that it converged */
   message: string
   rollback?: RollbackRun
