@@ -142,6 +142,9 @@ describe('layout: releases (dist/index.js)', { timeout: 240_000 }, () => {
         for (const version of ['v1', 'v2', 'v3']) {
           const run = await runAction(inputsFor(fleet, { path: version }), envFor(fleet))
           assert.equal(run.code, 0, run.stdout + run.stderr)
+          // The prepare is a phase, not a wave: a run without waves has one, and it passed.
+          assert.doesNotMatch(run.stdout, /\d+\/\d+ waves passed/, run.stdout)
+          assert.equal(run.outputs['waves-completed'], '1')
           ids.push(run.outputs['deploy-id'] as string)
           stdouts.push(run.stdout)
           summaries.push(run.summary)

@@ -899,12 +899,11 @@ function rolloutMessage(rollout: RolloutResult, excerpts: LogExcerpt[]): string 
       ? `${rollout.message}; ${rollout.staged ? `stopped at wave ${gated.wave} of ${gated.waves}; ` : ''}${c.succeeded}/${c.total} nodes on ${rollout.fleet.deployId}`
       : verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
   ]
-  if (rollout.staged && !gated)
-    parts.push(
-      rollout.ok
-        ? `${rollout.wavesCompleted}/${rollout.waves.length} waves passed`
-        : `stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`
-    )
+  // A prepare is a phase, not a wave: only the `waves` input's waves are counted.
+  if (rollout.staged && !gated && !rollout.ok)
+    parts.push(`stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`)
+  else if (rollout.ok && rollout.wavesPlanned !== undefined)
+    parts.push(`${rollout.wavesCompleted}/${rollout.wavesPlanned} waves passed`)
   if (rollout.rollback) parts.push(rollout.rollback.message)
   return parts.join('; ')
 }

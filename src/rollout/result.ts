@@ -45,6 +45,9 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
     wavesCompleted: passed,
     // Without `waves` the run is one wave, however many datacenters it spans.
     wavesCompletedOutput: ctx.deps.config.waves !== undefined ? passed : ok && passed > 0 ? 1 : 0,
+    ...(ctx.deps.config.waves !== undefined
+      ? { wavesPlanned: runs.filter((r) => KINDS[r.step.kind].isWave).length }
+      : {}),
     message: ctx.stopReason,
     firstFiredAt: ctx.firstFiredAt,
     ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})

@@ -67,6 +67,8 @@ export interface RolloutResult {
    * succeeded in every datacenter and 0 otherwise; with `waves`, wavesCompleted
    */
   wavesCompletedOutput: number
+  /** the waves the `waves` input planned, over every datacenter (undefined: no `waves`) */
+  wavesPlanned?: number
   /** one line: why the rollout stopped, or that it converged */
   message: string
   rollback?: RollbackRun
