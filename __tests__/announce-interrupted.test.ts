@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { AnnounceConsul, AnnounceJournal, Clock } from '../src/consul/announce.ts'
-import { announce, isSettled, settle, WRITE_SETTLES_MS } from '../src/consul/announce.ts'
+import {
+  announce,
+  isSettled,
+  moveLatestOnly,
+  settle,
+  WRITE_SETTLES_MS
+} from '../src/consul/announce.ts'
 import { readConfig } from '../src/config/config.ts'
 import type { KvEntry, TxnKvOp } from '../src/consul/client.ts'
 import { ConsulError } from '../src/consul/client.ts'
@@ -166,6 +172,8 @@ interface Scenario {
   previous?: boolean
   /** cancel once the reads before the txn are done */
   cancelBeforeTxn?: boolean
+  /** latest and deploy-id alone, no event (an empty last switch wave) */
+  pointerOnly?: boolean
 }
 
 async function run(scenario: Scenario) {
@@ -191,12 +199,19 @@ async function run(scenario: Scenario) {
   let outcome: 'announced' | 'threw' = 'announced'
   let error: unknown
   try {
-    await announce(consul, config, { manifestUrl: NEW_URL }, log, {
-      signal: cancel.signal,
-      targets: ['web-1', 'web-2'],
-      onJournal: (j) => journals.push(j),
-      clock
-    })
+    if (scenario.pointerOnly)
+      await moveLatestOnly(consul, config, { manifestUrl: NEW_URL }, log, {
+        signal: cancel.signal,
+        onJournal: (j) => journals.push(j),
+        clock
+      })
+    else
+      await announce(consul, config, { manifestUrl: NEW_URL }, log, {
+        signal: cancel.signal,
+        targets: ['web-1', 'web-2'],
+        onJournal: (j) => journals.push(j),
+        clock
+      })
   } catch (e) {
     outcome = 'threw'
     error = e
@@ -458,6 +473,61 @@ describe('announce a wave before the last (movesLatest: false)', () => {
     )
     assert.equal(consul.kv.size, 0)
     assert.equal(consul.events.length, 0)
+  })
+})
+
+describe('latest moved alone (an empty last switch wave): the write is its end', () => {
+  const moved = { latest: NEW_URL, deployId: 'new', lastEvent: undefined }
+  const before = { latest: OLD_URL, deployId: 'old', lastEvent: undefined }
+
+  test('uninterrupted: latest and deploy-id move in one txn, no event, the journal ends fired', async () => {
+    const r = await run({ pointerOnly: true })
+    assert.equal(r.outcome, 'announced')
+    assert.deepEqual(r.afterMain, moved)
+    assert.deepEqual(r.consul.calls, ['txn'])
+    assert.deepEqual(
+      r.journals.map((j) => j.phase),
+      ['writing', 'written', 'fired']
+    )
+    assert.equal(r.left?.pointerOnly, true)
+  })
+
+  test('txn applied, its answer lost: read back, it took effect, so it stands', async () => {
+    const r = await run({ pointerOnly: true, faults: { txn: 'lost' } })
+    assert.equal(r.outcome, 'announced', String(r.error))
+    assert.deepEqual(r.afterMain, moved)
+    assert.ok(r.clock.slept >= WRITE_SETTLES_MS, 'waited for the lost write to settle')
+    assert.equal(r.left?.phase, 'fired')
+  })
+
+  test('txn refused: nothing moved, the refusal is the error', async () => {
+    const r = await run({ pointerOnly: true, faults: { txn: 'refuse' } })
+    assert.equal(r.outcome, 'threw')
+    assert.deepEqual(r.afterMain, before)
+    assert.equal(r.left?.phase, 'settled')
+  })
+
+  test('cancel while the txn is in flight: it answers, and latest stays moved (nothing else to do)', async () => {
+    const r = await run({ pointerOnly: true, faults: { txn: 'cancel' } })
+    assert.equal(r.outcome, 'announced', String(r.error))
+    assert.deepEqual(r.afterMain, moved)
+    assert.deepEqual(r.consul.calls, ['txn'])
+    assert.equal(r.left?.phase, 'fired')
+  })
+
+  test('txn cut short after a cancel: the post step finds it took effect and says latest moved', async () => {
+    const r = await run({ pointerOnly: true, faults: { txn: 'cut' } })
+    assert.equal(r.outcome, 'threw')
+    assert.equal(r.left?.phase, 'writing')
+    assert.deepEqual(r.postOutcome, { fired: true, settled: true })
+    assert.deepEqual(snapshot(r.consul), moved)
+  })
+
+  test('txn cut short before Consul applied it: the post step finds nothing moved', async () => {
+    const r = await run({ pointerOnly: true, faults: { txn: 'cut-before' } })
+    assert.equal(r.left?.phase, 'writing')
+    assert.deepEqual(r.postOutcome, { fired: false, settled: true })
+    assert.deepEqual(snapshot(r.consul), before)
   })
 })
 

@@ -239,5 +239,37 @@ describe(
       }
       assert.equal(await latest(), latestBefore)
     })
+
+    test("the last wave's only node fails its prepare (within max-failures): the run passes and latest moves with no send", async () => {
+      const [, second] = ids as [string, string]
+      await rm(join(root('node-3'), 'disk-full'), { force: true })
+      await writeFile(join(root('node-6'), 'disk-full'), '')
+      // waves 5, 100%: node-1..5, then node-6 alone, which never prepared.
+      const run = await deploy('v3', { waves: '5, 100%', 'max-failures': '1' })
+      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.outputs.conclusion, 'success', run.stdout)
+      const fourth = run.outputs['deploy-id']!
+      assert.equal(sends(run.stdout).length, 2, 'the prepare and the first wave only')
+      assert.match(run.stdout, /nothing to send; latest moved to it with no event/)
+      for (const node of NODES) {
+        assert.equal(current(node), `releases/${fourth}`, node)
+        assert.equal(
+          await readFile(join(app(node), 'current/public/version.txt'), 'utf8'),
+          'three\n'
+        )
+      }
+      assert.equal(current('node-6'), `releases/${second}`)
+      assert.equal((await runsOf('node-6', fourth, 'switch')).length, 0, 'node-6 was not switched')
+      const row = (
+        JSON.parse(run.outputs.results ?? '[]') as Array<{ node: string; status: string }>
+      ).find((r) => r.node === 'node-6')
+      assert.match(row?.status ?? '', /^(failed|failure)$/, run.outputs.results)
+      // latest names the release rolled out (contract 8), the rollout record is gone.
+      assert.match((await latest()) ?? '', new RegExp(`/${fourth}\\.yml$`), run.stdout)
+      const rollout = await httpGet(
+        `${fleet.s3.endpoint}/${fleet.s3.bucket}/releases/${APP}/rollout`
+      )
+      assert.equal(rollout.status, 404, rollout.body.toString('utf8'))
+    })
   }
 )

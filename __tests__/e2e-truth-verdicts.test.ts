@@ -16,6 +16,7 @@ import { actionEnv, actionInputs, versionedBuilds } from './helpers/action-run.t
 import {
   currentOf,
   deployIdAt,
+  FAILED,
   firesSince,
   KV,
   kvAt,
@@ -342,7 +343,7 @@ describe('the verdict agrees with the fleet (issue #19, contract 8a)', { concurr
     })
   })
 
-  test('suspected: an empty last switch wave (its node failed prepare, within max-failures) still moves latest when the run passes', async () => {
+  test('an empty last switch wave (its only node failed prepare, within max-failures) passes and moves latest with no event', async () => {
     await withFleet(fleetNodes(3, undefined), async (fleet) => {
       const first = await runAction(
         actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-rel', ...RELEASES }),
@@ -350,29 +351,42 @@ describe('the verdict agrees with the fleet (issue #19, contract 8a)', { concurr
       )
       assert.equal(first.code, 0, first.stdout)
       await writeFile(join(fleet.nodes.get('node-3')!.root, 'disk-full'), '')
+      const node3Events = fleet.consul.events('node-3').length
       const run = await runAction(
         actionInputs(fleet, {
           path: 'v2',
           'deploy-id': 'v2-rel',
-          waves: '2, 100%',
+          // 34% of 3 is node-1; 100% adds node-2 and node-3, and node-3 never prepared.
+          waves: '34%, 100%',
           'max-failures': '1',
           ...RELEASES
         }),
         envFor(fleet)
       )
-      // The fleet: node-1 and node-2 switched, node-3 could not prepare.
+      // Within max-failures: the run succeeds (contract 7).
+      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.outputs.conclusion, 'success', run.stdout)
+      // The fleet: node-1 and node-2 switched, node-3 kept the previous release.
       assert.equal(currentOf(fleet, 'node-1'), 'releases/v2-rel')
       assert.equal(currentOf(fleet, 'node-2'), 'releases/v2-rel')
       assert.equal(currentOf(fleet, 'node-3'), 'releases/v1-rel')
-      if (run.code === 0) {
-        // A run that passed rolled out its release: latest and deploy-id name it.
-        assert.equal(deployIdAt(fleet), 'v2-rel', `passed with latest unmoved: ${run.stdout}`)
-        assert.match(kvAt(fleet, 'latest')?.value ?? '', /v2-rel\.yml$/)
-        assert.equal(kvAt(fleet, 'rollout'), undefined)
-      } else {
-        // Or it fails, saying why; then a staged rollout that stopped names it in rollout.
-        assert.match(run.errors[0] ?? '', /node-3/)
-      }
+      assert.equal(resultAt(fleet, 'node-3')?.status, 'failure')
+      // node-3 was sent the prepare only: no switch went to a node that never prepared.
+      const sentToNode3 = fleet.consul.events('node-3').slice(node3Events)
+      assert.equal(sentToNode3.length, 1, JSON.stringify(sentToNode3))
+      // latest and deploy-id moved to the release the run rolled out (contract 8), the
+      // rollout record is gone, and the history record is there.
+      assert.equal(deployIdAt(fleet), 'v2-rel', run.stdout)
+      assert.match(kvAt(fleet, 'latest')?.value ?? '', /\/v2-rel\.yml$/)
+      assert.equal(kvAt(fleet, 'rollout'), undefined)
+      assert.equal(JSON.parse(kvAt(fleet, 'history/v2-rel')?.value ?? '{}').deploy_id, 'v2-rel')
+      // The outputs and the report name node-3 as failed, the others as succeeded.
+      assert.match(rowOf(run, 'node-3')?.status ?? '', FAILED, run.outputs.results)
+      for (const node of ['node-1', 'node-2'])
+        assert.match(rowOf(run, node)?.status ?? '', SUCCEEDED, run.outputs.results)
+      assert.equal(run.outputs['nodes-succeeded'], '2')
+      assert.match(run.summary, /node-3/)
+      assert.match(run.stdout, /nothing to send; latest moved to it with no event/)
     })
   })
 })

@@ -114,6 +114,23 @@ export interface SendRequest {
   onFired?: (sent: Sent) => void
 }
 
+/**
+ * The release pointer moved with no event (contract 8): every node of the last
+ * switch wave failed to prepare, within max-failures, so that wave has no node
+ * to send to, yet `latest` and `deploy-id` move as they would before its event.
+ */
+export interface PointerRequest {
+  /** what `deploy-id` moves to */
+  deployId: string
+  /** what `latest` moves to */
+  manifestUrl: string
+  /** the release's history record, written with the move when it is not there yet */
+  history?: HistoryRecord
+  signal?: AbortSignal
+  /** each step of the move, for the post step (as a send that moves latest) */
+  onJournal?: (journal: unknown) => void
+}
+
 export interface WatchRequest {
   sent: Sent
   /** fed with the reports and the lost nodes until it has a verdict */
@@ -162,6 +179,8 @@ export interface FleetBackend {
   readLogs(nodes: readonly string[]): Promise<Array<{ node: string; text: string }>>
   /** send a step's event(s); resolves with the first event's mark, throws when none went out */
   send(request: SendRequest): Promise<Sent | undefined>
+  /** move the release pointer alone (one transaction where the backend has them); throws when it did not move */
+  movePointer(request: PointerRequest): Promise<void>
   /** feed the fleet state until its verdict, the deadline or the signal */
   watch(request: WatchRequest): Promise<void>
   /** the bake gate: health problems of these nodes seen within `bakeMs` (none: passed) */

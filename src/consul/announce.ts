@@ -77,6 +77,11 @@ export interface AnnounceJournal {
   written?: Array<{ key: string; modifyIndex: number }>
   /** IDs of events with this payload in the agent's list before the fire; absent when unreadable */
   seenBefore?: string[]
+  /**
+   * latest moved with no event (moveLatestOnly): the write is the end, and
+   * `fired` says it took effect; nothing is ever fired for it
+   */
+  pointerOnly?: true
   /** the agent is one of the event's targets, so its list shows whether the event went out */
   agentReceives: boolean
   eventId?: string
@@ -182,6 +187,46 @@ export async function announce(
     firedAt,
     seenAfter:
       read.seenBefore && journal.eventId ? [...read.seenBefore, journal.eventId] : undefined
+  }
+}
+
+/**
+ * latest and deploy-id (and the history record) in the announcement's
+ * transaction, with no event: the last switch wave has no node left to send
+ * to (contract 8). Journalled as an announcement whose end is the write, so a
+ * cancel's post step knows latest moved, or puts it back when it cannot tell.
+ */
+export async function moveLatestOnly(
+  consul: AnnounceConsul,
+  config: Config,
+  release: { manifestUrl: string; history?: HistoryRecord },
+  log: Log,
+  opts: Pick<
+    AnnounceOptions,
+    'signal' | 'onJournal' | 'clock' | 'settleAfterCancelMs' | 'datacenter'
+  > = {}
+): Promise<void> {
+  const clock = opts.clock ?? systemClock
+  const read = await readBefore(consul, config, release.manifestUrl, opts)
+  opts.signal?.throwIfAborted()
+  const journal: AnnounceJournal = {
+    ...openJournal(config, release, release.manifestUrl, config.filters, read, opts),
+    pointerOnly: true
+  }
+  const moving: Announcing = {
+    consul,
+    config,
+    log,
+    opts,
+    clock,
+    journal,
+    eventUrl: release.manifestUrl
+  }
+  try {
+    await writeLatest(moving, announcementOps(config, release))
+    step(moving, 'fired')
+  } catch (error) {
+    await settleFailed(moving, error)
   }
 }
 
@@ -295,22 +340,29 @@ function step(a: Announcing, phase: AnnounceJournal['phase'], sent = false): voi
   a.opts.onJournal?.({ ...a.journal })
 }
 
-/** The txn, then the event, each journalled before it is sent. */
-async function writeAndFire(a: Announcing, ops: TxnKvOp[]): Promise<void> {
-  const { consul, config, journal, log, eventUrl } = a
+/** The txn that moves latest and deploy-id, journalled before it is sent. */
+async function writeLatest(a: Announcing, ops: TxnKvOp[]): Promise<void> {
+  const { consul, config, journal, log } = a
   const { signal } = a.opts
   const keys = kvKeys(config.kvPrefix)
   // Writes are not cut short by a cancel (their outcome would be unknown), only
   // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
-  const inFlight = graceAfter(signal, CANCEL_GRACE_MS)
   step(a, 'writing', true)
   const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
-    signal: inFlight,
+    signal: graceAfter(signal, CANCEL_GRACE_MS),
     stopRetrying: signal
   })
   journal.written = writtenIndexes(written, keys)
   step(a, 'written')
   log.info(`${keys.latest} → ${journal.manifestUrl}; ${keys.deployId} → ${config.deployId}`)
+}
+
+/** The txn, then the event, each journalled before it is sent. */
+async function writeAndFire(a: Announcing, ops: TxnKvOp[]): Promise<void> {
+  const { consul, config, journal, log, eventUrl } = a
+  const { signal } = a.opts
+  const inFlight = graceAfter(signal, CANCEL_GRACE_MS)
+  await writeLatest(a, ops)
   signal?.throwIfAborted()
 
   if (Buffer.byteLength(eventUrl) > SAFE_PAYLOAD_BYTES) log.warning(payloadAdvice(eventUrl))
@@ -448,6 +500,8 @@ export async function settle(
       const ended = await settleWrite(settling)
       if (ended) return ended
     }
+    // A pointer-only move that took effect is done: there is no event to wait for.
+    if (journal.pointerOnly && journal.phase === 'written') return settling.moved()
     if (journal.phase === 'firing' && !opts.refused) {
       const ended = await settleFire(settling)
       if (ended) return ended
@@ -500,6 +554,12 @@ class Settling {
   /** The event went out after all (`id`): latest rightly names this release. */
   fired(id: string): SettleOutcome {
     this.journal.eventId = id
+    this.save('fired')
+    return { fired: true, settled: true }
+  }
+
+  /** A pointer-only move took effect: latest rightly names this release. */
+  moved(): SettleOutcome {
     this.save('fired')
     return { fired: true, settled: true }
   }

@@ -23,7 +23,7 @@ import { nodeFilters, nodeGroups } from './node-filter.ts'
 import type { EventFilters } from '../shared/filters.ts'
 import type { Log } from '../shared/log.ts'
 import type { Announcement } from './announce.ts'
-import { announce } from './announce.ts'
+import { announce, moveLatestOnly } from './announce.ts'
 import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
 import { bake } from './health-gate.ts'
 import type { ConsulClient } from './client.ts'
@@ -47,6 +47,14 @@ export function consulBackend(consul: ConsulClient, config: Config, log: Log): F
     history: (deployId, signal) => readHistory(consul, keys.history(deployId), signal),
     recentDeployIds: (count = 5) => readRecentDeployIds(consul, config.kvPrefix, count),
     send: (request) => sendEvents(consul, config, log, request),
+    movePointer: (request) =>
+      moveLatestOnly(
+        consul,
+        { ...config, deployId: request.deployId },
+        { manifestUrl: request.manifestUrl, history: request.history },
+        log,
+        { signal: request.signal, datacenter: consul.datacenter, onJournal: request.onJournal }
+      ),
     watch: (request) => watchResults(consul, config.filters, keys.results, request),
     health: (nodes, bakeMs, signal) =>
       bake({ consul, nodes, filters: config.filters, bakeMs, signal }),

@@ -3,13 +3,14 @@
 // first that does not pass stops the run. An error once something was sent
 // stops it too (so auto-rollback still runs); before that it is the run's error.
 import type { RolloutContext } from './context.ts'
-import { absorbStep, stepFleet, stepLabel, stepNodes } from './context.ts'
+import { absorbStep, datacenterRecord, stepFleet, stepLabel, stepNodes } from './context.ts'
 import { openStep } from './step-open.ts'
 import { sendStep } from './step-send.ts'
 import { watchStep } from './step-watch.ts'
 import type { StepEnd } from './step-judge.ts'
 import { closeStep, gateStep, judgeStep } from './step-judge.ts'
 import { KINDS } from './kinds.ts'
+import { recordWavePassed } from './rollout-record.ts'
 
 export async function runSteps(ctx: RolloutContext): Promise<void> {
   for (const index of ctx.runs.keys()) {
@@ -74,21 +75,46 @@ async function settleStep(ctx: RolloutContext, index: number): Promise<StepEnd> 
 }
 
 /**
- * Every node of this switch wave failed to prepare (within max-failures). The
- * wave that moves latest cannot move it with no node to send: the run stops
- * there, saying so, rather than pass with latest on the previous release.
+ * Every node of this switch wave failed to prepare (within max-failures: more
+ * stopped the run at the prepare's judge). The wave that moves latest still
+ * moves it, with no event (contract 8): the failures are tolerated, so the
+ * release is the fleet's.
  */
-function emptyStep(ctx: RolloutContext, index: number): StepEnd {
+async function emptyStep(ctx: RolloutContext, index: number): Promise<StepEnd> {
   const run = ctx.runs[index]!
-  if (!run.step.movesLatest) {
+  const { step } = run
+  const record = datacenterRecord(ctx, step.datacenter)
+  const { deployId, manifestUrl, history } = ctx.release
+  let moved = false
+  try {
+    if (step.movesLatest) {
+      await ctx.deps.backend.at(step.datacenter).movePointer({
+        deployId,
+        manifestUrl,
+        history: record.historyWritten ? undefined : history,
+        signal: ctx.deps.signal,
+        onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout')
+      })
+      moved = record.latestMoved = record.historyWritten = true
+      ctx.deps.log.info(
+        `${stepLabel(ctx, step)}: no node of it prepared ${deployId}, nothing to send; latest moved to it with no event`
+      )
+    }
     run.outcome = 'passed'
+    run.endedAt = Date.now()
+    await recordWavePassed(ctx, index)
     return 'next'
+  } catch (error) {
+    run.endedAt = Date.now()
+    if (ctx.deps.signal?.aborted) {
+      run.outcome = 'cancelled'
+      return 'stop'
+    }
+    run.outcome = 'failed'
+    ctx.stopReason = `${stepLabel(ctx, step)}: ${moved ? 'the rollout record could not be written' : `latest could not be moved to ${deployId}`}: ${(error as Error).message}`
+    ctx.deps.log.warning(ctx.stopReason)
+    return 'stop'
   }
-  run.outcome = 'failed'
-  run.endedAt = Date.now()
-  ctx.stopReason = `${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}, so latest stays on the previous release`
-  ctx.deps.log.warning(ctx.stopReason)
-  return 'stop'
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   serfObjectKeys,
   writeHistory
 } from './s3-records.ts'
+import { movePointer } from './send-release.ts'
 import { Sends } from './sends.ts'
 
 export { deployIdOfManifest, serfObjectKeys } from './s3-records.ts'
@@ -67,6 +68,11 @@ export function serfBackend(
     lock: (request) => acquireS3Lock(store, keys.lock, request),
     lockState: () => readS3Lock(store, keys.lock),
     send: (request) => sends.send(request),
+    // One PUT of latest (the history record first): nothing to journal, it is whole or not.
+    movePointer: async ({ deployId, manifestUrl, history, signal }) => {
+      signal?.throwIfAborted()
+      await movePointer({ store, keys, log }, deployId, { manifestUrl, history })
+    },
     watch: (request) => sends.watch(request),
     health: (nodes, bakeMs, signal) => watchMemberStatus(client, nodes, bakeMs, signal),
     readLogs: (nodes) => readLogs(client, app, sourceNode, nodes, log)

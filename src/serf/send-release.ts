@@ -19,6 +19,9 @@ export const USER_EVENT_LIMIT = 512
 /** How long the event may take to show on the agent's own stream before `stats` stands in. */
 const EVENT_SEEN_MS = 3000
 
+/** The store part of a send: what movePointer needs. */
+export type PointerContext = Pick<SendContext, 'store' | 'keys' | 'log'>
+
 export interface SendContext {
   client: SerfClient
   store: ObjectStore
@@ -161,8 +164,8 @@ function checkEventSize(eventName: string, url: string): void {
 }
 
 /** Writes the history record (when given) and moves `latest`; resolves with how to put it back. */
-async function movePointer(
-  ctx: SendContext,
+export async function movePointer(
+  ctx: PointerContext,
   deployId: string,
   pointer: NonNullable<SendRequest['pointer']>
 ): Promise<() => Promise<void>> {
