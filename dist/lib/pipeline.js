@@ -60,7 +60,7 @@ function checkOutput(report, limit = CHECK_FIELD_MAX) {
     if (p.state)
         parts.push(`### What this run left behind\n\n${p.state}`);
     if (p.causes)
-        parts.push(`### ${causesHeading(p.a)}\n\n${p.causes}`);
+        parts.push(`### ${causesHeading(p.a, report.fleet.deployId)}\n\n${p.causes}`);
     if (p.timing)
         parts.push(p.timing);
     if (p.datacenters)
@@ -97,9 +97,47 @@ function commitState(conclusion) {
     }
 }
 
-// The fleet as the action sees it while it waits: which nodes it waits for, what
-// each has reported for this deploy, and the verdict. Pure: the await loop feeds
-// it KV results and health changes; nothing here talks to the network.
+// A node's identity (contract 8a): one (datacenter, node name) pair. Consul names
+// are unique only within a datacenter, so two datacenters may each have a
+// `web-1`; Serf has no datacenters (its nodes have none). Pure.
+/** One string per node, for maps and sets: names repeat across datacenters, pairs do not. */
+function nodeKey(datacenter, node) {
+    // NUL is in no datacenter name (Consul allows [a-zA-Z0-9_-]), so the key is unambiguous.
+    return `${datacenter ?? ''}\u0000${node}`;
+}
+const idKey = (id) => nodeKey(id.datacenter, id.node);
+/** The pair, with `datacenter` only when there is one (so records of a plain run stay as they were). */
+function nodeId(datacenter, node) {
+    return datacenter === undefined ? { node } : { node, datacenter };
+}
+/** Every node the steps name, once, in their order (a prepare step names its switch steps' nodes again). */
+function nodesOfSteps(steps) {
+    const seen = new Map();
+    for (const step of steps)
+        for (const node of step.nodes) {
+            const key = nodeKey(step.datacenter, node);
+            if (!seen.has(key))
+                seen.set(key, nodeId(step.datacenter, node));
+        }
+    return [...seen.values()];
+}
+/**
+ * The name a person reads: the node's name, and `web-1 (dc2)` where the name is
+ * also a node of another datacenter of the same run. Naming the datacenter only
+ * where it tells two nodes apart keeps every report of a run without repeated
+ * names as it was; name first, so a list still sorts by name.
+ */
+function nodeLabel(id, repeated) {
+    return repeated && id.datacenter !== undefined ? `${id.node} (${id.datacenter})` : id.node;
+}
+/** The steps' nodes by their labels, step after step (a repeated name with its datacenter). */
+function labelsOfSteps(steps) {
+    const named = new Map();
+    for (const { node } of nodesOfSteps(steps))
+        named.set(node, (named.get(node) ?? 0) + 1);
+    return steps.flatMap((step) => step.nodes.map((node) => nodeLabel(nodeId(step.datacenter, node), (named.get(node) ?? 0) > 1)));
+}
+
 const COUNTED_AS = {
     success: 'succeeded',
     failure: 'failed',
@@ -148,26 +186,51 @@ class FleetState {
     maxFailures;
     /** layout: releases: only results of this phase count (a prepare result does not finish a switch) */
     phase;
+    /** the datacenter of nodes named by name alone (a step's; undefined: the agent's own, or Serf) */
+    datacenter;
+    /** by nodeKey(datacenter, name) */
     nodes = new Map();
-    /** nodes the catalog listed at the start but the filters left out */
-    untargeted;
+    /** nodes the catalog listed at the start but the filters left out (by nodeKey) */
+    untargeted = new Set();
+    /** how many nodes carry each name: a repeated name is labelled with its datacenter */
+    named = new Map();
     timedOut = false;
     constructor(opts) {
         this.deployId = opts.deployId;
         if (opts.phase)
             this.phase = opts.phase;
+        if (opts.datacenter !== undefined)
+            this.datacenter = opts.datacenter;
         this.baselineIndex = opts.baselineIndex;
         this.maxFailures = opts.maxFailures;
-        for (const node of opts.targets)
-            this.nodes.set(node, { node, status: 'pending' });
-        this.untargeted = new Set(opts.untargeted ?? []);
+        for (const ref of opts.targets) {
+            const id = this.idOf(ref);
+            if (!this.nodes.has(idKey(id)))
+                this.put({ ...id, status: 'pending' });
+        }
+        for (const ref of opts.untargeted ?? [])
+            this.untargeted.add(idKey(this.idOf(ref)));
+    }
+    /** A bare name is a node of this fleet's datacenter. */
+    idOf(ref) {
+        return typeof ref === 'string' ? nodeId(this.datacenter, ref) : nodeId(ref.datacenter, ref.node);
+    }
+    get(ref) {
+        return this.nodes.get(idKey(this.idOf(ref)));
+    }
+    /** Record a node's state under its identity (a new node counts towards its name). */
+    put(state) {
+        const key = idKey(state);
+        if (!this.nodes.has(key))
+            this.named.set(state.node, (this.named.get(state.node) ?? 0) + 1);
+        this.nodes.set(key, state);
     }
     /** Feed the current results/ entries (all, or only changed ones). Returns the nodes whose state changed. */
     applyResults(entries, elapsedMs = 0) {
         const changed = [];
         for (const entry of entries) {
-            let state = this.nodes.get(entry.node);
-            if (!state && this.untargeted.has(entry.node))
+            let state = this.get(entry.node);
+            if (!state && this.untargeted.has(nodeKey(this.datacenter, entry.node)))
                 continue; // filtered out: not this run's business
             if (state && state.status !== 'pending' && state.status !== 'lost')
                 continue; // first counted answer stands
@@ -192,8 +255,8 @@ class FleetState {
             }
             if (!state) {
                 // Not in the catalog at the start: it joined and caught up to this deploy.
-                state = { node: entry.node, status: 'pending', joined: true };
-                this.nodes.set(entry.node, state);
+                state = { ...nodeId(this.datacenter, entry.node), status: 'pending', joined: true };
+                this.put(state);
             }
             state.status = result.status;
             state.deployId = result.deployId;
@@ -214,18 +277,20 @@ class FleetState {
      * state here (pending, with a note saying why).
      */
     absorb(part, wave, datacenter) {
-        for (const state of part.nodes.values())
-            this.nodes.set(state.node, { ...state, wave, ...(datacenter ? { datacenter } : {}) });
+        for (const state of part.nodes.values()) {
+            const dc = datacenter ?? state.datacenter;
+            this.put({ ...state, wave, ...(dc !== undefined ? { datacenter: dc } : {}) });
+        }
     }
-    /** A node still pending here was never sent the release: say why. */
+    /** A node still pending here was never sent the release: say why. A bare name is of `datacenter`. */
     noteNotSent(node, note, wave, datacenter) {
-        const state = this.nodes.get(node);
+        const state = this.get(typeof node === 'string' ? nodeId(datacenter ?? this.datacenter, node) : node);
         if (state?.status === 'pending')
             Object.assign(state, {
                 status: 'not_sent',
                 note,
                 wave,
-                ...(datacenter ? { datacenter } : {})
+                ...(datacenter !== undefined ? { datacenter } : {})
             });
     }
     /** layout: releases: nodes whose last counted result is the prepare are prepared, not switched. */
@@ -236,7 +301,7 @@ class FleetState {
     }
     /** The node reported the previous release after auto-rollback sent it back. */
     markRolledBack(node, previous) {
-        const state = this.nodes.get(node);
+        const state = this.get(node);
         if (!state || state.status === 'not_sent')
             return;
         Object.assign(state, {
@@ -248,7 +313,7 @@ class FleetState {
     }
     /** A target whose serfHealth went critical before it reported is lost, not waited for. */
     markLost(node) {
-        const state = this.nodes.get(node);
+        const state = this.get(node);
         if (!state || state.status !== 'pending')
             return undefined;
         state.status = 'lost';
@@ -293,35 +358,41 @@ class FleetState {
     }
     /** The datacenter a node was recorded in (undefined: the agent's own, or not named). */
     datacenterOf(node) {
-        return this.nodes.get(node)?.datacenter;
+        return this.get(node)?.datacenter;
     }
     isTarget(node) {
-        return this.nodes.has(node);
+        return this.get(node) !== undefined;
     }
     /** A target, or a node known to be left out: either way no catalog look-up is needed. */
     isKnown(node) {
-        return this.nodes.has(node) || this.untargeted.has(node);
+        return this.isTarget(node) || this.untargeted.has(idKey(this.idOf(node)));
     }
     /** A reporter that is not a node the filters pick (not in the catalog, or not matching): ignore it. */
     markUntargeted(node) {
-        if (!this.nodes.has(node))
-            this.untargeted.add(node);
+        if (!this.isTarget(node))
+            this.untargeted.add(idKey(this.idOf(node)));
     }
     /** Would this entry be counted (or noted) if its node were a target? Cheap pre-check for look-ups. */
     isFresh(entry) {
         return entry.modifyIndex > this.baselineIndex;
     }
+    /** The nodes in this state by their labels (labelOf: a name, with its datacenter where it repeats). */
     nodesByStatus(status) {
         return [...this.nodes.values()]
             .filter((s) => s.status === status)
-            .map((s) => s.node)
+            .map((s) => this.labelOf(s))
             .sort();
     }
-    /** Every node, sorted by name. */
+    /** A node's name as a person reads it: `web-1`, or `web-1 (dc2)` when another datacenter has a `web-1`. */
+    labelOf(id) {
+        return nodeLabel(id, (this.named.get(id.node) ?? 0) > 1);
+    }
+    /** Every node, sorted by name, then datacenter. */
     list() {
-        return [...this.nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+        return [...this.nodes.values()].sort((a, b) => byText(a.node, b.node) || byText(a.datacenter ?? '', b.datacenter ?? ''));
     }
 }
+const byText = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
 // Node filters for wave events (contract 8): anchored RE2 alternations that
 // match exactly a wave's nodes, cut to fit serf's 512-byte user event. Pure.
@@ -397,35 +468,44 @@ async function inOrder(reads) {
 }
 /** Catalog nodes with their services and serfHealth, as the targets need them. */
 async function readCatalog(consul, filters, signal, retryUntil) {
-    // Independent reads go out together: one round trip instead of three.
-    const [{ value: nodes }, services, { value: checks }] = await inOrder([
-        consul.getJson('catalog/nodes', 'node:read', { signal, retryUntil }),
+    // Independent reads go out together: one round trip instead of three. Each
+    // answer is cut down to what the targets need as soon as it is in: at 10,000
+    // nodes an answer is megabytes of objects, and three held at once grew the
+    // young generation (and the action's peak RSS) by tens of MB.
+    const [nodes, services, serfHealth] = await inOrder([
+        consul
+            .getJson('catalog/nodes', 'node:read', { signal, retryUntil })
+            .then(({ value }) => value.map((n) => n.Node)),
         filters.service === undefined
             ? Promise.resolve(undefined)
             : consul.getJson('catalog/services', 'service:read', {
                 signal,
                 retryUntil
             }),
-        consul.getJson('health/state/any', 'node:read', {
+        consul
+            .getJson('health/state/any', 'node:read', {
             signal,
             retryUntil,
             query: { filter: 'CheckID == "serfHealth"' }
         })
+            .then(({ value }) => value.filter((c) => c.CheckID === 'serfHealth').map((c) => [c.Node, c.Status]))
     ]);
-    const byName = new Map(nodes.map((n) => [n.Node, { node: n.Node, services: [] }]));
+    const byName = new Map(nodes.map((n) => [n, { node: n, services: [] }]));
     if (filters.service !== undefined && services) {
         // Only services whose name can match are listed node by node.
         const re = compileFilter(filters.service);
         const names = Object.keys(services.value).filter((s) => re.test(s));
-        const lists = await inOrder(names.map((name) => consul.getJson(`catalog/service/${encodeURIComponent(name)}`, 'service:read', { signal, retryUntil })));
-        for (const { value: instances } of lists)
+        const lists = await inOrder(names.map((name) => consul
+            .getJson(`catalog/service/${encodeURIComponent(name)}`, 'service:read', { signal, retryUntil })
+            .then(({ value }) => value.map((i) => ({ node: i.Node, name: i.ServiceName, tags: i.ServiceTags ?? [] })))));
+        for (const instances of lists)
             for (const i of instances)
-                byName.get(i.Node)?.services.push({ name: i.ServiceName, tags: i.ServiceTags ?? [] });
+                byName.get(i.node)?.services.push({ name: i.name, tags: i.tags });
     }
-    for (const check of checks) {
-        const node = byName.get(check.Node);
-        if (node && check.CheckID === 'serfHealth')
-            node.serfHealth = check.Status;
+    for (const [name, status] of serfHealth) {
+        const node = byName.get(name);
+        if (node)
+            node.serfHealth = status;
     }
     return [...byName.values()];
 }
@@ -575,7 +655,10 @@ async function watchResults$1(options, signal, finish) {
             index,
             waitMs: blockingWaitMs(options.deadline),
             signal,
-            retryUntil: options.deadline
+            retryUntil: options.deadline,
+            // Entries at or below `index` were applied by an earlier read (or predate
+            // the event): only the ones written since are decoded and applied.
+            changedAfter: index
         });
         const entries = read.entries.map((e) => ({
             node: e.key.slice(options.resultsPrefix.length),
@@ -9859,7 +9942,7 @@ const KINDS = {
         gatesLaterSteps: false,
         joinerUrl: (release) => release.manifestUrl,
         label: (step) => `${where(step)}${wave(step)}`,
-        notStarted: (step) => `not sent: wave ${step.wave} did not start`
+        notStarted: (step) => `not sent: ${where(step)}wave ${step.wave} did not start`
     },
     prepare: {
         url: (release) => release.prepareUrl,
@@ -9890,7 +9973,7 @@ function stepUrl(step, release) {
 
 function newRolloutContext(steps, release, deps, opts = {}) {
     // Every node once (a prepare step names the nodes its switch steps name again).
-    const allNodes = [...new Set(steps.flatMap((s) => s.nodes))];
+    const allNodes = nodesOfSteps(steps);
     return {
         steps,
         release,
@@ -9922,15 +10005,14 @@ function datacenterRecord(ctx, dc) {
     }
     return record;
 }
-const unpreparedKey = (dc, node) => `${dc ?? ''}\u0000${node}`;
 /** The nodes a step is sent to: its plan's, less those that failed to prepare in its datacenter. */
 function stepNodes(ctx, step) {
     if (ctx.unprepared.size === 0 || KINDS[step.kind].gatesLaterSteps)
         return [...step.nodes];
-    return step.nodes.filter((n) => !ctx.unprepared.has(unpreparedKey(step.datacenter, n)));
+    return step.nodes.filter((n) => !ctx.unprepared.has(nodeKey(step.datacenter, n)));
 }
 function markUnprepared(ctx, dc, node) {
-    ctx.unprepared.add(unpreparedKey(dc, node));
+    ctx.unprepared.add(nodeKey(dc, node));
 }
 /** The step's own fleet, counted from its first event on. */
 function stepFleet(ctx, step, nodes, sent) {
@@ -9941,10 +10023,15 @@ function stepFleet(ctx, step, nodes, sent) {
         baselineIndex: sent.baseline,
         maxFailures: ctx.deps.config.maxFailures - ctx.failures,
         targets: nodes,
+        // The backend reads the step's datacenter: the names it reports are of it.
+        datacenter: step.datacenter,
         ...(phase ? { phase } : {}),
-        // Nodes of the other steps are not this step's business (a replayed event must
-        // not make one a "joiner" here).
-        untargeted: [...ctx.deps.filteredOut, ...ctx.allNodes.filter((n) => !inStep.has(n))]
+        // Nodes of the step's datacenter in other steps are not this step's business (a
+        // replayed event must not make one a "joiner" here).
+        untargeted: [
+            ...ctx.deps.filteredOut,
+            ...ctx.allNodes.filter((n) => n.datacenter === step.datacenter && !inStep.has(n.node))
+        ]
     });
 }
 /** The step's nodes, marked with their wave and datacenter, into the run's fleet. */
@@ -10050,7 +10137,8 @@ async function sendStep(ctx, index, nodes, joined = []) {
                 deployId: ctx.release.deployId,
                 baselineIndex: first.baseline,
                 maxFailures: 0,
-                targets: [...nodes, ...joined]
+                targets: [...nodes, ...joined],
+                datacenter: step.datacenter
             });
         return undefined;
     }
@@ -10102,9 +10190,9 @@ async function watchStep(ctx, run, sent) {
 function logChanges(ctx, changed) {
     for (const s of changed) {
         if (s.status === 'failure' || s.status === 'lost')
-            ctx.deps.log.info(inert(`${plainText(s.node, 80)}: ${s.status}`));
+            ctx.deps.log.info(inert(`${plainText(ctx.fleet.labelOf(s), 80)}: ${s.status}`));
         else if (s.note)
-            ctx.deps.log.info(inert(`${plainText(s.node, 80)}: not counted (${plainText(s.note, 120)})`));
+            ctx.deps.log.info(inert(`${plainText(ctx.fleet.labelOf(s), 80)}: not counted (${plainText(s.note, 120)})`));
     }
 }
 
@@ -10457,10 +10545,14 @@ async function rollBackDatacenter(ctx, plan) {
 function rolloutResult(ctx) {
     const { runs, fleet } = ctx;
     const cancelled = ctx.deps.signal?.aborted === true;
+    const passed = runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length;
     const ok = !cancelled && (ctx.notWaiting || runs.every((r) => r.outcome === 'passed'));
+    // A node a fired step reached (a prepare whose switch never came) was sent
+    // something: it is never `not sent` (contract 8a), whatever it reported.
+    const sent = new Set(runs.filter((r) => r.firedAt !== undefined).flatMap((r) => r.step.nodes));
     for (const run of runs)
         if (run.outcome === 'not_started' && run.firedAt === undefined)
-            for (const node of run.step.nodes)
+            for (const node of run.step.nodes.filter((n) => !sent.has(n)))
                 fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave, run.step.datacenter);
         else
             noteUnreached(ctx, run);
@@ -10482,7 +10574,12 @@ function rolloutResult(ctx) {
             : onlyVerdict?.done && first?.outcome !== 'gate'
                 ? onlyVerdict
                 : overallVerdict(runs, fleet, ok),
-        wavesCompleted: runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length,
+        wavesCompleted: passed,
+        // Without `waves` the run is one wave, however many datacenters it spans.
+        wavesCompletedOutput: ctx.deps.config.waves !== undefined ? passed : ok && passed > 0 ? 1 : 0,
+        ...(ctx.deps.config.waves !== undefined
+            ? { wavesPlanned: runs.filter((r) => KINDS[r.step.kind].isWave).length }
+            : {}),
         message: ctx.stopReason,
         firstFiredAt: ctx.firstFiredAt,
         ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})
@@ -10562,7 +10659,7 @@ function markRolledBack(result) {
     for (const back of result.rollback?.fleets ?? [])
         for (const s of back.list())
             if (s.status === 'success')
-                result.fleet.markRolledBack(s.node, { deployId: back.deployId, at: s.at });
+                result.fleet.markRolledBack(s, { deployId: back.deployId, at: s.at });
 }
 function notWaitingMessage(ctx) {
     const sent = ctx.runs.filter((r) => r.firedAt !== undefined);
@@ -10813,12 +10910,14 @@ async function planStage(config, deps) {
     logUnfiltered(config, log);
     const selection = { targets: [], filteredOut: [], notLive: [] };
     const planned = [];
+    const filteredOut = [];
     for (const dc of found) {
         const one = await planDatacenter(config, deps, dc.datacenter, dc.found);
         planned.push(one);
         selection.targets.push(...one.targets);
         selection.filteredOut.push(...dc.found.selection.filteredOut);
         selection.notLive.push(...dc.found.selection.notLive);
+        filteredOut.push(...dc.found.selection.filteredOut.map((n) => nodeId(dc.datacenter, n)));
     }
     if (config.promote && selection.targets.length === 0)
         throw new InputError('promote', `every target already runs ${config.promote}: nothing to promote it to`);
@@ -10830,7 +10929,7 @@ async function planStage(config, deps) {
         release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
     });
     logPlan(config, log, steps, datacenters, selection, template);
-    return { template, commands, build, selection, steps, datacenters };
+    return { template, commands, build, selection, filteredOut, steps, datacenters };
 }
 /** A run with no filter targets every live node: say so, in the backend's words. */
 function logUnfiltered(config, log) {
@@ -10886,10 +10985,7 @@ async function planDatacenter(config, deps, datacenter, found) {
 function logPlan(config, log, steps, datacenters, selection, template) {
     const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy';
     const waveSteps = steps.filter((s) => s.kind !== 'prepare');
-    const shown = waveSteps
-        .flatMap((s) => s.nodes)
-        .slice(0, 50)
-        .join(', ');
+    const shown = labelsOfSteps(waveSteps).slice(0, 50).join(', ');
     const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0);
     const prepareStep = steps.find((s) => s.kind === 'prepare');
     log.info(`${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`);
@@ -11031,8 +11127,8 @@ async function runPipeline(config, deps) {
             deployId: config.deployId,
             baselineIndex: 0,
             maxFailures: config.maxFailures,
-            targets: new Set(plan.steps.flatMap((s) => s.nodes)),
-            untargeted: plan.selection.filteredOut
+            targets: nodesOfSteps(plan.steps),
+            untargeted: plan.filteredOut
         })
     };
     const failed = async (error) => {
@@ -11097,14 +11193,14 @@ async function rollOut(config, deps, plan, run) {
     const previous = config.autoRollback
         ? await previousReleases(config, plan, deps, await pointers())
         : undefined;
-    const nodeCount = new Set(plan.steps.flatMap((s) => s.nodes)).size;
+    const nodeCount = nodesOfSteps(plan.steps).length;
     await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
         const rollout = await runRollout(plan.steps, rolloutRelease(config, found), {
             backend: deps.backend,
             config,
             log: deps.log,
             signal: deps.signal,
-            filteredOut: plan.selection.filteredOut,
+            filteredOut: plan.filteredOut,
             previous,
             // The report tells this run's own announcement; the post step settles whichever
             // announcement was last (auto-rollback's included).
@@ -11195,8 +11291,8 @@ async function finalResult(config, deps, run, done) {
         return { release, fleet, rollout: done, cancelled: false, ...outcome(done) };
     }
     const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt;
-    for (const { node, text } of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
-        deps.log.info(inert(`--- ${plainText(node, 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(text)}`));
+    for (const excerpt of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
+        deps.log.info(inert(`--- ${plainText(fleet.labelOf(excerpt), 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(excerpt.text)}`));
     await summarize(config, deps, run, { verdict: done.verdict, excerpts }, { durationMs });
     return {
         release,
@@ -11208,16 +11304,22 @@ async function finalResult(config, deps, run, done) {
         ...outcome(done, excerpts)
     };
 }
-/** Logs are read only for nodes that failed this deploy (contract 5), each from its datacenter. */
+/**
+ * Logs are read only for nodes that failed this deploy (contract 5), each from
+ * its datacenter; each excerpt keeps the datacenter (names repeat across them).
+ */
 async function readFailedLogs(fleet, backend) {
     const byDatacenter = new Map();
-    for (const node of fleet.nodesByStatus('failure')) {
-        const dc = fleet.datacenterOf(node);
-        byDatacenter.set(dc, [...(byDatacenter.get(dc) ?? []), node]);
-    }
+    // A node that failed and was then rolled back keeps its log: its failure is the cause.
+    const failed = fleet
+        .list()
+        .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'));
+    for (const { node, datacenter } of failed)
+        byDatacenter.set(datacenter, [...(byDatacenter.get(datacenter) ?? []), node]);
     const excerpts = [];
     for (const [dc, nodes] of byDatacenter)
-        excerpts.push(...(await backend.at(dc).readLogs(nodes)));
+        for (const { node, text } of await backend.at(dc).readLogs(nodes))
+            excerpts.push({ ...nodeId(dc, node), text });
     return excerpts;
 }
 /** What the report shows of a rollout: its waves, what failed its gate, what auto-rollback did. */
@@ -11233,7 +11335,8 @@ function rolloutReport(rollout) {
 function waveReports(rollout) {
     return rollout.waves.map((w) => ({
         wave: w.step.wave,
-        nodes: w.step.nodes,
+        ...(w.step.datacenter !== undefined ? { datacenter: w.step.datacenter } : {}),
+        nodes: w.step.nodes.map((n) => rollout.fleet.labelOf(nodeId(w.step.datacenter, n))),
         startedAt: w.firedAt,
         endedAt: w.endedAt,
         gate: w.gateFailures && w.gateFailures.length > 0
@@ -11267,7 +11370,7 @@ function phasesMarkdown(rollout) {
     const seconds = (ms) => ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`;
     const lines = [
         '',
-        '### Two-phase release',
+        '#### Two-phase release',
         '',
         p.prepared === 0
             ? '- **Prepare**: none: every target still kept the release, so this was a switch only (no download).'
@@ -11289,16 +11392,17 @@ function rolloutMessage(rollout, excerpts) {
             ? `${rollout.message}; ${rollout.staged ? `stopped at wave ${gated.wave} of ${gated.waves}; ` : ''}${c.succeeded}/${c.total} nodes on ${rollout.fleet.deployId}`
             : verdictMessage({ fleet: rollout.fleet, verdict: rollout.verdict, excerpts, facts: {} })
     ];
-    if (rollout.staged && !gated)
-        parts.push(rollout.ok
-            ? `${rollout.wavesCompleted}/${rollout.waves.length} waves passed`
-            : `stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`);
+    // A prepare is a phase, not a wave: only the `waves` input's waves are counted.
+    if (rollout.staged && !gated && !rollout.ok)
+        parts.push(`stopped at ${rollout.message || `wave ${rollout.wavesCompleted + 1}`}`);
+    else if (rollout.ok && rollout.wavesPlanned !== undefined)
+        parts.push(`${rollout.wavesCompleted}/${rollout.wavesPlanned} waves passed`);
     if (rollout.rollback)
         parts.push(rollout.rollback.message);
     return parts.join('; ');
 }
 function setRolloutOutputs(rollout, setOutput) {
-    setOutput('waves-completed', String(rollout.wavesCompleted));
+    setOutput('waves-completed', String(rollout.wavesCompletedOutput));
     setOutput('rolled-back', rollout.rollback?.sent ? 'true' : 'false');
 }
 

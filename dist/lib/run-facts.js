@@ -7713,18 +7713,36 @@ function groupByCause(digests, compare) {
 
 // The pictures of the job summary, as Mermaid (GitHub renders it there, not in
 // a check run). Colours are fixed and mean one thing each: green succeeded, red
-// failed, grey not reported; each reads on GitHub's light and dark backgrounds,
+// failed, grey not reported, blue rolled back, purple prepared, light grey not
+// sent; each reads on GitHub's light and dark backgrounds,
 // and labels on them are white. Time is a numeric axis in seconds from the
 // event: no dates, no time zone. Pure; every label is reduced to a safe alphabet.
 /** Contrast of at least 3:1 with both #ffffff and #0d1117 (WCAG's bar for graphics). */
 const COLOURS = {
     success: '#2da44e',
     failure: '#cf222e',
-    pending: '#6e7781'
+    pending: '#6e7781',
+    rolledBack: '#0969da',
+    prepared: '#8250df',
+    notSent: '#8c959f'
+};
+/** Each slice's colour: its meaning (contract 8a's node states). */
+const SLICE_COLOUR = {
+    succeeded: COLOURS.success,
+    failed: COLOURS.failure,
+    'not reported': COLOURS.pending,
+    'rolled back': COLOURS.rolledBack,
+    prepared: COLOURS.prepared,
+    'not sent': COLOURS.notSent
 };
 /** Text inside a quoted Mermaid label: letters, digits and a few harmless marks. */
 function mermaidText(text, max = 60) {
-    const clean = text.replace(/[^A-Za-z0-9 ._:,%/()+→✔✘·-]/g, '_');
+    // Quotes become typographic ones (Mermaid's own quote ends a label); the rest of the unsafe, _.
+    const clean = text
+        .replace(/'/g, '’')
+        .replace(/"([^"]*)"/g, '“$1”')
+        .replace(/"/g, '”')
+        .replace(/[^A-Za-z0-9 ._:,%/()+→✔✘·’“”-]/g, '_');
     return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
 function init(themeVariables) {
@@ -7736,11 +7754,7 @@ function outcomePie(slices, title) {
     const shown = slices.filter((s) => s.count > 0);
     if (shown.length === 0)
         return '';
-    const colour = (s) => s.label === 'succeeded'
-        ? COLOURS.success
-        : s.label === 'failed'
-            ? COLOURS.failure
-            : COLOURS.pending;
+    const colour = (s) => SLICE_COLOUR[s.label];
     const vars = {
         pieOpacity: '1',
         pieSectionTextColor: '#ffffff',
@@ -7834,10 +7848,11 @@ function wavesChart(waves) {
     if (waves.length === 0)
         return '';
     const shown = waves.slice(0, WAVES_DRAWN_MAX);
-    const id = (w) => `w${Math.max(0, Math.floor(w.wave))}`;
+    // By position: the same wave number recurs (each datacenter has its waves).
+    const id = (i) => `w${i}`;
     const cls = (w) => w.state === 'passed' ? 'passed' : w.state === 'failed' ? 'failed' : 'waiting';
-    const boxes = shown.map((w) => `  ${id(w)}["${w.lines.map((l) => mermaidText(l, 60)).join('<br/>')}"]:::${cls(w)}`);
-    const arrows = shown.slice(1).map((w, i) => `  ${id(shown[i])} --> ${id(w)}`);
+    const boxes = shown.map((w, i) => `  ${id(i)}["${w.lines.map((l) => mermaidText(l, 60)).join('<br/>')}"]:::${cls(w)}`);
+    const arrows = shown.slice(1).map((_, i) => `  ${id(i)} --> ${id(i + 1)}`);
     return [
         '```mermaid',
         'flowchart LR',
@@ -7901,8 +7916,16 @@ function failedNodes(fleet) {
     return fleet
         .list()
         .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'))
-        .map((s) => s.node)
+        .map((s) => fleet.labelOf(s))
         .sort(compareNatural);
+}
+/** Each node's state by its label (the names the analysis lists). */
+function statesByLabel(fleet) {
+    return new Map(fleet.list().map((s) => [fleet.labelOf(s), s]));
+}
+/** Failed nodes' logs by the label of their node (an excerpt names its node's datacenter). */
+function logsByLabel(r) {
+    return new Map((r.excerpts ?? []).map((e) => [r.fleet.labelOf(e), e.text]));
 }
 /** The run's one-line message (its failure annotation): counts and the nodes named. */
 function verdictLine(fleet, verdict) {
@@ -8009,22 +8032,30 @@ const noLog = (cause) => ({
     total: 0,
     listing: 0
 });
-/** The run read no log for this node: not yet (logs are read at the verdict), or beyond the first 200. */
+/** The run reads the logs of this many failed nodes at most (the Consul backend's MAX_LOGS_READ). */
+const LOGS_READ_MAX = 200;
+/** The run read no log for this node: not yet (logs are read at the verdict), beyond the first 200, or none was there. */
 const NOT_YET = noLog('failed (its log is read when the wait ends)');
-const NOT_READ = noLog('failed (its log was not read: the run reads the first 200 failed nodes’ logs)');
+const BEYOND = noLog(`failed (its log was not read: the run reads the first ${LOGS_READ_MAX} failed nodes’ logs)`);
+const NO_LOG = noLog('failed (no log of it was found)');
 /** Each failed node's log, digested; a stand-in where the run read none. */
 function digestsOf(r, failed) {
-    const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]));
+    const logs = logsByLabel(r);
+    const states = statesByLabel(r.fleet);
     const digests = new Map();
-    for (const node of failed) {
-        const text = logs.get(node);
-        digests.set(node, text !== undefined ? digestLog(node, text) : r.verdict.done ? NOT_READ : NOT_YET);
+    // "Beyond the first 200" only where there were more failed nodes than that.
+    const unread = !r.verdict.done ? NOT_YET : failed.length > LOGS_READ_MAX ? BEYOND : NO_LOG;
+    for (const label of failed) {
+        const text = logs.get(label);
+        // The log names the node by its own name: the digest blanks that, not the label.
+        const name = states.get(label)?.node ?? label;
+        digests.set(label, text !== undefined ? digestLog(name, text) : unread);
     }
     return digests;
 }
 /** Failures by cause, then lost, silent (by what was seen of them), still waiting. */
 function causeGroups(r, digests, nodes) {
-    const states = new Map(r.fleet.list().map((s) => [s.node, s]));
+    const states = statesByLabel(r.fleet);
     const groups = groupByCause(digests, compareNatural).map((g) => ({
         ...g,
         status: 'failure'
@@ -8078,7 +8109,7 @@ function reportTimes(fleet) {
     const reported = fleet
         .list()
         .filter((s) => s.noticedMs !== undefined && (s.status === 'success' || s.status === 'failure'))
-        .map((s) => ({ node: s.node, ok: s.status === 'success', ms: s.noticedMs }));
+        .map((s) => ({ node: fleet.labelOf(s), ok: s.status === 'success', ms: s.noticedMs }));
     const times = reported.map((x) => x.ms).sort((a, b) => a - b);
     const percentiles = times.length
         ? { p50: percentile(times, 50), p90: percentile(times, 90), max: times.at(-1) }
@@ -8105,8 +8136,13 @@ function analyse(r) {
     for (const g of groups)
         for (const node of g.nodes)
             causeOf.set(node, g.status === 'failure' ? (digests.get(node)?.cause ?? g.cause) : g.cause);
+    const rolledBackTo = new Map();
+    for (const s of fleet.list())
+        if (s.status === 'rolled_back' && s.deployId)
+            rolledBackTo.set(s.node, s.deployId);
     return {
         counts: fleet.counts(),
+        rolledBackTo,
         failed,
         lost,
         silent,
@@ -8127,14 +8163,34 @@ function subject(facts) {
     const env = facts.environment ? plainText(facts.environment, 60) : '';
     return app && env ? `${app} → ${env}` : app || env;
 }
-/** Where the nodes that are not on the release ended (contract 8a), for the headline. */
-function fleetNow(c) {
+/** `to v1` when every rolled-back node went back to the same release. */
+function backTo(a) {
+    const ids = new Set(a.rolledBackTo.values());
+    const [only] = ids;
+    return ids.size === 1 && only ? ` to ${plainText(only, 100)}` : '';
+}
+/**
+ * Where the nodes that are not on the release ended (contract 8a), for the
+ * headline: `; 3 rolled back to v1, 2 not sent`.
+ */
+function fleetNow(c, a) {
     const parts = [
-        c.rolledBack ? `${c.rolledBack} rolled back` : '',
+        c.rolledBack ? `${c.rolledBack} rolled back${backTo(a)}` : '',
         c.prepared ? `${c.prepared} prepared, not switched` : '',
         c.notSent ? `${c.notSent} not sent` : ''
     ].filter(Boolean);
     return parts.length ? `; ${parts.join(', ')}` : '';
+}
+/** What `latest` names after a run that ended early (a node booting now gets it). */
+function latestNow(r) {
+    const { latestMoved, previousDeployId } = r.facts;
+    if (latestMoved === true)
+        return `; latest names ${plainText(r.fleet.deployId, 100)}`;
+    if (latestMoved === false)
+        return previousDeployId
+            ? `; latest still names ${plainText(previousDeployId, 100)}`
+            : '; latest not moved';
+    return '';
 }
 /** Marks around the cause inside a headline (control characters: no fleet text carries them). */
 const CODE = ['\u0001', '\u0002'];
@@ -8206,7 +8262,7 @@ function markedHeadline(r, a, short) {
         const still = facts.eventFired === false
             ? 'the event was not fired'
             : `${c.succeeded} of ${c.total} ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}`;
-        text = `stopped: ${plainText(facts.error, short ? 100 : 300)} (${still})`;
+        text = `stopped: ${plainText(facts.error, short ? 100 : 300)} (${still})${fleetNow(c, a)}${latestNow(r)}`;
     }
     else if (facts.cancelled) {
         text =
@@ -8214,7 +8270,7 @@ function markedHeadline(r, a, short) {
                 ? `cancelled before the event: no node was sent ${id}`
                 : facts.eventFired === undefined && reported === 0
                     ? `cancelled while announcing ${id}: whether the event went out is not known`
-                    : `cancelled after the event: ${c.succeeded} of ${c.total} nodes ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}`;
+                    : `cancelled after the event: ${c.succeeded} of ${c.total} nodes ${on} ${id}${c.pending ? `, ${c.pending} may still be applying it` : ''}${fleetNow(c, a)}${latestNow(r)}`;
     }
     else if (r.notWaiting) {
         text = `${id} announced to ${plural(c.total, 'node')}; not waiting (wait: false)`;
@@ -8232,19 +8288,19 @@ function markedHeadline(r, a, short) {
                 : `${c.succeeded} of ${c.total} nodes ${on} ${id}; ${c.total - c.succeeded} did not, within max-failures ${fleet.maxFailures} (${cause})`;
     }
     else if (r.gateFailure) {
-        text = `health gate failed: ${CODE[0]}${plainText(r.gateFailure, short ? 100 : 240)}${CODE[1]} (${c.succeeded} of ${c.total} nodes ${on} ${id})`;
+        text = `health gate failed: ${CODE[0]}${plainText(r.gateFailure, short ? 100 : 240)}${CODE[1]} (${c.succeeded} of ${c.total} nodes ${on} ${id})${fleetNow(c, a)}`;
     }
     else if (verdict.reason === 'timed_out') {
         const quiet = a.silent.length + a.pending.length;
         const after = facts.timeoutMs !== undefined ? ` after ${formatDuration(facts.timeoutMs)}` : '';
-        text = `timed out${after}: ${quiet} of ${c.total} nodes silent${bad ? `, ${bad} failed` : ''} (${cause})`;
+        text = `timed out${after}: ${quiet} of ${c.total} nodes silent${bad ? `, ${bad} failed` : ''} (${cause})${fleetNow(c, a)}`;
     }
     else {
         const also = [
             a.silent.length ? `${a.silent.length} silent` : '',
             a.pending.length ? `${a.pending.length} still deploying` : ''
         ].filter(Boolean);
-        text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})${fleetNow(c)}`;
+        text = `${bad} of ${c.total} nodes failed${also.length ? `, ${also.join(', ')}` : ''} (${cause})${fleetNow(c, a)}`;
     }
     if (facts.rollback)
         text = `↩ ${text}`;
@@ -8295,12 +8351,21 @@ function timeLine(r) {
     ].filter(Boolean);
     return parts.join(' · ');
 }
-/** The line to paste to undo this run: back to what deploy-id named before. */
+/**
+ * The line to paste to undo this run: back to what deploy-id named before; after
+ * an auto-rollback, only for nodes it left behind. Without a recorded earlier
+ * release, and `latest` not moved, only the nodes sent this release have it.
+ */
 function rollbackHint(r) {
     const prev = r.facts.previousDeployId;
+    const id = plainText(r.fleet.deployId, 100).replace(/`/g, "'");
     if (!prev)
-        return 'no earlier release is recorded: there is nothing to roll back to';
-    return `re-run with \`rollback-to: ${plainText(prev, 100).replace(/`/g, "'")}\` (CLI: \`--rollback-to ${plainText(prev, 100).replace(/`/g, "'")}\`)`;
+        return r.facts.latestMoved === false
+            ? `\`latest\` did not move: only nodes sent ${id} have it; \`rollback-to\` the release they had sends them back`
+            : 'no earlier release is recorded: there is nothing to roll back to';
+    const to = plainText(prev, 100).replace(/`/g, "'");
+    const line = `re-run with \`rollback-to: ${to}\` (CLI: \`--rollback-to ${to}\`)`;
+    return r.rollback ? `auto-rollback ran (above); for any node it left on ${id}, ${line}` : line;
 }
 /** Whether the run left its job unfinished: cancelled, an error, or not waiting. */
 function endedEarly(r) {
@@ -8417,7 +8482,7 @@ function causeLogBlock(g, node, d, text, room, open) {
  * group's is open. At most `maxGroups` groups, within `budget` characters.
  */
 function causeLogsMarkdown(r, a, budget, maxGroups = 5) {
-    const logs = new Map((r.excerpts ?? []).map((e) => [e.node, e.text]));
+    const logs = logsByLabel(r);
     const parts = [];
     let size = 0;
     const groups = a.groups.filter((g) => g.status === 'failure');
@@ -8445,7 +8510,7 @@ function causeLogsMarkdown(r, a, budget, maxGroups = 5) {
 }
 /** One row per node that did not succeed, natural order within its status, with its cause. */
 function problemTableMarkdown(a, fleet, budget, maxRows = 500) {
-    const states = new Map(fleet.list().map((s) => [s.node, s]));
+    const states = statesByLabel(fleet);
     const nodes = [...a.failed, ...a.lost, ...a.silent, ...a.pending];
     if (nodes.length === 0)
         return { markdown: '', shown: 0, omitted: 0 };
@@ -8472,7 +8537,7 @@ function succeededMarkdown(a, fleet, budget, tableMax = 50) {
     const n = a.succeeded.length;
     if (n === 0)
         return '';
-    const states = new Map(fleet.list().map((s) => [s.node, s]));
+    const states = statesByLabel(fleet);
     const joined = a.succeeded.filter((node) => states.get(node)?.joined);
     const joinedNote = joined.length
         ? `, ${plural(joined.length, 'node')} of them joined during the deploy (${namesWithin(joined, 400).text})`
@@ -8503,19 +8568,28 @@ function timingLine(a) {
         .join(', ');
     return `**Time to report** (${plural(a.reported.length, 'node')}): p50 ${formatDuration(p.p50)} · p90 ${formatDuration(p.p90)} · max ${formatDuration(p.max)}. Slowest: ${slow}.\n`;
 }
-function waveState(w) {
+/** A wave that went out and has no outcome is running, or stopped when the run was cancelled or broke off. */
+function waveState(w, r) {
     if (w.passed === true)
         return 'passed';
     if (w.passed === false)
         return 'failed';
-    return w.startedAt === undefined ? 'not started' : 'running';
+    if (w.startedAt === undefined)
+        return 'not started';
+    return r.facts.cancelled || r.facts.error ? 'stopped' : 'running';
 }
 const WAVE_MARK = {
     passed: '✅ passed',
     failed: '❌ failed',
     running: '⏳ running',
+    stopped: '⛔ stopped',
     'not started': '⚪ not started'
 };
+/** `wave 2`, `prepare`, `dc2 wave 1`: the wave 0 of layout: releases is its prepare. */
+function waveName(w) {
+    const name = w.wave === 0 ? 'prepare' : `wave ${w.wave}`;
+    return w.datacenter ? `${plainText(w.datacenter, 40)} ${name}` : name;
+}
 /** What a node did on this release: a rolled-back node by what it reported before it went back. */
 function outcomeOf(state) {
     return state?.status === 'rolled_back' ? state.was : state?.status;
@@ -8523,14 +8597,19 @@ function outcomeOf(state) {
 function waveCounts(w, states) {
     let ok = 0;
     let bad = 0;
+    let unsent = 0;
     for (const node of w.nodes) {
         const s = outcomeOf(states.get(node));
-        if (s === 'success')
+        // A prepare's node that is left prepared did what the prepare asked.
+        if (s === 'success' || (w.wave === 0 && s === 'prepared'))
             ok++;
         else if (s === 'failure' || s === 'lost')
             bad++;
+        // Never sent this wave's event (or only prepared for it): nothing to report.
+        else if (s === 'not_sent' || s === 'prepared')
+            unsent++;
     }
-    return { ok, bad, quiet: w.nodes.length - ok - bad };
+    return { ok, bad, quiet: w.nodes.length - ok - bad - unsent };
 }
 function sinceEvent(at, r) {
     if (at === undefined)
@@ -8543,7 +8622,7 @@ function wavesTableMarkdown(r, budget) {
     const waves = r.waves ?? [];
     if (waves.length === 0)
         return '';
-    const states = new Map(r.fleet.list().map((s) => [s.node, s]));
+    const states = statesByLabel(r.fleet);
     const lines = [
         '| wave | result | nodes | succeeded | failed | not reported | started | took | gate |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
@@ -8555,7 +8634,8 @@ function wavesTableMarkdown(r, budget) {
         const took = w.startedAt !== undefined && w.endedAt !== undefined
             ? formatDuration(w.endedAt - w.startedAt)
             : '';
-        const row = `| ${w.wave} | ${WAVE_MARK[waveState(w)]} | ${w.nodes.length}: ${names.text} | ${c.ok} | ${c.bad} | ${c.quiet} | ${sinceEvent(w.startedAt, r)} | ${took} | ${w.gate ? markdownText(w.gate, 120) : ''} |`;
+        const wave = w.wave === 0 || w.datacenter ? markdownText(waveName(w), 60) : String(w.wave);
+        const row = `| ${wave} | ${WAVE_MARK[waveState(w, r)]} | ${w.nodes.length}: ${names.text} | ${c.ok} | ${c.bad} | ${c.quiet} | ${sinceEvent(w.startedAt, r)} | ${took} | ${w.gate ? markdownText(w.gate, 120) : ''} |`;
         if (size + row.length > budget) {
             lines.push('', `… ${plural(waves.length - i, 'more wave')} left out (size limit).`);
             break;
@@ -8567,10 +8647,10 @@ function wavesTableMarkdown(r, budget) {
 }
 /** The waves as boxes in a row, coloured by result (Mermaid). */
 function wavesPicture(r) {
-    const states = new Map(r.fleet.list().map((s) => [s.node, s]));
+    const states = statesByLabel(r.fleet);
     return wavesChart((r.waves ?? []).map((w) => {
         const c = waveCounts(w, states);
-        const state = waveState(w);
+        const state = waveState(w, r);
         const took = w.startedAt !== undefined && w.endedAt !== undefined
             ? `${sinceEvent(w.startedAt, r)} → ${sinceEvent(w.endedAt, r)}`
             : w.startedAt !== undefined
@@ -8580,7 +8660,7 @@ function wavesPicture(r) {
             wave: w.wave,
             state,
             lines: [
-                `wave ${w.wave}: ${plural(w.nodes.length, 'node')}`,
+                `${waveName(w)}: ${plural(w.nodes.length, 'node')}`,
                 `${state === 'passed' ? '✔ ' : state === 'failed' ? '✘ ' : ''}${state} · ${c.ok} ok${c.bad ? `, ${c.bad} failed` : ''}`,
                 ...(took ? [took] : []),
                 ...(w.gate ? [`gate: ${w.gate}`] : [])
@@ -8588,12 +8668,15 @@ function wavesPicture(r) {
         };
     }));
 }
-/** The outcome pie's slices: green, red, grey. */
+/** The outcome pie's slices, every node in one: green, red, grey; where the others ended. */
 function slices(a) {
     return [
         { label: 'succeeded', count: a.succeeded.length },
         { label: 'failed', count: a.failed.length + a.lost.length },
-        { label: 'not reported', count: a.silent.length + a.pending.length }
+        { label: 'not reported', count: a.silent.length + a.pending.length },
+        { label: 'rolled back', count: a.rolledBack.length },
+        { label: 'prepared', count: a.prepared.length },
+        { label: 'not sent', count: a.notSent.length }
     ];
 }
 /** Deploy facts as a markdown list; a list (not a table) so a `|` in a URL is harmless. */
@@ -8657,17 +8740,21 @@ const SUMMARY_MAX_CHARS = 200_000;
  * datacenter), in the order they were rolled out; empty when no node names one.
  */
 function datacentersMarkdown(fleet) {
-    const rows = new Map(fleet.datacenters().map((dc) => [dc, { total: 0, ok: 0, bad: 0, quiet: 0 }]));
+    const empty = () => ({ total: 0, ok: 0, bad: 0, quiet: 0, unsent: 0 });
+    const rows = new Map(fleet.datacenters().map((dc) => [dc, empty()]));
     for (const s of fleet.list()) {
         if (s.datacenter === undefined)
             continue;
-        const row = rows.get(s.datacenter) ?? { total: 0, ok: 0, bad: 0, quiet: 0 };
+        const row = rows.get(s.datacenter) ?? empty();
         row.total++;
         const outcome = outcomeOf(s);
         if (outcome === 'success')
             row.ok++;
         else if (outcome === 'failure' || outcome === 'lost')
             row.bad++;
+        // Never sent, or prepared and never switched: not "not reported".
+        else if (outcome === 'not_sent' || outcome === 'prepared')
+            row.unsent++;
         else
             row.quiet++;
         rows.set(s.datacenter, row);
@@ -8675,9 +8762,9 @@ function datacentersMarkdown(fleet) {
     if (rows.size === 0)
         return '';
     return [
-        '| datacenter | nodes | succeeded | failed | not reported |',
-        '| --- | ---: | ---: | ---: | ---: |',
-        ...[...rows].map(([dc, c]) => `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} |`)
+        '| datacenter | nodes | succeeded | failed | not reported | not sent or not switched |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        ...[...rows].map(([dc, c]) => `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} | ${c.unsent} |`)
     ].join('\n');
 }
 /** The verdict line (marked), then the release and time line. */
@@ -8740,12 +8827,19 @@ function reportParts(r, maxChars, opts) {
         facts
     };
 }
-/** `3 nodes did not succeed, by cause`, or `5 nodes had not reported` when none failed. */
-function causesHeading(a) {
+/**
+ * `3 of 5 nodes did not succeed, by cause` when some failed; `2 of 5 nodes had
+ * not reported` when the rest only had not; else `4 of 5 nodes not on <id>`
+ * (never sent, prepared only, rolled back: they did report, or were not asked).
+ */
+function causesHeading(a, deployId) {
     const notOk = a.counts.total - a.counts.succeeded;
-    return a.failed.length + a.lost.length + a.silent.length > 0
-        ? `${notOk} of ${a.counts.total} nodes did not succeed, by cause`
-        : `${notOk} of ${a.counts.total} nodes had not reported`;
+    const of = `${notOk} of ${a.counts.total} nodes`;
+    if (a.failed.length + a.lost.length + a.silent.length > 0)
+        return `${of} did not succeed, by cause`;
+    if (notOk === a.pending.length)
+        return `${of} had not reported`;
+    return `${of} not on ${markdownText(deployId, 100)}`;
 }
 /**
  * Markdown for the job summary: the verdict with its cause, what an early end
@@ -8761,7 +8855,7 @@ function summaryMarkdown(r, maxChars = SUMMARY_MAX_CHARS) {
     if (p.state)
         out.push(`#### What this run left behind\n\n${p.state}`);
     if (p.causes)
-        out.push(`#### ${causesHeading(p.a)}\n\n${p.causes}`);
+        out.push(`#### ${causesHeading(p.a, r.fleet.deployId)}\n\n${p.causes}`);
     if (p.logs)
         out.push(p.logs);
     if (p.pictures || p.timing)
@@ -8892,9 +8986,16 @@ function sleep$1(ms, signal) {
 function encodeKey(key) {
     return key.split('/').map(encodeURIComponent).join('/');
 }
-/** ModifyIndex and the like are Raft indexes: exact as numbers (see raftIndex). */
-function decodeKvEntries(body) {
-    const raw = JSON.parse(body);
+/**
+ * ModifyIndex and the like are Raft indexes: exact as numbers (see raftIndex).
+ * `changedAfter`: only entries modified after that index are decoded and
+ * returned (a blocking read of 10,000 results, where a few changed, decodes
+ * those few: less garbage per read, a smaller young generation).
+ */
+function decodeKvEntries(body, changedAfter) {
+    const parsed = JSON.parse(body);
+    const after = changedAfter === undefined || changedAfter < 1n ? undefined : Number(changedAfter);
+    const raw = after === undefined ? parsed : parsed.filter((e) => e.ModifyIndex > after);
     return raw.map((e) => ({
         key: e.Key,
         value: e.Value === null || e.Value === undefined
@@ -9104,7 +9205,10 @@ class ConsulClient {
             retryUntil: opts.retryUntil,
             accept: [404]
         });
-        return { entries: res.status === 404 ? [] : decodeKvEntries(res.body), index: res.index };
+        return {
+            entries: res.status === 404 ? [] : decodeKvEntries(res.body, opts.changedAfter),
+            index: res.index
+        };
     }
     /** An atomic transaction; throws with Consul's reasons when it rolled back. */
     async txn(ops, permission, opts = {}) {
