@@ -202,7 +202,11 @@ async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Prom
   }
 }
 
-/** The nodes an incomplete rollback did not bring back, each with its state (a lost node left or failed: nothing reached it). */
+/**
+ * The nodes an incomplete rollback did not see back, each with its state: a
+ * lost node failed or left, and whether it took the rollback before it went
+ * nobody can tell.
+ */
 function notBackLine(fleet: FleetState, deployId: string): string {
   const states = [
     ['failure', 'failed'],
@@ -214,5 +218,5 @@ function notBackLine(fleet: FleetState, deployId: string): string {
     .map(([status, label]) => [label, fleet.nodesByStatus(status)] as const)
     .filter(([, nodes]) => nodes.length > 0)
     .map(([label, nodes]) => `${label}: ${nameList(nodes, 10)}`)
-  return parts.length ? `; not back on ${deployId}: ${parts.join('; ')}` : ''
+  return parts.length ? `; not seen back on ${deployId}: ${parts.join('; ')}` : ''
 }
