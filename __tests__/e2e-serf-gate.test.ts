@@ -1,11 +1,11 @@
 // Contract 13 (with 8 and 8a) end to end over real Serf agents, the parts the
 // other serf files leave out: a dry run (targets, waves, the checks, nothing
 // written or sent; rollback-to an unknown ID refused), the bake gate by member
-// status (the canary leaves during the bake: the wave fails naming it, nobody
-// else is sent the release, the rollback says it could not reach it), and the
-// check run and job summary of a deploy with a failing node. Judged from the
-// fleet (trees, handler runs, tags, S3 objects) as well as the outputs. One
-// fleet; the tests build on each other, in order.
+// status (a canary leaves, another's agent is killed, during the bake: the
+// wave fails naming it, nobody else is sent the release, the rollback says it
+// did not see it back), and the check run and job summary of a deploy with a
+// failing node. Judged from the fleet (trees, handler runs, tags, S3 objects)
+// as well as the outputs. One fleet; the tests build on each other, in order.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -230,7 +230,7 @@ describe(
     test('the canary leaves during its bake: the wave fails naming it, nobody else is sent the release', () =>
       // left, or failed when the memberlist's dead notice outran Serf's leave intent
       canaryGoneDuringBake(
-        { canary: 'node-1', deployId: 'b1', status: 'left|leaving|failed' },
+        { canary: 'node-1', deployId: 'b1', status: 'left|leaving|failed', mayTakeRollback: true },
         leave
       ))
 
