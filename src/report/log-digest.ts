@@ -54,11 +54,11 @@ export function causeKey(cause: string, node: string): string {
 
 /**
  * The digest of one failed node's log (as read from `<kv-prefix>/logs/<node>`).
- * No log: the cause says so.
+ * No log: the cause says so, for either backend.
  */
 export function digestLog(node: string, text: string | undefined): LogDigest {
   if (text === undefined || text.trim() === '') {
-    const cause = 'no log in Consul (the node failed before it could store one)'
+    const cause = 'no log from the node (none stored in Consul, or no answer to the Serf log query)'
     return { cause, key: cause, useful: [], total: 0, listing: 0 }
   }
   const lines = logLines(text)

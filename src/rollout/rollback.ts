@@ -5,8 +5,9 @@
 // previous release published in the other layout comes rendered again in this
 // one, publish/rendition.ts), moving latest back where this run moved it,
 // counted against the previous deploy ID within `timeout`, afresh.
-import type { ParsedResult } from '../fleet-state/fleet-state.ts'
+import type { FleetState, ParsedResult } from '../fleet-state/fleet-state.ts'
 import { progressLine } from '../fleet-state/progress-line.ts'
+import { nameList } from '../shared/text.ts'
 import type { RolloutContext } from './context.ts'
 import { datacenterRecord, newRolloutContext } from './context.ts'
 import { KINDS } from './kinds.ts'
@@ -184,7 +185,7 @@ async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Prom
         .catch(() => undefined)
     const message = done
       ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
-      : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`
+      : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}${notBackLine(fleet, previous.deployId)}`
     log.info(message)
     return {
       deployId: previous.deployId,
@@ -199,4 +200,23 @@ async function rollBackDatacenter(ctx: RolloutContext, plan: RollbackPlan): Prom
     const sent = back.runs[0]?.firedAt !== undefined
     return { deployId: previous.deployId, outcome: 'failed', sent, message }
   }
+}
+
+/**
+ * The nodes an incomplete rollback did not see back, each with its state: a
+ * lost node failed or left, and whether it took the rollback before it went
+ * nobody can tell.
+ */
+function notBackLine(fleet: FleetState, deployId: string): string {
+  const states = [
+    ['failure', 'failed'],
+    ['lost', 'lost'],
+    ['silent', 'silent'],
+    ['pending', 'waiting']
+  ] as const
+  const parts = states
+    .map(([status, label]) => [label, fleet.nodesByStatus(status)] as const)
+    .filter(([, nodes]) => nodes.length > 0)
+    .map(([label, nodes]) => `${label}: ${nameList(nodes, 10)}`)
+  return parts.length ? `; not seen back on ${deployId}: ${parts.join('; ')}` : ''
 }

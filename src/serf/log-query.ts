@@ -4,8 +4,12 @@ import type { Log } from '../shared/log.ts'
 import { nodeChunks, queryBaseBytes } from './query-chunks.ts'
 import type { SerfClient } from './rpc-client.ts'
 
-/** How long a failed node has to answer the log query. */
-const LOG_QUERY_MS = 5000
+/**
+ * How long a failed node has to answer the log query. Its agent runs handlers
+ * one at a time: it answers once the failed deploy's handler has exited, which
+ * under load took over 5 s. The call ends as soon as every node answered.
+ */
+const LOG_QUERY_MS = 15_000
 /** Serf drops an answer over 1 KB: what is shown is at most this. */
 const LOG_MAX_BYTES = 1024
 

@@ -6,6 +6,7 @@
 // Runners (agents the action started for `serf-join`) are never targets.
 import type { Targets } from '../backend/fleet-backend.ts'
 import { compileFilter, filterMatcher } from '../shared/filters.ts'
+import { compareNatural } from '../shared/natural-order.ts'
 import type { Member } from './rpc-types.ts'
 
 export interface MemberFilters {
@@ -44,7 +45,10 @@ export function selectMembers(members: readonly Member[], filters: MemberFilters
   const notLive: string[] = []
   const filteredOut: string[] = []
   const canaries: string[] = []
-  const nodes = members.filter((member) => member.tags[RUNNER_TAG] === undefined)
+  // `members` comes in the agent's map order; the run lists nodes in natural order of name
+  const nodes = members
+    .filter((member) => member.tags[RUNNER_TAG] === undefined)
+    .sort((a, b) => compareNatural(a.name, b.name))
   for (const member of nodes) {
     if (!matches(member)) {
       filteredOut.push(member.name)
