@@ -52,6 +52,21 @@ describe('dry run report', () => {
     )
   })
 
+  test('with backend: serf it names what Serf would have been told, not Consul', () => {
+    const serf = plan({ backend: 'serf', lockKey: 's3://releases/app/web/lock' })
+    const last = dryRunLines(serf).at(-1)
+    assert.equal(
+      last,
+      'nothing was written: no S3 object (release, latest, history or lock), no Serf tag, event or query'
+    )
+    assert.doesNotMatch(dryRunMarkdown(serf), /Consul/)
+    // Consul's payload limit is not Serf's (whose 512 bytes are checked before the send).
+    const long = `s3://releases/${'x'.repeat(600)}.yml`
+    const release = { srcUrl: long, manifestUrl: long }
+    assert.doesNotMatch(dryRunLines({ ...serf, release }).join('\n'), /Consul/)
+    assert.match(dryRunLines(plan({ release })).join('\n'), /Consul 1\.22\+ accepts/)
+  })
+
   test('a first deploy has no previous release; a deploy-id without history says so', () => {
     assert.equal(
       dryRunLines(plan({ previous: {} }))[4],

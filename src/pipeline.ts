@@ -220,7 +220,8 @@ async function dryRun(config: Config, deps: PipelineDeps, found: Plan): Promise<
     notLive: selection.notLive.length,
     previous: await backend.releasePointer(signal),
     lock: await backend.lockState(signal),
-    lockKey: backend.lockName
+    lockKey: backend.lockName,
+    backend: config.backend.kind
   }
   for (const line of dryRunLines(report)) log.info(inert(line))
   await deps.writeSummary?.(dryRunMarkdown(report))

@@ -26,6 +26,8 @@ export interface DryRunPlan {
   previous: ReleasePointer
   lock: LockState
   lockKey: string
+  /** where the fleet is reached (contract 13); absent: Consul */
+  backend?: 'consul' | 'serf'
 }
 
 function text(value: unknown, max = 120): string | undefined {
@@ -63,6 +65,13 @@ function lockLine(lock: LockState, key: string): string {
   return `deploy lock ${key}: held by ${who.length ? who.join(', ') : 'another run'} (${session}); a deploy now would wait for it`
 }
 
+/** What a dry run leaves alone, in the backend's words. */
+function untouched(plan: DryRunPlan): string {
+  return plan.backend === 'serf'
+    ? 'no S3 object (release, latest, history or lock), no Serf tag, event or query'
+    : 'no S3 object, no Consul key, event or session'
+}
+
 /** The dry run's report, one line each, for the log (already plain text). */
 export function dryRunLines(plan: DryRunPlan): string[] {
   const lines = [
@@ -78,7 +87,7 @@ export function dryRunLines(plan: DryRunPlan): string[] {
     )
   const bytes = Buffer.byteLength(plan.release.manifestUrl)
   lines.push(
-    `manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`
+    `manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${plan.backend !== 'serf' && bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`
   )
   const left = [
     plan.filteredOut && `${plan.filteredOut} other nodes filtered out`,
@@ -89,7 +98,7 @@ export function dryRunLines(plan: DryRunPlan): string[] {
   )
   lines.push(previousLine(plan.previous))
   lines.push(lockLine(plan.lock, plan.lockKey))
-  lines.push('nothing was written: no S3 object, no Consul key, event or session')
+  lines.push(`nothing was written: ${untouched(plan)}`)
   return lines
 }
 
@@ -113,7 +122,7 @@ export function dryRunMarkdown(plan: DryRunPlan): string {
     '| --- | --- |',
     ...rows,
     '',
-    'Nothing was written: no S3 object, no Consul key, event or lock session.',
+    `Nothing was written: ${untouched(plan)}.`,
     ''
   ].join('\n')
 }
