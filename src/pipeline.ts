@@ -43,6 +43,7 @@ import { runRollout } from './rollout/rollout.ts'
 import type { Step } from './rollout/plan/plan.ts'
 import { isPartial, planRollout } from './rollout/plan/plan.ts'
 import type { DatacenterTargets } from './rollout/plan/plan.ts'
+import { KINDS } from './rollout/kinds.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
 import type { TargetSelection } from './backend/fleet-backend.ts'
 
@@ -389,10 +390,10 @@ function logPlan(
   template: ManifestTemplate | undefined
 ): void {
   const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
-  const waveSteps = steps.filter((s) => s.kind !== 'prepare')
+  const waveSteps = steps.filter((s) => KINDS[s.kind].isWave)
   const shown = labelsOfSteps(waveSteps).slice(0, 50).join(', ')
   const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0)
-  const prepareStep = steps.find((s) => s.kind === 'prepare')
+  const prepareStep = steps.find((s) => !KINDS[s.kind].isWave)
   log.info(
     `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
   )

@@ -15,6 +15,11 @@ export interface Kind {
   /** nodes that fail it are left out of their datacenter's later steps */
   gatesLaterSteps: boolean
   /**
+   * without `waves`, its event carries the configured filters (today's one-wave
+   * event) rather than a list of node names
+   */
+  byFiltersAsOneWave: boolean
+  /**
    * as the last wave, the manifest it sends to nodes that joined the targets
    * meanwhile (contract 8, 8a); undefined: none. A joiner has not prepared the
    * release, so a switch sends it the combined manifest (prepare and switch in
@@ -34,6 +39,7 @@ export const KINDS: Record<StepKind, Kind> = {
     url: (release) => release.manifestUrl,
     isWave: true,
     gatesLaterSteps: false,
+    byFiltersAsOneWave: true,
     joinerUrl: (release) => release.manifestUrl,
     label: (step) => `${where(step)}${wave(step)}`,
     notStarted: (step) => `not sent: ${where(step)}wave ${step.wave} did not start`
@@ -43,6 +49,7 @@ export const KINDS: Record<StepKind, Kind> = {
     phase: 'prepare',
     isWave: false,
     gatesLaterSteps: true,
+    byFiltersAsOneWave: false,
     joinerUrl: () => undefined,
     label: (step) => `${where(step)}prepare`,
     notStarted: () => 'not sent: the prepare did not start'
@@ -52,6 +59,7 @@ export const KINDS: Record<StepKind, Kind> = {
     phase: 'switch',
     isWave: true,
     gatesLaterSteps: false,
+    byFiltersAsOneWave: false,
     joinerUrl: (release) => release.manifestUrl,
     label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
     notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`

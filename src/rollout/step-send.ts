@@ -37,7 +37,10 @@ export async function sendStep(
         // The one-wave default keeps today's event: the configured filters. A promote
         // goes only to the nodes not on the release yet (contract 8).
         byFilters:
-          !ctx.rollback && config.waves === undefined && step.kind === 'deploy' && !config.promote,
+          !ctx.rollback &&
+          config.waves === undefined &&
+          KINDS[step.kind].byFiltersAsOneWave &&
+          !config.promote,
         signal,
         onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
         onFired: (sent) => {
