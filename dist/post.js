@@ -191,7 +191,7 @@ async function settleLeftAnnouncement(env) {
         });
         if (outcome.settled)
             info(outcome.fired
-                ? `settled the announcement the main step left: its event went out, latest names ${journal.deployId}`
+                ? `settled the announcement the main step left: ${journal.pointerOnly ? 'latest moved with no event' : 'its event went out'}, latest names ${journal.deployId}`
                 : `settled the announcement the main step left: latest is as it was before the run`);
         return { journal, fired: outcome.settled ? outcome.fired : undefined };
     }

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // `stretcher-action` on the PATH (package.json bin), for CI systems other than GitHub Actions.
+// First, before the bundle's modules allocate: the young generation's growth (as the action).
+import './shared/young-generation.ts'
 import { cli } from './cli/cli.ts'
 
 const cancel = new AbortController()

@@ -1,4 +1,4 @@
-import { e as plainText, o as reportParts, q as rollbackMarkdown, t as causesHeading, u as causeLogsMarkdown, v as headline, w as analyse, x as quote, y as compileFilter, m as matchesFilters, z as filterMatcher, A as targetedServices, n as InputError, k as kvKeys, B as acquireLock, D as announce, E as sleep, F as selectMembers, G as isGone, h as memberMatcher, H as readS3Lock, J as acquireS3Lock, K as connectSerf, S as SerfRpcError, C as ConsulClient, L as startOwnAgent, M as ownAgentName, N as SAFE_PAYLOAD_BYTES, P as nameList, Q as markdownText, T as codeSpan, U as DEPLOY_ID_PATTERN, V as getDefaultExportFromCjs, W as parseDeployIdFile, X as s3Url$1, Y as releaseKey, Z as progressLine, _ as waveCounts, g as compareNatural, i as isSettled, $ as resultRows, a0 as summaryMarkdown, b as runFacts, p as previousDeployId, a1 as verdictMessage, f as formatGoDuration } from './run-facts.js';
+import { e as plainText, o as reportParts, q as rollbackMarkdown, t as causesHeading, u as causeLogsMarkdown, v as headline, w as analyse, x as quote, y as compileFilter, m as matchesFilters, z as filterMatcher, A as targetedServices, n as InputError, B as moveLatestOnly, k as kvKeys, D as acquireLock, E as announce, F as sleep, G as selectMembers, H as isGone, h as memberMatcher, J as readS3Lock, K as acquireS3Lock, L as connectSerf, S as SerfRpcError, C as ConsulClient, M as startOwnAgent, N as ownAgentName, P as SAFE_PAYLOAD_BYTES, Q as nameList, T as markdownText, U as codeSpan, V as DEPLOY_ID_PATTERN, W as getDefaultExportFromCjs, X as parseDeployIdFile, Y as s3Url$1, Z as releaseKey, _ as progressLine, $ as waveCounts, g as compareNatural, i as isSettled, a0 as resultRows, a1 as summaryMarkdown, b as runFacts, p as previousDeployId, a2 as verdictMessage, f as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -854,6 +854,7 @@ function consulBackend(consul, config, log) {
         history: (deployId, signal) => readHistory$2(consul, keys.history(deployId), signal),
         recentDeployIds: (count = 5) => readRecentDeployIds$1(consul, config.kvPrefix, count),
         send: (request) => sendEvents(consul, config, log, request),
+        movePointer: (request) => moveLatestOnly(consul, { ...config, deployId: request.deployId }, { manifestUrl: request.manifestUrl, history: request.history }, log, { signal: request.signal, datacenter: consul.datacenter, onJournal: request.onJournal }),
         watch: (request) => watchResults(consul, config.filters, keys.results, request),
         health: (nodes, bakeMs, signal) => bake({ consul, nodes, filters: config.filters, bakeMs, signal }),
         async writeHistory(record, signal) {
@@ -1091,8 +1092,12 @@ function nodeChunks(nodes, baseBytes) {
     return chunks;
 }
 
-/** How long a failed node has to answer the log query. */
-const LOG_QUERY_MS = 5000;
+/**
+ * How long a failed node has to answer the log query. Its agent runs handlers
+ * one at a time: it answers once the failed deploy's handler has exited, which
+ * under load took over 5 s. The call ends as soon as every node answered.
+ */
+const LOG_QUERY_MS = 15_000;
 /** Serf drops an answer over 1 KB: what is shown is at most this. */
 const LOG_MAX_BYTES = 1024;
 /** Each node's answer ('' when it gave none); a silent node's handler is named in the log. */
@@ -1825,6 +1830,11 @@ function serfBackend(client, store, opts) {
         lock: (request) => acquireS3Lock(store, keys.lock, request),
         lockState: () => readS3Lock(store, keys.lock),
         send: (request) => sends.send(request),
+        // One PUT of latest (the history record first): nothing to journal, it is whole or not.
+        movePointer: async ({ deployId, manifestUrl, history, signal }) => {
+            signal?.throwIfAborted();
+            await movePointer({ store, keys, log }, deployId, { manifestUrl, history });
+        },
         watch: (request) => sends.watch(request),
         health: (nodes, bakeMs, signal) => watchMemberStatus(client, nodes, bakeMs, signal),
         readLogs: (nodes) => readLogs(client, app, sourceNode, nodes, log)
@@ -2025,6 +2035,12 @@ function lockLine(lock, key) {
         .join(' ');
     return `deploy lock ${key}: held by ${who.length ? who.join(', ') : 'another run'} (${session}); a deploy now would wait for it`;
 }
+/** What a dry run leaves alone, in the backend's words. */
+function untouched(plan) {
+    return plan.backend === 'serf'
+        ? 'no S3 object (release, latest, history or lock), no Serf tag, event or query'
+        : 'no S3 object, no Consul key, event or session';
+}
 /** The dry run's report, one line each, for the log (already plain text). */
 function dryRunLines(plan) {
     const lines = [
@@ -2035,7 +2051,7 @@ function dryRunLines(plan) {
     else if (plan.release.checksum)
         lines.push(`archive: ${plan.release.srcUrl}${plan.release.archiveBytes !== undefined ? `, ${formatBytes(plan.release.archiveBytes)}` : ''}, sha256 ${plan.release.checksum} (verified)`);
     const bytes = Buffer.byteLength(plan.release.manifestUrl);
-    lines.push(`manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`);
+    lines.push(`manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${plan.backend !== 'serf' && bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`);
     const left = [
         plan.filteredOut && `${plan.filteredOut} other nodes filtered out`,
         plan.notLive && `${plan.notLive} matching but not live`
@@ -2043,7 +2059,7 @@ function dryRunLines(plan) {
     lines.push(`targets: ${plan.targets.length} nodes (event "${plan.eventName}"): ${nameList(plan.targets, 50)}${left.length ? `; ${left.join(', ')}` : ''}`);
     lines.push(previousLine(plan.previous));
     lines.push(lockLine(plan.lock, plan.lockKey));
-    lines.push('nothing was written: no S3 object, no Consul key, event or session');
+    lines.push(`nothing was written: ${untouched(plan)}`);
     return lines;
 }
 /** The run's last line (the CLI's exit message). */
@@ -2065,7 +2081,7 @@ function dryRunMarkdown(plan) {
         '| --- | --- |',
         ...rows,
         '',
-        'Nothing was written: no S3 object, no Consul key, event or lock session.',
+        `Nothing was written: ${untouched(plan)}.`,
         ''
     ].join('\n');
 }
@@ -9940,6 +9956,7 @@ const KINDS = {
         url: (release) => release.manifestUrl,
         isWave: true,
         gatesLaterSteps: false,
+        byFiltersAsOneWave: true,
         joinerUrl: (release) => release.manifestUrl,
         label: (step) => `${where(step)}${wave(step)}`,
         notStarted: (step) => `not sent: ${where(step)}wave ${step.wave} did not start`
@@ -9949,6 +9966,7 @@ const KINDS = {
         phase: 'prepare',
         isWave: false,
         gatesLaterSteps: true,
+        byFiltersAsOneWave: false,
         joinerUrl: () => undefined,
         label: (step) => `${where(step)}prepare`,
         notStarted: () => 'not sent: the prepare did not start'
@@ -9958,6 +9976,7 @@ const KINDS = {
         phase: 'switch',
         isWave: true,
         gatesLaterSteps: false,
+        byFiltersAsOneWave: false,
         joinerUrl: (release) => release.manifestUrl,
         label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
         notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
@@ -10110,7 +10129,10 @@ async function sendStep(ctx, index, nodes, joined = []) {
                 nodes: send.nodes,
                 // The one-wave default keeps today's event: the configured filters. A promote
                 // goes only to the nodes not on the release yet (contract 8).
-                byFilters: !ctx.rollback && config.waves === undefined && step.kind === 'deploy' && !config.promote,
+                byFilters: !ctx.rollback &&
+                    config.waves === undefined &&
+                    KINDS[step.kind].byFiltersAsOneWave &&
+                    !config.promote,
                 signal,
                 onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
                 onFired: (sent) => {
@@ -10322,21 +10344,45 @@ async function settleStep(ctx, index) {
     return 'next';
 }
 /**
- * Every node of this switch wave failed to prepare (within max-failures). The
- * wave that moves latest cannot move it with no node to send: the run stops
- * there, saying so, rather than pass with latest on the previous release.
+ * Every node of this switch wave failed to prepare (within max-failures: more
+ * stopped the run at the prepare's judge). The wave that moves latest still
+ * moves it, with no event (contract 8): the failures are tolerated, so the
+ * release is the fleet's.
  */
-function emptyStep(ctx, index) {
+async function emptyStep(ctx, index) {
     const run = ctx.runs[index];
-    if (!run.step.movesLatest) {
+    const { step } = run;
+    const record = datacenterRecord(ctx, step.datacenter);
+    const { deployId, manifestUrl, history } = ctx.release;
+    let moved = false;
+    try {
+        if (step.movesLatest) {
+            await ctx.deps.backend.at(step.datacenter).movePointer({
+                deployId,
+                manifestUrl,
+                history: record.historyWritten ? undefined : history,
+                signal: ctx.deps.signal,
+                onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout')
+            });
+            moved = record.latestMoved = record.historyWritten = true;
+            ctx.deps.log.info(`${stepLabel(ctx, step)}: no node of it prepared ${deployId}, nothing to send; latest moved to it with no event`);
+        }
         run.outcome = 'passed';
+        run.endedAt = Date.now();
+        await recordWavePassed(ctx, index);
         return 'next';
     }
-    run.outcome = 'failed';
-    run.endedAt = Date.now();
-    ctx.stopReason = `${stepLabel(ctx, run.step)}: no node of it prepared ${ctx.release.deployId}, so latest stays on the previous release`;
-    ctx.deps.log.warning(ctx.stopReason);
-    return 'stop';
+    catch (error) {
+        run.endedAt = Date.now();
+        if (ctx.deps.signal?.aborted) {
+            run.outcome = 'cancelled';
+            return 'stop';
+        }
+        run.outcome = 'failed';
+        ctx.stopReason = `${stepLabel(ctx, step)}: ${moved ? 'the rollout record could not be written' : `latest could not be moved to ${deployId}`}: ${error.message}`;
+        ctx.deps.log.warning(ctx.stopReason);
+        return 'stop';
+    }
 }
 /**
  * Nodes that joined the targets during the rollout go with the last wave
@@ -10524,7 +10570,7 @@ async function rollBackDatacenter(ctx, plan) {
                 .catch(() => undefined);
         const message = done
             ? `rolled back to ${previous.deployId}${where}: ${c.succeeded}/${c.total} nodes back on it`
-            : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}`;
+            : `auto-rollback to ${previous.deployId}${where} incomplete: ${progressLine(c)}${notBackLine(fleet, previous.deployId)}`;
         log.info(message);
         return {
             deployId: previous.deployId,
@@ -10540,6 +10586,24 @@ async function rollBackDatacenter(ctx, plan) {
         const sent = back.runs[0]?.firedAt !== undefined;
         return { deployId: previous.deployId, outcome: 'failed', sent, message };
     }
+}
+/**
+ * The nodes an incomplete rollback did not see back, each with its state: a
+ * lost node failed or left, and whether it took the rollback before it went
+ * nobody can tell.
+ */
+function notBackLine(fleet, deployId) {
+    const states = [
+        ['failure', 'failed'],
+        ['lost', 'lost'],
+        ['silent', 'silent'],
+        ['pending', 'waiting']
+    ];
+    const parts = states
+        .map(([status, label]) => [label, fleet.nodesByStatus(status)])
+        .filter(([, nodes]) => nodes.length > 0)
+        .map(([label, nodes]) => `${label}: ${nameList(nodes, 10)}`);
+    return parts.length ? `; not seen back on ${deployId}: ${parts.join('; ')}` : '';
 }
 
 function rolloutResult(ctx) {
@@ -10861,7 +10925,8 @@ async function dryRun(config, deps, found) {
         notLive: selection.notLive.length,
         previous: await backend.releasePointer(signal),
         lock: await backend.lockState(signal),
-        lockKey: backend.lockName
+        lockKey: backend.lockName,
+        backend: config.backend.kind
     };
     for (const line of dryRunLines(report))
         log.info(inert(line));
@@ -10984,10 +11049,10 @@ async function planDatacenter(config, deps, datacenter, found) {
 /** What the run will do, in the log, before anything is written. */
 function logPlan(config, log, steps, datacenters, selection, template) {
     const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy';
-    const waveSteps = steps.filter((s) => s.kind !== 'prepare');
+    const waveSteps = steps.filter((s) => KINDS[s.kind].isWave);
     const shown = labelsOfSteps(waveSteps).slice(0, 50).join(', ');
     const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0);
-    const prepareStep = steps.find((s) => s.kind === 'prepare');
+    const prepareStep = steps.find((s) => !KINDS[s.kind].isWave);
     log.info(`${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`);
     if (config.layout === 'releases')
         log.info(`layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`);

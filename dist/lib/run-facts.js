@@ -7632,11 +7632,11 @@ function causeKey(cause, node) {
 }
 /**
  * The digest of one failed node's log (as read from `<kv-prefix>/logs/<node>`).
- * No log: the cause says so.
+ * No log: the cause says so, for either backend.
  */
 function digestLog(node, text) {
     if (text === undefined || text.trim() === '') {
-        const cause = 'no log in Consul (the node failed before it could store one)';
+        const cause = 'no log from the node (none stored in Consul, or no answer to the Serf log query)';
         return { cause, key: cause, useful: [], total: 0, listing: 0 };
     }
     const lines = logLines(text);
@@ -9429,6 +9429,37 @@ async function announce(consul, config, release, log, opts = {}) {
         seenAfter: read.seenBefore && journal.eventId ? [...read.seenBefore, journal.eventId] : undefined
     };
 }
+/**
+ * latest and deploy-id (and the history record) in the announcement's
+ * transaction, with no event: the last switch wave has no node left to send
+ * to (contract 8). Journalled as an announcement whose end is the write, so a
+ * cancel's post step knows latest moved, or puts it back when it cannot tell.
+ */
+async function moveLatestOnly(consul, config, release, log, opts = {}) {
+    const clock = opts.clock ?? systemClock;
+    const read = await readBefore(consul, config, release.manifestUrl, opts);
+    opts.signal?.throwIfAborted();
+    const journal = {
+        ...openJournal(config, release, release.manifestUrl, config.filters, read, opts),
+        pointerOnly: true
+    };
+    const moving = {
+        consul,
+        config,
+        log,
+        opts,
+        clock,
+        journal,
+        eventUrl: release.manifestUrl
+    };
+    try {
+        await writeLatest(moving, announcementOps(config, release));
+        step(moving, 'fired');
+    }
+    catch (error) {
+        await settleFailed(moving, error);
+    }
+}
 /** latest and deploy-id together, and the release's history record when it has one. */
 function announcementOps(config, release) {
     const keys = kvKeys(config.kvPrefix);
@@ -9498,22 +9529,28 @@ function step(a, phase, sent = false) {
     a.journal.sentAt = sent ? a.clock.now() : undefined;
     a.opts.onJournal?.({ ...a.journal });
 }
-/** The txn, then the event, each journalled before it is sent. */
-async function writeAndFire(a, ops) {
-    const { consul, config, journal, log, eventUrl } = a;
+/** The txn that moves latest and deploy-id, journalled before it is sent. */
+async function writeLatest(a, ops) {
+    const { consul, config, journal, log } = a;
     const { signal } = a.opts;
     const keys = kvKeys(config.kvPrefix);
     // Writes are not cut short by a cancel (their outcome would be unknown), only
     // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
-    const inFlight = graceAfter(signal, CANCEL_GRACE_MS);
     step(a, 'writing', true);
     const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
-        signal: inFlight,
+        signal: graceAfter(signal, CANCEL_GRACE_MS),
         stopRetrying: signal
     });
     journal.written = writtenIndexes(written, keys);
     step(a, 'written');
     log.info(`${keys.latest} → ${journal.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
+}
+/** The txn, then the event, each journalled before it is sent. */
+async function writeAndFire(a, ops) {
+    const { consul, config, journal, log, eventUrl } = a;
+    const { signal } = a.opts;
+    const inFlight = graceAfter(signal, CANCEL_GRACE_MS);
+    await writeLatest(a, ops);
     signal?.throwIfAborted();
     if (Buffer.byteLength(eventUrl) > SAFE_PAYLOAD_BYTES)
         log.warning(payloadAdvice(eventUrl));
@@ -9612,6 +9649,9 @@ async function settle(consul, journal, log, opts) {
             if (ended)
                 return ended;
         }
+        // A pointer-only move that took effect is done: there is no event to wait for.
+        if (journal.pointerOnly && journal.phase === 'written')
+            return settling.moved();
         if (journal.phase === 'firing' && !opts.refused) {
             const ended = await settleFire(settling);
             if (ended)
@@ -9653,6 +9693,11 @@ class Settling {
     /** The event went out after all (`id`): latest rightly names this release. */
     fired(id) {
         this.journal.eventId = id;
+        this.save('fired');
+        return { fired: true, settled: true };
+    }
+    /** A pointer-only move took effect: latest rightly names this release. */
+    moved() {
         this.save('fired');
         return { fired: true, settled: true };
     }
@@ -9930,7 +9975,10 @@ function selectMembers(members, filters) {
     const notLive = [];
     const filteredOut = [];
     const canaries = [];
-    const nodes = members.filter((member) => member.tags[RUNNER_TAG] === undefined);
+    // `members` comes in the agent's map order; the run lists nodes in natural order of name
+    const nodes = members
+        .filter((member) => member.tags[RUNNER_TAG] === undefined)
+        .sort((a, b) => compareNatural(a.name, b.name));
     for (const member of nodes) {
         if (!matches(member)) {
             filteredOut.push(member.name);
@@ -12814,4 +12862,4 @@ function runFacts(config, run) {
     };
 }
 
-export { resultRows as $, targetedServices as A, acquireLock as B, ConsulClient as C, announce as D, sleep as E, selectMembers as F, isGone as G, readS3Lock as H, INPUT_NAMES as I, acquireS3Lock as J, connectSerf as K, startOwnAgent as L, ownAgentName as M, SAFE_PAYLOAD_BYTES as N, OPERATE_INPUTS as O, nameList as P, markdownText as Q, RUNNER_TAG as R, SerfRpcError as S, codeSpan as T, DEPLOY_ID_PATTERN as U, getDefaultExportFromCjs as V, parseDeployIdFile as W, s3Url as X, releaseKey as Y, progressLine as Z, waveCounts$1 as _, readConfig as a, summaryMarkdown as a0, verdictMessage as a1, commonjsGlobal as a2, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, previousDeployId as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, filterMatcher as z };
+export { waveCounts$1 as $, targetedServices as A, moveLatestOnly as B, ConsulClient as C, acquireLock as D, announce as E, sleep as F, selectMembers as G, isGone as H, INPUT_NAMES as I, readS3Lock as J, acquireS3Lock as K, connectSerf as L, startOwnAgent as M, ownAgentName as N, OPERATE_INPUTS as O, SAFE_PAYLOAD_BYTES as P, nameList as Q, RUNNER_TAG as R, SerfRpcError as S, markdownText as T, codeSpan as U, DEPLOY_ID_PATTERN as V, getDefaultExportFromCjs as W, parseDeployIdFile as X, s3Url as Y, releaseKey as Z, progressLine as _, readConfig as a, resultRows as a0, summaryMarkdown as a1, verdictMessage as a2, commonjsGlobal as a3, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, previousDeployId as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, filterMatcher as z };
