@@ -1,16 +1,17 @@
 #!/usr/bin/env node
+import { p as parseResult, r as readMembers, s as serfObjectKeys, d as deployIdOfManifest, a as serfResultTagName, b as parseSerfResult, c as readCatalog, e as connect, f as runPipeline, g as runConclusion, h as serfAgent } from './lib/pipeline.js';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { e as plainText, f as formatGoDuration, m as matchesFilters, g as compareNatural, h as memberMatcher, R as RUNNER_TAG, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, j as readOperateConfig, a as readConfig, n as InputError } from './lib/run-facts.js';
-import { p as parseResult, r as readMembers, s as serfObjectKeys, d as deployIdOfManifest, a as serfResultTagName, b as parseSerfResult, c as readCatalog, e as connect, f as runPipeline, g as runConclusion, h as serfAgent } from './lib/pipeline.js';
 import 'node:crypto';
-import 'node:path';
-import 'node:fs';
+import 'node:v8';
 import 'node:fs/promises';
-import 'node:net';
 import 'node:os';
+import 'node:path';
 import 'node:stream';
 import 'node:zlib';
+import 'node:fs';
+import 'node:net';
 
 const STANDINGS = ['failed', 'silent', 'behind', 'ahead', 'current'];
 function standingOf(result, current) {
@@ -659,6 +660,7 @@ async function operate(command, values, env, io) {
 }
 
 // `stretcher-action` on the PATH (package.json bin), for CI systems other than GitHub Actions.
+// First, before the bundle's modules allocate: the young generation's growth (as the action).
 const cancel = new AbortController();
 process.once('SIGINT', () => cancel.abort(new Error('cancelled')));
 process.once('SIGTERM', () => cancel.abort(new Error('cancelled')));

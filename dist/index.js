@@ -1,7 +1,15 @@
-import { h as isRefused, d as describe, c as connectGitHub, s as sleep, g as getInput, a as setSecret, j as setFailed, k as setOutput, l as saveState, S as STATE, e as coreLog, f as summary, w as warning, i as info } from './lib/state.js';
 import { i as commitState, j as checkOutput, k as statusDescription, l as checkConclusion, g as runConclusion, e as connect, f as runPipeline, m as rolloutReport } from './lib/pipeline.js';
+import { h as isRefused, d as describe, c as connectGitHub, s as sleep, g as getInput, a as setSecret, j as setFailed, k as setOutput, l as saveState, S as STATE, e as coreLog, f as summary, w as warning, i as info } from './lib/state.js';
 import { e as plainText, a as readConfig } from './lib/run-facts.js';
 import { readFileSync } from 'node:fs';
+import 'node:v8';
+import 'node:fs/promises';
+import 'node:crypto';
+import 'node:child_process';
+import 'node:os';
+import 'node:path';
+import 'node:stream';
+import 'node:zlib';
 import 'fs';
 import 'os';
 import 'http';
@@ -16,14 +24,12 @@ import 'util';
 import 'node:assert';
 import 'node:net';
 import 'node:http';
-import 'node:stream';
 import 'node:buffer';
 import 'node:util';
 import 'node:querystring';
 import 'node:events';
 import 'node:diagnostics_channel';
 import 'node:tls';
-import 'node:zlib';
 import 'node:perf_hooks';
 import 'node:util/types';
 import 'node:worker_threads';
@@ -34,11 +40,6 @@ import 'node:dns';
 import 'string_decoder';
 import 'child_process';
 import 'timers';
-import 'node:fs/promises';
-import 'node:crypto';
-import 'node:child_process';
-import 'node:os';
-import 'node:path';
 
 class CheckRunSink {
     mode = 'checks';
@@ -618,4 +619,5 @@ async function run(env = process.env) {
 }
 
 // The runner starts this file (action.yml: runs.main = dist/index.js).
+// First, before the bundle's modules allocate: the young generation's growth.
 await run();
