@@ -10,10 +10,12 @@
 //   MATRIX_CASE=K      only case K of the seed (replay a failure)
 //   MATRIX_CONCURRENCY how many fleets at once (default 16: a case mostly waits on its nodes)
 //
-// Node names stay distinct across datacenters (contract 8a case 12, the same
-// name in two datacenters, is being fixed apart) and a scenario's releases all
-// use one layout (case 16, auto-rollback across layouts, likewise): see
-// KNOWN_GAPS (model/known-gaps.ts) for the regions left out on purpose.
+// Two datacenters have node-1..N in each half of the time (contract 8a: a node
+// is a (datacenter, name) pair; issue #19 case 12), and a deploy's previous
+// release is published in the other layout than the run's some of the time
+// (auto-rollback keeps the run's layout; case 16): the judge checks each
+// (datacenter, node) apart and the other layout's tree left whole. KNOWN_GAPS
+// (model/known-gaps.ts) lists the regions left out on purpose.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { scenarioAt } from './model/generate.ts'

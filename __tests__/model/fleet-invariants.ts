@@ -15,7 +15,7 @@ import { deployIdAt, resultAt } from '../helpers/fleet-truth.ts'
 import { heldBy } from './judge.ts'
 import { heldBefore, predict } from './rollout-model.ts'
 import type { Scenario } from './scenario.ts'
-import { datacenterName, faultyNode, releasesOf } from './scenario.ts'
+import { datacenterName, faultyNode, nameOf, releasesOf } from './scenario.ts'
 
 export interface TreeWatch {
   /** stops sampling; what was seen damaged, once per node and kind */
@@ -63,7 +63,7 @@ export function fleetInvariants(s: Scenario, fleet: LocalFleet, code: number): s
       out.push(
         `${node}: holds ${held.id || 'nothing'}: neither ${release} nor ${previous ?? 'none'}`
       )
-    const result = resultAt(fleet, node, dcOf(s, fleet, node))
+    const result = resultAt(fleet, nameOf(node), dcOf(s, fleet, node))
     // a prepare's report names a release the node keeps but does not run
     if (result?.status === 'success' && result.phase !== 'prepare' && result.deploy_id !== held.id)
       out.push(
