@@ -60,7 +60,7 @@ describe(`rollout matrix (seed ${SEED})`, { timeout: 900_000 }, () => {
   })
 })
 
-// A pinned case for a fix the matrix found (src/rollout/result.ts), run
+// Pinned cases for fixes the matrix found (src/rollout/result.ts), run
 // whatever the seed. (The other fix, a node sent a prepare that a failure cut
 // short is never `not sent`, shows only when the verdict comes before its
 // report: the matrix's cases meet it by chance, not on demand.)
@@ -78,6 +78,26 @@ const PINNED: Array<{ name: string; scenario: Scenario }> = [
       mode: 'deploy',
       previous: true,
       fault: { kind: 'none', dc: 0, position: 0 },
+      cancel: false
+    }
+  },
+  {
+    // seed 1919 case 42: only node-2 (dc1) was sent the prepare, yet node-2 (dc2)
+    // came out pending ("still waiting") instead of not sent: sent nodes were kept by name.
+    name: 'a node prepared in dc1 does not make the same name in dc2 sent (a node is a (datacenter, name) pair)',
+    scenario: {
+      datacenters: 2,
+      repeatNames: true,
+      nodesPerDc: 3,
+      waves: '34%, 100%',
+      bake: false,
+      layout: 'releases',
+      autoRollback: true,
+      maxFailures: 0,
+      wait: true,
+      mode: 'rollback-to',
+      previous: true,
+      fault: { kind: 'silent', dc: 0, position: 1 },
       cancel: false
     }
   }
