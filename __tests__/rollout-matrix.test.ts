@@ -100,6 +100,26 @@ const PINNED: Array<{ name: string; scenario: Scenario }> = [
       fault: { kind: 'silent', dc: 0, position: 1 },
       cancel: false
     }
+  },
+  {
+    // seed 1919 case 18: "dc1 wave 1/2 failed its health gate: node-1: service:web ..."
+    // named a node whose name dc2 has too by its name alone.
+    name: 'the health gate names a node whose name repeats with its datacenter: node-1 (dc1)',
+    scenario: {
+      datacenters: 2,
+      repeatNames: true,
+      nodesPerDc: 3,
+      waves: '34%, 100%',
+      bake: true,
+      layout: 'in-place',
+      autoRollback: false,
+      maxFailures: 0,
+      wait: true,
+      mode: 'deploy',
+      previous: true,
+      fault: { kind: 'critical', dc: 0, position: 0 },
+      cancel: false
+    }
   }
 ]
 
