@@ -60,10 +60,11 @@ describe(`rollout matrix (seed ${SEED})`, { timeout: 900_000 }, () => {
   })
 })
 
-// Pinned cases for fixes the matrix found (src/rollout/result.ts), run
-// whatever the seed. (The other fix, a node sent a prepare that a failure cut
-// short is never `not sent`, shows only when the verdict comes before its
-// report: the matrix's cases meet it by chance, not on demand.)
+// Pinned cases for fixes the matrix found (src/rollout/result.ts,
+// step-judge.ts), run whatever the seed, at once (each on its own fleet). (The
+// fix where a node sent a prepare that a failure cut short is never `not sent`
+// shows only when the verdict comes before its report: the matrix's cases
+// meet it by chance, not on demand.)
 const PINNED: Array<{ name: string; scenario: Scenario }> = [
   {
     name: 'waves-completed is 1 for a run without waves that succeeded in both datacenters',
@@ -123,7 +124,7 @@ const PINNED: Array<{ name: string; scenario: Scenario }> = [
   }
 ]
 
-describe('rollout matrix: pinned cases', { timeout: 120_000 }, () => {
+describe('rollout matrix: pinned cases', { timeout: 120_000, concurrency: true }, () => {
   for (const { name, scenario } of PINNED)
     test(name, async () => {
       const c = await runCase(0, -1, scenario)
