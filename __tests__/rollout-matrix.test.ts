@@ -10,10 +10,12 @@
 //   MATRIX_CASE=K      only case K of the seed (replay a failure)
 //   MATRIX_CONCURRENCY how many fleets at once (default 16: a case mostly waits on its nodes)
 //
-// Node names stay distinct across datacenters (contract 8a case 12, the same
-// name in two datacenters, is being fixed apart) and a scenario's releases all
-// use one layout (case 16, auto-rollback across layouts, likewise): see
-// KNOWN_GAPS (model/known-gaps.ts) for the regions left out on purpose.
+// Two datacenters have node-1..N in each half of the time (contract 8a: a node
+// is a (datacenter, name) pair; issue #19 case 12), and a deploy's previous
+// release is published in the other layout than the run's some of the time
+// (auto-rollback keeps the run's layout; case 16): the judge checks each
+// (datacenter, node) apart and the other layout's tree left whole. KNOWN_GAPS
+// (model/known-gaps.ts) lists the regions left out on purpose.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { scenarioAt } from './model/generate.ts'
@@ -58,10 +60,11 @@ describe(`rollout matrix (seed ${SEED})`, { timeout: 900_000 }, () => {
   })
 })
 
-// A pinned case for a fix the matrix found (src/rollout/result.ts), run
-// whatever the seed. (The other fix, a node sent a prepare that a failure cut
-// short is never `not sent`, shows only when the verdict comes before its
-// report: the matrix's cases meet it by chance, not on demand.)
+// Pinned cases for fixes the matrix found (src/rollout/result.ts,
+// step-judge.ts), run whatever the seed, at once (each on its own fleet). (The
+// fix where a node sent a prepare that a failure cut short is never `not sent`
+// shows only when the verdict comes before its report: the matrix's cases
+// meet it by chance, not on demand.)
 const PINNED: Array<{ name: string; scenario: Scenario }> = [
   {
     name: 'waves-completed is 1 for a run without waves that succeeded in both datacenters',
@@ -78,10 +81,50 @@ const PINNED: Array<{ name: string; scenario: Scenario }> = [
       fault: { kind: 'none', dc: 0, position: 0 },
       cancel: false
     }
+  },
+  {
+    // seed 1919 case 42: only node-2 (dc1) was sent the prepare, yet node-2 (dc2)
+    // came out pending ("still waiting") instead of not sent: sent nodes were kept by name.
+    name: 'a node prepared in dc1 does not make the same name in dc2 sent (a node is a (datacenter, name) pair)',
+    scenario: {
+      datacenters: 2,
+      repeatNames: true,
+      nodesPerDc: 3,
+      waves: '34%, 100%',
+      bake: false,
+      layout: 'releases',
+      autoRollback: true,
+      maxFailures: 0,
+      wait: true,
+      mode: 'rollback-to',
+      previous: true,
+      fault: { kind: 'silent', dc: 0, position: 1 },
+      cancel: false
+    }
+  },
+  {
+    // seed 1919 case 18: "dc1 wave 1/2 failed its health gate: node-1: service:web ..."
+    // named a node whose name dc2 has too by its name alone.
+    name: 'the health gate names a node whose name repeats with its datacenter: node-1 (dc1)',
+    scenario: {
+      datacenters: 2,
+      repeatNames: true,
+      nodesPerDc: 3,
+      waves: '34%, 100%',
+      bake: true,
+      layout: 'in-place',
+      autoRollback: false,
+      maxFailures: 0,
+      wait: true,
+      mode: 'deploy',
+      previous: true,
+      fault: { kind: 'critical', dc: 0, position: 0 },
+      cancel: false
+    }
   }
 ]
 
-describe('rollout matrix: pinned cases', { timeout: 120_000 }, () => {
+describe('rollout matrix: pinned cases', { timeout: 120_000, concurrency: true }, () => {
   for (const { name, scenario } of PINNED)
     test(name, async () => {
       const c = await runCase(0, -1, scenario)

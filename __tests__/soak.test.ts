@@ -15,7 +15,7 @@ import {
   runSoak
 } from '../bench/soak.ts'
 import { scenarioAt } from './model/generate.ts'
-import { describeScenario } from './model/scenario.ts'
+import { describeScenario, previousInOtherLayout } from './model/scenario.ts'
 
 const SEED = 403
 const FIRST = 13
@@ -43,23 +43,36 @@ describe('soak slice (dist/, seed 403, iterations 13-15)', { timeout: 90_000 }, 
 // The soak's rollout mode (issue #19): a fixed-seed slice of the matrix's
 // scenarios, in process, judged from the fleet alone (trees sampled during the
 // run, `current`, results/, `latest`) and against the contract 8/8a model.
-describe('rollout soak slice (seed 19, scenarios 0-5)', { timeout: 240_000 }, () => {
-  test('the slice draws the seed’s scenarios, faults among them', () => {
-    const drawn = Array.from({ length: 6 }, (_, i) => scenarioAt(19, i))
+// Seed 20 draws, among its first six, node names repeated across two
+// datacenters with a failing node, and auto-rollbacks to a previous release
+// published in the other layout (issue #19 cases 12 and 16), both ways.
+describe('rollout soak slice (seed 20, scenarios 0-5)', { timeout: 240_000 }, () => {
+  test('the slice draws the seed’s scenarios, faults, repeated names and layouts among them', () => {
+    const drawn = Array.from({ length: 6 }, (_, i) => scenarioAt(20, i))
     assert.deepEqual(
       drawn,
-      Array.from({ length: 6 }, (_, i) => scenarioAt(19, i)),
+      Array.from({ length: 6 }, (_, i) => scenarioAt(20, i)),
       'a scenario depends on (seed, index) only'
     )
+    const listed = drawn.map(describeScenario).join('\n')
     assert.ok(
       drawn.some((s) => s.fault.kind !== 'none'),
-      drawn.map(describeScenario).join('\n')
+      listed
     )
+    assert.ok(
+      drawn.some((s) => s.repeatNames && s.fault.kind === 'fail'),
+      listed
+    )
+    for (const layout of ['in-place', 'releases'])
+      assert.ok(
+        drawn.some((s) => previousInOtherLayout(s) && s.autoRollback && s.layout === layout),
+        `${layout} run over a previous release of the other layout, with auto-rollback:\n${listed}`
+      )
   })
 
   test('no fleet invariant broken, no disagreement with the model', async () => {
     const report = await runRolloutSoak({
-      seed: 19,
+      seed: 20,
       first: 0,
       runs: 6,
       maxMs: 200_000,

@@ -379,6 +379,22 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
       ...(tokens ? { FLEET_CONSUL_TOKEN: tokens.action } : {})
     }
 
+    /**
+     * A late node's key: `<dc>/<name>` when its name is in another datacenter
+     * already (that node, keyed by its plain name until now, is re-keyed too).
+     */
+    const keyOfLate = (name: string, datacenter: string, plainDc: string | undefined): string => {
+      const elsewhere = [...dcByNode.keys()].some((k) => k.endsWith(`/${name}`))
+      const existing = nodes.get(name)
+      if (plainDc !== undefined && existing) {
+        dcByNode.delete(name)
+        dcByNode.set(`${plainDc}/${name}`, plainDc)
+        nodes.delete(name)
+        nodes.set(`${plainDc}/${name}`, existing)
+      }
+      return plainDc !== undefined || elsewhere ? `${datacenter}/${name}` : name
+    }
+
     let stopping: Promise<void> | undefined
     return {
       s3,
@@ -396,22 +412,25 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
       env,
       async addNode(input) {
         const spec: FleetNodeSpec = typeof input === 'string' ? { name: input } : input
-        if (dcByNode.has(spec.name)) throw new Error(`addNode: node ${spec.name} exists`)
+        const datacenter = spec.datacenter ?? dcSpecs[0]!.name
+        const plainDc = dcByNode.get(spec.name)
+        if (plainDc === datacenter || dcByNode.has(`${datacenter}/${spec.name}`))
+          throw new Error(`addNode: node ${spec.name} exists`)
         if (tokens && !tokens.nodes.has(spec.name)) {
           // The emulator's ACL table is fixed at start: late joiners need a token declared then.
           throw new Error(
             `addNode(${spec.name}): with ACLs on, late nodes must be named in opts.acl.lateNodes`
           )
         }
-        const datacenter = spec.datacenter ?? dcSpecs[0]!.name
         const agentUrl = await consul.addNode({
           name: spec.name,
           services: servicesOf(spec, service),
           datacenter
         })
-        dcByNode.set(spec.name, datacenter)
-        const node = await startNode(spec, agentUrl)
-        nodes.set(spec.name, node)
+        const key = keyOfLate(spec.name, datacenter, plainDc)
+        dcByNode.set(key, datacenter)
+        const node = await startNode({ ...spec, datacenter }, agentUrl)
+        nodes.set(key, node)
         return node
       },
       nodeTree(name, path = dest) {

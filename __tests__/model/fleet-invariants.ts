@@ -15,7 +15,13 @@ import { deployIdAt, resultAt } from '../helpers/fleet-truth.ts'
 import { heldBy } from './judge.ts'
 import { heldBefore, predict } from './rollout-model.ts'
 import type { Scenario } from './scenario.ts'
-import { datacenterName, faultyNode, releasesOf } from './scenario.ts'
+import {
+  datacenterName,
+  faultyNode,
+  nameOf,
+  previousInOtherLayout,
+  releasesOf
+} from './scenario.ts'
 
 export interface TreeWatch {
   /** stops sampling; what was seen damaged, once per node and kind */
@@ -50,6 +56,9 @@ const joiner = (s: Scenario, fleet: LocalFleet, node: string) =>
 const dcOf = (s: Scenario, fleet: LocalFleet, node: string) =>
   s.datacenters > 1 && fleet.datacenterOf(node) !== 'dc1' ? fleet.datacenterOf(node) : undefined
 
+/** The scenario as the previous release's layout sees the nodes (its own tree). */
+const layoutOf = (s: Scenario): Scenario => ({ ...s, layout: s.previousLayout ?? s.layout })
+
 /** The end-of-run invariants; `code` is the run's exit code. */
 export function fleetInvariants(s: Scenario, fleet: LocalFleet, code: number): string[] {
   const out: string[] = []
@@ -63,9 +72,16 @@ export function fleetInvariants(s: Scenario, fleet: LocalFleet, code: number): s
       out.push(
         `${node}: holds ${held.id || 'nothing'}: neither ${release} nor ${previous ?? 'none'}`
       )
-    const result = resultAt(fleet, node, dcOf(s, fleet, node))
-    // a prepare's report names a release the node keeps but does not run
-    if (result?.status === 'success' && result.phase !== 'prepare' && result.deploy_id !== held.id)
+    const result = resultAt(fleet, nameOf(node), dcOf(s, fleet, node))
+    // a prepare's report names a release the node keeps but does not run; a
+    // report from before the run may speak of the other layout's tree
+    const other = previousInOtherLayout(s) && result?.deploy_id === previous
+    const reportedTree = other && held.id !== previous ? heldBy(layoutOf(s), fleet, node) : held
+    if (
+      result?.status === 'success' &&
+      result.phase !== 'prepare' &&
+      result.deploy_id !== reportedTree.id
+    )
       out.push(
         `${node}: results/ says ${result.deploy_id} succeeded, the tree holds ${held.id || 'nothing'}`
       )

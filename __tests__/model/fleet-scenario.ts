@@ -11,8 +11,8 @@ import { actionEnv, actionInputs, versionedBuilds } from '../helpers/action-run.
 import { firesSince, KV } from '../helpers/fleet-truth.ts'
 import type { InProcessOptions, InProcessRun } from '../helpers/inprocess-run.ts'
 import { runInProcess } from '../helpers/inprocess-run.ts'
-import type { Scenario } from './scenario.ts'
-import { datacenterName, faultyNode, joinerOf, nodesOf, RELEASE } from './scenario.ts'
+import type { Layout, Scenario } from './scenario.ts'
+import { datacenterName, faultyNode, joinerOf, nameOf, nodesOf, RELEASE } from './scenario.ts'
 
 // layout: releases needs a dest inside each node's own tree (see e2e-releases).
 const RELEASES_TEMPLATE = `dest: '{{ env "HOME" "" }}/srv/app'\n`
@@ -43,18 +43,20 @@ export interface ScenarioFleet {
   addSilent(): Promise<void>
 }
 
-function nodeSpec(s: Scenario, name: string, release: () => string | undefined): FleetNodeSpec {
-  const faulty = faultyNode(s) === name
+/** `node`: the scenario's key for it (a name in both datacenters is `<dc>/<name>`). */
+function nodeSpec(s: Scenario, node: string, release: () => string | undefined): FleetNodeSpec {
+  const faulty = faultyNode(s) === node
   const kind = s.fault.kind
+  const name = nameOf(node)
   const spec: FleetNodeSpec = { name, services: [{ name: 'web', tags: [], check: true }] }
   if (faulty && kind === 'fail') spec.fail = (id) => id !== undefined && id === release()
   if (faulty && kind === 'critical')
     spec.crashAfterDeploy = (id, url) => id === release() && !url.endsWith('.prepare.yml')
-  if (kind === 'join' && name === nodesOf(s, s.fault.dc)[0]) spec.delayMs = JOIN_DELAY_MS
+  if (kind === 'join' && node === nodesOf(s, s.fault.dc)[0]) spec.delayMs = JOIN_DELAY_MS
   return spec
 }
 
-/** The fleet of a scenario: node-1..N (or dcK-node-1..N), checked `web` services. */
+/** The fleet of a scenario: node-1..N (dcK-node-1..N, or node-1..N in each datacenter), checked `web` services. */
 export async function scenarioFleet(s: Scenario, release: string): Promise<ScenarioFleet> {
   let armed = false
   const target = () => (armed ? release : undefined)
@@ -76,7 +78,7 @@ export async function scenarioFleet(s: Scenario, release: string): Promise<Scena
     async addSilent() {
       if (silent === undefined) return
       await fleet.addNode({
-        name: silent,
+        name: nameOf(silent),
         deaf: true,
         services: [{ name: 'web', tags: [], check: true }],
         ...(s.datacenters > 1 ? { datacenter: datacenterName(s.fault.dc) } : {})
@@ -87,18 +89,27 @@ export async function scenarioFleet(s: Scenario, release: string): Promise<Scena
 
 let attempts = 0
 
-/** The inputs every run of the scenario shares: layout and datacenters stay the same (KNOWN_GAPS). */
-function sharedInputs(s: Scenario, fleet: LocalFleet): Record<string, string> {
+/** The inputs every run of the scenario shares: the datacenters, and a layout (the run's by default). */
+function sharedInputs(
+  s: Scenario,
+  fleet: LocalFleet,
+  layout: Layout = s.layout
+): Record<string, string> {
   return actionInputs(fleet, {
-    ...(s.layout === 'releases' ? RELEASES : {}),
+    ...(layout === 'releases' ? RELEASES : {}),
     ...(s.datacenters > 1 ? { datacenters: 'dc1, dc2' } : {})
   })
 }
 
-async function setupRun(s: Scenario, fleet: LocalFleet, extra: Record<string, string>) {
+async function setupRun(
+  s: Scenario,
+  fleet: LocalFleet,
+  extra: Record<string, string>,
+  layout: Layout = s.layout
+) {
   const work = await matrixWorkspace()
   const run = await runInProcess(
-    { ...sharedInputs(s, fleet), ...extra },
+    { ...sharedInputs(s, fleet, layout), ...extra },
     actionEnv(fleet, work, { id: '19', attempt: ++attempts })
   )
   if (run.code !== 0 && extra.waves === undefined)
@@ -109,7 +120,8 @@ async function setupRun(s: Scenario, fleet: LocalFleet, extra: Record<string, st
 /** The releases published before the run (see scenario.ts releasesOf). */
 export async function setUp(s: Scenario, fleet: LocalFleet): Promise<void> {
   if (s.mode === 'deploy' && !s.previous) return
-  await setupRun(s, fleet, { path: 'v1', 'deploy-id': RELEASE.a })
+  // the previous release, in its own layout (the other one than the run's: contract 8a case 16)
+  await setupRun(s, fleet, { path: 'v1', 'deploy-id': RELEASE.a }, s.previousLayout ?? s.layout)
   if (s.mode === 'rollback-to') await setupRun(s, fleet, { path: 'v2', 'deploy-id': RELEASE.b })
   if (s.mode === 'promote') {
     const partial = await setupRun(s, fleet, { path: 'v2', 'deploy-id': RELEASE.b, waves: '1' })
@@ -168,7 +180,7 @@ export async function runScenario(
     if (s.cancel) cancel.abort(new Error('cancelled'))
     if (s.fault.kind === 'join')
       joining = fleet.addNode({
-        name: joinerOf(s),
+        name: nameOf(joinerOf(s)),
         services: [{ name: 'web', tags: [], check: true }],
         ...(s.datacenters > 1 ? { datacenter: datacenterName(s.fault.dc) } : {})
       })

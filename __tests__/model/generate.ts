@@ -59,7 +59,7 @@ function draw(rng: Rng): Scenario {
   const nodesPerDc = 3
   const first = mode === 'promote' ? 1 : 0
   const wait = rng() >= 0.08
-  return {
+  const s: Scenario = {
     datacenters,
     nodesPerDc,
     waves: weighted(rng, WAVES),
@@ -77,6 +77,17 @@ function draw(rng: Rng): Scenario {
     },
     cancel: rng() < 0.08
   }
+  // Drawn last, so the fields above stay those of the same (seed, index) before they were added.
+  // Two datacenters: half of them with node-1..N in each (contract 8a: a node is a (datacenter, name) pair).
+  if (datacenters === 2 && rng() < 0.5) s.repeatNames = true
+  // A deploy over a previous release published in the other layout: auto-rollback must
+  // bring it back in the run's (contract 8a, 9; issue #19 case 16).
+  if (s.previousLayout === undefined && mode === 'deploy' && s.previous && rng() < 0.4) {
+    s.previousLayout = s.layout === 'releases' ? 'in-place' : 'releases'
+    // mostly with auto-rollback, the part of the contract this region is about
+    if (wait && !s.autoRollback) s.autoRollback = rng() < 0.6
+  }
+  return s
 }
 
 /** Scenario `index` of `seed`: drawn again while it falls in an open question of the contract. */

@@ -2,6 +2,9 @@
 // `current`, results/<node>, `latest` and `deploy-id` per datacenter, the
 // events fired) and from the run's outputs, exit code, conclusion and failure
 // line. Returns every disagreement, one line each (empty when they agree).
+// A node is a (datacenter, name) pair: where a name is in both datacenters its
+// tree, its results/<name> in its datacenter's KV and its `results` entry (by
+// `datacenter`) are judged as its own, and the failure line names it `name (dc)`.
 import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LocalFleet } from '../../fleet/index.ts'
@@ -16,7 +19,14 @@ import {
 import type { InProcessRun } from '../helpers/inprocess-run.ts'
 import type { NodePrediction, Prediction } from './rollout-model.ts'
 import type { Scenario } from './scenario.ts'
-import { datacenterName, VERSION } from './scenario.ts'
+import {
+  datacenterName,
+  joinerOf,
+  nameOf,
+  previousInOtherLayout,
+  RELEASE,
+  VERSION
+} from './scenario.ts'
 
 interface Row {
   node: string
@@ -62,9 +72,12 @@ const dcArg = (s: Scenario, p: { datacenter?: string }) =>
 
 function judgeNode(s: Scenario, fleet: LocalFleet, p: NodePrediction, rows: Row[]): string[] {
   const out: string[] = []
-  const row = rows.find(
-    (r) => r.node === p.node && (p.datacenter === undefined || r.datacenter === p.datacenter)
+  const name = nameOf(p.node)
+  const matching = rows.filter(
+    (r) => r.node === name && (p.datacenter === undefined || r.datacenter === p.datacenter)
   )
+  if (matching.length > 1) out.push(`${p.node}: ${matching.length} rows`)
+  const row = matching[0]
   const state = row ? stateOf(row.status) : 'absent'
   if (!(p.states as string[]).includes(state))
     out.push(`${p.node}: row says ${state}, the model ${p.states.join(' or ')}`)
@@ -75,7 +88,7 @@ function judgeNode(s: Scenario, fleet: LocalFleet, p: NodePrediction, rows: Row[
       `${p.node}: holds ${held.id || 'nothing'}, the model ${p.holds.map((h) => h || 'nothing').join(' or ')}`
     )
   if (p.reported !== undefined) {
-    const result = resultAt(fleet, p.node, dcArg(s, p))
+    const result = resultAt(fleet, name, dcArg(s, p))
     if (result?.deploy_id !== p.reported || result.status !== 'success')
       out.push(
         `${p.node}: results/ holds ${JSON.stringify(result)}, the model ${p.reported} success`
@@ -111,7 +124,9 @@ function judgeLatest(s: Scenario, fleet: LocalFleet, p: Prediction): string[] {
     const id = deployIdAt(fleet, at)
     const latest = kvAt(fleet, 'latest', at)?.value
     if (id !== p.latest[name]) out.push(`${name}: deploy-id ${id}, the model ${p.latest[name]}`)
-    if ((latest === undefined) !== (id === undefined) || (id && !latest?.endsWith(`/${id}.yml`)))
+    // after a rollback across layouts, `latest` names the previous release rendered in the run's
+    const named = latest?.match(/\/([^/]+?)(\.releases|\.in-place)?\.yml$/)?.[1]
+    if ((latest === undefined) !== (id === undefined) || (id && named !== id))
       out.push(`${name}: latest ${latest} and deploy-id ${id} disagree`)
   }
   return out
@@ -132,8 +147,13 @@ function judgeCause(p: Prediction, run: InProcessRun): string[] {
   const line = run.message.split('\n')[0] ?? ''
   const then = line.search(/roll(ed)? back|stopped at/i)
   const before = then < 0 ? line : line.slice(0, then)
-  const names = p.refusal ? [p.refusal] : p.cause.nodes
-  const missing = names.filter((n) => !new RegExp(`(^|[^\\w-])${n}([^\\w-]|$)`).test(before))
+  // a name in both datacenters is named with its own: `node-2 (dc2)`
+  const labelOf = (n: string) => (n.includes('/') ? `${nameOf(n)} (${n.split('/')[0]})` : n)
+  const names = p.refusal ? [p.refusal] : p.cause.nodes.map(labelOf)
+  const escape = (n: string) => n.replace(/[()]/g, '\\$&')
+  const missing = names.filter(
+    (n) => !new RegExp(`(^|[^\\w-])${escape(n)}([^\\w-]|$)`).test(before)
+  )
   const out: string[] = []
   if (missing.length > 0)
     out.push(`the failure line does not name ${missing.join(', ')} first: ${line}`)
@@ -157,6 +177,25 @@ function judgeRun(s: Scenario, p: Prediction, run: InProcessRun): string[] {
   return out
 }
 
+/**
+ * A previous release published in the other layout stays whole in that
+ * layout's tree: auto-rollback never sends a manifest of another layout (8a).
+ */
+function judgeOtherTree(s: Scenario, fleet: LocalFleet, p: Prediction): string[] {
+  if (!previousInOtherLayout(s) || s.previousLayout === undefined) return []
+  const other: Scenario = { ...s, layout: s.previousLayout }
+  const out: string[] = []
+  for (const { node } of p.nodes) {
+    if (s.fault.kind === 'join' && node === joinerOf(s)) continue
+    const held = heldBy(other, fleet, node)
+    if (held.damage || held.id !== RELEASE.a)
+      out.push(
+        `${node}: its ${s.previousLayout} tree holds ${held.id || 'nothing'}${held.damage ? ` (${held.damage})` : ''}, not ${RELEASE.a} as before`
+      )
+  }
+  return out
+}
+
 /** Every disagreement between the model's prediction and what the run and the fleet say. */
 export function judge(
   s: Scenario,
@@ -168,12 +207,13 @@ export function judge(
   const rows = JSON.parse(run.outputs.results ?? '[]') as Row[]
   const out = [...judgeRun(s, p, run), ...judgeCause(p, run), ...judgeLatest(s, fleet, p)]
   for (const node of p.nodes) out.push(...judgeNode(s, fleet, node, rows))
+  out.push(...judgeOtherTree(s, fleet, p))
   const fires = firesSince(fleet, firesFrom)
   if (p.refusal && fires.length > 0)
     out.push(`refused ${p.refusal}, yet ${fires.length} events fired`)
   if (p.refusal) return out
   out.push(...judgeCounts(run, rows))
-  const known = new Set(p.nodes.map((n) => `${n.datacenter ?? ''}/${n.node}`))
+  const known = new Set(p.nodes.map((n) => `${n.datacenter ?? ''}/${nameOf(n.node)}`))
   for (const row of rows)
     if (!known.has(`${s.datacenters > 1 ? (row.datacenter ?? '') : ''}/${row.node}`))
       out.push(`a row for ${row.node} (${row.datacenter ?? '-'}) the model does not know`)

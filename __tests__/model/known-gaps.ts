@@ -1,9 +1,9 @@
 // Regions of the scenario space where the executor disagrees with the
 // contract today, each named with the contract line it does not keep. The
 // matrix and the soak leave them out (and say how many); the report of the
-// helper that found them lists them. Node names stay distinct across
-// datacenters and a scenario's releases share one layout (issue #19 cases 12
-// and 16, fixed apart): the generator never draws those regions.
+// helper that found them lists them. The generator draws names repeated across
+// datacenters and previous releases in the other layout (issue #19 cases 12
+// and 16) like any other region.
 import type { Scenario } from './scenario.ts'
 
 export interface KnownGap {

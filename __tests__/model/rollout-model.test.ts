@@ -182,6 +182,71 @@ describe('rollout model (contract 8, 8a)', () => {
     assert.deepEqual(p.latest, { dc1: RELEASE.a })
   })
 
+  test('a node is one (datacenter, node name) pair: the same names in two datacenters are six nodes', () => {
+    const p = predict(
+      scenario({
+        datacenters: 2,
+        repeatNames: true,
+        waves: undefined,
+        fault: { kind: 'fail', dc: 1, position: 1 }
+      })
+    )
+    assert.deepEqual(states(p), {
+      'dc1/node-1': ['succeeded'],
+      'dc1/node-2': ['succeeded'],
+      'dc1/node-3': ['succeeded'],
+      // sent with node-2 (dc2), which failed: it may not have reported by the verdict
+      'dc2/node-1': ['succeeded', 'silent', 'pending'],
+      'dc2/node-2': ['failed'],
+      'dc2/node-3': ['succeeded', 'silent', 'pending']
+    })
+    assert.deepEqual(p.cause, { kind: 'failed', nodes: ['dc2/node-2'] })
+    assert.deepEqual(
+      p.nodes.map((n) => n.datacenter),
+      ['dc1', 'dc1', 'dc1', 'dc2', 'dc2', 'dc2']
+    )
+  })
+
+  test('auto-rollback keeps the run’s layout: a previous release published in-place comes back as a release', () => {
+    const p = predict(
+      scenario({
+        layout: 'releases',
+        previousLayout: 'in-place',
+        autoRollback: true,
+        waves: undefined,
+        bake: true,
+        fault: { kind: 'critical', dc: 0, position: 1 }
+      })
+    )
+    // before the run, the releases tree held nothing; the rollback prepares and switches rel-a
+    assert.deepEqual(holds(p), {
+      'node-1': [RELEASE.a],
+      'node-2': [RELEASE.a],
+      'node-3': [RELEASE.a]
+    })
+    assert.deepEqual(states(p)['node-1'], ['rolled back'])
+    assert.equal(p.nodes[0]!.reported, RELEASE.a)
+    assert.equal(p.rolledBack, true)
+    assert.deepEqual(p.latest, { dc1: RELEASE.a })
+  })
+
+  test('a prepare failing over a previous release of the other layout: the releases tree may stay empty', () => {
+    const p = predict(
+      scenario({
+        layout: 'releases',
+        previousLayout: 'in-place',
+        autoRollback: true,
+        fault: { kind: 'fail', dc: 0, position: 0 }
+      })
+    )
+    assert.deepEqual(
+      holds(p)['node-1'],
+      ['', RELEASE.a],
+      'current never existed; a rollback may add it'
+    )
+    assert.equal(p.rolledBack, 'either')
+  })
+
   test('a joiner is part of the last wave', () => {
     const p = predict(scenario({ fault: { kind: 'join', dc: 0, position: 0 } }))
     assert.deepEqual(states(p)['node-9'], ['succeeded'])

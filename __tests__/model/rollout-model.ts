@@ -5,9 +5,18 @@
 // and the cause. Where the contract leaves a choice open (or the timing does,
 // as for a cancel), a prediction lists every answer it allows.
 import type { CauseKind, NodeState, Scenario } from './scenario.ts'
-import { datacenterName, faultyNode, joinerOf, nodesOf, RELEASE, releasesOf } from './scenario.ts'
+import {
+  datacenterName,
+  faultyNode,
+  joinerOf,
+  nodesOf,
+  previousInOtherLayout,
+  RELEASE,
+  releasesOf
+} from './scenario.ts'
 
 export interface NodePrediction {
+  /** its key in the local fleet: its name, or `<dc>/<name>` when the name is in both datacenters */
   node: string
   /** set with two datacenters */
   datacenter?: string
@@ -109,8 +118,13 @@ function partialRemainder(s: Scenario, node: string): boolean {
   })
 }
 
-/** What a node held before the run (setup: see releasesOf); a joiner boots from `latest`. */
+/**
+ * What a node's tree in the run's layout held before the run (setup: see
+ * releasesOf); a joiner boots from `latest`. A previous release published in
+ * the other layout is in the other tree (/srv/web or <dest>/current): this one is empty.
+ */
 export function heldBefore(s: Scenario, node: string): string {
+  if (previousInOtherLayout(s)) return ''
   if (s.mode === 'rollback-to') return RELEASE.b
   if (s.mode === 'promote') return isFirst(s, node) ? RELEASE.b : RELEASE.a
   return s.previous ? RELEASE.a : ''
@@ -365,7 +379,12 @@ function failedRun(s: Scenario, walk: Walk): Prediction {
 /**
  * Auto-rollback sends the previous release to every node that was sent this one
  * (and, for promote, to the nodes of the earlier partial rollout); a node that
- * hears nothing (silent) stays where it was.
+ * hears nothing (silent) stays where it was. It uses the run's layout (8a, 9):
+ * a previous release published in the other layout reaches the run's tree as
+ * a release prepared and switched to (releases) or synced in place. A node
+ * whose `current` never left what it held (prepared only, failed at the
+ * prepare) is on the previous release when it held it; when its tree held
+ * nothing (the other layout), it may stay empty or get the previous release.
  */
 function rolledBackNode(
   s: Scenario,
@@ -386,11 +405,12 @@ function rolledBackNode(
       holds: [before]
     }
   const maybe = walk.unsure.has(p.node) ? (['silent', 'pending'] as const) : []
-  if (!walk.waveSent) return { ...p, states: [state, 'rolled back', ...maybe], holds: [previous] }
-  // Prepared only (layout releases): `current` never left the previous release.
-  if (state === 'prepared') return { ...p, states: ['prepared', 'rolled back'], holds: [previous] }
+  const unmoved = before === previous ? [previous] : [before, previous]
+  if (!walk.waveSent) return { ...p, states: [state, 'rolled back', ...maybe], holds: unmoved }
+  // Prepared only (layout releases): `current` never left what it held.
+  if (state === 'prepared') return { ...p, states: ['prepared', 'rolled back'], holds: unmoved }
   if (state === 'failed' && s.layout === 'releases')
-    return { ...p, states: ['failed', 'rolled back'], holds: [previous] }
+    return { ...p, states: ['failed', 'rolled back'], holds: unmoved }
   if (maybe.length > 0) return { ...p, states: ['rolled back', ...maybe], holds: [previous] }
   return { ...p, states: ['rolled back'], holds: [previous], reported: previous }
 }

@@ -8,8 +8,10 @@ export type FaultKind = 'none' | 'fail' | 'silent' | 'critical' | 'join'
 export type Layout = 'in-place' | 'releases'
 
 export interface Scenario {
-  /** 1: node-1..N; 2: dc1-node-1..N then dc2-node-1..N (names distinct, see KNOWN_GAPS) */
+  /** 1: node-1..N; 2: dc1-node-1..N then dc2-node-1..N, or node-1..N in each (`repeatNames`) */
   datacenters: 1 | 2
+  /** two datacenters: the same names in each (contract 8a: a node is a (datacenter, name) pair) */
+  repeatNames?: boolean
   nodesPerDc: number
   /** the `waves` input, or none (one wave) */
   waves?: string
@@ -22,6 +24,8 @@ export interface Scenario {
   mode: Mode
   /** deploy mode: a release was published and rolled out before this run */
   previous: boolean
+  /** the layout the previous release was published in (default: the run's) */
+  previousLayout?: Layout
   /** the faulty node: its datacenter (0-based) and position in that datacenter's order */
   fault: { kind: FaultKind; dc: number; position: number }
   /** SIGINT right after this run's first event */
@@ -38,18 +42,31 @@ export type CauseKind = 'failed' | 'critical' | 'timeout' | 'cancel' | 'refusal'
 export const RELEASE = { a: 'rel-a', b: 'rel-b' } as const
 export const VERSION = { [RELEASE.a]: 'one', [RELEASE.b]: 'two' } as Record<string, string>
 
-/** The nodes of datacenter `dc` (0-based) in natural order. */
+/**
+ * The nodes of datacenter `dc` (0-based) in natural order, as the local fleet
+ * keys them: a name in both datacenters is `<dc>/<name>` (see nameOf).
+ */
 export function nodesOf(s: Scenario, dc: number): string[] {
-  const prefix = s.datacenters === 1 ? 'node' : `dc${dc + 1}-node`
+  const prefix =
+    s.datacenters === 1 ? 'node' : s.repeatNames ? `${datacenterName(dc)}/node` : `dc${dc + 1}-node`
   return Array.from({ length: s.nodesPerDc }, (_, i) => `${prefix}-${i + 1}`)
 }
 
-/** The node that joins during the run (fault kind `join`): last in natural order. */
+/** A node's name (what its row, results/<name> and the report say) from its fleet key. */
+export const nameOf = (node: string) => node.slice(node.lastIndexOf('/') + 1)
+
+/** The node that joins during the run (fault kind `join`): last in natural order, a name no other datacenter has. */
 export function joinerOf(s: Scenario): string {
-  return `${s.datacenters === 1 ? 'node' : `dc${s.fault.dc + 1}-node`}-9`
+  return `${s.datacenters === 1 || s.repeatNames ? 'node' : `dc${s.fault.dc + 1}-node`}-9`
 }
 
 export const datacenterName = (dc: number) => `dc${dc + 1}`
+
+/** The previous release was published in the other layout than the run's (contract 8a, 9). */
+export const previousInOtherLayout = (s: Scenario) =>
+  s.previousLayout !== undefined &&
+  s.previousLayout !== s.layout &&
+  releasesOf(s).previous !== undefined
 
 /** The faulty node's name, when there is one (not the joiner). */
 export function faultyNode(s: Scenario): string | undefined {
@@ -80,7 +97,9 @@ export function describeScenario(s: Scenario): string {
     `auto-rollback=${s.autoRollback}`,
     `max-failures=${s.maxFailures}`,
     `wait=${s.wait}`,
+    s.datacenters > 1 && s.repeatNames ? 'same names' : '',
     s.mode === 'deploy' ? `previous=${s.previous}` : '',
+    previousInOtherLayout(s) ? `previous in ${s.previousLayout}` : '',
     s.fault.kind === 'none'
       ? 'no fault'
       : `${s.fault.kind}@dc${s.fault.dc + 1}#${s.fault.position}`,

@@ -1,6 +1,7 @@
 // The rollout's result from its context (pure): outcomes, nodes no step
 // reached, waves completed, the verdict, and the two phases' figures.
 import type { FleetState, Verdict } from '../fleet-state/fleet-state.ts'
+import { nodeKey } from '../fleet-state/fleet-state.ts'
 import type { RolloutContext } from './context.ts'
 import { stepLabel } from './context.ts'
 import { KINDS } from './kinds.ts'
@@ -12,11 +13,16 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
   const passed = runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length
   const ok = !cancelled && (ctx.notWaiting || runs.every((r) => r.outcome === 'passed'))
   // A node a fired step reached (a prepare whose switch never came) was sent
-  // something: it is never `not sent` (contract 8a), whatever it reported.
-  const sent = new Set(runs.filter((r) => r.firedAt !== undefined).flatMap((r) => r.step.nodes))
+  // something: it is never `not sent` (contract 8a), whatever it reported. A
+  // node is a (datacenter, name) pair: dc1's node-2 prepared is not dc2's.
+  const sent = new Set(
+    runs
+      .filter((r) => r.firedAt !== undefined)
+      .flatMap((r) => r.step.nodes.map((n) => nodeKey(r.step.datacenter, n)))
+  )
   for (const run of runs)
     if (run.outcome === 'not_started' && run.firedAt === undefined)
-      for (const node of run.step.nodes.filter((n) => !sent.has(n)))
+      for (const node of run.step.nodes.filter((n) => !sent.has(nodeKey(run.step.datacenter, n))))
         fleet.noteNotSent(
           node,
           KINDS[run.step.kind].notStarted(run.step),

@@ -2,6 +2,7 @@
 // unprepared nodes left out of the switch, then the health gate, then the
 // step closed (the rollout record counts it).
 import { gateFailureLine } from '../backend/gate-failure.ts'
+import { nodeId } from '../fleet-state/fleet-state.ts'
 import { inert } from '../shared/log.ts'
 import type { RolloutContext } from './context.ts'
 import { markUnprepared, stepLabel } from './context.ts'
@@ -45,10 +46,15 @@ export async function gateStep(ctx: RolloutContext, run: WaveRun): Promise<StepE
     return 'stop'
   }
   if (found.length === 0) return 'next'
-  run.gateFailures = found
+  // Named by their labels, as the other verdicts name nodes: `web-1 (dc2)` where
+  // another datacenter has a web-1 (contract 8a: a node is a (datacenter, name) pair).
+  run.gateFailures = found.map((f) => ({
+    ...f,
+    node: ctx.fleet.labelOf(nodeId(step.datacenter, f.node))
+  }))
   run.outcome = 'gate'
   run.endedAt = Date.now()
-  ctx.stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(found)}`
+  ctx.stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(run.gateFailures)}`
   log.info(inert(ctx.stopReason))
   return 'stop'
 }

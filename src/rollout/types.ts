@@ -23,6 +23,7 @@ export interface WaveRun {
   sentTo?: string[]
   /** when its verdict (and gate) was known */
   endedAt?: number
+  /** the checks that failed its gate, each node by its label (FleetState.labelOf) */
   gateFailures?: GateFailure[]
   outcome: WaveOutcome
 }
