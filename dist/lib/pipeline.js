@@ -10270,10 +10270,15 @@ async function gateStep(ctx, run) {
     }
     if (found.length === 0)
         return 'next';
-    run.gateFailures = found;
+    // Named by their labels, as the other verdicts name nodes: `web-1 (dc2)` where
+    // another datacenter has a web-1 (contract 8a: a node is a (datacenter, name) pair).
+    run.gateFailures = found.map((f) => ({
+        ...f,
+        node: ctx.fleet.labelOf(nodeId(step.datacenter, f.node))
+    }));
     run.outcome = 'gate';
     run.endedAt = Date.now();
-    ctx.stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(found)}`;
+    ctx.stopReason = `${label ? `${label} ` : ''}failed its health gate: ${gateFailureLine(run.gateFailures)}`;
     log.info(inert(ctx.stopReason));
     return 'stop';
 }
@@ -10626,11 +10631,14 @@ function rolloutResult(ctx) {
     const passed = runs.filter((r) => r.outcome === 'passed' && KINDS[r.step.kind].isWave).length;
     const ok = !cancelled && (ctx.notWaiting || runs.every((r) => r.outcome === 'passed'));
     // A node a fired step reached (a prepare whose switch never came) was sent
-    // something: it is never `not sent` (contract 8a), whatever it reported.
-    const sent = new Set(runs.filter((r) => r.firedAt !== undefined).flatMap((r) => r.step.nodes));
+    // something: it is never `not sent` (contract 8a), whatever it reported. A
+    // node is a (datacenter, name) pair: dc1's node-2 prepared is not dc2's.
+    const sent = new Set(runs
+        .filter((r) => r.firedAt !== undefined)
+        .flatMap((r) => r.step.nodes.map((n) => nodeKey(r.step.datacenter, n))));
     for (const run of runs)
         if (run.outcome === 'not_started' && run.firedAt === undefined)
-            for (const node of run.step.nodes.filter((n) => !sent.has(n)))
+            for (const node of run.step.nodes.filter((n) => !sent.has(nodeKey(run.step.datacenter, n))))
                 fleet.noteNotSent(node, KINDS[run.step.kind].notStarted(run.step), run.step.wave, run.step.datacenter);
         else
             noteUnreached(ctx, run);
