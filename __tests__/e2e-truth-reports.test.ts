@@ -397,6 +397,16 @@ describe('what a staged run says (issue #19, contract 8a)', { concurrency: 2 }, 
         ]
       },
       async (fleet) => {
+        // A dry run lists four nodes, each repeated name with its datacenter.
+        const dry = await runAction(
+          actionInputs(fleet, { path: 'v1', datacenters: 'dc1, dc2', 'dry-run': 'true' }),
+          envFor(fleet)
+        )
+        assert.equal(dry.code, 0, dry.stdout)
+        assert.match(
+          dry.stdout,
+          /targets: 4 nodes \(event "[^"]+"\): web-1 \(dc1\), web-2 \(dc1\), web-1 \(dc2\), web-2 \(dc2\)/
+        )
         const ok = await runAction(
           actionInputs(fleet, { path: 'v1', 'deploy-id': 'v1-both', datacenters: 'dc1, dc2' }),
           envFor(fleet)
