@@ -10942,7 +10942,8 @@ async function dryRun(config, deps, found) {
         deployId: config.deployId,
         rollback: config.rollbackTo !== undefined,
         eventName: config.eventName,
-        targets: selection.targets,
+        // By label: a name that repeats across datacenters is two nodes (contract 8a).
+        targets: labelsOfSteps(found.steps.filter((s) => KINDS[s.kind].isWave)),
         filteredOut: selection.filteredOut.length,
         notLive: selection.notLive.length,
         previous: await backend.releasePointer(signal),
