@@ -6,6 +6,7 @@ import type { ConsulClient } from './client.ts'
 import type { FleetState, NodeState, ResultEntry } from '../fleet-state/fleet-state.ts'
 import type { CatalogNode } from './targets.ts'
 import { compileFilter, matchesFilters } from '../shared/filters.ts'
+import { sleep } from '../shared/sleep.ts'
 
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client
  * asks less, to stay under fetch's header timeout (consul.ts blockingBudget). */
@@ -216,19 +217,6 @@ export function catalogJoinerCheck(
   }
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
-
 /**
  * Wait until the fleet has a verdict. Resolves when it has one, at the deadline
  * (after marking silent nodes) or when `signal` aborts; throws on a permanent
@@ -322,8 +310,8 @@ function resultsPacing(fleet: FleetState, rate: number) {
         reported: total - pending,
         reportingMs: firstReportAt === undefined ? 0 : Date.now() - firstReportAt
       })
-      await delay(lastReadAt + spacing - Date.now(), signal)
-      await delay(bucket.take(), signal)
+      await sleep(lastReadAt + spacing - Date.now(), signal)
+      await sleep(bucket.take(), signal)
       lastReadAt = Date.now()
     }
   }
@@ -349,7 +337,7 @@ async function watchHealth(
   let index = 0n
   const bucket = tokenBucket(1, 2)
   while (!signal.aborted) {
-    await delay(bucket.take(), signal)
+    await sleep(bucket.take(), signal)
     if (signal.aborted) return
     const { value: checks, index: answered } = await consul.getJson<HealthCheck[]>(
       'health/state/critical',

@@ -15,7 +15,7 @@ import { MAX_NUDGES, nudgeDueMs } from './nudge-silent.ts'
 import { parseSerfResult, serfResultTagName } from '../shared/serf-result-tag.ts'
 import type { Clock } from './result-tag.ts'
 import { answersMark } from './result-tag.ts'
-import { sleep } from './sleep.ts'
+import { sleep } from '../shared/sleep.ts'
 
 export { sleep }
 

@@ -23,7 +23,7 @@ import { RUNNER_TAG } from './member-targets.ts'
 import { connectSerf } from './rpc-client.ts'
 import type { SerfClient } from './rpc-client.ts'
 import { SerfRpcError } from './rpc-error.ts'
-import { sleep } from './sleep.ts'
+import { sleep } from '../shared/sleep.ts'
 
 /** What the post step needs to make an agent leave that the main step left running. */
 export interface SavedAgent {

@@ -8,7 +8,7 @@ import type { MemberFilters } from './member-targets.ts'
 import { isGone, selectMembers } from './member-targets.ts'
 import type { SerfClient } from './rpc-client.ts'
 import type { Member } from './rpc-types.ts'
-import { sleep } from './sleep.ts'
+import { sleep } from '../shared/sleep.ts'
 
 /** How often the bake gate reads member status. */
 const HEALTH_POLL_MS = 250

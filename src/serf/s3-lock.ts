@@ -14,7 +14,7 @@ import type {
   ObjectStore
 } from '../backend/fleet-backend.ts'
 import { plainText } from '../shared/text.ts'
-import { sleep } from './sleep.ts'
+import { sleep } from '../shared/sleep.ts'
 
 /** What the lock object holds: the holder, and the session that took it. */
 export interface LockObject extends Partial<LockHolder> {
