@@ -37,6 +37,7 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
   const first = runs[0]
   const only = !ctx.staged && first?.step.datacenter === undefined ? first?.fleet : undefined
   const onlyVerdict = only?.verdict()
+  const phases = phaseFigures(runs)
   return {
     waves: runs,
     ok,
@@ -56,7 +57,7 @@ export function rolloutResult(ctx: RolloutContext): RolloutResult {
       : {}),
     message: ctx.stopReason,
     firstFiredAt: ctx.firstFiredAt,
-    ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})
+    ...(phases ? { phases } : {})
   }
 }
 
