@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { e as plainText, o as reportParts, q as rollbackMarkdown, t as causesHeading, u as causeLogsMarkdown, v as headline, w as analyse, x as quote, y as compileFilter, m as matchesFilters, z as filterMatcher, A as targetedServices, n as InputError, B as moveLatestOnly, k as kvKeys, D as acquireLock, E as announce, F as sleep, G as selectMembers, H as isGone, h as memberMatcher, J as readS3Lock, K as acquireS3Lock, L as connectSerf, S as SerfRpcError, C as ConsulClient, M as startOwnAgent, N as ownAgentName, P as SAFE_PAYLOAD_BYTES, Q as nameList, T as markdownText, U as codeSpan, V as DEPLOY_ID_PATTERN, W as getDefaultExportFromCjs, X as parseDeployIdFile, Y as s3Url$1, Z as releaseKey, _ as progressLine, $ as waveCounts, g as compareNatural, i as isSettled, a0 as resultRows, a1 as summaryMarkdown, b as runFacts, p as previousDeployId, a2 as verdictMessage, f as formatGoDuration } from './run-facts.js';
+import { e as plainText, o as reportParts, q as rollbackMarkdown, t as causesHeading, u as causeLogsMarkdown, v as headline, w as analyse, x as quote, y as compileFilter, m as matchesFilters, z as sleep, A as filterMatcher, B as targetedServices, n as InputError, D as moveLatestOnly, k as kvKeys, E as acquireLock, F as announce, G as selectMembers, H as isGone, h as memberMatcher, J as readS3Lock, K as acquireS3Lock, L as connectSerf, S as SerfRpcError, C as ConsulClient, M as startOwnAgent, N as ownAgentName, P as SAFE_PAYLOAD_BYTES, Q as nameList, T as markdownText, U as codeSpan, V as DEPLOY_ID_PATTERN, W as getDefaultExportFromCjs, X as parseDeployIdFile, Y as s3Url$1, Z as releaseKey, _ as progressLine, $ as waveCounts, g as compareNatural, i as isSettled, a0 as resultRows, a1 as summaryMarkdown, b as runFacts, p as previousDeployId, a2 as verdictMessage, f as formatGoDuration } from './run-facts.js';
 import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -605,19 +605,6 @@ function catalogJoinerCheck(consul, filters, signal) {
         return matchesFilters({ node, services }, filters) && serf?.Status === 'passing';
     };
 }
-function delay(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal.aborted || ms <= 0)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolve();
-        }
-        signal.addEventListener('abort', done, { once: true });
-    });
-}
 /**
  * Wait until the fleet has a verdict. Resolves when it has one, at the deadline
  * (after marking silent nodes) or when `signal` aborts; throws on a permanent
@@ -708,8 +695,8 @@ function resultsPacing(fleet, rate) {
                 reported: total - pending,
                 reportingMs: firstReportAt === undefined ? 0 : Date.now() - firstReportAt
             });
-            await delay(lastReadAt + spacing - Date.now(), signal);
-            await delay(bucket.take(), signal);
+            await sleep(lastReadAt + spacing - Date.now(), signal);
+            await sleep(bucket.take(), signal);
             lastReadAt = Date.now();
         }
     };
@@ -731,7 +718,7 @@ async function watchHealth(options, signal, finish) {
     let index = 0n;
     const bucket = tokenBucket(1, 2);
     while (!signal.aborted) {
-        await delay(bucket.take(), signal);
+        await sleep(bucket.take(), signal);
         if (signal.aborted)
             return;
         const { value: checks, index: answered } = await consul.getJson('health/state/critical', 'node:read', { signal, index, waitMs: blockingWaitMs(options.deadline) });
@@ -10649,6 +10636,7 @@ function rolloutResult(ctx) {
     const first = runs[0];
     const only = !ctx.staged && first?.step.datacenter === undefined ? first?.fleet : undefined;
     const onlyVerdict = only?.verdict();
+    const phases = phaseFigures(runs);
     return {
         waves: runs,
         ok,
@@ -10668,7 +10656,7 @@ function rolloutResult(ctx) {
             : {}),
         message: ctx.stopReason,
         firstFiredAt: ctx.firstFiredAt,
-        ...(phaseFigures(runs) ? { phases: phaseFigures(runs) } : {})
+        ...(phases ? { phases } : {})
     };
 }
 /**

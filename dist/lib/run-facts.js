@@ -9798,6 +9798,22 @@ async function restore(consul, journal, log, request) {
     log.info(`restored ${keys.latest} to ${old ?? '(none)'}`);
 }
 
+// A wait that ends early when the signal aborts (it resolves, never throws):
+// the poll loops check the signal themselves after it.
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted || ms <= 0)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+
 const LOCK_TTL_S = 30;
 function describeHolder$1(value) {
     if (!value)
@@ -9992,22 +10008,6 @@ function selectMembers(members, filters) {
             canaries.push(member.name);
     }
     return { selection: { targets, notLive, filteredOut }, canaries, known: nodes.length };
-}
-
-// A wait that ends early when the signal aborts (it resolves, never throws):
-// the poll loops check the signal themselves after it.
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted || ms <= 0)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    });
 }
 
 // The deploy lock of a Serf fleet (contract 13): the S3 object
@@ -12862,4 +12862,4 @@ function runFacts(config, run) {
     };
 }
 
-export { waveCounts$1 as $, targetedServices as A, moveLatestOnly as B, ConsulClient as C, acquireLock as D, announce as E, sleep as F, selectMembers as G, isGone as H, INPUT_NAMES as I, readS3Lock as J, acquireS3Lock as K, connectSerf as L, startOwnAgent as M, ownAgentName as N, OPERATE_INPUTS as O, SAFE_PAYLOAD_BYTES as P, nameList as Q, RUNNER_TAG as R, SerfRpcError as S, markdownText as T, codeSpan as U, DEPLOY_ID_PATTERN as V, getDefaultExportFromCjs as W, parseDeployIdFile as X, s3Url as Y, releaseKey as Z, progressLine as _, readConfig as a, resultRows as a0, summaryMarkdown as a1, verdictMessage as a2, commonjsGlobal as a3, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, previousDeployId as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, filterMatcher as z };
+export { waveCounts$1 as $, filterMatcher as A, targetedServices as B, ConsulClient as C, moveLatestOnly as D, acquireLock as E, announce as F, selectMembers as G, isGone as H, INPUT_NAMES as I, readS3Lock as J, acquireS3Lock as K, connectSerf as L, startOwnAgent as M, ownAgentName as N, OPERATE_INPUTS as O, SAFE_PAYLOAD_BYTES as P, nameList as Q, RUNNER_TAG as R, SerfRpcError as S, markdownText as T, codeSpan as U, DEPLOY_ID_PATTERN as V, getDefaultExportFromCjs as W, parseDeployIdFile as X, s3Url as Y, releaseKey as Z, progressLine as _, readConfig as a, resultRows as a0, summaryMarkdown as a1, verdictMessage as a2, commonjsGlobal as a3, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, previousDeployId as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, sleep as z };
