@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -47,12 +47,19 @@ after(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
+let published = 0
+
 /** Publishes release `id` (index.html and DEPLOY_ID holding it) as the action would: archive, manifest, latest. */
 async function publish(id: string): Promise<string> {
   const build = join(work, id)
   await mkdir(build, { recursive: true })
   await writeFile(join(build, 'index.html'), `${id}\n`)
   await writeFile(join(build, 'DEPLOY_ID'), `${id}\n`)
+  // r1 and r2 are the same size and these tests publish them within one second:
+  // rsync's quick check (size and mtime, as stretcher runs it) would skip the
+  // file. Each release's files get an mtime of their own, as real builds have.
+  const mtime = new Date(Date.now() - 3_600_000 + ++published * 10_000)
+  for (const file of ['index.html', 'DEPLOY_ID']) await utimes(join(build, file), mtime, mtime)
   const prefix = `releases/${APP}`
   const archive = await uploadTree(fleet, build, `${prefix}/${id}.tgz`)
   const manifestUrl = await putObject(
