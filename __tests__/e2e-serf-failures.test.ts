@@ -110,14 +110,20 @@ describe(
           path: 'v2',
           'deploy-id': 'deaf-1',
           'node-filter': '^node-[124]$',
-          timeout: '15s'
+          // node-4 never reports; were the event to miss node-2 too, it is sent
+          // the deploy as a query at half of this (nudge-silent.ts)
+          timeout: '20s'
         }),
         serfEnv(fleet, work, 2),
         { timeoutMs: RUN_MS }
       )
       assert.equal(run.code, 1, run.stdout)
       const error = run.errors[0] ?? ''
-      assert.match(error, /silent: node-4/, error)
+      assert.match(
+        error,
+        /silent: node-4/,
+        `${error}\n${run.stdout}\nnode-2 ran: ${JSON.stringify(await ranIds(fleet, 'node-2'))}`
+      )
       assert.match(error, /timed out|timeout/i, error)
       assert.doesNotMatch(error, /lost|failed: /, error)
       assert.equal(results(run.outputs).get('node-4')?.status, 'silent', run.outputs.results)
@@ -125,7 +131,10 @@ describe(
 
       for (const node of ['node-1', 'node-2']) {
         assert.equal(await treeVersion(fleet, node), 'two', node)
-        assert.deepEqual(await ranIds(fleet, node), ['kill-1', 'deaf-1'], node)
+        // a node the event missed is sent the deploy as a query; the event may still reach it later
+        const [before, ...runs] = await ranIds(fleet, node)
+        assert.equal(before, 'kill-1', node)
+        assert.ok(runs.length > 0 && runs.every((id) => id === 'deaf-1'), `${node}: ${runs}`)
       }
       assert.equal(await treeVersion(fleet, 'node-4'), '', 'node-4 never deployed')
       assert.equal(

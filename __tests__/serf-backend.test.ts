@@ -329,6 +329,27 @@ describe('result tags and marks', () => {
     assert.equal(nudgeDueMs(slow, 0), 15_000)
   })
 
+  it('fewer than half reported: silent nodes are nudged once half the wait is gone, not before the other bounds', () => {
+    const fleet = new FleetState({
+      deployId: 'n1',
+      baselineIndex: 0,
+      maxFailures: 0,
+      targets: ['a', 'b', 'c']
+    })
+    assert.equal(nudgeDueMs(fleet, 0, 60_000), undefined, 'none reported')
+    fleet.applyResults(
+      [
+        { node: 'a', value: JSON.stringify({ deploy_id: 'n1', status: 'success' }), modifyIndex: 1 }
+      ],
+      4000
+    )
+    assert.equal(nudgeDueMs(fleet, 0), undefined, 'the wait is not known')
+    assert.equal(nudgeDueMs(fleet, 0, 60_000), 30_000, 'half of a 60 s wait')
+    assert.equal(nudgeDueMs(fleet, 1, 60_000), 60_000, 'the second at twice that')
+    assert.equal(nudgeDueMs(fleet, 0, 15_000), 12_000, 'three times the median 4 s is later')
+    assert.equal(nudgeDueMs(fleet, 0, 10_000), 12_000, 'never before three times the median')
+  })
+
   it('a mark keeps its clock kind and time; marks of one kind keep their order', () => {
     for (const clock of [
       { kind: 'event', time: 0 },
@@ -566,12 +587,44 @@ describe('the Serf backend on a healthy cluster', { timeout: 240_000 }, () => {
       assert.doesNotMatch(nodeLog(agents, 'node-2'), new RegExp(`^query \\S+/${id}\\.yml$`, 'm'))
       assert.ok(
         log.lines.some((l) =>
-          /1 node\(s\) silent \d+ s after the event while most reported .*: node-3$/.test(l)
+          /1 node\(s\) silent \d+ s after the event while \d of \d reported .*: node-3$/.test(l)
         ),
         log.lines.join('\n')
       )
     } finally {
       rmSync(missed)
+    }
+  })
+
+  it('an event a node missed while another never reports (1 of 3 reported): the silent ones are sent the query once half the wait is gone', async () => {
+    const { backend, log } = makeBackend(client, storeAt(s3.endpoint), { tags: { role: 'web' } })
+    const id = '2024-05-01T02-55-00Z-hhh8888'
+    const missed = join(agents.nodeDir('node-3'), 'missed')
+    const deaf = join(agents.nodeDir('node-4'), 'deaf')
+    writeFileSync(missed, '')
+    writeFileSync(deaf, '')
+    try {
+      const deadlineMs = 24_000
+      const { fleet } = await deploy(backend, id, ['node-2', 'node-3', 'node-4'], {
+        deadlineMs,
+        until: (f) => f.list().find((n) => n.node === 'node-3')?.status === 'success'
+      })
+      const node3 = fleet.list().find((n) => n.node === 'node-3')
+      assert.equal(node3?.status, 'success', 'the query reached the node the event missed')
+      assert.ok((node3?.noticedMs ?? 0) >= deadlineMs / 2, `noticed at ${node3?.noticedMs} ms`)
+      assert.notEqual(fleet.list().find((n) => n.node === 'node-4')?.status, 'success')
+      assert.match(nodeLog(agents, 'node-3'), new RegExp(`^query \\S+/${id}\\.yml$`, 'm'))
+      assert.ok(
+        log.lines.some((l) =>
+          /2 node\(s\) silent 1\d s after the event while 1 of 3 reported .*: node-3, node-4$/.test(
+            l
+          )
+        ),
+        log.lines.join('\n')
+      )
+    } finally {
+      rmSync(missed)
+      rmSync(deaf)
     }
   })
 

@@ -231,13 +231,14 @@ class TagWait {
   }
 
   /**
-   * After an event: once most nodes reported (nudgeDueMs), sends the deploy as
+   * After an event: once most nodes reported, or one did and half the wait is
+   * gone (nudgeDueMs), sends the deploy as
    * a query to the nodes alive and still pending, at most MAX_NUDGES times.
    */
   async nudgeSilent(nudge: Nudge): Promise<void> {
     await Promise.race([this.read, this.ended])
     for (let count = 0; count < MAX_NUDGES && !this.signal.aborted;) {
-      const due = nudgeDueMs(this.opts.fleet, count)
+      const due = nudgeDueMs(this.opts.fleet, count, this.opts.deadline - this.opts.firedAt)
       const elapsed = Date.now() - this.opts.firedAt
       if (due === undefined || elapsed < due) {
         await sleep(due === undefined ? 500 : Math.min(500, due - elapsed), this.signal)
@@ -246,8 +247,10 @@ class TagWait {
       count++
       const silent = this.opts.fleet.nodesByStatus('pending').filter((n) => this.alive.has(n))
       if (silent.length === 0) continue
+      const nodes = this.opts.fleet.list()
+      const reported = nodes.filter((n) => n.noticedMs !== undefined).length
       this.opts.log.info(
-        `${silent.length} node(s) silent ${Math.round(elapsed / 1000)} s after the event while most reported (gossip can miss a node): sending them the deploy as a query: ${silent.slice(0, 10).join(', ')}${silent.length > 10 ? ', …' : ''}`
+        `${silent.length} node(s) silent ${Math.round(elapsed / 1000)} s after the event while ${reported} of ${nodes.length} reported (gossip can miss a node): sending them the deploy as a query: ${silent.slice(0, 10).join(', ')}${silent.length > 10 ? ', …' : ''}`
       )
       const clock = await nudge.send(silent).catch((error: unknown) => {
         this.opts.log.debug(`sending the query to silent nodes failed: ${(error as Error).message}`)

@@ -4,7 +4,10 @@
 // too. So once most targets reported, the still-silent alive ones are sent the
 // deploy again as a query (the README's nodes handle `query:<event-name>`
 // too), which they ack; a node that runs it reports on the query clock, and
-// that result counts for it. Pure: when to do it.
+// that result counts for it. When fewer than half reported (a small fleet with
+// a broken node and a missed one), the query goes once half the wait is gone:
+// a node silent by then would be named silent at the deadline anyway. Pure:
+// when to do it.
 import type { FleetState } from '../fleet-state/fleet-state.ts'
 import type { Clock } from './result-tag.ts'
 
@@ -22,16 +25,19 @@ export const MAX_NUDGES = 2
 
 /**
  * Milliseconds after the event at which the nodes still silent are sent the
- * query for the `count`-th time (0-based), or undefined while fewer than half
- * of the nodes reported.
+ * query for the `count`-th time (0-based), or undefined while no node
+ * reported, or fewer than half did and the wait (`waitMs`, event to deadline)
+ * is not known.
  */
-export function nudgeDueMs(fleet: FleetState, count: number): number | undefined {
+export function nudgeDueMs(fleet: FleetState, count: number, waitMs?: number): number | undefined {
   const nodes = fleet.list()
   const reported = nodes
     .map((s) => s.noticedMs)
     .filter((ms): ms is number => ms !== undefined)
     .sort((a, b) => a - b)
-  if (reported.length === 0 || reported.length * 2 < nodes.length) return undefined
+  if (reported.length === 0) return undefined
   const median = reported[Math.floor(reported.length / 2)]!
-  return Math.max(NUDGE_MIN_MS, NUDGE_MEDIAN_FACTOR * median) * (count + 1)
+  const due = Math.max(NUDGE_MIN_MS, NUDGE_MEDIAN_FACTOR * median)
+  if (reported.length * 2 >= nodes.length) return due * (count + 1)
+  return waitMs === undefined ? undefined : Math.max(due, waitMs / 2) * (count + 1)
 }
