@@ -1330,19 +1330,23 @@ const NUDGE_MEDIAN_FACTOR = 3;
 const MAX_NUDGES = 2;
 /**
  * Milliseconds after the event at which the nodes still silent are sent the
- * query for the `count`-th time (0-based), or undefined while fewer than half
- * of the nodes reported.
+ * query for the `count`-th time (0-based), or undefined while no node
+ * reported, or fewer than half did and the wait (`waitMs`, event to deadline)
+ * is not known.
  */
-function nudgeDueMs(fleet, count) {
+function nudgeDueMs(fleet, count, waitMs) {
     const nodes = fleet.list();
     const reported = nodes
         .map((s) => s.noticedMs)
         .filter((ms) => ms !== undefined)
         .sort((a, b) => a - b);
-    if (reported.length === 0 || reported.length * 2 < nodes.length)
+    if (reported.length === 0)
         return undefined;
     const median = reported[Math.floor(reported.length / 2)];
-    return Math.max(NUDGE_MIN_MS, NUDGE_MEDIAN_FACTOR * median) * (count + 1);
+    const due = Math.max(NUDGE_MIN_MS, NUDGE_MEDIAN_FACTOR * median);
+    if (reported.length * 2 >= nodes.length)
+        return due * (count + 1);
+    return waitMs === undefined ? undefined : Math.max(due, waitMs / 2) * (count + 1);
 }
 
 /**
@@ -1539,13 +1543,14 @@ class TagWait {
         }
     }
     /**
-     * After an event: once most nodes reported (nudgeDueMs), sends the deploy as
+     * After an event: once most nodes reported, or one did and half the wait is
+     * gone (nudgeDueMs), sends the deploy as
      * a query to the nodes alive and still pending, at most MAX_NUDGES times.
      */
     async nudgeSilent(nudge) {
         await Promise.race([this.read, this.ended]);
         for (let count = 0; count < MAX_NUDGES && !this.signal.aborted;) {
-            const due = nudgeDueMs(this.opts.fleet, count);
+            const due = nudgeDueMs(this.opts.fleet, count, this.opts.deadline - this.opts.firedAt);
             const elapsed = Date.now() - this.opts.firedAt;
             if (due === undefined || elapsed < due) {
                 await sleep(due === undefined ? 500 : Math.min(500, due - elapsed), this.signal);
@@ -1555,7 +1560,9 @@ class TagWait {
             const silent = this.opts.fleet.nodesByStatus('pending').filter((n) => this.alive.has(n));
             if (silent.length === 0)
                 continue;
-            this.opts.log.info(`${silent.length} node(s) silent ${Math.round(elapsed / 1000)} s after the event while most reported (gossip can miss a node): sending them the deploy as a query: ${silent.slice(0, 10).join(', ')}${silent.length > 10 ? ', …' : ''}`);
+            const nodes = this.opts.fleet.list();
+            const reported = nodes.filter((n) => n.noticedMs !== undefined).length;
+            this.opts.log.info(`${silent.length} node(s) silent ${Math.round(elapsed / 1000)} s after the event while ${reported} of ${nodes.length} reported (gossip can miss a node): sending them the deploy as a query: ${silent.slice(0, 10).join(', ')}${silent.length > 10 ? ', …' : ''}`);
             const clock = await nudge.send(silent).catch((error) => {
                 this.opts.log.debug(`sending the query to silent nodes failed: ${error.message}`);
                 return undefined;
