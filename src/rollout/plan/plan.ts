@@ -43,7 +43,7 @@ export interface Step {
   movesLatest: boolean
   /** after the nodes reported success, how long their health checks must stay passing; 0: no gate */
   bakeMs: number
-  /** the last wave of a full rollout: nodes that join during the rollout are added here (addJoiners) */
+  /** the last wave of a full rollout: nodes that join during the rollout are sent the release with it (step-send.ts) */
   takesJoiners: boolean
   /**
    * a switch: nodes of it known not to keep the release (a rollback's switch
@@ -140,48 +140,6 @@ export function planRollout(input: PlanInput): Step[] {
     })
   }
   return steps
-}
-
-/**
- * Nodes that joined a datacenter during the rollout go with its last wave
- * (contract 8): added to the step marked `takesJoiners` (after its nodes, in
- * natural order). With `layout: releases` they first
- * need the release: a `prepare` step for them goes right before that switch.
- * Nodes already in a step are left out. Without a `takesJoiners` step (a
- * partial rollout) the steps come back unchanged: joiners boot from `latest`,
- * which that rollout leaves on the previous release.
- */
-export function addJoiners(
-  steps: readonly Step[],
-  datacenter: string | undefined,
-  joiners: readonly string[]
-): Step[] {
-  const at = steps.findIndex((step) => step.datacenter === datacenter && step.takesJoiners)
-  if (at === -1) return [...steps]
-  const known = new Set(
-    steps
-      .filter((step) => step.datacenter === datacenter && step.kind !== 'prepare')
-      .flatMap((step) => step.nodes)
-  )
-  const fresh = [...new Set(joiners)].filter((node) => !known.has(node)).sort(compareNatural)
-  if (fresh.length === 0) return [...steps]
-  const target = steps[at]!
-  const nodes = [...target.nodes, ...fresh]
-  const updated: Step = { ...target, nodes }
-  const out = [...steps.slice(0, at)]
-  if (target.kind === 'switch')
-    out.push({
-      datacenter,
-      kind: 'prepare',
-      nodes: fresh,
-      wave: 0,
-      waves: target.waves,
-      movesLatest: false,
-      bakeMs: 0,
-      takesJoiners: false
-    })
-  out.push(updated, ...steps.slice(at + 1))
-  return out
 }
 
 // ---------------------------------------------------------------- canaries and the gate
