@@ -52,6 +52,28 @@ describe('dry run report', () => {
     )
   })
 
+  test('a staged rollout lists each step and its nodes, in order, after the targets', () => {
+    const many = Array.from({ length: 25 }, (_, i) => `web-${i + 2}`)
+    const staged = plan({
+      targets: ['web-1', ...many],
+      steps: [
+        { label: 'prepare', nodes: ['web-1', ...many] },
+        { label: 'switch wave 1/2', nodes: ['web-1'] },
+        { label: 'switch wave 2/2', nodes: many }
+      ]
+    })
+    const lines = dryRunLines(staged)
+    const at = lines.findIndex((l) => l.startsWith('targets: '))
+    assert.deepEqual(lines.slice(at + 1, at + 4), [
+      `prepare: 26 nodes: web-1, ${many.slice(0, 19).join(', ')} and 6 more`,
+      'switch wave 1/2: 1 node: web-1',
+      `switch wave 2/2: 25 nodes: ${many.slice(0, 20).join(', ')} and 5 more`
+    ])
+    assert.match(lines[at + 4] ?? '', /^previous release: /)
+    assert.match(dryRunMarkdown(staged), /^\| switch wave 1\/2 \| 1 node: web-1 \|$/m)
+    assert.doesNotMatch(dryRunLines(plan()).join('\n'), /wave|prepare/, 'one step: no list')
+  })
+
   test('with backend: serf it names what Serf would have been told, not Consul', () => {
     const serf = plan({ backend: 'serf', lockKey: 's3://releases/app/web/lock' })
     const last = dryRunLines(serf).at(-1)

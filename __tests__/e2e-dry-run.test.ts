@@ -150,6 +150,36 @@ describe('dry-run (dist/index.js)', () => {
     })
   })
 
+  test('a staged rollout with layout: releases: each step and its nodes in order; writes nothing', async () => {
+    await withFleet(async (fleet) => {
+      const dry = await writesNothing(fleet, () =>
+        runAction(
+          inputsFor(fleet, {
+            'dry-run': 'true',
+            layout: 'releases',
+            waves: '1, 100%',
+            'node-filter': '^node-[23]$'
+          }),
+          envFor(fleet)
+        )
+      )
+      assert.equal(dry.code, 0, dry.stdout)
+      const steps = dry.stdout
+        .split('\n')
+        .filter((l) => /(prepare|switch[^:]*): \d+ nodes?: /.test(l))
+      assert.deepEqual(
+        steps.map((l) => l.replace(/^.*?((prepare|switch)[^:]*: )/, '$1')),
+        [
+          'prepare: 2 nodes: node-2, node-3',
+          'switch wave 1/2: 1 node: node-2',
+          'switch wave 2/2: 1 node: node-3'
+        ],
+        dry.stdout
+      )
+      assert.match(dry.summary, /\| switch wave 2\/2 \| 1 node: node-3 \|/)
+    })
+  })
+
   test('with the lock held by another run: names the holder, exits 0, takes no session; rollback-to is verified, not announced', async () => {
     await withFleet(async (fleet) => {
       const first = await runAction(inputsFor(fleet), envFor(fleet))

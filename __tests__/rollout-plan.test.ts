@@ -14,6 +14,7 @@ import {
   nodeGroups
 } from '../src/consul/node-filter.ts'
 import { isPartial, orderTargets, planRollout } from '../src/rollout/plan/plan.ts'
+import { labelledSteps } from '../src/rollout/kinds.ts'
 import { canaryNodes } from '../src/consul/targets.ts'
 import { compareNatural } from '../src/shared/natural-order.ts'
 import { gateFailures, gateWatches } from '../src/consul/health-checks.ts'
@@ -374,6 +375,27 @@ describe('planRollout (examples)', () => {
         ['dc3', 2, 'c-1,c-2', true]
       ]
     )
+  })
+
+  test('labelledSteps: each step by its label, its nodes named as the report names them', () => {
+    const steps = planRollout({
+      datacenters: [
+        { datacenter: 'dc1', targets: ['web-1', 'web-2'], canaries: [] },
+        { datacenter: 'dc2', targets: ['web-1', 'web-9'], canaries: [] }
+      ],
+      waves: parseWaves('1, 100%'),
+      bakeMs: 0,
+      layout: 'releases',
+      release: 'new'
+    })
+    assert.deepEqual(labelledSteps(steps), [
+      { label: 'dc1 prepare', nodes: ['web-1 (dc1)', 'web-2'] },
+      { label: 'dc1 switch wave 1/2', nodes: ['web-1 (dc1)'] },
+      { label: 'dc1 switch wave 2/2', nodes: ['web-2'] },
+      { label: 'dc2 prepare', nodes: ['web-1 (dc2)', 'web-9'] },
+      { label: 'dc2 switch wave 1/2', nodes: ['web-1 (dc2)'] },
+      { label: 'dc2 switch wave 2/2', nodes: ['web-9'] }
+    ])
   })
 
   test('waves that do not grow in one datacenter fail the plan naming waves', () => {

@@ -43,7 +43,7 @@ import { runRollout } from './rollout/rollout.ts'
 import type { Step } from './rollout/plan/plan.ts'
 import { isPartial, planRollout } from './rollout/plan/plan.ts'
 import type { DatacenterTargets } from './rollout/plan/plan.ts'
-import { KINDS } from './rollout/kinds.ts'
+import { KINDS, labelledSteps } from './rollout/kinds.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
 import type { TargetSelection } from './backend/fleet-backend.ts'
 
@@ -218,6 +218,7 @@ async function dryRun(config: Config, deps: PipelineDeps, found: Plan): Promise<
     eventName: config.eventName,
     // By label: a name that repeats across datacenters is two nodes (contract 8a).
     targets: labelsOfSteps(found.steps.filter((s) => KINDS[s.kind].isWave)),
+    ...(found.steps.length > 1 ? { steps: labelledSteps(found.steps) } : {}),
     filteredOut: selection.filteredOut.length,
     notLive: selection.notLive.length,
     previous: await backend.releasePointer(signal),

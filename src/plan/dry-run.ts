@@ -20,6 +20,8 @@ export interface DryRunPlan {
     Partial<Pick<Release, 'checksum' | 'archiveBytes'>>
   eventName: string
   targets: string[]
+  /** a staged rollout (waves, or layout: releases): each step and its nodes, in order */
+  steps?: Array<{ label: string; nodes: string[] }>
   /** catalog nodes the filters leave out, and matching nodes that are not live */
   filteredOut: number
   notLive: number
@@ -96,6 +98,10 @@ export function dryRunLines(plan: DryRunPlan): string[] {
   lines.push(
     `targets: ${plan.targets.length} nodes (event "${plan.eventName}"): ${nameList(plan.targets, 50)}${left.length ? `; ${left.join(', ')}` : ''}`
   )
+  for (const step of plan.steps ?? [])
+    lines.push(
+      `${plainText(step.label, 60)}: ${step.nodes.length} ${step.nodes.length === 1 ? 'node' : 'nodes'}: ${nameList(step.nodes, 20)}`
+    )
   lines.push(previousLine(plan.previous))
   lines.push(lockLine(plan.lock, plan.lockKey))
   lines.push(`nothing was written: ${untouched(plan)}`)

@@ -2,6 +2,7 @@
 // phase whose results count, whether it is a wave of the rollout, and how it
 // is named. The executor asks the table; it never tests a kind itself.
 import type { ResultPhase } from '../fleet-state/fleet-state.ts'
+import { labelsOfSteps } from '../fleet-state/fleet-state.ts'
 import type { Step, StepKind } from './plan/plan.ts'
 import type { RolloutRelease } from './types.ts'
 
@@ -71,4 +72,14 @@ export function stepUrl(step: Step, release: RolloutRelease): string {
   const url = KINDS[step.kind].url(release)
   if (!url) throw new Error(`release ${release.deployId} has no ${step.kind} manifest`)
   return url
+}
+
+/** Each step by its label, with its nodes' labels (a repeated name with its datacenter). */
+export function labelledSteps(steps: readonly Step[]): Array<{ label: string; nodes: string[] }> {
+  const labels = labelsOfSteps(steps)
+  let at = 0
+  return steps.map((step) => {
+    const nodes = labels.slice(at, (at += step.nodes.length))
+    return { label: KINDS[step.kind].label(step), nodes }
+  })
 }
