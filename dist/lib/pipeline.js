@@ -2065,6 +2065,8 @@ function dryRunLines(plan) {
         plan.notLive && `${plan.notLive} matching but not live`
     ].filter(Boolean);
     lines.push(`targets: ${plan.targets.length} nodes (event "${plan.eventName}"): ${nameList(plan.targets, 50)}${left.length ? `; ${left.join(', ')}` : ''}`);
+    for (const step of plan.steps ?? [])
+        lines.push(`${plainText(step.label, 60)}: ${step.nodes.length} ${step.nodes.length === 1 ? 'node' : 'nodes'}: ${nameList(step.nodes, 20)}`);
     lines.push(previousLine(plan.previous));
     lines.push(lockLine(plan.lock, plan.lockKey));
     lines.push(`nothing was written: ${untouched(plan)}`);
@@ -9997,6 +9999,15 @@ function stepUrl(step, release) {
         throw new Error(`release ${release.deployId} has no ${step.kind} manifest`);
     return url;
 }
+/** Each step by its label, with its nodes' labels (a repeated name with its datacenter). */
+function labelledSteps(steps) {
+    const labels = labelsOfSteps(steps);
+    let at = 0;
+    return steps.map((step) => {
+        const nodes = labels.slice(at, (at += step.nodes.length));
+        return { label: KINDS[step.kind].label(step), nodes };
+    });
+}
 
 function newRolloutContext(steps, release, deps, opts = {}) {
     // Every node once (a prepare step names the nodes its switch steps name again).
@@ -10939,6 +10950,7 @@ async function dryRun(config, deps, found) {
         eventName: config.eventName,
         // By label: a name that repeats across datacenters is two nodes (contract 8a).
         targets: labelsOfSteps(found.steps.filter((s) => KINDS[s.kind].isWave)),
+        ...(found.steps.length > 1 ? { steps: labelledSteps(found.steps) } : {}),
         filteredOut: selection.filteredOut.length,
         notLive: selection.notLive.length,
         previous: await backend.releasePointer(signal),
