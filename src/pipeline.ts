@@ -44,6 +44,7 @@ import type { Step } from './rollout/plan/plan.ts'
 import { isPartial, planRollout } from './rollout/plan/plan.ts'
 import type { DatacenterTargets } from './rollout/plan/plan.ts'
 import { KINDS, labelledSteps } from './rollout/kinds.ts'
+import { targetingNote } from './plan/targeting-note.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
 import type { TargetSelection } from './backend/fleet-backend.ts'
 
@@ -284,7 +285,8 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
       })
   const found = await targetsRead
   const datacenters = found.map((c) => c.datacenter)
-  logUnfiltered(config, log)
+  const note = targetingNote(config)
+  if (note) log.info(note)
   const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
   const planned: DatacenterTargets[] = []
   const filteredOut: NodeId[] = []
@@ -310,20 +312,6 @@ async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
   })
   logPlan(config, log, steps, datacenters, selection, template)
   return { template, commands, build, selection, filteredOut, steps, datacenters }
-}
-
-/** A run with no filter targets every live node: say so, in the backend's words. */
-function logUnfiltered(config: Config, log: Log): void {
-  const { backend } = config
-  if (backend.kind === 'serf') {
-    if (config.filters.node !== undefined || Object.keys(backend.tags).length > 0) return
-    log.info(
-      `no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`
-    )
-  } else if (Object.values(config.filters).every((f) => f === undefined))
-    log.info(
-      'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)'
-    )
 }
 
 /**
