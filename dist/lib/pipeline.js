@@ -10843,6 +10843,22 @@ function planRollout(input) {
 }
 // ---------------------------------------------------------------- canaries and the gate
 
+function targetingNote(config) {
+    const { backend, filters } = config;
+    if (backend.kind !== 'serf') {
+        if (Object.values(filters).some((f) => f !== undefined))
+            return undefined;
+        return 'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)';
+    }
+    const filtered = filters.node !== undefined || Object.keys(backend.tags).length > 0;
+    if (!filtered)
+        return `no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`;
+    const oneEvent = config.waves === undefined && config.layout !== 'releases' && !config.promote;
+    if (!oneEvent)
+        return undefined;
+    return `node-filter and serf-tags choose the members this run waits for, but the Serf event "${config.eventName}" reaches every member, and each one that handles it deploys; to send only to the targets, set waves: 100% (one query naming them)`;
+}
+
 // The stages of one run, wired together: plan → publish (or find) → rollout
 // (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
@@ -11002,7 +11018,9 @@ async function planStage(config, deps) {
         });
     const found = await targetsRead;
     const datacenters = found.map((c) => c.datacenter);
-    logUnfiltered(config, log);
+    const note = targetingNote(config);
+    if (note)
+        log.info(note);
     const selection = { targets: [], filteredOut: [], notLive: [] };
     const planned = [];
     const filteredOut = [];
@@ -11025,17 +11043,6 @@ async function planStage(config, deps) {
     });
     logPlan(config, log, steps, datacenters, selection, template);
     return { template, commands, build, selection, filteredOut, steps, datacenters };
-}
-/** A run with no filter targets every live node: say so, in the backend's words. */
-function logUnfiltered(config, log) {
-    const { backend } = config;
-    if (backend.kind === 'serf') {
-        if (config.filters.node !== undefined || Object.keys(backend.tags).length > 0)
-            return;
-        log.info(`no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`);
-    }
-    else if (Object.values(config.filters).every((f) => f === undefined))
-        log.info('no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)');
 }
 /**
  * Several datacenters (contract 10): each one's targets, in order; an unknown one
