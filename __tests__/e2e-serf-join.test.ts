@@ -2,10 +2,11 @@
 // joins the local Serf fleet through one node's gossip address, deploys through
 // it, and makes it leave: judged from the nodes' trees and tags, the process
 // list (no agent of the action left running) and the cluster's own view (the
-// action's member is `left`). A cancelled run and a killed one (the post step's
-// turn) leave no agent either; a bad or unreachable serf-join uploads nothing.
+// action's member is `left`). A cancelled run and a killed one (the agent's
+// watchdog's turn, the post step's after it) leave no agent either; a bad or unreachable serf-join uploads nothing.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -156,7 +157,7 @@ describe(
       })
     })
 
-    test('a run cancelled mid-wait (SIGTERM) makes its agent leave; one killed outright leaves it to the post step', async () => {
+    test('a run cancelled mid-wait (SIGTERM) makes its agent leave; one killed outright has its watchdog make it leave, with or without a post step', async () => {
       // Every deploy takes a while on the nodes: the runs are still waiting when stopped.
       const nodes = ['node-1', 'node-2'].map((name) => ({ name, delayMs: 60_000 }))
       await withSerfFleet({ app: APP, nodes }, async (fleet) => {
@@ -190,11 +191,23 @@ describe(
         })
         assert.equal(killed.signal, 'SIGKILL')
         assert.equal(killed.state['serf-agent-left'], undefined, 'the main step died first')
-        assert.match(
-          killed.post?.stdout ?? '',
-          /the serf agent the main step left \(pid \d+\) left/
-        )
+        // The agent's watchdog makes it leave; the post step waits for that (a
+        // second SIGINT would cut Serf's graceful leave short) and cleans up.
+        assert.equal(killed.post?.code, 0, killed.post?.stdout)
+        assert.doesNotMatch(killed.post?.stdout ?? '', /could not make the serf agent/)
         await assertAgentLeft(fleet, killed, 2)
+
+        // No post step at all (a CLI killed outright, a runner that skips it): the
+        // watchdog alone makes the agent leave and removes its key.
+        const alone = await runAction(inputs(fleet), env(fleet, 3), stopWhenWaiting('SIGKILL'))
+        assert.equal(alone.signal, 'SIGKILL')
+        assert.equal(alone.post, undefined)
+        // the watchdog looks once a second, and Serf's leave takes a few gossip rounds
+        const { dir } = savedAgent(alone)
+        for (const until = Date.now() + 30_000; Date.now() < until;)
+          if (serfProcesses(dir).length === 0 && !existsSync(dir)) break
+          else await new Promise((resolve) => setTimeout(resolve, 200))
+        await assertAgentLeft(fleet, alone, 3)
       })
     })
   }

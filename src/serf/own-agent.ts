@@ -24,6 +24,7 @@ import { connectSerf } from './rpc-client.ts'
 import type { SerfClient } from './rpc-client.ts'
 import { SerfRpcError } from './rpc-error.ts'
 import { sleep } from '../shared/sleep.ts'
+import { WATCHDOG_LEAVE_S, watchAgent } from './agent-watchdog.ts'
 
 /** What the post step needs to make an agent leave that the main step left running. */
 export interface SavedAgent {
@@ -69,7 +70,10 @@ export async function startOwnAgent(opts: OwnAgentOptions): Promise<OwnAgent> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
   for (let attempt = 1; ; attempt++) {
     const agent = await spawnAgent(opts)
-    if (agent.handle.pid > 0) opts.onStarted?.({ pid: agent.handle.pid, dir: agent.handle.dir })
+    if (agent.handle.pid > 0) {
+      watchAgent(agent.handle)
+      opts.onStarted?.({ pid: agent.handle.pid, dir: agent.handle.dir })
+    }
     try {
       await untilRpcAnswers(agent, deadline, opts.signal)
     } catch (error) {
@@ -88,10 +92,15 @@ export async function startOwnAgent(opts: OwnAgentOptions): Promise<OwnAgent> {
   }
 }
 
-/** Make an agent the main step left running leave: SIGINT (Serf's graceful leave), then SIGKILL. */
+/**
+ * Make an agent the main step left running leave. Its watchdog (agent-watchdog.ts)
+ * is already making it leave: a second SIGINT would cut that leave short, so the
+ * agent gets the watchdog's time first; then SIGINT (Serf's graceful leave), then
+ * SIGKILL.
+ */
 export async function leaveSavedAgent(saved: SavedAgent): Promise<boolean> {
   const running = await isOwnAgent(saved)
-  if (running) {
+  if (running && !(await exited(saved.pid, (WATCHDOG_LEAVE_S + 3) * 1000))) {
     signal(saved.pid, 'SIGINT')
     if (!(await exited(saved.pid, LEAVE_MS))) signal(saved.pid, 'SIGKILL')
   }
