@@ -12572,6 +12572,38 @@ class SerfClient {
     }
 }
 
+// The action's own agent runs in a process group of its own, so the signals a
+// runner or a CI system sends the action's group miss it. Were the action
+// killed outright (SIGKILL, or a CLI with no post step), the agent would stay
+// in the cluster with its RPC key in a temp dir. A watchdog, a small `sh` loop
+// started beside the agent and detached too, makes it leave once the process
+// that started it is gone: SIGINT (Serf's graceful leave), SIGKILL when it has
+// not exited after LEAVE_S, then its temp dir goes. It ends by itself as soon
+// as the agent exits (the action made it leave).
+/** How long the agent has to leave after the SIGINT before it is killed. */
+const WATCHDOG_LEAVE_S = 15;
+// $1 the action's pid, $2 the agent's pid, $3 its temp dir. The agent is
+// signalled only while its command line still names its config file (the pid
+// is its, not a reused one).
+const SCRIPT = [
+    'p=$1; a=$2; d=$3',
+    'alive() { kill -0 "$1" 2>/dev/null; }',
+    'while alive "$p" && alive "$a"; do sleep 1; done',
+    'alive "$a" || exit 0',
+    'ps -o args= -p "$a" 2>/dev/null | grep -qF "$d/config.json" || exit 0',
+    'kill -INT "$a"',
+    `i=0; while alive "$a" && [ $i -lt ${WATCHDOG_LEAVE_S} ]; do sleep 1; i=$((i + 1)); done`,
+    'alive "$a" && kill -KILL "$a"',
+    'rm -rf "$d"'
+].join('\n');
+/** Starts the watchdog of the agent (its pid and temp dir) for the process `parentPid` (this one by default). */
+function watchAgent(agent, parentPid = process.pid) {
+    const watchdog = spawn('sh', ['-c', SCRIPT, 'stretcher-action-watchdog', String(parentPid), String(agent.pid), agent.dir], { detached: true, stdio: 'ignore' });
+    // Without sh the post step (or nobody, for a CLI) makes the agent leave, as before.
+    watchdog.on('error', () => undefined);
+    watchdog.unref();
+}
+
 // The action's own Serf agent (`serf-join`, contract 13): a `serf agent` on the
 // runner with no event handler (it must never run a deploy), RPC on a free
 // loopback port behind a random key, the marker tag RUNNER_TAG (so no run
@@ -12594,8 +12626,10 @@ async function startOwnAgent(opts) {
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
     for (let attempt = 1;; attempt++) {
         const agent = await spawnAgent(opts);
-        if (agent.handle.pid > 0)
+        if (agent.handle.pid > 0) {
+            watchAgent(agent.handle);
             opts.onStarted?.({ pid: agent.handle.pid, dir: agent.handle.dir });
+        }
         try {
             await untilRpcAnswers(agent, deadline, opts.signal);
         }
@@ -12616,10 +12650,15 @@ async function startOwnAgent(opts) {
         }
     }
 }
-/** Make an agent the main step left running leave: SIGINT (Serf's graceful leave), then SIGKILL. */
+/**
+ * Make an agent the main step left running leave. Its watchdog (agent-watchdog.ts)
+ * is already making it leave: a second SIGINT would cut that leave short, so the
+ * agent gets the watchdog's time first; then SIGINT (Serf's graceful leave), then
+ * SIGKILL.
+ */
 async function leaveSavedAgent(saved) {
     const running = await isOwnAgent(saved);
-    if (running) {
+    if (running && !(await exited(saved.pid, (WATCHDOG_LEAVE_S + 3) * 1000))) {
         signal(saved.pid, 'SIGINT');
         if (!(await exited(saved.pid, LEAVE_MS)))
             signal(saved.pid, 'SIGKILL');
