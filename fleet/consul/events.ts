@@ -7,17 +7,7 @@ import { HttpError } from './errors.ts'
 import type { AgentRuntime, DatacenterRuntime } from './http.ts'
 import { route, sendJson } from './http.ts'
 import { bytes } from './json.ts'
-
-export interface UserEvent {
-  id: string
-  name: string
-  payload: Buffer | null
-  nodeFilter: string
-  serviceFilter: string
-  tagFilter: string
-  version: number
-  ltime: number
-}
+import type { UserEvent } from './user-event.ts'
 
 // agent/agent.go: eventBuf holds the last 256 events.
 export const EVENT_BUFFER_SIZE = 256

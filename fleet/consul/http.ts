@@ -7,7 +7,7 @@ import { HttpError } from './errors.ts'
 import type { FaultSpec, FaultSwitches } from './faults.ts'
 import { goJson } from './json.ts'
 import type { ClusterState } from './state.ts'
-import type { UserEvent } from './events.ts'
+import type { UserEvent } from './user-event.ts'
 
 export interface AgentRuntime {
   node: string
