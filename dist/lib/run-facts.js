@@ -12584,13 +12584,13 @@ class SerfClient {
 const WATCHDOG_LEAVE_S = 15;
 // $1 the action's pid, $2 the agent's pid, $3 its temp dir. The agent is
 // signalled only while its command line still names its config file (the pid
-// is its, not a reused one).
+// is its, not a reused one): from ps, or /proc where a slim image has no ps.
 const SCRIPT = [
     'p=$1; a=$2; d=$3',
     'alive() { kill -0 "$1" 2>/dev/null; }',
     'while alive "$p" && alive "$a"; do sleep 1; done',
     'alive "$a" || exit 0',
-    'ps -o args= -p "$a" 2>/dev/null | grep -qF "$d/config.json" || exit 0',
+    `{ ps -o args= -p "$a" 2>/dev/null || tr '\\0' ' ' <"/proc/$a/cmdline"; } 2>/dev/null | grep -qF "$d/config.json" || exit 0`,
     'kill -INT "$a"',
     `i=0; while alive "$a" && [ $i -lt ${WATCHDOG_LEAVE_S} ]; do sleep 1; i=$((i + 1)); done`,
     'alive "$a" && kill -KILL "$a"',
