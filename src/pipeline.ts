@@ -2,8 +2,6 @@
 // (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
 import { readFile } from 'node:fs/promises'
-import { isSettled, previousDeployId } from './consul/announce.ts'
-import type { AnnounceJournal } from './consul/announce.ts'
 import type { HistoryRecord } from './shared/history-record.ts'
 import type { Config } from './config/config.ts'
 import { releaseKey, s3Url } from './config/config.ts'
@@ -36,7 +34,13 @@ import { plainText } from './shared/text.ts'
 import { progressLine } from './fleet-state/progress-line.ts'
 import { resultRows, summaryMarkdown, verdictMessage } from './report/report.ts'
 import { runFacts } from './report/run-facts.ts'
-import type { FleetBackend, HeldLock, ReleasePointer, Targets } from './backend/fleet-backend.ts'
+import type {
+  AnnouncementProgress,
+  FleetBackend,
+  HeldLock,
+  ReleasePointer,
+  Targets
+} from './backend/fleet-backend.ts'
 import { findRelease } from './plan/find-release.ts'
 import type { PreviousRelease, RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
@@ -74,8 +78,8 @@ export interface PipelineDeps {
   /** the lock's session and datacenter, so the post step can release it if this process dies */
   onLockSession?: (sessionId: string, datacenter: string | undefined) => void
   onLockReleased?: () => void
-  /** each step of the announcement, so the post step can finish an interrupted one */
-  onAnnounceJournal?: (journal: AnnounceJournal) => void
+  /** each step of the announcement (the backend's record), so the post step can finish an interrupted one */
+  onAnnounceJournal?: (record: unknown) => void
   /** after the event is fired (for the PR check) */
   onAnnounced?: (state: {
     release: Release
@@ -544,9 +548,9 @@ interface RunRecord {
   history?: HistoryRecord
   rollout?: RolloutResult
   /** this run's own announcement, for the report */
-  journal?: AnnounceJournal
+  journal?: AnnouncementProgress
   /** the last announcement's journal, auto-rollback's included: the lock waits for it */
-  lastJournal?: AnnounceJournal
+  lastJournal?: AnnouncementProgress
   firedAt?: number
   excerpts: LogExcerpt[]
   /** the fleet as far as the run got: the rollout's once it ran, else every planned node waiting */
@@ -621,7 +625,7 @@ async function underLock(
     return await failed(error)
   } finally {
     const name = deps.backend.lockName
-    if (run.lastJournal && !isSettled(run.lastJournal))
+    if (run.lastJournal && !run.lastJournal.settled)
       deps.log.warning(`left the deploy lock ${name} to the post step`)
     else {
       await lock
@@ -662,10 +666,10 @@ async function rollOut(config: Config, deps: PipelineDeps, plan: Plan, run: RunR
       previous,
       // The report tells this run's own announcement; the post step settles whichever
       // announcement was last (auto-rollback's included).
-      onJournal: (step, source) => {
-        run.lastJournal = step as AnnounceJournal
-        if (source === 'rollout') run.journal = run.lastJournal
-        deps.onAnnounceJournal?.(run.lastJournal)
+      onJournal: (progress, source) => {
+        run.lastJournal = progress
+        if (source === 'rollout') run.journal = progress
+        deps.onAnnounceJournal?.(progress.record)
       },
       onAnnounced: (announced) => announcedTo(config, deps, run, announced),
       onProgress: deps.onProgress
@@ -706,13 +710,7 @@ async function announcedTo(
 
 function factsOf(config: Config, run: RunRecord): DeployFacts {
   const { release, history, journal, firedAt } = run
-  return runFacts(config, {
-    release,
-    history,
-    journal,
-    firedAt,
-    previousDeployId: previousDeployId(journal)
-  })
+  return runFacts(config, { release, history, journal, firedAt })
 }
 
 /** Every run that gets past the plan leaves a job summary, however it ends. */

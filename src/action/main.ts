@@ -209,7 +209,7 @@ function postStepState(
       core.saveState(STATE.lockKey, lockName)
     },
     onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
-    onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal))
+    onAnnounceJournal: (record) => core.saveState(STATE.announce, JSON.stringify(record))
   }
 }
 
