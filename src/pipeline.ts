@@ -17,12 +17,7 @@ import type { ManifestTemplate } from './publish/manifest/manifest.ts'
 import { parseManifestTemplate } from './publish/manifest/manifest.ts'
 import type { CheckedBuild } from './publish/pack.ts'
 import { archiveShape } from './publish/pack.ts'
-import {
-  failureCommands,
-  serfFailureCommands,
-  serfSuccessCommands,
-  successCommands
-} from './publish/manifest/node-report.ts'
+import { reportingCommands } from './publish/reporting-commands.ts'
 import { checkPlatform } from './publish/pack-tools.ts'
 import type { Release, ReportingCommands } from './publish/publish.ts'
 import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish/publish.ts'
@@ -138,28 +133,6 @@ async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate 
   const template = parseManifestTemplate(text, config.manifestName ?? config.manifestFile)
   for (const warning of template.warnings) log.warning(warning)
   return template
-}
-
-export function reportingCommands(config: Config, template?: ManifestTemplate): ReportingCommands {
-  // Serf (contract 13): the result is the node's `stretcher-<app>` tag.
-  if (config.backend.kind === 'serf') {
-    const serf = (phase?: 'prepare' | 'switch') => {
-      const opts = { app: config.app, deployId: config.deployId, ...(phase ? { phase } : {}) }
-      return { success: serfSuccessCommands(opts), failure: serfFailureCommands(opts) }
-    }
-    if (config.layout !== 'releases') return serf()
-    return { ...serf(), phases: { prepare: serf('prepare'), switch: serf('switch') } }
-  }
-  const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined
-  const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard }
-  const commands = { success: successCommands(opts), failure: failureCommands(opts) }
-  const dest = config.dest ?? template?.dest
-  if (config.layout !== 'releases' || dest === undefined) return commands
-  const phase = (name: 'prepare' | 'switch') => {
-    const layout = { ...opts, layout: { phase: name, dest } }
-    return { success: successCommands(layout), failure: failureCommands(layout) }
-  }
-  return { ...commands, phases: { prepare: phase('prepare'), switch: phase('switch') } }
 }
 
 function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']): void {
