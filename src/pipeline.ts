@@ -24,7 +24,7 @@ import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publi
 import { rollbackManifests } from './publish/rendition.ts'
 import type { DeployFacts, FleetReport, LogExcerpt, WaveReport } from './report/report.ts'
 import { formatGoDuration } from './shared/duration.ts'
-import { gateFailureLine } from './backend/gate-failure.ts'
+import { gateFailureLine } from './fleet-state/gate-failure.ts'
 import { plainText } from './shared/text.ts'
 import { progressLine } from './fleet-state/progress-line.ts'
 import { resultRows, summaryMarkdown, verdictMessage } from './report/report.ts'

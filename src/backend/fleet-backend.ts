@@ -8,7 +8,7 @@ import type { DatacenterSelection } from '../config/config.ts'
 import type { FleetState, NodeState, ParsedResult } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Log } from '../shared/log.ts'
-import type { GateFailure } from './gate-failure.ts'
+import type { GateFailure } from '../fleet-state/gate-failure.ts'
 
 /** Which nodes a run targets, as the backend matched them against its filters. */
 export interface TargetSelection {

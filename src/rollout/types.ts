@@ -1,7 +1,7 @@
 // What the rollout executor takes and gives: its dependencies, the release it
 // rolls out, and how each step and the whole run went.
 import type { AnnouncementProgress, FleetBackend } from '../backend/fleet-backend.ts'
-import type { GateFailure } from '../backend/gate-failure.ts'
+import type { GateFailure } from '../fleet-state/gate-failure.ts'
 import type { Config } from '../config/config.ts'
 import type { FleetState, NodeRef, Verdict } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
