@@ -1,26 +1,19 @@
 // The stages of one run, wired together: plan → publish (or find) → rollout
 // (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
 // against local servers.
-import { readFile } from 'node:fs/promises'
 import type { HistoryRecord } from './shared/history-record.ts'
 import type { Config } from './config/config.ts'
 import { releaseKey, s3Url } from './config/config.ts'
 import type { DryRunPlan } from './plan/dry-run.ts'
 import { dryRunLines, dryRunMarkdown, dryRunMessage } from './plan/dry-run.ts'
-import { InputError, quote } from './shared/errors.ts'
 import type { Verdict } from './fleet-state/fleet-state.ts'
-import type { NodeId, ParsedResult } from './fleet-state/fleet-state.ts'
 import { FleetState, labelsOfSteps, nodeId, nodesOfSteps } from './fleet-state/fleet-state.ts'
 import type { Log } from './shared/log.ts'
 import { inert } from './shared/log.ts'
-import type { ManifestTemplate } from './publish/manifest/manifest.ts'
-import { parseManifestTemplate } from './publish/manifest/manifest.ts'
-import type { CheckedBuild } from './publish/pack.ts'
 import { archiveShape } from './publish/pack.ts'
 import { reportingCommands } from './publish/reporting-commands.ts'
-import { checkPlatform } from './publish/pack-tools.ts'
-import type { Release, ReportingCommands } from './publish/publish.ts'
-import { checkBuild, checkManifestRenders, nextFileTime, publish } from './publish/publish.ts'
+import type { Release } from './publish/publish.ts'
+import { nextFileTime, publish } from './publish/publish.ts'
 import { rollbackManifests } from './publish/rendition.ts'
 import type { DeployFacts, FleetReport, LogExcerpt } from './report/report.ts'
 import { plainText } from './shared/text.ts'
@@ -32,19 +25,16 @@ import type {
   AnnouncementProgress,
   FleetBackend,
   HeldLock,
-  ReleasePointer,
-  Targets
+  ReleasePointer
 } from './backend/fleet-backend.ts'
-import { findRelease } from './plan/find-release.ts'
+import { backendsOf } from './plan/datacenter-targets.ts'
+import { existingRelease, findRelease } from './plan/find-release.ts'
+import type { Plan } from './rollout/plan-stage.ts'
+import { planStage } from './rollout/plan-stage.ts'
 import type { PreviousRelease, RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
-import type { Step } from './rollout/plan/plan.ts'
-import { isPartial, planRollout } from './rollout/plan/plan.ts'
-import type { DatacenterTargets } from './rollout/plan/plan.ts'
 import { KINDS, labelledSteps } from './rollout/kinds.ts'
-import { targetingNote } from './plan/targeting-note.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
-import type { TargetSelection } from './backend/fleet-backend.ts'
 
 export type OutputName =
   | 'deploy-id'
@@ -113,26 +103,9 @@ export interface PipelineResult {
 /** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
 const CANCELLED_LOCK_RELEASE_MS = 1_500
 
-/** How long the plan stage retries an unreachable Consul before saying so. */
-const PLAN_RETRY_MS = 15_000
-
 /** How many of a failed node's last log lines are printed, and for how many nodes. */
 const EXCERPT_LINES = 40
 const MAX_EXCERPTS = 10
-
-async function loadTemplate(config: Config, log: Log): Promise<ManifestTemplate | undefined> {
-  if (!config.manifestFile) return undefined
-  let text: string
-  try {
-    text = await readFile(config.manifestFile, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable'
-    throw new InputError('manifest', `cannot be read: ${quote(config.manifestFile)} (${code})`)
-  }
-  const template = parseManifestTemplate(text, config.manifestName ?? config.manifestFile)
-  for (const warning of template.warnings) log.warning(warning)
-  return template
-}
 
 function setFleetOutputs(fleet: FleetState, setOutput: PipelineDeps['setOutput']): void {
   const c = fleet.counts()
@@ -212,199 +185,6 @@ async function dryRun(config: Config, deps: PipelineDeps, found: Plan): Promise<
     message: dryRunMessage(report),
     dryRun: report
   }
-}
-
-/** What the plan stage found: everything a deploy needs, read before anything is written. */
-interface Plan {
-  template?: ManifestTemplate
-  commands: ReportingCommands
-  build?: CheckedBuild
-  selection: TargetSelection
-  /** the selection's filtered-out nodes, each with its datacenter (names repeat across them) */
-  filteredOut: NodeId[]
-  steps: Step[]
-  /** in rollout order; [undefined]: the agent's own, no `?dc` */
-  datacenters: Array<string | undefined>
-}
-
-/** The backend in each datacenter of the run, in rollout order. */
-function backendsOf(deps: PipelineDeps, plan: Plan): FleetBackend[] {
-  return plan.datacenters.map((dc) => deps.backend.at(dc))
-}
-
-/** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
-function existingRelease(config: Config): string | undefined {
-  return config.rollbackTo ?? config.promote
-}
-
-/**
- * Plan: every input problem, and whether Consul answers at all, is found before
- * anything is uploaded or written to Consul; the rollout's steps come out of it.
- */
-async function planStage(config: Config, deps: PipelineDeps): Promise<Plan> {
-  const { log } = deps
-  checkPlatform(deps.platform)
-  const existing = existingRelease(config)
-  const template = existing ? undefined : await loadTemplate(config, log)
-  const commands = reportingCommands(config, template)
-  if (!existing) checkManifestRenders(config, template, commands)
-  // The fleet is read while the tree is walked; an error in the build is still said first.
-  const reading = new AbortController()
-  const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal
-  const targetsRead = readTargets(config, deps, signal)
-  targetsRead.catch(() => undefined)
-  const build = existing
-    ? undefined
-    : await checkBuild(config).catch((error: unknown) => {
-        reading.abort()
-        throw error
-      })
-  const found = await targetsRead
-  const datacenters = found.map((c) => c.datacenter)
-  const note = targetingNote(config)
-  if (note) log.info(note)
-  const selection: TargetSelection = { targets: [], filteredOut: [], notLive: [] }
-  const planned: DatacenterTargets[] = []
-  const filteredOut: NodeId[] = []
-  for (const dc of found) {
-    const one = await planDatacenter(config, deps, dc.datacenter, dc.found)
-    planned.push(one)
-    selection.targets.push(...one.targets)
-    selection.filteredOut.push(...dc.found.selection.filteredOut)
-    selection.notLive.push(...dc.found.selection.notLive)
-    filteredOut.push(...dc.found.selection.filteredOut.map((n) => nodeId(dc.datacenter, n)))
-  }
-  if (config.promote && selection.targets.length === 0)
-    throw new InputError(
-      'promote',
-      `every target already runs ${config.promote}: nothing to promote it to`
-    )
-  const steps = planRollout({
-    datacenters: planned.filter((dc) => dc.targets.length > 0),
-    waves: config.waves,
-    bakeMs: config.bakeMs,
-    layout: config.layout,
-    release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
-  })
-  logPlan(config, log, steps, datacenters, selection, template)
-  return { template, commands, build, selection, filteredOut, steps, datacenters }
-}
-
-/**
- * Several datacenters (contract 10): each one's targets, in order; an unknown one
- * fails here. Unset: the agent's own, with no `?dc` at all, as always.
- */
-async function readTargets(config: Config, deps: PipelineDeps, signal: AbortSignal) {
-  const { backend } = deps
-  const datacenters = await backend.datacenters(config.datacenters, signal)
-  const found = await Promise.all(
-    datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS))
-  )
-  return datacenters.map((datacenter, i) => ({ datacenter, found: found[i]! }))
-}
-
-/** One datacenter's targets: those not on a promoted release yet, canaries, nodes keeping it. */
-async function planDatacenter(
-  config: Config,
-  deps: PipelineDeps,
-  datacenter: string | undefined,
-  found: Targets
-): Promise<DatacenterTargets> {
-  const { log } = deps
-  const where = datacenter ? ` in datacenter ${datacenter}` : ''
-  const { selection } = found
-  if (selection.targets.length === 0)
-    throw new Error(
-      `no live node${where} matches the filters (${found.known} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`
-    )
-  let targets = selection.targets
-  const existingId = existingRelease(config)
-  // Read once for promote and for layout: releases (which nodes run or keep it).
-  const results =
-    config.promote || (config.layout === 'releases' && existingId)
-      ? await deps.backend.at(datacenter).lastResults(deps.signal)
-      : undefined
-  if (config.promote && results) {
-    // Promote goes on over the targets not on the release yet (contract 8).
-    const on = nodesOnRelease(results, config.promote)
-    targets = targets.filter((node) => !on.has(node))
-    log.info(
-      `promote ${config.promote}${where}: ${on.size} of the ${selection.targets.length} targets already run it`
-    )
-  }
-  const targetSet = new Set(targets)
-  const canaries = found.canaries.filter((node) => targetSet.has(node))
-  // layout: releases: a published release the nodes still keep needs only the switch.
-  const prepared =
-    config.layout === 'releases' && existingId && results
-      ? nodesKeeping(results, existingId)
-      : undefined
-  if (prepared)
-    log.info(
-      `${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`
-    )
-  return { datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined }
-}
-
-/** What the run will do, in the log, before anything is written. */
-function logPlan(
-  config: Config,
-  log: Log,
-  steps: readonly Step[],
-  datacenters: ReadonlyArray<string | undefined>,
-  selection: TargetSelection,
-  template: ManifestTemplate | undefined
-): void {
-  const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy'
-  const waveSteps = steps.filter((s) => KINDS[s.kind].isWave)
-  const shown = labelsOfSteps(waveSteps).slice(0, 50).join(', ')
-  const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0)
-  const prepareStep = steps.find((s) => !KINDS[s.kind].isWave)
-  log.info(
-    `${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`
-  )
-  if (config.layout === 'releases')
-    log.info(
-      `layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`
-    )
-  if (isPartial(steps))
-    log.info(
-      `a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`
-    )
-}
-
-function templateDest(template: ManifestTemplate | undefined): string {
-  return template?.dest ?? '<dest>'
-}
-
-/**
- * Nodes that run `deployId`: their last result holds it with success (a node that
- * only prepared it, layout: releases, does not run it yet).
- */
-function nodesOnRelease(results: Map<string, ParsedResult>, deployId: string): Set<string> {
-  const on = new Set<string>()
-  for (const [node, r] of results)
-    if (r.deployId === deployId && r.status === 'success' && r.phase !== 'prepare') on.add(node)
-  return on
-}
-
-/**
- * layout: releases (contract 9): the nodes that still keep `deployId` under
- * <dest>/releases. Each node's last result lists the releases it keeps
- * (`"releases"`, written by the reporting commands after every prepare and
- * switch), and a node whose last result is this release's prepare or switch
- * success has it too. A node with no such record is sent prepare and switch.
- */
-function nodesKeeping(results: Map<string, ParsedResult>, deployId: string): Set<string> {
-  const keeping = new Set<string>()
-  for (const [node, r] of results) {
-    const has =
-      r.releases !== undefined
-        ? r.releases.includes(deployId)
-        : r.deployId === deployId && r.status === 'success' && r.phase !== undefined
-    if (has) keeping.add(node)
-  }
-  return keeping
 }
 
 /**
