@@ -3,14 +3,11 @@
 // against local servers.
 import type { HistoryRecord } from './shared/history-record.ts'
 import type { Config } from './config/config.ts'
-import { releaseKey, s3Url } from './config/config.ts'
 import type { DryRunPlan } from './plan/dry-run.ts'
-import { dryRunLines, dryRunMarkdown, dryRunMessage } from './plan/dry-run.ts'
 import type { Verdict } from './fleet-state/fleet-state.ts'
-import { FleetState, labelsOfSteps, nodeId, nodesOfSteps } from './fleet-state/fleet-state.ts'
+import { FleetState, nodeId, nodesOfSteps } from './fleet-state/fleet-state.ts'
 import type { Log } from './shared/log.ts'
 import { inert } from './shared/log.ts'
-import { archiveShape } from './publish/pack.ts'
 import { reportingCommands } from './publish/reporting-commands.ts'
 import type { Release } from './publish/publish.ts'
 import { nextFileTime, publish } from './publish/publish.ts'
@@ -31,9 +28,9 @@ import { backendsOf } from './plan/datacenter-targets.ts'
 import { existingRelease, findRelease } from './plan/find-release.ts'
 import type { Plan } from './rollout/plan-stage.ts'
 import { planStage } from './rollout/plan-stage.ts'
+import { dryRun } from './rollout/dry-run-stage.ts'
 import type { PreviousRelease, RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
-import { KINDS, labelledSteps } from './rollout/kinds.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
 
 export type OutputName =
@@ -127,64 +124,6 @@ function logTail(text: string): string {
 
 function isCancelled(deps: PipelineDeps): boolean {
   return deps.signal?.aborted === true
-}
-
-/**
- * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
- * S3 object, KV write, event or lock session; a rollback's release is verified.
- */
-async function dryRun(config: Config, deps: PipelineDeps, found: Plan): Promise<PipelineResult> {
-  const { backend, store, log, setOutput, signal } = deps
-  const { selection, build } = found
-  let release: Release | undefined
-  let plan: Pick<DryRunPlan, 'release' | 'archive'>
-  // rollback-to and promote: the release is found and verified, as the run would.
-  if (existingRelease(config)) {
-    release = await findRelease(backendsOf(deps, found), store, config, log)
-    setOutput('src-url', release.srcUrl)
-    setOutput('checksum', release.checksum)
-    setOutput('manifest-url', release.manifestUrl)
-    const { srcUrl, manifestUrl, checksum, archiveBytes } = release
-    plan = { release: { srcUrl, manifestUrl, checksum, archiveBytes } }
-  } else {
-    // The URLs it would publish to; not outputs, as nothing is there.
-    const url = (ext: 'tgz' | 'yml') =>
-      s3Url(config.s3.bucket, releaseKey(config, config.deployId, ext))
-    plan = {
-      release: { srcUrl: url('tgz'), manifestUrl: url('yml') },
-      archive: build && {
-        ...archiveShape(build.tree, config.deployIdFile, config.deployId),
-        fileBytes: build.tree.fileBytes
-      }
-    }
-  }
-  setOutput('deploy-id', config.deployId)
-  setOutput('nodes-total', String(selection.targets.length))
-  const report: DryRunPlan = {
-    ...plan,
-    app: config.app,
-    deployId: config.deployId,
-    rollback: config.rollbackTo !== undefined,
-    eventName: config.eventName,
-    // By label: a name that repeats across datacenters is two nodes (contract 8a).
-    targets: labelsOfSteps(found.steps.filter((s) => KINDS[s.kind].isWave)),
-    ...(found.steps.length > 1 ? { steps: labelledSteps(found.steps) } : {}),
-    filteredOut: selection.filteredOut.length,
-    notLive: selection.notLive.length,
-    previous: await backend.releasePointer(signal),
-    lock: await backend.lockState(signal),
-    lockKey: backend.lockName,
-    backend: config.backend.kind
-  }
-  for (const line of dryRunLines(report)) log.info(inert(line))
-  await deps.writeSummary?.(dryRunMarkdown(report))
-  return {
-    release,
-    failed: false,
-    cancelled: false,
-    message: dryRunMessage(report),
-    dryRun: report
-  }
 }
 
 /**
