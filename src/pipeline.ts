@@ -8,10 +8,7 @@ import type { Verdict } from './fleet-state/fleet-state.ts'
 import { FleetState, nodeId, nodesOfSteps } from './fleet-state/fleet-state.ts'
 import type { Log } from './shared/log.ts'
 import { inert } from './shared/log.ts'
-import { reportingCommands } from './publish/reporting-commands.ts'
 import type { Release } from './publish/publish.ts'
-import { nextFileTime, publish } from './publish/publish.ts'
-import { rollbackManifests } from './publish/rendition.ts'
 import type { DeployFacts, FleetReport, LogExcerpt } from './report/report.ts'
 import { plainText } from './shared/text.ts'
 import { progressLine } from './fleet-state/progress-line.ts'
@@ -24,12 +21,12 @@ import type {
   HeldLock,
   ReleasePointer
 } from './backend/fleet-backend.ts'
-import { backendsOf } from './plan/datacenter-targets.ts'
-import { existingRelease, findRelease } from './plan/find-release.ts'
 import type { Plan } from './rollout/plan-stage.ts'
 import { planStage } from './rollout/plan-stage.ts'
 import { dryRun } from './rollout/dry-run-stage.ts'
-import type { PreviousRelease, RolloutResult } from './rollout/rollout.ts'
+import { publishOrFind } from './plan/publish-or-find.ts'
+import { previousReleases } from './rollout/previous-releases.ts'
+import type { RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
 
@@ -124,89 +121,6 @@ function logTail(text: string): string {
 
 function isCancelled(deps: PipelineDeps): boolean {
   return deps.signal?.aborted === true
-}
-
-/**
- * Publish: the build packed and uploaded, with the history record it will get;
- * or, with rollback-to and promote, the verified release already published (its
- * history stays as written).
- */
-async function publishOrFind(
-  config: Config,
-  plan: Plan,
-  deps: PipelineDeps,
-  pointers: () => Promise<ReleasePointer[]>
-): Promise<{ release: Release; history?: HistoryRecord }> {
-  const { store, log, setOutput } = deps
-  if (existingRelease(config)) {
-    const release = await findRelease(backendsOf(deps, plan), store, config, log)
-    setOutput('deploy-id', release.deployId)
-    setOutput('src-url', release.srcUrl)
-    setOutput('checksum', release.checksum)
-    setOutput('manifest-url', release.manifestUrl)
-    return { release }
-  }
-  // Every file gets a time no earlier release used (in any datacenter), so rsync -a
-  // on the nodes (which skips files whose size and mtime match) never keeps an old file.
-  const stamps = (await pointers()).map((pointer) => nextFileTime(pointer))
-  const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())))
-  const release = await publish({
-    config,
-    template: plan.template,
-    commands: plan.commands,
-    store,
-    log,
-    onFact: setOutput,
-    mtime: stamp,
-    build: plan.build
-  })
-  const history: HistoryRecord = {
-    deploy_id: release.deployId,
-    manifest_url: release.manifestUrl,
-    src_url: release.srcUrl,
-    checksum: release.checksum,
-    commit: config.run.sha,
-    run_url: config.run.runUrl,
-    published_at: new Date().toISOString(),
-    mtime: Math.floor(stamp.getTime() / 1000),
-    ...(release.prepareUrl && release.switchUrl
-      ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
-      : {})
-  }
-  return { release, history }
-}
-
-/**
- * What latest names now, per datacenter: auto-rollback's target, with the
- * manifests it sends in this run's layout (contract 8a). With layout: releases
- * it is switched back to: every node sent this one still keeps it (the switch
- * spares the release it replaced).
- */
-async function previousReleases(
-  config: Config,
-  plan: Plan,
-  deps: PipelineDeps,
-  pointers: readonly ReleasePointer[]
-): Promise<Map<string | undefined, PreviousRelease>> {
-  const input = {
-    config,
-    template: plan.template,
-    reportsFor: (deployId: string) => reportingCommands({ ...config, deployId }, plan.template),
-    store: deps.store,
-    log: deps.log
-  }
-  const previous = new Map<string | undefined, PreviousRelease>()
-  // The same release in several datacenters is rendered (and uploaded) once.
-  const found = new Map<string, Promise<PreviousRelease>>()
-  for (const [i, dc] of plan.datacenters.entries()) {
-    const { deployId, manifestUrl, history } = pointers[i]!
-    if (!deployId || !manifestUrl || deployId === config.deployId) continue
-    const key = `${deployId}\u0000${manifestUrl}`
-    if (!found.has(key))
-      found.set(key, rollbackManifests(input, { deployId, manifestUrl, history }))
-    previous.set(dc, await found.get(key)!)
-  }
-  return previous
 }
 
 /**

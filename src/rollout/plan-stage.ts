@@ -11,11 +11,10 @@ import { planDatacenter, readTargets } from '../plan/datacenter-targets.ts'
 import type { TargetReadDeps } from '../plan/datacenter-targets.ts'
 import { existingRelease } from '../plan/find-release.ts'
 import { loadTemplate } from '../plan/manifest-template.ts'
+import type { ReleasePlan } from '../plan/publish-or-find.ts'
 import { targetingNote } from '../plan/targeting-note.ts'
 import type { ManifestTemplate } from '../publish/manifest/manifest.ts'
-import type { CheckedBuild } from '../publish/pack.ts'
 import { checkPlatform } from '../publish/pack-tools.ts'
-import type { ReportingCommands } from '../publish/publish.ts'
 import { checkBuild, checkManifestRenders } from '../publish/publish.ts'
 import { reportingCommands } from '../publish/reporting-commands.ts'
 import { InputError } from '../shared/errors.ts'
@@ -31,16 +30,11 @@ export interface PlanDeps extends TargetReadDeps {
 }
 
 /** What the plan stage found: everything a deploy needs, read before anything is written. */
-export interface Plan {
-  template?: ManifestTemplate
-  commands: ReportingCommands
-  build?: CheckedBuild
+export interface Plan extends ReleasePlan {
   selection: TargetSelection
   /** the selection's filtered-out nodes, each with its datacenter (names repeat across them) */
   filteredOut: NodeId[]
   steps: Step[]
-  /** in rollout order; [undefined]: the agent's own, no `?dc` */
-  datacenters: Array<string | undefined>
 }
 
 /**
