@@ -5,7 +5,7 @@ import type { HistoryRecord } from './shared/history-record.ts'
 import type { Config } from './config/config.ts'
 import type { DryRunPlan } from './plan/dry-run.ts'
 import type { Verdict } from './fleet-state/fleet-state.ts'
-import { FleetState, nodeId, nodesOfSteps } from './fleet-state/fleet-state.ts'
+import { FleetState, nodesOfSteps } from './fleet-state/fleet-state.ts'
 import type { Log } from './shared/log.ts'
 import { inert } from './shared/log.ts'
 import type { Release } from './publish/publish.ts'
@@ -26,6 +26,7 @@ import { planStage } from './rollout/plan-stage.ts'
 import { dryRun } from './rollout/dry-run-stage.ts'
 import { publishOrFind } from './plan/publish-or-find.ts'
 import { previousReleases } from './rollout/previous-releases.ts'
+import { readFailedLogs } from './rollout/failed-logs.ts'
 import type { RolloutResult } from './rollout/rollout.ts'
 import { runRollout } from './rollout/rollout.ts'
 import type { ReleaseStore } from './publish/s3-store.ts'
@@ -392,25 +393,6 @@ async function finalResult(
     cancelled: false,
     ...outcome(done, excerpts)
   }
-}
-
-/**
- * Logs are read only for nodes that failed this deploy (contract 5), each from
- * its datacenter; each excerpt keeps the datacenter (names repeat across them).
- */
-async function readFailedLogs(fleet: FleetState, backend: FleetBackend): Promise<LogExcerpt[]> {
-  const byDatacenter = new Map<string | undefined, string[]>()
-  // A node that failed and was then rolled back keeps its log: its failure is the cause.
-  const failed = fleet
-    .list()
-    .filter((s) => s.status === 'failure' || (s.status === 'rolled_back' && s.was === 'failure'))
-  for (const { node, datacenter } of failed)
-    byDatacenter.set(datacenter, [...(byDatacenter.get(datacenter) ?? []), node])
-  const excerpts: LogExcerpt[] = []
-  for (const [dc, nodes] of byDatacenter)
-    for (const { node, text } of await backend.at(dc).readLogs(nodes))
-      excerpts.push({ ...nodeId(dc, node), text })
-  return excerpts
 }
 
 function setRolloutOutputs(rollout: RolloutResult, setOutput: PipelineDeps['setOutput']): void {
