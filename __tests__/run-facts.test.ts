@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { AnnounceJournal } from '../src/consul/announce.ts'
-import { previousDeployId } from '../src/consul/announce.ts'
+import { announcementProgress } from '../src/consul/announce.ts'
 import { readConfig } from '../src/config/config.ts'
 import type { Release } from '../src/publish/publish.ts'
 import { runFacts } from '../src/report/run-facts.ts'
@@ -46,9 +46,8 @@ describe('runFacts', () => {
   test("a rollback names the release's own commit and publish time, and what it replaces", () => {
     const f = runFacts(config({ ...base, 'rollback-to': 'old-1' }), {
       release,
-      journal: journal('fired'),
-      firedAt: 5,
-      previousDeployId: previousDeployId(journal('fired'))
+      journal: announcementProgress(journal('fired')),
+      firedAt: 5
     })
     assert.equal(f.rollback, true)
     assert.equal(f.commit, release.commit, 'not the commit of the run')
@@ -63,7 +62,7 @@ describe('runFacts', () => {
   test('how far the announcement got: latest moved, event fired, or not known', () => {
     const c = config(base)
     const at = (phase?: AnnounceJournal['phase']) => {
-      const f = runFacts(c, { release, journal: phase && journal(phase) })
+      const f = runFacts(c, { release, journal: phase && announcementProgress(journal(phase)) })
       return [f.latestMoved, f.eventFired]
     }
     assert.deepEqual(at(undefined), [false, false])
@@ -73,5 +72,18 @@ describe('runFacts', () => {
     assert.deepEqual(at('fired'), [true, true])
     assert.deepEqual(at('settled'), [false, false])
     assert.equal(runFacts(c, { release }).commit, env.GITHUB_SHA)
+  })
+
+  test("the seam's journal carries Consul's record as it is, for the post step", () => {
+    const written = journal('written')
+    const progress = announcementProgress(written)
+    assert.equal(JSON.stringify(progress.record), JSON.stringify(written))
+    assert.equal(progress.previousDeployId, 'prev-1')
+    assert.deepEqual(
+      (['writing', 'written', 'firing', 'fired', 'settled'] as const).map(
+        (phase) => announcementProgress(journal(phase)).settled
+      ),
+      [false, false, false, true, true]
+    )
   })
 })

@@ -10,7 +10,8 @@ import type { FleetState } from '../fleet-state/fleet-state.ts'
 import type { DeployInfo, FleetOutcome, FleetReporter } from '../github/reporter.ts'
 import { createGitHubReporter } from '../github/reporter.ts'
 import type { PipelineDeps } from '../pipeline.ts'
-import { rolloutReport, runPipeline } from '../pipeline.ts'
+import { runPipeline } from '../pipeline.ts'
+import { rolloutReport } from '../report/rollout-report.ts'
 import { coreLog } from './core-log.ts'
 import { STATE } from './state.ts'
 
@@ -209,7 +210,7 @@ function postStepState(
       core.saveState(STATE.lockKey, lockName)
     },
     onLockReleased: () => core.saveState(STATE.lockReleased, 'true'),
-    onAnnounceJournal: (journal) => core.saveState(STATE.announce, JSON.stringify(journal))
+    onAnnounceJournal: (record) => core.saveState(STATE.announce, JSON.stringify(record))
   }
 }
 

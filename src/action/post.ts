@@ -9,7 +9,7 @@ import { releaseS3Lock } from '../serf/s3-lock.ts'
 import { leaveSavedAgent } from '../serf/own-agent.ts'
 import type { SavedAgent } from '../serf/own-agent.ts'
 import type { AnnounceJournal } from '../consul/announce.ts'
-import { isSettled, previousDeployId, settle } from '../consul/announce.ts'
+import { announcementProgress, isSettled, settle } from '../consul/announce.ts'
 import { coreLog } from './core-log.ts'
 import { STATE } from './state.ts'
 import { abandonedMarkdown } from '../report/report.ts'
@@ -77,10 +77,7 @@ async function summarizeLeft(env: NodeJS.ProcessEnv, left: LeftAnnouncement | un
   try {
     const config = readConfig((name) => core.getInput(name), env)
     const { journal, fired } = left
-    const facts = runFacts(config, {
-      journal,
-      previousDeployId: previousDeployId(journal)
-    })
+    const facts = runFacts(config, { journal: announcementProgress(journal) })
     await core.summary
       .addRaw(
         abandonedMarkdown({

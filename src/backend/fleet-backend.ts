@@ -8,7 +8,7 @@ import type { DatacenterSelection } from '../config/config.ts'
 import type { FleetState, NodeState, ParsedResult } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Log } from '../shared/log.ts'
-import type { GateFailure } from './gate-failure.ts'
+import type { GateFailure } from '../fleet-state/gate-failure.ts'
 
 /** Which nodes a run targets, as the backend matched them against its filters. */
 export interface TargetSelection {
@@ -96,6 +96,25 @@ export interface Sent {
   nodes?: readonly string[]
 }
 
+/**
+ * How far a journalled move of the release pointer (with its event) has got, as
+ * the layers above the seam need it: whether the lock may go, what the report
+ * says, and the backend's own record for the post step, saved as is. Only a
+ * backend whose move can be cut short between steps journals it (Consul).
+ */
+export interface AnnouncementProgress {
+  /** nothing is left to finish: the event went out, or the move was undone */
+  settled: boolean
+  /** the pointer names the release; undefined: the write was sent, its outcome not known yet */
+  pointerMoved: boolean | undefined
+  /** the event went out; undefined: it was sent, its outcome not known yet */
+  eventFired: boolean | undefined
+  /** what the pointer's deploy ID named before the move, when it named one */
+  previousDeployId?: string
+  /** the backend's journal entry, which its post step reads back */
+  record: unknown
+}
+
 /** One step's send: the event(s) that reach `nodes`, and the pointer when the step moves it. */
 export interface SendRequest {
   /** the release the nodes must report (a rollback: the release put back) */
@@ -109,7 +128,7 @@ export interface SendRequest {
   byFilters: boolean
   signal?: AbortSignal
   /** each step of an interrupted-safe announcement, for the post step */
-  onJournal?: (journal: unknown) => void
+  onJournal?: (progress: AnnouncementProgress) => void
   /** each event as it goes out (a large wave can take several) */
   onFired?: (sent: Sent) => void
 }
@@ -128,7 +147,7 @@ export interface PointerRequest {
   history?: HistoryRecord
   signal?: AbortSignal
   /** each step of the move, for the post step (as a send that moves latest) */
-  onJournal?: (journal: unknown) => void
+  onJournal?: (progress: AnnouncementProgress) => void
 }
 
 export interface WatchRequest {

@@ -5,6 +5,7 @@
 // fired, or what it named before. What happened is found out, never guessed,
 // and a journal of each step lets the post step finish what a killed or
 // cancelled run could not.
+import type { AnnouncementProgress } from '../backend/fleet-backend.ts'
 import type { Config } from '../config/config.ts'
 import type { ConsulClient, KvEntry, TxnKvOp } from './client.ts'
 import { ConsulError, raftIndex } from './client.ts'
@@ -95,6 +96,20 @@ export function isSettled(journal: AnnounceJournal): boolean {
 export function previousDeployId(journal: AnnounceJournal | undefined): string | undefined {
   if (!journal) return undefined
   return journal.before.find((b) => b.key === kvKeys(journal.kvPrefix).deployId)?.value ?? undefined
+}
+
+/** The journal as the seam tells it to the layers above (the record is the journal itself). */
+export function announcementProgress(journal: AnnounceJournal): AnnouncementProgress {
+  const { phase } = journal
+  return {
+    settled: isSettled(journal),
+    // `writing` and `firing`: sent, outcome not known until the post step settles it.
+    pointerMoved: phase === 'settled' ? false : phase === 'writing' ? undefined : true,
+    eventFired:
+      phase === 'fired' ? true : phase === 'firing' || phase === 'writing' ? undefined : false,
+    previousDeployId: previousDeployId(journal),
+    record: journal
+  }
 }
 
 export interface Clock {

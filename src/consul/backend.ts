@@ -22,8 +22,8 @@ import type { HistoryRecord } from '../shared/history-record.ts'
 import { nodeFilters, nodeGroups } from './node-filter.ts'
 import type { EventFilters } from '../shared/filters.ts'
 import type { Log } from '../shared/log.ts'
-import type { Announcement } from './announce.ts'
-import { announce, moveLatestOnly } from './announce.ts'
+import type { Announcement, AnnounceJournal } from './announce.ts'
+import { announce, announcementProgress, moveLatestOnly } from './announce.ts'
 import { awaitFleet, catalogJoinerCheck, readCatalog } from './await.ts'
 import { bake } from './health-gate.ts'
 import type { ConsulClient } from './client.ts'
@@ -53,7 +53,11 @@ export function consulBackend(consul: ConsulClient, config: Config, log: Log): F
         { ...config, deployId: request.deployId },
         { manifestUrl: request.manifestUrl, history: request.history },
         log,
-        { signal: request.signal, datacenter: consul.datacenter, onJournal: request.onJournal }
+        {
+          signal: request.signal,
+          datacenter: consul.datacenter,
+          onJournal: toSeam(request.onJournal)
+        }
       ),
     watch: (request) => watchResults(consul, config.filters, keys.results, request),
     health: (nodes, bakeMs, signal) =>
@@ -187,6 +191,13 @@ async function readLogs(
   return excerpts
 }
 
+/** The seam's journal callback, fed from Consul's announcement journal. */
+function toSeam(
+  onJournal: SendRequest['onJournal']
+): ((journal: AnnounceJournal) => void) | undefined {
+  return onJournal && ((journal) => onJournal(announcementProgress(journal)))
+}
+
 /**
  * A step's events, one per filter set (a wave too large for one node filter is
  * several): latest moves with the first when the step moves it; the later ones
@@ -226,7 +237,7 @@ async function sendEvents(
         continuing: first &&
           last && { baselineIndex: first.baselineIndex, seenAfter: last.seenAfter },
         datacenter: consul.datacenter,
-        onJournal: moves ? request.onJournal : undefined
+        onJournal: moves ? toSeam(request.onJournal) : undefined
       }
     )
     first ??= last

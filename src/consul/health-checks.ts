@@ -1,6 +1,6 @@
 // Which health checks the bake gate watches, and which of them fail it
 // (contract 8, `bake-time`). Pure: checks as /v1/health returns them come in.
-import type { GateFailure } from '../backend/gate-failure.ts'
+import type { GateFailure } from '../fleet-state/gate-failure.ts'
 import type { EventFilters } from '../shared/filters.ts'
 import { filterMatcher } from '../shared/filters.ts'
 

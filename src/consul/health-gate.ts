@@ -5,7 +5,7 @@
 // the datacenter (it wakes on any change there), and the rollout plan's
 // gateFailures() picks the checks that count.
 import type { ConsulClient } from './client.ts'
-import type { GateFailure } from '../backend/gate-failure.ts'
+import type { GateFailure } from '../fleet-state/gate-failure.ts'
 import type { HealthCheckView } from './health-checks.ts'
 import { gateFailures } from './health-checks.ts'
 import type { EventFilters } from '../shared/filters.ts'

@@ -139,3 +139,8 @@ export async function findRelease(
     publishedAt: history.published_at
   }
 }
+
+/** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
+export function existingRelease(config: Config): string | undefined {
+  return config.rollbackTo ?? config.promote
+}

@@ -1,7 +1,7 @@
 // What a run knows about its release and how far it got, gathered for the
 // report: which release (a rollback's own commit and publish time), what it
 // replaced, whether latest moved and whether the event went out. Pure.
-import type { AnnounceJournal } from '../consul/announce.ts'
+import type { AnnouncementProgress } from '../backend/fleet-backend.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Config } from '../config/config.ts'
 import type { Release } from '../publish/publish.ts'
@@ -13,11 +13,9 @@ export interface RunProgress {
   /** this run's history record, when it published one */
   history?: HistoryRecord
   /** how far the announcement got; absent: it never started */
-  journal?: AnnounceJournal
+  journal?: AnnouncementProgress
   /** epoch ms the event was fired */
   firedAt?: number
-  /** what `deploy-id` held before this run's announcement moved it (from the journal) */
-  previousDeployId?: string
 }
 
 export function runFacts(config: Config, run: RunProgress): DeployFacts {
@@ -25,7 +23,6 @@ export function runFacts(config: Config, run: RunProgress): DeployFacts {
   const rollback = config.rollbackTo !== undefined
   // rollback-to and promote announce a published release: its own commit and time.
   const existing = rollback || config.promote !== undefined
-  const phase = journal?.phase
   return {
     app: config.app,
     environment: config.github.environment,
@@ -37,18 +34,13 @@ export function runFacts(config: Config, run: RunProgress): DeployFacts {
     runUrl: config.run.runUrl,
     timeoutMs: config.timeoutMs,
     rollback,
-    previousDeployId: run.previousDeployId,
-    // `writing` and `firing`: sent, outcome not known until the post step settles it.
-    latestMoved:
-      phase === undefined || phase === 'settled' ? false : phase === 'writing' ? undefined : true,
+    // what `deploy-id` held before this run's announcement moved it
+    previousDeployId: journal?.previousDeployId,
+    // No journal: the announcement never started (or never moved the pointer).
+    latestMoved: journal ? journal.pointerMoved : false,
     // An event of the run went out (a staged run's first waves move nothing, so
     // write no journal): that is known whatever the journal says.
-    eventFired:
-      run.firedAt !== undefined || phase === 'fired'
-        ? true
-        : phase === 'firing' || phase === 'writing'
-          ? undefined
-          : false,
+    eventFired: run.firedAt !== undefined ? true : journal ? journal.eventFired : false,
     firedAt: run.firedAt
   }
 }

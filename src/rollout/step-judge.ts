@@ -1,7 +1,7 @@
 // Judging a step once its fleet has a verdict: failures counted over the run,
 // unprepared nodes left out of the switch, then the health gate, then the
 // step closed (the rollout record counts it).
-import { gateFailureLine } from '../backend/gate-failure.ts'
+import { gateFailureLine } from '../fleet-state/gate-failure.ts'
 import { nodeId } from '../fleet-state/fleet-state.ts'
 import { inert } from '../shared/log.ts'
 import type { RolloutContext } from './context.ts'

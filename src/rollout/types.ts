@@ -1,7 +1,7 @@
 // What the rollout executor takes and gives: its dependencies, the release it
 // rolls out, and how each step and the whole run went.
-import type { FleetBackend } from '../backend/fleet-backend.ts'
-import type { GateFailure } from '../backend/gate-failure.ts'
+import type { AnnouncementProgress, FleetBackend } from '../backend/fleet-backend.ts'
+import type { GateFailure } from '../fleet-state/gate-failure.ts'
 import type { Config } from '../config/config.ts'
 import type { FleetState, NodeRef, Verdict } from '../fleet-state/fleet-state.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
@@ -103,7 +103,7 @@ export interface RolloutDeps {
   /** per datacenter (undefined: the agent's own): auto-rollback's target */
   previous?: ReadonlyMap<string | undefined, PreviousRelease>
   /** each step of this run's own announcement (`rollback`: of its auto-rollback) */
-  onJournal?: (journal: unknown, source: 'rollout' | 'rollback') => void
+  onJournal?: (progress: AnnouncementProgress, source: 'rollout' | 'rollback') => void
   /** after the first event (the PR check starts then) */
   onAnnounced?: (fleet: FleetState) => Promise<void>
   onProgress?: (fleet: FleetState) => void

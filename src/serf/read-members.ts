@@ -1,7 +1,7 @@
 // Reads of `members` for the backend: the targets, each member's last result
 // (its tag `stretcher-<app>`), and the bake gate's watch of member status.
 import type { Targets } from '../backend/fleet-backend.ts'
-import type { GateFailure } from '../backend/gate-failure.ts'
+import type { GateFailure } from '../fleet-state/gate-failure.ts'
 import type { ParsedResult } from '../fleet-state/fleet-state.ts'
 import { parseSerfResult, serfResultTagName } from '../shared/serf-result-tag.ts'
 import type { MemberFilters } from './member-targets.ts'
