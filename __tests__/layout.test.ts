@@ -31,7 +31,7 @@ const GOOD = {
   'rollout/plan/plan.ts':
     "import type { c } from '../../consul/client.ts'\nimport { a } from '../../shared/text.ts'\nexport const d: typeof c = a\n",
   'rollout/rollout.ts': "import { c } from '../consul/client.ts'\nexport const e = c\n",
-  'pipeline.ts': "import { e } from './rollout/rollout.ts'\nexport const f = e\n"
+  'pipeline/pipeline.ts': "import { e } from '../rollout/rollout.ts'\nexport const f = e\n"
 }
 
 describe('the layout of src/', () => {
@@ -128,7 +128,7 @@ describe('the functions of src/', () => {
     assert.ok(lengths.length > 500, `read ${lengths.length} functions`)
     const named = (file: string, name: string) =>
       lengths.some((f) => f.file === file && f.name === name)
-    assert.ok(named('pipeline.ts', 'runPipeline'), 'a function declaration')
+    assert.ok(named('pipeline/pipeline.ts', 'runPipeline'), 'a function declaration')
     assert.ok(named('rollout/rollout.ts', 'runRollout'), 'an exported async function')
   })
 
@@ -137,7 +137,9 @@ describe('the functions of src/', () => {
       lengths.filter((f) => f.lines > n).map((f) => `${f.file} ${f.name} ${f.lines}`)
     assert.deepEqual(over(120), [])
     assert.ok(over(80).length <= 3, over(80).join('\n'))
-    const pipeline = lengths.find((f) => f.file === 'pipeline.ts' && f.name === 'runPipeline')
+    const pipeline = lengths.find(
+      (f) => f.file === 'pipeline/pipeline.ts' && f.name === 'runPipeline'
+    )
     assert.ok(pipeline && pipeline.lines < 60, `runPipeline: ${pipeline?.lines} lines`)
   })
 })

@@ -7,8 +7,8 @@ import { delimiter, join, relative } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { readConfig } from '../src/config/config.ts'
 import { checkPlatform, findPackTools, which } from '../src/publish/pack-tools.ts'
-import type { PipelineDeps } from '../src/pipeline.ts'
-import { runPipeline } from '../src/pipeline.ts'
+import type { PipelineDeps } from '../src/pipeline/pipeline.ts'
+import { runPipeline } from '../src/pipeline/pipeline.ts'
 
 const scratch = mkdtempSync(join(tmpdir(), 'pack-tools-test-'))
 after(() => rmSync(scratch, { recursive: true, force: true }))

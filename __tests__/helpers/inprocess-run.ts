@@ -7,8 +7,8 @@ import { runConclusion } from '../../src/report/check-report.ts'
 import type { InputName } from '../../src/config/config.ts'
 import { readConfig } from '../../src/config/config.ts'
 import { connect } from '../../src/plan/connect.ts'
-import type { PipelineResult } from '../../src/pipeline.ts'
-import { runPipeline } from '../../src/pipeline.ts'
+import type { PipelineResult } from '../../src/pipeline/pipeline.ts'
+import { runPipeline } from '../../src/pipeline/pipeline.ts'
 import { memoryLog } from '../../src/shared/log.ts'
 
 export interface InProcessRun {

@@ -24,7 +24,7 @@ export const RANKS: Record<string, number> = {
   rollout: 7,
   report: 8,
   github: 9,
-  'pipeline.ts': 10,
+  pipeline: 10,
   action: 11,
   cli: 11,
   'index.ts': 12,

@@ -20,8 +20,8 @@ import { readSerfFleetStatus, readSerfReleaseHistory } from './operate-serf.ts'
 import type { ReleaseHistory } from './release-history.ts'
 import type { Log } from '../shared/log.ts'
 import { operateConsul, readFleetStatus, readReleaseHistory } from './operate.ts'
-import type { OutputName } from '../pipeline.ts'
-import { runPipeline } from '../pipeline.ts'
+import type { OutputName } from '../pipeline/pipeline.ts'
+import { runPipeline } from '../pipeline/pipeline.ts'
 import { historyJson, historyText } from './release-history.ts'
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const

@@ -7,7 +7,7 @@ import { rollbackManifests } from '../publish/rendition.ts'
 import { reportingCommands } from '../publish/reporting-commands.ts'
 import type { ReleaseStore } from '../publish/s3-store.ts'
 import type { Log } from '../shared/log.ts'
-import type { Plan } from './plan-stage.ts'
+import type { ManifestTemplate } from '../publish/manifest/manifest.ts'
 import type { PreviousRelease } from './types.ts'
 
 /**
@@ -18,7 +18,7 @@ import type { PreviousRelease } from './types.ts'
  */
 export async function previousReleases(
   config: Config,
-  plan: Pick<Plan, 'template' | 'datacenters'>,
+  plan: { template?: ManifestTemplate; datacenters: ReadonlyArray<string | undefined> },
   deps: { store: ReleaseStore; log: Log },
   pointers: readonly ReleasePointer[]
 ): Promise<Map<string | undefined, PreviousRelease>> {

@@ -1,7 +1,6 @@
 // The dry-run stage (input `dry-run`): what a deploy would do, said from reads
-// alone; the rendering is plan/dry-run.ts. It lives in rollout/ because it
-// reads the planned steps (rollout/plan-stage's Plan, rollout/kinds), which
-// plan/ ranks below.
+// alone; the rendering is plan/dry-run.ts. A stage entry: it reads the planned
+// steps (plan-stage's Plan, rollout/kinds), which plan/ ranks below.
 import type { FleetBackend } from '../backend/fleet-backend.ts'
 import type { Config } from '../config/config.ts'
 import { releaseKey, s3Url } from '../config/config.ts'
@@ -15,7 +14,7 @@ import type { Release } from '../publish/publish.ts'
 import type { ReleaseStore } from '../publish/s3-store.ts'
 import type { Log } from '../shared/log.ts'
 import { inert } from '../shared/log.ts'
-import { KINDS, labelledSteps } from './kinds.ts'
+import { KINDS, labelledSteps } from '../rollout/kinds.ts'
 import type { Plan } from './plan-stage.ts'
 
 /** What the dry run takes of the run's deps. */

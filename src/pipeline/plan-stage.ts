@@ -1,8 +1,8 @@
 // The plan stage (DESIGN "The pipeline on one screen"): every check of the
 // outside world before any write (platform, template, build tree, targets),
-// and the rollout's steps planned from what it found. It lives in rollout/
-// because it plans those steps (rollout/plan) and names their kinds
-// (rollout/kinds); the reads it makes are plan/'s.
+// and the rollout's steps planned from what it found. A stage entry: it plans
+// those steps (rollout/plan) and names their kinds (rollout/kinds), which
+// plan/ ranks below; the reads it makes are plan/'s.
 import type { TargetSelection } from '../backend/fleet-backend.ts'
 import type { Config } from '../config/config.ts'
 import type { NodeId } from '../fleet-state/fleet-state.ts'
@@ -11,7 +11,7 @@ import { planDatacenter, readTargets } from '../plan/datacenter-targets.ts'
 import type { TargetReadDeps } from '../plan/datacenter-targets.ts'
 import { existingRelease } from '../plan/find-release.ts'
 import { loadTemplate } from '../plan/manifest-template.ts'
-import type { ReleasePlan } from '../plan/publish-or-find.ts'
+import type { ReleasePlan } from './publish-stage.ts'
 import { targetingNote } from '../plan/targeting-note.ts'
 import type { ManifestTemplate } from '../publish/manifest/manifest.ts'
 import { checkPlatform } from '../publish/pack-tools.ts'
@@ -19,9 +19,9 @@ import { checkBuild, checkManifestRenders } from '../publish/publish.ts'
 import { reportingCommands } from '../publish/reporting-commands.ts'
 import { InputError } from '../shared/errors.ts'
 import type { Log } from '../shared/log.ts'
-import { KINDS } from './kinds.ts'
-import type { DatacenterTargets, Step } from './plan/plan.ts'
-import { isPartial, planRollout } from './plan/plan.ts'
+import { KINDS } from '../rollout/kinds.ts'
+import type { DatacenterTargets, Step } from '../rollout/plan/plan.ts'
+import { isPartial, planRollout } from '../rollout/plan/plan.ts'
 
 /** What the plan stage takes of the run's deps. */
 export interface PlanDeps extends TargetReadDeps {

@@ -1,7 +1,7 @@
 // The release a run rolls out: published from the build (packed, uploaded, its
 // history record made), or, with rollback-to and promote, found and verified.
-// It finds with plan/find-release.ts, so plan/ is its room; publishing itself
-// is publish/'s.
+// A stage entry: it finds with plan/find-release.ts and publishes with
+// publish/, which ranks below plan/.
 import type { FleetBackend, ReleasePointer } from '../backend/fleet-backend.ts'
 import type { Config } from '../config/config.ts'
 import type { ManifestTemplate } from '../publish/manifest/manifest.ts'
@@ -11,8 +11,8 @@ import { nextFileTime, publish } from '../publish/publish.ts'
 import type { ReleaseStore } from '../publish/s3-store.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Log } from '../shared/log.ts'
-import { backendsOf } from './datacenter-targets.ts'
-import { existingRelease, findRelease } from './find-release.ts'
+import { backendsOf } from '../plan/datacenter-targets.ts'
+import { existingRelease, findRelease } from '../plan/find-release.ts'
 
 /** What publishing (or finding) the release takes of the plan. */
 export interface ReleasePlan {

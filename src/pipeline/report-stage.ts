@@ -12,10 +12,10 @@ import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Log } from '../shared/log.ts'
 import { inert } from '../shared/log.ts'
 import { plainText } from '../shared/text.ts'
-import type { DeployFacts, FleetReport, LogExcerpt } from './report.ts'
-import { resultRows, summaryMarkdown } from './report.ts'
-import { outcome, phasesMarkdown, rolloutReport } from './rollout-report.ts'
-import { runFacts } from './run-facts.ts'
+import type { DeployFacts, FleetReport, LogExcerpt } from '../report/report.ts'
+import { resultRows, summaryMarkdown } from '../report/report.ts'
+import { outcome, phasesMarkdown, rolloutReport } from '../report/rollout-report.ts'
+import { runFacts } from '../report/run-facts.ts'
 
 /** What the report stage takes of the run's deps. */
 export interface ReportDeps {

@@ -1,30 +1,31 @@
 // The stages of one run, wired together: plan → publish (or find) → rollout
 // (announce → await → gate, per step) → report, the lock around the middle.
-// Each stage lives in its own room; every client is passed in, so tests run the
-// whole pipeline against local servers.
-import type { FleetBackend, HeldLock, ReleasePointer } from './backend/fleet-backend.ts'
-import type { Config } from './config/config.ts'
-import { FleetState, nodesOfSteps } from './fleet-state/fleet-state.ts'
-import type { Release } from './publish/publish.ts'
-import type { HistoryRecord } from './shared/history-record.ts'
-import { plainText } from './shared/text.ts'
+// Each stage's entry is a file beside this one, over the rooms that do its
+// work; every client is passed in, so tests run the whole pipeline against
+// local servers.
+import type { FleetBackend, HeldLock, ReleasePointer } from '../backend/fleet-backend.ts'
+import type { Config } from '../config/config.ts'
+import { FleetState, nodesOfSteps } from '../fleet-state/fleet-state.ts'
+import type { Release } from '../publish/publish.ts'
+import type { HistoryRecord } from '../shared/history-record.ts'
+import { plainText } from '../shared/text.ts'
 // plan
-import type { Plan, PlanDeps } from './rollout/plan-stage.ts'
-import { planStage } from './rollout/plan-stage.ts'
-import type { DryRunPlan } from './plan/dry-run.ts'
-import type { DryRunDeps } from './rollout/dry-run-stage.ts'
-import { dryRun } from './rollout/dry-run-stage.ts'
+import type { Plan, PlanDeps } from './plan-stage.ts'
+import { planStage } from './plan-stage.ts'
+import type { DryRunPlan } from '../plan/dry-run.ts'
+import type { DryRunDeps } from './dry-run-stage.ts'
+import { dryRun } from './dry-run-stage.ts'
 // publish (or find)
-import type { PublishDeps } from './plan/publish-or-find.ts'
-import { publishOrFind } from './plan/publish-or-find.ts'
+import type { PublishDeps } from './publish-stage.ts'
+import { publishOrFind } from './publish-stage.ts'
 // rollout
-import { previousReleases } from './rollout/previous-releases.ts'
-import { runRollout } from './rollout/rollout.ts'
-import { readFailedLogs } from './rollout/failed-logs.ts'
+import { previousReleases } from '../rollout/previous-releases.ts'
+import { runRollout } from '../rollout/rollout.ts'
+import { readFailedLogs } from '../rollout/failed-logs.ts'
 // report
-import { outcome } from './report/rollout-report.ts'
-import type { ReportDeps, RunRecord, RunResult } from './report/report-stage.ts'
-import { announcedTo, cancelledResult, finalResult, summarize } from './report/report-stage.ts'
+import { outcome } from '../report/rollout-report.ts'
+import type { ReportDeps, RunRecord, RunResult } from './report-stage.ts'
+import { announcedTo, cancelledResult, finalResult, summarize } from './report-stage.ts'
 
 export type OutputName =
   | 'deploy-id'
