@@ -2,12 +2,12 @@
 import { p as parseResult, r as readMembers, s as serfObjectKeys, d as deployIdOfManifest, a as serfResultTagName, b as parseSerfResult, c as readCatalog, e as connect, f as runPipeline, g as runConclusion, h as serfAgent } from './lib/pipeline.js';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { e as plainText, f as formatGoDuration, m as matchesFilters, g as compareNatural, h as memberMatcher, R as RUNNER_TAG, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, j as readOperateConfig, a as readConfig, n as InputError } from './lib/run-facts.js';
+import { p as plainText, f as formatGoDuration, m as matchesFilters, g as compareNatural, h as memberMatcher, R as RUNNER_TAG, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, j as readOperateConfig, a as readConfig, n as InputError } from './lib/run-facts.js';
 import 'node:crypto';
 import 'node:v8';
 import 'node:fs/promises';
-import 'node:os';
 import 'node:path';
+import 'node:os';
 import 'node:stream';
 import 'node:zlib';
 import 'node:fs';

@@ -1,13 +1,13 @@
 import { i as commitState, j as checkOutput, k as statusDescription, l as checkConclusion, g as runConclusion, e as connect, f as runPipeline, m as rolloutReport } from './lib/pipeline.js';
 import { h as isRefused, d as describe, c as connectGitHub, s as sleep, g as getInput, a as setSecret, j as setFailed, k as setOutput, l as saveState, S as STATE, e as coreLog, f as summary, w as warning, i as info } from './lib/state.js';
-import { e as plainText, a as readConfig } from './lib/run-facts.js';
+import { p as plainText, a as readConfig } from './lib/run-facts.js';
 import { readFileSync } from 'node:fs';
 import 'node:v8';
-import 'node:fs/promises';
 import 'node:crypto';
+import 'node:fs/promises';
 import 'node:child_process';
-import 'node:os';
 import 'node:path';
+import 'node:os';
 import 'node:stream';
 import 'node:zlib';
 import 'fs';
@@ -573,7 +573,7 @@ function postStepState(lockName) {
             saveState(STATE.lockKey, lockName);
         },
         onLockReleased: () => saveState(STATE.lockReleased, 'true'),
-        onAnnounceJournal: (journal) => saveState(STATE.announce, JSON.stringify(journal))
+        onAnnounceJournal: (record) => saveState(STATE.announce, JSON.stringify(record))
     };
 }
 async function run(env = process.env) {

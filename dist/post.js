@@ -1,5 +1,5 @@
 import { c as connectGitHub, d as describe, s as sleep, g as getInput, a as setSecret, b as getState, e as coreLog, i as info, w as warning, S as STATE, f as summary } from './lib/state.js';
-import { i as isSettled, s as settle, r as releaseLock, l as leaveSavedAgent, a as readConfig, b as runFacts, p as previousDeployId, c as abandonedMarkdown, C as ConsulClient, d as releaseS3Lock } from './lib/run-facts.js';
+import { i as isSettled, s as settle, r as releaseLock, l as leaveSavedAgent, a as readConfig, b as runFacts, c as announcementProgress, d as abandonedMarkdown, C as ConsulClient, e as releaseS3Lock } from './lib/run-facts.js';
 import 'node:fs';
 import 'fs';
 import 'os';
@@ -150,10 +150,7 @@ async function summarizeLeft(env, left) {
     try {
         const config = readConfig((name) => getInput(name), env);
         const { journal, fired } = left;
-        const facts = runFacts(config, {
-            journal,
-            previousDeployId: previousDeployId(journal)
-        });
+        const facts = runFacts(config, { journal: announcementProgress(journal) });
         await summary
             .addRaw(abandonedMarkdown({
             ...facts,

@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
-import { e as plainText, o as reportParts, q as rollbackMarkdown, t as causesHeading, u as causeLogsMarkdown, v as headline, w as analyse, x as quote, y as compileFilter, m as matchesFilters, z as sleep, A as filterMatcher, B as targetedServices, n as InputError, D as moveLatestOnly, k as kvKeys, E as acquireLock, F as announce, G as selectMembers, H as isGone, h as memberMatcher, J as readS3Lock, K as acquireS3Lock, L as connectSerf, S as SerfRpcError, C as ConsulClient, M as startOwnAgent, N as ownAgentName, P as SAFE_PAYLOAD_BYTES, Q as nameList, T as markdownText, U as codeSpan, V as DEPLOY_ID_PATTERN, W as getDefaultExportFromCjs, X as parseDeployIdFile, Y as s3Url$1, Z as releaseKey, _ as progressLine, $ as waveCounts, g as compareNatural, i as isSettled, a0 as resultRows, a1 as summaryMarkdown, b as runFacts, p as previousDeployId, a2 as verdictMessage, f as formatGoDuration } from './run-facts.js';
-import { stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm, readFile } from 'node:fs/promises';
+import { p as plainText, o as reportParts, q as rollbackMarkdown, t as causesHeading, u as causeLogsMarkdown, v as headline, w as analyse, x as quote, y as compileFilter, m as matchesFilters, z as sleep, A as filterMatcher, B as targetedServices, n as InputError, D as moveLatestOnly, k as kvKeys, E as acquireLock, c as announcementProgress, F as announce, G as selectMembers, H as isGone, h as memberMatcher, J as readS3Lock, K as acquireS3Lock, L as connectSerf, S as SerfRpcError, C as ConsulClient, M as startOwnAgent, N as ownAgentName, P as DEPLOY_ID_PATTERN, Q as getDefaultExportFromCjs, T as parseDeployIdFile, U as s3Url$1, V as releaseKey, W as waveCounts, g as compareNatural, X as SAFE_PAYLOAD_BYTES, Y as nameList, Z as markdownText, _ as codeSpan, $ as progressLine, a0 as verdictMessage, f as formatGoDuration, a1 as resultRows, a2 as summaryMarkdown, b as runFacts } from './run-facts.js';
 import { createHash } from 'node:crypto';
+import { readFile, stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { delimiter, resolve, sep, posix, join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { readlinkSync, readdirSync, lstatSync, accessSync, constants as constants$2 } from 'node:fs';
@@ -855,7 +855,11 @@ function consulBackend(consul, config, log) {
         history: (deployId, signal) => readHistory$2(consul, keys.history(deployId), signal),
         recentDeployIds: (count = 5) => readRecentDeployIds$1(consul, config.kvPrefix, count),
         send: (request) => sendEvents(consul, config, log, request),
-        movePointer: (request) => moveLatestOnly(consul, { ...config, deployId: request.deployId }, { manifestUrl: request.manifestUrl, history: request.history }, log, { signal: request.signal, datacenter: consul.datacenter, onJournal: request.onJournal }),
+        movePointer: (request) => moveLatestOnly(consul, { ...config, deployId: request.deployId }, { manifestUrl: request.manifestUrl, history: request.history }, log, {
+            signal: request.signal,
+            datacenter: consul.datacenter,
+            onJournal: toSeam(request.onJournal)
+        }),
         watch: (request) => watchResults(consul, config.filters, keys.results, request),
         health: (nodes, bakeMs, signal) => bake({ consul, nodes, filters: config.filters, bakeMs, signal }),
         async writeHistory(record, signal) {
@@ -953,6 +957,10 @@ async function readLogs$1(consul, keys, nodes) {
     }
     return excerpts;
 }
+/** The seam's journal callback, fed from Consul's announcement journal. */
+function toSeam(onJournal) {
+    return onJournal && ((journal) => onJournal(announcementProgress(journal)));
+}
 /**
  * A step's events, one per filter set (a wave too large for one node filter is
  * several): latest moves with the first when the step moves it; the later ones
@@ -982,7 +990,7 @@ async function sendEvents(consul, config, log, request) {
             continuing: first &&
                 last && { baselineIndex: first.baselineIndex, seenAfter: last.seenAfter },
             datacenter: consul.datacenter,
-            onJournal: moves ? request.onJournal : undefined
+            onJournal: moves ? toSeam(request.onJournal) : undefined
         });
         first ??= last;
         request.onFired?.({
@@ -1957,143 +1965,175 @@ async function leave(agent, log, opts) {
     log.info(`serf: the action's agent ${agent.name} left the cluster`);
 }
 
-// The log the pipeline writes to: @actions/core in the action, a terminal or
-// JSON lines in the CLI, an array in tests.
-/** A log that keeps every line, for tests. */
-function formatBytes(bytes) {
-    if (bytes < 1000)
-        return `${bytes} B`;
-    if (bytes < 1e6)
-        return `${(bytes / 1e3).toFixed(1)} kB`;
-    if (bytes < 1e9)
-        return `${(bytes / 1e6).toFixed(1)} MB`;
-    return `${(bytes / 1e9).toFixed(2)} GB`;
-}
-function formatRate(bytes, ms) {
-    return `${(bytes / 1e6 / Math.max(ms / 1000, 0.001)).toFixed(1)} MB/s`;
+// `rollback-to: <deploy-id>`: no build, no upload. The release must still be
+// whole: its history record in Consul, its manifest and archive in S3, and the
+// archive's sha256 as recorded. Then announce and await run as for a new deploy.
+function keyOf(bucket, url) {
+    const prefix = `s3://${bucket}/`;
+    return url.startsWith(prefix) ? url.slice(prefix.length) : undefined;
 }
 /**
- * Calls `emit` at most once per `intervalMs`, the first time one interval after
- * creation (a quick job logs only its final line); `flush` emits the last value.
+ * The release's history record, from the first datacenter (in rollout order) that
+ * recorded it: history/ is per datacenter (contract 8a).
  */
-function throttle(intervalMs, emit, now = Date.now) {
-    let last = now();
-    let pending;
-    return {
-        update(value) {
-            pending = value;
-            const t = now();
-            if (t - last >= intervalMs) {
-                last = t;
-                pending = undefined;
-                emit(value);
-            }
-        },
-        flush() {
-            if (pending !== undefined)
-                emit(pending);
-            pending = undefined;
+async function readHistory(backends, config, { id, input }) {
+    let missing;
+    for (const backend of backends) {
+        const read = await backend.history(id);
+        if (!read.found) {
+            missing ??= read.where;
+            continue;
         }
+        if ('unreadable' in read)
+            throw new Error(`${read.where} is not a JSON history record`);
+        return { record: read.record, where: read.where };
+    }
+    const recent = await backends[0].recentDeployIds();
+    throw new InputError(input, `${JSON.stringify(id)} is not a release of ${config.app} (no ${missing}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`);
+}
+/** The manifest and archive are still in S3, and the archive is what was published. */
+async function verifyArchive(store, history, { id, input, verb }) {
+    const srcKey = keyOf(store.bucket, history.src_url);
+    const manifestKey = keyOf(store.bucket, history.manifest_url);
+    if (!srcKey || !manifestKey)
+        throw new InputError(input, `${id} was published to another bucket (${history.manifest_url}); set s3-url to its bucket`);
+    if ((await store.head(manifestKey)) === undefined)
+        throw new Error(`cannot ${verb} ${id}: its manifest ${history.manifest_url} is gone from S3`);
+    const size = await store.head(srcKey);
+    if (size === undefined)
+        throw new Error(`cannot ${verb} ${id}: its archive ${history.src_url} is gone from S3`);
+    // Hash the archive as the nodes will: a changed object would fail on every node.
+    const hash = createHash('sha256');
+    for await (const chunk of await store.getStream(srcKey))
+        hash.update(chunk);
+    const checksum = hash.digest('hex');
+    if (checksum !== history.checksum)
+        throw new Error(`cannot ${verb} ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`);
+    return { checksum, size };
+}
+/** layout: releases announces the release's prepare and switch manifests (contract 9). */
+async function releasePhases(store, config, { record: history, where }, { id, input, verb }) {
+    if (config.layout !== 'releases' && history.switch_manifest_url)
+        // Its <id>.yml is the combined manifest: in place it would switch the nodes to
+        // <dest>/current under a dest they serve from directly.
+        throw new InputError(input, `${id} was published with layout: releases; set layout: releases to ${verb} it`);
+    if (config.layout !== 'releases')
+        return undefined;
+    const prepareUrl = history.prepare_manifest_url;
+    const switchUrl = history.switch_manifest_url;
+    if (!prepareUrl || !switchUrl)
+        throw new InputError(input, `${id} was published with layout: in-place (no prepare or switch manifest in ${where}); with layout: releases ${verb} a release published with it`);
+    for (const url of [prepareUrl, switchUrl]) {
+        const key = keyOf(store.bucket, url);
+        if (!key || (await store.head(key)) === undefined)
+            throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`);
+    }
+    return { prepareUrl, switchUrl };
+}
+/** Find and verify the release to roll back to; nothing is written. */
+async function findRelease(
+/** the backend in each datacenter of the run, in rollout order */
+backends, store, config, log) {
+    // promote announces a published release the same way (contract 8).
+    const wanted = config.rollbackTo
+        ? { id: config.rollbackTo, input: 'rollback-to', verb: 'roll back to' }
+        : { id: config.promote, input: 'promote', verb: 'promote' };
+    const id = wanted.id;
+    const found = await readHistory(backends, config, wanted);
+    const history = found.record;
+    const { checksum, size } = await verifyArchive(store, history, wanted);
+    const phases = await releasePhases(store, config, found, wanted);
+    log.info(`release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`);
+    return {
+        deployId: id,
+        srcUrl: history.src_url,
+        manifestUrl: history.manifest_url,
+        ...phases,
+        checksum,
+        archiveBytes: size,
+        files: 0,
+        commit: history.commit,
+        publishedAt: history.published_at
     };
 }
-/**
- * Text from the fleet (node names, logs) printed to the job log must never be
- * read by the runner as a workflow command: it trims each line and obeys
- * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
- * text. Such lines get a visible `> ` in front.
- */
-function inert(text) {
-    return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2');
+/** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
+function existingRelease(config) {
+    return config.rollbackTo ?? config.promote;
 }
 
-// `dry-run: true`: after the plan stage, what a deploy would do, found by reads
-// alone: no S3 object, no KV write, no event, no lock session. Reads here, the
-// rendering below is pure.
-function text(value, max = 120) {
-    return typeof value === 'string' && value !== '' ? plainText(value, max) : undefined;
+/** How long the plan stage retries an unreachable Consul before saying so. */
+const PLAN_RETRY_MS = 15_000;
+/**
+ * Several datacenters (contract 10): each one's targets, in order; an unknown one
+ * fails here. Unset: the agent's own, with no `?dc` at all, as always.
+ */
+async function readTargets(config, deps, signal) {
+    const { backend } = deps;
+    const datacenters = await backend.datacenters(config.datacenters, signal);
+    const found = await Promise.all(datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS)));
+    return datacenters.map((datacenter, i) => ({ datacenter, found: found[i] }));
 }
-function previousLine(p) {
-    if (!p.deployId && !p.manifestUrl)
-        return 'previous release: none (no latest, no deploy-id yet)';
-    const h = p.history;
-    const commit = text(h?.commit, 40);
-    const facts = [
-        commit && `commit ${commit.slice(0, 7)}`,
-        text(h?.published_at, 40) && `published ${text(h?.published_at, 40)}`,
-        text(h?.run_url, 200) && `by ${text(h?.run_url, 200)}`
-    ].filter(Boolean);
-    const where = p.manifestUrl ? ` (latest ${plainText(p.manifestUrl, 200)})` : ' (no latest)';
-    const record = facts.length ? `, ${facts.join(', ')}` : h ? '' : ', no history record';
-    return `previous release: ${text(p.deployId) ?? '(no deploy-id)'}${where}${record}`;
+/** One datacenter's targets: those not on a promoted release yet, canaries, nodes keeping it. */
+async function planDatacenter(config, deps, datacenter, found) {
+    const { log } = deps;
+    const where = datacenter ? ` in datacenter ${datacenter}` : '';
+    const { selection } = found;
+    if (selection.targets.length === 0)
+        throw new Error(`no live node${where} matches the filters (${found.known} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`);
+    let targets = selection.targets;
+    const existingId = existingRelease(config);
+    // Read once for promote and for layout: releases (which nodes run or keep it).
+    const results = config.promote || (config.layout === 'releases' && existingId)
+        ? await deps.backend.at(datacenter).lastResults(deps.signal)
+        : undefined;
+    if (config.promote && results) {
+        // Promote goes on over the targets not on the release yet (contract 8).
+        const on = nodesOnRelease(results, config.promote);
+        targets = targets.filter((node) => !on.has(node));
+        log.info(`promote ${config.promote}${where}: ${on.size} of the ${selection.targets.length} targets already run it`);
+    }
+    const targetSet = new Set(targets);
+    const canaries = found.canaries.filter((node) => targetSet.has(node));
+    // layout: releases: a published release the nodes still keep needs only the switch.
+    const prepared = config.layout === 'releases' && existingId && results
+        ? nodesKeeping(results, existingId)
+        : undefined;
+    if (prepared)
+        log.info(`${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`);
+    return { datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined };
 }
-function lockLine(lock, key) {
-    if (!lock.held)
-        return `deploy lock ${key}: free`;
-    const h = lock.holder;
-    const who = [
-        text(h?.run_url, 200),
-        text(h?.deploy_id) && `deploy ${text(h?.deploy_id)}`,
-        text(h?.started_at, 40) && `since ${text(h?.started_at, 40)}`
-    ].filter(Boolean);
-    const session = [
-        `session ${plainText(lock.session, 40)}`,
-        lock.node && `on ${plainText(lock.node, 80)}`
-    ]
-        .filter(Boolean)
-        .join(' ');
-    return `deploy lock ${key}: held by ${who.length ? who.join(', ') : 'another run'} (${session}); a deploy now would wait for it`;
+/**
+ * Nodes that run `deployId`: their last result holds it with success (a node that
+ * only prepared it, layout: releases, does not run it yet).
+ */
+function nodesOnRelease(results, deployId) {
+    const on = new Set();
+    for (const [node, r] of results)
+        if (r.deployId === deployId && r.status === 'success' && r.phase !== 'prepare')
+            on.add(node);
+    return on;
 }
-/** What a dry run leaves alone, in the backend's words. */
-function untouched(plan) {
-    return plan.backend === 'serf'
-        ? 'no S3 object (release, latest, history or lock), no Serf tag, event or query'
-        : 'no S3 object, no Consul key, event or session';
+/**
+ * layout: releases (contract 9): the nodes that still keep `deployId` under
+ * <dest>/releases. Each node's last result lists the releases it keeps
+ * (`"releases"`, written by the reporting commands after every prepare and
+ * switch), and a node whose last result is this release's prepare or switch
+ * success has it too. A node with no such record is sent prepare and switch.
+ */
+function nodesKeeping(results, deployId) {
+    const keeping = new Set();
+    for (const [node, r] of results) {
+        const has = r.releases !== undefined
+            ? r.releases.includes(deployId)
+            : r.deployId === deployId && r.status === 'success' && r.phase !== undefined;
+        if (has)
+            keeping.add(node);
+    }
+    return keeping;
 }
-/** The dry run's report, one line each, for the log (already plain text). */
-function dryRunLines(plan) {
-    const lines = [
-        `dry run: would ${plan.rollback ? 'roll back to' : 'deploy'} ${plan.deployId} of ${plan.app}`
-    ];
-    if (plan.archive)
-        lines.push(`archive: ${plan.archive.files} entries, ${formatBytes(plan.archive.tarBytes)} as tar (${formatBytes(plan.archive.fileBytes)} of file data) before gzip, to ${plan.release.srcUrl}`);
-    else if (plan.release.checksum)
-        lines.push(`archive: ${plan.release.srcUrl}${plan.release.archiveBytes !== undefined ? `, ${formatBytes(plan.release.archiveBytes)}` : ''}, sha256 ${plan.release.checksum} (verified)`);
-    const bytes = Buffer.byteLength(plan.release.manifestUrl);
-    lines.push(`manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${plan.backend !== 'serf' && bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`);
-    const left = [
-        plan.filteredOut && `${plan.filteredOut} other nodes filtered out`,
-        plan.notLive && `${plan.notLive} matching but not live`
-    ].filter(Boolean);
-    lines.push(`targets: ${plan.targets.length} nodes (event "${plan.eventName}"): ${nameList(plan.targets, 50)}${left.length ? `; ${left.join(', ')}` : ''}`);
-    for (const step of plan.steps ?? [])
-        lines.push(`${plainText(step.label, 60)}: ${step.nodes.length} ${step.nodes.length === 1 ? 'node' : 'nodes'}: ${nameList(step.nodes, 20)}`);
-    lines.push(previousLine(plan.previous));
-    lines.push(lockLine(plan.lock, plan.lockKey));
-    lines.push(`nothing was written: ${untouched(plan)}`);
-    return lines;
-}
-/** The run's last line (the CLI's exit message). */
-function dryRunMessage(plan) {
-    return `dry run: ${plan.rollback ? 'rolling back to' : 'deploying'} ${plan.deployId} could go ahead on ${plan.targets.length} nodes${plan.lock.held ? ' (after the run holding the lock)' : ''}; nothing written`;
-}
-/** The job summary of a dry run. */
-function dryRunMarkdown(plan) {
-    const rows = dryRunLines(plan)
-        .slice(1, -1)
-        .map((line) => {
-        const [head, ...rest] = line.split(': ');
-        return `| ${markdownText(head ?? '', 40)} | ${markdownText(rest.join(': '), 2000)} |`;
-    });
-    return [
-        `## 🔍 Dry run: ${plan.rollback ? 'roll back to' : 'deploy'} ${codeSpan(plan.deployId, 100)}`,
-        '',
-        '| | |',
-        '| --- | --- |',
-        ...rows,
-        '',
-        `Nothing was written: ${untouched(plan)}.`,
-        ''
-    ].join('\n');
+/** The backend in each datacenter of the run, in rollout order. */
+function backendsOf(deps, plan) {
+    return plan.datacenters.map((dc) => deps.backend.at(dc));
 }
 
 /*! js-yaml 5.5.0 https://github.com/nodeca/js-yaml @license MIT */
@@ -6210,6 +6250,41 @@ function checkActionsKept(template, generated, document, styles, output) {
     }
 }
 
+// The manifest template (input `manifest`), read and parsed in the plan stage:
+// a file that cannot be read is an input error before anything is written.
+async function loadTemplate(config, log) {
+    if (!config.manifestFile)
+        return undefined;
+    let text;
+    try {
+        text = await readFile(config.manifestFile, 'utf8');
+    }
+    catch (error) {
+        const code = error.code ?? 'unreadable';
+        throw new InputError('manifest', `cannot be read: ${quote(config.manifestFile)} (${code})`);
+    }
+    const template = parseManifestTemplate(text, config.manifestName ?? config.manifestFile);
+    for (const warning of template.warnings)
+        log.warning(warning);
+    return template;
+}
+
+function targetingNote(config) {
+    const { backend, filters } = config;
+    if (backend.kind !== 'serf') {
+        if (Object.values(filters).some((f) => f !== undefined))
+            return undefined;
+        return 'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)';
+    }
+    const filtered = filters.node !== undefined || Object.keys(backend.tags).length > 0;
+    if (!filtered)
+        return `no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`;
+    const oneEvent = config.waves === undefined && config.layout !== 'releases' && !config.promote;
+    if (!oneEvent)
+        return undefined;
+    return `node-filter and serf-tags choose the members this run waits for, but the Serf event "${config.eventName}" reaches every member, and each one that handles it deploys; to send only to the targets, set waves: 100% (one query naming them)`;
+}
+
 // Which programs pack.ts runs: GNU tar (required) and pigz when installed.
 // Without pigz, Node's zlib compresses: measured here it beat a spawned `gzip`
 // (50 MB tree, level 6: zlib 2.1-2.5 s, gzip 2.6-3.6 s; level 1: 1.2 s vs 1.6 s),
@@ -6287,6 +6362,76 @@ async function findPackTools() {
     return pigz === undefined
         ? { tar, compressor: 'zlib' }
         : { tar, compressorPath: pigz, compressor: 'pigz' };
+}
+
+// The log the pipeline writes to: @actions/core in the action, a terminal or
+// JSON lines in the CLI, an array in tests.
+/** A log that keeps every line, for tests. */
+function formatBytes(bytes) {
+    if (bytes < 1000)
+        return `${bytes} B`;
+    if (bytes < 1e6)
+        return `${(bytes / 1e3).toFixed(1)} kB`;
+    if (bytes < 1e9)
+        return `${(bytes / 1e6).toFixed(1)} MB`;
+    return `${(bytes / 1e9).toFixed(2)} GB`;
+}
+function formatRate(bytes, ms) {
+    return `${(bytes / 1e6 / Math.max(ms / 1000, 0.001)).toFixed(1)} MB/s`;
+}
+/**
+ * Calls `emit` at most once per `intervalMs`, the first time one interval after
+ * creation (a quick job logs only its final line); `flush` emits the last value.
+ */
+function throttle(intervalMs, emit, now = Date.now) {
+    let last = now();
+    let pending;
+    return {
+        update(value) {
+            pending = value;
+            const t = now();
+            if (t - last >= intervalMs) {
+                last = t;
+                pending = undefined;
+                emit(value);
+            }
+        },
+        flush() {
+            if (pending !== undefined)
+                emit(pending);
+            pending = undefined;
+        }
+    };
+}
+/**
+ * Text from the fleet (node names, logs) printed to the job log must never be
+ * read by the runner as a workflow command: it trims each line and obeys
+ * `::cmd::` and `##[cmd]`, so a node could add an error, set an output or mask
+ * text. Such lines get a visible `> ` in front.
+ */
+function inert(text) {
+    return text.replace(/^([^\S\n]*)(::|##\[)/gm, '$1> $2');
+}
+
+// One release's manifest in a layout (contract 4, 9): the whole in-place one, or
+// with layout: releases its prepare, switch or combined manifest, each carrying
+// the reporting commands of that release's deploy ID. Pure: the publish renders
+// a new release with it, and auto-rollback renders the previous release again
+// when it was published in the other layout (contract 8a).
+/** The manifest of one phase, or (no phase) the whole in-place one. */
+function renderReleaseManifest(template, release, phase) {
+    const { reports } = release;
+    const phaseReports = phase && reports.phases ? reports.phases[phase === 'prepare' ? 'prepare' : 'switch'] : reports;
+    return renderManifest(template, {
+        src: release.src,
+        checksum: release.checksum,
+        dest: release.dest,
+        successCommands: phaseReports.success,
+        failureCommands: phaseReports.failure,
+        ...(phase
+            ? { layout: { phase, deployId: release.deployId, keepReleases: release.keepReleases } }
+            : {})
+    });
 }
 
 // The exact length of the uncompressed tar that GNU tar writes for a tree in
@@ -9473,6 +9618,131 @@ function exitError(culprit) {
     return new Error(`${culprit.name} ${how}${lastLine ? `: ${lastLine}` : ''}`);
 }
 
+const PHASES = ['prepare', 'switch', 'combined'];
+/** The manifest of one phase (or the whole in-place one when `phase` is undefined). */
+function render(config, template, commands, src, checksum, phase) {
+    const { deployId, dest, keepReleases } = config;
+    return renderReleaseManifest(template, { deployId, src, checksum, dest, keepReleases, reports: commands }, phase);
+}
+/**
+ * The file time for a new release: now, but always later than the time the
+ * current release stamped (from its history record). Stretcher syncs with
+ * `rsync -a`, whose quick check skips a file whose size and mtime are
+ * unchanged; two releases stamped in the same second, or a rebuilt file with a
+ * reproducible-build mtime, would otherwise leave old content on the nodes.
+ * Read under the deploy lock, so two runs cannot pick the same time.
+ */
+function nextFileTime(current, now = Date.now()) {
+    const history = current.history ?? {};
+    const previous = history.mtime ?? Math.floor(Date.parse(history.published_at ?? '') / 1000);
+    const seconds = Math.max(Math.floor(now / 1000), (Number.isFinite(previous) ? previous : 0) + 1);
+    return new Date(seconds * 1000);
+}
+/**
+ * Walk and check the build tree (path, exclude, deploy-id-file) and find GNU tar
+ * (and pigz) before anything is written: a missing tar fails here, not after the
+ * lock is taken.
+ */
+function checkBuild(config) {
+    const deployIdFile = parseDeployIdFile(config.deployIdFile);
+    return checkTree({ root: config.path, exclude: config.exclude, deployIdFile });
+}
+/** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
+function checkManifestRenders(config, template, commands) {
+    const src = s3Url$1(config.s3.bucket, releaseKey(config, config.deployId, 'tgz'));
+    if (config.layout !== 'releases')
+        render(config, template, commands, src, '0'.repeat(64));
+    else
+        for (const phase of PHASES)
+            render(config, template, commands, src, '0'.repeat(64), phase);
+}
+async function publish(input) {
+    const { config, store, onFact } = input;
+    const deployId = config.deployId;
+    const srcKey = releaseKey(config, deployId, 'tgz');
+    const srcUrl = s3Url$1(store.bucket, srcKey);
+    onFact?.('deploy-id', deployId);
+    const archive = await input.log.group(`Pack and upload ${srcUrl}`, () => packAndUpload(input, srcKey, srcUrl));
+    onFact?.('src-url', srcUrl);
+    onFact?.('checksum', archive.checksum);
+    const urls = config.layout === 'releases'
+        ? await putPhaseManifests(input, srcUrl, archive.checksum)
+        : await putManifest(input, srcUrl, archive.checksum);
+    onFact?.('manifest-url', urls.manifestUrl);
+    return { deployId, srcUrl, ...urls, ...archive };
+}
+/** The build packed and streamed into the store, progress logged on the way. */
+async function packAndUpload({ config, store, log, mtime, build }, srcKey, srcUrl) {
+    const started = Date.now();
+    let uploaded = 0;
+    const progress = throttle(2000, (p) => {
+        const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : '';
+        log.info(`packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
+            `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`);
+    });
+    const archive = await pack({
+        root: config.path,
+        exclude: config.exclude,
+        deployIdFile: config.deployIdFile,
+        deployId: config.deployId,
+        compressionLevel: config.compressionLevel,
+        // Every file gets the deploy's time, so rsync on the node never skips one.
+        mtime,
+        checked: build,
+        onProgress: (p) => progress.update(p)
+    });
+    log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
+    // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
+    // a pack failure, even after the last byte, fails the stream and so the upload,
+    // which is aborted. An archive object exists only complete; nothing is ever
+    // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
+    const packed = archive.result;
+    packed.catch(() => undefined);
+    const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
+        uploaded = p.loaded;
+    });
+    try {
+        await upload;
+    }
+    catch (error) {
+        // When pack failed, its error explains the failed upload better.
+        await packed;
+        throw error;
+    }
+    const result = await packed;
+    progress.flush();
+    const ms = Date.now() - started;
+    log.info(`archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
+        `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`);
+    return { checksum: result.sha256, archiveBytes: result.size, files: result.files };
+}
+/** The in-place manifest. */
+async function putManifest({ config, template, commands, store, log }, srcUrl, checksum) {
+    const manifestKey = releaseKey(config, config.deployId, 'yml');
+    const manifestUrl = s3Url$1(store.bucket, manifestKey);
+    const manifest = render(config, template, commands, srcUrl, checksum);
+    await store.putText(manifestKey, manifest, 'application/yaml');
+    log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`);
+    return { manifestUrl };
+}
+/** layout: releases: the prepare and switch manifests, then the combined one. */
+async function putPhaseManifests({ config, template, commands, store, log }, srcUrl, checksum) {
+    const manifestKey = releaseKey(config, config.deployId, 'yml');
+    const manifestUrl = s3Url$1(store.bucket, manifestKey);
+    // The two halves first: the combined manifest (what latest will name) is
+    // written last, so each of the three names a whole release (contract 9).
+    const urls = {};
+    for (const phase of ['prepare', 'switch']) {
+        const key = releaseKey(config, config.deployId, `${phase}.yml`);
+        await store.putText(key, render(config, template, commands, srcUrl, checksum, phase), 'application/yaml');
+        urls[phase] = s3Url$1(store.bucket, key);
+        log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`);
+    }
+    await store.putText(manifestKey, render(config, template, commands, srcUrl, checksum, 'combined'), 'application/yaml');
+    log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`);
+    return { manifestUrl, prepareUrl: urls.prepare, switchUrl: urls.switch };
+}
+
 // The commands the action appends to the manifest's `success` and `failure`
 // lists (contract 6). They run on the node with `sh -c`, need only `sh` and
 // `curl`, and write this deploy's result (and on failure the log tail) into
@@ -9650,150 +9920,417 @@ function serfFailureCommands(opts) {
     return [serfTagCommand(opts, 'failure')];
 }
 
-// One release's manifest in a layout (contract 4, 9): the whole in-place one, or
-// with layout: releases its prepare, switch or combined manifest, each carrying
-// the reporting commands of that release's deploy ID. Pure: the publish renders
-// a new release with it, and auto-rollback renders the previous release again
-// when it was published in the other layout (contract 8a).
-/** The manifest of one phase, or (no phase) the whole in-place one. */
-function renderReleaseManifest(template, release, phase) {
-    const { reports } = release;
-    const phaseReports = phase && reports.phases ? reports.phases[phase === 'prepare' ? 'prepare' : 'switch'] : reports;
-    return renderManifest(template, {
-        src: release.src,
-        checksum: release.checksum,
-        dest: release.dest,
-        successCommands: phaseReports.success,
-        failureCommands: phaseReports.failure,
-        ...(phase
-            ? { layout: { phase, deployId: release.deployId, keepReleases: release.keepReleases } }
-            : {})
+function reportingCommands(config, template) {
+    // Serf (contract 13): the result is the node's `stretcher-<app>` tag.
+    if (config.backend.kind === 'serf') {
+        const serf = (phase) => {
+            const opts = { app: config.app, deployId: config.deployId, ...(phase ? { phase } : {}) };
+            return { success: serfSuccessCommands(opts), failure: serfFailureCommands(opts) };
+        };
+        if (config.layout !== 'releases')
+            return serf();
+        return { ...serf(), phases: { prepare: serf('prepare'), switch: serf('switch') } };
+    }
+    const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined;
+    const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard };
+    const commands = { success: successCommands(opts), failure: failureCommands(opts) };
+    const dest = config.dest ?? template?.dest;
+    if (config.layout !== 'releases' || dest === undefined)
+        return commands;
+    const phase = (name) => {
+        const layout = { ...opts, layout: { phase: name, dest } };
+        return { success: successCommands(layout), failure: failureCommands(layout) };
+    };
+    return { ...commands, phases: { prepare: phase('prepare'), switch: phase('switch') } };
+}
+
+const where = (step) => (step.datacenter ? `${step.datacenter} ` : '');
+const wave = (step) => `wave ${step.wave}/${step.waves}`;
+const KINDS = {
+    deploy: {
+        url: (release) => release.manifestUrl,
+        isWave: true,
+        gatesLaterSteps: false,
+        byFiltersAsOneWave: true,
+        joinerUrl: (release) => release.manifestUrl,
+        label: (step) => `${where(step)}${wave(step)}`,
+        notStarted: (step) => `not sent: ${where(step)}wave ${step.wave} did not start`
+    },
+    prepare: {
+        url: (release) => release.prepareUrl,
+        phase: 'prepare',
+        isWave: false,
+        gatesLaterSteps: true,
+        byFiltersAsOneWave: false,
+        joinerUrl: () => undefined,
+        label: (step) => `${where(step)}prepare`,
+        notStarted: () => 'not sent: the prepare did not start'
+    },
+    switch: {
+        url: (release) => release.switchUrl,
+        phase: 'switch',
+        isWave: true,
+        gatesLaterSteps: false,
+        byFiltersAsOneWave: false,
+        joinerUrl: (release) => release.manifestUrl,
+        label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
+        notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
+    }
+};
+/** The manifest a step sends; a release without that manifest cannot run the step. */
+function stepUrl(step, release) {
+    const url = KINDS[step.kind].url(release);
+    if (!url)
+        throw new Error(`release ${release.deployId} has no ${step.kind} manifest`);
+    return url;
+}
+/** Each step by its label, with its nodes' labels (a repeated name with its datacenter). */
+function labelledSteps(steps) {
+    const labels = labelsOfSteps(steps);
+    let at = 0;
+    return steps.map((step) => {
+        const nodes = labels.slice(at, (at += step.nodes.length));
+        return { label: KINDS[step.kind].label(step), nodes };
     });
 }
 
-const PHASES = ['prepare', 'switch', 'combined'];
-/** The manifest of one phase (or the whole in-place one when `phase` is undefined). */
-function render(config, template, commands, src, checksum, phase) {
-    const { deployId, dest, keepReleases } = config;
-    return renderReleaseManifest(template, { deployId, src, checksum, dest, keepReleases, reports: commands }, phase);
+// The staged rollout as data (contract 8, 9, 10; DESIGN "The rollout is a plan
+// of steps"): the targets ordered, canaries first, and planRollout() turning
+// targets per datacenter into the list of events the executor fires, in order.
+// Pure: no I/O, no clock, no Consul.
+/**
+ * Contract 8 "Order of nodes": targets whose targeted service carries the tag
+ * `canary` first, then the rest, each group in natural order. Duplicates are
+ * dropped; canaries that are not targets are ignored.
+ */
+function orderTargets(targets, canaryNodes) {
+    const canary = new Set(canaryNodes);
+    const unique = [...new Set(targets)];
+    return [
+        ...unique.filter((node) => canary.has(node)).sort(compareNatural),
+        ...unique.filter((node) => !canary.has(node)).sort(compareNatural)
+    ];
+}
+const ALL = [{ kind: 'percent', percent: 100 }];
+/** True when the waves stop below all targets in some datacenter (contract 8 "partial rollout"). */
+function isPartial(steps) {
+    return steps.some((step) => step.kind !== 'prepare' && step.wave === step.waves && !step.movesLatest);
 }
 /**
- * The file time for a new release: now, but always later than the time the
- * current release stamped (from its history record). Stretcher syncs with
- * `rsync -a`, whose quick check skips a file whose size and mtime are
- * unchanged; two releases stamped in the same second, or a rebuilt file with a
- * reproducible-build mtime, would otherwise leave old content on the nodes.
- * Read under the deploy lock, so two runs cannot pick the same time.
+ * The rollout as steps, datacenter after datacenter (contract 10), each:
+ * with `layout: releases` one `prepare` step to every target that lacks the
+ * release, then one `deploy` (in place) or `switch` step per wave. `latest`
+ * moves once per datacenter, before its last wave, unless the rollout is
+ * partial there (last wave below all targets). Throws InputError (`waves`) when
+ * the waves do not grow in some datacenter.
  */
-function nextFileTime(current, now = Date.now()) {
-    const history = current.history ?? {};
-    const previous = history.mtime ?? Math.floor(Date.parse(history.published_at ?? '') / 1000);
-    const seconds = Math.max(Math.floor(now / 1000), (Number.isFinite(previous) ? previous : 0) + 1);
-    return new Date(seconds * 1000);
+function planRollout(input) {
+    const releases = input.layout === 'releases';
+    const steps = [];
+    for (const dc of input.datacenters) {
+        const ordered = orderTargets(dc.targets, dc.canaries);
+        const counts = waveCounts(input.waves ?? ALL, ordered.length);
+        if (counts.length === 0)
+            continue;
+        const datacenter = dc.datacenter;
+        const full = counts[counts.length - 1] === ordered.length;
+        if (releases) {
+            const prepared = new Set(input.release === 'new' ? [] : (dc.prepared ?? []));
+            // Contract 9: prepare goes to every target up front, partial rollout or not.
+            const toPrepare = ordered.filter((node) => !prepared.has(node));
+            if (toPrepare.length > 0)
+                steps.push({
+                    datacenter,
+                    kind: 'prepare',
+                    nodes: toPrepare,
+                    wave: 0,
+                    waves: counts.length,
+                    movesLatest: false,
+                    bakeMs: 0,
+                    takesJoiners: false
+                });
+        }
+        let from = 0;
+        counts.forEach((count, i) => {
+            const nodes = ordered.slice(from, count);
+            from = count;
+            const last = i === counts.length - 1;
+            steps.push({
+                datacenter,
+                kind: releases ? 'switch' : 'deploy',
+                nodes,
+                wave: i + 1,
+                waves: counts.length,
+                movesLatest: last && full,
+                bakeMs: input.bakeMs,
+                takesJoiners: last && full
+            });
+        });
+    }
+    return steps;
 }
+// ---------------------------------------------------------------- canaries and the gate
+
 /**
- * Walk and check the build tree (path, exclude, deploy-id-file) and find GNU tar
- * (and pigz) before anything is written: a missing tar fails here, not after the
- * lock is taken.
+ * Plan: every input problem, and whether Consul answers at all, is found before
+ * anything is uploaded or written to Consul; the rollout's steps come out of it.
  */
-function checkBuild(config) {
-    const deployIdFile = parseDeployIdFile(config.deployIdFile);
-    return checkTree({ root: config.path, exclude: config.exclude, deployIdFile });
-}
-/** Rendering with placeholder src/checksum surfaces every manifest error before any upload. */
-function checkManifestRenders(config, template, commands) {
-    const src = s3Url$1(config.s3.bucket, releaseKey(config, config.deployId, 'tgz'));
-    if (config.layout !== 'releases')
-        render(config, template, commands, src, '0'.repeat(64));
-    else
-        for (const phase of PHASES)
-            render(config, template, commands, src, '0'.repeat(64), phase);
-}
-async function publish(input) {
-    const { config, store, onFact } = input;
-    const deployId = config.deployId;
-    const srcKey = releaseKey(config, deployId, 'tgz');
-    const srcUrl = s3Url$1(store.bucket, srcKey);
-    onFact?.('deploy-id', deployId);
-    const archive = await input.log.group(`Pack and upload ${srcUrl}`, () => packAndUpload(input, srcKey, srcUrl));
-    onFact?.('src-url', srcUrl);
-    onFact?.('checksum', archive.checksum);
-    const urls = config.layout === 'releases'
-        ? await putPhaseManifests(input, srcUrl, archive.checksum)
-        : await putManifest(input, srcUrl, archive.checksum);
-    onFact?.('manifest-url', urls.manifestUrl);
-    return { deployId, srcUrl, ...urls, ...archive };
-}
-/** The build packed and streamed into the store, progress logged on the way. */
-async function packAndUpload({ config, store, log, mtime, build }, srcKey, srcUrl) {
-    const started = Date.now();
-    let uploaded = 0;
-    const progress = throttle(2000, (p) => {
-        const pct = p.totalIn > 0 ? ` (${Math.floor((100 * p.bytesIn) / p.totalIn)}%)` : '';
-        log.info(`packed ${formatBytes(p.bytesIn)} of ${formatBytes(p.totalIn)}${pct} at ${formatRate(p.bytesIn, Date.now() - started)}; ` +
-            `compressed ${formatBytes(p.bytesOut)}, uploaded ${formatBytes(uploaded)}`);
+async function planStage(config, deps) {
+    const { log } = deps;
+    checkPlatform(deps.platform);
+    const existing = existingRelease(config);
+    const template = existing ? undefined : await loadTemplate(config, log);
+    const commands = reportingCommands(config, template);
+    if (!existing)
+        checkManifestRenders(config, template, commands);
+    // The fleet is read while the tree is walked; an error in the build is still said first.
+    const reading = new AbortController();
+    const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal;
+    const targetsRead = readTargets(config, deps, signal);
+    targetsRead.catch(() => undefined);
+    const build = existing
+        ? undefined
+        : await checkBuild(config).catch((error) => {
+            reading.abort();
+            throw error;
+        });
+    const found = await targetsRead;
+    const datacenters = found.map((c) => c.datacenter);
+    const note = targetingNote(config);
+    if (note)
+        log.info(note);
+    const selection = { targets: [], filteredOut: [], notLive: [] };
+    const planned = [];
+    const filteredOut = [];
+    for (const dc of found) {
+        const one = await planDatacenter(config, deps, dc.datacenter, dc.found);
+        planned.push(one);
+        selection.targets.push(...one.targets);
+        selection.filteredOut.push(...dc.found.selection.filteredOut);
+        selection.notLive.push(...dc.found.selection.notLive);
+        filteredOut.push(...dc.found.selection.filteredOut.map((n) => nodeId(dc.datacenter, n)));
+    }
+    if (config.promote && selection.targets.length === 0)
+        throw new InputError('promote', `every target already runs ${config.promote}: nothing to promote it to`);
+    const steps = planRollout({
+        datacenters: planned.filter((dc) => dc.targets.length > 0),
+        waves: config.waves,
+        bakeMs: config.bakeMs,
+        layout: config.layout,
+        release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
     });
-    const archive = await pack({
-        root: config.path,
-        exclude: config.exclude,
-        deployIdFile: config.deployIdFile,
+    logPlan(config, log, steps, datacenters, selection, template);
+    return { template, commands, build, selection, filteredOut, steps, datacenters };
+}
+/** What the run will do, in the log, before anything is written. */
+function logPlan(config, log, steps, datacenters, selection, template) {
+    const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy';
+    const waveSteps = steps.filter((s) => KINDS[s.kind].isWave);
+    const shown = labelsOfSteps(waveSteps).slice(0, 50).join(', ');
+    const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0);
+    const prepareStep = steps.find((s) => !KINDS[s.kind].isWave);
+    log.info(`${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`);
+    if (config.layout === 'releases')
+        log.info(`layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`);
+    if (isPartial(steps))
+        log.info(`a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`);
+}
+function templateDest(template) {
+    return template?.dest ?? '<dest>';
+}
+
+// `dry-run: true`: after the plan stage, what a deploy would do, found by reads
+// alone: no S3 object, no KV write, no event, no lock session. Reads here, the
+// rendering below is pure.
+function text(value, max = 120) {
+    return typeof value === 'string' && value !== '' ? plainText(value, max) : undefined;
+}
+function previousLine(p) {
+    if (!p.deployId && !p.manifestUrl)
+        return 'previous release: none (no latest, no deploy-id yet)';
+    const h = p.history;
+    const commit = text(h?.commit, 40);
+    const facts = [
+        commit && `commit ${commit.slice(0, 7)}`,
+        text(h?.published_at, 40) && `published ${text(h?.published_at, 40)}`,
+        text(h?.run_url, 200) && `by ${text(h?.run_url, 200)}`
+    ].filter(Boolean);
+    const where = p.manifestUrl ? ` (latest ${plainText(p.manifestUrl, 200)})` : ' (no latest)';
+    const record = facts.length ? `, ${facts.join(', ')}` : h ? '' : ', no history record';
+    return `previous release: ${text(p.deployId) ?? '(no deploy-id)'}${where}${record}`;
+}
+function lockLine(lock, key) {
+    if (!lock.held)
+        return `deploy lock ${key}: free`;
+    const h = lock.holder;
+    const who = [
+        text(h?.run_url, 200),
+        text(h?.deploy_id) && `deploy ${text(h?.deploy_id)}`,
+        text(h?.started_at, 40) && `since ${text(h?.started_at, 40)}`
+    ].filter(Boolean);
+    const session = [
+        `session ${plainText(lock.session, 40)}`,
+        lock.node && `on ${plainText(lock.node, 80)}`
+    ]
+        .filter(Boolean)
+        .join(' ');
+    return `deploy lock ${key}: held by ${who.length ? who.join(', ') : 'another run'} (${session}); a deploy now would wait for it`;
+}
+/** What a dry run leaves alone, in the backend's words. */
+function untouched(plan) {
+    return plan.backend === 'serf'
+        ? 'no S3 object (release, latest, history or lock), no Serf tag, event or query'
+        : 'no S3 object, no Consul key, event or session';
+}
+/** The dry run's report, one line each, for the log (already plain text). */
+function dryRunLines(plan) {
+    const lines = [
+        `dry run: would ${plan.rollback ? 'roll back to' : 'deploy'} ${plan.deployId} of ${plan.app}`
+    ];
+    if (plan.archive)
+        lines.push(`archive: ${plan.archive.files} entries, ${formatBytes(plan.archive.tarBytes)} as tar (${formatBytes(plan.archive.fileBytes)} of file data) before gzip, to ${plan.release.srcUrl}`);
+    else if (plan.release.checksum)
+        lines.push(`archive: ${plan.release.srcUrl}${plan.release.archiveBytes !== undefined ? `, ${formatBytes(plan.release.archiveBytes)}` : ''}, sha256 ${plan.release.checksum} (verified)`);
+    const bytes = Buffer.byteLength(plan.release.manifestUrl);
+    lines.push(`manifest: ${plan.release.manifestUrl} (${bytes} bytes as the event payload${plan.backend !== 'serf' && bytes > SAFE_PAYLOAD_BYTES ? `, over the ${SAFE_PAYLOAD_BYTES} Consul 1.22+ accepts` : ''})`);
+    const left = [
+        plan.filteredOut && `${plan.filteredOut} other nodes filtered out`,
+        plan.notLive && `${plan.notLive} matching but not live`
+    ].filter(Boolean);
+    lines.push(`targets: ${plan.targets.length} nodes (event "${plan.eventName}"): ${nameList(plan.targets, 50)}${left.length ? `; ${left.join(', ')}` : ''}`);
+    for (const step of plan.steps ?? [])
+        lines.push(`${plainText(step.label, 60)}: ${step.nodes.length} ${step.nodes.length === 1 ? 'node' : 'nodes'}: ${nameList(step.nodes, 20)}`);
+    lines.push(previousLine(plan.previous));
+    lines.push(lockLine(plan.lock, plan.lockKey));
+    lines.push(`nothing was written: ${untouched(plan)}`);
+    return lines;
+}
+/** The run's last line (the CLI's exit message). */
+function dryRunMessage(plan) {
+    return `dry run: ${plan.rollback ? 'rolling back to' : 'deploying'} ${plan.deployId} could go ahead on ${plan.targets.length} nodes${plan.lock.held ? ' (after the run holding the lock)' : ''}; nothing written`;
+}
+/** The job summary of a dry run. */
+function dryRunMarkdown(plan) {
+    const rows = dryRunLines(plan)
+        .slice(1, -1)
+        .map((line) => {
+        const [head, ...rest] = line.split(': ');
+        return `| ${markdownText(head ?? '', 40)} | ${markdownText(rest.join(': '), 2000)} |`;
+    });
+    return [
+        `## 🔍 Dry run: ${plan.rollback ? 'roll back to' : 'deploy'} ${codeSpan(plan.deployId, 100)}`,
+        '',
+        '| | |',
+        '| --- | --- |',
+        ...rows,
+        '',
+        `Nothing was written: ${untouched(plan)}.`,
+        ''
+    ].join('\n');
+}
+
+/**
+ * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
+ * S3 object, KV write, event or lock session; a rollback's release is verified.
+ */
+async function dryRun(config, deps, found) {
+    const { backend, store, log, setOutput, signal } = deps;
+    const { selection, build } = found;
+    let release;
+    let plan;
+    // rollback-to and promote: the release is found and verified, as the run would.
+    if (existingRelease(config)) {
+        release = await findRelease(backendsOf(deps, found), store, config, log);
+        setOutput('src-url', release.srcUrl);
+        setOutput('checksum', release.checksum);
+        setOutput('manifest-url', release.manifestUrl);
+        const { srcUrl, manifestUrl, checksum, archiveBytes } = release;
+        plan = { release: { srcUrl, manifestUrl, checksum, archiveBytes } };
+    }
+    else {
+        // The URLs it would publish to; not outputs, as nothing is there.
+        const url = (ext) => s3Url$1(config.s3.bucket, releaseKey(config, config.deployId, ext));
+        plan = {
+            release: { srcUrl: url('tgz'), manifestUrl: url('yml') },
+            archive: build && {
+                ...archiveShape(build.tree, config.deployIdFile, config.deployId),
+                fileBytes: build.tree.fileBytes
+            }
+        };
+    }
+    setOutput('deploy-id', config.deployId);
+    setOutput('nodes-total', String(selection.targets.length));
+    const report = {
+        ...plan,
+        app: config.app,
         deployId: config.deployId,
-        compressionLevel: config.compressionLevel,
-        // Every file gets the deploy's time, so rsync on the node never skips one.
-        mtime,
-        checked: build,
-        onProgress: (p) => progress.update(p)
-    });
-    log.info(`packing ${archive.files} entries, ${formatBytes(archive.totalBytes)}, from ${config.path}`);
-    // The archive stream ends only once tar and the compressor exited 0 (pack.ts):
-    // a pack failure, even after the last byte, fails the stream and so the upload,
-    // which is aborted. An archive object exists only complete; nothing is ever
-    // deleted, and the deploy role needs no s3:DeleteObject (README, iam-policy.test.ts).
-    const packed = archive.result;
-    packed.catch(() => undefined);
-    const upload = store.uploadStream(srcKey, archive.stream, 'application/gzip', (p) => {
-        uploaded = p.loaded;
-    });
-    try {
-        await upload;
-    }
-    catch (error) {
-        // When pack failed, its error explains the failed upload better.
-        await packed;
-        throw error;
-    }
-    const result = await packed;
-    progress.flush();
-    const ms = Date.now() - started;
-    log.info(`archive ${srcUrl}: ${formatBytes(result.size)} from ${formatBytes(archive.totalBytes)} in ${(ms / 1000).toFixed(1)}s ` +
-        `(${formatRate(archive.totalBytes, ms)}), sha256 ${result.sha256}`);
-    return { checksum: result.sha256, archiveBytes: result.size, files: result.files };
+        rollback: config.rollbackTo !== undefined,
+        eventName: config.eventName,
+        // By label: a name that repeats across datacenters is two nodes (contract 8a).
+        targets: labelsOfSteps(found.steps.filter((s) => KINDS[s.kind].isWave)),
+        ...(found.steps.length > 1 ? { steps: labelledSteps(found.steps) } : {}),
+        filteredOut: selection.filteredOut.length,
+        notLive: selection.notLive.length,
+        previous: await backend.releasePointer(signal),
+        lock: await backend.lockState(signal),
+        lockKey: backend.lockName,
+        backend: config.backend.kind
+    };
+    for (const line of dryRunLines(report))
+        log.info(inert(line));
+    await deps.writeSummary?.(dryRunMarkdown(report));
+    return {
+        release,
+        failed: false,
+        cancelled: false,
+        message: dryRunMessage(report),
+        dryRun: report
+    };
 }
-/** The in-place manifest. */
-async function putManifest({ config, template, commands, store, log }, srcUrl, checksum) {
-    const manifestKey = releaseKey(config, config.deployId, 'yml');
-    const manifestUrl = s3Url$1(store.bucket, manifestKey);
-    const manifest = render(config, template, commands, srcUrl, checksum);
-    await store.putText(manifestKey, manifest, 'application/yaml');
-    log.info(`manifest ${manifestUrl} (${manifestUrl.length} bytes as an event payload)`);
-    return { manifestUrl };
-}
-/** layout: releases: the prepare and switch manifests, then the combined one. */
-async function putPhaseManifests({ config, template, commands, store, log }, srcUrl, checksum) {
-    const manifestKey = releaseKey(config, config.deployId, 'yml');
-    const manifestUrl = s3Url$1(store.bucket, manifestKey);
-    // The two halves first: the combined manifest (what latest will name) is
-    // written last, so each of the three names a whole release (contract 9).
-    const urls = {};
-    for (const phase of ['prepare', 'switch']) {
-        const key = releaseKey(config, config.deployId, `${phase}.yml`);
-        await store.putText(key, render(config, template, commands, srcUrl, checksum, phase), 'application/yaml');
-        urls[phase] = s3Url$1(store.bucket, key);
-        log.info(`${phase} manifest ${urls[phase]} (${urls[phase].length} bytes as an event payload)`);
+
+/**
+ * Publish: the build packed and uploaded, with the history record it will get;
+ * or, with rollback-to and promote, the verified release already published (its
+ * history stays as written).
+ */
+async function publishOrFind(config, plan, deps, pointers) {
+    const { store, log, setOutput } = deps;
+    if (existingRelease(config)) {
+        const release = await findRelease(backendsOf(deps, plan), store, config, log);
+        setOutput('deploy-id', release.deployId);
+        setOutput('src-url', release.srcUrl);
+        setOutput('checksum', release.checksum);
+        setOutput('manifest-url', release.manifestUrl);
+        return { release };
     }
-    await store.putText(manifestKey, render(config, template, commands, srcUrl, checksum, 'combined'), 'application/yaml');
-    log.info(`combined manifest ${manifestUrl}: what latest names, for nodes that boot later`);
-    return { manifestUrl, prepareUrl: urls.prepare, switchUrl: urls.switch };
+    // Every file gets a time no earlier release used (in any datacenter), so rsync -a
+    // on the nodes (which skips files whose size and mtime match) never keeps an old file.
+    const stamps = (await pointers()).map((pointer) => nextFileTime(pointer));
+    const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())));
+    const release = await publish({
+        config,
+        template: plan.template,
+        commands: plan.commands,
+        store,
+        log,
+        onFact: setOutput,
+        mtime: stamp,
+        build: plan.build
+    });
+    const history = {
+        deploy_id: release.deployId,
+        manifest_url: release.manifestUrl,
+        src_url: release.srcUrl,
+        checksum: release.checksum,
+        commit: config.run.sha,
+        run_url: config.run.runUrl,
+        published_at: new Date().toISOString(),
+        mtime: Math.floor(stamp.getTime() / 1000),
+        ...(release.prepareUrl && release.switchUrl
+            ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
+            : {})
+    };
+    return { release, history };
 }
 
 /** The layout a release was published in, from its history record (none: in place). */
@@ -9855,158 +10392,33 @@ async function putRendition({ config, template, reportsFor, store }, release) {
     return s3Url$1(store.bucket, key);
 }
 
-// What fails a wave's health gate (contract 8: node, check, output), whichever
-// backend saw it, and the one line that names it in the log and the report.
-/** One line naming the failing checks, e.g. `node-3: service:web "web" (HTTP 500)`. */
-function gateFailureLine(failures) {
-    return failures
-        .map((f) => {
-        const output = f.output.trim().split('\n')[0]?.slice(0, 120) ?? '';
-        return `${f.node}: ${f.checkId}${f.name && f.name !== f.checkId ? ` "${f.name}"` : ''}${output ? ` (${output})` : ''}`;
-    })
-        .join('; ');
-}
-
-// `rollback-to: <deploy-id>`: no build, no upload. The release must still be
-// whole: its history record in Consul, its manifest and archive in S3, and the
-// archive's sha256 as recorded. Then announce and await run as for a new deploy.
-function keyOf(bucket, url) {
-    const prefix = `s3://${bucket}/`;
-    return url.startsWith(prefix) ? url.slice(prefix.length) : undefined;
-}
 /**
- * The release's history record, from the first datacenter (in rollout order) that
- * recorded it: history/ is per datacenter (contract 8a).
+ * What latest names now, per datacenter: auto-rollback's target, with the
+ * manifests it sends in this run's layout (contract 8a). With layout: releases
+ * it is switched back to: every node sent this one still keeps it (the switch
+ * spares the release it replaced).
  */
-async function readHistory(backends, config, { id, input }) {
-    let missing;
-    for (const backend of backends) {
-        const read = await backend.history(id);
-        if (!read.found) {
-            missing ??= read.where;
-            continue;
-        }
-        if ('unreadable' in read)
-            throw new Error(`${read.where} is not a JSON history record`);
-        return { record: read.record, where: read.where };
-    }
-    const recent = await backends[0].recentDeployIds();
-    throw new InputError(input, `${JSON.stringify(id)} is not a release of ${config.app} (no ${missing}); ${recent.length ? `most recent: ${recent.join(', ')}` : 'no release is recorded yet'}`);
-}
-/** The manifest and archive are still in S3, and the archive is what was published. */
-async function verifyArchive(store, history, { id, input, verb }) {
-    const srcKey = keyOf(store.bucket, history.src_url);
-    const manifestKey = keyOf(store.bucket, history.manifest_url);
-    if (!srcKey || !manifestKey)
-        throw new InputError(input, `${id} was published to another bucket (${history.manifest_url}); set s3-url to its bucket`);
-    if ((await store.head(manifestKey)) === undefined)
-        throw new Error(`cannot ${verb} ${id}: its manifest ${history.manifest_url} is gone from S3`);
-    const size = await store.head(srcKey);
-    if (size === undefined)
-        throw new Error(`cannot ${verb} ${id}: its archive ${history.src_url} is gone from S3`);
-    // Hash the archive as the nodes will: a changed object would fail on every node.
-    const hash = createHash('sha256');
-    for await (const chunk of await store.getStream(srcKey))
-        hash.update(chunk);
-    const checksum = hash.digest('hex');
-    if (checksum !== history.checksum)
-        throw new Error(`cannot ${verb} ${id}: ${history.src_url} has sha256 ${checksum}, but the release recorded ${history.checksum}`);
-    return { checksum, size };
-}
-/** layout: releases announces the release's prepare and switch manifests (contract 9). */
-async function releasePhases(store, config, { record: history, where }, { id, input, verb }) {
-    if (config.layout !== 'releases' && history.switch_manifest_url)
-        // Its <id>.yml is the combined manifest: in place it would switch the nodes to
-        // <dest>/current under a dest they serve from directly.
-        throw new InputError(input, `${id} was published with layout: releases; set layout: releases to ${verb} it`);
-    if (config.layout !== 'releases')
-        return undefined;
-    const prepareUrl = history.prepare_manifest_url;
-    const switchUrl = history.switch_manifest_url;
-    if (!prepareUrl || !switchUrl)
-        throw new InputError(input, `${id} was published with layout: in-place (no prepare or switch manifest in ${where}); with layout: releases ${verb} a release published with it`);
-    for (const url of [prepareUrl, switchUrl]) {
-        const key = keyOf(store.bucket, url);
-        if (!key || (await store.head(key)) === undefined)
-            throw new Error(`cannot ${verb} ${id}: its manifest ${url} is gone from S3`);
-    }
-    return { prepareUrl, switchUrl };
-}
-/** Find and verify the release to roll back to; nothing is written. */
-async function findRelease(
-/** the backend in each datacenter of the run, in rollout order */
-backends, store, config, log) {
-    // promote announces a published release the same way (contract 8).
-    const wanted = config.rollbackTo
-        ? { id: config.rollbackTo, input: 'rollback-to', verb: 'roll back to' }
-        : { id: config.promote, input: 'promote', verb: 'promote' };
-    const id = wanted.id;
-    const found = await readHistory(backends, config, wanted);
-    const history = found.record;
-    const { checksum, size } = await verifyArchive(store, history, wanted);
-    const phases = await releasePhases(store, config, found, wanted);
-    log.info(`release ${id} (published ${history.published_at}${history.commit ? ` from ${history.commit.slice(0, 7)}` : ''}): archive and manifest verified`);
-    return {
-        deployId: id,
-        srcUrl: history.src_url,
-        manifestUrl: history.manifest_url,
-        ...phases,
-        checksum,
-        archiveBytes: size,
-        files: 0,
-        commit: history.commit,
-        publishedAt: history.published_at
+async function previousReleases(config, plan, deps, pointers) {
+    const input = {
+        config,
+        template: plan.template,
+        reportsFor: (deployId) => reportingCommands({ ...config, deployId }, plan.template),
+        store: deps.store,
+        log: deps.log
     };
-}
-
-const where = (step) => (step.datacenter ? `${step.datacenter} ` : '');
-const wave = (step) => `wave ${step.wave}/${step.waves}`;
-const KINDS = {
-    deploy: {
-        url: (release) => release.manifestUrl,
-        isWave: true,
-        gatesLaterSteps: false,
-        byFiltersAsOneWave: true,
-        joinerUrl: (release) => release.manifestUrl,
-        label: (step) => `${where(step)}${wave(step)}`,
-        notStarted: (step) => `not sent: ${where(step)}wave ${step.wave} did not start`
-    },
-    prepare: {
-        url: (release) => release.prepareUrl,
-        phase: 'prepare',
-        isWave: false,
-        gatesLaterSteps: true,
-        byFiltersAsOneWave: false,
-        joinerUrl: () => undefined,
-        label: (step) => `${where(step)}prepare`,
-        notStarted: () => 'not sent: the prepare did not start'
-    },
-    switch: {
-        url: (release) => release.switchUrl,
-        phase: 'switch',
-        isWave: true,
-        gatesLaterSteps: false,
-        byFiltersAsOneWave: false,
-        joinerUrl: (release) => release.manifestUrl,
-        label: (step) => `${where(step)}${step.waves > 1 ? `switch ${wave(step)}` : 'switch'}`,
-        notStarted: (step) => `not switched: ${KINDS.switch.label(step)} did not start`
+    const previous = new Map();
+    // The same release in several datacenters is rendered (and uploaded) once.
+    const found = new Map();
+    for (const [i, dc] of plan.datacenters.entries()) {
+        const { deployId, manifestUrl, history } = pointers[i];
+        if (!deployId || !manifestUrl || deployId === config.deployId)
+            continue;
+        const key = `${deployId}\u0000${manifestUrl}`;
+        if (!found.has(key))
+            found.set(key, rollbackManifests(input, { deployId, manifestUrl, history }));
+        previous.set(dc, await found.get(key));
     }
-};
-/** The manifest a step sends; a release without that manifest cannot run the step. */
-function stepUrl(step, release) {
-    const url = KINDS[step.kind].url(release);
-    if (!url)
-        throw new Error(`release ${release.deployId} has no ${step.kind} manifest`);
-    return url;
-}
-/** Each step by its label, with its nodes' labels (a repeated name with its datacenter). */
-function labelledSteps(steps) {
-    const labels = labelsOfSteps(steps);
-    let at = 0;
-    return steps.map((step) => {
-        const nodes = labels.slice(at, (at += step.nodes.length));
-        return { label: KINDS[step.kind].label(step), nodes };
-    });
+    return previous;
 }
 
 function newRolloutContext(steps, release, deps, opts = {}) {
@@ -10235,6 +10647,18 @@ function logChanges(ctx, changed) {
         else if (s.note)
             ctx.deps.log.info(inert(`${plainText(ctx.fleet.labelOf(s), 80)}: not counted (${plainText(s.note, 120)})`));
     }
+}
+
+// What fails a wave's health gate (contract 8: node, check, output), whichever
+// backend saw it, and the one line that names it in the log and the report.
+/** One line naming the failing checks, e.g. `node-3: service:web "web" (HTTP 500)`. */
+function gateFailureLine(failures) {
+    return failures
+        .map((f) => {
+        const output = f.output.trim().split('\n')[0]?.slice(0, 120) ?? '';
+        return `${f.node}: ${f.checkId}${f.name && f.name !== f.checkId ? ` "${f.name}"` : ''}${output ? ` (${output})` : ''}`;
+    })
+        .join('; ');
 }
 
 // Judging a step once its fleet has a verdict: failures counted over the run,
@@ -10766,646 +11190,6 @@ function logPhases(ctx, result) {
     ctx.deps.log.info(`switch: ${figures.switched} node${figures.switched === 1 ? '' : 's'} switched to ${ctx.release.deployId}; spread ${figures.switchSpreadMs ?? 0} ms (first to last node switched)${figures.prepared === 0 ? '; a switch only: every node still kept the release, nothing was downloaded' : ''}`);
 }
 
-// The staged rollout as data (contract 8, 9, 10; DESIGN "The rollout is a plan
-// of steps"): the targets ordered, canaries first, and planRollout() turning
-// targets per datacenter into the list of events the executor fires, in order.
-// Pure: no I/O, no clock, no Consul.
-/**
- * Contract 8 "Order of nodes": targets whose targeted service carries the tag
- * `canary` first, then the rest, each group in natural order. Duplicates are
- * dropped; canaries that are not targets are ignored.
- */
-function orderTargets(targets, canaryNodes) {
-    const canary = new Set(canaryNodes);
-    const unique = [...new Set(targets)];
-    return [
-        ...unique.filter((node) => canary.has(node)).sort(compareNatural),
-        ...unique.filter((node) => !canary.has(node)).sort(compareNatural)
-    ];
-}
-const ALL = [{ kind: 'percent', percent: 100 }];
-/** True when the waves stop below all targets in some datacenter (contract 8 "partial rollout"). */
-function isPartial(steps) {
-    return steps.some((step) => step.kind !== 'prepare' && step.wave === step.waves && !step.movesLatest);
-}
-/**
- * The rollout as steps, datacenter after datacenter (contract 10), each:
- * with `layout: releases` one `prepare` step to every target that lacks the
- * release, then one `deploy` (in place) or `switch` step per wave. `latest`
- * moves once per datacenter, before its last wave, unless the rollout is
- * partial there (last wave below all targets). Throws InputError (`waves`) when
- * the waves do not grow in some datacenter.
- */
-function planRollout(input) {
-    const releases = input.layout === 'releases';
-    const steps = [];
-    for (const dc of input.datacenters) {
-        const ordered = orderTargets(dc.targets, dc.canaries);
-        const counts = waveCounts(input.waves ?? ALL, ordered.length);
-        if (counts.length === 0)
-            continue;
-        const datacenter = dc.datacenter;
-        const full = counts[counts.length - 1] === ordered.length;
-        if (releases) {
-            const prepared = new Set(input.release === 'new' ? [] : (dc.prepared ?? []));
-            // Contract 9: prepare goes to every target up front, partial rollout or not.
-            const toPrepare = ordered.filter((node) => !prepared.has(node));
-            if (toPrepare.length > 0)
-                steps.push({
-                    datacenter,
-                    kind: 'prepare',
-                    nodes: toPrepare,
-                    wave: 0,
-                    waves: counts.length,
-                    movesLatest: false,
-                    bakeMs: 0,
-                    takesJoiners: false
-                });
-        }
-        let from = 0;
-        counts.forEach((count, i) => {
-            const nodes = ordered.slice(from, count);
-            from = count;
-            const last = i === counts.length - 1;
-            steps.push({
-                datacenter,
-                kind: releases ? 'switch' : 'deploy',
-                nodes,
-                wave: i + 1,
-                waves: counts.length,
-                movesLatest: last && full,
-                bakeMs: input.bakeMs,
-                takesJoiners: last && full
-            });
-        });
-    }
-    return steps;
-}
-// ---------------------------------------------------------------- canaries and the gate
-
-function targetingNote(config) {
-    const { backend, filters } = config;
-    if (backend.kind !== 'serf') {
-        if (Object.values(filters).some((f) => f !== undefined))
-            return undefined;
-        return 'no node-filter or service-filter: every live node is targeted, Consul servers included (most fleets set service-filter)';
-    }
-    const filtered = filters.node !== undefined || Object.keys(backend.tags).length > 0;
-    if (!filtered)
-        return `no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`;
-    const oneEvent = config.waves === undefined && config.layout !== 'releases' && !config.promote;
-    if (!oneEvent)
-        return undefined;
-    return `node-filter and serf-tags choose the members this run waits for, but the Serf event "${config.eventName}" reaches every member, and each one that handles it deploys; to send only to the targets, set waves: 100% (one query naming them)`;
-}
-
-// The stages of one run, wired together: plan → publish (or find) → rollout
-// (announce → await → gate, per step) → report. Every client is passed in, so tests run the whole pipeline
-// against local servers.
-/** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
-const CANCELLED_LOCK_RELEASE_MS = 1_500;
-/** How long the plan stage retries an unreachable Consul before saying so. */
-const PLAN_RETRY_MS = 15_000;
-/** How many of a failed node's last log lines are printed, and for how many nodes. */
-const EXCERPT_LINES = 40;
-const MAX_EXCERPTS = 10;
-async function loadTemplate(config, log) {
-    if (!config.manifestFile)
-        return undefined;
-    let text;
-    try {
-        text = await readFile(config.manifestFile, 'utf8');
-    }
-    catch (error) {
-        const code = error.code ?? 'unreadable';
-        throw new InputError('manifest', `cannot be read: ${quote(config.manifestFile)} (${code})`);
-    }
-    const template = parseManifestTemplate(text, config.manifestName ?? config.manifestFile);
-    for (const warning of template.warnings)
-        log.warning(warning);
-    return template;
-}
-function reportingCommands(config, template) {
-    // Serf (contract 13): the result is the node's `stretcher-<app>` tag.
-    if (config.backend.kind === 'serf') {
-        const serf = (phase) => {
-            const opts = { app: config.app, deployId: config.deployId, ...(phase ? { phase } : {}) };
-            return { success: serfSuccessCommands(opts), failure: serfFailureCommands(opts) };
-        };
-        if (config.layout !== 'releases')
-            return serf();
-        return { ...serf(), phases: { prepare: serf('prepare'), switch: serf('switch') } };
-    }
-    const dashboard = config.dashboard ? { namespace: config.dashboard, app: config.app } : undefined;
-    const opts = { kvPrefix: config.kvPrefix, deployId: config.deployId, dashboard };
-    const commands = { success: successCommands(opts), failure: failureCommands(opts) };
-    const dest = config.dest ?? template?.dest;
-    if (config.layout !== 'releases' || dest === undefined)
-        return commands;
-    const phase = (name) => {
-        const layout = { ...opts, layout: { phase: name, dest } };
-        return { success: successCommands(layout), failure: failureCommands(layout) };
-    };
-    return { ...commands, phases: { prepare: phase('prepare'), switch: phase('switch') } };
-}
-function setFleetOutputs(fleet, setOutput) {
-    const c = fleet.counts();
-    setOutput('nodes-total', String(c.total));
-    setOutput('nodes-succeeded', String(c.succeeded));
-    setOutput('nodes-failed', String(c.failed));
-    setOutput('nodes-pending', String(c.pending));
-    setOutput('results', JSON.stringify(resultRows(fleet)));
-}
-/** The last lines of a log, as plain text, for the job log. */
-function logTail(text) {
-    return text
-        .split('\n')
-        .slice(-EXCERPT_LINES)
-        .map((l) => plainText(l, 400))
-        .join('\n');
-}
-function isCancelled(deps) {
-    return deps.signal?.aborted === true;
-}
-/**
- * `dry-run`: after the plan stage, what a deploy would do, from reads alone. No
- * S3 object, KV write, event or lock session; a rollback's release is verified.
- */
-async function dryRun(config, deps, found) {
-    const { backend, store, log, setOutput, signal } = deps;
-    const { selection, build } = found;
-    let release;
-    let plan;
-    // rollback-to and promote: the release is found and verified, as the run would.
-    if (existingRelease(config)) {
-        release = await findRelease(backendsOf(deps, found), store, config, log);
-        setOutput('src-url', release.srcUrl);
-        setOutput('checksum', release.checksum);
-        setOutput('manifest-url', release.manifestUrl);
-        const { srcUrl, manifestUrl, checksum, archiveBytes } = release;
-        plan = { release: { srcUrl, manifestUrl, checksum, archiveBytes } };
-    }
-    else {
-        // The URLs it would publish to; not outputs, as nothing is there.
-        const url = (ext) => s3Url$1(config.s3.bucket, releaseKey(config, config.deployId, ext));
-        plan = {
-            release: { srcUrl: url('tgz'), manifestUrl: url('yml') },
-            archive: build && {
-                ...archiveShape(build.tree, config.deployIdFile, config.deployId),
-                fileBytes: build.tree.fileBytes
-            }
-        };
-    }
-    setOutput('deploy-id', config.deployId);
-    setOutput('nodes-total', String(selection.targets.length));
-    const report = {
-        ...plan,
-        app: config.app,
-        deployId: config.deployId,
-        rollback: config.rollbackTo !== undefined,
-        eventName: config.eventName,
-        // By label: a name that repeats across datacenters is two nodes (contract 8a).
-        targets: labelsOfSteps(found.steps.filter((s) => KINDS[s.kind].isWave)),
-        ...(found.steps.length > 1 ? { steps: labelledSteps(found.steps) } : {}),
-        filteredOut: selection.filteredOut.length,
-        notLive: selection.notLive.length,
-        previous: await backend.releasePointer(signal),
-        lock: await backend.lockState(signal),
-        lockKey: backend.lockName,
-        backend: config.backend.kind
-    };
-    for (const line of dryRunLines(report))
-        log.info(inert(line));
-    await deps.writeSummary?.(dryRunMarkdown(report));
-    return {
-        release,
-        failed: false,
-        cancelled: false,
-        message: dryRunMessage(report),
-        dryRun: report
-    };
-}
-/** The backend in each datacenter of the run, in rollout order. */
-function backendsOf(deps, plan) {
-    return plan.datacenters.map((dc) => deps.backend.at(dc));
-}
-/** The release this run rolls out already exists (rollback-to, promote): nothing is built. */
-function existingRelease(config) {
-    return config.rollbackTo ?? config.promote;
-}
-/**
- * Plan: every input problem, and whether Consul answers at all, is found before
- * anything is uploaded or written to Consul; the rollout's steps come out of it.
- */
-async function planStage(config, deps) {
-    const { log } = deps;
-    checkPlatform(deps.platform);
-    const existing = existingRelease(config);
-    const template = existing ? undefined : await loadTemplate(config, log);
-    const commands = reportingCommands(config, template);
-    if (!existing)
-        checkManifestRenders(config, template, commands);
-    // The fleet is read while the tree is walked; an error in the build is still said first.
-    const reading = new AbortController();
-    const signal = deps.signal ? AbortSignal.any([deps.signal, reading.signal]) : reading.signal;
-    const targetsRead = readTargets(config, deps, signal);
-    targetsRead.catch(() => undefined);
-    const build = existing
-        ? undefined
-        : await checkBuild(config).catch((error) => {
-            reading.abort();
-            throw error;
-        });
-    const found = await targetsRead;
-    const datacenters = found.map((c) => c.datacenter);
-    const note = targetingNote(config);
-    if (note)
-        log.info(note);
-    const selection = { targets: [], filteredOut: [], notLive: [] };
-    const planned = [];
-    const filteredOut = [];
-    for (const dc of found) {
-        const one = await planDatacenter(config, deps, dc.datacenter, dc.found);
-        planned.push(one);
-        selection.targets.push(...one.targets);
-        selection.filteredOut.push(...dc.found.selection.filteredOut);
-        selection.notLive.push(...dc.found.selection.notLive);
-        filteredOut.push(...dc.found.selection.filteredOut.map((n) => nodeId(dc.datacenter, n)));
-    }
-    if (config.promote && selection.targets.length === 0)
-        throw new InputError('promote', `every target already runs ${config.promote}: nothing to promote it to`);
-    const steps = planRollout({
-        datacenters: planned.filter((dc) => dc.targets.length > 0),
-        waves: config.waves,
-        bakeMs: config.bakeMs,
-        layout: config.layout,
-        release: config.promote ? 'promote' : config.rollbackTo ? 'rollback' : 'new'
-    });
-    logPlan(config, log, steps, datacenters, selection, template);
-    return { template, commands, build, selection, filteredOut, steps, datacenters };
-}
-/**
- * Several datacenters (contract 10): each one's targets, in order; an unknown one
- * fails here. Unset: the agent's own, with no `?dc` at all, as always.
- */
-async function readTargets(config, deps, signal) {
-    const { backend } = deps;
-    const datacenters = await backend.datacenters(config.datacenters, signal);
-    const found = await Promise.all(datacenters.map((dc) => backend.at(dc).targets(signal, Date.now() + PLAN_RETRY_MS)));
-    return datacenters.map((datacenter, i) => ({ datacenter, found: found[i] }));
-}
-/** One datacenter's targets: those not on a promoted release yet, canaries, nodes keeping it. */
-async function planDatacenter(config, deps, datacenter, found) {
-    const { log } = deps;
-    const where = datacenter ? ` in datacenter ${datacenter}` : '';
-    const { selection } = found;
-    if (selection.targets.length === 0)
-        throw new Error(`no live node${where} matches the filters (${found.known} in the catalog, ${selection.notLive.length} of them matching but not live): nothing would receive the deploy`);
-    let targets = selection.targets;
-    const existingId = existingRelease(config);
-    // Read once for promote and for layout: releases (which nodes run or keep it).
-    const results = config.promote || (config.layout === 'releases' && existingId)
-        ? await deps.backend.at(datacenter).lastResults(deps.signal)
-        : undefined;
-    if (config.promote && results) {
-        // Promote goes on over the targets not on the release yet (contract 8).
-        const on = nodesOnRelease(results, config.promote);
-        targets = targets.filter((node) => !on.has(node));
-        log.info(`promote ${config.promote}${where}: ${on.size} of the ${selection.targets.length} targets already run it`);
-    }
-    const targetSet = new Set(targets);
-    const canaries = found.canaries.filter((node) => targetSet.has(node));
-    // layout: releases: a published release the nodes still keep needs only the switch.
-    const prepared = config.layout === 'releases' && existingId && results
-        ? nodesKeeping(results, existingId)
-        : undefined;
-    if (prepared)
-        log.info(`${existingId}${where}: ${targets.filter((n) => prepared.has(n)).length} of ${targets.length} targets still keep it (switch only, no download); the rest prepare it first`);
-    return { datacenter, targets, canaries, prepared: prepared ? [...prepared] : undefined };
-}
-/** What the run will do, in the log, before anything is written. */
-function logPlan(config, log, steps, datacenters, selection, template) {
-    const verb = config.rollbackTo ? 'roll back to' : config.promote ? 'promote' : 'deploy';
-    const waveSteps = steps.filter((s) => KINDS[s.kind].isWave);
-    const shown = labelsOfSteps(waveSteps).slice(0, 50).join(', ');
-    const count = waveSteps.reduce((n, s) => n + s.nodes.length, 0);
-    const prepareStep = steps.find((s) => !KINDS[s.kind].isWave);
-    log.info(`${verb} ${config.deployId} of ${config.app} on ${count} nodes${datacenters[0] ? ` in ${datacenters.join(', ')}` : ''}${waveSteps.length > 1 ? ` in ${waveSteps.length} waves (${waveSteps.map((s) => s.nodes.length).join(', ')})` : ''}: ${shown}${count > 50 ? ', …' : ''}`);
-    if (config.layout === 'releases')
-        log.info(`layout: releases: ${prepareStep ? `prepare on ${prepareStep.nodes.length} nodes` : 'no prepare (every target keeps the release)'}, then switch ${config.dest ?? templateDest(template)}/current`);
-    if (isPartial(steps))
-        log.info(`a partial rollout: ${selection.targets.length - count} targets stay on the current release; latest does not move`);
-}
-function templateDest(template) {
-    return template?.dest ?? '<dest>';
-}
-/**
- * Nodes that run `deployId`: their last result holds it with success (a node that
- * only prepared it, layout: releases, does not run it yet).
- */
-function nodesOnRelease(results, deployId) {
-    const on = new Set();
-    for (const [node, r] of results)
-        if (r.deployId === deployId && r.status === 'success' && r.phase !== 'prepare')
-            on.add(node);
-    return on;
-}
-/**
- * layout: releases (contract 9): the nodes that still keep `deployId` under
- * <dest>/releases. Each node's last result lists the releases it keeps
- * (`"releases"`, written by the reporting commands after every prepare and
- * switch), and a node whose last result is this release's prepare or switch
- * success has it too. A node with no such record is sent prepare and switch.
- */
-function nodesKeeping(results, deployId) {
-    const keeping = new Set();
-    for (const [node, r] of results) {
-        const has = r.releases !== undefined
-            ? r.releases.includes(deployId)
-            : r.deployId === deployId && r.status === 'success' && r.phase !== undefined;
-        if (has)
-            keeping.add(node);
-    }
-    return keeping;
-}
-/**
- * Publish: the build packed and uploaded, with the history record it will get;
- * or, with rollback-to and promote, the verified release already published (its
- * history stays as written).
- */
-async function publishOrFind(config, plan, deps, pointers) {
-    const { store, log, setOutput } = deps;
-    if (existingRelease(config)) {
-        const release = await findRelease(backendsOf(deps, plan), store, config, log);
-        setOutput('deploy-id', release.deployId);
-        setOutput('src-url', release.srcUrl);
-        setOutput('checksum', release.checksum);
-        setOutput('manifest-url', release.manifestUrl);
-        return { release };
-    }
-    // Every file gets a time no earlier release used (in any datacenter), so rsync -a
-    // on the nodes (which skips files whose size and mtime match) never keeps an old file.
-    const stamps = (await pointers()).map((pointer) => nextFileTime(pointer));
-    const stamp = new Date(Math.max(...stamps.map((d) => d.getTime())));
-    const release = await publish({
-        config,
-        template: plan.template,
-        commands: plan.commands,
-        store,
-        log,
-        onFact: setOutput,
-        mtime: stamp,
-        build: plan.build
-    });
-    const history = {
-        deploy_id: release.deployId,
-        manifest_url: release.manifestUrl,
-        src_url: release.srcUrl,
-        checksum: release.checksum,
-        commit: config.run.sha,
-        run_url: config.run.runUrl,
-        published_at: new Date().toISOString(),
-        mtime: Math.floor(stamp.getTime() / 1000),
-        ...(release.prepareUrl && release.switchUrl
-            ? { prepare_manifest_url: release.prepareUrl, switch_manifest_url: release.switchUrl }
-            : {})
-    };
-    return { release, history };
-}
-/**
- * What latest names now, per datacenter: auto-rollback's target, with the
- * manifests it sends in this run's layout (contract 8a). With layout: releases
- * it is switched back to: every node sent this one still keeps it (the switch
- * spares the release it replaced).
- */
-async function previousReleases(config, plan, deps, pointers) {
-    const input = {
-        config,
-        template: plan.template,
-        reportsFor: (deployId) => reportingCommands({ ...config, deployId }, plan.template),
-        store: deps.store,
-        log: deps.log
-    };
-    const previous = new Map();
-    // The same release in several datacenters is rendered (and uploaded) once.
-    const found = new Map();
-    for (const [i, dc] of plan.datacenters.entries()) {
-        const { deployId, manifestUrl, history } = pointers[i];
-        if (!deployId || !manifestUrl || deployId === config.deployId)
-            continue;
-        const key = `${deployId}\u0000${manifestUrl}`;
-        if (!found.has(key))
-            found.set(key, rollbackManifests(input, { deployId, manifestUrl, history }));
-        previous.set(dc, await found.get(key));
-    }
-    return previous;
-}
-/**
- * The deploy lock, in the first datacenter listed (contract 10). Waiting for it
- * counts against `timeout`.
- */
-function takeLock(config, first, deps) {
-    return deps.backend.at(first).lock({
-        holder: {
-            deploy_id: config.deployId,
-            run_url: config.run.runUrl,
-            repository: config.run.repository,
-            sha: config.run.sha,
-            started_at: new Date().toISOString()
-        },
-        deadline: Date.now() + config.timeoutMs,
-        log: deps.log,
-        signal: deps.signal,
-        onSession: (id) => deps.onLockSession?.(id, first)
-    });
-}
-async function runPipeline(config, deps) {
-    const plan = await planStage(config, deps);
-    if (config.dryRun)
-        return dryRun(config, deps, plan);
-    const run = {
-        excerpts: [],
-        fleet: new FleetState({
-            deployId: config.deployId,
-            baselineIndex: 0,
-            maxFailures: config.maxFailures,
-            targets: nodesOfSteps(plan.steps),
-            untargeted: plan.filteredOut
-        })
-    };
-    const failed = async (error) => {
-        if (isCancelled(deps))
-            return cancelledResult(config, deps, run);
-        if (run.release)
-            await summarize(config, deps, run, {}, {
-                error: plainText(String(error.message ?? error), 300)
-            })?.catch(() => { });
-        throw error;
-    };
-    const early = await underLock(config, deps, plan, run, () => rollOut(config, deps, plan, run), failed);
-    if (early)
-        return early;
-    if (!run.rollout || isCancelled(deps))
-        return cancelledResult(config, deps, run);
-    return finalResult(config, deps, run, run.rollout);
-}
-/**
- * The lock keeps two runs of this app from interleaving latest (and from
- * publishing at once); waiting for it counts against timeout. It is released on
- * success, failure and cancel (a killed runner's lapses with its session), except
- * while an interrupted announcement is unsettled: then no other run may move
- * latest before the post step has put it right.
- */
-async function underLock(config, deps, plan, run, body, failed) {
-    let lock;
-    try {
-        lock = await takeLock(config, plan.datacenters[0], deps);
-    }
-    catch (error) {
-        return failed(error);
-    }
-    try {
-        await body();
-        return undefined;
-    }
-    catch (error) {
-        return await failed(error);
-    }
-    finally {
-        const name = deps.backend.lockName;
-        if (run.lastJournal && !isSettled(run.lastJournal))
-            deps.log.warning(`left the deploy lock ${name} to the post step`);
-        else {
-            await lock
-                .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
-                .catch((error) => deps.log.warning(`could not release the deploy lock ${name} (it frees itself when its session expires): ${error.message}`));
-            deps.onLockReleased?.();
-        }
-    }
-}
-/** Publish (or find) the release, then the rollout; the verdict is said as soon as it is known. */
-async function rollOut(config, deps, plan, run) {
-    // What latest names in each datacenter, read once under the lock: the new
-    // release's file time and auto-rollback's target both come from it.
-    let read;
-    const pointers = () => (read ??= Promise.all(plan.datacenters.map((dc) => deps.backend.at(dc).releasePointer(deps.signal))));
-    const found = await publishOrFind(config, plan, deps, pointers);
-    run.release = found.release;
-    run.history = found.history;
-    const previous = config.autoRollback
-        ? await previousReleases(config, plan, deps, await pointers())
-        : undefined;
-    const nodeCount = nodesOfSteps(plan.steps).length;
-    await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
-        const rollout = await runRollout(plan.steps, rolloutRelease(config, found), {
-            backend: deps.backend,
-            config,
-            log: deps.log,
-            signal: deps.signal,
-            filteredOut: plan.filteredOut,
-            previous,
-            // The report tells this run's own announcement; the post step settles whichever
-            // announcement was last (auto-rollback's included).
-            onJournal: (step, source) => {
-                run.lastJournal = step;
-                if (source === 'rollout')
-                    run.journal = run.lastJournal;
-                deps.onAnnounceJournal?.(run.lastJournal);
-            },
-            onAnnounced: (announced) => announcedTo(config, deps, run, announced),
-            onProgress: deps.onProgress
-        });
-        run.rollout = rollout;
-        run.fleet = rollout.fleet;
-        run.firedAt = rollout.firstFiredAt ?? run.firedAt;
-    });
-    // What the user waits for: said before the lock release and the reporting (after
-    // failed nodes' logs, only when some failed: the cause ends the line).
-    if (isCancelled(deps) || !run.rollout)
-        return;
-    if (config.wait)
-        run.excerpts = await readFailedLogs(run.fleet, deps.backend);
-    deps.onVerdict?.(outcome(run.rollout, run.excerpts));
-}
-function rolloutRelease(config, found) {
-    return {
-        deployId: config.deployId,
-        manifestUrl: found.release.manifestUrl,
-        prepareUrl: found.release.prepareUrl,
-        switchUrl: found.release.switchUrl,
-        history: found.history
-    };
-}
-/** After the first event: outputs so far, and the PR check starts. */
-async function announcedTo(config, deps, run, fleet) {
-    run.fleet = fleet;
-    run.firedAt ??= Date.now();
-    setFleetOutputs(fleet, deps.setOutput);
-    await deps.onAnnounced?.({ release: run.release, fleet, facts: factsOf(config, run) });
-}
-function factsOf(config, run) {
-    const { release, history, journal, firedAt } = run;
-    return runFacts(config, {
-        release,
-        history,
-        journal,
-        firedAt,
-        previousDeployId: previousDeployId(journal)
-    });
-}
-/** Every run that gets past the plan leaves a job summary, however it ends. */
-function summarize(config, deps, run, extra, facts = {}) {
-    const { rollout, firedAt } = run;
-    return deps.writeSummary?.(summaryMarkdown({
-        fleet: run.fleet,
-        verdict: { done: false },
-        ...rolloutReport(rollout),
-        ...extra,
-        facts: {
-            ...factsOf(config, run),
-            durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
-            ...facts
-        }
-    }) + (rollout ? phasesMarkdown(rollout) : ''));
-}
-async function cancelledResult(config, deps, run) {
-    setFleetOutputs(run.fleet, deps.setOutput);
-    if (run.rollout)
-        setRolloutOutputs(run.rollout, deps.setOutput);
-    await summarize(config, deps, run, {}, { cancelled: true })?.catch(() => { });
-    const { release, fleet, rollout } = run;
-    return {
-        release,
-        fleet,
-        rollout,
-        failed: true,
-        cancelled: true,
-        message: `cancelled: ${progressLine(fleet.counts())}`
-    };
-}
-/** The outputs, the failed nodes' log tails and the summary of a run that ran its course. */
-async function finalResult(config, deps, run, done) {
-    const { release, fleet, excerpts, firedAt } = run;
-    setFleetOutputs(fleet, deps.setOutput);
-    setRolloutOutputs(done, deps.setOutput);
-    if (!config.wait) {
-        await summarize(config, deps, run, { notWaiting: true }, { durationMs: undefined });
-        return { release, fleet, rollout: done, cancelled: false, ...outcome(done) };
-    }
-    const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt;
-    for (const excerpt of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
-        deps.log.info(inert(`--- ${plainText(fleet.labelOf(excerpt), 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(excerpt.text)}`));
-    await summarize(config, deps, run, { verdict: done.verdict, excerpts }, { durationMs });
-    return {
-        release,
-        fleet,
-        verdict: done.verdict,
-        rollout: done,
-        excerpts,
-        cancelled: false,
-        ...outcome(done, excerpts)
-    };
-}
 /**
  * Logs are read only for nodes that failed this deploy (contract 5), each from
  * its datacenter; each excerpt keeps the datacenter (names repeat across them).
@@ -11424,6 +11208,10 @@ async function readFailedLogs(fleet, backend) {
             excerpts.push({ ...nodeId(dc, node), text });
     return excerpts;
 }
+
+// A rollout's result as the report shows it: its waves, what failed its gate,
+// what auto-rollback did, both phases of layout: releases, and the verdict line.
+// Pure.
 /** What the report shows of a rollout: its waves, what failed its gate, what auto-rollback did. */
 function rolloutReport(rollout) {
     const gated = rollout?.waves.find((w) => w.outcome === 'gate')?.gateFailures;
@@ -11503,9 +11291,235 @@ function rolloutMessage(rollout, excerpts) {
         parts.push(rollout.rollback.message);
     return parts.join('; ');
 }
+
+/** How many of a failed node's last log lines are printed, and for how many nodes. */
+const EXCERPT_LINES = 40;
+const MAX_EXCERPTS = 10;
+function setFleetOutputs(fleet, setOutput) {
+    const c = fleet.counts();
+    setOutput('nodes-total', String(c.total));
+    setOutput('nodes-succeeded', String(c.succeeded));
+    setOutput('nodes-failed', String(c.failed));
+    setOutput('nodes-pending', String(c.pending));
+    setOutput('results', JSON.stringify(resultRows(fleet)));
+}
+/** The last lines of a log, as plain text, for the job log. */
+function logTail(text) {
+    return text
+        .split('\n')
+        .slice(-EXCERPT_LINES)
+        .map((l) => plainText(l, 400))
+        .join('\n');
+}
+/** After the first event: outputs so far, and the PR check starts. */
+async function announcedTo(config, deps, run, fleet) {
+    run.fleet = fleet;
+    run.firedAt ??= Date.now();
+    setFleetOutputs(fleet, deps.setOutput);
+    await deps.onAnnounced?.({ release: run.release, fleet, facts: factsOf(config, run) });
+}
+function factsOf(config, run) {
+    const { release, history, journal, firedAt } = run;
+    return runFacts(config, { release, history, journal, firedAt });
+}
+/** Every run that gets past the plan leaves a job summary, however it ends. */
+function summarize(config, deps, run, extra, facts = {}) {
+    const { rollout, firedAt } = run;
+    return deps.writeSummary?.(summaryMarkdown({
+        fleet: run.fleet,
+        verdict: { done: false },
+        ...rolloutReport(rollout),
+        ...extra,
+        facts: {
+            ...factsOf(config, run),
+            durationMs: firedAt === undefined ? undefined : Date.now() - firedAt,
+            ...facts
+        }
+    }) + (rollout ? phasesMarkdown(rollout) : ''));
+}
+async function cancelledResult(config, deps, run) {
+    setFleetOutputs(run.fleet, deps.setOutput);
+    if (run.rollout)
+        setRolloutOutputs(run.rollout, deps.setOutput);
+    await summarize(config, deps, run, {}, { cancelled: true })?.catch(() => { });
+    const { release, fleet, rollout } = run;
+    return {
+        release,
+        fleet,
+        rollout,
+        failed: true,
+        cancelled: true,
+        message: `cancelled: ${progressLine(fleet.counts())}`
+    };
+}
+/** The outputs, the failed nodes' log tails and the summary of a run that ran its course. */
+async function finalResult(config, deps, run, done) {
+    const { release, fleet, excerpts, firedAt } = run;
+    setFleetOutputs(fleet, deps.setOutput);
+    setRolloutOutputs(done, deps.setOutput);
+    if (!config.wait) {
+        await summarize(config, deps, run, { notWaiting: true }, { durationMs: undefined });
+        return { release, fleet, rollout: done, cancelled: false, ...outcome(done) };
+    }
+    const durationMs = firedAt === undefined ? undefined : Date.now() - firedAt;
+    for (const excerpt of excerpts.filter((e) => e.text).slice(0, MAX_EXCERPTS))
+        deps.log.info(inert(`--- ${plainText(fleet.labelOf(excerpt), 80)} (last ${EXCERPT_LINES} lines of its log) ---\n${logTail(excerpt.text)}`));
+    await summarize(config, deps, run, { verdict: done.verdict, excerpts }, { durationMs });
+    return {
+        release,
+        fleet,
+        verdict: done.verdict,
+        rollout: done,
+        excerpts,
+        cancelled: false,
+        ...outcome(done, excerpts)
+    };
+}
 function setRolloutOutputs(rollout, setOutput) {
     setOutput('waves-completed', String(rollout.wavesCompletedOutput));
     setOutput('rolled-back', rollout.rollback?.sent ? 'true' : 'false');
+}
+
+/** How long a cancelled run tries to release the lock (its session's TTL frees it anyway). */
+const CANCELLED_LOCK_RELEASE_MS = 1_500;
+function isCancelled(deps) {
+    return deps.signal?.aborted === true;
+}
+/**
+ * The deploy lock, in the first datacenter listed (contract 10). Waiting for it
+ * counts against `timeout`.
+ */
+function takeLock(config, first, deps) {
+    return deps.backend.at(first).lock({
+        holder: {
+            deploy_id: config.deployId,
+            run_url: config.run.runUrl,
+            repository: config.run.repository,
+            sha: config.run.sha,
+            started_at: new Date().toISOString()
+        },
+        deadline: Date.now() + config.timeoutMs,
+        log: deps.log,
+        signal: deps.signal,
+        onSession: (id) => deps.onLockSession?.(id, first)
+    });
+}
+async function runPipeline(config, deps) {
+    const plan = await planStage(config, deps);
+    if (config.dryRun)
+        return dryRun(config, deps, plan);
+    const run = {
+        excerpts: [],
+        fleet: new FleetState({
+            deployId: config.deployId,
+            baselineIndex: 0,
+            maxFailures: config.maxFailures,
+            targets: nodesOfSteps(plan.steps),
+            untargeted: plan.filteredOut
+        })
+    };
+    const failed = async (error) => {
+        if (isCancelled(deps))
+            return cancelledResult(config, deps, run);
+        if (run.release)
+            await summarize(config, deps, run, {}, {
+                error: plainText(String(error.message ?? error), 300)
+            })?.catch(() => { });
+        throw error;
+    };
+    const early = await underLock(config, deps, plan, run, () => rollOut(config, deps, plan, run), failed);
+    if (early)
+        return early;
+    if (!run.rollout || isCancelled(deps))
+        return cancelledResult(config, deps, run);
+    return finalResult(config, deps, run, run.rollout);
+}
+/**
+ * The lock keeps two runs of this app from interleaving latest (and from
+ * publishing at once); waiting for it counts against timeout. It is released on
+ * success, failure and cancel (a killed runner's lapses with its session), except
+ * while an interrupted announcement is unsettled: then no other run may move
+ * latest before the post step has put it right.
+ */
+async function underLock(config, deps, plan, run, body, failed) {
+    let lock;
+    try {
+        lock = await takeLock(config, plan.datacenters[0], deps);
+    }
+    catch (error) {
+        return failed(error);
+    }
+    try {
+        await body();
+        return undefined;
+    }
+    catch (error) {
+        return await failed(error);
+    }
+    finally {
+        const name = deps.backend.lockName;
+        if (run.lastJournal && !run.lastJournal.settled)
+            deps.log.warning(`left the deploy lock ${name} to the post step`);
+        else {
+            await lock
+                .release(isCancelled(deps) ? Date.now() + CANCELLED_LOCK_RELEASE_MS : undefined)
+                .catch((error) => deps.log.warning(`could not release the deploy lock ${name} (it frees itself when its session expires): ${error.message}`));
+            deps.onLockReleased?.();
+        }
+    }
+}
+/** Publish (or find) the release, then the rollout; the verdict is said as soon as it is known. */
+async function rollOut(config, deps, plan, run) {
+    // What latest names in each datacenter, read once under the lock: the new
+    // release's file time and auto-rollback's target both come from it.
+    let read;
+    const pointers = () => (read ??= Promise.all(plan.datacenters.map((dc) => deps.backend.at(dc).releasePointer(deps.signal))));
+    const found = await publishOrFind(config, plan, deps, pointers);
+    run.release = found.release;
+    run.history = found.history;
+    const previous = config.autoRollback
+        ? await previousReleases(config, plan, deps, await pointers())
+        : undefined;
+    const nodeCount = nodesOfSteps(plan.steps).length;
+    await deps.log.group(`Announce and wait for ${nodeCount} nodes`, async () => {
+        const rollout = await runRollout(plan.steps, rolloutRelease(config, found), {
+            backend: deps.backend,
+            config,
+            log: deps.log,
+            signal: deps.signal,
+            filteredOut: plan.filteredOut,
+            previous,
+            // The report tells this run's own announcement; the post step settles whichever
+            // announcement was last (auto-rollback's included).
+            onJournal: (progress, source) => {
+                run.lastJournal = progress;
+                if (source === 'rollout')
+                    run.journal = progress;
+                deps.onAnnounceJournal?.(progress.record);
+            },
+            onAnnounced: (announced) => announcedTo(config, deps, run, announced),
+            onProgress: deps.onProgress
+        });
+        run.rollout = rollout;
+        run.fleet = rollout.fleet;
+        run.firedAt = rollout.firstFiredAt ?? run.firedAt;
+    });
+    // What the user waits for: said before the lock release and the reporting (after
+    // failed nodes' logs, only when some failed: the cause ends the line).
+    if (isCancelled(deps) || !run.rollout)
+        return;
+    if (config.wait)
+        run.excerpts = await readFailedLogs(run.fleet, deps.backend);
+    deps.onVerdict?.(outcome(run.rollout, run.excerpts));
+}
+function rolloutRelease(config, found) {
+    return {
+        deployId: config.deployId,
+        manifestUrl: found.release.manifestUrl,
+        prepareUrl: found.release.prepareUrl,
+        switchUrl: found.release.switchUrl,
+        history: found.history
+    };
 }
 
 export { serfResultTagName as a, parseSerfResult as b, readCatalog as c, deployIdOfManifest as d, connect as e, runPipeline as f, runConclusion as g, serfAgent as h, commitState as i, checkOutput as j, statusDescription as k, checkConclusion as l, rolloutReport as m, parseResult as p, readMembers as r, serfObjectKeys as s };

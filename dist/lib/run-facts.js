@@ -9376,6 +9376,18 @@ function previousDeployId(journal) {
         return undefined;
     return journal.before.find((b) => b.key === kvKeys(journal.kvPrefix).deployId)?.value ?? undefined;
 }
+/** The journal as the seam tells it to the layers above (the record is the journal itself). */
+function announcementProgress(journal) {
+    const { phase } = journal;
+    return {
+        settled: isSettled(journal),
+        // `writing` and `firing`: sent, outcome not known until the post step settles it.
+        pointerMoved: phase === 'settled' ? false : phase === 'writing' ? undefined : true,
+        eventFired: phase === 'fired' ? true : phase === 'firing' || phase === 'writing' ? undefined : false,
+        previousDeployId: previousDeployId(journal),
+        record: journal
+    };
+}
 const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -12875,7 +12887,6 @@ function runFacts(config, run) {
     const rollback = config.rollbackTo !== undefined;
     // rollback-to and promote announce a published release: its own commit and time.
     const existing = rollback || config.promote !== undefined;
-    const phase = journal?.phase;
     return {
         app: config.app,
         environment: config.github.environment,
@@ -12887,18 +12898,15 @@ function runFacts(config, run) {
         runUrl: config.run.runUrl,
         timeoutMs: config.timeoutMs,
         rollback,
-        previousDeployId: run.previousDeployId,
-        // `writing` and `firing`: sent, outcome not known until the post step settles it.
-        latestMoved: phase === undefined || phase === 'settled' ? false : phase === 'writing' ? undefined : true,
+        // what `deploy-id` held before this run's announcement moved it
+        previousDeployId: journal?.previousDeployId,
+        // No journal: the announcement never started (or never moved the pointer).
+        latestMoved: journal ? journal.pointerMoved : false,
         // An event of the run went out (a staged run's first waves move nothing, so
         // write no journal): that is known whatever the journal says.
-        eventFired: run.firedAt !== undefined || phase === 'fired'
-            ? true
-            : phase === 'firing' || phase === 'writing'
-                ? undefined
-                : false,
+        eventFired: run.firedAt !== undefined ? true : journal ? journal.eventFired : false,
         firedAt: run.firedAt
     };
 }
 
-export { waveCounts$1 as $, filterMatcher as A, targetedServices as B, ConsulClient as C, moveLatestOnly as D, acquireLock as E, announce as F, selectMembers as G, isGone as H, INPUT_NAMES as I, readS3Lock as J, acquireS3Lock as K, connectSerf as L, startOwnAgent as M, ownAgentName as N, OPERATE_INPUTS as O, SAFE_PAYLOAD_BYTES as P, nameList as Q, RUNNER_TAG as R, SerfRpcError as S, markdownText as T, codeSpan as U, DEPLOY_ID_PATTERN as V, getDefaultExportFromCjs as W, parseDeployIdFile as X, s3Url as Y, releaseKey as Z, progressLine as _, readConfig as a, resultRows as a0, summaryMarkdown as a1, verdictMessage as a2, commonjsGlobal as a3, runFacts as b, abandonedMarkdown as c, releaseS3Lock as d, plainText as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, previousDeployId as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, sleep as z };
+export { progressLine as $, filterMatcher as A, targetedServices as B, ConsulClient as C, moveLatestOnly as D, acquireLock as E, announce as F, selectMembers as G, isGone as H, INPUT_NAMES as I, readS3Lock as J, acquireS3Lock as K, connectSerf as L, startOwnAgent as M, ownAgentName as N, OPERATE_INPUTS as O, DEPLOY_ID_PATTERN as P, getDefaultExportFromCjs as Q, RUNNER_TAG as R, SerfRpcError as S, parseDeployIdFile as T, s3Url as U, releaseKey as V, waveCounts$1 as W, SAFE_PAYLOAD_BYTES as X, nameList as Y, markdownText as Z, codeSpan as _, readConfig as a, verdictMessage as a0, resultRows as a1, summaryMarkdown as a2, commonjsGlobal as a3, runFacts as b, announcementProgress as c, abandonedMarkdown as d, releaseS3Lock as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, plainText as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, sleep as z };
