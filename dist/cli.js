@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { p as parseResult, r as readMembers, s as serfObjectKeys, d as deployIdOfManifest, a as serfResultTagName, b as parseSerfResult, c as readCatalog, e as connect, f as runPipeline, g as runConclusion, h as serfAgent } from './lib/pipeline.js';
+import { p as parseResult, g as readMembers, h as serfObjectKeys, i as deployIdOfManifest, j as serfResultTagName, k as parseSerfResult, l as readCatalog, d as connect, e as runPipeline, r as runConclusion, m as serfAgent } from './lib/pipeline.js';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { p as plainText, f as formatGoDuration, m as matchesFilters, g as compareNatural, h as memberMatcher, R as RUNNER_TAG, C as ConsulClient, k as kvKeys, O as OPERATE_INPUTS, I as INPUT_NAMES, j as readOperateConfig, a as readConfig, n as InputError } from './lib/run-facts.js';
+import { f as readApp, g as readConsul, h as readBackend, j as parseKvPrefix, k as readFilters, I as InputError, m as readS3, n as getter, p as plainText, o as formatGoDuration, q as matchesFilters, t as compareNatural, u as memberMatcher, R as RUNNER_TAG, C as ConsulClient, v as kvKeys, w as INPUT_NAMES, a as readConfig } from './lib/run-facts.js';
 import 'node:crypto';
 import 'node:v8';
 import 'node:fs/promises';
@@ -12,6 +12,46 @@ import 'node:stream';
 import 'node:zlib';
 import 'node:fs';
 import 'node:net';
+
+/** The inputs the operator commands take (contract 12): where the fleet is, and which nodes. */
+const OPERATE_INPUTS = [
+    'app',
+    'kv-prefix',
+    'consul-addr',
+    'consul-token',
+    'node-filter',
+    'service-filter',
+    'tag-filter',
+    'backend',
+    'serf-rpc-addr',
+    'serf-rpc-auth',
+    'serf-join',
+    'serf-tags',
+    's3-url',
+    's3-endpoint',
+    'aws-region'
+];
+const S3_INPUTS = ['s3-url', 's3-endpoint', 'aws-region'];
+/** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
+function readOperateConfig(input, env) {
+    const only = new Set(OPERATE_INPUTS);
+    const get = getter((name) => (only.has(name) ? input(name) : ''));
+    const app = readApp(get, env);
+    const consul = readConsul(get, env);
+    const backend = readBackend(get, env);
+    const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
+    const filters = readFilters(get);
+    if (backend.kind === 'consul') {
+        for (const name of S3_INPUTS)
+            if (get(name) !== '')
+                throw new InputError(name, 'is only read with backend: serf (with Consul the releases are read from KV)');
+        return { app, kvPrefix, consul, filters, backend };
+    }
+    if (get('s3-url') === '')
+        throw new InputError('s3-url', 'is required with backend: serf (the releases are listed in S3)');
+    const s3 = readS3(get, env);
+    return { app, kvPrefix, consul, filters, backend, s3 };
+}
 
 const STANDINGS = ['failed', 'silent', 'behind', 'ahead', 'current'];
 function standingOf(result, current) {

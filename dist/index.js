@@ -1,4 +1,4 @@
-import { i as commitState, j as checkOutput, k as statusDescription, l as checkConclusion, g as runConclusion, e as connect, f as runPipeline, m as rolloutReport } from './lib/pipeline.js';
+import { c as commitState, a as checkOutput, s as statusDescription, b as checkConclusion, r as runConclusion, d as connect, e as runPipeline, f as rolloutReport } from './lib/pipeline.js';
 import { h as isRefused, d as describe, c as connectGitHub, s as sleep, g as getInput, a as setSecret, j as setFailed, k as setOutput, l as saveState, S as STATE, e as coreLog, f as summary, w as warning, i as info } from './lib/state.js';
 import { p as plainText, a as readConfig } from './lib/run-facts.js';
 import { readFileSync } from 'node:fs';

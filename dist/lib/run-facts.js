@@ -1,4 +1,4 @@
-import { posix, resolve, normalize, join } from 'node:path';
+import { posix, normalize, resolve, join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { spawn, execFile } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
@@ -22,169 +22,6 @@ class InputError extends Error {
 function quote(value, max = 120) {
     const oneLine = value.replace(/[\r\n\t]/g, ' ');
     return JSON.stringify(oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine);
-}
-
-// Where the deploy ID is written inside the archive: one rule, used by the input
-// parser (config.ts) and by pack for direct callers, so both say the same thing.
-/** `meta/DEPLOY_ID` stays, `.\meta\DEPLOY_ID` and `./meta/DEPLOY_ID` become it; a path that
- * is empty, absolute, escaping, names a directory or holds a NUL is refused. */
-function parseDeployIdFile(raw) {
-    const path = raw.replace(/\\/g, '/');
-    const normalized = posix.normalize(path);
-    if (path.startsWith('/') ||
-        path.split('/').some((s) => s === '..' || s === '') ||
-        path.includes('\0') ||
-        normalized === '.')
-        throw new InputError('deploy-id-file', `must be a relative file path inside the archive, like "DEPLOY_ID" or "meta/DEPLOY_ID", without "..", "//" or a leading "/" (got ${quote(raw)})`);
-    return normalized;
-}
-
-// Deploy IDs (contract 2a): unique per run attempt, sortable by time, carrying the
-// short commit SHA, only [0-9A-Za-z._-], at most 48 characters.
-const DEPLOY_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z._-]{0,47}$/;
-/** UTC `YYYYMMDD-HHMMSS`: lexical order is time order. */
-function timestamp(now) {
-    const iso = now.toISOString(); // 2026-11-22T02:14:41.123Z
-    return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
-}
-/**
- * `20261122-021441-3f9c2ab-r9876543210.2`: time, short SHA, then the run and its
- * attempt (a re-run of the same commit gets a new ID). Outside GitHub Actions the
- * run part is random, so two runs in the same second still differ.
- */
-function generateDeployId(source) {
-    const sha = (source.sha ?? '')
-        .toLowerCase()
-        .replace(/[^0-9a-f]/g, '')
-        .slice(0, 7) || 'nosha';
-    const runId = source.runId?.replace(/[^0-9]/g, '').slice(0, 20);
-    const attempt = source.runAttempt?.replace(/[^0-9]/g, '').slice(0, 4) || '1';
-    const run = runId
-        ? `r${runId}.${attempt}`
-        : `x${(source.random ?? (() => randomBytes(5)))().toString('hex')}`;
-    return `${timestamp(source.now)}-${sha}-${run}`;
-}
-/** Why a user-given deploy ID is not acceptable, or undefined when it is. */
-function deployIdProblem(id) {
-    if (id.length === 0)
-        return 'must not be empty';
-    if (id.length > 48)
-        return `must be at most 48 characters (got ${id.length})`;
-    if (!DEPLOY_ID_PATTERN.test(id))
-        return 'may hold only letters, digits, ".", "_" and "-", and must start with a letter or digit';
-    return undefined;
-}
-
-// Go-style durations (`90s`, `10m`, `1h30m`, `1.5h`, `250ms`), as Go's
-// time.ParseDuration reads them, so the action's `timeout` and Consul's `wait`
-// speak the same language.
-const UNIT_MS = {
-    ns: 1e-6,
-    us: 1e-3,
-    µs: 1e-3,
-    μs: 1e-3,
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000
-};
-const PART = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
-/** Milliseconds, or undefined when Go's time.ParseDuration would refuse `text`. */
-function parseGoDuration(text) {
-    let rest = text;
-    let sign = 1;
-    if (rest.startsWith('-') || rest.startsWith('+')) {
-        if (rest.startsWith('-'))
-            sign = -1;
-        rest = rest.slice(1);
-    }
-    if (rest === '0')
-        return 0; // time.ParseDuration special-cases "0"
-    if (rest === '')
-        return undefined;
-    let total = 0;
-    while (rest !== '') {
-        const match = PART.exec(rest);
-        if (!match)
-            return undefined;
-        total += Number(match[1]) * UNIT_MS[match[2]];
-        rest = rest.slice(match[0].length);
-    }
-    return sign * total;
-}
-/** The shortest Go duration text for whole milliseconds: 90000 → `1m30s`. */
-function formatGoDuration(ms) {
-    if (ms < 1000)
-        return `${Math.max(0, Math.round(ms))}ms`;
-    let rest = Math.round(ms / 1000);
-    const h = Math.floor(rest / 3600);
-    rest -= h * 3600;
-    const m = Math.floor(rest / 60);
-    const s = rest - m * 60;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
-}
-
-// The `waves` and `bake-time` inputs (contract 8) parsed into sizes, and the
-// sizes turned into node counts for a number of targets. Pure.
-/**
- * `waves` (contract 8): `N` or `P%` entries, comma- or newline-separated, kinds
- * mixed. Blank entries (a trailing comma, an empty line of a YAML block) are
- * skipped. An empty input is `undefined`: no staged rollout, one wave.
- */
-function parseWaves(text) {
-    const entries = text
-        .split(/[,\r\n]/)
-        .map((entry) => entry.trim())
-        .filter((entry) => entry !== '');
-    if (entries.length === 0)
-        return undefined;
-    return entries.map((entry) => {
-        const percent = /^(\d+)\s*%$/.exec(entry);
-        if (percent) {
-            const value = Number(percent[1]);
-            if (value < 1 || value > 100)
-                throw new InputError('waves', `entry ${quote(entry)} is out of range: a percentage must be from 1% to 100% (got ${quote(text)})`);
-            return { kind: 'percent', percent: value };
-        }
-        if (/^\d+$/.test(entry)) {
-            const value = Number(entry);
-            if (value < 1 || !Number.isSafeInteger(value))
-                throw new InputError('waves', `entry ${quote(entry)} is out of range: a node count must be 1 or more (got ${quote(text)})`);
-            return { kind: 'count', count: value };
-        }
-        throw new InputError('waves', `entry ${quote(entry)} is neither N (nodes) nor P% (percent of the targets), e.g. "1, 25%, 100%" (got ${quote(text)})`);
-    });
-}
-/** `bake-time` (contract 8): a Go duration, `0s` by default; milliseconds. */
-function parseBakeTime(text) {
-    const trimmed = text.trim();
-    if (trimmed === '')
-        return 0;
-    const ms = parseGoDuration(trimmed);
-    if (ms === undefined)
-        throw new InputError('bake-time', `must be a Go duration such as 30s, 5m or 1h30m (got ${quote(text)})`);
-    if (ms < 0)
-        throw new InputError('bake-time', `must not be negative (got ${quote(text)})`);
-    return ms;
-}
-function describeWaves(waves) {
-    return waves.map((w) => (w.kind === 'count' ? `${w.count}` : `${w.percent}%`)).join(', ');
-}
-/**
- * Cumulative node counts of each wave against `targets` nodes: `P%` rounded up
- * and at least 1, every count capped at `targets`. Each must be larger than
- * the one before, else an InputError naming `waves` (contract 8). No targets:
- * no waves.
- */
-function waveCounts$1(waves, targets) {
-    if (targets <= 0)
-        return [];
-    const counts = waves.map((wave) => Math.min(targets, wave.kind === 'count' ? wave.count : Math.max(1, Math.ceil((wave.percent * targets) / 100))));
-    for (let i = 1; i < counts.length; i += 1) {
-        if (counts[i] <= counts[i - 1])
-            throw new InputError('waves', `"${describeWaves(waves)}" gives ${counts.join(', ')} of ${targets} target node${targets === 1 ? '' : 's'}: wave ${i + 1} must be larger than wave ${i}`);
-    }
-    return counts;
 }
 
 /*!
@@ -6929,228 +6766,6 @@ function matchesFilters(node, filters) {
     return filters.service === undefined || targetedServices(node, filters).length > 0;
 }
 
-// Every input is read and checked here, once, into one typed Config, before the
-// run touches S3 or Consul. Each error is one line naming the input (contract 2b).
-/** Every input of action.yml; a test keeps this list and action.yml identical. */
-const INPUT_NAMES = [
-    'path',
-    'app',
-    's3-url',
-    'aws-region',
-    's3-endpoint',
-    'manifest',
-    'dest',
-    'exclude',
-    'deploy-id-file',
-    'deploy-id',
-    'compression-level',
-    'consul-addr',
-    'consul-token',
-    'kv-prefix',
-    'event-name',
-    'node-filter',
-    'service-filter',
-    'tag-filter',
-    'datacenters',
-    'wait',
-    'timeout',
-    'max-failures',
-    'rollback-to',
-    'waves',
-    'bake-time',
-    'auto-rollback',
-    'promote',
-    'layout',
-    'keep-releases',
-    'dry-run',
-    'github-token',
-    'check-name',
-    'environment',
-    'dashboard',
-    'backend',
-    'serf-rpc-addr',
-    'serf-rpc-auth',
-    'serf-join',
-    'serf-tags'
-];
-/** Defaults applied when an input is empty (the runner applies action.yml's; the CLI does not). */
-const INPUT_DEFAULTS = {
-    path: '.',
-    'deploy-id-file': 'DEPLOY_ID',
-    'compression-level': '1',
-    'event-name': 'deploy',
-    wait: 'true',
-    timeout: '10m',
-    'max-failures': '0',
-    'bake-time': '0s',
-    'auto-rollback': 'false',
-    layout: 'in-place',
-    'keep-releases': '5',
-    'dry-run': 'false',
-    backend: 'consul'
-};
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
-const APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
-// agent/config/builder.go: validateBasicName("datacenter", ...) with reBasicName
-// `^[a-z0-9_-]+$` ("datacenter can only contain lowercase alphanumeric, - or _
-// characters."), after the builder lowercased the setting (strings.ToLower): a
-// datacenter is always named in lower case, and `?dc=DC1` finds no route.
-const DATACENTER = /^[a-z0-9_-]+$/;
-function parseS3Url(raw) {
-    const bad = () => new InputError('s3-url', `must look like s3://bucket/prefix (got ${quote(raw)})`);
-    const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw);
-    if (!match)
-        throw bad();
-    const bucket = match[1];
-    if (!BUCKET.test(bucket) || bucket.includes('..'))
-        throw new InputError('s3-url', `has an invalid bucket name ${quote(bucket)} (3-63 lower-case letters, digits, dots, hyphens)`);
-    const prefix = (match[2] ?? '').replace(/\/+$/, '');
-    if (prefix !== '') {
-        for (const segment of prefix.split('/')) {
-            // stretcher URL-decodes the key and the event payload must stay small:
-            // keep keys to characters that need no escaping anywhere.
-            if (!KEY_SEGMENT.test(segment) || segment === '.' || segment === '..')
-                throw new InputError('s3-url', `prefix must be path segments of letters, digits and !_.*'()- (got ${quote(raw)})`);
-        }
-    }
-    return { bucket, prefix };
-}
-function parseConsulAddr(raw) {
-    // The Consul CLI accepts a bare host:port and reads it as http (contract 1).
-    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
-    let url;
-    try {
-        url = new URL(withScheme);
-    }
-    catch {
-        throw new InputError('consul-addr', `must be http://host:port, https://host:port or host:port (got ${quote(raw)})`);
-    }
-    if (url.username || url.password)
-        throw new InputError('consul-addr', 'must not carry credentials; use consul-token');
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        throw new InputError('consul-addr', `must use http or https (got ${quote(raw)})`);
-    if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash)
-        // Consul reads ?token= too: never quote a query or fragment, which may carry one.
-        throw new InputError('consul-addr', `must be only scheme, host and port (got ${quote(`${url.protocol}//${url.host}${url.pathname}${url.search || url.hash ? '?…' : ''}`)})`);
-    return `${url.protocol}//${url.host}`;
-}
-function parseRegexFilter(name, raw) {
-    if (raw === '')
-        return undefined;
-    // Consul compiles filters with Go's RE2 and refuses the event otherwise: say so
-    // here, in Go's words, before anything is written (contract 2b).
-    try {
-        compileFilter(raw);
-    }
-    catch (error) {
-        const why = error.message;
-        const perlOnly = /unsupported Perl syntax|invalid named capture: `\(\?<[=!]|invalid escape sequence: `\\[1-9]/.test(why);
-        throw new InputError(name, `is not a valid regular expression for Consul (Go's RE2): ${why}${perlOnly ? ' (RE2 has no lookaround or backreferences)' : ''}`);
-    }
-    return raw;
-}
-/** `datacenters`: comma- (or newline-) separated Consul datacenter names, or `all`. */
-function parseDatacenters(raw) {
-    const names = raw
-        .split(/[,\r\n]/)
-        .map((name) => name.trim())
-        .filter((name) => name !== '');
-    if (names.length === 0)
-        return { kind: 'agent' };
-    if (names.includes('all')) {
-        if (names.length > 1)
-            throw new InputError('datacenters', `is either all or a list of datacenter names, not both (got ${quote(raw)})`);
-        return { kind: 'all' };
-    }
-    for (const name of names) {
-        if (DATACENTER.test(name))
-            continue;
-        const lower = name.toLowerCase();
-        throw new InputError('datacenters', DATACENTER.test(lower)
-            ? `names ${quote(name)}: Consul datacenter names are lower case (did you mean ${quote(lower)}?)`
-            : `names ${quote(name)}: a Consul datacenter name is lower-case letters, digits, - and _`);
-    }
-    const twice = names.find((name, i) => names.indexOf(name) !== i);
-    if (twice !== undefined)
-        throw new InputError('datacenters', `names ${quote(twice)} twice`);
-    return { kind: 'named', names };
-}
-function parseBoolean(name, raw) {
-    // The YAML 1.2 core schema booleans, as core.getBooleanInput accepts them.
-    if (['true', 'True', 'TRUE'].includes(raw))
-        return true;
-    if (['false', 'False', 'FALSE'].includes(raw))
-        return false;
-    throw new InputError(name, `must be true or false (got ${quote(raw)})`);
-}
-function parseInteger(name, raw, min, max) {
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
-        throw new InputError(name, `must be a whole number from ${min} to ${max} (got ${quote(raw)})`);
-    return Number(raw);
-}
-function parseKvPrefix(raw) {
-    const prefix = raw.replace(/^\/+|\/+$/g, '');
-    if (prefix === '' ||
-        prefix
-            .split('/')
-            .some((s) => s === '' || s === '.' || s === '..' || !/^[A-Za-z0-9._-]+$/.test(s)))
-        throw new InputError('kv-prefix', `must be path segments of letters, digits and ._- (got ${quote(raw)})`);
-    return prefix;
-}
-// consul-kv-dashboard splits a key on "/" and reads the part after the namespace
-// as the category (dashboard.go NewItem): the namespace must be one segment.
-function parseDashboard(raw, kvPrefix) {
-    if (raw === '')
-        return undefined;
-    if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
-        throw new InputError('dashboard', `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`);
-    // consul-kv-dashboard shows every key under its namespace as a category: the
-    // app's own keys must not be among them, nor the dashboard's among the app's.
-    if (`${kvPrefix}/`.startsWith(`${raw}/`))
-        throw new InputError('dashboard', `must be a namespace apart from kv-prefix ${quote(kvPrefix)}: the dashboard would show every key under it (got ${quote(raw)})`);
-    return raw;
-}
-function parseDest(raw) {
-    if (raw === '')
-        return undefined;
-    if (!raw.startsWith('/') || /[\0\r\n]/.test(raw))
-        throw new InputError('dest', `must be an absolute directory on the nodes (got ${quote(raw)})`);
-    if (raw.includes('{{'))
-        throw new InputError('dest', `must not contain "{{": stretcher would evaluate it as a template (got ${quote(raw)})`);
-    if (normalize(raw) === '/')
-        throw new InputError('dest', 'must not be "/": rsync --delete would empty the root');
-    return raw;
-}
-function readApp(get, env) {
-    const app = get('app') || env.GITHUB_REPOSITORY?.split('/')[1] || '';
-    if (app === '')
-        throw new InputError('app', 'is required outside GitHub Actions (no GITHUB_REPOSITORY to take the name from)');
-    if (!APP.test(app))
-        throw new InputError('app', `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`);
-    return app;
-}
-function readConsul(get, env) {
-    const addr = parseConsulAddr(get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500');
-    const token = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined;
-    if (token !== undefined && /[\r\n]/.test(token))
-        // Never quote a token's value, not even in an error.
-        throw new InputError('consul-token', 'must be a single line');
-    return { addr, token };
-}
-function readFilters(get) {
-    const filters = {
-        node: parseRegexFilter('node-filter', get('node-filter')),
-        service: parseRegexFilter('service-filter', get('service-filter')),
-        tag: parseRegexFilter('tag-filter', get('tag-filter'))
-    };
-    if (filters.tag !== undefined && filters.service === undefined)
-        // Consul refuses it: "Cannot provide tag filter without service filter".
-        throw new InputError('tag-filter', 'needs service-filter (Consul filters tags within a service)');
-    return filters;
-}
 /** The Serf inputs (contract 13): given with backend consul, each is refused. */
 const SERF_INPUTS = [
     'serf-rpc-addr',
@@ -7278,80 +6893,208 @@ function readBackend(get, env, consulOnly = CONSUL_ONLY) {
         tags: parseSerfTags(get('serf-tags'))
     };
 }
-const getter = (input) => (name) => {
-    const value = input(name).trim();
-    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
-};
-/** The inputs the operator commands take (contract 12): where the fleet is, and which nodes. */
-const OPERATE_INPUTS = [
+
+function parseConsulAddr(raw) {
+    // The Consul CLI accepts a bare host:port and reads it as http (contract 1).
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+    let url;
+    try {
+        url = new URL(withScheme);
+    }
+    catch {
+        throw new InputError('consul-addr', `must be http://host:port, https://host:port or host:port (got ${quote(raw)})`);
+    }
+    if (url.username || url.password)
+        throw new InputError('consul-addr', 'must not carry credentials; use consul-token');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new InputError('consul-addr', `must use http or https (got ${quote(raw)})`);
+    if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash)
+        // Consul reads ?token= too: never quote a query or fragment, which may carry one.
+        throw new InputError('consul-addr', `must be only scheme, host and port (got ${quote(`${url.protocol}//${url.host}${url.pathname}${url.search || url.hash ? '?…' : ''}`)})`);
+    return `${url.protocol}//${url.host}`;
+}
+function parseKvPrefix(raw) {
+    const prefix = raw.replace(/^\/+|\/+$/g, '');
+    if (prefix === '' ||
+        prefix
+            .split('/')
+            .some((s) => s === '' || s === '.' || s === '..' || !/^[A-Za-z0-9._-]+$/.test(s)))
+        throw new InputError('kv-prefix', `must be path segments of letters, digits and ._- (got ${quote(raw)})`);
+    return prefix;
+}
+// consul-kv-dashboard splits a key on "/" and reads the part after the namespace
+// as the category (dashboard.go NewItem): the namespace must be one segment.
+function parseDashboard(raw, kvPrefix) {
+    if (raw === '')
+        return undefined;
+    if (!/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..')
+        throw new InputError('dashboard', `must be one KV path segment (the consul-kv-dashboard namespace, e.g. dashboard) of letters, digits and ._- (got ${quote(raw)})`);
+    // consul-kv-dashboard shows every key under its namespace as a category: the
+    // app's own keys must not be among them, nor the dashboard's among the app's.
+    if (`${kvPrefix}/`.startsWith(`${raw}/`))
+        throw new InputError('dashboard', `must be a namespace apart from kv-prefix ${quote(kvPrefix)}: the dashboard would show every key under it (got ${quote(raw)})`);
+    return raw;
+}
+function readConsul(get, env) {
+    const addr = parseConsulAddr(get('consul-addr') || env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500');
+    const token = get('consul-token') || env.CONSUL_HTTP_TOKEN || undefined;
+    if (token !== undefined && /[\r\n]/.test(token))
+        // Never quote a token's value, not even in an error.
+        throw new InputError('consul-token', 'must be a single line');
+    return { addr, token };
+}
+
+// Where the deploy ID is written inside the archive: one rule, used by the input
+// parser (config.ts) and by pack for direct callers, so both say the same thing.
+/** `meta/DEPLOY_ID` stays, `.\meta\DEPLOY_ID` and `./meta/DEPLOY_ID` become it; a path that
+ * is empty, absolute, escaping, names a directory or holds a NUL is refused. */
+function parseDeployIdFile(raw) {
+    const path = raw.replace(/\\/g, '/');
+    const normalized = posix.normalize(path);
+    if (path.startsWith('/') ||
+        path.split('/').some((s) => s === '..' || s === '') ||
+        path.includes('\0') ||
+        normalized === '.')
+        throw new InputError('deploy-id-file', `must be a relative file path inside the archive, like "DEPLOY_ID" or "meta/DEPLOY_ID", without "..", "//" or a leading "/" (got ${quote(raw)})`);
+    return normalized;
+}
+
+// The inputs by name, their defaults, and how one is read (trimmed; the default
+// when empty); the boolean and number parsers every group uses.
+/** Every input of action.yml; a test keeps this list and action.yml identical. */
+const INPUT_NAMES = [
+    'path',
     'app',
-    'kv-prefix',
+    's3-url',
+    'aws-region',
+    's3-endpoint',
+    'manifest',
+    'dest',
+    'exclude',
+    'deploy-id-file',
+    'deploy-id',
+    'compression-level',
     'consul-addr',
     'consul-token',
+    'kv-prefix',
+    'event-name',
     'node-filter',
     'service-filter',
     'tag-filter',
+    'datacenters',
+    'wait',
+    'timeout',
+    'max-failures',
+    'rollback-to',
+    'waves',
+    'bake-time',
+    'auto-rollback',
+    'promote',
+    'layout',
+    'keep-releases',
+    'dry-run',
+    'github-token',
+    'check-name',
+    'environment',
+    'dashboard',
     'backend',
     'serf-rpc-addr',
     'serf-rpc-auth',
     'serf-join',
-    'serf-tags',
-    's3-url',
-    's3-endpoint',
-    'aws-region'
+    'serf-tags'
 ];
-const S3_INPUTS = ['s3-url', 's3-endpoint', 'aws-region'];
-/** Read the operator commands' inputs, with the same rules and messages as a deploy's. */
-function readOperateConfig(input, env) {
-    const only = new Set(OPERATE_INPUTS);
-    const get = getter((name) => (only.has(name) ? input(name) : ''));
-    const app = readApp(get, env);
-    const consul = readConsul(get, env);
-    const backend = readBackend(get, env);
-    const kvPrefix = parseKvPrefix(get('kv-prefix') || `stretcher/${app}`);
-    const filters = readFilters(get);
-    if (backend.kind === 'consul') {
-        for (const name of S3_INPUTS)
-            if (get(name) !== '')
-                throw new InputError(name, 'is only read with backend: serf (with Consul the releases are read from KV)');
-        return { app, kvPrefix, consul, filters, backend };
-    }
-    if (get('s3-url') === '')
-        throw new InputError('s3-url', 'is required with backend: serf (the releases are listed in S3)');
-    const s3 = readS3(get, env);
-    return { app, kvPrefix, consul, filters, backend, s3 };
+/** Defaults applied when an input is empty (the runner applies action.yml's; the CLI does not). */
+const INPUT_DEFAULTS = {
+    path: '.',
+    'deploy-id-file': 'DEPLOY_ID',
+    'compression-level': '1',
+    'event-name': 'deploy',
+    wait: 'true',
+    timeout: '10m',
+    'max-failures': '0',
+    'bake-time': '0s',
+    'auto-rollback': 'false',
+    layout: 'in-place',
+    'keep-releases': '5',
+    'dry-run': 'false',
+    backend: 'consul'
+};
+const getter = (input) => (name) => {
+    const value = input(name).trim();
+    return value === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
+};
+function parseBoolean(name, raw) {
+    // The YAML 1.2 core schema booleans, as core.getBooleanInput accepts them.
+    if (['true', 'True', 'TRUE'].includes(raw))
+        return true;
+    if (['false', 'False', 'FALSE'].includes(raw))
+        return false;
+    throw new InputError(name, `must be true or false (got ${quote(raw)})`);
 }
-function parseS3Endpoint(raw) {
+function parseInteger(name, raw, min, max) {
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+        throw new InputError(name, `must be a whole number from ${min} to ${max} (got ${quote(raw)})`);
+    return Number(raw);
+}
+
+// Deploy IDs (contract 2a): unique per run attempt, sortable by time, carrying the
+// short commit SHA, only [0-9A-Za-z._-], at most 48 characters.
+const DEPLOY_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z._-]{0,47}$/;
+/** UTC `YYYYMMDD-HHMMSS`: lexical order is time order. */
+function timestamp(now) {
+    const iso = now.toISOString(); // 2026-11-22T02:14:41.123Z
+    return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+}
+/**
+ * `20261122-021441-3f9c2ab-r9876543210.2`: time, short SHA, then the run and its
+ * attempt (a re-run of the same commit gets a new ID). Outside GitHub Actions the
+ * run part is random, so two runs in the same second still differ.
+ */
+function generateDeployId(source) {
+    const sha = (source.sha ?? '')
+        .toLowerCase()
+        .replace(/[^0-9a-f]/g, '')
+        .slice(0, 7) || 'nosha';
+    const runId = source.runId?.replace(/[^0-9]/g, '').slice(0, 20);
+    const attempt = source.runAttempt?.replace(/[^0-9]/g, '').slice(0, 4) || '1';
+    const run = runId
+        ? `r${runId}.${attempt}`
+        : `x${(source.random ?? (() => randomBytes(5)))().toString('hex')}`;
+    return `${timestamp(source.now)}-${sha}-${run}`;
+}
+/** Why a user-given deploy ID is not acceptable, or undefined when it is. */
+function deployIdProblem(id) {
+    if (id.length === 0)
+        return 'must not be empty';
+    if (id.length > 48)
+        return `must be at most 48 characters (got ${id.length})`;
+    if (!DEPLOY_ID_PATTERN.test(id))
+        return 'may hold only letters, digits, ".", "_" and "-", and must start with a letter or digit';
+    return undefined;
+}
+
+// The release inputs: app, deploy-id, rollback-to and promote (which release),
+// event-name (what the nodes are told) and dest (where they put it).
+const APP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+function parseDest(raw) {
     if (raw === '')
         return undefined;
-    let url;
-    try {
-        url = new URL(raw);
-    }
-    catch {
-        url = undefined;
-    }
-    // The endpoint appears in error messages: it must not carry a secret.
-    if (url && (url.username || url.password))
-        throw new InputError('s3-endpoint', 'must not carry credentials; the AWS SDK takes them from the environment');
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-        throw new InputError('s3-endpoint', `must be an http:// or https:// URL (got ${quote(raw)})`);
-    if (url.search || url.hash)
-        throw new InputError('s3-endpoint', `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`);
-    return raw.replace(/\/+$/, '');
+    if (!raw.startsWith('/') || /[\0\r\n]/.test(raw))
+        throw new InputError('dest', `must be an absolute directory on the nodes (got ${quote(raw)})`);
+    if (raw.includes('{{'))
+        throw new InputError('dest', `must not contain "{{": stretcher would evaluate it as a template (got ${quote(raw)})`);
+    if (normalize(raw) === '/')
+        throw new InputError('dest', 'must not be "/": rsync --delete would empty the root');
+    return raw;
 }
-function readS3(get, env) {
-    const s3Url = get('s3-url');
-    if (s3Url === '')
-        throw new InputError('s3-url', 'is required (s3://bucket/prefix)');
-    const { bucket, prefix } = parseS3Url(s3Url);
-    const endpoint = parseS3Endpoint(get('s3-endpoint'));
-    const region = get('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : '');
-    if (region === '')
-        throw new InputError('aws-region', 'is required (set the input, AWS_REGION or AWS_DEFAULT_REGION)');
-    if (!REGION.test(region))
-        throw new InputError('aws-region', `must look like us-east-1 (got ${quote(region)})`);
-    return { bucket, prefix, region, endpoint };
+function readApp(get, env) {
+    const app = get('app') || env.GITHUB_REPOSITORY?.split('/')[1] || '';
+    if (app === '')
+        throw new InputError('app', 'is required outside GitHub Actions (no GITHUB_REPOSITORY to take the name from)');
+    if (!APP.test(app))
+        throw new InputError('app', `must be letters, digits and ._- (at most 64, starting with a letter or digit; got ${quote(app)})`);
+    return app;
 }
 function checkDeployId(name, raw) {
     const problem = deployIdProblem(raw);
@@ -7400,6 +7143,119 @@ function parseEventName(raw) {
         throw new InputError('event-name', `must be letters, digits and ._- (at most 64, not starting with "_"; got ${quote(raw)})`);
     return raw;
 }
+
+// Go-style durations (`90s`, `10m`, `1h30m`, `1.5h`, `250ms`), as Go's
+// time.ParseDuration reads them, so the action's `timeout` and Consul's `wait`
+// speak the same language.
+const UNIT_MS = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    μs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000
+};
+const PART = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
+/** Milliseconds, or undefined when Go's time.ParseDuration would refuse `text`. */
+function parseGoDuration(text) {
+    let rest = text;
+    let sign = 1;
+    if (rest.startsWith('-') || rest.startsWith('+')) {
+        if (rest.startsWith('-'))
+            sign = -1;
+        rest = rest.slice(1);
+    }
+    if (rest === '0')
+        return 0; // time.ParseDuration special-cases "0"
+    if (rest === '')
+        return undefined;
+    let total = 0;
+    while (rest !== '') {
+        const match = PART.exec(rest);
+        if (!match)
+            return undefined;
+        total += Number(match[1]) * UNIT_MS[match[2]];
+        rest = rest.slice(match[0].length);
+    }
+    return sign * total;
+}
+/** The shortest Go duration text for whole milliseconds: 90000 → `1m30s`. */
+function formatGoDuration(ms) {
+    if (ms < 1000)
+        return `${Math.max(0, Math.round(ms))}ms`;
+    let rest = Math.round(ms / 1000);
+    const h = Math.floor(rest / 3600);
+    rest -= h * 3600;
+    const m = Math.floor(rest / 60);
+    const s = rest - m * 60;
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
+}
+
+// The `waves` and `bake-time` inputs (contract 8) parsed into sizes, and the
+// sizes turned into node counts for a number of targets. Pure.
+/**
+ * `waves` (contract 8): `N` or `P%` entries, comma- or newline-separated, kinds
+ * mixed. Blank entries (a trailing comma, an empty line of a YAML block) are
+ * skipped. An empty input is `undefined`: no staged rollout, one wave.
+ */
+function parseWaves(text) {
+    const entries = text
+        .split(/[,\r\n]/)
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+    if (entries.length === 0)
+        return undefined;
+    return entries.map((entry) => {
+        const percent = /^(\d+)\s*%$/.exec(entry);
+        if (percent) {
+            const value = Number(percent[1]);
+            if (value < 1 || value > 100)
+                throw new InputError('waves', `entry ${quote(entry)} is out of range: a percentage must be from 1% to 100% (got ${quote(text)})`);
+            return { kind: 'percent', percent: value };
+        }
+        if (/^\d+$/.test(entry)) {
+            const value = Number(entry);
+            if (value < 1 || !Number.isSafeInteger(value))
+                throw new InputError('waves', `entry ${quote(entry)} is out of range: a node count must be 1 or more (got ${quote(text)})`);
+            return { kind: 'count', count: value };
+        }
+        throw new InputError('waves', `entry ${quote(entry)} is neither N (nodes) nor P% (percent of the targets), e.g. "1, 25%, 100%" (got ${quote(text)})`);
+    });
+}
+/** `bake-time` (contract 8): a Go duration, `0s` by default; milliseconds. */
+function parseBakeTime(text) {
+    const trimmed = text.trim();
+    if (trimmed === '')
+        return 0;
+    const ms = parseGoDuration(trimmed);
+    if (ms === undefined)
+        throw new InputError('bake-time', `must be a Go duration such as 30s, 5m or 1h30m (got ${quote(text)})`);
+    if (ms < 0)
+        throw new InputError('bake-time', `must not be negative (got ${quote(text)})`);
+    return ms;
+}
+function describeWaves(waves) {
+    return waves.map((w) => (w.kind === 'count' ? `${w.count}` : `${w.percent}%`)).join(', ');
+}
+/**
+ * Cumulative node counts of each wave against `targets` nodes: `P%` rounded up
+ * and at least 1, every count capped at `targets`. Each must be larger than
+ * the one before, else an InputError naming `waves` (contract 8). No targets:
+ * no waves.
+ */
+function waveCounts$1(waves, targets) {
+    if (targets <= 0)
+        return [];
+    const counts = waves.map((wave) => Math.min(targets, wave.kind === 'count' ? wave.count : Math.max(1, Math.ceil((wave.percent * targets) / 100))));
+    for (let i = 1; i < counts.length; i += 1) {
+        if (counts[i] <= counts[i - 1])
+            throw new InputError('waves', `"${describeWaves(waves)}" gives ${counts.join(', ')} of ${targets} target node${targets === 1 ? '' : 's'}: wave ${i + 1} must be larger than wave ${i}`);
+    }
+    return counts;
+}
+
 function parseTimeout(raw) {
     const timeoutMs = parseGoDuration(raw);
     if (timeoutMs === undefined)
@@ -7429,6 +7285,132 @@ function readRollout(get, wait) {
                 throw new InputError(name, 'needs wait: true (it acts on what the nodes report)');
     return { waves, bakeMs, autoRollback, layout, keepReleases };
 }
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
+const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
+function parseS3Url(raw) {
+    const bad = () => new InputError('s3-url', `must look like s3://bucket/prefix (got ${quote(raw)})`);
+    const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw);
+    if (!match)
+        throw bad();
+    const bucket = match[1];
+    if (!BUCKET.test(bucket) || bucket.includes('..'))
+        throw new InputError('s3-url', `has an invalid bucket name ${quote(bucket)} (3-63 lower-case letters, digits, dots, hyphens)`);
+    const prefix = (match[2] ?? '').replace(/\/+$/, '');
+    if (prefix !== '') {
+        for (const segment of prefix.split('/')) {
+            // stretcher URL-decodes the key and the event payload must stay small:
+            // keep keys to characters that need no escaping anywhere.
+            if (!KEY_SEGMENT.test(segment) || segment === '.' || segment === '..')
+                throw new InputError('s3-url', `prefix must be path segments of letters, digits and !_.*'()- (got ${quote(raw)})`);
+        }
+    }
+    return { bucket, prefix };
+}
+function parseS3Endpoint(raw) {
+    if (raw === '')
+        return undefined;
+    let url;
+    try {
+        url = new URL(raw);
+    }
+    catch {
+        url = undefined;
+    }
+    // The endpoint appears in error messages: it must not carry a secret.
+    if (url && (url.username || url.password))
+        throw new InputError('s3-endpoint', 'must not carry credentials; the AWS SDK takes them from the environment');
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+        throw new InputError('s3-endpoint', `must be an http:// or https:// URL (got ${quote(raw)})`);
+    if (url.search || url.hash)
+        throw new InputError('s3-endpoint', `must be only scheme, host, port and path (got ${quote(`${url.protocol}//${url.host}${url.pathname}?…`)})`);
+    return raw.replace(/\/+$/, '');
+}
+function readS3(get, env) {
+    const s3Url = get('s3-url');
+    if (s3Url === '')
+        throw new InputError('s3-url', 'is required (s3://bucket/prefix)');
+    const { bucket, prefix } = parseS3Url(s3Url);
+    const endpoint = parseS3Endpoint(get('s3-endpoint'));
+    const region = get('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : '');
+    if (region === '')
+        throw new InputError('aws-region', 'is required (set the input, AWS_REGION or AWS_DEFAULT_REGION)');
+    if (!REGION.test(region))
+        throw new InputError('aws-region', `must look like us-east-1 (got ${quote(region)})`);
+    return { bucket, prefix, region, endpoint };
+}
+/** S3 key of a release object: `<prefix>/<app>/<deploy-id>.<ext>`. Short, so the manifest URL stays a small event payload. */
+function releaseKey(config, deployId, ext) {
+    return [config.s3.prefix, config.app, `${deployId}.${ext}`].filter((s) => s !== '').join('/');
+}
+function s3Url(bucket, key) {
+    return `s3://${bucket}/${key}`;
+}
+
+// agent/config/builder.go: validateBasicName("datacenter", ...) with reBasicName
+// `^[a-z0-9_-]+$` ("datacenter can only contain lowercase alphanumeric, - or _
+// characters."), after the builder lowercased the setting (strings.ToLower): a
+// datacenter is always named in lower case, and `?dc=DC1` finds no route.
+const DATACENTER = /^[a-z0-9_-]+$/;
+function parseRegexFilter(name, raw) {
+    if (raw === '')
+        return undefined;
+    // Consul compiles filters with Go's RE2 and refuses the event otherwise: say so
+    // here, in Go's words, before anything is written (contract 2b).
+    try {
+        compileFilter(raw);
+    }
+    catch (error) {
+        const why = error.message;
+        const perlOnly = /unsupported Perl syntax|invalid named capture: `\(\?<[=!]|invalid escape sequence: `\\[1-9]/.test(why);
+        throw new InputError(name, `is not a valid regular expression for Consul (Go's RE2): ${why}${perlOnly ? ' (RE2 has no lookaround or backreferences)' : ''}`);
+    }
+    return raw;
+}
+/** `datacenters`: comma- (or newline-) separated Consul datacenter names, or `all`. */
+function parseDatacenters(raw) {
+    const names = raw
+        .split(/[,\r\n]/)
+        .map((name) => name.trim())
+        .filter((name) => name !== '');
+    if (names.length === 0)
+        return { kind: 'agent' };
+    if (names.includes('all')) {
+        if (names.length > 1)
+            throw new InputError('datacenters', `is either all or a list of datacenter names, not both (got ${quote(raw)})`);
+        return { kind: 'all' };
+    }
+    for (const name of names) {
+        if (DATACENTER.test(name))
+            continue;
+        const lower = name.toLowerCase();
+        throw new InputError('datacenters', DATACENTER.test(lower)
+            ? `names ${quote(name)}: Consul datacenter names are lower case (did you mean ${quote(lower)}?)`
+            : `names ${quote(name)}: a Consul datacenter name is lower-case letters, digits, - and _`);
+    }
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice !== undefined)
+        throw new InputError('datacenters', `names ${quote(twice)} twice`);
+    return { kind: 'named', names };
+}
+function readFilters(get) {
+    const filters = {
+        node: parseRegexFilter('node-filter', get('node-filter')),
+        service: parseRegexFilter('service-filter', get('service-filter')),
+        tag: parseRegexFilter('tag-filter', get('tag-filter'))
+    };
+    if (filters.tag !== undefined && filters.service === undefined)
+        // Consul refuses it: "Cannot provide tag filter without service filter".
+        throw new InputError('tag-filter', 'needs service-filter (Consul filters tags within a service)');
+    return filters;
+}
+
+// Every input is read and checked here, once, into one typed Config, before the
+// run touches S3 or Consul. Each error is one line naming the input (contract 2b).
+// Each group of inputs is read in its own *-inputs.ts file; readConfig reads the
+// groups in order, and the GitHub inputs itself. Callers outside config/ import
+// from this file only.
 function readGitHub(get, app) {
     const token = get('github-token') || undefined;
     const checkName = get('check-name') || `stretcher / ${app}`;
@@ -7503,13 +7485,6 @@ function readConfig(input, env, now = new Date()) {
         run: runFacts$1(env),
         backend
     };
-}
-/** S3 key of a release object: `<prefix>/<app>/<deploy-id>.<ext>`. Short, so the manifest URL stays a small event payload. */
-function releaseKey(config, deployId, ext) {
-    return [config.s3.prefix, config.app, `${deployId}.${ext}`].filter((s) => s !== '').join('/');
-}
-function s3Url(bucket, key) {
-    return `s3://${bucket}/${key}`;
 }
 
 // Text that a person reads, made safe and uniform: untrusted strings as plain
@@ -12909,4 +12884,4 @@ function runFacts(config, run) {
     };
 }
 
-export { progressLine as $, filterMatcher as A, targetedServices as B, ConsulClient as C, moveLatestOnly as D, acquireLock as E, announce as F, selectMembers as G, isGone as H, INPUT_NAMES as I, readS3Lock as J, acquireS3Lock as K, connectSerf as L, startOwnAgent as M, ownAgentName as N, OPERATE_INPUTS as O, DEPLOY_ID_PATTERN as P, getDefaultExportFromCjs as Q, RUNNER_TAG as R, SerfRpcError as S, parseDeployIdFile as T, s3Url as U, releaseKey as V, waveCounts$1 as W, SAFE_PAYLOAD_BYTES as X, nameList as Y, markdownText as Z, codeSpan as _, readConfig as a, verdictMessage as a0, resultRows as a1, summaryMarkdown as a2, commonjsGlobal as a3, runFacts as b, announcementProgress as c, abandonedMarkdown as d, releaseS3Lock as e, formatGoDuration as f, compareNatural as g, memberMatcher as h, isSettled as i, readOperateConfig as j, kvKeys as k, leaveSavedAgent as l, matchesFilters as m, InputError as n, reportParts as o, plainText as p, rollbackMarkdown as q, releaseLock as r, settle as s, causesHeading as t, causeLogsMarkdown as u, headline as v, analyse as w, quote as x, compileFilter as y, sleep as z };
+export { waveCounts$1 as $, causeLogsMarkdown as A, headline as B, ConsulClient as C, analyse as D, quote as E, compileFilter as F, sleep as G, filterMatcher as H, InputError as I, targetedServices as J, moveLatestOnly as K, acquireLock as L, announce as M, selectMembers as N, isGone as O, readS3Lock as P, acquireS3Lock as Q, RUNNER_TAG as R, connectSerf as S, SerfRpcError as T, startOwnAgent as U, ownAgentName as V, DEPLOY_ID_PATTERN as W, getDefaultExportFromCjs as X, parseDeployIdFile as Y, s3Url as Z, releaseKey as _, readConfig as a, SAFE_PAYLOAD_BYTES as a0, nameList as a1, markdownText as a2, codeSpan as a3, progressLine as a4, verdictMessage as a5, resultRows as a6, summaryMarkdown as a7, commonjsGlobal as a8, runFacts as b, announcementProgress as c, abandonedMarkdown as d, releaseS3Lock as e, readApp as f, readConsul as g, readBackend as h, isSettled as i, parseKvPrefix as j, readFilters as k, leaveSavedAgent as l, readS3 as m, getter as n, formatGoDuration as o, plainText as p, matchesFilters as q, releaseLock as r, settle as s, compareNatural as t, memberMatcher as u, kvKeys as v, INPUT_NAMES as w, reportParts as x, rollbackMarkdown as y, causesHeading as z };
