@@ -17,7 +17,6 @@ export interface ResultRow {
   phase?: string
 }
 
-/** The `results` output: one row per node, sorted by name. */
 /** The `results` output's status words: the node states of contract 8a. */
 const RESULT_STATUS: Record<NodeState['status'], ResultRow['status']> = {
   success: 'success',
@@ -30,6 +29,7 @@ const RESULT_STATUS: Record<NodeState['status'], ResultRow['status']> = {
   rolled_back: 'rolled back'
 }
 
+/** The `results` output: one row per node, sorted by name. */
 export function resultRows(fleet: FleetState): ResultRow[] {
   return fleet.list().map((s) => ({
     node: s.node,
