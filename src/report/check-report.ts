@@ -2,18 +2,16 @@
 // commit status and deployment descriptions. Pure; every field is kept within
 // GitHub's limits, and whatever is cut is counted in a note.
 import type { Verdict } from '../fleet-state/fleet-state.ts'
-import type { FleetReport } from './report.ts'
-import {
-  analyse,
-  causeLogsMarkdown,
-  causesHeading,
-  headline,
-  reportParts,
-  rollbackMarkdown
-} from './report.ts'
+import type { FleetReport } from './report-types.ts'
+import { analyse } from './fleet-analysis.ts'
+import { headline } from './headline.ts'
+import { rollbackMarkdown } from './release-markdown.ts'
+import { causesHeading } from './nodes-markdown.ts'
+import { causeLogsMarkdown } from './cause-logs.ts'
+import { reportParts } from './report.ts'
 import { plainText } from '../shared/text.ts'
 
-export type { FleetReport } from './report.ts'
+export type { FleetReport } from './report-types.ts'
 
 /** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
 export const CHECK_FIELD_MAX = 65_535

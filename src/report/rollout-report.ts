@@ -6,8 +6,8 @@ import { plainText } from '../shared/text.ts'
 import { nodeId } from '../fleet-state/fleet-state.ts'
 import { gateFailureLine } from '../fleet-state/gate-failure.ts'
 import type { RolloutResult } from '../rollout/rollout.ts'
-import type { FleetReport, LogExcerpt, WaveReport } from './report.ts'
-import { verdictMessage } from './report.ts'
+import type { FleetReport, LogExcerpt, WaveReport } from './report-types.ts'
+import { verdictMessage } from './headline.ts'
 
 /** What the report shows of a rollout: its waves, what failed its gate, what auto-rollback did. */
 export function rolloutReport(

@@ -5,7 +5,7 @@ import type { AnnouncementProgress } from '../backend/fleet-backend.ts'
 import type { HistoryRecord } from '../shared/history-record.ts'
 import type { Config } from '../config/config.ts'
 import type { Release } from '../publish/publish.ts'
-import type { DeployFacts } from './report.ts'
+import type { DeployFacts } from './report-types.ts'
 
 export interface RunProgress {
   /** published (or, for a rollback, found and verified) */
