@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { p as plainText, x as reportParts, y as rollbackMarkdown, z as causesHeading, A as causeLogsMarkdown, B as headline, D as analyse, E as quote, F as compileFilter, q as matchesFilters, G as sleep, H as filterMatcher, J as targetedServices, I as InputError, K as moveLatestOnly, v as kvKeys, L as acquireLock, c as announcementProgress, M as announce, N as selectMembers, O as isGone, u as memberMatcher, P as readS3Lock, Q as acquireS3Lock, S as connectSerf, T as SerfRpcError, C as ConsulClient, U as startOwnAgent, V as ownAgentName, W as DEPLOY_ID_PATTERN, X as getDefaultExportFromCjs, Y as parseDeployIdFile, Z as s3Url$1, _ as releaseKey, $ as waveCounts, t as compareNatural, a0 as SAFE_PAYLOAD_BYTES, a1 as nameList, a2 as markdownText, a3 as codeSpan, a4 as progressLine, a5 as verdictMessage, o as formatGoDuration, a6 as resultRows, a7 as summaryMarkdown, b as runFacts } from './run-facts.js';
+import { x as markdownText, N as NOT_A_CAUSE, y as cellCode, z as plural, A as statesByLabel, B as formatDuration, D as middleCut, E as logsByLabel, F as logLines, G as mermaidLabel, t as compareNatural, H as outcomeOf, J as utcTime, p as plainText, K as rollbackMarkdown, L as analyse, M as headlineMark, O as endedEarly, P as stateMarkdown, Q as factsMarkdown, S as headlineMarkdown, T as markedHeadline, U as releaseLine, V as timeLine, W as headline, X as quote, Y as compileFilter, q as matchesFilters, Z as sleep, _ as filterMatcher, $ as targetedServices, I as InputError, a0 as moveLatestOnly, v as kvKeys, a1 as acquireLock, c as announcementProgress, a2 as announce, a3 as selectMembers, a4 as isGone, u as memberMatcher, a5 as readS3Lock, a6 as acquireS3Lock, a7 as connectSerf, a8 as SerfRpcError, C as ConsulClient, a9 as startOwnAgent, aa as ownAgentName, ab as DEPLOY_ID_PATTERN, ac as getDefaultExportFromCjs, ad as parseDeployIdFile, ae as s3Url$1, af as releaseKey, ag as waveCounts$1, ah as SAFE_PAYLOAD_BYTES, ai as nameList, aj as codeSpan, ak as progressLine, al as verdictMessage, o as formatGoDuration, b as runFacts } from './run-facts.js';
 import { createHash } from 'node:crypto';
 import { readFile, stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
@@ -21,6 +21,645 @@ import { readlinkSync, readdirSync, lstatSync, accessSync, constants as constant
 // (V8 otherwise lets it double or more first). Costs ~0.5 s of CPU at 10,000 nodes.
 setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--heap-growing-percent=30');
+
+// Node names as markdown within a character budget, the rest counted (`a, b
+// and 40 more`). Apart because the causes table, the succeeded list and the
+// waves table all name nodes this way. Pure; names are untrusted and escaped.
+/** Names, escaped, joined, within `budget` characters; the rest counted. */
+function namesWithin(names, budget) {
+    const parts = [];
+    let size = 0;
+    for (const [i, name] of names.entries()) {
+        const item = markdownText(name, 80);
+        const rest = names.length - i - 1;
+        const reserve = rest > 0 ? 24 : 0;
+        if (size + item.length + 2 + reserve > budget && i > 0) {
+            return { text: `${parts.join(', ')} and ${names.length - i} more`, shown: i };
+        }
+        parts.push(item);
+        size += item.length + 2;
+    }
+    return { text: parts.join(', '), shown: names.length };
+}
+
+const STATUS_MARK = {
+    success: '✅ succeeded',
+    failure: '❌ failed',
+    lost: '💀 lost',
+    silent: '🔇 silent',
+    pending: '⏳ not reported',
+    not_sent: '⚪ not sent',
+    prepared: '📦 prepared',
+    rolled_back: '↩️ rolled back'
+};
+/** Failures grouped by cause: a count, the cause, the nodes (all named within `budget`). */
+function causesMarkdown(a, budget) {
+    if (a.groups.length === 0)
+        return '';
+    const lines = ['| nodes | cause | which |', '| --- | --- | --- |'];
+    let size = 40;
+    const total = a.groups.reduce((n, g) => n + g.nodes.length, 0);
+    for (const [i, g] of a.groups.entries()) {
+        const rest = a.groups.length - i - 1;
+        const room = budget - size - rest * 300;
+        // Each group's names get a share of what is left, by size, at least 200 characters.
+        const share = Math.max(200, Math.floor((room * g.nodes.length) / Math.max(1, total)));
+        const mark = STATUS_MARK[g.status].split(' ')[0];
+        // Where nodes ended (not sent, rolled back) is no cause to read node by node: a few names.
+        const cap = NOT_A_CAUSE.has(g.status) ? 300 : Infinity;
+        const names = namesWithin(g.nodes, Math.min(share, room - 400, cap));
+        const row = `| ${mark} ${g.nodes.length} | ${g.status === 'failure' ? cellCode(g.cause, 200) : markdownText(g.cause, 200)} | ${names.text} |`;
+        if (size + row.length + 1 > budget) {
+            const left = a.groups.slice(i).reduce((n, x) => n + x.nodes.length, 0);
+            lines.push('', `… ${plural(a.groups.length - i, 'more cause')} (${plural(left, 'node')}) left out (size limit).`);
+            break;
+        }
+        lines.push(row);
+        size += row.length + 1;
+    }
+    return `${lines.join('\n')}\n`;
+}
+/** One row per node that did not succeed, natural order within its status, with its cause. */
+function problemTableMarkdown(a, fleet, budget, maxRows = 500) {
+    const states = statesByLabel(fleet);
+    const nodes = [...a.failed, ...a.lost, ...a.silent, ...a.pending];
+    if (nodes.length === 0)
+        return { markdown: '', shown: 0, omitted: 0 };
+    const lines = ['| node | status | after the event | cause |', '| --- | --- | --- | --- |'];
+    let size = 100;
+    let shown = 0;
+    for (const node of nodes) {
+        const s = states.get(node);
+        const cause = a.causeOf.get(node) ?? '';
+        const row = `| ${markdownText(node, 80)} | ${STATUS_MARK[s?.status ?? 'pending']} | ${s?.noticedMs !== undefined ? formatDuration(s.noticedMs) : ''} | ${s?.status === 'failure' ? cellCode(middleCut(cause, 64), 64) : markdownText(cause, 160)} |`;
+        if (shown >= maxRows || size + row.length + 1 > budget - 200)
+            break;
+        lines.push(row);
+        size += row.length + 1;
+        shown++;
+    }
+    const omitted = nodes.length - shown;
+    if (omitted > 0)
+        lines.push('', `… and ${plural(omitted, 'more node')} left out of this table (the \`results\` output lists every node).`);
+    return { markdown: `${lines.join('\n')}\n`, shown, omitted };
+}
+/** The succeeded nodes: a count, and their names (with times, for small fleets) collapsed. */
+function succeededMarkdown(a, fleet, budget, tableMax = 50) {
+    const n = a.succeeded.length;
+    if (n === 0)
+        return '';
+    const states = statesByLabel(fleet);
+    const joined = a.succeeded.filter((node) => states.get(node)?.joined);
+    const joinedNote = joined.length
+        ? `, ${plural(joined.length, 'node')} of them joined during the deploy (${namesWithin(joined, 400).text})`
+        : '';
+    const summary = `<details><summary>✅ ${plural(n, 'node')} succeeded${joinedNote}</summary>\n\n`;
+    if (n <= tableMax) {
+        const rows = a.succeeded.map((node) => {
+            const s = states.get(node);
+            const ms = s?.noticedMs;
+            return `| ${markdownText(node, 80)} | ${ms !== undefined ? formatDuration(ms) : ''} | ${s?.joined ? 'joined during the deploy' : ''} |`;
+        });
+        const md = `${summary}| node | after the event | note |\n| --- | --- | --- |\n${rows.join('\n')}\n\n</details>\n`;
+        if (md.length <= budget)
+            return md;
+    }
+    if (budget < 400 + summary.length)
+        return `✅ ${plural(n, 'node')} succeeded${joinedNote}.\n`;
+    const names = namesWithin(a.succeeded, budget - summary.length - 40);
+    return `${summary}${names.text}\n\n</details>\n`;
+}
+/**
+ * `3 of 5 nodes did not succeed, by cause` when some failed; `2 of 5 nodes had
+ * not reported` when the rest only had not; else `4 of 5 nodes not on <id>`
+ * (never sent, prepared only, rolled back: they did report, or were not asked).
+ */
+function causesHeading(a, deployId) {
+    const notOk = a.counts.total - a.counts.succeeded;
+    const of = `${notOk} of ${a.counts.total} nodes`;
+    if (a.failed.length + a.lost.length + a.silent.length > 0)
+        return `${of} did not succeed, by cause`;
+    if (notOk === a.pending.length)
+        return `${of} had not reported`;
+    return `${of} not on ${markdownText(deployId, 100)}`;
+}
+
+/** A fence longer than any backtick run in the text: the text cannot close it. */
+function fenceFor(lines) {
+    let longest = 0;
+    for (const line of lines)
+        for (const run of line.match(/`+/g) ?? [])
+            longest = Math.max(longest, run.length);
+    return '`'.repeat(Math.max(3, longest + 1));
+}
+function fenced(lines) {
+    const fence = fenceFor(lines);
+    return `${fence}text\n${lines.join('\n')}\n${fence}\n`;
+}
+/** Lines (from the end) that fit `budget` characters once fenced. */
+function tailWithin(lines, budget) {
+    const out = [];
+    let size = 20;
+    for (let i = lines.length - 1; i >= 0; i--) {
+        const l = lines[i];
+        if (size + l.length + 1 > budget)
+            break;
+        out.unshift(l);
+        size += l.length + 1;
+    }
+    return out;
+}
+/**
+ * One cause's log block within `room` characters, or undefined when it does not
+ * fit: the lines that matter, then the whole log's tail collapsed.
+ */
+function causeLogBlock(g, node, d, text, room, open) {
+    const name = markdownText(node, 80);
+    const others = g.nodes.length > 1 ? ` (and ${plural(g.nodes.length - 1, 'other node')} with this cause)` : '';
+    const useful = tailWithin(d.useful, Math.floor(room * 0.45));
+    const all = logLines(text);
+    const listing = d.listing ? `; ${plural(d.listing, 'line')} of file listings left out` : '';
+    const build = (tail) => [
+        `<details${open ? ' open' : ''}><summary><b>${name}</b>${others}: the lines that matter (${useful.length} of ${plural(d.total, 'line')}${listing})</summary>`,
+        '',
+        fenced(useful.length ? useful : ['(nothing)']),
+        `<details><summary>${name}: the whole log${tail.length < all.length ? ` (last ${tail.length} of ${all.length} lines)` : ` (${plural(all.length, 'line')})`}</summary>`,
+        '',
+        fenced(tail),
+        '</details>',
+        '</details>',
+        ''
+    ].join('\n');
+    // The whole log gets what the rest leaves; a long fence can take more: cut again.
+    let tailBudget = room - build([]).length;
+    let tail = tailWithin(all, tailBudget);
+    let block = build(tail);
+    for (let tries = 0; block.length > room && tries < 3; tries++) {
+        tailBudget -= block.length - room + 100;
+        tail = tailWithin(all, tailBudget);
+        block = build(tail);
+    }
+    return block.length > room ? undefined : block;
+}
+/**
+ * Each cause's log, its first node's: the lines that matter first (errors, the
+ * failing command and its output), then the whole tail collapsed. The first
+ * group's is open. At most `maxGroups` groups, within `budget` characters.
+ */
+function causeLogsMarkdown(r, a, budget, maxGroups = 5) {
+    const logs = logsByLabel(r);
+    const parts = [];
+    let size = 0;
+    const groups = a.groups.filter((g) => g.status === 'failure');
+    let left = 0;
+    for (const [i, g] of groups.entries()) {
+        const node = g.nodes.find((n) => logs.has(n));
+        const d = node === undefined ? undefined : a.digests.get(node);
+        if (node === undefined || d === undefined || i >= maxGroups) {
+            if (node !== undefined)
+                left++;
+            continue;
+        }
+        const room = budget - size - 200;
+        const block = room < 600 ? undefined : causeLogBlock(g, node, d, logs.get(node) ?? '', room, i === 0);
+        if (block === undefined) {
+            left++;
+            continue;
+        }
+        parts.push(block);
+        size += block.length + 1;
+    }
+    if (left > 0)
+        parts.push(`… the logs of ${plural(left, 'more cause')} are left out (size limit); Consul keeps each under \`<kv-prefix>/logs/<node>\`.\n`);
+    return parts.join('\n');
+}
+
+// The pictures of the job summary, as Mermaid (GitHub renders it there, not in
+// a check run). Colours are fixed and mean one thing each: green succeeded, red
+// failed, grey not reported, blue rolled back, purple prepared, light grey not
+// sent; each reads on GitHub's light and dark backgrounds,
+// and labels on them are white. Time is a numeric axis in seconds from the
+// event: no dates, no time zone. Pure; every label is reduced to a safe alphabet.
+/** Contrast of at least 3:1 with both #ffffff and #0d1117 (WCAG's bar for graphics). */
+const COLOURS = {
+    success: '#2da44e',
+    failure: '#cf222e',
+    pending: '#6e7781',
+    rolledBack: '#0969da',
+    prepared: '#8250df',
+    notSent: '#8c959f'
+};
+/** Each slice's colour: its meaning (contract 8a's node states). */
+const SLICE_COLOUR = {
+    succeeded: COLOURS.success,
+    failed: COLOURS.failure,
+    'not reported': COLOURS.pending,
+    'rolled back': COLOURS.rolledBack,
+    prepared: COLOURS.prepared,
+    'not sent': COLOURS.notSent
+};
+/** Text inside a quoted Mermaid label: letters, digits and a few harmless marks. */
+function mermaidText(text, max = 60) {
+    // Quotes become typographic ones (Mermaid's own quote ends a label); the rest of the unsafe, _.
+    const clean = text
+        .replace(/'/g, '’')
+        .replace(/"([^"]*)"/g, '“$1”')
+        .replace(/"/g, '”')
+        .replace(/[^A-Za-z0-9 ._:,%/()+→✔✘·’“”-]/g, '_');
+    return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+function init(themeVariables) {
+    // Only themeVariables: GitHub picks the theme (light or dark) and its text colours.
+    return `%%{init: ${JSON.stringify({ themeVariables })}}%%`;
+}
+/** Outcomes as a pie; each slice's colour is its meaning, whatever slices are present. */
+function outcomePie(slices, title) {
+    const shown = slices.filter((s) => s.count > 0);
+    if (shown.length === 0)
+        return '';
+    const colour = (s) => SLICE_COLOUR[s.label];
+    const vars = {
+        pieOpacity: '1',
+        pieSectionTextColor: '#ffffff',
+        pieStrokeColor: '#ffffff',
+        pieOuterStrokeColor: '#8c959f'
+    };
+    shown.forEach((s, i) => (vars[`pie${i + 1}`] = colour(s)));
+    return [
+        '```mermaid',
+        init(vars),
+        `pie showData title ${mermaidText(title, 80)}`,
+        ...shown.map((s) => `  "${s.label}" : ${s.count}`),
+        '```',
+        ''
+    ].join('\n');
+}
+/** At most this many bars, one per node; above it the cumulative curve says more. */
+const BARS_MAX = 30;
+/** Seconds with one decimal, as Mermaid reads numbers. */
+const sec = (ms) => Math.round(ms / 100) / 10;
+function axisMax(ms) {
+    const s = Math.max(1, Math.ceil(ms / 1000));
+    const step = s <= 10 ? 1 : s <= 60 ? 5 : s <= 600 ? 30 : 300;
+    return Math.ceil(s / step) * step;
+}
+/**
+ * When the nodes reported, in seconds after the event. Up to BARS_MAX nodes: a
+ * bar per node (green succeeded, red failed), slowest last. More: how many had
+ * reported by each second, one green line for successes and a red one for failures.
+ */
+function reportTimeChart(reported) {
+    if (reported.length === 0)
+        return '';
+    const sorted = [...reported].sort((a, b) => a.ms - b.ms);
+    const max = axisMax(sorted.at(-1)?.ms ?? 0);
+    const anyFailed = sorted.some((r) => !r.ok);
+    const palette = anyFailed ? `${COLOURS.success}, ${COLOURS.failure}` : COLOURS.success;
+    const head = ['```mermaid', init({ xyChart: { plotColorPalette: palette } })];
+    if (sorted.length <= BARS_MAX) {
+        // Each node's bar is in one series; in the other it is below the axis (which
+        // starts at 0), so nothing is drawn for it, not even the sliver a 0 gets.
+        const ok = sorted.map((r) => (r.ok ? sec(r.ms) : -max));
+        const bad = sorted.map((r) => (r.ok ? -max : sec(r.ms)));
+        return [
+            ...head,
+            'xychart-beta horizontal',
+            `  title "Seconds from the event to each node's report"`,
+            `  x-axis [${sorted.map((r) => `"${mermaidLabel(r.node, 30)}"`).join(', ')}]`,
+            `  y-axis "seconds after the event" 0 --> ${max}`,
+            `  bar [${ok.join(', ')}]`,
+            ...(anyFailed ? [`  bar [${bad.join(', ')}]`] : []),
+            '```',
+            ''
+        ].join('\n');
+    }
+    // Cumulative counts at POINTS evenly spaced instants from 0 to max seconds.
+    const POINTS = 31;
+    const okAt = [];
+    const badAt = [];
+    let i = 0;
+    let okN = 0;
+    let badN = 0;
+    for (let p = 0; p < POINTS; p++) {
+        const t = (max * 1000 * p) / (POINTS - 1);
+        while (i < sorted.length && sorted[i].ms <= t) {
+            if (sorted[i].ok)
+                okN++;
+            else
+                badN++;
+            i++;
+        }
+        okAt.push(okN);
+        badAt.push(badN);
+    }
+    return [
+        ...head,
+        'xychart-beta',
+        `  title "Nodes reported by each second after the event"`,
+        `  x-axis "seconds after the event" 0 --> ${max}`,
+        `  y-axis "nodes" 0 --> ${Math.max(1, okN, badN)}`,
+        `  line [${okAt.join(', ')}]`,
+        ...(anyFailed ? [`  line [${badAt.join(', ')}]`] : []),
+        '```',
+        ''
+    ].join('\n');
+}
+/** At most this many waves drawn; the table lists all. */
+const WAVES_DRAWN_MAX = 20;
+/** The staged rollout: one box per wave, in order, coloured by how it went. */
+function wavesChart(waves) {
+    if (waves.length === 0)
+        return '';
+    const shown = waves.slice(0, WAVES_DRAWN_MAX);
+    // By position: the same wave number recurs (each datacenter has its waves).
+    const id = (i) => `w${i}`;
+    const cls = (w) => w.state === 'passed' ? 'passed' : w.state === 'failed' ? 'failed' : 'waiting';
+    const boxes = shown.map((w, i) => `  ${id(i)}["${w.lines.map((l) => mermaidText(l, 60)).join('<br/>')}"]:::${cls(w)}`);
+    const arrows = shown.slice(1).map((_, i) => `  ${id(i)} --> ${id(i + 1)}`);
+    return [
+        '```mermaid',
+        'flowchart LR',
+        ...boxes,
+        ...arrows,
+        `  classDef passed fill:${COLOURS.success},stroke:${COLOURS.success},color:#ffffff`,
+        `  classDef failed fill:${COLOURS.failure},stroke:${COLOURS.failure},color:#ffffff`,
+        `  classDef waiting fill:${COLOURS.pending},stroke:${COLOURS.pending},color:#ffffff`,
+        '```',
+        ''
+    ].join('\n');
+}
+
+/** A wave that went out and has no outcome is running, or stopped when the run was cancelled or broke off. */
+function waveState(w, r) {
+    if (w.passed === true)
+        return 'passed';
+    if (w.passed === false)
+        return 'failed';
+    if (w.startedAt === undefined)
+        return 'not started';
+    return r.facts.cancelled || r.facts.error ? 'stopped' : 'running';
+}
+const WAVE_MARK = {
+    passed: '✅ passed',
+    failed: '❌ failed',
+    running: '⏳ running',
+    stopped: '⛔ stopped',
+    'not started': '⚪ not started'
+};
+/** `wave 2`, `prepare`, `dc2 wave 1`: the wave 0 of layout: releases is its prepare. */
+function waveName(w) {
+    const name = w.wave === 0 ? 'prepare' : `wave ${w.wave}`;
+    return w.datacenter ? `${plainText(w.datacenter, 40)} ${name}` : name;
+}
+function waveCounts(w, states) {
+    let ok = 0;
+    let bad = 0;
+    let unsent = 0;
+    for (const node of w.nodes) {
+        const s = outcomeOf(states.get(node));
+        // A prepare's node that is left prepared did what the prepare asked.
+        if (s === 'success' || (w.wave === 0 && s === 'prepared'))
+            ok++;
+        else if (s === 'failure' || s === 'lost')
+            bad++;
+        // Never sent this wave's event (or only prepared for it): nothing to report.
+        else if (s === 'not_sent' || s === 'prepared')
+            unsent++;
+    }
+    return { ok, bad, quiet: w.nodes.length - ok - bad - unsent };
+}
+function sinceEvent(at, r) {
+    if (at === undefined)
+        return '';
+    const base = r.facts.firedAt ?? r.waves?.[0]?.startedAt;
+    return base === undefined ? utcTime(at) : `+${formatDuration(at - base)}`;
+}
+/** The waves as a table: nodes, how they did, when, the gate. */
+function wavesTableMarkdown(r, budget) {
+    const waves = r.waves ?? [];
+    if (waves.length === 0)
+        return '';
+    const states = statesByLabel(r.fleet);
+    const lines = [
+        '| wave | result | nodes | succeeded | failed | not reported | started | took | gate |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+    ];
+    let size = 200;
+    for (const [i, w] of waves.entries()) {
+        const c = waveCounts(w, states);
+        const names = namesWithin([...w.nodes].sort(compareNatural), 160);
+        const took = w.startedAt !== undefined && w.endedAt !== undefined
+            ? formatDuration(w.endedAt - w.startedAt)
+            : '';
+        const wave = w.wave === 0 || w.datacenter ? markdownText(waveName(w), 60) : String(w.wave);
+        const row = `| ${wave} | ${WAVE_MARK[waveState(w, r)]} | ${w.nodes.length}: ${names.text} | ${c.ok} | ${c.bad} | ${c.quiet} | ${sinceEvent(w.startedAt, r)} | ${took} | ${w.gate ? markdownText(w.gate, 120) : ''} |`;
+        if (size + row.length > budget) {
+            lines.push('', `… ${plural(waves.length - i, 'more wave')} left out (size limit).`);
+            break;
+        }
+        lines.push(row);
+        size += row.length + 1;
+    }
+    return `${lines.join('\n')}\n`;
+}
+/** The waves as boxes in a row, coloured by result (Mermaid). */
+function wavesPicture(r) {
+    const states = statesByLabel(r.fleet);
+    return wavesChart((r.waves ?? []).map((w) => {
+        const c = waveCounts(w, states);
+        const state = waveState(w, r);
+        const took = w.startedAt !== undefined && w.endedAt !== undefined
+            ? `${sinceEvent(w.startedAt, r)} → ${sinceEvent(w.endedAt, r)}`
+            : w.startedAt !== undefined
+                ? `from ${sinceEvent(w.startedAt, r)}`
+                : '';
+        return {
+            wave: w.wave,
+            state,
+            lines: [
+                `${waveName(w)}: ${plural(w.nodes.length, 'node')}`,
+                `${state === 'passed' ? '✔ ' : state === 'failed' ? '✘ ' : ''}${state} · ${c.ok} ok${c.bad ? `, ${c.bad} failed` : ''}`,
+                ...(took ? [took] : []),
+                ...(w.gate ? [`gate: ${w.gate}`] : [])
+            ]
+        };
+    }));
+}
+
+/** p50/p90/max time to report and the slowest nodes, as one line. */
+function timingLine(a) {
+    if (!a.percentiles)
+        return '';
+    const p = a.percentiles;
+    const slow = a.slowest
+        .map((s) => `${markdownText(s.node, 60)} ${formatDuration(s.ms)}`)
+        .join(', ');
+    return `**Time to report** (${plural(a.reported.length, 'node')}): p50 ${formatDuration(p.p50)} · p90 ${formatDuration(p.p90)} · max ${formatDuration(p.max)}. Slowest: ${slow}.\n`;
+}
+/** The outcome pie's slices, every node in one: green, red, grey; where the others ended. */
+function slices(a) {
+    return [
+        { label: 'succeeded', count: a.succeeded.length },
+        { label: 'failed', count: a.failed.length + a.lost.length },
+        { label: 'not reported', count: a.silent.length + a.pending.length },
+        { label: 'rolled back', count: a.rolledBack.length },
+        { label: 'prepared', count: a.prepared.length },
+        { label: 'not sent', count: a.notSent.length }
+    ];
+}
+/**
+ * One row per datacenter (contract 10: summary and check break the fleet down by
+ * datacenter), in the order they were rolled out; empty when no node names one.
+ */
+function datacentersMarkdown(fleet) {
+    const empty = () => ({ total: 0, ok: 0, bad: 0, quiet: 0, unsent: 0 });
+    const rows = new Map(fleet.datacenters().map((dc) => [dc, empty()]));
+    for (const s of fleet.list()) {
+        if (s.datacenter === undefined)
+            continue;
+        const row = rows.get(s.datacenter) ?? empty();
+        row.total++;
+        const outcome = outcomeOf(s);
+        if (outcome === 'success')
+            row.ok++;
+        else if (outcome === 'failure' || outcome === 'lost')
+            row.bad++;
+        // Never sent, or prepared and never switched: not "not reported".
+        else if (outcome === 'not_sent' || outcome === 'prepared')
+            row.unsent++;
+        else
+            row.quiet++;
+        rows.set(s.datacenter, row);
+    }
+    if (rows.size === 0)
+        return '';
+    return [
+        '| datacenter | nodes | succeeded | failed | not reported | not sent or not switched |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        ...[...rows].map(([dc, c]) => `| ${markdownText(dc, 64)} | ${c.total} | ${c.ok} | ${c.bad} | ${c.quiet} | ${c.unsent} |`)
+    ].join('\n');
+}
+function picturesMarkdown(r, a, mermaid) {
+    // Nothing reported yet (wait: false, an early cancel): a one-colour pie says nothing.
+    if (!mermaid || a.counts.succeeded + a.counts.failed === 0)
+        return '';
+    return [
+        outcomePie(slices(a), `${a.counts.succeeded} of ${a.counts.total} nodes on ${r.fleet.deployId}`),
+        reportTimeChart(a.reported)
+    ].join('\n');
+}
+
+/** The `results` output's status words: the node states of contract 8a. */
+const RESULT_STATUS = {
+    success: 'success',
+    failure: 'failure',
+    lost: 'lost',
+    silent: 'silent',
+    pending: 'pending',
+    not_sent: 'not sent',
+    prepared: 'prepared',
+    rolled_back: 'rolled back'
+};
+/** The `results` output: one row per node, sorted by name. */
+function resultRows(fleet) {
+    return fleet.list().map((s) => ({
+        node: s.node,
+        status: RESULT_STATUS[s.status],
+        deploy_id: s.deployId ?? null,
+        at: s.at ?? null,
+        ...(s.wave !== undefined ? { wave: s.wave } : {}),
+        ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {}),
+        ...(s.phase !== undefined ? { phase: s.phase } : {})
+    }));
+}
+
+/**
+ * Well under GitHub's 1 MiB per step summary: a UTF-16 unit is at most 3 bytes
+ * of UTF-8, so 200,000 characters are at most 600,000 bytes, and in practice
+ * (ASCII entities for anything untrusted) about 200 KB.
+ */
+const SUMMARY_MAX_CHARS = 200_000;
+/** The verdict line (marked), then the release and time line. */
+function headMarkdown(r, a, mark) {
+    return [
+        `${mark} ${headlineMarkdown(markedHeadline(r, a, false))}`,
+        '',
+        [releaseLine(r), timeLine(r)].filter(Boolean).join(' · '),
+        ''
+    ].join('\n');
+}
+/** The parts of a report, each within its own budget, for the summary or the check run. */
+function reportParts(r, maxChars, opts) {
+    const a = analyse(r);
+    const mark = headlineMark(r.verdict, r.facts, r.notWaiting);
+    const head = headMarkdown(r, a, mark);
+    const state = endedEarly(r) ? stateMarkdown(r, a) : '';
+    const pictures = picturesMarkdown(r, a, opts.mermaid);
+    const waves = r.waves?.length
+        ? `${opts.mermaid ? wavesPicture(r) : ''}\n${wavesTableMarkdown(r, 20_000)}`
+        : '';
+    const facts = factsMarkdown(r);
+    const timing = timingLine(a);
+    const datacenters = datacentersMarkdown(r.fleet);
+    // What has no budget of its own, and a margin for the headings between parts.
+    const fixed = [head, state, pictures, waves, datacenters, facts, timing].reduce((n, p) => n + p.length, 0) +
+        600;
+    const room = Math.max(2000, maxChars - fixed);
+    const causes = causesMarkdown(a, Math.floor(room * 0.45));
+    const logs = opts.mermaid ? causeLogsMarkdown(r, a, Math.floor(room * 0.25)) : '';
+    const left = room - causes.length - logs.length;
+    // Only nodes not heard from yet: the causes table names them all already.
+    const onlyPending = a.groups.every((g) => g.status === 'pending');
+    const table = onlyPending
+        ? { markdown: '', shown: 0, omitted: 0 }
+        : problemTableMarkdown(a, r.fleet, Math.floor(left * 0.7));
+    const succeeded = succeededMarkdown(a, r.fleet, left - table.markdown.length - 100);
+    return {
+        a,
+        mark,
+        head,
+        state,
+        causes,
+        logs,
+        pictures,
+        timing,
+        datacenters,
+        waves,
+        table,
+        succeeded,
+        facts
+    };
+}
+/**
+ * Markdown for the job summary: the verdict with its cause, what an early end
+ * left behind, failures by cause with the first one's log open, the pictures,
+ * the waves, the nodes that did not succeed, the successes as a count, and the
+ * release's facts; within `maxChars`.
+ */
+function summaryMarkdown(r, maxChars = SUMMARY_MAX_CHARS) {
+    const p = reportParts(r, maxChars, { mermaid: true });
+    const out = [`### ${p.head}`];
+    if (r.rollback)
+        out.push(rollbackMarkdown(r));
+    if (p.state)
+        out.push(`#### What this run left behind\n\n${p.state}`);
+    if (p.causes)
+        out.push(`#### ${causesHeading(p.a, r.fleet.deployId)}\n\n${p.causes}`);
+    if (p.logs)
+        out.push(p.logs);
+    if (p.pictures || p.timing)
+        out.push(`#### The fleet\n\n${p.pictures}${p.timing}`);
+    if (p.datacenters)
+        out.push(`#### Datacenters\n\n${p.datacenters}`);
+    if (p.waves)
+        out.push(`#### Waves\n\n${p.waves}`);
+    if (p.table.markdown)
+        out.push(`#### Nodes that did not succeed\n\n${p.table.markdown}`);
+    if (p.succeeded)
+        out.push(p.succeeded);
+    out.push(`#### Release\n\n${p.facts}`);
+    return out.join('\n');
+}
 
 /** GitHub's "Maximum length: 65535 characters" for output.summary and output.text. */
 const CHECK_FIELD_MAX = 65_535;
@@ -10029,7 +10668,7 @@ function planRollout(input) {
     const steps = [];
     for (const dc of input.datacenters) {
         const ordered = orderTargets(dc.targets, dc.canaries);
-        const counts = waveCounts(input.waves ?? ALL, ordered.length);
+        const counts = waveCounts$1(input.waves ?? ALL, ordered.length);
         if (counts.length === 0)
             continue;
         const datacenter = dc.datacenter;
