@@ -4,22 +4,28 @@
 // permission, AbortSignal cancellation and per-call timeouts, none of which it
 // exposes cleanly (its typings even reject index/wait/token: research §8).
 
-export interface KvEntry {
-  key: string
-  /** the value decoded as UTF-8; null when empty */
-  value: string | null
-  flags: number
-  createIndex: number
-  modifyIndex: number
-  lockIndex: number
-  session?: string
-}
+import { blockingBudget, goDuration, parseIndex } from './blocking-query.ts'
+import {
+  ConsulError,
+  DC_NOT_AVAILABLE,
+  firstLine,
+  MISSING_NODE,
+  networkCode,
+  NO_DC_PATH,
+  TRANSIENT_NETWORK
+} from './consul-error.ts'
+import type { KvEntry, KvRead, TxnKvOp } from './kv-api.ts'
+import { decodeKvEntries, encodeKey } from './kv-api.ts'
 
-export interface KvRead {
-  entries: KvEntry[]
-  /** X-Consul-Index of the answer (present on a 404 too), exact */
-  index: bigint
-}
+export {
+  blockingBudget,
+  FETCH_HEADERS_TIMEOUT_MS,
+  parseIndex,
+  raftIndex
+} from './blocking-query.ts'
+export { ConsulError } from './consul-error.ts'
+export type { KvEntry, KvRead, TxnKvOp } from './kv-api.ts'
+export { decodeKvEntries } from './kv-api.ts'
 
 export interface ConsulClientOptions {
   addr: string
@@ -74,110 +80,6 @@ export interface ConsulResponse {
   knownLeader: boolean
 }
 
-/**
- * X-Consul-Index is a decimal uint64. An event list's is a hash of the last
- * event's ID (agent/event_endpoint.go uuidToUint64), so usually above 2^53:
- * as a Number it would be rounded (18446744073709551557 → …552000), sent back
- * as another `?index=`, and the list would answer at once, forever. Kept exact.
- */
-export function parseIndex(header: string | null): bigint {
-  return header !== null && /^\d{1,20}$/.test(header) ? BigInt(header) : 0n
-}
-
-/**
- * A KV index as a number, to compare with the ModifyIndex values that
- * JSON.parse reads from KV bodies (FleetState). KV, catalog and health indexes
- * are Raft log indexes, one per committed write: 2^53 is 285 years away even
- * at a million writes a second, so a number holds them exactly. (Only the event
- * list's hash index goes above; it never comes here.) Refuses rather than round.
- */
-export function raftIndex(index: bigint): number {
-  if (index > BigInt(Number.MAX_SAFE_INTEGER))
-    throw new ConsulError(`Consul sent a KV index above 2^53 (${index})`, undefined, false)
-  return Number(index)
-}
-
-/**
- * Node's fetch (undici) fails a request whose response headers take longer than
- * this (headersTimeout, UND_ERR_HEADERS_TIMEOUT); bodyTimeout is the same.
- */
-export const FETCH_HEADERS_TIMEOUT_MS = 300_000
-/** rpc.go blockingQuery: a blocking read is held up to wait + wait/16 (lib.RandomStagger). */
-const JITTER_FRACTION = 16
-
-/**
- * The `wait` to ask for and the per-attempt timeout of a blocking read. Consul
- * holds the read for wait plus up to wait/16 of jitter, so a 5-minute wait could
- * last 318.75 s, past fetch's 300 s header timeout: every idle read of a long
- * deploy failed and was retried. The wait is capped so that the longest hold
- * stays a tenth under the header timeout (254 s of 300 s), and the client's own
- * timeout falls between the longest hold and the header timeout.
- */
-export function blockingBudget(
-  requestedMs: number | undefined,
-  headersTimeoutMs = FETCH_HEADERS_TIMEOUT_MS
-): { waitMs: number; timeoutMs: number } {
-  // undici keeps its header timer on a half-second tick, so it may fire up to
-  // that much early: a tenth of the timeout, and never under a second.
-  const margin = Math.max(headersTimeoutMs / 10, 1000)
-  const cap = Math.floor(((headersTimeoutMs - margin) * JITTER_FRACTION) / (JITTER_FRACTION + 1))
-  // No wait would be Consul's default of 5 minutes: ask for the cap instead.
-  const waitMs = Math.max(1, Math.floor(Math.min(requestedMs ?? cap, cap)))
-  return { waitMs, timeoutMs: Math.ceil(waitMs + waitMs / JITTER_FRACTION + margin / 2) }
-}
-
-/** A Go duration for `?wait=` (time.ParseDuration reads `254117ms`). */
-function goDuration(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
-}
-
-export class ConsulError extends Error {
-  readonly status: number | undefined
-  readonly transient: boolean
-  /** set when Consul has no route to the datacenter the request named (`No path to datacenter`) */
-  readonly noPathTo: string | undefined
-  constructor(message: string, status: number | undefined, transient: boolean, noPathTo?: string) {
-    super(message)
-    this.name = 'ConsulError'
-    this.status = status
-    this.transient = transient
-    this.noPathTo = noPathTo
-  }
-}
-
-// agent/structs/errors.go errNoDCPath / errDCNotAvailable: what agent/consul/rpc.go
-// forwardDC answers for a datacenter it has no route to / none of whose servers
-// it can reach. agent/http.go sends either as a 500 with the text, which a
-// client agent's RPC pool prefixes ("rpc error making call: "): matched by
-// substring, as Consul's own structs.IsErrNoDCPath does.
-const NO_DC_PATH = 'No path to datacenter'
-const DC_NOT_AVAILABLE = 'Remote DC has no server currently reachable'
-// agent/consul/state/catalog.go ErrMissingNode, e.g. for a session whose node is not registered.
-const MISSING_NODE = 'Missing node registration'
-
-/** Node's fetch wraps socket errors as `TypeError: fetch failed` with the code in `cause`. */
-function networkCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: string } }).cause
-  return cause?.code ?? (error as { code?: string }).code
-}
-
-const TRANSIENT_NETWORK = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ENOTFOUND'
-])
-
-function firstLine(text: string): string {
-  return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 300)
-}
-
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
@@ -191,59 +93,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', onAbort, { once: true })
   })
-}
-
-function encodeKey(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/')
-}
-
-/**
- * ModifyIndex and the like are Raft indexes: exact as numbers (see raftIndex).
- * `changedAfter`: only entries modified after that index are decoded and
- * returned (a blocking read of 10,000 results, where a few changed, decodes
- * those few: less garbage per read, a smaller young generation).
- */
-export function decodeKvEntries(body: string, changedAfter?: bigint): KvEntry[] {
-  const parsed = JSON.parse(body) as Array<{
-    Key: string
-    Value: string | null
-    Flags?: number
-    CreateIndex: number
-    ModifyIndex: number
-    LockIndex?: number
-    Session?: string
-  }>
-  const after = changedAfter === undefined || changedAfter < 1n ? undefined : Number(changedAfter)
-  const raw = after === undefined ? parsed : parsed.filter((e) => e.ModifyIndex > after)
-  return raw.map((e) => ({
-    key: e.Key,
-    value:
-      e.Value === null || e.Value === undefined
-        ? null
-        : Buffer.from(e.Value, 'base64').toString('utf8'),
-    flags: e.Flags ?? 0,
-    createIndex: e.CreateIndex,
-    modifyIndex: e.ModifyIndex,
-    lockIndex: e.LockIndex ?? 0,
-    session: e.Session || undefined
-  }))
-}
-
-export interface TxnKvOp {
-  Verb:
-    | 'set'
-    | 'cas'
-    | 'get'
-    | 'check-index'
-    | 'check-not-exists'
-    | 'delete'
-    | 'lock'
-    | 'unlock'
-    | 'check-session'
-  Key: string
-  Value?: string
-  Index?: number
-  Session?: string
 }
 
 /** What the clients made by inDatacenter() share with the one they came from. */
