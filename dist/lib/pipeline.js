@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { x as markdownText, N as NOT_A_CAUSE, y as cellCode, z as plural, A as statesByLabel, B as formatDuration, D as middleCut, E as logsByLabel, F as logLines, G as mermaidLabel, t as compareNatural, H as outcomeOf, J as utcTime, p as plainText, K as rollbackMarkdown, L as analyse, M as headlineMark, O as endedEarly, P as stateMarkdown, Q as factsMarkdown, S as headlineMarkdown, T as markedHeadline, U as releaseLine, V as timeLine, W as headline, X as quote, Y as compileFilter, q as matchesFilters, Z as sleep, _ as filterMatcher, $ as targetedServices, I as InputError, a0 as moveLatestOnly, v as kvKeys, a1 as acquireLock, c as announcementProgress, a2 as announce, a3 as selectMembers, a4 as isGone, u as memberMatcher, a5 as readS3Lock, a6 as acquireS3Lock, a7 as connectSerf, a8 as SerfRpcError, C as ConsulClient, a9 as startOwnAgent, aa as ownAgentName, ab as DEPLOY_ID_PATTERN, ac as getDefaultExportFromCjs, ad as parseDeployIdFile, ae as s3Url$1, af as releaseKey, ag as waveCounts$1, ah as SAFE_PAYLOAD_BYTES, ai as nameList, aj as codeSpan, ak as progressLine, al as verdictMessage, o as formatGoDuration, b as runFacts } from './run-facts.js';
+import { x as markdownText, N as NOT_A_CAUSE, y as cellCode, z as plural, A as statesByLabel, B as formatDuration, D as middleCut, E as logsByLabel, F as logLines, G as mermaidLabel, t as compareNatural, H as outcomeOf, J as utcTime, p as plainText, K as rollbackMarkdown, L as analyse, M as headlineMark, O as endedEarly, P as stateMarkdown, Q as factsMarkdown, S as headlineMarkdown, T as markedHeadline, U as releaseLine, V as timeLine, W as headline, X as quote, v as kvKeys, Y as graceAfter, Z as CANCEL_GRACE_MS, _ as ConsulError, $ as raftIndex, a0 as systemClock, s as settle, a1 as compileFilter, q as matchesFilters, a2 as sleep, a3 as filterMatcher, a4 as targetedServices, I as InputError, a5 as acquireLock, c as announcementProgress, a6 as selectMembers, a7 as isGone, u as memberMatcher, a8 as readS3Lock, a9 as acquireS3Lock, aa as connectSerf, ab as SerfRpcError, C as ConsulClient, ac as startOwnAgent, ad as ownAgentName, ae as DEPLOY_ID_PATTERN, af as getDefaultExportFromCjs, ag as parseDeployIdFile, ah as s3Url$1, ai as releaseKey, aj as waveCounts$1, ak as nameList, al as codeSpan, am as progressLine, an as verdictMessage, o as formatGoDuration, b as runFacts } from './run-facts.js';
 import { createHash } from 'node:crypto';
 import { readFile, stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
@@ -1106,6 +1106,253 @@ function nodeGroups(names, maxBytes = DEFAULT_NODE_FILTER_BYTES) {
     if (group.length > 0)
         groups.push(group);
     return groups;
+}
+
+/** latest and deploy-id together, and the release's history record when it has one. */
+function announcementOps(config, release) {
+    const keys = kvKeys(config.kvPrefix);
+    const ops = [
+        { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
+        { Verb: 'set', Key: keys.deployId, Value: config.deployId }
+    ];
+    // history/<id> is written when the release is published, never by a rollback.
+    if (release.history)
+        ops.push({
+            Verb: 'set',
+            Key: keys.history(config.deployId),
+            Value: JSON.stringify(release.history)
+        });
+    return ops;
+}
+/**
+ * Every read first, while nothing is written: a cancel here leaves nothing to undo.
+ * What latest and deploy-id hold, to put back (not a txn get-or-empty: Consul
+ * blanks the value of every txn verb but get). X-Consul-Index of the recurse read
+ * is the highest ModifyIndex under results/: every result already there is at or
+ * below it. The agent's event list, to tell later whether a lost fire went out.
+ */
+async function readBefore(consul, config, eventUrl, opts) {
+    const { signal } = opts;
+    const keys = kvKeys(config.kvPrefix);
+    const [latestNow, deployIdNow, baseline, seenBefore, agentNode] = await Promise.all([
+        consul.kvGet(keys.latest, { signal, permission: `key:read on "${keys.latest}"` }),
+        consul.kvGet(keys.deployId, { signal, permission: `key:read on "${keys.deployId}"` }),
+        consul.kvGet(keys.results, {
+            recurse: true,
+            signal,
+            permission: `key:read on "${keys.results}"`
+        }),
+        consul.eventIds(config.eventName, eventUrl, signal).catch(() => undefined),
+        opts.targets?.length ? consul.agentNodeName(signal).catch(() => '') : ''
+    ]);
+    return {
+        before: [...latestNow.entries, ...deployIdNow.entries].map((e) => ({
+            key: e.key,
+            value: e.value
+        })),
+        baseline: baseline.index,
+        seenBefore,
+        agentReceives: agentNode !== '' && (opts.targets ?? []).includes(agentNode)
+    };
+}
+/** The journal as the first write goes out: what to put back, and how to tell the fire. */
+function openJournal(config, release, eventUrl, filters, read, opts) {
+    return {
+        kvPrefix: config.kvPrefix,
+        ...(opts.datacenter ? { datacenter: opts.datacenter } : {}),
+        deployId: config.deployId,
+        manifestUrl: release.manifestUrl,
+        ...(eventUrl === release.manifestUrl ? {} : { eventUrl }),
+        eventName: config.eventName,
+        filters,
+        phase: 'writing',
+        before: read.before,
+        seenBefore: read.seenBefore,
+        agentReceives: read.agentReceives
+    };
+}
+/** Move the journal to `phase` and tell it; `sent`: that phase's write goes out now. */
+function step(a, phase, sent = false) {
+    a.journal.phase = phase;
+    a.journal.sentAt = sent ? a.clock.now() : undefined;
+    a.opts.onJournal?.({ ...a.journal });
+}
+/** The txn that moves latest and deploy-id, journalled before it is sent. */
+async function writeLatest(a, ops) {
+    const { consul, config, journal, log } = a;
+    const { signal } = a.opts;
+    const keys = kvKeys(config.kvPrefix);
+    // Writes are not cut short by a cancel (their outcome would be unknown), only
+    // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
+    step(a, 'writing', true);
+    const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
+        signal: graceAfter(signal, CANCEL_GRACE_MS),
+        stopRetrying: signal
+    });
+    journal.written = writtenIndexes(written, keys);
+    step(a, 'written');
+    log.info(`${keys.latest} → ${journal.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
+}
+function writtenIndexes(entries, keys) {
+    return entries
+        .filter((e) => e.key === keys.latest || e.key === keys.deployId)
+        .map((e) => ({ key: e.key, modifyIndex: e.modifyIndex }));
+}
+
+/** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
+const SAFE_PAYLOAD_BYTES = 100;
+function payloadAdvice(manifestUrl) {
+    return `the event payload (the manifest URL) is ${Buffer.byteLength(manifestUrl)} bytes; Consul 1.22+ accepts about ${SAFE_PAYLOAD_BYTES}: shorten the s3-url bucket or prefix, or the app name`;
+}
+/** A refused event that reads as too large says what to shorten; anything else is as it was. */
+function withPayloadAdvice(error, journal, eventUrl) {
+    if (error instanceof ConsulError &&
+        journal.written &&
+        (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
+        return new ConsulError(`Consul refused the ${journal.eventName} event: ${payloadAdvice(eventUrl)} (${error.message})`, error.status, false);
+    return error;
+}
+function logFired(log, eventName, eventId, filters, bytes) {
+    const shown = Object.entries(filters)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${v}`);
+    log.info(`fired event "${eventName}" (${eventId})${shown.length ? ` with ${shown.join(', ')}` : ''}, payload ${bytes} bytes`);
+}
+/** The event alone, latest left where it is: a refusal or a lost answer fails the step. */
+async function fireOnly(consul, config, manifestUrl, filters, log, opts, clock) {
+    const { signal, continuing } = opts;
+    const keys = kvKeys(config.kvPrefix);
+    const [baselineIndex, seenBefore] = continuing
+        ? [continuing.baselineIndex, continuing.seenAfter]
+        : await Promise.all([
+            consul
+                .kvGet(keys.results, {
+                recurse: true,
+                signal,
+                permission: `key:read on "${keys.results}"`
+            })
+                .then((read) => Math.max(1, raftIndex(read.index))),
+            consul.eventIds(config.eventName, manifestUrl, signal).catch(() => undefined)
+        ]);
+    signal?.throwIfAborted();
+    const bytes = Buffer.byteLength(manifestUrl);
+    if (bytes > SAFE_PAYLOAD_BYTES)
+        log.warning(payloadAdvice(manifestUrl));
+    const { id } = await consul.fireEvent(config.eventName, manifestUrl, filters, {
+        signal: graceAfter(signal, CANCEL_GRACE_MS),
+        stopRetrying: signal,
+        seenBefore
+    });
+    logFired(log, config.eventName, id, filters, bytes);
+    return {
+        baselineIndex,
+        eventId: id,
+        firedAt: clock.now(),
+        seenAfter: seenBefore ? [...seenBefore, id] : undefined
+    };
+}
+
+/** Consul answered no: the write did not take effect. Anything else leaves it unknown. */
+function refusedByConsul(error) {
+    return error instanceof ConsulError && error.status !== undefined && !error.transient;
+}
+/** Move latest with the event, all or nothing (see above); `movesLatest: false` fires only. */
+async function announce(consul, config, release, log, opts = {}) {
+    const { signal } = opts;
+    const clock = opts.clock ?? systemClock;
+    const filters = opts.filters ?? config.filters;
+    // latest names the manifest a booting node runs; the event may send another
+    // (layout: releases: latest the combined manifest, the event the switch).
+    const eventUrl = release.eventUrl ?? release.manifestUrl;
+    if (opts.movesLatest === false)
+        return fireOnly(consul, config, eventUrl, filters, log, opts, clock);
+    const ops = announcementOps(config, release);
+    const read = await readBefore(consul, config, eventUrl, opts);
+    signal?.throwIfAborted();
+    const journal = openJournal(config, release, eventUrl, filters, read, opts);
+    const announcing = { consul, config, log, opts, clock, journal, eventUrl };
+    try {
+        await writeAndFire(announcing, ops);
+    }
+    catch (error) {
+        await settleFailed(announcing, error);
+    }
+    const firedAt = clock.now();
+    logFired(log, config.eventName, journal.eventId ?? '', filters, Buffer.byteLength(eventUrl));
+    return {
+        baselineIndex: Math.max(1, raftIndex(read.baseline)),
+        eventId: journal.eventId ?? '',
+        firedAt,
+        seenAfter: read.seenBefore && journal.eventId ? [...read.seenBefore, journal.eventId] : undefined
+    };
+}
+/**
+ * latest and deploy-id (and the history record) in the announcement's
+ * transaction, with no event: the last switch wave has no node left to send
+ * to (contract 8). Journalled as an announcement whose end is the write, so a
+ * cancel's post step knows latest moved, or puts it back when it cannot tell.
+ */
+async function moveLatestOnly(consul, config, release, log, opts = {}) {
+    const clock = opts.clock ?? systemClock;
+    const read = await readBefore(consul, config, release.manifestUrl, opts);
+    opts.signal?.throwIfAborted();
+    const journal = {
+        ...openJournal(config, release, release.manifestUrl, config.filters, read, opts),
+        pointerOnly: true
+    };
+    const moving = {
+        consul,
+        config,
+        log,
+        opts,
+        clock,
+        journal,
+        eventUrl: release.manifestUrl
+    };
+    try {
+        await writeLatest(moving, announcementOps(config, release));
+        step(moving, 'fired');
+    }
+    catch (error) {
+        await settleFailed(moving, error);
+    }
+}
+/** The txn, then the event, each journalled before it is sent. */
+async function writeAndFire(a, ops) {
+    const { consul, config, journal, log, eventUrl } = a;
+    const { signal } = a.opts;
+    const inFlight = graceAfter(signal, CANCEL_GRACE_MS);
+    await writeLatest(a, ops);
+    signal?.throwIfAborted();
+    if (Buffer.byteLength(eventUrl) > SAFE_PAYLOAD_BYTES)
+        log.warning(payloadAdvice(eventUrl));
+    step(a, 'firing', true);
+    const { id } = await consul.fireEvent(config.eventName, eventUrl, journal.filters, {
+        signal: inFlight,
+        stopRetrying: signal,
+        seenBefore: journal.seenBefore
+    });
+    journal.eventId = id;
+    step(a, 'fired');
+}
+/**
+ * The write or the fire failed or was cut short: settle to one of the two allowed
+ * ends. Returns when the event went out after all; otherwise throws `error`.
+ */
+async function settleFailed(a, error) {
+    const { journal, clock, opts } = a;
+    const refused = refusedByConsul(error);
+    // A write retried or cut short may have been sent again until now.
+    if (!refused && (journal.phase === 'writing' || journal.phase === 'firing'))
+        journal.sentAt = clock.now();
+    const outcome = await settle(a.consul, journal, a.log, {
+        refused,
+        clock,
+        deadline: clock.now() + (opts.signal?.aborted ? (opts.settleAfterCancelMs ?? 2_500) : 20_000),
+        onJournal: opts.onJournal
+    });
+    if (!outcome.fired)
+        throw withPayloadAdvice(error, journal, a.eventUrl);
 }
 
 /** Consul caps a blocking wait at 10 minutes; 5 minutes is its default. The client

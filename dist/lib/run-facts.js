@@ -8219,11 +8219,193 @@ function abandonedMarkdown(f) {
     return lines.join('\n');
 }
 
-// The few Consul HTTP API calls the action makes, on Node's own fetch.
-// Not the npm `consul` client: the await loop needs each response's
-// X-Consul-Index (also on a 404), the exact error body to name a missing ACL
-// permission, AbortSignal cancellation and per-call timeouts, none of which it
-// exposes cleanly (its typings even reject index/wait/token: research §8).
+// The Consul KV layout under `<kv-prefix>` (contract 5).
+const kvKeys$1 = (prefix) => ({
+    latest: `${prefix}/latest`,
+    deployId: `${prefix}/deploy-id`,
+    history: (id) => `${prefix}/history/${id}`,
+    results: `${prefix}/results/`,
+    result: (node) => `${prefix}/results/${node}`,
+    log: (node) => `${prefix}/logs/${node}`,
+    lock: `${prefix}/lock`,
+    rollout: `${prefix}/rollout`
+});
+
+// How writes in flight are timed: what a cancel allows a write already sent (the
+// txn, the fire) to answer in and to still take effect in, and the clock both
+// are kept on (a stand-in in tests).
+/**
+ * How long after a cancel a write already sent (the txn, the fire) may still
+ * take to answer before it is cut short: letting it answer is what makes its
+ * outcome known. The runner allows 7.5 s from SIGINT in all.
+ */
+const CANCEL_GRACE_MS = 1_500;
+/**
+ * How long a write cut short may still take effect inside Consul: a server holds
+ * an RPC through a leader election for up to rpc_hold_timeout (7 s, Consul's
+ * agent configuration docs), plus a margin. Only after it is a read conclusive.
+ */
+const WRITE_SETTLES_MS = 8_000;
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+};
+/** A signal that aborts `ms` after `signal` does: writes in flight get that long to answer. */
+function graceAfter(signal, ms) {
+    if (!signal)
+        return undefined;
+    const grace = new AbortController();
+    const start = () => setTimeout(() => grace.abort(signal.reason), ms).unref();
+    if (signal.aborted)
+        start();
+    else
+        signal.addEventListener('abort', start, { once: true });
+    return grace.signal;
+}
+
+// What a failed Consul call says: the error the client throws, and how a
+// status or a network failure is described and judged transient (retried) or not.
+class ConsulError extends Error {
+    status;
+    transient;
+    /** set when Consul has no route to the datacenter the request named (`No path to datacenter`) */
+    noPathTo;
+    constructor(message, status, transient, noPathTo) {
+        super(message);
+        this.name = 'ConsulError';
+        this.status = status;
+        this.transient = transient;
+        this.noPathTo = noPathTo;
+    }
+}
+// agent/structs/errors.go errNoDCPath / errDCNotAvailable: what agent/consul/rpc.go
+// forwardDC answers for a datacenter it has no route to / none of whose servers
+// it can reach. agent/http.go sends either as a 500 with the text, which a
+// client agent's RPC pool prefixes ("rpc error making call: "): matched by
+// substring, as Consul's own structs.IsErrNoDCPath does.
+const NO_DC_PATH = 'No path to datacenter';
+const DC_NOT_AVAILABLE = 'Remote DC has no server currently reachable';
+// agent/consul/state/catalog.go ErrMissingNode, e.g. for a session whose node is not registered.
+const MISSING_NODE = 'Missing node registration';
+/** Node's fetch wraps socket errors as `TypeError: fetch failed` with the code in `cause`. */
+function networkCode(error) {
+    const cause = error.cause;
+    return cause?.code ?? error.code;
+}
+const TRANSIENT_NETWORK = new Set([
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+    'ENOTFOUND'
+]);
+function firstLine(text) {
+    return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 300);
+}
+/** A status Consul answered, as an error: what it means, and whether retrying may help. */
+function statusError(what, status, body, permission, dc) {
+    const text = firstLine(body);
+    if (status === 500 && text.includes(NO_DC_PATH)) {
+        // Retrying does not help: the agent's servers know no such datacenter.
+        return new ConsulError(`Consul has no path to datacenter "${dc ?? '?'}" (${what.replace(/ in datacenter ".*"$/, '')}): it is not one of the datacenters its servers know over the WAN (GET /v1/catalog/datacenters lists them)`, status, false, dc);
+    }
+    if (status === 500 && text.includes(MISSING_NODE) && what.startsWith('PUT /v1/session/create')) {
+        // Not transient either: a session belongs to a node of the datacenter it is
+        // created in, and Node defaults to the agent's own (session_endpoint.go),
+        // which another datacenter's catalog does not have.
+        return new ConsulError(`Consul refused ${what}: ${text}${dc === undefined ? '' : ` (a session in datacenter "${dc}" must name one of its nodes: Node defaults to the agent's own)`}`, status, false);
+    }
+    if (status === 500 && text.includes(DC_NOT_AVAILABLE)) {
+        // Known, its servers unreachable for now: worth retrying.
+        return new ConsulError(`Consul cannot reach any server of datacenter "${dc ?? '?'}" (${what}): ${text}`, status, true);
+    }
+    if (status === 403) {
+        // "Permission denied" or "ACL not found" (acl/errors.go): not worth retrying.
+        const reason = /ACL not found/i.test(text)
+            ? 'the token is unknown to Consul (ACL not found)'
+            : `the token lacks ${permission}`;
+        return new ConsulError(`Consul refused ${what}: ${reason}`, status, false);
+    }
+    const transient = status >= 500 || status === 429;
+    return new ConsulError(`Consul answered ${what} with ${status}${text ? `: ${text}` : ''}`, status, transient);
+}
+
+// User events: fire one (never twice for one lost answer), and read which
+// events with a payload are in the agent's event list.
+/**
+ * Fire a user event; the payload goes verbatim (stretcher uses it untrimmed).
+ * A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
+ * handled, and firing again would deploy every node twice: `seenBefore` (the IDs
+ * of events with this payload already in the agent's list; read here when not
+ * given) is compared with the list after such a failure, and an event new there
+ * was ours. (The agent lists only events it received itself: when the filters
+ * keep it from the event, or the list cannot be read, it is fired again.)
+ */
+async function fireEvent(consul, name, payload, filters, opts = {}) {
+    const seenBefore = 'seenBefore' in opts
+        ? opts.seenBefore
+        : await eventIds(consul, name, payload, opts.signal).catch(() => undefined);
+    const res = await consul.request('PUT', `event/fire/${encodeURIComponent(name)}`, {
+        query: { node: filters.node, service: filters.service, tag: filters.tag },
+        body: payload,
+        signal: opts.signal,
+        stopRetrying: opts.stopRetrying,
+        permission: `event:write on "${name}"`,
+        tookEffect: seenBefore &&
+            (async () => {
+                const fired = await newEventId(consul, name, payload, seenBefore, opts.signal).catch(() => undefined);
+                if (fired === undefined)
+                    return undefined;
+                consul.onNotice?.(`the event was fired after all (${fired} is in the agent's event list): not firing it again`);
+                return { status: 200, body: JSON.stringify({ ID: fired }), index: 0n, knownLeader: true };
+            })
+    });
+    return { id: JSON.parse(res.body).ID };
+}
+/**
+ * IDs of the events named `name` carrying `payload` in the agent's event buffer.
+ * The buffer is the agent's own (agent/event_endpoint.go EventList reads no
+ * `?dc`): it only ever holds events of the agent's datacenter, so in a client
+ * bound to another datacenter this throws rather than say "not fired" (callers
+ * treat an unreadable list as "cannot tell", and fire again).
+ */
+async function eventIds(consul, name, payload, signal) {
+    if (consul.datacenter !== undefined) {
+        // Asked once; like the list itself, never allowed to hold the fire back long.
+        const own = await Promise.race([
+            consul.agentDatacenter(signal),
+            new Promise((resolve) => setTimeout(() => resolve(undefined), 2_000).unref())
+        ]);
+        if (own === undefined)
+            throw new ConsulError("the agent's datacenter is not known yet", undefined, true);
+        if (own !== consul.datacenter)
+            throw new ConsulError(`the agent's event list holds only its own datacenter's events, not "${consul.datacenter}"'s`, undefined, false);
+    }
+    const res = await consul.request('GET', 'event/list', {
+        query: { name },
+        signal,
+        permission: `event:read on "${name}"`,
+        // a check, not the deploy: a slow agent must not hold the event back for long
+        timeoutMs: 2_000,
+        retryUntil: Date.now() + 2_000
+    });
+    const events = JSON.parse(res.body);
+    const wanted = Buffer.from(payload).toString('base64');
+    return events.filter((e) => e.Payload === wanted).map((e) => e.ID);
+}
+/** The ID of an event with this payload that is in the agent's list and not in `seenBefore`. */
+async function newEventId(consul, name, payload, seenBefore, signal) {
+    const ids = await eventIds(consul, name, payload, signal);
+    return ids.find((id) => !seenBefore.includes(id));
+}
+
+// Blocking queries (Consul's `?index=&wait=`): the X-Consul-Index kept exact,
+// and the wait and timeout that keep a held read under fetch's header timeout.
 /**
  * X-Consul-Index is a decimal uint64. An event list's is a hash of the last
  * event's ID (agent/event_endpoint.go uuidToUint64), so usually above 2^53:
@@ -8273,48 +8455,11 @@ function blockingBudget(requestedMs, headersTimeoutMs = FETCH_HEADERS_TIMEOUT_MS
 function goDuration(ms) {
     return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
-class ConsulError extends Error {
-    status;
-    transient;
-    /** set when Consul has no route to the datacenter the request named (`No path to datacenter`) */
-    noPathTo;
-    constructor(message, status, transient, noPathTo) {
-        super(message);
-        this.name = 'ConsulError';
-        this.status = status;
-        this.transient = transient;
-        this.noPathTo = noPathTo;
-    }
-}
-// agent/structs/errors.go errNoDCPath / errDCNotAvailable: what agent/consul/rpc.go
-// forwardDC answers for a datacenter it has no route to / none of whose servers
-// it can reach. agent/http.go sends either as a 500 with the text, which a
-// client agent's RPC pool prefixes ("rpc error making call: "): matched by
-// substring, as Consul's own structs.IsErrNoDCPath does.
-const NO_DC_PATH = 'No path to datacenter';
-const DC_NOT_AVAILABLE = 'Remote DC has no server currently reachable';
-// agent/consul/state/catalog.go ErrMissingNode, e.g. for a session whose node is not registered.
-const MISSING_NODE = 'Missing node registration';
-/** Node's fetch wraps socket errors as `TypeError: fetch failed` with the code in `cause`. */
-function networkCode(error) {
-    const cause = error.cause;
-    return cause?.code ?? error.code;
-}
-const TRANSIENT_NETWORK = new Set([
-    'ECONNRESET',
-    'ECONNREFUSED',
-    'EPIPE',
-    'ETIMEDOUT',
-    'EAI_AGAIN',
-    'UND_ERR_SOCKET',
-    'UND_ERR_CLOSED',
-    'UND_ERR_HEADERS_TIMEOUT',
-    'UND_ERR_BODY_TIMEOUT',
-    'ENOTFOUND'
-]);
-function firstLine(text) {
-    return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 300);
-}
+
+// The transport every Consul call goes through: the URL and its `?dc=`, the
+// token header, per-attempt timeouts, retries with backoff while a failure is
+// transient, and the error a failure becomes (consul-error.ts). The endpoint
+// groups (kv-api.ts, events-api.ts, client.ts) are built on it.
 function sleep$1(ms, signal) {
     return new Promise((resolve, reject) => {
         if (signal?.aborted)
@@ -8330,6 +8475,112 @@ function sleep$1(ms, signal) {
         signal?.addEventListener('abort', onAbort, { once: true });
     });
 }
+/** A Consul agent's HTTP API, bound to one datacenter (`?dc=`) or none. */
+class ConsulHttp {
+    addr;
+    /** the datacenter every request names (`?dc=`); undefined: the agent's own */
+    datacenter;
+    options;
+    token;
+    retryForMs;
+    onRetry;
+    /** told about decisions worth a log line (ConsulClientOptions.onNotice) */
+    onNotice;
+    backoffBaseMs;
+    headersTimeoutMs;
+    constructor(options) {
+        this.options = options;
+        this.datacenter = options.dc === '' ? undefined : options.dc;
+        this.addr = options.addr.replace(/\/+$/, '');
+        this.token = options.token;
+        this.retryForMs = options.retryForMs ?? 60_000;
+        this.onRetry = options.onRetry;
+        this.onNotice = options.onNotice;
+        this.backoffBaseMs = options.backoffBaseMs ?? 250;
+        this.headersTimeoutMs = options.headersTimeoutMs;
+    }
+    /** `?index=&wait=` and the attempt's timeout; Consul's rules plus fetch's header timeout. */
+    blocking(index, waitMs) {
+        if (index === undefined || index <= 0n)
+            return { query: {}, timeoutMs: 30_000 }; // index 0 never blocks
+        const budget = blockingBudget(waitMs, this.headersTimeoutMs);
+        return { query: { index, wait: goDuration(budget.waitMs) }, timeoutMs: budget.timeoutMs };
+    }
+    /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
+    async request(method, path, options) {
+        const url = new URL(`${this.addr}/v1/${path}`);
+        const query = this.datacenter === undefined ? options.query : { dc: this.datacenter, ...options.query };
+        for (const [k, v] of Object.entries(query ?? {})) {
+            if (v === undefined || v === false)
+                continue;
+            url.searchParams.set(k, v === true ? '' : String(v));
+        }
+        // Consul reads flags by presence (`?recurse`), so drop the `=` of empty values.
+        const href = url.href.replace(/=(&|$)/g, '$1');
+        const retryUntil = options.retryUntil ?? Date.now() + this.retryForMs;
+        const dc = url.searchParams.get('dc') || undefined;
+        const what = `${method} /v1/${path.split('?')[0]}${dc === undefined ? '' : ` in datacenter "${dc}"`}`;
+        for (let attempt = 1;; attempt++) {
+            let failure;
+            try {
+                const headers = {};
+                if (this.token)
+                    headers['X-Consul-Token'] = this.token;
+                const timeout = AbortSignal.timeout(Math.ceil(options.timeoutMs ?? 30_000));
+                const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+                const res = await fetch(href, { method, headers, body: options.body, signal });
+                const body = await res.text();
+                const index = parseIndex(res.headers.get('x-consul-index'));
+                const knownLeader = res.headers.get('x-consul-knownleader') !== 'false';
+                if (res.ok || options.accept?.includes(res.status))
+                    return { status: res.status, body, index, knownLeader };
+                failure = statusError(what, res.status, body, options.permission, dc);
+            }
+            catch (error) {
+                if (options.signal?.aborted)
+                    throw options.signal.reason ?? error;
+                if (error instanceof ConsulError)
+                    throw error;
+                const code = networkCode(error);
+                const timedOut = error.name === 'TimeoutError';
+                const transient = timedOut || (code !== undefined && TRANSIENT_NETWORK.has(code));
+                failure = new ConsulError(`Consul at ${this.addr} did not answer ${what}: ${timedOut ? 'timed out' : (code ?? error.message)}`, undefined, transient);
+            }
+            if (!failure.transient)
+                throw failure;
+            const effect = await options.tookEffect?.();
+            if (effect)
+                return effect;
+            if (options.stopRetrying?.aborted)
+                throw failure;
+            // Exponential backoff with full jitter, as Consul's client guidance suggests.
+            const delay = Math.min(this.backoffBaseMs * 2 ** Math.min(attempt - 1, 6), 10_000) *
+                (0.5 + Math.random() / 2);
+            if (Date.now() + delay > retryUntil)
+                throw failure;
+            this.onRetry?.(`${failure.message}`, attempt, delay);
+            await sleep$1(delay, options.stopRetrying && options.signal
+                ? AbortSignal.any([options.signal, options.stopRetrying])
+                : (options.stopRetrying ?? options.signal)).catch((reason) => {
+                throw options.signal?.aborted ? reason : failure;
+            });
+        }
+    }
+    async getJson(path, permission, opts = {}) {
+        const blocking = this.blocking(opts.index, opts.waitMs);
+        const res = await this.request('GET', path, {
+            query: { ...opts.query, ...blocking.query },
+            signal: opts.signal,
+            permission,
+            retryUntil: opts.retryUntil,
+            timeoutMs: blocking.timeoutMs
+        });
+        return { value: JSON.parse(res.body), index: res.index };
+    }
+}
+
+// The KV store's calls (read, write, delete, list keys, transaction) and their
+// entries as the client returns them, decoded from Consul's JSON (base64 values).
 function encodeKey(key) {
     return key.split('/').map(encodeURIComponent).join('/');
 }
@@ -8355,29 +8606,82 @@ function decodeKvEntries(body, changedAfter) {
         session: e.Session || undefined
     }));
 }
-class ConsulClient {
-    addr;
-    /** the datacenter every request names (`?dc=`); undefined: the agent's own */
-    datacenter;
-    options;
+/** A KV read; a missing key or prefix is an empty list with the index still set. */
+async function kvGet(consul, key, opts = {}) {
+    const blocking = consul.blocking(opts.index, opts.waitMs);
+    const res = await consul.request('GET', `kv/${encodeKey(key)}`, {
+        query: { recurse: opts.recurse, ...blocking.query },
+        signal: opts.signal,
+        permission: opts.permission ?? `key:read on "${key}"`,
+        timeoutMs: blocking.timeoutMs,
+        retryUntil: opts.retryUntil,
+        accept: [404]
+    });
+    return {
+        entries: res.status === 404 ? [] : decodeKvEntries(res.body, opts.changedAfter),
+        index: res.index
+    };
+}
+/** An atomic transaction; throws with Consul's reasons when it rolled back. */
+async function txn(consul, ops, permission, opts = {}) {
+    const body = JSON.stringify(ops.map((op) => ({
+        KV: {
+            ...op,
+            Value: op.Value === undefined ? undefined : Buffer.from(op.Value).toString('base64')
+        }
+    })));
+    const res = await consul.request('PUT', 'txn', { ...opts, body, permission, accept: [409] });
+    const parsed = JSON.parse(res.body);
+    if (res.status === 409) {
+        const reasons = (parsed.Errors ?? [])
+            .map((e) => `${ops[e.OpIndex]?.Key ?? e.OpIndex}: ${e.What}`)
+            .join('; ');
+        if (/Permission denied/i.test(reasons))
+            throw new ConsulError(`Consul refused the KV transaction: the token lacks ${permission}`, 403, false);
+        throw new ConsulError(`Consul rolled back the KV transaction: ${reasons}`, 409, false);
+    }
+    return decodeKvEntries(JSON.stringify((parsed.Results ?? []).map((r) => r.KV)));
+}
+async function kvPut(consul, key, value, opts = {}) {
+    const res = await consul.request('PUT', `kv/${encodeKey(key)}`, {
+        query: { acquire: opts.acquire, release: opts.release, cas: opts.cas },
+        body: value,
+        signal: opts.signal,
+        retryUntil: opts.retryUntil,
+        permission: opts.permission ?? `key:write on "${key}"`
+    });
+    return res.body.trim() === 'true';
+}
+/** Delete a key (a missing key is no error: Consul answers true). */
+async function kvDelete(consul, key, opts = {}) {
+    await consul.request('DELETE', `kv/${encodeKey(key)}`, {
+        signal: opts.signal,
+        permission: opts.permission ?? `key:write on "${key}"`
+    });
+}
+/** Key names under a prefix (`?keys`); a missing prefix is an empty list. */
+async function kvKeys(consul, prefix, opts = {}) {
+    const res = await consul.request('GET', `kv/${encodeKey(prefix)}`, {
+        query: { keys: true },
+        signal: opts.signal,
+        permission: opts.permission ?? `key:read on "${prefix}"`,
+        accept: [404]
+    });
+    return res.status === 404 ? [] : JSON.parse(res.body);
+}
+
+// The few Consul HTTP API calls the action makes, on Node's own fetch.
+// Not the npm `consul` client: the await loop needs each response's
+// X-Consul-Index (also on a 404), the exact error body to name a missing ACL
+// permission, AbortSignal cancellation and per-call timeouts, none of which it
+// exposes cleanly (its typings even reject index/wait/token: research §8).
+// The transport is http-transport.ts; the KV and event calls are in kv-api.ts
+// and events-api.ts, offered here as methods. Callers import from this file.
+class ConsulClient extends ConsulHttp {
     shared;
-    token;
-    retryForMs;
-    onRetry;
-    onNotice;
-    backoffBaseMs;
-    headersTimeoutMs;
     constructor(options, shared = {}) {
-        this.options = options;
+        super(options);
         this.shared = shared;
-        this.datacenter = options.dc === '' ? undefined : options.dc;
-        this.addr = options.addr.replace(/\/+$/, '');
-        this.token = options.token;
-        this.retryForMs = options.retryForMs ?? 60_000;
-        this.onRetry = options.onRetry;
-        this.onNotice = options.onNotice;
-        this.backoffBaseMs = options.backoffBaseMs ?? 250;
-        this.headersTimeoutMs = options.headersTimeoutMs;
     }
     /**
      * The same client with every request answered from `datacenter` (`?dc=` on
@@ -8446,274 +8750,39 @@ class ConsulClient {
         const { dc: _dc, ...options } = this.options;
         return new ConsulClient(options, this.shared);
     }
-    /** `?index=&wait=` and the attempt's timeout; Consul's rules plus fetch's header timeout. */
-    blocking(index, waitMs) {
-        if (index === undefined || index <= 0n)
-            return { query: {}, timeoutMs: 30_000 }; // index 0 never blocks
-        const budget = blockingBudget(waitMs, this.headersTimeoutMs);
-        return { query: { index, wait: goDuration(budget.waitMs) }, timeoutMs: budget.timeoutMs };
+    // KV (kv-api.ts)
+    kvGet(key, opts) {
+        return kvGet(this, key, opts);
     }
-    /** One API call, retried with backoff while the failure is transient (5xx, 429, resets). */
-    async request(method, path, options) {
-        const url = new URL(`${this.addr}/v1/${path}`);
-        const query = this.datacenter === undefined ? options.query : { dc: this.datacenter, ...options.query };
-        for (const [k, v] of Object.entries(query ?? {})) {
-            if (v === undefined || v === false)
-                continue;
-            url.searchParams.set(k, v === true ? '' : String(v));
-        }
-        // Consul reads flags by presence (`?recurse`), so drop the `=` of empty values.
-        const href = url.href.replace(/=(&|$)/g, '$1');
-        const retryUntil = options.retryUntil ?? Date.now() + this.retryForMs;
-        const dc = url.searchParams.get('dc') || undefined;
-        const what = `${method} /v1/${path.split('?')[0]}${dc === undefined ? '' : ` in datacenter "${dc}"`}`;
-        for (let attempt = 1;; attempt++) {
-            let failure;
-            try {
-                const headers = {};
-                if (this.token)
-                    headers['X-Consul-Token'] = this.token;
-                const timeout = AbortSignal.timeout(Math.ceil(options.timeoutMs ?? 30_000));
-                const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-                const res = await fetch(href, { method, headers, body: options.body, signal });
-                const body = await res.text();
-                const index = parseIndex(res.headers.get('x-consul-index'));
-                const knownLeader = res.headers.get('x-consul-knownleader') !== 'false';
-                if (res.ok || options.accept?.includes(res.status))
-                    return { status: res.status, body, index, knownLeader };
-                failure = this.statusError(what, res.status, body, options.permission, dc);
-            }
-            catch (error) {
-                if (options.signal?.aborted)
-                    throw options.signal.reason ?? error;
-                if (error instanceof ConsulError)
-                    throw error;
-                const code = networkCode(error);
-                const timedOut = error.name === 'TimeoutError';
-                const transient = timedOut || (code !== undefined && TRANSIENT_NETWORK.has(code));
-                failure = new ConsulError(`Consul at ${this.addr} did not answer ${what}: ${timedOut ? 'timed out' : (code ?? error.message)}`, undefined, transient);
-            }
-            if (!failure.transient)
-                throw failure;
-            const effect = await options.tookEffect?.();
-            if (effect)
-                return effect;
-            if (options.stopRetrying?.aborted)
-                throw failure;
-            // Exponential backoff with full jitter, as Consul's client guidance suggests.
-            const delay = Math.min(this.backoffBaseMs * 2 ** Math.min(attempt - 1, 6), 10_000) *
-                (0.5 + Math.random() / 2);
-            if (Date.now() + delay > retryUntil)
-                throw failure;
-            this.onRetry?.(`${failure.message}`, attempt, delay);
-            await sleep$1(delay, options.stopRetrying && options.signal
-                ? AbortSignal.any([options.signal, options.stopRetrying])
-                : (options.stopRetrying ?? options.signal)).catch((reason) => {
-                throw options.signal?.aborted ? reason : failure;
-            });
-        }
+    txn(ops, permission, opts) {
+        return txn(this, ops, permission, opts);
     }
-    statusError(what, status, body, permission, dc) {
-        const text = firstLine(body);
-        if (status === 500 && text.includes(NO_DC_PATH)) {
-            // Retrying does not help: the agent's servers know no such datacenter.
-            return new ConsulError(`Consul has no path to datacenter "${dc ?? '?'}" (${what.replace(/ in datacenter ".*"$/, '')}): it is not one of the datacenters its servers know over the WAN (GET /v1/catalog/datacenters lists them)`, status, false, dc);
-        }
-        if (status === 500 &&
-            text.includes(MISSING_NODE) &&
-            what.startsWith('PUT /v1/session/create')) {
-            // Not transient either: a session belongs to a node of the datacenter it is
-            // created in, and Node defaults to the agent's own (session_endpoint.go),
-            // which another datacenter's catalog does not have.
-            return new ConsulError(`Consul refused ${what}: ${text}${dc === undefined ? '' : ` (a session in datacenter "${dc}" must name one of its nodes: Node defaults to the agent's own)`}`, status, false);
-        }
-        if (status === 500 && text.includes(DC_NOT_AVAILABLE)) {
-            // Known, its servers unreachable for now: worth retrying.
-            return new ConsulError(`Consul cannot reach any server of datacenter "${dc ?? '?'}" (${what}): ${text}`, status, true);
-        }
-        if (status === 403) {
-            // "Permission denied" or "ACL not found" (acl/errors.go): not worth retrying.
-            const reason = /ACL not found/i.test(text)
-                ? 'the token is unknown to Consul (ACL not found)'
-                : `the token lacks ${permission}`;
-            return new ConsulError(`Consul refused ${what}: ${reason}`, status, false);
-        }
-        const transient = status >= 500 || status === 429;
-        return new ConsulError(`Consul answered ${what} with ${status}${text ? `: ${text}` : ''}`, status, transient);
+    kvPut(key, value, opts) {
+        return kvPut(this, key, value, opts);
     }
-    /** A KV read; a missing key or prefix is an empty list with the index still set. */
-    async kvGet(key, opts = {}) {
-        const blocking = this.blocking(opts.index, opts.waitMs);
-        const res = await this.request('GET', `kv/${encodeKey(key)}`, {
-            query: { recurse: opts.recurse, ...blocking.query },
-            signal: opts.signal,
-            permission: opts.permission ?? `key:read on "${key}"`,
-            timeoutMs: blocking.timeoutMs,
-            retryUntil: opts.retryUntil,
-            accept: [404]
-        });
-        return {
-            entries: res.status === 404 ? [] : decodeKvEntries(res.body, opts.changedAfter),
-            index: res.index
-        };
+    kvDelete(key, opts) {
+        return kvDelete(this, key, opts);
     }
-    /** An atomic transaction; throws with Consul's reasons when it rolled back. */
-    async txn(ops, permission, opts = {}) {
-        const body = JSON.stringify(ops.map((op) => ({
-            KV: {
-                ...op,
-                Value: op.Value === undefined ? undefined : Buffer.from(op.Value).toString('base64')
-            }
-        })));
-        const res = await this.request('PUT', 'txn', { ...opts, body, permission, accept: [409] });
-        const parsed = JSON.parse(res.body);
-        if (res.status === 409) {
-            const reasons = (parsed.Errors ?? [])
-                .map((e) => `${ops[e.OpIndex]?.Key ?? e.OpIndex}: ${e.What}`)
-                .join('; ');
-            if (/Permission denied/i.test(reasons))
-                throw new ConsulError(`Consul refused the KV transaction: the token lacks ${permission}`, 403, false);
-            throw new ConsulError(`Consul rolled back the KV transaction: ${reasons}`, 409, false);
-        }
-        return decodeKvEntries(JSON.stringify((parsed.Results ?? []).map((r) => r.KV)));
+    kvKeys(prefix, opts) {
+        return kvKeys(this, prefix, opts);
     }
-    async kvPut(key, value, opts = {}) {
-        const res = await this.request('PUT', `kv/${encodeKey(key)}`, {
-            query: { acquire: opts.acquire, release: opts.release, cas: opts.cas },
-            body: value,
-            signal: opts.signal,
-            retryUntil: opts.retryUntil,
-            permission: opts.permission ?? `key:write on "${key}"`
-        });
-        return res.body.trim() === 'true';
+    // User events (events-api.ts)
+    fireEvent(name, payload, filters, opts) {
+        return fireEvent(this, name, payload, filters, opts);
     }
-    /** Delete a key (a missing key is no error: Consul answers true). */
-    async kvDelete(key, opts = {}) {
-        await this.request('DELETE', `kv/${encodeKey(key)}`, {
-            signal: opts.signal,
-            permission: opts.permission ?? `key:write on "${key}"`
-        });
+    eventIds(name, payload, signal) {
+        return eventIds(this, name, payload, signal);
     }
-    /** Key names under a prefix (`?keys`); a missing prefix is an empty list. */
-    async kvKeys(prefix, opts = {}) {
-        const res = await this.request('GET', `kv/${encodeKey(prefix)}`, {
-            query: { keys: true },
-            signal: opts.signal,
-            permission: opts.permission ?? `key:read on "${prefix}"`,
-            accept: [404]
-        });
-        return res.status === 404 ? [] : JSON.parse(res.body);
-    }
-    /**
-     * Fire a user event; the payload goes verbatim (stretcher uses it untrimmed).
-     * A fire whose answer is lost (reset, timeout, a 5xx from a proxy) may have been
-     * handled, and firing again would deploy every node twice: `seenBefore` (the IDs
-     * of events with this payload already in the agent's list; read here when not
-     * given) is compared with the list after such a failure, and an event new there
-     * was ours. (The agent lists only events it received itself: when the filters
-     * keep it from the event, or the list cannot be read, it is fired again.)
-     */
-    async fireEvent(name, payload, filters, opts = {}) {
-        const seenBefore = 'seenBefore' in opts
-            ? opts.seenBefore
-            : await this.eventIds(name, payload, opts.signal).catch(() => undefined);
-        const res = await this.request('PUT', `event/fire/${encodeURIComponent(name)}`, {
-            query: { node: filters.node, service: filters.service, tag: filters.tag },
-            body: payload,
-            signal: opts.signal,
-            stopRetrying: opts.stopRetrying,
-            permission: `event:write on "${name}"`,
-            tookEffect: seenBefore &&
-                (async () => {
-                    const fired = await this.newEventId(name, payload, seenBefore, opts.signal).catch(() => undefined);
-                    if (fired === undefined)
-                        return undefined;
-                    this.onNotice?.(`the event was fired after all (${fired} is in the agent's event list): not firing it again`);
-                    return { status: 200, body: JSON.stringify({ ID: fired }), index: 0n, knownLeader: true };
-                })
-        });
-        return { id: JSON.parse(res.body).ID };
-    }
-    /**
-     * IDs of the events named `name` carrying `payload` in the agent's event buffer.
-     * The buffer is the agent's own (agent/event_endpoint.go EventList reads no
-     * `?dc`): it only ever holds events of the agent's datacenter, so in a client
-     * bound to another datacenter this throws rather than say "not fired" (callers
-     * treat an unreadable list as "cannot tell", and fire again).
-     */
-    async eventIds(name, payload, signal) {
-        if (this.datacenter !== undefined) {
-            // Asked once; like the list itself, never allowed to hold the fire back long.
-            const own = await Promise.race([
-                this.agentDatacenter(signal),
-                new Promise((resolve) => setTimeout(() => resolve(undefined), 2_000).unref())
-            ]);
-            if (own === undefined)
-                throw new ConsulError("the agent's datacenter is not known yet", undefined, true);
-            if (own !== this.datacenter)
-                throw new ConsulError(`the agent's event list holds only its own datacenter's events, not "${this.datacenter}"'s`, undefined, false);
-        }
-        const res = await this.request('GET', 'event/list', {
-            query: { name },
-            signal,
-            permission: `event:read on "${name}"`,
-            // a check, not the deploy: a slow agent must not hold the event back for long
-            timeoutMs: 2_000,
-            retryUntil: Date.now() + 2_000
-        });
-        const events = JSON.parse(res.body);
-        const wanted = Buffer.from(payload).toString('base64');
-        return events.filter((e) => e.Payload === wanted).map((e) => e.ID);
-    }
-    /** The ID of an event with this payload that is in the agent's list and not in `seenBefore`. */
-    async newEventId(name, payload, seenBefore, signal) {
-        const ids = await this.eventIds(name, payload, signal);
-        return ids.find((id) => !seenBefore.includes(id));
+    newEventId(name, payload, seenBefore, signal) {
+        return newEventId(this, name, payload, seenBefore, signal);
     }
     /** The node name of the agent this client talks to (`Config.NodeName` of /v1/agent/self). */
     async agentNodeName(signal) {
         const { value } = await this.getJson('agent/self', 'agent:read', { signal });
         return value.Config?.NodeName ?? '';
     }
-    async getJson(path, permission, opts = {}) {
-        const blocking = this.blocking(opts.index, opts.waitMs);
-        const res = await this.request('GET', path, {
-            query: { ...opts.query, ...blocking.query },
-            signal: opts.signal,
-            permission,
-            retryUntil: opts.retryUntil,
-            timeoutMs: blocking.timeoutMs
-        });
-        return { value: JSON.parse(res.body), index: res.index };
-    }
 }
 
-// The Consul KV layout under `<kv-prefix>` (contract 5).
-const kvKeys = (prefix) => ({
-    latest: `${prefix}/latest`,
-    deployId: `${prefix}/deploy-id`,
-    history: (id) => `${prefix}/history/${id}`,
-    results: `${prefix}/results/`,
-    result: (node) => `${prefix}/results/${node}`,
-    log: (node) => `${prefix}/logs/${node}`,
-    lock: `${prefix}/lock`,
-    rollout: `${prefix}/rollout`
-});
-
-/** Consul 1.22+ caps the fire request body at about 100 bytes (research §0). */
-const SAFE_PAYLOAD_BYTES = 100;
-/**
- * How long after a cancel a write already sent (the txn, the fire) may still
- * take to answer before it is cut short: letting it answer is what makes its
- * outcome known. The runner allows 7.5 s from SIGINT in all.
- */
-const CANCEL_GRACE_MS = 1_500;
-/**
- * How long a write cut short may still take effect inside Consul: a server holds
- * an RPC through a leader election for up to rpc_hold_timeout (7 s, Consul's
- * agent configuration docs), plus a margin. Only after it is a read conclusive.
- */
-const WRITE_SETTLES_MS = 8_000;
 function isSettled(journal) {
     return journal.phase === 'fired' || journal.phase === 'settled';
 }
@@ -8721,7 +8790,7 @@ function isSettled(journal) {
 function previousDeployId(journal) {
     if (!journal)
         return undefined;
-    return journal.before.find((b) => b.key === kvKeys(journal.kvPrefix).deployId)?.value ?? undefined;
+    return journal.before.find((b) => b.key === kvKeys$1(journal.kvPrefix).deployId)?.value ?? undefined;
 }
 /** The journal as the seam tells it to the layers above (the record is the journal itself). */
 function announcementProgress(journal) {
@@ -8735,264 +8804,7 @@ function announcementProgress(journal) {
         record: journal
     };
 }
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-};
-function payloadAdvice(manifestUrl) {
-    return `the event payload (the manifest URL) is ${Buffer.byteLength(manifestUrl)} bytes; Consul 1.22+ accepts about ${SAFE_PAYLOAD_BYTES}: shorten the s3-url bucket or prefix, or the app name`;
-}
-/** Consul answered no: the write did not take effect. Anything else leaves it unknown. */
-function refusedByConsul(error) {
-    return error instanceof ConsulError && error.status !== undefined && !error.transient;
-}
-/** A signal that aborts `ms` after `signal` does: writes in flight get that long to answer. */
-function graceAfter(signal, ms) {
-    if (!signal)
-        return undefined;
-    const grace = new AbortController();
-    const start = () => setTimeout(() => grace.abort(signal.reason), ms).unref();
-    if (signal.aborted)
-        start();
-    else
-        signal.addEventListener('abort', start, { once: true });
-    return grace.signal;
-}
-/** Move latest with the event, all or nothing (see above); `movesLatest: false` fires only. */
-async function announce(consul, config, release, log, opts = {}) {
-    const { signal } = opts;
-    const clock = opts.clock ?? systemClock;
-    const filters = opts.filters ?? config.filters;
-    // latest names the manifest a booting node runs; the event may send another
-    // (layout: releases: latest the combined manifest, the event the switch).
-    const eventUrl = release.eventUrl ?? release.manifestUrl;
-    if (opts.movesLatest === false)
-        return fireOnly(consul, config, eventUrl, filters, log, opts, clock);
-    const ops = announcementOps(config, release);
-    const read = await readBefore(consul, config, eventUrl, opts);
-    signal?.throwIfAborted();
-    const journal = openJournal(config, release, eventUrl, filters, read, opts);
-    const announcing = { consul, config, log, opts, clock, journal, eventUrl };
-    try {
-        await writeAndFire(announcing, ops);
-    }
-    catch (error) {
-        await settleFailed(announcing, error);
-    }
-    const firedAt = clock.now();
-    logFired(log, config.eventName, journal.eventId ?? '', filters, Buffer.byteLength(eventUrl));
-    return {
-        baselineIndex: Math.max(1, raftIndex(read.baseline)),
-        eventId: journal.eventId ?? '',
-        firedAt,
-        seenAfter: read.seenBefore && journal.eventId ? [...read.seenBefore, journal.eventId] : undefined
-    };
-}
-/**
- * latest and deploy-id (and the history record) in the announcement's
- * transaction, with no event: the last switch wave has no node left to send
- * to (contract 8). Journalled as an announcement whose end is the write, so a
- * cancel's post step knows latest moved, or puts it back when it cannot tell.
- */
-async function moveLatestOnly(consul, config, release, log, opts = {}) {
-    const clock = opts.clock ?? systemClock;
-    const read = await readBefore(consul, config, release.manifestUrl, opts);
-    opts.signal?.throwIfAborted();
-    const journal = {
-        ...openJournal(config, release, release.manifestUrl, config.filters, read, opts),
-        pointerOnly: true
-    };
-    const moving = {
-        consul,
-        config,
-        log,
-        opts,
-        clock,
-        journal,
-        eventUrl: release.manifestUrl
-    };
-    try {
-        await writeLatest(moving, announcementOps(config, release));
-        step(moving, 'fired');
-    }
-    catch (error) {
-        await settleFailed(moving, error);
-    }
-}
-/** latest and deploy-id together, and the release's history record when it has one. */
-function announcementOps(config, release) {
-    const keys = kvKeys(config.kvPrefix);
-    const ops = [
-        { Verb: 'set', Key: keys.latest, Value: release.manifestUrl },
-        { Verb: 'set', Key: keys.deployId, Value: config.deployId }
-    ];
-    // history/<id> is written when the release is published, never by a rollback.
-    if (release.history)
-        ops.push({
-            Verb: 'set',
-            Key: keys.history(config.deployId),
-            Value: JSON.stringify(release.history)
-        });
-    return ops;
-}
-/**
- * Every read first, while nothing is written: a cancel here leaves nothing to undo.
- * What latest and deploy-id hold, to put back (not a txn get-or-empty: Consul
- * blanks the value of every txn verb but get). X-Consul-Index of the recurse read
- * is the highest ModifyIndex under results/: every result already there is at or
- * below it. The agent's event list, to tell later whether a lost fire went out.
- */
-async function readBefore(consul, config, eventUrl, opts) {
-    const { signal } = opts;
-    const keys = kvKeys(config.kvPrefix);
-    const [latestNow, deployIdNow, baseline, seenBefore, agentNode] = await Promise.all([
-        consul.kvGet(keys.latest, { signal, permission: `key:read on "${keys.latest}"` }),
-        consul.kvGet(keys.deployId, { signal, permission: `key:read on "${keys.deployId}"` }),
-        consul.kvGet(keys.results, {
-            recurse: true,
-            signal,
-            permission: `key:read on "${keys.results}"`
-        }),
-        consul.eventIds(config.eventName, eventUrl, signal).catch(() => undefined),
-        opts.targets?.length ? consul.agentNodeName(signal).catch(() => '') : ''
-    ]);
-    return {
-        before: [...latestNow.entries, ...deployIdNow.entries].map((e) => ({
-            key: e.key,
-            value: e.value
-        })),
-        baseline: baseline.index,
-        seenBefore,
-        agentReceives: agentNode !== '' && (opts.targets ?? []).includes(agentNode)
-    };
-}
-/** The journal as the first write goes out: what to put back, and how to tell the fire. */
-function openJournal(config, release, eventUrl, filters, read, opts) {
-    return {
-        kvPrefix: config.kvPrefix,
-        ...(opts.datacenter ? { datacenter: opts.datacenter } : {}),
-        deployId: config.deployId,
-        manifestUrl: release.manifestUrl,
-        ...(eventUrl === release.manifestUrl ? {} : { eventUrl }),
-        eventName: config.eventName,
-        filters,
-        phase: 'writing',
-        before: read.before,
-        seenBefore: read.seenBefore,
-        agentReceives: read.agentReceives
-    };
-}
-/** Move the journal to `phase` and tell it; `sent`: that phase's write goes out now. */
-function step(a, phase, sent = false) {
-    a.journal.phase = phase;
-    a.journal.sentAt = sent ? a.clock.now() : undefined;
-    a.opts.onJournal?.({ ...a.journal });
-}
-/** The txn that moves latest and deploy-id, journalled before it is sent. */
-async function writeLatest(a, ops) {
-    const { consul, config, journal, log } = a;
-    const { signal } = a.opts;
-    const keys = kvKeys(config.kvPrefix);
-    // Writes are not cut short by a cancel (their outcome would be unknown), only
-    // when they are still unanswered CANCEL_GRACE_MS after it; nor retried after it.
-    step(a, 'writing', true);
-    const written = await consul.txn(ops, `key:write on "${config.kvPrefix}/"`, {
-        signal: graceAfter(signal, CANCEL_GRACE_MS),
-        stopRetrying: signal
-    });
-    journal.written = writtenIndexes(written, keys);
-    step(a, 'written');
-    log.info(`${keys.latest} → ${journal.manifestUrl}; ${keys.deployId} → ${config.deployId}`);
-}
-/** The txn, then the event, each journalled before it is sent. */
-async function writeAndFire(a, ops) {
-    const { consul, config, journal, log, eventUrl } = a;
-    const { signal } = a.opts;
-    const inFlight = graceAfter(signal, CANCEL_GRACE_MS);
-    await writeLatest(a, ops);
-    signal?.throwIfAborted();
-    if (Buffer.byteLength(eventUrl) > SAFE_PAYLOAD_BYTES)
-        log.warning(payloadAdvice(eventUrl));
-    step(a, 'firing', true);
-    const { id } = await consul.fireEvent(config.eventName, eventUrl, journal.filters, {
-        signal: inFlight,
-        stopRetrying: signal,
-        seenBefore: journal.seenBefore
-    });
-    journal.eventId = id;
-    step(a, 'fired');
-}
-/**
- * The write or the fire failed or was cut short: settle to one of the two allowed
- * ends. Returns when the event went out after all; otherwise throws `error`.
- */
-async function settleFailed(a, error) {
-    const { journal, clock, opts } = a;
-    const refused = refusedByConsul(error);
-    // A write retried or cut short may have been sent again until now.
-    if (!refused && (journal.phase === 'writing' || journal.phase === 'firing'))
-        journal.sentAt = clock.now();
-    const outcome = await settle(a.consul, journal, a.log, {
-        refused,
-        clock,
-        deadline: clock.now() + (opts.signal?.aborted ? (opts.settleAfterCancelMs ?? 2_500) : 20_000),
-        onJournal: opts.onJournal
-    });
-    if (!outcome.fired)
-        throw withPayloadAdvice(error, journal, a.eventUrl);
-}
-/** A refused event that reads as too large says what to shorten; anything else is as it was. */
-function withPayloadAdvice(error, journal, eventUrl) {
-    if (error instanceof ConsulError &&
-        journal.written &&
-        (error.status === 413 || /exceeds|too large|limit/i.test(error.message)))
-        return new ConsulError(`Consul refused the ${journal.eventName} event: ${payloadAdvice(eventUrl)} (${error.message})`, error.status, false);
-    return error;
-}
-function logFired(log, eventName, eventId, filters, bytes) {
-    const shown = Object.entries(filters)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}=${v}`);
-    log.info(`fired event "${eventName}" (${eventId})${shown.length ? ` with ${shown.join(', ')}` : ''}, payload ${bytes} bytes`);
-}
-/** The event alone, latest left where it is: a refusal or a lost answer fails the step. */
-async function fireOnly(consul, config, manifestUrl, filters, log, opts, clock) {
-    const { signal, continuing } = opts;
-    const keys = kvKeys(config.kvPrefix);
-    const [baselineIndex, seenBefore] = continuing
-        ? [continuing.baselineIndex, continuing.seenAfter]
-        : await Promise.all([
-            consul
-                .kvGet(keys.results, {
-                recurse: true,
-                signal,
-                permission: `key:read on "${keys.results}"`
-            })
-                .then((read) => Math.max(1, raftIndex(read.index))),
-            consul.eventIds(config.eventName, manifestUrl, signal).catch(() => undefined)
-        ]);
-    signal?.throwIfAborted();
-    const bytes = Buffer.byteLength(manifestUrl);
-    if (bytes > SAFE_PAYLOAD_BYTES)
-        log.warning(payloadAdvice(manifestUrl));
-    const { id } = await consul.fireEvent(config.eventName, manifestUrl, filters, {
-        signal: graceAfter(signal, CANCEL_GRACE_MS),
-        stopRetrying: signal,
-        seenBefore
-    });
-    logFired(log, config.eventName, id, filters, bytes);
-    return {
-        baselineIndex,
-        eventId: id,
-        firedAt: clock.now(),
-        seenAfter: seenBefore ? [...seenBefore, id] : undefined
-    };
-}
-function writtenIndexes(entries, keys) {
-    return entries
-        .filter((e) => e.key === keys.latest || e.key === keys.deployId)
-        .map((e) => ({ key: e.key, modifyIndex: e.modifyIndex }));
-}
+
 /**
  * Bring an interrupted announcement to one of its two allowed ends: the event
  * went out and latest names this release, or latest and deploy-id hold what they
@@ -9037,7 +8849,7 @@ class Settling {
         this.log = log;
         this.opts = opts;
         this.clock = opts.clock ?? systemClock;
-        this.keys = kvKeys(journal.kvPrefix);
+        this.keys = kvKeys$1(journal.kvPrefix);
     }
     save(phase) {
         this.journal.phase = phase;
@@ -9132,7 +8944,7 @@ async function settleFire(s) {
  * (check-index on what this run wrote: a later run's release is left alone).
  */
 async function restore(consul, journal, log, request) {
-    const keys = kvKeys(journal.kvPrefix);
+    const keys = kvKeys$1(journal.kvPrefix);
     const ops = [];
     for (const mine of journal.written ?? []) {
         const old = journal.before.find((e) => e.key === mine.key);
@@ -12256,4 +12068,4 @@ function runFacts(config, run) {
     };
 }
 
-export { targetedServices as $, statesByLabel as A, formatDuration as B, ConsulClient as C, middleCut as D, logsByLabel as E, logLines as F, mermaidLabel as G, outcomeOf as H, InputError as I, utcTime as J, rollbackMarkdown as K, analyse as L, headlineMark as M, NOT_A_CAUSE as N, endedEarly as O, stateMarkdown as P, factsMarkdown as Q, RUNNER_TAG as R, headlineMarkdown as S, markedHeadline as T, releaseLine as U, timeLine as V, headline as W, quote as X, compileFilter as Y, sleep as Z, filterMatcher as _, readConfig as a, moveLatestOnly as a0, acquireLock as a1, announce as a2, selectMembers as a3, isGone as a4, readS3Lock as a5, acquireS3Lock as a6, connectSerf as a7, SerfRpcError as a8, startOwnAgent as a9, ownAgentName as aa, DEPLOY_ID_PATTERN as ab, getDefaultExportFromCjs as ac, parseDeployIdFile as ad, s3Url as ae, releaseKey as af, waveCounts as ag, SAFE_PAYLOAD_BYTES as ah, nameList as ai, codeSpan as aj, progressLine as ak, verdictMessage as al, commonjsGlobal as am, runFacts as b, announcementProgress as c, abandonedMarkdown as d, releaseS3Lock as e, readApp as f, readConsul as g, readBackend as h, isSettled as i, parseKvPrefix as j, readFilters as k, leaveSavedAgent as l, readS3 as m, getter as n, formatGoDuration as o, plainText as p, matchesFilters as q, releaseLock as r, settle as s, compareNatural as t, memberMatcher as u, kvKeys as v, INPUT_NAMES as w, markdownText as x, cellCode as y, plural as z };
+export { raftIndex as $, statesByLabel as A, formatDuration as B, ConsulClient as C, middleCut as D, logsByLabel as E, logLines as F, mermaidLabel as G, outcomeOf as H, InputError as I, utcTime as J, rollbackMarkdown as K, analyse as L, headlineMark as M, NOT_A_CAUSE as N, endedEarly as O, stateMarkdown as P, factsMarkdown as Q, RUNNER_TAG as R, headlineMarkdown as S, markedHeadline as T, releaseLine as U, timeLine as V, headline as W, quote as X, graceAfter as Y, CANCEL_GRACE_MS as Z, ConsulError as _, readConfig as a, systemClock as a0, compileFilter as a1, sleep as a2, filterMatcher as a3, targetedServices as a4, acquireLock as a5, selectMembers as a6, isGone as a7, readS3Lock as a8, acquireS3Lock as a9, connectSerf as aa, SerfRpcError as ab, startOwnAgent as ac, ownAgentName as ad, DEPLOY_ID_PATTERN as ae, getDefaultExportFromCjs as af, parseDeployIdFile as ag, s3Url as ah, releaseKey as ai, waveCounts as aj, nameList as ak, codeSpan as al, progressLine as am, verdictMessage as an, commonjsGlobal as ao, runFacts as b, announcementProgress as c, abandonedMarkdown as d, releaseS3Lock as e, readApp as f, readConsul as g, readBackend as h, isSettled as i, parseKvPrefix as j, readFilters as k, leaveSavedAgent as l, readS3 as m, getter as n, formatGoDuration as o, plainText as p, matchesFilters as q, releaseLock as r, settle as s, compareNatural as t, memberMatcher as u, kvKeys$1 as v, INPUT_NAMES as w, markdownText as x, cellCode as y, plural as z };
