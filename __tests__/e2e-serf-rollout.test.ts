@@ -79,18 +79,37 @@ describe(
       assert.equal(back.outputs['deploy-id'], 'r1')
       assert.equal(back.outputs['nodes-succeeded'], '3')
       // The verdict waited for node-3's run of the rollback (5 s late), not its old tag.
-      assert.deepEqual(await ranIds(fleet, 'node-3'), ['r1', 'r1'])
+      // A node still silent 8 s after the event is also sent it as a query
+      // (nudge-silent.ts; the log names it), which it runs after: a run more.
+      const nudged = new Set(
+        [
+          ...back.stdout.matchAll(
+            /silent \d+ s after the event .*sending them the deploy as a query: (.*)$/gm
+          )
+        ].flatMap((m) => m[1]!.split(', '))
+      )
+      let node3Runs = await ranIds(fleet, 'node-3')
+      if (nudged.has('node-3')) {
+        // its run of the query ends before the next test counts runs
+        for (const until = Date.now() + 30_000; node3Runs.length < 3 && Date.now() < until;) {
+          await new Promise((resolve) => setTimeout(resolve, 200))
+          node3Runs = await ranIds(fleet, 'node-3')
+        }
+        assert.deepEqual(node3Runs, ['r1', 'r1', 'r1'])
+      } else assert.deepEqual(node3Runs, ['r1', 'r1'])
       const tags = await resultTags(fleet, APP)
       for (const node of fleet.names) {
         assert.equal(await treeVersion(fleet, node), 'one', node)
         assert.equal(tags.get(node)?.deployId, 'r1', node)
-        assert.equal(tags.get(node)?.clock.kind, 'event', node)
+        if (!nudged.has(node)) assert.equal(tags.get(node)?.clock.kind, 'event', node)
       }
       const newClock = tags.get('node-3')!.clock
       const oldClock = oldTag!.clock
+      assert.equal(oldClock.kind, 'event')
       assert.ok(
-        newClock.kind === 'event' && oldClock.kind === 'event' && newClock.time > oldClock.time,
-        `node-3's tag is newer than r1's first event (${JSON.stringify(oldClock)})`
+        (newClock.kind === 'event' && newClock.time > oldClock.time) ||
+          (newClock.kind === 'query' && nudged.has('node-3')),
+        `node-3's tag is newer than r1's first event (${JSON.stringify(oldClock)} → ${JSON.stringify(newClock)})`
       )
       assert.equal((await s3Object(fleet, LATEST))?.trim(), r1Manifest, 'latest names r1 again')
     })
