@@ -112,9 +112,20 @@ describe(
         b.stdout,
         /waiting for the deploy lock s3:\/\/releases\/releases\/web\/lock, held by [^\n]*deploy lock-a/
       )
-      // Taken in turn: every node ran lock-a, then lock-b, and holds lock-b.
+      // Taken in turn: every node ran lock-a, then lock-b, and holds lock-b. A node
+      // gossip missed (or a slow one) is sent the deploy again as a query, 8 s on
+      // (the run's log names it); the late event may run it once more.
+      const nudged = new Set(
+        [a.stdout, b.stdout].flatMap((out) =>
+          [...out.matchAll(/silent \d+ s after the event .*as a query: (.*)$/gm)].flatMap((m) =>
+            m[1]!.split(', ')
+          )
+        )
+      )
       for (const node of fleet.names) {
-        assert.deepEqual(await ranIds(fleet, node), ['lock-a', 'lock-b'], node)
+        const runs = await ranIds(fleet, node)
+        const inTurn = runs.filter((id, i) => id !== runs[i - 1])
+        assert.deepEqual(nudged.has(node) ? inTurn : runs, ['lock-a', 'lock-b'], node)
         assert.equal(await treeVersion(fleet, node), 'two', node)
       }
       const tags = await resultTags(fleet, APP)
@@ -131,6 +142,10 @@ describe(
     test('an S3 endpoint that ignores If-None-Match is detected: the run fails saying so, nothing is published', async () => {
       const keysBefore = await s3Keys(fleet)
       const latestBefore = await s3Object(fleet, `releases/${APP}/latest`)
+      const runsBefore = new Map(
+        await Promise.all(fleet.names.map(async (n) => [n, await ranIds(fleet, n)] as const))
+      )
+      assert.ok([...runsBefore.values()].every((runs) => runs.at(-1) === 'lock-b'))
       const result = await run(
         { path: 'v3', 'deploy-id': 'no-cond', 's3-endpoint': fleet.s3.endpoint },
         21
@@ -140,7 +155,7 @@ describe(
       assert.deepEqual(await s3Keys(fleet), keysBefore, 'no object added, the lock removed')
       assert.equal(await s3Object(fleet, `releases/${APP}/latest`), latestBefore)
       for (const node of fleet.names) {
-        assert.deepEqual(await ranIds(fleet, node), ['lock-a', 'lock-b'], node)
+        assert.deepEqual(await ranIds(fleet, node), runsBefore.get(node), node)
         assert.equal(await treeVersion(fleet, node), 'two', node)
       }
     })
