@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test'
 import type { FleetNodeSpec, LocalFleet, SimulatedNode } from '../fleet/index.ts'
 import { withLocalFleet } from '../fleet/index.ts'
 import { runAction } from '../fleet/run-action.ts'
-import { actionEnv, actionInputs, versionedBuilds } from './helpers/action-run.ts'
+import { actionEnv, actionInputs, fleetNodes, versionedBuilds } from './helpers/action-run.ts'
 import {
   currentOf,
   deployIdAt,
@@ -50,22 +50,6 @@ const envFor = (fleet: LocalFleet, extra: Record<string, string> = {}) => ({
   ...extra
 })
 const RELEASES = { layout: 'releases', manifest: 'stretcher.yml', dest: '' }
-
-/** node-1..node-N with a checked web service; `canary` tagged canary. */
-function fleetNodes(
-  count: number,
-  canary: string | undefined,
-  extra: Partial<Record<string, Partial<FleetNodeSpec>>> = {}
-): FleetNodeSpec[] {
-  return Array.from({ length: count }, (_, i) => {
-    const name = `node-${i + 1}`
-    return {
-      name,
-      services: [{ name: 'web', tags: name === canary ? ['canary'] : [], check: true }],
-      ...extra[name]
-    }
-  })
-}
 
 const withFleet = (nodes: FleetNodeSpec[], body: (fleet: LocalFleet) => Promise<void>) =>
   withLocalFleet({ nodes, kvPrefix: KV, serverRunsStretcher: false }, body)

@@ -17,7 +17,12 @@ import { simulateNodes } from '../bench/simulated-nodes.ts'
 import type { FakeGitHub } from '../fleet/github-api.ts'
 import { startFakeGitHub } from '../fleet/github-api.ts'
 import { runAction } from '../fleet/run-action.ts'
-import { actionEnv, actionInputs, versionedBuilds } from '../__tests__/helpers/action-run.ts'
+import {
+  actionEnv,
+  actionInputs,
+  fleetNodes,
+  versionedBuilds
+} from '../__tests__/helpers/action-run.ts'
 import type { CheckOutputText } from './report-render.ts'
 
 const KV = 'stretcher/web'
@@ -33,22 +38,6 @@ interface Context {
   work: string
   github: FakeGitHub
   attempt: number
-}
-
-/** node-1..node-N with a checked web service; `canary` tagged canary. */
-function fleetNodes(
-  count: number,
-  canary: string,
-  extra: Partial<Record<string, Partial<FleetNodeSpec>>> = {}
-): FleetNodeSpec[] {
-  return Array.from({ length: count }, (_, i) => {
-    const name = `node-${i + 1}`
-    return {
-      name,
-      services: [{ name: 'web', tags: name === canary ? ['canary'] : [], check: true }],
-      ...extra[name]
-    }
-  })
 }
 
 /** One run of the action with the check run on; `post` runs the post step too. */

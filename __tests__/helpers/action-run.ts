@@ -2,7 +2,7 @@
 // the inputs (as the runner passes them) and the runner's environment.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { LocalFleet } from '../../fleet/index.ts'
+import type { FleetNodeSpec, LocalFleet } from '../../fleet/index.ts'
 
 /** Inputs deploying `path` (under the workspace) to the fleet's web service. */
 export function actionInputs(
@@ -46,4 +46,20 @@ export async function versionedBuilds(
     await mkdir(join(workspace, dir, 'public'), { recursive: true })
     await writeFile(join(workspace, dir, 'public/version.txt'), `${version}\n`)
   }
+}
+
+/** node-1..node-N with a checked web service; `canary` tagged canary. */
+export function fleetNodes(
+  count: number,
+  canary: string | undefined,
+  extra: Partial<Record<string, Partial<FleetNodeSpec>>> = {}
+): FleetNodeSpec[] {
+  return Array.from({ length: count }, (_, i) => {
+    const name = `node-${i + 1}`
+    return {
+      name,
+      services: [{ name: 'web', tags: name === canary ? ['canary'] : [], check: true }],
+      ...extra[name]
+    }
+  })
 }
