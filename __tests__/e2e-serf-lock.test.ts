@@ -16,6 +16,7 @@ import { runAction } from '../fleet/run-action.ts'
 import type { ActionRun } from '../fleet/run-action.ts'
 import { versionedBuilds } from './helpers/action-run.ts'
 import {
+  nudgedNodes,
   ranIds,
   resultTags,
   s3Keys,
@@ -115,13 +116,7 @@ describe(
       // Taken in turn: every node ran lock-a, then lock-b, and holds lock-b. A node
       // gossip missed (or a slow one) is sent the deploy again as a query, 8 s on
       // (the run's log names it); the late event may run it once more.
-      const nudged = new Set(
-        [a.stdout, b.stdout].flatMap((out) =>
-          [...out.matchAll(/silent \d+ s after the event .*as a query: (.*)$/gm)].flatMap((m) =>
-            m[1]!.split(', ')
-          )
-        )
-      )
+      const nudged = nudgedNodes(a.stdout, b.stdout)
       for (const node of fleet.names) {
         const runs = await ranIds(fleet, node)
         const inTurn = runs.filter((id, i) => id !== runs[i - 1])

@@ -15,6 +15,7 @@ import type { SerfFleet } from '../fleet/serf/fleet.ts'
 import { runAction } from '../fleet/run-action.ts'
 import { versionedBuilds } from './helpers/action-run.ts'
 import {
+  nudgedNodes,
   ranIds,
   resultTags,
   s3Object,
@@ -81,13 +82,7 @@ describe(
       // The verdict waited for node-3's run of the rollback (5 s late), not its old tag.
       // A node still silent 8 s after the event is also sent it as a query
       // (nudge-silent.ts; the log names it), which it runs after: a run more.
-      const nudged = new Set(
-        [
-          ...back.stdout.matchAll(
-            /silent \d+ s after the event .*sending them the deploy as a query: (.*)$/gm
-          )
-        ].flatMap((m) => m[1]!.split(', '))
-      )
+      const nudged = nudgedNodes(back.stdout)
       let node3Runs = await ranIds(fleet, 'node-3')
       if (nudged.has('node-3')) {
         // its run of the query ends before the next test counts runs

@@ -14,6 +14,7 @@ import { runAction } from '../fleet/run-action.ts'
 import { connectSerf } from '../src/serf/rpc-client.ts'
 import { parseSerfResult, serfResultTagName } from '../src/shared/serf-result-tag.ts'
 import { versionedBuilds } from './helpers/action-run.ts'
+import { nudgedNodes } from './helpers/serf-e2e.ts'
 
 const APP = 'web'
 let work: string
@@ -89,13 +90,7 @@ describe(
         for (const node of fleet.names) assert.equal(await version(fleet, node), 'one', node)
         // Delivered by the user event; a node gossip missed is sent it as a query
         // once most reported (nudge-silent.ts), and the run's log names it.
-        const nudged = new Set(
-          [
-            ...run.stdout.matchAll(
-              /silent \d+ s after the event .*sending them the deploy as a query: (.*)$/gm
-            )
-          ].flatMap((m) => m[1]!.split(', '))
-        )
+        const nudged = nudgedNodes(run.stdout)
         let byEvent = 0
         for (const [node, tag] of await tags(fleet)) {
           const result = parseSerfResult(tag)

@@ -91,3 +91,20 @@ export const treeVersion = (fleet: SerfFleet, node: string): Promise<string> =>
 export async function ranIds(fleet: SerfFleet, node: string): Promise<(string | undefined)[]> {
   return (await fleet.runs(node)).map((r) => r.deployId)
 }
+
+/**
+ * Nodes a run sent the deploy again as a query after its user event, as its log
+ * names them (serf/await-tags.ts: silent while most reported, or past half the
+ * wait): such a node may run on the query clock, or run the release twice.
+ */
+export function nudgedNodes(...stdouts: string[]): Set<string> {
+  return new Set(
+    stdouts.flatMap((out) =>
+      [
+        ...out.matchAll(
+          /silent \d+ s after the event .*sending them the deploy as a query: (.*)$/gm
+        )
+      ].flatMap((m) => m[1]!.split(', '))
+    )
+  )
+}
