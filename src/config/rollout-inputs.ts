@@ -45,3 +45,11 @@ export function readRollout(
       if (used) throw new InputError(name, 'needs wait: true (it acts on what the nodes report)')
   return { waves, bakeMs, autoRollback, layout, keepReleases }
 }
+
+/**
+ * The one-wave default: no waves, no promote, in place. Its event carries the
+ * configured filters (Consul) or reaches every member (Serf), not a list of names.
+ */
+export function sendsByFilters(config: Pick<Config, 'waves' | 'promote' | 'layout'>): boolean {
+  return config.waves === undefined && !config.promote && config.layout !== 'releases'
+}

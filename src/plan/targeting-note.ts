@@ -4,6 +4,7 @@
 // members outside node-filter and serf-tags that handle the event deploy too,
 // and the run waits only for its targets; a wave is a query to named nodes.
 import type { Config } from '../config/config.ts'
+import { sendsByFilters } from '../config/rollout-inputs.ts'
 
 export function targetingNote(config: Config): string | undefined {
   const { backend, filters } = config
@@ -14,7 +15,6 @@ export function targetingNote(config: Config): string | undefined {
   const filtered = filters.node !== undefined || Object.keys(backend.tags).length > 0
   if (!filtered)
     return `no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`
-  const oneEvent = config.waves === undefined && config.layout !== 'releases' && !config.promote
-  if (!oneEvent) return undefined
+  if (!sendsByFilters(config)) return undefined
   return `node-filter and serf-tags choose the members this run waits for, but the Serf event "${config.eventName}" reaches every member, and each one that handles it deploys; to send only to the targets, set waves: 100% (one query naming them)`
 }

@@ -8,6 +8,7 @@ import { FleetState } from '../fleet-state/fleet-state.ts'
 import type { RolloutContext } from './context.ts'
 import { datacenterRecord, stepLabel } from './context.ts'
 import { KINDS, stepUrl } from './kinds.ts'
+import { sendsByFilters } from '../config/rollout-inputs.ts'
 import type { Step } from './plan/plan.ts'
 
 export async function sendStep(
@@ -36,11 +37,7 @@ export async function sendStep(
         nodes: send.nodes,
         // The one-wave default keeps today's event: the configured filters. A promote
         // goes only to the nodes not on the release yet (contract 8).
-        byFilters:
-          !ctx.rollback &&
-          config.waves === undefined &&
-          KINDS[step.kind].byFiltersAsOneWave &&
-          !config.promote,
+        byFilters: !ctx.rollback && KINDS[step.kind].byFiltersAsOneWave && sendsByFilters(config),
         signal,
         onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
         onFired: (sent) => {
