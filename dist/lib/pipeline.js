@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { x as markdownText, N as NOT_A_CAUSE, y as cellCode, z as plural, A as statesByLabel, B as formatDuration, D as middleCut, E as logsByLabel, F as logLines, G as mermaidLabel, t as compareNatural, H as outcomeOf, J as utcTime, p as plainText, K as rollbackMarkdown, L as analyse, M as headlineMark, O as endedEarly, P as stateMarkdown, Q as factsMarkdown, S as headlineMarkdown, T as markedHeadline, U as releaseLine, V as timeLine, W as headline, X as quote, v as kvKeys, Y as graceAfter, Z as CANCEL_GRACE_MS, _ as ConsulError, $ as raftIndex, a0 as systemClock, s as settle, a1 as compileFilter, q as matchesFilters, a2 as sleep, a3 as filterMatcher, a4 as targetedServices, I as InputError, a5 as acquireLock, c as announcementProgress, a6 as selectMembers, a7 as isGone, u as memberMatcher, a8 as readS3Lock, a9 as acquireS3Lock, aa as connectSerf, ab as SerfRpcError, C as ConsulClient, ac as startOwnAgent, ad as ownAgentName, ae as DEPLOY_ID_PATTERN, af as getDefaultExportFromCjs, ag as parseDeployIdFile, ah as s3Url$1, ai as releaseKey, aj as waveCounts$1, ak as nameList, al as codeSpan, am as progressLine, an as verdictMessage, o as formatGoDuration, b as runFacts } from './run-facts.js';
+import { x as markdownText, N as NOT_A_CAUSE, y as cellCode, z as plural, A as statesByLabel, B as formatDuration, D as middleCut, E as logsByLabel, F as logLines, G as mermaidLabel, t as compareNatural, H as outcomeOf, J as utcTime, p as plainText, K as rollbackMarkdown, L as analyse, M as headlineMark, O as endedEarly, P as stateMarkdown, Q as factsMarkdown, S as headlineMarkdown, T as markedHeadline, U as releaseLine, V as timeLine, W as headline, X as quote, v as kvKeys, Y as graceAfter, Z as CANCEL_GRACE_MS, _ as ConsulError, $ as raftIndex, a0 as systemClock, s as settle, a1 as compileFilter, q as matchesFilters, a2 as sleep, a3 as filterMatcher, a4 as targetedServices, I as InputError, a5 as acquireLock, c as announcementProgress, a6 as selectMembers, a7 as isGone, u as memberMatcher, a8 as readS3Lock, a9 as acquireS3Lock, aa as connectSerf, ab as SerfRpcError, C as ConsulClient, ac as startOwnAgent, ad as ownAgentName, ae as DEPLOY_ID_PATTERN, af as sendsByFilters, ag as getDefaultExportFromCjs, ah as parseDeployIdFile, ai as s3Url$1, aj as releaseKey, ak as waveCounts$1, al as nameList, am as codeSpan, an as progressLine, ao as verdictMessage, o as formatGoDuration, b as runFacts } from './run-facts.js';
 import { createHash } from 'node:crypto';
 import { readFile, stat, access, constants as constants$1, mkdtemp, mkdir, chmod, writeFile, utimes, rm } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
@@ -7165,8 +7165,7 @@ function targetingNote(config) {
     const filtered = filters.node !== undefined || Object.keys(backend.tags).length > 0;
     if (!filtered)
         return `no node-filter or serf-tags: every alive member is targeted; a Serf event reaches every member, so only this app's nodes may handle "${config.eventName}"`;
-    const oneEvent = config.waves === undefined && config.layout !== 'releases' && !config.promote;
-    if (!oneEvent)
+    if (!sendsByFilters(config))
         return undefined;
     return `node-filter and serf-tags choose the members this run waits for, but the Serf event "${config.eventName}" reaches every member, and each one that handles it deploys; to send only to the targets, set waves: 100% (one query naming them)`;
 }
@@ -11446,10 +11445,7 @@ async function sendStep(ctx, index, nodes, joined = []) {
                 nodes: send.nodes,
                 // The one-wave default keeps today's event: the configured filters. A promote
                 // goes only to the nodes not on the release yet (contract 8).
-                byFilters: !ctx.rollback &&
-                    config.waves === undefined &&
-                    KINDS[step.kind].byFiltersAsOneWave &&
-                    !config.promote,
+                byFilters: !ctx.rollback && KINDS[step.kind].byFiltersAsOneWave && sendsByFilters(config),
                 signal,
                 onJournal: (journal) => ctx.deps.onJournal?.(journal, 'rollout'),
                 onFired: (sent) => {

@@ -7285,6 +7285,13 @@ function readRollout(get, wait) {
                 throw new InputError(name, 'needs wait: true (it acts on what the nodes report)');
     return { waves, bakeMs, autoRollback, layout, keepReleases };
 }
+/**
+ * The one-wave default: no waves, no promote, in place. Its event carries the
+ * configured filters (Consul) or reaches every member (Serf), not a list of names.
+ */
+function sendsByFilters(config) {
+    return config.waves === undefined && !config.promote && config.layout !== 'releases';
+}
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
@@ -12068,4 +12075,4 @@ function runFacts(config, run) {
     };
 }
 
-export { raftIndex as $, statesByLabel as A, formatDuration as B, ConsulClient as C, middleCut as D, logsByLabel as E, logLines as F, mermaidLabel as G, outcomeOf as H, InputError as I, utcTime as J, rollbackMarkdown as K, analyse as L, headlineMark as M, NOT_A_CAUSE as N, endedEarly as O, stateMarkdown as P, factsMarkdown as Q, RUNNER_TAG as R, headlineMarkdown as S, markedHeadline as T, releaseLine as U, timeLine as V, headline as W, quote as X, graceAfter as Y, CANCEL_GRACE_MS as Z, ConsulError as _, readConfig as a, systemClock as a0, compileFilter as a1, sleep as a2, filterMatcher as a3, targetedServices as a4, acquireLock as a5, selectMembers as a6, isGone as a7, readS3Lock as a8, acquireS3Lock as a9, connectSerf as aa, SerfRpcError as ab, startOwnAgent as ac, ownAgentName as ad, DEPLOY_ID_PATTERN as ae, getDefaultExportFromCjs as af, parseDeployIdFile as ag, s3Url as ah, releaseKey as ai, waveCounts as aj, nameList as ak, codeSpan as al, progressLine as am, verdictMessage as an, commonjsGlobal as ao, runFacts as b, announcementProgress as c, abandonedMarkdown as d, releaseS3Lock as e, readApp as f, readConsul as g, readBackend as h, isSettled as i, parseKvPrefix as j, readFilters as k, leaveSavedAgent as l, readS3 as m, getter as n, formatGoDuration as o, plainText as p, matchesFilters as q, releaseLock as r, settle as s, compareNatural as t, memberMatcher as u, kvKeys$1 as v, INPUT_NAMES as w, markdownText as x, cellCode as y, plural as z };
+export { raftIndex as $, statesByLabel as A, formatDuration as B, ConsulClient as C, middleCut as D, logsByLabel as E, logLines as F, mermaidLabel as G, outcomeOf as H, InputError as I, utcTime as J, rollbackMarkdown as K, analyse as L, headlineMark as M, NOT_A_CAUSE as N, endedEarly as O, stateMarkdown as P, factsMarkdown as Q, RUNNER_TAG as R, headlineMarkdown as S, markedHeadline as T, releaseLine as U, timeLine as V, headline as W, quote as X, graceAfter as Y, CANCEL_GRACE_MS as Z, ConsulError as _, readConfig as a, systemClock as a0, compileFilter as a1, sleep as a2, filterMatcher as a3, targetedServices as a4, acquireLock as a5, selectMembers as a6, isGone as a7, readS3Lock as a8, acquireS3Lock as a9, connectSerf as aa, SerfRpcError as ab, startOwnAgent as ac, ownAgentName as ad, DEPLOY_ID_PATTERN as ae, sendsByFilters as af, getDefaultExportFromCjs as ag, parseDeployIdFile as ah, s3Url as ai, releaseKey as aj, waveCounts as ak, nameList as al, codeSpan as am, progressLine as an, verdictMessage as ao, commonjsGlobal as ap, runFacts as b, announcementProgress as c, abandonedMarkdown as d, releaseS3Lock as e, readApp as f, readConsul as g, readBackend as h, isSettled as i, parseKvPrefix as j, readFilters as k, leaveSavedAgent as l, readS3 as m, getter as n, formatGoDuration as o, plainText as p, matchesFilters as q, releaseLock as r, settle as s, compareNatural as t, memberMatcher as u, kvKeys$1 as v, INPUT_NAMES as w, markdownText as x, cellCode as y, plural as z };

@@ -4,7 +4,7 @@ import * as os from 'os';
 import os__default, { EOL } from 'os';
 import http from 'http';
 import https from 'https';
-import { ao as commonjsGlobal, p as plainText } from './run-facts.js';
+import { ap as commonjsGlobal, p as plainText } from './run-facts.js';
 import * as crypto from 'crypto';
 import 'path';
 import 'net';
